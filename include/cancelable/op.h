@@ -1,0 +1,263 @@
+/* cancelable/op.h - operations: scopes of cancellable work.
+ *
+ * An operation ("op") is a scope of work with a context (id, name, status,
+ * times, cancel reason and message, error, partial result, metadata, parent),
+ * a token that cancels it, its sources (timeouts, ...) and status callbacks.
+ * Life cycle: create -> cx_op_enter() -> work -> cx_op_exit(op, result) ->
+ * query the final context -> cx_op_unref().  Entering pushes the op on the
+ * calling thread's stack of current operations (cx_current()); exiting pops
+ * it.  A timeout counts from enter.  All functions may be called from any
+ * thread unless their comment says otherwise.  This is the C form of the
+ * reference library's `async with Cancelable(...)` block.
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_OP_H
+#define CANCELABLE_OP_H
+
+#include <cancelable/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Options for cx_op_create().  Initialise with CX_OP_OPTIONS_INIT, which sets
+ * @size, so that callers built against older headers keep working. */
+typedef struct cx_op_options {
+  size_t size;             /* sizeof(cx_op_options), set by the initialiser */
+  const char *name;        /* (nullable) name, copied; default "operation" */
+  const char *id;          /* (nullable) explicit id, copied (1..127 bytes);
+                              default a fresh UUID v4 */
+  cx_op *parent;           /* (nullable) parent op: its cancellation cascades
+                              to this one (reason PARENT) and its deadline
+                              bounds this one's; a reference is taken */
+  cx_token *token;         /* (nullable) use this token, shared with others,
+                              instead of a fresh one; a reference is taken */
+  double timeout;          /* seconds from enter; 0 means none; otherwise
+                              > 0 and finite */
+  const cx_meta *metadata; /* (nullable) initial metadata, copied */
+} cx_op_options;
+
+/* Initialiser for cx_op_options: everything unset. */
+#define CX_OP_OPTIONS_INIT \
+  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL }
+
+/* cx_op_create: create a PENDING operation.
+ * @out: (not nullable) receives the op (transfer full; cx_op_unref()).
+ *   Set to NULL on error.
+ * @opts: (nullable) options; NULL means CX_OP_OPTIONS_INIT.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @out, @opts->size too small, bad timeout (negative,
+ *   NaN, infinite), empty or over-long id; -ENOMEM.  On error nothing is
+ *   created and no reference is taken.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
+
+/* cx_op_with_timeout: the reference's Cancelable.with_timeout(): an op that
+ * is cancelled (reason TIMEOUT) @seconds after it is entered.
+ * @out: as for cx_op_create().  @seconds: > 0 and finite.
+ * @name: (nullable) the name.
+ * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds,
+                                 const char *name);
+
+/* cx_op_with_token: the reference's Cancelable.with_token(): an op whose
+ * token is @token, shared with every other op and user of it; cancelling
+ * either cancels both.
+ * @out: as for cx_op_create().  @token: (not nullable) a reference is taken.
+ * @name: (nullable) the name.
+ * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_with_token(cx_op **out, cx_token *token,
+                               const char *name);
+
+/* cx_op_ref: take a reference.
+ * @op: (nullable) returned unchanged.
+ * Returns: (transfer full) @op.
+ * Thread-safety: any thread.  Async-signal-safe: yes.  Since: 0.1 */
+CX_EXPORT cx_op *cx_op_ref(cx_op *op);
+
+/* cx_op_unref: drop a reference; the last one frees the op, its context,
+ * partial result (its destructor runs) and sources.  A RUNNING op is never
+ * freed under its thread: cx_op_enter() takes a reference of its own that
+ * cx_op_exit() releases.
+ * @op: (nullable) NULL is a no-op.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT void cx_op_unref(cx_op *op);
+
+/* cx_op_add_timeout: add a timeout source: the op is cancelled with reason
+ * TIMEOUT and the message "timed out after N s" @seconds after enter.
+ * Several timeouts may be added; the earliest wins.
+ * @op: (not nullable) a PENDING op.  @seconds: > 0 and finite.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or bad @seconds; -EBUSY the op was already
+ *   entered; -ENOMEM.  On error nothing changes.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_add_timeout(cx_op *op, double seconds);
+
+/* cx_op_enter: start the op: status RUNNING, start time set, sources started
+ * (timeouts armed, counting from now), on_start callbacks run, and the op
+ * pushed on this thread's stack of current operations.  If its parent is
+ * already cancelled (or its token), the op starts out cancelled: the work's
+ * first cancellation point reports it.
+ * @op: (not nullable) a PENDING op.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or the op was already entered (nothing changes);
+ *   -ENOMEM.
+ * Thread-safety: any thread; the op becomes current on the calling thread.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_enter(cx_op *op);
+
+/* cx_op_exit: end the op with the work's result code.  Final status:
+ * @result == 0 -> COMPLETED (even if a cancel arrived after the work was
+ * done: no result is lost); @result != 0 and the op was cancelled, or
+ * @result == -ECANCELED -> CANCELLED with the reason of the first trigger
+ * (MANUAL "the work returned -ECANCELED" if nothing had triggered);
+ * otherwise FAILED with @result recorded as the error.  Sources stop before
+ * this returns (no source callback runs afterwards), the end time is set,
+ * the op is popped from this thread's stack and the status callbacks run.
+ * @op: (not nullable) the innermost op entered on this thread.
+ * @result: 0 or a negative errno value from the work.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or the op is not RUNNING; -EPERM the op is not
+ *   the innermost current operation of the calling thread (exit the inner
+ *   ones first).  On error nothing changes.
+ * Thread-safety: the thread that entered the op.  Since: 0.1 */
+CX_EXPORT int cx_op_exit(cx_op *op, int result);
+
+/* cx_op_cancel: cancel the op by hand (its token, so every op sharing the
+ * token, and every descendant with reason PARENT).  As cx_token_cancel():
+ * the first cancel wins.  Works before enter (the op then starts cancelled)
+ * and is a no-op after exit.
+ * @op: (not nullable).  @reason: not NONE.  @message: (nullable) copied.
+ * Returns: true if this call cancelled the op; false if it already was, it
+ *   has exited, or on bad input (nothing changes).
+ * Thread-safety: any thread.  May be called from inside a callback: yes.
+ * Since: 0.1 */
+CX_EXPORT bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message);
+
+/* cx_op_is_cancelled: whether the op's token is cancelled (lock-free).
+ * @op: (nullable) NULL means the current op; no current op: false.
+ * Thread-safety: any thread.  Async-signal-safe: yes.  Since: 0.1 */
+CX_EXPORT bool cx_op_is_cancelled(const cx_op *op);
+
+/* cx_op_token: the op's token, to pass to code that takes tokens or to link.
+ * Returns: (transfer none) the token, valid while the op lives (take a
+ *   reference with cx_token_ref() to keep it longer); NULL for NULL.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT cx_token *cx_op_token(const cx_op *op);
+
+/* cx_current: the innermost operation entered on the calling thread; the
+ * reference's current_operation().
+ * Returns: (transfer none) the op, or NULL outside any op.
+ * Thread-safety: per thread.  Async-signal-safe: yes.  Since: 0.1 */
+CX_EXPORT cx_op *cx_current(void);
+
+/* Context accessors.  Strings are (transfer none): owned by the op, valid
+ * while the caller holds a reference.  All take (nullable) ops and return
+ * the zero value (NULL, 0, 0.0) for NULL.  Thread-safety: any thread. */
+
+/* cx_op_id: the id (UUID v4 text, or the explicit id). Since: 0.1 */
+CX_EXPORT const char *cx_op_id(const cx_op *op);
+/* cx_op_name: the name. Since: 0.1 */
+CX_EXPORT const char *cx_op_name(const cx_op *op);
+/* cx_op_status: the status. Since: 0.1 */
+CX_EXPORT cx_status cx_op_status(const cx_op *op);
+/* cx_op_parent_id: the parent's id, or NULL without a parent. Since: 0.1 */
+CX_EXPORT const char *cx_op_parent_id(const cx_op *op);
+/* cx_op_start_time: wall-clock seconds since the epoch at enter, 0.0
+ * before. Since: 0.1 */
+CX_EXPORT double cx_op_start_time(const cx_op *op);
+/* cx_op_end_time: wall-clock seconds since the epoch at exit, 0.0 before.
+ * Since: 0.1 */
+CX_EXPORT double cx_op_end_time(const cx_op *op);
+/* cx_op_elapsed: seconds from enter to exit, or to now while running
+ * (monotonic clock, cx_now()); 0.0 before enter. Since: 0.1 */
+CX_EXPORT double cx_op_elapsed(const cx_op *op);
+/* cx_op_cancel_reason: the reason of the first trigger, or NONE.
+ * Since: 0.1 */
+CX_EXPORT cx_reason cx_op_cancel_reason(const cx_op *op);
+/* cx_op_cancel_message: the message of the first trigger, or NULL while not
+ * cancelled.  For reason PARENT it names the parent operation:
+ * "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
+CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
+/* cx_op_error: the work's result code recorded when the op FAILED, else 0.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_error(const cx_op *op);
+
+/* cx_op_deadline: the effective deadline: the earliest of the op's own
+ * timeouts (armed at enter) and its ancestors' deadlines.
+ * Returns: cx_now() seconds, or +INFINITY when there is none or the op is
+ *   not running.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT double cx_op_deadline(const cx_op *op);
+
+/* cx_op_remaining: seconds left until cx_op_deadline(), never negative;
+ * +INFINITY without a deadline.  Pass it to your own blocking calls.
+ * @op: (nullable) NULL means the current op; none: +INFINITY.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT double cx_op_remaining(const cx_op *op);
+
+/* cx_op_metadata: a copy of the op's metadata.
+ * Returns: (transfer full) a new cx_meta (cx_meta_free()), or NULL for a NULL
+ *   op or when out of memory.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT cx_meta *cx_op_metadata(const cx_op *op);
+
+/* cx_op_update_metadata: set every key of @values in the op's metadata
+ * (replacing values of existing keys).
+ * @op, @values: (not nullable).
+ * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM (nothing changes).
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_update_metadata(cx_op *op, const cx_meta *values);
+
+/* cx_op_set_partial_result: store an intermediate result that stays
+ * retrievable after a cancel and after exit.  A previous value is released
+ * with its destructor.
+ * @op: (not nullable).  @value: (nullable) (transfer full).
+ * @destroy: (nullable) called with @value when it is replaced or the op is
+ *   freed.
+ * Returns: 0.  Errors: -EINVAL NULL @op (@value is not destroyed).
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_set_partial_result(cx_op *op, void *value,
+                                       void (*destroy)(void *));
+
+/* cx_op_partial_result: the stored partial result.
+ * Returns: (transfer none) the value, valid until it is replaced or the op
+ *   freed; NULL if none.
+ * Thread-safety: any thread; do not race it with cx_op_set_partial_result()
+ *   when the value is destroyed on replacement.  Since: 0.1 */
+CX_EXPORT void *cx_op_partial_result(const cx_op *op);
+
+/* Status events for cx_op_on(). */
+typedef enum cx_op_event {
+  CX_OP_ON_START = 0,    /* after enter, on the entering thread */
+  CX_OP_ON_COMPLETE = 1, /* exit with status COMPLETED */
+  CX_OP_ON_CANCEL = 2,   /* exit with status CANCELLED */
+  CX_OP_ON_ERROR = 3     /* exit with status FAILED */
+} cx_op_event;
+
+/* A status callback. */
+typedef void (*cx_op_fn)(cx_op *op, void *user_data);
+
+/* cx_op_on: register a status callback.  Each fires at most once, on the
+ * thread that enters (start) or exits (the others) the op, after the status
+ * has changed, with no library lock held.  Several callbacks per event run in
+ * registration order.
+ * @op: (not nullable) a PENDING op.  @fn: (not nullable).
+ * @user_data: (nullable).  @destroy: (nullable) called with @user_data when
+ *   the op is freed.
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument or unknown @event; -EBUSY the op was already
+ *   entered; -ENOMEM.  On error @destroy is not called.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn,
+                       void *user_data, void (*destroy)(void *));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_OP_H */

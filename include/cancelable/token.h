@@ -1,0 +1,278 @@
+/* cancelable/token.h - cancellation tokens.
+ *
+ * A token is a thread-safe, one-shot cancellation flag.  The first cancel
+ * wins and fixes the reason, the message and the time; later cancels change
+ * nothing.  Tokens are reference counted heap objects; every function here
+ * may be called from any thread unless its comment says otherwise.  Modelled
+ * on C++ std::stop_source/std::stop_token and GLib's GCancellable, with the
+ * C++ rules for callbacks (std::stop_callback).
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_TOKEN_H
+#define CANCELABLE_TOKEN_H
+
+#include <cancelable/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Length of a token or operation id in characters, without the NUL: ids are
+ * UUID version 4 text, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+#define CX_ID_LEN 36
+
+/* cx_token_new: create a live (not cancelled) token with one reference.
+ * The id is drawn from a per-thread generator seeded once from getrandom(2),
+ * so creating a token makes no system call.
+ * Returns: (transfer full) the token, or NULL when memory is exhausted.
+ *   Release it with cx_token_unref().
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT cx_token *cx_token_new(void);
+
+/* cx_token_ref: take one more reference.
+ * @token: (nullable) the token; NULL is returned unchanged.
+ * Returns: (transfer full) @token.
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT cx_token *cx_token_ref(cx_token *token);
+
+/* cx_token_unref: drop one reference; the last one frees the token, its
+ * pollable fd, its links to other tokens and the callbacks that were
+ * registered without a handle (their destroy notify runs).  Callbacks
+ * registered with a handle hold a reference each, so a token is never freed
+ * under a live handle.
+ * @token: (nullable) the token; NULL is a no-op.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT void cx_token_unref(cx_token *token);
+
+/* cx_token_cancel: cancel the token.  The first call wins: it fixes reason,
+ * message and wall-clock time, wakes every waiter, makes the pollable fd
+ * readable, cancels linked tokens and runs the callbacks in registration
+ * order on the calling thread, with no library lock held.  A callback that
+ * cancels other tokens (or a cascade through linked tokens) does not recurse:
+ * the callbacks of those tokens run later on the same thread, before this
+ * call returns, so chains of any depth use constant stack.
+ * @token: (not nullable) the token.
+ * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
+ * @message: (nullable) human-readable detail, copied.
+ * Returns: true if this call cancelled the token; false if it was already
+ *   cancelled, or on bad input (NULL token, reason NONE or out of range),
+ *   in which case nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: no (see
+ *   cx_token_cancel_signal_safe()).
+ * May be called from inside a callback: yes.
+ * Since: 0.1 */
+CX_EXPORT bool cx_token_cancel(cx_token *token, cx_reason reason,
+                               const char *message);
+
+/* cx_token_is_cancelled: whether the token is cancelled.  One atomic
+ * acquire load, no lock; once it returns true, the reason, message and time
+ * are readable.
+ * @token: (nullable) NULL is never cancelled.
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT bool cx_token_is_cancelled(const cx_token *token);
+
+/* cx_token_check: the C form of the reference library's token.check(): the
+ * cancellation becomes a return code that the caller propagates.
+ * @token: (not nullable) the token.
+ * Returns: 0 when live, -ECANCELED when cancelled.
+ * Errors: -EINVAL when @token is NULL.
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_check(const cx_token *token);
+
+/* cx_token_reason: why the token was cancelled.
+ * Returns: the reason, or CX_REASON_NONE while live (or for NULL).
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT cx_reason cx_token_reason(const cx_token *token);
+
+/* cx_token_message: the message given by the cancel that won.  For a token
+ * cancelled through a link (reason PARENT) it is
+ * "parent cancelled (REASON): MESSAGE", naming the reason and message of the
+ * token where the cancellation started.
+ * Returns: (transfer none) the message, valid while the caller holds a
+ *   reference; "" when the cancel gave none; NULL while live or for NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_token_message(cx_token *token);
+
+/* cx_token_cancel_time: when the token was cancelled.
+ * Returns: wall-clock seconds since the Unix epoch (CLOCK_REALTIME), or 0.0
+ *   while live (or for NULL).
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT double cx_token_cancel_time(const cx_token *token);
+
+/* cx_token_id: the token's unique id, UUID version 4 text (CX_ID_LEN
+ * characters).
+ * Returns: (transfer none) the id, valid while the caller holds a
+ *   reference; NULL for NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_token_id(cx_token *token);
+
+/* A cancel callback.  It runs once, on the thread that cancels the token (the
+ * timer thread for timeouts), with no library lock held.  A non-zero return
+ * is a failure: it is logged (cancelable/log.h) and the other callbacks still
+ * run.  It may call any function of this library, including
+ * cx_callback_unregister() on its own handle. */
+typedef int (*cx_cancel_fn)(cx_token *token, void *user_data);
+
+/* Flags for cx_token_on_cancel(). */
+enum {
+  /* On an already-cancelled token, run nothing and return -ECANCELED
+   * (callers that hold a lock the callback takes need this). */
+  CX_CALLBACK_NO_RUN_IF_CANCELLED = 1u << 0
+};
+
+/* cx_token_on_cancel: register a callback to run when the token is
+ * cancelled; as C++ std::stop_callback's constructor and GLib's
+ * g_cancellable_connect().
+ * @token: (not nullable) the token.
+ * @fn: (not nullable) the callback.
+ * @user_data: (nullable) passed to @fn and @destroy.
+ * @destroy: (nullable) called once with @user_data when the library no
+ *   longer needs it: after the callback ran and its handle was released,
+ *   or when it is unregistered before running, or when the token is freed.
+ * @flags: 0 or CX_CALLBACK_NO_RUN_IF_CANCELLED.
+ * @out: (nullable) receives the handle (transfer full) to pass to
+ *   cx_callback_unregister() or cx_callback_unregister_nowait() exactly
+ *   once; the handle holds a reference on the token.  With NULL the
+ *   callback stays registered for the token's lifetime.  Set to NULL when
+ *   the return value is not 0.
+ * Returns: 0 registered; 1 the token was already cancelled and @fn ran at
+ *   once in the caller (then @destroy ran too).
+ * Errors: -ECANCELED already cancelled and CX_CALLBACK_NO_RUN_IF_CANCELLED
+ *   given: nothing ran; -EINVAL NULL @token or @fn, or unknown flags;
+ *   -ENOMEM.  On error nothing is registered and @destroy is not called.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Callback runs on: the cancelling thread, or the caller when already
+ *   cancelled.
+ * May be called from inside a callback: yes.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_on_cancel(cx_token *token, cx_cancel_fn fn,
+                                 void *user_data, void (*destroy)(void *),
+                                 unsigned flags, cx_callback **out);
+
+/* Results of the unregister functions. */
+enum {
+  CX_CALLBACK_REMOVED = 0, /* removed before it ran: it never will */
+  CX_CALLBACK_RAN = 1,     /* it ran and has returned */
+  CX_CALLBACK_RUNNING = 2  /* it is running on another thread right now */
+};
+
+/* cx_callback_unregister: remove a callback and release its handle; as
+ * C++ std::stop_callback's destructor.  If the callback is running on
+ * another thread, waits until it has returned, so on return the callback no
+ * longer touches its user data.  Called from inside the callback itself it
+ * does not wait (no deadlock).
+ * @cb: (nullable) the handle from cx_token_on_cancel(); invalid afterwards.
+ * Returns: CX_CALLBACK_REMOVED or CX_CALLBACK_RAN.
+ * Errors: -EINVAL when @cb is NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * May be called from inside a callback: yes, but two callbacks that
+ *   unregister each other from two threads wait on each other: use
+ *   cx_callback_unregister_nowait() there.
+ * Since: 0.1 */
+CX_EXPORT int cx_callback_unregister(cx_callback *cb);
+
+/* cx_callback_unregister_nowait: as cx_callback_unregister(), but never
+ * waits.  When the callback is running on another thread it returns
+ * CX_CALLBACK_RUNNING; the destroy notify then runs when the callback
+ * returns, which is the moment the user data is free to release.
+ * @cb: (nullable) the handle; invalid afterwards.
+ * Returns: CX_CALLBACK_REMOVED, CX_CALLBACK_RAN or CX_CALLBACK_RUNNING.
+ * Errors: -EINVAL when @cb is NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * May be called from inside a callback: yes.
+ * Since: 0.1 */
+CX_EXPORT int cx_callback_unregister_nowait(cx_callback *cb);
+
+/* cx_token_wait: block until the token is cancelled or @timeout passes.
+ * @token: (not nullable) the token.
+ * @timeout: seconds; CX_FOREVER (or any negative value, or +inf) waits
+ *   without limit, 0 only checks.  Measured on CLOCK_MONOTONIC.
+ * Returns: 0 once the token is cancelled.
+ * Errors: -ETIMEDOUT @timeout passed first; -EINVAL NULL @token or NaN
+ *   @timeout.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * May be called from inside a callback: yes (a callback of this token
+ *   returns at once, the token being cancelled).
+ * Since: 0.1 */
+CX_EXPORT int cx_token_wait(cx_token *token, double timeout);
+
+/* cx_token_fd: a file descriptor that becomes readable, for every poller
+ * and for good (level-triggered), once the token is cancelled; as GLib's
+ * g_cancellable_get_fd().  Created on the first call (an eventfd, or a pipe
+ * where eventfd is missing), close-on-exec and non-blocking, owned by the
+ * token and closed when it is freed.  Never read from it.
+ * @token: (not nullable) the token.
+ * Returns: the descriptor (>= 0).
+ * Errors: -EMFILE / -ENFILE out of descriptors (the token keeps working
+ *   without one, and a later call tries again); -ENOMEM; -EINVAL NULL.
+ * Thread-safety: any thread; every call returns the same descriptor.
+ * Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_fd(cx_token *token);
+
+/* Flags for cx_token_link(). */
+enum {
+  /* The linked token takes the source's reason and message instead of
+   * CX_REASON_PARENT. */
+  CX_LINK_PRESERVE_REASON = 1u << 0
+};
+
+/* cx_token_link: make @token cancelled whenever @source is.  A token may be
+ * linked to several sources (it is cancelled by the first) and a source may
+ * feed many tokens; the cascade is iterative.  The link holds a reference on
+ * @source and is removed when @token is freed.  If @source is already
+ * cancelled, @token is cancelled at once.
+ * @token: (not nullable) the token to cancel.
+ * @source: (not nullable) the token to follow; not @token itself.
+ * @flags: 0 (reason PARENT, message naming the origin) or
+ *   CX_LINK_PRESERVE_REASON.
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument, @token == @source, or unknown flags;
+ *   -ENOMEM.  On error nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_link(cx_token *token, cx_token *source,
+                            unsigned flags);
+
+/* cx_signal_safe_prepare: start the helper thread that finishes
+ * cancellations made from signal handlers.  Call it once (outside any
+ * handler) before installing a handler that calls
+ * cx_token_cancel_signal_safe(); calling it again is harmless.  After
+ * fork() the child calls it again.
+ * Returns: 0.
+ * Errors: -EMFILE / -ENFILE / -EAGAIN / -ENOMEM when the pipe or thread
+ *   cannot be created.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_signal_safe_prepare(void);
+
+/* cx_token_cancel_signal_safe: cancel a token from a signal handler.  Only
+ * atomic operations and one write(2) to the helper thread's pipe: the token
+ * is cancelled (is_cancelled() true, reason set, message "cancelled from a
+ * signal handler") before it returns; the helper thread then wakes the
+ * waiters and runs the callbacks.  The caller must hold a reference for the
+ * duration of the call.
+ * @token: (not nullable) the token.
+ * @reason: as for cx_token_cancel().
+ * Returns: 1 this call cancelled the token; 0 it already was.
+ * Errors: -EINVAL NULL token or bad reason; -ESRCH cx_signal_safe_prepare()
+ *   was not called: nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_cancel_signal_safe(cx_token *token, cx_reason reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_TOKEN_H */

@@ -1,0 +1,159 @@
+/* src/core/core.h - internal structures of tokens and operations. */
+#ifndef CX_CORE_H
+#define CX_CORE_H
+
+#include <stdatomic.h>
+
+#include <cancelable/common.h>
+#include <cancelable/log.h>
+#include <cancelable/meta.h>
+#include <cancelable/op.h>
+#include <cancelable/token.h>
+
+#include "runtime/runtime.h"
+
+/* Token states.  A cancel claims the token (LIVE -> CLAIMED, one winner),
+ * writes reason/message/time, then publishes CANCELLED with release order;
+ * "is cancelled" is one acquire load of `state`. */
+enum { CX__LIVE = 0, CX__CLAIMED = 1, CX__CANCELLED = 2 };
+
+typedef struct cx__link cx__link;
+
+struct cx_token {
+  _Atomic int state;        /* (atomic) first member: cheapest to load */
+  _Atomic uint32_t refs;    /* (atomic) */
+  cx_reason reason;         /* written once by the claimer */
+  bool message_owned;       /* written once by the claimer */
+  bool preserve;            /* written once: message/reason from cause */
+  const char *message;      /* written once; NULL: "" or from cause */
+  cx_token *cause;          /* written once (owned ref): the token whose
+                               cancel cascaded here */
+  double cancel_time;       /* written once: wall clock */
+  uint64_t id_bits[2];      /* immutable */
+  _Atomic(char *) id_text;  /* (atomic) formatted on first request */
+  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+  cx_callback *cb_head;     /* guarded by stripe */
+  cx_callback *cb_tail;     /* guarded by stripe */
+  cx_callback *running;     /* guarded by stripe: callback being run */
+  pthread_t running_thread; /* guarded by stripe: valid when running */
+  cx__link *children;       /* guarded by stripe: links fed by this token */
+  cx__link *links;          /* guarded by stripe: links into this token */
+  unsigned waiters;         /* guarded by stripe */
+  cx__wakeup wake;          /* guarded by stripe; read_fd -1 until asked */
+  cx_token *pending_next;   /* owned by whoever claimed the token */
+};
+
+enum {
+  CX__CB_LISTED = 0,
+  CX__CB_RUNNING = 1,
+  CX__CB_DONE = 2
+};
+
+struct cx_callback {
+  cx_callback *prev, *next; /* guarded by the token's stripe */
+  cx_token *token;          /* immutable; owned ref when has_handle */
+  cx_cancel_fn fn;
+  void *user_data;
+  void (*destroy)(void *);
+  int state;                /* guarded by the token's stripe */
+  bool has_handle;          /* immutable */
+  bool handle_released;     /* guarded by the token's stripe */
+};
+
+/* A link: @target is cancelled when @source is. */
+struct cx__link {
+  cx__link *prev, *next;    /* in source->children; guarded by source's
+                               stripe */
+  cx__link *next_of_target; /* in target->links; guarded by target's stripe */
+  cx_token *source;         /* owned ref */
+  cx_token *target;         /* not owned: the link belongs to the target */
+  unsigned flags;           /* immutable */
+  bool attached;            /* guarded by source's stripe */
+};
+
+/* ---- token internals (token.c) */
+cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
+/* Frees a token whose count has reached 0 (iteratively, per thread). */
+void cx__token_destroy_dead(cx_token *t);
+/* Claims a live token: the caller won when true.  @message: (transfer full
+ * when @owned).  @cause: (transfer full) or NULL. */
+bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
+                     bool owned, cx_token *cause, bool preserve);
+/* Completes a claimed cancel on this thread: wakes waiters, fd, cascades,
+ * callbacks; iterative through a per-thread work list.  Consumes one
+ * reference to @t. */
+void cx__token_finish_claimed(cx_token *t);
+/* The token where a cascade started (follows `cause`).  (transfer none) */
+const cx_token *cx__token_origin(const cx_token *t);
+/* Runs the callbacks of a claimed token (token_callbacks.c). */
+void cx__token_run_callbacks(cx_token *t);
+/* Frees callbacks left without a handle at destruction. */
+void cx__token_free_callbacks(cx_token *t);
+/* Cascades a finished cancel to linked tokens (token_link.c): claims each
+ * live target and queues it with cx__token_queue(). */
+void cx__token_cascade(cx_token *t);
+/* Removes the links into @t (at destruction). */
+void cx__token_unlink_all(cx_token *t);
+/* Queues a claimed token (with a reference) on this thread's work list. */
+void cx__token_queue(cx_token *t);
+
+/* ---- operations (op.c, op_context.c, current.c) */
+typedef struct cx__source cx__source;
+
+typedef struct cx__status_cb {
+  struct cx__status_cb *next;
+  cx_op_event event;
+  cx_op_fn fn;
+  void *user_data;
+  void (*destroy)(void *);
+} cx__status_cb;
+
+struct cx_op {
+  _Atomic uint32_t refs;     /* (atomic) */
+  _Atomic int status;        /* (atomic) cx_status */
+  cx_token *token;           /* immutable (owned ref) */
+  cx_op *parent;             /* immutable (owned ref) */
+  char *name;                /* immutable (owned) */
+  char *id;                  /* immutable (owned) */
+  double start_wall;         /* guarded by stripe */
+  double end_wall;           /* guarded by stripe */
+  int64_t start_mono;        /* guarded by stripe */
+  int64_t end_mono;          /* guarded by stripe */
+  int error;                 /* written at exit, before status */
+  cx_reason exit_reason;     /* written at exit, before status: set when the
+                                work returned -ECANCELED uncancelled */
+  _Atomic int64_t deadline;  /* (atomic) effective, while running */
+  cx_meta *meta;             /* guarded by stripe (owned) */
+  void *partial;             /* guarded by stripe */
+  void (*partial_destroy)(void *); /* guarded by stripe */
+  cx__source *sources;       /* guarded by stripe while PENDING; immutable
+                                after enter */
+  cx__status_cb *callbacks;  /* as sources */
+  cx_op *prev_current;       /* owned by the thread that entered it */
+  cx_op *free_next;          /* owned by the thread freeing it */
+  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+};
+
+/* Current-operation stack of the calling thread. */
+void cx__current_push(cx_op *op);
+/* Pops @op if it is the innermost; false otherwise. */
+bool cx__current_pop(cx_op *op);
+
+/* ---- ids (id.c) */
+void cx__id_random(uint64_t out[2]);
+/* Formats 128 random bits as UUID v4 text into @out (CX_ID_LEN + 1). */
+void cx__id_format(const uint64_t bits[2], char *out);
+
+/* ---- logging (log.c) */
+bool cx__log_enabled(cx_log_level level);
+void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- metadata (progress/meta.c) */
+/* Copies every key of @from into @to.  0 or -ENOMEM (then @to unchanged). */
+int cx__meta_merge(cx_meta *to, const cx_meta *from);
+
+#endif /* CX_CORE_H */

@@ -1,0 +1,267 @@
+/* src/core/op.c - operation life cycle: create, enter, exit, cancel. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sources/sources.h"
+
+#define MAX_ID_LEN 127
+
+static _Thread_local cx_op *op_free_head;
+static _Thread_local bool op_freeing;
+
+/* Makes the token of a new op from its options: the shared token, a fresh
+ * one, and the link to the parent. */
+static int make_token(cx_op *op, const cx_op_options *o) {
+  int rc;
+  if (o->token != NULL && o->parent == NULL) {
+    op->token = cx_token_ref(o->token);
+    return 0;
+  }
+  op->token = cx_token_new();
+  if (op->token == NULL) return -ENOMEM;
+  if (o->parent != NULL) {
+    rc = cx_token_link(op->token, o->parent->token, 0);
+    if (rc != 0) return rc;
+  }
+  if (o->token != NULL)
+    return cx_token_link(op->token, o->token, CX_LINK_PRESERVE_REASON);
+  return 0;
+}
+
+static int make_id(cx_op *op, const char *id) {
+  if (id != NULL) {
+    op->id = cx__strdup(id);
+  } else {
+    uint64_t bits[2];
+    cx__id_random(bits);
+    op->id = cx__malloc(CX_ID_LEN + 1);
+    if (op->id != NULL) cx__id_format(bits, op->id);
+  }
+  return op->id != NULL ? 0 : -ENOMEM;
+}
+
+static int validate(const cx_op_options *o) {
+  if (o->size < sizeof(cx_op_options)) return -EINVAL;
+  if (o->timeout != 0 && !(isfinite(o->timeout) && o->timeout > 0))
+    return -EINVAL;
+  if (o->id != NULL && (o->id[0] == '\0' || strlen(o->id) > MAX_ID_LEN))
+    return -EINVAL;
+  return 0;
+}
+
+static void op_destroy(cx_op *op) {
+  cx__status_cb *cb = op->callbacks;
+  cx__sources_free(op);
+  while (cb != NULL) {
+    cx__status_cb *next = cb->next;
+    if (cb->destroy != NULL) cb->destroy(cb->user_data);
+    cx__free(cb);
+    cb = next;
+  }
+  if (op->partial_destroy != NULL) op->partial_destroy(op->partial);
+  cx_meta_free(op->meta);
+  cx__free(atomic_load(&op->lazy_message));
+  cx__free(op->name);
+  cx__free(op->id);
+  cx_token_unref(op->token);
+  cx_op_unref(op->parent);
+  cx__free(op);
+}
+
+int cx_op_create(cx_op **out, const cx_op_options *opts) {
+  cx_op_options defaults = CX_OP_OPTIONS_INIT;
+  cx_op *op;
+  int rc;
+  if (out == NULL) return -EINVAL;
+  *out = NULL;
+  if (opts == NULL) opts = &defaults;
+  rc = validate(opts);
+  if (rc != 0) return rc;
+  op = cx__calloc(1, sizeof *op);
+  if (op == NULL) return -ENOMEM;
+  atomic_init(&op->refs, 1);
+  atomic_init(&op->status, CX_STATUS_PENDING);
+  atomic_init(&op->deadline, CX__NO_DEADLINE);
+  atomic_init(&op->lazy_message, NULL);
+  op->parent = cx_op_ref(opts->parent);
+  op->name = cx__strdup(opts->name != NULL ? opts->name : "operation");
+  op->meta = opts->metadata != NULL ? cx_meta_copy(opts->metadata)
+                                    : cx_meta_new();
+  rc = (op->name == NULL || op->meta == NULL) ? -ENOMEM : 0;
+  if (rc == 0) rc = make_id(op, opts->id);
+  if (rc == 0) rc = make_token(op, opts);
+  if (rc == 0 && opts->timeout > 0) rc = cx_op_add_timeout(op, opts->timeout);
+  if (rc != 0) {
+    op_destroy(op);
+    return rc;
+  }
+  *out = op;
+  return 0;
+}
+
+int cx_op_with_timeout(cx_op **out, double seconds, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (!(isfinite(seconds) && seconds > 0)) return -EINVAL;
+  o.timeout = seconds;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
+int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (token == NULL) return -EINVAL;
+  o.token = token;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
+cx_op *cx_op_ref(cx_op *op) {
+  if (op != NULL) atomic_fetch_add_explicit(&op->refs, 1, memory_order_relaxed);
+  return op;
+}
+
+void cx_op_unref(cx_op *op) {
+  if (op == NULL) return;
+  if (atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  /* Iterative: freeing a child drops its parent, which may free it... */
+  op->free_next = op_free_head;
+  op_free_head = op;
+  if (op_freeing) return;
+  op_freeing = true;
+  while ((op = op_free_head) != NULL) {
+    op_free_head = op->free_next;
+    op_destroy(op);
+  }
+  op_freeing = false;
+}
+
+int cx_op_add_timeout(cx_op *op, double seconds) {
+  cx__source *src;
+  int64_t ns;
+  int rc;
+  if (op == NULL || !(isfinite(seconds) && seconds > 0) ||
+      cx__seconds_to_ns(seconds, &ns) != 0)
+    return -EINVAL;
+  if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
+  rc = cx__timeout_source_new(ns, &src);
+  if (rc != 0) return rc;
+  rc = cx__op_add_source(op, src);
+  if (rc != 0) src->ops->destroy(src);
+  return rc;
+}
+
+int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
+             void (*destroy)(void *)) {
+  cx__status_cb *cb, **tail;
+  cx__stripe *s;
+  int rc = 0;
+  if (op == NULL || fn == NULL || event < CX_OP_ON_START ||
+      event > CX_OP_ON_ERROR)
+    return -EINVAL;
+  cb = cx__calloc(1, sizeof *cb);
+  if (cb == NULL) return -ENOMEM;
+  cb->event = event;
+  cb->fn = fn;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  if (atomic_load(&op->status) != CX_STATUS_PENDING) {
+    rc = -EBUSY;
+  } else {
+    for (tail = &op->callbacks; *tail != NULL; tail = &(*tail)->next) {
+    }
+    *tail = cb;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (rc != 0) cx__free(cb);
+  return rc;
+}
+
+static void fire(cx_op *op, cx_op_event event) {
+  for (cx__status_cb *cb = op->callbacks; cb != NULL; cb = cb->next)
+    if (cb->event == event) cb->fn(op, cb->user_data);
+}
+
+int cx_op_enter(cx_op *op) {
+  int expected = CX_STATUS_PENDING;
+  int64_t now, deadline;
+  cx__stripe *s;
+  int rc;
+  if (op == NULL) return -EINVAL;
+  s = cx__stripe_for(op);
+  /* Taking the op's lock orders this with cx_op_on()/add_source(). */
+  pthread_mutex_lock(&s->mu);
+  if (!atomic_compare_exchange_strong(&op->status, &expected,
+                                      CX_STATUS_RUNNING)) {
+    pthread_mutex_unlock(&s->mu);
+    return -EINVAL;
+  }
+  now = cx__now_ns();
+  op->start_mono = now;
+  op->start_wall = cx__wall_now();
+  pthread_mutex_unlock(&s->mu);
+
+  rc = cx__sources_start(op, now);
+  if (rc != 0) {
+    pthread_mutex_lock(&s->mu);
+    op->start_mono = 0;
+    op->start_wall = 0;
+    atomic_store(&op->status, CX_STATUS_PENDING);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+  }
+  deadline = cx__sources_deadline(op);
+  if (op->parent != NULL) {
+    int64_t pd = atomic_load(&op->parent->deadline);
+    if (pd < deadline) deadline = pd;
+  }
+  atomic_store(&op->deadline, deadline);
+  cx_op_ref(op); /* the entered op's own reference, dropped by exit */
+  cx__current_push(op);
+  fire(op, CX_OP_ON_START);
+  return 0;
+}
+
+int cx_op_exit(cx_op *op, int result) {
+  cx__stripe *s;
+  cx_status status;
+  cx_op_event event;
+  if (op == NULL || atomic_load(&op->status) != CX_STATUS_RUNNING)
+    return -EINVAL;
+  if (cx_current() != op) return -EPERM;
+  cx__sources_stop(op);
+  if (result == 0) {
+    status = CX_STATUS_COMPLETED;
+    event = CX_OP_ON_COMPLETE;
+  } else if (cx_token_is_cancelled(op->token) || result == -ECANCELED) {
+    status = CX_STATUS_CANCELLED;
+    event = CX_OP_ON_CANCEL;
+    if (!cx_token_is_cancelled(op->token)) op->exit_reason = CX_REASON_MANUAL;
+  } else {
+    status = CX_STATUS_FAILED;
+    event = CX_OP_ON_ERROR;
+    op->error = result;
+  }
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  op->end_mono = cx__now_ns();
+  op->end_wall = cx__wall_now();
+  atomic_store(&op->status, status);
+  pthread_mutex_unlock(&s->mu);
+  atomic_store(&op->deadline, CX__NO_DEADLINE);
+  cx__current_pop(op);
+  fire(op, event);
+  cx_op_unref(op);
+  return 0;
+}
+
+bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message) {
+  if (op == NULL) return false;
+  if (atomic_load(&op->status) > CX_STATUS_RUNNING) return false;
+  return cx_token_cancel(op->token, reason, message);
+}

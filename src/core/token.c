@@ -1,0 +1,254 @@
+/* src/core/token.c - token life cycle, cancel, queries, waits and the
+ * pollable fd.  Callbacks are in token_callbacks.c, links in token_link.c,
+ * the signal-safe cancel in token_signal.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+/* Per-thread work lists that keep cascades and frees iterative: a cancel
+ * (or free) reached from inside another one on the same thread is queued
+ * and handled by the outermost call, so depth never grows the stack. */
+static _Thread_local cx_token *work_head, *work_tail;
+static _Thread_local bool work_draining;
+static _Thread_local cx_token *free_head;
+static _Thread_local bool freeing;
+
+static bool valid_reason(cx_reason reason) {
+  return reason > CX_REASON_NONE && reason <= CX_REASON_ERROR;
+}
+
+cx_token *cx_token_new(void) {
+  cx_token *t = cx__calloc(1, sizeof *t);
+  if (t == NULL) return NULL;
+  atomic_init(&t->state, CX__LIVE);
+  atomic_init(&t->refs, 1);
+  atomic_init(&t->id_text, NULL);
+  atomic_init(&t->lazy_message, NULL);
+  t->wake.read_fd = t->wake.write_fd = -1;
+  cx__id_random(t->id_bits);
+  return t;
+}
+
+cx_token *cx_token_ref(cx_token *t) {
+  if (t != NULL) atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+  return t;
+}
+
+cx_token *cx__token_try_ref(cx_token *t) {
+  uint32_t n = atomic_load_explicit(&t->refs, memory_order_relaxed);
+  while (n != 0) {
+    if (atomic_compare_exchange_weak(&t->refs, &n, n + 1)) return t;
+  }
+  return NULL;
+}
+
+static void token_destroy(cx_token *t) {
+  cx__token_unlink_all(t);
+  cx__token_free_callbacks(t);
+  if (t->wake.read_fd >= 0) cx__wakeup_close(&t->wake);
+  if (t->message_owned) cx__free((char *)t->message);
+  cx__free(atomic_load(&t->lazy_message));
+  cx__free(atomic_load(&t->id_text));
+  cx_token_unref(t->cause);
+  cx__free(t);
+}
+
+void cx_token_unref(cx_token *t) {
+  if (t == NULL) return;
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  cx__token_destroy_dead(t);
+}
+
+void cx__token_destroy_dead(cx_token *t) {
+  t->pending_next = free_head;
+  free_head = t;
+  if (freeing) return;
+  freeing = true;
+  while ((t = free_head) != NULL) {
+    free_head = t->pending_next;
+    token_destroy(t);
+  }
+  freeing = false;
+}
+
+bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
+                     bool owned, cx_token *cause, bool preserve) {
+  int expected = CX__LIVE;
+  if (!atomic_compare_exchange_strong_explicit(&t->state, &expected,
+                                               CX__CLAIMED,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire))
+    return false;
+  t->reason = reason;
+  t->message = message;
+  t->message_owned = owned;
+  t->preserve = preserve;
+  t->cause = cx_token_ref(cause);
+  /* A cascade keeps the time its origin was cancelled (and saves a clock
+   * read per descendant). */
+  t->cancel_time = cause != NULL ? cause->cancel_time : cx__wall_now();
+  atomic_store_explicit(&t->state, CX__CANCELLED, memory_order_release);
+  return true;
+}
+
+void cx__token_queue(cx_token *t) {
+  t->pending_next = NULL;
+  if (work_tail != NULL)
+    work_tail->pending_next = t;
+  else
+    work_head = t;
+  work_tail = t;
+}
+
+/* Wakes the waiters and the fd of a claimed token. */
+static void wake_all(cx_token *t) {
+  cx__stripe *s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  if (t->waiters > 0) pthread_cond_broadcast(&s->cond);
+  if (t->wake.read_fd >= 0) cx__wakeup_signal(&t->wake);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void cx__token_finish_claimed(cx_token *t) {
+  cx__token_queue(t);
+  if (work_draining) return;
+  work_draining = true;
+  while ((t = work_head) != NULL) {
+    work_head = t->pending_next;
+    if (work_head == NULL) work_tail = NULL;
+    t->pending_next = NULL;
+    wake_all(t);
+    cx__token_cascade(t);
+    cx__token_run_callbacks(t);
+    cx_token_unref(t);
+  }
+  work_draining = false;
+}
+
+bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
+  char *copy = NULL;
+  const char *msg = NULL;
+  if (t == NULL || !valid_reason(reason)) {
+    cx__log(CX_LOG_WARNING, NULL, "cx_token_cancel: %s",
+            t == NULL ? "NULL token" : "invalid reason");
+    return false;
+  }
+  if (atomic_load_explicit(&t->state, memory_order_acquire) != CX__LIVE)
+    return false;
+  if (message != NULL) {
+    copy = cx__strdup(message);
+    /* Out of memory loses the text, never the cancel. */
+    msg = copy != NULL ? copy : "(message lost: out of memory)";
+  }
+  if (!cx__token_claim(t, reason, msg, copy != NULL, NULL, false)) {
+    cx__free(copy);
+    return false;
+  }
+  cx__token_finish_claimed(cx_token_ref(t));
+  return true;
+}
+
+bool cx_token_is_cancelled(const cx_token *t) {
+  return t != NULL && atomic_load_explicit(&t->state, memory_order_acquire) ==
+                          CX__CANCELLED;
+}
+
+int cx_token_check(const cx_token *t) {
+  if (t == NULL) return -EINVAL;
+  return cx_token_is_cancelled(t) ? -ECANCELED : 0;
+}
+
+cx_reason cx_token_reason(const cx_token *t) {
+  return cx_token_is_cancelled(t) ? t->reason : CX_REASON_NONE;
+}
+
+double cx_token_cancel_time(const cx_token *t) {
+  return cx_token_is_cancelled(t) ? t->cancel_time : 0.0;
+}
+
+const cx_token *cx__token_origin(const cx_token *t) {
+  while (t->cause != NULL) t = t->cause;
+  return t;
+}
+
+/* Formats the PARENT message once; returns the installed text. */
+static const char *parent_message(cx_token *t) {
+  const cx_token *origin = cx__token_origin(t);
+  const char *text = origin->message != NULL ? origin->message : "";
+  size_t len = strlen(text) + 64;
+  char *expected = NULL, *m = cx__malloc(len);
+  if (m == NULL) return "parent cancelled";
+  snprintf(m, len, "parent cancelled (%s): %s",
+           cx_reason_name(origin->reason), text);
+  if (!atomic_compare_exchange_strong(&t->lazy_message, &expected, m)) {
+    cx__free(m);
+    return expected;
+  }
+  return m;
+}
+
+const char *cx_token_message(cx_token *t) {
+  const char *lazy;
+  if (!cx_token_is_cancelled(t)) return NULL;
+  while (t->preserve && t->cause != NULL) t = t->cause;
+  if (t->message != NULL) return t->message;
+  if (t->cause == NULL) return "";
+  lazy = atomic_load_explicit(&t->lazy_message, memory_order_acquire);
+  return lazy != NULL ? lazy : parent_message(t);
+}
+
+const char *cx_token_id(cx_token *t) {
+  char *text, *expected = NULL;
+  if (t == NULL) return NULL;
+  text = atomic_load_explicit(&t->id_text, memory_order_acquire);
+  if (text != NULL) return text;
+  text = cx__malloc(CX_ID_LEN + 1);
+  if (text == NULL) return NULL;
+  cx__id_format(t->id_bits, text);
+  if (!atomic_compare_exchange_strong(&t->id_text, &expected, text)) {
+    cx__free(text);
+    return expected;
+  }
+  return text;
+}
+
+int cx_token_wait(cx_token *t, double timeout) {
+  int64_t deadline;
+  int rc = 0;
+  cx__stripe *s;
+  if (t == NULL || cx__timeout_to_deadline(timeout, &deadline) != 0)
+    return -EINVAL;
+  if (cx_token_is_cancelled(t)) return 0;
+  if (timeout == 0) return -ETIMEDOUT;
+  s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  t->waiters++;
+  while (!cx_token_is_cancelled(t)) {
+    if (cx__stripe_wait(s, deadline) == ETIMEDOUT &&
+        !cx_token_is_cancelled(t)) {
+      rc = -ETIMEDOUT;
+      break;
+    }
+  }
+  t->waiters--;
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int cx_token_fd(cx_token *t) {
+  int rc = 0;
+  cx__stripe *s;
+  if (t == NULL) return -EINVAL;
+  s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  if (t->wake.read_fd < 0) {
+    rc = cx__wakeup_open(&t->wake);
+    if (rc == 0 && cx_token_is_cancelled(t)) cx__wakeup_signal(&t->wake);
+  }
+  if (rc == 0) rc = t->wake.read_fd;
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}

@@ -1,0 +1,101 @@
+/* src/core/token_link.c - linked tokens: a target is cancelled when any of
+ * its sources is.  A link belongs to its target (freed with it) and sits in
+ * its source's doubly linked list of children, so unlinking is O(1).  The
+ * cascade claims each live target under the source's lock (atomics only)
+ * and queues it on the per-thread work list: no recursion. */
+#include "core/core.h"
+
+int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
+  cx__link *link;
+  cx__stripe *s;
+  if (target == NULL || source == NULL || target == source ||
+      (flags & ~CX_LINK_PRESERVE_REASON))
+    return -EINVAL;
+  link = cx__calloc(1, sizeof *link);
+  if (link == NULL) return -ENOMEM;
+  link->source = cx_token_ref(source);
+  link->target = target;
+  link->flags = flags;
+
+  s = cx__stripe_for(target);
+  pthread_mutex_lock(&s->mu);
+  link->next_of_target = target->links;
+  target->links = link;
+  pthread_mutex_unlock(&s->mu);
+
+  s = cx__stripe_for(source);
+  pthread_mutex_lock(&s->mu);
+  if (!cx_token_is_cancelled(source)) {
+    /* Live or claimed: the source's cascade runs after we unlock. */
+    link->next = source->children;
+    if (source->children != NULL) source->children->prev = link;
+    source->children = link;
+    link->attached = true;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  /* Already cancelled: its cascade may be over, so cancel here. */
+  if (cx__token_claim(target,
+                      (flags & CX_LINK_PRESERVE_REASON) ? source->reason
+                                                        : CX_REASON_PARENT,
+                      NULL, false, source,
+                      (flags & CX_LINK_PRESERVE_REASON) != 0))
+    cx__token_finish_claimed(cx_token_ref(target));
+  return 0;
+}
+
+void cx__token_cascade(cx_token *t) {
+  cx__stripe *s = cx__stripe_for(t);
+  cx_token *dead = NULL;
+  cx__link *link;
+  pthread_mutex_lock(&s->mu);
+  link = t->children;
+  t->children = NULL;
+  for (; link != NULL; link = link->next) {
+    cx_token *target;
+    bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
+    link->attached = false;
+    /* A target whose count reached 0 is being freed: skip it. */
+    target = cx__token_try_ref(link->target);
+    if (target == NULL) continue;
+    if (cx__token_claim(target, preserve ? t->reason : CX_REASON_PARENT,
+                        NULL, false, t, preserve)) {
+      cx__token_queue(target); /* our reference goes with it */
+    } else if (atomic_fetch_sub(&target->refs, 1) == 1) {
+      /* We held the last reference; free it once unlocked.  It is in no
+       * work list (the claimer's reference is gone), so pending_next is
+       * ours. */
+      target->pending_next = dead;
+      dead = target;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  while (dead != NULL) {
+    cx_token *next = dead->pending_next;
+    cx__token_destroy_dead(dead);
+    dead = next;
+  }
+}
+
+void cx__token_unlink_all(cx_token *t) {
+  cx__link *link = t->links;
+  t->links = NULL;
+  while (link != NULL) {
+    cx__link *next = link->next_of_target;
+    cx_token *source = link->source;
+    cx__stripe *s = cx__stripe_for(source);
+    pthread_mutex_lock(&s->mu);
+    if (link->attached) {
+      if (link->prev != NULL)
+        link->prev->next = link->next;
+      else
+        source->children = link->next;
+      if (link->next != NULL) link->next->prev = link->prev;
+    }
+    pthread_mutex_unlock(&s->mu);
+    cx_token_unref(source);
+    cx__free(link);
+    link = next;
+  }
+}

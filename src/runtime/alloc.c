@@ -1,0 +1,50 @@
+/* src/runtime/alloc.c - the one allocation hook of the library. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+static _Atomic long fail_countdown = -1; /* (atomic) -1: never fail */
+static _Atomic bool fail_sticky;         /* (atomic) */
+
+static bool should_fail(void) {
+  long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+  if (n < 0) return false;
+  if (n == 0) {
+    if (!atomic_load_explicit(&fail_sticky, memory_order_relaxed))
+      atomic_store(&fail_countdown, -1);
+    return true;
+  }
+  atomic_store(&fail_countdown, n - 1);
+  return false;
+}
+
+void cx__alloc_fail_after(long n, bool sticky) {
+  atomic_store(&fail_sticky, sticky);
+  atomic_store(&fail_countdown, n);
+}
+
+void *cx__malloc(size_t size) {
+  if (should_fail()) return NULL;
+  return malloc(size);
+}
+
+void *cx__calloc(size_t count, size_t size) {
+  if (should_fail()) return NULL;
+  return calloc(count, size);
+}
+
+void *cx__realloc(void *ptr, size_t size) {
+  if (should_fail()) return NULL;
+  return realloc(ptr, size);
+}
+
+char *cx__strdup(const char *s) {
+  size_t len = strlen(s) + 1;
+  char *copy = cx__malloc(len);
+  if (copy != NULL) memcpy(copy, s, len);
+  return copy;
+}
+
+void cx__free(void *ptr) { free(ptr); }

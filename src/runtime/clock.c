@@ -1,0 +1,98 @@
+/* src/runtime/clock.c - the one place that reads time, and the virtual
+ * clock. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include <cancelable/clock.h>
+
+#include "runtime/runtime.h"
+
+static _Atomic bool virtual_on;      /* (atomic) */
+static _Atomic int64_t virtual_now;  /* (atomic) ns, valid while virtual_on */
+
+int64_t cx__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * CX__NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t cx__now_ns(void) {
+  if (atomic_load_explicit(&virtual_on, memory_order_acquire))
+    return atomic_load_explicit(&virtual_now, memory_order_acquire);
+  return cx__mono_ns();
+}
+
+double cx__wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool cx__clock_is_virtual(void) {
+  return atomic_load_explicit(&virtual_on, memory_order_acquire);
+}
+
+int cx__seconds_to_ns(double seconds, int64_t *out) {
+  if (!isfinite(seconds) || seconds < 0 || seconds > 9.2e9) return -EINVAL;
+  *out = (int64_t)llround(seconds * 1e9);
+  return 0;
+}
+
+int cx__timeout_to_deadline(double timeout, int64_t *deadline) {
+  int64_t ns = 0;
+  if (isnan(timeout)) return -EINVAL;
+  if (timeout < 0 || isinf(timeout) || timeout > 9.2e9) {
+    *deadline = CX__NO_DEADLINE;
+    return 0;
+  }
+  cx__seconds_to_ns(timeout, &ns);
+  *deadline = cx__mono_ns() + ns;
+  return 0;
+}
+
+struct timespec cx__ns_to_timespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ns / CX__NS_PER_SEC);
+  ts.tv_nsec = (long)(ns % CX__NS_PER_SEC);
+  return ts;
+}
+
+int cx__deadline_to_poll_ms(int64_t deadline) {
+  int64_t left;
+  if (deadline == CX__NO_DEADLINE) return -1;
+  left = deadline - cx__mono_ns();
+  if (left <= 0) return 0;
+  left = (left + 999999) / 1000000;
+  return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+double cx_now(void) { return (double)cx__now_ns() / 1e9; }
+
+int cx_clock_use_virtual(void) {
+  bool expected = false;
+  atomic_store(&virtual_now, cx__mono_ns());
+  if (!atomic_compare_exchange_strong(&virtual_on, &expected, true))
+    return -EBUSY;
+  cx__timer_clock_changed(false);
+  return 0;
+}
+
+int cx_clock_use_real(void) {
+  bool expected = true;
+  if (!atomic_compare_exchange_strong(&virtual_on, &expected, false))
+    return -EINVAL;
+  cx__timer_clock_changed(false);
+  return 0;
+}
+
+int cx_clock_advance(double seconds) {
+  int64_t ns;
+  if (!cx__clock_is_virtual()) return -EINVAL;
+  if (cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
+  atomic_fetch_add(&virtual_now, ns);
+  cx__timer_clock_changed(true);
+  return 0;
+}

@@ -1,0 +1,109 @@
+/* src/runtime/runtime.h - internal runtime: allocation, clock, timer service,
+ * deferred-completion thread, wakeup fds, lock stripes. */
+#ifndef CX_RUNTIME_H
+#define CX_RUNTIME_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx_config.h"
+
+/* ---- allocation (alloc.c): every allocation of the library goes here, so
+ * that a test can make the Nth one fail. */
+void *cx__malloc(size_t size);
+void *cx__calloc(size_t count, size_t size);
+void *cx__realloc(void *ptr, size_t size);
+char *cx__strdup(const char *s);
+void cx__free(void *ptr);
+/* Testing hook: make the allocation @n calls from now (0 = the next) fail,
+ * and every one after it while @sticky; -1 disables.  Not thread-aware. */
+void cx__alloc_fail_after(long n, bool sticky);
+
+/* ---- clock (clock.c) */
+#define CX__NS_PER_SEC INT64_C(1000000000)
+#define CX__NO_DEADLINE INT64_MAX
+/* The library's monotonic time in ns (virtual when the virtual clock is in
+ * use).  Async-signal-safe. */
+int64_t cx__now_ns(void);
+/* CLOCK_MONOTONIC in ns, never virtual. */
+int64_t cx__mono_ns(void);
+/* CLOCK_REALTIME in seconds.  Async-signal-safe. */
+double cx__wall_now(void);
+bool cx__clock_is_virtual(void);
+/* Converts a duration in seconds to ns; rejects NaN/negative/infinite.
+ * Returns 0 or -EINVAL. */
+int cx__seconds_to_ns(double seconds, int64_t *out);
+/* Converts a wait timeout (poll(2) convention) to an absolute CLOCK_MONOTONIC
+ * deadline in ns: CX__NO_DEADLINE for "forever".  -EINVAL for NaN. */
+int cx__timeout_to_deadline(double timeout, int64_t *deadline);
+/* ns -> struct timespec. */
+struct timespec cx__ns_to_timespec(int64_t ns);
+/* Milliseconds left until an absolute monotonic deadline, for poll(2):
+ * -1 for CX__NO_DEADLINE, rounded up, clamped to INT_MAX. */
+int cx__deadline_to_poll_ms(int64_t deadline);
+
+/* ---- lock stripes (stripes.c): objects hash to one of a fixed set of
+ * {mutex, condvar} pairs instead of carrying their own.  The condvars use
+ * CLOCK_MONOTONIC.  Never hold two stripes at once. */
+typedef struct cx__stripe {
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+} cx__stripe;
+cx__stripe *cx__stripe_for(const void *object);
+/* Waits on the stripe's condvar until @deadline (monotonic ns;
+ * CX__NO_DEADLINE waits untimed).  Returns 0 or ETIMEDOUT (positive). */
+int cx__stripe_wait(cx__stripe *s, int64_t deadline);
+
+/* ---- timer service (timer.c): one lazily started thread, an indexed
+ * binary min-heap, O(log n) arm and disarm. */
+typedef struct cx__timer cx__timer;
+typedef void (*cx__timer_fn)(cx__timer *timer);
+struct cx__timer {
+  int64_t deadline; /* cx__now_ns() clock; guarded by the service lock */
+  size_t index;     /* heap slot or SIZE_MAX; guarded by the service lock */
+  cx__timer_fn fire; /* set before arming; runs on the timer thread */
+  int state;         /* CX__TIMER_*; guarded by the service lock */
+};
+enum { CX__TIMER_IDLE = 0, CX__TIMER_ARMED, CX__TIMER_FIRING };
+void cx__timer_init(cx__timer *t, cx__timer_fn fire);
+/* Arms @t for @deadline (cx__now_ns() clock), starting the service thread
+ * if needed.  Re-arming an armed timer moves it.  Returns 0, or -EAGAIN /
+ * -ENOMEM (nothing armed). */
+int cx__timer_arm(cx__timer *t, int64_t deadline);
+/* Disarms @t.  If it is firing on another thread, waits until its callback
+ * has returned; from the timer thread itself it does not wait.  Returns true
+ * if it was disarmed before firing. */
+bool cx__timer_disarm(cx__timer *t);
+/* Number of armed timers (tests). */
+size_t cx__timer_armed_count(void);
+/* Virtual clock support: wakes the service after a clock change and, when
+ * @wait_fired, waits until every timer due at the new time has fired. */
+void cx__timer_clock_changed(bool wait_fired);
+
+/* ---- deferred completion (deferred.c): finishes cancellations begun in
+ * signal handlers. */
+int cx__deferred_prepare(void);
+/* Async-signal-safe: queue a claimed token for completion.  Returns 0 or
+ * -ESRCH when not prepared. */
+struct cx_token;
+int cx__deferred_post(struct cx_token *token);
+bool cx__deferred_ready(void);
+
+/* ---- wakeup fd (wakeup-eventfd.c or wakeup-pipe.c): a descriptor that can
+ * be made readable for good. */
+typedef struct cx__wakeup {
+  int read_fd;  /* what pollers watch */
+  int write_fd; /* what cx__wakeup_signal writes (== read_fd for eventfd) */
+} cx__wakeup;
+/* Creates a close-on-exec, non-blocking wakeup.  Returns 0 or -errno. */
+int cx__wakeup_open(cx__wakeup *w);
+/* Makes it readable.  Async-signal-safe. */
+void cx__wakeup_signal(const cx__wakeup *w);
+void cx__wakeup_close(cx__wakeup *w);
+
+/* ---- fork handling (fork.c) */
+void cx__fork_handlers_install(void);
+
+#endif /* CX_RUNTIME_H */

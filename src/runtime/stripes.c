@@ -1,0 +1,66 @@
+/* src/runtime/stripes.c - a fixed table of {mutex, condvar} pairs shared by
+ * tokens and operations, so that those objects stay small and cheap to
+ * create.  Objects hash to a stripe by address.  No code path holds two
+ * stripes at once, so the table cannot deadlock on itself. */
+#include <errno.h>
+#include <time.h>
+
+#include "runtime/runtime.h"
+
+#define STRIPE_COUNT 256
+
+static cx__stripe stripes[STRIPE_COUNT];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  for (int i = 0; i < STRIPE_COUNT; i++) {
+    pthread_mutex_init(&stripes[i].mu, NULL);
+    pthread_cond_init(&stripes[i].cond, &attr);
+  }
+  pthread_condattr_destroy(&attr);
+  cx__fork_handlers_install();
+}
+
+cx__stripe *cx__stripe_for(const void *object) {
+  uintptr_t h = (uintptr_t)object;
+  pthread_once(&stripes_once, stripes_init);
+  h ^= h >> 17;
+  h *= UINT64_C(0x9E3779B97F4A7C15);
+  return &stripes[(h >> 40) % STRIPE_COUNT];
+}
+
+int cx__stripe_wait(cx__stripe *s, int64_t deadline) {
+  struct timespec ts;
+  if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(&s->cond, &s->mu);
+  ts = cx__ns_to_timespec(deadline);
+  return pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+}
+
+/* Fork support: hold every stripe across fork() so that the child never
+ * inherits one locked by a thread that does not exist there. */
+void cx__stripes_lock_all(void);
+void cx__stripes_unlock_all(void);
+void cx__stripes_reinit_all(void);
+
+void cx__stripes_lock_all(void) {
+  for (int i = 0; i < STRIPE_COUNT; i++) pthread_mutex_lock(&stripes[i].mu);
+}
+
+void cx__stripes_unlock_all(void) {
+  for (int i = STRIPE_COUNT - 1; i >= 0; i--)
+    pthread_mutex_unlock(&stripes[i].mu);
+}
+
+void cx__stripes_reinit_all(void) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  for (int i = 0; i < STRIPE_COUNT; i++) {
+    pthread_mutex_init(&stripes[i].mu, NULL);
+    pthread_cond_init(&stripes[i].cond, &attr);
+  }
+  pthread_condattr_destroy(&attr);
+}

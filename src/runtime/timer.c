@@ -1,0 +1,247 @@
+/* src/runtime/timer.c - the timer service: one lazily started thread and an
+ * indexed binary min-heap of deadlines.  Arm and disarm are O(log n); a
+ * timer that never fires costs one arm and one disarm, no thread and no fd
+ * of its own.  Callbacks run on the timer thread with no lock held. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/runtime.h"
+
+typedef struct service {
+  pthread_mutex_t mu;
+  pthread_cond_t wake;      /* timer thread waits here (monotonic clock) */
+  pthread_cond_t fired;     /* disarm and advance wait here */
+  cx__timer **heap;         /* guarded by mu */
+  size_t count, capacity;   /* guarded by mu */
+  bool started;             /* guarded by mu */
+  pthread_t thread;         /* valid while started */
+  cx__timer *firing;        /* guarded by mu: the timer being fired */
+  uint64_t clock_gen;       /* guarded by mu: bumped by clock changes */
+  uint64_t seen_gen;        /* guarded by mu: the thread caught up to this */
+} service;
+
+static service svc = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                      .wake = PTHREAD_COND_INITIALIZER,
+                      .fired = PTHREAD_COND_INITIALIZER};
+static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
+
+static void svc_init(void) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_destroy(&svc.wake);
+  pthread_cond_init(&svc.wake, &attr);
+  pthread_condattr_destroy(&attr);
+  cx__fork_handlers_install();
+}
+
+/* ---- heap, all _locked */
+
+static void heap_set(size_t i, cx__timer *t) {
+  svc.heap[i] = t;
+  t->index = i;
+}
+
+static void sift_up_locked(size_t i) {
+  cx__timer *t = svc.heap[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (svc.heap[parent]->deadline <= t->deadline) break;
+    heap_set(i, svc.heap[parent]);
+    i = parent;
+  }
+  heap_set(i, t);
+}
+
+static void sift_down_locked(size_t i) {
+  cx__timer *t = svc.heap[i];
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= svc.count) break;
+    if (child + 1 < svc.count &&
+        svc.heap[child + 1]->deadline < svc.heap[child]->deadline)
+      child++;
+    if (t->deadline <= svc.heap[child]->deadline) break;
+    heap_set(i, svc.heap[child]);
+    i = child;
+  }
+  heap_set(i, t);
+}
+
+static void heap_remove_locked(cx__timer *t) {
+  size_t i = t->index;
+  cx__timer *last = svc.heap[--svc.count];
+  t->index = SIZE_MAX;
+  if (i == svc.count) return;
+  heap_set(i, last);
+  if (i > 0 && svc.heap[(i - 1) / 2]->deadline > last->deadline)
+    sift_up_locked(i);
+  else
+    sift_down_locked(i);
+}
+
+static int heap_push_locked(cx__timer *t) {
+  if (svc.count == svc.capacity) {
+    size_t cap = svc.capacity ? svc.capacity * 2 : 64;
+    cx__timer **heap = cx__realloc(svc.heap, cap * sizeof *heap);
+    if (heap == NULL) return -ENOMEM;
+    svc.heap = heap;
+    svc.capacity = cap;
+  }
+  heap_set(svc.count++, t);
+  sift_up_locked(t->index);
+  return 0;
+}
+
+/* ---- the thread */
+
+static void wait_locked(int64_t deadline) {
+  struct timespec ts;
+  if (deadline == CX__NO_DEADLINE || cx__clock_is_virtual()) {
+    pthread_cond_wait(&svc.wake, &svc.mu);
+    return;
+  }
+  ts = cx__ns_to_timespec(deadline);
+  pthread_cond_timedwait(&svc.wake, &svc.mu, &ts);
+}
+
+static void *timer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&svc.mu);
+  for (;;) {
+    uint64_t gen = svc.clock_gen;
+    int64_t now = cx__now_ns();
+    if (svc.count > 0 && svc.heap[0]->deadline <= now) {
+      cx__timer *t = svc.heap[0];
+      heap_remove_locked(t);
+      t->state = CX__TIMER_FIRING;
+      svc.firing = t;
+      pthread_mutex_unlock(&svc.mu);
+      t->fire(t);
+      pthread_mutex_lock(&svc.mu);
+      svc.firing = NULL;
+      if (t->state == CX__TIMER_FIRING) t->state = CX__TIMER_IDLE;
+      pthread_cond_broadcast(&svc.fired);
+      continue;
+    }
+    if (svc.seen_gen != gen) {
+      svc.seen_gen = gen;
+      pthread_cond_broadcast(&svc.fired);
+    }
+    wait_locked(svc.count > 0 ? svc.heap[0]->deadline : CX__NO_DEADLINE);
+  }
+  return NULL;
+}
+
+static int ensure_started_locked(void) {
+  int rc;
+  pthread_attr_t attr;
+  sigset_t all, old;
+  if (svc.started) return 0;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* The service thread takes no signals: handlers run on user threads. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&svc.thread, &attr, timer_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return -rc;
+  svc.started = true;
+  return 0;
+}
+
+/* ---- API */
+
+void cx__timer_init(cx__timer *t, cx__timer_fn fire) {
+  t->deadline = CX__NO_DEADLINE;
+  t->index = SIZE_MAX;
+  t->fire = fire;
+  t->state = CX__TIMER_IDLE;
+}
+
+int cx__timer_arm(cx__timer *t, int64_t deadline) {
+  int rc;
+  pthread_once(&svc_once, svc_init);
+  pthread_mutex_lock(&svc.mu);
+  rc = ensure_started_locked();
+  if (rc == 0) {
+    bool was_armed = t->state == CX__TIMER_ARMED;
+    if (was_armed) heap_remove_locked(t);
+    t->deadline = deadline;
+    rc = heap_push_locked(t);
+    if (rc == 0) {
+      t->state = CX__TIMER_ARMED;
+      if (t->index == 0) pthread_cond_signal(&svc.wake);
+    } else if (was_armed) {
+      t->state = CX__TIMER_IDLE;
+    }
+  }
+  pthread_mutex_unlock(&svc.mu);
+  return rc;
+}
+
+bool cx__timer_disarm(cx__timer *t) {
+  bool disarmed = false;
+  pthread_once(&svc_once, svc_init);
+  pthread_mutex_lock(&svc.mu);
+  if (t->state == CX__TIMER_ARMED) {
+    heap_remove_locked(t);
+    t->state = CX__TIMER_IDLE;
+    disarmed = true;
+  } else if (svc.started && !pthread_equal(pthread_self(), svc.thread)) {
+    while (svc.firing == t) pthread_cond_wait(&svc.fired, &svc.mu);
+  }
+  pthread_mutex_unlock(&svc.mu);
+  return disarmed;
+}
+
+size_t cx__timer_armed_count(void) {
+  size_t n;
+  pthread_once(&svc_once, svc_init);
+  pthread_mutex_lock(&svc.mu);
+  n = svc.count;
+  pthread_mutex_unlock(&svc.mu);
+  return n;
+}
+
+void cx__timer_clock_changed(bool wait_fired) {
+  uint64_t gen;
+  pthread_once(&svc_once, svc_init);
+  pthread_mutex_lock(&svc.mu);
+  gen = ++svc.clock_gen;
+  if (svc.started) {
+    pthread_cond_signal(&svc.wake);
+    if (wait_fired && !pthread_equal(pthread_self(), svc.thread))
+      while (svc.seen_gen < gen) pthread_cond_wait(&svc.fired, &svc.mu);
+  }
+  pthread_mutex_unlock(&svc.mu);
+}
+
+/* ---- fork */
+void cx__timer_fork_prepare(void);
+void cx__timer_fork_parent(void);
+void cx__timer_fork_child(void);
+
+void cx__timer_fork_prepare(void) { pthread_mutex_lock(&svc.mu); }
+
+void cx__timer_fork_parent(void) { pthread_mutex_unlock(&svc.mu); }
+
+void cx__timer_fork_child(void) {
+  pthread_condattr_t attr;
+  /* The thread is gone: restart lazily.  Armed timers stay in the heap and
+   * fire once the thread restarts, at the next arm. */
+  pthread_mutex_init(&svc.mu, NULL);
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&svc.wake, &attr);
+  pthread_condattr_destroy(&attr);
+  pthread_cond_init(&svc.fired, NULL);
+  if (svc.firing != NULL) svc.firing->state = CX__TIMER_IDLE;
+  svc.firing = NULL;
+  svc.started = false;
+  svc.seen_gen = svc.clock_gen;
+}

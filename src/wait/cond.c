@@ -1,0 +1,72 @@
+/* src/wait/cond.c - pthread_cond_wait() that a cancel interrupts.  As C++
+ * std::condition_variable_any::wait(lock, stop_token, pred): a cancel
+ * callback locks the caller's mutex and broadcasts the condvar, so a cancel
+ * between the check and the wait cannot be lost (the callback cannot get
+ * the mutex until the waiter is inside pthread_cond_wait). */
+#include <time.h>
+
+#include "wait/wait_internal.h"
+
+typedef struct waker {
+  pthread_cond_t *cond;
+  pthread_mutex_t *mutex;
+} waker;
+
+static int wake(cx_token *token, void *user_data) {
+  waker *w = user_data;
+  (void)token;
+  pthread_mutex_lock(w->mutex);
+  pthread_cond_broadcast(w->cond);
+  pthread_mutex_unlock(w->mutex);
+  return 0;
+}
+
+static int timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex,
+                      int64_t deadline) {
+  struct timespec ts;
+  if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(cond, mutex);
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+  ts = cx__ns_to_timespec(deadline);
+  return pthread_cond_clockwait(cond, mutex, CLOCK_MONOTONIC, &ts);
+#else
+  /* Without clockwait the condvar's clock is assumed to be realtime. */
+  {
+    struct timespec now;
+    int64_t left = deadline - cx__mono_ns();
+    clock_gettime(CLOCK_REALTIME, &now);
+    ts = cx__ns_to_timespec((int64_t)now.tv_sec * CX__NS_PER_SEC +
+                            now.tv_nsec + (left > 0 ? left : 0));
+    return pthread_cond_timedwait(cond, mutex, &ts);
+  }
+#endif
+}
+
+int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
+                 double timeout) {
+  const cx_op *target = cx__wait_op(op);
+  waker w;
+  cx_callback *cb = NULL;
+  int64_t deadline;
+  int rc;
+  if (cond == NULL || mutex == NULL ||
+      cx__timeout_to_deadline(timeout, &deadline) != 0)
+    return -EINVAL;
+  if (target != NULL) {
+    w.cond = cond;
+    w.mutex = mutex;
+    rc = cx_token_on_cancel(target->token, wake, &w, NULL,
+                            CX_CALLBACK_NO_RUN_IF_CANCELLED, &cb);
+    if (rc != 0) return rc; /* -ECANCELED or -ENOMEM */
+  }
+  rc = timed_wait(cond, mutex, deadline);
+  if (cb != NULL) {
+    /* The callback may be waiting for the mutex: release it while the
+     * registration is removed (which waits for a running callback). */
+    pthread_mutex_unlock(mutex);
+    cx_callback_unregister(cb);
+    pthread_mutex_lock(mutex);
+  }
+  if (target != NULL && cx_token_is_cancelled(target->token))
+    return -ECANCELED;
+  return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}

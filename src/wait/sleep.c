@@ -1,0 +1,27 @@
+/* src/wait/sleep.c - a sleep that a cancel interrupts. */
+#include <math.h>
+#include <time.h>
+
+#include "wait/wait_internal.h"
+
+/* Uncancellable sleep to an absolute monotonic deadline. */
+static void plain_sleep(int64_t ns) {
+  struct timespec ts = cx__ns_to_timespec(cx__mono_ns() + ns);
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+  }
+}
+
+int cx_sleep(cx_op *op, double seconds) {
+  const cx_op *target = cx__wait_op(op);
+  int64_t ns;
+  int rc;
+  if (!isfinite(seconds) || cx__seconds_to_ns(seconds, &ns) != 0)
+    return -EINVAL;
+  if (target == NULL) {
+    plain_sleep(ns);
+    return 0;
+  }
+  rc = cx_token_wait(target->token, seconds);
+  if (rc == 0) return -ECANCELED;
+  return rc == -ETIMEDOUT ? 0 : rc;
+}

@@ -1,0 +1,15 @@
+/* src/wait/wait_internal.h - shared by the cancellation points. */
+#ifndef CX_WAIT_INTERNAL_H
+#define CX_WAIT_INTERNAL_H
+
+#include <cancelable/wait.h>
+
+#include "core/core.h"
+
+/* The op a cancellation point acts on: @op, or the current one (NULL when
+ * there is none). */
+static inline const cx_op *cx__wait_op(const cx_op *op) {
+  return op != NULL ? op : cx_current();
+}
+
+#endif /* CX_WAIT_INTERNAL_H */

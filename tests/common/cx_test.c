@@ -1,0 +1,50 @@
+/* tests/common/cx_test.c - see cx_test.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cx_test.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cancelable.h>
+
+void cx_test_assert_err(int expected, int actual, const char *file, int line) {
+  if (expected == actual) return;
+  print_error("expected %d (%s), got %d (%s)\n", expected,
+              cx_err_name(expected), actual, cx_err_name(actual));
+  _fail(file, line);
+}
+
+int cx_test_main(int argc, char **argv, const char *group,
+                 const struct CMUnitTest *tests, size_t count) {
+  if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+    for (size_t i = 0; i < count; i++) printf("%s\n", tests[i].name);
+    return 0;
+  }
+  if (argc > 1) {
+    size_t i;
+    for (i = 0; i < count; i++)
+      if (strcmp(tests[i].name, argv[1]) == 0) break;
+    if (i == count) {
+      fprintf(stderr, "%s: no test named '%s' (see --list)\n", argv[0],
+              argv[1]);
+      return 2;
+    }
+    return _cmocka_run_group_tests(group, &tests[i], 1, NULL, NULL);
+  }
+  return _cmocka_run_group_tests(group, tests, count, NULL, NULL);
+}
+
+double cx_test_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cx_test_sleep(double seconds) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}

@@ -1,0 +1,49 @@
+/* tests/common/cx_test.h - the test runner shared by every test executable.
+ *
+ * Each test executable is one concern (test_token, test_op, ...) holding
+ * cmocka tests with path names ("/token/cancel/first-wins").  The runner
+ * supports `--list` (one name per line, used by CMake to add_test() each
+ * subtest) and running one test by exact name.
+ */
+#ifndef CX_TEST_H
+#define CX_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* One named test: CX_TEST("/token/cancel/first-wins", test_fn). */
+#define CX_TEST(path, fn) \
+  { (path), (fn), NULL, NULL, NULL }
+
+/* Assert that a libcancelable call returned the error @expected (a negative
+ * errno); prints both codes by name on failure. */
+#define CX_ASSERT_ERR(expected, actual) \
+  cx_test_assert_err((expected), (actual), __FILE__, __LINE__)
+
+/* Assert that a call returned 0. */
+#define CX_ASSERT_OK(actual) CX_ASSERT_ERR(0, (actual))
+
+void cx_test_assert_err(int expected, int actual, const char *file, int line);
+
+/* Runs the tests as the command line asks; returns the exit status. */
+int cx_test_main(int argc, char **argv, const char *group,
+                 const struct CMUnitTest *tests, size_t count);
+
+/* CX_TEST_MAIN(group, tests): defines main() for a test executable. */
+#define CX_TEST_MAIN(group, tests)                               \
+  int main(int argc, char **argv) {                              \
+    return cx_test_main(argc, argv, (group), (tests),            \
+                        sizeof(tests) / sizeof((tests)[0]));     \
+  }
+
+/* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */
+double cx_test_now(void);
+
+/* Sleep @seconds of real time. */
+void cx_test_sleep(double seconds);
+
+#endif /* CX_TEST_H */
