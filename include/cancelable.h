@@ -15,6 +15,8 @@
  *   cancelable/token.h    tokens, callbacks, links, pollable fd, signal-safe
  *                         cancel
  *   cancelable/op.h       operations: context, timeouts, current operation
+ *   cancelable/source.h   sources: timeout, signal, condition, resource,
+ *                         any-of / all-of, custom; combined ops
  *   cancelable/wait.h     cancellation points: check, sleep, poll, fd, condvar
  *   cancelable/meta.h     typed key/value metadata
  *   cancelable/clock.h    the clock and the virtual clock for tests
@@ -29,6 +31,7 @@
 #include <cancelable/log.h>
 #include <cancelable/meta.h>
 #include <cancelable/op.h>
+#include <cancelable/source.h>
 #include <cancelable/token.h>
 #include <cancelable/version.h>
 #include <cancelable/wait.h>

@@ -49,9 +49,9 @@ CX_EXPORT cx_meta *cx_meta_copy(const cx_meta *meta);
  * key is appended.  Key and string value are copied.
  * @meta: (not nullable).  @key: (not nullable) non-empty.
  * @value: for strings (not nullable).
- * Returns: 0.
- * Errors: -EINVAL NULL/empty argument or a non-finite double is still
- *   accepted (NaN and infinities are values), -ENOMEM (nothing changes).
+ * Returns: 0.  Doubles may be NaN or infinite: they are stored as given.
+ * Errors: -EINVAL NULL @meta, NULL or empty @key, NULL string @value;
+ *   -ENOMEM.  On error nothing changes.
  * Thread-safety: not with other calls on the same dictionary.
  * Since: 0.1 */
 CX_EXPORT int cx_meta_set_string(cx_meta *meta, const char *key,

@@ -76,8 +76,15 @@ CX_EXPORT bool cx_token_cancel(cx_token *token, cx_reason reason,
  * Since: 0.1 */
 CX_EXPORT bool cx_token_is_cancelled(const cx_token *token);
 
-/* cx_token_check: the C form of the reference library's token.check(): the
- * cancellation becomes a return code that the caller propagates.
+/* cx_token_check: the C form of the reference library's token.check().
+ * The reference has two checks: check() raises the library's own
+ * cancellation error (carrying reason and message) and check_async() raises
+ * the async runtime's cancellation.  In C both become the return code
+ * -ECANCELED, which the caller propagates up to cx_op_exit() (making the op
+ * CANCELLED); the detail the Python exception carried stays on the object:
+ * cx_token_reason(), cx_token_message(), cx_token_cancel_time().  Use this
+ * function for a bare token and cx_check() (cancelable/wait.h) inside an
+ * operation.
  * @token: (not nullable) the token.
  * Returns: 0 when live, -ECANCELED when cancelled.
  * Errors: -EINVAL when @token is NULL.

@@ -8,6 +8,7 @@
 #include <cancelable/log.h>
 #include <cancelable/meta.h>
 #include <cancelable/op.h>
+#include <cancelable/source.h>
 #include <cancelable/token.h>
 
 #include "runtime/runtime.h"
@@ -98,7 +99,6 @@ void cx__token_unlink_all(cx_token *t);
 void cx__token_queue(cx_token *t);
 
 /* ---- operations (op.c, op_context.c, current.c) */
-typedef struct cx__source cx__source;
 
 typedef struct cx__status_cb {
   struct cx__status_cb *next;
@@ -126,7 +126,7 @@ struct cx_op {
   cx_meta *meta;             /* guarded by stripe (owned) */
   void *partial;             /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
-  cx__source *sources;       /* guarded by stripe while PENDING; immutable
+  cx_source *sources;        /* guarded by stripe while PENDING; immutable
                                 after enter */
   cx__status_cb *callbacks;  /* as sources */
   cx_op *prev_current;       /* owned by the thread that entered it */

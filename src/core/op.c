@@ -140,17 +140,14 @@ void cx_op_unref(cx_op *op) {
 }
 
 int cx_op_add_timeout(cx_op *op, double seconds) {
-  cx__source *src;
-  int64_t ns;
+  cx_source *src;
   int rc;
-  if (op == NULL || !(isfinite(seconds) && seconds > 0) ||
-      cx__seconds_to_ns(seconds, &ns) != 0)
-    return -EINVAL;
+  if (op == NULL) return -EINVAL;
   if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
-  rc = cx__timeout_source_new(ns, &src);
+  rc = cx_source_timeout(seconds, &src);
   if (rc != 0) return rc;
-  rc = cx__op_add_source(op, src);
-  if (rc != 0) src->ops->destroy(src);
+  rc = cx_op_add_source(op, src);
+  if (rc != 0) cx_source_free(src);
   return rc;
 }
 
@@ -206,7 +203,7 @@ int cx_op_enter(cx_op *op) {
   op->start_wall = cx__wall_now();
   pthread_mutex_unlock(&s->mu);
 
-  rc = cx__sources_start(op, now);
+  rc = cx__sources_start(op);
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;

@@ -103,6 +103,44 @@ int cx__wakeup_open(cx__wakeup *w);
 void cx__wakeup_signal(const cx__wakeup *w);
 void cx__wakeup_close(cx__wakeup *w);
 
+/* ---- condition workers (workers.c): a small lazily grown pool that runs
+ * user predicates off the timer thread. */
+typedef struct cx__job cx__job;
+typedef void (*cx__job_fn)(cx__job *job);
+struct cx__job {
+  cx__job *next; /* guarded by the pool lock */
+  cx__job_fn run;
+  int state;     /* guarded by the pool lock: CX__JOB_* */
+};
+enum { CX__JOB_IDLE = 0, CX__JOB_QUEUED, CX__JOB_RUNNING };
+void cx__job_init(cx__job *job, cx__job_fn run);
+/* Queues @job unless it is queued or running.  0 or -EAGAIN/-ENOMEM when no
+ * worker can be started. */
+int cx__job_submit(cx__job *job);
+/* Dequeues @job, or waits until its run has returned (not when called from
+ * that run itself). */
+void cx__job_cancel(cx__job *job);
+
+/* ---- signal dispatcher (signals.c) */
+typedef struct cx__sigwatch cx__sigwatch;
+typedef void (*cx__sigwatch_fn)(cx__sigwatch *w, int signo);
+struct cx__sigwatch {
+  cx__sigwatch *prev, *next; /* guarded by the dispatcher lock */
+  int signo;
+  cx__sigwatch_fn fn;        /* runs on the dispatcher thread */
+  uint64_t seen;             /* guarded by the dispatcher lock */
+  bool firing;               /* guarded by the dispatcher lock */
+  bool watching;             /* guarded by the dispatcher lock */
+};
+/* Starts delivering @signo to @w->fn (installing the handler for the first
+ * watcher).  0, -EINVAL, or the errno of the pipe/thread/sigaction. */
+int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn);
+/* Stops; waits for a running @w->fn (not from the dispatcher thread).  The
+ * last watcher of a signal restores its previous disposition. */
+void cx__signal_unwatch(cx__sigwatch *w);
+/* Whether @signo may be watched. */
+bool cx__signal_valid(int signo);
+
 /* ---- fork handling (fork.c) */
 void cx__fork_handlers_install(void);
 

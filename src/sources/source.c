@@ -1,29 +1,152 @@
-/* src/sources/source.c - the list of sources of an operation. */
+/* src/sources/source.c - the source object: custom sources, start/stop with
+ * the "no trigger after stop" rule, and the op's list of sources. */
+#include <string.h>
+
 #include "sources/sources.h"
 
-int cx__op_add_source(cx_op *op, cx__source *src) {
-  cx__stripe *s = cx__stripe_for(op);
+cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
+                            cx_reason reason, const char *name) {
+  cx_source *src = cx__calloc(1, sizeof *src);
+  if (src == NULL) return NULL;
+  src->name = cx__strdup(name);
+  if (src->name == NULL) {
+    cx__free(src);
+    return NULL;
+  }
+  src->ops = *ops;
+  src->user_data = user_data;
+  src->reason = reason;
+  atomic_init(&src->state, CX__SRC_IDLE);
+  atomic_init(&src->triggered, false);
+  atomic_init(&src->inflight, 0);
+  return src;
+}
+
+int cx_source_new(const cx_source_ops *ops, void *user_data, cx_reason reason,
+                  const char *name, cx_source **out) {
+  if (out != NULL) *out = NULL;
+  if (ops == NULL || out == NULL || ops->size < sizeof(cx_source_ops) ||
+      ops->start == NULL || ops->stop == NULL ||
+      reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
+    return -EINVAL;
+  *out = cx__source_alloc(ops, user_data, reason, name ? name : "custom");
+  return *out != NULL ? 0 : -ENOMEM;
+}
+
+void cx_source_free(cx_source *src) {
+  if (src == NULL) return;
+  if (src->ops.destroy != NULL) src->ops.destroy(src->user_data);
+  cx__free(src->name);
+  cx__free(src);
+}
+
+const char *cx_source_name(const cx_source *src) {
+  return src ? src->name : NULL;
+}
+
+cx_reason cx_source_reason(const cx_source *src) {
+  return src ? src->reason : CX_REASON_NONE;
+}
+
+bool cx_source_triggered(const cx_source *src) {
+  return src != NULL && atomic_load(&src->triggered);
+}
+
+/* Wakes a stop() waiting for in-flight triggers to end. */
+static void inflight_done(cx_source *src) {
+  if (atomic_fetch_sub(&src->inflight, 1) == 1 &&
+      atomic_load(&src->state) != CX__SRC_STARTED) {
+    cx__stripe *s = cx__stripe_for(src);
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+  }
+}
+
+static void wait_inflight(cx_source *src) {
+  cx__stripe *s = cx__stripe_for(src);
+  pthread_mutex_lock(&s->mu);
+  while (atomic_load(&src->inflight) > 0) pthread_cond_wait(&s->cond, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void cx__composite_child_fired(cx_source *composite, cx_source *child,
+                               cx_reason reason, const char *message);
+
+bool cx__source_fire(cx_source *src, cx_reason reason, const char *message) {
+  /* seq_cst pairs with stop(): either we see STOPPED or it sees us. */
+  atomic_fetch_add(&src->inflight, 1);
+  if (atomic_load(&src->state) != CX__SRC_STARTED) {
+    inflight_done(src);
+    return false;
+  }
+  atomic_store(&src->triggered, true);
+  if (src->parent != NULL)
+    cx__composite_child_fired(src->parent, src, reason, message);
+  else
+    cx_token_cancel(src->op->token, reason, message);
+  inflight_done(src);
+  return true;
+}
+
+bool cx_source_trigger(cx_source *src, const char *message) {
+  if (src == NULL) return false;
+  return cx__source_fire(src, src->reason, message);
+}
+
+int cx__source_start(cx_source *src, cx_op *op) {
+  int rc;
+  src->op = op;
+  atomic_store(&src->triggered, false);
+  atomic_store(&src->state, CX__SRC_STARTED);
+  rc = src->ops.start(src, src->user_data);
+  if (rc != 0) {
+    atomic_store(&src->state, CX__SRC_IDLE);
+    wait_inflight(src);
+  }
+  return rc;
+}
+
+void cx__source_stop(cx_source *src) {
+  int expected = CX__SRC_STARTED;
+  if (!atomic_compare_exchange_strong(&src->state, &expected,
+                                      CX__SRC_STOPPED))
+    return;
+  src->ops.stop(src, src->user_data);
+  wait_inflight(src);
+}
+
+int64_t cx__source_deadline(const cx_source *src) {
+  return src->deadline != NULL ? src->deadline(src) : CX__NO_DEADLINE;
+}
+
+/* ---- the op's list */
+
+int cx_op_add_source(cx_op *op, cx_source *src) {
+  cx__stripe *s;
   int rc = 0;
+  if (op == NULL || src == NULL || src->owned) return -EINVAL;
+  s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   if (atomic_load(&op->status) != CX_STATUS_PENDING) {
     rc = -EBUSY;
   } else {
-    cx__source **tail = &op->sources;
+    cx_source **tail = &op->sources;
     while (*tail != NULL) tail = &(*tail)->next;
-    src->op = op;
     src->next = NULL;
+    src->owned = true;
     *tail = src;
   }
   pthread_mutex_unlock(&s->mu);
   return rc;
 }
 
-int cx__sources_start(cx_op *op, int64_t now) {
-  for (cx__source *src = op->sources; src != NULL; src = src->next) {
-    int rc = src->ops->start(src, now);
+int cx__sources_start(cx_op *op) {
+  for (cx_source *src = op->sources; src != NULL; src = src->next) {
+    int rc = cx__source_start(src, op);
     if (rc != 0) {
-      for (cx__source *s = op->sources; s != src; s = s->next)
-        s->ops->stop(s);
+      for (cx_source *s = op->sources; s != src; s = s->next)
+        cx__source_stop(s);
       return rc;
     }
   }
@@ -31,27 +154,25 @@ int cx__sources_start(cx_op *op, int64_t now) {
 }
 
 void cx__sources_stop(cx_op *op) {
-  for (cx__source *src = op->sources; src != NULL; src = src->next)
-    src->ops->stop(src);
+  for (cx_source *src = op->sources; src != NULL; src = src->next)
+    cx__source_stop(src);
 }
 
 void cx__sources_free(cx_op *op) {
-  cx__source *src = op->sources;
+  cx_source *src = op->sources;
   op->sources = NULL;
   while (src != NULL) {
-    cx__source *next = src->next;
-    src->ops->destroy(src);
+    cx_source *next = src->next;
+    cx_source_free(src);
     src = next;
   }
 }
 
 int64_t cx__sources_deadline(const cx_op *op) {
   int64_t best = CX__NO_DEADLINE;
-  for (const cx__source *src = op->sources; src != NULL; src = src->next) {
-    if (src->ops->deadline != NULL) {
-      int64_t d = src->ops->deadline(src);
-      if (d < best) best = d;
-    }
+  for (const cx_source *src = op->sources; src != NULL; src = src->next) {
+    int64_t d = cx__source_deadline(src);
+    if (d < best) best = d;
   }
   return best;
 }

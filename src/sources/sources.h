@@ -1,40 +1,47 @@
-/* src/sources/sources.h - internal source interface.  A source is attached
- * to an op before enter, started at enter and stopped at exit; after stop()
- * returns, none of its callbacks runs any more. */
+/* src/sources/sources.h - internal structure of sources.  Every source kind,
+ * built-in or custom, is a cx_source with a cx_source_ops; built-ins keep
+ * their state in user_data and may add a deadline hook. */
 #ifndef CX_SOURCES_H
 #define CX_SOURCES_H
 
+#include <cancelable/source.h>
+
 #include "core/core.h"
 
-typedef struct cx__source_ops {
-  const char *name;
-  /* Starts watching; triggers by cancelling op->token.  @now is the enter
-   * time (cx__now_ns()).  0 or a negative errno (then nothing runs). */
-  int (*start)(cx__source *src, int64_t now);
-  /* Stops; waits for a trigger running on another thread. */
-  void (*stop)(cx__source *src);
-  /* Frees the source (stopped or never started). */
-  void (*destroy)(cx__source *src);
-  /* The deadline it imposes once started, or CX__NO_DEADLINE. */
-  int64_t (*deadline)(const cx__source *src);
-} cx__source_ops;
+enum { CX__SRC_IDLE = 0, CX__SRC_STARTED = 1, CX__SRC_STOPPED = 2 };
 
-struct cx__source {
-  const cx__source_ops *ops;
-  cx__source *next; /* in op->sources */
-  cx_op *op;        /* not owned: the op owns the source */
+struct cx_source {
+  cx_source_ops ops;        /* immutable copy */
+  void *user_data;          /* immutable */
+  cx_reason reason;         /* immutable; NONE for composites */
+  char *name;               /* immutable (owned) */
+  cx_source *parent;        /* immutable once owned: composite or NULL */
+  cx_source *next;          /* in op->sources; guarded by the op's stripe */
+  cx_op *op;                /* set before start: the op it cancels */
+  bool owned;               /* guarded by the owner: given away */
+  _Atomic int state;        /* (atomic) CX__SRC_* */
+  _Atomic bool triggered;   /* (atomic) */
+  _Atomic int inflight;     /* (atomic) triggers being delivered */
+  /* (nullable) the deadline the source imposes once started. */
+  int64_t (*deadline)(const cx_source *src);
 };
 
-/* Attaches @src to a PENDING @op.  0, or -EBUSY when entered. */
-int cx__op_add_source(cx_op *op, cx__source *src);
-/* Starts every source of @op at @now; on failure stops those started. */
-int cx__sources_start(cx_op *op, int64_t now);
+/* Allocates a source without validating (for built-ins). */
+cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
+                            cx_reason reason, const char *name);
+/* Starts @src for @op; 0 or the start error. */
+int cx__source_start(cx_source *src, cx_op *op);
+/* Stops @src: no trigger is delivered after it returns. */
+void cx__source_stop(cx_source *src);
+/* Delivers a trigger with an explicit reason (composites). */
+bool cx__source_fire(cx_source *src, cx_reason reason, const char *message);
+/* Earliest deadline of @src (CX__NO_DEADLINE when none). */
+int64_t cx__source_deadline(const cx_source *src);
+
+/* The op's list (op.c calls these). */
+int cx__sources_start(cx_op *op);
 void cx__sources_stop(cx_op *op);
 void cx__sources_free(cx_op *op);
-/* Earliest deadline of the started sources. */
 int64_t cx__sources_deadline(const cx_op *op);
-
-/* Timeout source: cancels with reason TIMEOUT @ns after start. */
-int cx__timeout_source_new(int64_t ns, cx__source **out);
 
 #endif /* CX_SOURCES_H */

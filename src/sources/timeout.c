@@ -1,55 +1,68 @@
 /* src/sources/timeout.c - the timeout source: one timer of the timer
- * service, armed at enter, disarmed at exit. */
+ * service, armed at start (enter), disarmed at stop (exit). */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "sources/sources.h"
 
-typedef struct timeout_source {
-  cx__source base;
+typedef struct timeout_state {
+  cx_source *source;
   cx__timer timer;
-  int64_t duration; /* ns, immutable */
-  int64_t deadline; /* set at start, before arming */
-} timeout_source;
-
-static timeout_source *from_timer(cx__timer *t) {
-  return (timeout_source *)((char *)t - offsetof(timeout_source, timer));
-}
+  int64_t duration;          /* ns, immutable */
+  _Atomic int64_t deadline;  /* (atomic) set at start */
+} timeout_state;
 
 static void fire(cx__timer *t) {
-  timeout_source *ts = from_timer(t);
+  timeout_state *ts =
+      (timeout_state *)((char *)t - offsetof(timeout_state, timer));
   char msg[64];
   snprintf(msg, sizeof msg, "timed out after %g s",
            (double)ts->duration / 1e9);
-  cx_token_cancel(ts->base.op->token, CX_REASON_TIMEOUT, msg);
+  cx__source_fire(ts->source, CX_REASON_TIMEOUT, msg);
 }
 
-static int start(cx__source *src, int64_t now) {
-  timeout_source *ts = (timeout_source *)src;
-  ts->deadline = now + ts->duration;
-  return cx__timer_arm(&ts->timer, ts->deadline);
+static int start(cx_source *src, void *user_data) {
+  timeout_state *ts = user_data;
+  int64_t deadline = cx__now_ns() + ts->duration;
+  (void)src;
+  atomic_store(&ts->deadline, deadline);
+  return cx__timer_arm(&ts->timer, deadline);
 }
 
-static void stop(cx__source *src) {
-  cx__timer_disarm(&((timeout_source *)src)->timer);
+static void stop(cx_source *src, void *user_data) {
+  (void)src;
+  cx__timer_disarm(&((timeout_state *)user_data)->timer);
 }
 
-static void destroy(cx__source *src) { cx__free(src); }
-
-static int64_t deadline(const cx__source *src) {
-  return ((const timeout_source *)src)->deadline;
+static int64_t deadline(const cx_source *src) {
+  const timeout_state *ts = src->user_data;
+  if (atomic_load(&src->state) != CX__SRC_STARTED) return CX__NO_DEADLINE;
+  return atomic_load(&ts->deadline);
 }
 
-static const cx__source_ops timeout_ops = {"timeout", start, stop, destroy,
-                                           deadline};
+static const cx_source_ops timeout_ops = {sizeof(cx_source_ops), start, stop,
+                                          cx__free};
 
-int cx__timeout_source_new(int64_t ns, cx__source **out) {
-  timeout_source *ts = cx__calloc(1, sizeof *ts);
+int cx_source_timeout(double seconds, cx_source **out) {
+  timeout_state *ts;
+  int64_t ns;
+  if (out != NULL) *out = NULL;
+  if (out == NULL || !(isfinite(seconds) && seconds > 0) ||
+      cx__seconds_to_ns(seconds, &ns) != 0)
+    return -EINVAL;
+  ts = cx__calloc(1, sizeof *ts);
   if (ts == NULL) return -ENOMEM;
-  ts->base.ops = &timeout_ops;
   ts->duration = ns;
-  ts->deadline = CX__NO_DEADLINE;
+  atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
-  *out = &ts->base;
+  ts->source = cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT,
+                                "timeout");
+  if (ts->source == NULL) {
+    cx__free(ts);
+    return -ENOMEM;
+  }
+  ts->source->deadline = deadline;
+  *out = ts->source;
   return 0;
 }

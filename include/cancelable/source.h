@@ -1,0 +1,245 @@
+/* cancelable/source.h - cancellation sources.
+ *
+ * A source is something that cancels an operation when it triggers: a
+ * timeout, OS signals, a polled condition, resource thresholds, a
+ * combination of sources (any-of, all-of), or your own.  Sources are added
+ * to an op before it is entered (cx_op_add_source() takes ownership), start
+ * when it is entered and stop when it exits: after cx_op_exit() returns no
+ * source callback runs and no user data given to a source is touched again
+ * (until the op is freed, when the destroy notify runs).  A top-level source
+ * that triggers cancels the op with its reason and message; a source inside
+ * a composite reports to the composite instead.
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_SOURCE_H
+#define CANCELABLE_SOURCE_H
+
+#include <cancelable/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A cancellation source (opaque). */
+typedef struct cx_source cx_source;
+
+/* The behaviour of a custom source.  Initialise unused members to NULL and
+ * @size to sizeof(cx_source_ops). */
+typedef struct cx_source_ops {
+  size_t size; /* sizeof(cx_source_ops) */
+  /* Starts watching; runs on the thread entering the op.  Return 0, or a
+   * negative errno to make cx_op_enter() fail (the source is then not
+   * stopped).  From now until stop() returns, call cx_source_trigger() from
+   * any thread when the source fires. */
+  int (*start)(cx_source *source, void *user_data);
+  /* Stops watching; runs on the thread exiting the op.  When it returns,
+   * the source's own threads or callbacks must no longer touch @user_data
+   * (a trigger racing with stop is ignored by the library). */
+  void (*stop)(cx_source *source, void *user_data);
+  /* (nullable) Frees @user_data when the source is freed. */
+  void (*destroy)(void *user_data);
+} cx_source_ops;
+
+/* cx_source_new: create a custom source.
+ * @ops: (not nullable) the behaviour; copied.  @ops->start and @ops->stop
+ *   must be set.
+ * @user_data: (nullable) passed to every member of @ops.
+ * @reason: the reason it cancels with (not NONE).
+ * @name: (nullable) a name for messages and introspection, copied;
+ *   default "custom".
+ * @out: (not nullable) receives the source (transfer full: give it to
+ *   cx_op_add_source() or a composite, or free it with cx_source_free()).
+ * Returns: 0.
+ * Errors: -EINVAL NULL @ops / @out / start / stop, @ops->size too small,
+ *   bad @reason; -ENOMEM.  On error @ops->destroy is not called.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_source_new(const cx_source_ops *ops, void *user_data,
+                            cx_reason reason, const char *name,
+                            cx_source **out);
+
+/* cx_source_trigger: report that the source fired.  Top-level, it cancels
+ * its op with the source's reason and @message; inside a composite, it
+ * reports to the composite.  Ignored unless the source is started (between
+ * start and stop).  A source may trigger more than once; only the first
+ * trigger of the op's cancel counts.
+ * @source: (not nullable).  @message: (nullable) copied.
+ * Returns: true if the trigger was delivered (the source was started).
+ * Thread-safety: any thread; may be called from inside start().
+ * Async-signal-safe: no.  Since: 0.1 */
+CX_EXPORT bool cx_source_trigger(cx_source *source, const char *message);
+
+/* cx_source_free: free a source that was never given to an op or composite
+ * (its destroy notify runs).  Sources given away are freed by their owner.
+ * @source: (nullable) NULL is a no-op.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT void cx_source_free(cx_source *source);
+
+/* cx_source_name: the source's name ("timeout", "signal", "condition NAME",
+ * "any_of", "all_of", or the custom name).
+ * Returns: (transfer none) valid while the source lives; NULL for NULL.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_source_name(const cx_source *source);
+
+/* cx_source_reason: the reason the source cancels with (for composites,
+ * CX_REASON_NONE: they take the reason of the sub-source that fired).
+ * Since: 0.1 */
+CX_EXPORT cx_reason cx_source_reason(const cx_source *source);
+
+/* cx_source_triggered: whether the source has triggered since it started.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT bool cx_source_triggered(const cx_source *source);
+
+/* cx_op_add_source: attach a source to a PENDING op (any number of sources
+ * may be attached: the first to trigger cancels the op).
+ * @op: (not nullable).  @source: (not nullable) (transfer full on success);
+ *   not already given away.
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument or a source already attached; -EBUSY the op
+ *   was already entered.  On error the caller keeps @source.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
+
+/* cx_source_timeout: a source that triggers @seconds after start with
+ * reason TIMEOUT and the message "timed out after N s".
+ * @seconds: > 0 and finite.
+ * @out: (not nullable) receives the source (transfer full).
+ * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
+
+/* cx_source_signal: a source that triggers, with reason SIGNAL and the
+ * message "received signal SIGTERM (15)", when the process receives one of
+ * @signals.  A process-wide dispatcher installs sigaction() handlers that
+ * only write the signal number to a pipe; its thread triggers every started
+ * source watching that signal.  Works from any thread.  When the last
+ * watcher of a signal stops, the previous disposition is restored exactly.
+ * @signals: (nullable when @count is 0) signal numbers; @count 0 means
+ *   SIGINT and SIGTERM.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @out, a number <= 0 or above the maximum, SIGKILL or
+ *   SIGSTOP, or more than 64 signals; -ENOMEM.  start() may fail with
+ *   -EMFILE/-EAGAIN when the dispatcher cannot start.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_signal(const int *signals, size_t count,
+                               cx_source **out);
+
+/* A condition predicate: return 1 when the condition is met (the source
+ * triggers), 0 when not, a negative errno on error (counted, logged, and
+ * polling goes on).  Runs on a condition worker thread, never on the timer
+ * thread, so it may block; one source's predicate never runs twice at
+ * once. */
+typedef int (*cx_predicate_fn)(void *user_data);
+
+/* cx_source_condition: a source that calls @predicate every @interval
+ * seconds (first check one interval after start) and triggers with reason
+ * CONDITION and the message "condition NAME met after N checks".
+ * @predicate: (not nullable).  @user_data: (nullable).
+ * @destroy: (nullable) frees @user_data with the source.
+ * @interval: seconds, > 0 and finite.
+ * @name: (nullable) copied; default "condition".
+ * @out: (not nullable) receives the source (transfer full).
+ * Returns: 0.
+ * Errors: -EINVAL bad argument (then @destroy is not called); -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_condition(cx_predicate_fn predicate, void *user_data,
+                                  void (*destroy)(void *), double interval,
+                                  const char *name, cx_source **out);
+
+/* Thresholds for cx_source_resource().  Initialise with
+ * CX_RESOURCE_LIMITS_INIT; a limit of 0 is not watched. */
+typedef struct cx_resource_limits {
+  size_t size;           /* sizeof(cx_resource_limits) */
+  double memory_percent; /* system memory in use, % (from /proc/meminfo:
+                            100 * (1 - MemAvailable / MemTotal)) */
+  double cpu_percent;    /* system CPU busy over the last interval, %
+                            (from /proc/stat) */
+  double disk_percent;   /* space used on disk_path's file system, %
+                            (statvfs: 100 * (1 - f_bavail / f_blocks)) */
+  const char *disk_path; /* (nullable) default "/" */
+  double interval;       /* seconds between checks; 0 means 5 */
+} cx_resource_limits;
+
+/* Initialiser for cx_resource_limits: nothing watched, 5 s interval. */
+#define CX_RESOURCE_LIMITS_INIT \
+  { sizeof(cx_resource_limits), 0.0, 0.0, 0.0, NULL, 0.0 }
+
+/* cx_source_resource: a condition source that triggers (reason CONDITION,
+ * a message naming the resource, its value and the threshold) when any
+ * watched resource reaches its threshold.
+ * @limits: (not nullable) copied.
+ * @out: (not nullable) receives the source (transfer full).
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument, size too small, no limit set, a limit
+ *   outside (0, 100], a bad interval; -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
+                                 cx_source **out);
+
+/* cx_source_any_of: a composite that triggers on the first of @sources to
+ * trigger, with that source's reason and message (OR logic; the reference's
+ * AnyOfSource, also known as CompositeSource).  Composites nest.
+ * @sources: (not nullable) @count sources (transfer full on success: the
+ *   composite owns and frees them).
+ * @count: at least 1, at most 64.
+ * @out: (not nullable) receives the composite (transfer full).
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument, @count 0 or > 64, a NULL or already-owned
+ *   sub-source; -ENOMEM.  On error the caller keeps the sources.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_any_of(cx_source *const *sources, size_t count,
+                               cx_source **out);
+
+/* cx_source_composite: the same as cx_source_any_of(), under the
+ * reference library's other name for it (CompositeSource).
+ * Since: 0.1 */
+CX_EXPORT int cx_source_composite(cx_source *const *sources, size_t count,
+                                  cx_source **out);
+
+/* cx_source_all_of: a composite that triggers once every one of @sources
+ * has triggered at least once since start, timeouts and signals included
+ * (AND logic; the reference's AllOfSource).  Its reason is that of the
+ * source that completed the set; its message says "all N sources
+ * triggered".  Arguments and errors as cx_source_any_of().
+ * Since: 0.1 */
+CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
+                               cx_source **out);
+
+/* cx_op_with_signal: the reference's Cancelable.with_signal(): an op
+ * cancelled (reason SIGNAL) when one of @signals arrives while it runs.
+ * @out: as for cx_op_create().  @signals, @count: as cx_source_signal().
+ * @name: (nullable).
+ * Returns: 0.  Errors: as cx_source_signal() and cx_op_create().
+ * Since: 0.1 */
+CX_EXPORT int cx_op_with_signal(cx_op **out, const int *signals, size_t count,
+                                const char *name);
+
+/* cx_op_with_condition: the reference's Cancelable.with_condition(): an op
+ * cancelled (reason CONDITION) when @predicate returns 1; see
+ * cx_source_condition() for the arguments.
+ * Returns: 0.  Errors: as cx_source_condition() and cx_op_create() (on
+ *   error @destroy is not called).
+ * Since: 0.1 */
+CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
+                                   void *user_data, void (*destroy)(void *),
+                                   double interval, const char *name);
+
+/* cx_op_combine: the reference's Cancelable.combine(): a new PENDING op
+ * cancelled when any of @ops is cancelled, keeping the first trigger's
+ * reason and message (its token is linked to each op's token with
+ * CX_LINK_PRESERVE_REASON).  The combined ops' sources trigger it only
+ * while they run: enter them too (or give the combined op its own
+ * sources).
+ * @out: as for cx_op_create().  @ops: (not nullable) @count ops, each
+ *   referenced by the links.  @count: at least 1.  @name: (nullable)
+ *   default "combined".
+ * Returns: 0.  Errors: -EINVAL NULL argument or @count 0; -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
+                            const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_SOURCE_H */

@@ -1,0 +1,161 @@
+/* src/runtime/signals.c - the signal dispatcher.  Handlers installed with
+ * sigaction() only set a per-signal flag and write one byte to a pipe; one
+ * thread (which blocks every signal) reads the pipe and calls each watcher
+ * of the pending signals, with the dispatcher lock released.  The previous
+ * disposition of a signal is restored when its last watcher goes away. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+
+#define NSIGNALS 65 /* 1..64 on Linux (SIGRTMAX) */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fired = PTHREAD_COND_INITIALIZER;
+static cx__sigwatch *watchers[NSIGNALS];   /* guarded by mu */
+static int counts[NSIGNALS];               /* guarded by mu */
+static struct sigaction previous[NSIGNALS]; /* guarded by mu */
+static uint64_t seq;                        /* guarded by mu */
+static bool started;                        /* guarded by mu */
+static pthread_t thread;                    /* valid while started */
+static cx__wakeup pipe_w = {-1, -1};        /* guarded by mu (creation) */
+static volatile sig_atomic_t pending[NSIGNALS];
+
+bool cx__signal_valid(int signo) {
+  return signo > 0 && signo < NSIGNALS && signo <= SIGRTMAX &&
+         signo != SIGKILL && signo != SIGSTOP;
+}
+
+static void handler(int signo) {
+  if (signo > 0 && signo < NSIGNALS) pending[signo] = 1;
+  /* Async-signal-safe; a full pipe already guarantees a wakeup. */
+  if (pipe_w.write_fd >= 0) cx__wakeup_signal(&pipe_w);
+}
+
+static void dispatch(int signo) {
+  uint64_t round;
+  cx__sigwatch *w;
+  pthread_mutex_lock(&mu);
+  round = ++seq;
+restart:
+  for (w = watchers[signo]; w != NULL; w = w->next) {
+    if (w->seen == round) continue;
+    w->seen = round;
+    w->firing = true;
+    pthread_mutex_unlock(&mu);
+    w->fn(w, signo);
+    pthread_mutex_lock(&mu);
+    w->firing = false;
+    pthread_cond_broadcast(&fired);
+    goto restart; /* the list may have changed while unlocked */
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+static void *dispatcher_main(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  for (;;) {
+    char buf[64];
+    struct pollfd p = {fd, POLLIN, 0};
+    poll(&p, 1, -1);
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    for (int signo = 1; signo < NSIGNALS; signo++) {
+      if (pending[signo]) {
+        pending[signo] = 0;
+        dispatch(signo);
+      }
+    }
+  }
+  return NULL;
+}
+
+static int start_locked(void) {
+  pthread_attr_t attr;
+  sigset_t all, old;
+  int rc;
+  if (started) return 0;
+  if (pipe_w.read_fd < 0) {
+    rc = cx__wakeup_open(&pipe_w);
+    if (rc != 0) return rc;
+  }
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = -pthread_create(&thread, &attr, dispatcher_main,
+                       (void *)(intptr_t)pipe_w.read_fd);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc == 0) started = true;
+  return rc;
+}
+
+int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn) {
+  int rc;
+  if (!cx__signal_valid(signo)) return -EINVAL;
+  cx__fork_handlers_install();
+  pthread_mutex_lock(&mu);
+  rc = start_locked();
+  if (rc == 0 && counts[signo] == 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(signo, &sa, &previous[signo]) != 0) rc = -errno;
+  }
+  if (rc == 0) {
+    counts[signo]++;
+    w->signo = signo;
+    w->fn = fn;
+    w->seen = seq;
+    w->firing = false;
+    w->watching = true;
+    w->prev = NULL;
+    w->next = watchers[signo];
+    if (w->next != NULL) w->next->prev = w;
+    watchers[signo] = w;
+  }
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
+void cx__signal_unwatch(cx__sigwatch *w) {
+  pthread_mutex_lock(&mu);
+  if (w->watching) {
+    int signo = w->signo;
+    if (w->prev != NULL)
+      w->prev->next = w->next;
+    else
+      watchers[signo] = w->next;
+    if (w->next != NULL) w->next->prev = w->prev;
+    w->watching = false;
+    if (--counts[signo] == 0) sigaction(signo, &previous[signo], NULL);
+    if (!(started && pthread_equal(pthread_self(), thread)))
+      while (w->firing) pthread_cond_wait(&fired, &mu);
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+void cx__signals_fork_prepare(void);
+void cx__signals_fork_parent(void);
+void cx__signals_fork_child(void);
+
+void cx__signals_fork_prepare(void) { pthread_mutex_lock(&mu); }
+void cx__signals_fork_parent(void) { pthread_mutex_unlock(&mu); }
+/* The dispatcher thread is gone in the child; the handlers stay installed
+ * and the next watch restarts the thread, which then delivers what is
+ * pending. */
+void cx__signals_fork_child(void) {
+  pthread_mutex_init(&mu, NULL);
+  pthread_cond_init(&fired, NULL);
+  started = false;
+  for (int i = 0; i < NSIGNALS; i++)
+    for (cx__sigwatch *w = watchers[i]; w != NULL; w = w->next)
+      w->firing = false;
+}

@@ -1,0 +1,142 @@
+/* src/sources/condition.c - the condition source: a timer of the timer
+ * service paces the checks, a condition worker runs the user's predicate
+ * (so a slow predicate never delays other timeouts), and the check re-arms
+ * the timer until the predicate is met or the source stops. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "sources/condition.h"
+
+struct cx__condition {
+  cx_source *source;
+  cx__timer timer;
+  cx__job job;
+  cx_predicate_fn predicate;
+  void *user_data;
+  void (*destroy)(void *);
+  int64_t interval;      /* ns, immutable */
+  bool stopped;          /* guarded by the stripe of this struct */
+  unsigned long checks;  /* touched only by the running job */
+  unsigned long errors;  /* touched only by the running job */
+  /* (nullable) the trigger message, for sources built on this one */
+  const char *(*describe)(void *user_data);
+};
+
+void cx__condition_adopt_destroy(cx_source *src, void (*destroy)(void *)) {
+  ((cx__condition *)src->user_data)->destroy = destroy;
+}
+
+void cx__condition_set_describe(cx_source *src,
+                                const char *(*describe)(void *)) {
+  ((cx__condition *)src->user_data)->describe = describe;
+}
+
+static void on_timer(cx__timer *t) {
+  cx__condition *c =
+      (cx__condition *)((char *)t - offsetof(cx__condition, timer));
+  cx__stripe *s = cx__stripe_for(c);
+  pthread_mutex_lock(&s->mu);
+  if (!c->stopped && cx__job_submit(&c->job) != 0)
+    cx__timer_arm(&c->timer, cx__now_ns() + c->interval); /* try later */
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void check(cx__job *job) {
+  cx__condition *c =
+      (cx__condition *)((char *)job - offsetof(cx__condition, job));
+  cx__stripe *s;
+  int rc = c->predicate(c->user_data);
+  c->checks++;
+  if (rc > 0) {
+    char msg[256];
+    if (c->describe != NULL)
+      snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
+    else
+      snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
+               c->source->name, c->checks, c->checks == 1 ? "" : "s");
+    cx__source_fire(c->source, c->source->reason, msg);
+    return;
+  }
+  if (rc < 0) {
+    c->errors++;
+    cx__log(CX_LOG_WARNING, c->source->op ? cx_op_id(c->source->op) : NULL,
+            "condition '%s' failed (%d), error %lu; polling goes on",
+            c->source->name, rc, c->errors);
+  }
+  s = cx__stripe_for(c);
+  pthread_mutex_lock(&s->mu);
+  if (!c->stopped) cx__timer_arm(&c->timer, cx__now_ns() + c->interval);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int start(cx_source *src, void *user_data) {
+  cx__condition *c = user_data;
+  cx__stripe *s = cx__stripe_for(c);
+  int rc;
+  (void)src;
+  pthread_mutex_lock(&s->mu);
+  c->stopped = false;
+  c->checks = c->errors = 0;
+  rc = cx__timer_arm(&c->timer, cx__now_ns() + c->interval);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+static void stop(cx_source *src, void *user_data) {
+  cx__condition *c = user_data;
+  cx__stripe *s = cx__stripe_for(c);
+  (void)src;
+  pthread_mutex_lock(&s->mu);
+  c->stopped = true;
+  pthread_mutex_unlock(&s->mu);
+  /* From here nothing re-arms or resubmits; undo what is in flight. */
+  cx__timer_disarm(&c->timer);
+  cx__job_cancel(&c->job);
+  cx__timer_disarm(&c->timer);
+}
+
+static void destroy(void *user_data) {
+  cx__condition *c = user_data;
+  if (c->destroy != NULL) c->destroy(c->user_data);
+  cx__free(c);
+}
+
+static const cx_source_ops condition_ops = {sizeof(cx_source_ops), start,
+                                            stop, destroy};
+
+int cx__condition_new(cx_predicate_fn predicate, void *user_data,
+                      void (*destroy_fn)(void *), double interval,
+                      const char *name, cx_source **out) {
+  cx__condition *c;
+  int64_t ns;
+  if (out != NULL) *out = NULL;
+  if (predicate == NULL || out == NULL ||
+      !(isfinite(interval) && interval > 0) ||
+      cx__seconds_to_ns(interval, &ns) != 0 || ns == 0)
+    return -EINVAL;
+  c = cx__calloc(1, sizeof *c);
+  if (c == NULL) return -ENOMEM;
+  c->predicate = predicate;
+  c->user_data = user_data;
+  c->interval = ns;
+  cx__timer_init(&c->timer, on_timer);
+  cx__job_init(&c->job, check);
+  c->source = cx__source_alloc(&condition_ops, c, CX_REASON_CONDITION,
+                               name != NULL ? name : "condition");
+  if (c->source == NULL) {
+    cx__free(c);
+    return -ENOMEM;
+  }
+  /* Set last: on error above the caller keeps @user_data. */
+  c->destroy = destroy_fn;
+  *out = c->source;
+  return 0;
+}
+
+int cx_source_condition(cx_predicate_fn predicate, void *user_data,
+                        void (*destroy_fn)(void *), double interval,
+                        const char *name, cx_source **out) {
+  return cx__condition_new(predicate, user_data, destroy_fn, interval, name,
+                           out);
+}
