@@ -15,6 +15,8 @@
  *   cancelable/token.h    tokens, callbacks, links, pollable fd, signal-safe
  *                         cancel
  *   cancelable/op.h       operations: context, timeouts, current operation
+ *                         hierarchy, shields
+ *   cancelable/progress.h progress reports up the hierarchy, streams
  *   cancelable/source.h   sources: timeout, signal, condition, resource,
  *                         any-of / all-of, custom; combined ops
  *   cancelable/wait.h     cancellation points: check, sleep, poll, fd, condvar
@@ -31,6 +33,7 @@
 #include <cancelable/log.h>
 #include <cancelable/meta.h>
 #include <cancelable/op.h>
+#include <cancelable/progress.h>
 #include <cancelable/source.h>
 #include <cancelable/token.h>
 #include <cancelable/version.h>

@@ -231,6 +231,68 @@ CX_EXPORT int cx_op_set_partial_result(cx_op *op, void *value,
  *   when the value is destroyed on replacement.  Since: 0.1 */
 CX_EXPORT void *cx_op_partial_result(const cx_op *op);
 
+/* ---- Hierarchy.  An op created with a parent is its child: cancelling the
+ * parent cancels every descendant (reason PARENT, message naming the parent;
+ * iterative, any depth or width), and the parent's deadline bounds the
+ * child's.  Cancelling a child never touches its parent or siblings.  A
+ * child that exits (or is freed before entering) unlinks itself from its
+ * parent in O(1): parents never keep finished children. */
+
+/* cx_op_child_count: the number of children created with @op as parent that
+ * have not exited (or been freed) yet.
+ * Returns: the count; 0 for NULL.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT size_t cx_op_child_count(const cx_op *op);
+
+/* A visitor for cx_op_visit_children(); return non-zero to stop. */
+typedef int (*cx_op_visit_fn)(cx_op *child, void *user_data);
+
+/* cx_op_visit_children: call @fn for each live child of @op, oldest first.
+ * The children are snapshotted (each referenced) under the op's lock and
+ * visited without it, so @fn may call any function, including exiting or
+ * freeing ops.
+ * @op, @fn: (not nullable).  @user_data: (nullable).
+ * Returns: 0 after visiting all, or the first non-zero value @fn returned.
+ * Errors: -EINVAL NULL argument; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_visit_children(cx_op *op, cx_op_visit_fn fn,
+                                   void *user_data);
+
+/* cx_op_parent: the parent op.
+ * Returns: (transfer none) valid while @op lives (it holds a reference on
+ *   its parent); NULL without a parent or for NULL.
+ * Since: 0.1 */
+CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
+
+/* ---- Shielding (as Trio's shielded cancel scopes).  A shield is a
+ * handle with status SHIELDED, parent id set to the enclosing op, that the
+ * enclosing ops' cancellation does not reach: checks and waits made with it
+ * (or with NULL, as it is the current op) keep working while the enclosing
+ * op is cancelled.  The shield's own timeout still applies.  Shields nest. */
+
+/* cx_shield_begin: open a shield inside @enclosing and make it the calling
+ * thread's current op.
+ * @enclosing: (nullable) the op to shield from; NULL means the current op
+ *   (none: the shield has no parent).
+ * @timeout: seconds for the shielded work's own timeout, or 0 for none.
+ * @out: (not nullable) receives the shield (transfer full: end it with
+ *   cx_shield_end(), then cx_op_unref()).
+ * Returns: 0.
+ * Errors: -EINVAL NULL @out or bad @timeout; -ENOMEM.
+ * Thread-safety: any thread; the shield is current on the calling thread.
+ * Since: 0.1 */
+CX_EXPORT int cx_shield_begin(cx_op *enclosing, double timeout, cx_op **out);
+
+/* cx_shield_end: close a shield (pop it from the current-op stack; its
+ * status becomes COMPLETED, or CANCELLED if its own timeout fired).
+ * @shield: (not nullable) the innermost current op of this thread.
+ * Returns: 0 if the enclosing op is live.
+ * Errors: -ECANCELED the enclosing op was cancelled meanwhile: stop now;
+ *   -EINVAL not a shield, or already ended; -EPERM not the innermost
+ *   current op.
+ * Thread-safety: the thread that began it.  Since: 0.1 */
+CX_EXPORT int cx_shield_end(cx_op *shield);
+
 /* Status events for cx_op_on(). */
 typedef enum cx_op_event {
   CX_OP_ON_START = 0,    /* after enter, on the entering thread */

@@ -93,7 +93,7 @@ void cx__token_free_callbacks(cx_token *t);
 /* Cascades a finished cancel to linked tokens (token_link.c): claims each
  * live target and queues it with cx__token_queue(). */
 void cx__token_cascade(cx_token *t);
-/* Removes the links into @t (at destruction). */
+/* Removes the links into @t (at destruction, or when its op exits). */
 void cx__token_unlink_all(cx_token *t);
 /* Queues a claimed token (with a reference) on this thread's work list. */
 void cx__token_queue(cx_token *t);
@@ -132,7 +132,37 @@ struct cx_op {
   cx_op *prev_current;       /* owned by the thread that entered it */
   cx_op *free_next;          /* owned by the thread freeing it */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+  bool owns_token;           /* immutable: token made for this op alone */
+  bool is_shield;            /* immutable */
+  /* Hierarchy: live children, oldest first, in the parent's list. */
+  cx_op *child_prev;         /* guarded by the parent's stripe */
+  cx_op *child_next;         /* guarded by the parent's stripe */
+  bool in_parent;            /* guarded by the parent's stripe */
+  cx_op *children_head;      /* guarded by stripe */
+  cx_op *children_tail;      /* guarded by stripe */
+  size_t child_count;        /* guarded by stripe */
+  /* Progress (src/progress/progress.c). */
+  struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
+  struct cx__progress_cb *progress_tail; /* guarded by stripe */
+  int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
+  int64_t progress_last;     /* guarded by stripe: last delivery */
+  char *withheld_message;    /* guarded by stripe (owned) */
+  cx_meta *withheld_meta;    /* guarded by stripe (owned) */
+  bool has_withheld;         /* guarded by stripe */
 };
+
+/* Progress (src/progress/progress.c). */
+/* Delivers the report withheld by throttling, if any (at exit). */
+void cx__progress_flush(cx_op *op);
+/* Frees the progress callbacks and the withheld report (at destroy). */
+void cx__progress_free(cx_op *op);
+/* Hierarchy (src/core/op_tree.c). */
+void cx__op_tree_attach(cx_op *child);
+void cx__op_tree_detach(cx_op *child);
+/* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
+bool cx__op_exited(const cx_op *op);
+/* Ends a shield (op.c). */
+int cx__shield_exit(cx_op *shield, int result);
 
 /* Current-operation stack of the calling thread. */
 void cx__current_push(cx_op *op);

@@ -20,6 +20,7 @@ static int make_token(cx_op *op, const cx_op_options *o) {
   }
   op->token = cx_token_new();
   if (op->token == NULL) return -ENOMEM;
+  op->owns_token = true;
   if (o->parent != NULL) {
     rc = cx_token_link(op->token, o->parent->token, 0);
     if (rc != 0) return rc;
@@ -52,7 +53,9 @@ static int validate(const cx_op_options *o) {
 
 static void op_destroy(cx_op *op) {
   cx__status_cb *cb = op->callbacks;
+  cx__op_tree_detach(op);
   cx__sources_free(op);
+  cx__progress_free(op);
   while (cb != NULL) {
     cx__status_cb *next = cb->next;
     if (cb->destroy != NULL) cb->destroy(cb->user_data);
@@ -96,6 +99,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
     op_destroy(op);
     return rc;
   }
+  if (op->parent != NULL) cx__op_tree_attach(op);
   *out = op;
   return 0;
 }
@@ -193,8 +197,9 @@ int cx_op_enter(cx_op *op) {
   s = cx__stripe_for(op);
   /* Taking the op's lock orders this with cx_op_on()/add_source(). */
   pthread_mutex_lock(&s->mu);
-  if (!atomic_compare_exchange_strong(&op->status, &expected,
-                                      CX_STATUS_RUNNING)) {
+  if (!atomic_compare_exchange_strong(
+          &op->status, &expected,
+          op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING)) {
     pthread_mutex_unlock(&s->mu);
     return -EINVAL;
   }
@@ -213,7 +218,7 @@ int cx_op_enter(cx_op *op) {
     return rc;
   }
   deadline = cx__sources_deadline(op);
-  if (op->parent != NULL) {
+  if (op->parent != NULL && !op->is_shield) {
     int64_t pd = atomic_load(&op->parent->deadline);
     if (pd < deadline) deadline = pd;
   }
@@ -224,12 +229,11 @@ int cx_op_enter(cx_op *op) {
   return 0;
 }
 
-int cx_op_exit(cx_op *op, int result) {
+/* Ends a RUNNING op or a SHIELDED shield. */
+static int op_exit(cx_op *op, int result) {
   cx__stripe *s;
   cx_status status;
   cx_op_event event;
-  if (op == NULL || atomic_load(&op->status) != CX_STATUS_RUNNING)
-    return -EINVAL;
   if (cx_current() != op) return -EPERM;
   cx__sources_stop(op);
   if (result == 0) {
@@ -244,6 +248,7 @@ int cx_op_exit(cx_op *op, int result) {
     event = CX_OP_ON_ERROR;
     op->error = result;
   }
+  cx__progress_flush(op);
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->end_mono = cx__now_ns();
@@ -252,13 +257,28 @@ int cx_op_exit(cx_op *op, int result) {
   pthread_mutex_unlock(&s->mu);
   atomic_store(&op->deadline, CX__NO_DEADLINE);
   cx__current_pop(op);
+  /* A finished child holds nothing of its parent's: leave its list and,
+   * for a token of its own, the parent token's list of links. */
+  if (!op->is_shield) cx__op_tree_detach(op);
+  if (op->owns_token) cx__token_unlink_all(op->token);
   fire(op, event);
   cx_op_unref(op);
   return 0;
 }
 
+int cx_op_exit(cx_op *op, int result) {
+  if (op == NULL || op->is_shield ||
+      atomic_load(&op->status) != CX_STATUS_RUNNING)
+    return -EINVAL;
+  return op_exit(op, result);
+}
+
+int cx__shield_exit(cx_op *shield, int result) {
+  return op_exit(shield, result);
+}
+
 bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message) {
   if (op == NULL) return false;
-  if (atomic_load(&op->status) > CX_STATUS_RUNNING) return false;
+  if (cx__op_exited(op)) return false;
   return cx_token_cancel(op->token, reason, message);
 }

@@ -8,8 +8,10 @@
 
 #define WORK_CANCELLED_MESSAGE "the work returned -ECANCELED"
 
-static bool exited(const cx_op *op) {
-  return atomic_load(&op->status) >= CX_STATUS_COMPLETED;
+bool cx__op_exited(const cx_op *op) {
+  int status = atomic_load(&op->status);
+  return status == CX_STATUS_COMPLETED || status == CX_STATUS_CANCELLED ||
+         status == CX_STATUS_FAILED;
 }
 
 cx_token *cx_op_token(const cx_op *op) { return op ? op->token : NULL; }
@@ -66,7 +68,7 @@ double cx_op_elapsed(const cx_op *op) {
 cx_reason cx_op_cancel_reason(const cx_op *op) {
   if (op == NULL) return CX_REASON_NONE;
   if (cx_token_is_cancelled(op->token)) return cx_token_reason(op->token);
-  return exited(op) ? op->exit_reason : CX_REASON_NONE;
+  return cx__op_exited(op) ? op->exit_reason : CX_REASON_NONE;
 }
 
 /* "parent operation 'NAME' cancelled (REASON): MESSAGE", formatted once. */
@@ -89,7 +91,7 @@ const char *cx_op_cancel_message(cx_op *op) {
   const char *lazy;
   if (op == NULL) return NULL;
   if (!cx_token_is_cancelled(op->token)) {
-    if (exited(op) && op->exit_reason != CX_REASON_NONE)
+    if (cx__op_exited(op) && op->exit_reason != CX_REASON_NONE)
       return WORK_CANCELLED_MESSAGE;
     return NULL;
   }

@@ -79,8 +79,12 @@ void cx__token_cascade(cx_token *t) {
 }
 
 void cx__token_unlink_all(cx_token *t) {
-  cx__link *link = t->links;
+  cx__stripe *ts = cx__stripe_for(t);
+  cx__link *link;
+  pthread_mutex_lock(&ts->mu);
+  link = t->links;
   t->links = NULL;
+  pthread_mutex_unlock(&ts->mu);
   while (link != NULL) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;

@@ -1,0 +1,145 @@
+/* cancelable/progress.h - progress reporting and streams.
+ *
+ * An op reports progress (a message and typed metadata); the report reaches
+ * the op's own progress callbacks, then every ancestor's, innermost first.
+ * Reporting with no progress callback anywhere in the process costs one
+ * atomic load.  The standard metadata keys are those of the reference
+ * library: progress (percent), current, total, rate (items/s), eta (s),
+ * phase.
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_PROGRESS_H
+#define CANCELABLE_PROGRESS_H
+
+#include <cancelable/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Standard metadata keys. */
+#define CX_PROGRESS_PERCENT "progress" /* double, 0..100 */
+#define CX_PROGRESS_CURRENT "current"  /* integer, items done */
+#define CX_PROGRESS_TOTAL "total"      /* integer, items in all */
+#define CX_PROGRESS_RATE "rate"        /* double, items per second */
+#define CX_PROGRESS_ETA "eta"          /* double, seconds left */
+#define CX_PROGRESS_PHASE "phase"      /* string */
+
+/* A progress callback.  @op_id is the reporting op's id; @metadata is never
+ * NULL (maybe empty).  All three are valid only during the call.  Runs on
+ * the reporting thread with no library lock held, so it may block (write to
+ * a database or a socket, as the reference's examples do) — at the cost of
+ * blocking the work that reports.  A non-zero return is a failure: it is
+ * logged and the other callbacks still run. */
+typedef int (*cx_progress_fn)(const char *op_id, const char *message,
+                              const cx_meta *metadata, void *user_data);
+
+/* cx_op_on_progress: add a progress callback to @op (several may be added;
+ * they run in registration order).
+ * @op, @fn: (not nullable).  @user_data: (nullable).
+ * @destroy: (nullable) called with @user_data when the op is freed.
+ * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM (then @destroy is
+ *   not called).
+ * Thread-safety: any thread, also while reports are delivered (a callback
+ *   added during a delivery gets the next report).
+ * Since: 0.1 */
+CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
+                                void (*destroy)(void *));
+
+/* cx_report_progress: report progress of @op.  When @metadata has
+ * "current" and "total" but no "progress", "rate" or "eta", those are filled
+ * in (percent, items per second since enter, seconds left at that rate).
+ * Reports closer together than the op's minimum interval are not delivered,
+ * except that the last one withheld is delivered when the op exits.
+ * @op: (nullable) NULL means the current op (none: nothing happens).
+ * @message: (nullable) copied for the delivery; NULL means "".
+ * @metadata: (nullable) not modified; copied when filled in or withheld.
+ * Returns: 0 (also when throttled or nobody listens).
+ * Errors: -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
+                                 const cx_meta *metadata);
+
+/* cx_op_set_progress_interval: deliver at most one report of @op per
+ * @seconds (throttling for UIs); 0 turns throttling off (the default).
+ * @seconds: >= 0 and finite.
+ * Returns: 0.  Errors: -EINVAL NULL @op or bad @seconds.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_set_progress_interval(cx_op *op, double seconds);
+
+/* ---- Streams.  A stream wraps a user iterator so that each item is a
+ * cancellation point: items are counted, progress is reported every N
+ * items, the last K items are kept, and on cancel, error or completion the
+ * op's partial result is a cx_stream_result. */
+
+/* A user iterator: store the next item in *@item and return 1, return 0 at
+ * the end, or a negative errno on error.  The stream owns each item it
+ * receives (see cx_stream_options.item_free). */
+typedef int (*cx_stream_next_fn)(void *state, void **item);
+
+/* Options for cx_stream_new(); initialise with CX_STREAM_OPTIONS_INIT. */
+typedef struct cx_stream_options {
+  size_t size;                 /* sizeof(cx_stream_options) */
+  size_t report_every;         /* report progress every N items; 0: never */
+  size_t keep_last;            /* the last K items kept (the initialiser
+                                  sets 1000); 0 keeps none */
+  void (*item_free)(void *item); /* (nullable) frees an item the stream no
+                                  longer keeps */
+  int64_t total;               /* total items, if known (for progress); 0 */
+} cx_stream_options;
+
+/* Initialiser for cx_stream_options: keep 1000, no reports. */
+#define CX_STREAM_OPTIONS_INIT \
+  { sizeof(cx_stream_options), 0, 1000, NULL, 0 }
+
+/* What a stream leaves as its op's partial result. */
+typedef struct cx_stream_result {
+  size_t count;      /* items received */
+  void **items;      /* the last min(count, keep_last) items, oldest first
+                        (owned by the result) */
+  size_t item_count; /* number of entries in items */
+  bool completed;    /* the iterator reached its end */
+  int error;         /* 0, -ECANCELED, or the iterator's error */
+} cx_stream_result;
+
+/* A stream (opaque). */
+typedef struct cx_stream cx_stream;
+
+/* cx_stream_new: wrap @next over @state inside @op.
+ * @op: (nullable) NULL means the current op (there must be one).
+ * @next: (not nullable).  @state: (nullable) passed to @next.
+ * @opts: (nullable) NULL means CX_STREAM_OPTIONS_INIT.
+ * @out: (not nullable) receives the stream (transfer full:
+ *   cx_stream_free()).
+ * Returns: 0.  Errors: -EINVAL NULL @next/@out, no op, bad options;
+ *   -ENOMEM.
+ * Thread-safety: a stream is used by one thread at a time.  Since: 0.1 */
+CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
+                            const cx_stream_options *opts, cx_stream **out);
+
+/* cx_stream_next: the next item (a cancellation point).
+ * @item: (not nullable) receives the item (transfer none: the stream keeps
+ *   it until it falls out of the last K, or frees it at once when it keeps
+ *   none — so use it before the next call in that case).
+ * Returns: 1 an item; 0 the end (the partial result is stored, completed).
+ * Errors: -ECANCELED the op is cancelled (checked before each item; the
+ *   partial result is stored); the iterator's negative errno (stored too);
+ *   -EINVAL NULL argument; -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_stream_next(cx_stream *stream, void **item);
+
+/* cx_stream_count: items received so far (0 for NULL).  Since: 0.1 */
+CX_EXPORT size_t cx_stream_count(const cx_stream *stream);
+
+/* cx_stream_free: free the stream.  If it has not ended, its partial result
+ * is stored first (not completed, error 0).  Kept items move to the
+ * result.
+ * @stream: (nullable) NULL is a no-op.  Since: 0.1 */
+CX_EXPORT void cx_stream_free(cx_stream *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_PROGRESS_H */

@@ -1,0 +1,191 @@
+/* src/progress/progress.c - progress callbacks and reports that bubble up
+ * the hierarchy, innermost first, with optional throttling.  Callback lists
+ * are append-only until the op is freed, so delivery walks them without a
+ * lock. */
+#include <math.h>
+#include <string.h>
+
+#include <cancelable/progress.h>
+
+#include "core/core.h"
+
+typedef struct cx__progress_cb {
+  struct cx__progress_cb *_Atomic next; /* (atomic) */
+  cx_progress_fn fn;
+  void *user_data;
+  void (*destroy)(void *);
+} cx__progress_cb;
+
+/* Progress callbacks registered in the process: 0 makes reporting free. */
+static _Atomic long listeners;
+
+int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
+                      void (*destroy)(void *)) {
+  cx__progress_cb *cb;
+  cx__stripe *s;
+  if (op == NULL || fn == NULL) return -EINVAL;
+  cb = cx__calloc(1, sizeof *cb);
+  if (cb == NULL) return -ENOMEM;
+  cb->fn = fn;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+  atomic_init(&cb->next, NULL);
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  if (op->progress_tail != NULL)
+    atomic_store_explicit(&op->progress_tail->next, cb, memory_order_release);
+  else
+    atomic_store_explicit(&op->progress_head, cb, memory_order_release);
+  op->progress_tail = cb;
+  pthread_mutex_unlock(&s->mu);
+  atomic_fetch_add(&listeners, 1);
+  return 0;
+}
+
+void cx__progress_free(cx_op *op) {
+  cx__progress_cb *cb = atomic_load(&op->progress_head);
+  while (cb != NULL) {
+    cx__progress_cb *next = atomic_load(&cb->next);
+    if (cb->destroy != NULL) cb->destroy(cb->user_data);
+    cx__free(cb);
+    atomic_fetch_sub(&listeners, 1);
+    cb = next;
+  }
+  cx__free(op->withheld_message);
+  cx_meta_free(op->withheld_meta);
+}
+
+int cx_op_set_progress_interval(cx_op *op, double seconds) {
+  cx__stripe *s;
+  int64_t ns;
+  if (op == NULL || cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  op->progress_interval = ns;
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+/* Delivers one report to @reporter's callbacks and each ancestor's. */
+static void deliver(cx_op *reporter, const char *message,
+                    const cx_meta *meta) {
+  for (cx_op *o = reporter; o != NULL; o = o->parent) {
+    cx__progress_cb *cb =
+        atomic_load_explicit(&o->progress_head, memory_order_acquire);
+    for (; cb != NULL;
+         cb = atomic_load_explicit(&cb->next, memory_order_acquire)) {
+      int rc = cb->fn(reporter->id, message, meta, cb->user_data);
+      if (rc != 0)
+        cx__log(CX_LOG_WARNING, reporter->id,
+                "progress callback of '%s' failed (%d); the others still run",
+                o->name, rc);
+    }
+  }
+}
+
+/* Fills progress/rate/eta from current/total when absent.  Returns the
+ * metadata to deliver: @meta itself, or a filled copy in *@copy. */
+static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
+  int64_t current, total;
+  double elapsed;
+  *copy = NULL;
+  if (meta == NULL || cx_meta_get_int(meta, CX_PROGRESS_CURRENT, &current) ||
+      cx_meta_get_int(meta, CX_PROGRESS_TOTAL, &total) || total <= 0)
+    return 0;
+  if (cx_meta_type_of(meta, CX_PROGRESS_PERCENT) != CX_META_NONE &&
+      cx_meta_type_of(meta, CX_PROGRESS_RATE) != CX_META_NONE &&
+      cx_meta_type_of(meta, CX_PROGRESS_ETA) != CX_META_NONE)
+    return 0;
+  *copy = cx_meta_copy(meta);
+  if (*copy == NULL) return -ENOMEM;
+  elapsed = cx_op_elapsed(op);
+  if (cx_meta_type_of(meta, CX_PROGRESS_PERCENT) == CX_META_NONE)
+    cx_meta_set_double(*copy, CX_PROGRESS_PERCENT,
+                       100.0 * (double)current / (double)total);
+  if (elapsed > 0 && current > 0) {
+    double rate = (double)current / elapsed;
+    if (cx_meta_type_of(meta, CX_PROGRESS_RATE) == CX_META_NONE)
+      cx_meta_set_double(*copy, CX_PROGRESS_RATE, rate);
+    if (cx_meta_type_of(meta, CX_PROGRESS_ETA) == CX_META_NONE)
+      cx_meta_set_double(*copy, CX_PROGRESS_ETA,
+                         (double)(total > current ? total - current : 0) /
+                             rate);
+  }
+  return 0;
+}
+
+/* Throttling: true when the report must be withheld (then it is stored). */
+static bool withhold(cx_op *op, const char *message, const cx_meta *meta,
+                     int *rc) {
+  cx__stripe *s = cx__stripe_for(op);
+  int64_t now;
+  bool hold = false;
+  *rc = 0;
+  pthread_mutex_lock(&s->mu);
+  if (op->progress_interval > 0) {
+    now = cx__now_ns();
+    if (op->progress_last != 0 &&
+        now - op->progress_last < op->progress_interval) {
+      char *m = cx__strdup(message);
+      cx_meta *copy = cx_meta_copy(meta);
+      hold = true;
+      if (m == NULL || copy == NULL) {
+        cx__free(m);
+        cx_meta_free(copy);
+        *rc = -ENOMEM;
+      } else {
+        cx__free(op->withheld_message);
+        cx_meta_free(op->withheld_meta);
+        op->withheld_message = m;
+        op->withheld_meta = copy;
+        op->has_withheld = true;
+      }
+    } else {
+      op->progress_last = now;
+      op->has_withheld = false;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return hold;
+}
+
+int cx_report_progress(cx_op *op, const char *message,
+                       const cx_meta *metadata) {
+  cx_meta *filled, *empty = NULL;
+  const cx_meta *meta;
+  int rc;
+  if (atomic_load_explicit(&listeners, memory_order_relaxed) == 0) return 0;
+  if (op == NULL) op = cx_current();
+  if (op == NULL) return 0;
+  if (message == NULL) message = "";
+  rc = fill(op, metadata, &filled);
+  if (rc != 0) return rc;
+  meta = filled != NULL ? filled : metadata;
+  if (meta == NULL) {
+    meta = empty = cx_meta_new();
+    if (empty == NULL) return -ENOMEM;
+  }
+  if (!withhold(op, message, meta, &rc)) deliver(op, message, meta);
+  cx_meta_free(filled);
+  cx_meta_free(empty);
+  return rc;
+}
+
+void cx__progress_flush(cx_op *op) {
+  cx__stripe *s = cx__stripe_for(op);
+  char *message = NULL;
+  cx_meta *meta = NULL;
+  pthread_mutex_lock(&s->mu);
+  if (op->has_withheld) {
+    message = op->withheld_message;
+    meta = op->withheld_meta;
+    op->withheld_message = NULL;
+    op->withheld_meta = NULL;
+    op->has_withheld = false;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (message == NULL) return;
+  deliver(op, message, meta);
+  cx__free(message);
+  cx_meta_free(meta);
+}
