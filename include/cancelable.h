@@ -17,6 +17,8 @@
  *   cancelable/op.h       operations: context, timeouts, current operation
  *                         hierarchy, shields
  *   cancelable/progress.h progress reports up the hierarchy, streams
+ *   cancelable/registry.h operation registry: query, cancel, stats, JSON
+ *   cancelable/run.h      run helpers, scopes, wrapping, retries, threads
  *   cancelable/source.h   sources: timeout, signal, condition, resource,
  *                         any-of / all-of, custom; combined ops
  *   cancelable/wait.h     cancellation points: check, sleep, poll, fd, condvar
@@ -34,6 +36,8 @@
 #include <cancelable/meta.h>
 #include <cancelable/op.h>
 #include <cancelable/progress.h>
+#include <cancelable/registry.h>
+#include <cancelable/run.h>
 #include <cancelable/source.h>
 #include <cancelable/token.h>
 #include <cancelable/version.h>

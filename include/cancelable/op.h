@@ -36,11 +36,13 @@ typedef struct cx_op_options {
   double timeout;          /* seconds from enter; 0 means none; otherwise
                               > 0 and finite */
   const cx_meta *metadata; /* (nullable) initial metadata, copied */
+  bool register_op;        /* put the op in the registry while it runs
+                              (cancelable/registry.h) */
 } cx_op_options;
 
 /* Initialiser for cx_op_options: everything unset. */
 #define CX_OP_OPTIONS_INIT \
-  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL }
+  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL, false }
 
 /* cx_op_create: create a PENDING operation.
  * @out: (not nullable) receives the op (transfer full; cx_op_unref()).

@@ -108,6 +108,15 @@ typedef struct cx__status_cb {
   void (*destroy)(void *);
 } cx__status_cb;
 
+/* An entry of a thread's stack of current operations.  An op's own enter
+ * uses the frame inside the op; adopting an op on another thread (thread
+ * pools, cx_thread_create) uses a frame owned by the caller, so one op may
+ * be current on several threads at once. */
+typedef struct cx__frame {
+  cx_op *op;
+  struct cx__frame *prev;
+} cx__frame;
+
 struct cx_op {
   _Atomic uint32_t refs;     /* (atomic) */
   _Atomic int status;        /* (atomic) cx_status */
@@ -129,10 +138,14 @@ struct cx_op {
   cx_source *sources;        /* guarded by stripe while PENDING; immutable
                                 after enter */
   cx__status_cb *callbacks;  /* as sources */
-  cx_op *prev_current;       /* owned by the thread that entered it */
+  cx__frame frame;           /* owned by the thread that entered it: its
+                                entry in that thread's current-op stack */
   cx_op *free_next;          /* owned by the thread freeing it */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
   bool owns_token;           /* immutable: token made for this op alone */
+  bool register_asked;       /* immutable: cx_op_options.register_op */
+  bool registered;           /* owned by the entering thread */
+  void *reg_entry;           /* guarded by the registry lock */
   bool is_shield;            /* immutable */
   /* Hierarchy: live children, oldest first, in the parent's list. */
   cx_op *child_prev;         /* guarded by the parent's stripe */
@@ -164,10 +177,11 @@ bool cx__op_exited(const cx_op *op);
 /* Ends a shield (op.c). */
 int cx__shield_exit(cx_op *shield, int result);
 
-/* Current-operation stack of the calling thread. */
-void cx__current_push(cx_op *op);
-/* Pops @op if it is the innermost; false otherwise. */
-bool cx__current_pop(cx_op *op);
+/* Current-operation stack of the calling thread (current.c). */
+void cx__current_push(cx__frame *frame, cx_op *op);
+/* Pops @frame if it is the innermost; false otherwise. */
+bool cx__current_pop(cx__frame *frame);
+bool cx__current_is_top(const cx__frame *frame);
 
 /* ---- ids (id.c) */
 void cx__id_random(uint64_t out[2]);

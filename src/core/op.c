@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "registry/registry.h"
 #include "sources/sources.h"
 
 #define MAX_ID_LEN 127
@@ -88,6 +89,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->deadline, CX__NO_DEADLINE);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
+  op->register_asked = opts->register_op;
   op->name = cx__strdup(opts->name != NULL ? opts->name : "operation");
   op->meta = opts->metadata != NULL ? cx_meta_copy(opts->metadata)
                                     : cx_meta_new();
@@ -224,7 +226,11 @@ int cx_op_enter(cx_op *op) {
   }
   atomic_store(&op->deadline, deadline);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
-  cx__current_push(op);
+  cx__current_push(&op->frame, op);
+  if (cx__registry_wants(op->register_asked)) {
+    op->registered = true;
+    cx__registry_enter(op);
+  }
   fire(op, CX_OP_ON_START);
   return 0;
 }
@@ -234,7 +240,7 @@ static int op_exit(cx_op *op, int result) {
   cx__stripe *s;
   cx_status status;
   cx_op_event event;
-  if (cx_current() != op) return -EPERM;
+  if (!cx__current_is_top(&op->frame)) return -EPERM;
   cx__sources_stop(op);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
@@ -256,11 +262,12 @@ static int op_exit(cx_op *op, int result) {
   atomic_store(&op->status, status);
   pthread_mutex_unlock(&s->mu);
   atomic_store(&op->deadline, CX__NO_DEADLINE);
-  cx__current_pop(op);
+  cx__current_pop(&op->frame);
   /* A finished child holds nothing of its parent's: leave its list and,
    * for a token of its own, the parent token's list of links. */
   if (!op->is_shield) cx__op_tree_detach(op);
   if (op->owns_token) cx__token_unlink_all(op->token);
+  if (op->registered) cx__registry_exit(op);
   fire(op, event);
   cx_op_unref(op);
   return 0;

@@ -131,7 +131,7 @@ int cx_shield_end(cx_op *shield) {
   if (shield == NULL || !shield->is_shield ||
       atomic_load(&shield->status) != CX_STATUS_SHIELDED)
     return -EINVAL;
-  if (cx_current() != shield) return -EPERM;
+  if (!cx__current_is_top(&shield->frame)) return -EPERM;
   rc = cx__shield_exit(shield,
                        cx_token_is_cancelled(shield->token) ? -ECANCELED : 0);
   if (rc != 0) return rc;

@@ -1,0 +1,152 @@
+/* cancelable/registry.h - the operation registry.
+ *
+ * A process-wide, thread-safe table of live operations and a bounded
+ * history of finished ones, for monitoring, debugging and cancelling work
+ * from elsewhere in the program (the reference's OperationRegistry).  An op
+ * registers on enter when its options ask for it (cx_op_options.register_op)
+ * or when cx_registry_set_default(true) made that the default; it leaves the
+ * live table on exit and enters the history (default 1000 entries), which
+ * keeps its final context.
+ *
+ * Everything a query returns is the caller's: references to ops (release
+ * with cx_op_list_free()), never a pointer a concurrent exit can free.
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_REGISTRY_H
+#define CANCELABLE_REGISTRY_H
+
+#include <cancelable/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A filter for queries and bulk cancels; initialise with
+ * CX_OP_FILTER_INIT (matches everything). */
+typedef struct cx_op_filter {
+  size_t size;              /* sizeof(cx_op_filter) */
+  int status;               /* a cx_status, or -1 for any */
+  const char *parent_id;    /* (nullable) only children of this id */
+  const char *name;         /* (nullable) exact name */
+  const char *name_pattern; /* (nullable) shell-style glob (fnmatch(3)) */
+} cx_op_filter;
+
+/* Initialiser for cx_op_filter: everything matches. */
+#define CX_OP_FILTER_INIT { sizeof(cx_op_filter), -1, NULL, NULL, NULL }
+
+/* A list of op references returned by a query. */
+typedef struct cx_op_list {
+  cx_op **ops;  /* (transfer full) each referenced */
+  size_t count;
+} cx_op_list;
+
+/* cx_op_list_free: release every op of @list and its array; @list is left
+ * empty.  @list: (nullable).  Since: 0.1 */
+CX_EXPORT void cx_op_list_free(cx_op_list *list);
+
+/* cx_registry_set_default: make registration the default for every op
+ * (true) or only for ops that ask (false, the initial setting).
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT void cx_registry_set_default(bool register_all);
+
+/* cx_registry_set_history_size: keep at most @count finished ops (the
+ * oldest are dropped first; 0 keeps none).  Default 1000.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT void cx_registry_set_history_size(size_t count);
+
+/* cx_registry_find: the live or finished op with @id.
+ * Returns: (transfer full) the op (cx_op_unref()), or NULL when no such op
+ *   is registered or kept (or @id is NULL).
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT cx_op *cx_registry_find(const char *id);
+
+/* cx_registry_list: the live ops matching @filter, oldest first.
+ * @filter: (nullable) NULL matches all.  @out: (not nullable) receives the
+ *   list (cx_op_list_free()).
+ * Returns: 0.  Errors: -EINVAL NULL @out or a filter whose size is too
+ *   small; -ENOMEM (then @out is empty).
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_registry_list(const cx_op_filter *filter, cx_op_list *out);
+
+/* cx_registry_children: the live children of the op with @parent_id (as
+ * cx_registry_list() with that parent filter).
+ * Returns/Errors: as cx_registry_list(); -EINVAL NULL @parent_id.
+ * Since: 0.1 */
+CX_EXPORT int cx_registry_children(const char *parent_id, cx_op_list *out);
+
+/* cx_registry_history: finished ops matching @filter, newest first, at most
+ * @newest (0: all kept).
+ * Returns/Errors: as cx_registry_list().  Since: 0.1 */
+CX_EXPORT int cx_registry_history(const cx_op_filter *filter, size_t newest,
+                                  cx_op_list *out);
+
+/* cx_registry_cancel: cancel the live op with @id.
+ * @reason: not NONE.  @message: (nullable) copied.
+ * Returns: 1 cancelled by this call, 0 it was already cancelled.
+ * Errors: -ENOENT no live op with @id; -EINVAL NULL @id or bad reason.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_registry_cancel(const char *id, cx_reason reason,
+                                 const char *message);
+
+/* cx_registry_cancel_all: cancel every live op matching @filter.
+ * @filter: (nullable) NULL matches all.
+ * Returns: how many ops this call cancelled (>= 0).
+ * Errors: -EINVAL bad reason or filter; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT long cx_registry_cancel_all(const cx_op_filter *filter,
+                                      cx_reason reason, const char *message);
+
+/* Registry statistics. */
+typedef struct cx_registry_stats {
+  size_t live;                 /* live ops */
+  size_t live_by_status[6];    /* indexed by cx_status */
+  uint64_t completed;          /* finished since start (or clear) */
+  uint64_t cancelled;
+  uint64_t failed;
+  double average_duration;     /* seconds, over every finished op counted */
+  size_t history;              /* entries kept */
+} cx_registry_stats;
+
+/* cx_registry_get_stats: a snapshot of the statistics.
+ * Returns: 0.  Errors: -EINVAL NULL @out.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_registry_get_stats(cx_registry_stats *out);
+
+/* cx_registry_prune: drop history entries that ended more than
+ * @max_age_seconds ago (0: no age limit) and beyond the newest @max_count
+ * (0: no count limit).
+ * Returns: the number dropped.  Errors: -EINVAL negative or NaN age.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT long cx_registry_prune(double max_age_seconds, size_t max_count);
+
+/* cx_registry_clear: forget every live op (they stay running, unregistered)
+ * and the history, and reset the statistics.  For tests.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT void cx_registry_clear(void);
+
+/* cx_registry_to_json: a JSON snapshot
+ * {"live":[OP...],"history":[OP...],"stats":{...}} where OP is
+ * {"id","name","status","parent_id","reason","message","start_time",
+ *  "end_time","elapsed","error","metadata":{...}} (times in seconds; absent
+ * values are null).  Field names are stable.
+ * @filter: (nullable) applied to both lists.
+ * @include_history: false leaves "history" empty.
+ * @out: (not nullable) receives a NUL-terminated string (transfer full:
+ *   free() it).
+ * Returns: 0.  Errors: -EINVAL; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_registry_to_json(const cx_op_filter *filter,
+                                  bool include_history, char **out);
+
+/* cx_op_to_json: the JSON object of one op, as in cx_registry_to_json().
+ * @op: (not nullable).  @out: (not nullable) (transfer full: free()).
+ * Returns: 0.  Errors: -EINVAL; -ENOMEM.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_to_json(cx_op *op, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_REGISTRY_H */

@@ -1,0 +1,224 @@
+/* cancelable/run.h - run helpers (the C counterpart of the reference
+ * library's decorators), wrapping, retries, and carrying the current
+ * operation across threads.
+ *
+ * Since: 0.1
+ */
+#ifndef CANCELABLE_RUN_H
+#define CANCELABLE_RUN_H
+
+#include <pthread.h>
+
+#include <cancelable/common.h>
+#include <cancelable/source.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The work a helper runs: it receives the op (the counterpart of the
+ * reference's parameter injection; the op is also cx_current()) and
+ * returns 0 or a negative errno, which becomes the op's exit code. */
+typedef int (*cx_run_fn)(cx_op *op, void *user_data);
+
+/* Options for cx_run(): which sources the fresh op gets.  All configured
+ * sources are combined with OR.  Initialise with CX_RUN_OPTIONS_INIT. */
+typedef struct cx_run_options {
+  size_t size;                 /* sizeof(cx_run_options) */
+  const char *name;            /* (nullable) op name; default "run" */
+  double timeout;              /* seconds, 0 = none (the reference's
+                                  @cancelable(timeout=...)) */
+  cx_token *token;             /* (nullable) cancel with this token
+                                  (@cancelable_with_token) */
+  bool watch_signals;          /* watch signals (@cancelable_with_signal) */
+  const int *signals;          /* with watch_signals: the signals; NULL/0
+                                  means SIGINT and SIGTERM */
+  size_t signal_count;
+  cx_predicate_fn condition;   /* (nullable) (@cancelable_with_condition) */
+  void *condition_data;        /* passed to condition */
+  double condition_interval;   /* seconds between checks; 0 means 1 */
+  cx_op *parent;               /* (nullable) parent op; NULL: none */
+  bool register_op;            /* put the op in the registry (also when the
+                                  registry's default says so) */
+} cx_run_options;
+
+/* Initialiser for cx_run_options: no source, not registered. */
+#define CX_RUN_OPTIONS_INIT                                               \
+  { sizeof(cx_run_options), NULL, 0.0, NULL, false, NULL, 0, NULL, NULL, \
+    0.0, NULL, false }
+
+/* cx_run: run @fn inside a fresh op configured by @opts, one op per call
+ * (the reference's @cancelable decorator: each call gets its own timeout).
+ * The op is entered before @fn and exited with its result afterwards.
+ * @opts: (nullable) NULL means CX_RUN_OPTIONS_INIT.
+ * @fn: (not nullable).  @user_data: (nullable) passed to @fn.
+ * @out_op: (nullable) receives the finished op (transfer full) to read its
+ *   context (status, reason, elapsed...); NULL drops it.
+ * Returns: @fn's result; -ECANCELED also when the op was cancelled before
+ *   @fn could start (then @fn is not called).
+ * Errors: -EINVAL bad options (negative or NaN timeout, bad signals, bad
+ *   interval, size too small) or NULL @fn: nothing runs; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_run(const cx_run_options *opts, cx_run_fn fn,
+                     void *user_data, cx_op **out_op);
+
+/* CX_METHOD_NAME(Type, method): the string "Type.method", for naming ops
+ * after methods as the reference's @cancelable_method does:
+ *   opts.name = CX_METHOD_NAME(DataProcessor, process); */
+#define CX_METHOD_NAME(type, method) #type "." #method
+
+/* cx_run_method: cx_run() with the op named "@type_name.@method_name".
+ * Arguments and errors as cx_run() (plus -EINVAL for NULL names; the name
+ * in @opts is ignored).  Since: 0.1 */
+CX_EXPORT int cx_run_method(const char *type_name, const char *method_name,
+                            const cx_run_options *opts, cx_run_fn fn,
+                            void *user_data, cx_op **out_op);
+
+/* cx_run_in: run @fn inside an existing, shared op (the reference's
+ * @with_cancelable): every call shares the op's one budget; the caller
+ * enters the op once.  If the op is cancelled, @fn is not called.  If @op
+ * is not the current op of this thread, it is made current for the call.
+ * @op, @fn: (not nullable).
+ * Returns: @fn's result, or -ECANCELED without calling it.
+ * Errors: -EINVAL NULL argument or an op that is not running.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_run_in(cx_op *op, cx_run_fn fn, void *user_data);
+
+/* cx_with_current: call @fn with the current op (possibly NULL) without
+ * creating one (the reference's @with_current_operation).
+ * Returns: @fn's result.  Errors: -EINVAL NULL @fn.
+ * Since: 0.1 */
+CX_EXPORT int cx_with_current(cx_run_fn fn, void *user_data);
+
+/* ---- Scopes: CX_SCOPE(op, &rc) { ... } enters @op for the block and exits
+ * it with the value of rc when the block is left in any way, `break` and
+ * `return` included (GCC/Clang cleanup attribute).  If enter fails, the
+ * block is skipped and rc holds the error. */
+
+/* State of a CX_SCOPE block (used by the macro). */
+typedef struct cx_scope_state {
+  cx_op *op;
+  int *result;
+  int entered;
+  int once;
+} cx_scope_state;
+
+/* cx_scope_begin: enters @op for CX_SCOPE; stores an enter error in
+ * *@result.  Since: 0.1 */
+CX_EXPORT cx_scope_state cx_scope_begin(cx_op *op, int *result);
+
+/* cx_scope_end: exits the op of a CX_SCOPE block with *result.
+ * Since: 0.1 */
+CX_EXPORT void cx_scope_end(cx_scope_state *state);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CX__CAT2(a, b) a##b
+#define CX__CAT(a, b) CX__CAT2(a, b)
+#define CX_SCOPE(op, result_ptr)                                      \
+  for (cx_scope_state CX__CAT(cx_scope_, __LINE__)                    \
+           __attribute__((cleanup(cx_scope_end))) =                   \
+               cx_scope_begin((op), (result_ptr));                    \
+       CX__CAT(cx_scope_, __LINE__).once;                             \
+       CX__CAT(cx_scope_, __LINE__).once = 0)
+#endif
+
+/* ---- Wrapping (the reference's cancel.wrap()).  CX_CALL(op, expr)
+ * evaluates any call expression only while @op (NULL: the current op) is
+ * live, else yields -ECANCELED without evaluating it:
+ *   rc = CX_CALL(op, fetch(url));            // in a retry or batch loop */
+#define CX_CALL(op, expr) (cx_check(op) != 0 ? -ECANCELED : (expr))
+
+/* A wrapped function: calls check the op first. */
+typedef struct cx_wrapped {
+  cx_op *op;     /* (nullable) NULL: the current op at call time */
+  cx_run_fn fn;
+} cx_wrapped;
+
+/* cx_wrap: wrap @fn so that each call first checks @op.  Nothing is
+ * allocated; the op must outlive the wrapper.
+ * Since: 0.1 */
+CX_EXPORT cx_wrapped cx_wrap(cx_op *op, cx_run_fn fn);
+
+/* cx_wrapped_call: call a wrapped function.
+ * Returns: its result, or -ECANCELED without calling it when the op is
+ *   cancelled.  Errors: -EINVAL NULL @w or function.
+ * Since: 0.1 */
+CX_EXPORT int cx_wrapped_call(const cx_wrapped *w, void *user_data);
+
+/* ---- Retries (the reference's Tenacity example). */
+
+/* Options for cx_retry(); initialise with CX_RETRY_OPTIONS_INIT. */
+typedef struct cx_retry_options {
+  size_t size;           /* sizeof(cx_retry_options) */
+  unsigned attempts;     /* >= 1 */
+  double initial_delay;  /* seconds before the 2nd attempt, >= 0 */
+  double multiplier;     /* delay growth per attempt: 1 fixed, 2
+                            exponential; >= 1 */
+  double max_delay;      /* seconds, cap on one delay; 0 = no cap */
+  double jitter;         /* 0..1: each delay is scaled by a random factor
+                            in [1 - jitter, 1 + jitter] */
+  /* (nullable) whether @error is worth another attempt; NULL: every error
+   * but -ECANCELED */
+  bool (*retryable)(int error, void *user_data);
+  void *retryable_data;
+} cx_retry_options;
+
+/* Initialiser: 3 attempts, 0.1 s then doubling, no cap, no jitter. */
+#define CX_RETRY_OPTIONS_INIT \
+  { sizeof(cx_retry_options), 3, 0.1, 2.0, 0.0, 0.0, NULL, NULL }
+
+/* cx_retry: call @fn until it returns 0, it fails with an error that is not
+ * retryable, or the attempts run out.  Cancellation is checked before every
+ * attempt (-ECANCELED without calling), the waits between attempts are
+ * cancellation points (cx_sleep) and never last past the op's deadline, so
+ * the loop returns within one backoff step of a cancel (at once when the
+ * sleep is interrupted).
+ * @op: (nullable) NULL means the current op (none: plain retries).
+ * @opts: (nullable) NULL means CX_RETRY_OPTIONS_INIT.
+ * @fn: (not nullable).
+ * Returns: 0 on success; the last error when the attempts ran out or the
+ *   error is not retryable; -ECANCELED when cancelled.
+ * Errors: -EINVAL bad options (0 attempts, negative or NaN delays,
+ *   multiplier < 1, jitter outside [0, 1]) or NULL @fn: nothing is called.
+ * Since: 0.1 */
+CX_EXPORT int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
+                       void *user_data);
+
+/* ---- Threads (the reference's run_in_thread and contextvars copying). */
+
+/* cx_thread_create: pthread_create() whose new thread starts with the
+ * caller's current op as its current op (a reference is held until the
+ * thread's start routine returns).  Cancelling that op from any thread is
+ * seen by the new thread's cancellation points.
+ * Returns: 0.  Errors: -EINVAL NULL @thread or @start; -ENOMEM; the
+ *   negative errno of pthread_create().
+ * Since: 0.1 */
+CX_EXPORT int cx_thread_create(pthread_t *thread, const pthread_attr_t *attr,
+                               void *(*start)(void *), void *arg);
+
+/* Saved state of cx_current_adopt(): caller-owned storage, opaque. */
+typedef struct cx_adoption {
+  void *opaque_[4];
+} cx_adoption;
+
+/* cx_current_adopt: make @op the current op of the calling thread until
+ * cx_current_restore(), e.g. in a thread pool's worker around a task
+ * captured with cx_op_ref(cx_current()) when it was submitted.  Takes a
+ * reference on @op for the duration.
+ * @op: (nullable) NULL makes "no op" current (cx_current() returns NULL).
+ * @saved: (not nullable) storage that lives until cx_current_restore().
+ * Returns: 0.  Errors: -EINVAL NULL @saved.
+ * Since: 0.1 */
+CX_EXPORT int cx_current_adopt(cx_op *op, cx_adoption *saved);
+
+/* cx_current_restore: undo cx_current_adopt(); adoptions nest and must be
+ * restored innermost first.
+ * Returns: 0.  Errors: -EINVAL NULL; -EPERM not the innermost.
+ * Since: 0.1 */
+CX_EXPORT int cx_current_restore(cx_adoption *saved);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CANCELABLE_RUN_H */

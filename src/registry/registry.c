@@ -1,0 +1,356 @@
+/* src/registry/registry.c - the process-wide registry of live operations
+ * and bounded history of finished ones: a uthash table by id plus two
+ * lists, under one mutex.  User code (cancel callbacks) never runs under
+ * that mutex: queries and cancels copy references out first. */
+#include <fnmatch.h>
+#include <math.h>
+#include <string.h>
+
+#include <cancelable/registry.h>
+
+#include "registry/registry.h"
+
+/* uthash allocates through the library's hook and never aborts. */
+static bool oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) cx__malloc(sz)
+#define uthash_free(ptr, sz) cx__free(ptr)
+#define uthash_nonfatal_oom(obj) (oom = true)
+#include <uthash.h>
+
+typedef struct entry {
+  UT_hash_handle hh;          /* by op->id; guarded by mu */
+  cx_op *op;                  /* owned ref */
+  struct entry *prev, *next;  /* in the live or history list */
+  bool live;
+  bool hashed;
+} entry;
+
+typedef struct list {
+  entry *head, *tail; /* live: oldest first; history: newest first */
+  size_t count;
+} list;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static entry *by_id;              /* guarded by mu */
+static list live, history;        /* guarded by mu */
+static size_t history_max = 1000; /* guarded by mu */
+static _Atomic bool register_default;
+static uint64_t n_completed, n_cancelled, n_failed; /* guarded by mu */
+static double total_duration;                       /* guarded by mu */
+
+/* ---- lists, _locked */
+
+static void list_unlink(list *l, entry *e) {
+  if (e->prev != NULL)
+    e->prev->next = e->next;
+  else
+    l->head = e->next;
+  if (e->next != NULL)
+    e->next->prev = e->prev;
+  else
+    l->tail = e->prev;
+  e->prev = e->next = NULL;
+  l->count--;
+}
+
+static void list_push_tail(list *l, entry *e) {
+  e->next = NULL;
+  e->prev = l->tail;
+  if (l->tail != NULL)
+    l->tail->next = e;
+  else
+    l->head = e;
+  l->tail = e;
+  l->count++;
+}
+
+static void list_push_head(list *l, entry *e) {
+  e->prev = NULL;
+  e->next = l->head;
+  if (l->head != NULL)
+    l->head->prev = e;
+  else
+    l->tail = e;
+  l->head = e;
+  l->count++;
+}
+
+/* Removes a history entry; returns its op for unref outside the lock. */
+static cx_op *drop_history_locked(entry *e) {
+  cx_op *op = e->op;
+  list_unlink(&history, e);
+  if (e->hashed) HASH_DELETE(hh, by_id, e);
+  op->reg_entry = NULL;
+  cx__free(e);
+  return op;
+}
+
+/* Unreferences ops collected under the lock (their destruction may run
+ * user destroy notifies, which must not run under the registry lock). */
+static void release_all(cx_op **ops, size_t n) {
+  for (size_t i = 0; i < n; i++) cx_op_unref(ops[i]);
+}
+
+/* ---- hooks */
+
+bool cx__registry_wants(bool asked) {
+  return asked || atomic_load_explicit(&register_default,
+                                       memory_order_relaxed);
+}
+
+void cx__registry_enter(cx_op *op) {
+  entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
+  cx_op *dropped = NULL;
+  if (e == NULL) {
+    cx__log(CX_LOG_WARNING, op->id, "registry: out of memory, not listed");
+    return;
+  }
+  e->op = cx_op_ref(op);
+  e->live = true;
+  pthread_mutex_lock(&mu);
+  HASH_FIND_STR(by_id, op->id, dup);
+  if (dup != NULL && !dup->live) dropped = drop_history_locked(dup), dup = NULL;
+  if (dup == NULL) {
+    oom = false;
+    HASH_ADD_KEYPTR(hh, by_id, op->id, strlen(op->id), e);
+    e->hashed = !oom;
+  }
+  list_push_tail(&live, e);
+  op->reg_entry = e;
+  pthread_mutex_unlock(&mu);
+  if (dup != NULL)
+    cx__log(CX_LOG_WARNING, op->id,
+            "registry: id already live; listed but not findable by id");
+  cx_op_unref(dropped);
+}
+
+void cx__registry_exit(cx_op *op) {
+  entry *e;
+  cx_op *dropped[2] = {NULL, NULL};
+  size_t n = 0;
+  cx_status status = (cx_status)atomic_load(&op->status);
+  double duration = cx_op_elapsed(op);
+  pthread_mutex_lock(&mu);
+  e = op->reg_entry;
+  if (e != NULL && e->live) {
+    list_unlink(&live, e);
+    e->live = false;
+    if (status == CX_STATUS_COMPLETED) n_completed++;
+    if (status == CX_STATUS_CANCELLED) n_cancelled++;
+    if (status == CX_STATUS_FAILED) n_failed++;
+    total_duration += duration;
+    if (history_max == 0) {
+      list_push_head(&history, e);
+      dropped[n++] = drop_history_locked(e);
+    } else {
+      list_push_head(&history, e);
+      if (history.count > history_max)
+        dropped[n++] = drop_history_locked(history.tail);
+    }
+  }
+  pthread_mutex_unlock(&mu);
+  release_all(dropped, n);
+}
+
+/* ---- settings */
+
+void cx_registry_set_default(bool register_all) {
+  atomic_store(&register_default, register_all);
+}
+
+void cx_registry_set_history_size(size_t count) {
+  cx_op **dropped = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&mu);
+  history_max = count;
+  if (history.count > count) {
+    dropped = cx__malloc((history.count - count) * sizeof *dropped);
+    while (dropped != NULL && history.count > count)
+      dropped[n++] = drop_history_locked(history.tail);
+  }
+  pthread_mutex_unlock(&mu);
+  release_all(dropped, n);
+  cx__free(dropped);
+}
+
+/* ---- queries */
+
+void cx_op_list_free(cx_op_list *l) {
+  if (l == NULL) return;
+  release_all(l->ops, l->count);
+  cx__free(l->ops);
+  l->ops = NULL;
+  l->count = 0;
+}
+
+static bool matches(const cx_op_filter *f, cx_op *op) {
+  if (f == NULL) return true;
+  if (f->status >= 0 && atomic_load(&op->status) != f->status) return false;
+  if (f->parent_id != NULL &&
+      (op->parent == NULL || strcmp(op->parent->id, f->parent_id) != 0))
+    return false;
+  if (f->name != NULL && strcmp(op->name, f->name) != 0) return false;
+  if (f->name_pattern != NULL && fnmatch(f->name_pattern, op->name, 0) != 0)
+    return false;
+  return true;
+}
+
+/* Copies references of the matching ops of @l (at most @limit, 0: all). */
+static int collect(const list *l, const cx_op_filter *f, size_t limit,
+                   cx_op_list *out) {
+  size_t cap;
+  out->ops = NULL;
+  out->count = 0;
+  if (f != NULL && f->size < sizeof(cx_op_filter)) return -EINVAL;
+  pthread_mutex_lock(&mu);
+  cap = l->count;
+  if (cap > 0) {
+    out->ops = cx__malloc(cap * sizeof *out->ops);
+    if (out->ops == NULL) {
+      pthread_mutex_unlock(&mu);
+      return -ENOMEM;
+    }
+  }
+  for (entry *e = l->head; e != NULL; e = e->next) {
+    if (limit != 0 && out->count == limit) break;
+    if (matches(f, e->op)) out->ops[out->count++] = cx_op_ref(e->op);
+  }
+  pthread_mutex_unlock(&mu);
+  return 0;
+}
+
+cx_op *cx_registry_find(const char *id) {
+  entry *e = NULL;
+  cx_op *op = NULL;
+  if (id == NULL) return NULL;
+  pthread_mutex_lock(&mu);
+  HASH_FIND_STR(by_id, id, e);
+  if (e != NULL) op = cx_op_ref(e->op);
+  pthread_mutex_unlock(&mu);
+  return op;
+}
+
+int cx_registry_list(const cx_op_filter *filter, cx_op_list *out) {
+  if (out == NULL) return -EINVAL;
+  return collect(&live, filter, 0, out);
+}
+
+int cx_registry_children(const char *parent_id, cx_op_list *out) {
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  if (out != NULL) out->ops = NULL, out->count = 0;
+  if (parent_id == NULL || out == NULL) return -EINVAL;
+  f.parent_id = parent_id;
+  return collect(&live, &f, 0, out);
+}
+
+int cx_registry_history(const cx_op_filter *filter, size_t newest,
+                        cx_op_list *out) {
+  if (out == NULL) return -EINVAL;
+  return collect(&history, filter, newest, out);
+}
+
+/* ---- cancel */
+
+int cx_registry_cancel(const char *id, cx_reason reason,
+                       const char *message) {
+  entry *e = NULL;
+  cx_op *op = NULL;
+  bool done;
+  if (id == NULL || reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
+    return -EINVAL;
+  pthread_mutex_lock(&mu);
+  HASH_FIND_STR(by_id, id, e);
+  if (e != NULL && e->live) op = cx_op_ref(e->op);
+  pthread_mutex_unlock(&mu);
+  if (op == NULL) return -ENOENT;
+  done = cx_op_cancel(op, reason, message);
+  cx_op_unref(op);
+  return done ? 1 : 0;
+}
+
+long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
+                            const char *message) {
+  cx_op_list l;
+  long n = 0;
+  int rc;
+  if (reason <= CX_REASON_NONE || reason > CX_REASON_ERROR) return -EINVAL;
+  rc = collect(&live, filter, 0, &l);
+  if (rc != 0) return rc;
+  for (size_t i = 0; i < l.count; i++)
+    if (cx_op_cancel(l.ops[i], reason, message)) n++;
+  cx_op_list_free(&l);
+  return n;
+}
+
+/* ---- statistics and cleanup */
+
+int cx_registry_get_stats(cx_registry_stats *out) {
+  uint64_t finished;
+  if (out == NULL) return -EINVAL;
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&mu);
+  out->live = live.count;
+  for (entry *e = live.head; e != NULL; e = e->next) {
+    int status = atomic_load(&e->op->status);
+    if (status >= 0 && status < 6) out->live_by_status[status]++;
+  }
+  out->completed = n_completed;
+  out->cancelled = n_cancelled;
+  out->failed = n_failed;
+  finished = n_completed + n_cancelled + n_failed;
+  out->average_duration = finished ? total_duration / (double)finished : 0;
+  out->history = history.count;
+  pthread_mutex_unlock(&mu);
+  return 0;
+}
+
+long cx_registry_prune(double max_age_seconds, size_t max_count) {
+  cx_op **dropped;
+  size_t n = 0;
+  double cutoff;
+  if (!(isfinite(max_age_seconds) && max_age_seconds >= 0)) return -EINVAL;
+  cutoff = cx__wall_now() - max_age_seconds;
+  pthread_mutex_lock(&mu);
+  dropped = cx__malloc((history.count + 1) * sizeof *dropped);
+  if (dropped == NULL) {
+    pthread_mutex_unlock(&mu);
+    return -ENOMEM;
+  }
+  /* Oldest first, from the tail. */
+  while (history.tail != NULL) {
+    bool too_many = max_count != 0 && history.count > max_count;
+    bool too_old =
+        max_age_seconds > 0 && cx_op_end_time(history.tail->op) < cutoff;
+    if (!too_many && !too_old) break;
+    dropped[n++] = drop_history_locked(history.tail);
+  }
+  pthread_mutex_unlock(&mu);
+  release_all(dropped, n);
+  cx__free(dropped);
+  return (long)n;
+}
+
+void cx_registry_clear(void) {
+  entry *all[2];
+  pthread_mutex_lock(&mu);
+  HASH_CLEAR(hh, by_id);
+  all[0] = live.head;
+  all[1] = history.head;
+  live.head = live.tail = history.head = history.tail = NULL;
+  live.count = history.count = 0;
+  n_completed = n_cancelled = n_failed = 0;
+  total_duration = 0;
+  for (int i = 0; i < 2; i++)
+    for (entry *e = all[i]; e != NULL; e = e->next) e->op->reg_entry = NULL;
+  pthread_mutex_unlock(&mu);
+  for (int i = 0; i < 2; i++) {
+    entry *e = all[i];
+    while (e != NULL) {
+      entry *next = e->next;
+      cx_op_unref(e->op);
+      cx__free(e);
+      e = next;
+    }
+  }
+}
