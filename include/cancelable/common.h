@@ -93,8 +93,9 @@ CX_EXPORT const char *cx_reason_name(cx_reason reason);
 /* cx_strerror: a human description of a libcancelable return code.
  * @err: a negative errno value as returned by this library (a positive value
  *   is treated as its negation).
- * Returns: (transfer none) a static string, never NULL ("success" for 0,
- * "unknown error" for a value it does not know).
+ * Returns: (transfer none) a static string, never NULL ("success" for 0;
+ * other errno values get the C library's description; "unknown error" for a
+ * value it does not know).
  * Thread-safety: any thread (does not use strerror's static buffer).
  * Async-signal-safe: yes.
  * Since: 0.1 */
@@ -102,8 +103,9 @@ CX_EXPORT const char *cx_strerror(int err);
 
 /* cx_err_name: the symbolic name of a return code ("ECANCELED", ...).
  * @err: as for cx_strerror().
- * Returns: (transfer none) a static string, never NULL ("OK" for 0,
- * "UNKNOWN" otherwise).
+ * Returns: (transfer none) a static string, never NULL ("OK" for 0; the
+ * errno name such as "EIO" for any errno the C library knows; "UNKNOWN"
+ * otherwise).
  * Thread-safety: any thread.  Async-signal-safe: yes.
  * Since: 0.1 */
 CX_EXPORT const char *cx_err_name(int err);

@@ -128,8 +128,9 @@ CX_EXPORT void cx_registry_clear(void);
 /* cx_registry_to_json: a JSON snapshot
  * {"live":[OP...],"history":[OP...],"stats":{...}} where OP is
  * {"id","name","status","parent_id","reason","message","start_time",
- *  "end_time","elapsed","error","metadata":{...}} (times in seconds; absent
- * values are null).  Field names are stable.
+ *  "end_time","elapsed","error","error_code","metadata":{...}} (times in
+ * seconds, wall clock for start/end; "error" is the errno name such as
+ * "EIO"; absent values are null).  Field names are stable.
  * @filter: (nullable) applied to both lists.
  * @include_history: false leaves "history" empty.
  * @out: (not nullable) receives a NUL-terminated string (transfer full:

@@ -1,5 +1,8 @@
 /* src/core/names.c - names of statuses, reasons and error codes. */
+#include "cx_config.h"
+
 #include <errno.h>
+#include <string.h>
 
 #include <cancelable/common.h>
 
@@ -53,8 +56,13 @@ const char *cx_strerror(int err) {
     CX_ERRNO_MAP(CX_XX_)
 #undef CX_XX_
     default:
-      return "unknown error";
+      break;
   }
+#if defined(CX_HAVE_STRERRORNAME_NP)
+  /* Work results may be any errno: glibc's static descriptions. */
+  if (strerrordesc_np(err) != NULL) return strerrordesc_np(err);
+#endif
+  return "unknown error";
 }
 
 const char *cx_err_name(int err) {
@@ -67,6 +75,10 @@ const char *cx_err_name(int err) {
     CX_ERRNO_MAP(CX_XX_)
 #undef CX_XX_
     default:
-      return "UNKNOWN";
+      break;
   }
+#if defined(CX_HAVE_STRERRORNAME_NP)
+  if (strerrorname_np(err) != NULL) return strerrorname_np(err);
+#endif
+  return "UNKNOWN";
 }

@@ -1,0 +1,192 @@
+/* util/cx_json.c - a tiny JSON writer into a growable buffer (no-guarantee
+ * internal helper: see util/README.md and cx_json.h). */
+#include "cx_json.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cx__json_init(cx__json *j) { memset(j, 0, sizeof *j); }
+
+void cx__json_free(cx__json *j) {
+  free(j->buf);
+  memset(j, 0, sizeof *j);
+}
+
+int cx__json_error(const cx__json *j) { return j->err; }
+
+/* Makes room for @n more bytes plus the NUL; false (and sticky -ENOMEM) if
+ * it cannot. */
+static bool reserve(cx__json *j, size_t n) {
+  size_t need, cap;
+  char *p;
+  if (j->err != 0) return false;
+  if (n > SIZE_MAX - j->len - 1) {
+    j->err = -ENOMEM;
+    return false;
+  }
+  need = j->len + n + 1;
+  if (need <= j->cap) return true;
+  cap = j->cap == 0 ? 256 : j->cap;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  p = realloc(j->buf, cap);
+  if (p == NULL) {
+    j->err = -ENOMEM;
+    return false;
+  }
+  j->buf = p;
+  j->cap = cap;
+  return true;
+}
+
+static void append(cx__json *j, const char *s, size_t n) {
+  if (!reserve(j, n)) return;
+  memcpy(j->buf + j->len, s, n);
+  j->len += n;
+  j->buf[j->len] = '\0';
+}
+
+/* Writes the separator a new value needs at the current position; false
+ * when a value is not allowed here (a value inside an object without a
+ * key). */
+static bool begin_value(cx__json *j) {
+  if (j->err != 0) return false;
+  if (j->after_key) {
+    j->after_key = false;
+    return true;
+  }
+  if (j->depth > 0) {
+    if (j->is_object[j->depth - 1]) {
+      j->err = -EINVAL;
+      return false;
+    }
+    if (j->need_comma[j->depth - 1]) append(j, ",", 1);
+    j->need_comma[j->depth - 1] = true;
+  }
+  return j->err == 0;
+}
+
+static void open_container(cx__json *j, bool object) {
+  if (!begin_value(j)) return;
+  if (j->depth >= CX__JSON_MAX_DEPTH) {
+    j->err = -EINVAL;
+    return;
+  }
+  j->is_object[j->depth] = object;
+  j->need_comma[j->depth] = false;
+  j->depth++;
+  append(j, object ? "{" : "[", 1);
+}
+
+static void close_container(cx__json *j, bool object) {
+  if (j->err != 0) return;
+  if (j->depth == 0 || j->is_object[j->depth - 1] != object ||
+      j->after_key) {
+    j->err = -EINVAL;
+    return;
+  }
+  j->depth--;
+  append(j, object ? "}" : "]", 1);
+}
+
+void cx__json_object_begin(cx__json *j) { open_container(j, true); }
+void cx__json_object_end(cx__json *j) { close_container(j, true); }
+void cx__json_array_begin(cx__json *j) { open_container(j, false); }
+void cx__json_array_end(cx__json *j) { close_container(j, false); }
+
+/* Appends @s (@n bytes) as a quoted, escaped JSON string. */
+static void append_quoted(cx__json *j, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t start = 0;
+  append(j, "\"", 1);
+  for (size_t i = 0; i < n && j->err == 0; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[7];
+    size_t elen = 2;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+    append(j, s + start, i - start);
+    start = i + 1;
+    esc[0] = '\\';
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 0xf];
+        elen = 6;
+        break;
+    }
+    append(j, esc, elen);
+  }
+  append(j, s + start, n - start);
+  append(j, "\"", 1);
+}
+
+void cx__json_key(cx__json *j, const char *key) {
+  if (j->err != 0) return;
+  if (key == NULL || j->depth == 0 || !j->is_object[j->depth - 1] ||
+      j->after_key) {
+    j->err = -EINVAL;
+    return;
+  }
+  if (j->need_comma[j->depth - 1]) append(j, ",", 1);
+  j->need_comma[j->depth - 1] = true;
+  append_quoted(j, key, strlen(key));
+  append(j, ":", 1);
+  j->after_key = true;
+}
+
+void cx__json_string_n(cx__json *j, const char *s, size_t n) {
+  if (s == NULL) {
+    cx__json_null(j);
+    return;
+  }
+  if (begin_value(j)) append_quoted(j, s, n);
+}
+
+void cx__json_string(cx__json *j, const char *s) {
+  cx__json_string_n(j, s, s != NULL ? strlen(s) : 0);
+}
+
+void cx__json_int(cx__json *j, int64_t v) {
+  char text[32];
+  int n = snprintf(text, sizeof text, "%" PRId64, v);
+  if (begin_value(j)) append(j, text, (size_t)n);
+}
+
+void cx__json_double(cx__json *j, double v) {
+  char text[40];
+  int n;
+  if (!isfinite(v)) {
+    cx__json_null(j);
+    return;
+  }
+  /* 15 significant digits; a locale's decimal comma becomes a point. */
+  n = snprintf(text, sizeof text, "%.15g", v);
+  for (int i = 0; i < n; i++)
+    if (text[i] == ',') text[i] = '.';
+  if (begin_value(j)) append(j, text, (size_t)n);
+}
+
+void cx__json_bool(cx__json *j, bool v) {
+  if (begin_value(j)) append(j, v ? "true" : "false", v ? 4 : 5);
+}
+
+void cx__json_null(cx__json *j) {
+  if (begin_value(j)) append(j, "null", 4);
+}
+
+void cx__json_raw(cx__json *j, const char *text, size_t n) {
+  if (begin_value(j)) append(j, text, n);
+}
