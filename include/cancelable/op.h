@@ -161,7 +161,9 @@ CX_EXPORT cx_op *cx_current(void);
  * while the caller holds a reference.  All take (nullable) ops and return
  * the zero value (NULL, 0, 0.0) for NULL.  Thread-safety: any thread. */
 
-/* cx_op_id: the id (UUID v4 text, or the explicit id). Since: 0.1 */
+/* cx_op_id: the id (UUID v4 text, or the explicit id).  An op with a token
+ * of its own (not shared through cx_op_with_token()) gives it the same id,
+ * so log lines about the token name the op. Since: 0.1 */
 CX_EXPORT const char *cx_op_id(const cx_op *op);
 /* cx_op_name: the name. Since: 0.1 */
 CX_EXPORT const char *cx_op_name(const cx_op *op);

@@ -74,6 +74,8 @@ struct cx__link {
 
 /* ---- token internals (token.c) */
 cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
+/* Gives a fresh token the id of the op it belongs to (before sharing it). */
+int cx__token_set_id(cx_token *t, const char *id);
 /* Frees a token whose count has reached 0 (iteratively, per thread). */
 void cx__token_destroy_dead(cx_token *t);
 /* Claims a live token: the caller won when true.  @message: (transfer full

@@ -22,6 +22,10 @@ static int make_token(cx_op *op, const cx_op_options *o) {
   op->token = cx_token_new();
   if (op->token == NULL) return -ENOMEM;
   op->owns_token = true;
+  /* One id for the op and its own token: logs about the token (a failing
+   * callback) then name the op. */
+  rc = cx__token_set_id(op->token, op->id);
+  if (rc != 0) return rc;
   if (o->parent != NULL) {
     rc = cx_token_link(op->token, o->parent->token, 0);
     if (rc != 0) return rc;

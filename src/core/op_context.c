@@ -71,15 +71,16 @@ cx_reason cx_op_cancel_reason(const cx_op *op) {
   return cx__op_exited(op) ? op->exit_reason : CX_REASON_NONE;
 }
 
-/* "parent operation 'NAME' cancelled (REASON): MESSAGE", formatted once. */
+/* "parent operation 'NAME' cancelled: MESSAGE", formatted once; MESSAGE is
+ * that of the op where the cancellation started. */
 static const char *parent_message(cx_op *op) {
   const cx_token *origin = cx__token_origin(op->token);
   const char *text = origin->message != NULL ? origin->message : "";
   size_t len = strlen(text) + strlen(op->parent->name) + 64;
   char *expected = NULL, *m = cx__malloc(len);
   if (m == NULL) return cx_token_message(op->token);
-  snprintf(m, len, "parent operation '%s' cancelled (%s): %s",
-           op->parent->name, cx_reason_name(origin->reason), text);
+  snprintf(m, len, "parent operation '%s' cancelled: %s", op->parent->name,
+           text);
   if (!atomic_compare_exchange_strong(&op->lazy_message, &expected, m)) {
     cx__free(m);
     return expected;

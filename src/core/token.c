@@ -1,6 +1,7 @@
 /* src/core/token.c - token life cycle, cancel, queries, waits and the
  * pollable fd.  Callbacks are in token_callbacks.c, links in token_link.c,
  * the signal-safe cancel in token_signal.c. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,14 @@ void cx__token_destroy_dead(cx_token *t) {
   freeing = false;
 }
 
+/* A cancel that lost waits for the winner to publish, so that "returned
+ * false" implies "reads as cancelled".  The window is a few stores long. */
+static void wait_published(cx_token *t) {
+  while (atomic_load_explicit(&t->state, memory_order_acquire) !=
+         CX__CANCELLED)
+    sched_yield();
+}
+
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve) {
   int expected = CX__LIVE;
@@ -136,8 +145,10 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
             t == NULL ? "NULL token" : "invalid reason");
     return false;
   }
-  if (atomic_load_explicit(&t->state, memory_order_acquire) != CX__LIVE)
+  if (atomic_load_explicit(&t->state, memory_order_acquire) != CX__LIVE) {
+    wait_published(t);
     return false;
+  }
   if (message != NULL) {
     copy = cx__strdup(message);
     /* Out of memory loses the text, never the cancel. */
@@ -145,6 +156,7 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
   }
   if (!cx__token_claim(t, reason, msg, copy != NULL, NULL, false)) {
     cx__free(copy);
+    wait_published(t);
     return false;
   }
   cx__token_finish_claimed(cx_token_ref(t));
@@ -198,6 +210,14 @@ const char *cx_token_message(cx_token *t) {
   if (t->cause == NULL) return "";
   lazy = atomic_load_explicit(&t->lazy_message, memory_order_acquire);
   return lazy != NULL ? lazy : parent_message(t);
+}
+
+int cx__token_set_id(cx_token *t, const char *id) {
+  char *copy = cx__strdup(id), *old;
+  if (copy == NULL) return -ENOMEM;
+  old = atomic_exchange(&t->id_text, copy);
+  cx__free(old);
+  return 0;
 }
 
 const char *cx_token_id(cx_token *t) {

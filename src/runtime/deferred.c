@@ -89,7 +89,7 @@ int cx__deferred_post(cx_token *token) {
 }
 
 /* ---- fork: the thread is gone in the child; the user calls
- * cx_signal_safe_prepare() again, which reuses the pipe. */
+ * cx_signal_safe_prepare() again, which makes a new pipe and thread. */
 void cx__deferred_fork_prepare(void);
 void cx__deferred_fork_parent(void);
 void cx__deferred_fork_child(void);
@@ -99,4 +99,7 @@ void cx__deferred_fork_parent(void) { pthread_mutex_unlock(&mu); }
 void cx__deferred_fork_child(void) {
   pthread_mutex_init(&mu, NULL);
   atomic_store(&post_fd, -1);
+  /* The pipe is shared with the parent, whose thread would steal our
+   * wakeups: the next prepare makes a new one. */
+  cx__wakeup_close(&pipe_w);
 }

@@ -150,11 +150,25 @@ void cx__signals_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__signals_fork_parent(void) { pthread_mutex_unlock(&mu); }
 /* The dispatcher thread is gone in the child; the handlers stay installed
  * and the next watch restarts the thread, which then delivers what is
- * pending. */
+ * pending.  A watcher copied from the parent is delivered to only after
+ * that restart. */
 void cx__signals_fork_child(void) {
+  cx__wakeup fresh;
   pthread_mutex_init(&mu, NULL);
   pthread_cond_init(&fired, NULL);
   started = false;
+  /* The pipe is shared with the parent, whose dispatcher would steal the
+   * child's wakeups: the installed handlers get a pipe of their own. */
+  if (pipe_w.read_fd >= 0) {
+    int rc = cx__wakeup_open(&fresh);
+    cx__wakeup w = pipe_w;
+    if (rc == 0) {
+      pipe_w = fresh;
+    } else {
+      pipe_w.read_fd = pipe_w.write_fd = -1;
+    }
+    cx__wakeup_close(&w);
+  }
   for (int i = 0; i < NSIGNALS; i++)
     for (cx__sigwatch *w = watchers[i]; w != NULL; w = w->next)
       w->firing = false;

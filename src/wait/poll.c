@@ -32,7 +32,11 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
     rc = poll_until(fds, nfds, deadline);
     return rc == 0 ? -ETIMEDOUT : rc;
   }
-  if (cx_token_is_cancelled(target->token)) return -ECANCELED;
+  if (cx_token_is_cancelled(target->token)) {
+    /* Work that is already done wins: look without blocking. */
+    rc = nfds > 0 ? poll_until(fds, nfds, cx__mono_ns()) : 0;
+    return rc != 0 ? rc : -ECANCELED;
+  }
   fd = cx_token_fd(target->token);
   if (fd < 0) return fd;
   if (nfds + 1 > STACK_FDS) {

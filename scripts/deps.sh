@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# scripts/deps.sh - install the build and test dependencies of libcancelable.
+#
+# Checks each Debian package (dpkg -s) and installs only what is missing with
+# apt-get; runs `apt-get update` first only when something is missing.  Quiet
+# and idempotent when everything is present.  Needs root (or sudo) only when
+# it has something to install.
+set -euo pipefail
+
+packages=(cmake make gcc g++ clang pkg-config libcmocka-dev binutils)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+    missing+=("$pkg")
+  fi
+done
+
+# Outside Debian (no dpkg), fall back to looking for the commands.
+if ! command -v dpkg >/dev/null 2>&1; then
+  missing=()
+  for cmd in cmake make gcc g++ clang pkg-config nm; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+  done
+  if ((${#missing[@]} > 0)); then
+    echo "deps: missing ${missing[*]} and no dpkg/apt-get here;" \
+      "install them by hand" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "deps: missing ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq </dev/null >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  </dev/null >/dev/null

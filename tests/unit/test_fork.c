@@ -1,0 +1,402 @@
+/* tests/unit/test_fork.c - the library after fork(): the child can create
+ * operations with timeouts and they fire (the timer restarts lazily), even
+ * when the parent's timer thread was busy at the fork; waits and cancels
+ * work; the signal-safe helper can be prepared again; ids differ between
+ * parent and children; tokens' pollable fds are close-on-exec and really
+ * closed across exec.  Issue #2.
+ */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cancelable.h>
+
+/* ThreadSanitizer cannot start threads in the child of a multi-threaded
+ * fork ("not supported. Dying"): tests whose child needs the library's
+ * threads are skipped under it.  The others still run. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+#define SKIP_UNDER_TSAN()                                              \
+  do {                                                                 \
+    if (UNDER_TSAN) {                                                  \
+      print_message("skipped: ThreadSanitizer cannot start threads " \
+                    "in a forked child\n");                            \
+      skip();                                                          \
+    }                                                                  \
+  } while (0)
+
+/* ---------------------------------------------------------------------- */
+/* helpers */
+
+/* Wait for @pid at most @seconds; kill it when it overstays.  Returns its
+ * exit status, or -1 (timed out), or -2 (killed by a signal). */
+static int wait_child(pid_t pid, double seconds) {
+  double end = cx_test_now() + seconds;
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(st)) return WEXITSTATUS(st);
+      print_error("child killed by signal %d\n", WTERMSIG(st));
+      return -2;
+    }
+    if (r < 0 && errno != EINTR) return -3;
+    if (cx_test_now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      print_error("child did not finish within %.0f s\n", seconds);
+      return -1;
+    }
+    cx_test_sleep(0.005);
+  }
+}
+
+/* Fork, run @fn in the child and exit with its result. */
+static int run_in_child(int (*fn)(void), double seconds) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return -4;
+  if (pid == 0) _exit(fn());
+  return wait_child(pid, seconds);
+}
+
+/* Child: an op with a 0.2 s timeout fires within 10 s. */
+static int child_timeout_fires(void) {
+  cx_op *op = NULL;
+  if (cx_op_with_timeout(&op, 0.2, "child") != 0) return 10;
+  if (cx_op_enter(op) != 0) return 11;
+  int r = cx_token_wait(cx_op_token(op), 10.0);
+  if (r != 0) return 12;
+  if (cx_op_cancel_reason(op) != CX_REASON_TIMEOUT) return 13;
+  if (cx_sleep(op, 5.0) != -ECANCELED) return 14;
+  if (cx_op_exit(op, -ECANCELED) != 0) return 15;
+  if (cx_op_status(op) != CX_STATUS_CANCELLED) return 16;
+  cx_op_unref(op);
+  /* and a second one, after the first */
+  if (cx_op_with_timeout(&op, 0.1, "child-2") != 0) return 17;
+  if (cx_op_enter(op) != 0) return 18;
+  if (cx_sleep(NULL, 10.0) != -ECANCELED) return 19;
+  cx_op_exit(op, -ECANCELED);
+  cx_op_unref(op);
+  return 0;
+}
+
+/* Make sure the parent's timer thread runs and has something armed. */
+static cx_op *parent_arm_timer(void) {
+  cx_op *fired = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&fired, 0.05, "parent-warmup"));
+  CX_ASSERT_OK(cx_op_enter(fired));
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(fired), 10.0));
+  CX_ASSERT_OK(cx_op_exit(fired, -ECANCELED));
+  cx_op_unref(fired);
+  cx_op *armed = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&armed, 3600.0, "parent-armed"));
+  CX_ASSERT_OK(cx_op_enter(armed));
+  return armed;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_fork_child_timeout_fires(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  cx_op *armed = parent_arm_timer();
+  assert_int_equal(run_in_child(child_timeout_fires, 30.0), 0);
+  /* the parent's timer is unaffected */
+  assert_false(cx_op_is_cancelled(armed));
+  CX_ASSERT_OK(cx_op_exit(armed, 0));
+  cx_op_unref(armed);
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.1, "parent-after"));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10.0));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+}
+
+/* Child: the timer had never started in the parent. */
+static void test_fork_child_timeout_fresh(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  assert_int_equal(run_in_child(child_timeout_fires, 30.0), 0);
+}
+
+/* Child: the virtual clock works too. */
+static int child_virtual_clock(void) {
+  if (cx_clock_use_virtual() != 0) return 20;
+  cx_op *op = NULL;
+  if (cx_op_with_timeout(&op, 5.0, "v") != 0) return 21;
+  if (cx_op_enter(op) != 0) return 22;
+  if (cx_clock_advance(4.0) != 0) return 23;
+  if (cx_op_is_cancelled(op)) return 24;
+  if (cx_clock_advance(2.0) != 0) return 25;
+  if (!cx_op_is_cancelled(op)) return 26;
+  cx_op_exit(op, -ECANCELED);
+  cx_op_unref(op);
+  cx_clock_use_real();
+  return 0;
+}
+
+static void test_fork_child_virtual_clock(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  cx_op *armed = parent_arm_timer();
+  assert_int_equal(run_in_child(child_virtual_clock, 30.0), 0);
+  CX_ASSERT_OK(cx_op_exit(armed, 0));
+  cx_op_unref(armed);
+}
+
+/* Child: a cancel from another thread wakes a wait. */
+static void *child_canceller(void *p) {
+  cx_test_sleep(0.1);
+  cx_op_cancel(p, CX_REASON_MANUAL, "child thread");
+  return NULL;
+}
+
+static int child_wait_and_cancel(void) {
+  cx_op *op = NULL;
+  if (cx_op_create(&op, NULL) != 0) return 30;
+  if (cx_op_enter(op) != 0) return 31;
+  pthread_t th;
+  if (pthread_create(&th, NULL, child_canceller, op) != 0) return 32;
+  int r = cx_sleep(op, 20.0);
+  pthread_join(th, NULL);
+  if (r != -ECANCELED) return 33;
+  if (cx_op_exit(op, -ECANCELED) != 0) return 36;
+  cx_op_unref(op);
+  /* outside any op: a token's fd becomes readable once cancelled */
+  cx_token *t = cx_token_new();
+  int fd = cx_token_fd(t);
+  if (fd < 0) return 34;
+  cx_token_cancel(t, CX_REASON_MANUAL, NULL);
+  if (cx_wait_fd(NULL, fd, POLLIN, 5.0) <= 0) return 35;
+  cx_token_unref(t);
+  return 0;
+}
+
+static void test_fork_child_wait_and_cancel(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  cx_op *armed = parent_arm_timer();
+  assert_int_equal(run_in_child(child_wait_and_cancel, 30.0), 0);
+  CX_ASSERT_OK(cx_op_exit(armed, 0));
+  cx_op_unref(armed);
+}
+
+/* Child: the signal-safe helper is prepared again and works. */
+static cx_token *volatile g_sig_token;
+static void on_sigusr1(int sig) {
+  (void)sig;
+  int saved = errno;
+  cx_token_cancel_signal_safe(g_sig_token, CX_REASON_SIGNAL);
+  errno = saved;
+}
+
+static atomic_int g_child_cb;
+static int child_cb(cx_token *t, void *p) {
+  (void)t;
+  (void)p;
+  atomic_fetch_add(&g_child_cb, 1);
+  return 0;
+}
+
+static int child_signal_safe(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigusr1;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGUSR1, &sa, NULL) != 0) return 42;
+  if (cx_signal_safe_prepare() != 0) return 40;
+  /* one signal at a time, each waited for: every wakeup must reach this
+   * process's helper thread; varied gaps after preparing */
+  const double gaps[5] = {0.0, 0.00001, 0.00005, 0.0002, 0.001};
+  for (int i = 0; i < 5; i++) {
+    atomic_store(&g_child_cb, 0);
+    cx_token *t = cx_token_new();
+    if (cx_token_on_cancel(t, child_cb, NULL, NULL, 0, NULL) != 0) return 41;
+    g_sig_token = t;
+    if (gaps[i] > 0) cx_test_sleep(gaps[i]);
+    raise(SIGUSR1);
+    if (!cx_token_is_cancelled(t)) return 43;
+    double end = cx_test_now() + 5.0;
+    while (atomic_load(&g_child_cb) == 0 && cx_test_now() < end)
+      cx_test_sleep(0.002);
+    if (atomic_load(&g_child_cb) != 1) return 44;
+    g_sig_token = NULL;
+    cx_token_unref(t);
+  }
+  return 0;
+}
+
+static void test_fork_child_signal_safe(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  CX_ASSERT_OK(cx_signal_safe_prepare());
+  /* several children: a child whose wakeups could reach the parent's
+   * helper thread would fail only now and then */
+  for (int i = 0; i < 10; i++) {
+    int r = run_in_child(child_signal_safe, 30.0);
+    if (r != 0) fail_msg("child %d returned %d", i, r);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* ids after fork */
+
+static int g_id_pipe = -1;
+
+static int child_write_id(void) {
+  cx_token *t = cx_token_new();
+  if (t == NULL) return 50;
+  char buf[CX_ID_LEN + 1];
+  memcpy(buf, cx_token_id(t), CX_ID_LEN + 1);
+  cx_op *op = NULL;
+  if (cx_op_create(&op, NULL) != 0) return 51;
+  if (write(g_id_pipe, buf, CX_ID_LEN) != CX_ID_LEN) return 52;
+  if (write(g_id_pipe, cx_op_id(op), CX_ID_LEN) != CX_ID_LEN) return 53;
+  cx_op_unref(op);
+  cx_token_unref(t);
+  return 0;
+}
+
+static void test_fork_ids_differ(void **state) {
+  (void)state;
+  /* the parent's generator is warm */
+  cx_token *warm = cx_token_new();
+  cx_token_unref(warm);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  g_id_pipe = p[1];
+  /* two children forked from the same parent state */
+  assert_int_equal(run_in_child(child_write_id, 30.0), 0);
+  assert_int_equal(run_in_child(child_write_id, 30.0), 0);
+  close(p[1]);
+  char ids[4][CX_ID_LEN + 1];
+  memset(ids, 0, sizeof ids);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(read(p[0], ids[i], CX_ID_LEN), CX_ID_LEN);
+  close(p[0]);
+  cx_token *t = cx_token_new();
+  char mine[CX_ID_LEN + 1];
+  memcpy(mine, cx_token_id(t), CX_ID_LEN + 1);
+  cx_token_unref(t);
+  /* child 1 vs child 2, and each vs the parent's next id */
+  assert_string_not_equal(ids[0], ids[2]);
+  assert_string_not_equal(ids[1], ids[3]);
+  for (int i = 0; i < 4; i++) assert_string_not_equal(ids[i], mine);
+}
+
+/* ---------------------------------------------------------------------- */
+/* close-on-exec */
+
+static void test_fork_token_fd_cloexec(void **state) {
+  (void)state;
+  cx_token *t = cx_token_new();
+  int fd = cx_token_fd(t);
+  assert_true(fd >= 0);
+  assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+  /* really closed in an exec'd program */
+  char script[128];
+  snprintf(script, sizeof script,
+           "if [ -e /proc/$$/fd/%d ]; then exit 1; else exit 0; fi", fd);
+  fflush(stdout);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+    _exit(127);
+  }
+  assert_int_equal(wait_child(pid, 30.0), 0);
+  cx_token_unref(t);
+}
+
+static int g_inherited_fd = -1;
+static int child_check_inherited_fd(void) {
+  return fcntl(g_inherited_fd, F_GETFD) >= 0 ? 0 : 60;
+}
+
+static void test_fork_token_fd_inherited(void **state) {
+  (void)state;
+  cx_token *t = cx_token_new();
+  g_inherited_fd = cx_token_fd(t);
+  assert_true(g_inherited_fd >= 0);
+  assert_int_equal(run_in_child(child_check_inherited_fd, 30.0), 0);
+  cx_token_unref(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* fork while other threads keep the library busy */
+
+static atomic_int g_stop;
+
+static void *busy_thread(void *p) {
+  (void)p;
+  while (!atomic_load(&g_stop)) {
+    cx_op *op = NULL;
+    if (cx_op_with_timeout(&op, 0.001, "busy") != 0) continue;
+    cx_op_enter(op);
+    cx_token *t = cx_token_new();
+    cx_token_link(t, cx_op_token(op), 0);
+    cx_sleep(op, 0.002);
+    cx_op_exit(op, cx_check(op));
+    cx_token_unref(t);
+    cx_op_unref(op);
+  }
+  return NULL;
+}
+
+static void test_fork_under_load(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  atomic_store(&g_stop, 0);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, busy_thread, NULL), 0);
+  cx_test_sleep(0.05);
+  int failures = 0;
+  for (int i = 0; i < 20; i++) {
+    int r = run_in_child(child_timeout_fires, 30.0);
+    if (r != 0) {
+      print_error("fork %d: child returned %d\n", i, r);
+      failures++;
+    }
+  }
+  atomic_store(&g_stop, 1);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  assert_int_equal(failures, 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/fork/child/timeout-fires", test_fork_child_timeout_fires),
+    CX_TEST("/fork/child/timeout-fresh", test_fork_child_timeout_fresh),
+    CX_TEST("/fork/child/virtual-clock", test_fork_child_virtual_clock),
+    CX_TEST("/fork/child/wait-and-cancel", test_fork_child_wait_and_cancel),
+    CX_TEST("/fork/child/signal-safe", test_fork_child_signal_safe),
+    CX_TEST("/fork/ids-differ", test_fork_ids_differ),
+    CX_TEST("/fork/token-fd/cloexec", test_fork_token_fd_cloexec),
+    CX_TEST("/fork/token-fd/inherited", test_fork_token_fd_inherited),
+    CX_TEST("/fork/under-load", test_fork_under_load),
+};
+
+CX_TEST_MAIN("fork", tests)
