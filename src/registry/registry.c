@@ -354,3 +354,12 @@ void cx_registry_clear(void) {
     }
   }
 }
+
+/* ---- fork: hold the lock across fork() so the child's copy is whole. */
+void cx__registry_fork_prepare(void);
+void cx__registry_fork_parent(void);
+void cx__registry_fork_child(void);
+
+void cx__registry_fork_prepare(void) { pthread_mutex_lock(&mu); }
+void cx__registry_fork_parent(void) { pthread_mutex_unlock(&mu); }
+void cx__registry_fork_child(void) { pthread_mutex_init(&mu, NULL); }

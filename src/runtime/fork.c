@@ -14,25 +14,38 @@ void cx__deferred_fork_prepare(void);
 void cx__deferred_fork_parent(void);
 void cx__deferred_fork_child(void);
 void cx__id_fork_child(void);
+void cx__workers_fork_prepare(void);
+void cx__workers_fork_parent(void);
 void cx__workers_fork_child(void);
+void cx__registry_fork_prepare(void);
+void cx__registry_fork_parent(void);
+void cx__registry_fork_child(void);
 void cx__signals_fork_prepare(void);
 void cx__signals_fork_parent(void);
 void cx__signals_fork_child(void);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* Lock order: registry, signals, deferred, stripes, workers, timer: the
+ * order in which the library nests them (a condition source submits a job
+ * and arms its timer under its stripe; the registry reads op times under
+ * its lock), so taking them in this order cannot deadlock. */
 static void prepare(void) {
+  cx__registry_fork_prepare();
   cx__signals_fork_prepare();
   cx__deferred_fork_prepare();
-  cx__timer_fork_prepare();
   cx__stripes_lock_all();
+  cx__workers_fork_prepare();
+  cx__timer_fork_prepare();
 }
 
 static void parent(void) {
-  cx__stripes_unlock_all();
   cx__timer_fork_parent();
+  cx__workers_fork_parent();
+  cx__stripes_unlock_all();
   cx__deferred_fork_parent();
   cx__signals_fork_parent();
+  cx__registry_fork_parent();
 }
 
 static void child(void) {
@@ -42,6 +55,7 @@ static void child(void) {
   cx__id_fork_child();
   cx__workers_fork_child();
   cx__signals_fork_child();
+  cx__registry_fork_child();
 }
 
 static void install(void) { pthread_atfork(prepare, parent, child); }

@@ -7,7 +7,10 @@
 
 #include "runtime/runtime.h"
 
-#define STRIPE_COUNT 256
+/* Enough to make unrelated objects rarely share a lock, few enough that
+ * fork() can hold them all (ThreadSanitizer tracks at most 64 held locks
+ * per thread). */
+#define STRIPE_COUNT 48
 
 static cx__stripe stripes[STRIPE_COUNT];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;

@@ -101,7 +101,13 @@ void cx__job_cancel(cx__job *job) {
   pthread_mutex_unlock(&mu);
 }
 
+void cx__workers_fork_prepare(void);
+void cx__workers_fork_parent(void);
 void cx__workers_fork_child(void);
+
+void cx__workers_fork_prepare(void) { pthread_mutex_lock(&mu); }
+void cx__workers_fork_parent(void) { pthread_mutex_unlock(&mu); }
+
 /* The workers are gone in the child: forget them and their queue. */
 void cx__workers_fork_child(void) {
   pthread_mutex_init(&mu, NULL);
