@@ -16,12 +16,13 @@
 /* Token states.  A cancel claims the token (LIVE -> CLAIMED, one winner),
  * writes reason/message/time, then publishes CANCELLED with release order;
  * "is cancelled" is one acquire load of `state`. */
-enum { CX__LIVE = 0, CX__CLAIMED = 1, CX__CANCELLED = 2 };
+enum { CX__LIVE = 0, CX__CLAIMED = 1, CX__CANCELLED = CX_TOKEN_STATE_CANCELLED_ };
 
 typedef struct cx__link cx__link;
 
 struct cx_token {
-  _Atomic int state;        /* (atomic) first member: cheapest to load */
+  _Atomic int state;        /* (atomic) first member: read by the inline
+                               cx_token_is_cancelled() of token.h */
   _Atomic uint32_t refs;    /* (atomic) */
   cx_reason reason;         /* written once by the claimer */
   bool message_owned;       /* written once by the claimer */
@@ -71,6 +72,11 @@ struct cx__link {
   unsigned flags;           /* immutable */
   bool attached;            /* guarded by source's stripe */
 };
+
+_Static_assert(offsetof(struct cx_token, state) == 0,
+               "token.h's inline check reads the state at offset 0");
+_Static_assert(sizeof(_Atomic int) == sizeof(int),
+               "token.h's inline check reads the state as an int");
 
 /* ---- token internals (token.c) */
 cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
