@@ -24,6 +24,11 @@ struct cx_token {
   _Atomic int state;        /* (atomic) first member: read by the inline
                                cx_token_is_cancelled() of token.h */
   _Atomic uint32_t refs;    /* (atomic) */
+  _Atomic unsigned has;     /* (atomic) CX__HAS_* bits, never cleared; set
+                               before a registrant checks the state, read
+                               by the finisher after publishing it (both
+                               seq_cst), so a finisher that sees 0 may skip
+                               every lock */
   cx_reason reason;         /* written once by the claimer */
   bool message_owned;       /* written once by the claimer */
   bool preserve;            /* written once: message/reason from cause */
@@ -31,42 +36,57 @@ struct cx_token {
   cx_token *cause;          /* written once (owned ref): the token whose
                                cancel cascaded here */
   double cancel_time;       /* written once: wall clock */
-  uint64_t id_bits[2];      /* immutable */
-  _Atomic(char *) id_text;  /* (atomic) formatted on first request */
+  _Atomic(char *) id_text;  /* (atomic) made on first request */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
   cx_callback *cb_head;     /* guarded by stripe */
   cx_callback *cb_tail;     /* guarded by stripe */
-  cx_callback *running;     /* guarded by stripe: callback being run */
-  pthread_t running_thread; /* guarded by stripe: valid when running */
+  pthread_t runner;         /* guarded by stripe: the thread running the
+                               callbacks, once they are detached */
   cx__link *children;       /* guarded by stripe: links fed by this token */
-  cx__link *links;          /* guarded by stripe: links into this token */
+  cx__link *_Atomic links;  /* (atomic) links into this token, a
+                               push-only stack taken whole at unlink */
   unsigned waiters;         /* guarded by stripe */
   cx__wakeup wake;          /* guarded by stripe; read_fd -1 until asked */
   cx_token *pending_next;   /* owned by whoever claimed the token */
 };
 
 enum {
-  CX__CB_LISTED = 0,
-  CX__CB_RUNNING = 1,
-  CX__CB_DONE = 2
+  CX__HAS_WAITERS = 1u << 0,
+  CX__HAS_FD = 1u << 1,
+  CX__HAS_CHILDREN = 1u << 2,
+  CX__HAS_CALLBACKS = 1u << 3
+};
+
+/* Callback states (low bits of cx_callback.state) and flags. */
+enum {
+  CX__CB_LISTED = 0,  /* in the token's list (guarded by its stripe) */
+  CX__CB_QUEUED = 1,  /* detached by the runner, not yet run */
+  CX__CB_RUNNING = 2,
+  CX__CB_DONE = 3,
+  CX__CB_SKIP = 4,    /* unregistered by the runner's thread before its
+                         turn: the runner frees it without running it */
+  CX__CB_MASK = 7,
+  CX__CB_RELEASED = 1 << 3, /* handle released while queued/running: the
+                               runner frees the node */
+  CX__CB_WAITED = 1 << 4    /* an unregister waits for DONE */
 };
 
 struct cx_callback {
-  cx_callback *prev, *next; /* guarded by the token's stripe */
+  cx_callback *prev, *next; /* guarded by the token's stripe while listed;
+                               the runner's own once detached */
   cx_token *token;          /* immutable; owned ref when has_handle */
   cx_cancel_fn fn;
   void *user_data;
   void (*destroy)(void *);
-  int state;                /* guarded by the token's stripe */
+  _Atomic int state;        /* (atomic) CX__CB_* */
   bool has_handle;          /* immutable */
-  bool handle_released;     /* guarded by the token's stripe */
 };
 
 /* A link: @target is cancelled when @source is. */
 struct cx__link {
   cx__link *prev, *next;    /* in source->children; guarded by source's
                                stripe */
-  cx__link *next_of_target; /* in target->links; guarded by target's stripe */
+  cx__link *next_of_target; /* in target->links (written before the push) */
   cx_token *source;         /* owned ref */
   cx_token *target;         /* not owned: the link belongs to the target */
   unsigned flags;           /* immutable */
@@ -130,8 +150,11 @@ struct cx_op {
   _Atomic int status;        /* (atomic) cx_status */
   cx_token *token;           /* immutable (owned ref) */
   cx_op *parent;             /* immutable (owned ref) */
-  char *name;                /* immutable (owned) */
-  char *id;                  /* immutable (owned) */
+  const char *name;          /* immutable (owned when name_owned) */
+  _Atomic(char *) id;        /* (atomic) explicit id, or made on first
+                                request; NULL while an own token's id
+                                stands for it (see cx_op_id) */
+  bool name_owned;           /* immutable */
   double start_wall;         /* guarded by stripe */
   double end_wall;           /* guarded by stripe */
   int64_t start_mono;        /* guarded by stripe */
@@ -140,7 +163,8 @@ struct cx_op {
   cx_reason exit_reason;     /* written at exit, before status: set when the
                                 work returned -ECANCELED uncancelled */
   _Atomic int64_t deadline;  /* (atomic) effective, while running */
-  cx_meta *meta;             /* guarded by stripe (owned) */
+  cx_meta *meta;             /* guarded by stripe (owned; NULL until
+                                metadata is set) */
   void *partial;             /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
   cx_source *sources;        /* guarded by stripe while PENDING; immutable
@@ -169,7 +193,7 @@ struct cx_op {
   int64_t progress_last;     /* guarded by stripe: last delivery */
   char *withheld_message;    /* guarded by stripe (owned) */
   cx_meta *withheld_meta;    /* guarded by stripe (owned) */
-  bool has_withheld;         /* guarded by stripe */
+  _Atomic bool has_withheld; /* (atomic) written under the stripe */
 };
 
 /* Progress (src/progress/progress.c). */
@@ -180,6 +204,8 @@ void cx__progress_free(cx_op *op);
 /* Hierarchy (src/core/op_tree.c). */
 void cx__op_tree_attach(cx_op *child);
 void cx__op_tree_detach(cx_op *child);
+/* The op's id, made on first request (NULL only when out of memory). */
+const char *cx__op_id(const cx_op *op);
 /* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
 bool cx__op_exited(const cx_op *op);
 /* Ends a shield (op.c). */

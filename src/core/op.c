@@ -23,9 +23,12 @@ static int make_token(cx_op *op, const cx_op_options *o) {
   if (op->token == NULL) return -ENOMEM;
   op->owns_token = true;
   /* One id for the op and its own token: logs about the token (a failing
-   * callback) then name the op. */
-  rc = cx__token_set_id(op->token, op->id);
-  if (rc != 0) return rc;
+   * callback) then name the op.  Without an explicit id the token's own
+   * (made on request) is the op's. */
+  if (atomic_load(&op->id) != NULL) {
+    rc = cx__token_set_id(op->token, atomic_load(&op->id));
+    if (rc != 0) return rc;
+  }
   if (o->parent != NULL) {
     rc = cx_token_link(op->token, o->parent->token, 0);
     if (rc != 0) return rc;
@@ -35,16 +38,15 @@ static int make_token(cx_op *op, const cx_op_options *o) {
   return 0;
 }
 
-static int make_id(cx_op *op, const char *id) {
-  if (id != NULL) {
-    op->id = cx__strdup(id);
-  } else {
-    uint64_t bits[2];
-    cx__id_random(bits);
-    op->id = cx__malloc(CX_ID_LEN + 1);
-    if (op->id != NULL) cx__id_format(bits, op->id);
-  }
-  return op->id != NULL ? 0 : -ENOMEM;
+/* An explicit id is copied now (and given to an own token); otherwise the
+ * id is made when first asked for (cx__op_id). */
+static int set_explicit_id(cx_op *op, const char *id) {
+  char *copy;
+  if (id == NULL) return 0;
+  copy = cx__strdup(id);
+  if (copy == NULL) return -ENOMEM;
+  atomic_store(&op->id, copy);
+  return 0;
 }
 
 static int validate(const cx_op_options *o) {
@@ -70,8 +72,8 @@ static void op_destroy(cx_op *op) {
   if (op->partial_destroy != NULL) op->partial_destroy(op->partial);
   cx_meta_free(op->meta);
   cx__free(atomic_load(&op->lazy_message));
-  cx__free(op->name);
-  cx__free(op->id);
+  if (op->name_owned) cx__free((char *)op->name);
+  cx__free(atomic_load(&op->id));
   cx_token_unref(op->token);
   cx_op_unref(op->parent);
   cx__free(op);
@@ -94,11 +96,15 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
-  op->name = cx__strdup(opts->name != NULL ? opts->name : "operation");
-  op->meta = opts->metadata != NULL ? cx_meta_copy(opts->metadata)
-                                    : cx_meta_new();
-  rc = (op->name == NULL || op->meta == NULL) ? -ENOMEM : 0;
-  if (rc == 0) rc = make_id(op, opts->id);
+  atomic_init(&op->id, NULL);
+  op->name_owned = opts->name != NULL;
+  op->name = opts->name != NULL ? cx__strdup(opts->name) : "operation";
+  rc = op->name == NULL ? -ENOMEM : 0;
+  if (rc == 0 && opts->metadata != NULL) {
+    op->meta = cx_meta_copy(opts->metadata);
+    if (op->meta == NULL) rc = -ENOMEM;
+  }
+  if (rc == 0) rc = set_explicit_id(op, opts->id);
   if (rc == 0) rc = make_token(op, opts);
   if (rc == 0 && opts->timeout > 0) rc = cx_op_add_timeout(op, opts->timeout);
   if (rc != 0) {

@@ -21,7 +21,24 @@ bool cx_op_is_cancelled(const cx_op *op) {
   return op != NULL && cx_token_is_cancelled(op->token);
 }
 
-const char *cx_op_id(const cx_op *op) { return op ? op->id : NULL; }
+const char *cx__op_id(const cx_op *op) {
+  cx_op *o = (cx_op *)op; /* the id is a cache: made once, atomically */
+  char *id = atomic_load(&o->id), *expected = NULL;
+  uint64_t bits[2];
+  if (id != NULL) return id;
+  if (o->owns_token) return cx_token_id(o->token);
+  id = cx__malloc(CX_ID_LEN + 1);
+  if (id == NULL) return NULL;
+  cx__id_random(bits);
+  cx__id_format(bits, id);
+  if (!atomic_compare_exchange_strong(&o->id, &expected, id)) {
+    cx__free(id);
+    return expected;
+  }
+  return id;
+}
+
+const char *cx_op_id(const cx_op *op) { return op ? cx__op_id(op) : NULL; }
 
 const char *cx_op_name(const cx_op *op) { return op ? op->name : NULL; }
 
@@ -30,7 +47,7 @@ cx_status cx_op_status(const cx_op *op) {
 }
 
 const char *cx_op_parent_id(const cx_op *op) {
-  return op && op->parent ? op->parent->id : NULL;
+  return op && op->parent ? cx__op_id(op->parent) : NULL;
 }
 
 /* Reads a double field under the op's lock. */
@@ -142,7 +159,8 @@ int cx_op_update_metadata(cx_op *op, const cx_meta *values) {
   if (op == NULL || values == NULL) return -EINVAL;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  rc = cx__meta_merge(op->meta, values);
+  if (op->meta == NULL) op->meta = cx_meta_new();
+  rc = op->meta != NULL ? cx__meta_merge(op->meta, values) : -ENOMEM;
   pthread_mutex_unlock(&s->mu);
   return rc;
 }

@@ -21,14 +21,17 @@ static bool valid_reason(cx_reason reason) {
 }
 
 cx_token *cx_token_new(void) {
-  cx_token *t = cx__calloc(1, sizeof *t);
+  /* malloc, not calloc: glibc serves calloc outside its per-thread cache. */
+  cx_token *t = cx__malloc(sizeof *t);
   if (t == NULL) return NULL;
+  memset(t, 0, sizeof *t);
   atomic_init(&t->state, CX__LIVE);
   atomic_init(&t->refs, 1);
+  atomic_init(&t->has, 0);
   atomic_init(&t->id_text, NULL);
   atomic_init(&t->lazy_message, NULL);
+  atomic_init(&t->links, NULL);
   t->wake.read_fd = t->wake.write_fd = -1;
-  cx__id_random(t->id_bits);
   return t;
 }
 
@@ -46,8 +49,9 @@ cx_token *cx__token_try_ref(cx_token *t) {
 }
 
 static void token_destroy(cx_token *t) {
-  cx__token_unlink_all(t);
-  cx__token_free_callbacks(t);
+  if (atomic_load_explicit(&t->links, memory_order_relaxed) != NULL)
+    cx__token_unlink_all(t);
+  if (t->cb_head != NULL) cx__token_free_callbacks(t);
   if (t->wake.read_fd >= 0) cx__wakeup_close(&t->wake);
   if (t->message_owned) cx__free((char *)t->message);
   cx__free(atomic_load(&t->lazy_message));
@@ -99,7 +103,8 @@ bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
   /* A cascade keeps the time its origin was cancelled (and saves a clock
    * read per descendant). */
   t->cancel_time = cause != NULL ? cause->cancel_time : cx__wall_now();
-  atomic_store_explicit(&t->state, CX__CANCELLED, memory_order_release);
+  /* seq_cst: pairs with the registrants' `has` bits (see core.h). */
+  atomic_store(&t->state, CX__CANCELLED);
   return true;
 }
 
@@ -121,6 +126,14 @@ static void wake_all(cx_token *t) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* The rest of a claimed cancel: only what registrants asked for. */
+static void finish_one(cx_token *t) {
+  unsigned has = atomic_load(&t->has); /* after the seq_cst publish */
+  if (has & (CX__HAS_WAITERS | CX__HAS_FD)) wake_all(t);
+  if (has & CX__HAS_CHILDREN) cx__token_cascade(t);
+  if (has & CX__HAS_CALLBACKS) cx__token_run_callbacks(t);
+}
+
 void cx__token_finish_claimed(cx_token *t) {
   cx__token_queue(t);
   if (work_draining) return;
@@ -129,9 +142,7 @@ void cx__token_finish_claimed(cx_token *t) {
     work_head = t->pending_next;
     if (work_head == NULL) work_tail = NULL;
     t->pending_next = NULL;
-    wake_all(t);
-    cx__token_cascade(t);
-    cx__token_run_callbacks(t);
+    finish_one(t);
     cx_token_unref(t);
   }
   work_draining = false;
@@ -222,12 +233,15 @@ int cx__token_set_id(cx_token *t, const char *id) {
 
 const char *cx_token_id(cx_token *t) {
   char *text, *expected = NULL;
+  uint64_t bits[2];
   if (t == NULL) return NULL;
   text = atomic_load_explicit(&t->id_text, memory_order_acquire);
   if (text != NULL) return text;
+  /* Drawn on first request: most tokens are never asked for an id. */
   text = cx__malloc(CX_ID_LEN + 1);
   if (text == NULL) return NULL;
-  cx__id_format(t->id_bits, text);
+  cx__id_random(bits);
+  cx__id_format(bits, text);
   if (!atomic_compare_exchange_strong(&t->id_text, &expected, text)) {
     cx__free(text);
     return expected;
@@ -246,7 +260,8 @@ int cx_token_wait(cx_token *t, double timeout) {
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
   t->waiters++;
-  while (!cx_token_is_cancelled(t)) {
+  atomic_fetch_or(&t->has, CX__HAS_WAITERS); /* before the state check */
+  while (atomic_load(&t->state) != CX__CANCELLED) {
     if (cx__stripe_wait(s, deadline) == ETIMEDOUT &&
         !cx_token_is_cancelled(t)) {
       rc = -ETIMEDOUT;
@@ -266,7 +281,11 @@ int cx_token_fd(cx_token *t) {
   pthread_mutex_lock(&s->mu);
   if (t->wake.read_fd < 0) {
     rc = cx__wakeup_open(&t->wake);
-    if (rc == 0 && cx_token_is_cancelled(t)) cx__wakeup_signal(&t->wake);
+    if (rc == 0) {
+      atomic_fetch_or(&t->has, CX__HAS_FD); /* before the state check */
+      if (atomic_load(&t->state) == CX__CANCELLED)
+        cx__wakeup_signal(&t->wake);
+    }
   }
   if (rc == 0) rc = t->wake.read_fd;
   pthread_mutex_unlock(&s->mu);

@@ -1,8 +1,13 @@
 /* src/core/token_callbacks.c - cancel callbacks with the rules of C++
  * std::stop_callback: registering on a cancelled token runs the callback at
- * once; unregistering waits for a callback running on another thread, but
- * not for one running on the calling thread; no lock is held while a
- * callback runs. */
+ * once; unregistering waits for a callback that runs (or is about to run) on
+ * another thread, but not on the calling thread; no lock is held while a
+ * callback runs.
+ *
+ * The runner (the thread finishing the cancel) detaches the whole list under
+ * the token's lock once, then runs the nodes without it; each node's state
+ * word (core.h, CX__CB_*) tells the runner and unregister who frees it, so a
+ * callback costs no lock of its own. */
 #include "core/core.h"
 
 static void log_failure(cx_token *t, int rc) {
@@ -16,6 +21,15 @@ static void node_free(cx_callback *cb) {
   cx__free(cb);
 }
 
+/* Runs a callback in the caller: the token was already cancelled. */
+static int run_now(cx_token *t, cx_cancel_fn fn, void *user_data,
+                   void (*destroy)(void *), unsigned flags) {
+  if (flags & CX_CALLBACK_NO_RUN_IF_CANCELLED) return -ECANCELED;
+  log_failure(t, fn(t, user_data));
+  if (destroy != NULL) destroy(user_data);
+  return 1;
+}
+
 int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
                        void (*destroy)(void *), unsigned flags,
                        cx_callback **out) {
@@ -24,31 +38,26 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
   if (out != NULL) *out = NULL;
   if (t == NULL || fn == NULL || (flags & ~CX_CALLBACK_NO_RUN_IF_CANCELLED))
     return -EINVAL;
-  if (cx_token_is_cancelled(t)) {
-    if (flags & CX_CALLBACK_NO_RUN_IF_CANCELLED) return -ECANCELED;
-    log_failure(t, fn(t, user_data));
-    if (destroy != NULL) destroy(user_data);
-    return 1;
-  }
-  cb = cx__calloc(1, sizeof *cb);
+  if (cx_token_is_cancelled(t))
+    return run_now(t, fn, user_data, destroy, flags);
+  cb = cx__malloc(sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->token = t;
   cb->fn = fn;
   cb->user_data = user_data;
   cb->destroy = destroy;
   cb->has_handle = out != NULL;
+  cb->next = NULL;
+  atomic_init(&cb->state, CX__CB_LISTED);
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  if (cx_token_is_cancelled(t)) {
-    /* Cancelled meanwhile: the finisher may be past the list already. */
+  atomic_fetch_or(&t->has, CX__HAS_CALLBACKS); /* before the state check */
+  if (atomic_load(&t->state) == CX__CANCELLED) {
+    /* Cancelled meanwhile: the runner may be past the list already. */
     pthread_mutex_unlock(&s->mu);
     cx__free(cb);
-    if (flags & CX_CALLBACK_NO_RUN_IF_CANCELLED) return -ECANCELED;
-    log_failure(t, fn(t, user_data));
-    if (destroy != NULL) destroy(user_data);
-    return 1;
+    return run_now(t, fn, user_data, destroy, flags);
   }
-  cb->state = CX__CB_LISTED;
   cb->prev = t->cb_tail;
   if (t->cb_tail != NULL)
     t->cb_tail->next = cb;
@@ -75,31 +84,57 @@ static void unlink_locked(cx_token *t, cx_callback *cb) {
   cb->prev = cb->next = NULL;
 }
 
+/* Moves @cb to @to (RUNNING or DONE) keeping its flags; returns the old
+ * state word. */
+static int advance(cx_callback *cb, int to) {
+  int old = atomic_load(&cb->state);
+  while (!atomic_compare_exchange_weak(&cb->state, &old,
+                                       (old & ~CX__CB_MASK) | to)) {
+  }
+  return old;
+}
+
+/* Runs one detached node and frees it when nobody else will. */
+static void run_one(cx_token *t, cx_callback *cb, cx__stripe *s) {
+  bool has_handle = cb->has_handle;
+  int old;
+  if ((atomic_load(&cb->state) & CX__CB_MASK) == CX__CB_SKIP) {
+    node_free(cb); /* unregistered by this thread before its turn */
+    return;
+  }
+  advance(cb, CX__CB_RUNNING);
+  log_failure(t, cb->fn(t, cb->user_data));
+  /* Once DONE, a handle's owner may free the node at any moment: touch it
+   * again only if it is ours (no handle, or the handle was released). */
+  old = advance(cb, CX__CB_DONE);
+  if (old & CX__CB_WAITED) {
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+  }
+  if (!has_handle) {
+    node_free(cb);
+  } else if (old & CX__CB_RELEASED) {
+    cx_token_unref(t); /* the released handle's reference */
+    node_free(cb);
+  }
+}
+
 void cx__token_run_callbacks(cx_token *t) {
   cx__stripe *s = cx__stripe_for(t);
-  cx_callback *cb;
+  cx_callback *batch, *cb;
   pthread_mutex_lock(&s->mu);
-  while ((cb = t->cb_head) != NULL) {
-    bool release;
-    unlink_locked(t, cb);
-    cb->state = CX__CB_RUNNING;
-    t->running = cb;
-    t->running_thread = pthread_self();
-    pthread_mutex_unlock(&s->mu);
-    log_failure(t, cb->fn(t, cb->user_data));
-    pthread_mutex_lock(&s->mu);
-    t->running = NULL;
-    cb->state = CX__CB_DONE;
-    pthread_cond_broadcast(&s->cond); /* unregister may wait for DONE */
-    release = !cb->has_handle || cb->handle_released;
-    if (release) {
-      pthread_mutex_unlock(&s->mu);
-      if (cb->has_handle) cx_token_unref(t); /* the handle's reference */
-      node_free(cb);
-      pthread_mutex_lock(&s->mu);
-    }
-  }
+  batch = t->cb_head;
+  t->cb_head = t->cb_tail = NULL;
+  t->runner = pthread_self();
+  for (cb = batch; cb != NULL; cb = cb->next)
+    atomic_store_explicit(&cb->state, CX__CB_QUEUED, memory_order_relaxed);
   pthread_mutex_unlock(&s->mu);
+  while (batch != NULL) {
+    cx_callback *next = batch->next;
+    run_one(t, batch, s);
+    batch = next;
+  }
 }
 
 void cx__token_free_callbacks(cx_token *t) {
@@ -112,29 +147,54 @@ void cx__token_free_callbacks(cx_token *t) {
   }
 }
 
+/* Sets @flag on a node that is still queued or running; false when it is
+ * done already. */
+static bool flag_if_pending(cx_callback *cb, int flag) {
+  int old = atomic_load(&cb->state);
+  do {
+    if ((old & CX__CB_MASK) == CX__CB_DONE) return false;
+  } while (!atomic_compare_exchange_weak(&cb->state, &old, old | flag));
+  return true;
+}
+
 static int unregister(cx_callback *cb, bool wait) {
   cx_token *t;
   cx__stripe *s;
+  int state;
   if (cb == NULL) return -EINVAL;
   t = cb->token;
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  if (cb->state == CX__CB_LISTED) {
+  state = atomic_load(&cb->state) & CX__CB_MASK;
+  if (state == CX__CB_LISTED) {
     unlink_locked(t, cb);
     pthread_mutex_unlock(&s->mu);
     node_free(cb);
     cx_token_unref(t);
     return CX_CALLBACK_REMOVED;
   }
-  if (cb->state == CX__CB_RUNNING) {
-    bool self = pthread_equal(t->running_thread, pthread_self());
-    if (self || !wait) {
-      /* The running loop frees it when the callback returns. */
-      cb->handle_released = true;
+  if (state != CX__CB_DONE && pthread_equal(t->runner, pthread_self())) {
+    /* On the runner's own thread (from inside a callback): never wait. */
+    if (state == CX__CB_QUEUED) {
+      atomic_store(&cb->state, CX__CB_SKIP);
       pthread_mutex_unlock(&s->mu);
-      return self ? CX_CALLBACK_RAN : CX_CALLBACK_RUNNING;
+      cx_token_unref(t);
+      return CX_CALLBACK_REMOVED;
     }
-    while (cb->state == CX__CB_RUNNING) pthread_cond_wait(&s->cond, &s->mu);
+    flag_if_pending(cb, CX__CB_RELEASED); /* running: freed on return */
+    pthread_mutex_unlock(&s->mu);
+    return CX_CALLBACK_RAN;
+  }
+  if (state != CX__CB_DONE) {
+    if (!wait) {
+      if (flag_if_pending(cb, CX__CB_RELEASED)) {
+        pthread_mutex_unlock(&s->mu);
+        return CX_CALLBACK_RUNNING;
+      }
+    } else if (flag_if_pending(cb, CX__CB_WAITED)) {
+      while ((atomic_load(&cb->state) & CX__CB_MASK) != CX__CB_DONE)
+        pthread_cond_wait(&s->cond, &s->mu);
+    }
   }
   pthread_mutex_unlock(&s->mu);
   node_free(cb);

@@ -11,21 +11,24 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   if (target == NULL || source == NULL || target == source ||
       (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
-  link = cx__calloc(1, sizeof *link);
+  link = cx__malloc(sizeof *link);
   if (link == NULL) return -ENOMEM;
+  link->prev = link->next = NULL;
+  link->attached = false;
   link->source = cx_token_ref(source);
   link->target = target;
   link->flags = flags;
 
-  s = cx__stripe_for(target);
-  pthread_mutex_lock(&s->mu);
-  link->next_of_target = target->links;
-  target->links = link;
-  pthread_mutex_unlock(&s->mu);
+  /* Push on the target's stack of links (taken whole at unlink). */
+  link->next_of_target = atomic_load(&target->links);
+  while (!atomic_compare_exchange_weak(&target->links, &link->next_of_target,
+                                       link)) {
+  }
 
   s = cx__stripe_for(source);
   pthread_mutex_lock(&s->mu);
-  if (!cx_token_is_cancelled(source)) {
+  atomic_fetch_or(&source->has, CX__HAS_CHILDREN); /* before the check */
+  if (atomic_load(&source->state) != CX__CANCELLED) {
     /* Live or claimed: the source's cascade runs after we unlock. */
     link->next = source->children;
     if (source->children != NULL) source->children->prev = link;
@@ -79,12 +82,7 @@ void cx__token_cascade(cx_token *t) {
 }
 
 void cx__token_unlink_all(cx_token *t) {
-  cx__stripe *ts = cx__stripe_for(t);
-  cx__link *link;
-  pthread_mutex_lock(&ts->mu);
-  link = t->links;
-  t->links = NULL;
-  pthread_mutex_unlock(&ts->mu);
+  cx__link *link = atomic_exchange(&t->links, NULL);
   while (link != NULL) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;

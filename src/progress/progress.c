@@ -74,9 +74,9 @@ static void deliver(cx_op *reporter, const char *message,
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
     for (; cb != NULL;
          cb = atomic_load_explicit(&cb->next, memory_order_acquire)) {
-      int rc = cb->fn(reporter->id, message, meta, cb->user_data);
+      int rc = cb->fn(cx__op_id(reporter), message, meta, cb->user_data);
       if (rc != 0)
-        cx__log(CX_LOG_WARNING, reporter->id,
+        cx__log(CX_LOG_WARNING, cx__op_id(reporter),
                 "progress callback of '%s' failed (%d); the others still run",
                 o->name, rc);
     }
@@ -172,9 +172,11 @@ int cx_report_progress(cx_op *op, const char *message,
 }
 
 void cx__progress_flush(cx_op *op) {
-  cx__stripe *s = cx__stripe_for(op);
+  cx__stripe *s;
   char *message = NULL;
   cx_meta *meta = NULL;
+  if (!atomic_load(&op->has_withheld)) return; /* nothing throttled */
+  s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   if (op->has_withheld) {
     message = op->withheld_message;

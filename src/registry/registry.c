@@ -19,7 +19,7 @@ static bool oom;
 #include <uthash.h>
 
 typedef struct entry {
-  UT_hash_handle hh;          /* by op->id; guarded by mu */
+  UT_hash_handle hh;          /* by the op's id; guarded by mu */
   cx_op *op;                  /* owned ref */
   struct entry *prev, *next;  /* in the live or history list */
   bool live;
@@ -102,25 +102,27 @@ bool cx__registry_wants(bool asked) {
 void cx__registry_enter(cx_op *op) {
   entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
   cx_op *dropped = NULL;
-  if (e == NULL) {
-    cx__log(CX_LOG_WARNING, op->id, "registry: out of memory, not listed");
+  const char *id = cx__op_id(op);
+  if (e == NULL || id == NULL) {
+    cx__free(e);
+    cx__log(CX_LOG_WARNING, id, "registry: out of memory, not listed");
     return;
   }
   e->op = cx_op_ref(op);
   e->live = true;
   pthread_mutex_lock(&mu);
-  HASH_FIND_STR(by_id, op->id, dup);
+  HASH_FIND_STR(by_id, id, dup);
   if (dup != NULL && !dup->live) dropped = drop_history_locked(dup), dup = NULL;
   if (dup == NULL) {
     oom = false;
-    HASH_ADD_KEYPTR(hh, by_id, op->id, strlen(op->id), e);
+    HASH_ADD_KEYPTR(hh, by_id, id, strlen(id), e);
     e->hashed = !oom;
   }
   list_push_tail(&live, e);
   op->reg_entry = e;
   pthread_mutex_unlock(&mu);
   if (dup != NULL)
-    cx__log(CX_LOG_WARNING, op->id,
+    cx__log(CX_LOG_WARNING, id,
             "registry: id already live; listed but not findable by id");
   cx_op_unref(dropped);
 }
@@ -187,9 +189,10 @@ void cx_op_list_free(cx_op_list *l) {
 static bool matches(const cx_op_filter *f, cx_op *op) {
   if (f == NULL) return true;
   if (f->status >= 0 && atomic_load(&op->status) != f->status) return false;
-  if (f->parent_id != NULL &&
-      (op->parent == NULL || strcmp(op->parent->id, f->parent_id) != 0))
-    return false;
+  if (f->parent_id != NULL) {
+    const char *pid = op->parent != NULL ? cx__op_id(op->parent) : NULL;
+    if (pid == NULL || strcmp(pid, f->parent_id) != 0) return false;
+  }
   if (f->name != NULL && strcmp(op->name, f->name) != 0) return false;
   if (f->name_pattern != NULL && fnmatch(f->name_pattern, op->name, 0) != 0)
     return false;

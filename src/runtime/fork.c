@@ -61,3 +61,9 @@ static void child(void) {
 static void install(void) { pthread_atfork(prepare, parent, child); }
 
 void cx__fork_handlers_install(void) { pthread_once(&once, install); }
+
+/* Installed when the library is loaded: a token may hold a stripe before
+ * any service thread exists, and fork() must still not copy it locked. */
+__attribute__((constructor)) static void install_at_load(void) {
+  cx__fork_handlers_install();
+}

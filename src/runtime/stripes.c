@@ -1,7 +1,10 @@
 /* src/runtime/stripes.c - a fixed table of {mutex, condvar} pairs shared by
  * tokens and operations, so that those objects stay small and cheap to
  * create.  Objects hash to a stripe by address.  No code path holds two
- * stripes at once, so the table cannot deadlock on itself. */
+ * stripes at once, so the table cannot deadlock on itself.  The table is
+ * initialised statically where timed waits can name their clock
+ * (pthread_cond_clockwait), so finding a stripe costs a hash, no
+ * pthread_once. */
 #include <errno.h>
 #include <time.h>
 
@@ -12,9 +15,17 @@
  * per thread). */
 #define STRIPE_COUNT 48
 
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+#define S1 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER}
+#define S4 S1, S1, S1, S1
+#define S16 S4, S4, S4, S4
+static cx__stripe stripes[STRIPE_COUNT] = {S16, S16, S16};
+#define ENSURE_INIT() ((void)0)
+#else
 static cx__stripe stripes[STRIPE_COUNT];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
+/* Without clockwait, the condvars must be made on CLOCK_MONOTONIC. */
 static void stripes_init(void) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -24,12 +35,13 @@ static void stripes_init(void) {
     pthread_cond_init(&stripes[i].cond, &attr);
   }
   pthread_condattr_destroy(&attr);
-  cx__fork_handlers_install();
 }
+#define ENSURE_INIT() pthread_once(&stripes_once, stripes_init)
+#endif
 
 cx__stripe *cx__stripe_for(const void *object) {
   uintptr_t h = (uintptr_t)object;
-  pthread_once(&stripes_once, stripes_init);
+  ENSURE_INIT();
   h ^= h >> 17;
   h *= UINT64_C(0x9E3779B97F4A7C15);
   return &stripes[(h >> 40) % STRIPE_COUNT];
@@ -39,7 +51,11 @@ int cx__stripe_wait(cx__stripe *s, int64_t deadline) {
   struct timespec ts;
   if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(&s->cond, &s->mu);
   ts = cx__ns_to_timespec(deadline);
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+  return pthread_cond_clockwait(&s->cond, &s->mu, CLOCK_MONOTONIC, &ts);
+#else
   return pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+#endif
 }
 
 /* Fork support: hold every stripe across fork() so that the child never
@@ -49,6 +65,7 @@ void cx__stripes_unlock_all(void);
 void cx__stripes_reinit_all(void);
 
 void cx__stripes_lock_all(void) {
+  ENSURE_INIT();
   for (int i = 0; i < STRIPE_COUNT; i++) pthread_mutex_lock(&stripes[i].mu);
 }
 
@@ -60,7 +77,9 @@ void cx__stripes_unlock_all(void) {
 void cx__stripes_reinit_all(void) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
+#if !defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#endif
   for (int i = 0; i < STRIPE_COUNT; i++) {
     pthread_mutex_init(&stripes[i].mu, NULL);
     pthread_cond_init(&stripes[i].cond, &attr);

@@ -102,7 +102,7 @@ static int make(cx_source *const *sources, size_t count, bool all,
   if (c == NULL) return -ENOMEM;
   c->kids = cx__calloc(count, sizeof *c->kids);
   c->self = c->kids ? cx__source_alloc(&composite_ops, c, CX_REASON_NONE,
-                                       all ? "all_of" : "any_of")
+                                       all ? "all_of" : "any_of", false)
                     : NULL;
   if (c->self == NULL) {
     cx__free(c->kids);

@@ -123,7 +123,8 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   cx__timer_init(&c->timer, on_timer);
   cx__job_init(&c->job, check);
   c->source = cx__source_alloc(&condition_ops, c, CX_REASON_CONDITION,
-                               name != NULL ? name : "condition");
+                               name != NULL ? name : "condition",
+                               name != NULL);
   if (c->source == NULL) {
     cx__free(c);
     return -ENOMEM;

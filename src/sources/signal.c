@@ -1,6 +1,9 @@
 /* src/sources/signal.c - the signal source, on the process-wide signal
  * dispatcher (src/runtime/signals.c). */
+#include "cx_config.h"
+
 #include <signal.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,28 +25,26 @@ struct signal_state {
   watch watches[]; /* count */
 };
 
-static const char *signal_name(int signo) {
-  switch (signo) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGALRM: return "SIGALRM";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGCHLD: return "SIGCHLD";
-    case SIGWINCH: return "SIGWINCH";
-    case SIGXCPU: return "SIGXCPU";
-    default: return "signal";
+/* "SIGTERM" for 15: the C library's abbreviation where it has one. */
+static void signal_name(int signo, char *out, size_t len) {
+#if defined(CX_HAVE_SIGABBREV_NP)
+  const char *abbrev = sigabbrev_np(signo);
+  if (abbrev != NULL) {
+    snprintf(out, len, "SIG%s", abbrev);
+    return;
   }
+#endif
+  if (signo >= SIGRTMIN && signo <= SIGRTMAX)
+    snprintf(out, len, "SIGRTMIN+%d", signo - SIGRTMIN);
+  else
+    snprintf(out, len, "signal");
 }
 
 static void on_signal(cx__sigwatch *w, int signo) {
   watch *wt = (watch *)w;
-  char msg[64];
-  snprintf(msg, sizeof msg, "received signal %s (%d)", signal_name(signo),
-           signo);
+  char name[32], msg[64];
+  signal_name(signo, name, sizeof name);
+  snprintf(msg, sizeof msg, "received signal %s (%d)", name, signo);
   cx__source_fire(wt->owner->source, CX_REASON_SIGNAL, msg);
 }
 
@@ -89,7 +90,8 @@ int cx_source_signal(const int *signals, size_t count, cx_source **out) {
   if (st == NULL) return -ENOMEM;
   st->count = count;
   for (size_t i = 0; i < count; i++) st->watches[i].signo = signals[i];
-  st->source = cx__source_alloc(&signal_ops, st, CX_REASON_SIGNAL, "signal");
+  st->source =
+      cx__source_alloc(&signal_ops, st, CX_REASON_SIGNAL, "signal", false);
   if (st->source == NULL) {
     cx__free(st);
     return -ENOMEM;

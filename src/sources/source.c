@@ -5,10 +5,12 @@
 #include "sources/sources.h"
 
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
-                            cx_reason reason, const char *name) {
+                            cx_reason reason, const char *name,
+                            bool copy_name) {
   cx_source *src = cx__calloc(1, sizeof *src);
   if (src == NULL) return NULL;
-  src->name = cx__strdup(name);
+  src->name = copy_name ? cx__strdup(name) : name;
+  src->name_owned = copy_name;
   if (src->name == NULL) {
     cx__free(src);
     return NULL;
@@ -29,14 +31,16 @@ int cx_source_new(const cx_source_ops *ops, void *user_data, cx_reason reason,
       ops->start == NULL || ops->stop == NULL ||
       reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
     return -EINVAL;
-  *out = cx__source_alloc(ops, user_data, reason, name ? name : "custom");
+  *out = name != NULL ? cx__source_alloc(ops, user_data, reason, name, true)
+                      : cx__source_alloc(ops, user_data, reason, "custom",
+                                         false);
   return *out != NULL ? 0 : -ENOMEM;
 }
 
 void cx_source_free(cx_source *src) {
   if (src == NULL) return;
   if (src->ops.destroy != NULL) src->ops.destroy(src->user_data);
-  cx__free(src->name);
+  if (src->name_owned) cx__free((char *)src->name);
   cx__free(src);
 }
 
@@ -64,7 +68,11 @@ static void inflight_done(cx_source *src) {
 }
 
 static void wait_inflight(cx_source *src) {
-  cx__stripe *s = cx__stripe_for(src);
+  cx__stripe *s;
+  /* The state left STARTED (seq_cst) before this load: a trigger that
+   * slips in later sees it and backs out, so 0 here is final. */
+  if (atomic_load(&src->inflight) == 0) return;
+  s = cx__stripe_for(src);
   pthread_mutex_lock(&s->mu);
   while (atomic_load(&src->inflight) > 0) pthread_cond_wait(&s->cond, &s->mu);
   pthread_mutex_unlock(&s->mu);

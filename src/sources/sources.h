@@ -14,7 +14,8 @@ struct cx_source {
   cx_source_ops ops;        /* immutable copy */
   void *user_data;          /* immutable */
   cx_reason reason;         /* immutable; NONE for composites */
-  char *name;               /* immutable (owned) */
+  const char *name;         /* immutable (owned when name_owned) */
+  bool name_owned;          /* immutable */
   cx_source *parent;        /* immutable once owned: composite or NULL */
   cx_source *next;          /* in op->sources; guarded by the op's stripe */
   cx_op *op;                /* set before start: the op it cancels */
@@ -26,9 +27,11 @@ struct cx_source {
   int64_t (*deadline)(const cx_source *src);
 };
 
-/* Allocates a source without validating (for built-ins). */
+/* Allocates a source without validating (for built-ins).  @name is copied
+ * when @copy_name, else it must be a static string. */
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
-                            cx_reason reason, const char *name);
+                            cx_reason reason, const char *name,
+                            bool copy_name);
 /* Starts @src for @op; 0 or the start error. */
 int cx__source_start(cx_source *src, cx_op *op);
 /* Stops @src: no trigger is delivered after it returns. */

@@ -57,7 +57,7 @@ int cx_source_timeout(double seconds, cx_source **out) {
   atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
   ts->source = cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT,
-                                "timeout");
+                                "timeout", false);
   if (ts->source == NULL) {
     cx__free(ts);
     return -ENOMEM;
