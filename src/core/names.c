@@ -2,6 +2,7 @@
 #include "cx_config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <cancelable/common.h>
@@ -47,6 +48,7 @@ const char *cx_reason_name(cx_reason reason) {
   XX(ENOSYS, "not supported")
 
 const char *cx_strerror(int err) {
+  if (err == INT_MIN) return "unknown error"; /* has no positive */
   if (err < 0) err = -err;
   if (err == 0) return "success";
   switch (err) {
@@ -66,6 +68,7 @@ const char *cx_strerror(int err) {
 }
 
 const char *cx_err_name(int err) {
+  if (err == INT_MIN) return "UNKNOWN"; /* has no positive */
   if (err < 0) err = -err;
   if (err == 0) return "OK";
   switch (err) {

@@ -109,14 +109,17 @@ static void *cb_worker(void *p) {
       if (next_rand(&seed) % 200 == 0) {
         /* swap in a fresh token, then cancel this one while the other
          * threads are registering on and unregistering from it */
+        bool swapped = false;
         pthread_mutex_lock(&g_cb.mu);
         if (g_cb.current == t) {
           g_cb.current = cx_token_new();
           atomic_fetch_add(&g_cb.tokens, 1);
+          swapped = true;
         }
         pthread_mutex_unlock(&g_cb.mu);
         if (cx_token_cancel(t, CX_REASON_MANUAL, "worker"))
           atomic_fetch_add(&g_cb.cancel_wins, 1);
+        if (swapped) cx_token_unref(t); /* the slot's reference */
       }
       if (next_rand(&seed) % 2) {
         int u = cx_callback_unregister(h);
@@ -212,7 +215,7 @@ static void test_stress_callbacks_race(void **state) {
 /* ---------------------------------------------------------------------- */
 /* 2. linking, waiting and cancelling on one tree of tokens */
 
-enum { TREE_MAX = 3000 };
+enum { TREE_MAX = 20000 };
 
 typedef struct tree {
   cx_token *nodes[TREE_MAX];
