@@ -184,8 +184,9 @@ CX_EXPORT double cx_op_elapsed(const cx_op *op);
  * Since: 0.1 */
 CX_EXPORT cx_reason cx_op_cancel_reason(const cx_op *op);
 /* cx_op_cancel_message: the message of the first trigger, or NULL while not
- * cancelled.  For reason PARENT it names the parent operation:
- * "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
+ * cancelled.  For reason PARENT it names the op's direct parent and carries
+ * the message of the op where the cancellation started (the root of the
+ * cascade): "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
 CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
 /* cx_op_error: the work's result code recorded when the op FAILED, else 0.
  * Since: 0.1 */

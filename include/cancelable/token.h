@@ -51,7 +51,10 @@ CX_EXPORT void cx_token_unref(cx_token *token);
 /* cx_token_cancel: cancel the token.  The first call wins: it fixes reason,
  * message and wall-clock time, wakes every waiter, makes the pollable fd
  * readable, cancels linked tokens and runs the callbacks in registration
- * order on the calling thread, with no library lock held.  A callback that
+ * order on the calling thread, with no library lock held.  Waiters
+ * (cx_token_wait(), the fd, cancellation points) are woken before the
+ * callbacks run, so a woken waiter may see callbacks still running.  A
+ * callback that
  * cancels other tokens (or a cascade through linked tokens) does not recurse:
  * the callbacks of those tokens run later on the same thread, before this
  * call returns, so chains of any depth use constant stack.
@@ -192,10 +195,14 @@ enum {
 };
 
 /* cx_callback_unregister: remove a callback and release its handle; as
- * C++ std::stop_callback's destructor.  If the callback is running on
- * another thread, waits until it has returned, so on return the callback no
- * longer touches its user data.  Called from inside the callback itself it
- * does not wait (no deadlock).
+ * C++ std::stop_callback's destructor.  If the callback is running (or
+ * about to run, in the same cancel) on another thread, waits until it has
+ * returned, so on return the callback no longer touches its user data, and
+ * the destroy notify has run.  Called from inside the callback itself it
+ * does not wait (no deadlock) and returns CX_CALLBACK_RAN; the destroy
+ * notify then runs when the callback returns.  Called from another
+ * callback of the same cancel for a callback whose turn has not come, it
+ * returns CX_CALLBACK_REMOVED and that callback never runs.
  * @cb: (nullable) the handle from cx_token_on_cancel(); invalid afterwards.
  * Returns: CX_CALLBACK_REMOVED or CX_CALLBACK_RAN.
  * Errors: -EINVAL when @cb is NULL.
@@ -211,7 +218,9 @@ CX_EXPORT int cx_callback_unregister(cx_callback *cb);
  * CX_CALLBACK_RUNNING; the destroy notify then runs when the callback
  * returns, which is the moment the user data is free to release.
  * @cb: (nullable) the handle; invalid afterwards.
- * Returns: CX_CALLBACK_REMOVED, CX_CALLBACK_RAN or CX_CALLBACK_RUNNING.
+ * Returns: CX_CALLBACK_REMOVED, CX_CALLBACK_RAN (also from inside the
+ *   callback itself) or CX_CALLBACK_RUNNING (running or about to run on
+ *   another thread).
  * Errors: -EINVAL when @cb is NULL.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * May be called from inside a callback: yes.
