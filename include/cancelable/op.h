@@ -241,7 +241,9 @@ CX_EXPORT void *cx_op_partial_result(const cx_op *op);
  * iterative, any depth or width), and the parent's deadline bounds the
  * child's.  Cancelling a child never touches its parent or siblings.  A
  * child that exits (or is freed before entering) unlinks itself from its
- * parent in O(1): parents never keep finished children. */
+ * parent in O(1): parents never keep finished children.  (An op that exits
+ * while children of its own still run keeps its token linked, so the
+ * cascade still reaches them; its link goes when its token is freed.) */
 
 /* cx_op_child_count: the number of children created with @op as parent that
  * have not exited (or been freed) yet.

@@ -125,7 +125,8 @@ CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
  * Returns: 1 an item; 0 the end (the partial result is stored, completed).
  * Errors: -ECANCELED the op is cancelled (checked before each item; the
  *   partial result is stored); the iterator's negative errno (stored too);
- *   -EINVAL NULL argument; -ENOMEM.
+ *   -EINVAL NULL argument; -ENOMEM.  Once a stream has ended, every later
+ *   call returns the same outcome (0, -ECANCELED or the error).
  * Since: 0.1 */
 CX_EXPORT int cx_stream_next(cx_stream *stream, void **item);
 

@@ -276,7 +276,10 @@ static int op_exit(cx_op *op, int result) {
   /* A finished child holds nothing of its parent's: leave its list and,
    * for a token of its own, the parent token's list of links. */
   if (!op->is_shield) cx__op_tree_detach(op);
-  if (op->owns_token) cx__token_unlink_all(op->token);
+  /* Children of its own still running keep receiving the parent's cancel
+   * through this token, so it stays linked until they are gone. */
+  if (op->owns_token && cx_op_child_count(op) == 0)
+    cx__token_unlink_all(op->token);
   if (op->registered) cx__registry_exit(op);
   fire(op, event);
   cx_op_unref(op);

@@ -19,6 +19,8 @@ struct cx_stream {
   void *unkept;              /* with keep_last 0: the item handed out last,
                                 freed at the next call */
   bool ended;
+  int outcome;               /* once ended: what every later call returns
+                                (0 completed, -ECANCELED, the error) */
 };
 
 /* Frees the item handed out last when none are kept. */
@@ -63,6 +65,7 @@ static int finish(cx_stream *s, bool completed, int error) {
   b->item_free = s->opts.item_free;
   s->kept = 0;
   s->ended = true;
+  s->outcome = completed ? 0 : error;
   cx_op_set_partial_result(s->op, b, box_free);
   return 0;
 }
@@ -126,7 +129,7 @@ int cx_stream_next(cx_stream *s, void **item) {
   int rc;
   if (s == NULL || item == NULL) return -EINVAL;
   drop_unkept(s);
-  if (s->ended) return 0;
+  if (s->ended) return s->outcome; /* a cancel or error stays reported */
   if (cx_token_is_cancelled(s->op->token)) {
     finish(s, false, -ECANCELED);
     return -ECANCELED;

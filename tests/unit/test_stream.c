@@ -1,0 +1,627 @@
+/* tests/unit/test_stream.c - streams, issue #4: a wrapper over a user
+ * iterator where each item is a cancellation point (manual cancel, parent
+ * cascade, timeout on the virtual clock); items are counted; progress is
+ * reported every N items (and bubbles); the last K items are kept (default
+ * 1000) and item_free runs exactly once for each item, at eviction or when
+ * the result is freed; the partial result after cancel, iterator error,
+ * completion and early free holds the count, the kept items (oldest first)
+ * and the completed flag; keep_last 0; bad input.  Ownership is checked by
+ * per-item free counters and by ASan.
+ */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+
+/* ---------------------------------------------------------------------- */
+/* a counting iterator over heap-allocated ints */
+
+#define MAX_ITEMS 4096
+
+typedef struct iter {
+  int next;       /* next value */
+  int end;        /* values 0 .. end-1 */
+  int fail_at;    /* return this error when next == fail_at (-1: never) */
+  int error;
+  int calls;      /* how often the iterator was called */
+  cx_op *cancel_op; /* cancel this op when handing out cancel_at */
+  int cancel_at;
+} iter;
+
+static int freed[MAX_ITEMS]; /* per value: times item_free ran */
+static int total_freed;
+
+static void item_free(void *item) {
+  int v = *(int *)item;
+  assert_true(v >= 0 && v < MAX_ITEMS);
+  freed[v]++;
+  total_freed++;
+  free(item);
+}
+
+static int next_int(void *state, void **item) {
+  iter *it = state;
+  it->calls++;
+  if (it->fail_at >= 0 && it->next == it->fail_at) return it->error;
+  if (it->next >= it->end) return 0;
+  int *p = malloc(sizeof *p);
+  if (p == NULL) return -ENOMEM;
+  *p = it->next++;
+  if (it->cancel_op != NULL && *p == it->cancel_at)
+    cx_op_cancel(it->cancel_op, CX_REASON_MANUAL, "enough");
+  *item = p;
+  return 1;
+}
+
+static iter make_iter(int end) {
+  iter it = {0, end, -1, 0, 0, NULL, -1};
+  return it;
+}
+
+static int reset_freed(void **state) {
+  (void)state;
+  memset(freed, 0, sizeof freed);
+  total_freed = 0;
+  return 0;
+}
+
+static cx_op *entered_op(const char *name, cx_op *parent) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.name = name;
+  o.parent = parent;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  return op;
+}
+
+static const cx_stream_result *result_of(cx_op *op) {
+  const cx_stream_result *r = cx_op_partial_result(op);
+  assert_non_null(r);
+  return r;
+}
+
+static void assert_items(const cx_stream_result *r, int first, size_t n) {
+  assert_int_equal(r->item_count, n);
+  if (n > 0) assert_non_null(r->items);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(*(int *)r->items[i], first + (int)i);
+}
+
+static void assert_freed_once(int from, int to) {
+  for (int v = from; v < to; v++) {
+    if (freed[v] != 1) {
+      print_error("item %d freed %d times\n", v, freed[v]);
+      fail();
+    }
+  }
+}
+
+static void assert_not_freed(int from, int to) {
+  for (int v = from; v < to; v++) {
+    if (freed[v] != 0) {
+      print_error("item %d freed %d times, expected 0\n", v, freed[v]);
+      fail();
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_completes(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(10);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  assert_int_equal(o.keep_last, 1000);
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(NULL, next_int, &it, &o, &s)); /* current op */
+  assert_int_equal(cx_stream_count(s), 0);
+  void *item = NULL;
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(cx_stream_next(s, &item), 1);
+    assert_int_equal(*(int *)item, i);
+    assert_int_equal(cx_stream_count(s), (size_t)i + 1);
+  }
+  assert_null(cx_op_partial_result(op)); /* not yet */
+  assert_int_equal(cx_stream_next(s, &item), 0);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 10);
+  assert_true(r->completed);
+  assert_int_equal(r->error, 0);
+  assert_items(r, 0, 10);
+  /* After the end: the end again, the iterator is not called again. */
+  int calls = it.calls;
+  assert_int_equal(cx_stream_next(s, &item), 0);
+  assert_int_equal(it.calls, calls);
+  assert_ptr_equal(cx_op_partial_result(op), r);
+  cx_stream_free(s);
+  /* The items belong to the result now. */
+  assert_int_equal(total_freed, 0);
+  r = result_of(op);
+  assert_items(r, 0, 10);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  assert_items(result_of(op), 0, 10);
+  cx_op_unref(op);
+  assert_freed_once(0, 10);
+  assert_int_equal(total_freed, 10);
+}
+
+static void test_cancel_is_checked_before_each_item(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(100);
+  it.cancel_op = op;
+  it.cancel_at = 4; /* cancelled while handing out item 4 */
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  int rc, got = 0;
+  while ((rc = cx_stream_next(s, &item)) == 1) got++;
+  CX_ASSERT_ERR(-ECANCELED, rc);
+  assert_int_equal(got, 5); /* the item in hand is still delivered */
+  assert_int_equal(it.calls, 5); /* never called after the cancel */
+  assert_int_equal(cx_stream_count(s), 5);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 5);
+  assert_false(r->completed);
+  CX_ASSERT_ERR(-ECANCELED, r->error);
+  assert_items(r, 0, 5);
+  /* Still cancelled on the next call; nothing is lost. */
+  rc = cx_stream_next(s, &item);
+  assert_true(rc == -ECANCELED || rc == 0);
+  assert_int_equal(it.calls, 5);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  r = result_of(op);
+  assert_int_equal(r->count, 5);
+  assert_items(r, 0, 5);
+  assert_int_equal(total_freed, 0);
+  cx_op_unref(op);
+  assert_freed_once(0, 5);
+  assert_int_equal(total_freed, 5);
+}
+
+/* A stream in a child op, cancelled by the parent's timeout. */
+static void test_cancel_by_parent_timeout(void **state) {
+  (void)state;
+  cx_op *parent = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&parent, 10.0, "batch"));
+  CX_ASSERT_OK(cx_op_enter(parent));
+  cx_op *op = entered_op("stream", parent);
+  iter it = make_iter(1000);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.keep_last = 3;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(NULL, next_int, &it, &o, &s));
+  void *item = NULL;
+  for (int i = 0; i < 7; i++) assert_int_equal(cx_stream_next(s, &item), 1);
+  CX_ASSERT_OK(cx_clock_advance(10.0));
+  CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_PARENT);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 7);
+  assert_false(r->completed);
+  CX_ASSERT_ERR(-ECANCELED, r->error);
+  assert_items(r, 4, 3);
+  assert_freed_once(0, 4);
+  assert_not_freed(4, 7);
+  CX_ASSERT_OK(cx_op_exit(parent, -ECANCELED));
+  cx_op_unref(op);
+  cx_op_unref(parent);
+  assert_freed_once(0, 7);
+  assert_int_equal(total_freed, 7);
+}
+
+static void test_iterator_error(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(100);
+  it.fail_at = 6;
+  it.error = -EIO;
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  int rc;
+  while ((rc = cx_stream_next(s, &item)) == 1) {
+  }
+  CX_ASSERT_ERR(-EIO, rc);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 6);
+  assert_false(r->completed);
+  CX_ASSERT_ERR(-EIO, r->error);
+  assert_items(r, 0, 6);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, -EIO));
+  assert_int_equal(cx_op_status(op), CX_STATUS_FAILED);
+  assert_items(result_of(op), 0, 6);
+  cx_op_unref(op);
+  assert_freed_once(0, 6);
+  assert_int_equal(total_freed, 6);
+}
+
+static void test_keep_last(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(10);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.keep_last = 3;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(cx_stream_next(s, &item), 1);
+    assert_int_equal(*(int *)item, i);
+    /* Received i: those older than the last 3 are freed, once. */
+    if (i >= 3) assert_freed_once(0, i - 2);
+    assert_not_freed(i - 2 > 0 ? i - 2 : 0, i + 1);
+  }
+  assert_int_equal(cx_stream_next(s, &item), 0);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 10);
+  assert_true(r->completed);
+  assert_items(r, 7, 3);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  assert_freed_once(0, 7);
+  assert_not_freed(7, 10);
+  cx_op_unref(op);
+  assert_freed_once(0, 10);
+  assert_int_equal(total_freed, 10);
+}
+
+static void test_keep_default_1000(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(1500);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  int rc;
+  while ((rc = cx_stream_next(s, &item)) == 1) {
+  }
+  CX_ASSERT_OK(rc);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 1500);
+  assert_true(r->completed);
+  assert_items(r, 500, 1000);
+  assert_freed_once(0, 500);
+  assert_not_freed(500, 1500);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_freed_once(0, 1500);
+}
+
+/* NULL options: defaults (keep 1000, no item_free: items are the user's
+ * static storage here). */
+static int next_static(void *state, void **item) {
+  static int values[5] = {10, 11, 12, 13, 14};
+  int *i = state;
+  if (*i >= 5) return 0;
+  *item = &values[(*i)++];
+  return 1;
+}
+
+static void test_null_options(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  int pos = 0;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_static, &pos, NULL, &s));
+  void *item = NULL;
+  int n = 0;
+  while (cx_stream_next(s, &item) == 1) n++;
+  assert_int_equal(n, 5);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 5);
+  assert_int_equal(r->item_count, 5);
+  assert_int_equal(*(int *)r->items[0], 10);
+  assert_int_equal(*(int *)r->items[4], 14);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+static void test_keep_none(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(5);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.keep_last = 0;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(cx_stream_next(s, &item), 1);
+    assert_int_equal(*(int *)item, i); /* valid until the next call */
+    if (i > 0) assert_freed_once(0, i);
+    assert_not_freed(i, i + 1);
+  }
+  assert_int_equal(cx_stream_next(s, &item), 0);
+  assert_freed_once(0, 5);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 5);
+  assert_int_equal(r->item_count, 0);
+  assert_true(r->completed);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_freed_once(0, 5);
+  assert_int_equal(total_freed, 5);
+}
+
+/* keep_last 0 and freed before the end: the item in hand is freed too. */
+static void test_keep_none_free_early(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(5);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.keep_last = 0;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  assert_int_equal(cx_stream_next(s, &item), 1);
+  assert_int_equal(cx_stream_next(s, &item), 1);
+  cx_stream_free(s);
+  assert_freed_once(0, 2);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 2);
+  assert_false(r->completed);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_int_equal(total_freed, 2);
+}
+
+static void test_free_before_end(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(100);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.keep_last = 2;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  for (int i = 0; i < 3; i++) assert_int_equal(cx_stream_next(s, &item), 1);
+  assert_null(cx_op_partial_result(op));
+  cx_stream_free(s);
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 3);
+  assert_false(r->completed);
+  assert_int_equal(r->error, 0);
+  assert_items(r, 1, 2);
+  assert_freed_once(0, 1);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_freed_once(0, 3);
+  assert_int_equal(total_freed, 3);
+}
+
+/* A second stream on the same op replaces the first's result: the
+ * replaced result's items are freed then, once. */
+static void test_result_replaced(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter a = make_iter(3);
+  iter b = make_iter(6);
+  b.next = 3;
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  void *item = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &a, &o, &s));
+  while (cx_stream_next(s, &item) == 1) {
+  }
+  cx_stream_free(s);
+  assert_int_equal(total_freed, 0);
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &b, &o, &s));
+  while (cx_stream_next(s, &item) == 1) {
+  }
+  assert_freed_once(0, 3); /* first result released */
+  const cx_stream_result *r = result_of(op);
+  assert_int_equal(r->count, 3);
+  assert_items(r, 3, 3);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_freed_once(0, 6);
+}
+
+/* Progress every N items, bubbling to the parent. */
+typedef struct prog {
+  int calls;
+  int64_t current[8];
+  int64_t total[8];
+  double percent[8];
+  char op_id[64];
+} prog;
+
+static int on_prog(const char *op_id, const char *message,
+                   const cx_meta *metadata, void *user_data) {
+  prog *p = user_data;
+  (void)message;
+  if (p->calls < 8) {
+    p->current[p->calls] = -1;
+    p->total[p->calls] = -1;
+    p->percent[p->calls] = -1;
+    cx_meta_get_int(metadata, CX_PROGRESS_CURRENT, &p->current[p->calls]);
+    cx_meta_get_int(metadata, CX_PROGRESS_TOTAL, &p->total[p->calls]);
+    cx_meta_get_double(metadata, CX_PROGRESS_PERCENT, &p->percent[p->calls]);
+  }
+  snprintf(p->op_id, sizeof p->op_id, "%s", op_id);
+  p->calls++;
+  return 0;
+}
+
+static void test_progress_every(void **state) {
+  (void)state;
+  cx_op *parent = entered_op("parent", NULL);
+  cx_op *op = entered_op("stream", parent);
+  prog mine = {0}, up = {0};
+  CX_ASSERT_OK(cx_op_on_progress(op, on_prog, &mine, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(parent, on_prog, &up, NULL));
+  iter it = make_iter(10);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  o.report_every = 4;
+  o.total = 10;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  for (int i = 1; i <= 10; i++) {
+    assert_int_equal(cx_stream_next(s, &item), 1);
+    assert_int_equal(mine.calls, i / 4);
+  }
+  assert_int_equal(cx_stream_next(s, &item), 0);
+  assert_int_equal(mine.calls, 2);
+  assert_int_equal(up.calls, 2);
+  assert_string_equal(up.op_id, cx_op_id(op));
+  assert_true(mine.current[0] == 4 && mine.current[1] == 8);
+  assert_true(mine.total[0] == 10 && mine.total[1] == 10);
+  assert_true(mine.percent[0] > 39.9 && mine.percent[0] < 40.1);
+  assert_true(mine.percent[1] > 79.9 && mine.percent[1] < 80.1);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  CX_ASSERT_OK(cx_op_exit(parent, 0));
+  cx_op_unref(op);
+  cx_op_unref(parent);
+  assert_int_equal(total_freed, 10);
+
+  /* report_every 0: never. */
+  op = entered_op("quiet", NULL);
+  prog none = {0};
+  CX_ASSERT_OK(cx_op_on_progress(op, on_prog, &none, NULL));
+  it = make_iter(20);
+  o.report_every = 0;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  while (cx_stream_next(s, &item) == 1) {
+  }
+  assert_int_equal(none.calls, 0);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* The stream holds its op: freeing the op first is safe. */
+static void test_stream_outlives_op_ref(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(3);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  assert_int_equal(cx_stream_next(s, &item), 1);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  assert_int_equal(cx_stream_next(s, &item), 1);
+  cx_stream_free(s); /* stores the result and frees the op */
+  assert_freed_once(0, 2);
+  assert_int_equal(total_freed, 2);
+}
+
+static void test_bad_input(void **state) {
+  (void)state;
+  iter it = make_iter(3);
+  cx_stream *s = (cx_stream *)&it;
+  assert_null(cx_current());
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(NULL, next_int, &it, NULL, &s));
+  assert_null(s);
+  cx_op *op = entered_op("stream", NULL);
+  s = (cx_stream *)&it;
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, NULL, &it, NULL, &s));
+  assert_null(s);
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, NULL, NULL));
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.size = 0;
+  s = (cx_stream *)&it;
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, &o, &s));
+  assert_null(s);
+  void *item = NULL;
+  CX_ASSERT_ERR(-EINVAL, cx_stream_next(NULL, &item));
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, NULL, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_next(s, NULL));
+  assert_int_equal(it.calls, 0);
+  assert_int_equal(cx_stream_count(NULL), 0);
+  cx_stream_free(NULL);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* A cancellation point keeps reporting the cancel: calling next again on
+ * a cancelled op gives -ECANCELED again, not 0 ("the end, completed"). */
+static void test_cancel_sticky(void **state) {
+  (void)state;
+  cx_op *op = entered_op("stream", NULL);
+  iter it = make_iter(100);
+  cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+  o.item_free = item_free;
+  cx_stream *s = NULL;
+  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  void *item = NULL;
+  assert_int_equal(cx_stream_next(s, &item), 1);
+  cx_op_cancel(op, CX_REASON_MANUAL, NULL);
+  CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
+  CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
+  assert_false(result_of(op)->completed);
+  cx_stream_free(s);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  assert_int_equal(total_freed, 1);
+}
+
+#define FT(path, fn) { (path), (fn), reset_freed, NULL, NULL }
+
+static int vclock_setup(void **state) {
+  reset_freed(state);
+  return cx_clock_use_virtual() == 0 ? 0 : -1;
+}
+
+static int vclock_teardown(void **state) {
+  (void)state;
+  cx_clock_use_real();
+  return 0;
+}
+
+#define VT(path, fn) { (path), (fn), vclock_setup, vclock_teardown, NULL }
+
+static const struct CMUnitTest tests[] = {
+    FT("/tree/stream/completes", test_completes),
+    FT("/tree/stream/cancel-before-each-item",
+       test_cancel_is_checked_before_each_item),
+    VT("/tree/stream/cancel-by-parent-timeout", test_cancel_by_parent_timeout),
+    FT("/tree/stream/iterator-error", test_iterator_error),
+    FT("/tree/stream/keep-last", test_keep_last),
+    FT("/tree/stream/keep-default-1000", test_keep_default_1000),
+    FT("/tree/stream/null-options", test_null_options),
+    FT("/tree/stream/keep-none", test_keep_none),
+    FT("/tree/stream/keep-none-free-early", test_keep_none_free_early),
+    FT("/tree/stream/free-before-end", test_free_before_end),
+    FT("/tree/stream/result-replaced", test_result_replaced),
+    FT("/tree/stream/progress-every", test_progress_every),
+    FT("/tree/stream/outlives-op-ref", test_stream_outlives_op_ref),
+    FT("/tree/stream/bad-input", test_bad_input),
+    FT("/tree/stream/cancel-sticky", test_cancel_sticky),
+};
+
+CX_TEST_MAIN("tree/stream", tests)
