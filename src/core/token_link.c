@@ -63,12 +63,14 @@ void cx__token_cascade(cx_token *t) {
     target = cx__token_try_ref(link->target);
     if (target == NULL) continue;
     if (cx__token_claim(target, preserve ? t->reason : CX_REASON_PARENT,
-                        NULL, false, t, preserve)) {
+                        NULL, false, t, preserve) &&
+        atomic_load(&target->has) != 0) {
+      /* Someone waits, watches or listens: finish it from the queue. */
       cx__token_queue(target); /* our reference goes with it */
     } else if (atomic_fetch_sub(&target->refs, 1) == 1) {
-      /* We held the last reference; free it once unlocked.  It is in no
-       * work list (the claimer's reference is gone), so pending_next is
-       * ours. */
+      /* Nothing to finish (or another thread claimed it).  If we held the
+       * last reference, free it once unlocked: it is in no work list, so
+       * pending_next is ours. */
       target->pending_next = dead;
       dead = target;
     }

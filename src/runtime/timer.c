@@ -4,6 +4,7 @@
  * of its own.  Callbacks run on the timer thread with no lock held. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,11 +21,15 @@ typedef struct service {
   cx__timer *firing;        /* guarded by mu: the timer being fired */
   uint64_t clock_gen;       /* guarded by mu: bumped by clock changes */
   uint64_t seen_gen;        /* guarded by mu: the thread caught up to this */
+  int64_t sleep_until;      /* guarded by mu: the deadline the thread waits
+                               for (CX__NO_DEADLINE: untimed), or
+                               INT64_MIN while it is awake */
 } service;
 
 static service svc = {.mu = PTHREAD_MUTEX_INITIALIZER,
                       .wake = PTHREAD_COND_INITIALIZER,
-                      .fired = PTHREAD_COND_INITIALIZER};
+                      .fired = PTHREAD_COND_INITIALIZER,
+                      .sleep_until = INT64_MIN};
 static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
 
 static void svc_init(void) {
@@ -100,15 +105,22 @@ static int heap_push_locked(cx__timer *t) {
 static void wait_locked(int64_t deadline) {
   struct timespec ts;
   if (deadline == CX__NO_DEADLINE || cx__clock_is_virtual()) {
+    svc.sleep_until = CX__NO_DEADLINE;
     pthread_cond_wait(&svc.wake, &svc.mu);
-    return;
+  } else {
+    svc.sleep_until = deadline;
+    ts = cx__ns_to_timespec(deadline);
+    pthread_cond_timedwait(&svc.wake, &svc.mu, &ts);
   }
-  ts = cx__ns_to_timespec(deadline);
-  pthread_cond_timedwait(&svc.wake, &svc.mu, &ts);
+  svc.sleep_until = INT64_MIN; /* awake: it looks at the heap again */
 }
 
 static void *timer_main(void *arg) {
   (void)arg;
+#if defined(PR_SET_TIMERSLACK)
+  /* Timeouts fire on time: no 50 us of default slack on every wait. */
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
   pthread_mutex_lock(&svc.mu);
   for (;;) {
     uint64_t gen = svc.clock_gen;
@@ -175,7 +187,10 @@ int cx__timer_arm(cx__timer *t, int64_t deadline) {
     rc = heap_push_locked(t);
     if (rc == 0) {
       t->state = CX__TIMER_ARMED;
-      if (t->index == 0) pthread_cond_signal(&svc.wake);
+      /* Wake the thread only if it sleeps past the new deadline: a timeout
+       * that is later than the one it waits for costs no wakeup. */
+      if (t->index == 0 && deadline < svc.sleep_until)
+        pthread_cond_signal(&svc.wake);
     } else if (was_armed) {
       t->state = CX__TIMER_IDLE;
     }
@@ -243,5 +258,6 @@ void cx__timer_fork_child(void) {
   if (svc.firing != NULL) svc.firing->state = CX__TIMER_IDLE;
   svc.firing = NULL;
   svc.started = false;
+  svc.sleep_until = INT64_MIN;
   svc.seen_gen = svc.clock_gen;
 }
