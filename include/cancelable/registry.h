@@ -91,7 +91,9 @@ CX_EXPORT int cx_registry_cancel(const char *id, cx_reason reason,
 
 /* cx_registry_cancel_all: cancel every live op matching @filter.
  * @filter: (nullable) NULL matches all.
- * Returns: how many ops this call cancelled (>= 0).
+ * Returns: how many matching ops this call cancelled itself (>= 0): ops
+ *   already cancelled, including descendants that an earlier cancel in the
+ *   same call reached through their parent, are not counted.
  * Errors: -EINVAL bad reason or filter; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT long cx_registry_cancel_all(const cx_op_filter *filter,

@@ -172,7 +172,8 @@ typedef struct cx_retry_options {
  * attempt (-ECANCELED without calling), the waits between attempts are
  * cancellation points (cx_sleep) and never last past the op's deadline, so
  * the loop returns within one backoff step of a cancel (at once when the
- * sleep is interrupted).
+ * sleep is interrupted).  A backoff that would reach the deadline waits
+ * until it and returns -ECANCELED without another attempt.
  * @op: (nullable) NULL means the current op (none: plain retries).
  * @opts: (nullable) NULL means CX_RETRY_OPTIONS_INIT.
  * @fn: (not nullable).

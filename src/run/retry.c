@@ -51,7 +51,13 @@ int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
       return rc;
     delay = delay_for(opts, attempt);
     left = cx_op_remaining(op);
-    if (delay > left) delay = left; /* the deadline ends the wait */
+    if (delay >= left) {
+      /* The deadline comes first: wait for it, then stop as cancelled
+       * (its timeout fires at that moment; do not race it with another
+       * attempt). */
+      cx_sleep(op, left);
+      return -ECANCELED;
+    }
     if (cx_sleep(op, delay) == -ECANCELED) return -ECANCELED;
   }
   return rc;

@@ -1,0 +1,971 @@
+/* tests/unit/test_registry.c - the operation registry, issue #6: ops
+ * register on enter when their options ask (or when
+ * cx_registry_set_default(true) makes it the default), leave the live table
+ * on exit and enter the history; every query and filter (by id, name,
+ * status, parent, glob pattern, children, history newest first with a
+ * limit); cancel by id (1 / 0 / -ENOENT) and cancel_all by filter and
+ * pattern returning counts; statistics after completed, cancelled and
+ * failed ops; history bounds (set_history_size) and prune by age and by
+ * count; clear; returned lists are snapshots the caller owns.  (The JSON
+ * export is tested elsewhere.)  The registry is process-wide: every test
+ * starts with cx_registry_clear().
+ */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cancelable.h>
+
+/* ---------------------------------------------------------------------- */
+/* helpers */
+
+static cx_op *make_op(const char *name, cx_op *parent, bool reg) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL;
+  o.name = name;
+  o.parent = parent;
+  o.register_op = reg;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  return op;
+}
+
+static cx_op *reg_op(const char *name, cx_op *parent) {
+  cx_op *op = make_op(name, parent, true);
+  CX_ASSERT_OK(cx_op_enter(op));
+  return op;
+}
+
+/* Exits @op with @result and drops the caller's reference. */
+static void finish(cx_op *op, int result) {
+  CX_ASSERT_OK(cx_op_exit(op, result));
+  cx_op_unref(op);
+}
+
+static bool list_has(const cx_op_list *l, const cx_op *op) {
+  for (size_t i = 0; i < l->count; i++)
+    if (l->ops[i] == op) return true;
+  return false;
+}
+
+/* Names of a list, joined with ',' (for compact order checks). */
+static const char *names(const cx_op_list *l, char *buf, size_t len) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < l->count && n < len; i++)
+    n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "",
+                          cx_op_name(l->ops[i]));
+  return buf;
+}
+
+static const char *live_names(const cx_op_filter *f, char *buf, size_t len) {
+  cx_op_list l = {0};
+  CX_ASSERT_OK(cx_registry_list(f, &l));
+  names(&l, buf, len);
+  cx_op_list_free(&l);
+  return buf;
+}
+
+static const char *history_names(const cx_op_filter *f, size_t newest,
+                                 char *buf, size_t len) {
+  cx_op_list l = {0};
+  CX_ASSERT_OK(cx_registry_history(f, newest, &l));
+  names(&l, buf, len);
+  cx_op_list_free(&l);
+  return buf;
+}
+
+static size_t live_count(void) {
+  cx_registry_stats st;
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  return st.live;
+}
+
+static void setup(void) {
+  cx_registry_clear();
+  cx_registry_set_default(false);
+  cx_registry_set_history_size(1000);
+}
+
+/* ---------------------------------------------------------------------- */
+/* registration */
+
+static void test_register_option(void **state) {
+  (void)state;
+  setup();
+  cx_op *yes = make_op("listed", NULL, true);
+  cx_op *no = make_op("unlisted", NULL, false);
+  /* Not before enter. */
+  assert_null(cx_registry_find(cx_op_id(yes)));
+  assert_int_equal(live_count(), 0);
+  CX_ASSERT_OK(cx_op_enter(yes));
+  CX_ASSERT_OK(cx_op_enter(no));
+  cx_op *f = cx_registry_find(cx_op_id(yes));
+  assert_ptr_equal(f, yes);
+  cx_op_unref(f);
+  assert_null(cx_registry_find(cx_op_id(no)));
+  assert_int_equal(live_count(), 1);
+  cx_op_list l = {0};
+  CX_ASSERT_OK(cx_registry_list(NULL, &l));
+  assert_true(list_has(&l, yes));
+  assert_false(list_has(&l, no));
+  cx_op_list_free(&l);
+  finish(no, 0);
+  finish(yes, 0);
+  assert_int_equal(live_count(), 0);
+}
+
+static int found_fn(cx_op *op, void *p) {
+  cx_op *f = cx_registry_find(cx_op_id(op));
+  *(int *)p = f == op;
+  cx_op_unref(f);
+  return 0;
+}
+
+static void test_register_default(void **state) {
+  (void)state;
+  char buf[256];
+  setup();
+  cx_registry_set_default(true);
+  cx_op *a = make_op("by-default", NULL, false);
+  CX_ASSERT_OK(cx_op_enter(a));
+  cx_registry_set_default(false);
+  cx_op *b = make_op("not-by-default", NULL, false);
+  CX_ASSERT_OK(cx_op_enter(b));
+  cx_op *c = reg_op("asked", NULL);
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "by-default,asked");
+  finish(c, 0);
+  finish(b, 0);
+  finish(a, 0);
+  /* Helpers' ops follow the default too. */
+  cx_registry_set_default(true);
+  cx_op *r = NULL;
+  cx_run_options ro = CX_RUN_OPTIONS_INIT;
+  ro.name = "run-default";
+  int found = 0;
+  CX_ASSERT_OK(cx_run(&ro, found_fn, &found, &r));
+  cx_registry_set_default(false);
+  assert_int_equal(found, 1);
+  cx_op_unref(r);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+                      "run-default,by-default,asked");
+}
+
+/* Exit: the live table is left, the history keeps the final context. */
+static void test_exit_moves_to_history(void **state) {
+  (void)state;
+  cx_op_list l = {0};
+  setup();
+  cx_op *op = reg_op("job", NULL);
+  char id[CX_ID_LEN + 1];
+  snprintf(id, sizeof id, "%s", cx_op_id(op));
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &l));
+  assert_int_equal(l.count, 0);
+  cx_op_list_free(&l);
+  cx_op_cancel(op, CX_REASON_TIMEOUT, "too slow");
+  finish(op, -ECANCELED); /* the registry's reference remains */
+  CX_ASSERT_OK(cx_registry_list(NULL, &l));
+  assert_int_equal(l.count, 0);
+  cx_op_list_free(&l);
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &l));
+  assert_int_equal(l.count, 1);
+  cx_op *h = l.ops[0];
+  assert_string_equal(cx_op_id(h), id);
+  assert_string_equal(cx_op_name(h), "job");
+  assert_int_equal(cx_op_status(h), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(h), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(h), "too slow");
+  assert_true(cx_op_end_time(h) >= cx_op_start_time(h));
+  cx_op_list_free(&l);
+  /* Finished ops are still found by id. */
+  cx_op *f = cx_registry_find(id);
+  assert_non_null(f);
+  assert_int_equal(cx_op_status(f), CX_STATUS_CANCELLED);
+  cx_op_unref(f);
+}
+
+/* ---------------------------------------------------------------------- */
+/* queries */
+
+static void test_find(void **state) {
+  (void)state;
+  setup();
+  cx_op *a = reg_op("a", NULL);
+  cx_op *b = reg_op("b", NULL);
+  cx_op *f = cx_registry_find(cx_op_id(b));
+  assert_ptr_equal(f, b);
+  cx_op_unref(f);
+  assert_null(cx_registry_find(NULL));
+  assert_null(cx_registry_find("no-such-id"));
+  assert_null(cx_registry_find(""));
+  finish(b, 0);
+  finish(a, 0);
+}
+
+/* An explicit id is found as such. */
+static void test_find_explicit_id(void **state) {
+  (void)state;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL;
+  setup();
+  o.id = "import-2024-06";
+  o.name = "import";
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_op *f = cx_registry_find("import-2024-06");
+  assert_ptr_equal(f, op);
+  cx_op_unref(f);
+  assert_int_equal(cx_registry_cancel("import-2024-06", CX_REASON_MANUAL,
+                                      NULL),
+                   1);
+  finish(op, -ECANCELED);
+}
+
+static void test_list_all_oldest_first(void **state) {
+  (void)state;
+  char buf[256];
+  setup();
+  cx_op *a = reg_op("first", NULL);
+  cx_op *b = reg_op("second", NULL);
+  cx_op *c = reg_op("third", NULL);
+  assert_string_equal(live_names(NULL, buf, sizeof buf),
+                      "first,second,third");
+  cx_op_filter any = CX_OP_FILTER_INIT;
+  assert_string_equal(live_names(&any, buf, sizeof buf),
+                      "first,second,third");
+  finish(c, 0);
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "first,second");
+  finish(b, 0);
+  finish(a, 0);
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "");
+}
+
+static void test_list_by_name(void **state) {
+  (void)state;
+  char buf[256];
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  cx_op *a = reg_op("fetch", NULL);
+  cx_op *b = reg_op("parse", NULL);
+  cx_op *c = reg_op("fetch", NULL);
+  cx_op *d = reg_op("fetch-more", NULL);
+  f.name = "fetch";
+  cx_op_list l = {0};
+  CX_ASSERT_OK(cx_registry_list(&f, &l));
+  assert_int_equal(l.count, 2);
+  assert_ptr_equal(l.ops[0], a);
+  assert_ptr_equal(l.ops[1], c);
+  cx_op_list_free(&l);
+  f.name = "nothing";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  finish(d, 0);
+  finish(c, 0);
+  finish(b, 0);
+  finish(a, 0);
+}
+
+static void test_list_by_status(void **state) {
+  (void)state;
+  char buf[256];
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  cx_op *a = reg_op("a", NULL);
+  cx_op *b = reg_op("b", NULL);
+  f.status = CX_STATUS_RUNNING;
+  assert_string_equal(live_names(&f, buf, sizeof buf), "a,b");
+  f.status = CX_STATUS_COMPLETED;
+  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  finish(b, -EIO);
+  finish(a, 0);
+  /* The history by status. */
+  cx_op *c = reg_op("c", NULL);
+  cx_op_cancel(c, CX_REASON_MANUAL, NULL);
+  finish(c, -ECANCELED);
+  f.status = CX_STATUS_COMPLETED;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "a");
+  f.status = CX_STATUS_FAILED;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "b");
+  f.status = CX_STATUS_CANCELLED;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "c");
+  f.status = CX_STATUS_RUNNING;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "");
+  f.status = -1;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "c,a,b");
+}
+
+static void test_list_by_parent_and_children(void **state) {
+  (void)state;
+  char buf[256];
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  cx_op_list l = {0};
+  setup();
+  cx_op *root = reg_op("root", NULL);
+  cx_op *c1 = make_op("child-1", root, true);
+  cx_op *c2 = make_op("child-2", root, true);
+  cx_op *other = reg_op("other", NULL);
+  CX_ASSERT_OK(cx_op_enter(c1));
+  cx_op *g = reg_op("grandchild", c1);
+  CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
+  assert_string_equal(names(&l, buf, sizeof buf), "child-1");
+  cx_op_list_free(&l);
+  /* Pending children are not live yet. */
+  CX_ASSERT_OK(cx_op_enter(c2));
+  CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
+  assert_string_equal(names(&l, buf, sizeof buf), "child-1,child-2");
+  cx_op_list_free(&l);
+  /* Grandchildren are not children. */
+  CX_ASSERT_OK(cx_registry_children(cx_op_id(c1), &l));
+  assert_string_equal(names(&l, buf, sizeof buf), "grandchild");
+  cx_op_list_free(&l);
+  CX_ASSERT_OK(cx_registry_children(cx_op_id(other), &l));
+  assert_int_equal(l.count, 0);
+  cx_op_list_free(&l);
+  CX_ASSERT_OK(cx_registry_children("no-such-id", &l));
+  assert_int_equal(l.count, 0);
+  cx_op_list_free(&l);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_children(NULL, &l));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_children(cx_op_id(root), NULL));
+  /* The same through the parent filter. */
+  f.parent_id = cx_op_id(root);
+  assert_string_equal(live_names(&f, buf, sizeof buf), "child-1,child-2");
+  /* Combined with a name pattern. */
+  f.name_pattern = "*-2";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "child-2");
+  /* Finished children leave the live children; history keeps parents. */
+  finish(c2, 0);
+  finish(g, 0);
+  char c1_id[CX_ID_LEN + 1];
+  snprintf(c1_id, sizeof c1_id, "%s", cx_op_id(c1));
+  CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
+  assert_string_equal(names(&l, buf, sizeof buf), "child-1");
+  cx_op_list_free(&l);
+  f.name_pattern = NULL;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "child-2");
+  f.parent_id = c1_id;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "grandchild");
+  finish(c1, 0);
+  finish(other, 0);
+  finish(root, 0);
+}
+
+static void test_list_by_pattern(void **state) {
+  (void)state;
+  char buf[256];
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  const char *ns[] = {"fetch-users", "fetch-orders", "parse-users",
+                      "job7", "job42", "Fetch-caps"};
+  cx_op *ops[6];
+  for (int i = 0; i < 6; i++) ops[i] = reg_op(ns[i], NULL);
+  f.name_pattern = "fetch-*";
+  assert_string_equal(live_names(&f, buf, sizeof buf),
+                      "fetch-users,fetch-orders");
+  f.name_pattern = "*-users";
+  assert_string_equal(live_names(&f, buf, sizeof buf),
+                      "fetch-users,parse-users");
+  f.name_pattern = "job?";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "job7");
+  f.name_pattern = "job[0-9]*";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "job7,job42");
+  f.name_pattern = "[!fj]*";
+  assert_string_equal(live_names(&f, buf, sizeof buf),
+                      "parse-users,Fetch-caps");
+  f.name_pattern = "*";
+  assert_string_equal(
+      live_names(&f, buf, sizeof buf),
+      "fetch-users,fetch-orders,parse-users,job7,job42,Fetch-caps");
+  f.name_pattern = "nothing*";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  /* Exact name and pattern together must both match. */
+  f.name_pattern = "fetch-*";
+  f.name = "fetch-orders";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "fetch-orders");
+  f.name = "parse-users";
+  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  for (int i = 5; i >= 0; i--) finish(ops[i], i == 3 ? -EIO : 0);
+  /* The history filters the same way (newest first). */
+  f.name = NULL;
+  f.name_pattern = "fetch-*";
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf),
+                      "fetch-users,fetch-orders");
+  f.name_pattern = "job*";
+  f.status = CX_STATUS_FAILED;
+  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "job7");
+}
+
+static void test_list_bad_args(void **state) {
+  (void)state;
+  cx_op_list l = {0};
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  cx_op *a = reg_op("a", NULL);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_list(NULL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_history(NULL, 0, NULL));
+  f.size = sizeof(size_t);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_list(&f, &l));
+  assert_int_equal(l.count, 0);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_history(&f, 0, &l));
+  assert_int_equal(l.count, 0);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel_all(&f, CX_REASON_MANUAL, NULL));
+  assert_false(cx_op_is_cancelled(a));
+  /* Freeing NULL or an empty list is fine. */
+  cx_op_list_free(NULL);
+  cx_op_list_free(&l);
+  finish(a, 0);
+}
+
+static void test_history_newest_first_limit(void **state) {
+  (void)state;
+  char buf[256];
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  const char *ns[] = {"h1", "h2", "h3", "h4", "h5"};
+  for (int i = 0; i < 5; i++) {
+    cx_op *op = reg_op(ns[i], NULL);
+    finish(op, i % 2 ? -EIO : 0); /* h2, h4 failed */
+  }
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+                      "h5,h4,h3,h2,h1");
+  assert_string_equal(history_names(NULL, 2, buf, sizeof buf), "h5,h4");
+  assert_string_equal(history_names(NULL, 1, buf, sizeof buf), "h5");
+  assert_string_equal(history_names(NULL, 10, buf, sizeof buf),
+                      "h5,h4,h3,h2,h1");
+  /* The limit counts matching entries. */
+  f.status = CX_STATUS_COMPLETED;
+  assert_string_equal(history_names(&f, 2, buf, sizeof buf), "h5,h3");
+  f.status = CX_STATUS_FAILED;
+  assert_string_equal(history_names(&f, 1, buf, sizeof buf), "h4");
+  /* Exit order, not enter order, decides. */
+  cx_op *x = reg_op("x-entered-first", NULL);
+  cx_op *y = reg_op("y-entered-second", NULL);
+  CX_ASSERT_OK(cx_op_exit(y, 0));
+  cx_op_unref(y);
+  CX_ASSERT_OK(cx_op_exit(x, 0));
+  cx_op_unref(x);
+  assert_string_equal(history_names(NULL, 2, buf, sizeof buf),
+                      "x-entered-first,y-entered-second");
+}
+
+/* ---------------------------------------------------------------------- */
+/* cancel */
+
+static void test_cancel_by_id(void **state) {
+  (void)state;
+  setup();
+  cx_op *a = reg_op("a", NULL);
+  cx_op *b = reg_op("b", NULL);
+  char a_id[CX_ID_LEN + 1];
+  snprintf(a_id, sizeof a_id, "%s", cx_op_id(a));
+  assert_int_equal(cx_registry_cancel(a_id, CX_REASON_MANUAL, "stop it"), 1);
+  assert_true(cx_op_is_cancelled(a));
+  assert_false(cx_op_is_cancelled(b));
+  assert_int_equal(cx_op_cancel_reason(a), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(a), "stop it");
+  /* Still live until it exits. */
+  assert_int_equal(cx_op_status(a), CX_STATUS_RUNNING);
+  /* Again: already cancelled, nothing changes. */
+  assert_int_equal(cx_registry_cancel(a_id, CX_REASON_TIMEOUT, "again"), 0);
+  assert_int_equal(cx_op_cancel_reason(a), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(a), "stop it");
+  /* Bad input. */
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(NULL, CX_REASON_MANUAL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(cx_op_id(b), CX_REASON_NONE,
+                                            NULL));
+  CX_ASSERT_ERR(-EINVAL,
+                cx_registry_cancel(cx_op_id(b), (cx_reason)99, NULL));
+  assert_false(cx_op_is_cancelled(b));
+  CX_ASSERT_ERR(-ENOENT, cx_registry_cancel("no-such-id", CX_REASON_MANUAL,
+                                            NULL));
+  /* Other reasons. */
+  assert_int_equal(cx_registry_cancel(cx_op_id(b), CX_REASON_SIGNAL, NULL),
+                   1);
+  assert_int_equal(cx_op_cancel_reason(b), CX_REASON_SIGNAL);
+  finish(b, -ECANCELED);
+  /* A finished op is not live: -ENOENT even though find() knows it. */
+  finish(a, -ECANCELED);
+  CX_ASSERT_ERR(-ENOENT, cx_registry_cancel(a_id, CX_REASON_MANUAL, NULL));
+  cx_op *f = cx_registry_find(a_id);
+  assert_non_null(f);
+  assert_int_equal(cx_op_status(f), CX_STATUS_CANCELLED);
+  cx_op_unref(f);
+}
+
+/* Cancelling a parent by id cascades to its children. */
+static void test_cancel_by_id_cascades(void **state) {
+  (void)state;
+  setup();
+  cx_op *p = reg_op("parent", NULL);
+  cx_op *c = reg_op("child", p);
+  assert_int_equal(cx_registry_cancel(cx_op_id(p), CX_REASON_MANUAL, "x"), 1);
+  assert_true(cx_op_is_cancelled(c));
+  assert_int_equal(cx_op_cancel_reason(c), CX_REASON_PARENT);
+  /* The child was cancelled (by the cascade): 0 for it now. */
+  assert_int_equal(cx_registry_cancel(cx_op_id(c), CX_REASON_MANUAL, NULL),
+                   0);
+  finish(c, -ECANCELED);
+  finish(p, -ECANCELED);
+}
+
+/* Cancel from another thread: the work sees it at its next cancellation
+ * point. */
+typedef struct sleeper {
+  atomic_int started;
+  int rc;
+  cx_op *op;
+} sleeper;
+
+static void *sleeper_main(void *p) {
+  sleeper *s = p;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.name = "background-sync";
+  o.register_op = true;
+  if (cx_op_create(&s->op, &o) != 0 || cx_op_enter(s->op) != 0) {
+    s->rc = -EFAULT;
+    atomic_store(&s->started, 1);
+    return NULL;
+  }
+  atomic_store(&s->started, 1);
+  s->rc = cx_sleep(NULL, 10.0);
+  cx_op_exit(s->op, s->rc);
+  return NULL;
+}
+
+static void test_cancel_other_thread(void **state) {
+  (void)state;
+  sleeper s;
+  pthread_t th;
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  cx_op_list l = {0};
+  setup();
+  memset(&s, 0, sizeof s);
+  atomic_init(&s.started, 0);
+  assert_int_equal(pthread_create(&th, NULL, sleeper_main, &s), 0);
+  while (!atomic_load(&s.started)) cx_test_sleep(0.01);
+  f.name = "background-sync";
+  CX_ASSERT_OK(cx_registry_list(&f, &l));
+  assert_int_equal(l.count, 1);
+  double t0 = cx_test_now();
+  assert_int_equal(
+      cx_registry_cancel(cx_op_id(l.ops[0]), CX_REASON_MANUAL, "admin"), 1);
+  pthread_join(th, NULL);
+  assert_true(cx_test_now() - t0 < 2.0);
+  CX_ASSERT_ERR(-ECANCELED, s.rc);
+  assert_int_equal(cx_op_status(l.ops[0]), CX_STATUS_CANCELLED);
+  assert_string_equal(cx_op_cancel_message(l.ops[0]), "admin");
+  cx_op_list_free(&l);
+  cx_op_unref(s.op);
+}
+
+static void test_cancel_all(void **state) {
+  (void)state;
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  cx_op *jobs[3], *others[2];
+  jobs[0] = reg_op("job-1", NULL);
+  jobs[1] = reg_op("job-2", NULL);
+  others[0] = reg_op("other-1", NULL);
+  jobs[2] = reg_op("job-3", NULL);
+  others[1] = reg_op("other-2", NULL);
+  cx_op *unlisted = make_op("job-unlisted", NULL, false);
+  CX_ASSERT_OK(cx_op_enter(unlisted));
+  /* By pattern. */
+  f.name_pattern = "job-*";
+  assert_int_equal(cx_registry_cancel_all(&f, CX_REASON_MANUAL, "jobs"), 3);
+  for (int i = 0; i < 3; i++) {
+    assert_true(cx_op_is_cancelled(jobs[i]));
+    assert_string_equal(cx_op_cancel_message(jobs[i]), "jobs");
+  }
+  assert_false(cx_op_is_cancelled(others[0]));
+  assert_false(cx_op_is_cancelled(unlisted));
+  /* Again: they already are. */
+  assert_int_equal(cx_registry_cancel_all(&f, CX_REASON_MANUAL, NULL), 0);
+  /* By exact name. */
+  f.name_pattern = NULL;
+  f.name = "other-2";
+  assert_int_equal(cx_registry_cancel_all(&f, CX_REASON_CONDITION, NULL), 1);
+  assert_int_equal(cx_op_cancel_reason(others[1]), CX_REASON_CONDITION);
+  /* Everything (NULL filter): only other-1 is left to cancel. */
+  assert_int_equal(cx_registry_cancel_all(NULL, CX_REASON_MANUAL, NULL), 1);
+  assert_true(cx_op_is_cancelled(others[0]));
+  assert_false(cx_op_is_cancelled(unlisted)); /* not registered */
+  assert_int_equal(cx_registry_cancel_all(NULL, CX_REASON_MANUAL, NULL), 0);
+  /* Bad reasons. */
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel_all(NULL, CX_REASON_NONE, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel_all(NULL, (cx_reason)42, NULL));
+  finish(unlisted, 0);
+  finish(others[1], -ECANCELED);
+  finish(jobs[2], -ECANCELED);
+  finish(others[0], -ECANCELED);
+  finish(jobs[1], -ECANCELED);
+  finish(jobs[0], -ECANCELED);
+  /* Nothing live: 0. */
+  assert_int_equal(cx_registry_cancel_all(NULL, CX_REASON_MANUAL, NULL), 0);
+}
+
+static void test_cancel_all_by_status_and_parent(void **state) {
+  (void)state;
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  setup();
+  cx_op *p = reg_op("p", NULL);
+  cx_op *c1 = reg_op("c1", p);
+  CX_ASSERT_OK(cx_op_exit(c1, 0)); /* c1 finished */
+  cx_op *c2 = make_op("c2", p, true);
+  CX_ASSERT_OK(cx_op_enter(c2));
+  cx_op *q = reg_op("q", NULL);
+  /* Only live ops are cancelled: a COMPLETED filter matches none. */
+  f.status = CX_STATUS_COMPLETED;
+  assert_int_equal(cx_registry_cancel_all(&f, CX_REASON_MANUAL, NULL), 0);
+  f.status = CX_STATUS_RUNNING;
+  f.parent_id = cx_op_id(p);
+  assert_int_equal(cx_registry_cancel_all(&f, CX_REASON_MANUAL, NULL), 1);
+  assert_true(cx_op_is_cancelled(c2));
+  assert_false(cx_op_is_cancelled(p));
+  assert_false(cx_op_is_cancelled(q));
+  finish(q, 0);
+  finish(c2, -ECANCELED);
+  finish(p, 0);
+  cx_op_unref(c1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* statistics */
+
+static void test_stats_mix(void **state) {
+  (void)state;
+  cx_registry_stats st;
+  setup();
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.live, 0);
+  assert_int_equal(st.completed, 0);
+  assert_int_equal(st.cancelled, 0);
+  assert_int_equal(st.failed, 0);
+  assert_int_equal(st.history, 0);
+  assert_true(st.average_duration == 0.0);
+
+  double sum = 0;
+  int finished = 0;
+  cx_op *done[6];
+  /* 3 completed. */
+  for (int i = 0; i < 3; i++) {
+    cx_op *op = reg_op("ok", NULL);
+    cx_sleep(op, 0.01 * (i + 1));
+    CX_ASSERT_OK(cx_op_exit(op, 0));
+    done[finished++] = op;
+  }
+  /* 2 cancelled: a timeout and a manual cancel. */
+  {
+    cx_op_options o = CX_OP_OPTIONS_INIT;
+    cx_op *op = NULL;
+    o.name = "slow";
+    o.timeout = 0.05;
+    o.register_op = true;
+    CX_ASSERT_OK(cx_op_create(&op, &o));
+    CX_ASSERT_OK(cx_op_enter(op));
+    CX_ASSERT_OK(cx_op_exit(op, cx_sleep(op, 5.0)));
+    done[finished++] = op;
+    op = reg_op("manual", NULL);
+    cx_registry_cancel(cx_op_id(op), CX_REASON_MANUAL, NULL);
+    CX_ASSERT_OK(cx_op_exit(op, cx_check(op)));
+    done[finished++] = op;
+  }
+  /* 1 failed. */
+  {
+    cx_op *op = reg_op("broken", NULL);
+    CX_ASSERT_OK(cx_op_exit(op, -EIO));
+    done[finished++] = op;
+  }
+  /* 2 live. */
+  cx_op *l1 = reg_op("live-1", NULL);
+  cx_op *l2 = reg_op("live-2", NULL);
+  /* An unregistered op counts nowhere. */
+  cx_op *u = make_op("unlisted", NULL, false);
+  CX_ASSERT_OK(cx_op_enter(u));
+  CX_ASSERT_OK(cx_op_exit(u, -EIO));
+  cx_op_unref(u);
+
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.live, 2);
+  assert_int_equal(st.live_by_status[CX_STATUS_RUNNING], 2);
+  assert_int_equal(st.live_by_status[CX_STATUS_PENDING], 0);
+  assert_int_equal(st.live_by_status[CX_STATUS_COMPLETED], 0);
+  assert_int_equal(st.completed, 3);
+  assert_int_equal(st.cancelled, 2);
+  assert_int_equal(st.failed, 1);
+  assert_int_equal(st.history, 6);
+  for (int i = 0; i < finished; i++) sum += cx_op_elapsed(done[i]);
+  assert_true(fabs(st.average_duration - sum / finished) < 1e-6);
+  assert_true(st.average_duration > 0.01);
+  assert_true(st.average_duration < 2.0);
+
+  for (int i = 0; i < finished; i++) cx_op_unref(done[i]);
+  finish(l2, 0);
+  finish(l1, 0);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.live, 0);
+  assert_int_equal(st.completed, 5);
+  assert_int_equal(st.history, 8);
+  CX_ASSERT_ERR(-EINVAL, cx_registry_get_stats(NULL));
+}
+
+/* Totals count every finished op since the start, also those the history
+ * no longer keeps. */
+static void test_stats_beyond_history(void **state) {
+  (void)state;
+  cx_registry_stats st;
+  setup();
+  cx_registry_set_history_size(2);
+  for (int i = 0; i < 5; i++) finish(reg_op("n", NULL), 0);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.completed, 5);
+  assert_int_equal(st.history, 2);
+  assert_int_equal(cx_registry_prune(0, 1), 1);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.completed, 5);
+  assert_int_equal(st.history, 1);
+  cx_registry_set_history_size(1000);
+}
+
+/* ---------------------------------------------------------------------- */
+/* history bounds and cleanup */
+
+static void test_history_size(void **state) {
+  (void)state;
+  char buf[256];
+  cx_registry_stats st;
+  setup();
+  cx_registry_set_history_size(3);
+  char first_id[CX_ID_LEN + 1];
+  const char *ns[] = {"e1", "e2", "e3", "e4", "e5"};
+  for (int i = 0; i < 5; i++) {
+    cx_op *op = reg_op(ns[i], NULL);
+    if (i == 0) snprintf(first_id, sizeof first_id, "%s", cx_op_id(op));
+    finish(op, 0);
+  }
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e5,e4,e3");
+  /* Dropped entries are no longer found. */
+  assert_null(cx_registry_find(first_id));
+  /* Shrinking drops the oldest at once. */
+  cx_registry_set_history_size(1);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e5");
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, 1);
+  /* 0 keeps none; live ops are not affected. */
+  cx_op *live = reg_op("live", NULL);
+  cx_registry_set_history_size(0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "live");
+  char live_id[CX_ID_LEN + 1];
+  snprintf(live_id, sizeof live_id, "%s", cx_op_id(live));
+  finish(live, 0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
+  assert_null(cx_registry_find(live_id));
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.completed, 6); /* still counted */
+  /* Growing keeps what is there and admits more. */
+  cx_registry_set_history_size(1000);
+  for (int i = 0; i < 3; i++) finish(reg_op(ns[i], NULL), 0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e3,e2,e1");
+}
+
+/* The default bound is 1000. */
+static void test_history_default_size(void **state) {
+  (void)state;
+  cx_registry_stats st;
+  setup();
+  for (int i = 0; i < 1005; i++) finish(reg_op("many", NULL), 0);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, 1000);
+  assert_int_equal(st.completed, 1005);
+}
+
+static void test_prune_by_count(void **state) {
+  (void)state;
+  char buf[256];
+  setup();
+  const char *ns[] = {"p1", "p2", "p3", "p4", "p5"};
+  for (int i = 0; i < 5; i++) finish(reg_op(ns[i], NULL), 0);
+  cx_op *live = reg_op("live", NULL);
+  assert_int_equal(cx_registry_prune(0, 0), 0); /* no limit at all */
+  assert_int_equal(cx_registry_prune(0, 10), 0);
+  assert_int_equal(cx_registry_prune(0, 2), 3);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "p5,p4");
+  assert_int_equal(cx_registry_prune(0, 2), 0);
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "live");
+  finish(live, 0);
+  /* The bound itself stays 1000: prune is one-off. */
+  for (int i = 0; i < 3; i++) finish(reg_op(ns[i], NULL), 0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+                      "p3,p2,p1,live,p5,p4");
+}
+
+static void test_prune_by_age(void **state) {
+  (void)state;
+  char buf[256];
+  setup();
+  finish(reg_op("old-1", NULL), 0);
+  finish(reg_op("old-2", NULL), 0);
+  cx_test_sleep(0.4);
+  finish(reg_op("new-1", NULL), 0);
+  finish(reg_op("new-2", NULL), 0);
+  assert_int_equal(cx_registry_prune(60.0, 0), 0);
+  assert_int_equal(cx_registry_prune(0.2, 0), 2);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "new-2,new-1");
+  /* Age and count together: whichever drops more. */
+  cx_test_sleep(0.3);
+  finish(reg_op("newest", NULL), 0);
+  assert_int_equal(cx_registry_prune(0.15, 5), 2);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newest");
+  finish(reg_op("newer", NULL), 0);
+  assert_int_equal(cx_registry_prune(60.0, 1), 1);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
+  /* Bad ages. */
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-1.0, 0));
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(NAN, 0));
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-INFINITY, 0));
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
+}
+
+static void test_clear(void **state) {
+  (void)state;
+  cx_registry_stats st;
+  char buf[256];
+  setup();
+  finish(reg_op("gone", NULL), -EIO);
+  cx_op *live = reg_op("still-running", NULL);
+  char id[CX_ID_LEN + 1];
+  snprintf(id, sizeof id, "%s", cx_op_id(live));
+  cx_registry_clear();
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.live, 0);
+  assert_int_equal(st.history, 0);
+  assert_int_equal(st.failed, 0);
+  assert_true(st.average_duration == 0.0);
+  assert_null(cx_registry_find(id));
+  CX_ASSERT_ERR(-ENOENT, cx_registry_cancel(id, CX_REASON_MANUAL, NULL));
+  /* The forgotten op keeps running, unregistered, and exits normally
+   * without reappearing. */
+  assert_int_equal(cx_op_status(live), CX_STATUS_RUNNING);
+  assert_false(cx_op_is_cancelled(live));
+  finish(live, 0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.completed, 0);
+  /* New ops register again. */
+  finish(reg_op("after-clear", NULL), 0);
+  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "after-clear");
+}
+
+/* ---------------------------------------------------------------------- */
+/* snapshots */
+
+/* A list stays valid after the ops exit, the caller drops its references,
+ * and the registry forgets them (ASan checks the reads). */
+static void test_list_is_owned_snapshot(void **state) {
+  (void)state;
+  cx_op_list l = {0}, h = {0};
+  setup();
+  cx_op *a = reg_op("snap-a", NULL);
+  cx_op *b = reg_op("snap-b", NULL);
+  CX_ASSERT_OK(cx_registry_list(NULL, &l));
+  assert_int_equal(l.count, 2);
+  finish(b, 0);
+  finish(a, -EIO);
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &h));
+  cx_registry_clear();
+  cx_registry_set_history_size(0);
+  cx_registry_set_history_size(1000);
+  /* The list is a snapshot of which ops were live; the ops themselves
+   * show their current (final) state. */
+  assert_string_equal(cx_op_name(l.ops[0]), "snap-a");
+  assert_string_equal(cx_op_name(l.ops[1]), "snap-b");
+  assert_int_equal(cx_op_status(l.ops[0]), CX_STATUS_FAILED);
+  assert_int_equal(cx_op_status(l.ops[1]), CX_STATUS_COMPLETED);
+  assert_non_null(cx_op_id(l.ops[0]));
+  assert_int_equal(h.count, 2);
+  assert_string_equal(cx_op_name(h.ops[0]), "snap-a");
+  cx_op_list_free(&l);
+  assert_null(l.ops);
+  assert_int_equal(l.count, 0);
+  cx_op_list_free(&h);
+}
+
+static void test_find_is_owned(void **state) {
+  (void)state;
+  setup();
+  cx_op *a = reg_op("found", NULL);
+  cx_op *f = cx_registry_find(cx_op_id(a));
+  finish(a, 0);
+  cx_registry_clear();
+  assert_string_equal(cx_op_name(f), "found");
+  assert_int_equal(cx_op_status(f), CX_STATUS_COMPLETED);
+  cx_op_unref(f);
+}
+
+/* Listing from inside a cancel callback (no registry lock held while user
+ * callbacks run). */
+static int relist_cb(cx_token *t, void *p) {
+  (void)t;
+  cx_op_list l = {0};
+  if (cx_registry_list(NULL, &l) == 0) {
+    *(size_t *)p = l.count;
+    cx_op_list_free(&l);
+  }
+  return 0;
+}
+
+static void test_cancel_callback_may_query(void **state) {
+  (void)state;
+  size_t seen = 0;
+  setup();
+  cx_op *a = reg_op("a", NULL);
+  cx_op *b = reg_op("b", NULL);
+  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(a), relist_cb, &seen, NULL, 0,
+                                  NULL));
+  assert_int_equal(cx_registry_cancel_all(NULL, CX_REASON_MANUAL, NULL), 2);
+  assert_int_equal(seen, 2);
+  finish(b, -ECANCELED);
+  finish(a, -ECANCELED);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/registry/register/option", test_register_option),
+    CX_TEST("/registry/register/default", test_register_default),
+    CX_TEST("/registry/exit/moves-to-history", test_exit_moves_to_history),
+    CX_TEST("/registry/find", test_find),
+    CX_TEST("/registry/find/explicit-id", test_find_explicit_id),
+    CX_TEST("/registry/find/owned", test_find_is_owned),
+    CX_TEST("/registry/list/oldest-first", test_list_all_oldest_first),
+    CX_TEST("/registry/list/by-name", test_list_by_name),
+    CX_TEST("/registry/list/by-status", test_list_by_status),
+    CX_TEST("/registry/list/by-parent-and-children",
+            test_list_by_parent_and_children),
+    CX_TEST("/registry/list/by-pattern", test_list_by_pattern),
+    CX_TEST("/registry/list/bad-args", test_list_bad_args),
+    CX_TEST("/registry/list/owned-snapshot", test_list_is_owned_snapshot),
+    CX_TEST("/registry/history/newest-first-limit",
+            test_history_newest_first_limit),
+    CX_TEST("/registry/history/size", test_history_size),
+    CX_TEST("/registry/history/default-size", test_history_default_size),
+    CX_TEST("/registry/cancel/by-id", test_cancel_by_id),
+    CX_TEST("/registry/cancel/by-id-cascades", test_cancel_by_id_cascades),
+    CX_TEST("/registry/cancel/other-thread", test_cancel_other_thread),
+    CX_TEST("/registry/cancel/all", test_cancel_all),
+    CX_TEST("/registry/cancel/all-by-status-and-parent",
+            test_cancel_all_by_status_and_parent),
+    CX_TEST("/registry/cancel/callback-may-query",
+            test_cancel_callback_may_query),
+    CX_TEST("/registry/stats/mix", test_stats_mix),
+    CX_TEST("/registry/stats/beyond-history", test_stats_beyond_history),
+    CX_TEST("/registry/prune/count", test_prune_by_count),
+    CX_TEST("/registry/prune/age", test_prune_by_age),
+    CX_TEST("/registry/clear", test_clear),
+};
+
+CX_TEST_MAIN("registry", tests)
