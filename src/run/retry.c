@@ -52,10 +52,10 @@ int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
     delay = delay_for(opts, attempt);
     left = cx_op_remaining(op);
     if (delay >= left) {
-      /* The deadline comes first: wait for it, then stop as cancelled
-       * (its timeout fires at that moment; do not race it with another
-       * attempt). */
-      cx_sleep(op, left);
+      /* The deadline comes first: wait for the cancel its timeout delivers
+       * (bounded, in case the clock is virtual and nobody advances it),
+       * then stop without racing it with another attempt. */
+      cx_token_wait(cx_op_token(op), left + 1.0);
       return -ECANCELED;
     }
     if (cx_sleep(op, delay) == -ECANCELED) return -ECANCELED;
