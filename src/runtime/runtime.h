@@ -111,11 +111,13 @@ struct cx__job {
   cx__job *next; /* guarded by the pool lock */
   cx__job_fn run;
   int state;     /* guarded by the pool lock: CX__JOB_* */
+  bool again;    /* guarded by the pool lock: submitted while running */
 };
 enum { CX__JOB_IDLE = 0, CX__JOB_QUEUED, CX__JOB_RUNNING };
 void cx__job_init(cx__job *job, cx__job_fn run);
-/* Queues @job unless it is queued or running.  0 or -EAGAIN/-ENOMEM when no
- * worker can be started. */
+/* Queues @job.  A job already queued stays queued once; a job that is
+ * running is queued again when its run returns, so no submit is lost.
+ * 0 or -EAGAIN/-ENOMEM when no worker can be started. */
 int cx__job_submit(cx__job *job);
 /* Dequeues @job, or waits until its run has returned (not when called from
  * that run itself). */

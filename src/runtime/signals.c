@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,7 +23,10 @@ static uint64_t seq;                        /* guarded by mu */
 static bool started;                        /* guarded by mu */
 static pthread_t thread;                    /* valid while started */
 static cx__wakeup pipe_w = {-1, -1};        /* guarded by mu (creation) */
-static volatile sig_atomic_t pending[NSIGNALS];
+/* Set by the handlers, taken by the dispatcher: lock-free atomics are
+ * async-signal-safe and, unlike volatile sig_atomic_t, safe across
+ * threads. */
+static atomic_int pending[NSIGNALS];
 
 bool cx__signal_valid(int signo) {
   return signo > 0 && signo < NSIGNALS && signo <= SIGRTMAX &&
@@ -30,9 +34,11 @@ bool cx__signal_valid(int signo) {
 }
 
 static void handler(int signo) {
-  if (signo > 0 && signo < NSIGNALS) pending[signo] = 1;
+  int saved = errno;
+  if (signo > 0 && signo < NSIGNALS) atomic_store(&pending[signo], 1);
   /* Async-signal-safe; a full pipe already guarantees a wakeup. */
   if (pipe_w.write_fd >= 0) cx__wakeup_signal(&pipe_w);
+  errno = saved;
 }
 
 static void dispatch(int signo) {
@@ -64,10 +70,7 @@ static void *dispatcher_main(void *arg) {
     while (read(fd, buf, sizeof buf) > 0) {
     }
     for (int signo = 1; signo < NSIGNALS; signo++) {
-      if (pending[signo]) {
-        pending[signo] = 0;
-        dispatch(signo);
-      }
+      if (atomic_exchange(&pending[signo], 0)) dispatch(signo);
     }
   }
   return NULL;

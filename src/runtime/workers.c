@@ -36,6 +36,16 @@ static void *worker_main(void *arg) {
     running_here = NULL;
     pthread_mutex_lock(&mu);
     if (job->state == CX__JOB_RUNNING) job->state = CX__JOB_IDLE;
+    if (job->again && job->state == CX__JOB_IDLE) {
+      /* Submitted while it ran: run it again. */
+      job->again = false;
+      job->state = CX__JOB_QUEUED;
+      if (tail != NULL)
+        tail->next = job;
+      else
+        head = job;
+      tail = job;
+    }
     pthread_cond_broadcast(&done);
   }
   return NULL;
@@ -61,11 +71,13 @@ void cx__job_init(cx__job *job, cx__job_fn run) {
   job->next = NULL;
   job->run = run;
   job->state = CX__JOB_IDLE;
+  job->again = false;
 }
 
 int cx__job_submit(cx__job *job) {
   int rc = 0;
   pthread_mutex_lock(&mu);
+  if (job->state == CX__JOB_RUNNING) job->again = true;
   if (job->state == CX__JOB_IDLE) {
     if (idle == 0 && threads < MAX_WORKERS) rc = spawn_locked();
     if (rc != 0 && threads > 0) rc = 0; /* the others will get to it */
@@ -85,6 +97,7 @@ int cx__job_submit(cx__job *job) {
 
 void cx__job_cancel(cx__job *job) {
   pthread_mutex_lock(&mu);
+  job->again = false;
   if (job->state == CX__JOB_QUEUED) {
     cx__job **p = &head, *prev = NULL;
     while (*p != job) {
@@ -97,6 +110,12 @@ void cx__job_cancel(cx__job *job) {
     job->state = CX__JOB_IDLE;
   } else if (running_here != job) {
     while (job->state == CX__JOB_RUNNING) pthread_cond_wait(&done, &mu);
+    if (job->state == CX__JOB_QUEUED) {
+      /* Re-queued by a submit that raced the cancel: take it back out. */
+      pthread_mutex_unlock(&mu);
+      cx__job_cancel(job);
+      return;
+    }
   }
   pthread_mutex_unlock(&mu);
 }

@@ -1,0 +1,779 @@
+/* tests/unit/test_composite.c - composite sources and combined ops
+ * (issue #3): any-of (and its alias "composite") triggers on the first
+ * sub-source and keeps that source's reason and message; all-of triggers
+ * only once every sub-source has triggered at least once - timeouts on the
+ * virtual clock, conditions and real signals included - with the reason of
+ * the completing source and the message "all N sources triggered"; a
+ * repeated trigger of one sub-source does not count twice; nesting to depth
+ * 3 and far deeper; the seed's (timeout OR signal) OR (min time AND
+ * target); empty and oversized composites, NULL, duplicate and
+ * already-owned sub-sources -> -EINVAL with the caller keeping its
+ * sources; composite deadlines through cx_op_deadline(); sub-sources stop
+ * with the op; cx_op_combine() keeps the first trigger's reason; the
+ * cx_op_with_signal() and cx_op_with_condition() factories.
+ */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cancelable.h>
+
+#define EPS 1e-6
+
+/* ---------------------------------------------------------------------- */
+/* a manual custom source */
+
+typedef struct man {
+  atomic_int starts, stops, destroys;
+} man;
+
+static int man_start(cx_source *s, void *u) {
+  (void)s;
+  atomic_fetch_add(&((man *)u)->starts, 1);
+  return 0;
+}
+static void man_stop(cx_source *s, void *u) {
+  (void)s;
+  atomic_fetch_add(&((man *)u)->stops, 1);
+}
+static void man_destroy(void *u) {
+  atomic_fetch_add(&((man *)u)->destroys, 1);
+}
+
+static const cx_source_ops man_ops = {sizeof(cx_source_ops), man_start,
+                                      man_stop, man_destroy};
+
+static cx_source *manual(man *m, cx_reason reason, const char *name) {
+  cx_source *s = NULL;
+  CX_ASSERT_OK(cx_source_new(&man_ops, m, reason, name, &s));
+  return s;
+}
+
+static cx_source *timeout(double seconds) {
+  cx_source *s = NULL;
+  CX_ASSERT_OK(cx_source_timeout(seconds, &s));
+  return s;
+}
+
+static cx_source *any2(cx_source *a, cx_source *b) {
+  cx_source *list[] = {a, b}, *out = NULL;
+  CX_ASSERT_OK(cx_source_any_of(list, 2, &out));
+  return out;
+}
+
+static cx_source *all2(cx_source *a, cx_source *b) {
+  cx_source *list[] = {a, b}, *out = NULL;
+  CX_ASSERT_OK(cx_source_all_of(list, 2, &out));
+  return out;
+}
+
+static cx_op *op_with(cx_source *s, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL;
+  o.name = name;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_add_source(op, s));
+  return op;
+}
+
+static int never(void *u) {
+  (void)u;
+  return 0;
+}
+
+static int flag_set(void *u) { return atomic_load((atomic_bool *)u); }
+
+/* ---------------------------------------------------------------------- */
+/* any-of */
+
+static void test_any_of_first_wins(void **state) {
+  (void)state;
+  man ma = {0}, mb = {0};
+  cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
+  cx_source *b = manual(&mb, CX_REASON_ERROR, "b");
+  cx_source *list[] = {a, b, timeout(60)}, *any;
+  CX_ASSERT_OK(cx_source_any_of(list, 3, &any));
+  cx_op *op = op_with(any, "any");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_int_equal(atomic_load(&ma.starts), 1);
+  assert_int_equal(atomic_load(&mb.starts), 1);
+  assert_false(cx_op_is_cancelled(op));
+  assert_true(cx_source_trigger(b, "b fired"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_true(cx_source_triggered(any));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  cx_source_trigger(a, "a fired");
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  /* sub-sources stopped with the op, freed with it */
+  assert_int_equal(atomic_load(&ma.stops), 1);
+  assert_int_equal(atomic_load(&mb.stops), 1);
+  assert_false(cx_source_trigger(a, "late"));
+  cx_op_unref(op);
+  assert_int_equal(atomic_load(&ma.destroys), 1);
+  assert_int_equal(atomic_load(&mb.destroys), 1);
+}
+
+static void test_any_of_timeout_virtual(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  cx_source *cond = NULL;
+  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 0.5, "never", &cond));
+  cx_source *list[] = {cond, timeout(3)}, *comp;
+  CX_ASSERT_OK(cx_source_composite(list, 2, &comp));
+  cx_op *op = op_with(comp, "composite");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(2.9));
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_clock_advance(0.1));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(op), "timed out after 3 s");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_any_of_op_completes_first(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  man m = {0};
+  cx_source *x = manual(&m, CX_REASON_MANUAL, "x");
+  cx_op *op = op_with(any2(x, timeout(1)), "quick");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  CX_ASSERT_OK(cx_clock_advance(5));
+  assert_false(cx_source_trigger(x, "late"));
+  assert_false(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
+  assert_int_equal(atomic_load(&m.stops), 1);
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+/* ---------------------------------------------------------------------- */
+/* all-of */
+
+static void test_all_of_needs_every_source(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  man ma = {0}, mb = {0};
+  cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
+  cx_source *b = manual(&mb, CX_REASON_ERROR, "b");
+  cx_source *list[] = {a, timeout(2), b}, *all;
+  CX_ASSERT_OK(cx_source_all_of(list, 3, &all));
+  cx_op *op = op_with(all, "all");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(cx_source_trigger(a, "a"));
+  assert_true(cx_source_trigger(a, "a again")); /* counts once */
+  assert_true(cx_source_triggered(a));
+  assert_false(cx_source_triggered(all));
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_clock_advance(2.0)); /* the timeout */
+  assert_false(cx_op_is_cancelled(op));
+  assert_true(cx_source_trigger(b, "b completes"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_true(cx_source_triggered(all));
+  /* the reason of the source that completed the set */
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  assert_string_equal(cx_op_cancel_message(op), "all 3 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_all_of_timeout_completes(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  man m = {0};
+  cx_source *x = manual(&m, CX_REASON_MANUAL, "x");
+  cx_op *op = op_with(all2(timeout(1), x), "min-time");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(cx_source_trigger(x, "target reached"));
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_clock_advance(1.0));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_all_of_two_timeouts(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  cx_op *op = op_with(all2(timeout(1), timeout(3)), "two-timeouts");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(2.0));
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_clock_advance(1.0));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_all_of_condition(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  atomic_bool ready = false;
+  cx_source *cond = NULL;
+  CX_ASSERT_OK(cx_source_condition(flag_set, &ready, NULL, 0.1, "target",
+                                   &cond));
+  cx_op *op = op_with(all2(timeout(0.5), cond), "cond");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(0.5)); /* the timeout, then checks */
+  for (int i = 0; i < 10; i++) {
+    CX_ASSERT_OK(cx_clock_advance(0.1));
+    cx_test_sleep(0.005);
+  }
+  assert_false(cx_op_is_cancelled(op));
+  atomic_store(&ready, true);
+  double t0 = cx_test_now();
+  while (!cx_op_is_cancelled(op) && cx_test_now() - t0 < 10) {
+    CX_ASSERT_OK(cx_clock_advance(0.1));
+    cx_token_wait(cx_op_token(op), 0.005);
+  }
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
+  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_all_of_signal(void **state) {
+  (void)state;
+  for (int order = 0; order < 2; order++) {
+    man m = {0};
+    int usr1 = SIGUSR1;
+    cx_source *sig = NULL, *x = manual(&m, CX_REASON_MANUAL, "x");
+    CX_ASSERT_OK(cx_source_signal(&usr1, 1, &sig));
+    cx_op *op = op_with(all2(sig, x), "signal-and");
+    CX_ASSERT_OK(cx_op_enter(op));
+    if (order == 1) assert_true(cx_source_trigger(x, "x"));
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    double t0 = cx_test_now();
+    while (!cx_source_triggered(sig) && cx_test_now() - t0 < 10)
+      cx_test_sleep(0.001);
+    assert_true(cx_source_triggered(sig));
+    if (order == 0) {
+      cx_test_sleep(0.01);
+      assert_false(cx_op_is_cancelled(op));
+      assert_true(cx_source_trigger(x, "x"));
+    }
+    CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+    assert_int_equal(cx_op_cancel_reason(op),
+                     order == 0 ? CX_REASON_MANUAL : CX_REASON_SIGNAL);
+    assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+    CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+    cx_op_unref(op);
+  }
+}
+
+static void test_all_of_64(void **state) {
+  (void)state;
+  man m[64];
+  memset(m, 0, sizeof m);
+  cx_source *list[64], *all;
+  for (int i = 0; i < 64; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
+  CX_ASSERT_OK(cx_source_all_of(list, 64, &all));
+  cx_op *op = op_with(all, "64");
+  CX_ASSERT_OK(cx_op_enter(op));
+  for (int i = 63; i > 0; i--) assert_true(cx_source_trigger(list[i], "x"));
+  assert_false(cx_op_is_cancelled(op));
+  assert_true(cx_source_trigger(list[0], "last"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_string_equal(cx_op_cancel_message(op), "all 64 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  for (int i = 0; i < 64; i++) assert_int_equal(atomic_load(&m[i].destroys), 1);
+}
+
+typedef struct trig_args {
+  cx_source *src;
+  pthread_barrier_t *barrier;
+} trig_args;
+
+static void *trigger_main(void *arg) {
+  trig_args *a = arg;
+  pthread_barrier_wait(a->barrier);
+  cx_source_trigger(a->src, "concurrent");
+  return NULL;
+}
+
+static void test_all_of_concurrent_triggers(void **state) {
+  (void)state;
+  enum { N = 8 };
+  for (int round = 0; round < 50; round++) {
+    man m[N];
+    memset(m, 0, sizeof m);
+    cx_source *list[N], *all;
+    for (int i = 0; i < N; i++)
+      list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
+    CX_ASSERT_OK(cx_source_all_of(list, N, &all));
+    cx_op *op = op_with(all, "concurrent");
+    CX_ASSERT_OK(cx_op_enter(op));
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, N);
+    pthread_t t[N];
+    trig_args a[N];
+    for (int i = 0; i < N; i++) {
+      a[i].src = list[i];
+      a[i].barrier = &barrier;
+      assert_int_equal(pthread_create(&t[i], NULL, trigger_main, &a[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    assert_true(cx_op_is_cancelled(op));
+    assert_string_equal(cx_op_cancel_message(op), "all 8 sources triggered");
+    CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+    cx_op_unref(op);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* nesting */
+
+static void test_nesting_depth_3(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  /* any_of( all_of( any_of(X, timeout 100), Y ), timeout 50 ) */
+  man mx = {0}, my = {0};
+  cx_source *x = manual(&mx, CX_REASON_CONDITION, "x");
+  cx_source *y = manual(&my, CX_REASON_SIGNAL, "y");
+  cx_source *inner = any2(x, timeout(100));
+  cx_source *mid = all2(inner, y);
+  cx_source *top = any2(mid, timeout(50));
+  cx_op *op = op_with(top, "depth3");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_float_equal(cx_op_deadline(op), cx_now() + 50, EPS);
+  assert_true(cx_source_trigger(x, "x"));
+  assert_true(cx_source_triggered(inner));
+  assert_false(cx_source_triggered(mid));
+  assert_false(cx_op_is_cancelled(op));
+  assert_true(cx_source_trigger(y, "y"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_true(cx_source_triggered(top));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
+  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(atomic_load(&mx.stops), 1);
+  assert_int_equal(atomic_load(&my.stops), 1);
+  cx_op_unref(op);
+  assert_int_equal(atomic_load(&mx.destroys), 1);
+  assert_int_equal(atomic_load(&my.destroys), 1);
+
+  /* the same shape, completed by the inner timeout instead */
+  mx = (man){0};
+  my = (man){0};
+  x = manual(&mx, CX_REASON_CONDITION, "x");
+  y = manual(&my, CX_REASON_SIGNAL, "y");
+  op = op_with(any2(all2(any2(x, timeout(10)), y), timeout(50)), "depth3b");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(cx_source_trigger(y, "y"));
+  CX_ASSERT_OK(cx_clock_advance(10));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_nesting_deep(void **state) {
+  (void)state;
+  enum { DEPTH = 500 };
+  man m = {0};
+  cx_source *leaf = manual(&m, CX_REASON_ERROR, "leaf"), *s = leaf;
+  for (int i = 0; i < DEPTH; i++) {
+    cx_source *next = NULL;
+    if (i % 2)
+      CX_ASSERT_OK(cx_source_any_of(&s, 1, &next));
+    else
+      CX_ASSERT_OK(cx_source_all_of(&s, 1, &next));
+    s = next;
+  }
+  cx_op *op = op_with(s, "deep");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_int_equal(atomic_load(&m.starts), 1);
+  assert_true(cx_source_trigger(leaf, "from the bottom"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
+  /* the outermost all-of of one source reports "all 1 sources" or keeps
+   * the leaf's text; either way the reason comes from the leaf */
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(atomic_load(&m.stops), 1);
+  cx_op_unref(op);
+  assert_int_equal(atomic_load(&m.destroys), 1);
+
+  /* any-of all the way: the leaf's message survives every level */
+  m = (man){0};
+  leaf = manual(&m, CX_REASON_CONDITION, "leaf");
+  s = leaf;
+  for (int i = 0; i < DEPTH; i++) {
+    cx_source *next = NULL;
+    CX_ASSERT_OK(cx_source_any_of(&s, 1, &next));
+    s = next;
+  }
+  op = op_with(s, "deep-any");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(cx_source_trigger(leaf, "leaf message"));
+  assert_string_equal(cx_op_cancel_message(op), "leaf message");
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+}
+
+typedef struct sigterm_sender {
+  double delay;
+} sigterm_sender;
+
+static void *send_usr2(void *arg) {
+  sigterm_sender *s = arg;
+  cx_test_sleep(s->delay);
+  kill(getpid(), SIGUSR2);
+  return NULL;
+}
+
+static void test_or_of_and(void **state) {
+  (void)state;
+  /* (timeout OR signal) OR (min time AND target), virtual clock */
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  for (int branch = 0; branch < 3; branch++) {
+    int usr2 = SIGUSR2;
+    man target = {0};
+    cx_source *sig = NULL, *t = manual(&target, CX_REASON_CONDITION, "t");
+    CX_ASSERT_OK(cx_source_signal(&usr2, 1, &sig));
+    cx_source *safety = any2(timeout(300), sig);
+    cx_source *reqs = all2(timeout(60), t);
+    cx_op *op = op_with(any2(safety, reqs), "or-of-and");
+    CX_ASSERT_OK(cx_op_enter(op));
+    /* the effective deadline is the hard timeout's: the AND branch needs
+     * more than time */
+    assert_float_equal(cx_op_deadline(op), cx_now() + 300, EPS);
+    if (branch == 0) {
+      /* AND: target reached, then the minimum time passes */
+      assert_true(cx_source_trigger(t, "target"));
+      CX_ASSERT_OK(cx_clock_advance(59));
+      assert_false(cx_op_is_cancelled(op));
+      CX_ASSERT_OK(cx_clock_advance(1));
+      assert_true(cx_op_is_cancelled(op));
+      assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+      assert_string_equal(cx_op_cancel_message(op),
+                          "all 2 sources triggered");
+    } else if (branch == 1) {
+      /* the minimum time passes without the target, then SIGUSR2 */
+      CX_ASSERT_OK(cx_clock_advance(100));
+      assert_false(cx_op_is_cancelled(op));
+      sigterm_sender s = {0.01};
+      pthread_t th;
+      assert_int_equal(pthread_create(&th, NULL, send_usr2, &s), 0);
+      pthread_join(th, NULL);
+      CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+      assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
+      assert_non_null(strstr(cx_op_cancel_message(op), "SIGUSR2"));
+    } else {
+      /* nothing but the hard timeout */
+      CX_ASSERT_OK(cx_clock_advance(300));
+      assert_true(cx_op_is_cancelled(op));
+      assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+      assert_string_equal(cx_op_cancel_message(op), "timed out after 300 s");
+    }
+    CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+    cx_op_unref(op);
+  }
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+/* ---------------------------------------------------------------------- */
+/* bad input: the caller keeps its sources */
+
+static void test_bad_input(void **state) {
+  (void)state;
+  man m[66];
+  memset(m, 0, sizeof m);
+  cx_source *list[66], *out = (cx_source *)&out;
+  for (int i = 0; i < 66; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
+  int (*const makers[])(cx_source *const *, size_t, cx_source **) = {
+      cx_source_any_of, cx_source_all_of, cx_source_composite};
+  for (int k = 0; k < 3; k++) {
+    out = (cx_source *)&out;
+    CX_ASSERT_ERR(-EINVAL, makers[k](list, 0, &out)); /* empty */
+    assert_null(out);
+    CX_ASSERT_ERR(-EINVAL, makers[k](list, 65, &out)); /* oversized */
+    CX_ASSERT_ERR(-EINVAL, makers[k](list, 66, &out));
+    CX_ASSERT_ERR(-EINVAL, makers[k](NULL, 2, &out));
+    CX_ASSERT_ERR(-EINVAL, makers[k](list, 2, NULL));
+    cx_source *with_null[] = {list[0], NULL, list[1]};
+    CX_ASSERT_ERR(-EINVAL, makers[k](with_null, 3, &out));
+    cx_source *dup[] = {list[0], list[1], list[0]};
+    CX_ASSERT_ERR(-EINVAL, makers[k](dup, 3, &out));
+  }
+  /* nothing was taken: every source can still be used */
+  for (int i = 0; i < 66; i++) {
+    assert_int_equal(atomic_load(&m[i].destroys), 0);
+  }
+  /* a sub-source already owned by another composite, or attached to an op */
+  cx_source *owner = NULL;
+  CX_ASSERT_OK(cx_source_any_of(&list[0], 1, &owner));
+  cx_source *again[] = {list[2], list[0]};
+  CX_ASSERT_ERR(-EINVAL, cx_source_all_of(again, 2, &out));
+  cx_op *op = op_with(list[3], "owns3");
+  cx_source *attached[] = {list[4], list[3]};
+  CX_ASSERT_ERR(-EINVAL, cx_source_any_of(attached, 2, &out));
+  /* list[2] and list[4] still belong to us */
+  cx_source *fine[] = {list[2], list[4]};
+  CX_ASSERT_OK(cx_source_all_of(fine, 2, &out));
+  cx_source_free(out);
+  assert_int_equal(atomic_load(&m[2].destroys), 1);
+  assert_int_equal(atomic_load(&m[4].destroys), 1);
+  /* the owners free what they own, once */
+  cx_source_free(owner);
+  assert_int_equal(atomic_load(&m[0].destroys), 1);
+  cx_op_unref(op);
+  assert_int_equal(atomic_load(&m[3].destroys), 1);
+  cx_source_free(list[1]);
+  for (int i = 5; i < 66; i++) cx_source_free(list[i]);
+  for (int i = 0; i < 66; i++) assert_int_equal(atomic_load(&m[i].destroys), 1);
+  for (int i = 0; i < 66; i++) assert_int_equal(atomic_load(&m[i].starts), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* deadlines */
+
+static void test_deadlines(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  cx_source *c1 = NULL, *c2 = NULL;
+  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1, "c1", &c1));
+  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1, "c2", &c2));
+  struct {
+    cx_source *src;
+    double expect; /* seconds from enter, INFINITY for none */
+    double op_timeout;
+  } cases[] = {
+      {any2(timeout(3), timeout(7)), 3, 0},
+      {all2(timeout(3), timeout(7)), 7, 0},
+      {all2(timeout(3), c1), INFINITY, 0},
+      {any2(timeout(4), c2), 4, 0},
+      {any2(all2(timeout(2), timeout(4)), timeout(10)), 4, 0},
+      {all2(any2(timeout(2), timeout(8)), timeout(5)), 5, 0},
+      {all2(timeout(20), timeout(30)), 6, 6}, /* the op's own timeout */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cx_op_options o = CX_OP_OPTIONS_INIT;
+    cx_op *op = NULL;
+    o.timeout = cases[i].op_timeout;
+    CX_ASSERT_OK(cx_op_create(&op, &o));
+    CX_ASSERT_OK(cx_op_add_source(op, cases[i].src));
+    assert_true(isinf(cx_op_deadline(op))); /* not running */
+    CX_ASSERT_OK(cx_clock_advance(1.0));    /* counts from enter */
+    CX_ASSERT_OK(cx_op_enter(op));
+    double now = cx_now();
+    if (isinf(cases[i].expect)) {
+      assert_true(isinf(cx_op_deadline(op)));
+      assert_true(isinf(cx_op_remaining(op)));
+    } else {
+      assert_float_equal(cx_op_deadline(op), now + cases[i].expect, EPS);
+      assert_float_equal(cx_op_remaining(op), cases[i].expect, EPS);
+    }
+    CX_ASSERT_OK(cx_op_exit(op, 0));
+    assert_true(isinf(cx_op_deadline(op)));
+    cx_op_unref(op);
+  }
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+/* ---------------------------------------------------------------------- */
+/* combine */
+
+static void test_combine(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  cx_op *a = NULL, *b = NULL, *c = NULL, *combined = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&a, 1.0, "a"));
+  CX_ASSERT_OK(cx_op_create(&b, NULL));
+  CX_ASSERT_OK(cx_op_create(&c, NULL));
+  cx_op *ops[] = {a, b, c};
+  CX_ASSERT_OK(cx_op_combine(&combined, ops, 3, NULL));
+  assert_string_equal(cx_op_name(combined), "combined");
+  assert_int_equal(cx_op_status(combined), CX_STATUS_PENDING);
+  /* the ops' references are held by the links */
+  cx_op_unref(c);
+  CX_ASSERT_OK(cx_op_enter(combined));
+  CX_ASSERT_OK(cx_op_enter(a));
+  assert_false(cx_op_is_cancelled(combined));
+  CX_ASSERT_OK(cx_clock_advance(1.0));
+  assert_true(cx_op_is_cancelled(combined));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(combined), "timed out after 1 s");
+  /* a later trigger of another op changes nothing */
+  assert_true(cx_op_cancel(b, CX_REASON_MANUAL, "too late"));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
+  CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
+  assert_int_equal(cx_op_status(combined), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
+  cx_op_unref(combined);
+  cx_op_unref(a);
+  cx_op_unref(b);
+
+  /* a manual cancel of one op, with its message */
+  CX_ASSERT_OK(cx_op_create(&a, NULL));
+  CX_ASSERT_OK(cx_op_create(&b, NULL));
+  cx_op *two[] = {a, b};
+  CX_ASSERT_OK(cx_op_combine(&combined, two, 2, "both"));
+  assert_string_equal(cx_op_name(combined), "both");
+  CX_ASSERT_OK(cx_op_enter(combined));
+  assert_true(cx_op_cancel(b, CX_REASON_ERROR, "b broke"));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_ERROR);
+  assert_string_equal(cx_op_cancel_message(combined), "b broke");
+  assert_false(cx_op_is_cancelled(a)); /* combining is one-way */
+  CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
+  cx_op_unref(combined);
+
+  /* an op already cancelled: the combined op starts out cancelled */
+  CX_ASSERT_OK(cx_op_combine(&combined, two, 2, "late"));
+  assert_true(cx_op_is_cancelled(combined));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_ERROR);
+  cx_op_unref(combined);
+  cx_op_unref(a);
+  cx_op_unref(b);
+
+  /* bad input */
+  combined = (cx_op *)&combined;
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, two, 0, NULL));
+  assert_null(combined);
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, NULL, 2, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(NULL, two, 2, NULL));
+  cx_op *with_null[] = {NULL};
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, with_null, 1, NULL));
+  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+static void test_combine_with_sources(void **state) {
+  (void)state;
+  /* combine ops made by the factories: the first trigger's reason wins */
+  int usr1 = SIGUSR1;
+  atomic_bool flag = false;
+  cx_op *sig = NULL, *cond = NULL, *combined = NULL;
+  CX_ASSERT_OK(cx_op_with_signal(&sig, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_condition(&cond, flag_set, &flag, NULL, 0.005,
+                                    "flag"));
+  cx_op *ops[] = {sig, cond};
+  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, "robust"));
+  CX_ASSERT_OK(cx_op_enter(combined));
+  CX_ASSERT_OK(cx_op_enter(sig));
+  CX_ASSERT_OK(cx_op_enter(cond));
+  atomic_store(&flag, true);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(combined), 10));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
+  assert_non_null(strstr(cx_op_cancel_message(combined), "flag"));
+  assert_int_equal(raise(SIGUSR1), 0);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(sig), 10));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
+  CX_ASSERT_OK(cx_op_exit(cond, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(sig, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
+  cx_op_unref(combined);
+  cx_op_unref(sig);
+  cx_op_unref(cond);
+}
+
+/* ---------------------------------------------------------------------- */
+/* factories */
+
+static atomic_int factory_destroys;
+static void count_destroy(void *u) {
+  (void)u;
+  atomic_fetch_add(&factory_destroys, 1);
+}
+
+static void test_factories(void **state) {
+  (void)state;
+  int usr2 = SIGUSR2;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_with_signal(&op, &usr2, 1, "service"));
+  assert_string_equal(cx_op_name(op), "service");
+  assert_int_equal(cx_op_status(op), CX_STATUS_PENDING);
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_int_equal(kill(getpid(), SIGUSR2), 0);
+  CX_ASSERT_ERR(-ECANCELED, cx_sleep(op, 10));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
+  assert_non_null(strstr(cx_op_cancel_message(op), "SIGUSR2"));
+  cx_op_unref(op);
+
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  atomic_bool flag = true;
+  atomic_store(&factory_destroys, 0);
+  CX_ASSERT_OK(cx_op_with_condition(&op, flag_set, &flag, count_destroy, 2.0,
+                                    "memory_check"));
+  assert_string_equal(cx_op_name(op), "memory_check");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(2.0));
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
+  assert_non_null(strstr(cx_op_cancel_message(op), "memory_check"));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(atomic_load(&factory_destroys), 0);
+  cx_op_unref(op);
+  assert_int_equal(atomic_load(&factory_destroys), 1);
+  CX_ASSERT_OK(cx_clock_use_real());
+
+  /* errors: nothing created, the destroy notify not called */
+  op = (cx_op *)&op;
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, flag_set, &flag,
+                                              count_destroy, 0, "bad"));
+  assert_null(op);
+  assert_int_equal(atomic_load(&factory_destroys), 1);
+  int bad = SIGKILL;
+  op = (cx_op *)&op;
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, &bad, 1, "bad"));
+  assert_null(op);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/composite/any-of/first-wins", test_any_of_first_wins),
+    CX_TEST("/composite/any-of/timeout", test_any_of_timeout_virtual),
+    CX_TEST("/composite/any-of/op-completes-first",
+            test_any_of_op_completes_first),
+    CX_TEST("/composite/all-of/needs-every-source",
+            test_all_of_needs_every_source),
+    CX_TEST("/composite/all-of/timeout-completes",
+            test_all_of_timeout_completes),
+    CX_TEST("/composite/all-of/two-timeouts", test_all_of_two_timeouts),
+    CX_TEST("/composite/all-of/condition", test_all_of_condition),
+    CX_TEST("/composite/all-of/signal", test_all_of_signal),
+    CX_TEST("/composite/all-of/64", test_all_of_64),
+    CX_TEST("/composite/all-of/concurrent-triggers",
+            test_all_of_concurrent_triggers),
+    CX_TEST("/composite/nesting/depth-3", test_nesting_depth_3),
+    CX_TEST("/composite/nesting/deep", test_nesting_deep),
+    CX_TEST("/composite/or-of-and", test_or_of_and),
+    CX_TEST("/composite/bad-input", test_bad_input),
+    CX_TEST("/composite/deadlines", test_deadlines),
+    CX_TEST("/composite/combine", test_combine),
+    CX_TEST("/composite/combine/with-sources", test_combine_with_sources),
+    CX_TEST("/composite/factories", test_factories),
+};
+
+CX_TEST_MAIN("composite", tests)
