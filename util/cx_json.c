@@ -83,8 +83,7 @@ static void open_container(cx__json *j, bool object) {
 
 static void close_container(cx__json *j, bool object) {
   if (j->err != 0) return;
-  if (j->depth == 0 || j->is_object[j->depth - 1] != object ||
-      j->after_key) {
+  if (j->depth == 0 || j->is_object[j->depth - 1] != object || j->after_key) {
     j->err = -EINVAL;
     return;
   }
@@ -111,13 +110,27 @@ static void append_quoted(cx__json *j, const char *s, size_t n) {
     start = i + 1;
     esc[0] = '\\';
     switch (c) {
-      case '"': esc[1] = '"'; break;
-      case '\\': esc[1] = '\\'; break;
-      case '\b': esc[1] = 'b'; break;
-      case '\f': esc[1] = 'f'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
+      case '"':
+        esc[1] = '"';
+        break;
+      case '\\':
+        esc[1] = '\\';
+        break;
+      case '\b':
+        esc[1] = 'b';
+        break;
+      case '\f':
+        esc[1] = 'f';
+        break;
+      case '\n':
+        esc[1] = 'n';
+        break;
+      case '\r':
+        esc[1] = 'r';
+        break;
+      case '\t':
+        esc[1] = 't';
+        break;
       default:
         esc[1] = 'u';
         esc[2] = '0';

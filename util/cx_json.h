@@ -30,15 +30,15 @@
 #define CX__JSON_MAX_DEPTH 64
 
 typedef struct cx__json {
-  char *buf;  /* (owned) the text, NUL-terminated; NULL before the first
-                 write */
-  size_t len; /* bytes of text, without the NUL */
-  size_t cap; /* bytes allocated */
-  int err;    /* 0, -ENOMEM or -EINVAL (sticky) */
-  unsigned depth;                       /* open containers */
-  bool need_comma[CX__JSON_MAX_DEPTH];  /* per level: a value was written */
-  bool is_object[CX__JSON_MAX_DEPTH];   /* per level: object or array */
-  bool after_key;                       /* a key waits for its value */
+  char *buf;      /* (owned) the text, NUL-terminated; NULL before the first
+                     write */
+  size_t len;     /* bytes of text, without the NUL */
+  size_t cap;     /* bytes allocated */
+  int err;        /* 0, -ENOMEM or -EINVAL (sticky) */
+  unsigned depth; /* open containers */
+  bool need_comma[CX__JSON_MAX_DEPTH]; /* per level: a value was written */
+  bool is_object[CX__JSON_MAX_DEPTH];  /* per level: object or array */
+  bool after_key;                      /* a key waits for its value */
 } cx__json;
 
 /* Prepares an empty writer (allocates nothing). */

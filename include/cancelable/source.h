@@ -128,7 +128,9 @@ CX_EXPORT int cx_source_signal(const int *signals, size_t count,
  * triggers), 0 when not, a negative errno on error (counted, logged, and
  * polling goes on).  Runs on a condition worker thread, never on the timer
  * thread, so it may block; one source's predicate never runs twice at
- * once. */
+ * once.  Stopping the source (cx_op_exit()) waits for a check that is
+ * running, so a predicate that blocks for long delays the exit: make it
+ * return promptly, or make it interruptible by your own means. */
 typedef int (*cx_predicate_fn)(void *user_data);
 
 /* cx_source_condition: a source that calls @predicate every @interval

@@ -1,0 +1,549 @@
+/* tests/tool/test_tool_parse.c - the cancelable tool's parsers, compiled
+ * in from tools/cancelable/: GNU timeout durations, signal names, the
+ * source expression language (grammar, precedence, quoting, errors naming
+ * the offending token, canonical round trip, nesting limit, and a
+ * fuzz-style run of random expressions that must never crash), progress
+ * lines, the status line, and util/cx_json's escaping.  Issue #7.
+ */
+#include "cx_test.h"
+
+#include <cancelable.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cx_json.h"
+#include "duration.h"
+#include "expr.h"
+#include "progress.h"
+#include "signames.h"
+#include "sources.h"
+#include "statusline.h"
+
+/* ---- Durations (as GNU timeout). */
+
+static void test_duration_valid(void **state) {
+  static const struct {
+    const char *text;
+    double seconds;
+  } cases[] = {{"0", 0},     {"1", 1},     {"1.5", 1.5}, {".5", 0.5},
+               {"2s", 2},    {"1.5m", 90}, {"2h", 7200}, {"0.5d", 43200},
+               {"1e2", 100}, {" 3", 3},    {"0x10", 16}, {"0m", 0}};
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double d = -1;
+    CX_ASSERT_OK(duration_parse(cases[i].text, &d));
+    assert_true(fabs(d - cases[i].seconds) < 1e-9);
+  }
+}
+
+static void test_duration_infinite(void **state) {
+  double d = 0;
+  (void)state;
+  CX_ASSERT_OK(duration_parse("inf", &d));
+  assert_true(isinf(d));
+  CX_ASSERT_OK(duration_parse("99999999999d", &d));
+  assert_true(isinf(d));
+}
+
+static void test_duration_invalid(void **state) {
+  static const char *bad[] = {"",    "abc", "-1",    "1x", "1ss", "1 ",
+                              "nan", "s",   "1.5.5", "-0", "1m2"};
+  (void)state;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    double d = 42;
+    CX_ASSERT_ERR(-EINVAL, duration_parse(bad[i], &d));
+    assert_true(d == 42); /* untouched on error */
+  }
+  CX_ASSERT_ERR(-EINVAL, duration_parse(NULL, NULL));
+}
+
+/* ---- Signal names. */
+
+static void test_signames(void **state) {
+  char buf[16];
+  (void)state;
+  assert_int_equal(signame_parse("TERM"), SIGTERM);
+  assert_int_equal(signame_parse("sigterm"), SIGTERM);
+  assert_int_equal(signame_parse("SIGINT"), SIGINT);
+  assert_int_equal(signame_parse("9"), SIGKILL);
+  assert_int_equal(signame_parse("0"), 0);
+  assert_int_equal(signame_parse("EXIT"), 0);
+  assert_int_equal(signame_parse("RTMIN"), SIGRTMIN);
+  assert_int_equal(signame_parse("rtmin+2"), SIGRTMIN + 2);
+  assert_int_equal(signame_parse("RTMAX-1"), SIGRTMAX - 1);
+  CX_ASSERT_ERR(-EINVAL, signame_parse("FOO"));
+  CX_ASSERT_ERR(-EINVAL, signame_parse(""));
+  CX_ASSERT_ERR(-EINVAL, signame_parse("999"));
+  CX_ASSERT_ERR(-EINVAL, signame_parse("RTMIN+999"));
+  assert_string_equal(signame_name(SIGTERM, buf, sizeof buf), "TERM");
+  assert_string_equal(signame_name(SIGRTMIN + 1, buf, sizeof buf), "RTMIN+1");
+  assert_int_equal(signame_parse(signame_name(SIGRTMAX - 2, buf, sizeof buf)),
+                   SIGRTMAX - 2);
+}
+
+/* ---- Expressions. */
+
+/* Parses @text and returns its canonical form (static buffer). */
+static const char *canon(const char *text) {
+  static char out[1024];
+  expr_node *n = NULL;
+  expr_error err;
+  char *s;
+  int rc = expr_parse(text, &n, &err);
+  if (rc != 0) {
+    snprintf(out, sizeof out, "error %d col %zu at '%s': %s", rc, err.column,
+             err.token, err.message);
+    return out;
+  }
+  s = expr_format(n);
+  assert_non_null(s);
+  snprintf(out, sizeof out, "%s", s);
+  free(s);
+  expr_free(n);
+  return out;
+}
+
+static void test_expr_leaves(void **state) {
+  (void)state;
+  assert_string_equal(canon("timeout:1.5m"), "timeout:90");
+  assert_string_equal(canon("after:2"), "timeout:2");
+  assert_string_equal(canon("signal"), "signal:INT,TERM");
+  assert_string_equal(canon("signal:hup,SIGUSR1,15"), "signal:HUP,USR1,TERM");
+  assert_string_equal(canon("file:/tmp/x"), "file:\"/tmp/x\"");
+  assert_string_equal(canon("cond:'test -f done'"), "cond:\"test -f done\"");
+  assert_string_equal(canon("until:true"), "cond:\"true\"");
+  assert_string_equal(canon("memory:90"), "memory:90");
+  assert_string_equal(canon("mem:12.5%"), "memory:12.5");
+  assert_string_equal(canon("cpu:100"), "cpu:100");
+  assert_string_equal(canon("disk:95"), "disk:95");
+  assert_string_equal(canon("disk:95,/var"), "disk:95,\"/var\"");
+  assert_string_equal(canon("count:1000"), "count:1000");
+  assert_string_equal(canon("progress:50%"), "progress:50");
+  assert_string_equal(canon("TIMEOUT:3"), "timeout:3");
+}
+
+static void test_expr_precedence(void **state) {
+  (void)state;
+  assert_string_equal(canon("timeout:1 OR timeout:2 AND timeout:3"),
+                      "(timeout:1 OR (timeout:2 AND timeout:3))");
+  assert_string_equal(canon("timeout:1 and timeout:2 or timeout:3"),
+                      "((timeout:1 AND timeout:2) OR timeout:3)");
+  assert_string_equal(canon("(timeout:1 || timeout:2) && timeout:3"),
+                      "((timeout:1 OR timeout:2) AND timeout:3)");
+  assert_string_equal(canon("timeout:1|timeout:2&timeout:3"),
+                      "(timeout:1 OR (timeout:2 AND timeout:3))");
+  assert_string_equal(canon("((((timeout:1))))"), "timeout:1");
+  assert_string_equal(canon("timeout:1 OR timeout:2 OR timeout:3"),
+                      "(timeout:1 OR timeout:2 OR timeout:3)");
+}
+
+/* The issue's seed: "(timeout OR signal) OR (minimum time AND target
+ * count)" in one option, and the brief's example. */
+static void test_expr_seed(void **state) {
+  (void)state;
+  assert_string_equal(
+      canon("(timeout:300 OR signal:TERM) OR (after:60 AND count:1000)"),
+      "((timeout:300 OR signal:TERM) OR (timeout:60 AND count:1000))");
+  assert_string_equal(
+      canon("(timeout:300 OR signal:TERM) OR (timeout:60 AND "
+            "cond:'test -f done')"),
+      "((timeout:300 OR signal:TERM) OR (timeout:60 AND cond:\"test -f "
+      "done\"))");
+}
+
+static void test_expr_quoting(void **state) {
+  (void)state;
+  assert_string_equal(canon("cond:\"echo \\\"a\\\" \\\\ b\""),
+                      "cond:\"echo \\\"a\\\" \\\\ b\"");
+  assert_string_equal(canon("file:/tmp/a\\ b"), "file:\"/tmp/a b\"");
+  assert_string_equal(canon("file:'/tmp/(x) AND y'"),
+                      "file:\"/tmp/(x) AND y\"");
+  assert_string_equal(canon("cond:'a'\"b\"c"), "cond:\"abc\"");
+  /* A quoted keyword is a word, not an operator (so: an unknown kind). */
+  assert_non_null(strstr(canon("timeout:1 'OR' timeout:2"), "expected AND"));
+}
+
+static void test_expr_round_trip_quotes(void **state) {
+  const char *texts[] = {"cond:'it''s'", "file:\"a\\\\b\\\"c\"", "cond:'x:y:z'",
+                         "disk:1,'/a,b'"};
+  (void)state;
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    char first[1024];
+    snprintf(first, sizeof first, "%s", canon(texts[i]));
+    assert_null(strstr(first, "error"));
+    assert_string_equal(canon(first), first);
+  }
+}
+
+static void expect_error(const char *text, size_t column, const char *token,
+                         const char *message_part) {
+  expr_node *n = (expr_node *)1;
+  expr_error err;
+  int rc = expr_parse(text, &n, &err);
+  if (rc != -EINVAL || err.column != column || strcmp(err.token, token) != 0 ||
+      strstr(err.message, message_part) == NULL)
+    fail_msg("'%s': rc %d column %zu token '%s' message '%s'", text, rc,
+             err.column, err.token, err.message);
+  assert_null(n);
+}
+
+static void test_expr_errors(void **state) {
+  (void)state;
+  expect_error("", 1, "end of expression", "empty");
+  expect_error("   ", 4, "end of expression", "empty");
+  expect_error("timeout:1 AND AND x", 15, "AND", "expected a source");
+  expect_error("tmeout:5", 1, "tmeout:5", "unknown source kind 'tmeout'");
+  expect_error("(timeout:1 OR timeout:2", 24, "end of expression",
+               "expected ')'");
+  expect_error("timeout:1)", 10, ")", "without a matching");
+  expect_error("timeout:1 timeout:2", 11, "timeout:2", "expected AND, OR");
+  expect_error("timeout:abc", 1, "timeout:abc", "invalid duration 'abc'");
+  expect_error("timeout:0", 1, "timeout:0", "> 0");
+  expect_error("timeout", 1, "timeout", "needs an argument");
+  expect_error("signal:FOO", 1, "signal:FOO", "unknown signal 'FOO'");
+  expect_error("signal:KILL", 1, "signal:KILL", "cannot be caught");
+  expect_error("signal:INT,,TERM", 1, "signal:INT,,TERM", "bad signal list");
+  expect_error("memory:0", 1, "memory:0", "invalid percentage");
+  expect_error("cpu:101", 1, "cpu:101", "invalid percentage");
+  expect_error("count:0", 1, "count:0", "invalid count");
+  expect_error("count:1.5", 1, "count:1.5", "invalid count");
+  expect_error("file:", 1, "file:", "needs a path");
+  expect_error("cond:''", 1, "cond:''", "needs a shell command");
+  expect_error("disk:50,", 1, "disk:50,", "a path after");
+  expect_error("timeout:1 OR cond:'unterminated", 19, "'",
+               "unterminated quote");
+  expect_error("file:x\\", 7, "\\", "backslash");
+  expect_error("()", 2, ")", "expected a source");
+  expect_error("timeout:1 OR", 13, "end of expression", "expected a source");
+  expect_error(":5", 1, ":5", "unknown source kind");
+}
+
+static void test_expr_nesting_limit(void **state) {
+  char text[EXPR_MAX_DEPTH * 2 + 32];
+  expr_node *n = NULL;
+  expr_error err;
+  size_t k = 0;
+  (void)state;
+  for (int i = 0; i < EXPR_MAX_DEPTH; i++) text[k++] = '(';
+  k += (size_t)sprintf(text + k, "timeout:1");
+  for (int i = 0; i < EXPR_MAX_DEPTH; i++) text[k++] = ')';
+  text[k] = '\0';
+  CX_ASSERT_OK(expr_parse(text, &n, &err));
+  expr_free(n);
+  /* One more level is refused, and a huge one does not blow the stack. */
+  memmove(text + 1, text, k + 1);
+  text[0] = '(';
+  strcat(text, ")");
+  CX_ASSERT_ERR(-EINVAL, expr_parse(text, &n, &err));
+  assert_non_null(strstr(err.message, "nested deeper"));
+  {
+    size_t big = 100000;
+    char *deep = malloc(big + 1);
+    assert_non_null(deep);
+    memset(deep, '(', big);
+    deep[big] = '\0';
+    CX_ASSERT_ERR(-EINVAL, expr_parse(deep, &n, &err));
+    free(deep);
+  }
+}
+
+/* Builds the library sources for @text and frees them: wide groups go
+ * through nested composites (the library takes 64 at most). */
+static void build_and_free(const char *text) {
+  expr_node *n;
+  expr_error err;
+  source_set *set = source_set_new(1.0);
+  cx_source *src = NULL;
+  char msg[200];
+  assert_non_null(set);
+  CX_ASSERT_OK(expr_parse(text, &n, &err));
+  CX_ASSERT_OK(source_set_build(set, n, &src, msg, sizeof msg));
+  assert_non_null(src);
+  cx_source_free(src);
+  expr_free(n);
+  source_set_free(set);
+}
+
+static void test_expr_build_wide(void **state) {
+  char *text = malloc(200 * 16);
+  size_t k = 0;
+  (void)state;
+  assert_non_null(text);
+  for (int i = 0; i < 200; i++)
+    k += (size_t)sprintf(text + k, "%stimeout:%d", i ? " OR " : "", i + 1);
+  build_and_free(text);
+  for (size_t i = 0; i + 1 < k; i++)
+    if (memcmp(text + i, "OR", 2) == 0) memcpy(text + i, "&&", 2);
+  build_and_free(text);
+  free(text);
+}
+
+/* A tiny deterministic PRNG (xorshift64*), seedable from CX_FUZZ_SEED. */
+static uint64_t rng_state;
+
+static uint64_t rng(void) {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * UINT64_C(2685821657736338717);
+}
+
+/* A random expression made of plausible tokens and random bytes. */
+static void random_expression(char *buf, size_t size) {
+  static const char *pieces[] = {"(",
+                                 ")",
+                                 " AND ",
+                                 " OR ",
+                                 "&&",
+                                 "||",
+                                 "&",
+                                 "|",
+                                 "timeout:1",
+                                 "after:0.5m",
+                                 "signal",
+                                 "signal:TERM",
+                                 "signal:HUP,USR2",
+                                 "file:/tmp/x",
+                                 "cond:'true'",
+                                 "until:\"a b\"",
+                                 "memory:90",
+                                 "cpu:50%",
+                                 "disk:99,/",
+                                 "count:3",
+                                 "progress:100",
+                                 "timeout:",
+                                 "tmeout:1",
+                                 "'",
+                                 "\"",
+                                 "\\",
+                                 " ",
+                                 "and",
+                                 "or",
+                                 ":",
+                                 ",",
+                                 "signal:KILL",
+                                 "count:0",
+                                 "x",
+                                 "timeout:1e400",
+                                 "cond:'(a)'",
+                                 "disk:50,",
+                                 "\t",
+                                 "%"};
+  size_t k = 0, n = 1 + rng() % 24;
+  for (size_t i = 0; i < n; i++) {
+    const char *p;
+    char raw[2];
+    if (rng() % 8 == 0) {
+      raw[0] = (char)(1 + rng() % 255);
+      raw[1] = '\0';
+      p = raw;
+    } else {
+      p = pieces[rng() % (sizeof pieces / sizeof pieces[0])];
+    }
+    if (k + strlen(p) + 1 >= size) break;
+    memcpy(buf + k, p, strlen(p));
+    k += strlen(p);
+  }
+  buf[k] = '\0';
+}
+
+static void test_expr_fuzz(void **state) {
+  const char *seed = getenv("CX_FUZZ_SEED");
+  int iterations = 20000, parsed = 0;
+  (void)state;
+  rng_state = seed != NULL ? strtoull(seed, NULL, 10) : 0x9e3779b97f4a7c15u;
+  if (rng_state == 0) rng_state = 1;
+  for (int i = 0; i < iterations; i++) {
+    char text[512], first[1024];
+    expr_node *n = NULL;
+    expr_error err;
+    int rc;
+    random_expression(text, sizeof text);
+    rc = expr_parse(text, &n, &err);
+    if (rc != 0) {
+      /* Every error names a column inside the text (or just past it). */
+      assert_int_equal(rc, -EINVAL);
+      assert_null(n);
+      assert_true(err.column >= 1 && err.column <= strlen(text) + 1);
+      assert_true(err.message[0] != '\0');
+      continue;
+    }
+    parsed++;
+    {
+      char *s = expr_format(n);
+      assert_non_null(s);
+      snprintf(first, sizeof first, "%s", s);
+      free(s);
+    }
+    expr_free(n);
+    /* The canonical form parses back to itself. */
+    assert_string_equal(canon(first), first);
+    if (i % 16 == 0) build_and_free(first);
+  }
+  /* The generator is meant to produce some valid expressions. */
+  assert_true(parsed > iterations / 100);
+}
+
+/* ---- Progress lines. */
+
+static void check_line(const char *line, double percent, int64_t current,
+                       int64_t total, const char *message) {
+  cx_meta *m = cx_meta_new();
+  const char *msg = NULL;
+  double d;
+  int64_t v;
+  assert_true(progress_parse_line(line, m, &msg));
+  if (isnan(percent))
+    assert_int_equal(cx_meta_type_of(m, "progress"), CX_META_NONE);
+  else
+    assert_true(cx_meta_get_double(m, "progress", &d) == 0 && d == percent);
+  if (current < 0)
+    assert_int_equal(cx_meta_type_of(m, "current"), CX_META_NONE);
+  else
+    assert_true(cx_meta_get_int(m, "current", &v) == 0 && v == current);
+  if (total < 0)
+    assert_int_equal(cx_meta_type_of(m, "total"), CX_META_NONE);
+  else
+    assert_true(cx_meta_get_int(m, "total", &v) == 0 && v == total);
+  assert_string_equal(msg, message);
+  cx_meta_free(m);
+}
+
+static void test_progress_lines(void **state) {
+  cx_meta *m = cx_meta_new();
+  const char *msg;
+  (void)state;
+  check_line("42%", 42, -1, -1, "");
+  check_line("42.5% hashing /usr", 42.5, -1, -1, "hashing /usr");
+  check_line("120/1000 files", NAN, 120, 1000, "files");
+  check_line("120 lines read", NAN, 120, -1, "lines read");
+  check_line("50% 5/10 halfway", 50, 5, 10, "halfway");
+  check_line("phase two", NAN, -1, -1, "phase two");
+  check_line("  7/7", NAN, 7, 7, "");
+  check_line("%", NAN, -1, -1, "%");
+  check_line("1/x done", NAN, -1, -1, "1/x done");
+  assert_false(progress_parse_line("", m, &msg));
+  assert_false(progress_parse_line("   ", m, &msg));
+  cx_meta_free(m);
+}
+
+/* ---- Status line. */
+
+static void test_statusline_format(void **state) {
+  cx_op *op;
+  progress_state st;
+  char buf[256];
+  (void)state;
+  CX_ASSERT_OK(cx_op_with_timeout(&op, 100, "t"));
+  CX_ASSERT_OK(cx_op_enter(op));
+  progress_state_init(&st, NULL);
+  st.percent = 50;
+  st.current = 5;
+  st.total = 10;
+  snprintf(st.message, sizeof st.message, "half\033[31m");
+  statusline_format(buf, sizeof buf, 200, op, &st);
+  assert_non_null(strstr(buf, "left]"));
+  assert_non_null(strstr(buf, "[##########..........]"));
+  assert_non_null(strstr(buf, " 50.0%"));
+  assert_non_null(strstr(buf, "5/10"));
+  assert_non_null(strstr(buf, "half?[31m")); /* ESC made harmless */
+  statusline_format(buf, sizeof buf, 10, op, &st);
+  assert_int_equal(strlen(buf), 10);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* ---- util/cx_json. */
+
+static void test_json_escaping(void **state) {
+  cx__json j;
+  char all[40];
+  (void)state;
+  for (int i = 0; i < 31; i++) all[i] = (char)(i + 1); /* 0x01..0x1f */
+  all[31] = 0x7f;
+  memcpy(all + 32, "\"\\/\xc3\xa9", 5); /* " \ / e-acute */
+  cx__json_init(&j);
+  cx__json_object_begin(&j);
+  cx__json_key(&j, "k\n");
+  cx__json_string_n(&j, all, 37);
+  cx__json_key(&j, "nul");
+  cx__json_string_n(&j, "a\0b", 3);
+  cx__json_key(&j, "n");
+  cx__json_array_begin(&j);
+  cx__json_int(&j, -5);
+  cx__json_double(&j, 0.25);
+  cx__json_double(&j, NAN);
+  cx__json_bool(&j, true);
+  cx__json_null(&j);
+  cx__json_string(&j, NULL);
+  cx__json_array_end(&j);
+  cx__json_object_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  assert_string_equal(
+      j.buf,
+      "{\"k\\n\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t"
+      "\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014"
+      "\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d"
+      "\\u001e\\u001f\\u007f\\\"\\\\/\xc3\xa9\",\"nul\":\"a\\u0000b\","
+      "\"n\":[-5,0.25,null,true,null,null]}");
+  assert_int_equal(j.len, strlen(j.buf));
+  cx__json_free(&j);
+}
+
+static void test_json_misuse(void **state) {
+  cx__json j;
+  (void)state;
+  cx__json_init(&j);
+  cx__json_object_begin(&j);
+  cx__json_int(&j, 1); /* a value without a key */
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  cx__json_free(&j);
+  cx__json_init(&j);
+  cx__json_array_begin(&j);
+  cx__json_object_end(&j); /* mismatched */
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  cx__json_free(&j);
+  cx__json_init(&j);
+  for (int i = 0; i < CX__JSON_MAX_DEPTH + 1; i++) cx__json_array_begin(&j);
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  cx__json_free(&j);
+}
+
+static void test_json_grows(void **state) {
+  cx__json j;
+  (void)state;
+  cx__json_init(&j);
+  cx__json_array_begin(&j);
+  for (int i = 0; i < 10000; i++) cx__json_string(&j, "0123456789");
+  cx__json_array_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  assert_int_equal(j.len, 2 + 10000 * 13 - 1);
+  cx__json_free(&j);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/tool/duration/valid", test_duration_valid),
+    CX_TEST("/tool/duration/infinite", test_duration_infinite),
+    CX_TEST("/tool/duration/invalid", test_duration_invalid),
+    CX_TEST("/tool/signames", test_signames),
+    CX_TEST("/tool/expr/leaves", test_expr_leaves),
+    CX_TEST("/tool/expr/precedence", test_expr_precedence),
+    CX_TEST("/tool/expr/seed", test_expr_seed),
+    CX_TEST("/tool/expr/quoting", test_expr_quoting),
+    CX_TEST("/tool/expr/round-trip-quotes", test_expr_round_trip_quotes),
+    CX_TEST("/tool/expr/errors", test_expr_errors),
+    CX_TEST("/tool/expr/nesting-limit", test_expr_nesting_limit),
+    CX_TEST("/tool/expr/build-wide", test_expr_build_wide),
+    CX_TEST("/tool/expr/fuzz", test_expr_fuzz),
+    CX_TEST("/tool/progress/lines", test_progress_lines),
+    CX_TEST("/tool/statusline/format", test_statusline_format),
+    CX_TEST("/tool/json/escaping", test_json_escaping),
+    CX_TEST("/tool/json/misuse", test_json_misuse),
+    CX_TEST("/tool/json/grows", test_json_grows),
+};
+
+CX_TEST_MAIN("tool", tests)

@@ -1,0 +1,590 @@
+#!/usr/bin/env bash
+# tests/tool/tool_test.sh - drives the built `cancelable` binary with real
+# processes.  Usage: tool_test.sh CASE (one CTest test per case; the list
+# is in tests/tool/CMakeLists.txt).  Environment: CANCELABLE (the binary),
+# GNU_TIMEOUT (coreutils timeout, for the compatibility cases).
+#
+# Every case starts long-running processes with a unique marker on their
+# command line (a sleep of $MARK seconds, or ": $MARK" in a script) and
+# checks with pgrep that none is left behind.  Time bounds are generous:
+# lower bounds assert the tool waited, upper bounds only catch hangs.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+
+C=${CANCELABLE:?set CANCELABLE to the cancelable binary}
+GNU_TIMEOUT=${GNU_TIMEOUT:-timeout}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cx-tool.XXXXXX")
+MARK=$((100000 + RANDOM * 32 + $$ % 32))
+OUT=$TMP/out
+ERR=$TMP/err
+REPORT=$TMP/report.json
+
+cleanup() {
+  local p
+  for p in $(pgrep -f "$MARK" 2>/dev/null); do
+    [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$OUT" "$ERR" "$REPORT"; do
+    [ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
+  done
+  exit 1
+}
+
+skip() {
+  echo "SKIP: $*" >&2
+  exit 77
+}
+
+now() { date +%s.%N; }
+
+# expect_status WANT GOT WHAT
+expect_status() {
+  [ "$2" = "$1" ] || fail "$3: exit status $2, want $1"
+}
+
+# expect_in PATTERN FILE: FILE contains PATTERN (fixed string).
+expect_in() {
+  grep -qF -- "$1" "$2" || fail "'$1' not found in $2"
+}
+
+# elapsed_between START LOW HIGH: LOW <= now - START <= HIGH seconds.
+elapsed_between() {
+  local e
+  e=$(awk -v s="$1" -v n="$(now)" 'BEGIN { printf "%.2f", n - s }')
+  awk -v e="$e" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e <= hi) }' ||
+    fail "took ${e}s, want between $2 and $3"
+}
+
+# json_get FILE KEY[.KEY...]: the value as JSON text (null, "str", 3...).
+json_get() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+with open(sys.argv[1]) as f:
+    lines = [l for l in f.read().splitlines() if l.startswith("{")]
+v = json.loads(lines[-1])
+for k in sys.argv[2].split("."):
+    v = v[k] if v is not None else None
+print(json.dumps(v))
+PY
+}
+
+# expect_json FILE KEY VALUE (VALUE as JSON text).
+expect_json() {
+  local got
+  got=$(json_get "$1" "$2") || fail "no JSON report in $1"
+  [ "$got" = "$3" ] || fail "report $2 is $got, want $3"
+}
+
+# no_leftovers: no process with the marker survives (after a short grace
+# for the kernel to finish reaping).
+no_leftovers() {
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    pgrep -f "$MARK" >/dev/null || return 0
+    sleep 0.3
+  done
+  pgrep -af "$MARK" >&2
+  fail "processes left behind"
+}
+
+# started: a command that says it has started (the tool has set up its
+# signal handling by then), then sleeps; wait_started waits for it.
+started() { echo "touch $TMP/started; exec sleep $MARK"; }
+wait_started() {
+  local i
+  for i in $(seq 100); do
+    [ -e "$TMP/started" ] && return 0
+    sleep 0.1
+  done
+  fail "the command did not start"
+}
+
+need_python() {
+  command -v python3 >/dev/null || skip "python3 is needed to read JSON"
+}
+
+# ---- cancelable run
+
+t_run_exit_status() {
+  "$C" run -- true
+  expect_status 0 $? "true"
+  "$C" run -- sh -c 'exit 3'
+  expect_status 3 $? "exit 3"
+  "$C" run -- sh -c 'kill -USR1 $$'
+  expect_status 138 $? "killed by USR1"
+}
+
+t_run_timeout() {
+  need_python
+  local start
+  start=$(now)
+  "$C" run -t 1 --report-file "$REPORT" -- sleep "$MARK"
+  expect_status 124 $? "timeout"
+  elapsed_between "$start" 0.9 30
+  expect_json "$REPORT" status '"cancelled"'
+  expect_json "$REPORT" reason '"timeout"'
+  expect_json "$REPORT" cancelled_by '"timeout"'
+  expect_json "$REPORT" message '"timed out after 1 s"'
+  expect_json "$REPORT" signal '"TERM"'
+  expect_json "$REPORT" exit_code null
+  expect_json "$REPORT" stop_signal_sent true
+  expect_json "$REPORT" killed false
+  expect_json "$REPORT" exit_status 124
+  expect_json "$REPORT" name '"sleep"'
+  expect_json "$REPORT" command "[\"sleep\", \"$MARK\"]"
+  python3 - "$REPORT" <<'PY' || fail "report times are inconsistent"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["id"]) == 36, r["id"]
+assert r["end_time"] >= r["start_time"] > 1e9
+assert 0.9 <= r["elapsed"] <= 30
+assert r["start"].endswith("Z") and r["end"].endswith("Z")
+assert r["pid"] > 1
+PY
+  no_leftovers
+}
+
+t_run_report_stderr() {
+  need_python
+  "$C" run --report json -- sh -c 'exit 5' 2>"$ERR"
+  expect_status 5 $? "exit 5"
+  expect_json "$ERR" status '"completed"'
+  expect_json "$ERR" exit_code 5
+  expect_json "$ERR" reason null
+  expect_json "$ERR" exit_status 5
+}
+
+t_run_until_file() {
+  need_python
+  (sleep 1; touch "$TMP/stop") &
+  "$C" run -f "$TMP/stop" -i 0.2 --report-file "$REPORT" -- sleep "$MARK"
+  expect_status 122 $? "until-file"
+  expect_json "$REPORT" reason '"condition"'
+  expect_json "$REPORT" cancelled_by '"condition"'
+  grep -q "file $TMP/stop" "$REPORT" || fail "message does not name the file"
+  wait
+  no_leftovers
+}
+
+t_run_until_command() {
+  need_python
+  (sleep 1; touch "$TMP/stop") &
+  "$C" run -u "test -f '$TMP/stop'" -i 0.2 --report-file "$REPORT" \
+    -- sleep "$MARK"
+  expect_status 122 $? "until"
+  expect_json "$REPORT" cancelled_by '"condition"'
+  wait
+  no_leftovers
+}
+
+# A condition command that hangs does not hold the tool up at the end.
+t_run_until_command_hangs() {
+  local start
+  start=$(now)
+  "$C" run -t 1 -u "sleep $MARK" -i 0.1 -- sleep "$MARK"
+  expect_status 124 $? "timeout with a hung condition"
+  elapsed_between "$start" 0.9 20
+  no_leftovers
+}
+
+# The issue's seed: "(timeout OR signal) OR (minimum time AND target count)"
+# in one option.  The count comes last here, so the reason is condition.
+t_run_when_seed() {
+  need_python
+  local start
+  start=$(now)
+  "$C" run --report-file "$REPORT" \
+    -w "(timeout:300 OR signal:TERM) OR (after:1 AND count:5)" -- \
+    sh -c 'i=0; while :; do i=$((i+1))
+             echo "$i items" >&$CANCELABLE_PROGRESS_FD; sleep 0.4
+           done; : '"$MARK"
+  expect_status 122 $? "seed expression"
+  elapsed_between "$start" 1.5 30
+  expect_json "$REPORT" cancelled_by '"condition"'
+  expect_json "$REPORT" message '"all 2 sources triggered"'
+  expect_json "$REPORT" progress.current 5
+  no_leftovers
+}
+
+# AND waits for its slowest member: the file exists at once, but the
+# minimum time still holds the cancel back; the timeout completes the set.
+t_run_when_and_waits() {
+  touch "$TMP/f"
+  local start
+  start=$(now)
+  "$C" run -i 0.1 -w "after:1.5 AND file:$TMP/f" -- sleep "$MARK"
+  expect_status 124 $? "after AND file"
+  elapsed_between "$start" 1.4 30
+  no_leftovers
+}
+
+t_run_when_or() {
+  (sleep 0.5; touch "$TMP/f") &
+  "$C" run -i 0.1 -w "timeout:300 OR file:'$TMP/f'" -- sleep "$MARK"
+  expect_status 122 $? "timeout OR file"
+  wait
+  no_leftovers
+}
+
+t_run_when_progress() {
+  need_python
+  "$C" run --report-file "$REPORT" -w "progress:50 OR timeout:300" -- sh -c '
+    echo "10% start" >&$CANCELABLE_PROGRESS_FD; sleep 0.3
+    echo "60% most" >&$CANCELABLE_PROGRESS_FD; sleep '"$MARK"
+  expect_status 122 $? "progress:50"
+  expect_json "$REPORT" message '"progress 60.0% reached 50%"'
+  expect_json "$REPORT" progress.percent 60
+  no_leftovers
+}
+
+# A signal inside an expression cancels (and is not forwarded).
+t_run_when_signal() {
+  need_python
+  "$C" run --report-file "$REPORT" -w "signal:USR1 OR timeout:300" \
+    -- sh -c "$(started)" &
+  local pid=$!
+  wait_started
+  kill -USR1 "$pid"
+  wait "$pid"
+  expect_status 123 $? "USR1 in --when"
+  expect_in "SIGUSR1" "$REPORT"
+  no_leftovers
+}
+
+t_run_resource() {
+  need_python
+  "$C" run --max-disk 0.001 -i 0.2 --report-file "$REPORT" -- sleep "$MARK"
+  expect_status 121 $? "disk threshold"
+  expect_json "$REPORT" cancelled_by '"resource"'
+  expect_in "threshold" "$REPORT"
+  "$C" run -w "memory:0.001 OR timeout:300" -i 0.2 -- sleep "$MARK"
+  expect_status 121 $? "memory threshold"
+  no_leftovers
+}
+
+# The tool receives TERM / INT: it cancels and stops the command's group.
+t_run_signal_term() {
+  need_python
+  "$C" run --report-file "$REPORT" -- sh -c "sleep $MARK & $(started)" &
+  local pid=$!
+  wait_started
+  kill -TERM "$pid"
+  wait "$pid"
+  expect_status 123 $? "TERM to the tool"
+  expect_json "$REPORT" reason '"signal"'
+  expect_in "SIGTERM" "$REPORT"
+  no_leftovers
+}
+
+t_run_signal_int() {
+  set -m # job control: the background job does not ignore INT
+  "$C" run -- sh -c "$(started)" &
+  local pid=$!
+  wait_started
+  kill -INT "$pid"
+  wait "$pid"
+  expect_status 123 $? "INT to the tool"
+  no_leftovers
+}
+
+# --on-signal none: TERM is forwarded; the command dies of it.
+t_run_signal_forward() {
+  "$C" run --on-signal none -- sh -c "$(started)" &
+  local pid=$!
+  wait_started
+  kill -TERM "$pid"
+  wait "$pid"
+  expect_status 143 $? "TERM forwarded"
+  no_leftovers
+}
+
+# HUP is not a cancel signal by default: it is forwarded.
+t_run_signal_hup() {
+  "$C" run -- sh -c "$(started)" &
+  local pid=$!
+  wait_started
+  kill -HUP "$pid"
+  wait "$pid"
+  expect_status 129 $? "HUP forwarded"
+  no_leftovers
+}
+
+# The tool is killed outright: the command dies with it (PDEATHSIG).
+t_run_tool_killed() {
+  "$C" run -- sh -c "$(started)" &
+  local pid=$!
+  wait_started
+  kill -KILL "$pid"
+  wait "$pid"
+  no_leftovers
+}
+
+t_run_stop_signal() {
+  local script="trap 'echo got > $TMP/got; exit 0' INT"
+  "$C" run -t 1 -s INT -- \
+    sh -c "$script; while :; do sleep 0.1; done; : $MARK"
+  expect_status 124 $? "stop signal INT"
+  expect_in got "$TMP/got"
+  no_leftovers
+}
+
+# A command that ignores TERM gets KILL after the grace period.
+t_run_grace_kill() {
+  need_python
+  local start
+  start=$(now)
+  "$C" run -t 1 -g 1 --report-file "$REPORT" -- \
+    sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  expect_status 124 $? "grace then KILL"
+  elapsed_between "$start" 1.9 30
+  expect_json "$REPORT" killed true
+  expect_json "$REPORT" signal '"KILL"'
+  no_leftovers
+}
+
+# Grandchildren are stopped too, also one that ignores TERM.
+t_run_grandchildren() {
+  "$C" run -t 1 -g 1 -- \
+    sh -c "sh -c 'sleep $MARK' & (trap '' TERM; exec sleep $MARK) & sleep $MARK"
+  expect_status 124 $? "grandchildren"
+  no_leftovers
+}
+
+# The command exits and leaves a process in its group: it is stopped.
+t_run_leftovers() {
+  need_python
+  "$C" run --report-file "$REPORT" -- sh -c "sleep $MARK & exit 0"
+  expect_status 0 $? "leftovers"
+  expect_json "$REPORT" leftovers_stopped true
+  expect_json "$REPORT" status '"completed"'
+  no_leftovers
+}
+
+t_run_foreground() {
+  "$C" run --foreground -t 1 -- sh -c "exec sleep $MARK"
+  expect_status 124 $? "foreground"
+  no_leftovers
+}
+
+t_run_preserve_status() {
+  "$C" run -t 1 --preserve-status -- sleep "$MARK"
+  expect_status 143 $? "preserve-status"
+  no_leftovers
+}
+
+t_run_not_found() {
+  need_python
+  "$C" run --report-file "$REPORT" -- "no-such-command-$MARK" 2>"$ERR"
+  expect_status 127 $? "not found"
+  expect_in "failed to run command" "$ERR"
+  expect_json "$REPORT" status '"failed"'
+  expect_json "$REPORT" error '"ENOENT"'
+  expect_json "$REPORT" exit_status 127
+}
+
+t_run_not_executable() {
+  printf 'echo hi\n' >"$TMP/noexec"
+  chmod 644 "$TMP/noexec"
+  "$C" run -- "$TMP/noexec" 2>"$ERR"
+  expect_status 126 $? "not executable"
+  "$C" run -- "$TMP" 2>"$ERR"
+  expect_status 126 $? "a directory"
+}
+
+# bad_usage WANT-IN-STDERR ARGS...: exit 125 and the message names it.
+bad_usage() {
+  local want=$1
+  shift
+  "$C" "$@" >"$OUT" 2>"$ERR"
+  expect_status 125 $? "cancelable $*"
+  expect_in "$want" "$ERR"
+}
+
+t_run_bad_options() {
+  bad_usage "'--bogus'" run --bogus -- true
+  bad_usage "'-Z'" run -Z -- true
+  bad_usage "'1x'" run -t 1x -- true
+  bad_usage "'abc'" run -g abc -- true
+  bad_usage "needs an argument" run -t
+  bad_usage "missing COMMAND" run
+  bad_usage "'FOO'" run -s FOO -- true
+  bad_usage "'xml'" run --report xml -- true
+  bad_usage "invalid percentage" run --max-memory 0 -- true
+  bad_usage "'NOPE'" run --on-signal INT,NOPE -- true
+  bad_usage "unknown command 'bogus'" bogus
+  bad_usage "cannot open" run --report-file "$TMP/no/such/dir/r" -- true
+  bad_usage "--interval" run -i 0 -- true
+  bad_usage "check --id" run --id "" -- true
+}
+
+t_run_bad_expression() {
+  bad_usage "column 15" run -w "timeout:1 AND AND x" -- true
+  expect_in "(at 'AND')" "$ERR"
+  bad_usage "'tmeout'" run -w "tmeout:5" -- true
+  bad_usage "expected ')'" run -w "(timeout:1 OR signal" -- true
+  bad_usage "unterminated quote" run -w "cond:'x" -- true
+  bad_usage "cannot be caught" run -w "signal:KILL" -- true
+  bad_usage "empty expression" run -w "" -- true
+}
+
+t_run_progress_report() {
+  need_python
+  "$C" run --report-file "$REPORT" -- sh -c '
+    echo "$CANCELABLE_OP_ID" > '"$TMP"'/id
+    echo "25% one" >&$CANCELABLE_PROGRESS_FD
+    echo "3/4 files" >&$CANCELABLE_PROGRESS_FD
+    printf "4/4 tail" >&$CANCELABLE_PROGRESS_FD'
+  expect_status 0 $? "progress"
+  expect_json "$REPORT" progress.reports 3
+  expect_json "$REPORT" progress.current 4
+  expect_json "$REPORT" progress.total 4
+  expect_json "$REPORT" progress.percent 100
+  expect_json "$REPORT" progress.message '"tail"'
+  expect_json "$REPORT" id "\"$(cat "$TMP/id")\""
+}
+
+# --progress on a terminal: a live line with a bar, cleared at the end.
+t_run_progress_live() {
+  command -v script >/dev/null || skip "script(1) is needed for a pty"
+  local cmd="echo \"50% half way\" >&\$CANCELABLE_PROGRESS_FD; sleep 1.5"
+  script -q -e -c "'$C' run -p -t 60 -- sh -c '$cmd'" /dev/null >"$OUT" 2>&1
+  expect_status 0 $? "live progress"
+  expect_in "[##########..........]" "$OUT"
+  expect_in "half way" "$OUT"
+  expect_in " left]" "$OUT"
+  expect_in $'\r\033[K' "$OUT"
+  # Redrawn at most a few times a second: about 7 draws in 1.5 s.
+  local draws
+  draws=$(grep -o "half way" "$OUT" | wc -l)
+  [ "$draws" -ge 1 ] && [ "$draws" -le 20 ] || fail "$draws redraws"
+}
+
+# Not a terminal: --progress draws nothing.
+t_run_progress_not_tty() {
+  "$C" run -p -- sh -c 'echo "50% x" >&$CANCELABLE_PROGRESS_FD' 2>"$ERR"
+  expect_status 0 $? "progress without a tty"
+  [ ! -s "$ERR" ] || fail "output on a non-terminal"
+}
+
+t_run_report_escaping() {
+  need_python
+  python3 - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"
+import json, subprocess, sys
+c, tmp = sys.argv[1], sys.argv[2]
+args = ['sh', '-c', 'exit 0', 'q"uote', 'back\\slash', 'new\nline',
+        'tab\there', 'ctl\x01\x1f\x7f', 'caf\u00e9 \u2603']
+p = subprocess.run([c, 'run', '--name', 'n"\n', '--report-file',
+                    tmp + '/r.json', '--'] + args)
+assert p.returncode == 0, p.returncode
+r = json.load(open(tmp + '/r.json'))
+assert r['command'] == args, r['command']
+assert r['name'] == 'n"\n', r['name']
+PY
+}
+
+t_run_name_id() {
+  need_python
+  "$C" run --name build --id my-op-1 --report-file "$REPORT" -- true
+  expect_json "$REPORT" name '"build"'
+  expect_json "$REPORT" id '"my-op-1"'
+}
+
+# The SIGCHLD self-pipe path instead of a pidfd.
+t_run_no_pidfd() {
+  CANCELABLE_NO_PIDFD=1 "$C" run -t 1 -- sh -c "sleep $MARK & sleep $MARK"
+  expect_status 124 $? "timeout without pidfd"
+  CANCELABLE_NO_PIDFD=1 "$C" run -- sh -c 'sleep 0.3; exit 5'
+  expect_status 5 $? "exit without pidfd"
+  no_leftovers
+}
+
+t_run_help_version() {
+  "$C" run --help >"$OUT"
+  expect_status 0 $? "run --help"
+  expect_in "Exit status" "$OUT"
+  expect_in "124" "$OUT"
+  expect_in "CANCELABLE_PROGRESS_FD" "$OUT"
+  "$C" --help >"$OUT"
+  expect_status 0 $? "--help"
+  expect_in "cancelable run" "$OUT"
+  "$C" --version >"$OUT"
+  grep -Eq '^cancelable [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" || fail "--version"
+  "$C" timeout --help >"$OUT"
+  expect_in "--preserve-status" "$OUT"
+}
+
+# ---- cancelable timeout versus GNU timeout: same exit status.
+
+# compare ARGS...: run both with ARGS, compare exit statuses.
+compare() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  local gnu ours
+  "$GNU_TIMEOUT" "$@" >/dev/null 2>"$TMP/gnu.err"
+  gnu=$?
+  "$C" timeout "$@" >/dev/null 2>"$ERR"
+  ours=$?
+  [ "$gnu" = "$ours" ] ||
+    fail "timeout $*: GNU exits $gnu, cancelable timeout exits $ours"
+  echo "timeout $*: $ours"
+  no_leftovers
+}
+
+t_timeout_normal() {
+  compare 5 true
+  compare 5 sh -c 'exit 3'
+  compare 0 sh -c 'exit 7'
+}
+t_timeout_expired() { compare 1 sleep "$MARK"; compare .5 sleep "$MARK"; }
+t_timeout_kill_signal() {
+  compare -s KILL 1 sleep "$MARK"
+  compare -s 9 1 sleep "$MARK"
+}
+t_timeout_preserve() {
+  compare --preserve-status 1 sleep "$MARK"
+  compare --preserve-status -s INT 1 sleep "$MARK"
+}
+t_timeout_not_found() { compare 1 "no-such-command-$MARK"; }
+t_timeout_not_executable() {
+  printf 'echo hi\n' >"$TMP/noexec"
+  chmod 644 "$TMP/noexec"
+  compare 1 "$TMP/noexec"
+}
+t_timeout_bad_usage() {
+  compare 1x true
+  compare abc true
+  compare "" true
+  compare -s FOO 1 true
+  compare 1
+  compare --bogus 1 true
+  compare -k x 1 true
+}
+t_timeout_kill_after() {
+  compare -k 1 1 sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+}
+t_timeout_trap_exit() {
+  local s="trap 'exit 0' TERM; while :; do sleep 0.1; done; : $MARK"
+  compare 1 sh -c "$s"
+  compare --preserve-status 1 sh -c "$s"
+}
+t_timeout_foreground() {
+  compare --foreground 1 sleep "$MARK"
+  compare --foreground -s KILL 1 sleep "$MARK"
+}
+t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+t_timeout_verbose() {
+  compare -v 1 sleep "$MARK"
+  expect_in "sending signal TERM" "$ERR"
+  expect_in "sending signal TERM" "$TMP/gnu.err"
+}
+
+case_name=${1:?usage: tool_test.sh CASE}
+fn="t_${case_name//[-\/]/_}"
+declare -F "$fn" >/dev/null || { echo "no case '$case_name'" >&2; exit 2; }
+"$fn"
+echo "PASS: $case_name"

@@ -1,0 +1,221 @@
+/* tools/cancelable/child.c - spawns the command in its own process group
+ * and tracks it: its exit is noticed through a pidfd (or a SIGCHLD
+ * self-pipe where pidfd_open(2) is missing, or when CANCELABLE_NO_PIDFD is
+ * set), so that the main loop can wait for it with cx_poll() as a
+ * cancellation point.  The tool is a child subreaper, so descendants
+ * orphaned inside the group are reparented to it and reaped here. */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sigfwd.h"
+
+extern char **environ;
+
+static int chld_pipe[2] = {-1, -1}; /* the SIGCHLD fallback */
+
+double child_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_sigchld(int signo) {
+  int saved = errno;
+  (void)signo;
+  (void)!write(chld_pipe[1], "c", 1);
+  errno = saved;
+}
+
+/* Installs the SIGCHLD handler of the fallback (before the fork, so no
+ * exit is missed). */
+static int sigchld_pipe(void) {
+  struct sigaction sa;
+  if (chld_pipe[0] >= 0) return chld_pipe[0];
+  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -errno;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGCHLD, &sa, NULL) != 0) return -errno;
+  return chld_pipe[0];
+}
+
+/* In the forked child: set it up and exec; on failure write errno to
+ * @err_fd and exit. */
+static void exec_child(const child_options *o, int err_fd, pid_t parent) {
+  int e;
+  if (o->new_group) setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127); /* the tool is already gone */
+  if (o->keep_fd >= 0) fcntl(o->keep_fd, F_SETFD, 0);
+  sigfwd_reset_in_child();
+  execvpe(o->argv[0], o->argv, o->envp != NULL ? o->envp : environ);
+  e = errno;
+  (void)!write(err_fd, &e, sizeof e);
+  _exit(127);
+}
+
+/* Reads the exec error the child reports, or 0 when the exec succeeded
+ * (the close-on-exec pipe closed without data). */
+static int read_exec_error(int fd) {
+  int e = 0;
+  ssize_t n;
+  do n = read(fd, &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof e ? e : 0;
+}
+
+/* Whether to wait with a pidfd: the kernel has pidfd_open(2) and
+ * CANCELABLE_NO_PIDFD is not set.  Decided before the fork, so that the
+ * SIGCHLD handler of the fallback is installed only when needed. */
+static bool pidfd_usable(void) {
+  const char *no = getenv("CANCELABLE_NO_PIDFD");
+  int fd;
+  if (no != NULL && *no != '\0') return false;
+  fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+/* Opens what the main loop polls for the command's exit.  A SIGCHLD
+ * handler installed after the fork loses nothing: child_update() looks
+ * before every wait. */
+static int open_wait_fd(child *c) {
+  int rc;
+  if (c->use_pidfd) {
+    c->wait_fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+    if (c->wait_fd >= 0) {
+      fcntl(c->wait_fd, F_SETFD, FD_CLOEXEC);
+      return 0;
+    }
+    c->use_pidfd = false; /* out of descriptors? try the fallback */
+  }
+  rc = sigchld_pipe();
+  if (rc < 0) {
+    kill(c->group ? -c->pid : c->pid, SIGKILL);
+    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) continue;
+    c->exited = true;
+    return rc;
+  }
+  c->wait_fd = rc;
+  return 0;
+}
+
+int child_spawn(child *c, const child_options *o, bool *exec_failed) {
+  int errpipe[2], e;
+  sigset_t old;
+  pid_t parent = getpid();
+  memset(c, 0, sizeof *c);
+  c->pid = -1;
+  c->wait_fd = -1;
+  *exec_failed = false;
+  /* Orphans of the command are reparented to us, so that we reap them. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  c->use_pidfd = pidfd_usable();
+  if (!c->use_pidfd && (e = sigchld_pipe()) < 0) return e;
+  if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
+  sigfwd_block_all(&old); /* no handler of ours may run in the child */
+  c->pid = fork();
+  if (c->pid == 0) {
+    close(errpipe[0]);
+    exec_child(o, errpipe[1], parent);
+  }
+  e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(errpipe[1]);
+  if (c->pid < 0) {
+    close(errpipe[0]);
+    return -e;
+  }
+  c->group = o->new_group;
+  /* Both sides call setpgid so that the group exists before we signal. */
+  if (c->group) setpgid(c->pid, c->pid);
+  e = read_exec_error(errpipe[0]);
+  close(errpipe[0]);
+  if (e != 0) {
+    *exec_failed = true;
+    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) continue;
+    c->exited = true;
+    return -e;
+  }
+  return open_wait_fd(c);
+}
+
+static void drain_sigchld_pipe(void) {
+  char buf[64];
+  if (chld_pipe[0] < 0) return;
+  while (read(chld_pipe[0], buf, sizeof buf) > 0) continue;
+}
+
+bool child_update(child *c) {
+  pid_t r;
+  if (c->exited) return true;
+  if (!c->use_pidfd) drain_sigchld_pipe();
+  do r = waitpid(c->pid, &c->status, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == c->pid || (r < 0 && errno == ECHILD)) c->exited = true;
+  return c->exited;
+}
+
+void child_signal(const child *c, int signo) {
+  pid_t target = c->group ? -c->pid : c->pid;
+  if (c->pid <= 0 || signo == 0) return;
+  kill(target, signo);
+  if (signo != SIGKILL && signo != SIGCONT) kill(target, SIGCONT);
+}
+
+/* Sleeps @seconds (at most 1 s). */
+static void nap(double seconds) {
+  int ms = seconds >= 1.0 ? 1000 : (int)(seconds * 1000.0) + 1;
+  poll(NULL, 0, ms);
+}
+
+/* Reaps every zombie of ours in the command's group. */
+static void reap_group(child *c) {
+  int status;
+  pid_t r;
+  for (;;) {
+    r = waitpid(-c->pid, &status, WNOHANG);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    if (r == c->pid) {
+      c->status = status;
+      c->exited = true;
+    }
+  }
+}
+
+bool child_group_alive(child *c) {
+  if (!c->group || c->pid <= 0) return false;
+  reap_group(c);
+  return kill(-c->pid, 0) == 0 || errno == EPERM;
+}
+
+bool child_group_wait(child *c, double timeout) {
+  double deadline = child_now() + timeout;
+  while (child_group_alive(c)) {
+    double left = isinf(timeout) ? 0.05 : deadline - child_now();
+    if (left <= 0) return false;
+    /* Members are not our children until orphaned: look every 50 ms. */
+    nap(left < 0.05 ? left : 0.05);
+  }
+  return true;
+}
+
+void child_close(child *c) {
+  if (c->use_pidfd && c->wait_fd >= 0) close(c->wait_fd);
+  c->wait_fd = -1;
+}

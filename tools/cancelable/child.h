@@ -1,0 +1,59 @@
+/* tools/cancelable/child.h - the supervised command: spawning it in its own
+ * process group, noticing its exit through a pollable descriptor, stopping
+ * its group and reaping everything it leaves behind. */
+#ifndef CANCELABLE_TOOL_CHILD_H
+#define CANCELABLE_TOOL_CHILD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct child_options {
+  char **argv;    /* (not nullable) the command; argv[0] searched in PATH */
+  char **envp;    /* (nullable) its environment; NULL: the tool's */
+  bool new_group; /* run it in a new process group (not --foreground) */
+  int keep_fd;    /* a descriptor to leave open in it, or -1 */
+} child_options;
+
+typedef struct child {
+  pid_t pid;   /* the command (its group's leader with new_group) */
+  bool group;  /* it has its own process group, id @pid */
+  int wait_fd; /* a pidfd, or the SIGCHLD self-pipe: readable when the
+                  command may have exited */
+  bool use_pidfd;
+  bool exited; /* the command was reaped; @status is its wait status */
+  int status;
+} child;
+
+/* child_spawn: start the command.  In the command, before exec: its own
+ * process group (with new_group), the tool's start-up signal dispositions
+ * and mask, and SIGKILL when the tool dies (PR_SET_PDEATHSIG).
+ * Returns: 0; -errno of a failed exec with *@exec_failed set (ENOENT:
+ *   not found, EACCES/ENOEXEC...: not executable); -errno of fork/pipe
+ *   failures with *@exec_failed clear. */
+int child_spawn(child *c, const child_options *opts, bool *exec_failed);
+
+/* child_update: reap the command if it has exited (never blocks; drains
+ * the SIGCHLD pipe).  Returns: c->exited. */
+bool child_update(child *c);
+
+/* child_signal: send @signo to the command's group (or to the command
+ * alone without a group), followed by SIGCONT so that stopped processes
+ * see it (unless @signo is SIGKILL or SIGCONT).  Signal 0 sends nothing. */
+void child_signal(const child *c, int signo);
+
+/* child_group_wait: after the leader has exited, reap the group's other
+ * members until none is left or @timeout seconds have passed.
+ * Returns: true when the group is gone (always true without a group). */
+bool child_group_wait(child *c, double timeout);
+
+/* child_group_alive: whether processes of the command's group remain
+ * (reaping those that are zombies of ours first). */
+bool child_group_alive(child *c);
+
+/* child_close: release the wait descriptor. */
+void child_close(child *c);
+
+/* Monotonic seconds, for deadlines. */
+double child_now(void);
+
+#endif /* CANCELABLE_TOOL_CHILD_H */

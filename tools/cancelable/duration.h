@@ -1,0 +1,19 @@
+/* tools/cancelable/duration.h - GNU timeout-style durations ("1.5m"). */
+#ifndef CANCELABLE_TOOL_DURATION_H
+#define CANCELABLE_TOOL_DURATION_H
+
+/* Durations longer than this many seconds (about 31 years) are treated as
+ * infinite: they never fire. */
+#define DURATION_MAX_SECONDS 1e9
+
+/* duration_parse: parse @text as GNU timeout(1) does: a non-negative
+ * floating-point number in the C locale (fraction, exponent, hex float,
+ * "inf" accepted; leading blanks allowed) followed by an optional unit
+ * suffix: s seconds (the default), m minutes, h hours, d days.  Nothing may
+ * follow the suffix.
+ * Returns: 0 and the seconds in *@out (0 means "no duration"; INFINITY for
+ *   "inf" or anything above DURATION_MAX_SECONDS); -EINVAL for anything
+ *   else (NULL, empty, negative, NaN, bad suffix, trailing text). */
+int duration_parse(const char *text, double *out);
+
+#endif /* CANCELABLE_TOOL_DURATION_H */

@@ -1,0 +1,53 @@
+/* tools/cancelable/main.c - the `cancelable` command: dispatches to the
+ * `run` and `timeout` subcommands (or to `timeout` when invoked under that
+ * name, through a symbolic link), and prints help and version. */
+#include <cancelable.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+static void usage(FILE *f) {
+  fputs(
+      "Usage: cancelable run [OPTION]... [--] COMMAND [ARG]...\n"
+      "       cancelable timeout [OPTION] DURATION COMMAND [ARG]...\n"
+      "       cancelable --help | --version\n"
+      "\n"
+      "Run COMMAND as a cancellable operation of libcancelable, stopped by\n"
+      "a timeout, a signal, a condition, a resource threshold or any\n"
+      "combination of them (run), or as a drop-in GNU timeout (timeout).\n"
+      "'cancelable run --help' and 'cancelable timeout --help' list the\n"
+      "options; man cancelable(1) has the details.\n",
+      f);
+}
+
+/* The last component of a path. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash != NULL ? slash + 1 : path;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 0 && strcmp(base_name(argv[0]), "timeout") == 0)
+    return timeout_main(argc, argv);
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_TOOL_ERROR;
+  }
+  if (strcmp(argv[1], "run") == 0) return run_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "timeout") == 0) return timeout_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+    printf("cancelable %s\n", cx_version_string());
+    return 0;
+  }
+  fprintf(stderr,
+          "cancelable: unknown command '%s'\n"
+          "Try 'cancelable --help' for more information.\n",
+          argv[1]);
+  return EXIT_TOOL_ERROR;
+}

@@ -1,0 +1,206 @@
+/* tools/cancelable/report.c - writes the `--report json` object: id, name,
+ * status, reason, message, error, start/end times, elapsed, the command and
+ * how it ended (exit code or signal), whether the tool stopped or killed
+ * it, the last progress, the operation's metadata and the tool's exit
+ * status. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "cx_json.h"
+#include "signames.h"
+
+/* Wall-clock seconds as ISO 8601 UTC with milliseconds, or null. */
+static void put_time(cx__json *j, const char *key, double t) {
+  char text[96];
+  struct tm tm;
+  time_t secs = (time_t)t;
+  int ms = (int)((t - (double)secs) * 1000.0);
+  cx__json_key(j, key);
+  if (t <= 0 || gmtime_r(&secs, &tm) == NULL) {
+    cx__json_null(j);
+    return;
+  }
+  if (ms > 999) ms = 999;
+  snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ms);
+  cx__json_string(j, text);
+}
+
+static void put_seconds(cx__json *j, const char *key, double t) {
+  cx__json_key(j, key);
+  if (t > 0)
+    cx__json_double(j, t);
+  else
+    cx__json_null(j);
+}
+
+static void put_command(cx__json *j, char **argv) {
+  cx__json_key(j, "command");
+  cx__json_array_begin(j);
+  for (size_t i = 0; argv[i] != NULL; i++) cx__json_string(j, argv[i]);
+  cx__json_array_end(j);
+}
+
+/* "exit_code", "signal", "core_dumped", "pid", what the tool did. */
+static void put_outcome(cx__json *j, const supervise_result *r) {
+  char name[16];
+  bool exited = r->ran && WIFEXITED(r->status);
+  bool signalled = r->ran && WIFSIGNALED(r->status);
+  cx__json_key(j, "pid");
+  if (r->ran)
+    cx__json_int(j, r->pid);
+  else
+    cx__json_null(j);
+  cx__json_key(j, "exit_code");
+  if (exited)
+    cx__json_int(j, WEXITSTATUS(r->status));
+  else
+    cx__json_null(j);
+  cx__json_key(j, "signal");
+  if (signalled)
+    cx__json_string(j, signame_name(WTERMSIG(r->status), name, sizeof name));
+  else
+    cx__json_null(j);
+  cx__json_key(j, "signal_number");
+  if (signalled)
+    cx__json_int(j, WTERMSIG(r->status));
+  else
+    cx__json_null(j);
+  cx__json_key(j, "core_dumped");
+  cx__json_bool(j, signalled && WCOREDUMP(r->status));
+  cx__json_key(j, "spawn_error");
+  if (r->exec_failed || (!r->ran && r->error != 0))
+    cx__json_string(j, strerror(r->error));
+  else
+    cx__json_null(j);
+  cx__json_key(j, "stop_signal_sent");
+  cx__json_bool(j, r->stop_sent);
+  cx__json_key(j, "killed");
+  cx__json_bool(j, r->killed);
+  cx__json_key(j, "leftovers_stopped");
+  cx__json_bool(j, r->leftovers);
+}
+
+static void put_number_or_null(cx__json *j, const char *key, double v) {
+  cx__json_key(j, key);
+  cx__json_double(j, v); /* NaN becomes null */
+}
+
+static void put_progress(cx__json *j, const progress_state *p) {
+  cx__json_key(j, "progress");
+  if (p == NULL || p->reports == 0) {
+    cx__json_null(j);
+    return;
+  }
+  cx__json_object_begin(j);
+  cx__json_key(j, "message");
+  cx__json_string(j, p->message);
+  put_number_or_null(j, "percent", p->percent);
+  put_number_or_null(j, "current", p->current >= 0 ? (double)p->current : NAN);
+  put_number_or_null(j, "total", p->total >= 0 ? (double)p->total : NAN);
+  put_number_or_null(j, "rate", p->rate);
+  put_number_or_null(j, "eta", p->eta);
+  put_number_or_null(j, "elapsed", p->elapsed);
+  cx__json_key(j, "reports");
+  cx__json_int(j, (int64_t)p->reports);
+  cx__json_object_end(j);
+}
+
+static void put_meta_value(cx__json *j, const cx_meta *m, const char *key) {
+  const char *s;
+  int64_t i;
+  double d;
+  bool b;
+  switch (cx_meta_type_of(m, key)) {
+    case CX_META_STRING:
+      cx_meta_get_string(m, key, &s);
+      cx__json_string(j, s);
+      break;
+    case CX_META_INT:
+      cx_meta_get_int(m, key, &i);
+      cx__json_int(j, i);
+      break;
+    case CX_META_DOUBLE:
+      cx_meta_get_double(m, key, &d);
+      cx__json_double(j, d);
+      break;
+    case CX_META_BOOL:
+      cx_meta_get_bool(m, key, &b);
+      cx__json_bool(j, b);
+      break;
+    default:
+      cx__json_null(j);
+  }
+}
+
+static void put_metadata(cx__json *j, cx_op *op) {
+  cx_meta *m = cx_op_metadata(op);
+  cx__json_key(j, "metadata");
+  cx__json_object_begin(j);
+  for (size_t i = 0; i < cx_meta_count(m); i++) {
+    const char *key = cx_meta_key_at(m, i);
+    cx__json_key(j, key);
+    put_meta_value(j, m, key);
+  }
+  cx__json_object_end(j);
+  cx_meta_free(m);
+}
+
+char *report_json(const report_input *in) {
+  cx__json j;
+  cx_op *op = in->op;
+  int err = cx_op_error(op);
+  cx__json_init(&j);
+  cx__json_object_begin(&j);
+  cx__json_key(&j, "id");
+  cx__json_string(&j, cx_op_id(op));
+  cx__json_key(&j, "name");
+  cx__json_string(&j, cx_op_name(op));
+  cx__json_key(&j, "status");
+  cx__json_string(&j, cx_status_name(cx_op_status(op)));
+  cx__json_key(&j, "reason");
+  if (cx_op_cancel_reason(op) != CX_REASON_NONE)
+    cx__json_string(&j, cx_reason_name(cx_op_cancel_reason(op)));
+  else
+    cx__json_null(&j);
+  cx__json_key(&j, "cancelled_by");
+  cx__json_string(&j, in->cancel_kind); /* NULL becomes null */
+  cx__json_key(&j, "message");
+  cx__json_string(&j, cx_op_cancel_message(op));
+  cx__json_key(&j, "error");
+  cx__json_string(&j, err != 0 ? cx_err_name(err) : NULL);
+  put_seconds(&j, "start_time", cx_op_start_time(op));
+  put_seconds(&j, "end_time", cx_op_end_time(op));
+  put_time(&j, "start", cx_op_start_time(op));
+  put_time(&j, "end", cx_op_end_time(op));
+  cx__json_key(&j, "elapsed");
+  cx__json_double(&j, cx_op_elapsed(op));
+  put_command(&j, in->argv);
+  put_outcome(&j, in->result);
+  put_progress(&j, in->progress);
+  put_metadata(&j, op);
+  cx__json_key(&j, "exit_status");
+  cx__json_int(&j, in->exit_status);
+  cx__json_object_end(&j);
+  if (cx__json_error(&j) != 0) {
+    cx__json_free(&j);
+    return NULL;
+  }
+  return j.buf; /* the writer's buffer is ours now */
+}
+
+int report_write(FILE *f, const report_input *in) {
+  char *text = report_json(in);
+  int rc = 0;
+  if (text == NULL) return -ENOMEM;
+  if (fprintf(f, "%s\n", text) < 0 || fflush(f) != 0) rc = -EIO;
+  free(text);
+  return rc;
+}

@@ -1,0 +1,226 @@
+/* tools/cancelable/run_cmd.c - `cancelable run`: builds the operation from
+ * the options (timeout, signals, conditions, resources, expressions),
+ * supervises the command, and maps the outcome to an exit status and a
+ * JSON report. */
+#include <cancelable.h>
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+#include "report.h"
+#include "sigfwd.h"
+#include "sources.h"
+#include "supervise.h"
+#include "tool.h"
+
+#define PROG "cancelable run"
+
+/* Signals the tool forwards to the command unless they cancel it. */
+static const int forwardable[] = {SIGHUP,  SIGINT,  SIGQUIT,
+                                  SIGTERM, SIGUSR1, SIGUSR2};
+
+/* Everything one run owns. */
+typedef struct run_state {
+  run_options *o;
+  cx_op *op;
+  source_set *sources;
+  progress_state progress;
+  supervise_result result;
+  FILE *report;
+  bool watched[NSIG]; /* signals some signal source watches */
+} run_state;
+
+static void watch_leaf(run_state *s, const expr_leaf *l) {
+  for (size_t i = 0; l->kind == LEAF_SIGNAL && i < l->nsignals; i++)
+    if (l->signals[i] > 0 && l->signals[i] < NSIG)
+      s->watched[l->signals[i]] = true;
+}
+
+static void watch_tree(run_state *s, const expr_node *n) {
+  if (n->kind == EXPR_LEAF) watch_leaf(s, &n->leaf);
+  for (size_t i = 0; i < n->count; i++) watch_tree(s, n->children[i]);
+}
+
+static int add_source(run_state *s, cx_source *src) {
+  int rc = cx_op_add_source(s->op, src);
+  if (rc != 0) cx_source_free(src);
+  return rc;
+}
+
+/* Attaches a source for each option and --when expression. */
+static int add_sources(run_state *s) {
+  run_options *o = s->o;
+  char err[200];
+  cx_source *src;
+  int rc = 0;
+  if (o->timeout > 0 && !isinf(o->timeout))
+    rc = cx_op_add_timeout(s->op, o->timeout);
+  if (rc == 0 && !o->signals_given) {
+    expr_leaf def;
+    rc = expr_leaf_parse(LEAF_SIGNAL, NULL, &def, NULL);
+    if (rc == 0) rc = source_set_leaf(s->sources, &def, &src, err, sizeof err);
+    if (rc == 0) rc = add_source(s, src);
+    watch_leaf(s, &def);
+  }
+  for (size_t i = 0; rc == 0 && i < o->nleaves; i++) {
+    rc = source_set_leaf(s->sources, &o->leaves[i], &src, err, sizeof err);
+    if (rc == 0) rc = add_source(s, src);
+    watch_leaf(s, &o->leaves[i]);
+  }
+  for (size_t i = 0; rc == 0 && i < o->nwhens; i++) {
+    rc = source_set_build(s->sources, o->whens[i], &src, err, sizeof err);
+    if (rc == 0) rc = add_source(s, src);
+    watch_tree(s, o->whens[i]);
+  }
+  if (rc != 0) fprintf(stderr, PROG ": %s\n", err);
+  return rc;
+}
+
+/* Catches the forwardable signals that no source watches. */
+static int catch_forwarded(run_state *s) {
+  int sigs[sizeof forwardable / sizeof forwardable[0]];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof forwardable / sizeof forwardable[0]; i++)
+    if (!s->watched[forwardable[i]]) sigs[n++] = forwardable[i];
+  return sigfwd_catch(sigs, n);
+}
+
+static int create_op(run_state *s) {
+  cx_op_options opts = CX_OP_OPTIONS_INIT;
+  char *copy = strdup(s->o->argv[0]);
+  int rc;
+  if (copy == NULL) return -ENOMEM;
+  opts.name = s->o->name != NULL ? s->o->name : basename(copy);
+  opts.id = s->o->id;
+  rc = cx_op_create(&s->op, &opts);
+  free(copy);
+  if (rc != 0)
+    fprintf(stderr, PROG ": cannot create the operation: %s%s\n",
+            cx_strerror(rc), s->o->id != NULL ? " (check --id)" : "");
+  return rc;
+}
+
+/* What cancelled the op, from its reason (and, for conditions, whether a
+ * resource threshold was the first to trigger). */
+static const char *cancel_kind(run_state *s) {
+  const char *msg = cx_op_cancel_message(s->op);
+  switch (cx_op_cancel_reason(s->op)) {
+    case CX_REASON_TIMEOUT:
+      return "timeout";
+    case CX_REASON_SIGNAL:
+      return "signal";
+    case CX_REASON_CONDITION:
+      if (source_set_resource_fired(s->sources) && msg != NULL &&
+          strstr(msg, "% threshold") != NULL)
+        return "resource";
+      return "condition";
+    default:
+      return "other";
+  }
+}
+
+static int command_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return EXIT_TOOL_ERROR;
+}
+
+static int kind_status(const char *kind) {
+  if (strcmp(kind, "timeout") == 0) return EXIT_TIMEDOUT;
+  if (strcmp(kind, "signal") == 0) return EXIT_CANCEL_SIGNAL;
+  if (strcmp(kind, "condition") == 0) return EXIT_CANCEL_CONDITION;
+  if (strcmp(kind, "resource") == 0) return EXIT_CANCEL_RESOURCE;
+  return EXIT_CANCEL_OTHER;
+}
+
+/* The tool's exit status for the outcome. */
+static int exit_status(run_state *s, const char *kind) {
+  const supervise_result *r = &s->result;
+  if (r->exec_failed)
+    return r->error == ENOENT ? EXIT_ENOENT : EXIT_CANNOT_INVOKE;
+  if (!r->ran) return EXIT_TOOL_ERROR;
+  if (s->o->preserve_status) return command_status(r->status);
+  if (r->error != 0) return EXIT_TOOL_ERROR;
+  if (kind != NULL) return kind_status(kind);
+  return command_status(r->status);
+}
+
+/* Runs the command inside the entered op and exits the op. */
+static int supervise_and_exit(run_state *s) {
+  run_options *o = s->o;
+  supervise_config cfg = {o->argv,     PROG,      o->foreground, o->stop_signal,
+                          o->grace,    true,      INFINITY,      true,
+                          o->progress, o->verbose};
+  int rc = supervise(s->op, &cfg, &s->progress, &s->result);
+  int result = 0;
+  source_set_shutdown(s->sources);
+  if (s->result.exec_failed)
+    fprintf(stderr, PROG ": failed to run command '%s': %s\n", o->argv[0],
+            strerror(s->result.error));
+  else if (rc != 0)
+    fprintf(stderr, PROG ": %s\n", strerror(-rc));
+  if (s->result.cancelled)
+    result = -ECANCELED;
+  else if (rc != 0)
+    result = rc;
+  return cx_op_exit(s->op, result);
+}
+
+static int write_report(run_state *s, const char *kind, int status) {
+  report_input in = {s->op, s->o->argv, &s->result, &s->progress, kind, status};
+  int rc = report_write(s->report != NULL ? s->report : stderr, &in);
+  if (rc != 0) fprintf(stderr, PROG ": cannot write the report\n");
+  return rc;
+}
+
+static int run(run_state *s) {
+  const char *kind = NULL;
+  int status;
+  if (create_op(s) != 0 || add_sources(s) != 0 || catch_forwarded(s) != 0)
+    return EXIT_TOOL_ERROR;
+  progress_state_init(&s->progress, s->sources);
+  if (progress_attach(s->op, &s->progress) != 0 || cx_op_enter(s->op) != 0) {
+    fprintf(stderr, PROG ": cannot start the operation\n");
+    return EXIT_TOOL_ERROR;
+  }
+  if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
+  if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
+  status = exit_status(s, kind);
+  if (s->o->report_json && write_report(s, kind, status) != 0)
+    return EXIT_TOOL_ERROR;
+  return status;
+}
+
+int run_main(int argc, char **argv) {
+  run_options o;
+  run_state s;
+  int rc = cli_parse_run(argc, argv, &o), status;
+  if (rc != 0) {
+    cli_free_run(&o);
+    if (rc == 2) printf("cancelable %s\n", cx_version_string());
+    return rc > 0 ? 0 : EXIT_TOOL_ERROR;
+  }
+  memset(&s, 0, sizeof s);
+  s.o = &o;
+  if (o.verbose) cx_log_set_handler(cx_log_stderr, CX_LOG_WARNING, NULL);
+  if (o.report_file != NULL &&
+      (s.report = fopen(o.report_file, "we")) == NULL) {
+    fprintf(stderr, PROG ": cannot open '%s': %s\n", o.report_file,
+            strerror(errno));
+    cli_free_run(&o);
+    return EXIT_TOOL_ERROR;
+  }
+  s.sources = source_set_new(o.interval);
+  status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
+  cx_op_unref(s.op);
+  source_set_free(s.sources);
+  if (s.report != NULL && fclose(s.report) != 0) status = EXIT_TOOL_ERROR;
+  cli_free_run(&o);
+  return status;
+}

@@ -1,0 +1,78 @@
+/* tools/cancelable/sigfwd.c - catches the signals the tool forwards to the
+ * command (a handler writes the signal number to a self-pipe, the main loop
+ * reads it) and restores the original dispositions in the command. */
+#include "sigfwd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+static int pipe_fds[2] = {-1, -1};
+static sigset_t ignored_at_start; /* signals the tool inherited as SIG_IGN */
+static sigset_t mask_at_start;
+
+static void on_signal(int signo) {
+  int saved = errno;
+  unsigned char byte = (unsigned char)signo;
+  (void)!write(pipe_fds[1], &byte, 1);
+  errno = saved;
+}
+
+int sigfwd_init(void) {
+  struct sigaction sa;
+  sigemptyset(&ignored_at_start);
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+      sigaddset(&ignored_at_start, sig);
+  }
+  pthread_sigmask(SIG_SETMASK, NULL, &mask_at_start);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+      sigaction(SIGTTIN, &sa, NULL) != 0 || sigaction(SIGTTOU, &sa, NULL) != 0)
+    return -errno;
+  return 0;
+}
+
+int sigfwd_catch(const int *signals, size_t count) {
+  struct sigaction sa;
+  if (pipe_fds[0] < 0 && pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0)
+    return -errno;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < count; i++)
+    if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+  return 0;
+}
+
+int sigfwd_fd(void) { return pipe_fds[0]; }
+
+int sigfwd_next(void) {
+  unsigned char byte;
+  if (pipe_fds[0] < 0) return 0;
+  return read(pipe_fds[0], &byte, 1) == 1 ? byte : 0;
+}
+
+void sigfwd_reset_in_child(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sa.sa_handler = sigismember(&ignored_at_start, sig) ? SIG_IGN : SIG_DFL;
+    sigaction(sig, &sa, NULL);
+  }
+  sigprocmask(SIG_SETMASK, &mask_at_start, NULL);
+}
+
+void sigfwd_block_all(sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, old);
+}

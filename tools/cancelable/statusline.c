@@ -1,0 +1,96 @@
+/* tools/cancelable/statusline.c - draws the live `--progress` line on a
+ * terminal: "[ 12.3s | 47s left ] [#####.....]  42% message". */
+#include "statusline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define BAR_WIDTH 20
+
+void statusline_init(statusline *s, int fd, bool want) {
+  memset(s, 0, sizeof *s);
+  s->fd = fd;
+  s->enabled = want && isatty(fd);
+}
+
+/* "12.3s", "4m05s", "2h03m", "3d04h". */
+static void format_span(char *buf, size_t size, double t) {
+  long s = (long)t;
+  if (t < 60)
+    snprintf(buf, size, "%.1fs", t);
+  else if (t < 3600)
+    snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
+  else if (t < 86400)
+    snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+  else
+    snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
+}
+
+static void format_bar(char *buf, double percent) {
+  int fill = (int)(percent / 100.0 * BAR_WIDTH + 0.5);
+  if (fill < 0) fill = 0;
+  if (fill > BAR_WIDTH) fill = BAR_WIDTH;
+  buf[0] = '[';
+  for (int i = 0; i < BAR_WIDTH; i++) buf[1 + i] = i < fill ? '#' : '.';
+  buf[BAR_WIDTH + 1] = ']';
+  buf[BAR_WIDTH + 2] = '\0';
+}
+
+void statusline_format(char *buf, size_t size, int width, cx_op *op,
+                       const progress_state *st) {
+  char elapsed[32], left[32] = "", bar[BAR_WIDTH + 3] = "", pct[16] = "";
+  char count[48] = "";
+  double remaining = cx_op_remaining(op);
+  size_t limit = width > 0 && (size_t)width < size ? (size_t)width : size - 1;
+  format_span(elapsed, sizeof elapsed, cx_op_elapsed(op));
+  if (isfinite(remaining)) {
+    char span[24];
+    format_span(span, sizeof span, remaining);
+    snprintf(left, sizeof left, " | %s left", span);
+  }
+  if (!isnan(st->percent)) {
+    format_bar(bar, st->percent);
+    snprintf(pct, sizeof pct, " %5.1f%%", st->percent);
+  }
+  if (st->current >= 0 && st->total >= 0)
+    snprintf(count, sizeof count, " %lld/%lld", (long long)st->current,
+             (long long)st->total);
+  else if (st->current >= 0)
+    snprintf(count, sizeof count, " %lld", (long long)st->current);
+  snprintf(buf, size, "[%s%s] %s%s%s %s", elapsed, left, bar, pct, count,
+           st->message);
+  if (strlen(buf) > limit) buf[limit] = '\0';
+  /* The message comes from the command: keep its control bytes (escape
+   * sequences) off the terminal. */
+  for (char *c = buf; *c != '\0'; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+}
+
+static int terminal_width(int fd) {
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) return ws.ws_col - 1;
+  return 79;
+}
+
+void statusline_tick(statusline *s, cx_op *op, const progress_state *st) {
+  char line[1024], out[1100];
+  double now = cx_now();
+  int n;
+  if (!s->enabled || (s->drawn && now - s->last_draw < 1.0 / STATUSLINE_HZ))
+    return;
+  statusline_format(line, sizeof line, terminal_width(s->fd), op, st);
+  /* Carriage return, the line, erase to the end of the line. */
+  n = snprintf(out, sizeof out, "\r%s\033[K", line);
+  (void)!write(s->fd, out, (size_t)n < sizeof out ? (size_t)n : sizeof out);
+  s->last_draw = now;
+  s->drawn = true;
+}
+
+void statusline_clear(statusline *s) {
+  if (!s->enabled || !s->drawn) return;
+  (void)!write(s->fd, "\r\033[K", 4);
+  s->drawn = false;
+}

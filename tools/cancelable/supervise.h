@@ -1,0 +1,51 @@
+/* tools/cancelable/supervise.h - runs the command inside an entered
+ * operation: spawn, wait with cx_poll() (the cancellation point), forward
+ * signals, read progress, and on cancel stop the command's process group
+ * (stop signal, grace period, SIGKILL). */
+#ifndef CANCELABLE_TOOL_SUPERVISE_H
+#define CANCELABLE_TOOL_SUPERVISE_H
+
+#include <cancelable.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "progress.h"
+
+typedef struct supervise_config {
+  char **argv;      /* the command */
+  const char *prog; /* prefix of the tool's messages */
+  bool foreground;  /* no process group: signal the command only */
+  int stop_signal;  /* sent on cancel (0: none) */
+  double grace;     /* seconds from the stop signal to SIGKILL; INFINITY:
+                       never */
+  bool clean_group; /* also stop and reap what is left of the group when
+                       the command ends by itself (`run`) */
+  double kill_after_forward; /* after forwarding a signal, SIGKILL once
+                                this many seconds passed (GNU timeout -k);
+                                INFINITY: never */
+  bool progress_channel;     /* give the command $CANCELABLE_PROGRESS_FD */
+  bool live;                 /* draw the --progress status line */
+  bool verbose;              /* say what is sent to whom */
+} supervise_config;
+
+typedef struct supervise_result {
+  bool ran;         /* the command was started */
+  bool exec_failed; /* exec failed with @error (ENOENT, EACCES...) */
+  int error;        /* positive errno: spawn failure or tool error */
+  pid_t pid;
+  int status;     /* the command's wait status, when @ran */
+  bool cancelled; /* the op was cancelled and the tool stopped it */
+  bool stop_sent; /* the stop signal was sent */
+  bool killed;    /* SIGKILL was sent */
+  bool leftovers; /* members of the group outlived the command and were
+                     stopped */
+} supervise_result;
+
+/* supervise: run @cfg->argv under @op, which the caller has entered.
+ * @st: the progress state attached to @op (for the status line).
+ * Returns: 0 when the command ran (whatever its status), or a negative
+ *   errno (see @res->exec_failed and @res->error). */
+int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
+              supervise_result *res);
+
+#endif /* CANCELABLE_TOOL_SUPERVISE_H */
