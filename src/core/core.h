@@ -99,6 +99,14 @@ _Static_assert(sizeof(_Atomic int) == sizeof(int),
                "token.h's inline check reads the state as an int");
 
 /* ---- token internals (token.c) */
+
+/* Sets a `has` bit before the caller checks the state (see struct
+ * cx_token).  A bit already set is seen by a seq_cst load; it was set by a
+ * seq_cst RMW earlier in the total order, which is all the finisher needs,
+ * so the RMW is skipped (registering many callbacks on one token). */
+static inline void cx__token_mark(cx_token *t, unsigned bit) {
+  if ((atomic_load(&t->has) & bit) == 0) atomic_fetch_or(&t->has, bit);
+}
 cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
 /* Gives a fresh token the id of the op it belongs to (before sharing it). */
 int cx__token_set_id(cx_token *t, const char *id);

@@ -277,7 +277,7 @@ int cx_token_wait(cx_token *t, double timeout) {
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
   t->waiters++;
-  atomic_fetch_or(&t->has, CX__HAS_WAITERS); /* before the state check */
+  cx__token_mark(t, CX__HAS_WAITERS); /* before the state check */
   while (atomic_load(&t->state) != CX__CANCELLED) {
     if (cx__stripe_wait(s, deadline) == ETIMEDOUT &&
         !cx_token_is_cancelled(t)) {
@@ -299,7 +299,7 @@ int cx_token_fd(cx_token *t) {
   if (t->wake.read_fd < 0) {
     rc = cx__wakeup_open(&t->wake);
     if (rc == 0) {
-      atomic_fetch_or(&t->has, CX__HAS_FD); /* before the state check */
+      cx__token_mark(t, CX__HAS_FD); /* before the state check */
       if (atomic_load(&t->state) == CX__CANCELLED)
         cx__wakeup_signal(&t->wake);
     }

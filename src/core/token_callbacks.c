@@ -51,7 +51,7 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
   atomic_init(&cb->state, CX__CB_LISTED);
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  atomic_fetch_or(&t->has, CX__HAS_CALLBACKS); /* before the state check */
+  cx__token_mark(t, CX__HAS_CALLBACKS); /* before the state check */
   if (atomic_load(&t->state) == CX__CANCELLED) {
     /* Cancelled meanwhile: the runner may be past the list already. */
     pthread_mutex_unlock(&s->mu);

@@ -27,7 +27,7 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
 
   s = cx__stripe_for(source);
   pthread_mutex_lock(&s->mu);
-  atomic_fetch_or(&source->has, CX__HAS_CHILDREN); /* before the check */
+  cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
   if (atomic_load(&source->state) != CX__CANCELLED) {
     /* Live or claimed: the source's cascade runs after we unlock. */
     link->next = source->children;
