@@ -23,7 +23,7 @@ files=("$@")
 if ((${#files[@]} == 0)); then
   while IFS= read -r -d '' f; do files+=("$f"); done < <(
     cd "$root" &&
-      find include src tests examples -type f \( -name '*.c' -o -name '*.h' \) \
+      find include src tests examples tools util bench -type f \( -name '*.c' -o -name '*.h' \) \
         -print0 2>/dev/null | sort -z)
   cd "$root"
 fi

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #define WORKERS 4
-#define STEPS 30     /* of 0.1 s: about 3 s */
+#define STEPS 30 /* of 0.1 s: about 3 s */
 
 static void sleep_s(double s) {
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -124,11 +124,12 @@ int main(void) {
 
   cx_registry_stats st;
   if (cx_registry_get_stats(&st) != 0) return 1;
-  printf("stats: live=%zu completed=%llu cancelled=%llu failed=%llu "
-         "average=%.1fs history=%zu\n",
-         st.live, (unsigned long long)st.completed,
-         (unsigned long long)st.cancelled, (unsigned long long)st.failed,
-         st.average_duration, st.history);
+  printf(
+      "stats: live=%zu completed=%llu cancelled=%llu failed=%llu "
+      "average=%.1fs history=%zu\n",
+      st.live, (unsigned long long)st.completed,
+      (unsigned long long)st.cancelled, (unsigned long long)st.failed,
+      st.average_duration, st.history);
 
   ok &= tables >= 2;
   ok &= jobs[0].rc == 0 && jobs[1].rc == 0;

@@ -60,15 +60,16 @@ int main(void) {
     cx_op_unref(op);
   }
   double took = now() - t0;
-  printf("independent: %d of 3 done in %.1f s (more than one 0.5 s "
-         "budget)\n", done, took);
+  printf(
+      "independent: %d of 3 done in %.1f s (more than one 0.5 s "
+      "budget)\n",
+      done, took);
   if (done != 3 || took < 0.55) ok = 0;
 
   /* 2. Shared: one op, one 0.5 s budget for all the calls. */
   printf("shared (cx_run_in, one 0.5 s budget):\n");
   cx_op *batch = NULL;
-  if (cx_op_with_timeout(&batch, 0.5, "batch") != 0 ||
-      cx_op_enter(batch) != 0)
+  if (cx_op_with_timeout(&batch, 0.5, "batch") != 0 || cx_op_enter(batch) != 0)
     return 1;
   int results[3];
   for (int i = 0; i < 3; i++) {

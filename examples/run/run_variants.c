@@ -59,8 +59,8 @@ static int queue_too_long(void *user_data) {
 }
 
 /* Runs one variant and prints how it ended. */
-static int run_variant(const char *title, const cx_run_options *opts,
-                       later *l, cx_reason expected) {
+static int run_variant(const char *title, const cx_run_options *opts, later *l,
+                       cx_reason expected) {
   pthread_t th;
   cx_op *op = NULL;
   int batches = 0;

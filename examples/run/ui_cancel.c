@@ -67,8 +67,7 @@ int main(void) {
          cx_reason_name(cx_op_cancel_reason(op)), cx_op_elapsed(op));
   ok &= d.rc == -ECANCELED && d.chunks > 0 && d.chunks < 100;
   ok &= cx_op_status(op) == CX_STATUS_CANCELLED &&
-        cx_op_cancel_reason(op) == CX_REASON_MANUAL &&
-        cx_op_elapsed(op) < 3.0;
+        cx_op_cancel_reason(op) == CX_REASON_MANUAL && cx_op_elapsed(op) < 3.0;
   cx_op_unref(op);
 
   printf("example: %s\n", ok ? "ok" : "FAIL");

@@ -63,13 +63,11 @@ int main(int argc, char **argv) {
   op = watching_op("wait_for_file");
   check(cx_op_enter(op) == 0, "enter 1");
   check(file_source_threads_running() == 1, "watcher thread started");
-  check(pthread_create(&creator, NULL, create_file_later, NULL) == 0,
-        "thread");
+  check(pthread_create(&creator, NULL, create_file_later, NULL) == 0, "thread");
   rc = cx_sleep(op, 30.0);
   cx_op_exit(op, rc);
   pthread_join(creator, NULL);
-  printf("wait for file: %s, reason %s: %s\n",
-         cx_status_name(cx_op_status(op)),
+  printf("wait for file: %s, reason %s: %s\n", cx_status_name(cx_op_status(op)),
          cx_reason_name(cx_op_cancel_reason(op)), cx_op_cancel_message(op));
   check(rc == -ECANCELED, "1: cancelled by the file");
   check(cx_op_cancel_reason(op) == CX_REASON_CONDITION, "1: reason");

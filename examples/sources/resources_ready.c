@@ -59,8 +59,8 @@ int main(void) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
 
   atomic_store(&api_quota_remaining, 3); /* exhausted */
-  check(cx_source_condition(disk_available, NULL, NULL, 0.05,
-                            "disk_available", &disk) == 0,
+  check(cx_source_condition(disk_available, NULL, NULL, 0.05, "disk_available",
+                            &disk) == 0,
         "disk condition");
   check(cx_source_condition(quota_available, NULL, NULL, 0.05,
                             "quota_available", &quota) == 0,
@@ -80,8 +80,8 @@ int main(void) {
   cx_op_exit(wait_op, rc);
   pthread_join(refresher, NULL);
 
-  printf("both resources ready after %.2f s: %s (%s)\n",
-         cx_op_elapsed(wait_op), cx_op_cancel_message(wait_op),
+  printf("both resources ready after %.2f s: %s (%s)\n", cx_op_elapsed(wait_op),
+         cx_op_cancel_message(wait_op),
          cx_reason_name(cx_op_cancel_reason(wait_op)));
   check(rc == -ECANCELED, "the wait ended by the sources");
   check(cx_op_cancel_reason(wait_op) == CX_REASON_CONDITION,
@@ -89,9 +89,9 @@ int main(void) {
   check(strcmp(cx_op_cancel_message(wait_op), "all 2 sources triggered") == 0,
         "all-of message");
   check(atomic_load(&disk_checked), "disk checked");
-  check(atomic_load(&api_quota_remaining) > 100 &&
-            ready_at >= quota_refreshed_at,
-        "not ready before the quota was refreshed");
+  check(
+      atomic_load(&api_quota_remaining) > 100 && ready_at >= quota_refreshed_at,
+      "not ready before the quota was refreshed");
   cx_op_unref(wait_op);
   printf("proceeding with the work\nexample: ok\n");
   return 0;

@@ -47,8 +47,7 @@ static void *run_stage(void *arg) {
 }
 
 int main(void) {
-  stage stages[STAGES] = {{1, 0.05, false}, {2, 0.15, false},
-                          {3, 0.3, false}};
+  stage stages[STAGES] = {{1, 0.05, false}, {2, 0.15, false}, {3, 0.3, false}};
   cx_source *gates[STAGES], *all;
   pthread_t threads[STAGES];
   cx_op_options o = CX_OP_OPTIONS_INIT;
@@ -95,8 +94,7 @@ int main(void) {
   check(open_with_some_done > 0, "still open while only some were done");
   check(cx_op_cancel_reason(pipeline) == CX_REASON_CONDITION,
         "reason condition");
-  check(strcmp(cx_op_cancel_message(pipeline), "all 3 sources triggered") ==
-            0,
+  check(strcmp(cx_op_cancel_message(pipeline), "all 3 sources triggered") == 0,
         "all-of message");
   cx_op_unref(pipeline);
   printf("example: ok\n");

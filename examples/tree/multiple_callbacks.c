@@ -52,8 +52,8 @@ static int update_ui(const char *op_id, const char *msg, const cx_meta *meta,
   return 0;
 }
 
-static int log_progress(const char *op_id, const char *msg,
-                        const cx_meta *meta, void *user_data) {
+static int log_progress(const char *op_id, const char *msg, const cx_meta *meta,
+                        void *user_data) {
   FILE *log = user_data;
   fprintf(log, "LOG: INFO Operation %s: %s {", op_id, msg);
   for (size_t i = 0; i < cx_meta_count(meta); i++) {

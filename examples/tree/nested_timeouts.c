@@ -53,8 +53,8 @@ static int run(int n, double outer_timeout, double step1_timeout,
   cx_op_exit(outer, cx_check(NULL));
   printf("  outer: %s (reason %s)\n", cx_status_name(cx_op_status(outer)),
          cx_reason_name(cx_op_cancel_reason(outer)));
-  int ok = s1 && s2 && cx_op_status(s1) == want1 &&
-           cx_op_status(s2) == want2 && cx_op_status(outer) == want_outer &&
+  int ok = s1 && s2 && cx_op_status(s1) == want1 && cx_op_status(s2) == want2 &&
+           cx_op_status(outer) == want_outer &&
            cx_op_cancel_reason(outer) == want_outer_reason;
   if (ok && want1 == CX_STATUS_CANCELLED)
     ok = cx_op_cancel_reason(s1) == CX_REASON_TIMEOUT;

@@ -31,8 +31,7 @@ static int print_progress(const char *op_id, const char *message,
   (void)metadata;
   printf("%s%s\n", p->prefix, message);
   p->calls++;
-  if (p->expect_id != NULL && strcmp(op_id, p->expect_id) != 0)
-    p->wrong_id++;
+  if (p->expect_id != NULL && strcmp(op_id, p->expect_id) != 0) p->wrong_id++;
   return 0;
 }
 

@@ -2,8 +2,8 @@
  * (issue #4).
  *
  *   async with Cancelable(name="workflow") as workflow:
- *       workflow.on_progress(lambda oid, m, meta: logger.info(f"Workflow: {m}"))
- *       async with Cancelable(name="stage1", parent=workflow) as stage1:
+ *       workflow.on_progress(lambda oid, m, meta: logger.info(f"Workflow:
+ * {m}")) async with Cancelable(name="stage1", parent=workflow) as stage1:
  *           stage1.on_progress(lambda oid, m, meta: print(f"  Stage 1: {m}"))
  *           for i in range(100):
  *               await work()

@@ -42,7 +42,7 @@ typedef struct cx_meta cx_meta;
 #define CX_FOREVER (-1.0)
 
 /* Operation lifecycle.  Values are explicit and append-only. */
-#define CX_STATUS_MAP(XX)     \
+#define CX_STATUS_MAP(XX)       \
   XX(PENDING, 0, "pending")     \
   XX(RUNNING, 1, "running")     \
   XX(COMPLETED, 2, "completed") \

@@ -59,8 +59,7 @@ CX_EXPORT int cx_meta_set_string(cx_meta *meta, const char *key,
 /* See cx_meta_set_string().  Since: 0.1 */
 CX_EXPORT int cx_meta_set_int(cx_meta *meta, const char *key, int64_t value);
 /* See cx_meta_set_string().  Since: 0.1 */
-CX_EXPORT int cx_meta_set_double(cx_meta *meta, const char *key,
-                                 double value);
+CX_EXPORT int cx_meta_set_double(cx_meta *meta, const char *key, double value);
 /* See cx_meta_set_string().  Since: 0.1 */
 CX_EXPORT int cx_meta_set_bool(cx_meta *meta, const char *key, bool value);
 
@@ -92,8 +91,7 @@ CX_EXPORT int cx_meta_get_int(const cx_meta *meta, const char *key,
 CX_EXPORT int cx_meta_get_double(const cx_meta *meta, const char *key,
                                  double *out);
 /* See cx_meta_get_string().  Since: 0.1 */
-CX_EXPORT int cx_meta_get_bool(const cx_meta *meta, const char *key,
-                               bool *out);
+CX_EXPORT int cx_meta_get_bool(const cx_meta *meta, const char *key, bool *out);
 
 /* cx_meta_count: the number of keys (0 for NULL).
  * Thread-safety: concurrent readers are fine.  Since: 0.1 */

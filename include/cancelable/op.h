@@ -62,8 +62,7 @@ CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds,
-                                 const char *name);
+CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
 
 /* cx_op_with_token: the reference's Cancelable.with_token(): an op whose
  * token is @token, shared with every other op and user of it; cancelling
@@ -72,8 +71,7 @@ CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds,
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_token(cx_op **out, cx_token *token,
-                               const char *name);
+CX_EXPORT int cx_op_with_token(cx_op **out, cx_token *token, const char *name);
 
 /* cx_op_ref: take a reference.
  * @op: (nullable) returned unchanged.

@@ -80,13 +80,13 @@ typedef int (*cx_stream_next_fn)(void *state, void **item);
 
 /* Options for cx_stream_new(); initialise with CX_STREAM_OPTIONS_INIT. */
 typedef struct cx_stream_options {
-  size_t size;                 /* sizeof(cx_stream_options) */
-  size_t report_every;         /* report progress every N items; 0: never */
-  size_t keep_last;            /* the last K items kept (the initialiser
-                                  sets 1000); 0 keeps none */
+  size_t size;                   /* sizeof(cx_stream_options) */
+  size_t report_every;           /* report progress every N items; 0: never */
+  size_t keep_last;              /* the last K items kept (the initialiser
+                                    sets 1000); 0 keeps none */
   void (*item_free)(void *item); /* (nullable) frees an item the stream no
                                   longer keeps */
-  int64_t total;               /* total items, if known (for progress); 0 */
+  int64_t total;                 /* total items, if known (for progress); 0 */
 } cx_stream_options;
 
 /* Initialiser for cx_stream_options: keep 1000, no reports. */

@@ -33,11 +33,12 @@ typedef struct cx_op_filter {
 } cx_op_filter;
 
 /* Initialiser for cx_op_filter: everything matches. */
-#define CX_OP_FILTER_INIT { sizeof(cx_op_filter), -1, NULL, NULL, NULL }
+#define CX_OP_FILTER_INIT \
+  { sizeof(cx_op_filter), -1, NULL, NULL, NULL }
 
 /* A list of op references returned by a query. */
 typedef struct cx_op_list {
-  cx_op **ops;  /* (transfer full) each referenced */
+  cx_op **ops; /* (transfer full) each referenced */
   size_t count;
 } cx_op_list;
 
@@ -101,13 +102,13 @@ CX_EXPORT long cx_registry_cancel_all(const cx_op_filter *filter,
 
 /* Registry statistics. */
 typedef struct cx_registry_stats {
-  size_t live;                 /* live ops */
-  size_t live_by_status[6];    /* indexed by cx_status */
-  uint64_t completed;          /* finished since start (or clear) */
+  size_t live;              /* live ops */
+  size_t live_by_status[6]; /* indexed by cx_status */
+  uint64_t completed;       /* finished since start (or clear) */
   uint64_t cancelled;
   uint64_t failed;
-  double average_duration;     /* seconds, over every finished op counted */
-  size_t history;              /* entries kept */
+  double average_duration; /* seconds, over every finished op counted */
+  size_t history;          /* entries kept */
 } cx_registry_stats;
 
 /* cx_registry_get_stats: a snapshot of the statistics.

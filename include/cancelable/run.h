@@ -24,28 +24,30 @@ typedef int (*cx_run_fn)(cx_op *op, void *user_data);
 /* Options for cx_run(): which sources the fresh op gets.  All configured
  * sources are combined with OR.  Initialise with CX_RUN_OPTIONS_INIT. */
 typedef struct cx_run_options {
-  size_t size;                 /* sizeof(cx_run_options) */
-  const char *name;            /* (nullable) op name; default "run" */
-  double timeout;              /* seconds, 0 = none (the reference's
-                                  @cancelable(timeout=...)) */
-  cx_token *token;             /* (nullable) cancel with this token
-                                  (@cancelable_with_token) */
-  bool watch_signals;          /* watch signals (@cancelable_with_signal) */
-  const int *signals;          /* with watch_signals: the signals; NULL/0
-                                  means SIGINT and SIGTERM */
+  size_t size;        /* sizeof(cx_run_options) */
+  const char *name;   /* (nullable) op name; default "run" */
+  double timeout;     /* seconds, 0 = none (the reference's
+                         @cancelable(timeout=...)) */
+  cx_token *token;    /* (nullable) cancel with this token
+                         (@cancelable_with_token) */
+  bool watch_signals; /* watch signals (@cancelable_with_signal) */
+  const int *signals; /* with watch_signals: the signals; NULL/0
+                         means SIGINT and SIGTERM */
   size_t signal_count;
-  cx_predicate_fn condition;   /* (nullable) (@cancelable_with_condition) */
-  void *condition_data;        /* passed to condition */
-  double condition_interval;   /* seconds between checks; 0 means 1 */
-  cx_op *parent;               /* (nullable) parent op; NULL: none */
-  bool register_op;            /* put the op in the registry (also when the
-                                  registry's default says so) */
+  cx_predicate_fn condition; /* (nullable) (@cancelable_with_condition) */
+  void *condition_data;      /* passed to condition */
+  double condition_interval; /* seconds between checks; 0 means 1 */
+  cx_op *parent;             /* (nullable) parent op; NULL: none */
+  bool register_op;          /* put the op in the registry (also when the
+                                registry's default says so) */
 } cx_run_options;
 
 /* Initialiser for cx_run_options: no source, not registered. */
-#define CX_RUN_OPTIONS_INIT                                               \
-  { sizeof(cx_run_options), NULL, 0.0, NULL, false, NULL, 0, NULL, NULL, \
-    0.0, NULL, false }
+#define CX_RUN_OPTIONS_INIT                                                   \
+  {                                                                           \
+    sizeof(cx_run_options), NULL, 0.0, NULL, false, NULL, 0, NULL, NULL, 0.0, \
+        NULL, false                                                           \
+  }
 
 /* cx_run: run @fn inside a fresh op configured by @opts, one op per call
  * (the reference's @cancelable decorator: each call gets its own timeout).
@@ -59,8 +61,8 @@ typedef struct cx_run_options {
  * Errors: -EINVAL bad options (negative or NaN timeout, bad signals, bad
  *   interval, size too small) or NULL @fn: nothing runs; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_run(const cx_run_options *opts, cx_run_fn fn,
-                     void *user_data, cx_op **out_op);
+CX_EXPORT int cx_run(const cx_run_options *opts, cx_run_fn fn, void *user_data,
+                     cx_op **out_op);
 
 /* CX_METHOD_NAME(Type, method): the string "Type.method", for naming ops
  * after methods as the reference's @cancelable_method does:
@@ -114,11 +116,11 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
 #if defined(__GNUC__) || defined(__clang__)
 #define CX__CAT2(a, b) a##b
 #define CX__CAT(a, b) CX__CAT2(a, b)
-#define CX_SCOPE(op, result_ptr)                                      \
-  for (cx_scope_state CX__CAT(cx_scope_, __LINE__)                    \
-           __attribute__((cleanup(cx_scope_end))) =                   \
-               cx_scope_begin((op), (result_ptr));                    \
-       CX__CAT(cx_scope_, __LINE__).once;                             \
+#define CX_SCOPE(op, result_ptr)                    \
+  for (cx_scope_state CX__CAT(cx_scope_, __LINE__)  \
+           __attribute__((cleanup(cx_scope_end))) = \
+               cx_scope_begin((op), (result_ptr));  \
+       CX__CAT(cx_scope_, __LINE__).once;           \
        CX__CAT(cx_scope_, __LINE__).once = 0)
 #endif
 
@@ -130,7 +132,7 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
 
 /* A wrapped function: calls check the op first. */
 typedef struct cx_wrapped {
-  cx_op *op;     /* (nullable) NULL: the current op at call time */
+  cx_op *op; /* (nullable) NULL: the current op at call time */
   cx_run_fn fn;
 } cx_wrapped;
 
@@ -149,14 +151,14 @@ CX_EXPORT int cx_wrapped_call(const cx_wrapped *w, void *user_data);
 
 /* Options for cx_retry(); initialise with CX_RETRY_OPTIONS_INIT. */
 typedef struct cx_retry_options {
-  size_t size;           /* sizeof(cx_retry_options) */
-  unsigned attempts;     /* >= 1 */
-  double initial_delay;  /* seconds before the 2nd attempt, >= 0 */
-  double multiplier;     /* delay growth per attempt: 1 fixed, 2
-                            exponential; >= 1 */
-  double max_delay;      /* seconds, cap on one delay; 0 = no cap */
-  double jitter;         /* 0..1: each delay is scaled by a random factor
-                            in [1 - jitter, 1 + jitter] */
+  size_t size;          /* sizeof(cx_retry_options) */
+  unsigned attempts;    /* >= 1 */
+  double initial_delay; /* seconds before the 2nd attempt, >= 0 */
+  double multiplier;    /* delay growth per attempt: 1 fixed, 2
+                           exponential; >= 1 */
+  double max_delay;     /* seconds, cap on one delay; 0 = no cap */
+  double jitter;        /* 0..1: each delay is scaled by a random factor
+                           in [1 - jitter, 1 + jitter] */
   /* (nullable) whether @error is worth another attempt; NULL: every error
    * but -ECANCELED */
   bool (*retryable)(int error, void *user_data);

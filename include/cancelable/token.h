@@ -91,8 +91,8 @@ CX_EXPORT bool cx_token_is_cancelled(const cx_token *token);
     !defined(CX_BUILDING)
 static inline bool cx_token_is_cancelled_inline_(const cx_token *token) {
   return token != NULL &&
-         __atomic_load_n((const int *)(const void *)token,
-                         __ATOMIC_ACQUIRE) == CX_TOKEN_STATE_CANCELLED_;
+         __atomic_load_n((const int *)(const void *)token, __ATOMIC_ACQUIRE) ==
+             CX_TOKEN_STATE_CANCELLED_;
 }
 #define cx_token_is_cancelled(token) cx_token_is_cancelled_inline_(token)
 #endif
@@ -275,8 +275,7 @@ enum {
  *   -ENOMEM.  On error nothing changes.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_token_link(cx_token *token, cx_token *source,
-                            unsigned flags);
+CX_EXPORT int cx_token_link(cx_token *token, cx_token *source, unsigned flags);
 
 /* cx_signal_safe_prepare: start the helper thread that finishes
  * cancellations made from signal handlers.  Call it once (outside any

@@ -16,38 +16,42 @@
 /* Token states.  A cancel claims the token (LIVE -> CLAIMED, one winner),
  * writes reason/message/time, then publishes CANCELLED with release order;
  * "is cancelled" is one acquire load of `state`. */
-enum { CX__LIVE = 0, CX__CLAIMED = 1, CX__CANCELLED = CX_TOKEN_STATE_CANCELLED_ };
+enum {
+  CX__LIVE = 0,
+  CX__CLAIMED = 1,
+  CX__CANCELLED = CX_TOKEN_STATE_CANCELLED_
+};
 
 typedef struct cx__link cx__link;
 
 struct cx_token {
-  _Atomic int state;        /* (atomic) first member: read by the inline
-                               cx_token_is_cancelled() of token.h */
-  _Atomic uint32_t refs;    /* (atomic) */
-  _Atomic unsigned has;     /* (atomic) CX__HAS_* bits, never cleared; set
-                               before a registrant checks the state, read
-                               by the finisher after publishing it (both
-                               seq_cst), so a finisher that sees 0 may skip
-                               every lock */
-  cx_reason reason;         /* written once by the claimer */
-  bool message_owned;       /* written once by the claimer */
-  bool preserve;            /* written once: message/reason from cause */
-  const char *message;      /* written once; NULL: "" or from cause */
-  cx_token *cause;          /* written once (owned ref): the token whose
-                               cancel cascaded here */
-  double cancel_time;       /* written once: wall clock */
-  _Atomic(char *) id_text;  /* (atomic) made on first request */
+  _Atomic int state;            /* (atomic) first member: read by the inline
+                                   cx_token_is_cancelled() of token.h */
+  _Atomic uint32_t refs;        /* (atomic) */
+  _Atomic unsigned has;         /* (atomic) CX__HAS_* bits, never cleared; set
+                                   before a registrant checks the state, read
+                                   by the finisher after publishing it (both
+                                   seq_cst), so a finisher that sees 0 may skip
+                                   every lock */
+  cx_reason reason;             /* written once by the claimer */
+  bool message_owned;           /* written once by the claimer */
+  bool preserve;                /* written once: message/reason from cause */
+  const char *message;          /* written once; NULL: "" or from cause */
+  cx_token *cause;              /* written once (owned ref): the token whose
+                                   cancel cascaded here */
+  double cancel_time;           /* written once: wall clock */
+  _Atomic(char *) id_text;      /* (atomic) made on first request */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
-  cx_callback *cb_head;     /* guarded by stripe */
-  cx_callback *cb_tail;     /* guarded by stripe */
-  pthread_t runner;         /* guarded by stripe: the thread running the
-                               callbacks, once they are detached */
-  cx__link *children;       /* guarded by stripe: links fed by this token */
-  cx__link *_Atomic links;  /* (atomic) links into this token, a
-                               push-only stack taken whole at unlink */
-  unsigned waiters;         /* guarded by stripe */
-  cx__wakeup wake;          /* guarded by stripe; read_fd -1 until asked */
-  cx_token *pending_next;   /* owned by whoever claimed the token */
+  cx_callback *cb_head;         /* guarded by stripe */
+  cx_callback *cb_tail;         /* guarded by stripe */
+  pthread_t runner;             /* guarded by stripe: the thread running the
+                                   callbacks, once they are detached */
+  cx__link *children;           /* guarded by stripe: links fed by this token */
+  cx__link *_Atomic links;      /* (atomic) links into this token, a
+                                   push-only stack taken whole at unlink */
+  unsigned waiters;             /* guarded by stripe */
+  cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
+  cx_token *pending_next;       /* owned by whoever claimed the token */
 };
 
 enum {
@@ -59,12 +63,12 @@ enum {
 
 /* Callback states (low bits of cx_callback.state) and flags. */
 enum {
-  CX__CB_LISTED = 0,  /* in the token's list (guarded by its stripe) */
-  CX__CB_QUEUED = 1,  /* detached by the runner, not yet run */
+  CX__CB_LISTED = 0, /* in the token's list (guarded by its stripe) */
+  CX__CB_QUEUED = 1, /* detached by the runner, not yet run */
   CX__CB_RUNNING = 2,
   CX__CB_DONE = 3,
-  CX__CB_SKIP = 4,    /* unregistered by the runner's thread before its
-                         turn: the runner frees it without running it */
+  CX__CB_SKIP = 4, /* unregistered by the runner's thread before its
+                      turn: the runner frees it without running it */
   CX__CB_MASK = 7,
   CX__CB_RELEASED = 1 << 3, /* handle released while queued/running: the
                                runner frees the node */
@@ -78,8 +82,8 @@ struct cx_callback {
   cx_cancel_fn fn;
   void *user_data;
   void (*destroy)(void *);
-  _Atomic int state;        /* (atomic) CX__CB_* */
-  bool has_handle;          /* immutable */
+  _Atomic int state; /* (atomic) CX__CB_* */
+  bool has_handle;   /* immutable */
 };
 
 /* A link: @target is cancelled when @source is. */
@@ -154,49 +158,49 @@ typedef struct cx__frame {
 } cx__frame;
 
 struct cx_op {
-  _Atomic uint32_t refs;     /* (atomic) */
-  _Atomic int status;        /* (atomic) cx_status */
-  cx_token *token;           /* immutable (owned ref) */
-  cx_op *parent;             /* immutable (owned ref) */
-  const char *name;          /* immutable (owned when name_owned) */
-  _Atomic(char *) id;        /* (atomic) explicit id, or made on first
-                                request; NULL while an own token's id
-                                stands for it (see cx_op_id) */
-  bool name_owned;           /* immutable */
-  double start_wall;         /* guarded by stripe */
-  double end_wall;           /* guarded by stripe */
-  int64_t start_mono;        /* guarded by stripe */
-  int64_t end_mono;          /* guarded by stripe */
-  int error;                 /* written at exit, before status */
-  cx_reason exit_reason;     /* written at exit, before status: set when the
-                                work returned -ECANCELED uncancelled */
-  _Atomic int64_t deadline;  /* (atomic) effective, while running */
-  cx_meta *meta;             /* guarded by stripe (owned; NULL until
-                                metadata is set) */
-  void *partial;             /* guarded by stripe */
+  _Atomic uint32_t refs;    /* (atomic) */
+  _Atomic int status;       /* (atomic) cx_status */
+  cx_token *token;          /* immutable (owned ref) */
+  cx_op *parent;            /* immutable (owned ref) */
+  const char *name;         /* immutable (owned when name_owned) */
+  _Atomic(char *) id;       /* (atomic) explicit id, or made on first
+                               request; NULL while an own token's id
+                               stands for it (see cx_op_id) */
+  bool name_owned;          /* immutable */
+  double start_wall;        /* guarded by stripe */
+  double end_wall;          /* guarded by stripe */
+  int64_t start_mono;       /* guarded by stripe */
+  int64_t end_mono;         /* guarded by stripe */
+  int error;                /* written at exit, before status */
+  cx_reason exit_reason;    /* written at exit, before status: set when the
+                               work returned -ECANCELED uncancelled */
+  _Atomic int64_t deadline; /* (atomic) effective, while running */
+  cx_meta *meta;            /* guarded by stripe (owned; NULL until
+                               metadata is set) */
+  void *partial;            /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
-  cx_source *sources;        /* guarded by stripe while PENDING; immutable
-                                after enter */
-  cx__status_cb *callbacks;  /* as sources */
-  cx__frame frame;           /* owned by the thread that entered it: its
-                                entry in that thread's current-op stack */
-  cx_op *free_next;          /* owned by the thread freeing it */
-  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
-  bool owns_token;           /* immutable: token made for this op alone */
-  bool register_asked;       /* immutable: cx_op_options.register_op */
-  bool registered;           /* owned by the entering thread */
-  void *reg_entry;           /* guarded by the registry lock */
-  bool is_shield;            /* immutable */
+  cx_source *sources;              /* guarded by stripe while PENDING; immutable
+                                      after enter */
+  cx__status_cb *callbacks;        /* as sources */
+  cx__frame frame;                 /* owned by the thread that entered it: its
+                                      entry in that thread's current-op stack */
+  cx_op *free_next;                /* owned by the thread freeing it */
+  _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
+  bool owns_token;                 /* immutable: token made for this op alone */
+  bool register_asked;             /* immutable: cx_op_options.register_op */
+  bool registered;                 /* owned by the entering thread */
+  void *reg_entry;                 /* guarded by the registry lock */
+  bool is_shield;                  /* immutable */
   /* Hierarchy: live children, oldest first, in the parent's list. */
-  cx_op *child_prev;         /* guarded by the parent's stripe */
-  cx_op *child_next;         /* guarded by the parent's stripe */
-  bool in_parent;            /* guarded by the parent's stripe */
-  cx_op *children_head;      /* guarded by stripe */
-  cx_op *children_tail;      /* guarded by stripe */
-  size_t child_count;        /* guarded by stripe */
+  cx_op *child_prev;    /* guarded by the parent's stripe */
+  cx_op *child_next;    /* guarded by the parent's stripe */
+  bool in_parent;       /* guarded by the parent's stripe */
+  cx_op *children_head; /* guarded by stripe */
+  cx_op *children_tail; /* guarded by stripe */
+  size_t child_count;   /* guarded by stripe */
   /* Progress (src/progress/progress.c). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
-  struct cx__progress_cb *progress_tail; /* guarded by stripe */
+  struct cx__progress_cb *progress_tail;         /* guarded by stripe */
   int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
   int64_t progress_last;     /* guarded by stripe: last delivery */
   char *withheld_message;    /* guarded by stripe (owned) */

@@ -15,8 +15,7 @@ static handler current;           /* guarded by mu */
 static _Atomic bool enabled_any;  /* (atomic) a handler is installed */
 static _Atomic int enabled_level; /* (atomic) its min level */
 
-void cx_log_set_handler(cx_log_fn fn, cx_log_level min_level,
-                        void *user_data) {
+void cx_log_set_handler(cx_log_fn fn, cx_log_level min_level, void *user_data) {
   pthread_mutex_lock(&mu);
   current.fn = fn;
   current.user_data = user_data;
@@ -28,8 +27,8 @@ void cx_log_set_handler(cx_log_fn fn, cx_log_level min_level,
 
 bool cx__log_enabled(cx_log_level level) {
   return atomic_load_explicit(&enabled_any, memory_order_relaxed) &&
-         (int)level >= atomic_load_explicit(&enabled_level,
-                                            memory_order_relaxed);
+         (int)level >=
+             atomic_load_explicit(&enabled_level, memory_order_relaxed);
 }
 
 void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...) {

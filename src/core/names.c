@@ -30,21 +30,21 @@ const char *cx_reason_name(cx_reason reason) {
 }
 
 /* The errors this library returns, with their names and texts. */
-#define CX_ERRNO_MAP(XX)                                              \
-  XX(EINVAL, "invalid argument")                                      \
-  XX(ENOMEM, "out of memory")                                         \
-  XX(ECANCELED, "operation cancelled")                                \
-  XX(ETIMEDOUT, "timed out")                                          \
-  XX(EBUSY, "busy: already started or in use")                        \
-  XX(EPERM, "not the innermost operation of this thread")             \
-  XX(EMFILE, "too many open files in this process")                   \
-  XX(ENFILE, "too many open files in the system")                     \
-  XX(EAGAIN, "resource temporarily unavailable")                      \
-  XX(ENOENT, "no such entry")                                         \
-  XX(EPROTOTYPE, "value has another type")                            \
+#define CX_ERRNO_MAP(XX)                                                \
+  XX(EINVAL, "invalid argument")                                        \
+  XX(ENOMEM, "out of memory")                                           \
+  XX(ECANCELED, "operation cancelled")                                  \
+  XX(ETIMEDOUT, "timed out")                                            \
+  XX(EBUSY, "busy: already started or in use")                          \
+  XX(EPERM, "not the innermost operation of this thread")               \
+  XX(EMFILE, "too many open files in this process")                     \
+  XX(ENFILE, "too many open files in the system")                       \
+  XX(EAGAIN, "resource temporarily unavailable")                        \
+  XX(ENOENT, "no such entry")                                           \
+  XX(EPROTOTYPE, "value has another type")                              \
   XX(ESRCH, "signal-safe cancel not prepared (cx_signal_safe_prepare)") \
-  XX(EINTR, "interrupted")                                            \
-  XX(EBADF, "bad file descriptor")                                    \
+  XX(EINTR, "interrupted")                                              \
+  XX(EBADF, "bad file descriptor")                                      \
   XX(ENOSYS, "not supported")
 
 const char *cx_strerror(int err) {

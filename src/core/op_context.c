@@ -165,8 +165,7 @@ int cx_op_update_metadata(cx_op *op, const cx_meta *values) {
   return rc;
 }
 
-int cx_op_set_partial_result(cx_op *op, void *value,
-                             void (*destroy)(void *)) {
+int cx_op_set_partial_result(cx_op *op, void *value, void (*destroy)(void *)) {
   cx__stripe *s;
   void *old;
   void (*old_destroy)(void *);

@@ -73,8 +73,7 @@ static void token_destroy(cx_token *t) {
 
 void cx_token_unref(cx_token *t) {
   if (t == NULL) return;
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
-    return;
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) return;
   cx__token_destroy_dead(t);
 }
 
@@ -93,18 +92,16 @@ void cx__token_destroy_dead(cx_token *t) {
 /* A cancel that lost waits for the winner to publish, so that "returned
  * false" implies "reads as cancelled".  The window is a few stores long. */
 static void wait_published(cx_token *t) {
-  while (atomic_load_explicit(&t->state, memory_order_acquire) !=
-         CX__CANCELLED)
+  while (atomic_load_explicit(&t->state, memory_order_acquire) != CX__CANCELLED)
     sched_yield();
 }
 
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve) {
   int expected = CX__LIVE;
-  if (!atomic_compare_exchange_strong_explicit(&t->state, &expected,
-                                               CX__CLAIMED,
-                                               memory_order_acq_rel,
-                                               memory_order_acquire))
+  if (!atomic_compare_exchange_strong_explicit(
+          &t->state, &expected, CX__CLAIMED, memory_order_acq_rel,
+          memory_order_acquire))
     return false;
   t->reason = reason;
   t->message = message;
@@ -192,8 +189,8 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
 }
 
 bool cx_token_is_cancelled(const cx_token *t) {
-  return t != NULL && atomic_load_explicit(&t->state, memory_order_acquire) ==
-                          CX__CANCELLED;
+  return t != NULL &&
+         atomic_load_explicit(&t->state, memory_order_acquire) == CX__CANCELLED;
 }
 
 int cx_token_check(const cx_token *t) {
@@ -221,8 +218,8 @@ static const char *parent_message(cx_token *t) {
   size_t len = strlen(text) + 64;
   char *expected = NULL, *m = cx__malloc(len);
   if (m == NULL) return "parent cancelled";
-  snprintf(m, len, "parent cancelled (%s): %s",
-           cx_reason_name(origin->reason), text);
+  snprintf(m, len, "parent cancelled (%s): %s", cx_reason_name(origin->reason),
+           text);
   if (!atomic_compare_exchange_strong(&t->lazy_message, &expected, m)) {
     cx__free(m);
     return expected;
@@ -300,8 +297,7 @@ int cx_token_fd(cx_token *t) {
     rc = cx__wakeup_open(&t->wake);
     if (rc == 0) {
       cx__token_mark(t, CX__HAS_FD); /* before the state check */
-      if (atomic_load(&t->state) == CX__CANCELLED)
-        cx__wakeup_signal(&t->wake);
+      if (atomic_load(&t->state) == CX__CANCELLED) cx__wakeup_signal(&t->wake);
     }
   }
   if (rc == 0) rc = t->wake.read_fd;

@@ -39,11 +39,10 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   }
   pthread_mutex_unlock(&s->mu);
   /* Already cancelled: its cascade may be over, so cancel here. */
-  if (cx__token_claim(target,
-                      (flags & CX_LINK_PRESERVE_REASON) ? source->reason
-                                                        : CX_REASON_PARENT,
-                      NULL, false, source,
-                      (flags & CX_LINK_PRESERVE_REASON) != 0))
+  if (cx__token_claim(
+          target,
+          (flags & CX_LINK_PRESERVE_REASON) ? source->reason : CX_REASON_PARENT,
+          NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0))
     cx__token_finish_claimed(cx_token_ref(target));
   return 0;
 }
@@ -62,8 +61,8 @@ void cx__token_cascade(cx_token *t) {
     /* A target whose count reached 0 is being freed: skip it. */
     target = cx__token_try_ref(link->target);
     if (target == NULL) continue;
-    if (cx__token_claim(target, preserve ? t->reason : CX_REASON_PARENT,
-                        NULL, false, t, preserve) &&
+    if (cx__token_claim(target, preserve ? t->reason : CX_REASON_PARENT, NULL,
+                        false, t, preserve) &&
         atomic_load(&target->has) != 0) {
       /* Someone waits, watches or listens: finish it from the queue. */
       cx__token_queue(target); /* our reference goes with it */

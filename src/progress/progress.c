@@ -67,8 +67,7 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
 }
 
 /* Delivers one report to @reporter's callbacks and each ancestor's. */
-static void deliver(cx_op *reporter, const char *message,
-                    const cx_meta *meta) {
+static void deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
   for (cx_op *o = reporter; o != NULL; o = o->parent) {
     cx__progress_cb *cb =
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
@@ -107,9 +106,9 @@ static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
     if (cx_meta_type_of(meta, CX_PROGRESS_RATE) == CX_META_NONE)
       cx_meta_set_double(*copy, CX_PROGRESS_RATE, rate);
     if (cx_meta_type_of(meta, CX_PROGRESS_ETA) == CX_META_NONE)
-      cx_meta_set_double(*copy, CX_PROGRESS_ETA,
-                         (double)(total > current ? total - current : 0) /
-                             rate);
+      cx_meta_set_double(
+          *copy, CX_PROGRESS_ETA,
+          (double)(total > current ? total - current : 0) / rate);
   }
   return 0;
 }

@@ -8,19 +8,19 @@
 #include "core/core.h"
 
 struct cx_stream {
-  cx_op *op;                 /* owned ref */
+  cx_op *op; /* owned ref */
   cx_stream_next_fn next;
   void *state;
   cx_stream_options opts;
-  void **ring;               /* keep_last slots */
-  size_t head;               /* index of the oldest kept item */
-  size_t kept;               /* items in the ring */
-  size_t count;              /* items received */
-  void *unkept;              /* with keep_last 0: the item handed out last,
-                                freed at the next call */
+  void **ring;  /* keep_last slots */
+  size_t head;  /* index of the oldest kept item */
+  size_t kept;  /* items in the ring */
+  size_t count; /* items received */
+  void *unkept; /* with keep_last 0: the item handed out last,
+                   freed at the next call */
   bool ended;
-  int outcome;               /* once ended: what every later call returns
-                                (0 completed, -ECANCELED, the error) */
+  int outcome; /* once ended: what every later call returns
+                  (0 completed, -ECANCELED, the error) */
 };
 
 /* Frees the item handed out last when none are kept. */
@@ -78,8 +78,7 @@ int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
   if (op == NULL) op = cx_current();
   if (op == NULL || next == NULL || out == NULL) return -EINVAL;
   if (opts == NULL) opts = &defaults;
-  if (opts->size < sizeof(cx_stream_options) || opts->total < 0)
-    return -EINVAL;
+  if (opts->size < sizeof(cx_stream_options) || opts->total < 0) return -EINVAL;
   s = cx__calloc(1, sizeof *s);
   if (s == NULL) return -ENOMEM;
   s->opts = *opts;
@@ -118,7 +117,8 @@ static void report(cx_stream *s) {
   char message[64];
   if (meta == NULL) return;
   cx_meta_set_int(meta, CX_PROGRESS_CURRENT, (int64_t)s->count);
-  if (s->opts.total > 0) cx_meta_set_int(meta, CX_PROGRESS_TOTAL, s->opts.total);
+  if (s->opts.total > 0)
+    cx_meta_set_int(meta, CX_PROGRESS_TOTAL, s->opts.total);
   snprintf(message, sizeof message, "%zu items", s->count);
   cx_report_progress(s->op, message, meta);
   cx_meta_free(meta);

@@ -19,9 +19,9 @@ static bool oom;
 #include <uthash.h>
 
 typedef struct entry {
-  UT_hash_handle hh;          /* by the op's id; guarded by mu */
-  cx_op *op;                  /* owned ref */
-  struct entry *prev, *next;  /* in the live or history list */
+  UT_hash_handle hh;         /* by the op's id; guarded by mu */
+  cx_op *op;                 /* owned ref */
+  struct entry *prev, *next; /* in the live or history list */
   bool live;
   bool hashed;
 } entry;
@@ -95,8 +95,7 @@ static void release_all(cx_op **ops, size_t n) {
 /* ---- hooks */
 
 bool cx__registry_wants(bool asked) {
-  return asked || atomic_load_explicit(&register_default,
-                                       memory_order_relaxed);
+  return asked || atomic_load_explicit(&register_default, memory_order_relaxed);
 }
 
 void cx__registry_enter(cx_op *op) {
@@ -255,8 +254,7 @@ int cx_registry_history(const cx_op_filter *filter, size_t newest,
 
 /* ---- cancel */
 
-int cx_registry_cancel(const char *id, cx_reason reason,
-                       const char *message) {
+int cx_registry_cancel(const char *id, cx_reason reason, const char *message) {
   entry *e = NULL;
   cx_op *op = NULL;
   bool done;

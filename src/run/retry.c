@@ -47,8 +47,7 @@ int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
     double delay, left;
     if (cx_check(op) != 0) return -ECANCELED;
     rc = fn(op, user_data);
-    if (rc == 0 || attempt == opts->attempts || !retryable(opts, rc))
-      return rc;
+    if (rc == 0 || attempt == opts->attempts || !retryable(opts, rc)) return rc;
     delay = delay_for(opts, attempt);
     left = cx_op_remaining(op);
     if (delay >= left) {

@@ -52,8 +52,8 @@ static int validate(const cx_run_options *o) {
   return 0;
 }
 
-static int run_named(const cx_run_options *opts, const char *name,
-                     cx_run_fn fn, void *user_data, cx_op **out_op) {
+static int run_named(const cx_run_options *opts, const char *name, cx_run_fn fn,
+                     void *user_data, cx_op **out_op) {
   cx_run_options defaults = CX_RUN_OPTIONS_INIT;
   cx_op *op;
   int rc;

@@ -10,8 +10,8 @@
 
 #include "runtime/runtime.h"
 
-static _Atomic bool virtual_on;      /* (atomic) */
-static _Atomic int64_t virtual_now;  /* (atomic) ns, valid while virtual_on */
+static _Atomic bool virtual_on;     /* (atomic) */
+static _Atomic int64_t virtual_now; /* (atomic) ns, valid while virtual_on */
 
 int64_t cx__mono_ns(void) {
   struct timespec ts;

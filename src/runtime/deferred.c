@@ -15,9 +15,9 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static cx__wakeup pipe_w = {-1, -1}; /* guarded by mu for creation */
-static _Atomic int post_fd = -1;      /* (atomic) write end once running */
-static _Atomic(cx_token *) stack;     /* (atomic) Treiber stack via
-                                         token->pending_next */
+static _Atomic int post_fd = -1;     /* (atomic) write end once running */
+static _Atomic(cx_token *) stack;    /* (atomic) Treiber stack via
+                                        token->pending_next */
 
 static void drain_stack(void) {
   cx_token *list = atomic_exchange(&stack, NULL);

@@ -61,8 +61,8 @@ int cx__stripe_wait(cx__stripe *s, int64_t deadline);
 typedef struct cx__timer cx__timer;
 typedef void (*cx__timer_fn)(cx__timer *timer);
 struct cx__timer {
-  int64_t deadline; /* cx__now_ns() clock; guarded by the service lock */
-  size_t index;     /* heap slot or SIZE_MAX; guarded by the service lock */
+  int64_t deadline;  /* cx__now_ns() clock; guarded by the service lock */
+  size_t index;      /* heap slot or SIZE_MAX; guarded by the service lock */
   cx__timer_fn fire; /* set before arming; runs on the timer thread */
   int state;         /* CX__TIMER_*; guarded by the service lock */
 };
@@ -110,8 +110,8 @@ typedef void (*cx__job_fn)(cx__job *job);
 struct cx__job {
   cx__job *next; /* guarded by the pool lock */
   cx__job_fn run;
-  int state;     /* guarded by the pool lock: CX__JOB_* */
-  bool again;    /* guarded by the pool lock: submitted while running */
+  int state;  /* guarded by the pool lock: CX__JOB_* */
+  bool again; /* guarded by the pool lock: submitted while running */
 };
 enum { CX__JOB_IDLE = 0, CX__JOB_QUEUED, CX__JOB_RUNNING };
 void cx__job_init(cx__job *job, cx__job_fn run);
@@ -129,10 +129,10 @@ typedef void (*cx__sigwatch_fn)(cx__sigwatch *w, int signo);
 struct cx__sigwatch {
   cx__sigwatch *prev, *next; /* guarded by the dispatcher lock */
   int signo;
-  cx__sigwatch_fn fn;        /* runs on the dispatcher thread */
-  uint64_t seen;             /* guarded by the dispatcher lock */
-  bool firing;               /* guarded by the dispatcher lock */
-  bool watching;             /* guarded by the dispatcher lock */
+  cx__sigwatch_fn fn; /* runs on the dispatcher thread */
+  uint64_t seen;      /* guarded by the dispatcher lock */
+  bool firing;        /* guarded by the dispatcher lock */
+  bool watching;      /* guarded by the dispatcher lock */
 };
 /* Starts delivering @signo to @w->fn (installing the handler for the first
  * watcher).  0, -EINVAL, or the errno of the pipe/thread/sigaction. */

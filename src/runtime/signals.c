@@ -16,8 +16,8 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fired = PTHREAD_COND_INITIALIZER;
-static cx__sigwatch *watchers[NSIGNALS];   /* guarded by mu */
-static int counts[NSIGNALS];               /* guarded by mu */
+static cx__sigwatch *watchers[NSIGNALS];    /* guarded by mu */
+static int counts[NSIGNALS];                /* guarded by mu */
 static struct sigaction previous[NSIGNALS]; /* guarded by mu */
 static uint64_t seq;                        /* guarded by mu */
 static bool started;                        /* guarded by mu */

@@ -4,26 +4,26 @@
  * of its own.  Callbacks run on the timer thread with no lock held. */
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "runtime/runtime.h"
 
 typedef struct service {
   pthread_mutex_t mu;
-  pthread_cond_t wake;      /* timer thread waits here (monotonic clock) */
-  pthread_cond_t fired;     /* disarm and advance wait here */
-  cx__timer **heap;         /* guarded by mu */
-  size_t count, capacity;   /* guarded by mu */
-  bool started;             /* guarded by mu */
-  pthread_t thread;         /* valid while started */
-  cx__timer *firing;        /* guarded by mu: the timer being fired */
-  uint64_t clock_gen;       /* guarded by mu: bumped by clock changes */
-  uint64_t seen_gen;        /* guarded by mu: the thread caught up to this */
-  int64_t sleep_until;      /* guarded by mu: the deadline the thread waits
-                               for (CX__NO_DEADLINE: untimed), or
-                               INT64_MIN while it is awake */
+  pthread_cond_t wake;    /* timer thread waits here (monotonic clock) */
+  pthread_cond_t fired;   /* disarm and advance wait here */
+  cx__timer **heap;       /* guarded by mu */
+  size_t count, capacity; /* guarded by mu */
+  bool started;           /* guarded by mu */
+  pthread_t thread;       /* valid while started */
+  cx__timer *firing;      /* guarded by mu: the timer being fired */
+  uint64_t clock_gen;     /* guarded by mu: bumped by clock changes */
+  uint64_t seen_gen;      /* guarded by mu: the thread caught up to this */
+  int64_t sleep_until;    /* guarded by mu: the deadline the thread waits
+                             for (CX__NO_DEADLINE: untimed), or
+                             INT64_MIN while it is awake */
 } service;
 
 static service svc = {.mu = PTHREAD_MUTEX_INITIALIZER,

@@ -11,8 +11,8 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work = PTHREAD_COND_INITIALIZER; /* jobs queued */
 static pthread_cond_t done = PTHREAD_COND_INITIALIZER; /* a job finished */
-static cx__job *head, *tail;   /* guarded by mu */
-static int threads, idle;      /* guarded by mu */
+static cx__job *head, *tail;                           /* guarded by mu */
+static int threads, idle;                              /* guarded by mu */
 static _Thread_local cx__job *running_here;
 
 static void *worker_main(void *arg) {

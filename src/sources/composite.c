@@ -13,8 +13,8 @@ typedef struct composite {
   cx_source **kids; /* (owned) */
   size_t count;
   bool all;
-  uint64_t mask;    /* guarded by self's stripe */
-  bool fired;       /* guarded by self's stripe */
+  uint64_t mask; /* guarded by self's stripe */
+  bool fired;    /* guarded by self's stripe */
 } composite;
 
 static int start(cx_source *src, void *user_data) {
@@ -84,8 +84,8 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   cx__source_fire(src, reason, message);
 }
 
-static const cx_source_ops composite_ops = {sizeof(cx_source_ops), start,
-                                            stop, destroy};
+static const cx_source_ops composite_ops = {sizeof(cx_source_ops), start, stop,
+                                            destroy};
 
 static int make(cx_source *const *sources, size_t count, bool all,
                 cx_source **out) {
@@ -121,8 +121,7 @@ static int make(cx_source *const *sources, size_t count, bool all,
   return 0;
 }
 
-int cx_source_any_of(cx_source *const *sources, size_t count,
-                     cx_source **out) {
+int cx_source_any_of(cx_source *const *sources, size_t count, cx_source **out) {
   return make(sources, count, false, out);
 }
 
@@ -131,7 +130,6 @@ int cx_source_composite(cx_source *const *sources, size_t count,
   return make(sources, count, false, out);
 }
 
-int cx_source_all_of(cx_source *const *sources, size_t count,
-                     cx_source **out) {
+int cx_source_all_of(cx_source *const *sources, size_t count, cx_source **out) {
   return make(sources, count, true, out);
 }

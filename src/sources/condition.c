@@ -15,10 +15,10 @@ struct cx__condition {
   cx_predicate_fn predicate;
   void *user_data;
   void (*destroy)(void *);
-  int64_t interval;      /* ns, immutable */
-  bool stopped;          /* guarded by the stripe of this struct */
-  unsigned long checks;  /* touched only by the running job */
-  unsigned long errors;  /* touched only by the running job */
+  int64_t interval;     /* ns, immutable */
+  bool stopped;         /* guarded by the stripe of this struct */
+  unsigned long checks; /* touched only by the running job */
+  unsigned long errors; /* touched only by the running job */
   /* (nullable) the trigger message, for sources built on this one */
   const char *(*describe)(void *user_data);
 };
@@ -102,8 +102,8 @@ static void destroy(void *user_data) {
   cx__free(c);
 }
 
-static const cx_source_ops condition_ops = {sizeof(cx_source_ops), start,
-                                            stop, destroy};
+static const cx_source_ops condition_ops = {sizeof(cx_source_ops), start, stop,
+                                            destroy};
 
 int cx__condition_new(cx_predicate_fn predicate, void *user_data,
                       void (*destroy_fn)(void *), double interval,
@@ -123,8 +123,7 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   cx__timer_init(&c->timer, on_timer);
   cx__job_init(&c->job, check);
   c->source = cx__source_alloc(&condition_ops, c, CX_REASON_CONDITION,
-                               name != NULL ? name : "condition",
-                               name != NULL);
+                               name != NULL ? name : "condition", name != NULL);
   if (c->source == NULL) {
     cx__free(c);
     return -ENOMEM;

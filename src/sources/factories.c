@@ -54,8 +54,7 @@ int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
   o.name = name != NULL ? name : "combined";
   rc = cx_op_create(out, &o);
   for (size_t i = 0; rc == 0 && i < count; i++)
-    rc = cx_token_link((*out)->token, ops[i]->token,
-                       CX_LINK_PRESERVE_REASON);
+    rc = cx_token_link((*out)->token, ops[i]->token, CX_LINK_PRESERVE_REASON);
   if (rc != 0) {
     cx_op_unref(*out);
     *out = NULL;

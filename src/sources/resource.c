@@ -10,10 +10,10 @@
 
 typedef struct resource {
   cx_resource_limits limits;
-  char *disk_path;               /* (owned) */
-  unsigned long long last_busy;  /* previous /proc/stat sample */
+  char *disk_path;              /* (owned) */
+  unsigned long long last_busy; /* previous /proc/stat sample */
   unsigned long long last_total;
-  char message[160];             /* the trigger message */
+  char message[160]; /* the trigger message */
 } resource;
 
 /* System memory in use, %, or -1 when /proc/meminfo is unreadable. */
@@ -45,8 +45,8 @@ static double cpu_percent(resource *r) {
   total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
   busy = total - v[3] - v[4]; /* minus idle and iowait */
   if (r->last_total != 0 && total > r->last_total)
-    pct = 100.0 * (double)(busy - r->last_busy) /
-          (double)(total - r->last_total);
+    pct =
+        100.0 * (double)(busy - r->last_busy) / (double)(total - r->last_total);
   r->last_busy = busy;
   r->last_total = total;
   return pct;
@@ -58,8 +58,7 @@ static double disk_percent(const char *path) {
   return 100.0 * (1.0 - (double)st.f_bavail / (double)st.f_blocks);
 }
 
-static bool over(resource *r, const char *what, double value,
-                 double limit) {
+static bool over(resource *r, const char *what, double value, double limit) {
   if (limit <= 0 || value < 0 || value < limit) return false;
   snprintf(r->message, sizeof r->message,
            "%s use %.1f%% reached the %g%% threshold", what, value, limit);

@@ -3,9 +3,9 @@
 #include "cx_config.h"
 
 #include <signal.h>
-#include <string.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sources/sources.h"
 
@@ -51,8 +51,7 @@ static void on_signal(cx__sigwatch *w, int signo) {
 static void stop(cx_source *src, void *user_data) {
   signal_state *st = user_data;
   (void)src;
-  for (size_t i = 0; i < st->count; i++)
-    cx__signal_unwatch(&st->watches[i].w);
+  for (size_t i = 0; i < st->count; i++) cx__signal_unwatch(&st->watches[i].w);
 }
 
 static int start(cx_source *src, void *user_data) {
@@ -60,8 +59,7 @@ static int start(cx_source *src, void *user_data) {
   for (size_t i = 0; i < st->count; i++) {
     int rc;
     st->watches[i].owner = st;
-    rc = cx__signal_watch(&st->watches[i].w, st->watches[i].signo,
-                          on_signal);
+    rc = cx__signal_watch(&st->watches[i].w, st->watches[i].signo, on_signal);
     if (rc != 0) {
       while (i-- > 0) cx__signal_unwatch(&st->watches[i].w);
       return rc;

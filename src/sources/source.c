@@ -28,12 +28,12 @@ int cx_source_new(const cx_source_ops *ops, void *user_data, cx_reason reason,
                   const char *name, cx_source **out) {
   if (out != NULL) *out = NULL;
   if (ops == NULL || out == NULL || ops->size < sizeof(cx_source_ops) ||
-      ops->start == NULL || ops->stop == NULL ||
-      reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
+      ops->start == NULL || ops->stop == NULL || reason <= CX_REASON_NONE ||
+      reason > CX_REASON_ERROR)
     return -EINVAL;
-  *out = name != NULL ? cx__source_alloc(ops, user_data, reason, name, true)
-                      : cx__source_alloc(ops, user_data, reason, "custom",
-                                         false);
+  *out = name != NULL
+             ? cx__source_alloc(ops, user_data, reason, name, true)
+             : cx__source_alloc(ops, user_data, reason, "custom", false);
   return *out != NULL ? 0 : -ENOMEM;
 }
 
@@ -117,8 +117,7 @@ int cx__source_start(cx_source *src, cx_op *op) {
 
 void cx__source_stop(cx_source *src) {
   int expected = CX__SRC_STARTED;
-  if (!atomic_compare_exchange_strong(&src->state, &expected,
-                                      CX__SRC_STOPPED))
+  if (!atomic_compare_exchange_strong(&src->state, &expected, CX__SRC_STOPPED))
     return;
   src->ops.stop(src, src->user_data);
   wait_inflight(src);

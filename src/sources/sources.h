@@ -11,18 +11,18 @@
 enum { CX__SRC_IDLE = 0, CX__SRC_STARTED = 1, CX__SRC_STOPPED = 2 };
 
 struct cx_source {
-  cx_source_ops ops;        /* immutable copy */
-  void *user_data;          /* immutable */
-  cx_reason reason;         /* immutable; NONE for composites */
-  const char *name;         /* immutable (owned when name_owned) */
-  bool name_owned;          /* immutable */
-  cx_source *parent;        /* immutable once owned: composite or NULL */
-  cx_source *next;          /* in op->sources; guarded by the op's stripe */
-  cx_op *op;                /* set before start: the op it cancels */
-  bool owned;               /* guarded by the owner: given away */
-  _Atomic int state;        /* (atomic) CX__SRC_* */
-  _Atomic bool triggered;   /* (atomic) */
-  _Atomic int inflight;     /* (atomic) triggers being delivered */
+  cx_source_ops ops;      /* immutable copy */
+  void *user_data;        /* immutable */
+  cx_reason reason;       /* immutable; NONE for composites */
+  const char *name;       /* immutable (owned when name_owned) */
+  bool name_owned;        /* immutable */
+  cx_source *parent;      /* immutable once owned: composite or NULL */
+  cx_source *next;        /* in op->sources; guarded by the op's stripe */
+  cx_op *op;              /* set before start: the op it cancels */
+  bool owned;             /* guarded by the owner: given away */
+  _Atomic int state;      /* (atomic) CX__SRC_* */
+  _Atomic bool triggered; /* (atomic) */
+  _Atomic int inflight;   /* (atomic) triggers being delivered */
   /* (nullable) the deadline the source imposes once started. */
   int64_t (*deadline)(const cx_source *src);
 };
@@ -30,8 +30,7 @@ struct cx_source {
 /* Allocates a source without validating (for built-ins).  @name is copied
  * when @copy_name, else it must be a static string. */
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
-                            cx_reason reason, const char *name,
-                            bool copy_name);
+                            cx_reason reason, const char *name, bool copy_name);
 /* Starts @src for @op; 0 or the start error. */
 int cx__source_start(cx_source *src, cx_op *op);
 /* Stops @src: no trigger is delivered after it returns. */

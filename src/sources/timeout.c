@@ -9,8 +9,8 @@
 typedef struct timeout_state {
   cx_source *source;
   cx__timer timer;
-  int64_t duration;          /* ns, immutable */
-  _Atomic int64_t deadline;  /* (atomic) set at start */
+  int64_t duration;         /* ns, immutable */
+  _Atomic int64_t deadline; /* (atomic) set at start */
 } timeout_state;
 
 /* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out:
@@ -28,7 +28,10 @@ static void format_seconds(int64_t ns, char *out, size_t len) {
   }
   while (frac % 10 == 0) frac /= 10;
   snprintf(out, len, "%lld.%0*d", (long long)(ms / 1000),
-           ms % 100 == 0 ? 1 : ms % 10 == 0 ? 2 : 3, frac);
+           ms % 100 == 0  ? 1
+           : ms % 10 == 0 ? 2
+                          : 3,
+           frac);
 }
 
 static void fire(cx__timer *t) {
@@ -74,8 +77,8 @@ int cx_source_timeout(double seconds, cx_source **out) {
   ts->duration = ns;
   atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
-  ts->source = cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT,
-                                "timeout", false);
+  ts->source =
+      cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT, "timeout", false);
   if (ts->source == NULL) {
     cx__free(ts);
     return -ENOMEM;

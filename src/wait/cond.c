@@ -34,8 +34,8 @@ static int timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex,
     struct timespec now;
     int64_t left = deadline - cx__mono_ns();
     clock_gettime(CLOCK_REALTIME, &now);
-    ts = cx__ns_to_timespec((int64_t)now.tv_sec * CX__NS_PER_SEC +
-                            now.tv_nsec + (left > 0 ? left : 0));
+    ts = cx__ns_to_timespec((int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec +
+                            (left > 0 ? left : 0));
     return pthread_cond_timedwait(cond, mutex, &ts);
   }
 #endif
@@ -66,7 +66,6 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
     cx_callback_unregister(cb);
     pthread_mutex_lock(mutex);
   }
-  if (target != NULL && cx_token_is_cancelled(target->token))
-    return -ECANCELED;
+  if (target != NULL && cx_token_is_cancelled(target->token)) return -ECANCELED;
   return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }

@@ -34,10 +34,10 @@ int cx_test_main(int argc, char **argv, const char *group,
                  const struct CMUnitTest *tests, size_t count);
 
 /* CX_TEST_MAIN(group, tests): defines main() for a test executable. */
-#define CX_TEST_MAIN(group, tests)                               \
-  int main(int argc, char **argv) {                              \
-    return cx_test_main(argc, argv, (group), (tests),            \
-                        sizeof(tests) / sizeof((tests)[0]));     \
+#define CX_TEST_MAIN(group, tests)                           \
+  int main(int argc, char **argv) {                          \
+    return cx_test_main(argc, argv, (group), (tests),        \
+                        sizeof(tests) / sizeof((tests)[0])); \
   }
 
 /* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */

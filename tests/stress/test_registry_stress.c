@@ -32,13 +32,13 @@ static double stress_seconds(double fallback) {
 typedef struct shared {
   atomic_bool stop;
   bool with_clear;
-  atomic_long exits;       /* registered ops that exited */
-  atomic_long completed;   /* ... as COMPLETED */
-  atomic_long cancelled;   /* ... as CANCELLED */
-  atomic_long failed;      /* ... as FAILED */
-  atomic_long cancels;     /* successful cancels by id or pattern */
+  atomic_long exits;     /* registered ops that exited */
+  atomic_long completed; /* ... as COMPLETED */
+  atomic_long cancelled; /* ... as CANCELLED */
+  atomic_long failed;    /* ... as FAILED */
+  atomic_long cancels;   /* successful cancels by id or pattern */
   atomic_long queries;
-  atomic_long errors;      /* unexpected return codes */
+  atomic_long errors; /* unexpected return codes */
 } shared;
 
 typedef struct worker {
@@ -55,10 +55,18 @@ static unsigned next_rand(unsigned *s) {
 static void count_exit(shared *sh, cx_op *op) {
   atomic_fetch_add(&sh->exits, 1);
   switch (cx_op_status(op)) {
-    case CX_STATUS_COMPLETED: atomic_fetch_add(&sh->completed, 1); break;
-    case CX_STATUS_CANCELLED: atomic_fetch_add(&sh->cancelled, 1); break;
-    case CX_STATUS_FAILED: atomic_fetch_add(&sh->failed, 1); break;
-    default: atomic_fetch_add(&sh->errors, 1); break;
+    case CX_STATUS_COMPLETED:
+      atomic_fetch_add(&sh->completed, 1);
+      break;
+    case CX_STATUS_CANCELLED:
+      atomic_fetch_add(&sh->cancelled, 1);
+      break;
+    case CX_STATUS_FAILED:
+      atomic_fetch_add(&sh->failed, 1);
+      break;
+    default:
+      atomic_fetch_add(&sh->errors, 1);
+      break;
   }
 }
 
@@ -269,11 +277,12 @@ static void run_stress(double seconds, bool with_clear) {
   atomic_store(&sh.stop, true);
   for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
 
-  printf("# %.1f s: %ld exits (%ld completed, %ld cancelled, %ld failed), "
-         "%ld cancels, %ld queries\n",
-         seconds, atomic_load(&sh.exits), atomic_load(&sh.completed),
-         atomic_load(&sh.cancelled), atomic_load(&sh.failed),
-         atomic_load(&sh.cancels), atomic_load(&sh.queries));
+  printf(
+      "# %.1f s: %ld exits (%ld completed, %ld cancelled, %ld failed), "
+      "%ld cancels, %ld queries\n",
+      seconds, atomic_load(&sh.exits), atomic_load(&sh.completed),
+      atomic_load(&sh.cancelled), atomic_load(&sh.failed),
+      atomic_load(&sh.cancels), atomic_load(&sh.queries));
   assert_int_equal(atomic_load(&sh.errors), 0);
   assert_true(atomic_load(&sh.exits) > 100);
   assert_true(atomic_load(&sh.queries) > 100);

@@ -31,8 +31,8 @@ static void failf(const char *kind, int i, const char *what, cx_op *op) {
   if (atomic_fetch_add(&failures, 1) == 0) {
     pthread_mutex_lock(&failure_mu);
     snprintf(first_failure, sizeof first_failure,
-             "%s #%d: %s (status %s, reason %s, message '%s', error %d)",
-             kind, i, what, cx_status_name(cx_op_status(op)),
+             "%s #%d: %s (status %s, reason %s, message '%s', error %d)", kind,
+             i, what, cx_status_name(cx_op_status(op)),
              cx_reason_name(cx_op_cancel_reason(op)),
              cx_op_cancel_message(op) ? cx_op_cancel_message(op) : "(null)",
              cx_op_error(op));
@@ -141,8 +141,7 @@ static cx_source *custom(void) {
 
 static cx_source *pair(bool all, cx_source *a, cx_source *b) {
   cx_source *list[] = {a, b}, *out = NULL;
-  if ((all ? cx_source_all_of : cx_source_any_of)(list, 2, &out) != 0)
-    abort();
+  if ((all ? cx_source_all_of : cx_source_any_of)(list, 2, &out) != 0) abort();
   return out;
 }
 
@@ -175,10 +174,18 @@ static void run_one(int kind, int i) {
   o.name = kind_names[kind];
   if (cx_op_create(&op, &o) != 0) abort();
   switch (kind) {
-    case K_SHORT_TIMEOUT: cx_op_add_source(op, timeout(0.01)); break;
-    case K_LONG_TIMEOUT_COMPLETES: cx_op_add_source(op, timeout(30)); break;
-    case K_CONDITION: cx_op_add_source(op, condition(3, 0.002)); break;
-    case K_MANUAL: cx_op_add_source(op, timeout(30)); break;
+    case K_SHORT_TIMEOUT:
+      cx_op_add_source(op, timeout(0.01));
+      break;
+    case K_LONG_TIMEOUT_COMPLETES:
+      cx_op_add_source(op, timeout(30));
+      break;
+    case K_CONDITION:
+      cx_op_add_source(op, condition(3, 0.002));
+      break;
+    case K_MANUAL:
+      cx_op_add_source(op, timeout(30));
+      break;
     case K_ANY_OF:
       cx_op_add_source(op, pair(false, condition(0, 0.002), timeout(0.005)));
       break;
@@ -199,12 +206,16 @@ static void run_one(int kind, int i) {
 
   /* the work */
   switch (kind) {
-    case K_LONG_TIMEOUT_COMPLETES: rc = cx_sleep(op, 0.001); break;
+    case K_LONG_TIMEOUT_COMPLETES:
+      rc = cx_sleep(op, 0.001);
+      break;
     case K_FAILS:
       rc = cx_sleep(op, 0.001);
       if (rc == 0) rc = -EIO;
       break;
-    default: rc = cx_sleep(op, 20); break;
+    default:
+      rc = cx_sleep(op, 20);
+      break;
   }
   cx_op_exit(op, rc);
 
@@ -272,9 +283,8 @@ static void test_mixed_sources(void **state) {
   queue_done = false;
   assert_int_equal(pthread_create(&canceller, NULL, canceller_main, NULL), 0);
   for (int t = 0; t < THREADS; t++)
-    assert_int_equal(pthread_create(&threads[t], NULL, worker_main,
-                                    (void *)(intptr_t)t),
-                     0);
+    assert_int_equal(
+        pthread_create(&threads[t], NULL, worker_main, (void *)(intptr_t)t), 0);
   for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
   pthread_mutex_lock(&queue_mu);
   queue_done = true;

@@ -41,8 +41,8 @@ static bool join_within(pthread_t th, double seconds) {
 enum { CB_ITERATIONS = 100000 }; /* per thread */
 
 typedef struct reg {
-  int ran;        /* plain: written by the callback */
-  int destroyed;  /* plain: written by destroy */
+  int ran;         /* plain: written by the callback */
+  int destroyed;   /* plain: written by destroy */
   atomic_int refs; /* the worker's and the library's (destroy) */
 } reg;
 
@@ -50,9 +50,9 @@ typedef struct cb_shared {
   pthread_mutex_t mu;
   cx_token *current; /* guarded by mu */
   atomic_int done_workers;
-  atomic_long tokens;       /* tokens created */
-  atomic_long cancel_wins;  /* cancels that returned true */
-  atomic_long registered;   /* registrations that will get a destroy */
+  atomic_long tokens;      /* tokens created */
+  atomic_long cancel_wins; /* cancels that returned true */
+  atomic_long registered;  /* registrations that will get a destroy */
   atomic_long destroys;
   atomic_long errors;
   atomic_long running_seen; /* nowait returned RUNNING */
@@ -194,17 +194,16 @@ static void test_stress_callbacks_race(void **state) {
   g_cb.current = NULL;
   pthread_mutex_destroy(&g_cb.mu);
 
-  print_message("tokens %ld, registered %ld, ran at once %ld, "
-                "nowait running %ld\n",
-                (long)atomic_load(&g_cb.tokens),
-                (long)atomic_load(&g_cb.registered),
-                (long)atomic_load(&g_cb.ran_at_once),
-                (long)atomic_load(&g_cb.running_seen));
+  print_message(
+      "tokens %ld, registered %ld, ran at once %ld, "
+      "nowait running %ld\n",
+      (long)atomic_load(&g_cb.tokens), (long)atomic_load(&g_cb.registered),
+      (long)atomic_load(&g_cb.ran_at_once),
+      (long)atomic_load(&g_cb.running_seen));
   /* every token cancelled exactly once */
   assert_int_equal(atomic_load(&g_cb.cancel_wins), atomic_load(&g_cb.tokens));
   /* every registration destroyed exactly once */
-  assert_int_equal(atomic_load(&g_cb.destroys),
-                   atomic_load(&g_cb.registered));
+  assert_int_equal(atomic_load(&g_cb.destroys), atomic_load(&g_cb.registered));
   assert_int_equal(atomic_load(&g_cb.errors), 0);
   /* the race really happened both ways */
   assert_true(atomic_load(&g_cb.ran_at_once) > 0);
@@ -220,8 +219,8 @@ enum { TREE_MAX = 20000 };
 typedef struct tree {
   cx_token *nodes[TREE_MAX];
   atomic_int calls[TREE_MAX];
-  atomic_int count;      /* published nodes */
-  pthread_mutex_t grow;  /* serialises appends */
+  atomic_int count;     /* published nodes */
+  pthread_mutex_t grow; /* serialises appends */
   atomic_int root_cancelled;
   atomic_long errors;
   atomic_long waits_woken;
@@ -249,22 +248,20 @@ static void *tree_linker(void *p) {
       cx_token_unref(t);
       break;
     }
-    if (cx_token_on_cancel(t, tree_cb, &g_tree->calls[idx], NULL, 0, NULL) !=
-        0)
+    if (cx_token_on_cancel(t, tree_cb, &g_tree->calls[idx], NULL, 0, NULL) != 0)
       atomic_fetch_add(&g_tree->errors, 1);
     g_tree->nodes[idx] = t;
     atomic_store(&g_tree->count, idx + 1);
     pthread_mutex_unlock(&g_tree->grow);
     /* link after publishing: waiters may already be on it */
-    if (cx_token_link(t, g_tree->nodes[parent],
-                      (next_rand(&seed) % 3 == 0) ? CX_LINK_PRESERVE_REASON
-                                                   : 0) != 0)
+    if (cx_token_link(
+            t, g_tree->nodes[parent],
+            (next_rand(&seed) % 3 == 0) ? CX_LINK_PRESERVE_REASON : 0) != 0)
       atomic_fetch_add(&g_tree->errors, 1);
     /* a second parent now and then */
     if (next_rand(&seed) % 5 == 0) {
       int other = (int)(next_rand(&seed) % (unsigned)(idx + 1));
-      if (other != idx &&
-          cx_token_link(t, g_tree->nodes[other], 0) != 0)
+      if (other != idx && cx_token_link(t, g_tree->nodes[other], 0) != 0)
         atomic_fetch_add(&g_tree->errors, 1);
     }
   }
@@ -277,8 +274,10 @@ static void *tree_waiter(void *p) {
     int n = atomic_load(&g_tree->count);
     cx_token *t = g_tree->nodes[next_rand(&seed) % (unsigned)n];
     int r = cx_token_wait(t, 0.002);
-    if (r == 0) atomic_fetch_add(&g_tree->waits_woken, 1);
-    else if (r != -ETIMEDOUT) atomic_fetch_add(&g_tree->errors, 1);
+    if (r == 0)
+      atomic_fetch_add(&g_tree->waits_woken, 1);
+    else if (r != -ETIMEDOUT)
+      atomic_fetch_add(&g_tree->errors, 1);
   }
   /* after the root cancel every node is (or soon becomes) cancelled */
   for (int k = 0; k < 200; k++) {
@@ -307,28 +306,27 @@ static void test_stress_token_tree(void **state) {
   assert_non_null(g_tree);
   pthread_mutex_init(&g_tree->grow, NULL);
   g_tree->nodes[0] = cx_token_new();
-  CX_ASSERT_OK(cx_token_on_cancel(g_tree->nodes[0], tree_cb,
-                                  &g_tree->calls[0], NULL, 0, NULL));
+  CX_ASSERT_OK(cx_token_on_cancel(g_tree->nodes[0], tree_cb, &g_tree->calls[0],
+                                  NULL, 0, NULL));
   atomic_store(&g_tree->count, 1);
 
   enum { LINKERS = 3, WAITERS = 3, CANCELLERS = 2 };
   pthread_t linkers[LINKERS], waiters[WAITERS], cancellers[CANCELLERS];
   for (int i = 0; i < LINKERS; i++)
-    assert_int_equal(pthread_create(&linkers[i], NULL, tree_linker,
-                                    (void *)(uintptr_t)i),
-                     0);
+    assert_int_equal(
+        pthread_create(&linkers[i], NULL, tree_linker, (void *)(uintptr_t)i),
+        0);
   for (int i = 0; i < WAITERS; i++)
-    assert_int_equal(pthread_create(&waiters[i], NULL, tree_waiter,
-                                    (void *)(uintptr_t)i),
-                     0);
+    assert_int_equal(
+        pthread_create(&waiters[i], NULL, tree_waiter, (void *)(uintptr_t)i),
+        0);
   for (int i = 0; i < CANCELLERS; i++)
     assert_int_equal(pthread_create(&cancellers[i], NULL, tree_canceller,
                                     (void *)(uintptr_t)i),
                      0);
   /* cancel the root while the tree is still growing */
   double end = cx_test_now() + 120.0;
-  while (atomic_load(&g_tree->count) < TREE_MAX * 2 / 3 &&
-         cx_test_now() < end)
+  while (atomic_load(&g_tree->count) < TREE_MAX * 2 / 3 && cx_test_now() < end)
     cx_test_sleep(0.001);
   assert_true(cx_token_cancel(g_tree->nodes[0], CX_REASON_MANUAL, "root"));
   atomic_store(&g_tree->root_cancelled, 1);
@@ -345,9 +343,8 @@ static void test_stress_token_tree(void **state) {
     if (!cx_token_is_cancelled(g_tree->nodes[i])) not_cancelled++;
     if (atomic_load(&g_tree->calls[i]) != 1) bad_calls++;
     cx_reason r = cx_token_reason(g_tree->nodes[i]);
-    if (r == CX_REASON_PARENT &&
-        strncmp(cx_token_message(g_tree->nodes[i]), "parent cancelled (",
-                18) != 0)
+    if (r == CX_REASON_PARENT && strncmp(cx_token_message(g_tree->nodes[i]),
+                                         "parent cancelled (", 18) != 0)
       atomic_fetch_add(&g_tree->errors, 1);
   }
   assert_int_equal(not_cancelled, 0);
@@ -406,8 +403,7 @@ static void *op_worker(void *p) {
     }
     if (r != 0 && r != -ECANCELED) atomic_fetch_add(&g_ot.errors, 1);
     if (cx_op_exit(leaf, r) != 0) atomic_fetch_add(&g_ot.errors, 1);
-    if (cx_op_exit(mid, cx_check(mid)) != 0)
-      atomic_fetch_add(&g_ot.errors, 1);
+    if (cx_op_exit(mid, cx_check(mid)) != 0) atomic_fetch_add(&g_ot.errors, 1);
     if (r == -ECANCELED) {
       atomic_fetch_add(&g_ot.cancelled, 1);
       if (cx_op_status(leaf) != CX_STATUS_CANCELLED ||
@@ -501,8 +497,7 @@ static void test_stress_timeouts(void **state) {
   pthread_t th[THREADS];
   for (int i = 0; i < THREADS; i++)
     assert_int_equal(
-        pthread_create(&th[i], NULL, timeout_worker, (void *)(uintptr_t)i),
-        0);
+        pthread_create(&th[i], NULL, timeout_worker, (void *)(uintptr_t)i), 0);
   for (int i = 0; i < THREADS; i++) assert_true(join_within(th[i], 200.0));
   assert_int_equal(atomic_load(&g_to.errors), 0);
   assert_int_equal(atomic_load(&g_to.timed_out) + atomic_load(&g_to.completed),

@@ -214,8 +214,8 @@ static void test_cb_already_cancelled_runs_at_once(void **state) {
 
   /* also without a handle */
   counter d = {0};
-  assert_int_equal(
-      cx_token_on_cancel(t, count_cb, &d, count_destroy, 0, NULL), 1);
+  assert_int_equal(cx_token_on_cancel(t, count_cb, &d, count_destroy, 0, NULL),
+                   1);
   assert_int_equal(atomic_load(&d.calls), 1);
   assert_int_equal(atomic_load(&d.destroys), 1);
   cx_token_unref(t);
@@ -265,13 +265,11 @@ static void test_cb_bad_input(void **state) {
                 cx_token_on_cancel(NULL, count_cb, &c, count_destroy, 0, &h));
   assert_null(h);
   h = (cx_callback *)&c;
-  CX_ASSERT_ERR(-EINVAL,
-                cx_token_on_cancel(t, NULL, &c, count_destroy, 0, &h));
+  CX_ASSERT_ERR(-EINVAL, cx_token_on_cancel(t, NULL, &c, count_destroy, 0, &h));
   assert_null(h);
   h = (cx_callback *)&c;
-  CX_ASSERT_ERR(-EINVAL,
-                cx_token_on_cancel(t, count_cb, &c, count_destroy, 1u << 7,
-                                   &h));
+  CX_ASSERT_ERR(
+      -EINVAL, cx_token_on_cancel(t, count_cb, &c, count_destroy, 1u << 7, &h));
   assert_null(h);
   CX_ASSERT_ERR(-EINVAL, cx_callback_unregister(NULL));
   CX_ASSERT_ERR(-EINVAL, cx_callback_unregister_nowait(NULL));
@@ -479,8 +477,7 @@ static int slow_cb_fn(cx_token *token, void *user_data) {
   slow_cb *s = user_data;
   atomic_store(&s->started, 1);
   double end = cx_test_now() + s->hold;
-  while (!atomic_load(&s->release) && cx_test_now() < end)
-    cx_test_sleep(0.001);
+  while (!atomic_load(&s->release) && cx_test_now() < end) cx_test_sleep(0.001);
   atomic_store(&s->finished, 1);
   return 0;
 }
@@ -544,8 +541,8 @@ static void test_cb_unregister_from_own_callback(void **state) {
   cx_token *t = cx_token_new();
   self_unreg s = {0};
   s.result = -1000;
-  CX_ASSERT_OK(cx_token_on_cancel(t, self_unreg_cb, &s, self_unreg_destroy,
-                                  0, &s.handle));
+  CX_ASSERT_OK(cx_token_on_cancel(t, self_unreg_cb, &s, self_unreg_destroy, 0,
+                                  &s.handle));
   atomic_store(&s.ready, 1);
   /* cancel on another thread, so a deadlock shows as a timeout here */
   canceller k = {t, 0.0, false};
@@ -643,8 +640,8 @@ static void test_cb_unregister_later_from_callback(void **state) {
   unreg_other u = {NULL, -1000};
   counter victim = {0};
   CX_ASSERT_OK(cx_token_on_cancel(t, unreg_other_cb, &u, NULL, 0, NULL));
-  CX_ASSERT_OK(cx_token_on_cancel(t, count_cb, &victim, count_destroy, 0,
-                                  &u.victim));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(t, count_cb, &victim, count_destroy, 0, &u.victim));
   cx_token_cancel(t, CX_REASON_MANUAL, NULL);
   assert_int_equal(u.result, CX_CALLBACK_REMOVED);
   assert_int_equal(atomic_load(&victim.calls), 0);
@@ -662,8 +659,8 @@ static void test_cb_destroy_once_on_free(void **state) {
   assert_non_null(cs);
   cx_token *t = cx_token_new();
   for (int i = 0; i < N; i++)
-    CX_ASSERT_OK(cx_token_on_cancel(t, count_cb, &cs[i], count_destroy, 0,
-                                    NULL));
+    CX_ASSERT_OK(
+        cx_token_on_cancel(t, count_cb, &cs[i], count_destroy, 0, NULL));
   cx_token_unref(t);
   for (int i = 0; i < N; i++) {
     assert_int_equal(atomic_load(&cs[i].calls), 0);
@@ -694,8 +691,7 @@ static const struct CMUnitTest tests[] = {
             test_cb_unregister_before_cancel),
     CX_TEST("/callbacks/unregister-nowait/before-cancel",
             test_cb_nowait_before_cancel),
-    CX_TEST("/callbacks/unregister-nowait/after-run",
-            test_cb_nowait_after_run),
+    CX_TEST("/callbacks/unregister-nowait/after-run", test_cb_nowait_after_run),
     CX_TEST("/callbacks/without-handle", test_cb_without_handle),
     CX_TEST("/callbacks/handle/keeps-token", test_cb_handle_keeps_token),
     CX_TEST("/callbacks/handle/keeps-token-live",

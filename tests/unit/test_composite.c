@@ -44,9 +44,7 @@ static void man_stop(cx_source *s, void *u) {
   (void)s;
   atomic_fetch_add(&((man *)u)->stops, 1);
 }
-static void man_destroy(void *u) {
-  atomic_fetch_add(&((man *)u)->destroys, 1);
-}
+static void man_destroy(void *u) { atomic_fetch_add(&((man *)u)->destroys, 1); }
 
 static const cx_source_ops man_ops = {sizeof(cx_source_ops), man_start,
                                       man_stop, man_destroy};
@@ -234,8 +232,8 @@ static void test_all_of_condition(void **state) {
   CX_ASSERT_OK(cx_clock_use_virtual());
   atomic_bool ready = false;
   cx_source *cond = NULL;
-  CX_ASSERT_OK(cx_source_condition(flag_set, &ready, NULL, 0.1, "target",
-                                   &cond));
+  CX_ASSERT_OK(
+      cx_source_condition(flag_set, &ready, NULL, 0.1, "target", &cond));
   cx_op *op = op_with(all2(timeout(0.5), cond), "cond");
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_clock_advance(0.5)); /* the timeout, then checks */
@@ -325,8 +323,7 @@ static void test_all_of_concurrent_triggers(void **state) {
     man m[N];
     memset(m, 0, sizeof m);
     cx_source *list[N], *all;
-    for (int i = 0; i < N; i++)
-      list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
+    for (int i = 0; i < N; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
     CX_ASSERT_OK(cx_source_all_of(list, N, &all));
     cx_op *op = op_with(all, "concurrent");
     CX_ASSERT_OK(cx_op_enter(op));
@@ -476,8 +473,7 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_clock_advance(1));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_string_equal(cx_op_cancel_message(op),
-                          "all 2 sources triggered");
+      assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
     } else if (branch == 1) {
       /* the minimum time passes without the target, then SIGUSR2 */
       CX_ASSERT_OK(cx_clock_advance(100));
@@ -675,8 +671,8 @@ static void test_combine_with_sources(void **state) {
   atomic_bool flag = false;
   cx_op *sig = NULL, *cond = NULL, *combined = NULL;
   CX_ASSERT_OK(cx_op_with_signal(&sig, &usr1, 1, "sig"));
-  CX_ASSERT_OK(cx_op_with_condition(&cond, flag_set, &flag, NULL, 0.005,
-                                    "flag"));
+  CX_ASSERT_OK(
+      cx_op_with_condition(&cond, flag_set, &flag, NULL, 0.005, "flag"));
   cx_op *ops[] = {sig, cond};
   CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, "robust"));
   CX_ASSERT_OK(cx_op_enter(combined));

@@ -45,8 +45,8 @@ static int predicate(void *user_data) {
   if (atomic_load(&p->exited)) atomic_fetch_add(&p->after_exit, 1);
   int now = atomic_fetch_add(&p->running, 1) + 1;
   int max = atomic_load(&p->max_running);
-  while (now > max && !atomic_compare_exchange_weak(&p->max_running, &max,
-                                                    now)) {
+  while (now > max &&
+         !atomic_compare_exchange_weak(&p->max_running, &max, now)) {
   }
   p->thread = pthread_self();
   int call = atomic_fetch_add(&p->calls, 1) + 1;
@@ -66,8 +66,8 @@ static void pred_destroy(void *user_data) {
 
 static cx_op *cond_op(pred *p, double interval, const char *name) {
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_condition(&op, predicate, p, pred_destroy,
-                                    interval, name));
+  CX_ASSERT_OK(
+      cx_op_with_condition(&op, predicate, p, pred_destroy, interval, name));
   assert_non_null(op);
   return op;
 }
@@ -146,8 +146,7 @@ static void test_met_first_check(void **state) {
   pred p = {0};
   p.met_at = 1;
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 0.5, NULL,
-                                   &s));
+  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 0.5, NULL, &s));
   assert_non_null(strstr(cx_source_name(s), "condition"));
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_create(&op, NULL));
@@ -179,8 +178,8 @@ static void test_runs_on_worker_thread(void **state) {
   /* the timer thread, as seen by a timeout's callback */
   cx_op *t = NULL;
   CX_ASSERT_OK(cx_op_with_timeout(&t, 1.0, "timer"));
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(t), record_thread, NULL, NULL,
-                                  0, NULL));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(cx_op_token(t), record_thread, NULL, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(t));
   CX_ASSERT_OK(cx_clock_advance(1.0));
   assert_true(cx_op_is_cancelled(t));
@@ -310,9 +309,10 @@ static void test_polling_never_stalls(void **state) {
     }
   }
   if (cx_test_now() - last_progress >= 3.0) {
-    print_error("polling stalled after %d checks (no check for 3 s while "
-                "the clock kept advancing)\n",
-                atomic_load(&p.calls));
+    print_error(
+        "polling stalled after %d checks (no check for 3 s while "
+        "the clock kept advancing)\n",
+        atomic_load(&p.calls));
     fail();
   }
   assert_true(atomic_load(&p.calls) >= 100);
@@ -436,19 +436,18 @@ static void test_condition_bad_input(void **state) {
                                                 pred_destroy, bad[i], "x"));
     assert_null(op);
   }
-  CX_ASSERT_ERR(-EINVAL, cx_source_condition(NULL, &p, pred_destroy, 1.0,
-                                             "x", &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy,
-                                             1.0, "x", NULL));
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, &p, pred_destroy,
+  CX_ASSERT_ERR(-EINVAL,
+                cx_source_condition(NULL, &p, pred_destroy, 1.0, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy, 1.0,
+                                             "x", NULL));
+  CX_ASSERT_ERR(-EINVAL,
+                cx_op_with_condition(&op, NULL, &p, pred_destroy, 1.0, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(NULL, predicate, &p, pred_destroy,
                                               1.0, "x"));
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(NULL, predicate, &p,
-                                              pred_destroy, 1.0, "x"));
   /* on error the destroy notify is not called */
   assert_int_equal(atomic_load(&p.destroys), 0);
   /* a source never attached: freeing it runs the notify */
-  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 1.0, "x",
-                                   &s));
+  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 1.0, "x", &s));
   cx_source_free(s);
   assert_int_equal(atomic_load(&p.destroys), 1);
   assert_int_equal(atomic_load(&p.calls), 0);

@@ -36,13 +36,14 @@
 #define UNDER_TSAN 0
 #endif
 
-#define SKIP_UNDER_TSAN()                                              \
-  do {                                                                 \
-    if (UNDER_TSAN) {                                                  \
-      print_message("skipped: ThreadSanitizer cannot start threads " \
-                    "in a forked child\n");                            \
-      skip();                                                          \
-    }                                                                  \
+#define SKIP_UNDER_TSAN()                                  \
+  do {                                                     \
+    if (UNDER_TSAN) {                                      \
+      print_message(                                       \
+          "skipped: ThreadSanitizer cannot start threads " \
+          "in a forked child\n");                          \
+      skip();                                              \
+    }                                                      \
   } while (0)
 
 /* ---------------------------------------------------------------------- */

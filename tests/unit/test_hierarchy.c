@@ -564,7 +564,8 @@ static void test_visit_exits(void **state) {
   (void)state;
   cx_op *root = new_child("root", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(root));
-  for (int i = 0; i < 3; i++) CX_ASSERT_OK(cx_op_enter(new_child("k", root, 0)));
+  for (int i = 0; i < 3; i++)
+    CX_ASSERT_OK(cx_op_enter(new_child("k", root, 0)));
   assert_int_equal(cx_op_child_count(root), 3);
   exit_visit e = {root, 0, 0};
   CX_ASSERT_OK(cx_op_visit_children(root, exit_current_visit, &e));
@@ -872,14 +873,16 @@ static void test_long_lived_parent_memory(void **state) {
 
 static const struct CMUnitTest tests[] = {
 #ifndef CX_TREE_BIG
-    CX_TEST("/tree/hierarchy/cascade/reason-parent", test_cascade_reason_parent),
+    CX_TEST("/tree/hierarchy/cascade/reason-parent",
+            test_cascade_reason_parent),
     CX_TEST("/tree/hierarchy/cascade/pending-and-late-children",
             test_cascade_reaches_pending_and_late_children),
     CX_TEST("/tree/hierarchy/cascade/wakes-blocked-child",
             test_cascade_wakes_blocked_child),
     CX_TEST("/tree/hierarchy/cascade/concurrent-create-free",
             test_cascade_concurrent_create_free),
-    CX_TEST("/tree/hierarchy/cancel-child/isolated", test_cancel_child_isolated),
+    CX_TEST("/tree/hierarchy/cancel-child/isolated",
+            test_cancel_child_isolated),
     CX_TEST_VCLOCK("/tree/hierarchy/cancel-child/timeout-isolated",
                    test_child_timeout_isolated),
     CX_TEST_VCLOCK("/tree/hierarchy/deadline/earliest", test_deadline_earliest),

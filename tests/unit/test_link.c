@@ -142,8 +142,8 @@ static void test_link_one_source_many_tokens(void **state) {
   atomic_int calls = 0;
   for (int i = 0; i < N; i++) {
     ts[i] = cx_token_new();
-    CX_ASSERT_OK(cx_token_link(ts[i], src, (i % 2) ? CX_LINK_PRESERVE_REASON
-                                                   : 0));
+    CX_ASSERT_OK(
+        cx_token_link(ts[i], src, (i % 2) ? CX_LINK_PRESERVE_REASON : 0));
     CX_ASSERT_OK(cx_token_on_cancel(ts[i], count_cb, &calls, NULL, 0, NULL));
   }
   /* free some before the cancel: their links go away with them */
@@ -229,8 +229,7 @@ static void test_link_holds_source(void **state) {
   assert_true(cx_token_is_cancelled(t));
   assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
   /* message names the origin: outer's reason and message */
-  assert_string_equal(cx_token_message(t),
-                      "parent cancelled (manual): outer");
+  assert_string_equal(cx_token_message(t), "parent cancelled (manual): outer");
   cx_token_unref(t);
   cx_token_unref(outer);
 }

@@ -260,8 +260,7 @@ static void provoke_logging(void) {
   cx_op *op = NULL;
   if (cx_op_create(&op, NULL) == 0) {
     cx_op_enter(op);
-    cx_token_on_cancel(cx_op_token(op), failing_callback, NULL, NULL, 0,
-                       NULL);
+    cx_token_on_cancel(cx_op_token(op), failing_callback, NULL, NULL, 0, NULL);
     cx_op_cancel(op, CX_REASON_ERROR, "provoked");
     cx_op_exit(op, -EIO);
     cx_op_exit(op, 0);
@@ -348,8 +347,8 @@ static void test_log_handler_receives_op_id(void **state) {
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_create(&op, &o));
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), failing_callback, NULL,
-                                  NULL, 0, NULL));
+  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), failing_callback, NULL, NULL,
+                                  0, NULL));
   cx_op_cancel(op, CX_REASON_MANUAL, "stop");
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
@@ -364,11 +363,10 @@ static void test_log_handler_receives_op_id(void **state) {
       found = 1;
   if (!found) {
     for (int i = 0; i < n && i < MAX_LOGS; i++)
-      print_error("log[%d] level=%d op_id=%s msg=%s\n", i,
-                  g_cap.entries[i].level,
-                  g_cap.entries[i].has_op_id ? g_cap.entries[i].op_id
-                                             : "(null)",
-                  g_cap.entries[i].message);
+      print_error(
+          "log[%d] level=%d op_id=%s msg=%s\n", i, g_cap.entries[i].level,
+          g_cap.entries[i].has_op_id ? g_cap.entries[i].op_id : "(null)",
+          g_cap.entries[i].message);
   }
   assert_true(found);
 }

@@ -369,8 +369,7 @@ static void test_op_exit_ecanceled_without_trigger(void **state) {
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
-  assert_string_equal(cx_op_cancel_message(op),
-                      "the work returned -ECANCELED");
+  assert_string_equal(cx_op_cancel_message(op), "the work returned -ECANCELED");
   assert_int_equal(cx_op_error(op), 0);
   cx_op_unref(op);
 }
@@ -627,9 +626,9 @@ static void run_status_case(int result, bool cancel, int exp_start,
   assert_int_equal(atomic_load(&r.start), 1);
   assert_int_equal(r.seen_status[CX_OP_ON_START], CX_STATUS_RUNNING);
   assert_true(pthread_equal(r.thread[CX_OP_ON_START], pthread_self()));
-  assert_int_equal(atomic_load(&r.complete) + atomic_load(&r.cancel) +
-                       atomic_load(&r.error),
-                   0);
+  assert_int_equal(
+      atomic_load(&r.complete) + atomic_load(&r.cancel) + atomic_load(&r.error),
+      0);
   if (cancel) cx_op_cancel(op, CX_REASON_MANUAL, "cb");
   assert_int_equal(atomic_load(&r.cancel), 0); /* fires on exit, not cancel */
   CX_ASSERT_OK(cx_op_exit(op, result));
@@ -639,7 +638,8 @@ static void run_status_case(int result, bool cancel, int exp_start,
   assert_int_equal(atomic_load(&r.cancel), exp_cancel);
   assert_int_equal(atomic_load(&r.error), exp_error);
   int ev = exp_complete ? CX_OP_ON_COMPLETE
-                        : exp_cancel ? CX_OP_ON_CANCEL : CX_OP_ON_ERROR;
+           : exp_cancel ? CX_OP_ON_CANCEL
+                        : CX_OP_ON_ERROR;
   assert_int_equal(r.seen_status[ev], exp_status);
   assert_true(pthread_equal(r.thread[ev], pthread_self()));
   /* nothing fires again */
@@ -731,8 +731,7 @@ static void test_op_on_bad_input(void **state) {
   cx_op *op = new_op("x");
   CX_ASSERT_ERR(-EINVAL,
                 cx_op_on(NULL, CX_OP_ON_START, on_start, &r, rec_destroy));
-  CX_ASSERT_ERR(-EINVAL,
-                cx_op_on(op, CX_OP_ON_START, NULL, &r, rec_destroy));
+  CX_ASSERT_ERR(-EINVAL, cx_op_on(op, CX_OP_ON_START, NULL, &r, rec_destroy));
   CX_ASSERT_ERR(-EINVAL,
                 cx_op_on(op, (cx_op_event)4, on_start, &r, rec_destroy));
   CX_ASSERT_ERR(-EINVAL,
@@ -1232,8 +1231,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/create/id-lengths", test_op_create_id_lengths),
     CX_TEST("/op/create/bad-options", test_op_create_bad_options),
     CX_TEST("/op/create/larger-options", test_op_create_larger_options),
-    CX_TEST("/op/create/error-takes-no-ref",
-            test_op_create_error_takes_no_ref),
+    CX_TEST("/op/create/error-takes-no-ref", test_op_create_error_takes_no_ref),
     CX_TEST("/op/factory/with-timeout", test_op_with_timeout_factory),
     CX_TEST("/op/factory/with-token", test_op_with_token_factory),
     CX_TEST("/op/factory/with-token/cancel-token",

@@ -46,10 +46,10 @@ static int vclock_teardown(void **state) {
 /* A record of deliveries: who got what. */
 #define MAX_EVENTS 64
 typedef struct event {
-  char tag[16];      /* the callback's user data tag */
+  char tag[16]; /* the callback's user data tag */
   char op_id[64];
   char message[64];
-  cx_meta *meta;     /* copy */
+  cx_meta *meta; /* copy */
   pthread_t thread;
 } event;
 
@@ -612,7 +612,8 @@ static void test_through_shield(void **state) {
   cx_op_unref(op);
 }
 
-#define JT(path, fn) { (path), (fn), journal_setup, journal_teardown, NULL }
+#define JT(path, fn) \
+  { (path), (fn), journal_setup, journal_teardown, NULL }
 
 static int vj_setup(void **state) {
   return journal_setup(state) || vclock_setup(state);
@@ -621,7 +622,8 @@ static int vj_teardown(void **state) {
   vclock_teardown(state);
   return journal_teardown(state);
 }
-#define VJT(path, fn) { (path), (fn), vj_setup, vj_teardown, NULL }
+#define VJT(path, fn) \
+  { (path), (fn), vj_setup, vj_teardown, NULL }
 
 static const struct CMUnitTest tests[] = {
     JT("/tree/progress/callbacks-in-order", test_several_callbacks_in_order),

@@ -220,8 +220,7 @@ static void test_find_explicit_id(void **state) {
   cx_op *f = cx_registry_find("import-2024-06");
   assert_ptr_equal(f, op);
   cx_op_unref(f);
-  assert_int_equal(cx_registry_cancel("import-2024-06", CX_REASON_MANUAL,
-                                      NULL),
+  assert_int_equal(cx_registry_cancel("import-2024-06", CX_REASON_MANUAL, NULL),
                    1);
   finish(op, -ECANCELED);
 }
@@ -233,11 +232,9 @@ static void test_list_all_oldest_first(void **state) {
   cx_op *a = reg_op("first", NULL);
   cx_op *b = reg_op("second", NULL);
   cx_op *c = reg_op("third", NULL);
-  assert_string_equal(live_names(NULL, buf, sizeof buf),
-                      "first,second,third");
+  assert_string_equal(live_names(NULL, buf, sizeof buf), "first,second,third");
   cx_op_filter any = CX_OP_FILTER_INIT;
-  assert_string_equal(live_names(&any, buf, sizeof buf),
-                      "first,second,third");
+  assert_string_equal(live_names(&any, buf, sizeof buf), "first,second,third");
   finish(c, 0);
   assert_string_equal(live_names(NULL, buf, sizeof buf), "first,second");
   finish(b, 0);
@@ -359,7 +356,7 @@ static void test_list_by_pattern(void **state) {
   cx_op_filter f = CX_OP_FILTER_INIT;
   setup();
   const char *ns[] = {"fetch-users", "fetch-orders", "parse-users",
-                      "job7", "job42", "Fetch-caps"};
+                      "job7",        "job42",        "Fetch-caps"};
   cx_op *ops[6];
   for (int i = 0; i < 6; i++) ops[i] = reg_op(ns[i], NULL);
   f.name_pattern = "fetch-*";
@@ -474,16 +471,13 @@ static void test_cancel_by_id(void **state) {
   assert_string_equal(cx_op_cancel_message(a), "stop it");
   /* Bad input. */
   CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(NULL, CX_REASON_MANUAL, NULL));
-  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(cx_op_id(b), CX_REASON_NONE,
-                                            NULL));
-  CX_ASSERT_ERR(-EINVAL,
-                cx_registry_cancel(cx_op_id(b), (cx_reason)99, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(cx_op_id(b), CX_REASON_NONE, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_registry_cancel(cx_op_id(b), (cx_reason)99, NULL));
   assert_false(cx_op_is_cancelled(b));
-  CX_ASSERT_ERR(-ENOENT, cx_registry_cancel("no-such-id", CX_REASON_MANUAL,
-                                            NULL));
+  CX_ASSERT_ERR(-ENOENT,
+                cx_registry_cancel("no-such-id", CX_REASON_MANUAL, NULL));
   /* Other reasons. */
-  assert_int_equal(cx_registry_cancel(cx_op_id(b), CX_REASON_SIGNAL, NULL),
-                   1);
+  assert_int_equal(cx_registry_cancel(cx_op_id(b), CX_REASON_SIGNAL, NULL), 1);
   assert_int_equal(cx_op_cancel_reason(b), CX_REASON_SIGNAL);
   finish(b, -ECANCELED);
   /* A finished op is not live: -ENOENT even though find() knows it. */
@@ -505,8 +499,7 @@ static void test_cancel_by_id_cascades(void **state) {
   assert_true(cx_op_is_cancelled(c));
   assert_int_equal(cx_op_cancel_reason(c), CX_REASON_PARENT);
   /* The child was cancelled (by the cascade): 0 for it now. */
-  assert_int_equal(cx_registry_cancel(cx_op_id(c), CX_REASON_MANUAL, NULL),
-                   0);
+  assert_int_equal(cx_registry_cancel(cx_op_id(c), CX_REASON_MANUAL, NULL), 0);
   finish(c, -ECANCELED);
   finish(p, -ECANCELED);
 }
@@ -924,8 +917,8 @@ static void test_cancel_callback_may_query(void **state) {
   setup();
   cx_op *a = reg_op("a", NULL);
   cx_op *b = reg_op("b", NULL);
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(a), relist_cb, &seen, NULL, 0,
-                                  NULL));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(cx_op_token(a), relist_cb, &seen, NULL, 0, NULL));
   assert_int_equal(cx_registry_cancel_all(NULL, CX_REASON_MANUAL, NULL), 2);
   assert_int_equal(seen, 2);
   finish(b, -ECANCELED);

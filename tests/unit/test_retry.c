@@ -77,7 +77,9 @@ static cx_op *entered_op(const char *name, double timeout) {
   return op;
 }
 
-static double gap(const script *s, int i) { return s->when[i + 1] - s->when[i]; }
+static double gap(const script *s, int i) {
+  return s->when[i + 1] - s->when[i];
+}
 
 /* ---------------------------------------------------------------------- */
 
@@ -395,10 +397,10 @@ static void test_retry_deadline(void **state) {
     double took = cx_test_now() - t0;
     assert_true(took < 2.5); /* never a 5 s sleep */
     if (rc != -ECANCELED || s.calls != 1)
-      print_error("round %d: rc %s, %d calls, last call %.6f s after the "
-                  "deadline\n",
-                  round, cx_err_name(rc), s.calls,
-                  s.when[s.calls - 1] - deadline);
+      print_error(
+          "round %d: rc %s, %d calls, last call %.6f s after the "
+          "deadline\n",
+          round, cx_err_name(rc), s.calls, s.when[s.calls - 1] - deadline);
     CX_ASSERT_ERR(-ECANCELED, rc);
     assert_int_equal(s.calls, 1); /* no attempt after the deadline */
     CX_ASSERT_OK(cx_op_exit(op, rc));

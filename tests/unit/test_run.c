@@ -29,12 +29,12 @@
 /* What a run function saw. */
 typedef struct seen {
   int calls;
-  cx_op *op;       /* the op it received (not referenced) */
-  cx_op *current;  /* cx_current() during the call */
-  char name[128];  /* cx_op_name(op) */
+  cx_op *op;        /* the op it received (not referenced) */
+  cx_op *current;   /* cx_current() during the call */
+  char name[128];   /* cx_op_name(op) */
   cx_status status; /* status during the call */
-  int result;      /* what it returns */
-  double sleep;    /* > 0: cx_sleep(op, sleep) and return its result */
+  int result;       /* what it returns */
+  double sleep;     /* > 0: cx_sleep(op, sleep) and return its result */
 } seen;
 
 static int record_fn(cx_op *op, void *p) {
@@ -612,8 +612,7 @@ static void test_run_bad_options(void **state) {
   /* Bad options through cx_run_method too. */
   o = init;
   o.timeout = -5;
-  CX_ASSERT_ERR(-EINVAL,
-                cx_run_method("T", "m", &o, count_fn, &calls, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_run_method("T", "m", &o, count_fn, &calls, NULL));
 
   assert_int_equal(atomic_load(&calls), 0);
   assert_null(cx_current());
@@ -660,9 +659,8 @@ static void test_run_method(void **state) {
   o.name = "ignored";
   o.timeout = 30.0;
   s.result = -EIO;
-  CX_ASSERT_ERR(-EIO,
-                cx_run_method("DataProcessor", "process", &o, record_fn, &s,
-                              &op));
+  CX_ASSERT_ERR(
+      -EIO, cx_run_method("DataProcessor", "process", &o, record_fn, &s, &op));
   assert_string_equal(s.name, "DataProcessor.process");
   assert_ptr_equal(s.current, op);
   assert_string_equal(cx_op_name(op), "DataProcessor.process");
@@ -676,8 +674,7 @@ static void test_run_method(void **state) {
   /* Each call has its own timeout, as cx_run. */
   o.timeout = 0.1;
   s.sleep = 5;
-  CX_ASSERT_ERR(-ECANCELED,
-                cx_run_method("A", "b", &o, record_fn, &s, &op));
+  CX_ASSERT_ERR(-ECANCELED, cx_run_method("A", "b", &o, record_fn, &s, &op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
   assert_string_equal(cx_op_name(op), "A.b");
   cx_op_unref(op);
@@ -688,8 +685,7 @@ static void test_run_method_bad_names(void **state) {
   atomic_int calls;
   atomic_init(&calls, 0);
   cx_op *op = (cx_op *)(uintptr_t)1;
-  CX_ASSERT_ERR(-EINVAL, cx_run_method(NULL, "m", NULL, count_fn, &calls,
-                                       &op));
+  CX_ASSERT_ERR(-EINVAL, cx_run_method(NULL, "m", NULL, count_fn, &calls, &op));
   assert_null(op);
   CX_ASSERT_ERR(-EINVAL,
                 cx_run_method("T", NULL, NULL, count_fn, &calls, NULL));
@@ -884,9 +880,7 @@ static void test_scope_cancelled(void **state) {
   cx_op *op = NULL;
   int rc = 0;
   CX_ASSERT_OK(cx_op_with_timeout(&op, 0.1, "scoped"));
-  CX_SCOPE(op, &rc) {
-    rc = cx_sleep(NULL, 10.0);
-  }
+  CX_SCOPE(op, &rc) { rc = cx_sleep(NULL, 10.0); }
   CX_ASSERT_ERR(-ECANCELED, rc);
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
@@ -1139,12 +1133,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/run/fresh/op-per-call", test_run_fresh_op_per_call),
     CX_TEST("/run/fresh/name", test_run_name),
     CX_TEST("/run/fresh/out-op-null", test_run_out_op_null),
-    CX_TEST("/run/fresh/result-becomes-status",
-            test_run_result_becomes_status),
+    CX_TEST("/run/fresh/result-becomes-status", test_run_result_becomes_status),
     CX_TEST("/run/fresh/timeout", test_run_timeout),
     CX_TEST("/run/fresh/timeout-independent", test_run_timeout_independent),
-    CX_TEST("/run/fresh/timeout-virtual-clock",
-            test_run_timeout_virtual_clock),
+    CX_TEST("/run/fresh/timeout-virtual-clock", test_run_timeout_virtual_clock),
     CX_TEST("/run/fresh/token", test_run_token),
     CX_TEST("/run/fresh/token-already-cancelled",
             test_run_token_already_cancelled),

@@ -402,11 +402,9 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tree/shield/wait-not-interrupted", test_wait_not_interrupted),
     CX_TEST_VCLOCK("/tree/shield/enclosing-timeout", test_enclosing_timeout),
     CX_TEST_VCLOCK("/tree/shield/own-timeout", test_own_timeout),
-    CX_TEST("/tree/shield/own-timeout-real-clock",
-            test_own_timeout_real_clock),
+    CX_TEST("/tree/shield/own-timeout-real-clock", test_own_timeout_real_clock),
     CX_TEST("/tree/shield/nested", test_nested),
-    CX_TEST("/tree/shield/nested-with-op-between",
-            test_nested_with_op_between),
+    CX_TEST("/tree/shield/nested-with-op-between", test_nested_with_op_between),
     CX_TEST("/tree/shield/bad-input", test_bad_input),
     CX_TEST("/tree/shield/other-thread", test_other_thread),
 };

@@ -89,10 +89,11 @@ static void assert_same_action(const struct sigaction *a,
       ma[s - 1] = sigismember(&a->sa_mask, s) ? '1' : '0';
       mb[s - 1] = sigismember(&b->sa_mask, s) ? '1' : '0';
     }
-    print_error("dispositions differ: same handler %d, flags %#x/%#x,\n"
-                "  masks %s\n        %s\n",
-                a->sa_handler == b->sa_handler, (unsigned)a->sa_flags,
-                (unsigned)b->sa_flags, ma, mb);
+    print_error(
+        "dispositions differ: same handler %d, flags %#x/%#x,\n"
+        "  masks %s\n        %s\n",
+        a->sa_handler == b->sa_handler, (unsigned)a->sa_flags,
+        (unsigned)b->sa_flags, ma, mb);
     fail();
   }
 }
@@ -186,8 +187,13 @@ static void start_watcher(watcher *w, cx_op *op) {
   assert_true(atomic_load(&w->entered));
 }
 
-enum { BY_KILL, BY_RAISE, BY_PTHREAD_KILL_OTHER, BY_PTHREAD_KILL_WATCHER,
-       BY_PTHREAD_KILL_MAIN };
+enum {
+  BY_KILL,
+  BY_RAISE,
+  BY_PTHREAD_KILL_OTHER,
+  BY_PTHREAD_KILL_WATCHER,
+  BY_PTHREAD_KILL_MAIN
+};
 
 typedef struct sender {
   int how;
@@ -198,9 +204,15 @@ typedef struct sender {
 static void *sender_main(void *arg) {
   sender *s = arg;
   switch (s->how) {
-    case BY_KILL: assert_int_equal(kill(getpid(), s->signo), 0); break;
-    case BY_RAISE: assert_int_equal(raise(s->signo), 0); break;
-    default: assert_int_equal(pthread_kill(s->target, s->signo), 0); break;
+    case BY_KILL:
+      assert_int_equal(kill(getpid(), s->signo), 0);
+      break;
+    case BY_RAISE:
+      assert_int_equal(raise(s->signo), 0);
+      break;
+    default:
+      assert_int_equal(pthread_kill(s->target, s->signo), 0);
+      break;
   }
   return NULL;
 }
@@ -217,8 +229,7 @@ static void test_from_threads(void **state) {
   (void)state;
   pthread_t bystander;
   atomic_store(&bystander_stop, false);
-  assert_int_equal(pthread_create(&bystander, NULL, bystander_main, NULL),
-                   0);
+  assert_int_equal(pthread_create(&bystander, NULL, bystander_main, NULL), 0);
   for (int how = BY_KILL; how <= BY_PTHREAD_KILL_MAIN; how++) {
     int sig = how % 2 ? SIGUSR2 : SIGUSR1;
     watcher w;
@@ -253,8 +264,8 @@ static void test_several_watchers(void **state) {
                                : signal_op(&usr1, 1, "usr1"));
   start_watcher(&other, signal_op(&usr2, 1, "usr2"));
   /* two more on this thread, nested */
-  cx_op *outer = signal_op(&usr1, 1, "outer"), *inner = signal_op(both, 2,
-                                                                   "inner");
+  cx_op *outer = signal_op(&usr1, 1, "outer"),
+        *inner = signal_op(both, 2, "inner");
   CX_ASSERT_OK(cx_op_enter(outer));
   CX_ASSERT_OK(cx_op_enter(inner));
 
@@ -429,17 +440,17 @@ static void check_named(const int *sigs, const char *const *names, size_t n) {
 
 static void test_message_names_common(void **state) {
   (void)state;
-  const int sigs[] = {SIGHUP, SIGQUIT, SIGALRM, SIGPIPE,
+  const int sigs[] = {SIGHUP,  SIGQUIT,  SIGALRM, SIGPIPE,
                       SIGCHLD, SIGWINCH, SIGUSR1, SIGUSR2};
-  const char *const names[] = {"SIGHUP", "SIGQUIT", "SIGALRM", "SIGPIPE",
+  const char *const names[] = {"SIGHUP",  "SIGQUIT",  "SIGALRM", "SIGPIPE",
                                "SIGCHLD", "SIGWINCH", "SIGUSR1", "SIGUSR2"};
   check_named(sigs, names, sizeof sigs / sizeof sigs[0]);
 }
 
 static void test_message_names_others(void **state) {
   (void)state;
-  const int sigs[] = {SIGURG, SIGPROF, SIGVTALRM, SIGCONT, SIGTSTP,
-                      SIGTTIN, SIGTTOU, SIGXFSZ};
+  const int sigs[] = {SIGURG,  SIGPROF, SIGVTALRM, SIGCONT,
+                      SIGTSTP, SIGTTIN, SIGTTOU,   SIGXFSZ};
   const char *const names[] = {"SIGURG",  "SIGPROF", "SIGVTALRM", "SIGCONT",
                                "SIGTSTP", "SIGTTIN", "SIGTTOU",   "SIGXFSZ"};
   check_named(sigs, names, sizeof sigs / sizeof sigs[0]);
@@ -579,8 +590,7 @@ static void test_pending_op_installs_nothing(void **state) {
 
 static void test_invalid(void **state) {
   (void)state;
-  const int bad[] = {0, -1, -15, 65, 66, 1000, SIGRTMAX + 1, SIGKILL,
-                     SIGSTOP};
+  const int bad[] = {0, -1, -15, 65, 66, 1000, SIGRTMAX + 1, SIGKILL, SIGSTOP};
   cx_source *s;
   cx_op *op;
   struct sigaction usr1_before = get_action(SIGUSR1);

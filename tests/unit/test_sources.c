@@ -34,10 +34,10 @@ typedef struct rec {
   atomic_int starts, stops, destroys;
   atomic_int in_callback; /* a start/stop is running */
   pthread_t start_thread, stop_thread;
-  int start_rc;           /* what start() returns */
-  bool trigger_in_start;  /* call cx_source_trigger() from start() */
-  cx_source *seen;        /* the source passed to start */
-  atomic_int order;       /* global order counter snapshot */
+  int start_rc;          /* what start() returns */
+  bool trigger_in_start; /* call cx_source_trigger() from start() */
+  cx_source *seen;       /* the source passed to start */
+  atomic_int order;      /* global order counter snapshot */
   int started_at, stopped_at;
 } rec;
 
@@ -108,10 +108,8 @@ static void test_new_bad_input(void **state) {
   CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_MANUAL, "x", &s));
   ops = rec_ops;
   CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_NONE, "x", &s));
-  CX_ASSERT_ERR(-EINVAL,
-                cx_source_new(&ops, &r, (cx_reason)99, "x", &s));
-  CX_ASSERT_ERR(-EINVAL,
-                cx_source_new(&ops, &r, (cx_reason)-1, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, (cx_reason)99, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, (cx_reason)-1, "x", &s));
   assert_null(s);
   /* on error the destroy notify is not called */
   assert_int_equal(atomic_load(&r.destroys), 0);
@@ -322,8 +320,7 @@ static void test_start_on_enter_stop_on_exit(void **state) {
   /* enter and exit on another thread: start/stop run there */
   rec r2 = {0};
   exit_args a = {new_op("elsewhere"), pthread_self()};
-  CX_ASSERT_OK(cx_op_add_source(a.op, rec_source(&r2, CX_REASON_MANUAL,
-                                                 NULL)));
+  CX_ASSERT_OK(cx_op_add_source(a.op, rec_source(&r2, CX_REASON_MANUAL, NULL)));
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, enter_and_exit_thread, &a), 0);
   pthread_join(t, NULL);
@@ -411,10 +408,11 @@ static void test_start_order_and_stop(void **state) {
   memset(r, 0, sizeof r);
   cx_op *op = new_op("order");
   for (int i = 0; i < 4; i++)
-    CX_ASSERT_OK(cx_op_add_source(op, rec_source(&r[i], CX_REASON_MANUAL,
-                                                 NULL)));
+    CX_ASSERT_OK(
+        cx_op_add_source(op, rec_source(&r[i], CX_REASON_MANUAL, NULL)));
   CX_ASSERT_OK(cx_op_enter(op));
-  for (int i = 1; i < 4; i++) assert_true(r[i].started_at > r[i - 1].started_at);
+  for (int i = 1; i < 4; i++)
+    assert_true(r[i].started_at > r[i - 1].started_at);
   CX_ASSERT_OK(cx_op_exit(op, 0));
   for (int i = 0; i < 4; i++) {
     assert_int_equal(atomic_load(&r[i].stops), 1);
@@ -512,10 +510,10 @@ typedef struct pinger {
   cx_source *source;
   pthread_t thread;
   atomic_bool stop;
-  atomic_long triggers;     /* cx_source_trigger() calls returning true */
-  atomic_long touches;      /* accesses to the user data by the thread */
+  atomic_long triggers; /* cx_source_trigger() calls returning true */
+  atomic_long touches;  /* accesses to the user data by the thread */
   atomic_bool thread_alive;
-  bool wait_for_cancel;     /* trigger only once the test says so */
+  bool wait_for_cancel; /* trigger only once the test says so */
   atomic_bool go;
 } pinger;
 

@@ -23,11 +23,11 @@
 #define MAX_ITEMS 4096
 
 typedef struct iter {
-  int next;       /* next value */
-  int end;        /* values 0 .. end-1 */
-  int fail_at;    /* return this error when next == fail_at (-1: never) */
+  int next;    /* next value */
+  int end;     /* values 0 .. end-1 */
+  int fail_at; /* return this error when next == fail_at (-1: never) */
   int error;
-  int calls;      /* how often the iterator was called */
+  int calls;        /* how often the iterator was called */
   cx_op *cancel_op; /* cancel this op when handing out cancel_at */
   int cancel_at;
 } iter;
@@ -166,7 +166,7 @@ static void test_cancel_is_checked_before_each_item(void **state) {
   int rc, got = 0;
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
   CX_ASSERT_ERR(-ECANCELED, rc);
-  assert_int_equal(got, 5); /* the item in hand is still delivered */
+  assert_int_equal(got, 5);      /* the item in hand is still delivered */
   assert_int_equal(it.calls, 5); /* never called after the cancel */
   assert_int_equal(cx_stream_count(s), 5);
   const cx_stream_result *r = result_of(op);
@@ -590,7 +590,8 @@ static void test_cancel_sticky(void **state) {
   assert_int_equal(total_freed, 1);
 }
 
-#define FT(path, fn) { (path), (fn), reset_freed, NULL, NULL }
+#define FT(path, fn) \
+  { (path), (fn), reset_freed, NULL, NULL }
 
 static int vclock_setup(void **state) {
   reset_freed(state);
@@ -603,7 +604,8 @@ static int vclock_teardown(void **state) {
   return 0;
 }
 
-#define VT(path, fn) { (path), (fn), vclock_setup, vclock_teardown, NULL }
+#define VT(path, fn) \
+  { (path), (fn), vclock_setup, vclock_teardown, NULL }
 
 static const struct CMUnitTest tests[] = {
     FT("/tree/stream/completes", test_completes),

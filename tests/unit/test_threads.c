@@ -108,8 +108,8 @@ static void test_thread_attr(void **state) {
   thread_seen t;
   memset(&t, 0, sizeof t);
   assert_int_equal(pthread_attr_init(&attr), 0);
-  assert_int_equal(
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE), 0);
+  assert_int_equal(pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE),
+                   0);
   CX_ASSERT_OK(cx_thread_create(&th, &attr, report_current, &t));
   pthread_attr_destroy(&attr);
   pthread_join(th, NULL);

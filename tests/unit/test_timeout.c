@@ -108,8 +108,8 @@ static void test_timeout_fires_on_advance(void **state) {
   virtual_on();
   cx_op *op = timed_op("t", 5.0, NULL);
   fired f = {0};
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0,
-                                  NULL));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   double entered = cx_now();
   CX_ASSERT_OK(cx_clock_advance(4.9));
@@ -191,8 +191,8 @@ static void test_timeout_earliest_wins(void **state) {
   CX_ASSERT_OK(cx_op_add_timeout(op, 3.0));
   CX_ASSERT_OK(cx_op_add_timeout(op, 7.0));
   fired f = {0};
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0,
-                                  NULL));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   double t0 = cx_now();
   assert_float_equal(cx_op_deadline(op), t0 + 3.0, EPS);
@@ -226,8 +226,8 @@ static void test_timeout_no_fire_after_exit(void **state) {
   virtual_on();
   cx_op *op = timed_op("quick-work", 5.0, NULL);
   fired f = {0};
-  CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0,
-                                  NULL));
+  CX_ASSERT_OK(
+      cx_token_on_cancel(cx_op_token(op), fired_cb, &f, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_clock_advance(1.0));
   CX_ASSERT_OK(cx_op_exit(op, 0));
@@ -279,8 +279,7 @@ static void test_timeout_wakes_waiter(void **state) {
   cx_op *op = timed_op("w", 1.0, NULL);
   CX_ASSERT_OK(cx_op_enter(op));
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, wait_token, cx_op_token(op)),
-                   0);
+  assert_int_equal(pthread_create(&th, NULL, wait_token, cx_op_token(op)), 0);
   cx_test_sleep(0.05);
   CX_ASSERT_OK(cx_clock_advance(2.0));
   void *r = NULL;
@@ -426,8 +425,8 @@ static void test_inner_timeout_only_its_step(void **state) {
 
 static void test_timeout_bad_durations(void **state) {
   (void)state;
-  const double bad[] = {0.0, -0.0, -1.0, -1e-300, NAN, -NAN, INFINITY,
-                        -INFINITY};
+  const double bad[] = {0.0, -0.0, -1.0,     -1e-300,
+                        NAN, -NAN, INFINITY, -INFINITY};
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_create(&op, NULL));
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -498,8 +497,8 @@ static void test_timeout_many_sequential(void **state) {
   for (int i = 0; i < MANY; i++) {
     cx_op *op = NULL;
     CX_ASSERT_OK(cx_op_with_timeout(&op, 60.0 + (i % 100), NULL));
-    CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(op), many_cb, NULL, NULL, 0,
-                                    NULL));
+    CX_ASSERT_OK(
+        cx_token_on_cancel(cx_op_token(op), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(op));
     CX_ASSERT_OK(cx_op_exit(op, 0));
     cx_op_unref(op);
@@ -518,11 +517,10 @@ static void test_timeout_many_armed_at_once(void **state) {
   assert_non_null(ops);
   for (int i = 0; i < MANY; i++) {
     /* varied deadlines so a heap really has to order them */
-    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], 60.0 + (double)((i * 7919) %
-                                                            MANY) / 100.0,
-                                    NULL));
-    CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL,
-                                    0, NULL));
+    CX_ASSERT_OK(cx_op_with_timeout(
+        &ops[i], 60.0 + (double)((i * 7919) % MANY) / 100.0, NULL));
+    CX_ASSERT_OK(
+        cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
   }
   CX_ASSERT_OK(cx_clock_advance(30.0)); /* none due yet */
@@ -546,8 +544,8 @@ static void test_timeout_many_some_fire(void **state) {
   cx_op **ops = calloc(N, sizeof *ops);
   for (int i = 0; i < N; i++) {
     CX_ASSERT_OK(cx_op_with_timeout(&ops[i], (i % 2) ? 1.0 : 100.0, NULL));
-    CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL,
-                                    0, NULL));
+    CX_ASSERT_OK(
+        cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
   }
   CX_ASSERT_OK(cx_clock_advance(2.0));
@@ -556,8 +554,8 @@ static void test_timeout_many_some_fire(void **state) {
     assert_int_equal(cx_op_is_cancelled(ops[i]), (i % 2) == 1);
   for (int i = N - 1; i >= 0; i--) {
     CX_ASSERT_OK(cx_op_exit(ops[i], cx_check(ops[i])));
-    assert_int_equal(cx_op_status(ops[i]), (i % 2) ? CX_STATUS_CANCELLED
-                                                   : CX_STATUS_COMPLETED);
+    assert_int_equal(cx_op_status(ops[i]),
+                     (i % 2) ? CX_STATUS_CANCELLED : CX_STATUS_COMPLETED);
     cx_op_unref(ops[i]);
   }
   free(ops);

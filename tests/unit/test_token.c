@@ -142,9 +142,9 @@ static void test_token_cancel_first_wins(void **state) {
 
 static void test_token_cancel_each_reason(void **state) {
   (void)state;
-  const cx_reason reasons[] = {CX_REASON_TIMEOUT,   CX_REASON_MANUAL,
-                               CX_REASON_SIGNAL,    CX_REASON_CONDITION,
-                               CX_REASON_PARENT,    CX_REASON_ERROR};
+  const cx_reason reasons[] = {CX_REASON_TIMEOUT, CX_REASON_MANUAL,
+                               CX_REASON_SIGNAL,  CX_REASON_CONDITION,
+                               CX_REASON_PARENT,  CX_REASON_ERROR};
   for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
     cx_token *t = cx_token_new();
     assert_true(cx_token_cancel(t, reasons[i], cx_reason_name(reasons[i])));
@@ -238,8 +238,7 @@ static void test_token_cancel_race_one_winner(void **state) {
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
       args[i] = (race_arg){.token = t, .go = &go, .index = i};
-      assert_int_equal(pthread_create(&th[i], NULL, race_cancel, &args[i]),
-                       0);
+      assert_int_equal(pthread_create(&th[i], NULL, race_cancel, &args[i]), 0);
     }
     atomic_store(&go, 1);
     int winners = 0, winner = -1;
@@ -289,7 +288,7 @@ static int cmp_ids(const void *a, const void *b) {
 static void test_token_id_unique(void **state) {
   (void)state;
   enum { N = 100000 };
-  char (*ids)[CX_ID_LEN + 1] = malloc(sizeof(*ids) * N);
+  char(*ids)[CX_ID_LEN + 1] = malloc(sizeof(*ids) * N);
   assert_non_null(ids);
   for (int i = 0; i < N; i++) {
     cx_token *t = cx_token_new();
@@ -309,7 +308,7 @@ static void test_token_id_unique(void **state) {
 enum { ID_THREADS = 4, IDS_PER_THREAD = 10000 };
 
 static void *make_ids(void *p) {
-  char (*ids)[CX_ID_LEN + 1] = p;
+  char(*ids)[CX_ID_LEN + 1] = p;
   for (int i = 0; i < IDS_PER_THREAD; i++) {
     cx_token *t = cx_token_new();
     if (t == NULL) {
@@ -325,7 +324,7 @@ static void *make_ids(void *p) {
 static void test_token_id_unique_across_threads(void **state) {
   (void)state;
   const int n = ID_THREADS * IDS_PER_THREAD;
-  char (*ids)[CX_ID_LEN + 1] = malloc(sizeof(*ids) * (size_t)n);
+  char(*ids)[CX_ID_LEN + 1] = malloc(sizeof(*ids) * (size_t)n);
   assert_non_null(ids);
   pthread_t th[ID_THREADS];
   for (int i = 0; i < ID_THREADS; i++)
@@ -680,16 +679,14 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/token/cancel/message-copied", test_token_cancel_message_copied),
     CX_TEST("/token/cancel/null-message", test_token_cancel_null_message),
     CX_TEST("/token/cancel/bad-input", test_token_cancel_bad_input),
-    CX_TEST("/token/cancel/race-one-winner",
-            test_token_cancel_race_one_winner),
+    CX_TEST("/token/cancel/race-one-winner", test_token_cancel_race_one_winner),
     CX_TEST("/token/null-accessors", test_token_null_accessors),
     CX_TEST("/token/id/uuid-v4", test_token_id_uuid_v4),
     CX_TEST("/token/id/unique", test_token_id_unique),
     CX_TEST("/token/id/unique-across-threads",
             test_token_id_unique_across_threads),
     CX_TEST("/token/wait/timeout", test_token_wait_timeout),
-    CX_TEST("/token/wait/already-cancelled",
-            test_token_wait_already_cancelled),
+    CX_TEST("/token/wait/already-cancelled", test_token_wait_already_cancelled),
     CX_TEST("/token/wait/bad-input", test_token_wait_bad_input),
     CX_TEST("/token/wait/woken-by-cancel", test_token_wait_woken_by_cancel),
     CX_TEST("/token/wait/many-waiters", test_token_wait_many_waiters),

@@ -66,10 +66,10 @@ typedef enum point {
 
 typedef struct waiter {
   point where;
-  cx_op *op;          /* explicit op, or NULL: use the thread's own */
-  bool own_op;        /* create and enter an op on the waiter thread */
-  cx_op *created;     /* the waiter's own op (published) */
-  atomic_int ready;   /* about to block */
+  cx_op *op;        /* explicit op, or NULL: use the thread's own */
+  bool own_op;      /* create and enter an op on the waiter thread */
+  cx_op *created;   /* the waiter's own op (published) */
+  atomic_int ready; /* about to block */
   int result;
   double elapsed;
   int pipe_rd;
@@ -617,8 +617,7 @@ static void race_point(point where, int rounds) {
     double dt = cx_test_now() - t0;
     pthread_join(th, NULL);
     if (r != -ECANCELED || dt >= PROMPT)
-      fail_msg("round %d: got %d (%s) after %.3f s", i, r, cx_err_name(r),
-               dt);
+      fail_msg("round %d: got %d (%s) after %.3f s", i, r, cx_err_name(r), dt);
     finish(rc.op, -ECANCELED);
   }
   close(fds[0]);
