@@ -75,7 +75,9 @@ static void s2_batch(uint64_t n, void *ctx) {
   }
 }
 
-static void s2(void) { bench_print("S2", bench_micro("S2", s2_batch, NULL), "ns/op"); }
+static void s2(void) {
+  bench_print("S2", bench_micro("S2", s2_batch, NULL), "ns/op");
+}
 
 /* ---- S3 child_create_destroy */
 
@@ -111,8 +113,8 @@ static void s4_setup(void *p) {
   c->parent = g_cancellable_new();
   for (int i = 0; i < S4_N; i++) {
     c->kids[i] = g_cancellable_new();
-    c->ids[i] = g_cancellable_connect(c->parent, G_CALLBACK(forward),
-                                      c->kids[i], NULL);
+    c->ids[i] =
+        g_cancellable_connect(c->parent, G_CALLBACK(forward), c->kids[i], NULL);
     CHECK(c->ids[i] != 0);
   }
 }
@@ -194,8 +196,7 @@ static __attribute__((noinline)) void s5_stack_probe(s5_ctx *c) {
   long diff;
   double per;
   s5_setup(c);
-  g_cancellable_connect(c->chain[c->depth], G_CALLBACK(s5_leaf_cb), NULL,
-                        NULL);
+  g_cancellable_connect(c->chain[c->depth], G_CALLBACK(s5_leaf_cb), NULL, NULL);
   g_cancellable_cancel(c->chain[0]);
   s5_teardown(c);
   diff = (long)((uintptr_t)&local - leaf_local);
@@ -205,8 +206,10 @@ static __attribute__((noinline)) void s5_stack_probe(s5_ctx *c) {
                    "propagation is not recursive on the caller's stack");
   else
     bench_print("S5.stack_per_level", per, "bytes");
-  bench_remark("S5 stack: canceller local - leaf callback local = %ld bytes "
-               "over %d levels", diff, c->depth);
+  bench_remark(
+      "S5 stack: canceller local - leaf callback local = %ld bytes "
+      "over %d levels",
+      diff, c->depth);
 }
 
 static s5_ctx s5_new(int depth) {
@@ -242,8 +245,8 @@ typedef struct s6_ctx {
 static void s6_batch(uint64_t n, void *ctx) {
   s6_ctx *c = ctx;
   for (uint64_t i = 0; i < n; i++) {
-    gulong id = g_cancellable_connect(c->c, G_CALLBACK(incr), &c->counter,
-                                      NULL);
+    gulong id =
+        g_cancellable_connect(c->c, G_CALLBACK(incr), &c->counter, NULL);
     g_cancellable_disconnect(c->c, id);
   }
 }
@@ -270,8 +273,8 @@ static void s7_setup(void *p) {
   c->c = g_cancellable_new();
   c->counter = 0;
   for (int i = 0; i < S7_CALLBACKS; i++)
-    c->ids[i] = g_cancellable_connect(c->c, G_CALLBACK(incr), &c->counter,
-                                      NULL);
+    c->ids[i] =
+        g_cancellable_connect(c->c, G_CALLBACK(incr), &c->counter, NULL);
 }
 
 static void s7_timed(void *p) { g_cancellable_cancel(((s7_ctx *)p)->c); }
@@ -395,7 +398,8 @@ static void s8(void) {
   bench_print("S8.op", bench_micro("S8", s8_batch, NULL), "ns/op");
   peak = bench_status_kib("VmHWM");
   for (int i = 0; i < S8_BACKGROUND; i++)
-    if (g_cancellable_is_cancelled(bg[i].c)) bench_fail("S8: scope %d fired", i);
+    if (g_cancellable_is_cancelled(bg[i].c))
+      bench_fail("S8: scope %d fired", i);
   bench_print("S8.peak_rss", peak / 1024.0, "MiB");
   bench_print("S8.base_rss", base / 1024.0, "MiB");
   bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
@@ -416,9 +420,7 @@ static void s8(void) {
 
 static void *s9_create(void) { return g_cancellable_new(); }
 
-static void s9_prepare(void *c) {
-  CHECK(g_cancellable_get_fd(c) >= 0);
-}
+static void s9_prepare(void *c) { CHECK(g_cancellable_get_fd(c) >= 0); }
 
 static void s9_wait(void *c) {
   struct pollfd p = {g_cancellable_get_fd(c), POLLIN, 0};
@@ -450,8 +452,8 @@ static void s10_record(GCancellable *c, gpointer data) {
 static void s10(void) {
   int perm[BENCH_S10_SCOPES];
   double stats[BENCH_S10_ROUNDS][4];
-  int rounds = bench_reps() < BENCH_S10_ROUNDS ? bench_reps()
-                                               : BENCH_S10_ROUNDS;
+  int rounds =
+      bench_reps() < BENCH_S10_ROUNDS ? bench_reps() : BENCH_S10_ROUNDS;
   bench_s10_permutation(perm, BENCH_S10_SCOPES);
   loop_create();
   loop_start();
@@ -490,18 +492,30 @@ static void s10(void) {
 int main(int argc, char **argv) {
   const char *s = argc > 1 ? argv[1] : "";
   bench_init("glib");
-  if (!strcmp(s, "S1")) s1();
-  else if (!strcmp(s, "S2")) s2();
-  else if (!strcmp(s, "S3")) s3();
-  else if (!strcmp(s, "S4")) s4();
-  else if (!strcmp(s, "S5")) s5();
-  else if (!strcmp(s, "S5probe") && argc > 2) return s5probe(atoi(argv[2]));
-  else if (!strcmp(s, "S6")) s6();
-  else if (!strcmp(s, "S7")) s7();
-  else if (!strcmp(s, "S8")) s8();
-  else if (!strcmp(s, "S9")) s9(0);
-  else if (!strcmp(s, "S9_1cpu")) s9(1);
-  else if (!strcmp(s, "S10")) s10();
+  if (!strcmp(s, "S1"))
+    s1();
+  else if (!strcmp(s, "S2"))
+    s2();
+  else if (!strcmp(s, "S3"))
+    s3();
+  else if (!strcmp(s, "S4"))
+    s4();
+  else if (!strcmp(s, "S5"))
+    s5();
+  else if (!strcmp(s, "S5probe") && argc > 2)
+    return s5probe(atoi(argv[2]));
+  else if (!strcmp(s, "S6"))
+    s6();
+  else if (!strcmp(s, "S7"))
+    s7();
+  else if (!strcmp(s, "S8"))
+    s8();
+  else if (!strcmp(s, "S9"))
+    s9(0);
+  else if (!strcmp(s, "S9_1cpu"))
+    s9(1);
+  else if (!strcmp(s, "S10"))
+    s10();
   else {
     fprintf(stderr, "usage: %s S1..S10|S9_1cpu|S5probe DEPTH\n", argv[0]);
     return 64;

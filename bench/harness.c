@@ -38,8 +38,7 @@ void bench_init(const char *peer) {
   if ((e = getenv("PEERS_REPS")) != NULL && atoi(e) > 0) reps = atoi(e);
   if ((e = getenv("PEERS_REP_MS")) != NULL && atoi(e) > 0)
     rep_ns = (int64_t)atoi(e) * 1000000;
-  if ((e = getenv("PEERS_VERBOSE")) != NULL && strcmp(e, "1") == 0)
-    verbose = 1;
+  if ((e = getenv("PEERS_VERBOSE")) != NULL && strcmp(e, "1") == 0) verbose = 1;
 }
 
 int bench_reps(void) { return reps; }
@@ -127,8 +126,8 @@ double bench_rounds(const char *key, bench_step_fn setup, bench_step_fn timed,
     }
     v[r] = (double)sum / (double)rounds;
     if (verbose)
-      fprintf(stderr, "# %s %s rep %d: %.1f ns/round (%ld rounds)\n",
-              peer_name, key, r, v[r], rounds);
+      fprintf(stderr, "# %s %s rep %d: %.1f ns/round (%ld rounds)\n", peer_name,
+              key, r, v[r], rounds);
   }
   med = bench_median(v, (size_t)reps);
   free(v);
@@ -230,9 +229,11 @@ void bench_s10_report(double stats[][4], int rounds) {
   bench_print("S10.min", min / 1e6, "ms");
   if (verbose)
     for (int r = 0; r < rounds; r++)
-      fprintf(stderr, "# %s S10 round %d: p50 %.4f p99 %.4f max %.4f min "
-              "%.4f ms\n", peer_name, r, stats[r][0] / 1e6,
-              stats[r][1] / 1e6, stats[r][2] / 1e6, stats[r][3] / 1e6);
+      fprintf(stderr,
+              "# %s S10 round %d: p50 %.4f p99 %.4f max %.4f min "
+              "%.4f ms\n",
+              peer_name, r, stats[r][0] / 1e6, stats[r][1] / 1e6,
+              stats[r][2] / 1e6, stats[r][3] / 1e6);
 }
 
 void bench_s9_settle(int one_cpu) {

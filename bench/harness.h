@@ -51,8 +51,7 @@ void bench_print(const char *key, double value, const char *unit);
 /* Prints `peer key NA unit` and the reason as a '#' remark on stderr. */
 void bench_print_na(const char *key, const char *unit, const char *why);
 /* A '#' remark on stderr (printf format). */
-void bench_remark(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+void bench_remark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a failed assertion of a scenario and exits with status 2. */
 void bench_fail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

@@ -44,8 +44,8 @@
 
 #include "harness.h"
 
-#define CHECK(expr)                                          \
-  do {                                                       \
+#define CHECK(expr)                                                  \
+  do {                                                               \
     if (!(expr)) bench_fail("%s:%d: %s", __FILE__, __LINE__, #expr); \
   } while (0)
 
@@ -83,7 +83,9 @@ static void s2_batch(uint64_t n, void *ctx) {
   }
 }
 
-static void s2(void) { bench_print("S2", bench_micro("S2", s2_batch, NULL), "ns/op"); }
+static void s2(void) {
+  bench_print("S2", bench_micro("S2", s2_batch, NULL), "ns/op");
+}
 
 /* ---- S3 child_create_destroy */
 
@@ -195,16 +197,17 @@ static __attribute__((noinline)) void s5_stack_probe(s5_ctx *c) {
   cancel(c->chain[0]);
   s5_teardown(c);
   {
-    double per = ((double)(intptr_t)((uintptr_t)&local - leaf_local)) /
-                 c->depth;
+    double per =
+        ((double)(intptr_t)((uintptr_t)&local - leaf_local)) / c->depth;
     if (per < 1.0)
       bench_print_na("S5.stack_per_level", "bytes",
                      "propagation is not recursive on the caller's stack");
     else
       bench_print("S5.stack_per_level", per, "bytes");
-    bench_remark("S5 stack: canceller local - leaf callback local = %ld "
-                 "bytes over %d levels",
-                 (long)((uintptr_t)&local - leaf_local), c->depth);
+    bench_remark(
+        "S5 stack: canceller local - leaf callback local = %ld "
+        "bytes over %d levels",
+        (long)((uintptr_t)&local - leaf_local), c->depth);
   }
 }
 
@@ -273,8 +276,8 @@ static void s7_setup(void *p) {
   /* With handles, as C++ stop_callback objects and GLib handler ids: the
    * caller owns each registration and removes it in the teardown. */
   for (int i = 0; i < S7_CALLBACKS; i++)
-    CHECK(cx_token_on_cancel(c->tok, incr, &c->counter, NULL, 0,
-                             &c->cbs[i]) == 0);
+    CHECK(cx_token_on_cancel(c->tok, incr, &c->counter, NULL, 0, &c->cbs[i]) ==
+          0);
 }
 
 static void s7_timed(void *p) {
@@ -378,8 +381,8 @@ static int s10_record(cx_token *t, void *data) {
 static void s10(void) {
   int perm[BENCH_S10_SCOPES];
   double stats[BENCH_S10_ROUNDS][4];
-  int rounds = bench_reps() < BENCH_S10_ROUNDS ? bench_reps()
-                                               : BENCH_S10_ROUNDS;
+  int rounds =
+      bench_reps() < BENCH_S10_ROUNDS ? bench_reps() : BENCH_S10_ROUNDS;
   bench_s10_permutation(perm, BENCH_S10_SCOPES);
   for (int r = 0; r < rounds; r++) {
     cx_op *ops[BENCH_S10_SCOPES];
@@ -390,8 +393,8 @@ static void s10(void) {
      * they are exited below in reverse entering order (LIFO). */
     for (int k = 0; k < BENCH_S10_SCOPES; k++) {
       int i = perm[k];
-      CHECK(cx_op_with_timeout(&ops[k], bench_s10_timeout_ms(i) / 1e3,
-                               NULL) == 0);
+      CHECK(cx_op_with_timeout(&ops[k], bench_s10_timeout_ms(i) / 1e3, NULL) ==
+            0);
       CHECK(cx_token_on_cancel(cx_op_token(ops[k]), s10_record,
                                (void *)(intptr_t)i, NULL, 0, NULL) == 0);
       CHECK(cx_op_enter(ops[k]) == 0);
@@ -523,25 +526,40 @@ static void x5(void) {
 int main(int argc, char **argv) {
   const char *s = argc > 1 ? argv[1] : "";
   bench_init("ours");
-  if (!strcmp(s, "S1")) s1();
-  else if (!strcmp(s, "S2")) s2();
-  else if (!strcmp(s, "S3")) s3();
-  else if (!strcmp(s, "S4")) s4();
-  else if (!strcmp(s, "S5")) s5();
-  else if (!strcmp(s, "S5probe") && argc > 2) return s5probe(atoi(argv[2]));
-  else if (!strcmp(s, "S6")) s6();
-  else if (!strcmp(s, "S7")) s7();
-  else if (!strcmp(s, "S8")) s8();
-  else if (!strcmp(s, "S9")) s9(0);
-  else if (!strcmp(s, "S9_1cpu")) s9(1);
-  else if (!strcmp(s, "S10")) s10();
-  else if (!strcmp(s, "X1")) x_progress(0);
-  else if (!strcmp(s, "X2")) x_progress(3);
-  else if (!strcmp(s, "X3")) x3();
+  if (!strcmp(s, "S1"))
+    s1();
+  else if (!strcmp(s, "S2"))
+    s2();
+  else if (!strcmp(s, "S3"))
+    s3();
+  else if (!strcmp(s, "S4"))
+    s4();
+  else if (!strcmp(s, "S5"))
+    s5();
+  else if (!strcmp(s, "S5probe") && argc > 2)
+    return s5probe(atoi(argv[2]));
+  else if (!strcmp(s, "S6"))
+    s6();
+  else if (!strcmp(s, "S7"))
+    s7();
+  else if (!strcmp(s, "S8"))
+    s8();
+  else if (!strcmp(s, "S9"))
+    s9(0);
+  else if (!strcmp(s, "S9_1cpu"))
+    s9(1);
+  else if (!strcmp(s, "S10"))
+    s10();
+  else if (!strcmp(s, "X1"))
+    x_progress(0);
+  else if (!strcmp(s, "X2"))
+    x_progress(3);
+  else if (!strcmp(s, "X3"))
+    x3();
   else if (!strcmp(s, "X4"))
-    bench_print("X4.op_enter_exit", bench_micro("X4", x4_batch, NULL),
-                "ns/op");
-  else if (!strcmp(s, "X5")) x5();
+    bench_print("X4.op_enter_exit", bench_micro("X4", x4_batch, NULL), "ns/op");
+  else if (!strcmp(s, "X5"))
+    x5();
   else {
     fprintf(stderr, "usage: %s S1..S10|S9_1cpu|S5probe DEPTH|X1..X5\n",
             argv[0]);
