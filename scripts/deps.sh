@@ -7,7 +7,7 @@
 # it has something to install.
 set -euo pipefail
 
-packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev uthash-dev binutils)
+packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils)
 
 missing=()
 for pkg in "${packages[@]}"; do

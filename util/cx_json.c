@@ -185,8 +185,9 @@ void cx__json_double(cx__json *j, double v) {
     cx__json_null(j);
     return;
   }
-  /* 15 significant digits; a locale's decimal comma becomes a point. */
-  n = snprintf(text, sizeof text, "%.15g", v);
+  /* 17 significant digits: a reader gets the same double back.  A
+   * locale's decimal comma becomes a point. */
+  n = snprintf(text, sizeof text, "%.17g", v);
   for (int i = 0; i < n; i++)
     if (text[i] == ',') text[i] = '.';
   if (begin_value(j)) append(j, text, (size_t)n);

@@ -1,0 +1,166 @@
+/* tests/unit/test_json.c - JSON export of ops and of the registry (issue
+ * #6): the text is parsed back with jansson (a test-only dependency) and
+ * every field compared, with names that hold every control character,
+ * quotes, backslashes and UTF-8. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+
+#include "cx_test.h"
+
+/* A name with every byte 0x01..0x1f, DEL, quote, backslash and UTF-8. */
+static void nasty_name(char *out, size_t len) {
+  size_t n = 0;
+  for (int c = 1; c < 0x20 && n + 1 < len; c++) out[n++] = (char)c;
+  const char *rest = "\x7f\"\\/ é 漢字 end";
+  for (size_t i = 0; rest[i] != '\0' && n + 1 < len; i++) out[n++] = rest[i];
+  out[n] = '\0';
+}
+
+static json_t *parse(const char *text) {
+  json_error_t err;
+  json_t *root = json_loads(text, 0, &err);
+  if (root == NULL)
+    fail_msg("JSON does not parse: %s at %d", err.text, err.position);
+  return root;
+}
+
+static const char *str(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  assert_non_null(v);
+  return json_is_null(v) ? NULL : json_string_value(v);
+}
+
+static void test_op_json_roundtrip(void **state) {
+  (void)state;
+  char name[128];
+  nasty_name(name, sizeof name);
+  cx_meta *m = cx_meta_new();
+  CX_ASSERT_OK(cx_meta_set_string(m, "phase", name));
+  CX_ASSERT_OK(cx_meta_set_int(m, "current", 655));
+  CX_ASSERT_OK(cx_meta_set_double(m, "progress", 65.5));
+  CX_ASSERT_OK(cx_meta_set_bool(m, "ok", true));
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.name = name;
+  o.metadata = m;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_op_cancel(op, CX_REASON_MANUAL, name);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+
+  char *text = NULL;
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  json_t *j = parse(text);
+  assert_true(json_is_object(j));
+  assert_string_equal(str(j, "id"), cx_op_id(op));
+  assert_string_equal(str(j, "name"), name);
+  assert_string_equal(str(j, "status"), "cancelled");
+  assert_null(str(j, "parent_id"));
+  assert_string_equal(str(j, "reason"), "manual");
+  assert_string_equal(str(j, "message"), name);
+  assert_true(json_real_value(json_object_get(j, "start_time")) ==
+              cx_op_start_time(op));
+  assert_true(json_real_value(json_object_get(j, "end_time")) ==
+              cx_op_end_time(op));
+  assert_true(json_number_value(json_object_get(j, "elapsed")) >= 0);
+  assert_true(json_is_null(json_object_get(j, "error")));
+  json_t *meta = json_object_get(j, "metadata");
+  assert_string_equal(json_string_value(json_object_get(meta, "phase")), name);
+  assert_int_equal(json_integer_value(json_object_get(meta, "current")), 655);
+  assert_true(json_real_value(json_object_get(meta, "progress")) == 65.5);
+  assert_true(json_is_true(json_object_get(meta, "ok")));
+  json_decref(j);
+  free(text);
+  cx_op_unref(op);
+  cx_meta_free(m);
+}
+
+static void test_op_json_failed_and_bad_input(void **state) {
+  (void)state;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_op_exit(op, -EIO));
+  char *text = NULL;
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  json_t *j = parse(text);
+  assert_string_equal(str(j, "status"), "failed");
+  assert_string_equal(str(j, "error"), "EIO");
+  assert_int_equal(json_integer_value(json_object_get(j, "error_code")), -EIO);
+  assert_null(str(j, "reason"));
+  json_decref(j);
+  free(text);
+  text = (char *)"untouched";
+  CX_ASSERT_ERR(-EINVAL, cx_op_to_json(NULL, &text));
+  assert_null(text);
+  CX_ASSERT_ERR(-EINVAL, cx_op_to_json(op, NULL));
+  cx_op_unref(op);
+}
+
+static void test_registry_json(void **state) {
+  (void)state;
+  cx_registry_clear();
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.register_op = true;
+  o.name = "parent";
+  cx_op *parent = NULL, *child = NULL, *done = NULL;
+  CX_ASSERT_OK(cx_op_create(&parent, &o));
+  CX_ASSERT_OK(cx_op_enter(parent));
+  o.name = "finished";
+  CX_ASSERT_OK(cx_op_create(&done, &o));
+  CX_ASSERT_OK(cx_op_enter(done));
+  CX_ASSERT_OK(cx_op_exit(done, 0));
+  o.name = "child";
+  o.parent = parent;
+  CX_ASSERT_OK(cx_op_create(&child, &o));
+  CX_ASSERT_OK(cx_op_enter(child));
+
+  char *text = NULL;
+  CX_ASSERT_OK(cx_registry_to_json(NULL, true, &text));
+  json_t *j = parse(text);
+  json_t *live = json_object_get(j, "live");
+  json_t *history = json_object_get(j, "history");
+  assert_int_equal(json_array_size(live), 2);
+  assert_int_equal(json_array_size(history), 1);
+  assert_string_equal(str(json_array_get(live, 0), "name"), "parent");
+  assert_string_equal(str(json_array_get(live, 1), "name"), "child");
+  assert_string_equal(str(json_array_get(live, 1), "parent_id"),
+                      cx_op_id(parent));
+  assert_string_equal(str(json_array_get(history, 0), "status"), "completed");
+  json_t *stats = json_object_get(j, "stats");
+  assert_int_equal(json_integer_value(json_object_get(stats, "live")), 2);
+  assert_int_equal(json_integer_value(json_object_get(stats, "completed")), 1);
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(stats, "live_by_status"), "running")),
+                   2);
+  json_decref(j);
+  free(text);
+
+  /* a filter applies to both lists; no history when not asked */
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  f.name_pattern = "ch*";
+  CX_ASSERT_OK(cx_registry_to_json(&f, false, &text));
+  j = parse(text);
+  assert_int_equal(json_array_size(json_object_get(j, "live")), 1);
+  assert_int_equal(json_array_size(json_object_get(j, "history")), 0);
+  json_decref(j);
+  free(text);
+
+  CX_ASSERT_OK(cx_op_exit(child, 0));
+  CX_ASSERT_OK(cx_op_exit(parent, 0));
+  cx_op_unref(child);
+  cx_op_unref(parent);
+  cx_op_unref(done);
+  cx_registry_clear();
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/json/op/roundtrip", test_op_json_roundtrip),
+    CX_TEST("/json/op/failed-and-bad-input", test_op_json_failed_and_bad_input),
+    CX_TEST("/json/registry/snapshot", test_registry_json),
+};
+
+CX_TEST_MAIN("json", tests)
