@@ -49,7 +49,6 @@ struct cx_token {
   cx__link *children;           /* guarded by stripe: links fed by this token */
   cx__link *_Atomic links;      /* (atomic) links into this token, a
                                    push-only stack taken whole at unlink */
-  unsigned waiters;             /* guarded by stripe */
   cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
   cx_token *pending_next;       /* owned by whoever claimed the token */
 };

@@ -40,7 +40,6 @@ cx_token *cx_token_new(void) {
   t->cb_head = t->cb_tail = NULL;
   t->children = NULL;
   atomic_init(&t->links, NULL);
-  t->waiters = 0;
   t->wake.read_fd = t->wake.write_fd = -1;
   t->pending_next = NULL;
   return t;
@@ -125,25 +124,19 @@ void cx__token_queue(cx_token *t) {
   work_tail = t;
 }
 
-/* Wakes the waiters and the fd of a claimed token. */
-static void wake_all(cx_token *t) {
+/* Makes the fd of a claimed token readable. */
+static void wake_fd(cx_token *t) {
   cx__stripe *s = cx__stripe_for(t);
-  bool waiters;
   pthread_mutex_lock(&s->mu);
-  waiters = t->waiters > 0;
   if (t->wake.read_fd >= 0) cx__wakeup_signal(&t->wake);
   pthread_mutex_unlock(&s->mu);
-  /* After unlocking, so a woken waiter does not block on the mutex again.
-   * No wakeup is lost: a waiter that counted itself before our lock is
-   * inside pthread_cond_wait by now, one that comes later sees the
-   * state. */
-  if (waiters) pthread_cond_broadcast(&s->cond);
 }
 
 /* The rest of a claimed cancel: only what registrants asked for. */
 static void finish_one(cx_token *t) {
   unsigned has = atomic_load(&t->has); /* after the seq_cst publish */
-  if (has & (CX__HAS_WAITERS | CX__HAS_FD)) wake_all(t);
+  if (has & CX__HAS_WAITERS) cx__unpark_all(&t->state, t);
+  if (has & CX__HAS_FD) wake_fd(t);
   if (has & CX__HAS_CHILDREN) cx__token_cascade(t);
   if (has & CX__HAS_CALLBACKS) cx__token_run_callbacks(t);
 }
@@ -265,26 +258,20 @@ const char *cx_token_id(cx_token *t) {
 
 int cx_token_wait(cx_token *t, double timeout) {
   int64_t deadline;
-  int rc = 0;
-  cx__stripe *s;
+  int state;
   if (t == NULL || cx__timeout_to_deadline(timeout, &deadline) != 0)
     return -EINVAL;
   if (cx_token_is_cancelled(t)) return 0;
   if (timeout == 0) return -ETIMEDOUT;
-  s = cx__stripe_for(t);
-  pthread_mutex_lock(&s->mu);
-  t->waiters++;
   cx__token_mark(t, CX__HAS_WAITERS); /* before the state check */
-  while (atomic_load(&t->state) != CX__CANCELLED) {
-    if (cx__stripe_wait(s, deadline) == ETIMEDOUT &&
-        !cx_token_is_cancelled(t)) {
-      rc = -ETIMEDOUT;
-      break;
-    }
+  /* Parks on the state word itself: the cancel that publishes CANCELLED
+   * then wakes it (futex), or finds it inside its wait (fallback). */
+  while ((state = atomic_load(&t->state)) != CX__CANCELLED) {
+    if (cx__park(&t->state, state, deadline, t) == ETIMEDOUT &&
+        !cx_token_is_cancelled(t))
+      return -ETIMEDOUT;
   }
-  t->waiters--;
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return 0;
 }
 
 int cx_token_fd(cx_token *t) {

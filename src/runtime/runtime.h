@@ -4,6 +4,7 @@
 #define CX_RUNTIME_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,16 @@ cx__stripe *cx__stripe_for(const void *object);
 /* Waits on the stripe's condvar until @deadline (monotonic ns;
  * CX__NO_DEADLINE waits untimed).  Returns 0 or ETIMEDOUT (positive). */
 int cx__stripe_wait(cx__stripe *s, int64_t deadline);
+
+/* ---- parking (park-futex.c or park-cond.c): sleep while an atomic word
+ * holds a value.  @object picks the lock stripe in the fallback. */
+/* Blocks while *@word == @expected, until woken or @deadline (monotonic ns,
+ * CX__NO_DEADLINE: none).  May return early (spuriously): re-check.
+ * Returns 0 or ETIMEDOUT (positive). */
+int cx__park(_Atomic int *word, int expected, int64_t deadline,
+             const void *object);
+/* Wakes every thread parked on @word (after the caller changed it). */
+void cx__unpark_all(_Atomic int *word, const void *object);
 
 /* ---- timer service (timer.c): one lazily started thread, an indexed
  * binary min-heap, O(log n) arm and disarm. */
