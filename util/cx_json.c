@@ -185,9 +185,10 @@ void cx__json_double(cx__json *j, double v) {
     cx__json_null(j);
     return;
   }
-  /* 17 significant digits: a reader gets the same double back.  A
-   * locale's decimal comma becomes a point. */
-  n = snprintf(text, sizeof text, "%.17g", v);
+  /* The shortest of 15 or 17 significant digits that reads back as the
+   * same double.  A locale's decimal comma becomes a point. */
+  n = snprintf(text, sizeof text, "%.15g", v);
+  if (strtod(text, NULL) != v) n = snprintf(text, sizeof text, "%.17g", v);
   for (int i = 0; i < n; i++)
     if (text[i] == ',') text[i] = '.';
   if (begin_value(j)) append(j, text, (size_t)n);

@@ -173,7 +173,8 @@ typedef struct cx_resource_limits {
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.
  * Errors: -EINVAL NULL argument, size too small, no limit set, a limit
- *   outside (0, 100], a bad interval; -ENOMEM.
+ *   outside (0, 100], a bad interval; -ENOENT, -EACCES, ... (from
+ *   statvfs(3)) a disk limit whose path cannot be examined; -ENOMEM.
  * Since: 0.1 */
 CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
                                  cx_source **out);
@@ -202,7 +203,7 @@ CX_EXPORT int cx_source_composite(cx_source *const *sources, size_t count,
  * has triggered at least once since start, timeouts and signals included
  * (AND logic; the reference's AllOfSource).  Its reason is that of the
  * source that completed the set; its message says "all N sources
- * triggered".  Arguments and errors as cx_source_any_of().
+ * triggered (the last: NAME)".  Arguments and errors as cx_source_any_of().
  * Since: 0.1 */
 CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
                                cx_source **out);

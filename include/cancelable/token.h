@@ -56,8 +56,9 @@ CX_EXPORT void cx_token_unref(cx_token *token);
  * callbacks run, so a woken waiter may see callbacks still running.  A
  * callback that
  * cancels other tokens (or a cascade through linked tokens) does not recurse:
- * the callbacks of those tokens run later on the same thread, before this
- * call returns, so chains of any depth use constant stack.
+ * such a cancel wakes the waiters of those tokens at once, but their
+ * cascades and callbacks run later on the same thread, before the
+ * outermost cancel returns, so chains of any depth use constant stack.
  * @token: (not nullable) the token.
  * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
  * @message: (nullable) human-readable detail, copied.

@@ -63,9 +63,10 @@ CX_EXPORT int cx_wait_fd(cx_op *op, int fd, short events, double timeout);
 
 /* cx_cond_wait: pthread_cond_wait() that also returns when the op is
  * cancelled.  As C++ std::condition_variable_any::wait with a stop_token, a
- * cancel locks @mutex and broadcasts @cond, so: do not cancel the op while
- * holding @mutex on the cancelling thread (it would deadlock), and like
- * pthread_cond_wait expect spurious returns: re-check your predicate.
+ * cancel locks @mutex and broadcasts @cond; the cancelling thread only
+ * tries the lock, and when @mutex is busy a condition worker takes it, so
+ * cancelling or exiting ops while holding @mutex never deadlocks.  Like
+ * pthread_cond_wait, expect spurious returns: re-check your predicate.
  * Returns 0 when woken, so if your predicate became true, check it before
  * treating a concurrent cancel as the outcome.
  * @cond, @mutex: (not nullable) @mutex locked by the caller, locked again on

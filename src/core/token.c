@@ -132,18 +132,32 @@ static void wake_fd(cx_token *t) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* Wakes whoever waits on a claimed token (blocked waits, the fd).  Never
+ * recurses, so it runs at once even inside another cancel; repeating it is
+ * harmless. */
+static void wake_waiters(cx_token *t, unsigned has) {
+  if (has & CX__HAS_WAITERS) cx__unpark_all(&t->state, t);
+  if (has & CX__HAS_FD) wake_fd(t);
+}
+
 /* The rest of a claimed cancel: only what registrants asked for. */
 static void finish_one(cx_token *t) {
   unsigned has = atomic_load(&t->has); /* after the seq_cst publish */
-  if (has & CX__HAS_WAITERS) cx__unpark_all(&t->state, t);
-  if (has & CX__HAS_FD) wake_fd(t);
+  wake_waiters(t, has);
   if (has & CX__HAS_CHILDREN) cx__token_cascade(t);
   if (has & CX__HAS_CALLBACKS) cx__token_run_callbacks(t);
 }
 
 void cx__token_finish_claimed(cx_token *t) {
+  if (work_draining) {
+    /* Inside another cancel on this thread (a callback cancelling, a
+     * link): wake the waiters now, leave cascade and callbacks to the
+     * outer loop so that the stack does not grow. */
+    wake_waiters(t, atomic_load(&t->has));
+    cx__token_queue(t);
+    return;
+  }
   cx__token_queue(t);
-  if (work_draining) return;
   work_draining = true;
   while ((t = work_head) != NULL) {
     work_head = t->pending_next;

@@ -47,9 +47,6 @@ static void *deferred_main(void *arg) {
 
 int cx__deferred_prepare(void) {
   int rc = 0;
-  pthread_t thread;
-  pthread_attr_t attr;
-  sigset_t all, old;
   cx__fork_handlers_install();
   pthread_mutex_lock(&mu);
   if (atomic_load(&post_fd) >= 0) goto out;
@@ -57,15 +54,7 @@ int cx__deferred_prepare(void) {
     rc = cx__wakeup_open(&pipe_w);
     if (rc != 0) goto out;
   }
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = -pthread_create(&thread, &attr, deferred_main,
-                       (void *)(intptr_t)pipe_w.read_fd);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  rc = cx__thread_spawn(NULL, deferred_main, (void *)(intptr_t)pipe_w.read_fd);
   if (rc == 0) atomic_store(&post_fd, pipe_w.write_fd);
 out:
   pthread_mutex_unlock(&mu);

@@ -154,6 +154,11 @@ void cx__signal_unwatch(cx__sigwatch *w);
 /* Whether @signo may be watched. */
 bool cx__signal_valid(int signo);
 
+/* ---- service threads (thread.c) */
+/* Starts a detached service thread with every signal blocked and a 256 KiB
+ * stack.  @thread: (nullable) receives its id.  0 or -errno. */
+int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg);
+
 /* ---- fork handling (fork.c) */
 void cx__fork_handlers_install(void);
 

@@ -77,23 +77,14 @@ static void *dispatcher_main(void *arg) {
 }
 
 static int start_locked(void) {
-  pthread_attr_t attr;
-  sigset_t all, old;
   int rc;
   if (started) return 0;
   if (pipe_w.read_fd < 0) {
     rc = cx__wakeup_open(&pipe_w);
     if (rc != 0) return rc;
   }
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = -pthread_create(&thread, &attr, dispatcher_main,
-                       (void *)(intptr_t)pipe_w.read_fd);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  rc = cx__thread_spawn(&thread, dispatcher_main,
+                        (void *)(intptr_t)pipe_w.read_fd);
   if (rc == 0) started = true;
   return rc;
 }

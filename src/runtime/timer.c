@@ -149,19 +149,9 @@ static void *timer_main(void *arg) {
 
 static int ensure_started_locked(void) {
   int rc;
-  pthread_attr_t attr;
-  sigset_t all, old;
   if (svc.started) return 0;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  /* The service thread takes no signals: handlers run on user threads. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&svc.thread, &attr, timer_main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) return -rc;
+  rc = cx__thread_spawn(&svc.thread, timer_main, NULL);
+  if (rc != 0) return rc;
   svc.started = true;
   return 0;
 }

@@ -52,19 +52,9 @@ static void *worker_main(void *arg) {
 }
 
 static int spawn_locked(void) {
-  pthread_t thread;
-  pthread_attr_t attr;
-  sigset_t all, old;
-  int rc;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&thread, &attr, worker_main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  int rc = cx__thread_spawn(NULL, worker_main, NULL);
   if (rc == 0) threads++;
-  return -rc;
+  return rc;
 }
 
 void cx__job_init(cx__job *job, cx__job_fn run) {

@@ -65,7 +65,7 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   composite *c = src->user_data;
   cx__stripe *s = cx__stripe_for(src);
   bool fire = false;
-  char text[64];
+  char text[160];
   size_t index = 0;
   while (c->kids[index] != child) index++;
   pthread_mutex_lock(&s->mu);
@@ -78,7 +78,8 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   pthread_mutex_unlock(&s->mu);
   if (!fire) return;
   if (c->all) {
-    snprintf(text, sizeof text, "all %zu sources triggered", c->count);
+    snprintf(text, sizeof text, "all %zu sources triggered (the last: %s)",
+             c->count, child->name);
     message = text;
   }
   cx__source_fire(src, reason, message);

@@ -1,6 +1,7 @@
 /* src/sources/resource.c - the resource source: a condition that reads
  * memory use (/proc/meminfo), CPU use (/proc/stat, over the last interval)
  * and disk use (statvfs) and triggers when one reaches its threshold. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,12 @@ int cx_source_resource(const cx_resource_limits *limits, cx_source **out) {
     return -EINVAL;
   interval = limits->interval == 0 ? 5.0 : limits->interval;
   if (!(isfinite(interval) && interval > 0)) return -EINVAL;
+  if (limits->disk_percent > 0) {
+    /* A typo in the path must not silently turn the limit off. */
+    struct statvfs st;
+    if (statvfs(limits->disk_path ? limits->disk_path : "/", &st) != 0)
+      return -errno;
+  }
   r = cx__calloc(1, sizeof *r);
   if (r == NULL) return -ENOMEM;
   r->limits = *limits;

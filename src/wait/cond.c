@@ -3,6 +3,7 @@
  * callback locks the caller's mutex and broadcasts the condvar, so a cancel
  * between the check and the wait cannot be lost (the callback cannot get
  * the mutex until the waiter is inside pthread_cond_wait). */
+#include <stddef.h>
 #include <time.h>
 
 #include "wait/wait_internal.h"
@@ -10,14 +11,32 @@
 typedef struct waker {
   pthread_cond_t *cond;
   pthread_mutex_t *mutex;
+  cx__job job; /* the broadcast handed to a worker when the mutex is busy */
 } waker;
 
-static int wake(cx_token *token, void *user_data) {
-  waker *w = user_data;
-  (void)token;
+static void broadcast_locked(waker *w) {
   pthread_mutex_lock(w->mutex);
   pthread_cond_broadcast(w->cond);
   pthread_mutex_unlock(w->mutex);
+}
+
+static void wake_later(cx__job *job) {
+  broadcast_locked((waker *)((char *)job - offsetof(waker, job)));
+}
+
+/* The cancel callback.  It runs on the cancelling thread, often the timer
+ * thread: it must never block on the user's mutex, which the user may hold
+ * while exiting an op (whose timeout disarm waits for this callback).  When
+ * the mutex is busy the broadcast goes to a condition worker. */
+static int wake(cx_token *token, void *user_data) {
+  waker *w = user_data;
+  (void)token;
+  if (pthread_mutex_trylock(w->mutex) == 0) {
+    pthread_cond_broadcast(w->cond);
+    pthread_mutex_unlock(w->mutex);
+  } else if (cx__job_submit(&w->job) != 0) {
+    broadcast_locked(w); /* no worker could start: block after all */
+  }
   return 0;
 }
 
@@ -54,6 +73,7 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
   if (target != NULL) {
     w.cond = cond;
     w.mutex = mutex;
+    cx__job_init(&w.job, wake_later);
     rc = cx_token_on_cancel(target->token, wake, &w, NULL,
                             CX_CALLBACK_NO_RUN_IF_CANCELLED, &cb);
     if (rc != 0) return rc; /* -ECANCELED or -ENOMEM */
@@ -64,6 +84,7 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
      * registration is removed (which waits for a running callback). */
     pthread_mutex_unlock(mutex);
     cx_callback_unregister(cb);
+    cx__job_cancel(&w.job); /* a handed-off broadcast is done or dropped */
     pthread_mutex_lock(mutex);
   }
   if (target != NULL && cx_token_is_cancelled(target->token)) return -ECANCELED;

@@ -207,7 +207,7 @@ t_run_when_seed() {
   expect_status 122 $? "seed expression"
   elapsed_between "$start" 1.5 30
   expect_json "$REPORT" cancelled_by '"condition"'
-  expect_json "$REPORT" message '"all 2 sources triggered"'
+  expect_json "$REPORT" message '"all 2 sources triggered (the last: count)"'
   expect_json "$REPORT" progress.current 5
   no_leftovers
 }

@@ -35,6 +35,12 @@ typedef struct man {
   atomic_int starts, stops, destroys;
 } man;
 
+/* Whether @s begins with @prefix (the all-of message names the last
+ * source after it). */
+static bool starts_with(const char *s, const char *prefix) {
+  return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static int man_start(cx_source *s, void *u) {
   (void)s;
   atomic_fetch_add(&((man *)u)->starts, 1);
@@ -186,7 +192,8 @@ static void test_all_of_needs_every_source(void **state) {
   assert_true(cx_source_triggered(all));
   /* the reason of the source that completed the set */
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
-  assert_string_equal(cx_op_cancel_message(op), "all 3 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 3 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
   cx_op_unref(op);
@@ -205,7 +212,8 @@ static void test_all_of_timeout_completes(void **state) {
   CX_ASSERT_OK(cx_clock_advance(1.0));
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -221,7 +229,8 @@ static void test_all_of_two_timeouts(void **state) {
   CX_ASSERT_OK(cx_clock_advance(1.0));
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -250,7 +259,8 @@ static void test_all_of_condition(void **state) {
   }
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
-  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -279,7 +289,8 @@ static void test_all_of_signal(void **state) {
     CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
     assert_int_equal(cx_op_cancel_reason(op),
                      order == 0 ? CX_REASON_MANUAL : CX_REASON_SIGNAL);
-    assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+    assert_true(starts_with(cx_op_cancel_message(op),
+                            "all 2 sources triggered (the last: "));
     CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
     cx_op_unref(op);
   }
@@ -298,7 +309,8 @@ static void test_all_of_64(void **state) {
   assert_false(cx_op_is_cancelled(op));
   assert_true(cx_source_trigger(list[0], "last"));
   assert_true(cx_op_is_cancelled(op));
-  assert_string_equal(cx_op_cancel_message(op), "all 64 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 64 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   for (int i = 0; i < 64; i++) assert_int_equal(atomic_load(&m[i].destroys), 1);
@@ -339,7 +351,8 @@ static void test_all_of_concurrent_triggers(void **state) {
     for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
     pthread_barrier_destroy(&barrier);
     assert_true(cx_op_is_cancelled(op));
-    assert_string_equal(cx_op_cancel_message(op), "all 8 sources triggered");
+    assert_true(starts_with(cx_op_cancel_message(op),
+                            "all 8 sources triggered (the last: "));
     CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
     cx_op_unref(op);
   }
@@ -369,7 +382,8 @@ static void test_nesting_depth_3(void **state) {
   assert_true(cx_op_is_cancelled(op));
   assert_true(cx_source_triggered(top));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
-  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(atomic_load(&mx.stops), 1);
   assert_int_equal(atomic_load(&my.stops), 1);
@@ -388,7 +402,8 @@ static void test_nesting_depth_3(void **state) {
   CX_ASSERT_OK(cx_clock_advance(10));
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+  assert_true(starts_with(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: "));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -473,7 +488,8 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_clock_advance(1));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_string_equal(cx_op_cancel_message(op), "all 2 sources triggered");
+      assert_true(starts_with(cx_op_cancel_message(op),
+                              "all 2 sources triggered (the last: "));
     } else if (branch == 1) {
       /* the minimum time passes without the target, then SIGUSR2 */
       CX_ASSERT_OK(cx_clock_advance(100));

@@ -50,7 +50,7 @@ static void say(loop *l, const char *fmt, ...) {
 
 static void send_signal(loop *l, int signo) {
   char name[16];
-  say(l, "sending signal %s to command '%s'",
+  say(l, "sending signal %s to the process group of '%s'",
       signame_name(signo, name, sizeof name), l->cfg->argv[0]);
   child_signal(&l->child, signo);
   if (signo == SIGKILL) l->res->killed = true;

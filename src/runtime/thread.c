@@ -1,0 +1,23 @@
+/* src/runtime/thread.c - starting the library's service threads (timer,
+ * signal dispatcher, deferred completion, condition workers): detached,
+ * a small stack, and every signal blocked, so that handlers run on the
+ * application's threads. */
+#include <signal.h>
+
+#include "runtime/runtime.h"
+
+int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
+  pthread_attr_t attr;
+  sigset_t all, old;
+  pthread_t ignored;
+  int rc;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(thread != NULL ? thread : &ignored, &attr, main_fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  return -rc;
+}
