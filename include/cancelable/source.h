@@ -118,7 +118,9 @@ CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
  *   SIGINT and SIGTERM.
  * Returns: 0.
  * Errors: -EINVAL NULL @out, a number <= 0 or above the maximum, SIGKILL or
- *   SIGSTOP, or more than 64 signals; -ENOMEM.  start() may fail with
+ *   SIGSTOP (they cannot be caught), a fault signal (SIGSEGV, SIGBUS,
+ *   SIGFPE, SIGILL, SIGTRAP, SIGSYS: returning from their handler re-runs
+ *   the fault), or more than 64 signals; -ENOMEM.  start() may fail with
  *   -EMFILE/-EAGAIN when the dispatcher cannot start.
  * Since: 0.1 */
 CX_EXPORT int cx_source_signal(const int *signals, size_t count,

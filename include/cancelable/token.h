@@ -250,7 +250,10 @@ CX_EXPORT int cx_token_wait(cx_token *token, double timeout);
  * Returns: the descriptor (>= 0).
  * Errors: -EMFILE / -ENFILE out of descriptors (the token keeps working
  *   without one, and a later call tries again); -ENOMEM; -EINVAL NULL.
- * Thread-safety: any thread; every call returns the same descriptor.
+ * Thread-safety: any thread; every call returns the same descriptor, except
+ *   in the child of a fork(): there the first call returns a new one (the
+ *   inherited one would be shared with the parent), so call it again after
+ *   fork().
  * Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_token_fd(cx_token *token);

@@ -50,6 +50,8 @@ struct cx_token {
   cx__link *_Atomic links;      /* (atomic) links into this token, a
                                    push-only stack taken whole at unlink */
   cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
+  unsigned wake_generation;     /* guarded by stripe: fork generation of
+                                   wake (a parent's is shared: reopen) */
   cx_token *pending_next;       /* owned by whoever claimed the token */
 };
 

@@ -206,6 +206,7 @@ int cx_op_enter(cx_op *op) {
   cx__stripe *s;
   int rc;
   if (op == NULL) return -EINVAL;
+  cx__after_fork_resume();
   s = cx__stripe_for(op);
   /* Taking the op's lock orders this with cx_op_on()/add_source(). */
   pthread_mutex_lock(&s->mu);

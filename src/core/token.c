@@ -277,6 +277,7 @@ int cx_token_wait(cx_token *t, double timeout) {
     return -EINVAL;
   if (cx_token_is_cancelled(t)) return 0;
   if (timeout == 0) return -ETIMEDOUT;
+  cx__after_fork_resume();
   cx__token_mark(t, CX__HAS_WAITERS); /* before the state check */
   /* Parks on the state word itself: the cancel that publishes CANCELLED
    * then wakes it (futex), or finds it inside its wait (fallback). */
@@ -294,7 +295,13 @@ int cx_token_fd(cx_token *t) {
   if (t == NULL) return -EINVAL;
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
+  if (t->wake.read_fd >= 0 && t->wake_generation != cx__fork_generation()) {
+    /* Inherited from the parent, whose cancels would make ours readable
+     * (and ours its): a fork child gets a descriptor of its own. */
+    cx__wakeup_close(&t->wake);
+  }
   if (t->wake.read_fd < 0) {
+    t->wake_generation = cx__fork_generation();
     rc = cx__wakeup_open(&t->wake);
     if (rc == 0) {
       cx__token_mark(t, CX__HAS_FD); /* before the state check */

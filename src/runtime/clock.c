@@ -49,8 +49,12 @@ int cx__timeout_to_deadline(double timeout, int64_t *deadline) {
     return 0;
   }
   cx__seconds_to_ns(timeout, &ns);
-  *deadline = cx__mono_ns() + ns;
+  *deadline = cx__add_saturated(cx__mono_ns(), ns);
   return 0;
+}
+
+int64_t cx__add_saturated(int64_t now, int64_t ns) {
+  return ns >= CX__NO_DEADLINE - now ? CX__NO_DEADLINE : now + ns;
 }
 
 struct timespec cx__ns_to_timespec(int64_t ns) {
@@ -73,6 +77,7 @@ double cx_now(void) { return (double)cx__now_ns() / 1e9; }
 
 int cx_clock_use_virtual(void) {
   bool expected = false;
+  if (atomic_load(&virtual_on)) return -EBUSY; /* and change nothing */
   atomic_store(&virtual_now, cx__mono_ns());
   if (!atomic_compare_exchange_strong(&virtual_on, &expected, true))
     return -EBUSY;

@@ -1,6 +1,7 @@
 /* src/runtime/fork.c - pthread_atfork handlers: the child of fork() can use
  * the library; its service threads restart lazily. */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "runtime/runtime.h"
 
@@ -25,6 +26,22 @@ void cx__signals_fork_parent(void);
 void cx__signals_fork_child(void);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Atomic unsigned generation; /* (atomic) forks since the start */
+static _Atomic bool resume_pending; /* (atomic) set in a fork child */
+
+void cx__timer_resume(void);
+void cx__signals_resume(void);
+
+unsigned cx__fork_generation(void) {
+  return atomic_load_explicit(&generation, memory_order_relaxed);
+}
+
+void cx__after_fork_resume(void) {
+  if (!atomic_load_explicit(&resume_pending, memory_order_relaxed)) return;
+  if (!atomic_exchange(&resume_pending, false)) return;
+  cx__timer_resume();
+  cx__signals_resume();
+}
 
 /* Lock order: registry, signals, deferred, stripes, workers, timer: the
  * order in which the library nests them (a condition source submits a job
@@ -56,6 +73,8 @@ static void child(void) {
   cx__workers_fork_child();
   cx__signals_fork_child();
   cx__registry_fork_child();
+  atomic_fetch_add(&generation, 1);
+  atomic_store(&resume_pending, true);
 }
 
 static void install(void) { pthread_atfork(prepare, parent, child); }

@@ -39,6 +39,9 @@ int cx__seconds_to_ns(double seconds, int64_t *out);
 /* Converts a wait timeout (poll(2) convention) to an absolute CLOCK_MONOTONIC
  * deadline in ns: CX__NO_DEADLINE for "forever".  -EINVAL for NaN. */
 int cx__timeout_to_deadline(double timeout, int64_t *deadline);
+/* @now + @ns, or CX__NO_DEADLINE where that would overflow (durations go
+ * up to 9.2e9 s). */
+int64_t cx__add_saturated(int64_t now, int64_t ns);
 /* ns -> struct timespec. */
 struct timespec cx__ns_to_timespec(int64_t ns);
 /* Milliseconds left until an absolute monotonic deadline, for poll(2):
@@ -161,5 +164,14 @@ int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg);
 
 /* ---- fork handling (fork.c) */
 void cx__fork_handlers_install(void);
+/* How many fork()s this process descends from: objects that hold a
+ * descriptor shared with the parent compare it to know they must reopen
+ * it. */
+unsigned cx__fork_generation(void);
+/* In a fork child, restarts the service threads that have work (armed
+ * timers, watched signals) the first time the library is used after the
+ * fork: called from enter and the blocking waits.  One relaxed load
+ * otherwise. */
+void cx__after_fork_resume(void);
 
 #endif /* CX_RUNTIME_H */

@@ -29,8 +29,20 @@ static cx__wakeup pipe_w = {-1, -1};        /* guarded by mu (creation) */
 static atomic_int pending[NSIGNALS];
 
 bool cx__signal_valid(int signo) {
-  return signo > 0 && signo < NSIGNALS && signo <= SIGRTMAX &&
-         signo != SIGKILL && signo != SIGSTOP;
+  switch (signo) {
+    case SIGKILL:
+    case SIGSTOP:
+    /* Faults: a handler that returns re-runs the faulting instruction. */
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+      return false;
+    default:
+      return signo > 0 && signo < NSIGNALS && signo <= SIGRTMAX;
+  }
 }
 
 static void handler(int signo) {
@@ -166,4 +178,15 @@ void cx__signals_fork_child(void) {
   for (int i = 0; i < NSIGNALS; i++)
     for (cx__sigwatch *w = watchers[i]; w != NULL; w = w->next)
       w->firing = false;
+}
+
+/* After fork: restart the dispatcher if signals are watched, so that the
+ * handlers inherited from the parent are served. */
+void cx__signals_resume(void);
+void cx__signals_resume(void) {
+  bool any = false;
+  pthread_mutex_lock(&mu);
+  for (int i = 1; i < NSIGNALS && !any; i++) any = watchers[i] != NULL;
+  if (any) start_locked();
+  pthread_mutex_unlock(&mu);
 }

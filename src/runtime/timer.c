@@ -251,3 +251,13 @@ void cx__timer_fork_child(void) {
   svc.sleep_until = INT64_MIN;
   svc.seen_gen = svc.clock_gen;
 }
+
+/* After fork: restart the thread if timers inherited from the parent are
+ * armed (their deadlines would otherwise pass unnoticed). */
+void cx__timer_resume(void);
+void cx__timer_resume(void) {
+  pthread_once(&svc_once, svc_init);
+  pthread_mutex_lock(&svc.mu);
+  if (svc.count > 0) ensure_started_locked();
+  pthread_mutex_unlock(&svc.mu);
+}

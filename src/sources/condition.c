@@ -38,7 +38,8 @@ static void on_timer(cx__timer *t) {
   cx__stripe *s = cx__stripe_for(c);
   pthread_mutex_lock(&s->mu);
   if (!c->stopped && cx__job_submit(&c->job) != 0)
-    cx__timer_arm(&c->timer, cx__now_ns() + c->interval); /* try later */
+    cx__timer_arm(&c->timer,
+                  cx__add_saturated(cx__now_ns(), c->interval)); /* try later */
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -66,7 +67,8 @@ static void check(cx__job *job) {
   }
   s = cx__stripe_for(c);
   pthread_mutex_lock(&s->mu);
-  if (!c->stopped) cx__timer_arm(&c->timer, cx__now_ns() + c->interval);
+  if (!c->stopped)
+    cx__timer_arm(&c->timer, cx__add_saturated(cx__now_ns(), c->interval));
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -78,7 +80,7 @@ static int start(cx_source *src, void *user_data) {
   pthread_mutex_lock(&s->mu);
   c->stopped = false;
   c->checks = c->errors = 0;
-  rc = cx__timer_arm(&c->timer, cx__now_ns() + c->interval);
+  rc = cx__timer_arm(&c->timer, cx__add_saturated(cx__now_ns(), c->interval));
   pthread_mutex_unlock(&s->mu);
   return rc;
 }

@@ -56,11 +56,12 @@ bool cx_source_triggered(const cx_source *src) {
   return src != NULL && atomic_load(&src->triggered);
 }
 
-/* Wakes a stop() waiting for in-flight triggers to end. */
+/* Ends an in-flight trigger and wakes a stop() waiting for it.  Once the
+ * count reaches 0 the stopping thread may free @src, so nothing of it is
+ * read after the decrement (the stripe is found before). */
 static void inflight_done(cx_source *src) {
-  if (atomic_fetch_sub(&src->inflight, 1) == 1 &&
-      atomic_load(&src->state) != CX__SRC_STARTED) {
-    cx__stripe *s = cx__stripe_for(src);
+  cx__stripe *s = cx__stripe_for(src);
+  if (atomic_fetch_sub(&src->inflight, 1) == 1) {
     pthread_mutex_lock(&s->mu);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);

@@ -45,7 +45,7 @@ static void fire(cx__timer *t) {
 
 static int start(cx_source *src, void *user_data) {
   timeout_state *ts = user_data;
-  int64_t deadline = cx__now_ns() + ts->duration;
+  int64_t deadline = cx__add_saturated(cx__now_ns(), ts->duration);
   (void)src;
   atomic_store(&ts->deadline, deadline);
   return cx__timer_arm(&ts->timer, deadline);

@@ -70,6 +70,7 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
   if (cond == NULL || mutex == NULL ||
       cx__timeout_to_deadline(timeout, &deadline) != 0)
     return -EINVAL;
+  cx__after_fork_resume();
   if (target != NULL) {
     w.cond = cond;
     w.mutex = mutex;

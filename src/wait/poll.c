@@ -28,6 +28,7 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
   if ((fds == NULL && nfds > 0) ||
       cx__timeout_to_deadline(timeout, &deadline) != 0)
     return -EINVAL;
+  cx__after_fork_resume();
   if (target == NULL) {
     rc = poll_until(fds, nfds, deadline);
     return rc == 0 ? -ETIMEDOUT : rc;

@@ -6,7 +6,7 @@
 
 /* Uncancellable sleep to an absolute monotonic deadline. */
 static void plain_sleep(int64_t ns) {
-  struct timespec ts = cx__ns_to_timespec(cx__mono_ns() + ns);
+  struct timespec ts = cx__ns_to_timespec(cx__add_saturated(cx__mono_ns(), ns));
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
   }
 }
