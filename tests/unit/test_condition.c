@@ -613,6 +613,18 @@ static void test_resource_cpu(void **state) {
   pthread_join(spinner, NULL);
 }
 
+/* A disk limit on a path that cannot be examined is refused, so a typo
+ * never turns the limit off silently. */
+static void test_resource_disk_missing_path(void **state) {
+  (void)state;
+  cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
+  cx_source *src = NULL;
+  l.disk_percent = 90;
+  l.disk_path = "/no/such/path/for/cancelable";
+  CX_ASSERT_ERR(-ENOENT, cx_source_resource(&l, &src));
+  assert_null(src);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/condition/triggers-after-checks", test_triggers_after_checks),
     CX_TEST("/condition/met-first-check", test_met_first_check),
@@ -632,6 +644,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/condition/resource/default-interval",
             test_resource_default_interval),
     CX_TEST("/condition/resource/disk", test_resource_disk),
+    CX_TEST("/condition/resource/disk-missing-path",
+            test_resource_disk_missing_path),
     CX_TEST("/condition/resource/cpu", test_resource_cpu),
 };
 

@@ -346,6 +346,64 @@ static void test_fork_token_fd_inherited(void **state) {
   cx_token_unref(t);
 }
 
+/* Child: a timeout entered BEFORE the fork fires in the child too (the
+ * timer thread restarts at the first wait, not only at the next arm). */
+static cx_op *g_inherited_op;
+static int child_inherited_timeout_fires(void) {
+  double t0 = cx_test_now();
+  int r = cx_sleep(g_inherited_op, 10.0);
+  if (r != -ECANCELED) return 70;
+  if (cx_test_now() - t0 > 5.0) return 71;
+  if (cx_op_cancel_reason(g_inherited_op) != CX_REASON_TIMEOUT) return 72;
+  return 0;
+}
+
+static void test_fork_inherited_timeout_fires(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  CX_ASSERT_OK(cx_op_with_timeout(&g_inherited_op, 0.3, "inherited"));
+  CX_ASSERT_OK(cx_op_enter(g_inherited_op));
+  assert_int_equal(run_in_child(child_inherited_timeout_fires, 30.0), 0);
+  CX_ASSERT_OK(cx_op_exit(g_inherited_op, 0));
+  cx_op_unref(g_inherited_op);
+}
+
+/* Parent cancels its copy after the fork: the child's copy stays live and
+ * its pollable fd does not turn readable (the child got its own fd). */
+static cx_token *g_shared_fd_token;
+static int g_sync[2] = {-1, -1};
+static int child_fd_not_shared(void) {
+  char c;
+  int fd = cx_token_fd(g_shared_fd_token);
+  struct pollfd p;
+  if (fd < 0) return 80;
+  if (read(g_sync[0], &c, 1) != 1) return 81; /* parent has cancelled */
+  if (cx_token_is_cancelled(g_shared_fd_token)) return 82;
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  if (poll(&p, 1, 200) != 0) return 83; /* not readable */
+  return 0;
+}
+
+static void test_fork_token_fd_not_shared(void **state) {
+  (void)state;
+  pid_t pid;
+  g_shared_fd_token = cx_token_new();
+  assert_true(cx_token_fd(g_shared_fd_token) >= 0);
+  assert_int_equal(pipe(g_sync), 0);
+  fflush(stdout);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(child_fd_not_shared());
+  cx_token_cancel(g_shared_fd_token, CX_REASON_MANUAL, "parent only");
+  assert_int_equal(write(g_sync[1], "x", 1), 1);
+  assert_int_equal(wait_child(pid, 30.0), 0);
+  close(g_sync[0]);
+  close(g_sync[1]);
+  cx_token_unref(g_shared_fd_token);
+}
+
 /* ---------------------------------------------------------------------- */
 /* fork while other threads keep the library busy */
 
@@ -397,6 +455,9 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/fork/ids-differ", test_fork_ids_differ),
     CX_TEST("/fork/token-fd/cloexec", test_fork_token_fd_cloexec),
     CX_TEST("/fork/token-fd/inherited", test_fork_token_fd_inherited),
+    CX_TEST("/fork/token-fd/not-shared", test_fork_token_fd_not_shared),
+    CX_TEST("/fork/child/inherited-timeout-fires",
+            test_fork_inherited_timeout_fires),
     CX_TEST("/fork/under-load", test_fork_under_load),
 };
 

@@ -624,6 +624,17 @@ static void test_invalid(void **state) {
   assert_same_action(&usr1_after, &usr1_before);
 }
 
+/* Fault signals are refused: a handler that returns re-runs the fault. */
+static void test_fault_signals_refused(void **state) {
+  (void)state;
+  const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+    cx_source *src = (cx_source *)&src;
+    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&faults[i], 1, &src));
+    assert_null(src);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/signal/raise/reason-and-message", test_raise_cancels),
     CX_TEST("/signal/from-threads", test_from_threads),
@@ -641,6 +652,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/signal/pending-op-installs-nothing",
             test_pending_op_installs_nothing),
     CX_TEST("/signal/invalid", test_invalid),
+    CX_TEST("/signal/invalid/faults", test_fault_signals_refused),
 };
 
 CX_TEST_MAIN("signal", tests)

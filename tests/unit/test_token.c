@@ -670,11 +670,49 @@ static void *wait_thread(void *p) {
   return NULL;
 }
 
+/* A cancel made inside a callback of another cancel wakes the waiters of
+ * its token at once (only its own callbacks wait for the outer loop): a
+ * callback may cancel a worker's token and join the worker. */
+static void *nested_waiter(void *p) {
+  return (void *)(intptr_t)cx_token_wait((cx_token *)p, 20.0);
+}
+
+static int cancel_and_join(cx_token *outer, void *p) {
+  pthread_t *th = p;
+  void *rv = NULL;
+  cx_token *worker_token = NULL;
+  (void)outer;
+  memcpy(&worker_token, (char *)p + sizeof(pthread_t), sizeof worker_token);
+  cx_token_cancel(worker_token, CX_REASON_PARENT, "from a callback");
+  pthread_join(*th, &rv); /* would hang if the wake were deferred */
+  return (int)(intptr_t)rv;
+}
+
+static void test_token_cancel_nested_wakes_at_once(void **state) {
+  (void)state;
+  cx_token *outer = cx_token_new(), *worker = cx_token_new();
+  char ctx[sizeof(pthread_t) + sizeof(cx_token *)];
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, nested_waiter, worker), 0);
+  cx_test_sleep(0.1); /* let it block */
+  memcpy(ctx, &th, sizeof th);
+  memcpy(ctx + sizeof th, &worker, sizeof worker);
+  CX_ASSERT_OK(cx_token_on_cancel(outer, cancel_and_join, ctx, NULL, 0, NULL));
+  double t0 = cx_test_now();
+  assert_true(cx_token_cancel(outer, CX_REASON_MANUAL, "go"));
+  assert_true(cx_test_now() - t0 < 10.0);
+  assert_true(cx_token_is_cancelled(worker));
+  cx_token_unref(outer);
+  cx_token_unref(worker);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/token/new/live", test_token_new_is_live),
     CX_TEST("/token/ref/unref", test_token_ref_unref),
     CX_TEST("/token/ref/across-threads", test_token_ref_across_threads),
     CX_TEST("/token/cancel/first-wins", test_token_cancel_first_wins),
+    CX_TEST("/token/cancel/nested-wakes-at-once",
+            test_token_cancel_nested_wakes_at_once),
     CX_TEST("/token/cancel/each-reason", test_token_cancel_each_reason),
     CX_TEST("/token/cancel/message-copied", test_token_cancel_message_copied),
     CX_TEST("/token/cancel/null-message", test_token_cancel_null_message),

@@ -698,6 +698,47 @@ static void test_forever_conventions(void **state) {
   }
 }
 
+/* The cancel of a condvar waiter never blocks the cancelling thread on the
+ * user's mutex: here the timer thread cancels while the main thread holds
+ * the mutex and then exits the op (whose disarm waits for the timer's
+ * callback).  This used to deadlock. */
+static pthread_mutex_t g_busy_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_busy_cv = PTHREAD_COND_INITIALIZER;
+static cx_op *g_busy_parent;
+
+static void *busy_mutex_waiter(void *p) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *child = NULL;
+  int rc;
+  (void)p;
+  o.parent = g_busy_parent;
+  if (cx_op_create(&child, &o) != 0 || cx_op_enter(child) != 0)
+    return (void *)(intptr_t)-1;
+  pthread_mutex_lock(&g_busy_mu);
+  rc = cx_cond_wait(child, &g_busy_cv, &g_busy_mu, 20.0);
+  pthread_mutex_unlock(&g_busy_mu);
+  cx_op_exit(child, rc);
+  cx_op_unref(child);
+  return (void *)(intptr_t)rc;
+}
+
+static void test_cond_cancel_while_mutex_held(void **state) {
+  (void)state;
+  pthread_t th;
+  void *rv = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&g_busy_parent, 0.3, "parent"));
+  CX_ASSERT_OK(cx_op_enter(g_busy_parent));
+  assert_int_equal(pthread_create(&th, NULL, busy_mutex_waiter, NULL), 0);
+  cx_test_sleep(0.1);
+  pthread_mutex_lock(&g_busy_mu);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(g_busy_parent), 10.0)); /* fired */
+  CX_ASSERT_OK(cx_op_exit(g_busy_parent, -ECANCELED)); /* mutex held */
+  pthread_mutex_unlock(&g_busy_mu);
+  pthread_join(th, &rv);
+  CX_ASSERT_ERR(-ECANCELED, (int)(intptr_t)rv);
+  cx_op_unref(g_busy_parent);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/wait/woken/check", test_wake_check),
     CX_TEST("/wait/woken/sleep", test_wake_sleep),
@@ -722,6 +763,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/wait/fd/hangup", test_fd_hangup),
     CX_TEST("/wait/fd/becomes-ready", test_fd_becomes_ready),
     CX_TEST("/wait/cond/signalled", test_cond_signalled),
+    CX_TEST("/wait/cond/cancel-while-mutex-held",
+            test_cond_cancel_while_mutex_held),
     CX_TEST("/wait/race/sleep", test_race_sleep),
     CX_TEST("/wait/race/poll", test_race_poll),
     CX_TEST("/wait/race/wait-fd", test_race_wait_fd),
