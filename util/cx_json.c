@@ -2,6 +2,8 @@
  * internal helper: see util/README.md and cx_json.h). */
 #include "cx_json.h"
 
+#include <cancelable/meta.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -204,4 +206,43 @@ void cx__json_null(cx__json *j) {
 
 void cx__json_raw(cx__json *j, const char *text, size_t n) {
   if (begin_value(j)) append(j, text, n);
+}
+
+/* One value of a cx_meta, by its type. */
+static void meta_value(cx__json *j, const cx_meta *m, const char *key) {
+  const char *s;
+  int64_t i;
+  double d;
+  bool b;
+  switch (cx_meta_type_of(m, key)) {
+    case CX_META_STRING:
+      cx_meta_get_string(m, key, &s);
+      cx__json_string(j, s);
+      break;
+    case CX_META_INT:
+      cx_meta_get_int(m, key, &i);
+      cx__json_int(j, i);
+      break;
+    case CX_META_DOUBLE:
+      cx_meta_get_double(m, key, &d);
+      cx__json_double(j, d);
+      break;
+    case CX_META_BOOL:
+      cx_meta_get_bool(m, key, &b);
+      cx__json_bool(j, b);
+      break;
+    case CX_META_NONE:
+      cx__json_null(j);
+      break;
+  }
+}
+
+void cx__json_meta(cx__json *j, const cx_meta *meta) {
+  cx__json_object_begin(j);
+  for (size_t i = 0; i < cx_meta_count(meta); i++) {
+    const char *key = cx_meta_key_at(meta, i);
+    cx__json_key(j, key);
+    meta_value(j, meta, key);
+  }
+  cx__json_object_end(j);
 }

@@ -66,4 +66,9 @@ void cx__json_null(cx__json *j);
 /* Appends @n bytes of already-valid JSON text as one value (no checks). */
 void cx__json_raw(cx__json *j, const char *text, size_t n);
 
+/* Writes a cx_meta (cancelable/meta.h) as an object, keys in order; NULL
+ * as an empty object. */
+struct cx_meta;
+void cx__json_meta(cx__json *j, const struct cx_meta *meta);
+
 #endif /* CX_UTIL_JSON_H */

@@ -234,6 +234,14 @@ bool cx__current_is_top(const cx__frame *frame);
 void cx__id_random(uint64_t out[2]);
 /* Formats 128 random bits as UUID v4 text into @out (CX_ID_LEN + 1). */
 void cx__id_format(const uint64_t bits[2], char *out);
+/* The id cached in @slot, made (UUID v4) and installed atomically on the
+ * first call.  NULL only when out of memory. */
+const char *cx__id_lazy(_Atomic(char *) *slot);
+
+/* Whether @reason is one a cancel may give (not NONE, not out of range). */
+static inline bool cx__reason_valid(cx_reason reason) {
+  return reason > CX_REASON_NONE && reason <= CX_REASON_ERROR;
+}
 
 /* ---- logging (log.c) */
 bool cx__log_enabled(cx_log_level level);

@@ -81,6 +81,22 @@ void cx__id_format(const uint64_t bits[2], char *out) {
   out[j] = '\0';
 }
 
+const char *cx__id_lazy(_Atomic(char *) *slot) {
+  char *id = atomic_load_explicit(slot, memory_order_acquire), *expected;
+  uint64_t bits[2];
+  if (id != NULL) return id;
+  id = cx__malloc(CX_ID_LEN + 1);
+  if (id == NULL) return NULL;
+  cx__id_random(bits);
+  cx__id_format(bits, id);
+  expected = NULL;
+  if (!atomic_compare_exchange_strong(slot, &expected, id)) {
+    cx__free(id); /* another thread made it first */
+    return expected;
+  }
+  return id;
+}
+
 void cx__id_fork_child(void);
 /* The forking thread is the child's only thread: reseed it so parent and
  * child never draw the same ids. */

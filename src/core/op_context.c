@@ -23,19 +23,10 @@ bool cx_op_is_cancelled(const cx_op *op) {
 
 const char *cx__op_id(const cx_op *op) {
   cx_op *o = (cx_op *)op; /* the id is a cache: made once, atomically */
-  char *id = atomic_load(&o->id), *expected = NULL;
-  uint64_t bits[2];
+  char *id = atomic_load(&o->id);
   if (id != NULL) return id;
   if (o->owns_token) return cx_token_id(o->token);
-  id = cx__malloc(CX_ID_LEN + 1);
-  if (id == NULL) return NULL;
-  cx__id_random(bits);
-  cx__id_format(bits, id);
-  if (!atomic_compare_exchange_strong(&o->id, &expected, id)) {
-    cx__free(id);
-    return expected;
-  }
-  return id;
+  return cx__id_lazy(&o->id);
 }
 
 const char *cx_op_id(const cx_op *op) { return op ? cx__op_id(op) : NULL; }

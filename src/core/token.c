@@ -16,10 +16,6 @@ static _Thread_local bool work_draining;
 static _Thread_local cx_token *free_head;
 static _Thread_local bool freeing;
 
-static bool valid_reason(cx_reason reason) {
-  return reason > CX_REASON_NONE && reason <= CX_REASON_ERROR;
-}
-
 cx_token *cx_token_new(void) {
   /* malloc, not calloc: glibc serves calloc outside its per-thread cache. */
   cx_token *t = cx__malloc(sizeof *t);
@@ -172,7 +168,7 @@ void cx__token_finish_claimed(cx_token *t) {
 bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
   char *copy = NULL;
   const char *msg = NULL;
-  if (t == NULL || !valid_reason(reason)) {
+  if (t == NULL || !cx__reason_valid(reason)) {
     cx__log(CX_LOG_WARNING, NULL, "cx_token_cancel: %s",
             t == NULL ? "NULL token" : "invalid reason");
     return false;
@@ -253,21 +249,8 @@ int cx__token_set_id(cx_token *t, const char *id) {
 }
 
 const char *cx_token_id(cx_token *t) {
-  char *text, *expected = NULL;
-  uint64_t bits[2];
-  if (t == NULL) return NULL;
-  text = atomic_load_explicit(&t->id_text, memory_order_acquire);
-  if (text != NULL) return text;
   /* Drawn on first request: most tokens are never asked for an id. */
-  text = cx__malloc(CX_ID_LEN + 1);
-  if (text == NULL) return NULL;
-  cx__id_random(bits);
-  cx__id_format(bits, text);
-  if (!atomic_compare_exchange_strong(&t->id_text, &expected, text)) {
-    cx__free(text);
-    return expected;
-  }
-  return text;
+  return t != NULL ? cx__id_lazy(&t->id_text) : NULL;
 }
 
 int cx_token_wait(cx_token *t, double timeout) {

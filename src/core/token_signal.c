@@ -6,8 +6,7 @@
 int cx_signal_safe_prepare(void) { return cx__deferred_prepare(); }
 
 int cx_token_cancel_signal_safe(cx_token *t, cx_reason reason) {
-  if (t == NULL || reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
-    return -EINVAL;
+  if (t == NULL || !cx__reason_valid(reason)) return -EINVAL;
   if (!cx__deferred_ready()) return -ESRCH;
   if (!cx__token_claim(t, reason, "cancelled from a signal handler", false,
                        NULL, false))

@@ -8,39 +8,6 @@
 #include "registry/registry.h"
 #include "util/cx_json.h"
 
-static void write_meta(cx__json *j, const cx_meta *m) {
-  cx__json_object_begin(j);
-  for (size_t i = 0; i < cx_meta_count(m); i++) {
-    const char *key = cx_meta_key_at(m, i), *s;
-    int64_t iv;
-    double dv;
-    bool bv;
-    cx__json_key(j, key);
-    switch (cx_meta_type_of(m, key)) {
-      case CX_META_STRING:
-        cx_meta_get_string(m, key, &s);
-        cx__json_string(j, s);
-        break;
-      case CX_META_INT:
-        cx_meta_get_int(m, key, &iv);
-        cx__json_int(j, iv);
-        break;
-      case CX_META_DOUBLE:
-        cx_meta_get_double(m, key, &dv);
-        cx__json_double(j, dv);
-        break;
-      case CX_META_BOOL:
-        cx_meta_get_bool(m, key, &bv);
-        cx__json_bool(j, bv);
-        break;
-      case CX_META_NONE:
-        cx__json_null(j);
-        break;
-    }
-  }
-  cx__json_object_end(j);
-}
-
 /* A time field: null until it is set. */
 static void write_time(cx__json *j, const char *key, double t) {
   cx__json_key(j, key);
@@ -80,7 +47,7 @@ static void write_op(cx__json *j, cx_op *op) {
   cx__json_int(j, error);
   cx__json_key(j, "metadata");
   if (meta != NULL)
-    write_meta(j, meta);
+    cx__json_meta(j, meta);
   else
     cx__json_null(j);
   cx__json_object_end(j);

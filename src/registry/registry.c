@@ -258,8 +258,7 @@ int cx_registry_cancel(const char *id, cx_reason reason, const char *message) {
   entry *e = NULL;
   cx_op *op = NULL;
   bool done;
-  if (id == NULL || reason <= CX_REASON_NONE || reason > CX_REASON_ERROR)
-    return -EINVAL;
+  if (id == NULL || !cx__reason_valid(reason)) return -EINVAL;
   pthread_mutex_lock(&mu);
   HASH_FIND_STR(by_id, id, e);
   if (e != NULL && e->live) op = cx_op_ref(e->op);
@@ -275,7 +274,7 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
   cx_op_list l;
   long n = 0;
   int rc;
-  if (reason <= CX_REASON_NONE || reason > CX_REASON_ERROR) return -EINVAL;
+  if (!cx__reason_valid(reason)) return -EINVAL;
   rc = collect(&live, filter, 0, &l);
   if (rc != 0) return rc;
   for (size_t i = 0; i < l.count; i++)

@@ -28,8 +28,7 @@ int cx_source_new(const cx_source_ops *ops, void *user_data, cx_reason reason,
                   const char *name, cx_source **out) {
   if (out != NULL) *out = NULL;
   if (ops == NULL || out == NULL || ops->size < sizeof(cx_source_ops) ||
-      ops->start == NULL || ops->stop == NULL || reason <= CX_REASON_NONE ||
-      reason > CX_REASON_ERROR)
+      ops->start == NULL || ops->stop == NULL || !cx__reason_valid(reason))
     return -EINVAL;
   *out = name != NULL
              ? cx__source_alloc(ops, user_data, reason, name, true)

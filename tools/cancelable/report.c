@@ -113,43 +113,10 @@ static void put_progress(cx__json *j, const progress_state *p) {
   cx__json_object_end(j);
 }
 
-static void put_meta_value(cx__json *j, const cx_meta *m, const char *key) {
-  const char *s;
-  int64_t i;
-  double d;
-  bool b;
-  switch (cx_meta_type_of(m, key)) {
-    case CX_META_STRING:
-      cx_meta_get_string(m, key, &s);
-      cx__json_string(j, s);
-      break;
-    case CX_META_INT:
-      cx_meta_get_int(m, key, &i);
-      cx__json_int(j, i);
-      break;
-    case CX_META_DOUBLE:
-      cx_meta_get_double(m, key, &d);
-      cx__json_double(j, d);
-      break;
-    case CX_META_BOOL:
-      cx_meta_get_bool(m, key, &b);
-      cx__json_bool(j, b);
-      break;
-    default:
-      cx__json_null(j);
-  }
-}
-
 static void put_metadata(cx__json *j, cx_op *op) {
   cx_meta *m = cx_op_metadata(op);
   cx__json_key(j, "metadata");
-  cx__json_object_begin(j);
-  for (size_t i = 0; i < cx_meta_count(m); i++) {
-    const char *key = cx_meta_key_at(m, i);
-    cx__json_key(j, key);
-    put_meta_value(j, m, key);
-  }
-  cx__json_object_end(j);
+  cx__json_meta(j, m);
   cx_meta_free(m);
 }
 
