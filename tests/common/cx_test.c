@@ -35,6 +35,22 @@ int cx_test_main(int argc, char **argv, const char *group,
   return _cmocka_run_group_tests(group, tests, count, NULL, NULL);
 }
 
+cx_op *cx_test_op(const char *name, cx_op *parent, double timeout) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL;
+  o.name = name;
+  o.parent = parent;
+  o.timeout = timeout;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  return op;
+}
+
+cx_op *cx_test_entered_op(const char *name, cx_op *parent, double timeout) {
+  cx_op *op = cx_test_op(name, parent, timeout);
+  CX_ASSERT_OK(cx_op_enter(op));
+  return op;
+}
+
 double cx_test_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

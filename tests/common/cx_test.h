@@ -40,6 +40,17 @@ int cx_test_main(int argc, char **argv, const char *group,
                         sizeof(tests) / sizeof((tests)[0])); \
   }
 
+struct cx_op;
+
+/* A PENDING op named @name, child of @parent (nullable), with a timeout of
+ * @timeout seconds (0: none); fails the test if it cannot be created. */
+struct cx_op *cx_test_op(const char *name, struct cx_op *parent,
+                         double timeout);
+
+/* cx_test_op(), entered on the calling thread. */
+struct cx_op *cx_test_entered_op(const char *name, struct cx_op *parent,
+                                 double timeout);
+
 /* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */
 double cx_test_now(void);
 

@@ -43,14 +43,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 /* helpers */
 
 static cx_op *new_child(const char *name, cx_op *parent, double timeout) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  o.name = name;
-  o.parent = parent;
-  o.timeout = timeout;
-  cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_create(&op, &o));
-  assert_non_null(op);
-  return op;
+  return cx_test_op(name, parent, timeout);
 }
 
 static void assert_parent_message(cx_op *op, const char *parent_name,

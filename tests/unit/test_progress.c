@@ -21,12 +21,7 @@
 #include <cancelable.h>
 
 static cx_op *new_op(const char *name, cx_op *parent) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  o.name = name;
-  o.parent = parent;
-  cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_create(&op, &o));
-  return op;
+  return cx_test_op(name, parent, 0);
 }
 
 static int vclock_setup(void **state) {

@@ -68,13 +68,7 @@ static cx_retry_options retry_opts(unsigned attempts, double initial,
 }
 
 static cx_op *entered_op(const char *name, double timeout) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  cx_op *op = NULL;
-  o.name = name;
-  o.timeout = timeout;
-  CX_ASSERT_OK(cx_op_create(&op, &o));
-  CX_ASSERT_OK(cx_op_enter(op));
-  return op;
+  return cx_test_entered_op(name, NULL, timeout);
 }
 
 static double gap(const script *s, int i) {

@@ -70,13 +70,7 @@ static int reset_freed(void **state) {
 }
 
 static cx_op *entered_op(const char *name, cx_op *parent) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  o.name = name;
-  o.parent = parent;
-  cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_create(&op, &o));
-  CX_ASSERT_OK(cx_op_enter(op));
-  return op;
+  return cx_test_entered_op(name, parent, 0);
 }
 
 static const cx_stream_result *result_of(cx_op *op) {

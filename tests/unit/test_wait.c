@@ -40,12 +40,7 @@ static bool join_within(pthread_t th, double seconds) {
 }
 
 static cx_op *entered_op(const char *name) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  o.name = name;
-  cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_create(&op, &o));
-  CX_ASSERT_OK(cx_op_enter(op));
-  return op;
+  return cx_test_entered_op(name, NULL, 0);
 }
 
 static void finish(cx_op *op, int result) {
