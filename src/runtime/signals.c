@@ -58,9 +58,12 @@ static void dispatch(int signo) {
   cx__sigwatch *w;
   pthread_mutex_lock(&mu);
   round = ++seq;
-restart:
-  for (w = watchers[signo]; w != NULL; w = w->next) {
-    if (w->seen == round) continue;
+  w = watchers[signo];
+  while (w != NULL) {
+    if (w->seen == round) {
+      w = w->next;
+      continue;
+    }
     w->seen = round;
     w->firing = true;
     pthread_mutex_unlock(&mu);
@@ -68,7 +71,9 @@ restart:
     pthread_mutex_lock(&mu);
     w->firing = false;
     pthread_cond_broadcast(&fired);
-    goto restart; /* the list may have changed while unlocked */
+    /* Go on from the next watcher; if this one left the list meanwhile,
+     * start over (the marks skip those already served). */
+    w = w->watching ? w->next : watchers[signo];
   }
   pthread_mutex_unlock(&mu);
 }
