@@ -64,8 +64,10 @@ CX_EXPORT int cx_wait_fd(cx_op *op, int fd, short events, double timeout);
 /* cx_cond_wait: pthread_cond_wait() that also returns when the op is
  * cancelled.  As C++ std::condition_variable_any::wait with a stop_token, a
  * cancel locks @mutex and broadcasts @cond; the cancelling thread only
- * tries the lock, and when @mutex is busy a condition worker takes it, so
- * cancelling or exiting ops while holding @mutex never deadlocks.  Like
+ * tries the lock, and when @mutex is busy a worker thread takes it (one
+ * that is never busy with condition predicates), so cancelling or exiting
+ * ops while holding @mutex does not deadlock (unless no thread at all can
+ * be started).  Like
  * pthread_cond_wait, expect spurious returns: re-check your predicate.
  * Returns 0 when woken, so if your predicate became true, check it before
  * treating a concurrent cancel as the outcome.

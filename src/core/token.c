@@ -124,7 +124,13 @@ void cx__token_queue(cx_token *t) {
 static void wake_fd(cx_token *t) {
   cx__stripe *s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  if (t->wake.read_fd >= 0) cx__wakeup_signal(&t->wake);
+  if (t->wake.read_fd >= 0) {
+    if (t->wake_generation == cx__fork_generation())
+      cx__wakeup_signal(&t->wake);
+    else
+      cx__wakeup_close(&t->wake); /* the parent's: not ours to signal; the
+                                     next cx_token_fd() makes our own */
+  }
   pthread_mutex_unlock(&s->mu);
 }
 

@@ -31,6 +31,7 @@ static _Atomic bool resume_pending; /* (atomic) set in a fork child */
 
 void cx__timer_resume(void);
 void cx__signals_resume(void);
+void cx__workers_resume(void);
 
 unsigned cx__fork_generation(void) {
   return atomic_load_explicit(&generation, memory_order_relaxed);
@@ -41,6 +42,7 @@ void cx__after_fork_resume(void) {
   if (!atomic_exchange(&resume_pending, false)) return;
   cx__timer_resume();
   cx__signals_resume();
+  cx__workers_resume();
 }
 
 /* Lock order: registry, signals, deferred, stripes, workers, timer: the

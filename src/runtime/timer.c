@@ -245,7 +245,14 @@ void cx__timer_fork_child(void) {
   pthread_cond_init(&svc.wake, &attr);
   pthread_condattr_destroy(&attr);
   pthread_cond_init(&svc.fired, NULL);
-  if (svc.firing != NULL) svc.firing->state = CX__TIMER_IDLE;
+  if (svc.firing != NULL) {
+    /* Its callback ran (or was running) on the parent's thread: in the
+     * child it never finished, so fire it again (its deadline has passed)
+     * once the thread restarts. */
+    cx__timer *t = svc.firing;
+    t->state = CX__TIMER_IDLE;
+    if (heap_push_locked(t) == 0) t->state = CX__TIMER_ARMED;
+  }
   svc.firing = NULL;
   svc.started = false;
   svc.sleep_until = INT64_MIN;

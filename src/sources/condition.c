@@ -123,7 +123,7 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   c->user_data = user_data;
   c->interval = ns;
   cx__timer_init(&c->timer, on_timer);
-  cx__job_init(&c->job, check);
+  cx__job_init(&c->job, check, false, true);
   c->source = cx__source_alloc(&condition_ops, c, CX_REASON_CONDITION,
                                name != NULL ? name : "condition", name != NULL);
   if (c->source == NULL) {

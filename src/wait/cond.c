@@ -35,7 +35,7 @@ static int wake(cx_token *token, void *user_data) {
     pthread_cond_broadcast(w->cond);
     pthread_mutex_unlock(w->mutex);
   } else if (cx__job_submit(&w->job) != 0) {
-    broadcast_locked(w); /* no worker could start: block after all */
+    broadcast_locked(w); /* no thread can be started at all: block */
   }
   return 0;
 }
@@ -74,7 +74,7 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
   if (target != NULL) {
     w.cond = cond;
     w.mutex = mutex;
-    cx__job_init(&w.job, wake_later);
+    cx__job_init(&w.job, wake_later, true, false);
     rc = cx_token_on_cancel(target->token, wake, &w, NULL,
                             CX_CALLBACK_NO_RUN_IF_CANCELLED, &cb);
     if (rc != 0) return rc; /* -ECANCELED or -ENOMEM */

@@ -49,6 +49,22 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
   all[nfds].events = POLLIN;
   all[nfds].revents = 0;
   rc = poll_until(all, nfds + 1, deadline);
+  while (rc > 0 && !cx_token_is_cancelled(target->token) &&
+         all[nfds].revents != 0) {
+    /* Only possible with a descriptor inherited across fork() and made
+     * readable by the other process: take our own and poll again. */
+    bool user_ready = false;
+    for (nfds_t i = 0; i < nfds; i++) user_ready |= all[i].revents != 0;
+    if (user_ready) break;
+    fd = cx_token_fd(target->token);
+    if (fd < 0) {
+      rc = fd;
+      break;
+    }
+    all[nfds].fd = fd;
+    all[nfds].revents = 0;
+    rc = poll_until(all, nfds + 1, deadline);
+  }
   if (rc > 0) {
     for (nfds_t i = 0; i < nfds; i++) {
       fds[i].revents = all[i].revents;

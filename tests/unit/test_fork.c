@@ -404,6 +404,44 @@ static void test_fork_token_fd_not_shared(void **state) {
   cx_token_unref(g_shared_fd_token);
 }
 
+/* A condition predicate is running on a worker at the moment of the fork:
+ * in the child the check is submitted again (the condition still
+ * triggers) and exiting the op does not wait for the parent's worker. */
+static atomic_int g_pred_calls;
+static atomic_int g_pred_in;
+static int slow_predicate(void *p) {
+  (void)p;
+  atomic_fetch_add(&g_pred_calls, 1);
+  atomic_store(&g_pred_in, 1);
+  cx_test_sleep(0.3);
+  atomic_store(&g_pred_in, 0);
+  return getpid() == (pid_t)(intptr_t)p ? 0 : 1; /* met in the child */
+}
+
+static cx_op *g_cond_op;
+static int child_condition_resumes(void) {
+  int r = cx_token_wait(cx_op_token(g_cond_op), 10.0); /* resumes workers */
+  if (r != 0) return 90;
+  if (cx_op_cancel_reason(g_cond_op) != CX_REASON_CONDITION) return 91;
+  if (cx_op_exit(g_cond_op, -ECANCELED) != 0) return 92; /* no hang */
+  return 0;
+}
+
+static void test_fork_condition_in_flight(void **state) {
+  (void)state;
+  SKIP_UNDER_TSAN();
+  CX_ASSERT_OK(cx_op_with_condition(&g_cond_op, slow_predicate,
+                                    (void *)(intptr_t)getpid(), NULL, 0.05,
+                                    "in-flight"));
+  CX_ASSERT_OK(cx_op_enter(g_cond_op));
+  double end = cx_test_now() + 10.0;
+  while (!atomic_load(&g_pred_in) && cx_test_now() < end) cx_test_sleep(0.005);
+  assert_true(atomic_load(&g_pred_in)); /* the fork lands inside a check */
+  assert_int_equal(run_in_child(child_condition_resumes, 30.0), 0);
+  CX_ASSERT_OK(cx_op_exit(g_cond_op, 0));
+  cx_op_unref(g_cond_op);
+}
+
 /* ---------------------------------------------------------------------- */
 /* fork while other threads keep the library busy */
 
@@ -458,6 +496,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/fork/token-fd/not-shared", test_fork_token_fd_not_shared),
     CX_TEST("/fork/child/inherited-timeout-fires",
             test_fork_inherited_timeout_fires),
+    CX_TEST("/fork/child/condition-in-flight", test_fork_condition_in_flight),
     CX_TEST("/fork/under-load", test_fork_under_load),
 };
 

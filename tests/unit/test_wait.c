@@ -734,6 +734,52 @@ static void test_cond_cancel_while_mutex_held(void **state) {
   cx_op_unref(g_busy_parent);
 }
 
+/* The hand-off of a condvar wake never waits behind slow condition
+ * predicates: four conditions block their workers for 3 s each while a
+ * canceller holds the mutex; the waiter still wakes well before that. */
+static int three_second_predicate(void *p) {
+  (void)p;
+  cx_test_sleep(3.0);
+  return 0;
+}
+
+static void *slow_pool_waiter(void *p) {
+  cx_op *op = p;
+  int rc;
+  pthread_mutex_lock(&g_busy_mu);
+  rc = cx_cond_wait(op, &g_busy_cv, &g_busy_mu, 20.0);
+  pthread_mutex_unlock(&g_busy_mu);
+  return (void *)(intptr_t)rc;
+}
+
+static void test_cond_wake_not_behind_predicates(void **state) {
+  (void)state;
+  cx_op *slow[4], *w;
+  pthread_t th;
+  void *rv = NULL;
+  for (int i = 0; i < 4; i++) {
+    CX_ASSERT_OK(cx_op_with_condition(&slow[i], three_second_predicate, NULL,
+                                      NULL, 0.01, "slow"));
+    CX_ASSERT_OK(cx_op_enter(slow[i]));
+  }
+  cx_test_sleep(0.2); /* the four predicates now occupy their workers */
+  w = cx_test_op("waiter", NULL, 0);
+  assert_int_equal(pthread_create(&th, NULL, slow_pool_waiter, w), 0);
+  cx_test_sleep(0.1);
+  pthread_mutex_lock(&g_busy_mu); /* the cancel must hand the wake off */
+  double t0 = cx_test_now();
+  cx_op_cancel(w, CX_REASON_MANUAL, "wake up");
+  pthread_mutex_unlock(&g_busy_mu);
+  pthread_join(th, &rv);
+  assert_true(cx_test_now() - t0 < 2.0);
+  CX_ASSERT_ERR(-ECANCELED, (int)(intptr_t)rv);
+  cx_op_unref(w);
+  for (int i = 3; i >= 0; i--) {
+    CX_ASSERT_OK(cx_op_exit(slow[i], 0));
+    cx_op_unref(slow[i]);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/wait/woken/check", test_wake_check),
     CX_TEST("/wait/woken/sleep", test_wake_sleep),
@@ -760,6 +806,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/wait/cond/signalled", test_cond_signalled),
     CX_TEST("/wait/cond/cancel-while-mutex-held",
             test_cond_cancel_while_mutex_held),
+    CX_TEST("/wait/cond/wake-not-behind-predicates",
+            test_cond_wake_not_behind_predicates),
     CX_TEST("/wait/race/sleep", test_race_sleep),
     CX_TEST("/wait/race/poll", test_race_poll),
     CX_TEST("/wait/race/wait-fd", test_race_wait_fd),
