@@ -45,6 +45,7 @@ CX_EXPORT void cx_log_set_handler(cx_log_fn fn, cx_log_level min_level,
 /* cx_log_stderr: a ready-made handler that writes
  * "cancelable: LEVEL [op-id] message" lines to stderr.  Pass it to
  * cx_log_set_handler().
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT void cx_log_stderr(cx_log_level level, const char *op_id,
                              const char *message, void *user_data);

@@ -127,16 +127,19 @@ CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
  *   partial result is stored); the iterator's negative errno (stored too);
  *   -EINVAL NULL argument; -ENOMEM.  Once a stream has ended, every later
  *   call returns the same outcome (0, -ECANCELED or the error).
+ * Thread-safety: one thread at a time per stream.
  * Since: 0.1 */
 CX_EXPORT int cx_stream_next(cx_stream *stream, void **item);
 
-/* cx_stream_count: items received so far (0 for NULL).  Since: 0.1 */
+/* cx_stream_count: items received so far (0 for NULL).  Thread-safety: one
+ * thread at a time per stream. Since: 0.1 */
 CX_EXPORT size_t cx_stream_count(const cx_stream *stream);
 
 /* cx_stream_free: free the stream.  If it has not ended, its partial result
  * is stored first (not completed, error 0).  Kept items move to the
  * result.
- * @stream: (nullable) NULL is a no-op.  Since: 0.1 */
+ * @stream: (nullable) NULL is a no-op.  Thread-safety: one thread at a time per
+ * stream. Since: 0.1 */
 CX_EXPORT void cx_stream_free(cx_stream *stream);
 
 #ifdef __cplusplus

@@ -71,7 +71,8 @@ CX_EXPORT int cx_run(const cx_run_options *opts, cx_run_fn fn, void *user_data,
 
 /* cx_run_method: cx_run() with the op named "@type_name.@method_name".
  * Arguments and errors as cx_run() (plus -EINVAL for NULL names; the name
- * in @opts is ignored).  Since: 0.1 */
+ * in @opts is ignored).  Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
 CX_EXPORT int cx_run_method(const char *type_name, const char *method_name,
                             const cx_run_options *opts, cx_run_fn fn,
                             void *user_data, cx_op **out_op);
@@ -89,6 +90,7 @@ CX_EXPORT int cx_run_in(cx_op *op, cx_run_fn fn, void *user_data);
 /* cx_with_current: call @fn with the current op (possibly NULL) without
  * creating one (the reference's @with_current_operation).
  * Returns: @fn's result.  Errors: -EINVAL NULL @fn.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_with_current(cx_run_fn fn, void *user_data);
 
@@ -106,10 +108,12 @@ typedef struct cx_scope_state {
 } cx_scope_state;
 
 /* cx_scope_begin: enters @op for CX_SCOPE; stores an enter error in
- * *@result.  Since: 0.1 */
+ * *@result.  Thread-safety: the thread that runs the block.
+ * Since: 0.1 */
 CX_EXPORT cx_scope_state cx_scope_begin(cx_op *op, int *result);
 
 /* cx_scope_end: exits the op of a CX_SCOPE block with *result.
+ * Thread-safety: the thread that runs the block.
  * Since: 0.1 */
 CX_EXPORT void cx_scope_end(cx_scope_state *state);
 
@@ -138,12 +142,14 @@ typedef struct cx_wrapped {
 
 /* cx_wrap: wrap @fn so that each call first checks @op.  Nothing is
  * allocated; the op must outlive the wrapper.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT cx_wrapped cx_wrap(cx_op *op, cx_run_fn fn);
 
 /* cx_wrapped_call: call a wrapped function.
  * Returns: its result, or -ECANCELED without calling it when the op is
  *   cancelled.  Errors: -EINVAL NULL @w or function.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_wrapped_call(const cx_wrapped *w, void *user_data);
 
@@ -183,6 +189,7 @@ typedef struct cx_retry_options {
  *   error is not retryable; -ECANCELED when cancelled.
  * Errors: -EINVAL bad options (0 attempts, negative or NaN delays,
  *   multiplier < 1, jitter outside [0, 1]) or NULL @fn: nothing is called.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
                        void *user_data);
@@ -195,6 +202,7 @@ CX_EXPORT int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
  * seen by the new thread's cancellation points.
  * Returns: 0.  Errors: -EINVAL NULL @thread or @start; -ENOMEM; the
  *   negative errno of pthread_create().
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_thread_create(pthread_t *thread, const pthread_attr_t *attr,
                                void *(*start)(void *), void *arg);
@@ -211,12 +219,14 @@ typedef struct cx_adoption {
  * @op: (nullable) NULL makes "no op" current (cx_current() returns NULL).
  * @saved: (not nullable) storage that lives until cx_current_restore().
  * Returns: 0.  Errors: -EINVAL NULL @saved.
+ * Thread-safety: acts on the calling thread's stack.
  * Since: 0.1 */
 CX_EXPORT int cx_current_adopt(cx_op *op, cx_adoption *saved);
 
 /* cx_current_restore: undo cx_current_adopt(); adoptions nest and must be
  * restored innermost first.
  * Returns: 0.  Errors: -EINVAL NULL; -EPERM not the innermost.
+ * Thread-safety: the thread that adopted.
  * Since: 0.1 */
 CX_EXPORT int cx_current_restore(cx_adoption *saved);
 

@@ -78,11 +78,13 @@ CX_EXPORT void cx_source_free(cx_source *source);
 /* cx_source_name: the source's name ("timeout", "signal", "condition NAME",
  * "any_of", "all_of", or the custom name).
  * Returns: (transfer none) valid while the source lives; NULL for NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT const char *cx_source_name(const cx_source *source);
 
 /* cx_source_reason: the reason the source cancels with (for composites,
  * CX_REASON_NONE: they take the reason of the sub-source that fired).
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT cx_reason cx_source_reason(const cx_source *source);
 
@@ -105,6 +107,7 @@ CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
  * @seconds: > 0 and finite.
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
 
@@ -122,6 +125,7 @@ CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
  *   SIGFPE, SIGILL, SIGTRAP, SIGSYS: returning from their handler re-runs
  *   the fault), or more than 64 signals; -ENOMEM.  start() may fail with
  *   -EMFILE/-EAGAIN when the dispatcher cannot start.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_signal(const int *signals, size_t count,
                                cx_source **out);
@@ -145,6 +149,7 @@ typedef int (*cx_predicate_fn)(void *user_data);
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.
  * Errors: -EINVAL bad argument (then @destroy is not called); -ENOMEM.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_condition(cx_predicate_fn predicate, void *user_data,
                                   void (*destroy)(void *), double interval,
@@ -177,6 +182,7 @@ typedef struct cx_resource_limits {
  * Errors: -EINVAL NULL argument, size too small, no limit set, a limit
  *   outside (0, 100], a bad interval; -ENOENT, -EACCES, ... (from
  *   statvfs(3)) a disk limit whose path cannot be examined; -ENOMEM.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
                                  cx_source **out);
@@ -191,12 +197,14 @@ CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
  * Returns: 0.
  * Errors: -EINVAL NULL argument, @count 0 or > 64, a NULL or already-owned
  *   sub-source; -ENOMEM.  On error the caller keeps the sources.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_any_of(cx_source *const *sources, size_t count,
                                cx_source **out);
 
 /* cx_source_composite: the same as cx_source_any_of(), under the
  * reference library's other name for it (CompositeSource).
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_composite(cx_source *const *sources, size_t count,
                                   cx_source **out);
@@ -206,6 +214,7 @@ CX_EXPORT int cx_source_composite(cx_source *const *sources, size_t count,
  * (AND logic; the reference's AllOfSource).  Its reason is that of the
  * source that completed the set; its message says "all N sources
  * triggered (the last: NAME)".  Arguments and errors as cx_source_any_of().
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
                                cx_source **out);
@@ -215,6 +224,7 @@ CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
  * @out: as for cx_op_create().  @signals, @count: as cx_source_signal().
  * @name: (nullable).
  * Returns: 0.  Errors: as cx_source_signal() and cx_op_create().
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_op_with_signal(cx_op **out, const int *signals, size_t count,
                                 const char *name);
@@ -224,6 +234,7 @@ CX_EXPORT int cx_op_with_signal(cx_op **out, const int *signals, size_t count,
  * cx_source_condition() for the arguments.
  * Returns: 0.  Errors: as cx_source_condition() and cx_op_create() (on
  *   error @destroy is not called).
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
                                    void *user_data, void (*destroy)(void *),
@@ -239,6 +250,7 @@ CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
  *   referenced by the links.  @count: at least 1.  @name: (nullable)
  *   default "combined".
  * Returns: 0.  Errors: -EINVAL NULL argument or @count 0; -ENOMEM.
+ * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
                             const char *name);
