@@ -51,6 +51,17 @@ cx_op *cx_test_entered_op(const char *name, cx_op *parent, double timeout) {
   return op;
 }
 
+int cx_test_vclock_setup(void **state) {
+  (void)state;
+  return cx_clock_use_virtual() == 0 ? 0 : -1;
+}
+
+int cx_test_vclock_teardown(void **state) {
+  (void)state;
+  cx_clock_use_real();
+  return 0;
+}
+
 double cx_test_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

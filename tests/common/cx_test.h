@@ -51,6 +51,14 @@ struct cx_op *cx_test_op(const char *name, struct cx_op *parent,
 struct cx_op *cx_test_entered_op(const char *name, struct cx_op *parent,
                                  double timeout);
 
+/* cmocka setup/teardown that switch to the virtual clock and back. */
+int cx_test_vclock_setup(void **state);
+int cx_test_vclock_teardown(void **state);
+
+/* A test that runs on the virtual clock, restored afterwards. */
+#define CX_TEST_VCLOCK(path, fn) \
+  { (path), (fn), cx_test_vclock_setup, cx_test_vclock_teardown, NULL }
+
 /* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */
 double cx_test_now(void);
 

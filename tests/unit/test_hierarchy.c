@@ -60,21 +60,6 @@ static void assert_parent_message(cx_op *op, const char *parent_name,
 }
 
 #ifndef CX_TREE_BIG
-static int vclock_setup(void **state) {
-  (void)state;
-  return cx_clock_use_virtual() == 0 ? 0 : -1;
-}
-
-static int vclock_teardown(void **state) {
-  (void)state;
-  cx_clock_use_real();
-  return 0;
-}
-
-/* A test that runs on the virtual clock, restored afterwards. */
-#define CX_TEST_VCLOCK(path, fn) \
-  { (path), (fn), vclock_setup, vclock_teardown, NULL }
-
 static void assert_near(double expected, double actual) {
   if (fabs(expected - actual) > 1e-6) {
     print_error("expected %.9f, got %.9f\n", expected, actual);

@@ -24,20 +24,6 @@ static cx_op *new_op(const char *name, cx_op *parent) {
   return cx_test_op(name, parent, 0);
 }
 
-static int vclock_setup(void **state) {
-  (void)state;
-  return cx_clock_use_virtual() == 0 ? 0 : -1;
-}
-
-static int vclock_teardown(void **state) {
-  (void)state;
-  cx_clock_use_real();
-  return 0;
-}
-
-#define CX_TEST_VCLOCK(path, fn) \
-  { (path), (fn), vclock_setup, vclock_teardown, NULL }
-
 /* A record of deliveries: who got what. */
 #define MAX_EVENTS 64
 typedef struct event {
@@ -611,10 +597,10 @@ static void test_through_shield(void **state) {
   { (path), (fn), journal_setup, journal_teardown, NULL }
 
 static int vj_setup(void **state) {
-  return journal_setup(state) || vclock_setup(state);
+  return journal_setup(state) || cx_test_vclock_setup(state);
 }
 static int vj_teardown(void **state) {
-  vclock_teardown(state);
+  cx_test_vclock_teardown(state);
   return journal_teardown(state);
 }
 #define VJT(path, fn) \

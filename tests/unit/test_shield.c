@@ -21,20 +21,6 @@ static cx_op *new_op(const char *name, cx_op *parent, double timeout) {
   return cx_test_op(name, parent, timeout);
 }
 
-static int vclock_setup(void **state) {
-  (void)state;
-  return cx_clock_use_virtual() == 0 ? 0 : -1;
-}
-
-static int vclock_teardown(void **state) {
-  (void)state;
-  cx_clock_use_real();
-  return 0;
-}
-
-#define CX_TEST_VCLOCK(path, fn) \
-  { (path), (fn), vclock_setup, vclock_teardown, NULL }
-
 /* ---------------------------------------------------------------------- */
 
 static void test_status_and_parent(void **state) {

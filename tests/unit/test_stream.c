@@ -587,19 +587,7 @@ static void test_cancel_sticky(void **state) {
 #define FT(path, fn) \
   { (path), (fn), reset_freed, NULL, NULL }
 
-static int vclock_setup(void **state) {
-  reset_freed(state);
-  return cx_clock_use_virtual() == 0 ? 0 : -1;
-}
-
-static int vclock_teardown(void **state) {
-  (void)state;
-  cx_clock_use_real();
-  return 0;
-}
-
-#define VT(path, fn) \
-  { (path), (fn), vclock_setup, vclock_teardown, NULL }
+#define VT(path, fn) CX_TEST_VCLOCK(path, fn)
 
 static const struct CMUnitTest tests[] = {
     FT("/tree/stream/completes", test_completes),
