@@ -42,235 +42,15 @@
 #include <thread>
 #include <vector>
 
-#define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
-#define BENCH_ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
+#include "harness.h"
+
 
 // ---------------------------------------------------------------- harness
-namespace harness {
-
-static const char *peer_name = "?";
-static int reps = 5;
-static int64_t rep_ns = 200 * INT64_C(1000000);
-static int verbose;
-
-static void init(const char *peer) {
-  peer_name = peer;
-  // §2.3: a second thread, so that glibc and libstdc++ leave their
-  // single-threaded shortcuts.
-  std::thread([] {
-    for (;;) pause();
-  }).detach();
-  if (const char *e = getenv("PEERS_REPS"); e && atoi(e) > 0) reps = atoi(e);
-  if (const char *e = getenv("PEERS_REP_MS"); e && atoi(e) > 0)
-    rep_ns = int64_t(atoi(e)) * 1000000;
-  if (const char *e = getenv("PEERS_VERBOSE"); e && !strcmp(e, "1"))
-    verbose = 1;
-}
-
-static int64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-static double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double percentile(const std::vector<double> &sorted, double p) {
-  size_t n = sorted.size();
-  size_t rank = size_t(std::ceil(p / 100.0 * double(n)));
-  rank = std::clamp<size_t>(rank, 1, n);
-  return sorted[rank - 1];
-}
-
-using batch_fn = void (*)(uint64_t n, void *ctx);
-using step_fn = void (*)(void *ctx);
-
-static double micro(const char *key, batch_fn fn, void *ctx) {
-  uint64_t n = 1, batch;
-  int64_t t;
-  std::vector<double> v(reps);
-  for (;;) {
-    int64_t t0 = now_ns();
-    fn(n, ctx);
-    t = now_ns() - t0;
-    if (t >= 1000000) break;
-    n *= t < 10000 ? 100 : 10;
-  }
-  batch = uint64_t(double(n) * 10e6 / double(t));
-  if (batch < 1) batch = 1;
-  fn(batch, ctx);  // warm-up
-  for (int r = 0; r < reps; r++) {
-    int64_t sum = 0;
-    uint64_t ops = 0;
-    while (sum < rep_ns) {
-      int64_t t0 = now_ns();
-      fn(batch, ctx);
-      sum += now_ns() - t0;
-      ops += batch;
-    }
-    v[r] = double(sum) / double(ops);
-    if (verbose)
-      fprintf(stderr, "# %s %s rep %d: %.3f ns/op (batch %llu, %llu ops)\n",
-              peer_name, key, r, v[r], (unsigned long long)batch,
-              (unsigned long long)ops);
-  }
-  return median(v);
-}
-
-static double rounds(const char *key, step_fn setup, step_fn timed,
-                     step_fn teardown, void *ctx) {
-  std::vector<double> v(reps);
-  setup(ctx);  // warm-up round
-  timed(ctx);
-  teardown(ctx);
-  for (int r = 0; r < reps; r++) {
-    int64_t sum = 0;
-    long count = 0;
-    while (sum < rep_ns) {
-      setup(ctx);
-      int64_t t0 = now_ns();
-      timed(ctx);
-      sum += now_ns() - t0;
-      teardown(ctx);
-      count++;
-    }
-    v[r] = double(sum) / double(count);
-    if (verbose)
-      fprintf(stderr, "# %s %s rep %d: %.1f ns/round (%ld rounds)\n",
-              peer_name, key, r, v[r], count);
-  }
-  return median(v);
-}
-
-static void print_na(const char *key, const char *unit, const char *why) {
-  printf("%s %s NA %s\n", peer_name, key, unit);
-  fflush(stdout);
-  fprintf(stderr, "# %s %s NA: %s\n", peer_name, key, why);
-}
-
-static void print(const char *key, double value, const char *unit) {
-  if (!std::isfinite(value)) {
-    print_na(key, unit, "not a finite number");
-    return;
-  }
-  double a = std::fabs(value);
-  int decimals = a < 10 ? 3 : a < 100 ? 2 : a < 1000 ? 1 : 0;
-  printf("%s %s %.*f %s\n", peer_name, key, decimals, value, unit);
-  fflush(stdout);
-}
-
-__attribute__((format(printf, 1, 2))) static void remark(const char *fmt,
-                                                         ...) {
-  va_list ap;
-  fprintf(stderr, "# %s: ", peer_name);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-[[noreturn]] __attribute__((format(printf, 1, 2))) static void fail(
-    const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "# %s: ASSERTION FAILED: ", peer_name);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  exit(2);
-}
-
-static long status_kib(const char *field) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  size_t len = strlen(field);
-  long kib = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f)) {
-    if (!strncmp(line, field, len) && line[len] == ':') {
-      kib = strtol(line + len + 1, nullptr, 10);
-      break;
-    }
-  }
-  fclose(f);
-  return kib;
-}
-
-constexpr int S10_SCOPES = 1000, S10_ROUNDS = 5;
-
-static void s10_permutation(int *perm, int n) {
-  uint64_t x = UINT64_C(0x5eed5eed5eed5eed);
-  for (int i = 0; i < n; i++) perm[i] = i;
-  for (int i = n - 1; i >= 1; i--) {
-    x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-    int j = int((x >> 33) % uint64_t(i + 1));
-    std::swap(perm[i], perm[j]);
-  }
-}
-
-static int s10_timeout_ms(int i) { return 10 + i % 41; }
-
-// p50, p99, max, min of one round's latenesses (ns).
-static void s10_round_stats(std::vector<double> late, double out[4]) {
-  std::sort(late.begin(), late.end());
-  out[0] = percentile(late, 50);
-  out[1] = percentile(late, 99);
-  out[2] = late.back();
-  out[3] = late.front();
-}
-
-static void s10_report(double stats[][4], int rounds) {
-  static const char *keys[3] = {"S10.p50", "S10.p99", "S10.max"};
-  for (int k = 0; k < 3; k++) {
-    std::vector<double> col;
-    for (int r = 0; r < rounds; r++) col.push_back(stats[r][k] / 1e6);
-    print(keys[k], median(col), "ms");
-  }
-  double mn = INFINITY;
-  for (int r = 0; r < rounds; r++) mn = std::min(mn, stats[r][3]);
-  print("S10.min", mn / 1e6, "ms");
-  if (verbose)
-    for (int r = 0; r < rounds; r++)
-      fprintf(stderr,
-              "# %s S10 round %d: p50 %.4f p99 %.4f max %.4f min %.4f ms\n",
-              peer_name, r, stats[r][0] / 1e6, stats[r][1] / 1e6,
-              stats[r][2] / 1e6, stats[r][3] / 1e6);
-}
-
-constexpr int S9_WARMUP = 100, S9_SAMPLES = 2000;
-
-static void s9_settle(bool one_cpu) {
-  if (one_cpu) {
-    int64_t end = now_ns() + 100000;
-    while (now_ns() < end) {
-    }
-  } else {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, nullptr);
-  }
-}
-
-static void s9_report(std::vector<double> lat, bool one_cpu) {
-  std::sort(lat.begin(), lat.end());
-  print(one_cpu ? "S9.p50_1cpu" : "S9.p50", percentile(lat, 50) / 1e3, "us");
-  print(one_cpu ? "S9.p99_1cpu" : "S9.p99", percentile(lat, 99) / 1e3, "us");
-  if (verbose)
-    fprintf(stderr, "# %s S9%s: min %.2f p90 %.2f max %.2f us\n", peer_name,
-            one_cpu ? "_1cpu" : "", lat.front() / 1e3,
-            percentile(lat, 90) / 1e3, lat.back() / 1e3);
-}
-
-}  // namespace harness
-
-namespace h = harness;
+// The C harness shared with ours.c and glib.c (bench/harness.c, compiled
+// with gcc and linked in), so that every peer obeys the same rules.
 
 #define CHECK(expr) \
-  ((expr) ? (void)0 : h::fail("%s:%d: %s", __FILE__, __LINE__, #expr))
+  ((expr) ? (void)0 : bench_fail("%s:%d: %s", __FILE__, __LINE__, #expr))
 
 // ---------------------------------------------------------------- peer
 // A child's link: forwards the parent's stop request to the child source.
@@ -429,13 +209,13 @@ static void s1_batch(uint64_t n, void *ctx) {
     if (tok.stop_requested()) hits++;
     BENCH_BARRIER();
   }
-  if (hits != 0) h::fail("S1: hits == %llu", (unsigned long long)hits);
+  if (hits != 0) bench_fail("S1: hits == %llu", (unsigned long long)hits);
 }
 
 static void s1() {
   std::stop_source src;
   std::stop_token tok = src.get_token();
-  h::print("S1", h::micro("S1", s1_batch, &tok), "ns/op");
+  bench_print("S1", bench_micro("S1", s1_batch, &tok), "ns/op");
 }
 
 // ---- S2 token_create_destroy
@@ -446,7 +226,7 @@ static void s2_batch(uint64_t n, void *) {
   }
 }
 
-static void s2() { h::print("S2", h::micro("S2", s2_batch, nullptr), "ns/op"); }
+static void s2() { bench_print("S2", bench_micro("S2", s2_batch, nullptr), "ns/op"); }
 
 // ---- S3 child_create_destroy
 static void s3_batch(uint64_t n, void *ctx) {
@@ -460,7 +240,7 @@ static void s3_batch(uint64_t n, void *ctx) {
 static void s3() {
   std::stop_source parent;
   std::stop_token tok = parent.get_token();
-  h::print("S3", h::micro("S3", s3_batch, &tok), "ns/op");
+  bench_print("S3", bench_micro("S3", s3_batch, &tok), "ns/op");
   CHECK(!parent.stop_requested());
 }
 
@@ -498,7 +278,7 @@ static void s4_timed(void *p) {
   auto *c = static_cast<S4 *>(p);
   CHECK(c->parent->request_stop());
   for (int i = 0; i < S4_N; i++)
-    if (!c->kids.kids[i].s.stop_requested()) h::fail("S4: child %d live", i);
+    if (!c->kids.kids[i].s.stop_requested()) bench_fail("S4: child %d live", i);
 }
 
 static void s4_teardown(void *p) {
@@ -509,9 +289,9 @@ static void s4_teardown(void *p) {
 
 static void s4() {
   S4 c;
-  double ns = h::rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
-  h::print("S4.total", ns / 1e6, "ms");
-  h::print("S4.per_child", ns / S4_N, "ns/child");
+  double ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
+  bench_print("S4.total", ns / 1e6, "ms");
+  bench_print("S4.per_child", ns / S4_N, "ns/child");
 }
 
 // ---- S5 cascade_cancel_deep
@@ -538,7 +318,7 @@ static void s5_setup(void *p) {
 static void s5_timed(void *p) {
   auto *c = static_cast<S5 *>(p);
   CHECK(c->root->request_stop());
-  if (!c->chain[c->depth - 1].s.stop_requested()) h::fail("S5: leaf live");
+  if (!c->chain[c->depth - 1].s.stop_requested()) bench_fail("S5: leaf live");
 }
 
 static void s5_teardown(void *p) {
@@ -570,19 +350,19 @@ __attribute__((noinline)) static void s5_stack_probe(S5 *c) {
   long diff = long(reinterpret_cast<uintptr_t>(&local) - leaf_local);
   double per = double(diff) / c->depth;
   if (per < 1.0)
-    h::print_na("S5.stack_per_level", "bytes",
+    bench_print_na("S5.stack_per_level", "bytes",
                 "propagation is not recursive on the caller's stack");
   else
-    h::print("S5.stack_per_level", per, "bytes");
-  h::remark("S5 stack: canceller local - leaf callback local = %ld bytes "
+    bench_print("S5.stack_per_level", per, "bytes");
+  bench_remark("S5 stack: canceller local - leaf callback local = %ld bytes "
             "over %d levels", diff, c->depth);
 }
 
 static void s5() {
   S5 c{S5_D, {}, nullptr};
-  double ns = h::rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
-  h::print("S5.total", ns / 1e6, "ms");
-  h::print("S5.per_level", ns / S5_D, "ns/level");
+  double ns = bench_rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
+  bench_print("S5.total", ns / 1e6, "ms");
+  bench_print("S5.per_level", ns / S5_D, "ns/level");
   s5_stack_probe(&c);
 }
 
@@ -591,7 +371,7 @@ static int s5probe(int depth) {
   s5_setup(&c);
   s5_timed(&c);
   s5_teardown(&c);
-  h::remark("S5probe %d ok", depth);
+  bench_remark("S5probe %d ok", depth);
   return 0;
 }
 
@@ -611,8 +391,8 @@ static void s6_batch(uint64_t n, void *ctx) {
 static void s6() {
   std::stop_source src;
   S6 c{src.get_token(), 0};
-  h::print("S6", h::micro("S6", s6_batch, &c), "ns/op");
-  if (c.counter != 0) h::fail("S6: counter == %ld", c.counter);
+  bench_print("S6", bench_micro("S6", s6_batch, &c), "ns/op");
+  if (c.counter != 0) bench_fail("S6: counter == %ld", c.counter);
 }
 
 // ---- S7 cancel_with_callbacks
@@ -639,16 +419,16 @@ static void s7_timed(void *p) {
 
 static void s7_teardown(void *p) {
   auto *c = static_cast<S7 *>(p);
-  if (c->counter != S7_CALLBACKS) h::fail("S7: counter == %ld", c->counter);
+  if (c->counter != S7_CALLBACKS) bench_fail("S7: counter == %ld", c->counter);
   for (auto &cb : c->cbs) cb.reset();
   c->src.reset();
 }
 
 static void s7() {
   static S7 c;
-  double ns = h::rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
-  h::print("S7.total", ns / 1e3, "us");
-  h::print("S7.per_callback", ns / S7_CALLBACKS, "ns/callback");
+  double ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
+  bench_print("S7.total", ns / 1e3, "us");
+  bench_print("S7.per_callback", ns / S7_CALLBACKS, "ns/callback");
 }
 
 // ---- S8 timeout_scope_not_fired
@@ -661,20 +441,20 @@ static void s8_batch(uint64_t n, void *) {
 }
 
 static void s8() {
-  long base = h::status_kib("VmRSS");
+  long base = bench_status_kib("VmRSS");
   timer_service();  // start the timer machinery
   // The background scopes live in one array (built in place, as a program
   // keeping many scopes alive would hold them).
   auto bg = std::make_unique<std::optional<TimeoutScope>[]>(S8_BACKGROUND);
   for (int i = 0; i < S8_BACKGROUND; i++)
     bg[i].emplace(std::chrono::seconds(60));
-  h::print("S8.op", h::micro("S8", s8_batch, nullptr), "ns/op");
-  long peak = h::status_kib("VmHWM");
+  bench_print("S8.op", bench_micro("S8", s8_batch, nullptr), "ns/op");
+  long peak = bench_status_kib("VmHWM");
   for (int i = 0; i < S8_BACKGROUND; i++)
-    if (bg[i]->source.stop_requested()) h::fail("S8: scope %d fired", i);
-  h::print("S8.peak_rss", peak / 1024.0, "MiB");
-  h::print("S8.base_rss", base / 1024.0, "MiB");
-  h::print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
+    if (bg[i]->source.stop_requested()) bench_fail("S8: scope %d fired", i);
+  bench_print("S8.peak_rss", peak / 1024.0, "MiB");
+  bench_print("S8.base_rss", base / 1024.0, "MiB");
+  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
            "bytes");
   bg.reset();
 }
@@ -699,7 +479,7 @@ static void s9_waiter() {
       std::unique_lock lk(mu);
       cv.wait(lk, tok, [] { return false; });
     }
-    s9s.t1 = h::now_ns();
+    s9s.t1 = bench_now_ns();
     sem_post(&s9s.done);
   }
 }
@@ -710,77 +490,77 @@ static void s9(bool one_cpu) {
   sem_init(&s9s.ready, 0, 0);
   sem_init(&s9s.done, 0, 0);
   std::thread waiter(s9_waiter);
-  for (int i = 0; i < h::S9_WARMUP + h::S9_SAMPLES; i++) {
+  for (int i = 0; i < BENCH_S9_WARMUP + BENCH_S9_SAMPLES; i++) {
     auto *src = new std::stop_source;
     s9s.token = src;
     sem_post(&s9s.go);
     sem_wait(&s9s.ready);
-    h::s9_settle(one_cpu);
-    int64_t t0 = h::now_ns();
+    bench_s9_settle(one_cpu);
+    int64_t t0 = bench_now_ns();
     src->request_stop();
     sem_wait(&s9s.done);
-    if (i >= h::S9_WARMUP) lat.push_back(double(s9s.t1 - t0));
+    if (i >= BENCH_S9_WARMUP) lat.push_back(double(s9s.t1 - t0));
     delete src;
   }
   s9s.token = nullptr;
   sem_post(&s9s.go);
   waiter.join();
-  h::s9_report(lat, one_cpu);
+  bench_s9_report(lat.data(), lat.size(), one_cpu);
 }
 
 // ---- S10 timer_accuracy
-static int64_t s10_fired[h::S10_SCOPES];
+static int64_t s10_fired[BENCH_S10_SCOPES];
 static std::atomic<int> s10_count;
 
 struct Record {
   int i;
   void operator()() const noexcept {
-    s10_fired[i] = h::now_ns();
+    s10_fired[i] = bench_now_ns();
     s10_count.fetch_add(1);
   }
 };
 
 static void s10() {
-  int perm[h::S10_SCOPES];
-  double stats[h::S10_ROUNDS][4];
-  int rounds = std::min(h::reps, h::S10_ROUNDS);
-  h::s10_permutation(perm, h::S10_SCOPES);
+  int perm[BENCH_S10_SCOPES];
+  double stats[BENCH_S10_ROUNDS][4];
+  int rounds = std::min(bench_reps(), int(BENCH_S10_ROUNDS));
+  bench_s10_permutation(perm, BENCH_S10_SCOPES);
   timer_service();
   for (int r = 0; r < rounds; r++) {
-    auto scopes = std::make_unique<std::optional<TimeoutScope>[]>(h::S10_SCOPES);
+    auto scopes = std::make_unique<std::optional<TimeoutScope>[]>(BENCH_S10_SCOPES);
     auto cbs = std::make_unique<std::optional<std::stop_callback<Record>>[]>(
-        h::S10_SCOPES);
-    std::vector<double> deadline(h::S10_SCOPES), late(h::S10_SCOPES);
-    int64_t give_up = h::now_ns() + 5 * INT64_C(1000000000);
+        BENCH_S10_SCOPES);
+    std::vector<double> deadline(BENCH_S10_SCOPES), late(BENCH_S10_SCOPES);
+    int64_t give_up = bench_now_ns() + 5 * INT64_C(1000000000);
     s10_count = 0;
-    for (int k = 0; k < h::S10_SCOPES; k++) {
+    for (int k = 0; k < BENCH_S10_SCOPES; k++) {
       int i = perm[k];
       scopes[i].emplace();
       cbs[i].emplace(scopes[i]->source.get_token(), Record{i});
-      scopes[i]->arm(std::chrono::milliseconds(h::s10_timeout_ms(i)));
+      scopes[i]->arm(std::chrono::milliseconds(bench_s10_timeout_ms(i)));
       // The deadline stored in the heap entry (its clock is CLOCK_MONOTONIC).
       deadline[i] = double(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                scopes[i]->entry.deadline.time_since_epoch())
                                .count());
     }
-    while (s10_count.load() < h::S10_SCOPES) {
-      if (h::now_ns() > give_up) h::fail("S10: timers did not fire");
+    while (s10_count.load() < BENCH_S10_SCOPES) {
+      if (bench_now_ns() > give_up) bench_fail("S10: timers did not fire");
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    for (int i = 0; i < h::S10_SCOPES; i++)
+    for (int i = 0; i < BENCH_S10_SCOPES; i++)
       late[i] = double(s10_fired[i]) - deadline[i];
-    for (int i = 0; i < h::S10_SCOPES; i++) {
+    for (int i = 0; i < BENCH_S10_SCOPES; i++) {
       cbs[i].reset();
       scopes[i].reset();
     }
-    h::s10_round_stats(late, stats[r]);
+    bench_s10_round_stats(late.data(), late.size(), stats[r]);
   }
-  h::s10_report(stats, rounds);
+  bench_s10_report(stats, rounds);
 }
 
 int main(int argc, char **argv) {
   std::string_view s = argc > 1 ? argv[1] : "";
-  h::init("cxx");
+  bench_init("cxx");
   if (s == "S1") s1();
   else if (s == "S2") s2();
   else if (s == "S3") s3();

@@ -1,6 +1,6 @@
-/* bench/harness.h - the benchmark harness shared by the C peers (ours.c,
- * glib.c), implementing the rules of SCENARIOS.md §1-§2.  cxx.cpp mirrors
- * it function by function (same names in namespace harness).
+/* bench/harness.h - the benchmark harness shared by every peer (ours.c,
+ * glib.c, and cxx.cpp, which links the gcc-built harness.c), implementing
+ * the rules of SCENARIOS.md §1-§2.
  *
  *   - output: `peer scenario value unit` on stdout, §1 number formatting;
  *     everything else on stderr ('#' remarks).
@@ -20,6 +20,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* A compiler barrier (§4 S1) and an escape for a pointer (§4 S2). */
 #define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
@@ -100,5 +104,9 @@ typedef struct bench_s9_ops {
  * hand-off, the report and "about to block"; 100 warm-up iterations, 2000
  * measured) and prints the percentiles. */
 void bench_s9_run(const bench_s9_ops *ops, int one_cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BENCH_HARNESS_H */

@@ -82,7 +82,10 @@ note "building the benchmark binaries ($($CC --version | head -1))"
 "$CC" -O2 -std=gnu11 -pthread -I"$ROOT/include" -DCX_STATIC \
   "$ROOT/bench/ours.c" "$ROOT/bench/harness.c" "$BUILD/libcancelable.a" -lm \
   -o "$BIN/bench_ours" >&2 || exit 1
-"$CXX" -O2 -std=c++20 -pthread "$ROOT/bench/cxx.cpp" \
+# The C++ peer links the same harness, built as C.
+"$CC" -O2 -std=gnu11 -pthread -c "$ROOT/bench/harness.c" \
+  -o "$BIN/harness.o" >&2 || exit 1
+"$CXX" -O2 -std=c++20 -pthread "$ROOT/bench/cxx.cpp" "$BIN/harness.o" -lm \
   -o "$BIN/bench_cxx" >&2 || exit 1
 # shellcheck disable=SC2046
 "$CC" -O2 -std=gnu11 -pthread "$ROOT/bench/glib.c" "$ROOT/bench/harness.c" \
