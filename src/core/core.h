@@ -36,17 +36,18 @@ struct cx_token {
   cx_reason reason;             /* written once by the claimer */
   bool message_owned;           /* written once by the claimer */
   bool preserve;                /* written once: message/reason from cause */
+  cx__lock lock;                /* guards the callback and children lists */
   const char *message;          /* written once; NULL: "" or from cause */
   cx_token *cause;              /* written once (owned ref): the token whose
                                    cancel cascaded here */
   double cancel_time;           /* written once: wall clock */
   _Atomic(char *) id_text;      /* (atomic) made on first request */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
-  cx_callback *cb_head;         /* guarded by stripe */
-  cx_callback *cb_tail;         /* guarded by stripe */
-  pthread_t runner;             /* guarded by stripe: the thread running the
+  cx_callback *cb_head;         /* guarded by lock */
+  cx_callback *cb_tail;         /* guarded by lock */
+  pthread_t runner;             /* guarded by lock: the thread running the
                                    callbacks, once they are detached */
-  cx__link *children;           /* guarded by stripe: links fed by this token */
+  cx__link *children;           /* guarded by lock: links fed by this token */
   cx__link *_Atomic links;      /* (atomic) links into this token, a
                                    push-only stack taken whole at unlink */
   cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
@@ -64,7 +65,7 @@ enum {
 
 /* Callback states (low bits of cx_callback.state) and flags. */
 enum {
-  CX__CB_LISTED = 0, /* in the token's list (guarded by its stripe) */
+  CX__CB_LISTED = 0, /* in the token's list (guarded by its lock) */
   CX__CB_QUEUED = 1, /* detached by the runner, not yet run */
   CX__CB_RUNNING = 2,
   CX__CB_DONE = 3,
@@ -77,7 +78,7 @@ enum {
 };
 
 struct cx_callback {
-  cx_callback *prev, *next; /* guarded by the token's stripe while listed;
+  cx_callback *prev, *next; /* guarded by the token's lock while listed;
                                the runner's own once detached */
   cx_token *token;          /* immutable; owned ref when has_handle */
   cx_cancel_fn fn;
@@ -90,14 +91,15 @@ struct cx_callback {
 /* A link: @target is cancelled when @source is. */
 struct cx__link {
   cx__link *prev, *next;    /* in source->children; guarded by source's
-                               stripe */
+                               lock */
   cx__link *next_of_target; /* in target->links (written before the push) */
   cx_token *source;         /* owned ref */
   cx_token *target;         /* not owned: the link belongs to the target */
   unsigned flags;           /* immutable */
-  bool attached;            /* guarded by source's stripe */
+  bool attached;            /* guarded by source's lock */
 };
 
+_Static_assert(sizeof(struct cx_token) <= 128, "a token fits in 128 bytes");
 _Static_assert(offsetof(struct cx_token, state) == 0,
                "token.h's inline check reads the state at offset 0");
 _Static_assert(sizeof(_Atomic int) == sizeof(int),
@@ -134,8 +136,10 @@ void cx__token_free_callbacks(cx_token *t);
 /* Cascades a finished cancel to linked tokens (token_link.c): claims each
  * live target and queues it with cx__token_queue(). */
 void cx__token_cascade(cx_token *t);
-/* Removes the links into @t (at destruction, or when its op exits). */
+/* Removes the links into @t (when its op exits). */
 void cx__token_unlink_all(cx_token *t);
+/* The same at destruction (no reference left): no atomic exchange. */
+void cx__token_unlink_dead(cx_token *t);
 /* Queues a claimed token (with a reference) on this thread's work list. */
 void cx__token_queue(cx_token *t);
 
@@ -168,8 +172,9 @@ struct cx_op {
                                request; NULL while an own token's id
                                stands for it (see cx_op_id) */
   bool name_owned;          /* immutable */
-  double start_wall;        /* guarded by stripe */
-  double end_wall;          /* guarded by stripe */
+  double start_wall;        /* guarded by stripe: made from start_mono on
+                               first request (0: not yet) */
+  double end_wall;          /* guarded by stripe: as start_wall */
   int64_t start_mono;       /* guarded by stripe */
   int64_t end_mono;         /* guarded by stripe */
   int error;                /* written at exit, before status */

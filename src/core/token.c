@@ -17,8 +17,7 @@ static _Thread_local cx_token *free_head;
 static _Thread_local bool freeing;
 
 cx_token *cx_token_new(void) {
-  /* malloc, not calloc: glibc serves calloc outside its per-thread cache. */
-  cx_token *t = cx__malloc(sizeof *t);
+  cx_token *t = cx__block_alloc(sizeof *t);
   if (t == NULL) return NULL;
   /* Field by field: cheaper than clearing the whole struct (rep stos), and
    * the fields left out (runner) are written before they are read. */
@@ -28,6 +27,7 @@ cx_token *cx_token_new(void) {
   t->reason = CX_REASON_NONE;
   t->message_owned = false;
   t->preserve = false;
+  atomic_init(&t->lock, CX__LOCK_INIT);
   t->message = NULL;
   t->cause = NULL;
   t->cancel_time = 0;
@@ -54,16 +54,27 @@ cx_token *cx__token_try_ref(cx_token *t) {
   return NULL;
 }
 
+/* Whether freeing @t may drop other tokens (the sources of its links, its
+ * cause) or run user code (destroy notifiers of its callbacks). */
+static bool destroy_reaches_out(cx_token *t) {
+  return t->cause != NULL || t->cb_head != NULL ||
+         atomic_load_explicit(&t->links, memory_order_relaxed) != NULL;
+}
+
 static void token_destroy(cx_token *t) {
-  if (atomic_load_explicit(&t->links, memory_order_relaxed) != NULL)
-    cx__token_unlink_all(t);
-  if (t->cb_head != NULL) cx__token_free_callbacks(t);
+  char *lazy = atomic_load_explicit(&t->lazy_message, memory_order_relaxed);
+  char *id = atomic_load_explicit(&t->id_text, memory_order_relaxed);
+  if (destroy_reaches_out(t)) {
+    if (atomic_load_explicit(&t->links, memory_order_relaxed) != NULL)
+      cx__token_unlink_dead(t);
+    if (t->cb_head != NULL) cx__token_free_callbacks(t);
+    cx_token_unref(t->cause);
+  }
   if (t->wake.read_fd >= 0) cx__wakeup_close(&t->wake);
   if (t->message_owned) cx__free((char *)t->message);
-  cx__free(atomic_load(&t->lazy_message));
-  cx__free(atomic_load(&t->id_text));
-  cx_token_unref(t->cause);
-  cx__free(t);
+  if (lazy != NULL) cx__free(lazy);
+  if (id != NULL) cx__free(id);
+  cx__block_free(t, sizeof *t);
 }
 
 void cx_token_unref(cx_token *t) {
@@ -73,6 +84,10 @@ void cx_token_unref(cx_token *t) {
 }
 
 void cx__token_destroy_dead(cx_token *t) {
+  if (!freeing && !destroy_reaches_out(t)) {
+    token_destroy(t); /* frees nothing else: no work list needed */
+    return;
+  }
   t->pending_next = free_head;
   free_head = t;
   if (freeing) return;

@@ -7,7 +7,8 @@
  * The runner (the thread finishing the cancel) detaches the whole list under
  * the token's lock once, then runs the nodes without it; each node's state
  * word (core.h, CX__CB_*) tells the runner and unregister who frees it, so a
- * callback costs no lock of its own. */
+ * callback costs no lock of its own.  An unregister that must wait for a
+ * running callback sleeps on the token's stripe condvar. */
 #include "core/core.h"
 
 static void log_failure(cx_token *t, int rc) {
@@ -18,7 +19,7 @@ static void log_failure(cx_token *t, int rc) {
 
 static void node_free(cx_callback *cb) {
   if (cb->destroy != NULL) cb->destroy(cb->user_data);
-  cx__free(cb);
+  cx__block_free(cb, sizeof *cb);
 }
 
 /* Runs a callback in the caller: the token was already cancelled. */
@@ -34,13 +35,12 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
                        void (*destroy)(void *), unsigned flags,
                        cx_callback **out) {
   cx_callback *cb;
-  cx__stripe *s;
   if (out != NULL) *out = NULL;
   if (t == NULL || fn == NULL || (flags & ~CX_CALLBACK_NO_RUN_IF_CANCELLED))
     return -EINVAL;
   if (cx_token_is_cancelled(t))
     return run_now(t, fn, user_data, destroy, flags);
-  cb = cx__malloc(sizeof *cb);
+  cb = cx__block_alloc(sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->token = t;
   cb->fn = fn;
@@ -49,13 +49,12 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
   cb->has_handle = out != NULL;
   cb->next = NULL;
   atomic_init(&cb->state, CX__CB_LISTED);
-  s = cx__stripe_for(t);
-  pthread_mutex_lock(&s->mu);
+  cx__lock_acquire(&t->lock);
   cx__token_mark(t, CX__HAS_CALLBACKS); /* before the state check */
   if (atomic_load(&t->state) == CX__CANCELLED) {
     /* Cancelled meanwhile: the runner may be past the list already. */
-    pthread_mutex_unlock(&s->mu);
-    cx__free(cb);
+    cx__lock_release(&t->lock);
+    cx__block_free(cb, sizeof *cb);
     return run_now(t, fn, user_data, destroy, flags);
   }
   cb->prev = t->cb_tail;
@@ -68,7 +67,7 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
     cx_token_ref(t);
     *out = cb;
   }
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&t->lock);
   return 0;
 }
 
@@ -95,7 +94,7 @@ static int advance(cx_callback *cb, int to) {
 }
 
 /* Runs one detached node and frees it when nobody else will. */
-static void run_one(cx_token *t, cx_callback *cb, cx__stripe *s) {
+static void run_one(cx_token *t, cx_callback *cb) {
   bool has_handle = cb->has_handle;
   int old;
   if ((atomic_load(&cb->state) & CX__CB_MASK) == CX__CB_SKIP) {
@@ -108,6 +107,7 @@ static void run_one(cx_token *t, cx_callback *cb, cx__stripe *s) {
    * again only if it is ours (no handle, or the handle was released). */
   old = advance(cb, CX__CB_DONE);
   if (old & CX__CB_WAITED) {
+    cx__stripe *s = cx__stripe_for(t);
     pthread_mutex_lock(&s->mu);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
@@ -121,18 +121,17 @@ static void run_one(cx_token *t, cx_callback *cb, cx__stripe *s) {
 }
 
 void cx__token_run_callbacks(cx_token *t) {
-  cx__stripe *s = cx__stripe_for(t);
   cx_callback *batch, *cb;
-  pthread_mutex_lock(&s->mu);
+  cx__lock_acquire(&t->lock);
   batch = t->cb_head;
   t->cb_head = t->cb_tail = NULL;
   t->runner = pthread_self();
   for (cb = batch; cb != NULL; cb = cb->next)
     atomic_store_explicit(&cb->state, CX__CB_QUEUED, memory_order_relaxed);
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&t->lock);
   while (batch != NULL) {
     cx_callback *next = batch->next;
-    run_one(t, batch, s);
+    run_one(t, batch);
     batch = next;
   }
 }
@@ -157,46 +156,49 @@ static bool flag_if_pending(cx_callback *cb, int flag) {
   return true;
 }
 
+/* Sleeps until the runner has finished @cb (it flagged WAITED). */
+static void wait_done(cx_token *t, cx_callback *cb) {
+  cx__stripe *s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  while ((atomic_load(&cb->state) & CX__CB_MASK) != CX__CB_DONE)
+    pthread_cond_wait(&s->cond, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+
 static int unregister(cx_callback *cb, bool wait) {
   cx_token *t;
-  cx__stripe *s;
   int state;
   if (cb == NULL) return -EINVAL;
   t = cb->token;
-  s = cx__stripe_for(t);
-  pthread_mutex_lock(&s->mu);
+  cx__lock_acquire(&t->lock);
   state = atomic_load(&cb->state) & CX__CB_MASK;
   if (state == CX__CB_LISTED) {
     unlink_locked(t, cb);
-    pthread_mutex_unlock(&s->mu);
+    cx__lock_release(&t->lock);
     node_free(cb);
     cx_token_unref(t);
     return CX_CALLBACK_REMOVED;
   }
   if (state != CX__CB_DONE && pthread_equal(t->runner, pthread_self())) {
     /* On the runner's own thread (from inside a callback): never wait. */
+    cx__lock_release(&t->lock);
     if (state == CX__CB_QUEUED) {
       atomic_store(&cb->state, CX__CB_SKIP);
-      pthread_mutex_unlock(&s->mu);
       cx_token_unref(t);
       return CX_CALLBACK_REMOVED;
     }
     flag_if_pending(cb, CX__CB_RELEASED); /* running: freed on return */
-    pthread_mutex_unlock(&s->mu);
     return CX_CALLBACK_RAN;
   }
+  cx__lock_release(&t->lock);
+  /* Detached: the node's state word alone decides from here. */
   if (state != CX__CB_DONE) {
     if (!wait) {
-      if (flag_if_pending(cb, CX__CB_RELEASED)) {
-        pthread_mutex_unlock(&s->mu);
-        return CX_CALLBACK_RUNNING;
-      }
+      if (flag_if_pending(cb, CX__CB_RELEASED)) return CX_CALLBACK_RUNNING;
     } else if (flag_if_pending(cb, CX__CB_WAITED)) {
-      while ((atomic_load(&cb->state) & CX__CB_MASK) != CX__CB_DONE)
-        pthread_cond_wait(&s->cond, &s->mu);
+      wait_done(t, cb);
     }
   }
-  pthread_mutex_unlock(&s->mu);
   node_free(cb);
   cx_token_unref(t);
   return CX_CALLBACK_RAN;

@@ -7,11 +7,10 @@
 
 int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   cx__link *link;
-  cx__stripe *s;
   if (target == NULL || source == NULL || target == source ||
       (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
-  link = cx__malloc(sizeof *link);
+  link = cx__block_alloc(sizeof *link);
   if (link == NULL) return -ENOMEM;
   link->prev = link->next = NULL;
   link->attached = false;
@@ -25,8 +24,7 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
                                        link)) {
   }
 
-  s = cx__stripe_for(source);
-  pthread_mutex_lock(&s->mu);
+  cx__lock_acquire(&source->lock);
   cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
   if (atomic_load(&source->state) != CX__CANCELLED) {
     /* Live or claimed: the source's cascade runs after we unlock. */
@@ -34,10 +32,10 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
     if (source->children != NULL) source->children->prev = link;
     source->children = link;
     link->attached = true;
-    pthread_mutex_unlock(&s->mu);
+    cx__lock_release(&source->lock);
     return 0;
   }
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&source->lock);
   /* Already cancelled: its cascade may be over, so cancel here. */
   if (cx__token_claim(
           target,
@@ -48,10 +46,9 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
 }
 
 void cx__token_cascade(cx_token *t) {
-  cx__stripe *s = cx__stripe_for(t);
   cx_token *dead = NULL;
   cx__link *link;
-  pthread_mutex_lock(&s->mu);
+  cx__lock_acquire(&t->lock);
   link = t->children;
   t->children = NULL;
   for (; link != NULL; link = link->next) {
@@ -74,7 +71,7 @@ void cx__token_cascade(cx_token *t) {
       dead = target;
     }
   }
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&t->lock);
   while (dead != NULL) {
     cx_token *next = dead->pending_next;
     cx__token_destroy_dead(dead);
@@ -82,13 +79,12 @@ void cx__token_cascade(cx_token *t) {
   }
 }
 
-void cx__token_unlink_all(cx_token *t) {
-  cx__link *link = atomic_exchange(&t->links, NULL);
+/* Unlinks and frees the chain of links @link (taken from a target). */
+static void unlink_chain(cx__link *link) {
   while (link != NULL) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;
-    cx__stripe *s = cx__stripe_for(source);
-    pthread_mutex_lock(&s->mu);
+    cx__lock_acquire(&source->lock);
     if (link->attached) {
       if (link->prev != NULL)
         link->prev->next = link->next;
@@ -96,9 +92,18 @@ void cx__token_unlink_all(cx_token *t) {
         source->children = link->next;
       if (link->next != NULL) link->next->prev = link->prev;
     }
-    pthread_mutex_unlock(&s->mu);
+    cx__lock_release(&source->lock);
     cx_token_unref(source);
-    cx__free(link);
+    cx__block_free(link, sizeof *link);
     link = next;
   }
+}
+
+void cx__token_unlink_all(cx_token *t) {
+  unlink_chain(atomic_exchange(&t->links, NULL));
+}
+
+void cx__token_unlink_dead(cx_token *t) {
+  /* No reference is left, so nobody can link into @t any more. */
+  unlink_chain(atomic_load_explicit(&t->links, memory_order_relaxed));
 }

@@ -6,30 +6,31 @@
 
 #include "runtime/runtime.h"
 
-static _Atomic long fail_countdown = -1; /* (atomic) -1: never fail */
-static _Atomic bool fail_sticky;         /* (atomic) */
+_Atomic long cx__alloc_fail_countdown = -1; /* (atomic) -1: never fail */
+static _Atomic bool fail_sticky;            /* (atomic) */
 
-static bool should_fail(void) {
-  long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+bool cx__alloc_should_fail(void) {
+  long n =
+      atomic_load_explicit(&cx__alloc_fail_countdown, memory_order_relaxed);
   if (n < 0) return false;
   if (n == 0) {
     if (!atomic_load_explicit(&fail_sticky, memory_order_relaxed))
-      atomic_store(&fail_countdown, -1);
+      atomic_store(&cx__alloc_fail_countdown, -1);
     return true;
   }
-  atomic_store(&fail_countdown, n - 1);
+  atomic_store(&cx__alloc_fail_countdown, n - 1);
   return false;
 }
 
 void cx__alloc_fail_after(long n, bool sticky) {
   atomic_store(&fail_sticky, sticky);
-  atomic_store(&fail_countdown, n);
+  atomic_store(&cx__alloc_fail_countdown, n);
 }
 
 static void *(*volatile clear)(void *, int, size_t) = memset;
 
 void *cx__malloc(size_t size) {
-  if (should_fail()) return NULL;
+  if (cx__alloc_failing()) return NULL;
   return malloc(size);
 }
 
@@ -46,7 +47,7 @@ void *cx__calloc(size_t count, size_t size) {
 }
 
 void *cx__realloc(void *ptr, size_t size) {
-  if (should_fail()) return NULL;
+  if (cx__alloc_failing()) return NULL;
   return realloc(ptr, size);
 }
 

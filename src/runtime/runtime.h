@@ -21,6 +21,81 @@ void cx__free(void *ptr);
 /* Testing hook: make the allocation @n calls from now (0 = the next) fail,
  * and every one after it while @sticky; -1 disables.  Not thread-aware. */
 void cx__alloc_fail_after(long n, bool sticky);
+/* Whether this allocation must fail (the testing hook); counts it. */
+bool cx__alloc_should_fail(void);
+extern _Atomic long cx__alloc_fail_countdown; /* (atomic) -1: hook off */
+static inline bool cx__alloc_failing(void) {
+  return atomic_load_explicit(&cx__alloc_fail_countdown,
+                              memory_order_relaxed) >= 0 &&
+         cx__alloc_should_fail();
+}
+/* Per-thread caches of small blocks (blocks.c), for objects made and freed
+ * on hot paths.  A block from cx__block_alloc(size) must be freed with
+ * cx__block_free(ptr, size) with the same @size, never with cx__free();
+ * any thread may free it.  cx__block_alloc follows the testing hook.  The
+ * fast paths are inline (sizes are constants at every call, so the class
+ * is too); under AddressSanitizer every call takes the slow path, which
+ * poisons cached blocks. */
+enum {
+  CX__BLOCK_GRAIN = 16,   /* bytes: size classes are multiples of it */
+  CX__BLOCK_CLASSES = 24, /* blocks up to 384 bytes are cached */
+  CX__BLOCK_DEPTH = 64    /* cached blocks per class and thread */
+};
+typedef struct cx__block {
+  struct cx__block *next;
+} cx__block;
+typedef struct cx__block_cache {
+  cx__block *head[CX__BLOCK_CLASSES];
+  unsigned char count[CX__BLOCK_CLASSES];
+  bool ready; /* the thread-exit flush is arranged and has not run */
+} cx__block_cache;
+extern _Thread_local cx__block_cache cx__blocks;
+void *cx__block_alloc_slow(size_t size);
+void cx__block_free_slow(void *ptr, size_t size);
+/* Empties the calling thread's cache (tests). */
+void cx__blocks_flush(void);
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CX__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CX__ASAN 1
+#endif
+#endif
+
+static inline size_t cx__block_class(size_t size) {
+  return (size + CX__BLOCK_GRAIN - 1) / CX__BLOCK_GRAIN - 1;
+}
+
+static inline void *cx__block_alloc(size_t size) {
+#if !defined(CX__ASAN)
+  size_t k = cx__block_class(size);
+  cx__block *b;
+  if (k < CX__BLOCK_CLASSES && (b = cx__blocks.head[k]) != NULL &&
+      atomic_load_explicit(&cx__alloc_fail_countdown, memory_order_relaxed) <
+          0) {
+    cx__blocks.head[k] = b->next;
+    cx__blocks.count[k]--;
+    return b;
+  }
+#endif
+  return cx__block_alloc_slow(size);
+}
+
+static inline void cx__block_free(void *ptr, size_t size) {
+#if !defined(CX__ASAN)
+  size_t k = cx__block_class(size);
+  if (ptr != NULL && k < CX__BLOCK_CLASSES && cx__blocks.ready &&
+      cx__blocks.count[k] < CX__BLOCK_DEPTH) {
+    cx__block *b = ptr;
+    b->next = cx__blocks.head[k];
+    cx__blocks.head[k] = b;
+    cx__blocks.count[k]++;
+    return;
+  }
+#endif
+  cx__block_free_slow(ptr, size);
+}
 
 /* ---- clock (clock.c) */
 #define CX__NS_PER_SEC INT64_C(1000000000)
@@ -69,6 +144,32 @@ int cx__park(_Atomic int *word, int expected, int64_t deadline,
              const void *object);
 /* Wakes every thread parked on @word (after the caller changed it). */
 void cx__unpark_all(_Atomic int *word, const void *object);
+
+/* ---- word locks (lock.c): a lock in one int inside the object it guards,
+ * for short critical sections that never block, call out or take another
+ * lock.  Uncontended, locking is one compare-and-swap and unlocking one
+ * exchange; a contended locker spins briefly, then parks on the word
+ * (0 free, 1 held, 2 held with sleepers), as glibc's low-level lock and
+ * the third mutex of Drepper's "Futexes Are Tricky".  Unlike the stripes,
+ * fork() does not take them: a word lock held by another thread at the
+ * instant of fork stays held in the child. */
+typedef _Atomic int cx__lock;
+#define CX__LOCK_INIT 0
+void cx__lock_slow(cx__lock *lock);
+static inline void cx__lock_acquire(cx__lock *lock) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong_explicit(
+          lock, &expected, 1, memory_order_acquire, memory_order_relaxed))
+    cx__lock_slow(lock);
+}
+static inline void cx__lock_release(cx__lock *lock) {
+#if defined(CX_HAVE_FUTEX)
+  if (atomic_exchange_explicit(lock, 0, memory_order_release) == 2)
+    cx__unpark_all(lock, lock);
+#else
+  atomic_store_explicit(lock, 0, memory_order_release); /* waiters yield */
+#endif
+}
 
 /* ---- timer service (timer.c): one lazily started thread, an indexed
  * binary min-heap, O(log n) arm and disarm. */

@@ -1,0 +1,100 @@
+/* src/runtime/blocks.c - per-thread caches of freed small blocks, for the
+ * objects made and dropped on hot paths (tokens, links, callback nodes,
+ * operations, sources).  The fast paths are inline in runtime.h.
+ *
+ * glibc's own per-thread cache costs about 130 instructions for a
+ * malloc/free pair (its free checks the chunk, and a multi-threaded process
+ * takes the slower paths); these caches cost about a dozen.  Blocks are
+ * grouped by size, rounded up to CX__BLOCK_GRAIN bytes, and every block of
+ * a class has the class's full size, so any block of a class can serve any
+ * size of it.  A thread keeps at most CX__BLOCK_DEPTH blocks of a class and
+ * hands the rest to free(), so a thread that frees what others made holds a
+ * bounded amount; its cache is emptied when it exits.  Under
+ * AddressSanitizer a cached block is poisoned, so a use after free is still
+ * reported. */
+#include <stdlib.h>
+
+#include "runtime/runtime.h"
+
+#if defined(CX__ASAN)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+_Thread_local cx__block_cache cx__blocks;
+static _Thread_local bool closed; /* the exit flush ran: no more caching */
+static pthread_key_t exit_key;
+static bool have_exit_key; /* written once, under exit_key_once */
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static size_t class_size(size_t k) { return (k + 1) * CX__BLOCK_GRAIN; }
+
+void cx__blocks_flush(void) {
+  for (size_t k = 0; k < CX__BLOCK_CLASSES; k++) {
+    cx__block *b = cx__blocks.head[k];
+    while (b != NULL) {
+      cx__block *next;
+      UNPOISON(b, class_size(k));
+      next = b->next;
+      free(b);
+      b = next;
+    }
+    cx__blocks.head[k] = NULL;
+    cx__blocks.count[k] = 0;
+  }
+}
+
+/* Runs at thread exit (pthread key destructor). */
+static void cache_close(void *arg) {
+  (void)arg;
+  cx__blocks.ready = false;
+  closed = true;
+  cx__blocks_flush();
+}
+
+static void make_exit_key(void) {
+  /* Without the key threads do not cache: blocks go straight to free(). */
+  have_exit_key = pthread_key_create(&exit_key, cache_close) == 0;
+}
+
+/* Arranges for this thread's cache to be emptied at its exit; false when
+ * that cannot be arranged. */
+static bool cache_open(void) {
+  if (closed) return false;
+  pthread_once(&exit_key_once, make_exit_key);
+  if (!have_exit_key || pthread_setspecific(exit_key, &cx__blocks) != 0)
+    return false;
+  cx__blocks.ready = true;
+  return true;
+}
+
+void *cx__block_alloc_slow(size_t size) {
+  size_t k = cx__block_class(size);
+  cx__block *b;
+  if (k >= CX__BLOCK_CLASSES) return cx__malloc(size);
+  if (cx__alloc_failing()) return NULL;
+  if ((b = cx__blocks.head[k]) == NULL) return malloc(class_size(k));
+  UNPOISON(b, class_size(k));
+  cx__blocks.head[k] = b->next;
+  cx__blocks.count[k]--;
+  return b;
+}
+
+void cx__block_free_slow(void *ptr, size_t size) {
+  size_t k = cx__block_class(size);
+  cx__block *b = ptr;
+  if (ptr == NULL) return;
+  if (k >= CX__BLOCK_CLASSES || cx__blocks.count[k] >= CX__BLOCK_DEPTH ||
+      (!cx__blocks.ready && !cache_open())) {
+    free(ptr);
+    return;
+  }
+  b->next = cx__blocks.head[k];
+  cx__blocks.head[k] = b;
+  cx__blocks.count[k]++;
+  POISON(b, class_size(k));
+}
