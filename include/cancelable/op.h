@@ -170,10 +170,13 @@ CX_EXPORT cx_status cx_op_status(const cx_op *op);
 /* cx_op_parent_id: the parent's id, or NULL without a parent. Since: 0.1 */
 CX_EXPORT const char *cx_op_parent_id(const cx_op *op);
 /* cx_op_start_time: wall-clock seconds since the epoch at enter, 0.0
- * before. Since: 0.1 */
+ * before.  Enter reads only the monotonic clock: the first request reads the
+ * wall clock and takes off the monotonic time elapsed since enter, and the
+ * result is kept, so later requests return the same value (a step of the
+ * system clock between enter and that request shifts it). Since: 0.1 */
 CX_EXPORT double cx_op_start_time(const cx_op *op);
-/* cx_op_end_time: wall-clock seconds since the epoch at exit, 0.0 before.
- * Since: 0.1 */
+/* cx_op_end_time: wall-clock seconds since the epoch at exit, 0.0 before;
+ * made like cx_op_start_time(). Since: 0.1 */
 CX_EXPORT double cx_op_end_time(const cx_op *op);
 /* cx_op_elapsed: seconds from enter to exit, or to now while running
  * (monotonic clock, cx_now()); 0.0 before enter. Since: 0.1 */

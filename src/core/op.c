@@ -76,7 +76,15 @@ static void op_destroy(cx_op *op) {
   cx__free(atomic_load(&op->id));
   cx_token_unref(op->token);
   cx_op_unref(op->parent);
-  cx__free(op);
+  cx__block_free(op, sizeof *op);
+}
+
+/* Adds the timeout of cx_op_options to an op not shared yet (no lock). */
+static int add_own_timeout(cx_op *op, double seconds) {
+  cx_source *src;
+  int rc = cx_source_timeout(seconds, &src);
+  if (rc == 0) cx__sources_append(op, src);
+  return rc;
 }
 
 int cx_op_create(cx_op **out, const cx_op_options *opts) {
@@ -88,8 +96,9 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   if (opts == NULL) opts = &defaults;
   rc = validate(opts);
   if (rc != 0) return rc;
-  op = cx__calloc(1, sizeof *op);
+  op = cx__block_alloc(sizeof *op);
   if (op == NULL) return -ENOMEM;
+  memset(op, 0, sizeof *op);
   atomic_init(&op->refs, 1);
   atomic_init(&op->status, CX_STATUS_PENDING);
   atomic_init(&op->deadline, CX__NO_DEADLINE);
@@ -106,7 +115,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   }
   if (rc == 0) rc = set_explicit_id(op, opts->id);
   if (rc == 0) rc = make_token(op, opts);
-  if (rc == 0 && opts->timeout > 0) rc = cx_op_add_timeout(op, opts->timeout);
+  if (rc == 0 && opts->timeout > 0) rc = add_own_timeout(op, opts->timeout);
   if (rc != 0) {
     op_destroy(op);
     return rc;
@@ -218,14 +227,12 @@ int cx_op_enter(cx_op *op) {
   }
   now = cx__now_ns();
   op->start_mono = now;
-  op->start_wall = cx__wall_now();
   pthread_mutex_unlock(&s->mu);
 
   rc = cx__sources_start(op);
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
-    op->start_wall = 0;
     atomic_store(&op->status, CX_STATUS_PENDING);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -269,7 +276,6 @@ static int op_exit(cx_op *op, int result) {
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->end_mono = cx__now_ns();
-  op->end_wall = cx__wall_now();
   atomic_store(&op->status, status);
   pthread_mutex_unlock(&s->mu);
   atomic_store(&op->deadline, CX__NO_DEADLINE);
@@ -279,7 +285,9 @@ static int op_exit(cx_op *op, int result) {
   if (!op->is_shield) cx__op_tree_detach(op);
   /* Children of its own still running keep receiving the parent's cancel
    * through this token, so it stays linked until they are gone. */
-  if (op->owns_token && cx_op_child_count(op) == 0)
+  if (op->owns_token &&
+      atomic_load_explicit(&op->token->links, memory_order_relaxed) != NULL &&
+      cx_op_child_count(op) == 0)
     cx__token_unlink_all(op->token);
   if (op->registered) cx__registry_exit(op);
   fire(op, event);

@@ -41,22 +41,29 @@ const char *cx_op_parent_id(const cx_op *op) {
   return op && op->parent ? cx__op_id(op->parent) : NULL;
 }
 
-/* Reads a double field under the op's lock. */
-static double locked_double(const cx_op *op, const double *field) {
+/* The wall-clock time of the monotonic stamp @mono (0: none yet), made on
+ * the first request and kept in @wall, under the op's lock.  Enter and exit
+ * read one clock, the monotonic one; the wall clock is read here, and the
+ * time elapsed since the stamp is taken off it. */
+static double wall_time(const cx_op *op, double *wall, const int64_t *mono) {
   cx__stripe *s = cx__stripe_for(op);
   double v;
   pthread_mutex_lock(&s->mu);
-  v = *field;
+  if (*wall == 0 && *mono != 0)
+    *wall = cx__wall_now() - (double)(cx__now_ns() - *mono) / 1e9;
+  v = *wall;
   pthread_mutex_unlock(&s->mu);
   return v;
 }
 
 double cx_op_start_time(const cx_op *op) {
-  return op ? locked_double(op, &op->start_wall) : 0.0;
+  cx_op *o = (cx_op *)op; /* the cache is guarded by the op's lock */
+  return op ? wall_time(op, &o->start_wall, &o->start_mono) : 0.0;
 }
 
 double cx_op_end_time(const cx_op *op) {
-  return op ? locked_double(op, &op->end_wall) : 0.0;
+  cx_op *o = (cx_op *)op;
+  return op ? wall_time(op, &o->end_wall, &o->end_mono) : 0.0;
 }
 
 double cx_op_elapsed(const cx_op *op) {

@@ -7,12 +7,13 @@
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
                             cx_reason reason, const char *name,
                             bool copy_name) {
-  cx_source *src = cx__calloc(1, sizeof *src);
+  cx_source *src = cx__block_alloc(sizeof *src);
   if (src == NULL) return NULL;
+  memset(src, 0, sizeof *src);
   src->name = copy_name ? cx__strdup(name) : name;
   src->name_owned = copy_name;
   if (src->name == NULL) {
-    cx__free(src);
+    cx__block_free(src, sizeof *src);
     return NULL;
   }
   src->ops = *ops;
@@ -40,7 +41,7 @@ void cx_source_free(cx_source *src) {
   if (src == NULL) return;
   if (src->ops.destroy != NULL) src->ops.destroy(src->user_data);
   if (src->name_owned) cx__free((char *)src->name);
-  cx__free(src);
+  cx__block_free(src, sizeof *src);
 }
 
 const char *cx_source_name(const cx_source *src) {
@@ -129,21 +130,24 @@ int64_t cx__source_deadline(const cx_source *src) {
 
 /* ---- the op's list */
 
+void cx__sources_append(cx_op *op, cx_source *src) {
+  cx_source **tail = &op->sources;
+  while (*tail != NULL) tail = &(*tail)->next;
+  src->next = NULL;
+  src->owned = true;
+  *tail = src;
+}
+
 int cx_op_add_source(cx_op *op, cx_source *src) {
   cx__stripe *s;
   int rc = 0;
   if (op == NULL || src == NULL || src->owned) return -EINVAL;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  if (atomic_load(&op->status) != CX_STATUS_PENDING) {
+  if (atomic_load(&op->status) != CX_STATUS_PENDING)
     rc = -EBUSY;
-  } else {
-    cx_source **tail = &op->sources;
-    while (*tail != NULL) tail = &(*tail)->next;
-    src->next = NULL;
-    src->owned = true;
-    *tail = src;
-  }
+  else
+    cx__sources_append(op, src);
   pthread_mutex_unlock(&s->mu);
   return rc;
 }

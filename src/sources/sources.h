@@ -41,6 +41,9 @@ bool cx__source_fire(cx_source *src, cx_reason reason, const char *message);
 int64_t cx__source_deadline(const cx_source *src);
 
 /* The op's list (op.c calls these). */
+/* Appends @src (not owned yet) to the list: under the op's stripe, or
+ * before the op is shared. */
+void cx__sources_append(cx_op *op, cx_source *src);
 int cx__sources_start(cx_op *op);
 void cx__sources_stop(cx_op *op);
 void cx__sources_free(cx_op *op);

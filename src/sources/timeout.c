@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sources/sources.h"
 
@@ -45,8 +46,10 @@ static void fire(cx__timer *t) {
 
 static int start(cx_source *src, void *user_data) {
   timeout_state *ts = user_data;
-  int64_t deadline = cx__add_saturated(cx__now_ns(), ts->duration);
-  (void)src;
+  /* The op's enter read the clock just before starting its sources (on
+   * this thread): count from that instant, and save a read. */
+  int64_t now = src->op->start_mono != 0 ? src->op->start_mono : cx__now_ns();
+  int64_t deadline = cx__add_saturated(now, ts->duration);
   atomic_store(&ts->deadline, deadline);
   return cx__timer_arm(&ts->timer, deadline);
 }
@@ -62,8 +65,12 @@ static int64_t deadline(const cx_source *src) {
   return atomic_load(&ts->deadline);
 }
 
+static void destroy(void *user_data) {
+  cx__block_free(user_data, sizeof(timeout_state));
+}
+
 static const cx_source_ops timeout_ops = {sizeof(cx_source_ops), start, stop,
-                                          cx__free};
+                                          destroy};
 
 int cx_source_timeout(double seconds, cx_source **out) {
   timeout_state *ts;
@@ -72,15 +79,16 @@ int cx_source_timeout(double seconds, cx_source **out) {
   if (out == NULL || !(isfinite(seconds) && seconds > 0) ||
       cx__seconds_to_ns(seconds, &ns) != 0)
     return -EINVAL;
-  ts = cx__calloc(1, sizeof *ts);
+  ts = cx__block_alloc(sizeof *ts);
   if (ts == NULL) return -ENOMEM;
+  memset(ts, 0, sizeof *ts);
   ts->duration = ns;
   atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
   ts->source =
       cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT, "timeout", false);
   if (ts->source == NULL) {
-    cx__free(ts);
+    destroy(ts);
     return -ENOMEM;
   }
   ts->source->deadline = deadline;
