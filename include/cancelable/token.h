@@ -31,6 +31,27 @@ extern "C" {
  * Since: 0.1 */
 CX_EXPORT cx_token *cx_token_new(void);
 
+/* cx_token_with_timeout: create a live token that cancels itself @seconds
+ * from now, with reason CX_REASON_TIMEOUT and the message "timed out after
+ * N s": the lightweight timeout scope, as Go's context.WithTimeout or .NET's
+ * CancellationTokenSource(TimeSpan).  The token and its timer are one
+ * allocation; the timer runs on the library's timer thread (started on
+ * first use), which is also where the cancel, its cascade and its callbacks
+ * run.  The delay counts on cx_now()'s clock (monotonic, or the virtual
+ * clock of clock.h).  The timer never fires early.  Releasing the last
+ * reference before the delay disarms the timer; a cancel by anyone else
+ * first makes the timer's cancel do nothing.  The token is otherwise an
+ * ordinary token (links, callbacks, waits).  For an operation with a
+ * timeout and a full context, see cx_op_with_timeout().
+ * @out: (not nullable) receives the token (transfer full): release it with
+ *   cx_token_unref().
+ * @seconds: the delay, > 0 and finite.
+ * Returns: 0.  Errors: -EINVAL NULL @out or bad @seconds; -ENOMEM; -EAGAIN
+ *   the timer thread could not be started.  On error *@out is NULL.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_with_timeout(cx_token **out, double seconds);
+
 /* cx_token_ref: take one more reference.
  * @token: (nullable) the token; NULL is returned unchanged.
  * Returns: (transfer full) @token.

@@ -36,6 +36,7 @@ struct cx_token {
   cx_reason reason;             /* written once by the claimer */
   bool message_owned;           /* written once by the claimer */
   bool preserve;                /* written once: message/reason from cause */
+  bool timed;                   /* immutable: made by cx_token_with_timeout */
   cx__lock lock;                /* guards the callback and children lists */
   const char *message;          /* written once; NULL: "" or from cause */
   cx_token *cause;              /* written once (owned ref): the token whose
@@ -114,7 +115,11 @@ _Static_assert(sizeof(_Atomic int) == sizeof(int),
 static inline void cx__token_mark(cx_token *t, unsigned bit) {
   if ((atomic_load(&t->has) & bit) == 0) atomic_fetch_or(&t->has, bit);
 }
+/* Initialises a fresh token (one reference, live). */
+void cx__token_init(cx_token *t);
 cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
+/* Disarms and frees a timed token's block (token_timeout.c). */
+void cx__token_free_timed(cx_token *t);
 /* Gives a fresh token the id of the op it belongs to (before sharing it). */
 int cx__token_set_id(cx_token *t, const char *id);
 /* Frees a token whose count has reached 0 (iteratively, per thread). */

@@ -18,7 +18,11 @@ static _Thread_local bool freeing;
 
 cx_token *cx_token_new(void) {
   cx_token *t = cx__block_alloc(sizeof *t);
-  if (t == NULL) return NULL;
+  if (t != NULL) cx__token_init(t);
+  return t;
+}
+
+void cx__token_init(cx_token *t) {
   /* Field by field: cheaper than clearing the whole struct (rep stos), and
    * the fields left out (runner) are written before they are read. */
   atomic_init(&t->state, CX__LIVE);
@@ -27,6 +31,7 @@ cx_token *cx_token_new(void) {
   t->reason = CX_REASON_NONE;
   t->message_owned = false;
   t->preserve = false;
+  t->timed = false;
   atomic_init(&t->lock, CX__LOCK_INIT);
   t->message = NULL;
   t->cause = NULL;
@@ -38,7 +43,6 @@ cx_token *cx_token_new(void) {
   atomic_init(&t->links, NULL);
   t->wake.read_fd = t->wake.write_fd = -1;
   t->pending_next = NULL;
-  return t;
 }
 
 cx_token *cx_token_ref(cx_token *t) {
@@ -74,7 +78,10 @@ static void token_destroy(cx_token *t) {
   if (t->message_owned) cx__free((char *)t->message);
   if (lazy != NULL) cx__free(lazy);
   if (id != NULL) cx__free(id);
-  cx__block_free(t, sizeof *t);
+  if (t->timed)
+    cx__token_free_timed(t);
+  else
+    cx__block_free(t, sizeof *t);
 }
 
 void cx_token_unref(cx_token *t) {

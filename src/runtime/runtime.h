@@ -117,6 +117,8 @@ int cx__timeout_to_deadline(double timeout, int64_t *deadline);
 /* @now + @ns, or CX__NO_DEADLINE where that would overflow (durations go
  * up to 9.2e9 s). */
 int64_t cx__add_saturated(int64_t now, int64_t ns);
+/* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out. */
+void cx__format_seconds(int64_t ns, char *out, size_t len);
 /* ns -> struct timespec. */
 struct timespec cx__ns_to_timespec(int64_t ns);
 /* Milliseconds left until an absolute monotonic deadline, for poll(2):

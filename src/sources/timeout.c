@@ -14,32 +14,11 @@ typedef struct timeout_state {
   _Atomic int64_t deadline; /* (atomic) set at start */
 } timeout_state;
 
-/* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out:
- * cheaper than printf's %g on the timer thread. */
-static void format_seconds(int64_t ns, char *out, size_t len) {
-  int64_t ms = (ns + 500000) / 1000000;
-  int frac = (int)(ms % 1000);
-  if (ns < 1000000) {
-    snprintf(out, len, "%g", (double)ns / 1e9);
-    return;
-  }
-  if (frac == 0) {
-    snprintf(out, len, "%lld", (long long)(ms / 1000));
-    return;
-  }
-  while (frac % 10 == 0) frac /= 10;
-  snprintf(out, len, "%lld.%0*d", (long long)(ms / 1000),
-           ms % 100 == 0  ? 1
-           : ms % 10 == 0 ? 2
-                          : 3,
-           frac);
-}
-
 static void fire(cx__timer *t) {
   timeout_state *ts =
       (timeout_state *)((char *)t - offsetof(timeout_state, timer));
   char secs[32], msg[64];
-  format_seconds(ts->duration, secs, sizeof secs);
+  cx__format_seconds(ts->duration, secs, sizeof secs);
   snprintf(msg, sizeof msg, "timed out after %s s", secs);
   cx__source_fire(ts->source, CX_REASON_TIMEOUT, msg);
 }

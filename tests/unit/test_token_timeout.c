@@ -1,0 +1,180 @@
+/* tests/unit/test_token_timeout.c - cx_token_with_timeout(): the token
+ * cancels itself with reason TIMEOUT when its delay passes (virtual clock:
+ * not a nanosecond early), its last unref disarms the timer, a cancel by
+ * someone else wins, links and callbacks see the timer's cancel, bad input
+ * changes nothing, out of memory is reported, and tokens freed while their
+ * timers fire on the timer thread are neither lost nor used after free.
+ * Linked against the static library for the armed-timer count and the
+ * allocation failure hook.  Issue #8 (the lightweight timeout scope). */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <cancelable.h>
+
+/* Internal (static library). */
+size_t cx__timer_armed_count(void);
+void cx__alloc_fail_after(long n, bool sticky);
+
+static void test_fires_at_deadline(void **state) {
+  cx_token *t = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 2.0));
+  assert_non_null(t);
+  assert_int_equal(cx__timer_armed_count(), 1);
+  CX_ASSERT_OK(cx_clock_advance(1.999));
+  assert_false(cx_token_is_cancelled(t)); /* never early */
+  CX_ASSERT_OK(cx_clock_advance(0.001));
+  assert_true(cx_token_is_cancelled(t)); /* advance fires before returning */
+  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_message(t), "timed out after 2 s");
+  assert_int_equal(cx__timer_armed_count(), 0);
+  cx_token_unref(t);
+}
+
+static void test_unref_disarms(void **state) {
+  cx_token *a = NULL, *b = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&a, 1.0));
+  CX_ASSERT_OK(cx_token_with_timeout(&b, 0.25));
+  assert_int_equal(cx__timer_armed_count(), 2);
+  cx_token_unref(a);
+  assert_int_equal(cx__timer_armed_count(), 1);
+  CX_ASSERT_OK(cx_clock_advance(5.0)); /* a's timer must not fire freed */
+  assert_true(cx_token_is_cancelled(b));
+  assert_string_equal(cx_token_message(b), "timed out after 0.25 s");
+  cx_token_unref(b);
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
+static void test_other_cancel_wins(void **state) {
+  cx_token *t = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 1.0));
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "user"));
+  CX_ASSERT_OK(cx_clock_advance(2.0));
+  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_message(t), "user");
+  assert_int_equal(cx__timer_armed_count(), 0);
+  cx_token_unref(t);
+}
+
+typedef struct seen {
+  atomic_int calls;
+  pthread_t thread;
+} seen;
+
+static int record(cx_token *t, void *user_data) {
+  seen *s = user_data;
+  (void)t;
+  s->thread = pthread_self();
+  atomic_fetch_add(&s->calls, 1);
+  return 0;
+}
+
+static void test_links_and_callbacks(void **state) {
+  cx_token *t = NULL, *child = cx_token_new();
+  seen s = {0};
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 0.5));
+  CX_ASSERT_OK(cx_token_link(child, t, 0));
+  CX_ASSERT_OK(cx_token_on_cancel(t, record, &s, NULL, 0, NULL));
+  CX_ASSERT_OK(cx_clock_advance(0.5));
+  assert_int_equal(atomic_load(&s.calls), 1);
+  assert_false(pthread_equal(s.thread, pthread_self())); /* timer thread */
+  assert_true(cx_token_is_cancelled(child));
+  assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
+  cx_token_unref(t); /* the child keeps its source alive */
+  cx_token_unref(child);
+}
+
+static void test_bad_input(void **state) {
+  const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
+  cx_token *t = cx_token_new(); /* must be overwritten with NULL */
+  cx_token *keep = t;
+  (void)state;
+  CX_ASSERT_ERR(-EINVAL, cx_token_with_timeout(NULL, 1.0));
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    t = keep;
+    CX_ASSERT_ERR(-EINVAL, cx_token_with_timeout(&t, bad[i]));
+    assert_null(t);
+  }
+  assert_int_equal(cx__timer_armed_count(), 0);
+  cx_token_unref(keep);
+}
+
+static void test_out_of_memory(void **state) {
+  cx_token *t = NULL;
+  (void)state;
+  cx__alloc_fail_after(0, false);
+  CX_ASSERT_ERR(-ENOMEM, cx_token_with_timeout(&t, 1.0));
+  cx__alloc_fail_after(-1, false);
+  assert_null(t);
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
+static void test_real_clock(void **state) {
+  cx_token *t = NULL;
+  double t0 = cx_test_now(), dt;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 0.2));
+  CX_ASSERT_OK(cx_token_wait(t, 30.0));
+  dt = cx_test_now() - t0;
+  assert_true(dt >= 0.2 - 1e-3); /* not early (generous bound above) */
+  assert_true(dt < 30.0);
+  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
+  cx_token_unref(t);
+}
+
+/* Threads make tokens with delays of 0-200 us and drop them at once or
+ * after waiting, so last unrefs race the timer thread's fires. */
+enum { RACE_THREADS = 4, RACE_TOKENS = 3000 };
+
+static void *race_worker(void *arg) {
+  unsigned x = (unsigned)(uintptr_t)arg * 2654435761u + 1;
+  int fired = 0;
+  for (int i = 0; i < RACE_TOKENS; i++) {
+    cx_token *t = NULL;
+    x = x * 1103515245u + 12345u;
+    if (cx_token_with_timeout(&t, 1e-6 + (x >> 16) % 200 * 1e-6) != 0)
+      return (void *)(intptr_t)-1;
+    if (i % 3 == 0) {
+      if (cx_token_wait(t, 30.0) != 0) return (void *)(intptr_t)-1;
+      fired++;
+    }
+    cx_token_unref(t);
+  }
+  return (void *)(intptr_t)fired;
+}
+
+static void test_race_unref_and_fire(void **state) {
+  pthread_t th[RACE_THREADS];
+  (void)state;
+  for (uintptr_t i = 0; i < RACE_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, race_worker, (void *)i), 0);
+  for (int i = 0; i < RACE_THREADS; i++) {
+    void *rc;
+    assert_int_equal(pthread_join(th[i], &rc), 0);
+    assert_int_equal((intptr_t)rc, (RACE_TOKENS + 2) / 3);
+  }
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST_VCLOCK("/token/timeout/fires-at-deadline", test_fires_at_deadline),
+    CX_TEST_VCLOCK("/token/timeout/unref-disarms", test_unref_disarms),
+    CX_TEST_VCLOCK("/token/timeout/other-cancel-wins", test_other_cancel_wins),
+    CX_TEST_VCLOCK("/token/timeout/links-and-callbacks",
+                   test_links_and_callbacks),
+    CX_TEST("/token/timeout/bad-input", test_bad_input),
+    CX_TEST("/token/timeout/out-of-memory", test_out_of_memory),
+    CX_TEST("/token/timeout/real-clock", test_real_clock),
+    CX_TEST("/token/timeout/race-unref-and-fire", test_race_unref_and_fire),
+};
+
+CX_TEST_MAIN("token-timeout", tests)
