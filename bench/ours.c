@@ -528,7 +528,7 @@ static void x5(void) {
   cx_op *starter;
   scope_open(&starter, 60.0); /* start the timer thread first */
   scope_close(starter, 0);
-  bench_print("X5.op_timeout_enter_exit", bench_micro("X5", s8_batch, NULL),
+  bench_print("X5.op_timeout_enter_exit", bench_micro("X5", s8_op_batch, NULL),
               "ns/op");
 }
 
