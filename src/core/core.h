@@ -115,15 +115,45 @@ _Static_assert(sizeof(_Atomic int) == sizeof(int),
 static inline void cx__token_mark(cx_token *t, unsigned bit) {
   if ((atomic_load(&t->has) & bit) == 0) atomic_fetch_or(&t->has, bit);
 }
+/* Frees a token whose count has reached 0 (iteratively, per thread). */
+void cx__token_destroy_dead(cx_token *t);
 /* Initialises a fresh token (one reference, live). */
-void cx__token_init(cx_token *t);
+static inline void cx__token_init(cx_token *t) {
+  /* Field by field: cheaper than clearing the whole struct (rep stos), and
+   * the fields left out (runner) are written before they are read. */
+  atomic_init(&t->state, CX__LIVE);
+  atomic_init(&t->refs, 1);
+  atomic_init(&t->has, 0);
+  t->reason = CX_REASON_NONE;
+  t->message_owned = false;
+  t->preserve = false;
+  t->timed = false;
+  atomic_init(&t->lock, CX__LOCK_INIT);
+  t->message = NULL;
+  t->cause = NULL;
+  t->cancel_time = 0;
+  atomic_init(&t->id_text, NULL);
+  atomic_init(&t->lazy_message, NULL);
+  t->cb_head = t->cb_tail = NULL;
+  t->children = NULL;
+  atomic_init(&t->links, NULL);
+  t->wake.read_fd = t->wake.write_fd = -1;
+  t->pending_next = NULL;
+}
+
+/* cx_token_ref()/cx_token_unref() inline, for the library's hot paths. */
+static inline void cx__token_ref(cx_token *t) {
+  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+static inline void cx__token_unref(cx_token *t) {
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    cx__token_destroy_dead(t);
+}
 cx_token *cx__token_try_ref(cx_token *t); /* NULL if refs already 0 */
 /* Disarms and frees a timed token's block (token_timeout.c). */
 void cx__token_free_timed(cx_token *t);
 /* Gives a fresh token the id of the op it belongs to (before sharing it). */
 int cx__token_set_id(cx_token *t, const char *id);
-/* Frees a token whose count has reached 0 (iteratively, per thread). */
-void cx__token_destroy_dead(cx_token *t);
 /* Claims a live token: the caller won when true.  @message: (transfer full
  * when @owned).  @cause: (transfer full) or NULL. */
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,

@@ -22,29 +22,6 @@ cx_token *cx_token_new(void) {
   return t;
 }
 
-void cx__token_init(cx_token *t) {
-  /* Field by field: cheaper than clearing the whole struct (rep stos), and
-   * the fields left out (runner) are written before they are read. */
-  atomic_init(&t->state, CX__LIVE);
-  atomic_init(&t->refs, 1);
-  atomic_init(&t->has, 0);
-  t->reason = CX_REASON_NONE;
-  t->message_owned = false;
-  t->preserve = false;
-  t->timed = false;
-  atomic_init(&t->lock, CX__LOCK_INIT);
-  t->message = NULL;
-  t->cause = NULL;
-  t->cancel_time = 0;
-  atomic_init(&t->id_text, NULL);
-  atomic_init(&t->lazy_message, NULL);
-  t->cb_head = t->cb_tail = NULL;
-  t->children = NULL;
-  atomic_init(&t->links, NULL);
-  t->wake.read_fd = t->wake.write_fd = -1;
-  t->pending_next = NULL;
-}
-
 cx_token *cx_token_ref(cx_token *t) {
   if (t != NULL) atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
   return t;
@@ -72,7 +49,7 @@ static void token_destroy(cx_token *t) {
     if (atomic_load_explicit(&t->links, memory_order_relaxed) != NULL)
       cx__token_unlink_dead(t);
     if (t->cb_head != NULL) cx__token_free_callbacks(t);
-    cx_token_unref(t->cause);
+    if (t->cause != NULL) cx_token_unref(t->cause);
   }
   if (t->wake.read_fd >= 0) cx__wakeup_close(&t->wake);
   if (t->message_owned) cx__free((char *)t->message);
@@ -85,20 +62,23 @@ static void token_destroy(cx_token *t) {
 }
 
 void cx_token_unref(cx_token *t) {
-  if (t == NULL) return;
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) return;
-  cx__token_destroy_dead(t);
+  if (t != NULL) cx__token_unref(t);
 }
 
 void cx__token_destroy_dead(cx_token *t) {
-  if (!freeing && !destroy_reaches_out(t)) {
+  if (freeing) {
+    /* Reached from another free on this thread: the outermost call frees
+     * it, so a chain of tokens is freed without recursion. */
+    t->pending_next = free_head;
+    free_head = t;
+    return;
+  }
+  if (!destroy_reaches_out(t)) {
     token_destroy(t); /* frees nothing else: no work list needed */
     return;
   }
-  t->pending_next = free_head;
-  free_head = t;
-  if (freeing) return;
   freeing = true;
+  token_destroy(t);
   while ((t = free_head) != NULL) {
     free_head = t->pending_next;
     token_destroy(t);

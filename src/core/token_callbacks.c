@@ -64,7 +64,7 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
     t->cb_head = cb;
   t->cb_tail = cb;
   if (out != NULL) {
-    cx_token_ref(t);
+    cx__token_ref(t);
     *out = cb;
   }
   cx__lock_release(&t->lock);
@@ -115,7 +115,7 @@ static void run_one(cx_token *t, cx_callback *cb) {
   if (!has_handle) {
     node_free(cb);
   } else if (old & CX__CB_RELEASED) {
-    cx_token_unref(t); /* the released handle's reference */
+    cx__token_unref(t); /* the released handle's reference */
     node_free(cb);
   }
 }
@@ -176,7 +176,7 @@ static int unregister(cx_callback *cb, bool wait) {
     unlink_locked(t, cb);
     cx__lock_release(&t->lock);
     node_free(cb);
-    cx_token_unref(t);
+    cx__token_unref(t);
     return CX_CALLBACK_REMOVED;
   }
   if (state != CX__CB_DONE && pthread_equal(t->runner, pthread_self())) {
@@ -184,7 +184,7 @@ static int unregister(cx_callback *cb, bool wait) {
     cx__lock_release(&t->lock);
     if (state == CX__CB_QUEUED) {
       atomic_store(&cb->state, CX__CB_SKIP);
-      cx_token_unref(t);
+      cx__token_unref(t);
       return CX_CALLBACK_REMOVED;
     }
     flag_if_pending(cb, CX__CB_RELEASED); /* running: freed on return */
@@ -200,7 +200,7 @@ static int unregister(cx_callback *cb, bool wait) {
     }
   }
   node_free(cb);
-  cx_token_unref(t);
+  cx__token_unref(t);
   return CX_CALLBACK_RAN;
 }
 

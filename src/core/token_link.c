@@ -14,7 +14,8 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   if (link == NULL) return -ENOMEM;
   link->prev = link->next = NULL;
   link->attached = false;
-  link->source = cx_token_ref(source);
+  cx__token_ref(source);
+  link->source = source;
   link->target = target;
   link->flags = flags;
 
@@ -93,7 +94,7 @@ static void unlink_chain(cx__link *link) {
       if (link->next != NULL) link->next->prev = link->prev;
     }
     cx__lock_release(&source->lock);
-    cx_token_unref(source);
+    cx__token_unref(source);
     cx__block_free(link, sizeof *link);
     link = next;
   }

@@ -149,12 +149,13 @@ void cx__unpark_all(_Atomic int *word, const void *object);
 
 /* ---- word locks (lock.c): a lock in one int inside the object it guards,
  * for short critical sections that never block, call out or take another
- * lock.  Uncontended, locking is one compare-and-swap and unlocking one
- * exchange; a contended locker spins briefly, then parks on the word
- * (0 free, 1 held, 2 held with sleepers), as glibc's low-level lock and
- * the third mutex of Drepper's "Futexes Are Tricky".  Unlike the stripes,
- * fork() does not take them: a word lock held by another thread at the
- * instant of fork stays held in the child. */
+ * lock.  Locking is one compare-and-swap and unlocking one release store,
+ * with no read-modify-write, as the lock of libstdc++'s std::stop_token
+ * state: a contended locker spins, then yields, then sleeps in growing
+ * steps (up to a millisecond), so a holder that was preempted costs the
+ * waiters little CPU.  Unlike the stripes, fork() does not take them: a
+ * word lock held by another thread at the instant of fork stays held in
+ * the child. */
 typedef _Atomic int cx__lock;
 #define CX__LOCK_INIT 0
 void cx__lock_slow(cx__lock *lock);
@@ -165,12 +166,7 @@ static inline void cx__lock_acquire(cx__lock *lock) {
     cx__lock_slow(lock);
 }
 static inline void cx__lock_release(cx__lock *lock) {
-#if defined(CX_HAVE_FUTEX)
-  if (atomic_exchange_explicit(lock, 0, memory_order_release) == 2)
-    cx__unpark_all(lock, lock);
-#else
-  atomic_store_explicit(lock, 0, memory_order_release); /* waiters yield */
-#endif
+  atomic_store_explicit(lock, 0, memory_order_release);
 }
 
 /* ---- timer service (timer.c): one lazily started thread, an indexed
