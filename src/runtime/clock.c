@@ -38,7 +38,9 @@ bool cx__clock_is_virtual(void) {
 
 int cx__seconds_to_ns(double seconds, int64_t *out) {
   if (!isfinite(seconds) || seconds < 0 || seconds > 9.2e9) return -EINVAL;
-  *out = (int64_t)llround(seconds * 1e9);
+  /* Rounds half up, as llround() for these non-negative values, without
+   * the libm call: seconds * 1e9 + 0.5 < 2^63 here. */
+  *out = (int64_t)(seconds * 1e9 + 0.5);
   return 0;
 }
 
