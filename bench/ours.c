@@ -320,7 +320,7 @@ static void s8_batch(uint64_t n, void *ctx) {
   (void)ctx;
   for (uint64_t i = 0; i < n; i++) {
     cx_token *t;
-    cx_token_with_timeout(&t, 60.0);
+    if (cx_token_with_timeout(&t, 60.0) != 0) bench_fail("S8: no scope");
     cx_token_unref(t);
   }
 }

@@ -170,13 +170,19 @@ CX_EXPORT cx_status cx_op_status(const cx_op *op);
 /* cx_op_parent_id: the parent's id, or NULL without a parent. Since: 0.1 */
 CX_EXPORT const char *cx_op_parent_id(const cx_op *op);
 /* cx_op_start_time: wall-clock seconds since the epoch at enter, 0.0
- * before.  Enter reads only the monotonic clock: the first request reads the
- * wall clock and takes off the monotonic time elapsed since enter, and the
- * result is kept, so later requests return the same value (a step of the
- * system clock between enter and that request shifts it). Since: 0.1 */
+ * before.  Enter reads only the cx_now() clock (it is on every op's hot
+ * path): the first request reads the wall clock and takes off the cx_now()
+ * time elapsed since enter, and the result is kept, so later requests
+ * return the same value.  So the value is off by any step of the system
+ * clock, or any system suspend (CLOCK_MONOTONIC stops), between enter and
+ * the first request; under the virtual clock the elapsed time is virtual,
+ * and a switch between the virtual and the real clock in between makes the
+ * value meaningless.  The registry's history and JSON export use it.
+ * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_start_time(const cx_op *op);
 /* cx_op_end_time: wall-clock seconds since the epoch at exit, 0.0 before;
- * made like cx_op_start_time(). Since: 0.1 */
+ * made like cx_op_start_time(), from exit's reading of the cx_now() clock.
+ * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_end_time(const cx_op *op);
 /* cx_op_elapsed: seconds from enter to exit, or to now while running
  * (monotonic clock, cx_now()); 0.0 before enter. Since: 0.1 */

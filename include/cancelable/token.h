@@ -37,17 +37,20 @@ CX_EXPORT cx_token *cx_token_new(void);
  * CancellationTokenSource(TimeSpan).  The token and its timer are one
  * allocation; the timer runs on the library's timer thread (started on
  * first use), which is also where the cancel, its cascade and its callbacks
- * run.  The delay counts on cx_now()'s clock (monotonic, or the virtual
- * clock of clock.h).  The timer never fires early.  Releasing the last
- * reference before the delay disarms the timer; a cancel by anyone else
- * first makes the timer's cancel do nothing.  The token is otherwise an
+ * run: a slow callback there delays every other timeout of the process.
+ * The delay counts on cx_now()'s clock (monotonic, or the virtual clock of
+ * clock.h).  The timer never fires early.  Releasing the last reference
+ * before the delay disarms the timer (see cx_token_unref()); a cancel by
+ * anyone else first makes the timer's cancel do nothing (the timer stays
+ * armed until its deadline or the last unref).  The token is otherwise an
  * ordinary token (links, callbacks, waits).  For an operation with a
  * timeout and a full context, see cx_op_with_timeout().
  * @out: (not nullable) receives the token (transfer full): release it with
  *   cx_token_unref().
- * @seconds: the delay, > 0 and finite.
- * Returns: 0.  Errors: -EINVAL NULL @out or bad @seconds; -ENOMEM; -EAGAIN
- *   the timer thread could not be started.  On error *@out is NULL.
+ * @seconds: the delay, > 0, finite and at most 9.2e9 (about 290 years).
+ * Returns: 0.  Errors: -EINVAL NULL @out or @seconds out of that range;
+ *   -ENOMEM; the negative error of pthread_create() (-EAGAIN, ...) when the
+ *   timer thread could not be started.  On error *@out is NULL.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_token_with_timeout(cx_token **out, double seconds);
@@ -63,7 +66,10 @@ CX_EXPORT cx_token *cx_token_ref(cx_token *token);
  * pollable fd, its links to other tokens and the callbacks that were
  * registered without a handle (their destroy notify runs).  Callbacks
  * registered with a handle hold a reference each, so a token is never freed
- * under a live handle.
+ * under a live handle.  The last unref of a token made by
+ * cx_token_with_timeout() disarms its timer: it takes the timer service's
+ * lock and, if the timer is firing on the timer thread at that moment,
+ * waits for that to return.
  * @token: (nullable) the token; NULL is a no-op.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */

@@ -233,6 +233,7 @@ int cx_op_enter(cx_op *op) {
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
+    op->start_wall = 0; /* a start time asked for meanwhile is void */
     atomic_store(&op->status, CX_STATUS_PENDING);
     pthread_mutex_unlock(&s->mu);
     return rc;

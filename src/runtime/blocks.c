@@ -9,23 +9,23 @@
  * a class has the class's full size, so any block of a class can serve any
  * size of it.  A thread keeps at most CX__BLOCK_DEPTH blocks of a class and
  * hands the rest to free(), so a thread that frees what others made holds a
- * bounded amount; its cache is emptied when it exits.  Under
- * AddressSanitizer a cached block is poisoned, so a use after free is still
- * reported. */
+ * bounded amount; its cache is emptied when it exits.  Under the sanitizers
+ * nothing is cached (runtime.h). */
 #include <stdlib.h>
 
 #include "runtime/runtime.h"
 
-#if defined(CX__ASAN)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 _Thread_local cx__block_cache cx__blocks;
+
+#if defined(CX__NO_BLOCK_CACHE)
+
+void *cx__block_alloc_slow(size_t size) { return cx__malloc(size); }
+void cx__block_free_slow(void *ptr, size_t size) {
+  (void)size;
+  free(ptr);
+}
+#else
+
 static _Thread_local bool closed; /* the exit flush ran: no more caching */
 static pthread_key_t exit_key;
 static bool have_exit_key; /* written once, under exit_key_once */
@@ -33,13 +33,11 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 static size_t class_size(size_t k) { return (k + 1) * CX__BLOCK_GRAIN; }
 
-void cx__blocks_flush(void) {
+static void cache_flush(void) {
   for (size_t k = 0; k < CX__BLOCK_CLASSES; k++) {
     cx__block *b = cx__blocks.head[k];
     while (b != NULL) {
-      cx__block *next;
-      UNPOISON(b, class_size(k));
-      next = b->next;
+      cx__block *next = b->next;
       free(b);
       b = next;
     }
@@ -53,7 +51,7 @@ static void cache_close(void *arg) {
   (void)arg;
   cx__blocks.ready = false;
   closed = true;
-  cx__blocks_flush();
+  cache_flush();
 }
 
 static void make_exit_key(void) {
@@ -78,7 +76,6 @@ void *cx__block_alloc_slow(size_t size) {
   if (k >= CX__BLOCK_CLASSES) return cx__malloc(size);
   if (cx__alloc_failing()) return NULL;
   if ((b = cx__blocks.head[k]) == NULL) return malloc(class_size(k));
-  UNPOISON(b, class_size(k));
   cx__blocks.head[k] = b->next;
   cx__blocks.count[k]--;
   return b;
@@ -96,5 +93,6 @@ void cx__block_free_slow(void *ptr, size_t size) {
   b->next = cx__blocks.head[k];
   cx__blocks.head[k] = b;
   cx__blocks.count[k]++;
-  POISON(b, class_size(k));
 }
+
+#endif

@@ -83,8 +83,10 @@ static void install(void) { pthread_atfork(prepare, parent, child); }
 
 void cx__fork_handlers_install(void) { pthread_once(&once, install); }
 
-/* Installed when the library is loaded: a token may hold a stripe before
- * any service thread exists, and fork() must still not copy it locked. */
+/* Installed when the library is loaded: an op or a token's fd may hold a
+ * stripe before any service thread exists, and fork() must still not copy
+ * it locked.  (The word locks inside tokens are not taken here: runtime.h
+ * and docs/guide.md say what that leaves.) */
 __attribute__((constructor)) static void install_at_load(void) {
   cx__fork_handlers_install();
 }

@@ -34,8 +34,9 @@ static inline bool cx__alloc_failing(void) {
  * cx__block_free(ptr, size) with the same @size, never with cx__free();
  * any thread may free it.  cx__block_alloc follows the testing hook.  The
  * fast paths are inline (sizes are constants at every call, so the class
- * is too); under AddressSanitizer every call takes the slow path, which
- * poisons cached blocks. */
+ * is too).  Under AddressSanitizer or ThreadSanitizer nothing is cached:
+ * every block is a malloc() of its exact size, so a use after free or an
+ * overflow is still reported, and LeakSanitizer sees every block. */
 enum {
   CX__BLOCK_GRAIN = 16,   /* bytes: size classes are multiples of it */
   CX__BLOCK_CLASSES = 24, /* blocks up to 384 bytes are cached */
@@ -52,14 +53,12 @@ typedef struct cx__block_cache {
 extern _Thread_local cx__block_cache cx__blocks;
 void *cx__block_alloc_slow(size_t size);
 void cx__block_free_slow(void *ptr, size_t size);
-/* Empties the calling thread's cache (tests). */
-void cx__blocks_flush(void);
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CX__ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CX__NO_BLOCK_CACHE 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CX__ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CX__NO_BLOCK_CACHE 1
 #endif
 #endif
 
@@ -68,7 +67,7 @@ static inline size_t cx__block_class(size_t size) {
 }
 
 static inline void *cx__block_alloc(size_t size) {
-#if !defined(CX__ASAN)
+#if !defined(CX__NO_BLOCK_CACHE)
   size_t k = cx__block_class(size);
   cx__block *b;
   if (k < CX__BLOCK_CLASSES && (b = cx__blocks.head[k]) != NULL &&
@@ -83,7 +82,7 @@ static inline void *cx__block_alloc(size_t size) {
 }
 
 static inline void cx__block_free(void *ptr, size_t size) {
-#if !defined(CX__ASAN)
+#if !defined(CX__NO_BLOCK_CACHE)
   size_t k = cx__block_class(size);
   if (ptr != NULL && k < CX__BLOCK_CLASSES && cx__blocks.ready &&
       cx__blocks.count[k] < CX__BLOCK_DEPTH) {
@@ -179,7 +178,7 @@ struct cx__timer {
   cx__timer_fn fire; /* set before arming; runs on the timer thread */
   int state;         /* CX__TIMER_*; guarded by the service lock */
 };
-enum { CX__TIMER_IDLE = 0, CX__TIMER_ARMED, CX__TIMER_FIRING };
+enum { CX__TIMER_IDLE = 0, CX__TIMER_ARMED };
 void cx__timer_init(cx__timer *t, cx__timer_fn fire);
 /* Arms @t for @deadline (cx__now_ns() clock), starting the service thread
  * if needed.  Re-arming an armed timer moves it.  Returns 0, or -EAGAIN /

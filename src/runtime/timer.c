@@ -128,13 +128,16 @@ static void *timer_main(void *arg) {
     if (svc.count > 0 && svc.heap[0]->deadline <= now) {
       cx__timer *t = svc.heap[0];
       heap_remove_locked(t);
-      t->state = CX__TIMER_FIRING;
+      /* Idle before the call, and never touched after it: fire() may free
+       * @t (a timed token's fire can drop its last reference).  A fire()
+       * that re-arms makes it ARMED; a disarm on another thread waits while
+       * svc.firing is @t. */
+      t->state = CX__TIMER_IDLE;
       svc.firing = t;
       pthread_mutex_unlock(&svc.mu);
       t->fire(t);
       pthread_mutex_lock(&svc.mu);
       svc.firing = NULL;
-      if (t->state == CX__TIMER_FIRING) t->state = CX__TIMER_IDLE;
       pthread_cond_broadcast(&svc.fired);
       continue;
     }
@@ -250,8 +253,8 @@ void cx__timer_fork_child(void) {
      * child it never finished, so fire it again (its deadline has passed)
      * once the thread restarts. */
     cx__timer *t = svc.firing;
-    t->state = CX__TIMER_IDLE;
-    if (heap_push_locked(t) == 0) t->state = CX__TIMER_ARMED;
+    if (t->state != CX__TIMER_ARMED && heap_push_locked(t) == 0)
+      t->state = CX__TIMER_ARMED;
   }
   svc.firing = NULL;
   svc.started = false;

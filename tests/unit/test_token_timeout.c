@@ -2,8 +2,10 @@
  * cancels itself with reason TIMEOUT when its delay passes (virtual clock:
  * not a nanosecond early), its last unref disarms the timer, a cancel by
  * someone else wins, links and callbacks see the timer's cancel, bad input
- * changes nothing, out of memory is reported, and tokens freed while their
- * timers fire on the timer thread are neither lost nor used after free.
+ * changes nothing, out of memory is reported, a token whose last reference
+ * is dropped by its own timer's cancel is freed once, on the timer thread,
+ * and tokens freed while their timers fire are each freed exactly once
+ * (under the sanitizers: without a use after free).
  * Linked against the static library for the armed-timer count and the
  * allocation failure hook.  Issue #8 (the lightweight timeout scope). */
 #include "cx_test.h"
@@ -93,6 +95,35 @@ static void test_links_and_callbacks(void **state) {
   cx_token_unref(child);
 }
 
+static atomic_int freed;
+
+static void count_free(void *user_data) {
+  (void)user_data;
+  atomic_fetch_add(&freed, 1);
+}
+
+/* Drops the reference handed over in @user_data (the owner's). */
+static int drop_owner(cx_token *t, void *user_data) {
+  (void)t;
+  cx_token_unref(user_data);
+  return 0;
+}
+
+static void test_fire_drops_last_reference(void **state) {
+  cx_token *t = NULL;
+  (void)state;
+  atomic_store(&freed, 0);
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 1.0));
+  /* Its destroy notify runs when the token is freed. */
+  CX_ASSERT_OK(cx_token_on_cancel(t, drop_owner, t, count_free, 0, NULL));
+  CX_ASSERT_OK(cx_clock_advance(1.0));
+  /* The callback dropped the owner's reference while the timer's fire held
+   * its own: the fire's unref freed the token on the timer thread, and the
+   * timer service did not touch the block afterwards. */
+  assert_int_equal(atomic_load(&freed), 1);
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
 static void test_bad_input(void **state) {
   const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
   cx_token *t = cx_token_new(); /* must be overwritten with NULL */
@@ -134,6 +165,14 @@ static void test_real_clock(void **state) {
 /* Threads make tokens with delays of 0-200 us and drop them at once or
  * after waiting, so last unrefs race the timer thread's fires. */
 enum { RACE_THREADS = 4, RACE_TOKENS = 3000 };
+static atomic_int race_fired;
+
+static int count_fire(cx_token *t, void *user_data) {
+  (void)t;
+  (void)user_data;
+  atomic_fetch_add(&race_fired, 1);
+  return 0;
+}
 
 static void *race_worker(void *arg) {
   unsigned x = (unsigned)(uintptr_t)arg * 2654435761u + 1;
@@ -141,7 +180,8 @@ static void *race_worker(void *arg) {
   for (int i = 0; i < RACE_TOKENS; i++) {
     cx_token *t = NULL;
     x = x * 1103515245u + 12345u;
-    if (cx_token_with_timeout(&t, 1e-6 + (x >> 16) % 200 * 1e-6) != 0)
+    if (cx_token_with_timeout(&t, 1e-6 + (x >> 16) % 200 * 1e-6) != 0 ||
+        cx_token_on_cancel(t, count_fire, NULL, count_free, 0, NULL) < 0)
       return (void *)(intptr_t)-1;
     if (i % 3 == 0) {
       if (cx_token_wait(t, 30.0) != 0) return (void *)(intptr_t)-1;
@@ -154,15 +194,24 @@ static void *race_worker(void *arg) {
 
 static void test_race_unref_and_fire(void **state) {
   pthread_t th[RACE_THREADS];
+  int waited = 0;
   (void)state;
+  atomic_store(&freed, 0);
+  atomic_store(&race_fired, 0);
   for (uintptr_t i = 0; i < RACE_THREADS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, race_worker, (void *)i), 0);
   for (int i = 0; i < RACE_THREADS; i++) {
     void *rc;
     assert_int_equal(pthread_join(th[i], &rc), 0);
     assert_int_equal((intptr_t)rc, (RACE_TOKENS + 2) / 3);
+    waited += (int)(intptr_t)rc;
   }
   assert_int_equal(cx__timer_armed_count(), 0);
+  /* Every token freed exactly once; every waited-for one fired (a token
+   * dropped at once may or may not have fired first). */
+  assert_int_equal(atomic_load(&freed), RACE_THREADS * RACE_TOKENS);
+  assert_true(atomic_load(&race_fired) >= waited);
+  assert_true(atomic_load(&race_fired) <= RACE_THREADS * RACE_TOKENS);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -171,6 +220,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/token/timeout/other-cancel-wins", test_other_cancel_wins),
     CX_TEST_VCLOCK("/token/timeout/links-and-callbacks",
                    test_links_and_callbacks),
+    CX_TEST_VCLOCK("/token/timeout/fire-drops-last-reference",
+                   test_fire_drops_last_reference),
     CX_TEST("/token/timeout/bad-input", test_bad_input),
     CX_TEST("/token/timeout/out-of-memory", test_out_of_memory),
     CX_TEST("/token/timeout/real-clock", test_real_clock),
