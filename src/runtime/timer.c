@@ -30,8 +30,16 @@ static service svc = {.mu = PTHREAD_MUTEX_INITIALIZER,
                       .wake = PTHREAD_COND_INITIALIZER,
                       .fired = PTHREAD_COND_INITIALIZER,
                       .sleep_until = INT64_MIN};
+
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+/* The static initialisers suffice: the timed wait names its clock.  (The
+ * fork handlers are installed when the library is loaded.) */
+#define ENSURE_INIT() ((void)0)
+#else
 static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
 
+/* Without clockwait, the timer thread's condvar must be made on
+ * CLOCK_MONOTONIC. */
 static void svc_init(void) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -41,6 +49,8 @@ static void svc_init(void) {
   pthread_condattr_destroy(&attr);
   cx__fork_handlers_install();
 }
+#define ENSURE_INIT() pthread_once(&svc_once, svc_init)
+#endif
 
 /* ---- heap, all _locked */
 
@@ -110,7 +120,11 @@ static void wait_locked(int64_t deadline) {
   } else {
     svc.sleep_until = deadline;
     ts = cx__ns_to_timespec(deadline);
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+    pthread_cond_clockwait(&svc.wake, &svc.mu, CLOCK_MONOTONIC, &ts);
+#else
     pthread_cond_timedwait(&svc.wake, &svc.mu, &ts);
+#endif
   }
   svc.sleep_until = INT64_MIN; /* awake: it looks at the heap again */
 }
@@ -170,7 +184,7 @@ void cx__timer_init(cx__timer *t, cx__timer_fn fire) {
 
 int cx__timer_arm(cx__timer *t, int64_t deadline) {
   int rc;
-  pthread_once(&svc_once, svc_init);
+  ENSURE_INIT();
   pthread_mutex_lock(&svc.mu);
   rc = ensure_started_locked();
   if (rc == 0) {
@@ -194,7 +208,7 @@ int cx__timer_arm(cx__timer *t, int64_t deadline) {
 
 bool cx__timer_disarm(cx__timer *t) {
   bool disarmed = false;
-  pthread_once(&svc_once, svc_init);
+  ENSURE_INIT();
   pthread_mutex_lock(&svc.mu);
   if (t->state == CX__TIMER_ARMED) {
     heap_remove_locked(t);
@@ -209,7 +223,7 @@ bool cx__timer_disarm(cx__timer *t) {
 
 size_t cx__timer_armed_count(void) {
   size_t n;
-  pthread_once(&svc_once, svc_init);
+  ENSURE_INIT();
   pthread_mutex_lock(&svc.mu);
   n = svc.count;
   pthread_mutex_unlock(&svc.mu);
@@ -218,7 +232,7 @@ size_t cx__timer_armed_count(void) {
 
 void cx__timer_clock_changed(bool wait_fired) {
   uint64_t gen;
-  pthread_once(&svc_once, svc_init);
+  ENSURE_INIT();
   pthread_mutex_lock(&svc.mu);
   gen = ++svc.clock_gen;
   if (svc.started) {
@@ -266,7 +280,7 @@ void cx__timer_fork_child(void) {
  * armed (their deadlines would otherwise pass unnoticed). */
 void cx__timer_resume(void);
 void cx__timer_resume(void) {
-  pthread_once(&svc_once, svc_init);
+  ENSURE_INIT();
   pthread_mutex_lock(&svc.mu);
   if (svc.count > 0) ensure_started_locked();
   pthread_mutex_unlock(&svc.mu);
