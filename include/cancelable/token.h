@@ -308,6 +308,24 @@ enum {
  * Since: 0.1 */
 CX_EXPORT int cx_token_link(cx_token *token, cx_token *source, unsigned flags);
 
+/* cx_token_new_child: create a token linked to @parent: cx_token_new() and
+ * cx_token_link(child, parent, flags) in one call, as Go's
+ * context.WithCancel(parent) or .NET's
+ * CancellationTokenSource.CreateLinkedTokenSource().  The child is
+ * cancelled whenever @parent is (at once if @parent is cancelled already);
+ * cancelling the child never touches @parent.  The link holds a reference
+ * on @parent until the child is freed.
+ * @out: (not nullable) receives the child (transfer full): release it with
+ *   cx_token_unref().
+ * @parent: (not nullable) the token to follow.
+ * @flags: as for cx_token_link().
+ * Returns: 0.  Errors: -EINVAL NULL @out or @parent, or unknown flags;
+ *   -ENOMEM.  On error *@out is NULL and nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_new_child(cx_token **out, cx_token *parent,
+                                 unsigned flags);
+
 /* cx_signal_safe_prepare: start the helper thread that finishes
  * cancellations made from signal handlers.  Call it once (outside any
  * handler) before installing a handler that calls

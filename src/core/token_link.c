@@ -108,3 +108,20 @@ void cx__token_unlink_dead(cx_token *t) {
   /* No reference is left, so nobody can link into @t any more. */
   unlink_chain(atomic_load_explicit(&t->links, memory_order_relaxed));
 }
+
+int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
+  cx_token *t;
+  int rc;
+  if (out != NULL) *out = NULL;
+  if (out == NULL || parent == NULL || (flags & ~CX_LINK_PRESERVE_REASON))
+    return -EINVAL;
+  t = cx_token_new();
+  if (t == NULL) return -ENOMEM;
+  rc = cx_token_link(t, parent, flags);
+  if (rc != 0) {
+    cx_token_unref(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}

@@ -1,0 +1,156 @@
+/* tests/unit/test_token_child.c - cx_token_new_child(): the child follows
+ * its parent's cancel (reason PARENT, or the parent's with
+ * CX_LINK_PRESERVE_REASON), is born cancelled under a cancelled parent,
+ * never cancels its parent, keeps its parent alive, can be linked to more
+ * sources, rejects bad input and reports out of memory (either allocation)
+ * without changing anything; threads making and dropping children of one
+ * parent while it is cancelled lose no cancel.  Linked against the static
+ * library for the allocation failure hook.  Issue #8 (S3). */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cancelable.h>
+
+/* Internal (static library). */
+void cx__alloc_fail_after(long n, bool sticky);
+
+static void test_follows_parent(void **state) {
+  cx_token *parent = cx_token_new(), *child = NULL, *kept = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
+  CX_ASSERT_OK(cx_token_new_child(&kept, parent, CX_LINK_PRESERVE_REASON));
+  assert_false(cx_token_is_cancelled(child));
+  assert_true(cx_token_cancel(parent, CX_REASON_SIGNAL, "stop"));
+  assert_true(cx_token_is_cancelled(child));
+  assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
+  assert_int_equal(cx_token_reason(kept), CX_REASON_SIGNAL);
+  assert_string_equal(cx_token_message(kept), "stop");
+  cx_token_unref(child);
+  cx_token_unref(kept);
+  cx_token_unref(parent);
+}
+
+static void test_child_cancel_stays_below(void **state) {
+  cx_token *parent = cx_token_new(), *child = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
+  assert_true(cx_token_cancel(child, CX_REASON_MANUAL, NULL));
+  assert_false(cx_token_is_cancelled(parent));
+  cx_token_unref(child);
+  assert_false(cx_token_is_cancelled(parent));
+  cx_token_unref(parent);
+}
+
+static void test_born_cancelled(void **state) {
+  cx_token *parent = cx_token_new(), *child = NULL;
+  (void)state;
+  assert_true(cx_token_cancel(parent, CX_REASON_TIMEOUT, "late"));
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, CX_LINK_PRESERVE_REASON));
+  assert_true(cx_token_is_cancelled(child));
+  assert_int_equal(cx_token_reason(child), CX_REASON_TIMEOUT);
+  cx_token_unref(child);
+  cx_token_unref(parent);
+}
+
+static void test_keeps_parent_alive(void **state) {
+  cx_token *parent = cx_token_new(), *child = NULL, *grandchild = NULL;
+  cx_token *other = cx_token_new();
+  (void)state;
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
+  CX_ASSERT_OK(cx_token_new_child(&grandchild, child, 0));
+  CX_ASSERT_OK(cx_token_link(grandchild, other, 0)); /* a second source */
+  cx_token_unref(parent); /* the child's link still holds it */
+  assert_true(cx_token_cancel(other, CX_REASON_MANUAL, NULL));
+  assert_true(cx_token_is_cancelled(grandchild));
+  assert_false(cx_token_is_cancelled(child));
+  cx_token_unref(grandchild);
+  cx_token_unref(child); /* frees the parent too */
+  cx_token_unref(other);
+}
+
+static void test_bad_input(void **state) {
+  cx_token *parent = cx_token_new(), *child = parent;
+  (void)state;
+  CX_ASSERT_ERR(-EINVAL, cx_token_new_child(NULL, parent, 0));
+  CX_ASSERT_ERR(-EINVAL, cx_token_new_child(&child, NULL, 0));
+  assert_null(child);
+  child = parent;
+  CX_ASSERT_ERR(-EINVAL, cx_token_new_child(&child, parent, 1u << 7));
+  assert_null(child);
+  /* Nothing was linked: cancelling the parent reaches no one, and it is
+   * freed by its only reference. */
+  assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, NULL));
+  cx_token_unref(parent);
+}
+
+static void test_out_of_memory(void **state) {
+  cx_token *parent = cx_token_new(), *child = NULL;
+  (void)state;
+  for (long n = 0; n < 2; n++) { /* the token, then the link */
+    child = parent;
+    cx__alloc_fail_after(n, false);
+    CX_ASSERT_ERR(-ENOMEM, cx_token_new_child(&child, parent, 0));
+    cx__alloc_fail_after(-1, false);
+    assert_null(child);
+  }
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0)); /* works again */
+  assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, NULL));
+  assert_true(cx_token_is_cancelled(child));
+  cx_token_unref(child);
+  cx_token_unref(parent);
+}
+
+/* Threads make children of one parent and check each after the parent's
+ * cancel: a child made after the cancel is born cancelled, one made
+ * before is cancelled by the cascade. */
+enum { CHILD_THREADS = 4, CHILDREN = 100000 };
+static cx_token *race_parent;
+
+static void *child_worker(void *arg) {
+  intptr_t bad = 0;
+  (void)arg;
+  for (int i = 0; i < CHILDREN; i++) {
+    cx_token *c = NULL;
+    bool before = cx_token_is_cancelled(race_parent);
+    if (cx_token_new_child(&c, race_parent, 0) != 0) return (void *)-1;
+    if (before && !cx_token_is_cancelled(c)) bad++;
+    cx_token_unref(c);
+  }
+  return (void *)bad;
+}
+
+static void test_race_with_cancel(void **state) {
+  pthread_t th[CHILD_THREADS];
+  cx_token *last = NULL;
+  (void)state;
+  race_parent = cx_token_new();
+  for (intptr_t i = 0; i < CHILD_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, child_worker, NULL), 0);
+  assert_true(cx_token_cancel(race_parent, CX_REASON_MANUAL, NULL));
+  for (int i = 0; i < CHILD_THREADS; i++) {
+    void *rc;
+    assert_int_equal(pthread_join(th[i], &rc), 0);
+    assert_int_equal((intptr_t)rc, 0);
+  }
+  CX_ASSERT_OK(cx_token_new_child(&last, race_parent, 0));
+  assert_true(cx_token_is_cancelled(last));
+  cx_token_unref(last);
+  cx_token_unref(race_parent);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/token/child/follows-parent", test_follows_parent),
+    CX_TEST("/token/child/cancel-stays-below", test_child_cancel_stays_below),
+    CX_TEST("/token/child/born-cancelled", test_born_cancelled),
+    CX_TEST("/token/child/keeps-parent-alive", test_keeps_parent_alive),
+    CX_TEST("/token/child/bad-input", test_bad_input),
+    CX_TEST("/token/child/out-of-memory", test_out_of_memory),
+    CX_TEST("/token/child/race-with-cancel", test_race_with_cancel),
+};
+
+CX_TEST_MAIN("token-child", tests)
