@@ -2,7 +2,6 @@
  * (cx_token_with_timeout): the token and its timer in one block, so a
  * timeout scope costs one allocation and one timer, as Go's
  * context.WithTimeout or .NET's CancellationTokenSource(TimeSpan). */
-#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -40,9 +39,7 @@ int cx_token_with_timeout(cx_token **out, double seconds) {
   int64_t ns;
   int rc;
   if (out != NULL) *out = NULL;
-  if (out == NULL || !(isfinite(seconds) && seconds > 0) ||
-      cx__seconds_to_ns(seconds, &ns) != 0)
-    return -EINVAL;
+  if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
   tt = cx__block_alloc(sizeof *tt);
   if (tt == NULL) return -ENOMEM;
   cx__token_init(&tt->token);

@@ -44,6 +44,11 @@ int cx__seconds_to_ns(double seconds, int64_t *out) {
   return 0;
 }
 
+int cx__duration_to_ns(double seconds, int64_t *out) {
+  if (!(seconds > 0)) return -EINVAL; /* also NaN */
+  return cx__seconds_to_ns(seconds, out);
+}
+
 int cx__timeout_to_deadline(double timeout, int64_t *deadline) {
   int64_t ns = 0;
   if (isnan(timeout)) return -EINVAL;

@@ -110,6 +110,9 @@ bool cx__clock_is_virtual(void);
 /* Converts a duration in seconds to ns; rejects NaN/negative/infinite.
  * Returns 0 or -EINVAL. */
 int cx__seconds_to_ns(double seconds, int64_t *out);
+/* Converts a timeout's duration in seconds to ns: > 0, finite and at most
+ * 9.2e9 s, else -EINVAL (a duration of 0 is no timeout at all). */
+int cx__duration_to_ns(double seconds, int64_t *out);
 /* Converts a wait timeout (poll(2) convention) to an absolute CLOCK_MONOTONIC
  * deadline in ns: CX__NO_DEADLINE for "forever".  -EINVAL for NaN. */
 int cx__timeout_to_deadline(double timeout, int64_t *deadline);

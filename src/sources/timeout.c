@@ -1,6 +1,5 @@
 /* src/sources/timeout.c - the timeout source: one timer of the timer
  * service, armed at start (enter), disarmed at stop (exit). */
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,9 +54,7 @@ int cx_source_timeout(double seconds, cx_source **out) {
   timeout_state *ts;
   int64_t ns;
   if (out != NULL) *out = NULL;
-  if (out == NULL || !(isfinite(seconds) && seconds > 0) ||
-      cx__seconds_to_ns(seconds, &ns) != 0)
-    return -EINVAL;
+  if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
   ts = cx__block_alloc(sizeof *ts);
   if (ts == NULL) return -ENOMEM;
   memset(ts, 0, sizeof *ts);
