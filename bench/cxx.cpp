@@ -38,7 +38,6 @@
 #include <new>
 #include <optional>
 #include <stop_token>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -558,24 +557,15 @@ static void s10() {
   bench_s10_report(stats, rounds);
 }
 
+static void s9_settled() { s9(false); }
+static void s9_one_cpu() { s9(true); }
+
+static const bench_scenario scenarios[] = {
+    {"S1", s1}, {"S2", s2}, {"S3", s3},   {"S4", s4},
+    {"S5", s5}, {"S6", s6}, {"S7", s7},   {"S8", s8},
+    {"S9", s9_settled},     {"S10", s10}, {"S9_1cpu", s9_one_cpu},
+    {nullptr, nullptr}};
+
 int main(int argc, char **argv) {
-  std::string_view s = argc > 1 ? argv[1] : "";
-  bench_init("cxx");
-  if (s == "S1") s1();
-  else if (s == "S2") s2();
-  else if (s == "S3") s3();
-  else if (s == "S4") s4();
-  else if (s == "S5") s5();
-  else if (s == "S5probe" && argc > 2) return s5probe(atoi(argv[2]));
-  else if (s == "S6") s6();
-  else if (s == "S7") s7();
-  else if (s == "S8") s8();
-  else if (s == "S9") s9(false);
-  else if (s == "S9_1cpu") s9(true);
-  else if (s == "S10") s10();
-  else {
-    fprintf(stderr, "usage: %s S1..S10|S9_1cpu|S5probe DEPTH\n", argv[0]);
-    return 64;
-  }
-  return 0;
+  return bench_main("cxx", argc, argv, scenarios, s5probe);
 }

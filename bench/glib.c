@@ -489,36 +489,22 @@ static void s10(void) {
   loop_stop();
 }
 
+static void s9_settled(void) { s9(0); }
+static void s9_one_cpu(void) { s9(1); }
+
+static const bench_scenario scenarios[] = {{"S1", s1},
+                                           {"S2", s2},
+                                           {"S3", s3},
+                                           {"S4", s4},
+                                           {"S5", s5},
+                                           {"S6", s6},
+                                           {"S7", s7},
+                                           {"S8", s8},
+                                           {"S9", s9_settled},
+                                           {"S10", s10},
+                                           {"S9_1cpu", s9_one_cpu},
+                                           {NULL, NULL}};
+
 int main(int argc, char **argv) {
-  const char *s = argc > 1 ? argv[1] : "";
-  bench_init("glib");
-  if (!strcmp(s, "S1"))
-    s1();
-  else if (!strcmp(s, "S2"))
-    s2();
-  else if (!strcmp(s, "S3"))
-    s3();
-  else if (!strcmp(s, "S4"))
-    s4();
-  else if (!strcmp(s, "S5"))
-    s5();
-  else if (!strcmp(s, "S5probe") && argc > 2)
-    return s5probe(atoi(argv[2]));
-  else if (!strcmp(s, "S6"))
-    s6();
-  else if (!strcmp(s, "S7"))
-    s7();
-  else if (!strcmp(s, "S8"))
-    s8();
-  else if (!strcmp(s, "S9"))
-    s9(0);
-  else if (!strcmp(s, "S9_1cpu"))
-    s9(1);
-  else if (!strcmp(s, "S10"))
-    s10();
-  else {
-    fprintf(stderr, "usage: %s S1..S10|S9_1cpu|S5probe DEPTH\n", argv[0]);
-    return 64;
-  }
-  return 0;
+  return bench_main("glib", argc, argv, scenarios, s5probe);
 }

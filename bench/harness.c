@@ -24,6 +24,24 @@ static void *idle_main(void *arg) {
   return NULL;
 }
 
+int bench_main(const char *peer, int argc, char **argv,
+               const bench_scenario *table, int (*probe)(int depth)) {
+  const char *s = argc > 1 ? argv[1] : "";
+  bench_init(peer);
+  if (!strcmp(s, "S5probe") && argc > 2) return probe(atoi(argv[2]));
+  for (const bench_scenario *sc = table; sc->name != NULL; sc++) {
+    if (!strcmp(s, sc->name)) {
+      sc->run();
+      return 0;
+    }
+  }
+  fprintf(stderr, "usage: %s SCENARIO, one of:", argv[0]);
+  for (const bench_scenario *sc = table; sc->name != NULL; sc++)
+    fprintf(stderr, " %s", sc->name);
+  fprintf(stderr, "; or S5probe DEPTH\n");
+  return 64;
+}
+
 void bench_init(const char *peer) {
   pthread_t t;
   const char *e;

@@ -29,8 +29,22 @@ extern "C" {
 #define BENCH_BARRIER() __asm__ volatile("" ::: "memory")
 #define BENCH_ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
 
-/* Starts the idle helper thread and reads the environment.  Call first. */
+/* Starts the idle helper thread and reads the environment.  Call first
+ * (bench_main() does). */
 void bench_init(const char *peer);
+
+/* A scenario a peer implements: its name on the command line ("S1",
+ * "S9_1cpu", "X3") and the function that runs it and prints its keys. */
+typedef struct bench_scenario {
+  const char *name;
+  void (*run)(void);
+} bench_scenario;
+/* A peer's whole main(): bench_init(@peer), then runs the scenario named by
+ * argv[1] from @table (ended by a NULL name), or `S5probe DEPTH` with
+ * @probe.  Returns the exit status: the probe's, 0, or 64 with a usage line
+ * for an unknown scenario. */
+int bench_main(const char *peer, int argc, char **argv,
+               const bench_scenario *table, int (*probe)(int depth));
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t bench_now_ns(void);

@@ -532,47 +532,32 @@ static void x5(void) {
               "ns/op");
 }
 
+static void s9_settled(void) { s9(0); }
+static void s9_one_cpu(void) { s9(1); }
+static void x1(void) { x_progress(0); }
+static void x2(void) { x_progress(3); }
+static void x4(void) {
+  bench_print("X4.op_enter_exit", bench_micro("X4", x4_batch, NULL), "ns/op");
+}
+
+static const bench_scenario scenarios[] = {{"S1", s1},
+                                           {"S2", s2},
+                                           {"S3", s3},
+                                           {"S4", s4},
+                                           {"S5", s5},
+                                           {"S6", s6},
+                                           {"S7", s7},
+                                           {"S8", s8},
+                                           {"S9", s9_settled},
+                                           {"S10", s10},
+                                           {"S9_1cpu", s9_one_cpu},
+                                           {"X1", x1},
+                                           {"X2", x2},
+                                           {"X3", x3},
+                                           {"X4", x4},
+                                           {"X5", x5},
+                                           {NULL, NULL}};
+
 int main(int argc, char **argv) {
-  const char *s = argc > 1 ? argv[1] : "";
-  bench_init("ours");
-  if (!strcmp(s, "S1"))
-    s1();
-  else if (!strcmp(s, "S2"))
-    s2();
-  else if (!strcmp(s, "S3"))
-    s3();
-  else if (!strcmp(s, "S4"))
-    s4();
-  else if (!strcmp(s, "S5"))
-    s5();
-  else if (!strcmp(s, "S5probe") && argc > 2)
-    return s5probe(atoi(argv[2]));
-  else if (!strcmp(s, "S6"))
-    s6();
-  else if (!strcmp(s, "S7"))
-    s7();
-  else if (!strcmp(s, "S8"))
-    s8();
-  else if (!strcmp(s, "S9"))
-    s9(0);
-  else if (!strcmp(s, "S9_1cpu"))
-    s9(1);
-  else if (!strcmp(s, "S10"))
-    s10();
-  else if (!strcmp(s, "X1"))
-    x_progress(0);
-  else if (!strcmp(s, "X2"))
-    x_progress(3);
-  else if (!strcmp(s, "X3"))
-    x3();
-  else if (!strcmp(s, "X4"))
-    bench_print("X4.op_enter_exit", bench_micro("X4", x4_batch, NULL), "ns/op");
-  else if (!strcmp(s, "X5"))
-    x5();
-  else {
-    fprintf(stderr, "usage: %s S1..S10|S9_1cpu|S5probe DEPTH|X1..X5\n",
-            argv[0]);
-    return 64;
-  }
-  return 0;
+  return bench_main("ours", argc, argv, scenarios, s5probe);
 }
