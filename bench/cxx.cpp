@@ -560,11 +560,8 @@ static void s10() {
 static void s9_settled() { s9(false); }
 static void s9_one_cpu() { s9(true); }
 
-static const bench_scenario scenarios[] = {
-    {"S1", s1}, {"S2", s2}, {"S3", s3},   {"S4", s4},
-    {"S5", s5}, {"S6", s6}, {"S7", s7},   {"S8", s8},
-    {"S9", s9_settled},     {"S10", s10}, {"S9_1cpu", s9_one_cpu},
-    {nullptr, nullptr}};
+static const bench_scenario scenarios[] = {BENCH_STANDARD_SCENARIOS,
+                                           {nullptr, nullptr}};
 
 int main(int argc, char **argv) {
   return bench_main("cxx", argc, argv, scenarios, s5probe);

@@ -492,17 +492,7 @@ static void s10(void) {
 static void s9_settled(void) { s9(0); }
 static void s9_one_cpu(void) { s9(1); }
 
-static const bench_scenario scenarios[] = {{"S1", s1},
-                                           {"S2", s2},
-                                           {"S3", s3},
-                                           {"S4", s4},
-                                           {"S5", s5},
-                                           {"S6", s6},
-                                           {"S7", s7},
-                                           {"S8", s8},
-                                           {"S9", s9_settled},
-                                           {"S10", s10},
-                                           {"S9_1cpu", s9_one_cpu},
+static const bench_scenario scenarios[] = {BENCH_STANDARD_SCENARIOS,
                                            {NULL, NULL}};
 
 int main(int argc, char **argv) {

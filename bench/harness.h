@@ -39,6 +39,14 @@ typedef struct bench_scenario {
   const char *name;
   void (*run)(void);
 } bench_scenario;
+/* The rows of the scenarios every peer implements (S1-S10), for a peer
+ * whose functions are named s1 ... s10, s9_settled (S9) and s9_one_cpu
+ * (S9_1cpu). */
+#define BENCH_STANDARD_SCENARIOS                                          \
+  {"S1", s1}, {"S2", s2}, {"S3", s3}, {"S4", s4}, {"S5", s5}, {"S6", s6}, \
+      {"S7", s7}, {"S8", s8}, {"S9", s9_settled}, {"S10", s10}, {         \
+    "S9_1cpu", s9_one_cpu                                                 \
+  }
 /* A peer's whole main(): bench_init(@peer), then runs the scenario named by
  * argv[1] from @table (ended by a NULL name), or `S5probe DEPTH` with
  * @probe.  Returns the exit status: the probe's, 0, or 64 with a usage line

@@ -540,17 +540,7 @@ static void x4(void) {
   bench_print("X4.op_enter_exit", bench_micro("X4", x4_batch, NULL), "ns/op");
 }
 
-static const bench_scenario scenarios[] = {{"S1", s1},
-                                           {"S2", s2},
-                                           {"S3", s3},
-                                           {"S4", s4},
-                                           {"S5", s5},
-                                           {"S6", s6},
-                                           {"S7", s7},
-                                           {"S8", s8},
-                                           {"S9", s9_settled},
-                                           {"S10", s10},
-                                           {"S9_1cpu", s9_one_cpu},
+static const bench_scenario scenarios[] = {BENCH_STANDARD_SCENARIOS,
                                            {"X1", x1},
                                            {"X2", x2},
                                            {"X3", x3},
