@@ -33,8 +33,9 @@ CX_EXPORT cx_token *cx_token_new(void);
 
 /* cx_token_with_timeout: create a live token that cancels itself @seconds
  * from now, with reason CX_REASON_TIMEOUT and the message "timed out after
- * N s": the lightweight timeout scope, as Go's context.WithTimeout or .NET's
- * CancellationTokenSource(TimeSpan).  The token and its timer are one
+ * N s" (N in seconds with at most 3 decimals, "60" or "0.25"; %g below a
+ * millisecond): the lightweight timeout scope, as Go's context.WithTimeout or
+ * .NET's CancellationTokenSource(TimeSpan).  The token and its timer are one
  * allocation; the timer runs on the library's timer thread (started on
  * first use), which is also where the cancel, its cascade and its callbacks
  * run: a slow callback there delays every other timeout of the process.
@@ -47,7 +48,8 @@ CX_EXPORT cx_token *cx_token_new(void);
  * timeout and a full context, see cx_op_with_timeout().
  * @out: (not nullable) receives the token (transfer full): release it with
  *   cx_token_unref().
- * @seconds: the delay, > 0, finite and at most 9.2e9 (about 290 years).
+ * @seconds: the delay, > 0, finite and at most 9.2e9 (about 290 years);
+ *   rounded to whole nanoseconds (below half a nanosecond: fires at once).
  * Returns: 0.  Errors: -EINVAL NULL @out or @seconds out of that range;
  *   -ENOMEM; the negative error of pthread_create() (-EAGAIN, ...) when the
  *   timer thread could not be started.  On error *@out is NULL.

@@ -214,8 +214,16 @@ bool cx__timer_disarm(cx__timer *t) {
     heap_remove_locked(t);
     t->state = CX__TIMER_IDLE;
     disarmed = true;
-  } else if (svc.started && !pthread_equal(pthread_self(), svc.thread)) {
-    while (svc.firing == t) pthread_cond_wait(&svc.fired, &svc.mu);
+  }
+  if (svc.firing == t) {
+    if (!svc.started || pthread_equal(pthread_self(), svc.thread))
+      /* From its own fire() (which may free @t next): the service must not
+       * look at @t again, even to fire it anew in a fork child. */
+      svc.firing = NULL;
+    else
+      /* Firing on the timer thread (perhaps re-armed by its fire() and
+       * removed above): wait until that call has returned. */
+      while (svc.firing == t) pthread_cond_wait(&svc.fired, &svc.mu);
   }
   pthread_mutex_unlock(&svc.mu);
   return disarmed;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,10 +58,27 @@ static void test_born_cancelled(void **state) {
   cx_token_unref(parent);
 }
 
+static atomic_int parent_freed;
+
+static void count_free(void *user_data) {
+  (void)user_data;
+  atomic_fetch_add(&parent_freed, 1);
+}
+
+static int no_op(cx_token *t, void *user_data) {
+  (void)t;
+  (void)user_data;
+  return 0;
+}
+
 static void test_keeps_parent_alive(void **state) {
   cx_token *parent = cx_token_new(), *child = NULL, *grandchild = NULL;
   cx_token *other = cx_token_new();
   (void)state;
+  atomic_store(&parent_freed, 0);
+  /* Never run (the parent is never cancelled): its destroy notify runs
+   * when the parent is freed. */
+  CX_ASSERT_OK(cx_token_on_cancel(parent, no_op, NULL, count_free, 0, NULL));
   CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
   CX_ASSERT_OK(cx_token_new_child(&grandchild, child, 0));
   CX_ASSERT_OK(cx_token_link(grandchild, other, 0)); /* a second source */
@@ -69,7 +87,9 @@ static void test_keeps_parent_alive(void **state) {
   assert_true(cx_token_is_cancelled(grandchild));
   assert_false(cx_token_is_cancelled(child));
   cx_token_unref(grandchild);
+  assert_int_equal(atomic_load(&parent_freed), 0);
   cx_token_unref(child); /* frees the parent too */
+  assert_int_equal(atomic_load(&parent_freed), 1);
   cx_token_unref(other);
 }
 
@@ -105,41 +125,43 @@ static void test_out_of_memory(void **state) {
   cx_token_unref(parent);
 }
 
-/* Threads make children of one parent and check each after the parent's
- * cancel: a child made after the cancel is born cancelled, one made
- * before is cancelled by the cascade. */
-enum { CHILD_THREADS = 4, CHILDREN = 100000 };
+/* Threads make children of one parent and keep them; the main thread
+ * cancels the parent once a quarter of them exist, while the rest are being
+ * made.  Afterwards every child must read cancelled: those made before the
+ * cancel through the cascade, the others born cancelled. */
+enum { CHILD_THREADS = 4, CHILDREN = 20000 };
 static cx_token *race_parent;
+static cx_token *race_kids[CHILD_THREADS][CHILDREN];
+static atomic_int race_made;
 
 static void *child_worker(void *arg) {
-  intptr_t bad = 0;
-  (void)arg;
+  cx_token **kids = race_kids[(intptr_t)arg];
   for (int i = 0; i < CHILDREN; i++) {
-    cx_token *c = NULL;
-    bool before = cx_token_is_cancelled(race_parent);
-    if (cx_token_new_child(&c, race_parent, 0) != 0) return (void *)-1;
-    if (before && !cx_token_is_cancelled(c)) bad++;
-    cx_token_unref(c);
+    if (cx_token_new_child(&kids[i], race_parent, 0) != 0) return (void *)-1;
+    atomic_fetch_add(&race_made, 1);
   }
-  return (void *)bad;
+  return NULL;
 }
 
 static void test_race_with_cancel(void **state) {
   pthread_t th[CHILD_THREADS];
-  cx_token *last = NULL;
   (void)state;
   race_parent = cx_token_new();
+  atomic_store(&race_made, 0);
   for (intptr_t i = 0; i < CHILD_THREADS; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, child_worker, NULL), 0);
+    assert_int_equal(pthread_create(&th[i], NULL, child_worker, (void *)i), 0);
+  while (atomic_load(&race_made) < CHILD_THREADS * CHILDREN / 4) sched_yield();
   assert_true(cx_token_cancel(race_parent, CX_REASON_MANUAL, NULL));
   for (int i = 0; i < CHILD_THREADS; i++) {
     void *rc;
     assert_int_equal(pthread_join(th[i], &rc), 0);
-    assert_int_equal((intptr_t)rc, 0);
+    assert_null(rc);
   }
-  CX_ASSERT_OK(cx_token_new_child(&last, race_parent, 0));
-  assert_true(cx_token_is_cancelled(last));
-  cx_token_unref(last);
+  for (int i = 0; i < CHILD_THREADS; i++)
+    for (int k = 0; k < CHILDREN; k++) {
+      assert_true(cx_token_is_cancelled(race_kids[i][k]));
+      cx_token_unref(race_kids[i][k]);
+    }
   cx_token_unref(race_parent);
 }
 
