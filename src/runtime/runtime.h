@@ -187,9 +187,10 @@ void cx__timer_init(cx__timer *t, cx__timer_fn fire);
  * if needed.  Re-arming an armed timer moves it.  Returns 0, or -EAGAIN /
  * -ENOMEM (nothing armed). */
 int cx__timer_arm(cx__timer *t, int64_t deadline);
-/* Disarms @t.  If it is firing on another thread, waits until its callback
- * has returned; from the timer thread itself it does not wait.  Returns true
- * if it was disarmed before firing. */
+/* Disarms @t.  If it is firing on the timer thread (even if its callback
+ * re-armed it), waits until the callback has returned; from the timer
+ * thread itself it does not wait, and the service forgets @t, which may be
+ * freed next.  Returns true if it was disarmed while armed. */
 bool cx__timer_disarm(cx__timer *t);
 /* Number of armed timers (tests). */
 size_t cx__timer_armed_count(void);
