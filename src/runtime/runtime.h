@@ -150,8 +150,9 @@ int cx__park(_Atomic int *word, int expected, int64_t deadline,
 void cx__unpark_all(_Atomic int *word, const void *object);
 
 /* ---- word locks (lock.c): a lock in one int inside the object it guards,
- * for short critical sections that never block, call out or take another
- * lock.  Locking is one compare-and-swap and unlocking one release store,
+ * for short critical sections that never wait for another thread, run user
+ * code or take another lock (the timer service also grows its heap, and
+ * once starts its thread, under its own).  Locking is one compare-and-swap and unlocking one release store,
  * with no read-modify-write, as the lock of libstdc++'s std::stop_token
  * state: a contended locker spins, then yields, then sleeps in growing
  * steps (up to a millisecond), so a holder that was preempted costs the

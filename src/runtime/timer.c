@@ -1,7 +1,14 @@
 /* src/runtime/timer.c - the timer service: one lazily started thread and an
  * indexed binary min-heap of deadlines.  Arm and disarm are O(log n); a
  * timer that never fires costs one arm and one disarm, no thread and no fd
- * of its own.  Callbacks run on the timer thread with no lock held. */
+ * of its own.  Callbacks run on the timer thread with no lock held.
+ *
+ * The heap is guarded by a word lock (runtime.h): arm and disarm are on
+ * every timeout scope's path, and a word lock costs one atomic
+ * read-modify-write a pair where a pthread mutex costs two.  The thread
+ * sleeps on a futex word (cx__park), which an arm bumps only when the new
+ * deadline is earlier than the one the thread sleeps until; whoever waits
+ * for a fire to finish parks on a second word. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,46 +18,48 @@
 #include "runtime/runtime.h"
 
 typedef struct service {
-  pthread_mutex_t mu;
-  pthread_cond_t wake;    /* timer thread waits here (monotonic clock) */
-  pthread_cond_t fired;   /* disarm and advance wait here */
-  cx__timer **heap;       /* guarded by mu */
-  size_t count, capacity; /* guarded by mu */
-  bool started;           /* guarded by mu */
+  cx__lock lock;          /* guards every field below but the atomics */
+  _Atomic int wake_seq;   /* (atomic) bumped to wake the thread */
+  _Atomic int fired_seq;  /* (atomic) bumped when a fire or a clock change
+                             has been handled */
+  int fired_waiters;      /* guarded by lock: threads parked on fired_seq */
+  cx__timer **heap;       /* guarded by lock */
+  size_t count, capacity; /* guarded by lock */
+  bool started;           /* guarded by lock */
   pthread_t thread;       /* valid while started */
-  cx__timer *firing;      /* guarded by mu: the timer being fired */
-  uint64_t clock_gen;     /* guarded by mu: bumped by clock changes */
-  uint64_t seen_gen;      /* guarded by mu: the thread caught up to this */
-  int64_t sleep_until;    /* guarded by mu: the deadline the thread waits
+  cx__timer *firing;      /* guarded by lock: the timer being fired */
+  uint64_t clock_gen;     /* guarded by lock: bumped by clock changes */
+  uint64_t seen_gen;      /* guarded by lock: the thread caught up to this */
+  int64_t sleep_until;    /* guarded by lock: the deadline the thread waits
                              for (CX__NO_DEADLINE: untimed), or
                              INT64_MIN while it is awake */
 } service;
 
-static service svc = {.mu = PTHREAD_MUTEX_INITIALIZER,
-                      .wake = PTHREAD_COND_INITIALIZER,
-                      .fired = PTHREAD_COND_INITIALIZER,
-                      .sleep_until = INT64_MIN};
+static service svc = {.lock = CX__LOCK_INIT, .sleep_until = INT64_MIN};
 
-#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
-/* The static initialisers suffice: the timed wait names its clock.  (The
- * fork handlers are installed when the library is loaded.) */
-#define ENSURE_INIT() ((void)0)
-#else
-static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
-
-/* Without clockwait, the timer thread's condvar must be made on
- * CLOCK_MONOTONIC. */
-static void svc_init(void) {
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_destroy(&svc.wake);
-  pthread_cond_init(&svc.wake, &attr);
-  pthread_condattr_destroy(&attr);
-  cx__fork_handlers_install();
+/* Wakes the thread (after the caller changed what it should look at). */
+static void wake_thread(void) {
+  atomic_fetch_add(&svc.wake_seq, 1);
+  cx__unpark_all(&svc.wake_seq, &svc);
 }
-#define ENSURE_INIT() pthread_once(&svc_once, svc_init)
-#endif
+
+/* Tells the threads waiting for a fire or a clock change to look again.
+ * Called with the lock held; the wake itself is made by the caller after
+ * unlocking, when this returns true. */
+static bool fired_locked(void) {
+  atomic_fetch_add(&svc.fired_seq, 1);
+  return svc.fired_waiters > 0;
+}
+
+/* Parks until fired_seq moves; the lock is held on entry and on return. */
+static void wait_fired_locked(void) {
+  int seq = atomic_load(&svc.fired_seq);
+  svc.fired_waiters++;
+  cx__lock_release(&svc.lock);
+  cx__park(&svc.fired_seq, seq, CX__NO_DEADLINE, &svc);
+  cx__lock_acquire(&svc.lock);
+  svc.fired_waiters--;
+}
 
 /* ---- heap, all _locked */
 
@@ -112,20 +121,20 @@ static int heap_push_locked(cx__timer *t) {
 
 /* ---- the thread */
 
+/* Sleeps until @deadline (cx__now_ns() clock) or a wake; the lock is held
+ * on entry and on return. */
 static void wait_locked(int64_t deadline) {
-  struct timespec ts;
+  int seq = atomic_load(&svc.wake_seq);
+  int64_t until = deadline;
   if (deadline == CX__NO_DEADLINE || cx__clock_is_virtual()) {
-    svc.sleep_until = CX__NO_DEADLINE;
-    pthread_cond_wait(&svc.wake, &svc.mu);
-  } else {
-    svc.sleep_until = deadline;
-    ts = cx__ns_to_timespec(deadline);
-#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
-    pthread_cond_clockwait(&svc.wake, &svc.mu, CLOCK_MONOTONIC, &ts);
-#else
-    pthread_cond_timedwait(&svc.wake, &svc.mu, &ts);
-#endif
+    /* The virtual clock moves only by cx_clock_advance(), which wakes us. */
+    deadline = CX__NO_DEADLINE;
+    until = CX__NO_DEADLINE;
   }
+  svc.sleep_until = deadline;
+  cx__lock_release(&svc.lock);
+  cx__park(&svc.wake_seq, seq, until, &svc);
+  cx__lock_acquire(&svc.lock);
   svc.sleep_until = INT64_MIN; /* awake: it looks at the heap again */
 }
 
@@ -135,10 +144,11 @@ static void *timer_main(void *arg) {
   /* Timeouts fire on time: no 50 us of default slack on every wait. */
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 #endif
-  pthread_mutex_lock(&svc.mu);
+  cx__lock_acquire(&svc.lock);
   for (;;) {
     uint64_t gen = svc.clock_gen;
     int64_t now = cx__now_ns();
+    bool notify;
     if (svc.count > 0 && svc.heap[0]->deadline <= now) {
       cx__timer *t = svc.heap[0];
       heap_remove_locked(t);
@@ -148,16 +158,26 @@ static void *timer_main(void *arg) {
        * svc.firing is @t. */
       t->state = CX__TIMER_IDLE;
       svc.firing = t;
-      pthread_mutex_unlock(&svc.mu);
+      cx__lock_release(&svc.lock);
       t->fire(t);
-      pthread_mutex_lock(&svc.mu);
+      cx__lock_acquire(&svc.lock);
       svc.firing = NULL;
-      pthread_cond_broadcast(&svc.fired);
+      if (fired_locked()) {
+        cx__lock_release(&svc.lock);
+        cx__unpark_all(&svc.fired_seq, &svc);
+        cx__lock_acquire(&svc.lock);
+      }
       continue;
     }
     if (svc.seen_gen != gen) {
       svc.seen_gen = gen;
-      pthread_cond_broadcast(&svc.fired);
+      notify = fired_locked();
+      if (notify) {
+        cx__lock_release(&svc.lock);
+        cx__unpark_all(&svc.fired_seq, &svc);
+        cx__lock_acquire(&svc.lock);
+        continue; /* look again: things may have changed meanwhile */
+      }
     }
     wait_locked(svc.count > 0 ? svc.heap[0]->deadline : CX__NO_DEADLINE);
   }
@@ -184,8 +204,8 @@ void cx__timer_init(cx__timer *t, cx__timer_fn fire) {
 
 int cx__timer_arm(cx__timer *t, int64_t deadline) {
   int rc;
-  ENSURE_INIT();
-  pthread_mutex_lock(&svc.mu);
+  bool wake = false;
+  cx__lock_acquire(&svc.lock);
   rc = ensure_started_locked();
   if (rc == 0) {
     bool was_armed = t->state == CX__TIMER_ARMED;
@@ -196,20 +216,19 @@ int cx__timer_arm(cx__timer *t, int64_t deadline) {
       t->state = CX__TIMER_ARMED;
       /* Wake the thread only if it sleeps past the new deadline: a timeout
        * that is later than the one it waits for costs no wakeup. */
-      if (t->index == 0 && deadline < svc.sleep_until)
-        pthread_cond_signal(&svc.wake);
+      wake = t->index == 0 && deadline < svc.sleep_until;
     } else if (was_armed) {
       t->state = CX__TIMER_IDLE;
     }
   }
-  pthread_mutex_unlock(&svc.mu);
+  cx__lock_release(&svc.lock);
+  if (wake) wake_thread();
   return rc;
 }
 
 bool cx__timer_disarm(cx__timer *t) {
   bool disarmed = false;
-  ENSURE_INIT();
-  pthread_mutex_lock(&svc.mu);
+  cx__lock_acquire(&svc.lock);
   if (t->state == CX__TIMER_ARMED) {
     heap_remove_locked(t);
     t->state = CX__TIMER_IDLE;
@@ -223,32 +242,33 @@ bool cx__timer_disarm(cx__timer *t) {
     else
       /* Firing on the timer thread (perhaps re-armed by its fire() and
        * removed above): wait until that call has returned. */
-      while (svc.firing == t) pthread_cond_wait(&svc.fired, &svc.mu);
+      while (svc.firing == t) wait_fired_locked();
   }
-  pthread_mutex_unlock(&svc.mu);
+  cx__lock_release(&svc.lock);
   return disarmed;
 }
 
 size_t cx__timer_armed_count(void) {
   size_t n;
-  ENSURE_INIT();
-  pthread_mutex_lock(&svc.mu);
+  cx__lock_acquire(&svc.lock);
   n = svc.count;
-  pthread_mutex_unlock(&svc.mu);
+  cx__lock_release(&svc.lock);
   return n;
 }
 
 void cx__timer_clock_changed(bool wait_fired) {
   uint64_t gen;
-  ENSURE_INIT();
-  pthread_mutex_lock(&svc.mu);
+  cx__lock_acquire(&svc.lock);
   gen = ++svc.clock_gen;
   if (svc.started) {
-    pthread_cond_signal(&svc.wake);
-    if (wait_fired && !pthread_equal(pthread_self(), svc.thread))
-      while (svc.seen_gen < gen) pthread_cond_wait(&svc.fired, &svc.mu);
+    bool from_thread = pthread_equal(pthread_self(), svc.thread);
+    cx__lock_release(&svc.lock);
+    wake_thread();
+    cx__lock_acquire(&svc.lock);
+    if (wait_fired && !from_thread)
+      while (svc.seen_gen < gen) wait_fired_locked();
   }
-  pthread_mutex_unlock(&svc.mu);
+  cx__lock_release(&svc.lock);
 }
 
 /* ---- fork */
@@ -256,20 +276,14 @@ void cx__timer_fork_prepare(void);
 void cx__timer_fork_parent(void);
 void cx__timer_fork_child(void);
 
-void cx__timer_fork_prepare(void) { pthread_mutex_lock(&svc.mu); }
+void cx__timer_fork_prepare(void) { cx__lock_acquire(&svc.lock); }
 
-void cx__timer_fork_parent(void) { pthread_mutex_unlock(&svc.mu); }
+void cx__timer_fork_parent(void) { cx__lock_release(&svc.lock); }
 
 void cx__timer_fork_child(void) {
-  pthread_condattr_t attr;
   /* The thread is gone: restart lazily.  Armed timers stay in the heap and
-   * fire once the thread restarts, at the next arm. */
-  pthread_mutex_init(&svc.mu, NULL);
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&svc.wake, &attr);
-  pthread_condattr_destroy(&attr);
-  pthread_cond_init(&svc.fired, NULL);
+   * fire once the thread restarts, at the next arm.  (The lock is held
+   * since the prepare handler; nobody else runs here yet.) */
   if (svc.firing != NULL) {
     /* Its callback ran (or was running) on the parent's thread: in the
      * child it never finished, so fire it again (its deadline has passed)
@@ -279,17 +293,18 @@ void cx__timer_fork_child(void) {
       t->state = CX__TIMER_ARMED;
   }
   svc.firing = NULL;
+  svc.fired_waiters = 0;
   svc.started = false;
   svc.sleep_until = INT64_MIN;
   svc.seen_gen = svc.clock_gen;
+  cx__lock_release(&svc.lock);
 }
 
 /* After fork: restart the thread if timers inherited from the parent are
  * armed (their deadlines would otherwise pass unnoticed). */
 void cx__timer_resume(void);
 void cx__timer_resume(void) {
-  ENSURE_INIT();
-  pthread_mutex_lock(&svc.mu);
+  cx__lock_acquire(&svc.lock);
   if (svc.count > 0) ensure_started_locked();
-  pthread_mutex_unlock(&svc.mu);
+  cx__lock_release(&svc.lock);
 }
