@@ -45,10 +45,11 @@ void cx__after_fork_resume(void) {
   cx__workers_resume();
 }
 
-/* Lock order: registry, signals, deferred, stripes, workers, timer: the
- * order in which the library nests them (a condition source submits a job
- * and arms its timer under its stripe; the registry reads op times under
- * its lock), so taking them in this order cannot deadlock. */
+/* Lock order: registry, signals, deferred, stripes, workers, timer, park:
+ * the order in which the library nests them (a condition source submits a
+ * job and arms its timer under its stripe; the registry reads op times
+ * under its lock; parking's locks are leaves), so taking them in this order
+ * cannot deadlock. */
 static void prepare(void) {
   cx__registry_fork_prepare();
   cx__signals_fork_prepare();
@@ -56,9 +57,11 @@ static void prepare(void) {
   cx__stripes_lock_all();
   cx__workers_fork_prepare();
   cx__timer_fork_prepare();
+  cx__park_fork_prepare();
 }
 
 static void parent(void) {
+  cx__park_fork_parent();
   cx__timer_fork_parent();
   cx__workers_fork_parent();
   cx__stripes_unlock_all();
@@ -68,6 +71,7 @@ static void parent(void) {
 }
 
 static void child(void) {
+  cx__park_fork_child();
   cx__stripes_reinit_all();
   cx__timer_fork_child();
   cx__deferred_fork_child();

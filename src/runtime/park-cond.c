@@ -1,21 +1,61 @@
-/* src/runtime/park-cond.c - parking on a word with the lock stripe of its
- * object, where futex(2) is missing.  See runtime.h. */
+/* src/runtime/park-cond.c - parking on a word with a mutex and a condition
+ * variable, where futex(2) is missing.  See runtime.h.
+ *
+ * Parking has a table of its own, not the objects' lock stripes: an unpark
+ * may be made while its caller holds a stripe (a condition source arms its
+ * timer under its own, and an arm may wake the timer thread), so these
+ * locks are leaves, held for a few instructions or inside the wait only.
+ * fork() holds them all, after every other lock of the library. */
 #include <errno.h>
+#include <time.h>
 
 #include "runtime/runtime.h"
 
+#define SLOTS 16
+
+typedef struct slot {
+  pthread_mutex_t mu;
+  pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+} slot;
+
+static slot slots[SLOTS];
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_init(void) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  for (int i = 0; i < SLOTS; i++) {
+    pthread_mutex_init(&slots[i].mu, NULL);
+    pthread_cond_init(&slots[i].cond, &attr);
+  }
+  pthread_condattr_destroy(&attr);
+}
+
+static slot *slot_for(const void *object) {
+  pthread_once(&slots_once, slots_init);
+  return &slots[cx__ptr_hash24(object) % SLOTS];
+}
+
 int cx__park(_Atomic int *word, int expected, int64_t deadline,
              const void *object) {
-  cx__stripe *s = cx__stripe_for(object);
+  slot *s = slot_for(object);
   int rc = 0;
   pthread_mutex_lock(&s->mu);
-  if (atomic_load(word) == expected) rc = cx__stripe_wait(s, deadline);
+  if (atomic_load(word) == expected) {
+    if (deadline == CX__NO_DEADLINE) {
+      rc = pthread_cond_wait(&s->cond, &s->mu);
+    } else {
+      struct timespec ts = cx__ns_to_timespec(deadline);
+      rc = pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+    }
+  }
   pthread_mutex_unlock(&s->mu);
   return rc == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 void cx__unpark_all(_Atomic int *word, const void *object) {
-  cx__stripe *s = cx__stripe_for(object);
+  slot *s = slot_for(object);
   (void)word;
   /* Lock and unlock first: a parker that saw the old value is then inside
    * pthread_cond_wait and gets the broadcast. */
@@ -23,3 +63,14 @@ void cx__unpark_all(_Atomic int *word, const void *object) {
   pthread_mutex_unlock(&s->mu);
   pthread_cond_broadcast(&s->cond);
 }
+
+void cx__park_fork_prepare(void) {
+  pthread_once(&slots_once, slots_init);
+  for (int i = 0; i < SLOTS; i++) pthread_mutex_lock(&slots[i].mu);
+}
+
+void cx__park_fork_parent(void) {
+  for (int i = SLOTS - 1; i >= 0; i--) pthread_mutex_unlock(&slots[i].mu);
+}
+
+void cx__park_fork_child(void) { slots_init(); }

@@ -24,6 +24,11 @@ int cx__park(_Atomic int *word, int expected, int64_t deadline,
   return rc == 0 || errno != ETIMEDOUT ? 0 : ETIMEDOUT;
 }
 
+/* The kernel keeps the sleepers: nothing to hold across fork(). */
+void cx__park_fork_prepare(void) {}
+void cx__park_fork_parent(void) {}
+void cx__park_fork_child(void) {}
+
 void cx__unpark_all(_Atomic int *word, const void *object) {
   (void)object;
   syscall(SYS_futex, (int *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX,

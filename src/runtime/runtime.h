@@ -135,9 +135,13 @@ typedef struct cx__stripe {
   pthread_cond_t cond;
 } cx__stripe;
 cx__stripe *cx__stripe_for(const void *object);
-/* Waits on the stripe's condvar until @deadline (monotonic ns;
- * CX__NO_DEADLINE waits untimed).  Returns 0 or ETIMEDOUT (positive). */
-int cx__stripe_wait(cx__stripe *s, int64_t deadline);
+/* Spreads an address over 24 bits (for picking a slot of a lock table). */
+static inline size_t cx__ptr_hash24(const void *object) {
+  uint64_t h = (uintptr_t)object;
+  h ^= h >> 17;
+  h *= UINT64_C(0x9E3779B97F4A7C15);
+  return (size_t)(h >> 40);
+}
 
 /* ---- parking (park-futex.c or park-cond.c): sleep while an atomic word
  * holds a value.  @object picks the lock stripe in the fallback. */
@@ -146,19 +150,24 @@ int cx__stripe_wait(cx__stripe *s, int64_t deadline);
  * Returns 0 or ETIMEDOUT (positive). */
 int cx__park(_Atomic int *word, int expected, int64_t deadline,
              const void *object);
-/* Wakes every thread parked on @word (after the caller changed it). */
+/* Wakes every thread parked on @word (after the caller changed it).  May
+ * be called with any lock of the library held: what it takes is a leaf. */
 void cx__unpark_all(_Atomic int *word, const void *object);
+/* fork() support: the fallback's locks are held across it (fork.c). */
+void cx__park_fork_prepare(void);
+void cx__park_fork_parent(void);
+void cx__park_fork_child(void);
 
 /* ---- word locks (lock.c): a lock in one int inside the object it guards,
  * for short critical sections that never wait for another thread, run user
  * code or take another lock (the timer service also grows its heap, and
- * once starts its thread, under its own).  Locking is one compare-and-swap and unlocking one release store,
- * with no read-modify-write, as the lock of libstdc++'s std::stop_token
- * state: a contended locker spins, then yields, then sleeps in growing
- * steps (up to a millisecond), so a holder that was preempted costs the
- * waiters little CPU.  Unlike the stripes, fork() does not take them: a
- * word lock held by another thread at the instant of fork stays held in
- * the child. */
+ * once starts its thread, under its own).  Locking is one compare-and-swap and
+ * unlocking one release store, with no read-modify-write, as the lock of
+ * libstdc++'s std::stop_token state: a contended locker spins, then yields,
+ * then sleeps in growing steps (up to a millisecond), so a holder that was
+ * preempted costs the waiters little CPU.  Unlike the stripes, fork() does not
+ * take them: a word lock held by another thread at the instant of fork stays
+ * held in the child. */
 typedef _Atomic int cx__lock;
 #define CX__LOCK_INIT 0
 void cx__lock_slow(cx__lock *lock);

@@ -41,22 +41,8 @@ static void stripes_init(void) {
 #endif
 
 cx__stripe *cx__stripe_for(const void *object) {
-  uintptr_t h = (uintptr_t)object;
   ENSURE_INIT();
-  h ^= h >> 17;
-  h *= UINT64_C(0x9E3779B97F4A7C15);
-  return &stripes[(h >> 40) % STRIPE_COUNT];
-}
-
-int cx__stripe_wait(cx__stripe *s, int64_t deadline) {
-  struct timespec ts;
-  if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(&s->cond, &s->mu);
-  ts = cx__ns_to_timespec(deadline);
-#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
-  return pthread_cond_clockwait(&s->cond, &s->mu, CLOCK_MONOTONIC, &ts);
-#else
-  return pthread_cond_timedwait(&s->cond, &s->mu, &ts);
-#endif
+  return &stripes[cx__ptr_hash24(object) % STRIPE_COUNT];
 }
 
 /* Fork support: hold every stripe across fork() so that the child never
