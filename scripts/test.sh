@@ -2,13 +2,17 @@
 # scripts/test.sh - build libcancelable and run its whole test suite.
 #
 # Usage: bash scripts/test.sh [--sanitize address|thread] [--cc COMPILER]
-#                             [--build-dir DIR] [--jobs N] [-- CTEST_ARGS...]
+#                             [--fallbacks] [--build-dir DIR] [--jobs N]
+#                             [-- CTEST_ARGS...]
 #
 #   (no option)           gcc (or $CC), build dir `build`
 #   --sanitize address    ASan+UBSan, build dir `build-asan`
 #   --sanitize thread     TSan, build dir `build-tsan`
 #   --cc clang            CC=clang, build dir `build-clang`
 #                         (with --sanitize: build-clang-asan / build-clang-tsan)
+#   --fallbacks           the portable code paths of systems without futex(2),
+#                         eventfd(2) and pthread_cond_clockwait(), on this
+#                         one; build dir `build-fallbacks`
 #   --build-dir DIR       use DIR instead
 #   --jobs N              build and test parallelism (default: nproc)
 #   -- ARGS               passed to ctest (for example: -- -L unit)
@@ -21,6 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sanitize=""
 cc=""
 build_dir=""
+fallbacks=""
 jobs=$(nproc 2>/dev/null || echo 2)
 ctest_args=()
 
@@ -42,6 +47,7 @@ while (($# > 0)); do
       [[ $# -ge 2 ]] || { usage >&2; exit 2; }
       build_dir=$2; shift 2 ;;
     --build-dir=*) build_dir=${1#*=}; shift ;;
+    --fallbacks) fallbacks=1; shift ;;
     --jobs|-j)
       [[ $# -ge 2 ]] || { usage >&2; exit 2; }
       jobs=$2; shift 2 ;;
@@ -65,6 +71,7 @@ if [[ -z "$build_dir" ]]; then
     address) build_dir+=-asan ;;
     thread) build_dir+=-tsan ;;
   esac
+  [[ -n "$fallbacks" ]] && build_dir+=-fallbacks
 fi
 [[ "$build_dir" = /* ]] || build_dir="$root/$build_dir"
 
@@ -93,9 +100,16 @@ if [[ -n "$cc" && -f "$build_dir/CMakeCache.txt" ]]; then
   fi
 fi
 
+platform=()
+if [[ -n "$fallbacks" ]]; then
+  # Preset the feature checks' cache entries: CMake then skips the checks.
+  platform=(-DCX_HAVE_FUTEX=0 -DCX_HAVE_EVENTFD=0
+    -DCX_HAVE_PTHREAD_COND_CLOCKWAIT=0)
+fi
+
 cmake -S "$root" -B "$build_dir" \
   -DCX_BUILD_TESTS=ON -DCX_BUILD_EXAMPLES=ON \
-  "-DCX_SANITIZE=$sanitize"
+  "-DCX_SANITIZE=$sanitize" "${platform[@]}"
 cmake --build "$build_dir" -j "$jobs"
 
 cd "$build_dir"
