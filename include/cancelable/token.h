@@ -258,6 +258,9 @@ CX_EXPORT int cx_callback_unregister(cx_callback *cb);
 CX_EXPORT int cx_callback_unregister_nowait(cx_callback *cb);
 
 /* cx_token_wait: block until the token is cancelled or @timeout passes.
+ * Before it sleeps it yields the CPU once (sched_yield()), so that on a
+ * busy CPU the thread that will cancel runs first; then it sleeps on the
+ * token's state (a futex where there is one), and a cancel wakes it.
  * @token: (not nullable) the token.
  * @timeout: seconds; CX_FOREVER (or any negative value, or +inf) waits
  *   without limit, 0 only checks.  Measured on CLOCK_MONOTONIC.

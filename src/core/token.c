@@ -269,6 +269,14 @@ int cx_token_wait(cx_token *t, double timeout) {
   if (cx_token_is_cancelled(t)) return 0;
   if (timeout == 0) return -ETIMEDOUT;
   cx__after_fork_resume();
+  /* Yield once before sleeping, as spin-then-park locks do: where the CPU
+   * is shared with the thread that will cancel, that thread runs first,
+   * and a cancel made meanwhile costs no sleep and no wake-up (on one CPU
+   * a futex wake that preempts the canceller is the slow path: S9_1cpu,
+   * docs/benchmarks.md).  One system call on a wait that is about to
+   * sleep anyway. */
+  sched_yield();
+  if (cx_token_is_cancelled(t)) return 0;
   cx__token_mark(t, CX__HAS_WAITERS); /* before the state check */
   /* Parks on the state word itself: the cancel that publishes CANCELLED
    * then wakes it (futex), or finds it inside its wait (fallback). */
