@@ -254,6 +254,21 @@ static void test_fork_child_signal_safe(void **state) {
   (void)state;
   SKIP_UNDER_TSAN();
   CX_ASSERT_OK(cx_signal_safe_prepare());
+  /* One round trip through the parent's helper thread first, so that it
+   * has started and sleeps before the first fork: a thread still starting
+   * holds allocator locks (AddressSanitizer's among them), and a fork then
+   * hands the child those locks held forever. */
+  {
+    cx_token *t = cx_token_new();
+    double end = cx_test_now() + 30.0;
+    atomic_store(&g_child_cb, 0);
+    CX_ASSERT_OK(cx_token_on_cancel(t, child_cb, NULL, NULL, 0, NULL));
+    assert_int_equal(cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL), 1);
+    while (atomic_load(&g_child_cb) == 0 && cx_test_now() < end)
+      cx_test_sleep(0.002);
+    assert_int_equal(atomic_load(&g_child_cb), 1);
+    cx_token_unref(t);
+  }
   /* several children: a child whose wakeups could reach the parent's
    * helper thread would fail only now and then */
   for (int i = 0; i < 10; i++) {
