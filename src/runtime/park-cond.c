@@ -13,24 +13,14 @@
 
 #define SLOTS 16
 
-typedef struct slot {
-  pthread_mutex_t mu;
-  pthread_cond_t cond; /* on CLOCK_MONOTONIC */
-} slot;
+/* The same {mutex, condvar} pairs as the stripes, in a table of their own
+ * (condvars on CLOCK_MONOTONIC). */
+typedef cx__stripe slot;
 
 static slot slots[SLOTS];
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
-static void slots_init(void) {
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  for (int i = 0; i < SLOTS; i++) {
-    pthread_mutex_init(&slots[i].mu, NULL);
-    pthread_cond_init(&slots[i].cond, &attr);
-  }
-  pthread_condattr_destroy(&attr);
-}
+static void slots_init(void) { cx__stripe_table_init(slots, SLOTS); }
 
 static slot *slot_for(const void *object) {
   pthread_once(&slots_once, slots_init);

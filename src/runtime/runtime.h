@@ -135,6 +135,9 @@ typedef struct cx__stripe {
   pthread_cond_t cond;
 } cx__stripe;
 cx__stripe *cx__stripe_for(const void *object);
+/* (Re)initialises @n {mutex, condvar} pairs, the condvars on
+ * CLOCK_MONOTONIC (stripes, and parking's table in park-cond.c). */
+void cx__stripe_table_init(cx__stripe *table, size_t n);
 /* Spreads an address over 24 bits (for picking a slot of a lock table). */
 static inline size_t cx__ptr_hash24(const void *object) {
   uint64_t h = (uintptr_t)object;

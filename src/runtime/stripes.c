@@ -26,17 +26,7 @@ static cx__stripe stripes[STRIPE_COUNT] = {S16, S16, S16};
 static cx__stripe stripes[STRIPE_COUNT];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
-/* Without clockwait, the condvars must be made on CLOCK_MONOTONIC. */
-static void stripes_init(void) {
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  for (int i = 0; i < STRIPE_COUNT; i++) {
-    pthread_mutex_init(&stripes[i].mu, NULL);
-    pthread_cond_init(&stripes[i].cond, &attr);
-  }
-  pthread_condattr_destroy(&attr);
-}
+static void stripes_init(void) { cx__stripe_table_init(stripes, STRIPE_COUNT); }
 #define ENSURE_INIT() pthread_once(&stripes_once, stripes_init)
 #endif
 
@@ -62,14 +52,16 @@ void cx__stripes_unlock_all(void) {
 }
 
 void cx__stripes_reinit_all(void) {
+  cx__stripe_table_init(stripes, STRIPE_COUNT);
+}
+
+void cx__stripe_table_init(cx__stripe *table, size_t n) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
-#if !defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-#endif
-  for (int i = 0; i < STRIPE_COUNT; i++) {
-    pthread_mutex_init(&stripes[i].mu, NULL);
-    pthread_cond_init(&stripes[i].cond, &attr);
+  for (size_t i = 0; i < n; i++) {
+    pthread_mutex_init(&table[i].mu, NULL);
+    pthread_cond_init(&table[i].cond, &attr);
   }
   pthread_condattr_destroy(&attr);
 }
