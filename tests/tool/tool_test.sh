@@ -449,6 +449,22 @@ t_run_progress_report() {
   expect_json "$REPORT" id "\"$(cat "$TMP/id")\""
 }
 
+# The progress descriptor is the lowest number the command finds free, one
+# digit, so dash can write to it (its >&N takes one digit): here 3 and 4
+# are inherited from the shell, and the tool's own descriptors, all
+# close-on-exec, do not push it further.
+t_run_progress_fd_low() {
+  need_python
+  (exec 3</dev/null 4</dev/null
+   "$C" run --report-file "$REPORT" -- sh -c '
+     echo "$CANCELABLE_PROGRESS_FD" > '"$TMP"'/fd
+     echo "2/4 half" >&$CANCELABLE_PROGRESS_FD')
+  expect_status 0 $? "progress fd"
+  expect_in "5" "$TMP/fd"
+  [[ "$(cat "$TMP/fd")" == 5 ]] || fail "progress fd is $(cat "$TMP/fd"), not 5"
+  expect_json "$REPORT" progress.current 2
+}
+
 # --progress on a terminal: a live line with a bar, cleared at the end.
 t_run_progress_live() {
   command -v script >/dev/null || skip "script(1) is needed for a pty"

@@ -52,14 +52,43 @@ static int sigchld_pipe(void) {
   return chld_pipe[0];
 }
 
+/* Writes @n in decimal to @out (CHILD_FD_SLOT bytes); async-signal-safe. */
+static void format_fd(int n, char *out) {
+  char digits[CHILD_FD_SLOT];
+  size_t k = 0;
+  do digits[k++] = (char)('0' + n % 10);
+  while ((n /= 10) != 0 && k < sizeof digits - 1);
+  while (k > 0) *out++ = digits[--k];
+  *out = '\0';
+}
+
+/* In the forked child: moves @fd to the lowest number >= 3 that the
+ * command would find free (closed, or closed by exec), other than @err_fd,
+ * and leaves it open across exec.  The tool's own descriptors are all
+ * close-on-exec, so this is a one-digit number unless the tool inherited
+ * many open ones.  Returns the number. */
+static int keep_low(int fd, int err_fd) {
+  for (int n = 3; n < fd; n++) {
+    int flags;
+    if (n == err_fd) continue;
+    flags = fcntl(n, F_GETFD);
+    if ((flags < 0 || (flags & FD_CLOEXEC)) && dup2(fd, n) == n) return n;
+  }
+  fcntl(fd, F_SETFD, 0);
+  return fd;
+}
+
 /* In the forked child: set it up and exec; on failure write errno to
- * @err_fd and exit. */
+ * @err_fd and exit.  Only async-signal-safe calls: the tool has threads. */
 static void exec_child(const child_options *o, int err_fd, pid_t parent) {
   int e;
   if (o->new_group) setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127); /* the tool is already gone */
-  if (o->keep_fd >= 0) fcntl(o->keep_fd, F_SETFD, 0);
+  if (o->keep_fd >= 0) {
+    int n = keep_low(o->keep_fd, err_fd);
+    if (o->keep_fd_slot != NULL) format_fd(n, o->keep_fd_slot);
+  }
   sigfwd_reset_in_child();
   execvpe(o->argv[0], o->argv, o->envp != NULL ? o->envp : environ);
   e = errno;

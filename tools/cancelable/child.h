@@ -8,11 +8,20 @@
 #include <sys/types.h>
 
 typedef struct child_options {
-  char **argv;    /* (not nullable) the command; argv[0] searched in PATH */
-  char **envp;    /* (nullable) its environment; NULL: the tool's */
-  bool new_group; /* run it in a new process group (not --foreground) */
-  int keep_fd;    /* a descriptor to leave open in it, or -1 */
+  char **argv;        /* (not nullable) the command; argv[0] searched in PATH */
+  char **envp;        /* (nullable) its environment; NULL: the tool's */
+  bool new_group;     /* run it in a new process group (not --foreground) */
+  int keep_fd;        /* a descriptor to leave open in it, or -1; it gets the
+                         lowest number >= 3 the command would otherwise find
+                         free (so a shell can use it: dash takes only one
+                         digit in >&N) */
+  char *keep_fd_slot; /* (nullable) where the command's number for keep_fd
+                         is written, NUL-terminated, before exec: a
+                         CHILD_FD_SLOT-byte tail of an @envp entry */
 } child_options;
+
+/* Room for a descriptor number and its NUL in child_options.keep_fd_slot. */
+#define CHILD_FD_SLOT 12
 
 typedef struct child {
   pid_t pid;   /* the command (its group's leader with new_group) */

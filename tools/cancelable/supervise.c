@@ -69,7 +69,9 @@ static char **child_env(int progress_fd, cx_op *op, size_t *ours_at) {
         strncmp(environ[i], "CANCELABLE_OP_ID=", 17) != 0)
       env[k++] = environ[i];
   *ours_at = k;
-  if (asprintf(&env[k], "%s=%d", PROGRESS_ENV, progress_fd) < 0 ||
+  /* The number is rewritten in the command (child_options.keep_fd_slot). */
+  if (asprintf(&env[k], "%s=%-*d", PROGRESS_ENV, CHILD_FD_SLOT - 1,
+               progress_fd) < 0 ||
       asprintf(&env[k + 1], "CANCELABLE_OP_ID=%s", cx_op_id(op)) < 0) {
     free(env[k]);
     free(env);
@@ -90,7 +92,7 @@ static int spawn(loop *l) {
   int pp[2] = {-1, -1}, rc;
   size_t ours_at = 0;
   char **env = NULL;
-  child_options co = {l->cfg->argv, NULL, !l->cfg->foreground, -1};
+  child_options co = {l->cfg->argv, NULL, !l->cfg->foreground, -1, NULL};
   if (l->cfg->progress_channel) {
     if (pipe2(pp, O_CLOEXEC) != 0) return -errno;
     env = child_env(pp[1], l->op, &ours_at);
@@ -101,6 +103,7 @@ static int spawn(loop *l) {
     }
     co.envp = env;
     co.keep_fd = pp[1];
+    co.keep_fd_slot = env[ours_at] + sizeof PROGRESS_ENV; /* after "=" */
   }
   rc = child_spawn(&l->child, &co, &l->res->exec_failed);
   free_env(env, ours_at);
