@@ -34,15 +34,21 @@ CX_EXPORT cx_token *cx_token_new(void);
 /* cx_token_with_timeout: create a live token that cancels itself @seconds
  * from now, with reason CX_REASON_TIMEOUT and the message "timed out after
  * N s" (N in seconds with at most 3 decimals, "60" or "0.25"; %g below a
- * millisecond): the lightweight timeout scope, as Go's context.WithTimeout or
+ * millisecond; kept as a float, so exact to 7 significant digits): the
+ * lightweight timeout scope, as Go's context.WithTimeout or
  * .NET's CancellationTokenSource(TimeSpan).  The token and its timer are one
- * allocation; the timer runs on the library's timer thread (started on
- * first use), which is also where the cancel, its cascade and its callbacks
- * run: a slow callback there delays every other timeout of the process.
- * The delay counts on cx_now()'s clock (monotonic, or the virtual clock of
- * clock.h).  The timer never fires early.  Releasing the last reference
- * before the delay disarms the timer (see cx_token_unref()); a cancel by
- * anyone else first makes the timer's cancel do nothing (the timer stays
+ * allocation of 56 bytes (64 with malloc's header); what only some tokens
+ * use (callback and link lists, message, id, fd: 96 bytes) is allocated
+ * when first needed, as Go's context makes its channel and children map
+ * lazily, so linking, listening, polling, asking the id or a cancel by
+ * another caller may report -ENOMEM or lose the message where a token from
+ * cx_token_new() would not.  The timer runs on the library's timer thread
+ * (started on first use), which is also where the cancel, its cascade and its
+ * callbacks run: a slow callback there delays every other timeout of the
+ * process. The delay counts on cx_now()'s clock (monotonic, or the virtual
+ * clock of clock.h).  The timer never fires early.  Releasing the last
+ * reference before the delay disarms the timer (see cx_token_unref()); a cancel
+ * by anyone else first makes the timer's cancel do nothing (the timer stays
  * armed until its deadline or the last unref).  The token is otherwise an
  * ordinary token (links, callbacks, waits).  For an operation with a
  * timeout and a full context, see cx_op_with_timeout().
@@ -90,7 +96,9 @@ CX_EXPORT void cx_token_unref(cx_token *token);
  * outermost cancel returns, so chains of any depth use constant stack.
  * @token: (not nullable) the token.
  * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
- * @message: (nullable) human-readable detail, copied.
+ * @message: (nullable) human-readable detail, copied.  Out of memory the
+ *   token is still cancelled, with the message "(message lost: out of
+ *   memory)".
  * Returns: true if this call cancelled the token; false if it was already
  *   cancelled, or on bad input (NULL token, reason NONE or out of range),
  *   in which case nothing changes.
@@ -161,15 +169,21 @@ CX_EXPORT const char *cx_token_message(cx_token *token);
 
 /* cx_token_cancel_time: when the token was cancelled.
  * Returns: wall-clock seconds since the Unix epoch (CLOCK_REALTIME), or 0.0
- *   while live (or for NULL).
+ *   while live (or for NULL).  Also 0.0 for a while, or for good, in two
+ *   corner cases of tokens made by cx_token_with_timeout() that had never
+ *   been linked, listened to, polled or asked for their id: after
+ *   cx_token_cancel_signal_safe() it reads 0.0 until the helper thread has
+ *   taken over (the time then recorded is that moment, microseconds late);
+ *   after a cancel that ran out of memory it stays 0.0.
  * Thread-safety: any thread.  Async-signal-safe: yes.
  * Since: 0.1 */
 CX_EXPORT double cx_token_cancel_time(const cx_token *token);
 
 /* cx_token_id: the token's unique id, UUID version 4 text (CX_ID_LEN
- * characters).
+ * characters), made on the first call.
  * Returns: (transfer none) the id, valid while the caller holds a
- *   reference; NULL for NULL.
+ *   reference; NULL for NULL, or when memory is exhausted (a later call
+ *   tries again).
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT const char *cx_token_id(cx_token *token);

@@ -24,38 +24,77 @@ enum {
 
 typedef struct cx__link cx__link;
 
-struct cx_token {
-  _Atomic int state;            /* (atomic) first member: read by the inline
-                                   cx_token_is_cancelled() of token.h */
-  _Atomic uint32_t refs;        /* (atomic) */
-  _Atomic unsigned has;         /* (atomic) CX__HAS_* bits, never cleared; set
-                                   before a registrant checks the state, read
-                                   by the finisher after publishing it (both
-                                   seq_cst), so a finisher that sees 0 may skip
-                                   every lock */
-  cx_reason reason;             /* written once by the claimer */
-  bool message_owned;           /* written once by the claimer */
-  bool preserve;                /* written once: message/reason from cause */
-  bool timed;                   /* immutable: made by cx_token_with_timeout */
-  cx__lock lock;                /* guards the callback and children lists */
-  const char *message;          /* written once; NULL: "" or from cause */
-  cx_token *cause;              /* written once (owned ref): the token whose
-                                   cancel cascaded here */
-  double cancel_time;           /* written once: wall clock */
-  _Atomic(char *) id_text;      /* (atomic) made on first request */
-  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+/* A token is two parts.  The hot part (struct cx_token, 32 bytes) is what
+ * every token needs: state, count, `has` bits, reason, and the work-list
+ * link.  The rest (struct cx__token_ext: the lists, the message, cause and
+ * time, the id, the pollable fd) sits in the same block for tokens made by
+ * cx_token_new(), and is made on first need for timed tokens, so a timeout
+ * that nobody links to, listens to or polls costs 56 bytes with its timer
+ * (Go's context.cancelCtx likewise makes its channel and children map
+ * lazily).  Whoever sets a `has` bit has made the ext first, so a finisher
+ * that sees a bit finds it. */
+typedef struct cx__token_ext {
+  cx__lock lock;                /* guards the callback and children lists and
+                                   runner */
+  unsigned wake_generation;     /* guarded by stripe: fork generation of wake
+                                   (a parent's is shared: reopen) */
   cx_callback *cb_head;         /* guarded by lock */
   cx_callback *cb_tail;         /* guarded by lock */
-  pthread_t runner;             /* guarded by lock: the thread running the
-                                   callbacks, once they are detached */
   cx__link *children;           /* guarded by lock: links fed by this token */
-  cx__link *_Atomic links;      /* (atomic) links into this token, a
-                                   push-only stack taken whole at unlink */
-  cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
-  unsigned wake_generation;     /* guarded by stripe: fork generation of
-                                   wake (a parent's is shared: reopen) */
-  cx_token *pending_next;       /* owned by whoever claimed the token */
+  cx__link *_Atomic links;      /* (atomic) links into this token, a push-only
+                                   stack taken whole at unlink */
+  const char *message;          /* written once by the claimer; NULL: "", the
+                                   cause's, or a CX__CLAIM_MSG_* text */
+  cx_token *cause;              /* written once by the claimer (owned ref): the
+                                   token whose cancel cascaded here */
+  _Atomic double cancel_time;   /* (atomic) wall clock, written by the
+                                   claimer; 0 until known (see
+                                   CX__CLAIM_TIME_LATE) */
+  _Atomic(char *) id_text;      /* (atomic) made on first request */
+  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+  pthread_t runner; /* guarded by lock: the thread running the callbacks,
+                       once they are detached */
+  cx__wakeup wake;  /* guarded by stripe; read_fd -1 until asked */
+} cx__token_ext;
+
+struct cx_token {
+  _Atomic int state;          /* (atomic) first member: read by the inline
+                                 cx_token_is_cancelled() of token.h */
+  _Atomic uint32_t refs;      /* (atomic) */
+  _Atomic unsigned has;       /* (atomic) CX__HAS_* bits, never cleared; set
+                                 before a registrant checks the state, read by
+                                 the finisher after publishing it (both
+                                 seq_cst), so a finisher that sees 0 may skip
+                                 every lock */
+  uint8_t reason;             /* written once by the claimer (cx_reason) */
+  uint8_t claim;              /* written once by the claimer: CX__CLAIM_* */
+  uint8_t kind;               /* immutable: CX__KIND_* */
+  cx_token *pending_next;     /* owned by whoever claimed the token */
+  cx__token_ext *_Atomic ext; /* (atomic) set once: inline, or made on
+                                 first need (cx__token_ext_get) */
 };
+
+/* cx_token.claim bits. */
+enum {
+  CX__CLAIM_MSG_OWNED = 1u << 0, /* ext->message is ours to free */
+  CX__CLAIM_PRESERVE = 1u << 1,  /* message and reason from the cause */
+  /* Claimed with no ext (a signal-safe cancel of a token that had none,
+   * or memory ran out): the message is one of two fixed texts, and the
+   * time is recorded late (by the completion thread) or never. */
+  CX__CLAIM_MSG_SIGNAL = 1u << 2,
+  CX__CLAIM_MSG_LOST = 1u << 3,
+  CX__CLAIM_TIME_LATE = 1u << 4
+};
+
+/* cx_token.kind values. */
+enum {
+  CX__KIND_PLAIN = 0, /* cx_token_new(): the ext follows the token */
+  CX__KIND_TIMED = 1  /* cx_token_with_timeout(): a timer follows it */
+};
+
+/* The fixed messages of a claim without ext (token.c). */
+extern const char cx__msg_signal[];
+extern const char cx__msg_lost[];
 
 enum {
   CX__HAS_WAITERS = 1u << 0,
@@ -100,7 +139,10 @@ struct cx__link {
   bool attached;            /* guarded by source's lock */
 };
 
-_Static_assert(sizeof(struct cx_token) <= 128, "a token fits in 128 bytes");
+_Static_assert(sizeof(struct cx_token) <= 32,
+               "a token's hot part fits in 32 bytes");
+_Static_assert(sizeof(struct cx_token) + sizeof(cx__token_ext) <= 128,
+               "a plain token fits in 128 bytes");
 _Static_assert(offsetof(struct cx_token, state) == 0,
                "token.h's inline check reads the state at offset 0");
 _Static_assert(sizeof(_Atomic int) == sizeof(int),
@@ -117,29 +159,46 @@ static inline void cx__token_mark(cx_token *t, unsigned bit) {
 }
 /* Frees a token whose count has reached 0 (iteratively, per thread). */
 void cx__token_destroy_dead(cx_token *t);
-/* Initialises a fresh token (one reference, live). */
-static inline void cx__token_init(cx_token *t) {
-  /* Field by field: cheaper than clearing the whole struct (rep stos), and
-   * the fields left out (runner) are written before they are read. */
+/* Initialises a fresh ext (no lists, no message, no fd). */
+void cx__token_ext_init(cx__token_ext *ext);
+/* Initialises a fresh token (one reference, live) of @kind with @ext
+ * (NULL: made on first need). */
+static inline void cx__token_init(cx_token *t, uint8_t kind,
+                                  cx__token_ext *ext) {
+  /* Field by field: cheaper than clearing the whole struct (rep stos). */
   atomic_init(&t->state, CX__LIVE);
   atomic_init(&t->refs, 1);
   atomic_init(&t->has, 0);
   t->reason = CX_REASON_NONE;
-  t->message_owned = false;
-  t->preserve = false;
-  t->timed = false;
-  atomic_init(&t->lock, CX__LOCK_INIT);
-  t->message = NULL;
-  t->cause = NULL;
-  t->cancel_time = 0;
-  atomic_init(&t->id_text, NULL);
-  atomic_init(&t->lazy_message, NULL);
-  t->cb_head = t->cb_tail = NULL;
-  t->children = NULL;
-  atomic_init(&t->links, NULL);
-  t->wake.read_fd = t->wake.write_fd = -1;
+  t->claim = 0;
+  t->kind = kind;
   t->pending_next = NULL;
+  if (ext != NULL) cx__token_ext_init(ext);
+  atomic_init(&t->ext, ext);
 }
+/* The token's ext, or NULL while it has none.  A token with a `has` bit
+ * other than WAITERS, with links, or cancelled by a cascade has one. */
+static inline cx__token_ext *cx__token_ext_of(const cx_token *t) {
+  return atomic_load_explicit(&((cx_token *)t)->ext, memory_order_acquire);
+}
+/* The token's ext, made now if it has none.  NULL when out of memory. */
+cx__token_ext *cx__token_ext_get(cx_token *t);
+/* The claimer's message of a cancelled token (NULL: none given). */
+const char *cx__token_own_message(const cx_token *t);
+/* The token whose cancel cascaded into cancelled @t, or NULL. */
+static inline cx_token *cx__token_cause(const cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  return ext != NULL ? ext->cause : NULL;
+}
+/* Whether links lead into @t (a relaxed read: the caller owns @t's links). */
+static inline bool cx__token_has_links(const cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  return ext != NULL &&
+         atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL;
+}
+/* Records the cancel time of a token claimed without ext
+ * (CX__CLAIM_TIME_LATE), making the ext; the completion thread calls it. */
+void cx__token_record_late_time(cx_token *t);
 
 /* cx_token_ref()/cx_token_unref() inline, for the library's hot paths. */
 static inline void cx__token_ref(cx_token *t) {
@@ -155,7 +214,10 @@ void cx__token_free_timed(cx_token *t);
 /* Gives a fresh token the id of the op it belongs to (before sharing it). */
 int cx__token_set_id(cx_token *t, const char *id);
 /* Claims a live token: the caller won when true.  @message: (transfer full
- * when @owned).  @cause: (transfer full) or NULL. */
+ * when @owned).  @cause: (transfer full) or NULL.  Writes into the token's
+ * ext, which the caller makes first (cx__token_ext_get) unless it runs in a
+ * signal handler; without one, @message must be cx__msg_signal or
+ * cx__msg_lost (or NULL), @owned false and @cause NULL. */
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve);
 /* Completes a claimed cancel on this thread: wakes waiters, fd, cascades,

@@ -286,8 +286,7 @@ static int op_exit(cx_op *op, int result) {
   if (!op->is_shield) cx__op_tree_detach(op);
   /* Children of its own still running keep receiving the parent's cancel
    * through this token, so it stays linked until they are gone. */
-  if (op->owns_token &&
-      atomic_load_explicit(&op->token->links, memory_order_relaxed) != NULL &&
+  if (op->owns_token && cx__token_has_links(op->token) &&
       cx_op_child_count(op) == 0)
     cx__token_unlink_all(op->token);
   if (op->registered) cx__registry_exit(op);

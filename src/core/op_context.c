@@ -90,10 +90,12 @@ cx_reason cx_op_cancel_reason(const cx_op *op) {
  * that of the op where the cancellation started. */
 static const char *parent_message(cx_op *op) {
   const cx_token *origin = cx__token_origin(op->token);
-  const char *text = origin->message != NULL ? origin->message : "";
-  size_t len = strlen(text) + strlen(op->parent->name) + 64;
-  char *expected = NULL, *m = cx__malloc(len);
-  if (m == NULL) return cx_token_message(op->token);
+  const char *text = cx__token_own_message(origin);
+  size_t len;
+  char *expected = NULL, *m;
+  if (text == NULL) text = "";
+  len = strlen(text) + strlen(op->parent->name) + 64;
+  if ((m = cx__malloc(len)) == NULL) return cx_token_message(op->token);
   snprintf(m, len, "parent operation '%s' cancelled: %s", op->parent->name,
            text);
   if (!atomic_compare_exchange_strong(&op->lazy_message, &expected, m)) {
@@ -112,7 +114,7 @@ const char *cx_op_cancel_message(cx_op *op) {
     return NULL;
   }
   if (op->parent == NULL || cx_token_reason(op->token) != CX_REASON_PARENT ||
-      op->token->cause != op->parent->token)
+      cx__token_cause(op->token) != op->parent->token)
     return cx_token_message(op->token);
   lazy = atomic_load(&op->lazy_message);
   return lazy != NULL ? lazy : parent_message(op);

@@ -16,10 +16,49 @@ static _Thread_local bool work_draining;
 static _Thread_local cx_token *free_head;
 static _Thread_local bool freeing;
 
+const char cx__msg_signal[] = "cancelled from a signal handler";
+const char cx__msg_lost[] = "(message lost: out of memory)";
+
+/* A plain token: the ext right after the hot part, one block. */
+typedef struct plain_token {
+  struct cx_token token;
+  cx__token_ext ext;
+} plain_token;
+
 cx_token *cx_token_new(void) {
-  cx_token *t = cx__block_alloc(sizeof *t);
-  if (t != NULL) cx__token_init(t);
-  return t;
+  plain_token *p = cx__block_alloc(sizeof *p);
+  if (p == NULL) return NULL;
+  cx__token_init(&p->token, CX__KIND_PLAIN, &p->ext);
+  return &p->token;
+}
+
+void cx__token_ext_init(cx__token_ext *ext) {
+  /* Field by field: cheaper than clearing the whole struct (rep stos), and
+   * the fields left out (runner, wake_generation) are written before they
+   * are read. */
+  atomic_init(&ext->lock, CX__LOCK_INIT);
+  ext->cb_head = ext->cb_tail = NULL;
+  ext->children = NULL;
+  atomic_init(&ext->links, NULL);
+  ext->message = NULL;
+  ext->cause = NULL;
+  atomic_init(&ext->cancel_time, 0.0);
+  atomic_init(&ext->id_text, NULL);
+  atomic_init(&ext->lazy_message, NULL);
+  ext->wake.read_fd = ext->wake.write_fd = -1;
+}
+
+cx__token_ext *cx__token_ext_get(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t), *expected = NULL;
+  if (ext != NULL) return ext;
+  ext = cx__block_alloc(sizeof *ext);
+  if (ext == NULL) return NULL;
+  cx__token_ext_init(ext);
+  if (!atomic_compare_exchange_strong(&t->ext, &expected, ext)) {
+    cx__block_free(ext, sizeof *ext); /* another thread made it first */
+    return expected;
+  }
+  return ext;
 }
 
 cx_token *cx_token_ref(cx_token *t) {
@@ -38,27 +77,37 @@ cx_token *cx__token_try_ref(cx_token *t) {
 /* Whether freeing @t may drop other tokens (the sources of its links, its
  * cause) or run user code (destroy notifiers of its callbacks). */
 static bool destroy_reaches_out(cx_token *t) {
-  return t->cause != NULL || t->cb_head != NULL ||
-         atomic_load_explicit(&t->links, memory_order_relaxed) != NULL;
+  cx__token_ext *ext = cx__token_ext_of(t);
+  return ext != NULL &&
+         (ext->cause != NULL || ext->cb_head != NULL ||
+          atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL);
+}
+
+/* Frees what the ext holds (not the ext itself). */
+static void ext_destroy(cx_token *t, cx__token_ext *ext) {
+  char *lazy = atomic_load_explicit(&ext->lazy_message, memory_order_relaxed);
+  char *id = atomic_load_explicit(&ext->id_text, memory_order_relaxed);
+  if (destroy_reaches_out(t)) {
+    if (atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL)
+      cx__token_unlink_dead(t);
+    if (ext->cb_head != NULL) cx__token_free_callbacks(t);
+    if (ext->cause != NULL) cx_token_unref(ext->cause);
+  }
+  if (ext->wake.read_fd >= 0) cx__wakeup_close(&ext->wake);
+  if (t->claim & CX__CLAIM_MSG_OWNED) cx__free((char *)ext->message);
+  if (lazy != NULL) cx__free(lazy);
+  if (id != NULL) cx__free(id);
 }
 
 static void token_destroy(cx_token *t) {
-  char *lazy = atomic_load_explicit(&t->lazy_message, memory_order_relaxed);
-  char *id = atomic_load_explicit(&t->id_text, memory_order_relaxed);
-  if (destroy_reaches_out(t)) {
-    if (atomic_load_explicit(&t->links, memory_order_relaxed) != NULL)
-      cx__token_unlink_dead(t);
-    if (t->cb_head != NULL) cx__token_free_callbacks(t);
-    if (t->cause != NULL) cx_token_unref(t->cause);
-  }
-  if (t->wake.read_fd >= 0) cx__wakeup_close(&t->wake);
-  if (t->message_owned) cx__free((char *)t->message);
-  if (lazy != NULL) cx__free(lazy);
-  if (id != NULL) cx__free(id);
-  if (t->timed)
+  cx__token_ext *ext = cx__token_ext_of(t);
+  if (ext != NULL) ext_destroy(t, ext);
+  if (t->kind == CX__KIND_TIMED) {
+    if (ext != NULL) cx__block_free(ext, sizeof *ext);
     cx__token_free_timed(t);
-  else
-    cx__block_free(t, sizeof *t);
+  } else {
+    cx__block_free(t, sizeof(plain_token));
+  }
 }
 
 void cx_token_unref(cx_token *t) {
@@ -96,18 +145,30 @@ static void wait_published(cx_token *t) {
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve) {
   int expected = CX__LIVE;
+  cx__token_ext *ext;
+  uint8_t claim =
+      (owned ? CX__CLAIM_MSG_OWNED : 0) | (preserve ? CX__CLAIM_PRESERVE : 0);
   if (!atomic_compare_exchange_strong_explicit(
           &t->state, &expected, CX__CLAIMED, memory_order_acq_rel,
           memory_order_acquire))
     return false;
-  t->reason = reason;
-  t->message = message;
-  t->message_owned = owned;
-  t->preserve = preserve;
-  t->cause = cx_token_ref(cause);
-  /* A cascade keeps the time its origin was cancelled (and saves a clock
-   * read per descendant). */
-  t->cancel_time = cause != NULL ? cause->cancel_time : cx__wall_now();
+  t->reason = (uint8_t)reason;
+  ext = cx__token_ext_of(t);
+  if (ext != NULL) {
+    ext->message = message;
+    ext->cause = cx_token_ref(cause);
+    /* A cascade keeps the time its origin was cancelled (and saves a clock
+     * read per descendant). */
+    atomic_store_explicit(
+        &ext->cancel_time,
+        cause != NULL ? cx_token_cancel_time(cause) : cx__wall_now(),
+        memory_order_relaxed);
+  } else {
+    claim |= CX__CLAIM_TIME_LATE;
+    if (message == cx__msg_signal) claim |= CX__CLAIM_MSG_SIGNAL;
+    if (message == cx__msg_lost) claim |= CX__CLAIM_MSG_LOST;
+  }
+  t->claim = claim;
   /* seq_cst: pairs with the registrants' `has` bits (see core.h). */
   atomic_store(&t->state, CX__CANCELLED);
   return true;
@@ -124,14 +185,16 @@ void cx__token_queue(cx_token *t) {
 
 /* Makes the fd of a claimed token readable. */
 static void wake_fd(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_FD was set */
   cx__stripe *s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  if (t->wake.read_fd >= 0) {
-    if (t->wake_generation == cx__fork_generation())
-      cx__wakeup_signal(&t->wake);
+  if (ext->wake.read_fd >= 0) {
+    if (ext->wake_generation == cx__fork_generation())
+      cx__wakeup_signal(&ext->wake);
     else
-      cx__wakeup_close(&t->wake); /* the parent's: not ours to signal; the
-                                     next cx_token_fd() makes our own */
+      cx__wakeup_close(&ext->wake); /* the parent's: not ours to signal;
+                                       the next cx_token_fd() makes our
+                                       own */
   }
   pthread_mutex_unlock(&s->mu);
 }
@@ -185,10 +248,13 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
     wait_published(t);
     return false;
   }
-  if (message != NULL) {
+  /* Out of memory loses the text (and without an ext the time), never the
+   * cancel. */
+  if (cx__token_ext_get(t) == NULL) {
+    msg = message != NULL ? cx__msg_lost : NULL;
+  } else if (message != NULL) {
     copy = cx__strdup(message);
-    /* Out of memory loses the text, never the cancel. */
-    msg = copy != NULL ? copy : "(message lost: out of memory)";
+    msg = copy != NULL ? copy : cx__msg_lost;
   }
   if (!cx__token_claim(t, reason, msg, copy != NULL, NULL, false)) {
     cx__free(copy);
@@ -210,28 +276,51 @@ int cx_token_check(const cx_token *t) {
 }
 
 cx_reason cx_token_reason(const cx_token *t) {
-  return cx_token_is_cancelled(t) ? t->reason : CX_REASON_NONE;
+  return cx_token_is_cancelled(t) ? (cx_reason)t->reason : CX_REASON_NONE;
 }
 
 double cx_token_cancel_time(const cx_token *t) {
-  return cx_token_is_cancelled(t) ? t->cancel_time : 0.0;
+  cx__token_ext *ext;
+  if (!cx_token_is_cancelled(t) || (ext = cx__token_ext_of(t)) == NULL)
+    return 0.0;
+  return atomic_load_explicit(&ext->cancel_time, memory_order_relaxed);
+}
+
+void cx__token_record_late_time(cx_token *t) {
+  cx__token_ext *ext;
+  double unknown = 0.0;
+  if (!(t->claim & CX__CLAIM_TIME_LATE) || (ext = cx__token_ext_get(t)) == NULL)
+    return;
+  atomic_compare_exchange_strong(&ext->cancel_time, &unknown, cx__wall_now());
+}
+
+const char *cx__token_own_message(const cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  if (ext != NULL && ext->message != NULL) return ext->message;
+  if (t->claim & CX__CLAIM_MSG_SIGNAL) return cx__msg_signal;
+  if (t->claim & CX__CLAIM_MSG_LOST) return cx__msg_lost;
+  return NULL;
 }
 
 const cx_token *cx__token_origin(const cx_token *t) {
-  while (t->cause != NULL) t = t->cause;
+  const cx_token *cause;
+  while ((cause = cx__token_cause(t)) != NULL) t = cause;
   return t;
 }
 
-/* Formats the PARENT message once; returns the installed text. */
-static const char *parent_message(cx_token *t) {
+/* Formats the PARENT message of @t (cancelled by a cascade, so it has an
+ * ext) once; returns the installed text. */
+static const char *parent_message(cx_token *t, cx__token_ext *ext) {
   const cx_token *origin = cx__token_origin(t);
-  const char *text = origin->message != NULL ? origin->message : "";
-  size_t len = strlen(text) + 64;
-  char *expected = NULL, *m = cx__malloc(len);
-  if (m == NULL) return "parent cancelled";
-  snprintf(m, len, "parent cancelled (%s): %s", cx_reason_name(origin->reason),
-           text);
-  if (!atomic_compare_exchange_strong(&t->lazy_message, &expected, m)) {
+  const char *text = cx__token_own_message(origin);
+  size_t len;
+  char *expected = NULL, *m;
+  if (text == NULL) text = "";
+  len = strlen(text) + 64;
+  if ((m = cx__malloc(len)) == NULL) return "parent cancelled";
+  snprintf(m, len, "parent cancelled (%s): %s",
+           cx_reason_name((cx_reason)origin->reason), text);
+  if (!atomic_compare_exchange_strong(&ext->lazy_message, &expected, m)) {
     cx__free(m);
     return expected;
   }
@@ -239,26 +328,32 @@ static const char *parent_message(cx_token *t) {
 }
 
 const char *cx_token_message(cx_token *t) {
-  const char *lazy;
+  const char *own, *lazy;
+  cx__token_ext *ext;
   if (!cx_token_is_cancelled(t)) return NULL;
-  while (t->preserve && t->cause != NULL) t = t->cause;
-  if (t->message != NULL) return t->message;
-  if (t->cause == NULL) return "";
-  lazy = atomic_load_explicit(&t->lazy_message, memory_order_acquire);
-  return lazy != NULL ? lazy : parent_message(t);
+  while ((t->claim & CX__CLAIM_PRESERVE) && cx__token_cause(t) != NULL)
+    t = cx__token_cause(t);
+  if ((own = cx__token_own_message(t)) != NULL) return own;
+  if (cx__token_cause(t) == NULL) return "";
+  ext = cx__token_ext_of(t);
+  lazy = atomic_load_explicit(&ext->lazy_message, memory_order_acquire);
+  return lazy != NULL ? lazy : parent_message(t, ext);
 }
 
 int cx__token_set_id(cx_token *t, const char *id) {
-  char *copy = cx__strdup(id), *old;
-  if (copy == NULL) return -ENOMEM;
-  old = atomic_exchange(&t->id_text, copy);
+  cx__token_ext *ext = cx__token_ext_get(t);
+  char *copy, *old;
+  if (ext == NULL || (copy = cx__strdup(id)) == NULL) return -ENOMEM;
+  old = atomic_exchange(&ext->id_text, copy);
   cx__free(old);
   return 0;
 }
 
 const char *cx_token_id(cx_token *t) {
+  cx__token_ext *ext;
+  if (t == NULL || (ext = cx__token_ext_get(t)) == NULL) return NULL;
   /* Drawn on first request: most tokens are never asked for an id. */
-  return t != NULL ? cx__id_lazy(&t->id_text) : NULL;
+  return cx__id_lazy(&ext->id_text);
 }
 
 int cx_token_wait(cx_token *t, double timeout) {
@@ -290,24 +385,27 @@ int cx_token_wait(cx_token *t, double timeout) {
 
 int cx_token_fd(cx_token *t) {
   int rc = 0;
+  cx__token_ext *ext;
   cx__stripe *s;
   if (t == NULL) return -EINVAL;
+  if ((ext = cx__token_ext_get(t)) == NULL) return -ENOMEM;
   s = cx__stripe_for(t);
   pthread_mutex_lock(&s->mu);
-  if (t->wake.read_fd >= 0 && t->wake_generation != cx__fork_generation()) {
+  if (ext->wake.read_fd >= 0 && ext->wake_generation != cx__fork_generation()) {
     /* Inherited from the parent, whose cancels would make ours readable
      * (and ours its): a fork child gets a descriptor of its own. */
-    cx__wakeup_close(&t->wake);
+    cx__wakeup_close(&ext->wake);
   }
-  if (t->wake.read_fd < 0) {
-    t->wake_generation = cx__fork_generation();
-    rc = cx__wakeup_open(&t->wake);
+  if (ext->wake.read_fd < 0) {
+    ext->wake_generation = cx__fork_generation();
+    rc = cx__wakeup_open(&ext->wake);
     if (rc == 0) {
       cx__token_mark(t, CX__HAS_FD); /* before the state check */
-      if (atomic_load(&t->state) == CX__CANCELLED) cx__wakeup_signal(&t->wake);
+      if (atomic_load(&t->state) == CX__CANCELLED)
+        cx__wakeup_signal(&ext->wake);
     }
   }
-  if (rc == 0) rc = t->wake.read_fd;
+  if (rc == 0) rc = ext->wake.read_fd;
   pthread_mutex_unlock(&s->mu);
   return rc;
 }

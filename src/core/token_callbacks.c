@@ -34,14 +34,16 @@ static int run_now(cx_token *t, cx_cancel_fn fn, void *user_data,
 int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
                        void (*destroy)(void *), unsigned flags,
                        cx_callback **out) {
+  cx__token_ext *ext;
   cx_callback *cb;
   if (out != NULL) *out = NULL;
   if (t == NULL || fn == NULL || (flags & ~CX_CALLBACK_NO_RUN_IF_CANCELLED))
     return -EINVAL;
   if (cx_token_is_cancelled(t))
     return run_now(t, fn, user_data, destroy, flags);
-  cb = cx__block_alloc(sizeof *cb);
-  if (cb == NULL) return -ENOMEM;
+  if ((ext = cx__token_ext_get(t)) == NULL ||
+      (cb = cx__block_alloc(sizeof *cb)) == NULL)
+    return -ENOMEM;
   cb->token = t;
   cb->fn = fn;
   cb->user_data = user_data;
@@ -49,37 +51,37 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
   cb->has_handle = out != NULL;
   cb->next = NULL;
   atomic_init(&cb->state, CX__CB_LISTED);
-  cx__lock_acquire(&t->lock);
+  cx__lock_acquire(&ext->lock);
   cx__token_mark(t, CX__HAS_CALLBACKS); /* before the state check */
   if (atomic_load(&t->state) == CX__CANCELLED) {
     /* Cancelled meanwhile: the runner may be past the list already. */
-    cx__lock_release(&t->lock);
+    cx__lock_release(&ext->lock);
     cx__block_free(cb, sizeof *cb);
     return run_now(t, fn, user_data, destroy, flags);
   }
-  cb->prev = t->cb_tail;
-  if (t->cb_tail != NULL)
-    t->cb_tail->next = cb;
+  cb->prev = ext->cb_tail;
+  if (ext->cb_tail != NULL)
+    ext->cb_tail->next = cb;
   else
-    t->cb_head = cb;
-  t->cb_tail = cb;
+    ext->cb_head = cb;
+  ext->cb_tail = cb;
   if (out != NULL) {
     cx__token_ref(t);
     *out = cb;
   }
-  cx__lock_release(&t->lock);
+  cx__lock_release(&ext->lock);
   return 0;
 }
 
-static void unlink_locked(cx_token *t, cx_callback *cb) {
+static void unlink_locked(cx__token_ext *ext, cx_callback *cb) {
   if (cb->prev != NULL)
     cb->prev->next = cb->next;
   else
-    t->cb_head = cb->next;
+    ext->cb_head = cb->next;
   if (cb->next != NULL)
     cb->next->prev = cb->prev;
   else
-    t->cb_tail = cb->prev;
+    ext->cb_tail = cb->prev;
   cb->prev = cb->next = NULL;
 }
 
@@ -121,14 +123,15 @@ static void run_one(cx_token *t, cx_callback *cb) {
 }
 
 void cx__token_run_callbacks(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CALLBACKS */
   cx_callback *batch, *cb;
-  cx__lock_acquire(&t->lock);
-  batch = t->cb_head;
-  t->cb_head = t->cb_tail = NULL;
-  t->runner = pthread_self();
+  cx__lock_acquire(&ext->lock);
+  batch = ext->cb_head;
+  ext->cb_head = ext->cb_tail = NULL;
+  ext->runner = pthread_self();
   for (cb = batch; cb != NULL; cb = cb->next)
     atomic_store_explicit(&cb->state, CX__CB_QUEUED, memory_order_relaxed);
-  cx__lock_release(&t->lock);
+  cx__lock_release(&ext->lock);
   while (batch != NULL) {
     cx_callback *next = batch->next;
     run_one(t, batch);
@@ -137,8 +140,9 @@ void cx__token_run_callbacks(cx_token *t) {
 }
 
 void cx__token_free_callbacks(cx_token *t) {
-  cx_callback *cb = t->cb_head;
-  t->cb_head = t->cb_tail = NULL;
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx_callback *cb = ext->cb_head;
+  ext->cb_head = ext->cb_tail = NULL;
   while (cb != NULL) {
     cx_callback *next = cb->next;
     node_free(cb);
@@ -167,21 +171,23 @@ static void wait_done(cx_token *t, cx_callback *cb) {
 
 static int unregister(cx_callback *cb, bool wait) {
   cx_token *t;
+  cx__token_ext *ext;
   int state;
   if (cb == NULL) return -EINVAL;
   t = cb->token;
-  cx__lock_acquire(&t->lock);
+  ext = cx__token_ext_of(t); /* made before @cb was listed */
+  cx__lock_acquire(&ext->lock);
   state = atomic_load(&cb->state) & CX__CB_MASK;
   if (state == CX__CB_LISTED) {
-    unlink_locked(t, cb);
-    cx__lock_release(&t->lock);
+    unlink_locked(ext, cb);
+    cx__lock_release(&ext->lock);
     node_free(cb);
     cx__token_unref(t);
     return CX_CALLBACK_REMOVED;
   }
-  if (state != CX__CB_DONE && pthread_equal(t->runner, pthread_self())) {
+  if (state != CX__CB_DONE && pthread_equal(ext->runner, pthread_self())) {
     /* On the runner's own thread (from inside a callback): never wait. */
-    cx__lock_release(&t->lock);
+    cx__lock_release(&ext->lock);
     if (state == CX__CB_QUEUED) {
       atomic_store(&cb->state, CX__CB_SKIP);
       cx__token_unref(t);
@@ -190,7 +196,7 @@ static int unregister(cx_callback *cb, bool wait) {
     flag_if_pending(cb, CX__CB_RELEASED); /* running: freed on return */
     return CX_CALLBACK_RAN;
   }
-  cx__lock_release(&t->lock);
+  cx__lock_release(&ext->lock);
   /* Detached: the node's state word alone decides from here. */
   if (state != CX__CB_DONE) {
     if (!wait) {

@@ -6,12 +6,15 @@
 #include "core/core.h"
 
 int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
+  cx__token_ext *text, *sext;
   cx__link *link;
   if (target == NULL || source == NULL || target == source ||
       (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
-  link = cx__block_alloc(sizeof *link);
-  if (link == NULL) return -ENOMEM;
+  if ((text = cx__token_ext_get(target)) == NULL ||
+      (sext = cx__token_ext_get(source)) == NULL ||
+      (link = cx__block_alloc(sizeof *link)) == NULL)
+    return -ENOMEM;
   link->prev = link->next = NULL;
   link->attached = false;
   cx__token_ref(source);
@@ -20,38 +23,40 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   link->flags = flags;
 
   /* Push on the target's stack of links (taken whole at unlink). */
-  link->next_of_target = atomic_load(&target->links);
-  while (!atomic_compare_exchange_weak(&target->links, &link->next_of_target,
+  link->next_of_target = atomic_load(&text->links);
+  while (!atomic_compare_exchange_weak(&text->links, &link->next_of_target,
                                        link)) {
   }
 
-  cx__lock_acquire(&source->lock);
+  cx__lock_acquire(&sext->lock);
   cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
   if (atomic_load(&source->state) != CX__CANCELLED) {
     /* Live or claimed: the source's cascade runs after we unlock. */
-    link->next = source->children;
-    if (source->children != NULL) source->children->prev = link;
-    source->children = link;
+    link->next = sext->children;
+    if (sext->children != NULL) sext->children->prev = link;
+    sext->children = link;
     link->attached = true;
-    cx__lock_release(&source->lock);
+    cx__lock_release(&sext->lock);
     return 0;
   }
-  cx__lock_release(&source->lock);
+  cx__lock_release(&sext->lock);
   /* Already cancelled: its cascade may be over, so cancel here. */
   if (cx__token_claim(
           target,
-          (flags & CX_LINK_PRESERVE_REASON) ? source->reason : CX_REASON_PARENT,
+          (flags & CX_LINK_PRESERVE_REASON) ? (cx_reason)source->reason
+                                            : CX_REASON_PARENT,
           NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0))
     cx__token_finish_claimed(cx_token_ref(target));
   return 0;
 }
 
 void cx__token_cascade(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
   cx_token *dead = NULL;
   cx__link *link;
-  cx__lock_acquire(&t->lock);
-  link = t->children;
-  t->children = NULL;
+  cx__lock_acquire(&ext->lock);
+  link = ext->children;
+  ext->children = NULL;
   for (; link != NULL; link = link->next) {
     cx_token *target;
     bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
@@ -59,8 +64,9 @@ void cx__token_cascade(cx_token *t) {
     /* A target whose count reached 0 is being freed: skip it. */
     target = cx__token_try_ref(link->target);
     if (target == NULL) continue;
-    if (cx__token_claim(target, preserve ? t->reason : CX_REASON_PARENT, NULL,
-                        false, t, preserve) &&
+    if (cx__token_claim(target,
+                        preserve ? (cx_reason)t->reason : CX_REASON_PARENT,
+                        NULL, false, t, preserve) &&
         atomic_load(&target->has) != 0) {
       /* Someone waits, watches or listens: finish it from the queue. */
       cx__token_queue(target); /* our reference goes with it */
@@ -72,7 +78,7 @@ void cx__token_cascade(cx_token *t) {
       dead = target;
     }
   }
-  cx__lock_release(&t->lock);
+  cx__lock_release(&ext->lock);
   while (dead != NULL) {
     cx_token *next = dead->pending_next;
     cx__token_destroy_dead(dead);
@@ -85,15 +91,16 @@ static void unlink_chain(cx__link *link) {
   while (link != NULL) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;
-    cx__lock_acquire(&source->lock);
+    cx__token_ext *sext = cx__token_ext_of(source); /* made before linking */
+    cx__lock_acquire(&sext->lock);
     if (link->attached) {
       if (link->prev != NULL)
         link->prev->next = link->next;
       else
-        source->children = link->next;
+        sext->children = link->next;
       if (link->next != NULL) link->next->prev = link->prev;
     }
-    cx__lock_release(&source->lock);
+    cx__lock_release(&sext->lock);
     cx__token_unref(source);
     cx__block_free(link, sizeof *link);
     link = next;
@@ -101,12 +108,15 @@ static void unlink_chain(cx__link *link) {
 }
 
 void cx__token_unlink_all(cx_token *t) {
-  unlink_chain(atomic_exchange(&t->links, NULL));
+  cx__token_ext *ext = cx__token_ext_of(t);
+  if (ext != NULL) unlink_chain(atomic_exchange(&ext->links, NULL));
 }
 
 void cx__token_unlink_dead(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
   /* No reference is left, so nobody can link into @t any more. */
-  unlink_chain(atomic_load_explicit(&t->links, memory_order_relaxed));
+  if (ext != NULL)
+    unlink_chain(atomic_load_explicit(&ext->links, memory_order_relaxed));
 }
 
 int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {

@@ -7,12 +7,17 @@
 
 #include "core/core.h"
 
-/* A timed token: the token first, so the block is freed through it. */
+/* A timed token: the token first, so the block is freed through it; no
+ * ext until something needs one (core.h), so 56 bytes in all.  The delay
+ * for the message is the timer's `seconds` (a float: the message gives it
+ * to 7 significant digits). */
 typedef struct timed_token {
   struct cx_token token;
   cx__timer timer;
-  int64_t duration; /* ns, immutable */
 } timed_token;
+
+_Static_assert(sizeof(timed_token) <= 56,
+               "a timed token fills a 64-byte malloc chunk");
 
 static timed_token *timed_of(cx__timer *timer) {
   return (timed_token *)((char *)timer - offsetof(timed_token, timer));
@@ -26,7 +31,8 @@ static void fire(cx__timer *timer) {
   timed_token *tt = timed_of(timer);
   char secs[32], msg[64];
   if (cx__token_try_ref(&tt->token) == NULL) return;
-  cx__format_seconds(tt->duration, secs, sizeof secs);
+  cx__format_seconds((int64_t)((double)tt->timer.seconds * 1e9 + 0.5), secs,
+                     sizeof secs);
   strcpy(msg, "timed out after ");
   strcat(msg, secs);
   strcat(msg, " s");
@@ -42,10 +48,9 @@ int cx_token_with_timeout(cx_token **out, double seconds) {
   if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
   tt = cx__block_alloc(sizeof *tt);
   if (tt == NULL) return -ENOMEM;
-  cx__token_init(&tt->token);
-  tt->token.timed = true;
-  tt->duration = ns;
+  cx__token_init(&tt->token, CX__KIND_TIMED, NULL);
   cx__timer_init(&tt->timer, fire);
+  tt->timer.seconds = (float)seconds;
   rc = cx__timer_arm(&tt->timer, cx__add_saturated(cx__now_ns(), ns));
   if (rc != 0) {
     cx__block_free(tt, sizeof *tt);

@@ -5,7 +5,7 @@
  * glibc's own per-thread cache costs about 130 instructions for a
  * malloc/free pair (its free checks the chunk, and a multi-threaded process
  * takes the slower paths); these caches cost about a dozen.  Blocks are
- * grouped by size, rounded up to CX__BLOCK_GRAIN bytes, and every block of
+ * grouped by size in classes CX__BLOCK_GRAIN bytes apart, and every block of
  * a class has the class's full size, so any block of a class can serve any
  * size of it.  A thread keeps at most CX__BLOCK_DEPTH blocks of a class and
  * hands the rest to free(), so a thread that frees what others made holds a
@@ -31,7 +31,9 @@ static pthread_key_t exit_key;
 static bool have_exit_key; /* written once, under exit_key_once */
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-static size_t class_size(size_t k) { return (k + 1) * CX__BLOCK_GRAIN; }
+static size_t class_size(size_t k) {
+  return k * CX__BLOCK_GRAIN + CX__BLOCK_GRAIN / 2; /* see cx__block_class */
+}
 
 static void cache_flush(void) {
   for (size_t k = 0; k < CX__BLOCK_CLASSES; k++) {

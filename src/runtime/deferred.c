@@ -24,6 +24,7 @@ static void drain_stack(void) {
   while (list != NULL) {
     cx_token *next = list->pending_next;
     list->pending_next = NULL;
+    cx__token_record_late_time(list);
     cx__token_finish_claimed(list); /* consumes the reference */
     list = next;
   }

@@ -38,8 +38,8 @@ static inline bool cx__alloc_failing(void) {
  * every block is a malloc() of its exact size, so a use after free or an
  * overflow is still reported, and LeakSanitizer sees every block. */
 enum {
-  CX__BLOCK_GRAIN = 16,   /* bytes: size classes are multiples of it */
-  CX__BLOCK_CLASSES = 24, /* blocks up to 384 bytes are cached */
+  CX__BLOCK_GRAIN = 16,   /* bytes between size classes */
+  CX__BLOCK_CLASSES = 24, /* blocks up to 376 bytes are cached */
   CX__BLOCK_DEPTH = 64    /* cached blocks per class and thread */
 };
 typedef struct cx__block {
@@ -62,8 +62,12 @@ void cx__block_free_slow(void *ptr, size_t size);
 #endif
 #endif
 
+/* Class k holds blocks of k * 16 + 8 bytes: glibc (like other dlmalloc
+ * descendants) gives a request of n bytes a chunk of n + 8 rounded up to
+ * 16, so these sizes use their chunks whole (a 56-byte block costs 64
+ * bytes, a 64-byte one 80). */
 static inline size_t cx__block_class(size_t size) {
-  return (size + CX__BLOCK_GRAIN - 1) / CX__BLOCK_GRAIN - 1;
+  return (size + CX__BLOCK_GRAIN / 2 - 1) / CX__BLOCK_GRAIN;
 }
 
 static inline void *cx__block_alloc(size_t size) {
@@ -190,15 +194,18 @@ typedef struct cx__timer cx__timer;
 typedef void (*cx__timer_fn)(cx__timer *timer);
 struct cx__timer {
   int64_t deadline;  /* cx__now_ns() clock; guarded by the service lock */
-  size_t index;      /* heap slot or SIZE_MAX; guarded by the service lock */
   cx__timer_fn fire; /* set before arming; runs on the timer thread */
-  int state;         /* CX__TIMER_*; guarded by the service lock */
+  uint32_t index;    /* heap slot, or CX__TIMER_IDLE when not armed;
+                        guarded by the service lock */
+  float seconds;     /* the owner's (the service never reads it): a timed
+                        token keeps its delay here for its message, in the
+                        4 bytes the struct would pad anyway */
 };
-enum { CX__TIMER_IDLE = 0, CX__TIMER_ARMED };
+#define CX__TIMER_IDLE UINT32_MAX
 void cx__timer_init(cx__timer *t, cx__timer_fn fire);
 /* Arms @t for @deadline (cx__now_ns() clock), starting the service thread
  * if needed.  Re-arming an armed timer moves it.  Returns 0, or -EAGAIN /
- * -ENOMEM (nothing armed). */
+ * -ENOMEM (nothing armed; also past UINT32_MAX - 1 armed timers). */
 int cx__timer_arm(cx__timer *t, int64_t deadline);
 /* Disarms @t.  If it is firing on the timer thread (even if its callback
  * re-armed it), waits until the callback has returned; from the timer

@@ -65,7 +65,7 @@ static void wait_fired_locked(void) {
 
 static void heap_set(size_t i, cx__timer *t) {
   svc.heap[i] = t;
-  t->index = i;
+  t->index = (uint32_t)i;
 }
 
 static void sift_up_locked(size_t i) {
@@ -97,7 +97,7 @@ static void sift_down_locked(size_t i) {
 static void heap_remove_locked(cx__timer *t) {
   size_t i = t->index;
   cx__timer *last = svc.heap[--svc.count];
-  t->index = SIZE_MAX;
+  t->index = CX__TIMER_IDLE;
   if (i == svc.count) return;
   heap_set(i, last);
   if (i > 0 && svc.heap[(i - 1) / 2]->deadline > last->deadline)
@@ -107,6 +107,7 @@ static void heap_remove_locked(cx__timer *t) {
 }
 
 static int heap_push_locked(cx__timer *t) {
+  if (svc.count == CX__TIMER_IDLE - 1) return -ENOMEM; /* slots are 32-bit */
   if (svc.count == svc.capacity) {
     size_t cap = svc.capacity ? svc.capacity * 2 : 64;
     cx__timer **heap = cx__realloc(svc.heap, cap * sizeof *heap);
@@ -152,11 +153,10 @@ static void *timer_main(void *arg) {
     if (svc.count > 0 && svc.heap[0]->deadline <= now) {
       cx__timer *t = svc.heap[0];
       heap_remove_locked(t);
-      /* Idle before the call, and never touched after it: fire() may free
-       * @t (a timed token's fire can drop its last reference).  A fire()
-       * that re-arms makes it ARMED; a disarm on another thread waits while
-       * svc.firing is @t. */
-      t->state = CX__TIMER_IDLE;
+      /* Idle (removed) before the call, and never touched after it: fire()
+       * may free @t (a timed token's fire can drop its last reference).  A
+       * fire() that re-arms puts it back; a disarm on another thread waits
+       * while svc.firing is @t. */
       svc.firing = t;
       cx__lock_release(&svc.lock);
       t->fire(t);
@@ -197,9 +197,9 @@ static int ensure_started_locked(void) {
 
 void cx__timer_init(cx__timer *t, cx__timer_fn fire) {
   t->deadline = CX__NO_DEADLINE;
-  t->index = SIZE_MAX;
+  t->index = CX__TIMER_IDLE;
   t->fire = fire;
-  t->state = CX__TIMER_IDLE;
+  t->seconds = 0;
 }
 
 int cx__timer_arm(cx__timer *t, int64_t deadline) {
@@ -208,17 +208,13 @@ int cx__timer_arm(cx__timer *t, int64_t deadline) {
   cx__lock_acquire(&svc.lock);
   rc = ensure_started_locked();
   if (rc == 0) {
-    bool was_armed = t->state == CX__TIMER_ARMED;
-    if (was_armed) heap_remove_locked(t);
+    if (t->index != CX__TIMER_IDLE) heap_remove_locked(t);
     t->deadline = deadline;
     rc = heap_push_locked(t);
     if (rc == 0) {
-      t->state = CX__TIMER_ARMED;
       /* Wake the thread only if it sleeps past the new deadline: a timeout
        * that is later than the one it waits for costs no wakeup. */
       wake = t->index == 0 && deadline < svc.sleep_until;
-    } else if (was_armed) {
-      t->state = CX__TIMER_IDLE;
     }
   }
   cx__lock_release(&svc.lock);
@@ -229,9 +225,8 @@ int cx__timer_arm(cx__timer *t, int64_t deadline) {
 bool cx__timer_disarm(cx__timer *t) {
   bool disarmed = false;
   cx__lock_acquire(&svc.lock);
-  if (t->state == CX__TIMER_ARMED) {
+  if (t->index != CX__TIMER_IDLE) {
     heap_remove_locked(t);
-    t->state = CX__TIMER_IDLE;
     disarmed = true;
   }
   if (svc.firing == t) {
@@ -289,8 +284,7 @@ void cx__timer_fork_child(void) {
      * child it never finished, so fire it again (its deadline has passed)
      * once the thread restarts. */
     cx__timer *t = svc.firing;
-    if (t->state != CX__TIMER_ARMED && heap_push_locked(t) == 0)
-      t->state = CX__TIMER_ARMED;
+    if (t->index == CX__TIMER_IDLE) heap_push_locked(t);
   }
   svc.firing = NULL;
   svc.fired_waiters = 0;

@@ -68,6 +68,12 @@ double cx_test_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double cx_test_wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void cx_test_sleep(double seconds) {
   struct timespec ts;
   ts.tv_sec = (time_t)seconds;

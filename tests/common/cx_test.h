@@ -62,6 +62,10 @@ int cx_test_vclock_teardown(void **state);
 /* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */
 double cx_test_now(void);
 
+/* Seconds since the Unix epoch on CLOCK_REALTIME (the clock of cancel and
+ * operation times). */
+double cx_test_wall_now(void);
+
 /* Sleep @seconds of real time. */
 void cx_test_sleep(double seconds);
 

@@ -23,12 +23,6 @@
 /* ---------------------------------------------------------------------- */
 /* helpers */
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool is_uuid_v4(const char *s) {
   if (s == NULL || strlen(s) != CX_ID_LEN) return false;
   for (int i = 0; i < CX_ID_LEN; i++) {
@@ -340,17 +334,17 @@ static void test_op_with_token_cancel_token(void **state) {
 static void test_op_enter_exit_completed(void **state) {
   (void)state;
   cx_op *op = new_op("work");
-  double w0 = wall_now();
+  double w0 = cx_test_wall_now();
   CX_ASSERT_OK(cx_op_enter(op));
-  double w1 = wall_now();
+  double w1 = cx_test_wall_now();
   assert_int_equal(cx_op_status(op), CX_STATUS_RUNNING);
   double st = cx_op_start_time(op);
   assert_true(st >= w0 - 1.0 && st <= w1 + 1.0);
   assert_true(cx_op_end_time(op) == 0.0);
   CX_ASSERT_OK(cx_check(op));
-  double w2 = wall_now();
+  double w2 = cx_test_wall_now();
   CX_ASSERT_OK(cx_op_exit(op, 0));
-  double w3 = wall_now();
+  double w3 = cx_test_wall_now();
   assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
   double et = cx_op_end_time(op);
   assert_true(et >= w2 - 1.0 && et <= w3 + 1.0);

@@ -23,12 +23,6 @@
 /* ---------------------------------------------------------------------- */
 /* helpers */
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool is_lower_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
@@ -123,9 +117,9 @@ static void test_token_ref_across_threads(void **state) {
 static void test_token_cancel_first_wins(void **state) {
   (void)state;
   cx_token *t = cx_token_new();
-  double before = wall_now();
+  double before = cx_test_wall_now();
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "first"));
-  double after = wall_now();
+  double after = cx_test_wall_now();
   double when = cx_token_cancel_time(t);
 
   assert_false(cx_token_cancel(t, CX_REASON_TIMEOUT, "second"));

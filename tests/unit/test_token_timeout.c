@@ -7,16 +7,22 @@
  * and tokens freed while their timers fire are each freed exactly once
  * (each holds the only reference to a witness token whose freeing is
  * counted; under the sanitizers also: without a use after free).
+ * A timed token makes the parts a plain token is born with (lists,
+ * message, time, id, fd) on first need: every one of them works, out of
+ * memory they fail cleanly and a cancel still happens, and a signal-safe
+ * cancel of a token without them still records its message and time.
  * Linked against the static library for the armed-timer count and the
  * allocation failure hook.  Issue #8 (the lightweight timeout scope). */
 #include "cx_test.h"
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cancelable.h>
 
@@ -146,6 +152,99 @@ static void test_fire_drops_last_reference(void **state) {
   assert_int_equal(cx__timer_armed_count(), 0);
 }
 
+/* The parts a timed token makes on first need work as a plain token's. */
+static void test_lazy_parts(void **state) {
+  cx_token *t = NULL, *parent = cx_token_new();
+  const char *id;
+  struct pollfd pfd;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 10.0));
+  id = cx_token_id(t);
+  assert_non_null(id);
+  assert_int_equal(strlen(id), CX_ID_LEN);
+  assert_ptr_equal(cx_token_id(t), id); /* made once */
+  pfd.fd = cx_token_fd(t);
+  assert_true(pfd.fd >= 0);
+  pfd.events = POLLIN;
+  assert_int_equal(poll(&pfd, 1, 0), 0);
+  CX_ASSERT_OK(cx_token_link(t, parent, 0)); /* as a target */
+  assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, "bye"));
+  assert_true(cx_token_is_cancelled(t));
+  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_message(t), "parent cancelled (manual): bye");
+  assert_true(cx_token_cancel_time(t) > 0);
+  assert_true(cx_token_cancel_time(t) == cx_token_cancel_time(parent));
+  assert_int_equal(poll(&pfd, 1, 0), 1);
+  cx_token_unref(t);
+  cx_token_unref(parent);
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
+/* The timer's own cancel records a time; a user's cancel keeps its text. */
+static void test_fire_records_time(void **state) {
+  cx_token *t = NULL, *u = NULL;
+  double before = cx_test_wall_now();
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 1.0));
+  CX_ASSERT_OK(cx_token_with_timeout(&u, 1.0));
+  assert_true(cx_token_cancel(u, CX_REASON_ERROR, "disk full"));
+  CX_ASSERT_OK(cx_clock_advance(1.0));
+  assert_true(cx_token_cancel_time(t) >= before);
+  assert_true(cx_token_cancel_time(u) >= before);
+  assert_string_equal(cx_token_message(u), "disk full");
+  assert_int_equal(cx_token_reason(u), CX_REASON_ERROR);
+  cx_token_unref(t);
+  cx_token_unref(u);
+}
+
+/* Out of memory: what needs the parts fails and changes nothing; a cancel
+ * still cancels (its text and time are what is lost). */
+static void test_lazy_parts_out_of_memory(void **state) {
+  cx_token *t = NULL, *other = cx_token_new();
+  seen s = {0};
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 1.0));
+  cx__alloc_fail_after(0, true);
+  CX_ASSERT_ERR(-ENOMEM, cx_token_fd(t));
+  assert_null(cx_token_id(t));
+  CX_ASSERT_ERR(-ENOMEM, cx_token_on_cancel(t, record, &s, NULL, 0, NULL));
+  CX_ASSERT_ERR(-ENOMEM, cx_token_link(t, other, 0));
+  CX_ASSERT_ERR(-ENOMEM, cx_token_link(other, t, 0));
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "text"));
+  cx__alloc_fail_after(-1, false);
+  assert_true(cx_token_is_cancelled(t));
+  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_message(t), "(message lost: out of memory)");
+  assert_true(cx_token_cancel_time(t) == 0.0);
+  assert_false(cx_token_is_cancelled(other)); /* the failed link did not */
+  assert_true(cx_token_cancel(other, CX_REASON_MANUAL, NULL));
+  assert_int_equal(atomic_load(&s.calls), 0);
+  cx_token_unref(t);
+  cx_token_unref(other);
+  assert_int_equal(cx__timer_armed_count(), 0);
+}
+
+/* A signal-safe cancel of a timed token that has made none of its parts:
+ * the fixed message at once, the time once the completion thread ran. */
+static void test_signal_safe_cancel(void **state) {
+  cx_token *t = NULL;
+  double before = cx_test_wall_now(), end;
+  (void)state;
+  CX_ASSERT_OK(cx_signal_safe_prepare());
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 60.0));
+  assert_int_equal(cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL), 1);
+  assert_true(cx_token_is_cancelled(t));
+  assert_int_equal(cx_token_reason(t), CX_REASON_SIGNAL);
+  assert_string_equal(cx_token_message(t), "cancelled from a signal handler");
+  for (end = cx_test_now() + 30.0;
+       cx_token_cancel_time(t) == 0.0 && cx_test_now() < end;)
+    cx_test_sleep(0.001);
+  assert_true(cx_token_cancel_time(t) >= before);
+  assert_true(cx_token_cancel_time(t) <= cx_test_wall_now());
+  CX_ASSERT_OK(cx_token_wait(t, 0));
+  cx_token_unref(t);
+}
+
 static void test_bad_input(void **state) {
   const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
   cx_token *t = cx_token_new(); /* must be overwritten with NULL */
@@ -250,6 +349,11 @@ static const struct CMUnitTest tests[] = {
                    test_links_and_callbacks),
     CX_TEST_VCLOCK("/token/timeout/fire-drops-last-reference",
                    test_fire_drops_last_reference),
+    CX_TEST_VCLOCK("/token/timeout/lazy-parts", test_lazy_parts),
+    CX_TEST_VCLOCK("/token/timeout/fire-records-time", test_fire_records_time),
+    CX_TEST("/token/timeout/lazy-parts-out-of-memory",
+            test_lazy_parts_out_of_memory),
+    CX_TEST("/token/timeout/signal-safe-cancel", test_signal_safe_cancel),
     CX_TEST("/token/timeout/bad-input", test_bad_input),
     CX_TEST("/token/timeout/out-of-memory", test_out_of_memory),
     CX_TEST("/token/timeout/real-clock", test_real_clock),
