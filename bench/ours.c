@@ -6,7 +6,12 @@
  *   token / destroy        cx_token_new() / cx_token_unref()
  *   is cancelled?          cx_token_is_cancelled()
  *   cancel                 cx_token_cancel(t, CX_REASON_MANUAL, NULL)
- *   child of P             cx_token_new() + cx_token_link(child, P, 0)
+ *   child of P             cx_token_new_child(&child, P, 0) (Go's
+ *                          WithCancel(P); the same as cx_token_new() +
+ *                          cx_token_link(child, P, 0), one atomic
+ *                          operation fewer: the new token is not shared
+ *                          yet.  The tree before 2026-11-30 used the
+ *                          two calls)
  *   destroy child          cx_token_unref(child) (frees the link)
  *   register / unregister  cx_token_on_cancel(.., &handle) /
  *                          cx_callback_unregister(handle)
@@ -95,8 +100,8 @@ static void s2(void) {
 static void s3_batch(uint64_t n, void *ctx) {
   cx_token *parent = ctx;
   for (uint64_t i = 0; i < n; i++) {
-    cx_token *c = cx_token_new();
-    cx_token_link(c, parent, 0);
+    cx_token *c;
+    cx_token_new_child(&c, parent, 0);
     cx_token_unref(c);
   }
 }
@@ -122,9 +127,7 @@ static void s4_setup(void *p) {
   c->parent = cx_token_new();
   CHECK(c->parent != NULL);
   for (int i = 0; i < S4_N; i++) {
-    c->kids[i] = cx_token_new();
-    CHECK(c->kids[i] != NULL);
-    CHECK(cx_token_link(c->kids[i], c->parent, 0) == 0);
+    CHECK(cx_token_new_child(&c->kids[i], c->parent, 0) == 0);
   }
 }
 
@@ -163,9 +166,7 @@ static void s5_setup(void *p) {
   c->chain[0] = cx_token_new();
   CHECK(c->chain[0] != NULL);
   for (int i = 1; i <= c->depth; i++) {
-    c->chain[i] = cx_token_new();
-    CHECK(c->chain[i] != NULL);
-    CHECK(cx_token_link(c->chain[i], c->chain[i - 1], 0) == 0);
+    CHECK(cx_token_new_child(&c->chain[i], c->chain[i - 1], 0) == 0);
   }
 }
 

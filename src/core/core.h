@@ -34,27 +34,28 @@ typedef struct cx__link cx__link;
  * lazily).  Whoever sets a `has` bit has made the ext first, so a finisher
  * that sees a bit finds it. */
 typedef struct cx__token_ext {
+  /* What a link and a destroy touch first, together. */
   cx__lock lock;                /* guards the callback and children lists and
                                    runner */
   unsigned wake_generation;     /* guarded by stripe: fork generation of wake
                                    (a parent's is shared: reopen) */
-  cx_callback *cb_head;         /* guarded by lock */
-  cx_callback *cb_tail;         /* guarded by lock */
-  cx__link *children;           /* guarded by lock: links fed by this token */
   cx__link *_Atomic links;      /* (atomic) links into this token, a push-only
                                    stack taken whole at unlink */
-  const char *message;          /* written once by the claimer; NULL: "", the
-                                   cause's, or a CX__CLAIM_MSG_* text */
+  cx__link *children;           /* guarded by lock: links fed by this token */
+  cx_callback *cb_head;         /* guarded by lock */
   cx_token *cause;              /* written once by the claimer (owned ref): the
                                    token whose cancel cascaded here */
+  _Atomic(char *) id_text;      /* (atomic) made on first request */
+  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+  cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
+  cx_callback *cb_tail;         /* guarded by lock */
+  const char *message;          /* written once by the claimer; NULL: "", the
+                                   cause's, or a CX__CLAIM_MSG_* text */
   _Atomic double cancel_time;   /* (atomic) wall clock, written by the
                                    claimer; 0 until known (see
                                    CX__CLAIM_TIME_LATE) */
-  _Atomic(char *) id_text;      /* (atomic) made on first request */
-  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
   pthread_t runner; /* guarded by lock: the thread running the callbacks,
                        once they are detached */
-  cx__wakeup wake;  /* guarded by stripe; read_fd -1 until asked */
 } cx__token_ext;
 
 struct cx_token {
@@ -130,13 +131,15 @@ struct cx_callback {
 
 /* A link: @target is cancelled when @source is. */
 struct cx__link {
-  cx__link *prev, *next;    /* in source->children; guarded by source's
-                               lock */
-  cx__link *next_of_target; /* in target->links (written before the push) */
-  cx_token *source;         /* owned ref */
-  cx_token *target;         /* not owned: the link belongs to the target */
-  unsigned flags;           /* immutable */
-  bool attached;            /* guarded by source's lock */
+  cx__link *prev, *next;     /* in source->children; guarded by source's
+                                lock */
+  cx__link *next_of_target;  /* in target->links (written before the push) */
+  cx_token *source;          /* owned ref */
+  cx__token_ext *source_ext; /* immutable: source's ext (saves finding it
+                                at unlink) */
+  cx_token *target;          /* not owned: the link belongs to the target */
+  unsigned flags;            /* immutable */
+  bool attached;             /* guarded by source's lock */
 };
 
 _Static_assert(sizeof(struct cx_token) <= 32,
@@ -160,7 +163,21 @@ static inline void cx__token_mark(cx_token *t, unsigned bit) {
 /* Frees a token whose count has reached 0 (iteratively, per thread). */
 void cx__token_destroy_dead(cx_token *t);
 /* Initialises a fresh ext (no lists, no message, no fd). */
-void cx__token_ext_init(cx__token_ext *ext);
+static inline void cx__token_ext_init(cx__token_ext *ext) {
+  /* Field by field: cheaper than clearing the whole struct (rep stos), and
+   * the fields left out (runner, wake_generation) are written before they
+   * are read. */
+  atomic_init(&ext->lock, CX__LOCK_INIT);
+  ext->cb_head = ext->cb_tail = NULL;
+  ext->children = NULL;
+  atomic_init(&ext->links, NULL);
+  ext->message = NULL;
+  ext->cause = NULL;
+  atomic_init(&ext->cancel_time, 0.0);
+  atomic_init(&ext->id_text, NULL);
+  atomic_init(&ext->lazy_message, NULL);
+  ext->wake.read_fd = ext->wake.write_fd = -1;
+}
 /* Initialises a fresh token (one reference, live) of @kind with @ext
  * (NULL: made on first need). */
 static inline void cx__token_init(cx_token *t, uint8_t kind,
@@ -176,13 +193,35 @@ static inline void cx__token_init(cx_token *t, uint8_t kind,
   if (ext != NULL) cx__token_ext_init(ext);
   atomic_init(&t->ext, ext);
 }
+/* A plain token (cx_token_new()): the ext right after the hot part, one
+ * block. */
+typedef struct cx__plain_token {
+  struct cx_token token;
+  cx__token_ext ext;
+} cx__plain_token;
+static inline cx_token *cx__token_new_plain(void) {
+  cx__plain_token *p = cx__block_alloc(sizeof *p);
+  if (p == NULL) return NULL;
+  cx__token_init(&p->token, CX__KIND_PLAIN, &p->ext);
+  return &p->token;
+}
 /* The token's ext, or NULL while it has none.  A token with a `has` bit
  * other than WAITERS, with links, or cancelled by a cascade has one. */
 static inline cx__token_ext *cx__token_ext_of(const cx_token *t) {
+  /* A plain token's is at a fixed place: found with no dependent load
+   * (the branch predicts well), which S3 measures. */
+  if (CX__LIKELY(t->kind == CX__KIND_PLAIN))
+    return (cx__token_ext *)(uintptr_t)(t + 1);
   return atomic_load_explicit(&((cx_token *)t)->ext, memory_order_acquire);
 }
+/* Makes and installs @t's ext (or returns the one another thread installed
+ * first).  NULL when out of memory. */
+cx__token_ext *cx__token_ext_make(cx_token *t);
 /* The token's ext, made now if it has none.  NULL when out of memory. */
-cx__token_ext *cx__token_ext_get(cx_token *t);
+static inline cx__token_ext *cx__token_ext_get(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  return ext != NULL ? ext : cx__token_ext_make(t);
+}
 /* The claimer's message of a cancelled token (NULL: none given). */
 const char *cx__token_own_message(const cx_token *t);
 /* The token whose cancel cascaded into cancelled @t, or NULL. */
@@ -228,15 +267,17 @@ void cx__token_finish_claimed(cx_token *t);
 const cx_token *cx__token_origin(const cx_token *t);
 /* Runs the callbacks of a claimed token (token_callbacks.c). */
 void cx__token_run_callbacks(cx_token *t);
-/* Frees callbacks left without a handle at destruction. */
-void cx__token_free_callbacks(cx_token *t);
+/* Frees callbacks left without a handle at destruction (@ext: the dead
+ * token's). */
+void cx__token_free_callbacks(cx__token_ext *ext);
 /* Cascades a finished cancel to linked tokens (token_link.c): claims each
  * live target and queues it with cx__token_queue(). */
 void cx__token_cascade(cx_token *t);
 /* Removes the links into @t (when its op exits). */
 void cx__token_unlink_all(cx_token *t);
-/* The same at destruction (no reference left): no atomic exchange. */
-void cx__token_unlink_dead(cx_token *t);
+/* The same at destruction (no reference left; @ext: the token's): no
+ * atomic exchange. */
+void cx__token_unlink_dead(cx__token_ext *ext);
 /* Queues a claimed token (with a reference) on this thread's work list. */
 void cx__token_queue(cx_token *t);
 

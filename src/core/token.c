@@ -19,39 +19,10 @@ static _Thread_local bool freeing;
 const char cx__msg_signal[] = "cancelled from a signal handler";
 const char cx__msg_lost[] = "(message lost: out of memory)";
 
-/* A plain token: the ext right after the hot part, one block. */
-typedef struct plain_token {
-  struct cx_token token;
-  cx__token_ext ext;
-} plain_token;
+cx_token *cx_token_new(void) { return cx__token_new_plain(); }
 
-cx_token *cx_token_new(void) {
-  plain_token *p = cx__block_alloc(sizeof *p);
-  if (p == NULL) return NULL;
-  cx__token_init(&p->token, CX__KIND_PLAIN, &p->ext);
-  return &p->token;
-}
-
-void cx__token_ext_init(cx__token_ext *ext) {
-  /* Field by field: cheaper than clearing the whole struct (rep stos), and
-   * the fields left out (runner, wake_generation) are written before they
-   * are read. */
-  atomic_init(&ext->lock, CX__LOCK_INIT);
-  ext->cb_head = ext->cb_tail = NULL;
-  ext->children = NULL;
-  atomic_init(&ext->links, NULL);
-  ext->message = NULL;
-  ext->cause = NULL;
-  atomic_init(&ext->cancel_time, 0.0);
-  atomic_init(&ext->id_text, NULL);
-  atomic_init(&ext->lazy_message, NULL);
-  ext->wake.read_fd = ext->wake.write_fd = -1;
-}
-
-cx__token_ext *cx__token_ext_get(cx_token *t) {
-  cx__token_ext *ext = cx__token_ext_of(t), *expected = NULL;
-  if (ext != NULL) return ext;
-  ext = cx__block_alloc(sizeof *ext);
+cx__token_ext *cx__token_ext_make(cx_token *t) {
+  cx__token_ext *ext = cx__block_alloc(sizeof *ext), *expected = NULL;
   if (ext == NULL) return NULL;
   cx__token_ext_init(ext);
   if (!atomic_compare_exchange_strong(&t->ext, &expected, ext)) {
@@ -76,8 +47,7 @@ cx_token *cx__token_try_ref(cx_token *t) {
 
 /* Whether freeing @t may drop other tokens (the sources of its links, its
  * cause) or run user code (destroy notifiers of its callbacks). */
-static bool destroy_reaches_out(cx_token *t) {
-  cx__token_ext *ext = cx__token_ext_of(t);
+static bool destroy_reaches_out(const cx__token_ext *ext) {
   return ext != NULL &&
          (ext->cause != NULL || ext->cb_head != NULL ||
           atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL);
@@ -87,26 +57,24 @@ static bool destroy_reaches_out(cx_token *t) {
 static void ext_destroy(cx_token *t, cx__token_ext *ext) {
   char *lazy = atomic_load_explicit(&ext->lazy_message, memory_order_relaxed);
   char *id = atomic_load_explicit(&ext->id_text, memory_order_relaxed);
-  if (destroy_reaches_out(t)) {
-    if (atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL)
-      cx__token_unlink_dead(t);
-    if (ext->cb_head != NULL) cx__token_free_callbacks(t);
-    if (ext->cause != NULL) cx_token_unref(ext->cause);
-  }
+  if (atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL)
+    cx__token_unlink_dead(ext);
+  if (ext->cb_head != NULL) cx__token_free_callbacks(ext);
+  if (ext->cause != NULL) cx_token_unref(ext->cause);
   if (ext->wake.read_fd >= 0) cx__wakeup_close(&ext->wake);
   if (t->claim & CX__CLAIM_MSG_OWNED) cx__free((char *)ext->message);
   if (lazy != NULL) cx__free(lazy);
   if (id != NULL) cx__free(id);
 }
 
-static void token_destroy(cx_token *t) {
-  cx__token_ext *ext = cx__token_ext_of(t);
+/* Frees @t, whose ext is @ext (found once by the caller). */
+static void token_destroy(cx_token *t, cx__token_ext *ext) {
   if (ext != NULL) ext_destroy(t, ext);
-  if (t->kind == CX__KIND_TIMED) {
+  if (CX__LIKELY(ext == (cx__token_ext *)(t + 1))) {
+    cx__block_free(t, sizeof(cx__plain_token)); /* a plain token's block */
+  } else {
     if (ext != NULL) cx__block_free(ext, sizeof *ext);
     cx__token_free_timed(t);
-  } else {
-    cx__block_free(t, sizeof(plain_token));
   }
 }
 
@@ -115,6 +83,7 @@ void cx_token_unref(cx_token *t) {
 }
 
 void cx__token_destroy_dead(cx_token *t) {
+  cx__token_ext *ext;
   if (freeing) {
     /* Reached from another free on this thread: the outermost call frees
      * it, so a chain of tokens is freed without recursion. */
@@ -122,15 +91,16 @@ void cx__token_destroy_dead(cx_token *t) {
     free_head = t;
     return;
   }
-  if (!destroy_reaches_out(t)) {
-    token_destroy(t); /* frees nothing else: no work list needed */
+  ext = cx__token_ext_of(t);
+  if (!destroy_reaches_out(ext)) {
+    token_destroy(t, ext); /* frees nothing else: no work list needed */
     return;
   }
   freeing = true;
-  token_destroy(t);
+  token_destroy(t, ext);
   while ((t = free_head) != NULL) {
     free_head = t->pending_next;
-    token_destroy(t);
+    token_destroy(t, cx__token_ext_of(t));
   }
   freeing = false;
 }

@@ -139,8 +139,7 @@ void cx__token_run_callbacks(cx_token *t) {
   }
 }
 
-void cx__token_free_callbacks(cx_token *t) {
-  cx__token_ext *ext = cx__token_ext_of(t);
+void cx__token_free_callbacks(cx__token_ext *ext) {
   cx_callback *cb = ext->cb_head;
   ext->cb_head = ext->cb_tail = NULL;
   while (cb != NULL) {

@@ -5,28 +5,30 @@
  * and queues it on the per-thread work list: no recursion. */
 #include "core/core.h"
 
-int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
-  cx__token_ext *text, *sext;
-  cx__link *link;
-  if (target == NULL || source == NULL || target == source ||
-      (flags & ~CX_LINK_PRESERVE_REASON))
-    return -EINVAL;
-  if ((text = cx__token_ext_get(target)) == NULL ||
-      (sext = cx__token_ext_get(source)) == NULL ||
-      (link = cx__block_alloc(sizeof *link)) == NULL)
-    return -ENOMEM;
+/* Links @target to @source with a fresh @link (both exts made).  With
+ * @fresh, @target is not yet shared with any other thread, so its stack of
+ * links takes the push without an atomic read-modify-write. */
+static inline void link_attach(cx__link *link, cx_token *target,
+                               cx__token_ext *text, cx_token *source,
+                               cx__token_ext *sext, unsigned flags,
+                               bool fresh) {
   link->prev = link->next = NULL;
   link->attached = false;
   cx__token_ref(source);
   link->source = source;
+  link->source_ext = sext;
   link->target = target;
   link->flags = flags;
 
   /* Push on the target's stack of links (taken whole at unlink). */
-  link->next_of_target = atomic_load(&text->links);
-  while (!atomic_compare_exchange_weak(&text->links, &link->next_of_target,
-                                       link)) {
-  }
+  link->next_of_target =
+      atomic_load_explicit(&text->links, memory_order_relaxed);
+  if (fresh)
+    atomic_store_explicit(&text->links, link, memory_order_relaxed);
+  else
+    while (!atomic_compare_exchange_weak(&text->links, &link->next_of_target,
+                                         link)) {
+    }
 
   cx__lock_acquire(&sext->lock);
   cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
@@ -37,7 +39,7 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
     sext->children = link;
     link->attached = true;
     cx__lock_release(&sext->lock);
-    return 0;
+    return;
   }
   cx__lock_release(&sext->lock);
   /* Already cancelled: its cascade may be over, so cancel here. */
@@ -47,6 +49,19 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
                                             : CX_REASON_PARENT,
           NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0))
     cx__token_finish_claimed(cx_token_ref(target));
+}
+
+int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
+  cx__token_ext *text, *sext;
+  cx__link *link;
+  if (target == NULL || source == NULL || target == source ||
+      (flags & ~CX_LINK_PRESERVE_REASON))
+    return -EINVAL;
+  if ((text = cx__token_ext_get(target)) == NULL ||
+      (sext = cx__token_ext_get(source)) == NULL ||
+      (link = cx__block_alloc(sizeof *link)) == NULL)
+    return -ENOMEM;
+  link_attach(link, target, text, source, sext, flags, false);
   return 0;
 }
 
@@ -91,7 +106,7 @@ static void unlink_chain(cx__link *link) {
   while (link != NULL) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;
-    cx__token_ext *sext = cx__token_ext_of(source); /* made before linking */
+    cx__token_ext *sext = link->source_ext;
     cx__lock_acquire(&sext->lock);
     if (link->attached) {
       if (link->prev != NULL)
@@ -112,26 +127,27 @@ void cx__token_unlink_all(cx_token *t) {
   if (ext != NULL) unlink_chain(atomic_exchange(&ext->links, NULL));
 }
 
-void cx__token_unlink_dead(cx_token *t) {
-  cx__token_ext *ext = cx__token_ext_of(t);
-  /* No reference is left, so nobody can link into @t any more. */
-  if (ext != NULL)
-    unlink_chain(atomic_load_explicit(&ext->links, memory_order_relaxed));
+void cx__token_unlink_dead(cx__token_ext *ext) {
+  /* No reference is left, so nobody can link into the token any more. */
+  unlink_chain(atomic_load_explicit(&ext->links, memory_order_relaxed));
 }
 
 int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
+  cx__token_ext *pext;
+  cx__link *link;
   cx_token *t;
-  int rc;
   if (out != NULL) *out = NULL;
   if (out == NULL || parent == NULL || (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
-  t = cx_token_new();
-  if (t == NULL) return -ENOMEM;
-  rc = cx_token_link(t, parent, flags);
-  if (rc != 0) {
+  if ((pext = cx__token_ext_get(parent)) == NULL ||
+      (t = cx__token_new_plain()) == NULL)
+    return -ENOMEM;
+  if ((link = cx__block_alloc(sizeof *link)) == NULL) {
     cx_token_unref(t);
-    return rc;
+    return -ENOMEM;
   }
+  /* The new token is ours alone until we return it. */
+  link_attach(link, t, &((cx__plain_token *)t)->ext, parent, pext, flags, true);
   *out = t;
   return 0;
 }

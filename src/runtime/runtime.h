@@ -11,6 +11,13 @@
 
 #include "cx_config.h"
 
+/* Branch hint for the hot paths: the expected case is laid out straight. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CX__LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define CX__LIKELY(x) (x)
+#endif
+
 /* ---- allocation (alloc.c): every allocation of the library goes here, so
  * that a test can make the Nth one fail. */
 void *cx__malloc(size_t size);
