@@ -98,7 +98,7 @@ CX_EXPORT void cx_token_unref(cx_token *token);
  * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
  * @message: (nullable) human-readable detail, copied.  Out of memory the
  *   token is still cancelled, with the message "(message lost: out of
- *   memory)".
+ *   memory)" in place of a given one.
  * Returns: true if this call cancelled the token; false if it was already
  *   cancelled, or on bad input (NULL token, reason NONE or out of range),
  *   in which case nothing changes.
@@ -110,10 +110,10 @@ CX_EXPORT bool cx_token_cancel(cx_token *token, cx_reason reason,
                                const char *message);
 
 /* cx_token_is_cancelled: whether the token is cancelled.  One atomic
- * acquire load, no lock; once it returns true, the reason, message and time
- * are readable.  With GCC and Clang the call is inlined (see below); the
- * exported function remains for other compilers, FFI and function
- * pointers.
+ * acquire load, no lock; once it returns true, the reason and message are
+ * readable, and the time too (except in the corner cases of
+ * cx_token_cancel_time()).  With GCC and Clang the call is inlined (see below);
+ * the exported function remains for other compilers, FFI and function pointers.
  * @token: (nullable) NULL is never cancelled.
  * Thread-safety: any thread.  Async-signal-safe: yes.
  * Since: 0.1 */
@@ -173,8 +173,9 @@ CX_EXPORT const char *cx_token_message(cx_token *token);
  *   corner cases of tokens made by cx_token_with_timeout() that had never
  *   been linked, listened to, polled or asked for their id: after
  *   cx_token_cancel_signal_safe() it reads 0.0 until the helper thread has
- *   taken over (the time then recorded is that moment, microseconds late);
- *   after a cancel that ran out of memory it stays 0.0.
+ *   taken over (the time then recorded is that moment, microseconds late;
+ *   tokens it cascaded to report that time too), or for good if memory
+ *   ran out there; after a cancel that ran out of memory it stays 0.0.
  * Thread-safety: any thread.  Async-signal-safe: yes.
  * Since: 0.1 */
 CX_EXPORT double cx_token_cancel_time(const cx_token *token);

@@ -199,6 +199,8 @@ typedef struct cx__plain_token {
   struct cx_token token;
   cx__token_ext ext;
 } cx__plain_token;
+_Static_assert(offsetof(cx__plain_token, ext) == sizeof(struct cx_token),
+               "cx__token_ext_of() finds a plain token's ext right after it");
 static inline cx_token *cx__token_new_plain(void) {
   cx__plain_token *p = cx__block_alloc(sizeof *p);
   if (p == NULL) return NULL;

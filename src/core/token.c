@@ -250,10 +250,17 @@ cx_reason cx_token_reason(const cx_token *t) {
 }
 
 double cx_token_cancel_time(const cx_token *t) {
-  cx__token_ext *ext;
-  if (!cx_token_is_cancelled(t) || (ext = cx__token_ext_of(t)) == NULL)
-    return 0.0;
-  return atomic_load_explicit(&ext->cancel_time, memory_order_relaxed);
+  if (!cx_token_is_cancelled(t)) return 0.0;
+  for (;;) {
+    cx__token_ext *ext = cx__token_ext_of(t);
+    double time;
+    if (ext == NULL) return 0.0;
+    time = atomic_load_explicit(&ext->cancel_time, memory_order_relaxed);
+    /* A cascade copies its origin's time; an origin whose time is recorded
+     * late (CX__CLAIM_TIME_LATE) may have had none yet: ask it. */
+    if (time != 0.0 || ext->cause == NULL) return time;
+    t = ext->cause;
+  }
 }
 
 void cx__token_record_late_time(cx_token *t) {

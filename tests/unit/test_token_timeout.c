@@ -245,6 +245,30 @@ static void test_signal_safe_cancel(void **state) {
   cx_token_unref(t);
 }
 
+/* A token linked under such a token at once reports the origin's time when
+ * it is recorded (it copied a 0.0 at its own cancel).  Repeated: the link
+ * usually lands before the completion thread has run. */
+static void test_signal_safe_cancel_cascade_time(void **state) {
+  (void)state;
+  CX_ASSERT_OK(cx_signal_safe_prepare());
+  for (int i = 0; i < 50; i++) {
+    cx_token *t = NULL, *child = NULL;
+    double end;
+    CX_ASSERT_OK(cx_token_with_timeout(&t, 60.0));
+    assert_int_equal(cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL), 1);
+    CX_ASSERT_OK(cx_token_new_child(&child, t, 0));
+    assert_true(cx_token_is_cancelled(child));
+    assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
+    for (end = cx_test_now() + 30.0;
+         cx_token_cancel_time(t) == 0.0 && cx_test_now() < end;)
+      cx_test_sleep(0.0001);
+    assert_true(cx_token_cancel_time(t) > 0.0);
+    assert_true(cx_token_cancel_time(child) == cx_token_cancel_time(t));
+    cx_token_unref(child);
+    cx_token_unref(t);
+  }
+}
+
 static void test_bad_input(void **state) {
   const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
   cx_token *t = cx_token_new(); /* must be overwritten with NULL */
@@ -354,6 +378,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/token/timeout/lazy-parts-out-of-memory",
             test_lazy_parts_out_of_memory),
     CX_TEST("/token/timeout/signal-safe-cancel", test_signal_safe_cancel),
+    CX_TEST("/token/timeout/signal-safe-cancel-cascade-time",
+            test_signal_safe_cancel_cascade_time),
     CX_TEST("/token/timeout/bad-input", test_bad_input),
     CX_TEST("/token/timeout/out-of-memory", test_out_of_memory),
     CX_TEST("/token/timeout/real-clock", test_real_clock),
