@@ -334,7 +334,9 @@ CX_EXPORT int cx_token_link(cx_token *token, cx_token *source, unsigned flags);
  * CancellationTokenSource.CreateLinkedTokenSource().  The child is
  * cancelled whenever @parent is (at once if @parent is cancelled already);
  * cancelling the child never touches @parent.  The link holds a reference
- * on @parent until the child is freed.
+ * on @parent until the child is freed.  Cheaper than the two calls: the
+ * child and its link are one allocation (the link is unlinked from
+ * @parent when the child is freed, as any link).
  * @out: (not nullable) receives the child (transfer full): release it with
  *   cx_token_unref().
  * @parent: (not nullable) the token to follow.

@@ -90,7 +90,9 @@ enum {
 /* cx_token.kind values. */
 enum {
   CX__KIND_PLAIN = 0, /* cx_token_new(): the ext follows the token */
-  CX__KIND_TIMED = 1  /* cx_token_with_timeout(): a timer follows it */
+  CX__KIND_TIMED = 1, /* cx_token_with_timeout(): a timer follows it */
+  CX__KIND_CHILD = 2  /* cx_token_new_child(): the ext, then the link to
+                         its parent (cx__child_token) */
 };
 
 /* The fixed messages of a claim without ext (token.c). */
@@ -140,6 +142,8 @@ struct cx__link {
   cx_token *target;          /* not owned: the link belongs to the target */
   unsigned flags;            /* immutable */
   bool attached;             /* guarded by source's lock */
+  bool embedded;             /* immutable: inside its target's block (a
+                                cx__child_token), not freed on its own */
 };
 
 _Static_assert(sizeof(struct cx_token) <= 32,
@@ -201,6 +205,13 @@ typedef struct cx__plain_token {
 } cx__plain_token;
 _Static_assert(offsetof(cx__plain_token, ext) == sizeof(struct cx_token),
                "cx__token_ext_of() finds a plain token's ext right after it");
+/* A token made by cx_token_new_child(): a plain token and its first link
+ * in one block, so a child costs one allocation (as a C++ stop_callback
+ * lives inside its owner). */
+typedef struct cx__child_token {
+  cx__plain_token plain;
+  cx__link link;
+} cx__child_token;
 static inline cx_token *cx__token_new_plain(void) {
   cx__plain_token *p = cx__block_alloc(sizeof *p);
   if (p == NULL) return NULL;
@@ -212,7 +223,7 @@ static inline cx_token *cx__token_new_plain(void) {
 static inline cx__token_ext *cx__token_ext_of(const cx_token *t) {
   /* A plain token's is at a fixed place: found with no dependent load
    * (the branch predicts well), which S3 measures. */
-  if (CX__LIKELY(t->kind == CX__KIND_PLAIN))
+  if (CX__LIKELY(t->kind != CX__KIND_TIMED))
     return (cx__token_ext *)(uintptr_t)(t + 1);
   return atomic_load_explicit(&((cx_token *)t)->ext, memory_order_acquire);
 }

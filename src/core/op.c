@@ -19,18 +19,18 @@ static int make_token(cx_op *op, const cx_op_options *o) {
     op->token = cx_token_ref(o->token);
     return 0;
   }
-  op->token = cx_token_new();
-  if (op->token == NULL) return -ENOMEM;
+  /* A child of the parent's token in one block (cx_token_new_child). */
+  if (o->parent != NULL)
+    rc = cx_token_new_child(&op->token, o->parent->token, 0);
+  else
+    rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
+  if (rc != 0) return rc;
   op->owns_token = true;
   /* One id for the op and its own token: logs about the token (a failing
    * callback) then name the op.  Without an explicit id the token's own
    * (made on request) is the op's. */
   if (atomic_load(&op->id) != NULL) {
     rc = cx__token_set_id(op->token, atomic_load(&op->id));
-    if (rc != 0) return rc;
-  }
-  if (o->parent != NULL) {
-    rc = cx_token_link(op->token, o->parent->token, 0);
     if (rc != 0) return rc;
   }
   if (o->token != NULL)

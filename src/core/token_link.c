@@ -61,6 +61,7 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
       (sext = cx__token_ext_get(source)) == NULL ||
       (link = cx__block_alloc(sizeof *link)) == NULL)
     return -ENOMEM;
+  link->embedded = false;
   link_attach(link, target, text, source, sext, flags, false);
   return 0;
 }
@@ -117,7 +118,7 @@ static void unlink_chain(cx__link *link) {
     }
     cx__lock_release(&sext->lock);
     cx__token_unref(source);
-    cx__block_free(link, sizeof *link);
+    if (!link->embedded) cx__block_free(link, sizeof *link);
     link = next;
   }
 }
@@ -134,20 +135,18 @@ void cx__token_unlink_dead(cx__token_ext *ext) {
 
 int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
   cx__token_ext *pext;
-  cx__link *link;
-  cx_token *t;
+  cx__child_token *c;
   if (out != NULL) *out = NULL;
   if (out == NULL || parent == NULL || (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
   if ((pext = cx__token_ext_get(parent)) == NULL ||
-      (t = cx__token_new_plain()) == NULL)
+      (c = cx__block_alloc(sizeof *c)) == NULL)
     return -ENOMEM;
-  if ((link = cx__block_alloc(sizeof *link)) == NULL) {
-    cx_token_unref(t);
-    return -ENOMEM;
-  }
+  cx__token_init(&c->plain.token, CX__KIND_CHILD, &c->plain.ext);
+  c->link.embedded = true;
   /* The new token is ours alone until we return it. */
-  link_attach(link, t, &((cx__plain_token *)t)->ext, parent, pext, flags, true);
-  *out = t;
+  link_attach(&c->link, &c->plain.token, &c->plain.ext, parent, pext, flags,
+              true);
+  *out = &c->plain.token;
   return 0;
 }

@@ -2,10 +2,11 @@
  * its parent's cancel (reason PARENT, or the parent's with
  * CX_LINK_PRESERVE_REASON), is born cancelled under a cancelled parent,
  * never cancels its parent, keeps its parent alive, can be linked to more
- * sources, rejects bad input and reports out of memory (either allocation)
- * without changing anything; threads making and dropping children of one
- * parent while it is cancelled lose no cancel.  Linked against the static
- * library for the allocation failure hook.  Issue #8 (S3). */
+ * sources, rejects bad input and reports out of memory (its one
+ * allocation, or a timed parent's lists) without changing anything; threads
+ * making and dropping children of one parent while it is cancelled lose no
+ * cancel.  Linked against the static library for the allocation failure hook.
+ * Issue #8 (S3). */
 #include "cx_test.h"
 
 #include <errno.h>
@@ -109,19 +110,32 @@ static void test_bad_input(void **state) {
 }
 
 static void test_out_of_memory(void **state) {
-  cx_token *parent = cx_token_new(), *child = NULL;
+  cx_token *parent = cx_token_new(), *timed = NULL, *child = parent;
   (void)state;
-  for (long n = 0; n < 2; n++) { /* the token, then the link */
+  /* One allocation: the child and its link are one block. */
+  cx__alloc_fail_after(0, false);
+  CX_ASSERT_ERR(-ENOMEM, cx_token_new_child(&child, parent, 0));
+  cx__alloc_fail_after(-1, false);
+  assert_null(child);
+  /* Under a timed token the parent's lists are made first: either
+   * allocation failing changes nothing. */
+  CX_ASSERT_OK(cx_token_with_timeout(&timed, 60.0));
+  for (long n = 0; n < 2; n++) {
     child = parent;
     cx__alloc_fail_after(n, false);
-    CX_ASSERT_ERR(-ENOMEM, cx_token_new_child(&child, parent, 0));
+    CX_ASSERT_ERR(-ENOMEM, cx_token_new_child(&child, timed, 0));
     cx__alloc_fail_after(-1, false);
     assert_null(child);
   }
-  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0)); /* works again */
+  CX_ASSERT_OK(cx_token_new_child(&child, timed, 0)); /* works again */
+  assert_true(cx_token_cancel(timed, CX_REASON_MANUAL, NULL));
+  assert_true(cx_token_is_cancelled(child));
+  cx_token_unref(child);
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
   assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, NULL));
   assert_true(cx_token_is_cancelled(child));
   cx_token_unref(child);
+  cx_token_unref(timed);
   cx_token_unref(parent);
 }
 
