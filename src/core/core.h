@@ -212,6 +212,8 @@ typedef struct cx__child_token {
   cx__plain_token plain;
   cx__link link;
 } cx__child_token;
+_Static_assert(offsetof(cx__child_token, plain) == 0,
+               "a child token is a plain token first");
 static inline cx_token *cx__token_new_plain(void) {
   cx__plain_token *p = cx__block_alloc(sizeof *p);
   if (p == NULL) return NULL;

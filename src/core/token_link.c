@@ -6,12 +6,13 @@
 #include "core/core.h"
 
 /* Links @target to @source with a fresh @link (both exts made).  With
- * @fresh, @target is not yet shared with any other thread, so its stack of
- * links takes the push without an atomic read-modify-write. */
+ * @embedded, @link lies in the block of @target, a child token made just
+ * now and not yet shared with any other thread, so its stack of links
+ * takes the push without an atomic read-modify-write. */
 static inline void link_attach(cx__link *link, cx_token *target,
                                cx__token_ext *text, cx_token *source,
                                cx__token_ext *sext, unsigned flags,
-                               bool fresh) {
+                               bool embedded) {
   link->prev = link->next = NULL;
   link->attached = false;
   cx__token_ref(source);
@@ -19,11 +20,12 @@ static inline void link_attach(cx__link *link, cx_token *target,
   link->source_ext = sext;
   link->target = target;
   link->flags = flags;
+  link->embedded = embedded;
 
   /* Push on the target's stack of links (taken whole at unlink). */
   link->next_of_target =
       atomic_load_explicit(&text->links, memory_order_relaxed);
-  if (fresh)
+  if (embedded)
     atomic_store_explicit(&text->links, link, memory_order_relaxed);
   else
     while (!atomic_compare_exchange_weak(&text->links, &link->next_of_target,
@@ -61,7 +63,6 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
       (sext = cx__token_ext_get(source)) == NULL ||
       (link = cx__block_alloc(sizeof *link)) == NULL)
     return -ENOMEM;
-  link->embedded = false;
   link_attach(link, target, text, source, sext, flags, false);
   return 0;
 }
@@ -108,6 +109,7 @@ static void unlink_chain(cx__link *link) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;
     cx__token_ext *sext = link->source_ext;
+    bool embedded = link->embedded; /* @link may die with its target */
     cx__lock_acquire(&sext->lock);
     if (link->attached) {
       if (link->prev != NULL)
@@ -118,7 +120,7 @@ static void unlink_chain(cx__link *link) {
     }
     cx__lock_release(&sext->lock);
     cx__token_unref(source);
-    if (!link->embedded) cx__block_free(link, sizeof *link);
+    if (!embedded) cx__block_free(link, sizeof *link);
     link = next;
   }
 }
@@ -143,7 +145,6 @@ int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
       (c = cx__block_alloc(sizeof *c)) == NULL)
     return -ENOMEM;
   cx__token_init(&c->plain.token, CX__KIND_CHILD, &c->plain.ext);
-  c->link.embedded = true;
   /* The new token is ours alone until we return it. */
   link_attach(&c->link, &c->plain.token, &c->plain.ext, parent, pext, flags,
               true);

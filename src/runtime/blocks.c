@@ -15,13 +15,29 @@
 
 #include "runtime/runtime.h"
 
+#if defined(CX__NO_BLOCK_CACHE)
+#include <sanitizer/common_interface_defs.h>
+#include <stdio.h>
+/* From the sanitizers' allocator interface (clang ships its header, gcc 12
+ * only the runtime): the size a live heap block was allocated with. */
+size_t __sanitizer_get_allocated_size(const volatile void *p);
+#endif
+
 _Thread_local cx__block_cache cx__blocks;
 
 #if defined(CX__NO_BLOCK_CACHE)
 
 void *cx__block_alloc_slow(size_t size) { return cx__malloc(size); }
 void cx__block_free_slow(void *ptr, size_t size) {
-  (void)size;
+  /* A block freed with another size than it was made with is a bug of
+   * ours that the cache would hide (a class too small for a later user):
+   * under the sanitizers, which track each block's size, stop on it. */
+  if (ptr != NULL && __sanitizer_get_allocated_size(ptr) != size) {
+    fprintf(stderr, "cancelable: block of %zu bytes freed as %zu\n",
+            __sanitizer_get_allocated_size(ptr), size);
+    __sanitizer_print_stack_trace();
+    abort();
+  }
   free(ptr);
 }
 #else

@@ -117,8 +117,12 @@ static void test_out_of_memory(void **state) {
   CX_ASSERT_ERR(-ENOMEM, cx_token_new_child(&child, parent, 0));
   cx__alloc_fail_after(-1, false);
   assert_null(child);
+  cx__alloc_fail_after(1, false); /* a second allocation would fail */
+  CX_ASSERT_OK(cx_token_new_child(&child, parent, 0));
+  cx__alloc_fail_after(-1, false);
+  cx_token_unref(child);
   /* Under a timed token the parent's lists are made first: either
-   * allocation failing changes nothing. */
+   * allocation failing gives no child (and the parent still works). */
   CX_ASSERT_OK(cx_token_with_timeout(&timed, 60.0));
   for (long n = 0; n < 2; n++) {
     child = parent;
