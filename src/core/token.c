@@ -70,12 +70,17 @@ static void ext_destroy(cx_token *t, cx__token_ext *ext) {
 /* Frees @t, whose ext is @ext (found once by the caller). */
 static void token_destroy(cx_token *t, cx__token_ext *ext) {
   if (ext != NULL) ext_destroy(t, ext);
-  if (CX__LIKELY(t->kind != CX__KIND_TIMED)) {
-    cx__block_free(t, t->kind == CX__KIND_CHILD ? sizeof(cx__child_token)
-                                                : sizeof(cx__plain_token));
-  } else {
-    if (ext != NULL) cx__block_free(ext, sizeof *ext);
-    cx__token_free_timed(t);
+  /* One constant size per call: the cache's class is then folded. */
+  switch (t->kind) {
+    case CX__KIND_CHILD:
+      cx__block_free(t, sizeof(cx__child_token));
+      break;
+    case CX__KIND_PLAIN:
+      cx__block_free(t, sizeof(cx__plain_token));
+      break;
+    default:
+      if (ext != NULL) cx__block_free(ext, sizeof *ext);
+      cx__token_free_timed(t);
   }
 }
 

@@ -109,7 +109,6 @@ static void unlink_chain(cx__link *link) {
     cx__link *next = link->next_of_target;
     cx_token *source = link->source;
     cx__token_ext *sext = link->source_ext;
-    bool embedded = link->embedded; /* @link may die with its target */
     cx__lock_acquire(&sext->lock);
     if (link->attached) {
       if (link->prev != NULL)
@@ -120,7 +119,11 @@ static void unlink_chain(cx__link *link) {
     }
     cx__lock_release(&sext->lock);
     cx__token_unref(source);
-    if (!embedded) cx__block_free(link, sizeof *link);
+    /* @link is still there: an embedded one lies in its target's block,
+     * and the target outlives this call (unlink_all: its owner holds a
+     * reference; unlink_dead: its free is the one running, and frees the
+     * source may start meanwhile are queued behind it). */
+    if (!link->embedded) cx__block_free(link, sizeof *link);
     link = next;
   }
 }
