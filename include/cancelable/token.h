@@ -34,15 +34,15 @@ CX_EXPORT cx_token *cx_token_new(void);
 /* cx_token_with_timeout: create a live token that cancels itself @seconds
  * from now, with reason CX_REASON_TIMEOUT and the message "timed out after
  * N s" (N in seconds with at most 3 decimals, "60" or "0.25"; %g below a
- * millisecond; kept as a float, so exact to 7 significant digits): the
- * lightweight timeout scope, as Go's context.WithTimeout or
- * .NET's CancellationTokenSource(TimeSpan).  The token and its timer are one
- * allocation of 56 bytes (64 with malloc's header); what only some tokens
- * use (callback and link lists, message, id, fd: 96 bytes) is allocated
- * when first needed, as Go's context makes its channel and children map
- * lazily, so linking, listening, polling, asking the id or a cancel by
- * another caller may report -ENOMEM or lose the message where a token from
- * cx_token_new() would not.  The timer runs on the library's timer thread
+ * millisecond, of the delay rounded to whole nanoseconds; kept as a float,
+ * so exact to 7 significant digits): the lightweight timeout scope, as
+ * Go's context.WithTimeout or .NET's CancellationTokenSource(TimeSpan).  The
+ * token and its timer are one allocation of 56 bytes (64 with malloc's header);
+ * what only some tokens use (callback and link lists, message, id, fd: 96
+ * bytes) is allocated when first needed, as Go's context makes its channel and
+ * children map lazily, so linking, listening, polling, asking the id or a
+ * cancel by another caller may report -ENOMEM or lose the message where a token
+ * from cx_token_new() would not.  The timer runs on the library's timer thread
  * (started on first use), which is also where the cancel, its cascade and its
  * callbacks run: a slow callback there delays every other timeout of the
  * process. The delay counts on cx_now()'s clock (monotonic, or the virtual
@@ -167,7 +167,10 @@ CX_EXPORT cx_reason cx_token_reason(const cx_token *token);
  * Since: 0.1 */
 CX_EXPORT const char *cx_token_message(cx_token *token);
 
-/* cx_token_cancel_time: when the token was cancelled.
+/* cx_token_cancel_time: when the token was cancelled.  A token cancelled
+ * through a link reports the time of the cancel that started the chain
+ * (earlier than the token itself for a child made under a cancelled
+ * parent).
  * Returns: wall-clock seconds since the Unix epoch (CLOCK_REALTIME), or 0.0
  *   while live (or for NULL).  Also 0.0 for a while, or for good, in two
  *   corner cases of tokens made by cx_token_with_timeout() that had never
