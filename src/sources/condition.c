@@ -92,10 +92,11 @@ static void stop(cx_source *src, void *user_data) {
   pthread_mutex_lock(&s->mu);
   c->stopped = true;
   pthread_mutex_unlock(&s->mu);
-  /* From here nothing re-arms or resubmits; undo what is in flight. */
+  /* From here nothing re-arms or resubmits (both paths look at `stopped`
+   * under the stripe before arming); undo what is in flight.  The disarm
+   * also waits for an on_timer() running on the timer thread. */
   cx__timer_disarm(&c->timer);
   cx__job_cancel(&c->job);
-  cx__timer_disarm(&c->timer);
 }
 
 static void destroy(void *user_data) {
