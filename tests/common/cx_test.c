@@ -1,5 +1,5 @@
 /* tests/common/cx_test.c - see cx_test.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "cx_test.h"
 
 #include <stdio.h>
@@ -72,6 +72,14 @@ double cx_test_wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool cx_test_join_within(pthread_t th, double seconds, void **ret) {
+  double end = cx_test_wall_now() + seconds;
+  struct timespec ts;
+  ts.tv_sec = (time_t)end;
+  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
+  return pthread_timedjoin_np(th, ret, &ts) == 0;
 }
 
 void cx_test_sleep(double seconds) {

@@ -8,8 +8,10 @@
 #ifndef CX_TEST_H
 #define CX_TEST_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +67,10 @@ double cx_test_now(void);
 /* Seconds since the Unix epoch on CLOCK_REALTIME (the clock of cancel and
  * operation times). */
 double cx_test_wall_now(void);
+
+/* Joins @th, waiting at most @seconds (real time); stores its result in
+ * *@ret unless NULL.  False when it had not ended by then (a hang). */
+bool cx_test_join_within(pthread_t th, double seconds, void **ret);
 
 /* Sleep @seconds of real time. */
 void cx_test_sleep(double seconds);

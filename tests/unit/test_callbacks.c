@@ -21,15 +21,6 @@
 /* ---------------------------------------------------------------------- */
 /* helpers */
 
-static bool join_within(pthread_t th, double seconds, void **ret) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t)end;
-  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-  return pthread_timedjoin_np(th, ret, &ts) == 0;
-}
-
 /* Spin (with short sleeps) until *flag != 0 or @seconds pass. */
 static bool wait_flag(atomic_int *flag, double seconds) {
   double end = cx_test_now() + seconds;
@@ -358,7 +349,7 @@ static void test_cb_runs_on_cancelling_thread(void **state) {
   canceller k = {t, 0.0, false};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, cancel_thread, &k), 0);
-  assert_true(join_within(th, 20.0, NULL));
+  assert_true(cx_test_join_within(th, 20.0, NULL));
   assert_true(k.result);
   assert_int_equal(atomic_load(&c.calls), 1);
   assert_true(pthread_equal(c.thread, th));
@@ -504,7 +495,7 @@ static void test_cb_unregister_waits_for_running(void **state) {
   /* on return the callback no longer runs */
   assert_int_equal(atomic_load(&s.finished), 1);
   assert_int_equal(r, CX_CALLBACK_RAN);
-  assert_true(join_within(th, 20.0, NULL));
+  assert_true(cx_test_join_within(th, 20.0, NULL));
   assert_int_equal(atomic_load(&s.destroys), 1);
   assert_int_equal(atomic_load(&s.finished_at_destroy), 1);
   cx_token_unref(t);
@@ -548,7 +539,7 @@ static void test_cb_unregister_from_own_callback(void **state) {
   canceller k = {t, 0.0, false};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, cancel_thread, &k), 0);
-  assert_true(join_within(th, 20.0, NULL)); /* no deadlock */
+  assert_true(cx_test_join_within(th, 20.0, NULL)); /* no deadlock */
   assert_true(k.result);
   assert_int_equal(atomic_load(&s.ran), 1);
   /* it is running (on this very thread) and returns: RAN is the only
@@ -581,7 +572,7 @@ static void test_cb_unregister_nowait_from_own_callback(void **state) {
   canceller k = {t, 0.0, false};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, cancel_thread, &k), 0);
-  assert_true(join_within(th, 20.0, NULL));
+  assert_true(cx_test_join_within(th, 20.0, NULL));
   assert_int_equal(atomic_load(&s.ran), 1);
   assert_true(s.result == CX_CALLBACK_RAN || s.result == CX_CALLBACK_RUNNING);
   /* destroy ran once, after the callback returned */
@@ -611,7 +602,7 @@ static void test_cb_nowait_returns_running(void **state) {
   assert_int_equal(atomic_load(&s.finished), 0);
   assert_int_equal(atomic_load(&s.destroys), 0);
   atomic_store(&s.release, 1);
-  assert_true(join_within(th, 20.0, NULL));
+  assert_true(cx_test_join_within(th, 20.0, NULL));
   /* destroy runs when the callback returns (on the cancelling thread, which
    * has been joined, so it is done by now) */
   assert_int_equal(atomic_load(&s.destroys), 1);

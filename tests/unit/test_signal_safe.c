@@ -53,15 +53,6 @@ static void install_handler(void) {
 
 static void restore_handler(void) { signal(SIGUSR1, SIG_DFL); }
 
-static bool join_within(pthread_t th, double seconds) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t)end;
-  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-  return pthread_timedjoin_np(th, NULL, &ts) == 0;
-}
-
 static bool wait_count(atomic_int *n, int at_least, double seconds) {
   double end = cx_test_now() + seconds;
   while (atomic_load(n) < at_least) {
@@ -232,7 +223,7 @@ static void test_signal_safe_wakes_token_wait(void **state) {
   install_handler();
   assert_int_equal(pthread_kill(pthread_self(), SIGUSR1), 0);
   assert_int_equal(g_result, 1);
-  assert_true(join_within(th, PROMPT));
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
   CX_ASSERT_OK(w.result);
   restore_handler();
   g_target = NULL;
@@ -252,7 +243,7 @@ static void test_signal_safe_on_waiting_thread(void **state) {
   assert_int_equal(pthread_create(&th, NULL, token_waiter, &w), 0);
   wait_ready(&w);
   assert_int_equal(pthread_kill(th, SIGUSR1), 0);
-  assert_true(join_within(th, PROMPT));
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
   CX_ASSERT_OK(w.result);
   assert_int_equal(g_result, 1);
   assert_true(cx_token_is_cancelled(t));
@@ -276,7 +267,7 @@ static void test_signal_safe_wakes_sleep(void **state) {
   assert_int_equal(pthread_create(&th, NULL, sleep_waiter, &w), 0);
   wait_ready(&w);
   assert_int_equal(kill(getpid(), SIGUSR1), 0);
-  assert_true(join_within(th, PROMPT));
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
   CX_ASSERT_ERR(-ECANCELED, w.result);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));

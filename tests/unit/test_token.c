@@ -40,15 +40,6 @@ static bool is_uuid_v4(const char *s) {
   return s[14] == '4' && strchr("89ab", s[19]) != NULL;
 }
 
-static bool join_within(pthread_t th, double seconds, void **ret) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t)end;
-  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-  return pthread_timedjoin_np(th, ret, &ts) == 0;
-}
-
 static int poll_readable(int fd, int timeout_ms) {
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int r = poll(&p, 1, timeout_ms);
@@ -427,7 +418,7 @@ static void test_token_wait_many_waiters(void **state) {
   cx_test_sleep(0.1);
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, NULL));
   for (int i = 0; i < W; i++) {
-    assert_true(join_within(th[i], 20.0, NULL));
+    assert_true(cx_test_join_within(th[i], 20.0, NULL));
     CX_ASSERT_OK(w[i].result);
   }
   cx_token_unref(t);
@@ -534,7 +525,7 @@ static void test_token_fd_every_poller(void **state) {
   cx_test_sleep(0.1);
   cx_token_cancel(t, CX_REASON_MANUAL, NULL);
   for (int i = 0; i < P; i++) {
-    assert_true(join_within(th[i], 20.0, NULL));
+    assert_true(cx_test_join_within(th[i], 20.0, NULL));
     assert_int_equal(f[i].result, 1);
   }
   /* and a poller that arrives afterwards */
@@ -642,7 +633,7 @@ static void test_token_fd_emfile_then_cancel(void **state) {
   int r = cx_token_fd(t);
   bool won = cx_token_cancel(t, CX_REASON_MANUAL, "no fds");
   int wr = cx_token_wait(t, 1.0);
-  bool joined = join_within(th, 20.0, NULL);
+  bool joined = cx_test_join_within(th, 20.0, NULL);
   release_fds(&old, held, nheld);
 
   assert_true(r == -EMFILE || r == -ENFILE);

@@ -30,15 +30,6 @@
 /* ---------------------------------------------------------------------- */
 /* helpers */
 
-static bool join_within(pthread_t th, double seconds) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t)end;
-  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-  return pthread_timedjoin_np(th, NULL, &ts) == 0;
-}
-
 static cx_op *entered_op(const char *name) {
   return cx_test_entered_op(name, NULL, 0);
 }
@@ -182,7 +173,7 @@ static void woken_by_cancel(point where, bool own_op, int expected) {
   assert_non_null(target);
   cx_op_ref(target);
   assert_true(cx_op_cancel(target, CX_REASON_MANUAL, "wake up"));
-  assert_true(join_within(th, PROMPT));
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
   CX_ASSERT_ERR(expected, w.result);
   assert_true(w.elapsed < PROMPT);
   if (where == P_COND) assert_true(w.mutex_held_after);
@@ -270,7 +261,7 @@ static void test_wake_many_waiters(void **state) {
   for (int i = 0; i < W; i++) wait_ready(&w[i]);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
   for (int i = 0; i < W; i++) {
-    assert_true(join_within(th[i], PROMPT));
+    assert_true(cx_test_join_within(th[i], PROMPT, NULL));
     CX_ASSERT_ERR(-ECANCELED, w[i].result);
     waiter_destroy(&w[i]);
   }
@@ -307,7 +298,7 @@ static void test_parent_cancel_interrupts_child_wait(void **state) {
   assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
   wait_ready(&w);
   cx_op_cancel(p, CX_REASON_MANUAL, "outer stop");
-  assert_true(join_within(th, PROMPT));
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
   CX_ASSERT_ERR(-ECANCELED, w.result);
   assert_int_equal(cx_op_cancel_reason(c), CX_REASON_PARENT);
   waiter_destroy(&w);
