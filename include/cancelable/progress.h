@@ -47,9 +47,10 @@ typedef int (*cx_progress_fn)(const char *op_id, const char *message,
 CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
                                 void (*destroy)(void *));
 
-/* cx_report_progress: report progress of @op.  When @metadata has
- * "current" and "total" but no "progress", "rate" or "eta", those are filled
- * in (percent, items per second since enter, seconds left at that rate).
+/* cx_report_progress: report progress of @op.  Standard keys missing from
+ * @metadata are filled in: "rate" (items per second since enter) when it
+ * has "current"; also "progress" (percent) and "eta" (seconds left at that
+ * rate) when it has "total" as well.  Keys the caller gave are kept.
  * Reports closer together than the op's minimum interval are not delivered,
  * except that the last one withheld is delivered when the op exits.
  * @op: (nullable) NULL means the current op (none: nothing happens).

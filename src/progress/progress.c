@@ -82,30 +82,38 @@ static void deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
   }
 }
 
-/* Fills progress/rate/eta from current/total when absent.  Returns the
- * metadata to deliver: @meta itself, or a filled copy in *@copy. */
+/* Whether @key is absent from @meta. */
+static bool missing(const cx_meta *meta, const char *key) {
+  return cx_meta_type_of(meta, key) == CX_META_NONE;
+}
+
+/* Fills rate from current, and percent and eta from current/total, when
+ * absent.  Returns the metadata to deliver: @meta itself, or a filled copy
+ * in *@copy. */
 static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
-  int64_t current, total;
+  int64_t current, total = 0;
+  bool has_total;
   double elapsed;
   *copy = NULL;
-  if (meta == NULL || cx_meta_get_int(meta, CX_PROGRESS_CURRENT, &current) ||
-      cx_meta_get_int(meta, CX_PROGRESS_TOTAL, &total) || total <= 0)
+  if (meta == NULL || cx_meta_get_int(meta, CX_PROGRESS_CURRENT, &current))
     return 0;
-  if (cx_meta_type_of(meta, CX_PROGRESS_PERCENT) != CX_META_NONE &&
-      cx_meta_type_of(meta, CX_PROGRESS_RATE) != CX_META_NONE &&
-      cx_meta_type_of(meta, CX_PROGRESS_ETA) != CX_META_NONE)
-    return 0;
+  has_total =
+      cx_meta_get_int(meta, CX_PROGRESS_TOTAL, &total) == 0 && total > 0;
+  elapsed = cx_op_elapsed(op);
+  if (!(missing(meta, CX_PROGRESS_RATE) && elapsed > 0 && current > 0) &&
+      !(has_total &&
+        (missing(meta, CX_PROGRESS_PERCENT) || missing(meta, CX_PROGRESS_ETA))))
+    return 0; /* nothing to fill in */
   *copy = cx_meta_copy(meta);
   if (*copy == NULL) return -ENOMEM;
-  elapsed = cx_op_elapsed(op);
-  if (cx_meta_type_of(meta, CX_PROGRESS_PERCENT) == CX_META_NONE)
+  if (has_total && missing(meta, CX_PROGRESS_PERCENT))
     cx_meta_set_double(*copy, CX_PROGRESS_PERCENT,
                        100.0 * (double)current / (double)total);
   if (elapsed > 0 && current > 0) {
     double rate = (double)current / elapsed;
-    if (cx_meta_type_of(meta, CX_PROGRESS_RATE) == CX_META_NONE)
+    if (missing(meta, CX_PROGRESS_RATE))
       cx_meta_set_double(*copy, CX_PROGRESS_RATE, rate);
-    if (cx_meta_type_of(meta, CX_PROGRESS_ETA) == CX_META_NONE)
+    if (has_total && missing(meta, CX_PROGRESS_ETA))
       cx_meta_set_double(
           *copy, CX_PROGRESS_ETA,
           (double)(total > current ? total - current : 0) / rate);

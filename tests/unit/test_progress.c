@@ -251,12 +251,22 @@ static void test_standard_keys_fill_in(void **state) {
   assert_near(2.0, meta_double(got, CX_PROGRESS_ETA));
   cx_meta_free(m);
 
-  /* current without total: nothing filled in. */
+  /* current without total: the rate alone (7 items in 10 s). */
   journal_reset();
   m = cx_meta_new();
   CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_CURRENT, 7));
   CX_ASSERT_OK(cx_report_progress(op, "no total", m));
-  assert_int_equal(cx_meta_count(J.ev[0].meta), 1);
+  got = J.ev[0].meta;
+  assert_int_equal(cx_meta_count(got), 2);
+  assert_near(0.7, meta_double(got, CX_PROGRESS_RATE));
+  assert_int_equal(cx_meta_type_of(got, CX_PROGRESS_PERCENT), CX_META_NONE);
+  assert_int_equal(cx_meta_type_of(got, CX_PROGRESS_ETA), CX_META_NONE);
+  /* ... and not when given, nor at the very start. */
+  journal_reset();
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_RATE, 3.0));
+  CX_ASSERT_OK(cx_report_progress(op, "rate given", m));
+  assert_near(3.0, meta_double(J.ev[0].meta, CX_PROGRESS_RATE));
+  assert_int_equal(cx_meta_count(J.ev[0].meta), 2);
   cx_meta_free(m);
 
   /* Done: eta 0, percent 100. */
