@@ -58,6 +58,8 @@ static void usage(FILE *f) {
       "                         also send KILL if COMMAND is still running\n"
       "                         this long after the first signal\n"
       "  -p, --preserve-status  exit with COMMAND's status even on timeout\n"
+      "                         (as GNU's -p; `cancelable run -p` is\n"
+      "                         --progress)\n"
       "  -s, --signal=SIGNAL    the signal to send on timeout (default TERM)\n"
       "  -v, --verbose          diagnose every signal sent\n"
       "      --help, --version\n"
