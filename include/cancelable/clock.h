@@ -41,8 +41,11 @@ CX_EXPORT int cx_clock_use_real(void);
 /* cx_clock_advance: move the virtual clock forward and fire, on the timer
  * thread, every timeout whose deadline is now reached; returns after they
  * have all fired (their callbacks have returned).
- * @seconds: >= 0 and finite.
- * Returns: 0.  Errors: -EINVAL not virtual, or bad @seconds.
+ * @seconds: >= 0, finite and at most 9.2e9 (about 292 years) per call;
+ *   the clock stops at INT64_MAX ns (about 292 years after its start) and
+ *   stays there.
+ * Returns: 0.  Errors: -EINVAL not virtual, or @seconds NaN, negative,
+ *   infinite or above 9.2e9.
  * Thread-safety: any thread, but not from inside a timeout's callback.
  * Since: 0.1 */
 CX_EXPORT int cx_clock_advance(double seconds);

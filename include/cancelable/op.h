@@ -34,7 +34,8 @@ typedef struct cx_op_options {
   cx_token *token;         /* (nullable) use this token, shared with others,
                               instead of a fresh one; a reference is taken */
   double timeout;          /* seconds from enter; 0 means none; otherwise
-                              > 0 and finite */
+                              > 0 and at most 9.2e9 (about 292 years); a
+                              value under 1 ns counts as 1 ns */
   const cx_meta *metadata; /* (nullable) initial metadata, copied */
   bool register_op;        /* put the op in the registry while it runs
                               (cancelable/registry.h) */
@@ -58,7 +59,8 @@ CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
 
 /* cx_op_with_timeout: the reference's Cancelable.with_timeout(): an op that
  * is cancelled (reason TIMEOUT) @seconds after it is entered.
- * @out: as for cx_op_create().  @seconds: > 0 and finite.
+ * @out: as for cx_op_create().  @seconds: > 0 and at most 9.2e9 (about
+ *   292 years); under 1 ns counts as 1 ns.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
@@ -90,7 +92,8 @@ CX_EXPORT void cx_op_unref(cx_op *op);
 /* cx_op_add_timeout: add a timeout source: the op is cancelled with reason
  * TIMEOUT and the message "timed out after N s" @seconds after enter.
  * Several timeouts may be added; the earliest wins.
- * @op: (not nullable) a PENDING op.  @seconds: > 0 and finite.
+ * @op: (not nullable) a PENDING op.  @seconds: > 0 and at most 9.2e9
+ *   (about 292 years); under 1 ns counts as 1 ns.
  * Returns: 0.
  * Errors: -EINVAL NULL @op or bad @seconds; -EBUSY the op was already
  *   entered; -ENOMEM.  On error nothing changes.

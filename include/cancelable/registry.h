@@ -117,9 +117,10 @@ typedef struct cx_registry_stats {
 CX_EXPORT int cx_registry_get_stats(cx_registry_stats *out);
 
 /* cx_registry_prune: drop history entries that ended more than
- * @max_age_seconds ago (0: no age limit) and beyond the newest @max_count
- * (0: no count limit).
- * Returns: the number dropped.  Errors: -EINVAL negative or NaN age.
+ * @max_age_seconds ago (0 or +infinity: no age limit) and beyond the
+ * newest @max_count (0: no count limit).
+ * Returns: the number dropped.  Errors: -EINVAL negative or NaN age;
+ *   -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT long cx_registry_prune(double max_age_seconds, size_t max_count);
 

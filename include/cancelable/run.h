@@ -112,7 +112,9 @@ typedef struct cx_scope_state {
  * Since: 0.1 */
 CX_EXPORT cx_scope_state cx_scope_begin(cx_op *op, int *result);
 
-/* cx_scope_end: exits the op of a CX_SCOPE block with *result.
+/* cx_scope_end: exits the op of a CX_SCOPE block with *result (0 when
+ * @state's result pointer is NULL).  Does nothing for a NULL @state or a
+ * state whose enter failed or that was already ended.
  * Thread-safety: the thread that runs the block.
  * Since: 0.1 */
 CX_EXPORT void cx_scope_end(cx_scope_state *state);

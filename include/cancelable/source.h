@@ -104,7 +104,8 @@ CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
 
 /* cx_source_timeout: a source that triggers @seconds after start with
  * reason TIMEOUT and the message "timed out after N s".
- * @seconds: > 0 and finite.
+ * @seconds: > 0 and at most 9.2e9 (about 292 years); under 1 ns counts as
+ *   1 ns.
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
@@ -144,7 +145,8 @@ typedef int (*cx_predicate_fn)(void *user_data);
  * CONDITION and the message "condition NAME met after N checks".
  * @predicate: (not nullable).  @user_data: (nullable).
  * @destroy: (nullable) frees @user_data with the source.
- * @interval: seconds, > 0 and finite.
+ * @interval: seconds, > 0 and at most 9.2e9 (about 292 years); under 1 ns
+ *   counts as 1 ns.
  * @name: (nullable) copied; default "condition".
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.

@@ -55,7 +55,7 @@ CX_EXPORT cx_token *cx_token_new(void);
  * @out: (not nullable) receives the token (transfer full): release it with
  *   cx_token_unref().
  * @seconds: the delay, > 0, finite and at most 9.2e9 (about 290 years);
- *   rounded to whole nanoseconds (below half a nanosecond: fires at once).
+ *   rounded to whole nanoseconds (under 1 ns counts as 1 ns).
  * Returns: 0.  Errors: -EINVAL NULL @out or @seconds out of that range;
  *   -ENOMEM; the negative error of pthread_create() (-EAGAIN, ...) when the
  *   timer thread could not be started.  On error *@out is NULL.
@@ -86,14 +86,23 @@ CX_EXPORT void cx_token_unref(cx_token *token);
 /* cx_token_cancel: cancel the token.  The first call wins: it fixes reason,
  * message and wall-clock time, wakes every waiter, makes the pollable fd
  * readable, cancels linked tokens and runs the callbacks in registration
- * order on the calling thread, with no library lock held.  Waiters
- * (cx_token_wait(), the fd, cancellation points) are woken before the
- * callbacks run, so a woken waiter may see callbacks still running.  A
- * callback that
- * cancels other tokens (or a cascade through linked tokens) does not recurse:
- * such a cancel wakes the waiters of those tokens at once, but their
- * cascades and callbacks run later on the same thread, before the
- * outermost cancel returns, so chains of any depth use constant stack.
+ * order on the calling thread, with no library lock held.  Every
+ * descendant (every token linked to this one, directly or not) is
+ * cancelled before the first callback runs, so a slow callback delays no
+ * descendant.  When this call returns, on any thread and whether it won or
+ * not, every descendant is cancelled: a call that lost to a cancel still in
+ * progress on another thread waits for that cancel's cascade (or finishes
+ * it), not for its callbacks.  Waiters (cx_token_wait(), the fd,
+ * cancellation points) are woken before the callbacks run, so a woken
+ * waiter may see callbacks still running.  A callback that cancels other
+ * tokens does not recurse: that cancel cascades at once (its descendants
+ * are cancelled when it returns) and its callbacks run later on the same
+ * thread, before the outermost cancel returns, so chains of any depth use
+ * constant stack.  Cascades of the whole process run one at a time, under
+ * one lock (a cancel of a token that has no linked tokens does not take
+ * it); the one exception to the rule above is a cancel made by the destroy
+ * notifier of a token freed during a cascade, which returns at once and
+ * whose cascade the outer cancel finishes.
  * @token: (not nullable) the token.
  * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
  * @message: (nullable) human-readable detail, copied.  Out of memory the
@@ -326,7 +335,12 @@ enum {
  *   CX_LINK_PRESERVE_REASON.
  * Returns: 0.
  * Errors: -EINVAL NULL argument, @token == @source, or unknown flags;
- *   -ENOMEM.  On error nothing changes.
+ *   -ELOOP @source is already cancelled whenever @token is (linked to it
+ *   directly or through other tokens): the link would close a cycle, in
+ *   which both tokens would keep each other alive; -ENOMEM.  On error
+ *   nothing changes.
+ * Cost: the cycle check walks the tokens linked to @token, directly or
+ *   not (none for a new token), under the process-wide cascade lock.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_token_link(cx_token *token, cx_token *source, unsigned flags);

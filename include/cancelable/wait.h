@@ -40,9 +40,12 @@ extern "C" {
 CX_EXPORT int cx_check(const cx_op *op);
 
 /* cx_sleep: sleep @seconds unless the op is cancelled first.
- * @seconds: >= 0 and finite.
+ * @seconds: >= 0; above 9.2e9 (about 292 years), infinity included, the
+ *   sleep has no end but the cancel.
  * Returns: 0 after the full sleep.
- * Errors: -ECANCELED; -EINVAL bad @seconds.  Since: 0.1 */
+ * Errors: -ECANCELED (a cancelled op's sleep returns it at once, whatever
+ *   @seconds); -EINVAL NaN or negative @seconds (checked first: bad input
+ *   is reported even on a cancelled op).  Since: 0.1 */
 CX_EXPORT int cx_sleep(cx_op *op, double seconds);
 
 /* cx_poll: poll(2) that also returns when the op is cancelled.  The op's
@@ -50,7 +53,9 @@ CX_EXPORT int cx_sleep(cx_op *op, double seconds);
  * @fds: (nullable when @nfds is 0) as for poll(2); revents are filled in.
  * Returns: the number of entries of @fds with non-zero revents (> 0).
  * Errors: -ECANCELED (only when no entry of @fds is ready); -ETIMEDOUT;
- *   -EINVAL; -EMFILE/-ENFILE the op's fd could not be created; other
+ *   -EINVAL (NULL @fds with @nfds > 0; @nfds above the RLIMIT_NOFILE soft
+ *   limit, which poll(2) refuses too: nothing is copied then; a bad
+ *   @timeout); -EMFILE/-ENFILE the op's fd could not be created; other
  *   negative errno from poll(2).  EINTR is retried internally.
  * Since: 0.1 */
 CX_EXPORT int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds,

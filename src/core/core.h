@@ -295,6 +295,22 @@ void cx__token_unlink_all(cx_token *t);
 void cx__token_unlink_dead(cx__token_ext *ext);
 /* Queues a claimed token (with a reference) on this thread's work list. */
 void cx__token_queue(cx_token *t);
+/* Waits until a claimed token reads as cancelled (its claimer has written
+ * reason and message).  A few stores long. */
+void cx__token_wait_published(const cx_token *t);
+/* After losing the claim of @t (cancelled by another thread): returns once
+ * every descendant of @t is claimed, claiming those left (under the
+ * cascade lock, runtime.h).  Callbacks of what it claims run before it
+ * returns, as for any cancel of this thread. */
+void cx__token_settle(cx_token *t);
+/* The help stack of this thread's cascade phase (token_link.c): tokens
+ * claimed elsewhere whose children it must claim.  Push takes over the
+ * caller's reference; false when out of memory (the caller keeps it). */
+bool cx__token_help_push(cx_token *t);
+/* Pops one (the reference goes to the caller), or NULL when empty. */
+cx_token *cx__token_help_pop(void);
+/* Logs that a help push ran out of memory (no lock may be held). */
+void cx__token_log_unhelped(void);
 
 /* ---- operations (op.c, op_context.c, current.c) */
 

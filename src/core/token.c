@@ -10,9 +10,18 @@
 
 /* Per-thread work lists that keep cascades and frees iterative: a cancel
  * (or free) reached from inside another one on the same thread is queued
- * and handled by the outermost call, so depth never grows the stack. */
+ * and handled by the outermost call, so depth never grows the stack.
+ * A cancel runs in two phases, so that no user callback delays a
+ * descendant's cancel:
+ *  1. cascade: each token this thread claimed (`work`) is woken and its
+ *     children claimed, under the cascade lock while any has children;
+ *  2. callbacks: the tokens that have some (`calls`), in claim order, once
+ *     phase 1 is over.  A cancel made by a callback runs its own phase 1
+ *     at once and leaves its callbacks to this loop. */
 static _Thread_local cx_token *work_head, *work_tail;
-static _Thread_local bool work_draining;
+static _Thread_local cx_token *calls_head, *calls_tail;
+enum { PHASE_IDLE, PHASE_CASCADE, PHASE_CALLBACKS };
+static _Thread_local int phase;
 static _Thread_local cx_token *free_head;
 static _Thread_local bool freeing;
 
@@ -113,7 +122,7 @@ void cx__token_destroy_dead(cx_token *t) {
 
 /* A cancel that lost waits for the winner to publish, so that "returned
  * false" implies "reads as cancelled".  The window is a few stores long. */
-static void wait_published(cx_token *t) {
+void cx__token_wait_published(const cx_token *t) {
   while (atomic_load_explicit(&t->state, memory_order_acquire) != CX__CANCELLED)
     sched_yield();
 }
@@ -150,14 +159,25 @@ bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
   return true;
 }
 
-void cx__token_queue(cx_token *t) {
+static void list_push(cx_token **head, cx_token **tail, cx_token *t) {
   t->pending_next = NULL;
-  if (work_tail != NULL)
-    work_tail->pending_next = t;
+  if (*tail != NULL)
+    (*tail)->pending_next = t;
   else
-    work_head = t;
-  work_tail = t;
+    *head = t;
+  *tail = t;
 }
+
+static cx_token *list_pop(cx_token **head, cx_token **tail) {
+  cx_token *t = *head;
+  if (t == NULL) return NULL;
+  *head = t->pending_next;
+  if (*head == NULL) *tail = NULL;
+  t->pending_next = NULL;
+  return t;
+}
+
+void cx__token_queue(cx_token *t) { list_push(&work_head, &work_tail, t); }
 
 /* Makes the fd of a claimed token readable. */
 static void wake_fd(cx_token *t) {
@@ -183,33 +203,82 @@ static void wake_waiters(cx_token *t, unsigned has) {
   if (has & CX__HAS_FD) wake_fd(t);
 }
 
-/* The rest of a claimed cancel: only what registrants asked for. */
-static void finish_one(cx_token *t) {
+/* Phase 1 of a claimed cancel for @t: wakes its waiters and claims its
+ * children, then hands it to phase 2 if it has callbacks. */
+static void cascade_one(cx_token *t, bool *locked) {
   unsigned has = atomic_load(&t->has); /* after the seq_cst publish */
   wake_waiters(t, has);
-  if (has & CX__HAS_CHILDREN) cx__token_cascade(t);
-  if (has & CX__HAS_CALLBACKS) cx__token_run_callbacks(t);
+  if (has & CX__HAS_CHILDREN) {
+    if (!*locked) cx__cascade_lock();
+    *locked = true;
+    cx__token_cascade(t);
+  }
+  if (has & CX__HAS_CALLBACKS)
+    list_push(&calls_head, &calls_tail, t); /* our reference goes along */
+  else
+    cx_token_unref(t);
+}
+
+/* Phase 1: until no claimed token of this thread and no token it must help
+ * is left.  When it returns, every descendant of every token it took is
+ * claimed. */
+static void cascade_phase(void) {
+  int outer = phase;
+  bool locked = false;
+  cx_token *t;
+  phase = PHASE_CASCADE;
+  for (;;) {
+    if ((t = list_pop(&work_head, &work_tail)) != NULL) {
+      cascade_one(t, &locked);
+    } else if ((t = cx__token_help_pop()) != NULL) {
+      if (!locked) cx__cascade_lock();
+      locked = true;
+      cx__token_wait_published(t); /* its reason, before its children */
+      cx__token_cascade(t);
+      cx_token_unref(t);
+    } else {
+      break;
+    }
+  }
+  if (locked) cx__cascade_unlock();
+  phase = outer;
+}
+
+/* Runs both phases for what this thread queued, unless an outer call on
+ * this thread is already doing so. */
+static void drain(void) {
+  cx_token *t;
+  if (phase == PHASE_CASCADE) return; /* the outer phase 1 takes it */
+  cascade_phase();
+  if (phase == PHASE_CALLBACKS) return; /* the outer loop runs them */
+  phase = PHASE_CALLBACKS;
+  while ((t = list_pop(&calls_head, &calls_tail)) != NULL) {
+    cx__token_run_callbacks(t);
+    cx_token_unref(t);
+  }
+  phase = PHASE_IDLE;
 }
 
 void cx__token_finish_claimed(cx_token *t) {
-  if (work_draining) {
-    /* Inside another cancel on this thread (a callback cancelling, a
-     * link): wake the waiters now, leave cascade and callbacks to the
-     * outer loop so that the stack does not grow. */
-    wake_waiters(t, atomic_load(&t->has));
-    cx__token_queue(t);
+  cx__token_queue(t);
+  drain();
+}
+
+void cx__token_log_unhelped(void) {
+  cx__log(CX_LOG_WARNING, NULL,
+          "cancel: out of memory; a descendant that another thread is "
+          "cancelling may be cancelled just after this cancel returns");
+}
+
+void cx__token_settle(cx_token *t) {
+  /* Only a token with children can have descendants left to claim. */
+  if (!(atomic_load(&t->has) & CX__HAS_CHILDREN)) return;
+  if (!cx__token_help_push(cx_token_ref(t))) {
+    cx_token_unref(t);
+    cx__token_log_unhelped();
     return;
   }
-  cx__token_queue(t);
-  work_draining = true;
-  while ((t = work_head) != NULL) {
-    work_head = t->pending_next;
-    if (work_head == NULL) work_tail = NULL;
-    t->pending_next = NULL;
-    finish_one(t);
-    cx_token_unref(t);
-  }
-  work_draining = false;
+  drain();
 }
 
 bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
@@ -221,7 +290,8 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
     return false;
   }
   if (atomic_load_explicit(&t->state, memory_order_acquire) != CX__LIVE) {
-    wait_published(t);
+    cx__token_wait_published(t);
+    cx__token_settle(t);
     return false;
   }
   /* Out of memory loses the text (and without an ext the time), never the
@@ -234,7 +304,8 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
   }
   if (!cx__token_claim(t, reason, msg, copy != NULL, NULL, false)) {
     cx__free(copy);
-    wait_published(t);
+    cx__token_wait_published(t);
+    cx__token_settle(t);
     return false;
   }
   cx__token_finish_claimed(cx_token_ref(t));

@@ -2,8 +2,54 @@
  * its sources is.  A link belongs to its target (freed with it) and sits in
  * its source's doubly linked list of children, so unlinking is O(1).  The
  * cascade claims each live target under the source's lock (atomics only)
- * and queues it on the per-thread work list: no recursion. */
+ * and queues it on the per-thread work list: no recursion.  A target that
+ * another thread claimed first goes on this thread's help stack, so that
+ * its children are claimed before this cancel returns (core.h). */
+#include <string.h>
+
 #include "core/core.h"
+
+/* uthash allocates through the library's hook and never aborts. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) cx__malloc(sz)
+#define uthash_free(ptr, sz) cx__free(ptr)
+#define uthash_nonfatal_oom(obj) (visit_oom = true)
+#include <uthash.h>
+
+/* ---- the help stack: tokens claimed by others (or earlier by this
+ * thread) whose children this thread's cascade phase must claim too.  A
+ * few entries live in the thread's storage; more grow a heap array, freed
+ * whenever the stack empties. */
+#define HELP_INLINE 32
+static _Thread_local cx_token *help_inline[HELP_INLINE];
+static _Thread_local cx_token **help_heap;
+static _Thread_local size_t help_len, help_cap;
+
+bool cx__token_help_push(cx_token *t) {
+  cx_token **items = help_heap != NULL ? help_heap : help_inline;
+  size_t cap = help_heap != NULL ? help_cap : HELP_INLINE;
+  if (help_len == cap) {
+    cx_token **grown = cx__malloc(2 * cap * sizeof *grown);
+    if (grown == NULL) return false;
+    memcpy(grown, items, help_len * sizeof *grown);
+    cx__free(help_heap);
+    help_heap = items = grown;
+    help_cap = 2 * cap;
+  }
+  items[help_len++] = t;
+  return true;
+}
+
+cx_token *cx__token_help_pop(void) {
+  cx_token *t;
+  if (help_len == 0) return NULL;
+  t = (help_heap != NULL ? help_heap : help_inline)[--help_len];
+  if (help_len == 0 && help_heap != NULL) {
+    cx__free(help_heap);
+    help_heap = NULL;
+  }
+  return t;
+}
 
 /* Links @target to @source with a fresh @link (both exts made).  With
  * @embedded, @link lies in the block of @target, a child token made just
@@ -53,9 +99,90 @@ static inline void link_attach(cx__link *link, cx_token *target,
     cx__token_finish_claimed(cx_token_ref(target));
 }
 
+/* ---- cycle check: a link source -> target closes a cycle when @source
+ * is already reached from @target.  A depth-first walk over the children
+ * lists, each token visited once (a uthash set), under the cascade lock so
+ * that no other link is made meanwhile. */
+typedef struct visit {
+  const cx_token *token;
+  UT_hash_handle hh;
+} visit;
+static _Thread_local bool visit_oom;
+
+/* Marks @t visited: 1 new, 0 seen before, -ENOMEM. */
+static int visit_add(visit **set, const cx_token *t) {
+  visit *v;
+  HASH_FIND_PTR(*set, &t, v);
+  if (v != NULL) return 0;
+  if ((v = cx__malloc(sizeof *v)) == NULL) return -ENOMEM;
+  v->token = t;
+  visit_oom = false;
+  HASH_ADD_PTR(*set, token, v);
+  if (visit_oom) {
+    cx__free(v);
+    return -ENOMEM;
+  }
+  return 1;
+}
+
+/* Pushes the live children of @t (with references) on the walk's stack.
+ * 0 or -ENOMEM. */
+static int push_children(cx_token *t, cx_token ***stack, size_t *len,
+                         size_t *cap) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx_token *left = NULL; /* a reference to drop once unlocked */
+  if (ext == NULL) return 0;
+  cx__lock_acquire(&ext->lock);
+  for (cx__link *l = ext->children; l != NULL; l = l->next) {
+    cx_token *child = cx__token_try_ref(l->target);
+    if (child == NULL) continue; /* being freed: leads nowhere new */
+    if (*len == *cap) {
+      size_t n = *cap != 0 ? 2 * *cap : 16;
+      cx_token **grown = cx__realloc(*stack, n * sizeof *grown);
+      if (grown == NULL) {
+        left = child;
+        break;
+      }
+      *stack = grown;
+      *cap = n;
+    }
+    (*stack)[(*len)++] = child;
+  }
+  cx__lock_release(&ext->lock);
+  if (left == NULL) return 0;
+  cx__token_unref(left);
+  return -ENOMEM;
+}
+
+/* Whether @to is reached from @from through children lists: 1, 0, or
+ * -ENOMEM.  The caller holds the cascade lock. */
+static int reaches(cx_token *from, const cx_token *to) {
+  cx_token **stack = NULL;
+  size_t len = 0, cap = 0;
+  visit *set = NULL, *v, *tmp;
+  int rc = push_children(from, &stack, &len, &cap);
+  while (rc == 0 && len > 0) {
+    cx_token *t = stack[--len];
+    if (t == to) {
+      rc = 1;
+    } else if ((rc = visit_add(&set, t)) == 1) {
+      rc = push_children(t, &stack, &len, &cap);
+    }
+    cx__token_unref(t);
+  }
+  while (len > 0) cx__token_unref(stack[--len]);
+  cx__free(stack);
+  HASH_ITER(hh, set, v, tmp) {
+    HASH_DEL(set, v);
+    cx__free(v);
+  }
+  return rc;
+}
+
 int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   cx__token_ext *text, *sext;
   cx__link *link;
+  int rc;
   if (target == NULL || source == NULL || target == source ||
       (flags & ~CX_LINK_PRESERVE_REASON))
     return -EINVAL;
@@ -63,14 +190,20 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
       (sext = cx__token_ext_get(source)) == NULL ||
       (link = cx__block_alloc(sizeof *link)) == NULL)
     return -ENOMEM;
-  link_attach(link, target, text, source, sext, flags, false);
-  return 0;
+  cx__cascade_lock();
+  rc = reaches(target, source);
+  if (rc == 0) link_attach(link, target, text, source, sext, flags, false);
+  cx__cascade_unlock();
+  if (rc == 0) return 0;
+  cx__block_free(link, sizeof *link);
+  return rc == 1 ? -ELOOP : rc;
 }
 
 void cx__token_cascade(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
   cx_token *dead = NULL;
   cx__link *link;
+  bool unhelped = false;
   cx__lock_acquire(&ext->lock);
   link = ext->children;
   ext->children = NULL;
@@ -83,11 +216,19 @@ void cx__token_cascade(cx_token *t) {
     if (target == NULL) continue;
     if (cx__token_claim(target,
                         preserve ? (cx_reason)t->reason : CX_REASON_PARENT,
-                        NULL, false, t, preserve) &&
-        atomic_load(&target->has) != 0) {
-      /* Someone waits, watches or listens: finish it from the queue. */
-      cx__token_queue(target); /* our reference goes with it */
-    } else if (atomic_fetch_sub(&target->refs, 1) == 1) {
+                        NULL, false, t, preserve)) {
+      if (atomic_load(&target->has) != 0) {
+        /* Someone waits, watches or listens: finish it from the queue. */
+        cx__token_queue(target); /* our reference goes with it */
+        continue;
+      }
+    } else if (atomic_load(&target->has) & CX__HAS_CHILDREN) {
+      /* Claimed by another thread, whose cascade may not have run yet (or
+       * earlier by this one): claim its children too before returning. */
+      if (cx__token_help_push(target)) continue; /* with our reference */
+      unhelped = true;
+    }
+    if (atomic_fetch_sub(&target->refs, 1) == 1) {
       /* Nothing to finish (or another thread claimed it).  If we held the
        * last reference, free it once unlocked: it is in no work list, so
        * pending_next is ours. */
@@ -96,6 +237,7 @@ void cx__token_cascade(cx_token *t) {
     }
   }
   cx__lock_release(&ext->lock);
+  if (unhelped) cx__token_log_unhelped();
   while (dead != NULL) {
     cx_token *next = dead->pending_next;
     cx__token_destroy_dead(dead);

@@ -309,7 +309,7 @@ long cx_registry_prune(double max_age_seconds, size_t max_count) {
   cx_op **dropped;
   size_t n = 0;
   double cutoff;
-  if (!(isfinite(max_age_seconds) && max_age_seconds >= 0)) return -EINVAL;
+  if (!(max_age_seconds >= 0)) return -EINVAL; /* negative or NaN */
   cutoff = cx__wall_now() - max_age_seconds;
   pthread_mutex_lock(&mu);
   dropped = cx__malloc((history.count + 1) * sizeof *dropped);

@@ -133,7 +133,7 @@ cx_scope_state cx_scope_begin(cx_op *op, int *result) {
 }
 
 void cx_scope_end(cx_scope_state *st) {
-  if (st->entered) {
+  if (st != NULL && st->entered) {
     cx_op_exit(st->op, st->result != NULL ? *st->result : 0);
     st->entered = 0;
   }

@@ -45,8 +45,13 @@ int cx__seconds_to_ns(double seconds, int64_t *out) {
 }
 
 int cx__duration_to_ns(double seconds, int64_t *out) {
+  int rc;
   if (!(seconds > 0)) return -EINVAL; /* also NaN */
-  return cx__seconds_to_ns(seconds, out);
+  rc = cx__seconds_to_ns(seconds, out);
+  /* A positive duration below half a nanosecond is the shortest one, not
+   * none (as current coreutils rounds a tiny timeout up). */
+  if (rc == 0 && *out == 0) *out = 1;
+  return rc;
 }
 
 int cx__timeout_to_deadline(double timeout, int64_t *deadline) {
@@ -105,7 +110,12 @@ int cx_clock_advance(double seconds) {
   int64_t ns;
   if (!cx__clock_is_virtual()) return -EINVAL;
   if (cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
-  atomic_fetch_add(&virtual_now, ns);
+  {
+    int64_t now = atomic_load(&virtual_now);
+    while (!atomic_compare_exchange_weak(&virtual_now, &now,
+                                         cx__add_saturated(now, ns))) {
+    }
+  }
   cx__timer_clock_changed(true);
   return 0;
 }

@@ -45,12 +45,13 @@ void cx__after_fork_resume(void) {
   cx__workers_resume();
 }
 
-/* Lock order: registry, signals, deferred, stripes, workers, timer, park:
- * the order in which the library nests them (a condition source submits a
+/* Lock order: cascade, registry, signals, deferred, stripes, workers, timer,
+ * park: the order in which the library nests them (a condition source submits a
  * job and arms its timer under its stripe; the registry reads op times
  * under its lock; parking's locks are leaves), so taking them in this order
  * cannot deadlock. */
 static void prepare(void) {
+  cx__cascade_fork_prepare();
   cx__registry_fork_prepare();
   cx__signals_fork_prepare();
   cx__deferred_fork_prepare();
@@ -68,6 +69,7 @@ static void parent(void) {
   cx__deferred_fork_parent();
   cx__signals_fork_parent();
   cx__registry_fork_parent();
+  cx__cascade_fork_parent();
 }
 
 static void child(void) {
@@ -79,6 +81,7 @@ static void child(void) {
   cx__workers_fork_child();
   cx__signals_fork_child();
   cx__registry_fork_child();
+  cx__cascade_fork_child();
   atomic_fetch_add(&generation, 1);
   atomic_store(&resume_pending, true);
 }

@@ -122,7 +122,8 @@ bool cx__clock_is_virtual(void);
  * Returns 0 or -EINVAL. */
 int cx__seconds_to_ns(double seconds, int64_t *out);
 /* Converts a timeout's duration in seconds to ns: > 0, finite and at most
- * 9.2e9 s, else -EINVAL (a duration of 0 is no timeout at all). */
+ * 9.2e9 s, else -EINVAL (a duration of 0 is no timeout at all); a positive
+ * duration under 1 ns becomes 1 ns. */
 int cx__duration_to_ns(double seconds, int64_t *out);
 /* Converts a wait timeout (poll(2) convention) to an absolute CLOCK_MONOTONIC
  * deadline in ns: CX__NO_DEADLINE for "forever".  -EINVAL for NaN. */
@@ -171,6 +172,22 @@ void cx__unpark_all(_Atomic int *word, const void *object);
 void cx__park_fork_prepare(void);
 void cx__park_fork_parent(void);
 void cx__park_fork_child(void);
+
+/* ---- the cascade lock (cascade_lock.c): one process-wide mutex held by
+ * a thread while it cascades cancels (claims descendants) and while
+ * cx_token_link() checks for a cycle and attaches.  Holding it while
+ * cascading makes "every descendant is cancelled when a cancel returns"
+ * true from every thread: a thread whose claim lost waits for the lock, so
+ * the winner's cascade is over or not started (then the loser does it).
+ * Nested holds by one thread count (a cancel reached from inside a
+ * cascade).  Taken before any word lock or stripe; fork() takes it first
+ * (fork.c). */
+void cx__cascade_lock(void);
+void cx__cascade_unlock(void);
+bool cx__cascade_lock_held(void);
+void cx__cascade_fork_prepare(void);
+void cx__cascade_fork_parent(void);
+void cx__cascade_fork_child(void);
 
 /* ---- word locks (lock.c): a lock in one int inside the object it guards,
  * for short critical sections that never wait for another thread, run user

@@ -116,7 +116,7 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   if (out != NULL) *out = NULL;
   if (predicate == NULL || out == NULL ||
       !(isfinite(interval) && interval > 0) ||
-      cx__seconds_to_ns(interval, &ns) != 0 || ns == 0)
+      cx__duration_to_ns(interval, &ns) != 0)
     return -EINVAL;
   c = cx__calloc(1, sizeof *c);
   if (c == NULL) return -ENOMEM;

@@ -2,6 +2,7 @@
  * by polling the op's token fd alongside the caller's descriptors. */
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "wait/wait_internal.h"
 
@@ -20,12 +21,24 @@ static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline) {
   }
 }
 
+/* Whether poll(2) would refuse @nfds entries (more than RLIMIT_NOFILE):
+ * checked before anything is copied, so that no count wraps.  Counts up to
+ * STACK_FDS need no look-up: poll() itself refuses them if the limit is
+ * lower. */
+static bool too_many_fds(nfds_t nfds) {
+  struct rlimit lim;
+  if (nfds < STACK_FDS) return false;
+  if (nfds >= SIZE_MAX / sizeof(struct pollfd)) return true;
+  return getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+         nfds > lim.rlim_cur;
+}
+
 int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
   struct pollfd stack[STACK_FDS], *all = stack;
   const cx_op *target = cx__wait_op(op);
   int64_t deadline;
   int fd, rc, ready = 0;
-  if ((fds == NULL && nfds > 0) ||
+  if ((fds == NULL && nfds > 0) || too_many_fds(nfds) ||
       cx__timeout_to_deadline(timeout, &deadline) != 0)
     return -EINVAL;
   cx__after_fork_resume();

@@ -13,10 +13,11 @@ static void plain_sleep(int64_t ns) {
 
 int cx_sleep(cx_op *op, double seconds) {
   const cx_op *target = cx__wait_op(op);
-  int64_t ns;
+  int64_t ns = CX__NO_DEADLINE;
   int rc;
-  if (!isfinite(seconds) || cx__seconds_to_ns(seconds, &ns) != 0)
-    return -EINVAL;
+  if (isnan(seconds) || seconds < 0) return -EINVAL;
+  /* Beyond 9.2e9 s (about 292 years), or infinite: no deadline at all. */
+  if (cx__seconds_to_ns(seconds, &ns) != 0) seconds = INFINITY;
   if (target == NULL) {
     plain_sleep(ns);
     return 0;

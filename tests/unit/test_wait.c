@@ -643,7 +643,6 @@ static void test_bad_arguments(void **state) {
   pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
   CX_ASSERT_ERR(-EINVAL, cx_sleep(op, -1.0));
   CX_ASSERT_ERR(-EINVAL, cx_sleep(op, NAN));
-  CX_ASSERT_ERR(-EINVAL, cx_sleep(op, INFINITY));
   CX_ASSERT_ERR(-EINVAL, cx_sleep(NULL, -0.5));
   CX_ASSERT_ERR(-EINVAL, cx_poll(op, NULL, 1, 0.0));
   struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
