@@ -109,6 +109,17 @@ CX_EXPORT int cx_op_add_timeout(cx_op *op, double seconds);
  * Returns: 0.
  * Errors: -EINVAL NULL @op or the op was already entered (nothing changes);
  *   -ENOMEM.
+ * Thread exit: a thread that ends (returns from its start routine or calls
+ *   pthread_exit()) with ops still entered does not leave them RUNNING: at
+ *   its exit each is ended, innermost first, as by cx_op_exit() with
+ *   -EOWNERDEAD: FAILED with error -EOWNERDEAD, or CANCELLED if it was
+ *   cancelled; its sources stop, it leaves the registry, its status
+ *   callbacks run (on the exiting thread) and a warning is logged
+ *   (cancelable/log.h).  The caller's own reference stays the caller's to
+ *   release.  A shield left open is ended the same way and its handle's
+ *   reference released (the handle must not be used afterwards).  The
+ *   process's exit() ends no thread this way: that is the main thread's
+ *   return from main(), not a thread exit.
  * Thread-safety: any thread; the op becomes current on the calling thread.
  * Since: 0.1 */
 CX_EXPORT int cx_op_enter(cx_op *op);

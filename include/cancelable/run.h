@@ -220,7 +220,10 @@ typedef struct cx_adoption {
  * reference on @op for the duration.
  * @op: (nullable) NULL makes "no op" current (cx_current() returns NULL).
  * @saved: (not nullable) storage that lives until cx_current_restore().
- * Returns: 0.  Errors: -EINVAL NULL @saved.
+ * Returns: 0.  Errors: -EINVAL NULL @saved; -ENOMEM (past 8 nested
+ *   entries the thread's stack of current ops grows on the heap).
+ * A thread that exits before cx_current_restore() drops the reference
+ *   (guarantee 12 of the guide's "Thread exit").
  * Thread-safety: acts on the calling thread's stack.
  * Since: 0.1 */
 CX_EXPORT int cx_current_adopt(cx_op *op, cx_adoption *saved);

@@ -322,13 +322,13 @@ typedef struct cx__status_cb {
   void (*destroy)(void *);
 } cx__status_cb;
 
-/* An entry of a thread's stack of current operations.  An op's own enter
- * uses the frame inside the op; adopting an op on another thread (thread
- * pools, cx_thread_create) uses a frame owned by the caller, so one op may
- * be current on several threads at once. */
+/* The key of an entry of a thread's stack of current operations
+ * (current.c).  An op's own enter uses the frame inside the op; adopting
+ * an op on another thread (thread pools, cx_thread_create) uses a frame
+ * owned by the caller, so one op may be current on several threads at
+ * once.  Only its address matters. */
 typedef struct cx__frame {
-  cx_op *op;
-  struct cx__frame *prev;
+  char key;
 } cx__frame;
 
 struct cx_op {
@@ -399,10 +399,19 @@ bool cx__op_exited(const cx_op *op);
 int cx__shield_exit(cx_op *shield, int result);
 
 /* Current-operation stack of the calling thread (current.c). */
-void cx__current_push(cx__frame *frame, cx_op *op);
+/* Makes room for one push (and hooks the thread's exit): 0 or -ENOMEM. */
+int cx__current_reserve(void);
+/* Pushes @op under the key @frame, after a cx__current_reserve().  An
+ * @adopted entry holds a reference on @op (its owner drops it); at thread
+ * exit an adopted entry's reference is dropped, any other op is ended. */
+void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted);
 /* Pops @frame if it is the innermost; false otherwise. */
-bool cx__current_pop(cx__frame *frame);
+bool cx__current_pop(const cx__frame *frame);
 bool cx__current_is_top(const cx__frame *frame);
+/* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
+ * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
+ * handle reference is released too. */
+void cx__op_end_abandoned(cx_op *op);
 
 /* ---- ids (id.c) */
 void cx__id_random(uint64_t out[2]);

@@ -216,6 +216,7 @@ int cx_op_enter(cx_op *op) {
   int rc;
   if (op == NULL) return -EINVAL;
   cx__after_fork_resume();
+  if (cx__current_reserve() != 0) return -ENOMEM;
   s = cx__stripe_for(op);
   /* Taking the op's lock orders this with cx_op_on()/add_source(). */
   pthread_mutex_lock(&s->mu);
@@ -245,7 +246,7 @@ int cx_op_enter(cx_op *op) {
   }
   atomic_store(&op->deadline, deadline);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
-  cx__current_push(&op->frame, op);
+  cx__current_push(&op->frame, op, false);
   if (cx__registry_wants(op->register_asked)) {
     op->registered = true;
     cx__registry_enter(op);
@@ -304,6 +305,20 @@ int cx_op_exit(cx_op *op, int result) {
 
 int cx__shield_exit(cx_op *shield, int result) {
   return op_exit(shield, result);
+}
+
+void cx__op_end_abandoned(cx_op *op) {
+  bool shield = op->is_shield;
+  if (cx__log_enabled(CX_LOG_WARNING))
+    cx__log(
+        CX_LOG_WARNING, cx__op_id(op),
+        "thread exited inside %s '%s': ended as %s",
+        shield ? "shield" : "operation", op->name,
+        cx_token_is_cancelled(op->token) ? "cancelled" : "failed (EOWNERDEAD)");
+  op_exit(op, -EOWNERDEAD); /* the innermost: it pops */
+  /* Nobody can end a shield of a thread that is gone, nor use its handle:
+   * its reference goes too. */
+  if (shield) cx_op_unref(op);
 }
 
 bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message) {

@@ -16,8 +16,9 @@ _Static_assert(sizeof(adoption) <= sizeof(cx_adoption),
 int cx_current_adopt(cx_op *op, cx_adoption *saved) {
   adoption *a = (adoption *)(void *)saved;
   if (saved == NULL) return -EINVAL;
+  if (cx__current_reserve() != 0) return -ENOMEM;
   a->op = cx_op_ref(op);
-  cx__current_push(&a->frame, op);
+  cx__current_push(&a->frame, op, true);
   return 0;
 }
 

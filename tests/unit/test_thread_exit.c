@@ -1,0 +1,208 @@
+/* tests/unit/test_thread_exit.c - a thread that ends inside operations
+ * (issue 13, defect 4; DESIGN.md guarantee 12): at its exit each op left
+ * entered is ended (FAILED with -EOWNERDEAD, or CANCELLED if it was
+ * cancelled), innermost first, its sources stop (a timeout no longer
+ * fires, a signal's disposition is restored), it leaves the registry, its
+ * status callbacks run once, a warning is logged, adoptions drop their
+ * reference and an open shield is released (LeakSanitizer checks the
+ * frees under ASan: the shield's handle is dropped on purpose).  Works past the
+ * inline depth of the thread's stack. */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <cancelable.h>
+
+static atomic_int warnings;
+
+static void count_warnings(cx_log_level level, const char *op_id,
+                           const char *message, void *user_data) {
+  (void)op_id;
+  (void)user_data;
+  if (level == CX_LOG_WARNING && strstr(message, "thread exited") != NULL)
+    atomic_fetch_add(&warnings, 1);
+}
+
+static void count_event(cx_op *op, void *user_data) {
+  (void)op;
+  atomic_fetch_add((atomic_int *)user_data, 1);
+}
+
+static size_t live_registered(void) {
+  cx_op_list l = {NULL, 0};
+  size_t n;
+  CX_ASSERT_OK(cx_registry_list(NULL, &l));
+  n = l.count;
+  cx_op_list_free(&l);
+  return n;
+}
+
+/* ---- one op left RUNNING, with a timeout, a signal source, registered */
+
+typedef struct left {
+  cx_op *op;
+  bool cancel_first;
+  bool use_pthread_exit;
+} left;
+
+static void *enter_and_leave(void *p) {
+  left *l = p;
+  CX_ASSERT_OK(cx_op_enter(l->op));
+  if (l->cancel_first) cx_op_cancel(l->op, CX_REASON_MANUAL, "bye");
+  if (l->use_pthread_exit) pthread_exit(NULL);
+  return NULL; /* without cx_op_exit() */
+}
+
+static cx_op *op_with_sources(atomic_int *errors, atomic_int *cancels) {
+  cx_op *op = NULL;
+  cx_source *sig = NULL;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  int signals[] = {SIGUSR2};
+  o.register_op = true;
+  o.timeout = 5;
+  o.name = "left-behind";
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_source_signal(signals, 1, &sig));
+  CX_ASSERT_OK(cx_op_add_source(op, sig));
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_ERROR, count_event, errors, NULL));
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_CANCEL, count_event, cancels, NULL));
+  return op;
+}
+
+static void check_left(bool cancel_first, bool use_pthread_exit) {
+  atomic_int errors = 0, cancels = 0;
+  struct sigaction before, after;
+  pthread_t th;
+  left l;
+  cx_registry_clear();
+  atomic_store(&warnings, 0);
+  cx_log_set_handler(count_warnings, CX_LOG_WARNING, NULL);
+  assert_int_equal(sigaction(SIGUSR2, NULL, &before), 0);
+  l.op = op_with_sources(&errors, &cancels);
+  l.cancel_first = cancel_first;
+  l.use_pthread_exit = use_pthread_exit;
+  assert_int_equal(pthread_create(&th, NULL, enter_and_leave, &l), 0);
+  assert_true(cx_test_join_within(th, 30, NULL));
+  if (cancel_first) {
+    assert_int_equal(cx_op_status(l.op), CX_STATUS_CANCELLED);
+    assert_int_equal(cx_op_cancel_reason(l.op), CX_REASON_MANUAL);
+    assert_int_equal(atomic_load(&cancels), 1);
+    assert_int_equal(atomic_load(&errors), 0);
+  } else {
+    assert_int_equal(cx_op_status(l.op), CX_STATUS_FAILED);
+    assert_int_equal(cx_op_error(l.op), -EOWNERDEAD);
+    assert_int_equal(atomic_load(&errors), 1);
+    assert_int_equal(atomic_load(&cancels), 0);
+    assert_false(cx_op_is_cancelled(l.op));
+  }
+  assert_true(cx_op_end_time(l.op) > 0);
+  assert_int_equal(atomic_load(&warnings), 1);
+  assert_int_equal(live_registered(), 0);
+  /* The signal source stopped: the disposition is the one before. */
+  assert_int_equal(sigaction(SIGUSR2, NULL, &after), 0);
+  assert_true(after.sa_handler == before.sa_handler);
+  /* Its timeout no longer runs: a cancel now is refused (it has ended). */
+  assert_false(cx_op_cancel(l.op, CX_REASON_MANUAL, NULL));
+  cx_log_set_handler(NULL, CX_LOG_WARNING, NULL);
+  cx_op_unref(l.op);
+  cx_registry_clear();
+}
+
+static void test_return_leaves_op(void **state) {
+  (void)state;
+  check_left(false, false);
+}
+
+static void test_pthread_exit_leaves_op(void **state) {
+  (void)state;
+  check_left(false, true);
+}
+
+static void test_cancelled_op_ends_cancelled(void **state) {
+  (void)state;
+  check_left(true, true);
+}
+
+/* ---- nesting: ops, an adoption, a shield, deeper than the inline stack */
+
+enum { NESTED = 20 };
+
+typedef struct nest {
+  cx_op *outer;       /* adopted by the thread */
+  cx_op *ops[NESTED]; /* entered by the thread, kept by the test */
+} nest;
+
+static void *enter_nested(void *p) {
+  nest *n = p;
+  cx_adoption saved; /* on this stack, gone at exit */
+  cx_op *shield = NULL;
+  CX_ASSERT_OK(cx_current_adopt(n->outer, &saved));
+  for (int i = 0; i < NESTED; i++) {
+    cx_op_options o = CX_OP_OPTIONS_INIT;
+    o.parent = cx_current();
+    CX_ASSERT_OK(cx_op_create(&n->ops[i], &o));
+    CX_ASSERT_OK(cx_op_enter(n->ops[i]));
+  }
+  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &shield));
+  assert_true(cx_current() == shield);
+  return NULL; /* the shield's handle is dropped here on purpose */
+}
+
+static void test_nested_ends_all(void **state) {
+  nest n;
+  pthread_t th;
+  (void)state;
+  n.outer = cx_test_op("outer", NULL, 0);
+  CX_ASSERT_OK(cx_op_enter(n.outer)); /* entered here, adopted there */
+  assert_int_equal(pthread_create(&th, NULL, enter_nested, &n), 0);
+  assert_true(cx_test_join_within(th, 30, NULL));
+  /* The shield was ended and freed with its handle (LeakSanitizer, under
+   * ASan, fails the test otherwise). */
+  for (int i = 0; i < NESTED; i++) {
+    assert_int_equal(cx_op_status(n.ops[i]), CX_STATUS_FAILED);
+    assert_int_equal(cx_op_error(n.ops[i]), -EOWNERDEAD);
+    assert_int_equal(cx_op_child_count(n.ops[i]), 0);
+    cx_op_unref(n.ops[i]);
+  }
+  /* The adopted op is this thread's: untouched, still running here. */
+  assert_int_equal(cx_op_status(n.outer), CX_STATUS_RUNNING);
+  assert_true(cx_current() == n.outer);
+  CX_ASSERT_OK(cx_op_exit(n.outer, 0));
+  cx_op_unref(n.outer); /* the last reference: the adoption's is gone */
+}
+
+/* A thread that never entered an op, and one that exited properly, end
+ * without a warning. */
+static void *clean_thread(void *p) {
+  cx_op *op = cx_test_entered_op("clean", NULL, 0);
+  (void)p;
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  return NULL;
+}
+
+static void test_clean_exit_is_silent(void **state) {
+  pthread_t th;
+  (void)state;
+  atomic_store(&warnings, 0);
+  cx_log_set_handler(count_warnings, CX_LOG_WARNING, NULL);
+  assert_int_equal(pthread_create(&th, NULL, clean_thread, NULL), 0);
+  assert_true(cx_test_join_within(th, 30, NULL));
+  assert_int_equal(atomic_load(&warnings), 0);
+  cx_log_set_handler(NULL, CX_LOG_WARNING, NULL);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/thread-exit/return-leaves-op", test_return_leaves_op),
+    CX_TEST("/thread-exit/pthread-exit-leaves-op", test_pthread_exit_leaves_op),
+    CX_TEST("/thread-exit/cancelled-op-ends-cancelled",
+            test_cancelled_op_ends_cancelled),
+    CX_TEST("/thread-exit/nested-ends-all", test_nested_ends_all),
+    CX_TEST("/thread-exit/clean-exit-is-silent", test_clean_exit_is_silent),
+};
+
+CX_TEST_MAIN("thread-exit", tests)
