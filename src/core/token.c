@@ -234,7 +234,7 @@ static void cascade_phase(void) {
       if (!locked) cx__cascade_lock();
       locked = true;
       cx__token_wait_published(t); /* its reason, before its children */
-      cx__token_cascade(t);
+      if (atomic_load(&t->has) & CX__HAS_CHILDREN) cx__token_cascade(t);
       cx_token_unref(t);
     } else {
       break;

@@ -222,9 +222,11 @@ void cx__token_cascade(cx_token *t) {
         cx__token_queue(target); /* our reference goes with it */
         continue;
       }
-    } else if (atomic_load(&target->has) & CX__HAS_CHILDREN) {
+    } else if ((atomic_load(&target->has) & CX__HAS_CHILDREN) ||
+               atomic_load(&target->state) != CX__CANCELLED) {
       /* Claimed by another thread, whose cascade may not have run yet (or
-       * earlier by this one): claim its children too before returning. */
+       * earlier by this one), or not yet published: before returning, wait
+       * until it reads as cancelled and claim its children too. */
       if (cx__token_help_push(target)) continue; /* with our reference */
       unhelped = true;
     }
