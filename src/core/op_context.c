@@ -41,29 +41,38 @@ const char *cx_op_parent_id(const cx_op *op) {
   return op && op->parent ? cx__op_id(op->parent) : NULL;
 }
 
-/* The wall-clock time of the monotonic stamp @mono (0: none yet), made on
- * the first request and kept in @wall, under the op's lock.  Enter and exit
- * read one clock, the monotonic one; the wall clock is read here, and the
- * time elapsed since the stamp is taken off it. */
-static double wall_time(const cx_op *op, double *wall, const int64_t *mono) {
+/* Makes the wall-clock start time from the monotonic stamp, under the
+ * op's lock: enter reads one clock, the monotonic one; the wall clock is
+ * read here, and the time elapsed since the stamp is taken off it. */
+static void derive_start_locked(cx_op *op) {
+  if (op->start_wall == 0 && op->start_mono != 0)
+    op->start_wall =
+        cx__wall_now() - (double)(cx__now_ns() - op->start_mono) / 1e9;
+}
+
+/* The wall-clock start (@end false) or end time of @op, made on the first
+ * request.  The end is the start plus the monotonic time between them, so
+ * end - start is exactly the elapsed time (two separate wall-clock
+ * readings could put a short op's end before its start). */
+static double wall_time(const cx_op *op, bool end) {
+  cx_op *o = (cx_op *)op; /* the cache is guarded by the op's lock */
   cx__stripe *s = cx__stripe_for(op);
   double v;
   pthread_mutex_lock(&s->mu);
-  if (*wall == 0 && *mono != 0)
-    *wall = cx__wall_now() - (double)(cx__now_ns() - *mono) / 1e9;
-  v = *wall;
+  derive_start_locked(o);
+  if (end && o->end_wall == 0 && o->end_mono != 0 && o->start_wall != 0)
+    o->end_wall = o->start_wall + (double)(o->end_mono - o->start_mono) / 1e9;
+  v = end ? o->end_wall : o->start_wall;
   pthread_mutex_unlock(&s->mu);
   return v;
 }
 
 double cx_op_start_time(const cx_op *op) {
-  cx_op *o = (cx_op *)op; /* the cache is guarded by the op's lock */
-  return op ? wall_time(op, &o->start_wall, &o->start_mono) : 0.0;
+  return op ? wall_time(op, false) : 0.0;
 }
 
 double cx_op_end_time(const cx_op *op) {
-  cx_op *o = (cx_op *)op;
-  return op ? wall_time(op, &o->end_wall, &o->end_mono) : 0.0;
+  return op ? wall_time(op, true) : 0.0;
 }
 
 double cx_op_elapsed(const cx_op *op) {
