@@ -71,20 +71,31 @@ static void *cancel_middle(void *p) {
   return NULL;
 }
 
+/* Makes the chain and cancels its middle on a thread @th, returning once
+ * the middle's callback runs (and stays running until released). */
+static void chain_start(chain *c, pthread_t *th) {
+  chain_make(c);
+  assert_int_equal(pthread_create(th, NULL, cancel_middle, c), 0);
+  while (!atomic_load(&c->cb.started)) sched_yield();
+}
+
+/* Lets the middle's callback return, joins @th, frees the chain. */
+static void chain_finish(chain *c, pthread_t th) {
+  atomic_store(&c->cb.release, true);
+  assert_true(cx_test_join_within(th, 30, NULL));
+  chain_free(c);
+}
+
 static void test_callbacks_after_descendants(void **state) {
   chain c;
   pthread_t th;
   (void)state;
-  chain_make(&c);
-  assert_int_equal(pthread_create(&th, NULL, cancel_middle, &c), 0);
-  while (!atomic_load(&c.cb.started)) sched_yield();
+  chain_start(&c, &th);
   /* The middle's callback is running (and stays so): its subtree is
    * cancelled already. */
   assert_true(c.cb.grandchild_done);
   assert_true(cx_token_is_cancelled(c.grandchild));
-  atomic_store(&c.cb.release, true);
-  assert_true(cx_test_join_within(th, 30, NULL));
-  chain_free(&c);
+  chain_finish(&c, th);
 }
 
 /* The issue's reproduction: a middle token cancelled on one thread, whose
@@ -94,9 +105,7 @@ static void test_loser_returns_after_cascade(void **state) {
   chain c;
   pthread_t th;
   (void)state;
-  chain_make(&c);
-  assert_int_equal(pthread_create(&th, NULL, cancel_middle, &c), 0);
-  while (!atomic_load(&c.cb.started)) sched_yield();
+  chain_start(&c, &th);
   assert_true(cx_token_cancel(c.root, CX_REASON_MANUAL, "root"));
   assert_true(cx_token_is_cancelled(c.child));
   assert_true(cx_token_is_cancelled(c.grandchild));
@@ -104,9 +113,7 @@ static void test_loser_returns_after_cascade(void **state) {
    * does not wait for the winner's slow callback). */
   assert_false(cx_token_cancel(c.middle, CX_REASON_MANUAL, NULL));
   assert_false(atomic_load(&c.cb.release));
-  atomic_store(&c.cb.release, true);
-  assert_true(cx_test_join_within(th, 30, NULL));
-  chain_free(&c);
+  chain_finish(&c, th);
 }
 
 /* ---- randomized race */
