@@ -94,15 +94,32 @@ no_leftovers() {
 }
 
 # started: a command that says it has started (the tool has set up its
-# signal handling by then), then sleeps; wait_started waits for it.
-started() { echo "touch $TMP/started; exec sleep $MARK"; }
+# signal handling by then) by writing its pid (with `run`, also its process
+# group) to $TMP/started, then sleeps; wait_started waits for it.
+started() { echo "echo \$\$ > $TMP/started; exec sleep $MARK"; }
 wait_started() {
   local i
   for i in $(seq 100); do
-    [ -e "$TMP/started" ] && return 0
+    [ -s "$TMP/started" ] && return 0
     sleep 0.1
   done
   fail "the command did not start"
+}
+
+# group_members PGID: the live processes (zombies are dead) of a group.
+group_members() {
+  ps -A -o pgid=,stat=,pid= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { print $3 }'
+}
+
+# group_gone PGID: no live process of the group is left within 5 s.
+group_gone() {
+  local i
+  for i in $(seq 50); do
+    [ -z "$(group_members "$1")" ] && return 0
+    sleep 0.1
+  done
+  ps -o pid,ppid,pgid,stat,args -p "$(group_members "$1" | paste -sd,)" >&2
+  fail "processes of group $1 outlived the tool"
 }
 
 need_python() {
@@ -323,6 +340,58 @@ t_run_tool_killed() {
   kill -KILL "$pid"
   wait "$pid"
   no_leftovers
+}
+
+# The tool is killed outright: its watcher kills the command's whole group,
+# the background children too (PDEATHSIG reaches the command only).  The
+# watcher is not a member of the group.
+t_run_tool_killed_group() {
+  "$C" run -- sh -c "sleep $MARK & sleep $MARK & $(started)" &
+  local pid=$! pgid
+  wait_started
+  pgid=$(cat "$TMP/started")
+  [ "$(group_members "$pgid" | wc -l)" -eq 3 ] ||
+    fail "group $pgid is not the command and its two children:" \
+      "$(group_members "$pgid" | paste -sd' ')"
+  kill -KILL "$pid"
+  wait "$pid"
+  group_gone "$pgid"
+  no_leftovers
+}
+
+# What a terminal sends to a job (INT, QUIT, TSTP, TTIN, TTOU, HUP, CONT),
+# sent to the tool's process group and to the command's, does not disarm
+# the watcher: the group still dies with the tool.
+t_run_tool_killed_job_signals() {
+  set -m # the tool gets a process group of its own, as in a shell job
+  local s pid pgid sigs="INT QUIT TSTP TTIN TTOU HUP TERM"
+  "$C" run --on-signal none -- \
+    sh -c "trap '' $sigs; sleep $MARK & $(started)" &
+  pid=$!
+  wait_started
+  pgid=$(cat "$TMP/started")
+  for s in $sigs CONT; do kill -"$s" -- -"$pid" -"$pgid"; done
+  sleep 0.5
+  kill -0 "$pid" || fail "the tool died of a job-control signal"
+  [ "$(group_members "$pgid" | wc -l)" -eq 2 ] || fail "group $pgid changed"
+  kill -KILL "$pid"
+  wait "$pid"
+  group_gone "$pgid"
+  no_leftovers
+}
+
+# A run that ends normally stops its watcher before exiting (nothing is
+# left, not even for a moment) and keeps the command's status.
+t_run_watcher_stopped() {
+  "$C" run -- sh -c ": $MARK; exit 3"
+  expect_status 3 $? "exit 3"
+  ! pgrep -af "$MARK" || fail "left behind by a run that exited 3"
+  "$C" run -- sh -c "kill -USR1 \$\$; : $MARK"
+  expect_status 138 $? "killed by USR1"
+  ! pgrep -af "$MARK" || fail "left behind by a run killed by USR1"
+  "$C" run -t 0.5 -- sh -c "sleep $MARK & sleep $MARK"
+  expect_status 124 $? "timeout"
+  ! pgrep -af "$MARK" || fail "left behind by a run that timed out"
 }
 
 t_run_stop_signal() {

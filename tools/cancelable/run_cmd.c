@@ -154,9 +154,18 @@ static int exit_status(run_state *s, const char *kind) {
 /* Runs the command inside the entered op and exits the op. */
 static int supervise_and_exit(run_state *s) {
   run_options *o = s->o;
-  supervise_config cfg = {o->argv,     PROG,      o->foreground, o->stop_signal,
-                          o->grace,    true,      INFINITY,      true,
-                          o->progress, o->verbose};
+  supervise_config cfg = {.argv = o->argv,
+                          .prog = PROG,
+                          .foreground = o->foreground,
+                          .stop_signal = o->stop_signal,
+                          .grace = o->grace,
+                          .clean_group = true,
+                          .kill_after_forward = INFINITY,
+                          .progress_channel = true,
+                          .live = o->progress,
+                          .verbose = o->verbose,
+                          .death_signal = SIGKILL,
+                          .watch_group = true};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);

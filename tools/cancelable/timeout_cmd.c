@@ -164,9 +164,14 @@ static int exit_status(const timeout_options *o, const supervise_result *r) {
 
 static int run(const timeout_options *o) {
   static const int forwarded[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
-  supervise_config cfg = {o->argv,       PROG,      o->foreground, o->signal,
-                          o->kill_after, false,     o->kill_after, false,
-                          false,         o->verbose};
+  supervise_config cfg = {.argv = o->argv,
+                          .prog = PROG,
+                          .foreground = o->foreground,
+                          .stop_signal = o->signal,
+                          .grace = o->kill_after,
+                          .kill_after_forward = o->kill_after,
+                          .verbose = o->verbose,
+                          .death_signal = SIGKILL};
   cx_op_options opts = CX_OP_OPTIONS_INIT;
   supervise_result res;
   progress_state st;
