@@ -669,6 +669,24 @@ t_timeout_foreground() {
   compare --foreground -s KILL 1 sleep "$MARK"
 }
 t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+# A killed tool leaves the command the timeout signal, as GNU timeout does
+# since coreutils 9.10 (its tests/timeout/timeout-group.sh); the GNU timeout
+# here may be older, so nothing is compared.
+t_timeout_tool_killed() {
+  "$C" timeout -s USR1 300 sh -c "trap 'echo > $TMP/got; exit 0' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK" &
+  local pid=$! i
+  wait_started
+  kill -KILL "$pid"
+  wait "$pid"
+  for i in $(seq 50); do
+    [ -e "$TMP/got" ] && break
+    sleep 0.1
+  done
+  [ -e "$TMP/got" ] || fail "the command did not get USR1 from the kernel"
+  no_leftovers
+}
+
 t_timeout_verbose() {
   compare -v 1 sleep "$MARK"
   expect_in "sending signal TERM" "$ERR"

@@ -4,8 +4,9 @@
  * (124 timed out, 125 own failure, 126 not executable, 127 not found,
  * 128+N killed by signal N, 137 after SIGKILL), built on an operation with
  * a timeout.  Like GNU timeout, it forwards INT, QUIT, HUP and TERM to the
- * command and does not stop the command's leftover children when the
- * command ends by itself (`cancelable run` does). */
+ * command, does not stop the command's leftover children when the command
+ * ends by itself, and when it dies the command alone gets the timeout
+ * signal (`cancelable run` does more). */
 #include <cancelable.h>
 #include <errno.h>
 #include <getopt.h>
@@ -164,6 +165,9 @@ static int exit_status(const timeout_options *o, const supervise_result *r) {
 
 static int run(const timeout_options *o) {
   static const int forwarded[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+  /* If the tool dies, the command gets the timeout signal and nothing else
+   * is done, as GNU timeout does since coreutils 9.10 (PR_SET_PDEATHSIG in
+   * the child; nothing watches the group). */
   supervise_config cfg = {.argv = o->argv,
                           .prog = PROG,
                           .foreground = o->foreground,
@@ -171,7 +175,7 @@ static int run(const timeout_options *o) {
                           .grace = o->kill_after,
                           .kill_after_forward = o->kill_after,
                           .verbose = o->verbose,
-                          .death_signal = SIGKILL};
+                          .death_signal = o->signal};
   cx_op_options opts = CX_OP_OPTIONS_INIT;
   supervise_result res;
   progress_state st;
