@@ -177,6 +177,22 @@ t_run_report_stderr() {
   expect_json "$ERR" exit_status 5
 }
 
+# A report that cannot be written is said on stderr, and the exit status
+# stays the command's (or the cancel's): the outcome is not lost to 125.
+t_run_report_unwritable() {
+  [ -w /dev/full ] || skip "/dev/full is needed"
+  "$C" run --report-file=/dev/full -- sh -c 'exit 3' 2>"$ERR"
+  expect_status 3 $? "exit 3, report to /dev/full"
+  expect_in "cannot write the report to '/dev/full': No space left on device" \
+    "$ERR"
+  "$C" run -t 0.5 --report-file=/dev/full -- sleep "$MARK" 2>"$ERR"
+  expect_status 124 $? "timeout, report to /dev/full"
+  expect_in "cannot write the report to '/dev/full'" "$ERR"
+  "$C" run --report json -- sh -c 'exit 4' 2>/dev/full
+  expect_status 4 $? "exit 4, report to a full stderr"
+  no_leftovers
+}
+
 t_run_until_file() {
   need_python
   (sleep 1; touch "$TMP/stop") &

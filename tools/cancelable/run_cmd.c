@@ -181,11 +181,23 @@ static int supervise_and_exit(run_state *s) {
   return cx_op_exit(s->op, result);
 }
 
-static int write_report(run_state *s, const char *kind, int status) {
+/* Writes the report (and closes --report-file).  A failure is said on
+ * stderr but changes no exit status: the command's outcome, which the
+ * status carries, must not be lost to a full disk. */
+static void write_report(run_state *s, const char *kind, int status) {
   report_input in = {s->op, s->o->argv, &s->result, &s->progress, kind, status};
   int rc = report_write(s->report != NULL ? s->report : stderr, &in);
-  if (rc != 0) fprintf(stderr, PROG ": cannot write the report\n");
-  return rc;
+  if (s->report != NULL) {
+    if (fclose(s->report) != 0 && rc == 0) rc = -errno;
+    s->report = NULL;
+  }
+  if (rc == 0) return;
+  if (s->o->report_file != NULL)
+    fprintf(stderr, PROG ": cannot write the report to '%s': %s\n",
+            s->o->report_file, strerror(-rc));
+  else
+    fprintf(stderr, PROG ": cannot write the report to stderr: %s\n",
+            strerror(-rc));
 }
 
 static int run(run_state *s) {
@@ -201,8 +213,7 @@ static int run(run_state *s) {
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
   if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
   status = exit_status(s, kind);
-  if (s->o->report_json && write_report(s, kind, status) != 0)
-    return EXIT_TOOL_ERROR;
+  if (s->o->report_json) write_report(s, kind, status);
   return status;
 }
 
@@ -229,7 +240,7 @@ int run_main(int argc, char **argv) {
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
   cx_op_unref(s.op);
   source_set_free(s.sources);
-  if (s.report != NULL && fclose(s.report) != 0) status = EXIT_TOOL_ERROR;
+  if (s.report != NULL) fclose(s.report); /* not written: the tool failed */
   cli_free_run(&o);
   return status;
 }
