@@ -81,14 +81,23 @@ expect_json() {
   [ "$got" = "$3" ] || fail "report $2 is $got, want $3"
 }
 
-# no_leftovers: no process with the marker survives (after a short grace
-# for the kernel to finish reaping).
-no_leftovers() {
-  local i
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    pgrep -f "$MARK" >/dev/null || return 0
-    sleep 0.3
+# within SECONDS COMMAND...: COMMAND succeeds within SECONDS (looked at
+# every 0.1 s).
+within() {
+  local i n=$(($1 * 10))
+  shift
+  for ((i = 0; i < n; i++)); do
+    "$@" && return 0
+    sleep 0.1
   done
+  return 1
+}
+
+# no_leftovers: no process with the marker survives (after a short grace
+# for the kernel to finish reaping); no_marked: none is there now.
+no_marked() { ! pgrep -f "$MARK" >/dev/null; }
+no_leftovers() {
+  within 3 no_marked && return 0
   pgrep -af "$MARK" >&2
   fail "processes left behind"
 }
@@ -98,12 +107,7 @@ no_leftovers() {
 # group) to $TMP/started, then sleeps; wait_started waits for it.
 started() { echo "echo \$\$ > $TMP/started; exec sleep $MARK"; }
 wait_started() {
-  local i
-  for i in $(seq 100); do
-    [ -s "$TMP/started" ] && return 0
-    sleep 0.1
-  done
-  fail "the command did not start"
+  within 10 test -s "$TMP/started" || fail "the command did not start"
 }
 
 # group_members PGID: the live processes (zombies are dead) of a group.
@@ -112,12 +116,9 @@ group_members() {
 }
 
 # group_gone PGID: no live process of the group is left within 5 s.
+group_empty() { [ -z "$(group_members "$1")" ]; }
 group_gone() {
-  local i
-  for i in $(seq 50); do
-    [ -z "$(group_members "$1")" ] && return 0
-    sleep 0.1
-  done
+  within 5 group_empty "$1" && return 0
   ps -o pid,ppid,pgid,stat,args -p "$(group_members "$1" | paste -sd,)" >&2
   fail "processes of group $1 outlived the tool"
 }
@@ -401,13 +402,13 @@ t_run_tool_killed_job_signals() {
 t_run_watcher_stopped() {
   "$C" run -- sh -c ": $MARK; exit 3"
   expect_status 3 $? "exit 3"
-  ! pgrep -af "$MARK" || fail "left behind by a run that exited 3"
+  no_marked || fail "left behind by a run that exited 3"
   "$C" run -- sh -c "kill -USR1 \$\$; : $MARK"
   expect_status 138 $? "killed by USR1"
-  ! pgrep -af "$MARK" || fail "left behind by a run killed by USR1"
+  no_marked || fail "left behind by a run killed by USR1"
   "$C" run -t 0.5 -- sh -c "sleep $MARK & sleep $MARK"
   expect_status 124 $? "timeout"
-  ! pgrep -af "$MARK" || fail "left behind by a run that timed out"
+  no_marked || fail "left behind by a run that timed out"
 }
 
 t_run_stop_signal() {
@@ -691,15 +692,12 @@ t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
 t_timeout_tool_killed() {
   "$C" timeout -s USR1 300 sh -c "trap 'echo > $TMP/got; exit 0' USR1
     echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK" &
-  local pid=$! i
+  local pid=$!
   wait_started
   kill -KILL "$pid"
   wait "$pid"
-  for i in $(seq 50); do
-    [ -e "$TMP/got" ] && break
-    sleep 0.1
-  done
-  [ -e "$TMP/got" ] || fail "the command did not get USR1 from the kernel"
+  within 5 test -e "$TMP/got" ||
+    fail "the command did not get USR1 from the kernel"
   no_leftovers
 }
 
