@@ -151,6 +151,32 @@ static int exit_status(run_state *s, const char *kind) {
   return command_status(r->status);
 }
 
+/* Exits the op keeping the signals its sources watched from their default
+ * action.  Exiting stops the signal sources, which put the dispositions
+ * back (SIG_DFL for INT and TERM): an INT or TERM that came while the tool
+ * finishes (the report may block on a full pipe) would kill it and lose
+ * the run's status.  So the signals are blocked across the exit (the
+ * library's threads block everything: they stay pending), then caught
+ * into the forwarding pipe, which nobody reads any more: ignored, as GNU
+ * timeout ignores the signals that come after its command is reaped. */
+static int exit_op(run_state *s, int result) {
+  int sigs[NSIG];
+  size_t n = 0;
+  sigset_t set, old;
+  int rc;
+  sigemptyset(&set);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (s->watched[sig]) {
+      sigaddset(&set, sig);
+      sigs[n++] = sig;
+    }
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  rc = cx_op_exit(s->op, result);
+  (void)sigfwd_catch(sigs, n); /* cannot fail: the pipe exists by now */
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
 /* Runs the command inside the entered op and exits the op. */
 static int supervise_and_exit(run_state *s) {
   run_options *o = s->o;
@@ -178,7 +204,7 @@ static int supervise_and_exit(run_state *s) {
     result = -ECANCELED;
   else if (rc != 0)
     result = rc;
-  return cx_op_exit(s->op, result);
+  return exit_op(s, result);
 }
 
 /* Writes the report (and closes --report-file).  A failure is said on
