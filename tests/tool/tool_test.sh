@@ -123,6 +123,46 @@ group_gone() {
   fail "processes of group $1 outlived the tool"
 }
 
+# counter SIG...: a command that appends a line to $TMP/SIG for each SIG
+# it gets (signals coalesce: at least one line when any came), starts a
+# child that ignores them, says it has started, and waits.
+counter() {
+  local s traps=""
+  for s in "$@"; do traps="$traps trap 'echo >> $TMP/$s' $s;"; done
+  echo "$traps (trap '' $*; exec sleep $MARK) &
+    echo \$\$ > $TMP/started; while :; do wait; done"
+}
+
+# storm PID ROUNDS SIG...: send the signals to PID in turn, ROUNDS times.
+# Fails if PID is gone before the end.
+storm() {
+  local pid=$1 rounds=$2 i s
+  shift 2
+  for ((i = 0; i < rounds; i++)); do
+    for s in "$@"; do kill -"$s" "$pid" 2>/dev/null || return 1; done
+  done
+}
+
+# reached SIG...: the counter command got each SIG at least once (the tool
+# may still be forwarding the storm: wait a little).
+reached() {
+  local s
+  for s in "$@"; do
+    within 10 test -s "$TMP/$s" || fail "no $s reached the command"
+  done
+}
+
+# until_gone PID SIG...: send the signals to PID until it exits (at most
+# 10 s), then reap it; its status is the return value.
+until_gone() {
+  local pid=$1 s end=$((SECONDS + 10))
+  shift
+  while ((SECONDS < end)); do
+    for s in "$@"; do kill -"$s" "$pid" 2>/dev/null || break 2; done
+  done
+  wait "$pid"
+}
+
 need_python() {
   command -v python3 >/dev/null || skip "python3 is needed to read JSON"
 }
@@ -360,6 +400,34 @@ open(sys.argv[1], "w").close()'
   within 10 grep -q '"exit_status"' "$ERR" || fail "no report"
   expect_json "$ERR" status '"completed"'
   expect_json "$ERR" exit_status 0
+}
+
+# A storm of 10 000 signals: those the tool forwards (HUP, QUIT, USR1,
+# USR2) reach the command, those it leaves to their default (WINCH, CHLD,
+# CONT, URG: nothing happens) change nothing; then INT and TERM until it
+# exits: it cancels once and ends with 123 and its report, leaving
+# nothing.  With a pidfd and with the SIGCHLD self-pipe.
+t_run_signal_storm() {
+  need_python
+  set -m # the job's INT and QUIT are not ignored
+  local pid start nopidfd
+  for nopidfd in "" 1; do
+    rm -f "$TMP"/started "$TMP"/HUP "$TMP"/QUIT "$TMP"/USR1 "$TMP"/USR2
+    start=$(now)
+    CANCELABLE_NO_PIDFD=$nopidfd "$C" run --report-file "$REPORT" -- \
+      sh -c "$(counter HUP QUIT USR1 USR2)" &
+    pid=$!
+    wait_started
+    storm "$pid" 1250 HUP QUIT USR1 USR2 WINCH CHLD CONT URG ||
+      fail "the tool died in the storm"
+    reached HUP QUIT USR1 USR2
+    until_gone "$pid" INT TERM
+    expect_status 123 $? "INT and TERM after the storm"
+    elapsed_between "$start" 0 20
+    expect_json "$REPORT" cancelled_by '"signal"'
+    expect_json "$REPORT" exit_status 123
+    no_leftovers
+  done
 }
 
 # HUP is not a cancel signal by default: it is forwarded.
@@ -710,6 +778,25 @@ t_timeout_foreground() {
   compare --foreground -s KILL 1 sleep "$MARK"
 }
 t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+# The storm against `timeout`: it forwards HUP, QUIT and INT (10 000
+# signals with WINCH, CHLD, CONT and URG), then TERM until it exits: the
+# command dies of the forwarded TERM, so the status is 143, as GNU's.
+t_timeout_signal_storm() {
+  set -m
+  local pid start
+  start=$(now)
+  "$C" timeout 300 sh -c "$(counter HUP QUIT INT)" &
+  pid=$!
+  wait_started
+  storm "$pid" 1430 HUP QUIT INT WINCH CHLD CONT URG ||
+    fail "the tool died in the storm"
+  reached HUP QUIT INT
+  until_gone "$pid" TERM
+  expect_status 143 $? "TERM after the storm"
+  elapsed_between "$start" 0 20
+  no_leftovers
+}
+
 # A killed tool leaves the command the timeout signal, as GNU timeout does
 # since coreutils 9.10 (its tests/timeout/timeout-group.sh); the GNU timeout
 # here may be older, so nothing is compared.
