@@ -778,6 +778,30 @@ t_timeout_foreground() {
   compare --foreground -s KILL 1 sleep "$MARK"
 }
 t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+# The timeout signal sent to the tool is forwarded like INT, QUIT, HUP and
+# TERM (GNU installs the same handler for it): the command's trap decides.
+t_timeout_own_signal() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  local t pid status=() cmd="trap 'exit 7' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  for t in gnu ours; do
+    rm -f "$TMP/started"
+    if [ "$t" = gnu ]; then
+      "$GNU_TIMEOUT" -s USR1 300 sh -c "$cmd" &
+    else
+      "$C" timeout -s USR1 300 sh -c "$cmd" &
+    fi
+    pid=$!
+    wait_started
+    kill -USR1 "$pid"
+    wait "$pid"
+    status+=($?)
+  done
+  expect_status 7 "${status[0]}" "GNU timeout, USR1 to it"
+  expect_status 7 "${status[1]}" "cancelable timeout, USR1 to it"
+  no_leftovers
+}
+
 # The storm against `timeout`: it forwards HUP, QUIT and INT (10 000
 # signals with WINCH, CHLD, CONT and URG), then TERM until it exits: the
 # command dies of the forwarded TERM, so the status is 143, as GNU's.
