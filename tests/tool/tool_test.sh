@@ -133,6 +133,16 @@ counter() {
     echo \$\$ > $TMP/started; while :; do wait; done"
 }
 
+# A shell gives INT and QUIT ignored to a background command (and to
+# everything this script starts if it was itself started in the
+# background), and a command cannot trap them then: $DEFAULTS, a prefix
+# (env execs the rest: same pid), puts them back to their default.
+DEFAULTS="env --default-signal=INT,QUIT"
+need_defaults() {
+  $DEFAULTS true 2>/dev/null ||
+    skip "env --default-signal (coreutils 8.31) is needed"
+}
+
 # storm PID ROUNDS SIG...: send the signals to PID in turn, ROUNDS times.
 # Fails if PID is gone before the end.
 storm() {
@@ -409,13 +419,13 @@ open(sys.argv[1], "w").close()'
 # nothing.  With a pidfd and with the SIGCHLD self-pipe.
 t_run_signal_storm() {
   need_python
-  set -m # the job's INT and QUIT are not ignored
+  need_defaults
   local pid start nopidfd
   for nopidfd in "" 1; do
     rm -f "$TMP"/started "$TMP"/HUP "$TMP"/QUIT "$TMP"/USR1 "$TMP"/USR2
     start=$(now)
-    CANCELABLE_NO_PIDFD=$nopidfd "$C" run --report-file "$REPORT" -- \
-      sh -c "$(counter HUP QUIT USR1 USR2)" &
+    CANCELABLE_NO_PIDFD=$nopidfd $DEFAULTS "$C" run --report-file "$REPORT" \
+      -- sh -c "$(counter HUP QUIT USR1 USR2)" &
     pid=$!
     wait_started
     storm "$pid" 1250 HUP QUIT USR1 USR2 WINCH CHLD CONT URG ||
@@ -806,10 +816,10 @@ t_timeout_own_signal() {
 # signals with WINCH, CHLD, CONT and URG), then TERM until it exits: the
 # command dies of the forwarded TERM, so the status is 143, as GNU's.
 t_timeout_signal_storm() {
-  set -m
+  need_defaults
   local pid start
   start=$(now)
-  "$C" timeout 300 sh -c "$(counter HUP QUIT INT)" &
+  $DEFAULTS "$C" timeout 300 sh -c "$(counter HUP QUIT INT)" &
   pid=$!
   wait_started
   storm "$pid" 1430 HUP QUIT INT WINCH CHLD CONT URG ||
