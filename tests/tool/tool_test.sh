@@ -81,28 +81,96 @@ expect_json() {
   [ "$got" = "$3" ] || fail "report $2 is $got, want $3"
 }
 
-# no_leftovers: no process with the marker survives (after a short grace
-# for the kernel to finish reaping).
-no_leftovers() {
-  local i
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    pgrep -f "$MARK" >/dev/null || return 0
-    sleep 0.3
+# within SECONDS COMMAND...: COMMAND succeeds within SECONDS (looked at
+# every 0.1 s).
+within() {
+  local i n=$(($1 * 10))
+  shift
+  for ((i = 0; i < n; i++)); do
+    "$@" && return 0
+    sleep 0.1
   done
+  return 1
+}
+
+# no_leftovers: no process with the marker survives (after a short grace
+# for the kernel to finish reaping); no_marked: none is there now.
+no_marked() { ! pgrep -f "$MARK" >/dev/null; }
+no_leftovers() {
+  within 3 no_marked && return 0
   pgrep -af "$MARK" >&2
   fail "processes left behind"
 }
 
 # started: a command that says it has started (the tool has set up its
-# signal handling by then), then sleeps; wait_started waits for it.
-started() { echo "touch $TMP/started; exec sleep $MARK"; }
+# signal handling by then) by writing its pid (with `run`, also its process
+# group) to $TMP/started, then sleeps; wait_started waits for it.
+started() { echo "echo \$\$ > $TMP/started; exec sleep $MARK"; }
 wait_started() {
-  local i
-  for i in $(seq 100); do
-    [ -e "$TMP/started" ] && return 0
-    sleep 0.1
+  within 10 test -s "$TMP/started" || fail "the command did not start"
+}
+
+# group_members PGID: the live processes (zombies are dead) of a group.
+group_members() {
+  ps -A -o pgid=,stat=,pid= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { print $3 }'
+}
+
+# group_gone PGID: no live process of the group is left within 5 s.
+group_empty() { [ -z "$(group_members "$1")" ]; }
+group_gone() {
+  within 5 group_empty "$1" && return 0
+  ps -o pid,ppid,pgid,stat,args -p "$(group_members "$1" | paste -sd,)" >&2
+  fail "processes of group $1 outlived the tool"
+}
+
+# counter SIG...: a command that appends a line to $TMP/SIG for each SIG
+# it gets (signals coalesce: at least one line when any came), starts a
+# child that ignores them, says it has started, and waits.
+counter() {
+  local s traps=""
+  for s in "$@"; do traps="$traps trap 'echo >> $TMP/$s' $s;"; done
+  echo "$traps (trap '' $*; exec sleep $MARK) &
+    echo \$\$ > $TMP/started; while :; do wait; done"
+}
+
+# A shell gives INT and QUIT ignored to a background command (and to
+# everything this script starts if it was itself started in the
+# background), and a command cannot trap them then: $DEFAULTS, a prefix
+# (env execs the rest: same pid), puts them back to their default.
+DEFAULTS="env --default-signal=INT,QUIT"
+need_defaults() {
+  $DEFAULTS true 2>/dev/null ||
+    skip "env --default-signal (coreutils 8.31) is needed"
+}
+
+# storm PID ROUNDS SIG...: send the signals to PID in turn, ROUNDS times.
+# Fails if PID is gone before the end.
+storm() {
+  local pid=$1 rounds=$2 i s
+  shift 2
+  for ((i = 0; i < rounds; i++)); do
+    for s in "$@"; do kill -"$s" "$pid" 2>/dev/null || return 1; done
   done
-  fail "the command did not start"
+}
+
+# reached SIG...: the counter command got each SIG at least once (the tool
+# may still be forwarding the storm: wait a little).
+reached() {
+  local s
+  for s in "$@"; do
+    within 10 test -s "$TMP/$s" || fail "no $s reached the command"
+  done
+}
+
+# until_gone PID SIG...: send the signals to PID until it exits (at most
+# 10 s), then reap it; its status is the return value.
+until_gone() {
+  local pid=$1 s end=$((SECONDS + 10))
+  shift
+  while ((SECONDS < end)); do
+    for s in "$@"; do kill -"$s" "$pid" 2>/dev/null || break 2; done
+  done
+  wait "$pid"
 }
 
 need_python() {
@@ -158,6 +226,22 @@ t_run_report_stderr() {
   expect_json "$ERR" exit_code 5
   expect_json "$ERR" reason null
   expect_json "$ERR" exit_status 5
+}
+
+# A report that cannot be written is said on stderr, and the exit status
+# stays the command's (or the cancel's): the outcome is not lost to 125.
+t_run_report_unwritable() {
+  [ -w /dev/full ] || skip "/dev/full is needed"
+  "$C" run --report-file=/dev/full -- sh -c 'exit 3' 2>"$ERR"
+  expect_status 3 $? "exit 3, report to /dev/full"
+  expect_in "cannot write the report to '/dev/full': No space left on device" \
+    "$ERR"
+  "$C" run -t 0.5 --report-file=/dev/full -- sleep "$MARK" 2>"$ERR"
+  expect_status 124 $? "timeout, report to /dev/full"
+  expect_in "cannot write the report to '/dev/full'" "$ERR"
+  "$C" run --report json -- sh -c 'exit 4' 2>/dev/full
+  expect_status 4 $? "exit 4, report to a full stderr"
+  no_leftovers
 }
 
 t_run_until_file() {
@@ -304,6 +388,58 @@ t_run_signal_forward() {
   no_leftovers
 }
 
+# A cancel signal that comes once the command is gone, while the tool
+# finishes (here: blocked writing the report to a full stderr pipe), is
+# ignored: it neither kills the tool nor changes its status or report.
+t_run_signal_late() {
+  need_python
+  local pid fill='
+import fcntl, os, sys
+n = fcntl.fcntl(2, 1032)  # F_GETPIPE_SZ: fill stderr, a pipe, to the brim
+os.write(2, b"x" * (n - 1) + b"\n")
+open(sys.argv[1], "w").close()'
+  "$C" run --report json -- python3 -c "$fill" "$TMP/done" \
+    2> >(sleep 3; cat >"$ERR") &
+  pid=$!
+  within 10 test -e "$TMP/done" || fail "the command did not run"
+  sleep 0.5 # the tool is blocked on the report by now
+  kill -TERM "$pid"
+  kill -INT "$pid"
+  wait "$pid"
+  expect_status 0 $? "TERM and INT after the command"
+  within 10 grep -q '"exit_status"' "$ERR" || fail "no report"
+  expect_json "$ERR" status '"completed"'
+  expect_json "$ERR" exit_status 0
+}
+
+# A storm of 10 000 signals: those the tool forwards (HUP, QUIT, USR1,
+# USR2) reach the command, those it leaves to their default (WINCH, CHLD,
+# CONT, URG: nothing happens) change nothing; then INT and TERM until it
+# exits: it cancels once and ends with 123 and its report, leaving
+# nothing.  With a pidfd and with the SIGCHLD self-pipe.
+t_run_signal_storm() {
+  need_python
+  need_defaults
+  local pid start nopidfd
+  for nopidfd in "" 1; do
+    rm -f "$TMP"/started "$TMP"/HUP "$TMP"/QUIT "$TMP"/USR1 "$TMP"/USR2
+    start=$(now)
+    CANCELABLE_NO_PIDFD=$nopidfd $DEFAULTS "$C" run --report-file "$REPORT" \
+      -- sh -c "$(counter HUP QUIT USR1 USR2)" &
+    pid=$!
+    wait_started
+    storm "$pid" 1250 HUP QUIT USR1 USR2 WINCH CHLD CONT URG ||
+      fail "the tool died in the storm"
+    reached HUP QUIT USR1 USR2
+    until_gone "$pid" INT TERM
+    expect_status 123 $? "INT and TERM after the storm"
+    elapsed_between "$start" 0 20
+    expect_json "$REPORT" cancelled_by '"signal"'
+    expect_json "$REPORT" exit_status 123
+    no_leftovers
+  done
+}
+
 # HUP is not a cancel signal by default: it is forwarded.
 t_run_signal_hup() {
   "$C" run -- sh -c "$(started)" &
@@ -323,6 +459,58 @@ t_run_tool_killed() {
   kill -KILL "$pid"
   wait "$pid"
   no_leftovers
+}
+
+# The tool is killed outright: its watcher kills the command's whole group,
+# the background children too (PDEATHSIG reaches the command only).  The
+# watcher is not a member of the group.
+t_run_tool_killed_group() {
+  "$C" run -- sh -c "sleep $MARK & sleep $MARK & $(started)" &
+  local pid=$! pgid
+  wait_started
+  pgid=$(cat "$TMP/started")
+  [ "$(group_members "$pgid" | wc -l)" -eq 3 ] ||
+    fail "group $pgid is not the command and its two children:" \
+      "$(group_members "$pgid" | paste -sd' ')"
+  kill -KILL "$pid"
+  wait "$pid"
+  group_gone "$pgid"
+  no_leftovers
+}
+
+# What a terminal sends to a job (INT, QUIT, TSTP, TTIN, TTOU, HUP, CONT),
+# sent to the tool's process group and to the command's, does not disarm
+# the watcher: the group still dies with the tool.
+t_run_tool_killed_job_signals() {
+  set -m # the tool gets a process group of its own, as in a shell job
+  local s pid pgid sigs="INT QUIT TSTP TTIN TTOU HUP TERM"
+  "$C" run --on-signal none -- \
+    sh -c "trap '' $sigs; sleep $MARK & $(started)" &
+  pid=$!
+  wait_started
+  pgid=$(cat "$TMP/started")
+  for s in $sigs CONT; do kill -"$s" -- -"$pid" -"$pgid"; done
+  sleep 0.5
+  kill -0 "$pid" || fail "the tool died of a job-control signal"
+  [ "$(group_members "$pgid" | wc -l)" -eq 2 ] || fail "group $pgid changed"
+  kill -KILL "$pid"
+  wait "$pid"
+  group_gone "$pgid"
+  no_leftovers
+}
+
+# A run that ends normally stops its watcher before exiting (nothing is
+# left, not even for a moment) and keeps the command's status.
+t_run_watcher_stopped() {
+  "$C" run -- sh -c ": $MARK; exit 3"
+  expect_status 3 $? "exit 3"
+  no_marked || fail "left behind by a run that exited 3"
+  "$C" run -- sh -c "kill -USR1 \$\$; : $MARK"
+  expect_status 138 $? "killed by USR1"
+  no_marked || fail "left behind by a run killed by USR1"
+  "$C" run -t 0.5 -- sh -c "sleep $MARK & sleep $MARK"
+  expect_status 124 $? "timeout"
+  no_marked || fail "left behind by a run that timed out"
 }
 
 t_run_stop_signal() {
@@ -600,6 +788,64 @@ t_timeout_foreground() {
   compare --foreground -s KILL 1 sleep "$MARK"
 }
 t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+# The timeout signal sent to the tool is forwarded like INT, QUIT, HUP and
+# TERM (GNU installs the same handler for it): the command's trap decides.
+t_timeout_own_signal() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  local t pid status=() cmd="trap 'exit 7' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  for t in gnu ours; do
+    rm -f "$TMP/started"
+    if [ "$t" = gnu ]; then
+      "$GNU_TIMEOUT" -s USR1 300 sh -c "$cmd" &
+    else
+      "$C" timeout -s USR1 300 sh -c "$cmd" &
+    fi
+    pid=$!
+    wait_started
+    kill -USR1 "$pid"
+    wait "$pid"
+    status+=($?)
+  done
+  expect_status 7 "${status[0]}" "GNU timeout, USR1 to it"
+  expect_status 7 "${status[1]}" "cancelable timeout, USR1 to it"
+  no_leftovers
+}
+
+# The storm against `timeout`: it forwards HUP, QUIT and INT (10 000
+# signals with WINCH, CHLD, CONT and URG), then TERM until it exits: the
+# command dies of the forwarded TERM, so the status is 143, as GNU's.
+t_timeout_signal_storm() {
+  need_defaults
+  local pid start
+  start=$(now)
+  $DEFAULTS "$C" timeout 300 sh -c "$(counter HUP QUIT INT)" &
+  pid=$!
+  wait_started
+  storm "$pid" 1430 HUP QUIT INT WINCH CHLD CONT URG ||
+    fail "the tool died in the storm"
+  reached HUP QUIT INT
+  until_gone "$pid" TERM
+  expect_status 143 $? "TERM after the storm"
+  elapsed_between "$start" 0 20
+  no_leftovers
+}
+
+# A killed tool leaves the command the timeout signal, as GNU timeout does
+# since coreutils 9.10 (its tests/timeout/timeout-group.sh); the GNU timeout
+# here may be older, so nothing is compared.
+t_timeout_tool_killed() {
+  "$C" timeout -s USR1 300 sh -c "trap 'echo > $TMP/got; exit 0' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK" &
+  local pid=$!
+  wait_started
+  kill -KILL "$pid"
+  wait "$pid"
+  within 5 test -e "$TMP/got" ||
+    fail "the command did not get USR1 from the kernel"
+  no_leftovers
+}
+
 t_timeout_verbose() {
   compare -v 1 sleep "$MARK"
   expect_in "sending signal TERM" "$ERR"

@@ -3,7 +3,8 @@
  * self-pipe where pidfd_open(2) is missing, or when CANCELABLE_NO_PIDFD is
  * set), so that the main loop can wait for it with cx_poll() as a
  * cancellation point.  The tool is a child subreaper, so descendants
- * orphaned inside the group are reparented to it and reaped here. */
+ * orphaned inside the group are reparented to it and reaped here.  A
+ * watcher process kills the group if the tool dies. */
 #include "child.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -78,13 +80,29 @@ static int keep_low(int fd, int err_fd) {
   return fd;
 }
 
-/* In the forked child: set it up and exec; on failure write errno to
- * @err_fd and exit.  Only async-signal-safe calls: the tool has threads. */
-static void exec_child(const child_options *o, int err_fd, pid_t parent) {
+/* Waits for the end of file on @fd (every write end closed). */
+static ssize_t wait_eof(int fd) {
+  char byte;
+  ssize_t n;
+  do n = read(fd, &byte, 1);
+  while (n > 0 || (n < 0 && errno == EINTR));
+  return n;
+}
+
+/* In the forked child: set it up, wait for @go_fd's end (the watcher is
+ * ready) when it is not -1, and exec; on failure write errno to @err_fd
+ * and exit.  Only async-signal-safe calls: the tool has threads. */
+static void exec_child(const child_options *o, int err_fd, int go_fd,
+                       pid_t parent) {
   int e;
   if (o->new_group) setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_PDEATHSIG, o->death_signal);
   if (getppid() != parent) _exit(127); /* the tool is already gone */
+  if (go_fd >= 0) {
+    wait_eof(go_fd);
+    close(go_fd);
+    if (getppid() != parent) _exit(127);
+  }
   if (o->keep_fd >= 0) {
     int n = keep_low(o->keep_fd, err_fd);
     if (o->keep_fd_slot != NULL) format_fd(n, o->keep_fd_slot);
@@ -94,6 +112,82 @@ static void exec_child(const child_options *o, int err_fd, pid_t parent) {
   e = errno;
   (void)!write(err_fd, &e, sizeof e);
   _exit(127);
+}
+
+/* Closes every descriptor from @low up. */
+static void close_from(int low) {
+  struct rlimit rl;
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)low, ~0U, 0) == 0) return;
+#endif
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 1 << 20)
+    rl.rlim_cur = 1 << 20;
+  for (int fd = low; fd < (int)rl.rlim_cur; fd++) close(fd);
+}
+
+/* The forked watcher: leaves the tool's process group, ignores every
+ * signal it can (those sent to the tool's group while it was there were
+ * blocked, and are dropped now), keeps only @fd, the read end of its pipe,
+ * and waits.  The end of file means that the tool is gone, however it
+ * died: the command's group @pgid is killed.  The tool never writes to the
+ * pipe; it stops the watcher with SIGKILL.  Only async-signal-safe calls:
+ * the tool has threads. */
+static void watcher_main(int fd, pid_t pgid) {
+  struct sigaction sa;
+  sigset_t none;
+  setpgid(0, 0);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  prctl(PR_SET_NAME, "cancelable-wd");
+  if (dup2(fd, 0) != 0) _exit(1);
+  close_from(1);
+  if (wait_eof(0) == 0) kill(-pgid, SIGKILL);
+  _exit(0);
+}
+
+/* Starts the watcher of the command's group (a fork, with every signal
+ * blocked, so that no handler of the tool runs in it). */
+static int watcher_start(child *c) {
+  int fds[2], e;
+  sigset_t old;
+  if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+  sigfwd_block_all(&old);
+  c->watcher = fork();
+  if (c->watcher == 0) watcher_main(fds[0], c->pid);
+  e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(fds[0]);
+  if (c->watcher < 0) {
+    close(fds[1]);
+    return -e;
+  }
+  /* Both sides, so that a SIGKILL to the tool's group cannot reach it once
+   * the command may run. */
+  setpgid(c->watcher, c->watcher);
+  c->watcher_fd = fds[1];
+  return 0;
+}
+
+/* Stops the watcher: SIGKILL before our end of the pipe is closed, so
+ * that it never sees the end of file. */
+static void watcher_stop(child *c) {
+  if (c->watcher <= 0) return;
+  kill(c->watcher, SIGKILL);
+  while (waitpid(c->watcher, NULL, 0) < 0 && errno == EINTR) continue;
+  close(c->watcher_fd);
+  c->watcher = -1;
+  c->watcher_fd = -1;
+}
+
+/* Waits for the command, which has exited or been killed. */
+static void reap_command(child *c) {
+  while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) continue;
+  c->exited = true;
 }
 
 /* Reads the exec error the child reports, or 0 when the exec succeeded
@@ -135,8 +229,8 @@ static int open_wait_fd(child *c) {
   rc = sigchld_pipe();
   if (rc < 0) {
     kill(c->group ? -c->pid : c->pid, SIGKILL);
-    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) continue;
-    c->exited = true;
+    reap_command(c);
+    watcher_stop(c);
     return rc;
   }
   c->wait_fd = rc;
@@ -144,40 +238,64 @@ static int open_wait_fd(child *c) {
 }
 
 int child_spawn(child *c, const child_options *o, bool *exec_failed) {
-  int errpipe[2], e;
+  int errpipe[2], go[2] = {-1, -1}, e;
+  bool watch = o->watch_group && o->new_group;
   sigset_t old;
   pid_t parent = getpid();
   memset(c, 0, sizeof *c);
   c->pid = -1;
   c->wait_fd = -1;
+  c->watcher = -1;
+  c->watcher_fd = -1;
   *exec_failed = false;
   /* Orphans of the command are reparented to us, so that we reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   c->use_pidfd = pidfd_usable();
   if (!c->use_pidfd && (e = sigchld_pipe()) < 0) return e;
   if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
+  if (watch && pipe2(go, O_CLOEXEC) != 0) {
+    e = -errno;
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return e;
+  }
   sigfwd_block_all(&old); /* no handler of ours may run in the child */
   c->pid = fork();
   if (c->pid == 0) {
     close(errpipe[0]);
-    exec_child(o, errpipe[1], parent);
+    if (watch) close(go[1]);
+    exec_child(o, errpipe[1], go[0], parent);
   }
   e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(errpipe[1]);
+  if (watch) close(go[0]);
   if (c->pid < 0) {
     close(errpipe[0]);
+    if (watch) close(go[1]);
     return -e;
   }
   c->group = o->new_group;
   /* Both sides call setpgid so that the group exists before we signal. */
   if (c->group) setpgid(c->pid, c->pid);
+  if (watch) {
+    /* The command waits for this end of file before its exec, so that no
+     * process of its group ever runs unwatched. */
+    e = watcher_start(c);
+    close(go[1]);
+    if (e != 0) {
+      kill(c->pid, SIGKILL); /* before its exec */
+      reap_command(c);
+      close(errpipe[0]);
+      return e;
+    }
+  }
   e = read_exec_error(errpipe[0]);
   close(errpipe[0]);
   if (e != 0) {
     *exec_failed = true;
-    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) continue;
-    c->exited = true;
+    reap_command(c);
+    watcher_stop(c);
     return -e;
   }
   return open_wait_fd(c);
@@ -247,4 +365,5 @@ bool child_group_wait(child *c, double timeout) {
 void child_close(child *c) {
   if (c->use_pidfd && c->wait_fd >= 0) close(c->wait_fd);
   c->wait_fd = -1;
+  watcher_stop(c);
 }

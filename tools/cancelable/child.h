@@ -1,6 +1,7 @@
 /* tools/cancelable/child.h - the supervised command: spawning it in its own
  * process group, noticing its exit through a pollable descriptor, stopping
- * its group and reaping everything it leaves behind. */
+ * its group and reaping everything it leaves behind, and killing the group
+ * when the tool itself dies. */
 #ifndef CANCELABLE_TOOL_CHILD_H
 #define CANCELABLE_TOOL_CHILD_H
 
@@ -18,6 +19,10 @@ typedef struct child_options {
   char *keep_fd_slot; /* (nullable) where the command's number for keep_fd
                          is written, NUL-terminated, before exec: a
                          CHILD_FD_SLOT-byte tail of an @envp entry */
+  int death_signal;   /* sent to the command when the tool dies
+                         (PR_SET_PDEATHSIG), or 0 */
+  bool watch_group;   /* with new_group: start a watcher that kills the
+                         whole group with SIGKILL when the tool dies */
 } child_options;
 
 /* Room for a descriptor number and its NUL in child_options.keep_fd_slot. */
@@ -31,11 +36,22 @@ typedef struct child {
   bool use_pidfd;
   bool exited; /* the command was reaped; @status is its wait status */
   int status;
+  pid_t watcher;  /* the group's watcher, or -1 */
+  int watcher_fd; /* (owned) the tool's end of the watcher's pipe, or -1 */
 } child;
 
 /* child_spawn: start the command.  In the command, before exec: its own
  * process group (with new_group), the tool's start-up signal dispositions
- * and mask, and SIGKILL when the tool dies (PR_SET_PDEATHSIG).
+ * and mask, and @death_signal when the tool dies (PR_SET_PDEATHSIG, which
+ * fires when the forking *thread* ends: call this from the main thread).
+ * With watch_group, a watcher process is started before the command may
+ * exec: it waits for the end of a pipe whose write end only the tool holds
+ * (close-on-exec), so that however the tool dies, even by SIGKILL, it
+ * kills the command's group with SIGKILL.  The watcher is in a process
+ * group of its own (not the command's, which it would keep alive, nor the
+ * tool's, which a terminal or a `kill -- -PGID` of the tool's job signals)
+ * and ignores every signal it can; child_close() stops it.  Processes that
+ * leave the group (setsid) are not its business.
  * Returns: 0; -errno of a failed exec with *@exec_failed set (ENOENT:
  *   not found, EACCES/ENOEXEC...: not executable); -errno of fork/pipe
  *   failures with *@exec_failed clear. */
@@ -59,7 +75,8 @@ bool child_group_wait(child *c, double timeout);
  * (reaping those that are zombies of ours first). */
 bool child_group_alive(child *c);
 
-/* child_close: release the wait descriptor. */
+/* child_close: release the wait descriptor and stop the watcher (SIGKILL,
+ * then reaped: it never kills the group on this path). */
 void child_close(child *c);
 
 /* Monotonic seconds, for deadlines. */

@@ -111,7 +111,9 @@ void cli_run_usage(FILE *f) {
       "usage\n"
       "  122  cancelled by a condition        126  COMMAND not executable\n"
       "  121  cancelled by a resource limit   127  COMMAND not found\n"
-      "  --preserve-status: COMMAND's status in every case.\n",
+      "  --preserve-status: COMMAND's status in every case.\n"
+      "  A report that cannot be written is an error message on stderr;\n"
+      "  it does not change the status.\n",
       f);
 }
 

@@ -167,7 +167,9 @@ int report_write(FILE *f, const report_input *in) {
   char *text = report_json(in);
   int rc = 0;
   if (text == NULL) return -ENOMEM;
-  if (fprintf(f, "%s\n", text) < 0 || fflush(f) != 0) rc = -EIO;
+  errno = 0;
+  if (fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
+    rc = errno != 0 ? -errno : -EIO;
   free(text);
   return rc;
 }

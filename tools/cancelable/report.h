@@ -25,7 +25,8 @@ typedef struct report_input {
 char *report_json(const report_input *in);
 
 /* report_write: write the report and a newline to @f (stderr or
- * --report-file).  Returns: 0 or a negative errno. */
+ * --report-file) and flush it.
+ * Returns: 0 or a negative errno (-ENOSPC for a full disk...). */
 int report_write(FILE *f, const report_input *in);
 
 #endif /* CANCELABLE_TOOL_REPORT_H */

@@ -151,12 +151,47 @@ static int exit_status(run_state *s, const char *kind) {
   return command_status(r->status);
 }
 
+/* Exits the op keeping the signals its sources watched from their default
+ * action.  Exiting stops the signal sources, which put the dispositions
+ * back (SIG_DFL for INT and TERM): an INT or TERM that came while the tool
+ * finishes (the report may block on a full pipe) would kill it and lose
+ * the run's status.  So the signals are blocked across the exit (the
+ * library's threads block everything: they stay pending), then caught
+ * into the forwarding pipe, which nobody reads any more: ignored, as GNU
+ * timeout ignores the signals that come after its command is reaped. */
+static int exit_op(run_state *s, int result) {
+  int sigs[NSIG];
+  size_t n = 0;
+  sigset_t set, old;
+  int rc;
+  sigemptyset(&set);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (s->watched[sig]) {
+      sigaddset(&set, sig);
+      sigs[n++] = sig;
+    }
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  rc = cx_op_exit(s->op, result);
+  (void)sigfwd_catch(sigs, n); /* cannot fail: the pipe exists by now */
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
 /* Runs the command inside the entered op and exits the op. */
 static int supervise_and_exit(run_state *s) {
   run_options *o = s->o;
-  supervise_config cfg = {o->argv,     PROG,      o->foreground, o->stop_signal,
-                          o->grace,    true,      INFINITY,      true,
-                          o->progress, o->verbose};
+  supervise_config cfg = {.argv = o->argv,
+                          .prog = PROG,
+                          .foreground = o->foreground,
+                          .stop_signal = o->stop_signal,
+                          .grace = o->grace,
+                          .clean_group = true,
+                          .kill_after_forward = INFINITY,
+                          .progress_channel = true,
+                          .live = o->progress,
+                          .verbose = o->verbose,
+                          .death_signal = SIGKILL,
+                          .watch_group = true};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
@@ -169,14 +204,26 @@ static int supervise_and_exit(run_state *s) {
     result = -ECANCELED;
   else if (rc != 0)
     result = rc;
-  return cx_op_exit(s->op, result);
+  return exit_op(s, result);
 }
 
-static int write_report(run_state *s, const char *kind, int status) {
+/* Writes the report (and closes --report-file).  A failure is said on
+ * stderr but changes no exit status: the command's outcome, which the
+ * status carries, must not be lost to a full disk. */
+static void write_report(run_state *s, const char *kind, int status) {
   report_input in = {s->op, s->o->argv, &s->result, &s->progress, kind, status};
   int rc = report_write(s->report != NULL ? s->report : stderr, &in);
-  if (rc != 0) fprintf(stderr, PROG ": cannot write the report\n");
-  return rc;
+  if (s->report != NULL) {
+    if (fclose(s->report) != 0 && rc == 0) rc = -errno;
+    s->report = NULL;
+  }
+  if (rc == 0) return;
+  if (s->o->report_file != NULL)
+    fprintf(stderr, PROG ": cannot write the report to '%s': %s\n",
+            s->o->report_file, strerror(-rc));
+  else
+    fprintf(stderr, PROG ": cannot write the report to stderr: %s\n",
+            strerror(-rc));
 }
 
 static int run(run_state *s) {
@@ -192,8 +239,7 @@ static int run(run_state *s) {
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
   if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
   status = exit_status(s, kind);
-  if (s->o->report_json && write_report(s, kind, status) != 0)
-    return EXIT_TOOL_ERROR;
+  if (s->o->report_json) write_report(s, kind, status);
   return status;
 }
 
@@ -220,7 +266,7 @@ int run_main(int argc, char **argv) {
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
   cx_op_unref(s.op);
   source_set_free(s.sources);
-  if (s.report != NULL && fclose(s.report) != 0) status = EXIT_TOOL_ERROR;
+  if (s.report != NULL) fclose(s.report); /* not written: the tool failed */
   cli_free_run(&o);
   return status;
 }

@@ -92,7 +92,11 @@ static int spawn(loop *l) {
   int pp[2] = {-1, -1}, rc;
   size_t ours_at = 0;
   char **env = NULL;
-  child_options co = {l->cfg->argv, NULL, !l->cfg->foreground, -1, NULL};
+  child_options co = {.argv = l->cfg->argv,
+                      .new_group = !l->cfg->foreground,
+                      .keep_fd = -1,
+                      .death_signal = l->cfg->death_signal,
+                      .watch_group = l->cfg->watch_group};
   if (l->cfg->progress_channel) {
     if (pipe2(pp, O_CLOEXEC) != 0) return -errno;
     env = child_env(pp[1], l->op, &ours_at);

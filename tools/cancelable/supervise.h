@@ -26,6 +26,9 @@ typedef struct supervise_config {
   bool progress_channel;     /* give the command $CANCELABLE_PROGRESS_FD */
   bool live;                 /* draw the --progress status line */
   bool verbose;              /* say what is sent to whom */
+  int death_signal;          /* the command's signal when the tool dies */
+  bool watch_group;          /* kill the group when the tool dies (not with
+                                foreground) */
 } supervise_config;
 
 typedef struct supervise_result {

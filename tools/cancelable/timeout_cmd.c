@@ -3,9 +3,10 @@
  * -p/--preserve-status, -f/--foreground, -v/--verbose) and exit statuses
  * (124 timed out, 125 own failure, 126 not executable, 127 not found,
  * 128+N killed by signal N, 137 after SIGKILL), built on an operation with
- * a timeout.  Like GNU timeout, it forwards INT, QUIT, HUP and TERM to the
- * command and does not stop the command's leftover children when the
- * command ends by itself (`cancelable run` does). */
+ * a timeout.  Like GNU timeout, it forwards INT, QUIT, HUP, TERM and the
+ * timeout signal to the command, does not stop the command's leftover children
+ * when the command ends by itself, and when it dies the command alone gets the
+ * timeout signal (`cancelable run` does more). */
 #include <cancelable.h>
 #include <errno.h>
 #include <getopt.h>
@@ -162,11 +163,37 @@ static int exit_status(const timeout_options *o, const supervise_result *r) {
   return r->cancelled && !preserve ? EXIT_TIMEDOUT : status;
 }
 
+/* Whether the tool forwards @signo, as GNU timeout's cleanup() does: INT,
+ * QUIT, HUP, TERM and the timeout signal, if it can be caught (GNU's own
+ * SIGCHLD handler wins over that one's). */
+static bool forwarded(int signo, const timeout_options *o) {
+  return signo == SIGINT || signo == SIGQUIT || signo == SIGHUP ||
+         signo == SIGTERM ||
+         (signo == o->signal && signo != SIGKILL && signo != SIGSTOP &&
+          signo != SIGCHLD);
+}
+
+/* Routes the forwarded signals to the main loop (sigfwd). */
+static int catch_forwarded(const timeout_options *o) {
+  int sigs[NSIG];
+  size_t n = 0;
+  for (int sig = 1; sig < NSIG; sig++)
+    if (forwarded(sig, o)) sigs[n++] = sig;
+  return sigfwd_catch(sigs, n);
+}
+
 static int run(const timeout_options *o) {
-  static const int forwarded[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
-  supervise_config cfg = {o->argv,       PROG,      o->foreground, o->signal,
-                          o->kill_after, false,     o->kill_after, false,
-                          false,         o->verbose};
+  /* If the tool dies, the command gets the timeout signal and nothing else
+   * is done, as GNU timeout does since coreutils 9.10 (PR_SET_PDEATHSIG in
+   * the child; nothing watches the group). */
+  supervise_config cfg = {.argv = o->argv,
+                          .prog = PROG,
+                          .foreground = o->foreground,
+                          .stop_signal = o->signal,
+                          .grace = o->kill_after,
+                          .kill_after_forward = o->kill_after,
+                          .verbose = o->verbose,
+                          .death_signal = o->signal};
   cx_op_options opts = CX_OP_OPTIONS_INIT;
   supervise_result res;
   progress_state st;
@@ -179,7 +206,7 @@ static int run(const timeout_options *o) {
   rc = cx_op_create(&op, &opts);
   free(name);
   if (rc == 0) rc = sigfwd_init();
-  if (rc == 0) rc = sigfwd_catch(forwarded, 4);
+  if (rc == 0) rc = catch_forwarded(o);
   if (rc == 0) rc = cx_op_enter(op);
   if (rc != 0) {
     fprintf(stderr, PROG ": cannot start: %s\n", cx_strerror(rc));
