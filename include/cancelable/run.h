@@ -223,7 +223,7 @@ typedef struct cx_adoption {
  * Returns: 0.  Errors: -EINVAL NULL @saved; -ENOMEM (past 8 nested
  *   entries the thread's stack of current ops grows on the heap).
  * A thread that exits before cx_current_restore() drops the reference
- *   (guarantee 12 of the guide's "Thread exit").
+ *   (docs/guide.md, "Thread exit").
  * Thread-safety: acts on the calling thread's stack.
  * Since: 0.1 */
 CX_EXPORT int cx_current_adopt(cx_op *op, cx_adoption *saved);

@@ -92,17 +92,19 @@ CX_EXPORT void cx_token_unref(cx_token *token);
  * descendant.  When this call returns, on any thread and whether it won or
  * not, every descendant is cancelled: a call that lost to a cancel still in
  * progress on another thread waits for that cancel's cascade (or finishes
- * it), not for its callbacks.  Waiters (cx_token_wait(), the fd,
- * cancellation points) are woken before the callbacks run, so a woken
- * waiter may see callbacks still running.  A callback that cancels other
- * tokens does not recurse: that cancel cascades at once (its descendants
- * are cancelled when it returns) and its callbacks run later on the same
- * thread, before the outermost cancel returns, so chains of any depth use
+ * it), not for its callbacks.  (cx_token_cancel_signal_safe() is the
+ * exception: its cascade runs later, on the completion thread.)  Waiters
+ * (cx_token_wait(), the fd, cancellation points) are woken before the callbacks
+ * run, so a woken waiter may see callbacks still running.  A callback that
+ * cancels other tokens does not recurse: that cancel cascades at once (its
+ * descendants are cancelled when it returns) and its callbacks run later on the
+ * same thread, before the outermost cancel returns, so chains of any depth use
  * constant stack.  Cascades of the whole process run one at a time, under
- * one lock (a cancel of a token that has no linked tokens does not take
- * it); the one exception to the rule above is a cancel made by the destroy
- * notifier of a token freed during a cascade, which returns at once and
- * whose cascade the outer cancel finishes.
+ * one lock; a cancel of a token that no token ever followed does not take
+ * it.  No user code runs under that lock (destroy notifiers of tokens freed
+ * by a cascade run after it).  A callback must not end its thread
+ * (pthread_exit(), pthread_cancel()): the cancel it is part of would stay
+ * unfinished.
  * @token: (not nullable) the token.
  * @reason: why (CX_REASON_TIMEOUT ... CX_REASON_ERROR; not CX_REASON_NONE).
  * @message: (nullable) human-readable detail, copied.  Out of memory the
@@ -335,12 +337,16 @@ enum {
  *   CX_LINK_PRESERVE_REASON.
  * Returns: 0.
  * Errors: -EINVAL NULL argument, @token == @source, or unknown flags;
- *   -ELOOP @source is already cancelled whenever @token is (linked to it
- *   directly or through other tokens): the link would close a cycle, in
- *   which both tokens would keep each other alive; -ENOMEM.  On error
- *   nothing changes.
- * Cost: the cycle check walks the tokens linked to @token, directly or
- *   not (none for a new token), under the process-wide cascade lock.
+ *   -ELOOP @source already follows @token, directly or through other
+ *   tokens (links, cancelled ones included, and the cascades that reached
+ *   them): the link would close a cycle, in which the tokens would keep
+ *   each other alive; -ENOMEM.  On error nothing changes.
+ * An already cancelled @source: @token is cancelled at once, in the caller
+ *   and after the lock below is released (its callbacks run in this call).
+ * Cost: the cycle check walks up from @source through the tokens it
+ *   follows, directly or not, and the tokens whose cancel reached it (a
+ *   walk skipped when no token ever followed @token, as for a new one),
+ *   under the process-wide cascade lock.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_token_link(cx_token *token, cx_token *source, unsigned flags);

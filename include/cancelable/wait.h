@@ -54,8 +54,8 @@ CX_EXPORT int cx_sleep(cx_op *op, double seconds);
  * Returns: the number of entries of @fds with non-zero revents (> 0).
  * Errors: -ECANCELED (only when no entry of @fds is ready); -ETIMEDOUT;
  *   -EINVAL (NULL @fds with @nfds > 0; @nfds above the RLIMIT_NOFILE soft
- *   limit, which poll(2) refuses too: nothing is copied then; a bad
- *   @timeout); -EMFILE/-ENFILE the op's fd could not be created; other
+ *   limit, or at it when an op's fd is polled too, which poll(2) would
+ *   refuse: nothing is copied then; a bad @timeout); -EMFILE/-ENFILE the op's fd could not be created; other
  *   negative errno from poll(2).  EINTR is retried internally.
  * Since: 0.1 */
 CX_EXPORT int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds,

@@ -311,6 +311,12 @@ bool cx__token_help_push(cx_token *t);
 cx_token *cx__token_help_pop(void);
 /* Logs that a help push ran out of memory (no lock may be held). */
 void cx__token_log_unhelped(void);
+/* Defers the frees of tokens whose count reaches 0 on this thread (their
+ * destroy notifiers are user code) until the matching end: around work
+ * under the cascade lock.  Begin returns what end takes.  Nested pairs
+ * leave the frees to the outermost. */
+bool cx__token_defer_frees_begin(void);
+void cx__token_defer_frees_end(bool outer);
 
 /* ---- operations (op.c, op_context.c, current.c) */
 

@@ -97,11 +97,21 @@ void cx_token_unref(cx_token *t) {
   if (t != NULL) cx__token_unref(t);
 }
 
+/* Frees what frees queued on this thread (freeing is set). */
+static void free_queued(void) {
+  cx_token *t;
+  while ((t = free_head) != NULL) {
+    free_head = t->pending_next;
+    token_destroy(t, cx__token_ext_of(t));
+  }
+}
+
 void cx__token_destroy_dead(cx_token *t) {
   cx__token_ext *ext;
   if (freeing) {
-    /* Reached from another free on this thread: the outermost call frees
-     * it, so a chain of tokens is freed without recursion. */
+    /* Reached from another free on this thread (or deferred while the
+     * cascade lock is held): the outermost call frees it, so a chain of
+     * tokens is freed without recursion. */
     t->pending_next = free_head;
     free_head = t;
     return;
@@ -113,10 +123,19 @@ void cx__token_destroy_dead(cx_token *t) {
   }
   freeing = true;
   token_destroy(t, ext);
-  while ((t = free_head) != NULL) {
-    free_head = t->pending_next;
-    token_destroy(t, cx__token_ext_of(t));
-  }
+  free_queued();
+  freeing = false;
+}
+
+bool cx__token_defer_frees_begin(void) {
+  bool outer = freeing;
+  freeing = true;
+  return outer;
+}
+
+void cx__token_defer_frees_end(bool outer) {
+  if (outer) return; /* the outer free loop (or deferral) takes them */
+  free_queued();
   freeing = false;
 }
 
@@ -225,6 +244,9 @@ static void cascade_one(cx_token *t, bool *locked) {
 static void cascade_phase(void) {
   int outer = phase;
   bool locked = false;
+  /* Tokens freed meanwhile are freed after the lock is released: their
+   * destroy notifiers are user code. */
+  bool deferring = cx__token_defer_frees_begin();
   cx_token *t;
   phase = PHASE_CASCADE;
   for (;;) {
@@ -242,6 +264,7 @@ static void cascade_phase(void) {
   }
   if (locked) cx__cascade_unlock();
   phase = outer;
+  cx__token_defer_frees_end(deferring);
 }
 
 /* Runs both phases for what this thread queued, unless an outer call on

@@ -54,8 +54,11 @@ cx_token *cx__token_help_pop(void) {
 /* Links @target to @source with a fresh @link (both exts made).  With
  * @embedded, @link lies in the block of @target, a child token made just
  * now and not yet shared with any other thread, so its stack of links
- * takes the push without an atomic read-modify-write. */
-static inline void link_attach(cx__link *link, cx_token *target,
+ * takes the push without an atomic read-modify-write.  Returns true when
+ * @source was already cancelled and this call claimed @target: the caller
+ * then finishes that cancel (cx__token_finish_claimed), with no lock
+ * held. */
+static inline bool link_attach(cx__link *link, cx_token *target,
                                cx__token_ext *text, cx_token *source,
                                cx__token_ext *sext, unsigned flags,
                                bool embedded) {
@@ -87,22 +90,24 @@ static inline void link_attach(cx__link *link, cx_token *target,
     sext->children = link;
     link->attached = true;
     cx__lock_release(&sext->lock);
-    return;
+    return false;
   }
   cx__lock_release(&sext->lock);
   /* Already cancelled: its cascade may be over, so cancel here. */
-  if (cx__token_claim(
-          target,
-          (flags & CX_LINK_PRESERVE_REASON) ? (cx_reason)source->reason
-                                            : CX_REASON_PARENT,
-          NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0))
-    cx__token_finish_claimed(cx_token_ref(target));
+  return cx__token_claim(
+      target,
+      (flags & CX_LINK_PRESERVE_REASON) ? (cx_reason)source->reason
+                                        : CX_REASON_PARENT,
+      NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0);
 }
 
-/* ---- cycle check: a link source -> target closes a cycle when @source
- * is already reached from @target.  A depth-first walk over the children
- * lists, each token visited once (a uthash set), under the cascade lock so
- * that no other link is made meanwhile. */
+/* ---- cycle check: a link source -> target closes a cycle when @target is
+ * already something @source follows, directly or not.  Walks up from
+ * @source through the sources of its links and its cause (a cancelled
+ * token holds the one whose cascade reached it, and its links stay until
+ * it is freed or its op exits: both are references), each token visited
+ * once (a uthash set), under the cascade lock so that no other link is
+ * made meanwhile. */
 typedef struct visit {
   const cx_token *token;
   UT_hash_handle hh;
@@ -125,53 +130,68 @@ static int visit_add(visit **set, const cx_token *t) {
   return 1;
 }
 
-/* Pushes the live children of @t (with references) on the walk's stack.
- * 0 or -ENOMEM. */
-static int push_children(cx_token *t, cx_token ***stack, size_t *len,
-                         size_t *cap) {
-  cx__token_ext *ext = cx__token_ext_of(t);
-  cx_token *left = NULL; /* a reference to drop once unlocked */
-  if (ext == NULL) return 0;
-  cx__lock_acquire(&ext->lock);
-  for (cx__link *l = ext->children; l != NULL; l = l->next) {
-    cx_token *child = cx__token_try_ref(l->target);
-    if (child == NULL) continue; /* being freed: leads nowhere new */
-    if (*len == *cap) {
-      size_t n = *cap != 0 ? 2 * *cap : 16;
-      cx_token **grown = cx__realloc(*stack, n * sizeof *grown);
-      if (grown == NULL) {
-        left = child;
-        break;
-      }
-      *stack = grown;
-      *cap = n;
-    }
-    (*stack)[(*len)++] = child;
+/* The walk's stack of referenced tokens. */
+typedef struct walk {
+  cx_token **items;
+  size_t len, cap;
+} walk;
+
+static int walk_push(walk *w, cx_token *t) {
+  if (w->len == w->cap) {
+    size_t n = w->cap != 0 ? 2 * w->cap : 16;
+    cx_token **grown = cx__realloc(w->items, n * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    w->items = grown;
+    w->cap = n;
   }
-  cx__lock_release(&ext->lock);
-  if (left == NULL) return 0;
-  cx__token_unref(left);
-  return -ENOMEM;
+  w->items[w->len++] = t;
+  return 0;
 }
 
-/* Whether @to is reached from @from through children lists: 1, 0, or
- * -ENOMEM.  The caller holds the cascade lock. */
-static int reaches(cx_token *from, const cx_token *to) {
-  cx_token **stack = NULL;
-  size_t len = 0, cap = 0;
+/* Pushes what @t follows (with references): its links' sources, read
+ * under its lock (cx__token_unlink_all takes the stack under it too), and
+ * its cause.  0 or -ENOMEM. */
+static int push_sources(walk *w, cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx_token *left = NULL; /* a reference to drop once unlocked */
+  int rc = 0;
+  if (ext == NULL) return 0;
+  cx__lock_acquire(&ext->lock);
+  for (cx__link *l = atomic_load(&ext->links); l != NULL;
+       l = l->next_of_target) {
+    cx__token_ref(l->source); /* the link holds one: never 0 here */
+    if ((rc = walk_push(w, l->source)) != 0) {
+      left = l->source;
+      break;
+    }
+  }
+  cx__lock_release(&ext->lock);
+  if (left != NULL) cx__token_unref(left);
+  /* The cause is written before the release that publishes CANCELLED. */
+  if (rc == 0 && cx_token_is_cancelled(t) && ext->cause != NULL) {
+    cx__token_ref(ext->cause);
+    if ((rc = walk_push(w, ext->cause)) != 0) cx__token_unref(ext->cause);
+  }
+  return rc;
+}
+
+/* Whether @target is among what @source follows, directly or not: 1, 0,
+ * or -ENOMEM.  The caller holds the cascade lock and defers frees. */
+static int follows(cx_token *source, const cx_token *target) {
+  walk w = {NULL, 0, 0};
   visit *set = NULL, *v, *tmp;
-  int rc = push_children(from, &stack, &len, &cap);
-  while (rc == 0 && len > 0) {
-    cx_token *t = stack[--len];
-    if (t == to) {
+  int rc = push_sources(&w, source);
+  while (rc == 0 && w.len > 0) {
+    cx_token *t = w.items[--w.len];
+    if (t == target) {
       rc = 1;
     } else if ((rc = visit_add(&set, t)) == 1) {
-      rc = push_children(t, &stack, &len, &cap);
+      rc = push_sources(&w, t);
     }
     cx__token_unref(t);
   }
-  while (len > 0) cx__token_unref(stack[--len]);
-  cx__free(stack);
+  while (w.len > 0) cx__token_unref(w.items[--w.len]);
+  cx__free(w.items);
   HASH_ITER(hh, set, v, tmp) {
     HASH_DEL(set, v);
     cx__free(v);
@@ -182,6 +202,7 @@ static int reaches(cx_token *from, const cx_token *to) {
 int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   cx__token_ext *text, *sext;
   cx__link *link;
+  bool claimed = false, deferring;
   int rc;
   if (target == NULL || source == NULL || target == source ||
       (flags & ~CX_LINK_PRESERVE_REASON))
@@ -191,9 +212,17 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
       (link = cx__block_alloc(sizeof *link)) == NULL)
     return -ENOMEM;
   cx__cascade_lock();
-  rc = reaches(target, source);
-  if (rc == 0) link_attach(link, target, text, source, sext, flags, false);
+  deferring = cx__token_defer_frees_begin(); /* no user code under it */
+  /* A token that nothing ever followed (no `has` bit for children: set by
+   * every link, never cleared) cannot be among @source's ancestors: a new
+   * token linked below a deep chain costs no walk. */
+  rc = (atomic_load(&target->has) & CX__HAS_CHILDREN) ? follows(source, target)
+                                                      : 0;
+  if (rc == 0)
+    claimed = link_attach(link, target, text, source, sext, flags, false);
   cx__cascade_unlock();
+  cx__token_defer_frees_end(deferring);
+  if (claimed) cx__token_finish_claimed(cx_token_ref(target));
   if (rc == 0) return 0;
   cx__block_free(link, sizeof *link);
   return rc == 1 ? -ELOOP : rc;
@@ -274,7 +303,13 @@ static void unlink_chain(cx__link *link) {
 
 void cx__token_unlink_all(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t);
-  if (ext != NULL) unlink_chain(atomic_exchange(&ext->links, NULL));
+  cx__link *chain;
+  if (ext == NULL) return;
+  /* Under the token's lock: a cycle check may be reading the stack. */
+  cx__lock_acquire(&ext->lock);
+  chain = atomic_exchange(&ext->links, NULL);
+  cx__lock_release(&ext->lock);
+  unlink_chain(chain);
 }
 
 void cx__token_unlink_dead(cx__token_ext *ext) {
@@ -293,8 +328,9 @@ int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
     return -ENOMEM;
   cx__token_init(&c->plain.token, CX__KIND_CHILD, &c->plain.ext);
   /* The new token is ours alone until we return it. */
-  link_attach(&c->link, &c->plain.token, &c->plain.ext, parent, pext, flags,
-              true);
+  if (link_attach(&c->link, &c->plain.token, &c->plain.ext, parent, pext, flags,
+                  true))
+    cx__token_finish_claimed(cx_token_ref(&c->plain.token));
   *out = &c->plain.token;
   return 0;
 }

@@ -21,16 +21,16 @@ static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline) {
   }
 }
 
-/* Whether poll(2) would refuse @nfds entries (more than RLIMIT_NOFILE):
- * checked before anything is copied, so that no count wraps.  Counts up to
- * STACK_FDS need no look-up: poll() itself refuses them if the limit is
- * lower. */
-static bool too_many_fds(nfds_t nfds) {
+/* Whether poll(2) would refuse @nfds entries plus @extra of ours (more
+ * than RLIMIT_NOFILE): checked before anything is copied, so that no count
+ * wraps.  Counts below STACK_FDS need no look-up: poll() itself refuses
+ * them if the limit is lower. */
+static bool too_many_fds(nfds_t nfds, nfds_t extra) {
   struct rlimit lim;
   if (nfds < STACK_FDS) return false;
-  if (nfds >= SIZE_MAX / sizeof(struct pollfd)) return true;
+  if (nfds >= SIZE_MAX / sizeof(struct pollfd) - extra) return true;
   return getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-         nfds > lim.rlim_cur;
+         nfds + extra > lim.rlim_cur;
 }
 
 int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
@@ -38,7 +38,7 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
   const cx_op *target = cx__wait_op(op);
   int64_t deadline;
   int fd, rc, ready = 0;
-  if ((fds == NULL && nfds > 0) || too_many_fds(nfds) ||
+  if ((fds == NULL && nfds > 0) || too_many_fds(nfds, target != NULL) ||
       cx__timeout_to_deadline(timeout, &deadline) != 0)
     return -EINVAL;
   cx__after_fork_resume();

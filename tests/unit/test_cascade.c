@@ -5,11 +5,18 @@
  *    slow callback delays no descendant;
  *  - a cancel that lost the claim of a middle token to another thread
  *    (whose callback is slow) returns with the grandchildren cancelled;
+ *  - deterministically, with the cascade lock held by the test (internal,
+ *    static library): a token claimed by another thread whose cascade has
+ *    not run is finished by a cancel of its ancestor, and by a losing
+ *    cancel of the token itself;
  *  - a randomized race: middle and root cancelled from different threads,
  *    many rounds, the root's canceller always finds the leaves cancelled;
- *  - cycles, direct and through other tokens, are refused with -ELOOP and
- *    change nothing; a diamond is no cycle; two threads linking a and b
- *    both ways: exactly one link is made. */
+ *  - cx_token_link() to a cancelled source runs the callbacks with no lock
+ *    held (one may wait for another thread's cascade);
+ *  - cycles, direct, through other tokens and through cancelled ones, are
+ *    refused with -ELOOP and change nothing (the tokens are freed); a diamond
+ * is no cycle; two threads linking a and b both ways: exactly one link is made.
+ */
 #include "cx_test.h"
 
 #include <errno.h>
@@ -19,6 +26,10 @@
 #include <stdbool.h>
 
 #include <cancelable.h>
+
+/* Internal (static library): the process-wide cascade lock. */
+void cx__cascade_lock(void);
+void cx__cascade_unlock(void);
 
 /* ---- callbacks after descendants */
 
@@ -116,6 +127,96 @@ static void test_loser_returns_after_cascade(void **state) {
   chain_finish(&c, th);
 }
 
+/* ---- the help paths, made deterministic by holding the cascade lock: the
+ * other thread claims the middle, then blocks before cascading it. */
+
+static void *cancel_middle_plain(void *p) {
+  chain *c = p;
+  cx_token_cancel(c->middle, CX_REASON_MANUAL, "middle");
+  return NULL;
+}
+
+/* Holds the cascade lock and has another thread @th claim the middle. */
+static void start_blocked_middle(chain *c, pthread_t *th) {
+  chain_make(c);
+  atomic_store(&c->cb.release, true); /* its callback need not wait */
+  cx__cascade_lock();
+  assert_int_equal(pthread_create(th, NULL, cancel_middle_plain, c), 0);
+  while (!cx_token_is_cancelled(c->middle)) sched_yield();
+}
+
+static void finish_blocked_middle(chain *c, pthread_t th) {
+  cx__cascade_unlock();
+  assert_true(cx_test_join_within(th, 30, NULL));
+  assert_true(c->cb.grandchild_done);
+  chain_free(c);
+}
+
+static void test_help_in_cascade(void **state) {
+  chain c;
+  pthread_t th;
+  (void)state;
+  start_blocked_middle(&c, &th);
+  /* The middle is claimed, its children not: the root's cascade loses the
+   * middle and claims its subtree itself. */
+  assert_false(cx_token_is_cancelled(c.child));
+  assert_true(cx_token_cancel(c.root, CX_REASON_MANUAL, "root"));
+  assert_true(cx_token_is_cancelled(c.child));
+  assert_true(cx_token_is_cancelled(c.grandchild));
+  finish_blocked_middle(&c, th);
+}
+
+static void test_help_losing_cancel(void **state) {
+  chain c;
+  pthread_t th;
+  (void)state;
+  start_blocked_middle(&c, &th);
+  assert_false(cx_token_is_cancelled(c.grandchild));
+  assert_false(cx_token_cancel(c.middle, CX_REASON_MANUAL, NULL));
+  assert_true(cx_token_is_cancelled(c.child));
+  assert_true(cx_token_is_cancelled(c.grandchild));
+  finish_blocked_middle(&c, th);
+}
+
+/* ---- a link's callbacks run with no lock held */
+
+static cx_token *g_other_root;
+
+static void *cancel_other_root(void *p) {
+  (void)p;
+  cx_token_cancel(g_other_root, CX_REASON_MANUAL, NULL);
+  return NULL;
+}
+
+/* Waits for another thread's cancel of a token with a child: a cascade,
+ * which needs the cascade lock. */
+static int wait_for_other_cascade(cx_token *t, void *user_data) {
+  pthread_t th;
+  (void)t;
+  if (pthread_create(&th, NULL, cancel_other_root, NULL) != 0) return -1;
+  *(bool *)user_data = cx_test_join_within(th, 10, NULL);
+  return 0;
+}
+
+static void test_link_callbacks_unlocked(void **state) {
+  cx_token *source = cx_token_new(), *target = cx_token_new();
+  cx_token *kid = NULL;
+  bool joined = false;
+  (void)state;
+  g_other_root = cx_token_new();
+  CX_ASSERT_OK(cx_token_new_child(&kid, g_other_root, 0));
+  CX_ASSERT_OK(cx_token_on_cancel(target, wait_for_other_cascade, &joined, NULL,
+                                  0, NULL));
+  assert_true(cx_token_cancel(source, CX_REASON_MANUAL, NULL));
+  CX_ASSERT_OK(cx_token_link(target, source, 0)); /* runs the callback */
+  assert_true(joined);
+  assert_true(cx_token_is_cancelled(kid));
+  cx_token_unref(kid);
+  cx_token_unref(g_other_root);
+  cx_token_unref(target);
+  cx_token_unref(source);
+}
+
 /* ---- randomized race */
 
 enum { ROUNDS = 300, FAN = 4, DEPTH = 4 };
@@ -211,6 +312,40 @@ static void test_cycle_through_others(void **state) {
   cx_token_unref(a);
 }
 
+/* Counts frees: the destroy notifier of a callback that never runs. */
+static int never_runs(cx_token *t, void *user_data) {
+  (void)t;
+  (void)user_data;
+  return 0;
+}
+
+static void count_free(void *user_data) { (*(int *)user_data)++; }
+
+static void test_cycle_through_cancelled(void **state) {
+  cx_token *a = cx_token_new(), *b = NULL, *t = cx_token_new(), *x = NULL,
+           *s = NULL;
+  int freed = 0;
+  (void)state;
+  /* b follows a; a cancelled (its list of followers is gone, b's link and
+   * cause still hold a): a following b is a cycle. */
+  CX_ASSERT_OK(cx_token_new_child(&b, a, 0));
+  assert_true(cx_token_cancel(a, CX_REASON_MANUAL, NULL));
+  CX_ASSERT_ERR(-ELOOP, cx_token_link(a, b, 0));
+  /* t -> x -> s, x cancelled: t following s is a cycle too. */
+  CX_ASSERT_OK(cx_token_on_cancel(t, never_runs, &freed, count_free, 0, NULL));
+  CX_ASSERT_OK(cx_token_new_child(&x, t, 0));
+  CX_ASSERT_OK(cx_token_new_child(&s, x, 0));
+  assert_true(cx_token_cancel(x, CX_REASON_MANUAL, NULL));
+  CX_ASSERT_ERR(-ELOOP, cx_token_link(t, s, 0));
+  assert_false(cx_token_is_cancelled(t));
+  cx_token_unref(s);
+  cx_token_unref(x);
+  cx_token_unref(t);
+  assert_int_equal(freed, 1); /* t was freed: no cycle kept it */
+  cx_token_unref(b);
+  cx_token_unref(a);
+}
+
 typedef struct cross {
   cx_token *from, *to;
   atomic_int *go;
@@ -250,9 +385,13 @@ static const struct CMUnitTest tests[] = {
             test_callbacks_after_descendants),
     CX_TEST("/cascade/loser-returns-after-cascade",
             test_loser_returns_after_cascade),
+    CX_TEST("/cascade/help/in-cascade", test_help_in_cascade),
+    CX_TEST("/cascade/help/losing-cancel", test_help_losing_cancel),
+    CX_TEST("/cascade/link/callbacks-unlocked", test_link_callbacks_unlocked),
     CX_TEST("/cascade/race-root-and-middles", test_race_root_and_middles),
     CX_TEST("/cascade/cycle/direct", test_cycle_direct),
     CX_TEST("/cascade/cycle/through-others", test_cycle_through_others),
+    CX_TEST("/cascade/cycle/through-cancelled", test_cycle_through_cancelled),
     CX_TEST("/cascade/cycle/race", test_cycle_race),
 };
 
