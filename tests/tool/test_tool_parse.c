@@ -4,11 +4,15 @@
  * the offending token, canonical round trip, nesting limit, and a
  * fuzz-style run of random expressions that must never crash), progress
  * lines, the status line, and util/cx_json's escaping.  Issue #7.
+ * Issue #13 (defect 2): JSON strings are valid UTF-8 whatever the bytes
+ * (each maximal ill-formed subpart becomes U+FFFD), text cut to a fixed
+ * size can be cut on a character boundary (util/cx_utf8).
  */
 #include "cx_test.h"
 
 #include <cancelable.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 
 #include "cx_json.h"
+#include "cx_utf8.h"
 #include "duration.h"
 #include "expr.h"
 #include "progress.h"
@@ -533,6 +538,148 @@ static void test_json_grows(void **state) {
   cx__json_free(&j);
 }
 
+/* The JSON text of one string value written by cx__json_string_n(). */
+static char *json_of(const char *s, size_t n) {
+  cx__json j;
+  char *text;
+  cx__json_init(&j);
+  cx__json_string_n(&j, s, n);
+  CX_ASSERT_OK(cx__json_error(&j));
+  text = strdup(j.buf);
+  assert_non_null(text);
+  cx__json_free(&j);
+  return text;
+}
+
+#define FFFD CX__UTF8_REPLACEMENT
+
+static void test_json_utf8_valid(void **state) {
+  /* One to four bytes, and the edges of each range: U+0080, U+07FF,
+   * U+0800, U+D7FF (below the surrogates), U+E000 (above them), U+FFFD,
+   * U+FFFF, U+10000, U+10FFFF. */
+  static const char *valid[] = {
+      "\xc2\x80",
+      "\xdf\xbf",
+      "\xe0\xa0\x80",
+      "\xed\x9f\xbf",
+      "\xee\x80\x80",
+      "\xef\xbf\xbd",
+      "\xef\xbf\xbf",
+      "\xf0\x90\x80\x80",
+      "\xf4\x8f\xbf\xbf",
+      "caf\xc3\xa9 \xe6\xbc\xa2\xe5\xad\x97 \xf0\x9f\x98\x80"};
+  (void)state;
+  for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+    char want[64], *got = json_of(valid[i], strlen(valid[i]));
+    snprintf(want, sizeof want, "\"%s\"", valid[i]);
+    assert_string_equal(got, want);
+    free(got);
+  }
+}
+
+static void test_json_utf8_invalid(void **state) {
+  /* Each maximal subpart of an ill-formed sequence becomes one U+FFFD
+   * (Unicode 15, section 3.9, tables 3-8 to 3-11). */
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      /* stray continuation bytes */
+      {"\x80", FFFD},
+      {"a\xbf\xbf", "a" FFFD FFFD},
+      /* bytes that never start a character: C0, C1, F5..FF */
+      {"\xc0\xaf", FFFD FFFD},
+      {"\xc1\xbf", FFFD FFFD},
+      {"\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD},
+      {"\xfe\xff", FFFD FFFD},
+      /* overlong forms of three and four bytes */
+      {"\xe0\x80\xaf", FFFD FFFD FFFD},
+      {"\xe0\x9f\xbf", FFFD FFFD FFFD},
+      {"\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD},
+      {"\xf0\x8f\xbf\xbf", FFFD FFFD FFFD FFFD},
+      /* surrogates U+D800 and U+DFFF, and a CESU-8 pair */
+      {"\xed\xa0\x80", FFFD FFFD FFFD},
+      {"\xed\xbf\xbf", FFFD FFFD FFFD},
+      {"\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD},
+      /* above U+10FFFF */
+      {"\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD},
+      /* truncated: at the end, before ASCII, before another character */
+      {"\xc3", FFFD},
+      {"\xe2\x82", FFFD},
+      {"\xf0\x9f\x98", FFFD},
+      {"\xe2\x82x", FFFD "x"},
+      {"\xf0\x9f\x98\xc3\xa9", FFFD "\xc3\xa9"},
+      {"\xe2\"", FFFD "\\\""},
+      /* Unicode's example: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 */
+      {"\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64",
+       "a" FFFD FFFD FFFD "b" FFFD "c" FFFD FFFD "d"},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char want[64], *got = json_of(cases[i].in, strlen(cases[i].in));
+    snprintf(want, sizeof want, "\"%s\"", cases[i].out);
+    if (strcmp(got, want) != 0) fail_msg("case %zu: got %s", i, got);
+    free(got);
+  }
+}
+
+/* Keys go through the same writer; jansson (strict: it refuses invalid
+ * UTF-8) reads the whole object back. */
+static void test_json_utf8_key_parses(void **state) {
+  cx__json j;
+  json_error_t err;
+  json_t *root;
+  (void)state;
+  cx__json_init(&j);
+  cx__json_object_begin(&j);
+  cx__json_key(&j, "k\xff\xed\xa0\x80");
+  cx__json_string(&j, "v\xc3");
+  cx__json_object_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  root = json_loads(j.buf, 0, &err);
+  if (root == NULL) fail_msg("%s: %s", j.buf, err.text);
+  assert_string_equal(
+      json_string_value(json_object_get(root, "k" FFFD FFFD FFFD FFFD)),
+      "v" FFFD);
+  json_decref(root);
+  cx__json_free(&j);
+}
+
+/* ---- util/cx_utf8: cutting on character boundaries. */
+
+static void test_utf8_cut(void **state) {
+  static const struct {
+    const char *s;
+    size_t n, want;
+  } cases[] = {
+      {"abc", 3, 3},
+      {"abc", 0, 0},
+      {"a\xc3\xa9", 3, 3},         /* whole */
+      {"a\xc3\xa9", 2, 1},         /* half of e-acute */
+      {"\xe2\x82\xac", 2, 0},      /* two thirds of the euro sign */
+      {"\xe2\x82\xac", 1, 0},      /* a third */
+      {"x\xf0\x9f\x98\x80", 4, 1}, /* three quarters of an emoji */
+      {"x\xf0\x9f\x98\x80", 5, 5}, /* whole */
+      {"\xff\xfe", 2, 2},          /* ill-formed: left for the writer */
+      {"a\xe0\x80", 3, 3},         /* ill-formed, not a cut character */
+      {"a\x80\x80\x80\x80", 5, 5}, /* stray continuation bytes */
+      {"\xed\xa0", 2, 2},          /* the start of a surrogate */
+  };
+  char buf[8];
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (cx__utf8_cut(cases[i].s, cases[i].n) != cases[i].want)
+      fail_msg("case %zu: %zu, want %zu", i,
+               cx__utf8_cut(cases[i].s, cases[i].n), cases[i].want);
+  /* 7 bytes fit in buf: "ab" and one euro sign (5), not half of the
+   * second. */
+  assert_int_equal(
+      cx__utf8_snprintf(buf, sizeof buf, "ab%s", "\xe2\x82\xac\xe2\x82\xac"),
+      5);
+  assert_string_equal(buf, "ab\xe2\x82\xac");
+  assert_int_equal(cx__utf8_snprintf(buf, sizeof buf, "%d", 42), 2);
+  assert_string_equal(buf, "42");
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/duration/valid", test_duration_valid),
     CX_TEST("/tool/duration/infinite", test_duration_infinite),
@@ -552,6 +699,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/json/escaping", test_json_escaping),
     CX_TEST("/tool/json/misuse", test_json_misuse),
     CX_TEST("/tool/json/grows", test_json_grows),
+    CX_TEST("/tool/json/utf8-valid", test_json_utf8_valid),
+    CX_TEST("/tool/json/utf8-invalid", test_json_utf8_invalid),
+    CX_TEST("/tool/json/utf8-key-parses", test_json_utf8_key_parses),
+    CX_TEST("/tool/utf8/cut", test_utf8_cut),
 };
 
 CX_TEST_MAIN("tool", tests)
