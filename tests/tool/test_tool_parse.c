@@ -6,7 +6,9 @@
  * lines, the status line, and util/cx_json's escaping.  Issue #7.
  * Issue #13 (defect 2): JSON strings are valid UTF-8 whatever the bytes
  * (each maximal ill-formed subpart becomes U+FFFD), text cut to a fixed
- * size can be cut on a character boundary (util/cx_utf8).
+ * size is cut on a character boundary (util/cx_utf8), and a tool report
+ * whose progress message is 300 bytes of multi-byte characters parses
+ * with jansson, its message cut after a whole character.
  */
 #include "cx_test.h"
 
@@ -18,12 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cx_json.h"
 #include "cx_utf8.h"
 #include "duration.h"
 #include "expr.h"
 #include "progress.h"
+#include "report.h"
 #include "signames.h"
 #include "sources.h"
 #include "statusline.h"
@@ -680,6 +684,104 @@ static void test_utf8_cut(void **state) {
   assert_string_equal(buf, "42");
 }
 
+/* ---- Progress messages in the report (issue #13, defect 2). */
+
+/* @count copies of @ch. */
+static char *repeat(const char *ch, size_t count) {
+  size_t n = strlen(ch);
+  char *s = malloc(n * count + 1);
+  assert_non_null(s);
+  for (size_t i = 0; i < count; i++) memcpy(s + i * n, ch, n);
+  s[n * count] = '\0';
+  return s;
+}
+
+/* A report whose progress message is 300 bytes of four-byte characters:
+ * the tool keeps 255 bytes of it, which is 63 characters and 3 bytes of
+ * the 64th.  The JSON must parse and hold the 63 whole characters. */
+static void test_report_progress_message_cut(void **state) {
+  char *msg = repeat("\xf0\x9f\x98\x80", 75),
+       *want = repeat("\xf0\x9f\x98\x80", 63);
+  char *argv[] = {(char *)"cmd\xff", NULL};
+  supervise_result res;
+  progress_state st;
+  report_input in;
+  json_error_t err;
+  json_t *root;
+  char *text;
+  cx_op *op;
+  (void)state;
+  assert_int_equal(strlen(msg), 300);
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  progress_state_init(&st, NULL);
+  CX_ASSERT_OK(progress_attach(op, &st));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_report_progress(op, msg, NULL));
+  assert_string_equal(st.message, want);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  memset(&res, 0, sizeof res);
+  memset(&in, 0, sizeof in);
+  in.op = op;
+  in.argv = argv;
+  in.result = &res;
+  in.progress = &st;
+  text = report_json(&in);
+  assert_non_null(text);
+  root = json_loads(text, 0, &err);
+  if (root == NULL) fail_msg("report does not parse: %s", err.text);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(root, "progress"), "message")),
+                      want);
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(root, "command"), 0)),
+      "cmd" FFFD);
+  json_decref(root);
+  free(text);
+  cx_op_unref(op);
+  free(msg);
+  free(want);
+}
+
+/* A progress callback that keeps the last message in @user_data
+ * (PROGRESS_LINE_MAX + 1 bytes). */
+static int on_progress_record(const char *op_id, const char *message,
+                              const cx_meta *metadata, void *user_data) {
+  (void)op_id;
+  (void)metadata;
+  snprintf(user_data, PROGRESS_LINE_MAX + 1, "%s", message);
+  return 0;
+}
+
+/* A line longer than PROGRESS_LINE_MAX (4096) is reported cut to its
+ * first PROGRESS_LINE_MAX bytes: with three-byte characters, that is 1365
+ * characters (4095 bytes), not 4096 bytes ending in a third of one. */
+static void test_progress_overlong_line_cut(void **state) {
+  char *line = repeat("\xe2\x82\xac", 2000);
+  char *got = calloc(1, PROGRESS_LINE_MAX + 1);
+  progress_reader r;
+  int fds[2];
+  cx_op *op;
+  (void)state;
+  assert_non_null(got);
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(op, on_progress_record, got, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], line, 6000), 6000);
+  assert_int_equal(write(fds[1], "\n", 1), 1);
+  close(fds[1]);
+  progress_reader_init(&r, fds[0], op);
+  assert_int_equal(progress_reader_read(&r), 1);
+  progress_reader_finish(&r);
+  assert_int_equal(strlen(got), 4095);
+  assert_int_equal(memcmp(got, line, 4095), 0);
+  close(fds[0]);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  free(line);
+  free(got);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/duration/valid", test_duration_valid),
     CX_TEST("/tool/duration/infinite", test_duration_infinite),
@@ -703,6 +805,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/json/utf8-invalid", test_json_utf8_invalid),
     CX_TEST("/tool/json/utf8-key-parses", test_json_utf8_key_parses),
     CX_TEST("/tool/utf8/cut", test_utf8_cut),
+    CX_TEST("/tool/json/report-progress-message-cut",
+            test_report_progress_message_cut),
+    CX_TEST("/tool/progress/overlong-line-cut",
+            test_progress_overlong_line_cut),
 };
 
 CX_TEST_MAIN("tool", tests)
