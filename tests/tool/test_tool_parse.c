@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conditions.h"
 #include "cx_json.h"
 #include "cx_utf8.h"
 #include "duration.h"
@@ -742,6 +743,57 @@ static void test_report_progress_message_cut(void **state) {
   free(want);
 }
 
+/* Whether @s ends after a whole character (cx__utf8_cut() keeps it all). */
+static bool ends_on_character(const char *s) {
+  return cx__utf8_cut(s, strlen(s)) == strlen(s);
+}
+
+/* Issue #13 (defect 2): the other places that cut text to a fixed size cut
+ * on a character boundary: expression errors (64-byte token, 160-byte
+ * message), the names of file and command conditions (300 bytes) and the
+ * status line (the terminal's width). */
+static void test_utf8_cut_everywhere(void **state) {
+  char *e_acutes = repeat("\xc3\xa9", 100),
+       *emojis = repeat("\xf0\x9f\x98\x80", 100);
+  char text[512], want[512];
+  expr_node *n = NULL;
+  expr_error err;
+  cx_source *src = NULL;
+  cx_op *op;
+  progress_state st;
+  char buf[256];
+  (void)state;
+  snprintf(text, sizeof text, "timeout:%s", e_acutes);
+  CX_ASSERT_ERR(-EINVAL, expr_parse(text, &n, &err));
+  snprintf(want, sizeof want, "timeout:%.*s", 27 * 2, e_acutes);
+  assert_string_equal(err.token, want);
+  snprintf(want, sizeof want, "invalid duration '%.*s", 70 * 2, e_acutes);
+  assert_string_equal(err.message, want);
+
+  CX_ASSERT_OK(cond_source_file(emojis, 1.0, &src));
+  snprintf(want, sizeof want, "file %.*s", 73 * 4, emojis);
+  assert_string_equal(cx_source_name(src), want);
+  cx_source_free(src);
+  CX_ASSERT_OK(cond_source_command(emojis, 1.0, NULL, &src));
+  snprintf(want, sizeof want, "until %.*s", 73 * 4, emojis);
+  assert_string_equal(cx_source_name(src), want);
+  cx_source_free(src);
+
+  CX_ASSERT_OK(cx_op_with_timeout(&op, 100, "t"));
+  CX_ASSERT_OK(cx_op_enter(op));
+  progress_state_init(&st, NULL);
+  snprintf(st.message, sizeof st.message, "%s", e_acutes);
+  for (int width = 20; width < 80; width++) {
+    statusline_format(buf, sizeof buf, width, op, &st);
+    assert_true(strlen(buf) >= (size_t)width - 1);
+    if (!ends_on_character(buf)) fail_msg("width %d: cut inside", width);
+  }
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  free(e_acutes);
+  free(emojis);
+}
+
 /* A progress callback that keeps the last message in @user_data
  * (PROGRESS_LINE_MAX + 1 bytes). */
 static int on_progress_record(const char *op_id, const char *message,
@@ -809,6 +861,7 @@ static const struct CMUnitTest tests[] = {
             test_report_progress_message_cut),
     CX_TEST("/tool/progress/overlong-line-cut",
             test_progress_overlong_line_cut),
+    CX_TEST("/tool/utf8/cut-everywhere", test_utf8_cut_everywhere),
 };
 
 CX_TEST_MAIN("tool", tests)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cx_utf8.h"
 #include "duration.h"
 #include "signames.h"
 
@@ -78,12 +79,13 @@ static void fail(parser *p, size_t start, size_t end, const char *fmt, ...) {
   if (start >= strlen(p->text)) {
     snprintf(p->err->token, sizeof p->err->token, "end of expression");
   } else {
-    if (n >= sizeof p->err->token) n = sizeof p->err->token - 1;
+    if (n >= sizeof p->err->token)
+      n = cx__utf8_cut(p->text + start, sizeof p->err->token - 1);
     memcpy(p->err->token, p->text + start, n);
     p->err->token[n] = '\0';
   }
   va_start(ap, fmt);
-  vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+  cx__utf8_vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
   va_end(ap);
 }
 
