@@ -261,6 +261,49 @@ static void test_expr_nesting_limit(void **state) {
   }
 }
 
+/* Issue #13 (found by fuzz/fuzz_expr.c): the canonical form parenthesises
+ * every group, so a tree whose groups nest deeper than the parentheses of
+ * its text (a top-level group, an AND inside an OR) gave a canonical form
+ * that the parser refused.  Such trees are refused up front now; up to
+ * EXPR_MAX_DEPTH groups, the canonical form parses back to itself. */
+static void test_expr_canonical_depth(void **state) {
+  char *text = malloc(64 * 40);
+  char first[4096];
+  (void)state;
+  assert_non_null(text);
+  /* Nested ORs with parentheses around all but the top-level group. */
+  for (int groups = EXPR_MAX_DEPTH; groups <= EXPR_MAX_DEPTH + 1; groups++) {
+    size_t k = (size_t)sprintf(text, "timeout:1 OR ");
+    for (int i = 1; i < groups; i++)
+      k += (size_t)sprintf(text + k, "(timeout:1 OR ");
+    k += (size_t)sprintf(text + k, "timeout:1");
+    for (int i = 1; i < groups; i++) text[k++] = ')';
+    text[k] = '\0';
+    snprintf(first, sizeof first, "%s", canon(text));
+    if (groups <= EXPR_MAX_DEPTH)
+      assert_string_equal(canon(first), first);
+    else
+      assert_non_null(strstr(first, "groups nested deeper than 32"));
+  }
+  /* An AND inside an OR at each level of parentheses: two groups each. */
+  for (int levels = EXPR_MAX_DEPTH / 2; levels <= EXPR_MAX_DEPTH / 2 + 1;
+       levels++) {
+    size_t k = 0;
+    for (int i = 0; i < levels; i++)
+      k += (size_t)sprintf(text + k, "%stimeout:1 OR timeout:1 AND ",
+                           i > 0 ? "(" : "");
+    k += (size_t)sprintf(text + k, "timeout:1");
+    for (int i = 1; i < levels; i++) text[k++] = ')';
+    text[k] = '\0';
+    snprintf(first, sizeof first, "%s", canon(text));
+    if (levels <= EXPR_MAX_DEPTH / 2)
+      assert_string_equal(canon(first), first);
+    else
+      assert_non_null(strstr(first, "groups nested deeper than 32"));
+  }
+  free(text);
+}
+
 /* Builds the library sources for @text and frees them: wide groups go
  * through nested composites (the library takes 64 at most).  A disk limit
  * on a path that does not exist (random concatenations make some) is
@@ -846,6 +889,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/expr/round-trip-quotes", test_expr_round_trip_quotes),
     CX_TEST("/tool/expr/errors", test_expr_errors),
     CX_TEST("/tool/expr/nesting-limit", test_expr_nesting_limit),
+    CX_TEST("/tool/expr/canonical-depth", test_expr_canonical_depth),
     CX_TEST("/tool/expr/build-wide", test_expr_build_wide),
     CX_TEST("/tool/expr/fuzz", test_expr_fuzz),
     CX_TEST("/tool/progress/lines", test_progress_lines),
