@@ -55,14 +55,20 @@ static void append(cx__json *j, const char *s, size_t n) {
 
 /* Writes the separator a new value needs at the current position; false
  * when a value is not allowed here (a value inside an object without a
- * key). */
+ * key, or a second value at the top level: "1 2" is not JSON). */
 static bool begin_value(cx__json *j) {
   if (j->err != 0) return false;
   if (j->after_key) {
     j->after_key = false;
     return true;
   }
-  if (j->depth > 0) {
+  if (j->depth == 0) {
+    if (j->started) {
+      j->err = -EINVAL;
+      return false;
+    }
+    j->started = true;
+  } else {
     if (j->is_object[j->depth - 1]) {
       j->err = -EINVAL;
       return false;

@@ -572,6 +572,22 @@ static void test_json_misuse(void **state) {
   for (int i = 0; i < CX__JSON_MAX_DEPTH + 1; i++) cx__json_array_begin(&j);
   CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
   cx__json_free(&j);
+  /* A second top-level value would make "[]1" or "1 2": not JSON (issue
+   * #13, found by fuzz/fuzz_json.c). */
+  cx__json_init(&j);
+  cx__json_array_begin(&j);
+  cx__json_array_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  cx__json_int(&j, 1);
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  assert_string_equal(j.buf, "[]");
+  cx__json_free(&j);
+  cx__json_init(&j);
+  cx__json_null(&j);
+  cx__json_object_begin(&j);
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  assert_string_equal(j.buf, "null");
+  cx__json_free(&j);
 }
 
 static void test_json_grows(void **state) {
