@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the build and test dependencies of libcancelable.
 #
+# Usage: bash scripts/deps.sh [fuzz]
+#   fuzz: also what scripts/fuzz.sh needs (clang's libFuzzer runtime).
+#
 # Checks each Debian package (dpkg -s) and installs only what is missing with
 # apt-get; runs `apt-get update` first only when something is missing.  Quiet
 # and idempotent when everything is present.  Needs root (or sudo) only when
@@ -8,6 +11,15 @@
 set -euo pipefail
 
 packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils)
+# libFuzzer (libclang_rt.fuzzer) for the default clang: Debian 12 ships it
+# in libclang-rt-14-dev, which libclang-rt-dev pulls in.
+fuzz_packages=(libclang-rt-dev)
+
+case "${1:-}" in
+  "") ;;
+  fuzz) packages+=("${fuzz_packages[@]}") ;;
+  *) echo "deps: unknown group '$1' (only 'fuzz')" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -2,6 +2,8 @@
  * internal helper: see util/README.md and cx_json.h). */
 #include "cx_json.h"
 
+#include "cx_utf8.h"
+
 #include <cancelable/meta.h>
 
 #include <errno.h>
@@ -53,14 +55,20 @@ static void append(cx__json *j, const char *s, size_t n) {
 
 /* Writes the separator a new value needs at the current position; false
  * when a value is not allowed here (a value inside an object without a
- * key). */
+ * key, or a second value at the top level: "1 2" is not JSON). */
 static bool begin_value(cx__json *j) {
   if (j->err != 0) return false;
   if (j->after_key) {
     j->after_key = false;
     return true;
   }
-  if (j->depth > 0) {
+  if (j->depth == 0) {
+    if (j->started) {
+      j->err = -EINVAL;
+      return false;
+    }
+    j->started = true;
+  } else {
     if (j->is_object[j->depth - 1]) {
       j->err = -EINVAL;
       return false;
@@ -98,51 +106,75 @@ void cx__json_object_end(cx__json *j) { close_container(j, true); }
 void cx__json_array_begin(cx__json *j) { open_container(j, false); }
 void cx__json_array_end(cx__json *j) { close_container(j, false); }
 
-/* Appends @s (@n bytes) as a quoted, escaped JSON string. */
-static void append_quoted(cx__json *j, const char *s, size_t n) {
+/* The escape of a byte that JSON does not allow raw in a string (a
+ * control character, '"' or '\\'); DEL is escaped too, to keep the text
+ * readable. */
+static size_t escape(unsigned char c, char esc[7]) {
   static const char hex[] = "0123456789abcdef";
-  size_t start = 0;
+  esc[0] = '\\';
+  switch (c) {
+    case '"':
+      esc[1] = '"';
+      return 2;
+    case '\\':
+      esc[1] = '\\';
+      return 2;
+    case '\b':
+      esc[1] = 'b';
+      return 2;
+    case '\f':
+      esc[1] = 'f';
+      return 2;
+    case '\n':
+      esc[1] = 'n';
+      return 2;
+    case '\r':
+      esc[1] = 'r';
+      return 2;
+    case '\t':
+      esc[1] = 't';
+      return 2;
+    default:
+      esc[1] = 'u';
+      esc[2] = '0';
+      esc[3] = '0';
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 0xf];
+      return 6;
+  }
+}
+
+/* Appends @s (@n bytes) as a quoted JSON string: well-formed UTF-8 is
+ * copied, each maximal subpart of an ill-formed sequence becomes U+FFFD
+ * (so the text is valid UTF-8 whatever @s holds), and the bytes that need
+ * it are escaped.  Runs of plain ASCII are copied in one go. */
+static void append_quoted(cx__json *j, const char *s, size_t n) {
+  size_t start = 0, i = 0;
   append(j, "\"", 1);
-  for (size_t i = 0; i < n && j->err == 0; i++) {
+  while (i < n && j->err == 0) {
     unsigned char c = (unsigned char)s[i];
     char esc[7];
-    size_t elen = 2;
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
-    append(j, s + start, i - start);
-    start = i + 1;
-    esc[0] = '\\';
-    switch (c) {
-      case '"':
-        esc[1] = '"';
-        break;
-      case '\\':
-        esc[1] = '\\';
-        break;
-      case '\b':
-        esc[1] = 'b';
-        break;
-      case '\f':
-        esc[1] = 'f';
-        break;
-      case '\n':
-        esc[1] = 'n';
-        break;
-      case '\r':
-        esc[1] = 'r';
-        break;
-      case '\t':
-        esc[1] = 't';
-        break;
-      default:
-        esc[1] = 'u';
-        esc[2] = '0';
-        esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 0xf];
-        elen = 6;
-        break;
+    size_t len;
+    bool valid;
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      i++;
+      continue;
     }
-    append(j, esc, elen);
+    if (c >= 0x80) {
+      len = cx__utf8_next(s + i, n - i, &valid);
+      if (valid) {
+        i += len;
+        continue;
+      }
+      append(j, s + start, i - start);
+      append(j, CX__UTF8_REPLACEMENT, sizeof CX__UTF8_REPLACEMENT - 1);
+    } else {
+      len = 1;
+      append(j, s + start, i - start);
+      append(j, esc, escape(c, esc));
+    }
+    i += len;
+    start = i;
   }
   append(j, s + start, n - start);
   append(j, "\"", 1);

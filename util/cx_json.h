@@ -11,12 +11,17 @@
  *   if (cx__json_error(&j) == 0) fwrite(j.buf, 1, j.len, stdout);
  *   cx__json_free(&j);
  *
- * Commas and the colon after a key are written for you.  Strings are
- * escaped: `"`, `\` and every control character (U+0000..U+001F and DEL)
- * become escapes; every other byte, UTF-8 included, is copied unchanged (it
- * is not validated).  Doubles that are NaN or infinite are written as null.
- * Errors are sticky: after an allocation failure (or nesting deeper than
- * CX__JSON_MAX_DEPTH, or a misplaced key/end) every call is a no-op and
+ * Commas and the colon after a key are written for you.  Strings (keys
+ * too) come out as valid UTF-8 whatever bytes they hold: `"`, `\` and
+ * every control character (U+0000..U+001F and DEL) become escapes,
+ * well-formed UTF-8 is copied unchanged, and each maximal subpart of an
+ * ill-formed sequence (overlong forms, surrogates, code points above
+ * U+10FFFF, stray continuation bytes, truncated sequences) becomes one
+ * U+FFFD, as Unicode and WHATWG decoders do (util/cx_utf8.h).  Doubles that
+ * are NaN or infinite are written as null.
+ * The text is one JSON value.  Errors are sticky: after an allocation
+ * failure (or nesting deeper than CX__JSON_MAX_DEPTH, a misplaced key or
+ * end, or a second top-level value) every call is a no-op and
  * cx__json_error() reports it.  Not thread-safe: one writer per thread.
  */
 #ifndef CX_UTIL_JSON_H
@@ -39,6 +44,7 @@ typedef struct cx__json {
   bool need_comma[CX__JSON_MAX_DEPTH]; /* per level: a value was written */
   bool is_object[CX__JSON_MAX_DEPTH];  /* per level: object or array */
   bool after_key;                      /* a key waits for its value */
+  bool started;                        /* the top-level value was begun */
 } cx__json;
 
 /* Prepares an empty writer (allocates nothing). */

@@ -134,7 +134,10 @@ CX_EXPORT void cx_registry_clear(void);
  * {"id","name","status","parent_id","reason","message","start_time",
  *  "end_time","elapsed","error","error_code","metadata":{...}} (times in
  * seconds, wall clock for start/end; "error" is the errno name such as
- * "EIO"; absent values are null).  Field names are stable.
+ * "EIO"; absent values are null).  Field names are stable.  The text is
+ * valid UTF-8 whatever bytes names, messages and metadata hold: each
+ * ill-formed sequence in them (its maximal subpart, as Unicode defines it)
+ * is written as U+FFFD.
  * @filter: (nullable) applied to both lists.
  * @include_history: false leaves "history" empty.
  * @out: (not nullable) receives a NUL-terminated string (transfer full:

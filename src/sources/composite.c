@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "sources/sources.h"
+#include "util/cx_utf8.h"
 
 #define MAX_CHILDREN 64
 
@@ -78,8 +79,9 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   pthread_mutex_unlock(&s->mu);
   if (!fire) return;
   if (c->all) {
-    snprintf(text, sizeof text, "all %zu sources triggered (the last: %s)",
-             c->count, child->name);
+    cx__utf8_snprintf(text, sizeof text,
+                      "all %zu sources triggered (the last: %s)", c->count,
+                      child->name);
     message = text;
   }
   cx__source_fire(src, reason, message);

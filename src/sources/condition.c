@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "sources/condition.h"
+#include "util/cx_utf8.h"
 
 struct cx__condition {
   cx_source *source;
@@ -52,10 +53,10 @@ static void check(cx__job *job) {
   if (rc > 0) {
     char msg[256];
     if (c->describe != NULL)
-      snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
+      cx__utf8_snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
     else
-      snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
-               c->source->name, c->checks, c->checks == 1 ? "" : "s");
+      cx__utf8_snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
+                        c->source->name, c->checks, c->checks == 1 ? "" : "s");
     cx__source_fire(c->source, c->source->reason, msg);
     return;
   }

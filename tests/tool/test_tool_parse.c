@@ -4,21 +4,31 @@
  * the offending token, canonical round trip, nesting limit, and a
  * fuzz-style run of random expressions that must never crash), progress
  * lines, the status line, and util/cx_json's escaping.  Issue #7.
+ * Issue #13 (defect 2): JSON strings are valid UTF-8 whatever the bytes
+ * (each maximal ill-formed subpart becomes U+FFFD), text cut to a fixed
+ * size is cut on a character boundary (util/cx_utf8), and a tool report
+ * whose progress message is 300 bytes of multi-byte characters parses
+ * with jansson, its message cut after a whole character.
  */
 #include "cx_test.h"
 
 #include <cancelable.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "conditions.h"
 #include "cx_json.h"
+#include "cx_utf8.h"
 #include "duration.h"
 #include "expr.h"
 #include "progress.h"
+#include "report.h"
 #include "signames.h"
 #include "sources.h"
 #include "statusline.h"
@@ -249,6 +259,49 @@ static void test_expr_nesting_limit(void **state) {
     CX_ASSERT_ERR(-EINVAL, expr_parse(deep, &n, &err));
     free(deep);
   }
+}
+
+/* Issue #13 (found by fuzz/fuzz_expr.c): the canonical form parenthesises
+ * every group, so a tree whose groups nest deeper than the parentheses of
+ * its text (a top-level group, an AND inside an OR) gave a canonical form
+ * that the parser refused.  Such trees are refused up front now; up to
+ * EXPR_MAX_DEPTH groups, the canonical form parses back to itself. */
+static void test_expr_canonical_depth(void **state) {
+  char *text = malloc(64 * 40);
+  char first[4096];
+  (void)state;
+  assert_non_null(text);
+  /* Nested ORs with parentheses around all but the top-level group. */
+  for (int groups = EXPR_MAX_DEPTH; groups <= EXPR_MAX_DEPTH + 1; groups++) {
+    size_t k = (size_t)sprintf(text, "timeout:1 OR ");
+    for (int i = 1; i < groups; i++)
+      k += (size_t)sprintf(text + k, "(timeout:1 OR ");
+    k += (size_t)sprintf(text + k, "timeout:1");
+    for (int i = 1; i < groups; i++) text[k++] = ')';
+    text[k] = '\0';
+    snprintf(first, sizeof first, "%s", canon(text));
+    if (groups <= EXPR_MAX_DEPTH)
+      assert_string_equal(canon(first), first);
+    else
+      assert_non_null(strstr(first, "groups nested deeper than 32"));
+  }
+  /* An AND inside an OR at each level of parentheses: two groups each. */
+  for (int levels = EXPR_MAX_DEPTH / 2; levels <= EXPR_MAX_DEPTH / 2 + 1;
+       levels++) {
+    size_t k = 0;
+    for (int i = 0; i < levels; i++)
+      k += (size_t)sprintf(text + k, "%stimeout:1 OR timeout:1 AND ",
+                           i > 0 ? "(" : "");
+    k += (size_t)sprintf(text + k, "timeout:1");
+    for (int i = 1; i < levels; i++) text[k++] = ')';
+    text[k] = '\0';
+    snprintf(first, sizeof first, "%s", canon(text));
+    if (levels <= EXPR_MAX_DEPTH / 2)
+      assert_string_equal(canon(first), first);
+    else
+      assert_non_null(strstr(first, "groups nested deeper than 32"));
+  }
+  free(text);
 }
 
 /* Builds the library sources for @text and frees them: wide groups go
@@ -519,6 +572,22 @@ static void test_json_misuse(void **state) {
   for (int i = 0; i < CX__JSON_MAX_DEPTH + 1; i++) cx__json_array_begin(&j);
   CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
   cx__json_free(&j);
+  /* A second top-level value would make "[]1" or "1 2": not JSON (issue
+   * #13, found by fuzz/fuzz_json.c). */
+  cx__json_init(&j);
+  cx__json_array_begin(&j);
+  cx__json_array_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  cx__json_int(&j, 1);
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  assert_string_equal(j.buf, "[]");
+  cx__json_free(&j);
+  cx__json_init(&j);
+  cx__json_null(&j);
+  cx__json_object_begin(&j);
+  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  assert_string_equal(j.buf, "null");
+  cx__json_free(&j);
 }
 
 static void test_json_grows(void **state) {
@@ -533,6 +602,297 @@ static void test_json_grows(void **state) {
   cx__json_free(&j);
 }
 
+/* The JSON text of one string value written by cx__json_string_n(). */
+static char *json_of(const char *s, size_t n) {
+  cx__json j;
+  char *text;
+  cx__json_init(&j);
+  cx__json_string_n(&j, s, n);
+  CX_ASSERT_OK(cx__json_error(&j));
+  text = strdup(j.buf);
+  assert_non_null(text);
+  cx__json_free(&j);
+  return text;
+}
+
+#define FFFD CX__UTF8_REPLACEMENT
+
+static void test_json_utf8_valid(void **state) {
+  /* One to four bytes, and the edges of each range: U+0080, U+07FF,
+   * U+0800, U+D7FF (below the surrogates), U+E000 (above them), U+FFFD,
+   * U+FFFF, U+10000, U+10FFFF. */
+  static const char *valid[] = {
+      "\xc2\x80",
+      "\xdf\xbf",
+      "\xe0\xa0\x80",
+      "\xed\x9f\xbf",
+      "\xee\x80\x80",
+      "\xef\xbf\xbd",
+      "\xef\xbf\xbf",
+      "\xf0\x90\x80\x80",
+      "\xf4\x8f\xbf\xbf",
+      "caf\xc3\xa9 \xe6\xbc\xa2\xe5\xad\x97 \xf0\x9f\x98\x80"};
+  (void)state;
+  for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+    char want[64], *got = json_of(valid[i], strlen(valid[i]));
+    snprintf(want, sizeof want, "\"%s\"", valid[i]);
+    assert_string_equal(got, want);
+    free(got);
+  }
+}
+
+static void test_json_utf8_invalid(void **state) {
+  /* Each maximal subpart of an ill-formed sequence becomes one U+FFFD
+   * (Unicode 15, section 3.9, tables 3-8 to 3-11). */
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      /* stray continuation bytes */
+      {"\x80", FFFD},
+      {"a\xbf\xbf", "a" FFFD FFFD},
+      /* bytes that never start a character: C0, C1, F5..FF */
+      {"\xc0\xaf", FFFD FFFD},
+      {"\xc1\xbf", FFFD FFFD},
+      {"\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD},
+      {"\xfe\xff", FFFD FFFD},
+      /* overlong forms of three and four bytes */
+      {"\xe0\x80\xaf", FFFD FFFD FFFD},
+      {"\xe0\x9f\xbf", FFFD FFFD FFFD},
+      {"\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD},
+      {"\xf0\x8f\xbf\xbf", FFFD FFFD FFFD FFFD},
+      /* surrogates U+D800 and U+DFFF, and a CESU-8 pair */
+      {"\xed\xa0\x80", FFFD FFFD FFFD},
+      {"\xed\xbf\xbf", FFFD FFFD FFFD},
+      {"\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD},
+      /* above U+10FFFF */
+      {"\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD},
+      /* truncated: at the end, before ASCII, before another character */
+      {"\xc3", FFFD},
+      {"\xe2\x82", FFFD},
+      {"\xf0\x9f\x98", FFFD},
+      {"\xe2\x82x", FFFD "x"},
+      {"\xf0\x9f\x98\xc3\xa9", FFFD "\xc3\xa9"},
+      {"\xe2\"", FFFD "\\\""},
+      /* Unicode's example: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 */
+      {"\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64",
+       "a" FFFD FFFD FFFD "b" FFFD "c" FFFD FFFD "d"},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char want[64], *got = json_of(cases[i].in, strlen(cases[i].in));
+    snprintf(want, sizeof want, "\"%s\"", cases[i].out);
+    if (strcmp(got, want) != 0) fail_msg("case %zu: got %s", i, got);
+    free(got);
+  }
+}
+
+/* Keys go through the same writer; jansson (strict: it refuses invalid
+ * UTF-8) reads the whole object back. */
+static void test_json_utf8_key_parses(void **state) {
+  cx__json j;
+  json_error_t err;
+  json_t *root;
+  (void)state;
+  cx__json_init(&j);
+  cx__json_object_begin(&j);
+  cx__json_key(&j, "k\xff\xed\xa0\x80");
+  cx__json_string(&j, "v\xc3");
+  cx__json_object_end(&j);
+  CX_ASSERT_OK(cx__json_error(&j));
+  root = json_loads(j.buf, 0, &err);
+  if (root == NULL) fail_msg("%s: %s", j.buf, err.text);
+  assert_string_equal(
+      json_string_value(json_object_get(root, "k" FFFD FFFD FFFD FFFD)),
+      "v" FFFD);
+  json_decref(root);
+  cx__json_free(&j);
+}
+
+/* ---- util/cx_utf8: cutting on character boundaries. */
+
+static void test_utf8_cut(void **state) {
+  static const struct {
+    const char *s;
+    size_t n, want;
+  } cases[] = {
+      {"abc", 3, 3},
+      {"abc", 0, 0},
+      {"a\xc3\xa9", 3, 3},         /* whole */
+      {"a\xc3\xa9", 2, 1},         /* half of e-acute */
+      {"\xe2\x82\xac", 2, 0},      /* two thirds of the euro sign */
+      {"\xe2\x82\xac", 1, 0},      /* a third */
+      {"x\xf0\x9f\x98\x80", 4, 1}, /* three quarters of an emoji */
+      {"x\xf0\x9f\x98\x80", 5, 5}, /* whole */
+      {"\xff\xfe", 2, 2},          /* ill-formed: left for the writer */
+      {"a\xe0\x80", 3, 3},         /* ill-formed, not a cut character */
+      {"a\x80\x80\x80\x80", 5, 5}, /* stray continuation bytes */
+      {"\xed\xa0", 2, 2},          /* the start of a surrogate */
+  };
+  char buf[8];
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (cx__utf8_cut(cases[i].s, cases[i].n) != cases[i].want)
+      fail_msg("case %zu: %zu, want %zu", i,
+               cx__utf8_cut(cases[i].s, cases[i].n), cases[i].want);
+  /* 7 bytes fit in buf: "ab" and one euro sign (5), not half of the
+   * second. */
+  assert_int_equal(
+      cx__utf8_snprintf(buf, sizeof buf, "ab%s", "\xe2\x82\xac\xe2\x82\xac"),
+      5);
+  assert_string_equal(buf, "ab\xe2\x82\xac");
+  assert_int_equal(cx__utf8_snprintf(buf, sizeof buf, "%d", 42), 2);
+  assert_string_equal(buf, "42");
+}
+
+/* ---- Progress messages in the report (issue #13, defect 2). */
+
+/* @count copies of @ch. */
+static char *repeat(const char *ch, size_t count) {
+  size_t n = strlen(ch);
+  char *s = malloc(n * count + 1);
+  assert_non_null(s);
+  for (size_t i = 0; i < count; i++) memcpy(s + i * n, ch, n);
+  s[n * count] = '\0';
+  return s;
+}
+
+/* A report whose progress message is 300 bytes of four-byte characters:
+ * the tool keeps 255 bytes of it, which is 63 characters and 3 bytes of
+ * the 64th.  The JSON must parse and hold the 63 whole characters. */
+static void test_report_progress_message_cut(void **state) {
+  char *msg = repeat("\xf0\x9f\x98\x80", 75),
+       *want = repeat("\xf0\x9f\x98\x80", 63);
+  char *argv[] = {(char *)"cmd\xff", NULL};
+  supervise_result res;
+  progress_state st;
+  report_input in;
+  json_error_t err;
+  json_t *root;
+  char *text;
+  cx_op *op;
+  (void)state;
+  assert_int_equal(strlen(msg), 300);
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  progress_state_init(&st, NULL);
+  CX_ASSERT_OK(progress_attach(op, &st));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_report_progress(op, msg, NULL));
+  assert_string_equal(st.message, want);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  memset(&res, 0, sizeof res);
+  memset(&in, 0, sizeof in);
+  in.op = op;
+  in.argv = argv;
+  in.result = &res;
+  in.progress = &st;
+  text = report_json(&in);
+  assert_non_null(text);
+  root = json_loads(text, 0, &err);
+  if (root == NULL) fail_msg("report does not parse: %s", err.text);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(root, "progress"), "message")),
+                      want);
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(root, "command"), 0)),
+      "cmd" FFFD);
+  json_decref(root);
+  free(text);
+  cx_op_unref(op);
+  free(msg);
+  free(want);
+}
+
+/* Whether @s ends after a whole character (cx__utf8_cut() keeps it all). */
+static bool ends_on_character(const char *s) {
+  return cx__utf8_cut(s, strlen(s)) == strlen(s);
+}
+
+/* Issue #13 (defect 2): the other places that cut text to a fixed size cut
+ * on a character boundary: expression errors (64-byte token, 160-byte
+ * message), the names of file and command conditions (300 bytes) and the
+ * status line (the terminal's width). */
+static void test_utf8_cut_everywhere(void **state) {
+  char *e_acutes = repeat("\xc3\xa9", 100),
+       *emojis = repeat("\xf0\x9f\x98\x80", 100);
+  char text[512], want[512];
+  expr_node *n = NULL;
+  expr_error err;
+  cx_source *src = NULL;
+  cx_op *op;
+  progress_state st;
+  char buf[256];
+  (void)state;
+  snprintf(text, sizeof text, "timeout:%s", e_acutes);
+  CX_ASSERT_ERR(-EINVAL, expr_parse(text, &n, &err));
+  snprintf(want, sizeof want, "timeout:%.*s", 27 * 2, e_acutes);
+  assert_string_equal(err.token, want);
+  snprintf(want, sizeof want, "invalid duration '%.*s", 70 * 2, e_acutes);
+  assert_string_equal(err.message, want);
+
+  CX_ASSERT_OK(cond_source_file(emojis, 1.0, &src));
+  snprintf(want, sizeof want, "file %.*s", 73 * 4, emojis);
+  assert_string_equal(cx_source_name(src), want);
+  cx_source_free(src);
+  CX_ASSERT_OK(cond_source_command(emojis, 1.0, NULL, &src));
+  snprintf(want, sizeof want, "until %.*s", 73 * 4, emojis);
+  assert_string_equal(cx_source_name(src), want);
+  cx_source_free(src);
+
+  CX_ASSERT_OK(cx_op_with_timeout(&op, 100, "t"));
+  CX_ASSERT_OK(cx_op_enter(op));
+  progress_state_init(&st, NULL);
+  snprintf(st.message, sizeof st.message, "%s", e_acutes);
+  for (int width = 20; width < 80; width++) {
+    statusline_format(buf, sizeof buf, width, op, &st);
+    assert_true(strlen(buf) >= (size_t)width - 1);
+    if (!ends_on_character(buf)) fail_msg("width %d: cut inside", width);
+  }
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  free(e_acutes);
+  free(emojis);
+}
+
+/* A progress callback that keeps the last message in @user_data
+ * (PROGRESS_LINE_MAX + 1 bytes). */
+static int on_progress_record(const char *op_id, const char *message,
+                              const cx_meta *metadata, void *user_data) {
+  (void)op_id;
+  (void)metadata;
+  snprintf(user_data, PROGRESS_LINE_MAX + 1, "%s", message);
+  return 0;
+}
+
+/* A line longer than PROGRESS_LINE_MAX (4096) is reported cut to its
+ * first PROGRESS_LINE_MAX bytes: with three-byte characters, that is 1365
+ * characters (4095 bytes), not 4096 bytes ending in a third of one. */
+static void test_progress_overlong_line_cut(void **state) {
+  char *line = repeat("\xe2\x82\xac", 2000);
+  char *got = calloc(1, PROGRESS_LINE_MAX + 1);
+  progress_reader r;
+  int fds[2];
+  cx_op *op;
+  (void)state;
+  assert_non_null(got);
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(op, on_progress_record, got, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], line, 6000), 6000);
+  assert_int_equal(write(fds[1], "\n", 1), 1);
+  close(fds[1]);
+  progress_reader_init(&r, fds[0], op);
+  assert_int_equal(progress_reader_read(&r), 1);
+  progress_reader_finish(&r);
+  assert_int_equal(strlen(got), 4095);
+  assert_int_equal(memcmp(got, line, 4095), 0);
+  close(fds[0]);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  free(line);
+  free(got);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/duration/valid", test_duration_valid),
     CX_TEST("/tool/duration/infinite", test_duration_infinite),
@@ -545,6 +905,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/expr/round-trip-quotes", test_expr_round_trip_quotes),
     CX_TEST("/tool/expr/errors", test_expr_errors),
     CX_TEST("/tool/expr/nesting-limit", test_expr_nesting_limit),
+    CX_TEST("/tool/expr/canonical-depth", test_expr_canonical_depth),
     CX_TEST("/tool/expr/build-wide", test_expr_build_wide),
     CX_TEST("/tool/expr/fuzz", test_expr_fuzz),
     CX_TEST("/tool/progress/lines", test_progress_lines),
@@ -552,6 +913,15 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/json/escaping", test_json_escaping),
     CX_TEST("/tool/json/misuse", test_json_misuse),
     CX_TEST("/tool/json/grows", test_json_grows),
+    CX_TEST("/tool/json/utf8-valid", test_json_utf8_valid),
+    CX_TEST("/tool/json/utf8-invalid", test_json_utf8_invalid),
+    CX_TEST("/tool/json/utf8-key-parses", test_json_utf8_key_parses),
+    CX_TEST("/tool/utf8/cut", test_utf8_cut),
+    CX_TEST("/tool/json/report-progress-message-cut",
+            test_report_progress_message_cut),
+    CX_TEST("/tool/progress/overlong-line-cut",
+            test_progress_overlong_line_cut),
+    CX_TEST("/tool/utf8/cut-everywhere", test_utf8_cut_everywhere),
 };
 
 CX_TEST_MAIN("tool", tests)

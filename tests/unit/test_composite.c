@@ -10,7 +10,8 @@
  * already-owned sub-sources -> -EINVAL with the caller keeping its
  * sources; composite deadlines through cx_op_deadline(); sub-sources stop
  * with the op; cx_op_combine() keeps the first trigger's reason; the
- * cx_op_with_signal() and cx_op_with_condition() factories.
+ * cx_op_with_signal() and cx_op_with_condition() factories; a long
+ * source name cut on a character boundary in the all-of message (#13).
  */
 #include "cx_test.h"
 
@@ -198,6 +199,32 @@ static void test_all_of_needs_every_source(void **state) {
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
+}
+
+/* Issue #13 (defect 2): the all-of message names the last source in a
+ * 160-byte buffer; a long name is cut after a whole character.  With a
+ * name of three-byte characters, 41 of them fit after the 35 bytes of
+ * "all 2 sources triggered (the last: " and a byte would be left over. */
+static void test_all_of_message_cut_on_character(void **state) {
+  (void)state;
+  char name[3 * 100 + 1] = "", want[160];
+  for (int i = 0; i < 100; i++) strcat(name, "\xe2\x82\xac");
+  snprintf(want, sizeof want, "all 2 sources triggered (the last: %.*s", 41 * 3,
+           name);
+  assert_int_equal(strlen(want), 158);
+  man ma = {0}, mb = {0};
+  cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
+  cx_source *b = manual(&mb, CX_REASON_MANUAL, name);
+  cx_source *list[] = {a, b}, *all;
+  CX_ASSERT_OK(cx_source_all_of(list, 2, &all));
+  cx_op *op = op_with(all, "long");
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(cx_source_trigger(a, "a"));
+  assert_true(cx_source_trigger(b, "b"));
+  assert_true(cx_op_is_cancelled(op));
+  assert_string_equal(cx_op_cancel_message(op), want);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
 }
 
 static void test_all_of_timeout_completes(void **state) {
@@ -773,6 +800,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/composite/all-of/timeout-completes",
             test_all_of_timeout_completes),
     CX_TEST("/composite/all-of/two-timeouts", test_all_of_two_timeouts),
+    CX_TEST("/composite/all-of/message-cut-on-character",
+            test_all_of_message_cut_on_character),
     CX_TEST("/composite/all-of/condition", test_all_of_condition),
     CX_TEST("/composite/all-of/signal", test_all_of_signal),
     CX_TEST("/composite/all-of/64", test_all_of_64),

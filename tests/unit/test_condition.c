@@ -10,6 +10,8 @@
  * Resource source: threshold validation, memory (0.01 %) triggers with a
  * message naming memory, disk (0.01 %) triggers naming disk, 100 % disk
  * does not trigger, the default interval is 5 s, CPU with a busy thread.
+ * Issue #13: the trigger message and the log line of a condition with a
+ * long name are cut on a character boundary.
  */
 #include "cx_test.h"
 
@@ -372,6 +374,59 @@ static void test_errors_counted(void **state) {
   pthread_mutex_unlock(&cap.mu);
 }
 
+/* What the long-name test expects to see logged, and whether it did. */
+typedef struct long_log {
+  pthread_mutex_t mu;
+  const char *want; /* the whole logged text */
+  int seen, matched;
+} long_log;
+
+static void capture_long_log(cx_log_level level, const char *op_id,
+                             const char *message, void *user_data) {
+  long_log *c = user_data;
+  (void)op_id;
+  if (level < CX_LOG_WARNING) return;
+  pthread_mutex_lock(&c->mu);
+  c->seen++;
+  if (strcmp(message, c->want) == 0) c->matched++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Issue #13 (defect 2): a message cut to its fixed-size buffer (256 bytes
+ * for the trigger message, 512 for a log line) ends after a whole
+ * character, not inside one.  The name is "flaky" and 300 two-byte
+ * characters, so both cuts would fall in the middle of one. */
+static void test_long_name_cut_on_character(void **state) {
+  (void)state;
+  char name[6 + 600], want_msg[256], want_log[512];
+  strcpy(name, "flaky");
+  for (int i = 0; i < 300; i++) strcat(name, "\xc3\xa9");
+  /* "condition 'flaky" is 16 bytes: 119 characters fit in 255 bytes,
+   * 247 in 511. */
+  snprintf(want_msg, sizeof want_msg, "condition '%.*s", 5 + 119 * 2, name);
+  snprintf(want_log, sizeof want_log, "condition '%.*s", 5 + 247 * 2, name);
+  assert_int_equal(strlen(want_msg), 254);
+  assert_int_equal(strlen(want_log), 510);
+  long_log cap = {PTHREAD_MUTEX_INITIALIZER, want_log, 0, 0};
+  cx_log_set_handler(capture_long_log, CX_LOG_WARNING, &cap);
+  CX_ASSERT_OK(cx_clock_use_virtual());
+  pred p = {0};
+  p.errors_until = 1; /* -EIO, then met */
+  p.met_at = 2;
+  cx_op *op = cond_op(&p, 1.0, name);
+  CX_ASSERT_OK(cx_op_enter(op));
+  advance_until_cancelled(op, 1.0);
+  assert_string_equal(cx_op_cancel_message(op), want_msg);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_clock_use_real());
+  cx_log_set_handler(NULL, CX_LOG_WARNING, NULL);
+  pthread_mutex_lock(&cap.mu);
+  assert_int_equal(cap.seen, 1);
+  assert_int_equal(cap.matched, 1);
+  pthread_mutex_unlock(&cap.mu);
+}
+
 /* ---------------------------------------------------------------------- */
 /* stopping */
 
@@ -635,6 +690,8 @@ static const struct CMUnitTest tests[] = {
             test_slow_predicate_real),
     CX_TEST("/condition/polling-never-stalls", test_polling_never_stalls),
     CX_TEST("/condition/errors-counted", test_errors_counted),
+    CX_TEST("/condition/long-name-cut-on-character",
+            test_long_name_cut_on_character),
     CX_TEST("/condition/no-check-after-exit", test_no_check_after_exit),
     CX_TEST("/condition/exit-races-checks",
             test_exit_many_times_while_checking),

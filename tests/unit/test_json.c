@@ -1,7 +1,10 @@
 /* tests/unit/test_json.c - JSON export of ops and of the registry (issue
  * #6): the text is parsed back with jansson (a test-only dependency) and
  * every field compared, with names that hold every control character,
- * quotes, backslashes and UTF-8. */
+ * quotes, backslashes and UTF-8.  Issue #13 (defect 2): an op whose name,
+ * message, metadata keys and values hold invalid UTF-8 still exports as
+ * JSON that jansson (which refuses invalid UTF-8) reads, each ill-formed
+ * subpart replaced with U+FFFD. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,10 +160,67 @@ static void test_registry_json(void **state) {
   cx_registry_clear();
 }
 
+/* Overlong '/', a surrogate, a code point above U+10FFFF, a stray
+ * continuation byte, 0xFF and a truncated euro sign, between valid text;
+ * and what a strict decoder makes of it. */
+#define BAD_UTF8 \
+  "op \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \x80\xff \xc3\xa9 \xe2\x82"
+#define R "\xef\xbf\xbd"
+#define BAD_UTF8_DECODED "op " R R " " R R R " " R R R R " " R R " \xc3\xa9 " R
+
+/* The registry's JSON parses, and the first op of its @list has the
+ * string @want in @key. */
+static void expect_first_in_registry(const char *list, const char *key,
+                                     const char *want) {
+  char *text = NULL;
+  CX_ASSERT_OK(cx_registry_to_json(NULL, true, &text));
+  json_t *j = parse(text);
+  assert_string_equal(str(json_array_get(json_object_get(j, list), 0), key),
+                      want);
+  json_decref(j);
+  free(text);
+}
+
+static void test_invalid_utf8_exports(void **state) {
+  (void)state;
+  cx_registry_clear();
+  cx_meta *m = cx_meta_new();
+  CX_ASSERT_OK(cx_meta_set_string(m, "key " BAD_UTF8, BAD_UTF8));
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.name = BAD_UTF8;
+  o.metadata = m;
+  o.register_op = true;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_op_cancel(op, CX_REASON_MANUAL, BAD_UTF8);
+
+  char *text = NULL;
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  json_t *j = parse(text);
+  assert_string_equal(str(j, "name"), BAD_UTF8_DECODED);
+  assert_string_equal(str(j, "message"), BAD_UTF8_DECODED);
+  json_t *meta = json_object_get(j, "metadata");
+  assert_string_equal(
+      json_string_value(json_object_get(meta, "key " BAD_UTF8_DECODED)),
+      BAD_UTF8_DECODED);
+  json_decref(j);
+  free(text);
+
+  /* The same op in the registry, live and then in the history. */
+  expect_first_in_registry("live", "name", BAD_UTF8_DECODED);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  expect_first_in_registry("history", "message", BAD_UTF8_DECODED);
+  cx_op_unref(op);
+  cx_meta_free(m);
+  cx_registry_clear();
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/json/op/roundtrip", test_op_json_roundtrip),
     CX_TEST("/json/op/failed-and-bad-input", test_op_json_failed_and_bad_input),
     CX_TEST("/json/registry/snapshot", test_registry_json),
+    CX_TEST("/json/invalid-utf8", test_invalid_utf8_exports),
 };
 
 CX_TEST_MAIN("json", tests)

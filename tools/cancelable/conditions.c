@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cx_utf8.h"
+
 extern char **environ;
 
 struct cond_shutdown {
@@ -62,7 +64,7 @@ int cond_source_file(const char *path, double interval, cx_source **out) {
   char *copy = strdup(path), name[300];
   int rc;
   if (copy == NULL) return -ENOMEM;
-  snprintf(name, sizeof name, "file %s", path);
+  cx__utf8_snprintf(name, sizeof name, "file %s", path);
   rc = cx_source_condition(file_exists, copy, free, interval, name, out);
   if (rc != 0) free(copy);
   return rc;
@@ -141,7 +143,7 @@ int cond_source_command(const char *command, double interval,
     return -ENOMEM;
   }
   c->shutdown = shutdown;
-  snprintf(name, sizeof name, "until %s", command);
+  cx__utf8_snprintf(name, sizeof name, "until %s", command);
   rc = cx_source_condition(command_succeeds, c, command_cond_free, interval,
                            name, out);
   if (rc != 0) command_cond_free(c);

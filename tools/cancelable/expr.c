@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cx_utf8.h"
 #include "duration.h"
 #include "signames.h"
 
@@ -78,12 +79,13 @@ static void fail(parser *p, size_t start, size_t end, const char *fmt, ...) {
   if (start >= strlen(p->text)) {
     snprintf(p->err->token, sizeof p->err->token, "end of expression");
   } else {
-    if (n >= sizeof p->err->token) n = sizeof p->err->token - 1;
+    if (n >= sizeof p->err->token)
+      n = cx__utf8_cut(p->text + start, sizeof p->err->token - 1);
     memcpy(p->err->token, p->text + start, n);
     p->err->token[n] = '\0';
   }
   va_start(ap, fmt);
-  vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+  cx__utf8_vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
   va_end(ap);
 }
 
@@ -462,6 +464,20 @@ static expr_node *parse_or(parser *p) {
   return parse_chain(p, TOK_OR, EXPR_OR, parse_and);
 }
 
+/* The first group of @n (at nesting @level, 1 for the root) that sits
+ * inside more than EXPR_MAX_DEPTH groups, or NULL.  The recursion is
+ * bounded: the parser already refused more than EXPR_MAX_DEPTH
+ * parentheses, and precedence at most doubles the groups. */
+static const expr_node *too_deep(const expr_node *n, int level) {
+  if (n->kind == EXPR_LEAF) return NULL;
+  if (level > EXPR_MAX_DEPTH) return n;
+  for (size_t i = 0; i < n->count; i++) {
+    const expr_node *deep = too_deep(n->children[i], level + 1);
+    if (deep != NULL) return deep;
+  }
+  return NULL;
+}
+
 int expr_parse(const char *text, expr_node **out, expr_error *err) {
   parser p;
   expr_node *root;
@@ -481,6 +497,14 @@ int expr_parse(const char *text, expr_node **out, expr_error *err) {
     fail(&p, p.tok.start, p.tok.end,
          p.tok.kind == TOK_RPAREN ? "')' without a matching '('"
                                   : "expected AND, OR or the end");
+  if (p.rc == 0) {
+    /* expr_format() parenthesises every group: keep its text parsable. */
+    const expr_node *deep = too_deep(root, 1);
+    if (deep != NULL)
+      fail(&p, deep->column - 1, strlen(text),
+           "groups nested deeper than %d (an AND inside an OR is a level)",
+           EXPR_MAX_DEPTH);
+  }
   free(p.tok.value);
   if (p.rc != 0) {
     expr_free(root);

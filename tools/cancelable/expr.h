@@ -29,7 +29,10 @@
  * An AND group triggers once each member has triggered at least once
  * ("after:60 AND count:1000": at least a minute and 1000 items); an OR
  * group triggers on its first member.  Nesting is limited to
- * EXPR_MAX_DEPTH parentheses.
+ * EXPR_MAX_DEPTH parentheses, and to EXPR_MAX_DEPTH groups within groups
+ * (an AND group inside an OR group counts, parenthesised or not), so that
+ * the canonical form of expr_format(), which parenthesises every group,
+ * stays within the limit and parses back.
  */
 #ifndef CANCELABLE_TOOL_EXPR_H
 #define CANCELABLE_TOOL_EXPR_H

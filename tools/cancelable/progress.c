@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cx_utf8.h"
+
 static const char *skip_blanks(const char *s) {
   while (*s == ' ' || *s == '\t') s++;
   return s;
@@ -89,7 +91,7 @@ static int on_progress(const char *op_id, const char *message,
   progress_state *st = user_data;
   (void)op_id;
   st->reports++;
-  snprintf(st->message, sizeof st->message, "%s", message);
+  cx__utf8_snprintf(st->message, sizeof st->message, "%s", message);
   st->percent = meta_double(metadata, CX_PROGRESS_PERCENT);
   st->current = meta_int(metadata, CX_PROGRESS_CURRENT);
   st->total = meta_int(metadata, CX_PROGRESS_TOTAL);
@@ -139,7 +141,9 @@ static void feed(progress_reader *r, const char *buf, size_t n) {
     } else if (r->len < PROGRESS_LINE_MAX) {
       r->line[r->len++] = buf[i];
     } else if (!r->overlong) {
-      report_line(r); /* report the first PROGRESS_LINE_MAX bytes */
+      /* Report the first PROGRESS_LINE_MAX bytes, cut on a character. */
+      r->len = cx__utf8_cut(r->line, r->len);
+      report_line(r);
       r->overlong = true;
     }
   }
