@@ -3,7 +3,7 @@
  * json` (tools/cancelable/report.c), for an op whose id, name, cancel
  * message, metadata key and value, progress message and command come from
  * the input's NUL-separated fields.  Each text must be valid UTF-8 that
- * jansson parses strictly (DESIGN.md guarantee 13), and the strings must
+ * jansson parses strictly (docs/guide.md), and the strings must
  * read back as what a strict UTF-8 decoder makes of the bytes given. */
 #include <errno.h>
 #include <jansson.h>

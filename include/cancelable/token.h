@@ -54,7 +54,7 @@ CX_EXPORT cx_token *cx_token_new(void);
  * timeout and a full context, see cx_op_with_timeout().
  * @out: (not nullable) receives the token (transfer full): release it with
  *   cx_token_unref().
- * @seconds: the delay, > 0, finite and at most 9.2e9 (about 290 years);
+ * @seconds: the delay, > 0, finite and at most 9.2e9 (about 292 years);
  *   rounded to whole nanoseconds (under 1 ns counts as 1 ns).
  * Returns: 0.  Errors: -EINVAL NULL @out or @seconds out of that range;
  *   -ENOMEM; the negative error of pthread_create() (-EAGAIN, ...) when the

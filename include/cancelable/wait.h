@@ -18,6 +18,14 @@
  *   -EINVAL bad argument.
  * Thread-safety: any thread; several threads may wait on one op at once.
  * Async-signal-safe: no (except cx_check()).
+ * POSIX thread cancellation (pthread_cancel()): cx_poll(), cx_wait_fd()
+ *   and cx_cond_wait() are cancellation points, as the poll(2) and
+ *   pthread_cond_wait() they call (cx_cond_wait() removes its cancel
+ *   callback first, and returns with @mutex locked to the caller's cleanup
+ *   handlers, as pthread_cond_wait() does); cx_check(), cx_sleep() and
+ *   cx_token_wait() are not (they park on a futex word).  A thread ended
+ *   that way inside operations ends them as any thread exit does
+ *   (cx_op_enter()).
  *
  * Since: 0.1
  */

@@ -7,7 +7,7 @@
  * (inside the op for an op's own enter, caller storage for an adoption);
  * keys are compared, never read.
  *
- * Thread exit (DESIGN.md guarantee 12): a pthread key's destructor ends
+ * Thread exit (docs/guide.md, "Thread exit"): a pthread key's destructor ends
  * every op the thread left entered, innermost first, as FAILED with
  * -EOWNERDEAD unless it was cancelled (then CANCELLED), stops their
  * sources, drops what adoptions held, and releases an open shield's handle.

@@ -60,11 +60,44 @@ static int timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex,
 #endif
 }
 
+/* The registration of a wait's cancel callback. */
+typedef struct wait_reg {
+  cx_callback *cb; /* NULL: none */
+  waker *w;
+} wait_reg;
+
+/* Removes the registration, with @w's mutex held on entry and on return.
+ * The callback may be waiting for the mutex: it is released while the
+ * registration is removed (which waits for a running callback). */
+static void unregister_locked(wait_reg *reg) {
+  if (reg->cb == NULL) return;
+  pthread_mutex_unlock(reg->w->mutex);
+  cx_callback_unregister(reg->cb);
+  cx__job_cancel(&reg->w->job); /* a handed-off broadcast is done or dropped */
+  pthread_mutex_lock(reg->w->mutex);
+  reg->cb = NULL;
+}
+
+/* pthread_cancel() inside the wait: the callback points into this frame,
+ * so it goes before the frame does (the mutex is held again here). */
+static void on_thread_cancel(void *reg) { unregister_locked(reg); }
+
+/* timed_wait() with on_thread_cancel() as its cleanup handler (a function
+ * of its own: the handler's setjmp must not see the caller's locals). */
+static int wait_cleaning_up(pthread_cond_t *cond, pthread_mutex_t *mutex,
+                            int64_t deadline, wait_reg *reg) {
+  int rc;
+  pthread_cleanup_push(on_thread_cancel, reg);
+  rc = timed_wait(cond, mutex, deadline);
+  pthread_cleanup_pop(0);
+  return rc;
+}
+
 int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
                  double timeout) {
   const cx_op *target = cx__wait_op(op);
   waker w;
-  cx_callback *cb = NULL;
+  wait_reg reg = {NULL, &w};
   int64_t deadline;
   int rc;
   if (cond == NULL || mutex == NULL ||
@@ -76,18 +109,11 @@ int cx_cond_wait(cx_op *op, pthread_cond_t *cond, pthread_mutex_t *mutex,
     w.mutex = mutex;
     cx__job_init(&w.job, wake_later, true, false);
     rc = cx_token_on_cancel(target->token, wake, &w, NULL,
-                            CX_CALLBACK_NO_RUN_IF_CANCELLED, &cb);
+                            CX_CALLBACK_NO_RUN_IF_CANCELLED, &reg.cb);
     if (rc != 0) return rc; /* -ECANCELED or -ENOMEM */
   }
-  rc = timed_wait(cond, mutex, deadline);
-  if (cb != NULL) {
-    /* The callback may be waiting for the mutex: release it while the
-     * registration is removed (which waits for a running callback). */
-    pthread_mutex_unlock(mutex);
-    cx_callback_unregister(cb);
-    cx__job_cancel(&w.job); /* a handed-off broadcast is done or dropped */
-    pthread_mutex_lock(mutex);
-  }
+  rc = wait_cleaning_up(cond, mutex, deadline, &reg);
+  unregister_locked(&reg);
   if (target != NULL && cx_token_is_cancelled(target->token)) return -ECANCELED;
   return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
