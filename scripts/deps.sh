@@ -10,7 +10,11 @@
 # it has something to install.
 set -euo pipefail
 
-packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils)
+packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils locales)
+# Locales the JSON tests write numbers under: a decimal comma (de_DE) and
+# the Arabic decimal separator U+066B (ps_AF).  Made with localedef when
+# missing (as root); without them /json/numbers-any-locale skips.
+test_locales=(de_DE ps_AF)
 # libFuzzer (libclang_rt.fuzzer) for the default clang: Debian 12 ships it
 # in libclang-rt-14-dev, which libclang-rt-dev pulls in.
 fuzz_packages=(libclang-rt-dev)
@@ -42,7 +46,23 @@ if ! command -v dpkg >/dev/null 2>&1; then
   exit 0
 fi
 
+make_locales() {
+  local have loc
+  command -v localedef >/dev/null 2>&1 || return 0
+  have=$(locale -a 2>/dev/null | tr 'A-Z' 'a-z')
+  for loc in "${test_locales[@]}"; do
+    grep -qx "$(tr 'A-Z' 'a-z' <<<"$loc").utf8" <<<"$have" && continue
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "deps: locale $loc.UTF-8 is missing; run as root to make it" >&2
+      continue
+    fi
+    localedef -i "$loc" -f UTF-8 "$loc.UTF-8" >/dev/null 2>&1 ||
+      echo "deps: could not make the locale $loc.UTF-8" >&2
+  done
+}
+
 if ((${#missing[@]} == 0)); then
+  make_locales
   exit 0
 fi
 
@@ -61,3 +81,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq </dev/null >/dev/null
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
   </dev/null >/dev/null
+make_locales

@@ -65,11 +65,13 @@ build_dir=${build_dir:-build-fuzz}
 bash "$root/scripts/deps.sh" fuzz
 
 echo "fuzz.sh: build dir $build_dir, ${seconds} s per target"
-# The fuzzers need clang: start afresh a folder configured with another
-# compiler.
+# The fuzzers need clang: a folder configured with another compiler is
+# refused, never deleted (it may be someone's main build).
 if [[ -f "$build_dir/CMakeCache.txt" ]] &&
   ! grep -q '^CMAKE_C_COMPILER:[A-Z]*=.*clang' "$build_dir/CMakeCache.txt"; then
-  rm -rf "$build_dir"
+  echo "fuzz.sh: $build_dir was configured with another compiler than" \
+    "clang; remove it or give another --build-dir" >&2
+  exit 2
 fi
 CC=clang cmake -S "$root" -B "$build_dir" -DCX_BUILD_FUZZERS=ON \
   -DCX_BUILD_TESTS=OFF -DCX_BUILD_EXAMPLES=OFF >/dev/null

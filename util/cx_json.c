@@ -8,10 +8,22 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The "C" numeric locale, made once: numbers are written with a point
+ * whatever the program's locale (a decimal comma, or U+066B, would make
+ * the text invalid JSON).  (locale_t)0 when it cannot be made. */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void make_c_numeric(void) {
+  c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
 
 void cx__json_init(cx__json *j) { memset(j, 0, sizeof *j); }
 
@@ -219,12 +231,18 @@ void cx__json_double(cx__json *j, double v) {
     cx__json_null(j);
     return;
   }
+  locale_t saved = (locale_t)0;
+  pthread_once(&c_numeric_once, make_c_numeric);
+  /* This thread only, for these two calls (uselocale is per thread). */
+  if (c_numeric != (locale_t)0) saved = uselocale(c_numeric);
   /* The shortest of 15 or 17 significant digits that reads back as the
-   * same double.  A locale's decimal comma becomes a point. */
+   * same double. */
   n = snprintf(text, sizeof text, "%.15g", v);
   if (strtod(text, NULL) != v) n = snprintf(text, sizeof text, "%.17g", v);
-  for (int i = 0; i < n; i++)
-    if (text[i] == ',') text[i] = '.';
+  if (saved != (locale_t)0) uselocale(saved);
+  if (c_numeric == (locale_t)0) /* no C locale: a decimal comma at least */
+    for (int i = 0; i < n; i++)
+      if (text[i] == ',') text[i] = '.';
   if (begin_value(j)) append(j, text, (size_t)n);
 }
 

@@ -4,8 +4,11 @@
  * quotes, backslashes and UTF-8.  Issue #13 (defect 2): an op whose name,
  * message, metadata keys and values hold invalid UTF-8 still exports as
  * JSON that jansson (which refuses invalid UTF-8) reads, each ill-formed
- * subpart replaced with U+FFFD. */
+ * subpart replaced with U+FFFD.  Numbers are written with a point in any
+ * locale (a decimal comma, or U+066B, is not JSON). */
 #include <jansson.h>
+#include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,11 +219,57 @@ static void test_invalid_utf8_exports(void **state) {
   cx_registry_clear();
 }
 
+/* Exports an op with a double in its metadata under the locale @name (of
+ * this thread only); false when the locale is not installed. */
+static bool export_under_locale(const char *name) {
+  locale_t loc = newlocale(LC_ALL_MASK, name, (locale_t)0), old;
+  char probe[16], *text = NULL;
+  cx_meta *m = cx_meta_new();
+  cx_op *op = NULL;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (loc == (locale_t)0) {
+    cx_meta_free(m);
+    return false;
+  }
+  old = uselocale(loc);
+  /* The locale really has another decimal point. */
+  snprintf(probe, sizeof probe, "%.1f", 1.5);
+  assert_string_not_equal(probe, "1.5");
+  CX_ASSERT_OK(cx_meta_set_double(m, "ratio", 1.5));
+  o.metadata = m;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  uselocale(old);
+  freelocale(loc);
+  json_t *j = parse(text);
+  assert_true(json_real_value(json_object_get(json_object_get(j, "metadata"),
+                                              "ratio")) == 1.5);
+  json_decref(j);
+  free(text);
+  cx_op_unref(op);
+  cx_meta_free(m);
+  return true;
+}
+
+static void test_numbers_any_locale(void **state) {
+  (void)state;
+  /* Made by scripts/deps.sh (as root). */
+  bool comma = export_under_locale("de_DE.UTF-8");
+  bool arabic = export_under_locale("ps_AF.UTF-8");
+  if (!comma && !arabic) {
+    print_message(
+        "skipped: neither de_DE.UTF-8 nor ps_AF.UTF-8 exists "
+        "(bash scripts/deps.sh makes them)\n");
+    skip();
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/json/op/roundtrip", test_op_json_roundtrip),
     CX_TEST("/json/op/failed-and-bad-input", test_op_json_failed_and_bad_input),
     CX_TEST("/json/registry/snapshot", test_registry_json),
     CX_TEST("/json/invalid-utf8", test_invalid_utf8_exports),
+    CX_TEST("/json/numbers-any-locale", test_numbers_any_locale),
 };
 
 CX_TEST_MAIN("json", tests)
