@@ -21,7 +21,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-all_targets=(expr duration signames progress cli json export)
+all_targets=(expr duration signames progress cli json export utf8)
 seconds=20
 build_dir=""
 jobs=$(nproc 2>/dev/null || echo 2)
