@@ -74,7 +74,7 @@ int cx__deferred_post(cx_token *token) {
     token->pending_next = head;
   } while (!atomic_compare_exchange_weak(&stack, &head, token));
   w.read_fd = w.write_fd = fd;
-  cx__wakeup_signal(&w);
+  cx__wakeup_signal_async(&w);
   return 0;
 }
 

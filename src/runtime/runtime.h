@@ -261,6 +261,11 @@ typedef struct cx__wakeup {
 int cx__wakeup_open(cx__wakeup *w);
 /* Makes it readable.  Async-signal-safe. */
 void cx__wakeup_signal(const cx__wakeup *w);
+/* The same from a signal handler: the write is a raw system call, which no
+ * sanitizer intercepts (ThreadSanitizer runs a handler deferred at the end
+ * of the next intercepted call; a handler that itself makes one can re-enter
+ * that delivery, which then leaves every signal blocked in the thread). */
+void cx__wakeup_signal_async(const cx__wakeup *w);
 void cx__wakeup_close(cx__wakeup *w);
 
 /* ---- condition workers (workers.c): a lazily grown pool that runs user

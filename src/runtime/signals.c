@@ -49,7 +49,7 @@ static void handler(int signo) {
   int saved = errno;
   if (signo > 0 && signo < NSIGNALS) atomic_store(&pending[signo], 1);
   /* Async-signal-safe; a full pipe already guarantees a wakeup. */
-  if (pipe_w.write_fd >= 0) cx__wakeup_signal(&pipe_w);
+  if (pipe_w.write_fd >= 0) cx__wakeup_signal_async(&pipe_w);
   errno = saved;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/runtime.h"
@@ -19,6 +20,16 @@ void cx__wakeup_signal(const cx__wakeup *w) {
   int saved = errno; /* may run in a signal handler */
   do {
     n = write(w->write_fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  errno = saved;
+}
+
+void cx__wakeup_signal_async(const cx__wakeup *w) {
+  uint64_t one = 1;
+  long n;
+  int saved = errno;
+  do {
+    n = syscall(SYS_write, w->write_fd, &one, sizeof one);
   } while (n < 0 && errno == EINTR);
   errno = saved;
 }

@@ -2,6 +2,7 @@
  * eventfd(2) is missing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/runtime.h"
@@ -34,6 +35,16 @@ void cx__wakeup_signal(const cx__wakeup *w) {
   int saved = errno; /* may run in a signal handler */
   do {
     n = write(w->write_fd, &c, 1);
+  } while (n < 0 && errno == EINTR);
+  errno = saved;
+}
+
+void cx__wakeup_signal_async(const cx__wakeup *w) {
+  char c = 1;
+  long n;
+  int saved = errno;
+  do {
+    n = syscall(SYS_write, w->write_fd, &c, 1);
   } while (n < 0 && errno == EINTR);
   errno = saved;
 }

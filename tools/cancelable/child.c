@@ -34,10 +34,8 @@ double child_now(void) {
 }
 
 static void on_sigchld(int signo) {
-  int saved = errno;
   (void)signo;
-  (void)!write(chld_pipe[1], "c", 1);
-  errno = saved;
+  sigfwd_write_byte(chld_pipe[1], 'c');
 }
 
 /* Installs the SIGCHLD handler of the fallback (before the fork, so no

@@ -7,17 +7,21 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int pipe_fds[2] = {-1, -1};
 static sigset_t ignored_at_start; /* signals the tool inherited as SIG_IGN */
 static sigset_t mask_at_start;
 
-static void on_signal(int signo) {
+void sigfwd_write_byte(int fd, unsigned char byte) {
   int saved = errno;
-  unsigned char byte = (unsigned char)signo;
-  (void)!write(pipe_fds[1], &byte, 1);
+  while (syscall(SYS_write, fd, &byte, 1) < 0 && errno == EINTR) continue;
   errno = saved;
+}
+
+static void on_signal(int signo) {
+  sigfwd_write_byte(pipe_fds[1], (unsigned char)signo);
 }
 
 int sigfwd_init(void) {

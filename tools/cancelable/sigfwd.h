@@ -33,6 +33,12 @@ int sigfwd_next(void);
  * start-up signal mask. */
 void sigfwd_reset_in_child(void);
 
+/* From a signal handler: writes @byte to @fd (non-blocking) as a raw
+ * system call, which no sanitizer intercepts (ThreadSanitizer, running a
+ * deferred handler that makes an intercepted call, can re-enter its own
+ * delivery and leave every signal blocked).  Keeps errno. */
+void sigfwd_write_byte(int fd, unsigned char byte);
+
 /* Blocks every signal in the calling thread, saving the mask in @old. */
 void sigfwd_block_all(sigset_t *old);
 
