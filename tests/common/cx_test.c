@@ -2,9 +2,14 @@
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "cx_test.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cancelable.h>
 
@@ -15,8 +20,131 @@ void cx_test_assert_err(int expected, int actual, const char *file, int line) {
   _fail(file, line);
 }
 
+void cx_test_assert_string(const char *a, const char *b, bool equal,
+                           const char *file, int line) {
+  if (a != NULL && b != NULL) {
+    if (equal)
+      _assert_string_equal(a, b, file, line);
+    else
+      _assert_string_not_equal(a, b, file, line);
+    return;
+  }
+  if ((a == b) == equal) return; /* both NULL, or one of them */
+  print_error("\"%s\" %s \"%s\"\n", a != NULL ? a : "(null)",
+              equal ? "!=" : "==", b != NULL ? b : "(null)");
+  _fail(file, line);
+}
+
+/* ---- the allocation-failure sweep (scripts/alloc-sweep.sh and
+ * docs/testing.md).  The library reads CX_ALLOC_FAIL too (runtime/alloc.c):
+ * "count" counts its allocations, "K" fails the Kth once, "K+" the Kth and
+ * all after it.  Under an injection (K or K+) the runner:
+ *   - makes a CX_ASSERT_ERR call that returned -ENOMEM once more (once per
+ *     process, and only for K: a failed call must have changed nothing);
+ *   - stops the process at the first failed assertion, in the sweep's
+ *     builds (AddressSanitizer): it runs LeakSanitizer's check there, while
+ *     the test's own objects are still reachable from its stack (after
+ *     cmocka's longjmp they would all be leaks), and exits with
+ *     CX_TEST_SWEEP_STOPPED, or with 23 when something leaked. */
+enum { SWEEP_OFF, SWEEP_COUNT, SWEEP_ONCE, SWEEP_STICKY };
+enum { CX_TEST_SWEEP_STOPPED = 86 };
+static int sweep_mode = SWEEP_OFF;
+static atomic_bool sweep_retried, sweep_stopping;
+static char sweep_log[4096]; /* CX_ALLOC_FAIL_LOG: where the lines go */
+
+/* Appends a line to the file CX_ALLOC_FAIL_LOG names (the library writes
+ * its lines there too), else to stderr, which some tests capture. */
+__attribute__((format(printf, 1, 2))) static void sweep_say(const char *format,
+                                                            ...) {
+  FILE *f = sweep_log[0] != '\0' ? fopen(sweep_log, "ae") : stderr;
+  va_list ap;
+  if (f == NULL) return;
+  va_start(ap, format);
+  vfprintf(f, format, ap);
+  va_end(ap);
+  if (f != stderr) fclose(f);
+}
+
+static void sweep_init(void) {
+  const char *v = getenv("CX_ALLOC_FAIL"), *log = getenv("CX_ALLOC_FAIL_LOG");
+  if (log != NULL) snprintf(sweep_log, sizeof sweep_log, "%s", log);
+  if (v == NULL || *v == '\0')
+    sweep_mode = SWEEP_OFF;
+  else if (strcmp(v, "count") == 0)
+    sweep_mode = SWEEP_COUNT;
+  else if (v[strlen(v) - 1] == '+')
+    sweep_mode = SWEEP_STICKY;
+  else
+    sweep_mode = SWEEP_ONCE;
+}
+
+static const char *thread_kind(void) {
+#if defined(SYS_gettid)
+  if (syscall(SYS_gettid) != getpid()) return "another thread";
+#endif
+  return "the main thread";
+}
+
+bool cx_test_sweep_retry(int expected, int actual, const char *file, int line) {
+  if (sweep_mode != SWEEP_ONCE || actual != -ENOMEM || expected == -ENOMEM ||
+      atomic_exchange(&sweep_retried, true))
+    return false;
+  sweep_say("cx-test-sweep: retried at %s:%d on %s\n", file, line,
+            thread_kind());
+  return true;
+}
+
+double cx_test_patience(double seconds) {
+  bool injecting = sweep_mode == SWEEP_ONCE || sweep_mode == SWEEP_STICKY;
+  return injecting && seconds > 5.0 ? 5.0 : seconds;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CX_TEST_SWEEP_STOPS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CX_TEST_SWEEP_STOPS 1
+#endif
+#endif
+
+#if defined(CX_TEST_SWEEP_STOPS)
+#include <dlfcn.h>
+#include <sanitizer/lsan_interface.h>
+
+static _Noreturn void sweep_stop(const char *file, int line) {
+  if (atomic_exchange(&sweep_stopping, true))
+    for (;;) pause(); /* another thread is stopping the process */
+  sweep_say("cx-test-sweep: stopped at %s:%d on %s\n", file, line,
+            thread_kind());
+  fflush(stdout);
+  fflush(stderr);
+  _exit(__lsan_do_recoverable_leak_check() != 0 ? 23 : CX_TEST_SWEEP_STOPPED);
+}
+
+/* cmocka's failure entry point, which every failed assertion calls (its
+ * own through the PLT): stops the process under an injection, else goes
+ * on to cmocka's.  Exported (the build hides symbols by default), so that
+ * it takes the place of cmocka's in libcmocka too. */
+__attribute__((visibility("default"))) void _fail(const char *const file,
+                                                  const int line) {
+  static void (*cmocka_fail)(const char *, int);
+  if (sweep_mode == SWEEP_ONCE || sweep_mode == SWEEP_STICKY)
+    sweep_stop(file, line);
+  if (cmocka_fail == NULL) {
+    void *sym = dlsym(RTLD_NEXT, "_fail");
+    if (sym == NULL) {
+      fprintf(stderr, "cx_test: cmocka's _fail not found: %s\n", dlerror());
+      abort();
+    }
+    memcpy(&cmocka_fail, &sym, sizeof cmocka_fail);
+  }
+  cmocka_fail(file, line);
+}
+#endif
+
 int cx_test_main(int argc, char **argv, const char *group,
                  const struct CMUnitTest *tests, size_t count) {
+  sweep_init();
   if (argc > 1 && strcmp(argv[1], "--list") == 0) {
     for (size_t i = 0; i < count; i++) printf("%s\n", tests[i].name);
     return 0;
