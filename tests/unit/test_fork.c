@@ -288,11 +288,14 @@ static int child_write_id(void) {
   cx_token *t = cx_token_new();
   if (t == NULL) return 50;
   char buf[CX_ID_LEN + 1];
-  memcpy(buf, cx_token_id(t), CX_ID_LEN + 1);
+  const char *id = cx_token_id(t); /* NULL when out of memory */
+  if (id == NULL) return 54;
+  memcpy(buf, id, CX_ID_LEN + 1);
   cx_op *op = NULL;
   if (cx_op_create(&op, NULL) != 0) return 51;
+  if ((id = cx_op_id(op)) == NULL) return 55;
   if (write(g_id_pipe, buf, CX_ID_LEN) != CX_ID_LEN) return 52;
-  if (write(g_id_pipe, cx_op_id(op), CX_ID_LEN) != CX_ID_LEN) return 53;
+  if (write(g_id_pipe, id, CX_ID_LEN) != CX_ID_LEN) return 53;
   cx_op_unref(op);
   cx_token_unref(t);
   return 0;

@@ -186,6 +186,7 @@ typedef struct cond_case {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool waiting; /* guarded by mu */
+  bool gave_up; /* guarded by mu: the op could not be made or entered */
 } cond_case;
 
 static void unlock_mutex(void *mu) { pthread_mutex_unlock(mu); }
@@ -193,8 +194,12 @@ static void unlock_mutex(void *mu) { pthread_mutex_unlock(mu); }
 static void *wait_in_cond(void *p) {
   cond_case *c = p;
   if (cx_op_with_token(&c->op, c->shared, "cond-waiter") != 0 ||
-      cx_op_enter(c->op) != 0)
+      cx_op_enter(c->op) != 0) {
+    pthread_mutex_lock(&c->mu); /* out of memory */
+    c->gave_up = true;
+    pthread_mutex_unlock(&c->mu);
     return (void *)1;
+  }
   pthread_mutex_lock(&c->mu);
   c->waiting = true;
   pthread_cleanup_push(unlock_mutex, &c->mu);
@@ -207,18 +212,21 @@ static void test_pthread_cancel_in_cond_wait(void **state) {
   cond_case c = {.shared = cx_token_new(), .op = NULL, .waiting = false};
   pthread_t th;
   void *rv = NULL;
+  bool in = false, gave_up = false;
   (void)state;
+  assert_non_null(c.shared);
   pthread_mutex_init(&c.mu, NULL);
   pthread_cond_init(&c.cv, NULL);
   assert_int_equal(pthread_create(&th, NULL, wait_in_cond, &c), 0);
   /* The mutex is free again only once the waiter is inside the wait. */
-  for (;;) {
+  while (!in && !gave_up) {
     pthread_mutex_lock(&c.mu);
-    bool in = c.waiting;
+    in = c.waiting;
+    gave_up = c.gave_up;
     pthread_mutex_unlock(&c.mu);
-    if (in) break;
     sched_yield();
   }
+  assert_false(gave_up);
   assert_int_equal(pthread_cancel(th), 0);
   assert_true(cx_test_join_within(th, 30, &rv));
   assert_true(rv == PTHREAD_CANCELED);

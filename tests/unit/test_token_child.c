@@ -165,6 +165,7 @@ static void test_race_with_cancel(void **state) {
   pthread_t th[CHILD_THREADS];
   (void)state;
   race_parent = cx_token_new();
+  assert_non_null(race_parent);
   atomic_store(&race_made, 0);
   for (intptr_t i = 0; i < CHILD_THREADS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, child_worker, (void *)i), 0);
