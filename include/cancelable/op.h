@@ -175,13 +175,16 @@ CX_EXPORT cx_op *cx_current(void);
 
 /* cx_op_id: the id (UUID v4 text, or the explicit id).  An op with a token
  * of its own (not shared through cx_op_with_token()) gives it the same id,
- * so log lines about the token name the op. Since: 0.1 */
+ * so log lines about the token name the op.  A UUID is made on the first
+ * call: NULL when memory is exhausted then (a later call tries again), as
+ * cx_token_id(). Since: 0.1 */
 CX_EXPORT const char *cx_op_id(const cx_op *op);
 /* cx_op_name: the name. Since: 0.1 */
 CX_EXPORT const char *cx_op_name(const cx_op *op);
 /* cx_op_status: the status. Since: 0.1 */
 CX_EXPORT cx_status cx_op_status(const cx_op *op);
-/* cx_op_parent_id: the parent's id, or NULL without a parent. Since: 0.1 */
+/* cx_op_parent_id: the parent's id, or NULL without a parent (or when
+ * memory is exhausted, as cx_op_id()). Since: 0.1 */
 CX_EXPORT const char *cx_op_parent_id(const cx_op *op);
 /* cx_op_start_time: wall-clock seconds since the epoch at enter, 0.0
  * before.  Enter reads only the cx_now() clock (it is on every op's hot
