@@ -20,16 +20,25 @@ static void write_time(cx__json *j, const char *key, double t) {
 static void write_op(cx__json *j, cx_op *op) {
   cx_reason reason = cx_op_cancel_reason(op);
   cx_meta *meta = cx_op_metadata(op);
+  const char *id = cx_op_id(op), *parent_id = cx_op_parent_id(op);
   int error = cx_op_error(op);
+  /* Out of memory the metadata's copy and the lazy ids are NULL: the export
+   * fails (-ENOMEM) rather than write null for them. */
+  if (meta == NULL || id == NULL ||
+      (parent_id == NULL && cx_op_parent(op) != NULL)) {
+    if (j->err == 0) j->err = -ENOMEM;
+    cx_meta_free(meta);
+    return;
+  }
   cx__json_object_begin(j);
   cx__json_key(j, "id");
-  cx__json_string(j, cx_op_id(op));
+  cx__json_string(j, id);
   cx__json_key(j, "name");
   cx__json_string(j, cx_op_name(op));
   cx__json_key(j, "status");
   cx__json_string(j, cx_status_name(cx_op_status(op)));
   cx__json_key(j, "parent_id");
-  cx__json_string(j, cx_op_parent_id(op));
+  cx__json_string(j, parent_id);
   cx__json_key(j, "reason");
   cx__json_string(j, reason != CX_REASON_NONE ? cx_reason_name(reason) : NULL);
   cx__json_key(j, "message");
@@ -46,10 +55,7 @@ static void write_op(cx__json *j, cx_op *op) {
   cx__json_key(j, "error_code");
   cx__json_int(j, error);
   cx__json_key(j, "metadata");
-  if (meta != NULL)
-    cx__json_meta(j, meta);
-  else
-    cx__json_null(j);
+  cx__json_meta(j, meta);
   cx__json_object_end(j);
   cx_meta_free(meta);
 }

@@ -1,0 +1,71 @@
+/* tests/unit/test_oom.c - regressions found by the allocation-failure sweep
+ * (scripts/alloc-sweep.sh): each makes the allocation that once went wrong
+ * fail on purpose, through the hook, and checks that the call either
+ * reports -ENOMEM or keeps its documented promise.  Linked against the
+ * static library for the hook.
+ */
+#include "cx_test.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+
+/* Internal (static library). */
+void cx__alloc_fail_after(long n, bool sticky);
+
+/* A fresh op with a parent and metadata, neither op's id made yet. */
+static cx_op *fresh_op(cx_op **parent) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_meta *m = cx_meta_new();
+  cx_op *op = NULL;
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_string(m, "phase", "copy"));
+  *parent = cx_test_op("parent", NULL, 0);
+  o.name = "export";
+  o.parent = *parent;
+  o.metadata = m;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  cx_meta_free(m);
+  return op;
+}
+
+/* The JSON export makes the ops' ids (they are lazy) and copies the
+ * metadata.  Out of memory there it used to succeed with "id": null,
+ * "parent_id": null or "metadata": null; each allocation it makes now
+ * fails it with -ENOMEM, or it writes them all. */
+static void test_json_complete_or_enomem(void **state) {
+  int failed = 0, rc = 0;
+  (void)state;
+  for (long n = 0; n < 64; n++) {
+    cx_op *parent = NULL, *op = fresh_op(&parent);
+    char *text = NULL;
+    cx__alloc_fail_after(n, false);
+    rc = cx_op_to_json(op, &text);
+    cx__alloc_fail_after(-1, false);
+    if (rc == -ENOMEM) {
+      assert_null(text);
+      failed++;
+    } else {
+      CX_ASSERT_OK(rc);
+      assert_non_null(text);
+      assert_null(strstr(text, "\"id\":null"));
+      assert_null(strstr(text, "\"parent_id\":null"));
+      assert_null(strstr(text, "\"metadata\":null"));
+      assert_non_null(strstr(text, "\"phase\":\"copy\""));
+    }
+    free(text);
+    cx_op_unref(op);
+    cx_op_unref(parent);
+  }
+  CX_ASSERT_OK(rc);         /* the last try made fewer than 64 */
+  assert_true(failed >= 3); /* the metadata's copy and the two ids */
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/oom/json/complete-or-enomem", test_json_complete_or_enomem),
+};
+
+CX_TEST_MAIN("oom", tests)
