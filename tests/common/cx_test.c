@@ -94,6 +94,14 @@ bool cx_test_sweep_retry(int expected, int actual, const char *file, int line) {
   return true;
 }
 
+void cx_test_sweep_retried(int expected, int actual) {
+  if (actual != expected)
+    sweep_say(
+        "cx-test-sweep: made again, the call returned %d (%s), not %d "
+        "(%s)\n",
+        actual, cx_err_name(actual), expected, cx_err_name(expected));
+}
+
 double cx_test_patience(double seconds) {
   bool injecting = sweep_mode == SWEEP_ONCE || sweep_mode == SWEEP_STICKY;
   return injecting && seconds > 5.0 ? 5.0 : seconds;

@@ -43,8 +43,10 @@ void cx_test_assert_string(const char *a, const char *b, bool equal,
   do {                                                                    \
     int cx_test_expected_ = (expected), cx_test_actual_ = (actual);       \
     if (cx_test_sweep_retry(cx_test_expected_, cx_test_actual_, __FILE__, \
-                            __LINE__))                                    \
+                            __LINE__)) {                                  \
       cx_test_actual_ = (actual);                                         \
+      cx_test_sweep_retried(cx_test_expected_, cx_test_actual_);          \
+    }                                                                     \
     cx_test_assert_err(cx_test_expected_, cx_test_actual_, __FILE__,      \
                        __LINE__);                                         \
   } while (0)
@@ -59,6 +61,9 @@ void cx_test_assert_err(int expected, int actual, const char *file, int line);
  * returns -ENOMEM where @expected is another code; says so in the sweep's
  * log. */
 bool cx_test_sweep_retry(int expected, int actual, const char *file, int line);
+/* Logs what the call made again returned when it is not @expected: the
+ * failed call had changed something (the sweep fails the run). */
+void cx_test_sweep_retried(int expected, int actual);
 
 /* Runs the tests as the command line asks; returns the exit status. */
 int cx_test_main(int argc, char **argv, const char *group,
