@@ -74,7 +74,7 @@ if [[ "${1:-}" == --worker ]]; then
           n=${l#cx-alloc-sweep: }
           n=${n% allocations} ;;
         "cx-test-sweep: retried at "*) retried=${l#*retried at } ;;
-        "cx-test-sweep: made again, "*) again=${l#*made again, } ;;
+        "cx-test-sweep: made again, "*) again=${l#cx-test-sweep: } ;;
         "cx-test-sweep: stopped at "*) stop=${l#*stopped at } ;;
       esac
     done <"$lines"
@@ -109,7 +109,7 @@ if [[ "${1:-}" == --worker ]]; then
       fi
     elif [[ -n "$again" ]]; then
       verdict=FAIL
-      detail="the call at $retried failed with -ENOMEM; made again, it $again"
+      detail="the call at $retried failed with -ENOMEM; $again"
     elif ((rc == 0)); then
       if [[ -z "$where" ]]; then
         verdict=unreached # this run made fewer allocations

@@ -61,8 +61,9 @@ void cx_test_assert_err(int expected, int actual, const char *file, int line);
  * returns -ENOMEM where @expected is another code; says so in the sweep's
  * log. */
 bool cx_test_sweep_retry(int expected, int actual, const char *file, int line);
-/* Logs what the call made again returned when it is not @expected: the
- * failed call had changed something (the sweep fails the run). */
+/* Logs what the call made again returned when it is neither @expected nor
+ * -ENOMEM again: the failed call had changed something (the sweep fails
+ * the run). */
 void cx_test_sweep_retried(int expected, int actual);
 
 /* Runs the tests as the command line asks; returns the exit status. */
