@@ -14,7 +14,7 @@
 _Atomic long cx__alloc_fail_countdown = -1; /* (atomic) -1: never fail */
 static _Atomic bool fail_sticky;            /* (atomic) */
 
-/* The allocation-failure sweep (scripts/alloc-sweep.sh, docs/testing.md):
+/* The allocation-failure sweep (scripts/alloc-sweep.sh, docs/internals.md):
  * in sanitizer builds (or with -DCX_ALLOC_SWEEP) the environment variable
  * CX_ALLOC_FAIL arms the hook when the library is loaded:
  *   count  count the allocations; print "cx-alloc-sweep: N allocations"

@@ -36,7 +36,7 @@ void cx_test_assert_string(const char *a, const char *b, bool equal,
 }
 
 /* ---- the allocation-failure sweep (scripts/alloc-sweep.sh and
- * docs/testing.md).  The library reads CX_ALLOC_FAIL too (runtime/alloc.c):
+ * docs/internals.md).  The library reads CX_ALLOC_FAIL too (runtime/alloc.c):
  * "count" counts its allocations, "K" fails the Kth once, "K+" the Kth and
  * all after it.  Under an injection (K or K+) the runner:
  *   - makes a CX_ASSERT_ERR call that returned -ENOMEM once more (once per
