@@ -49,7 +49,7 @@ void cx_test_assert_string(const char *a, const char *b, bool equal,
 enum { SWEEP_OFF, SWEEP_COUNT, SWEEP_ONCE, SWEEP_STICKY };
 enum { CX_TEST_SWEEP_STOPPED = 86 };
 static int sweep_mode = SWEEP_OFF;
-static atomic_bool sweep_retried, sweep_stopping;
+static atomic_bool sweep_retried;
 static char sweep_log[4096]; /* CX_ALLOC_FAIL_LOG: where the lines go */
 
 /* Appends a line to the file CX_ALLOC_FAIL_LOG names (the library writes
@@ -120,7 +120,8 @@ double cx_test_patience(double seconds) {
 #include <sanitizer/lsan_interface.h>
 
 static _Noreturn void sweep_stop(const char *file, int line) {
-  if (atomic_exchange(&sweep_stopping, true))
+  static atomic_bool stopping;
+  if (atomic_exchange(&stopping, true))
     for (;;) pause(); /* another thread is stopping the process */
   sweep_say("cx-test-sweep: stopped at %s:%d on %s\n", file, line,
             thread_kind());
