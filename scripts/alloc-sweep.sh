@@ -15,7 +15,9 @@
 #                   run) points, but at least 2 (default 1; 0: no limit)
 #   --sticky N      also N points per subtest where that allocation and
 #                   every later one fail (default 1: the middle one; 0: none)
-#   --timeout S     a run taking longer is a hang (default 30)
+#   --timeout S     a run taking longer than S, or 4 times as long as the
+#                   subtest's counting run if that is more, is a hang
+#                   (default 30; the counting run itself gets 4 S)
 #   --build-dir DIR default build-asan (configured and built by
 #                   scripts/test.sh --sanitize address first)
 #   --jobs N        runs at once (default: nproc)
@@ -34,19 +36,21 @@
 # What a pass proves and what it does not: docs/internals.md.
 set -euo pipefail
 
-# ---- a worker (through xargs): --worker WORK TIMEOUT ENTRY...
-# Runs each ENTRY (INDEX:MODE:K, MODE count, once or sticky) and writes
+# ---- a worker (through xargs): --worker WORK ENTRY...
+# Runs each ENTRY (INDEX:MODE:K:TIMEOUT, MODE count, once or sticky, the
+# hang limit in seconds) and writes
 # WORK/res/INDEX.MODE.K: verdict, seconds, details (tab-separated).  Only
 # `timeout` and the test are started per run: starting processes is what
 # costs most here.
 if [[ "${1:-}" == --worker ]]; then
-  work=$2 timeout_s=$3
-  shift 3
+  work=$2
+  shift 2
   mapfile -t tests <"$work/tests.tsv"
   out="$work/tmp.$BASHPID.out" lines="$work/tmp.$BASHPID.sweep"
   for entry; do
     index=${entry%%:*} rest=${entry#*:}
-    mode=${rest%%:*} k=${rest#*:}
+    mode=${rest%%:*} rest=${rest#*:}
+    k=${rest%%:*} timeout_s=${rest#*:}
     line=${tests[index]}
     exe=${line%%$'\t'*} name=${line#*$'\t'}
     case "$mode" in
@@ -153,7 +157,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 regex=""
 
 usage() {
-  sed -n '2,35s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 number() { # number OPTION VALUE MIN
@@ -214,12 +218,14 @@ export LSAN_OPTIONS=exitcode=23
 
 # run_all < "INDEX:MODE:K" lines: a batch of runs per worker process.
 run_all() {
-  xargs -P "$jobs" -n 16 bash "$self" --worker "$work" "$timeout_s"
+  xargs -P "$jobs" -n 16 bash "$self" --worker "$work"
   rm -f "$work"/tmp.*
 }
 
 echo "alloc-sweep: $ntests subtests; counting their allocations"
-for ((i = 0; i < ntests; i++)); do echo "$i:count:0"; done | run_all
+for ((i = 0; i < ntests; i++)); do
+  echo "$i:count:0:$((4 * timeout_s))"
+done | run_all
 
 # The injection points.  A subtest that made N allocations in T seconds
 # gets min(N, --points, --budget / T, but at least 2) single failures,
@@ -229,22 +235,25 @@ plan="$work/plan"
 for ((i = 0; i < ntests; i++)); do
   IFS=$'\t' read -r verdict secs n <"$work/res/$i.count.0"
   [[ $verdict == count ]] && printf '%s %s %s\n' "$i" "$secs" "$n"
-done | awk -v points="$points" -v budget="$budget" -v sticky="$sticky" '
-  function spread(i, mode, p, n,   j, k, last) {
+done | awk -v points="$points" -v budget="$budget" -v sticky="$sticky" \
+  -v timeout="$timeout_s" '
+  function spread(i, mode, p, n, t,   j, k, last) {
     if (p > n) p = n
     last = 0
     for (j = 0; j < p; j++) {
       k = p == 1 ? int((n + 1) / 2) : 1 + int(j * (n - 1) / (p - 1))
-      if (k != last) print i ":" mode ":" k
+      if (k != last) print i ":" mode ":" k ":" t
       last = k
     }
   }
   $3 > 0 {
+    t = int(4 * $2 + 1)
+    if (t < timeout) t = timeout
     p = points
     if (budget > 0 && $2 > 0 && int(budget / $2) < p) p = int(budget / $2)
     if (p < 2) p = 2
-    spread($1, "once", p, $3)
-    if (sticky > 0) spread($1, "sticky", sticky, $3)
+    spread($1, "once", p, $3, t)
+    if (sticky > 0) spread($1, "sticky", sticky, $3, t)
   }' >"$plan"
 nruns=$(wc -l <"$plan")
 nonce=$(grep -c ':once:' "$plan" || true)
