@@ -7,7 +7,12 @@
 
 #include <cancelable/progress.h>
 
-#include "core/core.h"
+#include "base/base.h"
+#include "op/op.h"
+#include "progress/progress.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
 
 typedef struct cx__progress_cb {
   struct cx__progress_cb *_Atomic next; /* (atomic) */
@@ -19,11 +24,14 @@ typedef struct cx__progress_cb {
 /* Progress callbacks registered in the process: 0 makes reporting free. */
 static _Atomic long listeners;
 
+static int observe_ops(void);
+
 int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
                       void (*destroy)(void *)) {
   cx__progress_cb *cb;
   cx__stripe *s;
   if (op == NULL || fn == NULL) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
   cb = cx__calloc(1, sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->fn = fn;
@@ -42,7 +50,8 @@ int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
   return 0;
 }
 
-void cx__progress_free(cx_op *op) {
+/* Frees the progress callbacks and the withheld report (at destroy). */
+static void progress_free(cx_op *op) {
   cx__progress_cb *cb = atomic_load(&op->progress_head);
   while (cb != NULL) {
     cx__progress_cb *next = atomic_load(&cb->next);
@@ -59,6 +68,7 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
   cx__stripe *s;
   int64_t ns;
   if (op == NULL || cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->progress_interval = ns;
@@ -178,7 +188,8 @@ int cx_report_progress(cx_op *op, const char *message,
   return rc;
 }
 
-void cx__progress_flush(cx_op *op) {
+/* Delivers the report withheld by throttling, if any (at exit). */
+static void progress_flush(cx_op *op) {
   cx__stripe *s;
   char *message = NULL;
   cx_meta *meta = NULL;
@@ -197,4 +208,18 @@ void cx__progress_flush(cx_op *op) {
   deliver(op, message, meta);
   cx__free(message);
   cx_meta_free(meta);
+}
+
+static const cx__op_observer observer = {NULL, progress_flush, NULL,
+                                         progress_free};
+static _Atomic bool observing; /* (atomic) observer registered */
+
+/* Follows the ops' exits and ends from the first use of progress on: an op
+ * needs it only once it has a callback or an interval. */
+static int observe_ops(void) {
+  int rc;
+  if (atomic_load_explicit(&observing, memory_order_acquire)) return 0;
+  rc = cx__op_observe(&observer);
+  if (rc == 0) atomic_store_explicit(&observing, true, memory_order_release);
+  return rc;
 }

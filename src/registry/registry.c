@@ -8,7 +8,12 @@
 
 #include <cancelable/registry.h>
 
+#include "base/base.h"
+#include "op/op.h"
 #include "registry/registry.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
 
 /* uthash allocates through the library's hook and never aborts. */
 static bool oom;
@@ -92,13 +97,10 @@ static void release_all(cx_op **ops, size_t n) {
   for (size_t i = 0; i < n; i++) cx_op_unref(ops[i]);
 }
 
-/* ---- hooks */
+/* ---- the lifecycle events */
 
-bool cx__registry_wants(bool asked) {
-  return asked || atomic_load_explicit(&register_default, memory_order_relaxed);
-}
-
-void cx__registry_enter(cx_op *op) {
+/* Adds a just-entered op to the live table. */
+static void op_registered(cx_op *op) {
   entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
   cx_op *dropped = NULL;
   const char *id = cx__op_id(op);
@@ -126,7 +128,8 @@ void cx__registry_enter(cx_op *op) {
   cx_op_unref(dropped);
 }
 
-void cx__registry_exit(cx_op *op) {
+/* Moves an op that just exited to the history and counts it. */
+static void op_unregistered(cx_op *op) {
   entry *e;
   cx_op *dropped[2] = {NULL, NULL};
   size_t n = 0;
@@ -152,6 +155,26 @@ void cx__registry_exit(cx_op *op) {
   }
   pthread_mutex_unlock(&mu);
   release_all(dropped, n);
+}
+
+static void on_entered(cx_op *op) {
+  if (op->register_asked ||
+      atomic_load_explicit(&register_default, memory_order_relaxed)) {
+    op->registered = true;
+    op_registered(op);
+  }
+}
+
+static void on_exited(cx_op *op) {
+  if (op->registered) op_unregistered(op);
+}
+
+static const cx__op_observer observer = {on_entered, NULL, on_exited, NULL};
+
+/* Registered when the library is loaded (when the registry is linked in at
+ * all: a program that never calls it cannot see what it would list). */
+__attribute__((constructor)) static void observe_ops(void) {
+  cx__op_observe(&observer);
 }
 
 /* ---- settings */
@@ -356,10 +379,15 @@ void cx_registry_clear(void) {
 }
 
 /* ---- fork: hold the lock across fork() so the child's copy is whole. */
-void cx__registry_fork_prepare(void);
-void cx__registry_fork_parent(void);
-void cx__registry_fork_child(void);
 
-void cx__registry_fork_prepare(void) { pthread_mutex_lock(&mu); }
-void cx__registry_fork_parent(void) { pthread_mutex_unlock(&mu); }
-void cx__registry_fork_child(void) { pthread_mutex_init(&mu, NULL); }
+static void fork_prepare(void) { pthread_mutex_lock(&mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&mu); }
+static void fork_child(void) { pthread_mutex_init(&mu, NULL); }
+
+static const cx__fork_hooks fork_hooks = {fork_prepare, fork_parent,
+                                          fork_child};
+
+/* Registered when the library is loaded, before any op can hold the lock. */
+__attribute__((constructor)) static void register_fork_hooks(void) {
+  cx__fork_register(&fork_hooks);
+}

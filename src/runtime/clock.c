@@ -9,7 +9,8 @@
 
 #include <cancelable/clock.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/timer.h"
 
 static _Atomic bool virtual_on;     /* (atomic) */
 static _Atomic int64_t virtual_now; /* (atomic) ns, valid while virtual_on */

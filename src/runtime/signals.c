@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/fork.h"
+#include "runtime/signals.h"
+#include "runtime/thread.h"
+#include "runtime/wakeup.h"
 
 #define NSIGNALS 65 /* 1..64 on Linux (SIGRTMAX) */
 
@@ -153,10 +156,6 @@ void cx__signal_unwatch(cx__sigwatch *w) {
   pthread_mutex_unlock(&mu);
 }
 
-void cx__signals_fork_prepare(void);
-void cx__signals_fork_parent(void);
-void cx__signals_fork_child(void);
-
 void cx__signals_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__signals_fork_parent(void) { pthread_mutex_unlock(&mu); }
 /* The dispatcher thread is gone in the child; the handlers stay installed
@@ -187,7 +186,6 @@ void cx__signals_fork_child(void) {
 
 /* After fork: restart the dispatcher if signals are watched, so that the
  * handlers inherited from the parent are served. */
-void cx__signals_resume(void);
 void cx__signals_resume(void) {
   bool any = false;
   pthread_mutex_lock(&mu);

@@ -4,7 +4,7 @@
  * application's threads. */
 #include <signal.h>
 
-#include "runtime/runtime.h"
+#include "runtime/thread.h"
 
 int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
   pthread_attr_t attr;

@@ -3,7 +3,7 @@
  * timer that never fires costs one arm and one disarm, no thread and no fd
  * of its own.  Callbacks run on the timer thread with no lock held.
  *
- * The heap is guarded by a word lock (runtime.h): arm and disarm are on
+ * The heap is guarded by a word lock (sync.h): arm and disarm are on
  * every timeout scope's path, and a word lock costs one atomic
  * read-modify-write a pair where a pthread mutex costs two.  The thread
  * sleeps on a futex word (cx__park), which an arm bumps only when the new
@@ -15,7 +15,12 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
+#include "runtime/thread.h"
+#include "runtime/timer.h"
 
 typedef struct service {
   cx__lock lock;          /* guards every field below but the atomics */
@@ -267,9 +272,6 @@ void cx__timer_clock_changed(bool wait_fired) {
 }
 
 /* ---- fork */
-void cx__timer_fork_prepare(void);
-void cx__timer_fork_parent(void);
-void cx__timer_fork_child(void);
 
 void cx__timer_fork_prepare(void) { cx__lock_acquire(&svc.lock); }
 
@@ -296,7 +298,6 @@ void cx__timer_fork_child(void) {
 
 /* After fork: restart the thread if timers inherited from the parent are
  * armed (their deadlines would otherwise pass unnoticed). */
-void cx__timer_resume(void);
 void cx__timer_resume(void) {
   cx__lock_acquire(&svc.lock);
   if (svc.count > 0) ensure_started_locked();

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <signal.h>
 
-#include "runtime/runtime.h"
+#include "runtime/fork.h"
+#include "runtime/thread.h"
+#include "runtime/workers.h"
 
 #define MAX_NORMAL 4
 #define MAX_THREADS 64
@@ -166,10 +168,6 @@ void cx__job_cancel(cx__job *job) {
 }
 
 /* ---- fork */
-void cx__workers_fork_prepare(void);
-void cx__workers_fork_parent(void);
-void cx__workers_fork_child(void);
-void cx__workers_resume(void);
 
 void cx__workers_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__workers_fork_parent(void) { pthread_mutex_unlock(&mu); }

@@ -4,6 +4,9 @@
  * have triggered since start in a bit mask (hence at most 64). */
 #include <stdio.h>
 
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
 #include "sources/sources.h"
 #include "util/cx_utf8.h"
 
@@ -26,7 +29,7 @@ static int start(cx_source *src, void *user_data) {
   c->fired = false;
   pthread_mutex_unlock(&s->mu);
   for (size_t i = 0; i < c->count; i++) {
-    int rc = cx__source_start(c->kids[i], src->op);
+    int rc = cx__source_start(c->kids[i], src->host);
     if (rc != 0) {
       while (i-- > 0) cx__source_stop(c->kids[i]);
       return rc;
@@ -57,9 +60,6 @@ static int64_t deadline(const cx_source *src) {
   }
   return best;
 }
-
-void cx__composite_child_fired(cx_source *src, cx_source *child,
-                               cx_reason reason, const char *message);
 
 void cx__composite_child_fired(cx_source *src, cx_source *child,
                                cx_reason reason, const char *message) {

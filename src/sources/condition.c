@@ -6,7 +6,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
+#include "runtime/timer.h"
+#include "runtime/workers.h"
 #include "sources/condition.h"
+#include "sources/sources.h"
 #include "util/cx_utf8.h"
 
 struct cx__condition {
@@ -62,7 +69,7 @@ static void check(cx__job *job) {
   }
   if (rc < 0) {
     c->errors++;
-    cx__log(CX_LOG_WARNING, c->source->op ? cx_op_id(c->source->op) : NULL,
+    cx__log(CX_LOG_WARNING, cx__source_owner_id(c->source),
             "condition '%s' failed (%d), error %lu; polling goes on",
             c->source->name, rc, c->errors);
   }

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/workers.h"
 #include "wait/wait_internal.h"
 
 typedef struct waker {

@@ -1,4 +1,4 @@
-/* src/core/names.c - names of statuses, reasons and error codes. */
+/* src/base/names.c - names of statuses, reasons and error codes. */
 #include "cx_config.h"
 
 #include <errno.h>

@@ -1,8 +1,9 @@
-/* src/progress/meta.c - typed key/value metadata: an ordered array, small
+/* src/base/meta.c - typed key/value metadata: an ordered array, small
  * enough that linear lookup beats hashing. */
 #include <string.h>
 
-#include "core/core.h"
+#include "base/base.h"
+#include "runtime/alloc.h"
 
 typedef struct entry {
   char *key;

@@ -1,8 +1,11 @@
-/* src/core/op_tree.c - the operation hierarchy: each op's list of live
+/* src/op/op_tree.c - the operation hierarchy: each op's list of live
  * children (no references: a child unlinks itself in O(1) when it exits or
  * is freed), introspection, and shields. */
 #include <math.h>
 
+#include "op/op.h"
+#include "runtime/alloc.h"
+#include "runtime/sync.h"
 #include "sources/sources.h"
 
 void cx__op_tree_attach(cx_op *child) {

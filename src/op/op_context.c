@@ -1,10 +1,15 @@
-/* src/core/op_context.c - the operation's context: accessors, metadata,
+/* src/op/op_context.c - the operation's context: accessors, metadata,
  * partial result, deadline. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "base/base.h"
+#include "op/op.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
+#include "token/token.h"
 
 #define WORK_CANCELLED_MESSAGE "the work returned -ECANCELED"
 

@@ -1,4 +1,4 @@
-/* src/core/id.c - UUID v4 ids from a per-thread xoshiro256** generator,
+/* src/token/id.c - UUID v4 ids from a per-thread xoshiro256** generator,
  * seeded once per thread (and again in a fork child) from getrandom(2), so
  * an id costs no system call. */
 #include "cx_config.h"
@@ -11,7 +11,9 @@
 #include <sys/random.h>
 #endif
 
-#include "core/core.h"
+#include "runtime/alloc.h"
+#include "runtime/fork.h"
+#include "token/token.h"
 
 static _Thread_local uint64_t state[4];
 static _Thread_local bool seeded;
@@ -97,7 +99,12 @@ const char *cx__id_lazy(_Atomic(char *) *slot) {
   return id;
 }
 
-void cx__id_fork_child(void);
 /* The forking thread is the child's only thread: reseed it so parent and
  * child never draw the same ids. */
-void cx__id_fork_child(void) { seeded = false; }
+static void fork_child(void) { seeded = false; }
+
+static const cx__fork_hooks fork_hooks = {NULL, NULL, fork_child};
+
+__attribute__((constructor)) static void register_fork_hooks(void) {
+  cx__fork_register(&fork_hooks);
+}

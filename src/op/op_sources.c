@@ -1,5 +1,23 @@
-/* src/sources/factories.c - ops made with one source, and combined ops. */
+/* src/op/op_sources.c - the sources an op runs from its enter to its exit:
+ * attaching them, ops made with one source, and combined ops. */
+#include "op/op.h"
+#include "runtime/sync.h"
 #include "sources/condition.h"
+#include "sources/sources.h"
+
+int cx_op_add_source(cx_op *op, cx_source *src) {
+  cx__stripe *s;
+  int rc = 0;
+  if (op == NULL || src == NULL || src->owned) return -EINVAL;
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  if (atomic_load(&op->status) != CX_STATUS_PENDING)
+    rc = -EBUSY;
+  else
+    cx__sources_append(&op->sources, src);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
 
 /* Creates an op named @name and attaches @src; frees @src on failure. */
 static int op_with_source(cx_op **out, cx_source *src, const char *name) {

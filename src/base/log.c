@@ -1,8 +1,10 @@
-/* src/core/log.c - the log handler (silent by default). */
+/* src/base/log.c - the log handler (silent by default). */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
-#include "core/core.h"
+#include "base/base.h"
 #include "util/cx_utf8.h"
 
 typedef struct handler {

@@ -1,17 +1,19 @@
-/* src/core/core.h - internal structures of tokens and operations. */
-#ifndef CX_CORE_H
-#define CX_CORE_H
+/* src/token/token.h - internal structure of tokens, their links and
+ * callbacks, and the token layer's internal functions. */
+#ifndef CX_TOKEN_INTERNAL_H
+#define CX_TOKEN_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
-#include <cancelable/common.h>
-#include <cancelable/log.h>
-#include <cancelable/meta.h>
-#include <cancelable/op.h>
-#include <cancelable/source.h>
 #include <cancelable/token.h>
 
-#include "runtime/runtime.h"
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/deferred.h"
+#include "runtime/sync.h"
+#include "runtime/wakeup.h"
 
 /* Token states.  A cancel claims the token (LIVE -> CLAIMED, one winner),
  * writes reason/message/time, then publishes CANCELLED with release order;
@@ -59,18 +61,22 @@ typedef struct cx__token_ext {
 } cx__token_ext;
 
 struct cx_token {
-  _Atomic int state;          /* (atomic) first member: read by the inline
-                                 cx_token_is_cancelled() of token.h */
-  _Atomic uint32_t refs;      /* (atomic) */
-  _Atomic unsigned has;       /* (atomic) CX__HAS_* bits, never cleared; set
-                                 before a registrant checks the state, read by
-                                 the finisher after publishing it (both
-                                 seq_cst), so a finisher that sees 0 may skip
-                                 every lock */
-  uint8_t reason;             /* written once by the claimer (cx_reason) */
-  uint8_t claim;              /* written once by the claimer: CX__CLAIM_* */
-  uint8_t kind;               /* immutable: CX__KIND_* */
-  cx_token *pending_next;     /* owned by whoever claimed the token */
+  _Atomic int state;     /* (atomic) first member: read by the inline
+                            cx_token_is_cancelled() of token.h */
+  _Atomic uint32_t refs; /* (atomic) */
+  _Atomic unsigned has;  /* (atomic) CX__HAS_* bits, never cleared; set
+                            before a registrant checks the state, read by
+                            the finisher after publishing it (both
+                            seq_cst), so a finisher that sees 0 may skip
+                            every lock */
+  uint8_t reason;        /* written once by the claimer (cx_reason) */
+  uint8_t claim;         /* written once by the claimer: CX__CLAIM_* */
+  uint8_t kind;          /* immutable: CX__KIND_* */
+  union {
+    cx_token *pending_next;     /* owned by whoever claimed the token */
+    cx__deferred_item deferred; /* while queued for the completion thread
+                                   (a signal-safe cancel) */
+  };
   cx__token_ext *_Atomic ext; /* (atomic) set once: inline, or made on
                                  first need (cx__token_ext_get) */
 };
@@ -300,7 +306,7 @@ void cx__token_queue(cx_token *t);
 void cx__token_wait_published(const cx_token *t);
 /* After losing the claim of @t (cancelled by another thread): returns once
  * every descendant of @t is claimed, claiming those left (under the
- * cascade lock, runtime.h).  Callbacks of what it claims run before it
+ * cascade lock, runtime/sync.h).  Callbacks of what it claims run before it
  * returns, as for any cancel of this thread. */
 void cx__token_settle(cx_token *t);
 /* The help stack of this thread's cascade phase (token_link.c): tokens
@@ -318,107 +324,6 @@ void cx__token_log_unhelped(void);
 bool cx__token_defer_frees_begin(void);
 void cx__token_defer_frees_end(bool outer);
 
-/* ---- operations (op.c, op_context.c, current.c) */
-
-typedef struct cx__status_cb {
-  struct cx__status_cb *next;
-  cx_op_event event;
-  cx_op_fn fn;
-  void *user_data;
-  void (*destroy)(void *);
-} cx__status_cb;
-
-/* The key of an entry of a thread's stack of current operations
- * (current.c).  An op's own enter uses the frame inside the op; adopting
- * an op on another thread (thread pools, cx_thread_create) uses a frame
- * owned by the caller, so one op may be current on several threads at
- * once.  Only its address matters. */
-typedef struct cx__frame {
-  char key;
-} cx__frame;
-
-struct cx_op {
-  _Atomic uint32_t refs;    /* (atomic) */
-  _Atomic int status;       /* (atomic) cx_status */
-  cx_token *token;          /* immutable (owned ref) */
-  cx_op *parent;            /* immutable (owned ref) */
-  const char *name;         /* immutable (owned when name_owned) */
-  _Atomic(char *) id;       /* (atomic) explicit id, or made on first
-                               request; NULL while an own token's id
-                               stands for it (see cx_op_id) */
-  bool name_owned;          /* immutable */
-  double start_wall;        /* guarded by stripe: made from start_mono on
-                               first request (0: not yet) */
-  double end_wall;          /* guarded by stripe: as start_wall */
-  int64_t start_mono;       /* guarded by stripe */
-  int64_t end_mono;         /* guarded by stripe */
-  int error;                /* written at exit, before status */
-  cx_reason exit_reason;    /* written at exit, before status: set when the
-                               work returned -ECANCELED uncancelled */
-  _Atomic int64_t deadline; /* (atomic) effective, while running */
-  cx_meta *meta;            /* guarded by stripe (owned; NULL until
-                               metadata is set) */
-  void *partial;            /* guarded by stripe */
-  void (*partial_destroy)(void *); /* guarded by stripe */
-  cx_source *sources;              /* guarded by stripe while PENDING; immutable
-                                      after enter */
-  cx__status_cb *callbacks;        /* as sources */
-  cx__frame frame;                 /* owned by the thread that entered it: its
-                                      entry in that thread's current-op stack */
-  cx_op *free_next;                /* owned by the thread freeing it */
-  _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
-  bool owns_token;                 /* immutable: token made for this op alone */
-  bool register_asked;             /* immutable: cx_op_options.register_op */
-  bool registered;                 /* owned by the entering thread */
-  void *reg_entry;                 /* guarded by the registry lock */
-  bool is_shield;                  /* immutable */
-  /* Hierarchy: live children, oldest first, in the parent's list. */
-  cx_op *child_prev;    /* guarded by the parent's stripe */
-  cx_op *child_next;    /* guarded by the parent's stripe */
-  bool in_parent;       /* guarded by the parent's stripe */
-  cx_op *children_head; /* guarded by stripe */
-  cx_op *children_tail; /* guarded by stripe */
-  size_t child_count;   /* guarded by stripe */
-  /* Progress (src/progress/progress.c). */
-  struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
-  struct cx__progress_cb *progress_tail;         /* guarded by stripe */
-  int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
-  int64_t progress_last;     /* guarded by stripe: last delivery */
-  char *withheld_message;    /* guarded by stripe (owned) */
-  cx_meta *withheld_meta;    /* guarded by stripe (owned) */
-  _Atomic bool has_withheld; /* (atomic) written under the stripe */
-};
-
-/* Progress (src/progress/progress.c). */
-/* Delivers the report withheld by throttling, if any (at exit). */
-void cx__progress_flush(cx_op *op);
-/* Frees the progress callbacks and the withheld report (at destroy). */
-void cx__progress_free(cx_op *op);
-/* Hierarchy (src/core/op_tree.c). */
-void cx__op_tree_attach(cx_op *child);
-void cx__op_tree_detach(cx_op *child);
-/* The op's id, made on first request (NULL only when out of memory). */
-const char *cx__op_id(const cx_op *op);
-/* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
-bool cx__op_exited(const cx_op *op);
-/* Ends a shield (op.c). */
-int cx__shield_exit(cx_op *shield, int result);
-
-/* Current-operation stack of the calling thread (current.c). */
-/* Makes room for one push (and hooks the thread's exit): 0 or -ENOMEM. */
-int cx__current_reserve(void);
-/* Pushes @op under the key @frame, after a cx__current_reserve().  An
- * @adopted entry holds a reference on @op (its owner drops it); at thread
- * exit an adopted entry's reference is dropped, any other op is ended. */
-void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted);
-/* Pops @frame if it is the innermost; false otherwise. */
-bool cx__current_pop(const cx__frame *frame);
-bool cx__current_is_top(const cx__frame *frame);
-/* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
- * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
- * handle reference is released too. */
-void cx__op_end_abandoned(cx_op *op);
-
 /* ---- ids (id.c) */
 void cx__id_random(uint64_t out[2]);
 /* Formats 128 random bits as UUID v4 text into @out (CX_ID_LEN + 1). */
@@ -427,21 +332,4 @@ void cx__id_format(const uint64_t bits[2], char *out);
  * first call.  NULL only when out of memory. */
 const char *cx__id_lazy(_Atomic(char *) *slot);
 
-/* Whether @reason is one a cancel may give (not NONE, not out of range). */
-static inline bool cx__reason_valid(cx_reason reason) {
-  return reason > CX_REASON_NONE && reason <= CX_REASON_ERROR;
-}
-
-/* ---- logging (log.c) */
-bool cx__log_enabled(cx_log_level level);
-void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-/* ---- metadata (progress/meta.c) */
-/* Copies every key of @from into @to.  0 or -ENOMEM (then @to unchanged). */
-int cx__meta_merge(cx_meta *to, const cx_meta *from);
-
-#endif /* CX_CORE_H */
+#endif /* CX_TOKEN_INTERNAL_H */

@@ -1,14 +1,17 @@
-/* src/core/token_timeout.c - tokens that cancel themselves after a delay
+/* src/token/token_timeout.c - tokens that cancel themselves after a delay
  * (cx_token_with_timeout): the token and its timer in one block, so a
  * timeout scope costs one allocation and one timer, as Go's
  * context.WithTimeout or .NET's CancellationTokenSource(TimeSpan). */
 #include <stddef.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/timer.h"
+#include "token/token.h"
 
 /* A timed token: the token first, so the block is freed through it; no
- * ext until something needs one (core.h), so 56 bytes in all.  The delay
+ * ext until something needs one (token.h), so 56 bytes in all.  The delay
  * for the message is the timer's `seconds` (a float: the message gives it
  * to 7 significant digits). */
 typedef struct timed_token {

@@ -1,10 +1,20 @@
-/* src/core/op.c - operation life cycle: create, enter, exit, cancel. */
+/* src/op/op.c - operation life cycle: create, enter, exit, cancel.  The
+ * layers above (registry, progress) follow it through the lifecycle events
+ * (events.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "registry/registry.h"
+#include "base/base.h"
+#include "op/events.h"
+#include "op/op.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
 #include "sources/sources.h"
+#include "token/token.h"
 
 #define MAX_ID_LEN 127
 
@@ -49,6 +59,11 @@ static int set_explicit_id(cx_op *op, const char *id) {
   return 0;
 }
 
+/* The id of the op whose sources @host serves (for their logs). */
+static const char *host_id(const cx__source_host *host) {
+  return cx__op_id(cx__container_of(host, cx_op, host));
+}
+
 static int validate(const cx_op_options *o) {
   if (o->size < sizeof(cx_op_options)) return -EINVAL;
   if (o->timeout != 0 && !(isfinite(o->timeout) && o->timeout > 0))
@@ -61,8 +76,8 @@ static int validate(const cx_op_options *o) {
 static void op_destroy(cx_op *op) {
   cx__status_cb *cb = op->callbacks;
   cx__op_tree_detach(op);
-  cx__sources_free(op);
-  cx__progress_free(op);
+  cx__sources_free(&op->sources);
+  cx__op_emit_destroyed(op);
   while (cb != NULL) {
     cx__status_cb *next = cb->next;
     if (cb->destroy != NULL) cb->destroy(cb->user_data);
@@ -83,7 +98,7 @@ static void op_destroy(cx_op *op) {
 static int add_own_timeout(cx_op *op, double seconds) {
   cx_source *src;
   int rc = cx_source_timeout(seconds, &src);
-  if (rc == 0) cx__sources_append(op, src);
+  if (rc == 0) cx__sources_append(&op->sources, src);
   return rc;
 }
 
@@ -115,6 +130,8 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   }
   if (rc == 0) rc = set_explicit_id(op, opts->id);
   if (rc == 0) rc = make_token(op, opts);
+  op->host.token = op->token;
+  op->host.id = host_id;
   if (rc == 0 && opts->timeout > 0) rc = add_own_timeout(op, opts->timeout);
   if (rc != 0) {
     op_destroy(op);
@@ -230,7 +247,8 @@ int cx_op_enter(cx_op *op) {
   op->start_mono = now;
   pthread_mutex_unlock(&s->mu);
 
-  rc = cx__sources_start(op);
+  op->host.start_mono = now;
+  rc = cx__sources_start(op->sources, &op->host);
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
@@ -239,7 +257,7 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_unlock(&s->mu);
     return rc;
   }
-  deadline = cx__sources_deadline(op);
+  deadline = cx__sources_deadline(op->sources);
   if (op->parent != NULL && !op->is_shield) {
     int64_t pd = atomic_load(&op->parent->deadline);
     if (pd < deadline) deadline = pd;
@@ -247,10 +265,7 @@ int cx_op_enter(cx_op *op) {
   atomic_store(&op->deadline, deadline);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
   cx__current_push(&op->frame, op, false);
-  if (cx__registry_wants(op->register_asked)) {
-    op->registered = true;
-    cx__registry_enter(op);
-  }
+  cx__op_emit_entered(op);
   fire(op, CX_OP_ON_START);
   return 0;
 }
@@ -261,7 +276,7 @@ static int op_exit(cx_op *op, int result) {
   cx_status status;
   cx_op_event event;
   if (!cx__current_is_top(&op->frame)) return -EPERM;
-  cx__sources_stop(op);
+  cx__sources_stop(op->sources);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
     event = CX_OP_ON_COMPLETE;
@@ -274,7 +289,7 @@ static int op_exit(cx_op *op, int result) {
     event = CX_OP_ON_ERROR;
     op->error = result;
   }
-  cx__progress_flush(op);
+  cx__op_emit_exiting(op);
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->end_mono = cx__now_ns();
@@ -290,7 +305,7 @@ static int op_exit(cx_op *op, int result) {
   if (op->owns_token && cx__token_has_links(op->token) &&
       cx_op_child_count(op) == 0)
     cx__token_unlink_all(op->token);
-  if (op->registered) cx__registry_exit(op);
+  cx__op_emit_exited(op);
   fire(op, event);
   cx_op_unref(op);
   return 0;

@@ -1,4 +1,4 @@
-/* src/core/version.c - run-time version. */
+/* src/base/version.c - run-time version. */
 #include <cancelable/version.h>
 
 unsigned cx_version(void) { return CX_VERSION_HEX; }

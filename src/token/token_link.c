@@ -1,13 +1,15 @@
-/* src/core/token_link.c - linked tokens: a target is cancelled when any of
+/* src/token/token_link.c - linked tokens: a target is cancelled when any of
  * its sources is.  A link belongs to its target (freed with it) and sits in
  * its source's doubly linked list of children, so unlinking is O(1).  The
  * cascade claims each live target under the source's lock (atomics only)
  * and queues it on the per-thread work list: no recursion.  A target that
  * another thread claimed first goes on this thread's help stack, so that
- * its children are claimed before this cancel returns (core.h). */
+ * its children are claimed before this cancel returns (token.h). */
 #include <string.h>
 
-#include "core/core.h"
+#include "runtime/alloc.h"
+#include "runtime/sync.h"
+#include "token/token.h"
 
 /* uthash allocates through the library's hook and never aborts. */
 #define HASH_NONFATAL_OOM 1

@@ -1,4 +1,4 @@
-/* src/core/current.c - the per-thread stack of current operations.
+/* src/op/current.c - the per-thread stack of current operations.
  *
  * An array in the thread's storage (a few entries inline, more on the
  * heap), never linked through the frames themselves: a frame may lie on a
@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "op/op.h"
+#include "runtime/compiler.h"
 
 typedef struct entry {
   const cx__frame *key;

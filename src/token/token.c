@@ -1,4 +1,4 @@
-/* src/core/token.c - token life cycle, cancel, queries, waits and the
+/* src/token/token.c - token life cycle, cancel, queries, waits and the
  * pollable fd.  Callbacks are in token_callbacks.c, links in token_link.c,
  * the signal-safe cancel in token_signal.c. */
 #include <sched.h>
@@ -6,7 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
+#include "runtime/wakeup.h"
+#include "token/token.h"
 
 /* Per-thread work lists that keep cascades and frees iterative: a cancel
  * (or free) reached from inside another one on the same thread is queued
@@ -173,7 +179,7 @@ bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
     if (message == cx__msg_lost) claim |= CX__CLAIM_MSG_LOST;
   }
   t->claim = claim;
-  /* seq_cst: pairs with the registrants' `has` bits (see core.h). */
+  /* seq_cst: pairs with the registrants' `has` bits (see token.h). */
   atomic_store(&t->state, CX__CANCELLED);
   return true;
 }

@@ -1,4 +1,4 @@
-/* src/core/token_callbacks.c - cancel callbacks with the rules of C++
+/* src/token/token_callbacks.c - cancel callbacks with the rules of C++
  * std::stop_callback: registering on a cancelled token runs the callback at
  * once; unregistering waits for a callback that runs (or is about to run) on
  * another thread, but not on the calling thread; no lock is held while a
@@ -6,10 +6,13 @@
  *
  * The runner (the thread finishing the cancel) detaches the whole list under
  * the token's lock once, then runs the nodes without it; each node's state
- * word (core.h, CX__CB_*) tells the runner and unregister who frees it, so a
+ * word (token.h, CX__CB_*) tells the runner and unregister who frees it, so a
  * callback costs no lock of its own.  An unregister that must wait for a
  * running callback sleeps on the token's stripe condvar. */
-#include "core/core.h"
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/sync.h"
+#include "token/token.h"
 
 static void log_failure(cx_token *t, int rc) {
   if (rc != 0 && cx__log_enabled(CX_LOG_WARNING))

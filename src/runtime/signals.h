@@ -1,0 +1,28 @@
+/* src/runtime/signals.h - the signal dispatcher. */
+#ifndef CX_RUNTIME_SIGNALS_H
+#define CX_RUNTIME_SIGNALS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- signal dispatcher (signals.c) */
+typedef struct cx__sigwatch cx__sigwatch;
+typedef void (*cx__sigwatch_fn)(cx__sigwatch *w, int signo);
+struct cx__sigwatch {
+  cx__sigwatch *prev, *next; /* guarded by the dispatcher lock */
+  int signo;
+  cx__sigwatch_fn fn; /* runs on the dispatcher thread */
+  uint64_t seen;      /* guarded by the dispatcher lock */
+  bool firing;        /* guarded by the dispatcher lock */
+  bool watching;      /* guarded by the dispatcher lock */
+};
+/* Starts delivering @signo to @w->fn (installing the handler for the first
+ * watcher).  0, -EINVAL, or the errno of the pipe/thread/sigaction. */
+int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn);
+/* Stops; waits for a running @w->fn (not from the dispatcher thread).  The
+ * last watcher of a signal restores its previous disposition. */
+void cx__signal_unwatch(cx__sigwatch *w);
+/* Whether @signo may be watched. */
+bool cx__signal_valid(int signo);
+
+#endif /* CX_RUNTIME_SIGNALS_H */
