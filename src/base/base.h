@@ -25,5 +25,9 @@ void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...)
 /* ---- metadata (meta.c) */
 /* Copies every key of @from into @to.  0 or -ENOMEM (then @to unchanged). */
 int cx__meta_merge(cx_meta *to, const cx_meta *from);
+/* Writes @meta as a JSON object into @j, keys in order; NULL as an empty
+ * object (meta_json.c). */
+struct cxu_json;
+void cx__meta_write_json(struct cxu_json *j, const cx_meta *meta);
 
 #endif /* CX_BASE_H */

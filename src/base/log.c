@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "base/base.h"
-#include "util/cx_utf8.h"
+#include "util/cxu_utf8.h"
 
 typedef struct handler {
   cx_log_fn fn;
@@ -44,7 +44,7 @@ void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...) {
   pthread_mutex_unlock(&mu);
   if (h.fn == NULL || level < h.min_level) return;
   va_start(ap, fmt);
-  cx__utf8_vsnprintf(text, sizeof text, fmt, ap);
+  cxu_utf8_vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
   h.fn(level, op_id, text, h.user_data);
 }

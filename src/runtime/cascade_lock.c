@@ -18,8 +18,6 @@ void cx__cascade_unlock(void) {
   if (--depth == 0) pthread_mutex_unlock(&mu);
 }
 
-bool cx__cascade_lock_held(void) { return depth != 0; }
-
 void cx__cascade_fork_prepare(void) { pthread_mutex_lock(&mu); }
 
 void cx__cascade_fork_parent(void) { pthread_mutex_unlock(&mu); }

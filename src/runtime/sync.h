@@ -51,7 +51,6 @@ void cx__unpark_all(_Atomic int *word, const void *object);
  * (fork.c). */
 void cx__cascade_lock(void);
 void cx__cascade_unlock(void);
-bool cx__cascade_lock_held(void);
 
 /* ---- word locks (lock.c): a lock in one int inside the object it guards,
  * for short critical sections that never wait for another thread, run user

@@ -8,7 +8,7 @@
 #include "runtime/clock.h"
 #include "runtime/sync.h"
 #include "sources/sources.h"
-#include "util/cx_utf8.h"
+#include "util/cxu_utf8.h"
 
 #define MAX_CHILDREN 64
 
@@ -79,7 +79,7 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   pthread_mutex_unlock(&s->mu);
   if (!fire) return;
   if (c->all) {
-    cx__utf8_snprintf(text, sizeof text,
+    cxu_utf8_snprintf(text, sizeof text,
                       "all %zu sources triggered (the last: %s)", c->count,
                       child->name);
     message = text;

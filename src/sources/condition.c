@@ -14,7 +14,7 @@
 #include "runtime/workers.h"
 #include "sources/condition.h"
 #include "sources/sources.h"
-#include "util/cx_utf8.h"
+#include "util/cxu_utf8.h"
 
 struct cx__condition {
   cx_source *source;
@@ -60,9 +60,9 @@ static void check(cx__job *job) {
   if (rc > 0) {
     char msg[256];
     if (c->describe != NULL)
-      cx__utf8_snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
+      cxu_utf8_snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
     else
-      cx__utf8_snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
+      cxu_utf8_snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
                         c->source->name, c->checks, c->checks == 1 ? "" : "s");
     cx__source_fire(c->source, c->source->reason, msg);
     return;

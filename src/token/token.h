@@ -230,7 +230,7 @@ static inline cx_token *cx__token_new_plain(void) {
  * other than WAITERS, with links, or cancelled by a cascade has one. */
 static inline cx__token_ext *cx__token_ext_of(const cx_token *t) {
   /* A plain token's is at a fixed place: found with no dependent load
-   * (the branch predicts well), which S3 measures. */
+   * (the branch predicts well; the child-token benchmark measures it). */
   if (CX__LIKELY(t->kind != CX__KIND_TIMED))
     return (cx__token_ext *)(uintptr_t)(t + 1);
   return atomic_load_explicit(&((cx_token *)t)->ext, memory_order_acquire);

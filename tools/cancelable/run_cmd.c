@@ -15,9 +15,9 @@
 #include "cli.h"
 #include "report.h"
 #include "sigfwd.h"
-#include "sources.h"
 #include "supervise.h"
 #include "tool.h"
+#include "triggers.h"
 
 #define PROG "cancelable run"
 

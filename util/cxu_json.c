@@ -1,10 +1,8 @@
-/* util/cx_json.c - a tiny JSON writer into a growable buffer (no-guarantee
- * internal helper: see util/README.md and cx_json.h). */
-#include "cx_json.h"
+/* util/cxu_json.c - a tiny JSON writer into a growable buffer (no-guarantee
+ * internal helper: see util/README.md and cxu_json.h). */
+#include "cxu_json.h"
 
-#include "cx_utf8.h"
-
-#include <cancelable/meta.h>
+#include "cxu_utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,18 +23,18 @@ static void make_c_numeric(void) {
   c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
 }
 
-void cx__json_init(cx__json *j) { memset(j, 0, sizeof *j); }
+void cxu_json_init(cxu_json *j) { memset(j, 0, sizeof *j); }
 
-void cx__json_free(cx__json *j) {
+void cxu_json_free(cxu_json *j) {
   free(j->buf);
   memset(j, 0, sizeof *j);
 }
 
-int cx__json_error(const cx__json *j) { return j->err; }
+int cxu_json_error(const cxu_json *j) { return j->err; }
 
 /* Makes room for @n more bytes plus the NUL; false (and sticky -ENOMEM) if
  * it cannot. */
-static bool reserve(cx__json *j, size_t n) {
+static bool reserve(cxu_json *j, size_t n) {
   size_t need, cap;
   char *p;
   if (j->err != 0) return false;
@@ -58,7 +56,7 @@ static bool reserve(cx__json *j, size_t n) {
   return true;
 }
 
-static void append(cx__json *j, const char *s, size_t n) {
+static void append(cxu_json *j, const char *s, size_t n) {
   if (!reserve(j, n)) return;
   memcpy(j->buf + j->len, s, n);
   j->len += n;
@@ -68,7 +66,7 @@ static void append(cx__json *j, const char *s, size_t n) {
 /* Writes the separator a new value needs at the current position; false
  * when a value is not allowed here (a value inside an object without a
  * key, or a second value at the top level: "1 2" is not JSON). */
-static bool begin_value(cx__json *j) {
+static bool begin_value(cxu_json *j) {
   if (j->err != 0) return false;
   if (j->after_key) {
     j->after_key = false;
@@ -91,9 +89,9 @@ static bool begin_value(cx__json *j) {
   return j->err == 0;
 }
 
-static void open_container(cx__json *j, bool object) {
+static void open_container(cxu_json *j, bool object) {
   if (!begin_value(j)) return;
-  if (j->depth >= CX__JSON_MAX_DEPTH) {
+  if (j->depth >= CXU_JSON_MAX_DEPTH) {
     j->err = -EINVAL;
     return;
   }
@@ -103,7 +101,7 @@ static void open_container(cx__json *j, bool object) {
   append(j, object ? "{" : "[", 1);
 }
 
-static void close_container(cx__json *j, bool object) {
+static void close_container(cxu_json *j, bool object) {
   if (j->err != 0) return;
   if (j->depth == 0 || j->is_object[j->depth - 1] != object || j->after_key) {
     j->err = -EINVAL;
@@ -113,10 +111,10 @@ static void close_container(cx__json *j, bool object) {
   append(j, object ? "}" : "]", 1);
 }
 
-void cx__json_object_begin(cx__json *j) { open_container(j, true); }
-void cx__json_object_end(cx__json *j) { close_container(j, true); }
-void cx__json_array_begin(cx__json *j) { open_container(j, false); }
-void cx__json_array_end(cx__json *j) { close_container(j, false); }
+void cxu_json_object_begin(cxu_json *j) { open_container(j, true); }
+void cxu_json_object_end(cxu_json *j) { close_container(j, true); }
+void cxu_json_array_begin(cxu_json *j) { open_container(j, false); }
+void cxu_json_array_end(cxu_json *j) { close_container(j, false); }
 
 /* The escape of a byte that JSON does not allow raw in a string (a
  * control character, '"' or '\\'); DEL is escaped too, to keep the text
@@ -160,7 +158,7 @@ static size_t escape(unsigned char c, char esc[7]) {
  * copied, each maximal subpart of an ill-formed sequence becomes U+FFFD
  * (so the text is valid UTF-8 whatever @s holds), and the bytes that need
  * it are escaped.  Runs of plain ASCII are copied in one go. */
-static void append_quoted(cx__json *j, const char *s, size_t n) {
+static void append_quoted(cxu_json *j, const char *s, size_t n) {
   size_t start = 0, i = 0;
   append(j, "\"", 1);
   while (i < n && j->err == 0) {
@@ -173,7 +171,7 @@ static void append_quoted(cx__json *j, const char *s, size_t n) {
       continue;
     }
     if (c >= 0x80) {
-      len = cx__utf8_next(s + i, n - i, &valid);
+      len = cxu_utf8_next(s + i, n - i, &valid);
       if (valid) {
         i += len;
         continue;
@@ -192,7 +190,7 @@ static void append_quoted(cx__json *j, const char *s, size_t n) {
   append(j, "\"", 1);
 }
 
-void cx__json_key(cx__json *j, const char *key) {
+void cxu_json_key(cxu_json *j, const char *key) {
   if (j->err != 0) return;
   if (key == NULL || j->depth == 0 || !j->is_object[j->depth - 1] ||
       j->after_key) {
@@ -206,29 +204,29 @@ void cx__json_key(cx__json *j, const char *key) {
   j->after_key = true;
 }
 
-void cx__json_string_n(cx__json *j, const char *s, size_t n) {
+void cxu_json_string_n(cxu_json *j, const char *s, size_t n) {
   if (s == NULL) {
-    cx__json_null(j);
+    cxu_json_null(j);
     return;
   }
   if (begin_value(j)) append_quoted(j, s, n);
 }
 
-void cx__json_string(cx__json *j, const char *s) {
-  cx__json_string_n(j, s, s != NULL ? strlen(s) : 0);
+void cxu_json_string(cxu_json *j, const char *s) {
+  cxu_json_string_n(j, s, s != NULL ? strlen(s) : 0);
 }
 
-void cx__json_int(cx__json *j, int64_t v) {
+void cxu_json_int(cxu_json *j, int64_t v) {
   char text[32];
   int n = snprintf(text, sizeof text, "%" PRId64, v);
   if (begin_value(j)) append(j, text, (size_t)n);
 }
 
-void cx__json_double(cx__json *j, double v) {
+void cxu_json_double(cxu_json *j, double v) {
   char text[40];
   int n;
   if (!isfinite(v)) {
-    cx__json_null(j);
+    cxu_json_null(j);
     return;
   }
   locale_t saved = (locale_t)0;
@@ -246,53 +244,14 @@ void cx__json_double(cx__json *j, double v) {
   if (begin_value(j)) append(j, text, (size_t)n);
 }
 
-void cx__json_bool(cx__json *j, bool v) {
+void cxu_json_bool(cxu_json *j, bool v) {
   if (begin_value(j)) append(j, v ? "true" : "false", v ? 4 : 5);
 }
 
-void cx__json_null(cx__json *j) {
+void cxu_json_null(cxu_json *j) {
   if (begin_value(j)) append(j, "null", 4);
 }
 
-void cx__json_raw(cx__json *j, const char *text, size_t n) {
+void cxu_json_raw(cxu_json *j, const char *text, size_t n) {
   if (begin_value(j)) append(j, text, n);
-}
-
-/* One value of a cx_meta, by its type. */
-static void meta_value(cx__json *j, const cx_meta *m, const char *key) {
-  const char *s;
-  int64_t i;
-  double d;
-  bool b;
-  switch (cx_meta_type_of(m, key)) {
-    case CX_META_STRING:
-      cx_meta_get_string(m, key, &s);
-      cx__json_string(j, s);
-      break;
-    case CX_META_INT:
-      cx_meta_get_int(m, key, &i);
-      cx__json_int(j, i);
-      break;
-    case CX_META_DOUBLE:
-      cx_meta_get_double(m, key, &d);
-      cx__json_double(j, d);
-      break;
-    case CX_META_BOOL:
-      cx_meta_get_bool(m, key, &b);
-      cx__json_bool(j, b);
-      break;
-    case CX_META_NONE:
-      cx__json_null(j);
-      break;
-  }
-}
-
-void cx__json_meta(cx__json *j, const cx_meta *meta) {
-  cx__json_object_begin(j);
-  for (size_t i = 0; i < cx_meta_count(meta); i++) {
-    const char *key = cx_meta_key_at(meta, i);
-    cx__json_key(j, key);
-    meta_value(j, meta, key);
-  }
-  cx__json_object_end(j);
 }

@@ -1,7 +1,7 @@
-/* tools/cancelable/progress.c - the progress channel: parses the lines a
- * command writes to $CANCELABLE_PROGRESS_FD into library progress reports,
+/* tools/cancelable/progress_channel.c - the progress channel: parses the lines
+ * a command writes to $CANCELABLE_PROGRESS_FD into library progress reports,
  * and records the last report delivered to the operation. */
-#include "progress.h"
+#include "progress_channel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cx_utf8.h"
+#include "cxu_utf8.h"
 
 static const char *skip_blanks(const char *s) {
   while (*s == ' ' || *s == '\t') s++;
@@ -91,7 +91,7 @@ static int on_progress(const char *op_id, const char *message,
   progress_state *st = user_data;
   (void)op_id;
   st->reports++;
-  cx__utf8_snprintf(st->message, sizeof st->message, "%s", message);
+  cxu_utf8_snprintf(st->message, sizeof st->message, "%s", message);
   st->percent = meta_double(metadata, CX_PROGRESS_PERCENT);
   st->current = meta_int(metadata, CX_PROGRESS_CURRENT);
   st->total = meta_int(metadata, CX_PROGRESS_TOTAL);
@@ -142,7 +142,7 @@ static void feed(progress_reader *r, const char *buf, size_t n) {
       r->line[r->len++] = buf[i];
     } else if (!r->overlong) {
       /* Report the first PROGRESS_LINE_MAX bytes, cut on a character. */
-      r->len = cx__utf8_cut(r->line, r->len);
+      r->len = cxu_utf8_cut(r->line, r->len);
       report_line(r);
       r->overlong = true;
     }

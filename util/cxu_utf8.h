@@ -1,4 +1,4 @@
-/* util/cx_utf8.h - strict UTF-8 decoding and cutting text on character
+/* util/cxu_utf8.h - strict UTF-8 decoding and cutting text on character
  * boundaries (no-guarantee internal helper: see util/README.md; not public
  * API, not exported).
  *
@@ -9,8 +9,8 @@
  * Substitution of Maximal Subparts"; the WHATWG Encoding Standard decodes
  * the same way).  Thread-safe (no state).
  */
-#ifndef CX_UTIL_UTF8_H
-#define CX_UTIL_UTF8_H
+#ifndef CXU_UTF8_H
+#define CXU_UTF8_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,29 +19,29 @@
 /* The bytes of U+FFFD REPLACEMENT CHARACTER in UTF-8. */
 #define CX__UTF8_REPLACEMENT "\xef\xbf\xbd"
 
-/* cx__utf8_next: the length of the sequence at the start of @s, of which
+/* cxu_utf8_next: the length of the sequence at the start of @s, of which
  * @n > 0 bytes are available.
  * @valid: receives true when those bytes are a well-formed character (1
  *   to 4 bytes), false when they are the maximal subpart of an ill-formed
  *   sequence (1 to 3 bytes) that stands for one U+FFFD.
  * Returns: 1..4, never more than @n. */
-size_t cx__utf8_next(const char *s, size_t n, bool *valid);
+size_t cxu_utf8_next(const char *s, size_t n, bool *valid);
 
-/* cx__utf8_cut: where to cut @s, of which @n bytes are kept, so that the
+/* cxu_utf8_cut: where to cut @s, of which @n bytes are kept, so that the
  * text does not end inside a character: @n, less the bytes of a
  * well-formed but incomplete sequence at the end (the start of a character
  * whose last bytes were cut off).  Other ill-formed bytes stay (a JSON
  * writer replaces them).  Use it when text is cut to a fixed size.
  * Returns: a length <= @n. */
-size_t cx__utf8_cut(const char *s, size_t n);
+size_t cxu_utf8_cut(const char *s, size_t n);
 
-/* cx__utf8_vsnprintf / cx__utf8_snprintf: vsnprintf() into @buf (@size >
+/* cxu_utf8_vsnprintf / cxu_utf8_snprintf: vsnprintf() into @buf (@size >
  * 0 bytes), except that text that does not fit is cut on a character
- * boundary (cx__utf8_cut()) instead of in the middle of a character.
+ * boundary (cxu_utf8_cut()) instead of in the middle of a character.
  * Returns: the length of the text left in @buf (0 on an encoding error). */
-size_t cx__utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+size_t cxu_utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
-size_t cx__utf8_snprintf(char *buf, size_t size, const char *fmt, ...)
+size_t cxu_utf8_snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#endif /* CX_UTIL_UTF8_H */
+#endif /* CXU_UTF8_H */

@@ -1,7 +1,7 @@
-/* util/cx_utf8.c - strict UTF-8 decoding and cutting text on character
+/* util/cxu_utf8.c - strict UTF-8 decoding and cutting text on character
  * boundaries (no-guarantee internal helper: see util/README.md and
- * cx_utf8.h). */
-#include "cx_utf8.h"
+ * cxu_utf8.h). */
+#include "cxu_utf8.h"
 
 #include <stdio.h>
 
@@ -16,7 +16,7 @@ static size_t lead_length(unsigned char c) {
   return c < 0xf5 ? 4 : 0;
 }
 
-size_t cx__utf8_next(const char *s, size_t n, bool *valid) {
+size_t cxu_utf8_next(const char *s, size_t n, bool *valid) {
   const unsigned char *p = (const unsigned char *)s;
   size_t len = lead_length(p[0]);
   /* The range of the second byte depends on the lead byte (table 3-7):
@@ -38,21 +38,21 @@ size_t cx__utf8_next(const char *s, size_t n, bool *valid) {
   return len;
 }
 
-size_t cx__utf8_cut(const char *s, size_t n) {
+size_t cxu_utf8_cut(const char *s, size_t n) {
   /* An incomplete character has its lead byte among the last three. */
   for (size_t back = 1; back <= 3 && back <= n; back++) {
     unsigned char c = (unsigned char)s[n - back];
     bool valid;
     if (c >= 0x80 && c < 0xc0) continue; /* a continuation byte */
     if (lead_length(c) > back &&
-        cx__utf8_next(s + n - back, back, &valid) == back)
+        cxu_utf8_next(s + n - back, back, &valid) == back)
       return n - back;
     return n;
   }
   return n;
 }
 
-size_t cx__utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
+size_t cxu_utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
   int n = vsnprintf(buf, size, fmt, ap);
   size_t len;
   if (n < 0) {
@@ -60,16 +60,16 @@ size_t cx__utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
     return 0;
   }
   if ((size_t)n < size) return (size_t)n;
-  len = cx__utf8_cut(buf, size - 1);
+  len = cxu_utf8_cut(buf, size - 1);
   buf[len] = '\0';
   return len;
 }
 
-size_t cx__utf8_snprintf(char *buf, size_t size, const char *fmt, ...) {
+size_t cxu_utf8_snprintf(char *buf, size_t size, const char *fmt, ...) {
   va_list ap;
   size_t len;
   va_start(ap, fmt);
-  len = cx__utf8_vsnprintf(buf, size, fmt, ap);
+  len = cxu_utf8_vsnprintf(buf, size, fmt, ap);
   va_end(ap);
   return len;
 }

@@ -1,9 +1,9 @@
-/* tools/cancelable/sources.h - turns parsed sources (expr.h) into the
+/* tools/cancelable/triggers.h - turns parsed sources (expr.h) into the
  * library's cx_source objects, and keeps what the tool needs to know about
  * them afterwards: which kind fired, and the progress watchers that
  * count:N and progress:PCT sources need. */
-#ifndef CANCELABLE_TOOL_SOURCES_H
-#define CANCELABLE_TOOL_SOURCES_H
+#ifndef CANCELABLE_TOOL_TRIGGERS_H
+#define CANCELABLE_TOOL_TRIGGERS_H
 
 #include <cancelable.h>
 #include <stdbool.h>
@@ -48,4 +48,4 @@ bool source_set_resource_fired(const source_set *set);
  * before cx_op_exit() so that it never waits for a hung check. */
 void source_set_shutdown(source_set *set);
 
-#endif /* CANCELABLE_TOOL_SOURCES_H */
+#endif /* CANCELABLE_TOOL_TRIGGERS_H */

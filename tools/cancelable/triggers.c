@@ -1,8 +1,8 @@
-/* tools/cancelable/sources.c - builds the library's sources from parsed
+/* tools/cancelable/triggers.c - builds the library's sources from parsed
  * expressions and options: timeouts, signals, conditions, resources, the
  * tool's own progress watchers (count:N, progress:PCT), and any-of / all-of
  * composites for OR / AND groups. */
-#include "sources.h"
+#include "triggers.h"
 
 #include <errno.h>
 #include <inttypes.h>

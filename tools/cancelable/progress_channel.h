@@ -1,6 +1,6 @@
-/* tools/cancelable/progress.h - the progress channel: the command writes
- * lines to the descriptor named in $CANCELABLE_PROGRESS_FD, the tool turns
- * each line into cx_report_progress() and remembers the last report (for
+/* tools/cancelable/progress_channel.h - the progress channel: the command
+ * writes lines to the descriptor named in $CANCELABLE_PROGRESS_FD, the tool
+ * turns each line into cx_report_progress() and remembers the last report (for
  * the live status line and the JSON report).
  *
  * Line format (one report per line, at most PROGRESS_LINE_MAX bytes):
@@ -11,14 +11,14 @@
  * CURRENT/TOTAL and no PERCENT, the library fills in the percent, the rate
  * and the time left.  Empty lines are ignored.
  */
-#ifndef CANCELABLE_TOOL_PROGRESS_H
-#define CANCELABLE_TOOL_PROGRESS_H
+#ifndef CANCELABLE_TOOL_PROGRESS_CHANNEL_H
+#define CANCELABLE_TOOL_PROGRESS_CHANNEL_H
 
 #include <cancelable.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sources.h"
+#include "triggers.h"
 
 #define PROGRESS_ENV "CANCELABLE_PROGRESS_FD"
 #define PROGRESS_LINE_MAX 4096
@@ -67,4 +67,4 @@ int progress_reader_read(progress_reader *r);
 /* progress_reader_finish: report a last line that had no newline. */
 void progress_reader_finish(progress_reader *r);
 
-#endif /* CANCELABLE_TOOL_PROGRESS_H */
+#endif /* CANCELABLE_TOOL_PROGRESS_CHANNEL_H */
