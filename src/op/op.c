@@ -74,15 +74,15 @@ static int validate(const cx_op_options *o) {
 }
 
 static void op_destroy(cx_op *op) {
-  cx__status_cb *cb = op->callbacks;
+  cx__list *node;
   cx__op_tree_detach(op);
   cx__sources_free(&op->sources);
   cx__op_emit_destroyed(op);
-  while (cb != NULL) {
-    cx__status_cb *next = cb->next;
+  while ((node = cx__list_first(&op->callbacks)) != NULL) {
+    cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
+    cx__list_remove(node);
     if (cb->destroy != NULL) cb->destroy(cb->user_data);
     cx__free(cb);
-    cb = next;
   }
   if (op->partial_destroy != NULL) op->partial_destroy(op->partial);
   cx_meta_free(op->meta);
@@ -114,6 +114,9 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   op = cx__block_alloc(sizeof *op);
   if (op == NULL) return -ENOMEM;
   memset(op, 0, sizeof *op);
+  cx__list_init(&op->children);
+  cx__list_init(&op->sibling);
+  cx__list_init(&op->callbacks);
   atomic_init(&op->refs, 1);
   atomic_init(&op->status, CX_STATUS_PENDING);
   atomic_init(&op->deadline, CX__NO_DEADLINE);
@@ -195,7 +198,7 @@ int cx_op_add_timeout(cx_op *op, double seconds) {
 
 int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
              void (*destroy)(void *)) {
-  cx__status_cb *cb, **tail;
+  cx__status_cb *cb;
   cx__stripe *s;
   int rc = 0;
   if (op == NULL || fn == NULL || event < CX_OP_ON_START ||
@@ -212,9 +215,7 @@ int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
   if (atomic_load(&op->status) != CX_STATUS_PENDING) {
     rc = -EBUSY;
   } else {
-    for (tail = &op->callbacks; *tail != NULL; tail = &(*tail)->next) {
-    }
-    *tail = cb;
+    cx__list_append(&op->callbacks, &cb->node);
   }
   pthread_mutex_unlock(&s->mu);
   if (rc != 0) cx__free(cb);
@@ -222,8 +223,11 @@ int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
 }
 
 static void fire(cx_op *op, cx_op_event event) {
-  for (cx__status_cb *cb = op->callbacks; cb != NULL; cb = cb->next)
+  cx__list *node;
+  cx__list_for_each(node, &op->callbacks) {
+    cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
     if (cb->event == event) cb->fn(op, cb->user_data);
+  }
 }
 
 int cx_op_enter(cx_op *op) {

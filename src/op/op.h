@@ -10,13 +10,14 @@
 #include <cancelable/op.h>
 #include <cancelable/source.h>
 
+#include "runtime/list.h"
 #include "sources/sources.h"
 #include "token/token.h"
 
 /* ---- operations (op.c, op_context.c, current.c) */
 
 typedef struct cx__status_cb {
-  struct cx__status_cb *next;
+  cx__list node; /* in the op's callbacks, in registration order */
   cx_op_event event;
   cx_op_fn fn;
   void *user_data;
@@ -58,7 +59,7 @@ struct cx_op {
   cx_source *sources;              /* guarded by stripe while PENDING; immutable
                                       after enter */
   cx__source_host host;            /* what the sources cancel: set at enter */
-  cx__status_cb *callbacks;        /* as sources */
+  cx__list callbacks;              /* as sources: cx__status_cb.node */
   cx__frame frame;                 /* owned by the thread that entered it: its
                                       entry in that thread's current-op stack */
   cx_op *free_next;                /* owned by the thread freeing it */
@@ -71,12 +72,10 @@ struct cx_op {
   void *reg_entry; /* guarded by the registry lock */
   bool is_shield;  /* immutable */
   /* Hierarchy: live children, oldest first, in the parent's list. */
-  cx_op *child_prev;    /* guarded by the parent's stripe */
-  cx_op *child_next;    /* guarded by the parent's stripe */
-  bool in_parent;       /* guarded by the parent's stripe */
-  cx_op *children_head; /* guarded by stripe */
-  cx_op *children_tail; /* guarded by stripe */
-  size_t child_count;   /* guarded by stripe */
+  cx__list sibling;   /* guarded by the parent's stripe: in its children */
+  bool in_parent;     /* guarded by the parent's stripe */
+  cx__list children;  /* guarded by stripe: their `sibling`s */
+  size_t child_count; /* guarded by stripe */
   /* Progress (src/progress, through the lifecycle events and its own
    * functions; the op layer never reads them). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */

@@ -5,6 +5,7 @@
 
 #include "op/op.h"
 #include "runtime/alloc.h"
+#include "runtime/list.h"
 #include "runtime/sync.h"
 #include "sources/sources.h"
 
@@ -12,13 +13,7 @@ void cx__op_tree_attach(cx_op *child) {
   cx_op *parent = child->parent;
   cx__stripe *s = cx__stripe_for(parent);
   pthread_mutex_lock(&s->mu);
-  child->child_prev = parent->children_tail;
-  child->child_next = NULL;
-  if (parent->children_tail != NULL)
-    parent->children_tail->child_next = child;
-  else
-    parent->children_head = child;
-  parent->children_tail = child;
+  cx__list_append(&parent->children, &child->sibling);
   parent->child_count++;
   child->in_parent = true;
   pthread_mutex_unlock(&s->mu);
@@ -31,15 +26,7 @@ void cx__op_tree_detach(cx_op *child) {
   s = cx__stripe_for(parent);
   pthread_mutex_lock(&s->mu);
   if (child->in_parent) {
-    if (child->child_prev != NULL)
-      child->child_prev->child_next = child->child_next;
-    else
-      parent->children_head = child->child_next;
-    if (child->child_next != NULL)
-      child->child_next->child_prev = child->child_prev;
-    else
-      parent->children_tail = child->child_prev;
-    child->child_prev = child->child_next = NULL;
+    cx__list_remove(&child->sibling);
     parent->child_count--;
     child->in_parent = false;
   }
@@ -70,7 +57,9 @@ static int snapshot(cx_op *op, cx_op ***out, size_t *count) {
     want = op->child_count;
     if (want <= n) {
       size_t i = 0;
-      for (cx_op *c = op->children_head; c != NULL; c = c->child_next) {
+      cx__list *node;
+      cx__list_for_each(node, &op->children) {
+        cx_op *c = cx__container_of(node, cx_op, sibling);
         /* A child whose count reached 0 is being freed: skip it. */
         uint32_t r = atomic_load(&c->refs);
         while (r != 0 && !atomic_compare_exchange_weak(&c->refs, &r, r + 1)) {

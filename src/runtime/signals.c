@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/compiler.h"
 #include "runtime/fork.h"
+#include "runtime/list.h"
 #include "runtime/signals.h"
 #include "runtime/thread.h"
 #include "runtime/wakeup.h"
@@ -19,7 +21,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fired = PTHREAD_COND_INITIALIZER;
-static cx__sigwatch *watchers[NSIGNALS];    /* guarded by mu */
+static cx__hlist watchers[NSIGNALS];        /* guarded by mu: .node */
 static int counts[NSIGNALS];                /* guarded by mu */
 static struct sigaction previous[NSIGNALS]; /* guarded by mu */
 static uint64_t seq;                        /* guarded by mu */
@@ -56,15 +58,27 @@ static void handler(int signo) {
   errno = saved;
 }
 
+static cx__sigwatch *watcher_of(cx__hlist_node *node) {
+  return node != NULL ? cx__container_of(node, cx__sigwatch, node) : NULL;
+}
+
+static cx__sigwatch *first_watcher(int signo) {
+  return watcher_of(watchers[signo].first);
+}
+
+static cx__sigwatch *next_watcher(const cx__sigwatch *w) {
+  return watcher_of(w->node.next);
+}
+
 static void dispatch(int signo) {
   uint64_t round;
   cx__sigwatch *w;
   pthread_mutex_lock(&mu);
   round = ++seq;
-  w = watchers[signo];
+  w = first_watcher(signo);
   while (w != NULL) {
     if (w->seen == round) {
-      w = w->next;
+      w = next_watcher(w);
       continue;
     }
     w->seen = round;
@@ -76,7 +90,7 @@ static void dispatch(int signo) {
     pthread_cond_broadcast(&fired);
     /* Go on from the next watcher; if this one left the list meanwhile,
      * start over (the marks skip those already served). */
-    w = w->watching ? w->next : watchers[signo];
+    w = w->watching ? next_watcher(w) : first_watcher(signo);
   }
   pthread_mutex_unlock(&mu);
 }
@@ -130,10 +144,7 @@ int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn) {
     w->seen = seq;
     w->firing = false;
     w->watching = true;
-    w->prev = NULL;
-    w->next = watchers[signo];
-    if (w->next != NULL) w->next->prev = w;
-    watchers[signo] = w;
+    cx__hlist_push(&watchers[signo], &w->node);
   }
   pthread_mutex_unlock(&mu);
   return rc;
@@ -143,11 +154,7 @@ void cx__signal_unwatch(cx__sigwatch *w) {
   pthread_mutex_lock(&mu);
   if (w->watching) {
     int signo = w->signo;
-    if (w->prev != NULL)
-      w->prev->next = w->next;
-    else
-      watchers[signo] = w->next;
-    if (w->next != NULL) w->next->prev = w->prev;
+    cx__hlist_remove(&w->node);
     w->watching = false;
     if (--counts[signo] == 0) sigaction(signo, &previous[signo], NULL);
     if (!(started && pthread_equal(pthread_self(), thread)))
@@ -180,7 +187,7 @@ void cx__signals_fork_child(void) {
     cx__wakeup_close(&w);
   }
   for (int i = 0; i < NSIGNALS; i++)
-    for (cx__sigwatch *w = watchers[i]; w != NULL; w = w->next)
+    for (cx__sigwatch *w = first_watcher(i); w != NULL; w = next_watcher(w))
       w->firing = false;
 }
 
@@ -189,7 +196,7 @@ void cx__signals_fork_child(void) {
 void cx__signals_resume(void) {
   bool any = false;
   pthread_mutex_lock(&mu);
-  for (int i = 1; i < NSIGNALS && !any; i++) any = watchers[i] != NULL;
+  for (int i = 1; i < NSIGNALS && !any; i++) any = watchers[i].first != NULL;
   if (any) start_locked();
   pthread_mutex_unlock(&mu);
 }

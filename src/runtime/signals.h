@@ -5,11 +5,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/list.h"
+
 /* ---- signal dispatcher (signals.c) */
 typedef struct cx__sigwatch cx__sigwatch;
 typedef void (*cx__sigwatch_fn)(cx__sigwatch *w, int signo);
 struct cx__sigwatch {
-  cx__sigwatch *prev, *next; /* guarded by the dispatcher lock */
+  cx__hlist_node node; /* in its signal's watchers; guarded by the
+                          dispatcher lock */
   int signo;
   cx__sigwatch_fn fn; /* runs on the dispatcher thread */
   uint64_t seen;      /* guarded by the dispatcher lock */

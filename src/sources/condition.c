@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
+#include "runtime/compiler.h"
 #include "runtime/sync.h"
 #include "runtime/timer.h"
 #include "runtime/workers.h"
@@ -41,8 +42,7 @@ void cx__condition_set_describe(cx_source *src,
 }
 
 static void on_timer(cx__timer *t) {
-  cx__condition *c =
-      (cx__condition *)((char *)t - offsetof(cx__condition, timer));
+  cx__condition *c = cx__container_of(t, cx__condition, timer);
   cx__stripe *s = cx__stripe_for(c);
   pthread_mutex_lock(&s->mu);
   if (!c->stopped && cx__job_submit(&c->job) != 0)
@@ -52,8 +52,7 @@ static void on_timer(cx__timer *t) {
 }
 
 static void check(cx__job *job) {
-  cx__condition *c =
-      (cx__condition *)((char *)job - offsetof(cx__condition, job));
+  cx__condition *c = cx__container_of(job, cx__condition, job);
   cx__stripe *s;
   int rc = c->predicate(c->user_data);
   c->checks++;

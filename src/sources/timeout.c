@@ -6,6 +6,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
+#include "runtime/compiler.h"
 #include "runtime/timer.h"
 #include "sources/sources.h"
 
@@ -17,8 +18,7 @@ typedef struct timeout_state {
 } timeout_state;
 
 static void fire(cx__timer *t) {
-  timeout_state *ts =
-      (timeout_state *)((char *)t - offsetof(timeout_state, timer));
+  timeout_state *ts = cx__container_of(t, timeout_state, timer);
   char secs[32], msg[64];
   cx__format_seconds(ts->duration, secs, sizeof secs);
   snprintf(msg, sizeof msg, "timed out after %s s", secs);

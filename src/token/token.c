@@ -64,7 +64,7 @@ cx_token *cx__token_try_ref(cx_token *t) {
  * cause) or run user code (destroy notifiers of its callbacks). */
 static bool destroy_reaches_out(const cx__token_ext *ext) {
   return ext != NULL &&
-         (ext->cause != NULL || ext->cb_head != NULL ||
+         (ext->cause != NULL || !cx__list_empty(&ext->callbacks) ||
           atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL);
 }
 
@@ -74,7 +74,7 @@ static void ext_destroy(cx_token *t, cx__token_ext *ext) {
   char *id = atomic_load_explicit(&ext->id_text, memory_order_relaxed);
   if (atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL)
     cx__token_unlink_dead(ext);
-  if (ext->cb_head != NULL) cx__token_free_callbacks(ext);
+  if (!cx__list_empty(&ext->callbacks)) cx__token_free_callbacks(ext);
   if (ext->cause != NULL) cx_token_unref(ext->cause);
   if (ext->wake.read_fd >= 0) cx__wakeup_close(&ext->wake);
   if (t->claim & CX__CLAIM_MSG_OWNED) cx__free((char *)ext->message);

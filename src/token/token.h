@@ -12,6 +12,7 @@
 #include "base/base.h"
 #include "runtime/alloc.h"
 #include "runtime/deferred.h"
+#include "runtime/list.h"
 #include "runtime/sync.h"
 #include "runtime/wakeup.h"
 
@@ -43,14 +44,15 @@ typedef struct cx__token_ext {
                                    (a parent's is shared: reopen) */
   cx__link *_Atomic links;      /* (atomic) links into this token, a push-only
                                    stack taken whole at unlink */
-  cx__link *children;           /* guarded by lock: links fed by this token */
-  cx_callback *cb_head;         /* guarded by lock */
+  cx__hlist children;           /* guarded by lock: links fed by this token
+                                   (cx__link.sibling) */
+  cx__list callbacks;           /* guarded by lock: cx_callback.node, in
+                                   registration order */
   cx_token *cause;              /* written once by the claimer (owned ref): the
                                    token whose cancel cascaded here */
   _Atomic(char *) id_text;      /* (atomic) made on first request */
   _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
   cx__wakeup wake;              /* guarded by stripe; read_fd -1 until asked */
-  cx_callback *cb_tail;         /* guarded by lock */
   const char *message;          /* written once by the claimer; NULL: "", the
                                    cause's, or a CX__CLAIM_MSG_* text */
   _Atomic double cancel_time;   /* (atomic) wall clock, written by the
@@ -127,9 +129,9 @@ enum {
 };
 
 struct cx_callback {
-  cx_callback *prev, *next; /* guarded by the token's lock while listed;
-                               the runner's own once detached */
-  cx_token *token;          /* immutable; owned ref when has_handle */
+  cx__list node;   /* guarded by the token's lock while listed;
+                      the runner's own once detached */
+  cx_token *token; /* immutable; owned ref when has_handle */
   cx_cancel_fn fn;
   void *user_data;
   void (*destroy)(void *);
@@ -139,15 +141,14 @@ struct cx_callback {
 
 /* A link: @target is cancelled when @source is. */
 struct cx__link {
-  cx__link *prev, *next;     /* in source->children; guarded by source's
-                                lock */
+  cx__hlist_node sibling;    /* in source's children, guarded by source's
+                                lock; unlinked once its cascade took it */
   cx__link *next_of_target;  /* in target->links (written before the push) */
   cx_token *source;          /* owned ref */
   cx__token_ext *source_ext; /* immutable: source's ext (saves finding it
                                 at unlink) */
   cx_token *target;          /* not owned: the link belongs to the target */
   unsigned flags;            /* immutable */
-  bool attached;             /* guarded by source's lock */
   bool embedded;             /* immutable: inside its target's block (a
                                 cx__child_token), not freed on its own */
 };
@@ -178,8 +179,8 @@ static inline void cx__token_ext_init(cx__token_ext *ext) {
    * the fields left out (runner, wake_generation) are written before they
    * are read. */
   atomic_init(&ext->lock, CX__LOCK_INIT);
-  ext->cb_head = ext->cb_tail = NULL;
-  ext->children = NULL;
+  cx__list_init(&ext->callbacks);
+  ext->children.first = NULL;
   atomic_init(&ext->links, NULL);
   ext->message = NULL;
   ext->cause = NULL;

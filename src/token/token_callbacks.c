@@ -52,7 +52,6 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
   cb->user_data = user_data;
   cb->destroy = destroy;
   cb->has_handle = out != NULL;
-  cb->next = NULL;
   atomic_init(&cb->state, CX__CB_LISTED);
   cx__lock_acquire(&ext->lock);
   cx__token_mark(t, CX__HAS_CALLBACKS); /* before the state check */
@@ -62,30 +61,13 @@ int cx_token_on_cancel(cx_token *t, cx_cancel_fn fn, void *user_data,
     cx__block_free(cb, sizeof *cb);
     return run_now(t, fn, user_data, destroy, flags);
   }
-  cb->prev = ext->cb_tail;
-  if (ext->cb_tail != NULL)
-    ext->cb_tail->next = cb;
-  else
-    ext->cb_head = cb;
-  ext->cb_tail = cb;
+  cx__list_append(&ext->callbacks, &cb->node);
   if (out != NULL) {
     cx__token_ref(t);
     *out = cb;
   }
   cx__lock_release(&ext->lock);
   return 0;
-}
-
-static void unlink_locked(cx__token_ext *ext, cx_callback *cb) {
-  if (cb->prev != NULL)
-    cb->prev->next = cb->next;
-  else
-    ext->cb_head = cb->next;
-  if (cb->next != NULL)
-    cb->next->prev = cb->prev;
-  else
-    ext->cb_tail = cb->prev;
-  cb->prev = cb->next = NULL;
 }
 
 /* Moves @cb to @to (RUNNING or DONE) keeping its flags; returns the old
@@ -127,28 +109,29 @@ static void run_one(cx_token *t, cx_callback *cb) {
 
 void cx__token_run_callbacks(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CALLBACKS */
-  cx_callback *batch, *cb;
+  cx__list batch, *node;
+  cx__list_init(&batch);
   cx__lock_acquire(&ext->lock);
-  batch = ext->cb_head;
-  ext->cb_head = ext->cb_tail = NULL;
+  cx__list_move_all(&ext->callbacks, &batch);
   ext->runner = pthread_self();
-  for (cb = batch; cb != NULL; cb = cb->next)
+  cx__list_for_each(node, &batch) {
+    cx_callback *cb = cx__container_of(node, cx_callback, node);
     atomic_store_explicit(&cb->state, CX__CB_QUEUED, memory_order_relaxed);
+  }
   cx__lock_release(&ext->lock);
-  while (batch != NULL) {
-    cx_callback *next = batch->next;
-    run_one(t, batch);
-    batch = next;
+  /* Detached: only this thread touches the links now.  Each node leaves
+   * the batch before it runs, so whoever frees it after finds it alone. */
+  while ((node = cx__list_first(&batch)) != NULL) {
+    cx__list_remove(node);
+    run_one(t, cx__container_of(node, cx_callback, node));
   }
 }
 
 void cx__token_free_callbacks(cx__token_ext *ext) {
-  cx_callback *cb = ext->cb_head;
-  ext->cb_head = ext->cb_tail = NULL;
-  while (cb != NULL) {
-    cx_callback *next = cb->next;
-    node_free(cb);
-    cb = next;
+  cx__list *node;
+  while ((node = cx__list_first(&ext->callbacks)) != NULL) {
+    cx__list_remove(node);
+    node_free(cx__container_of(node, cx_callback, node));
   }
 }
 
@@ -181,7 +164,7 @@ static int unregister(cx_callback *cb, bool wait) {
   cx__lock_acquire(&ext->lock);
   state = atomic_load(&cb->state) & CX__CB_MASK;
   if (state == CX__CB_LISTED) {
-    unlink_locked(ext, cb);
+    cx__list_remove(&cb->node);
     cx__lock_release(&ext->lock);
     node_free(cb);
     cx__token_unref(t);

@@ -64,8 +64,8 @@ static inline bool link_attach(cx__link *link, cx_token *target,
                                cx__token_ext *text, cx_token *source,
                                cx__token_ext *sext, unsigned flags,
                                bool embedded) {
-  link->prev = link->next = NULL;
-  link->attached = false;
+  link->sibling.next = NULL;
+  link->sibling.pprev = NULL;
   cx__token_ref(source);
   link->source = source;
   link->source_ext = sext;
@@ -87,10 +87,7 @@ static inline bool link_attach(cx__link *link, cx_token *target,
   cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
   if (atomic_load(&source->state) != CX__CANCELLED) {
     /* Live or claimed: the source's cascade runs after we unlock. */
-    link->next = sext->children;
-    if (sext->children != NULL) sext->children->prev = link;
-    sext->children = link;
-    link->attached = true;
+    cx__hlist_push(&sext->children, &link->sibling);
     cx__lock_release(&sext->lock);
     return false;
   }
@@ -233,15 +230,18 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
 void cx__token_cascade(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
   cx_token *dead = NULL;
-  cx__link *link;
+  cx__hlist_node *node, *after;
   bool unhelped = false;
   cx__lock_acquire(&ext->lock);
-  link = ext->children;
-  ext->children = NULL;
-  for (; link != NULL; link = link->next) {
+  node = ext->children.first;
+  ext->children.first = NULL;
+  for (; node != NULL; node = after) {
+    cx__link *link = cx__container_of(node, cx__link, sibling);
     cx_token *target;
     bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
-    link->attached = false;
+    after = node->next;
+    node->next = NULL;
+    node->pprev = NULL; /* unlinked: an unlink of @link leaves it be */
     /* A target whose count reached 0 is being freed: skip it. */
     target = cx__token_try_ref(link->target);
     if (target == NULL) continue;
@@ -285,13 +285,7 @@ static void unlink_chain(cx__link *link) {
     cx_token *source = link->source;
     cx__token_ext *sext = link->source_ext;
     cx__lock_acquire(&sext->lock);
-    if (link->attached) {
-      if (link->prev != NULL)
-        link->prev->next = link->next;
-      else
-        sext->children = link->next;
-      if (link->next != NULL) link->next->prev = link->prev;
-    }
+    if (cx__hlist_linked(&link->sibling)) cx__hlist_remove(&link->sibling);
     cx__lock_release(&sext->lock);
     cx__token_unref(source);
     /* @link is still there: an embedded one lies in its target's block,

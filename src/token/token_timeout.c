@@ -7,6 +7,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
+#include "runtime/compiler.h"
 #include "runtime/timer.h"
 #include "token/token.h"
 
@@ -23,7 +24,7 @@ _Static_assert(sizeof(timed_token) <= 56,
                "a timed token fills a 64-byte malloc chunk");
 
 static timed_token *timed_of(cx__timer *timer) {
-  return (timed_token *)((char *)timer - offsetof(timed_token, timer));
+  return cx__container_of(timer, timed_token, timer);
 }
 
 /* Runs on the timer thread.  The owner's last unref may be freeing the

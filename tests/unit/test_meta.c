@@ -325,8 +325,9 @@ static void test_meta_to_json(void **state) {
   CX_ASSERT_OK(cx_meta_set_bool(m, "ok", true));
   text = cx_meta_to_json(m);
   assert_non_null(text);
-  assert_string_equal(text, "{\"name\":\"a\\\"b\xef\xbf\xbd\",\"n\":-42,"
-                            "\"x\":0.5,\"nan\":null,\"ok\":true}");
+  assert_string_equal(text,
+                      "{\"name\":\"a\\\"b\xef\xbf\xbd\",\"n\":-42,"
+                      "\"x\":0.5,\"nan\":null,\"ok\":true}");
   free(text);
   cx_meta_free(m);
   text = cx_meta_to_json(NULL);
