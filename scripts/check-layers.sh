@@ -2,8 +2,8 @@
 # scripts/check-layers.sh - check that the library's folders depend on each
 # other one way only, as docs/internals.md draws them:
 #
-#   runtime  <  base  <  token  <  sources  <  op  <  progress, registry, wait
-#            <  run
+#   runtime  <  base  <  token  <  sources  <  op
+#            <  progress, registry, events, wait  <  run
 #
 # A file under src/DIR may include the internal headers ("DIR/name.h") of
 # its own folder and of the folders listed for DIR below; util/ (helpers of
@@ -28,6 +28,7 @@ declare -A allowed=(
   [op]="sources token base runtime"
   [progress]="op sources token base runtime"
   [registry]="op sources token base runtime"
+  [events]="op sources token base runtime"
   [wait]="op sources token base runtime"
   [run]="wait op sources token base runtime"
 )

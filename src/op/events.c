@@ -11,7 +11,8 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static const cx__op_observer *observers[MAX_OBSERVERS]; /* written once
                                                             under mu */
-static _Atomic int count; /* (atomic) slots published */
+static _Atomic int count;              /* (atomic) slots published */
+static _Atomic long progress_watchers; /* (atomic) */
 
 int cx__op_observe(const cx__op_observer *observer) {
   int rc = 0, n, i;
@@ -43,3 +44,19 @@ void cx__op_emit_entered(cx_op *op) { EMIT(entered, op); }
 void cx__op_emit_exiting(cx_op *op) { EMIT(exiting, op); }
 void cx__op_emit_exited(cx_op *op) { EMIT(exited, op); }
 void cx__op_emit_destroyed(cx_op *op) { EMIT(destroyed, op); }
+
+void cx__op_emit_progressed(cx_op *op, const char *message,
+                            const cx_meta *meta) {
+  int n = atomic_load_explicit(&count, memory_order_acquire);
+  for (int i = 0; i < n; i++)
+    if (observers[i]->progressed != NULL)
+      observers[i]->progressed(op, message, meta);
+}
+
+void cx__op_watch_progress(long delta) {
+  atomic_fetch_add_explicit(&progress_watchers, delta, memory_order_relaxed);
+}
+
+bool cx__op_progress_watched(void) {
+  return atomic_load_explicit(&progress_watchers, memory_order_relaxed) != 0;
+}

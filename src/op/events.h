@@ -7,6 +7,9 @@
 #ifndef CX_OP_EVENTS_H
 #define CX_OP_EVENTS_H
 
+#include <stdbool.h>
+
+#include <cancelable/meta.h>
 #include <cancelable/op.h>
 
 typedef struct cx__op_observer {
@@ -21,6 +24,10 @@ typedef struct cx__op_observer {
   void (*exited)(cx_op *op);
   /* The last reference is gone; no other thread uses the op. */
   void (*destroyed)(cx_op *op);
+  /* A progress report of @op is being delivered (once per report, after
+   * throttling and with the filled-in metadata), on the reporting
+   * thread. */
+  void (*progressed)(cx_op *op, const char *message, const cx_meta *meta);
 } cx__op_observer;
 
 /* Adds @observer (static storage; each hook nullable; registering the same
@@ -34,5 +41,12 @@ void cx__op_emit_entered(cx_op *op);
 void cx__op_emit_exiting(cx_op *op);
 void cx__op_emit_exited(cx_op *op);
 void cx__op_emit_destroyed(cx_op *op);
+void cx__op_emit_progressed(cx_op *op, const char *message,
+                            const cx_meta *meta);
+
+/* How many parties want progress reports (callbacks, event subscribers):
+ * with none, a report returns at once.  @delta: +1 or -1. */
+void cx__op_watch_progress(long delta);
+bool cx__op_progress_watched(void);
 
 #endif /* CX_OP_EVENTS_H */

@@ -21,9 +21,6 @@ typedef struct cx__progress_cb {
   void (*destroy)(void *);
 } cx__progress_cb;
 
-/* Progress callbacks registered in the process: 0 makes reporting free. */
-static _Atomic long listeners;
-
 static int observe_ops(void);
 
 int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
@@ -46,7 +43,7 @@ int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
     atomic_store_explicit(&op->progress_head, cb, memory_order_release);
   op->progress_tail = cb;
   pthread_mutex_unlock(&s->mu);
-  atomic_fetch_add(&listeners, 1);
+  cx__op_watch_progress(+1);
   return 0;
 }
 
@@ -57,7 +54,7 @@ static void progress_free(cx_op *op) {
     cx__progress_cb *next = atomic_load(&cb->next);
     if (cb->destroy != NULL) cb->destroy(cb->user_data);
     cx__free(cb);
-    atomic_fetch_sub(&listeners, 1);
+    cx__op_watch_progress(-1);
     cb = next;
   }
   cx__free(op->withheld_message);
@@ -78,6 +75,7 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
 
 /* Delivers one report to @reporter's callbacks and each ancestor's. */
 static void deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
+  cx__op_emit_progressed(reporter, message, meta);
   for (cx_op *o = reporter; o != NULL; o = o->parent) {
     cx__progress_cb *cb =
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
@@ -171,7 +169,8 @@ int cx_report_progress(cx_op *op, const char *message,
   cx_meta *filled, *empty = NULL;
   const cx_meta *meta;
   int rc;
-  if (atomic_load_explicit(&listeners, memory_order_relaxed) == 0) return 0;
+  /* Nobody listens (no callback, no event subscriber): reporting is free. */
+  if (!cx__op_progress_watched()) return 0;
   if (op == NULL) op = cx_current();
   if (op == NULL) return 0;
   if (message == NULL) message = "";
@@ -210,8 +209,8 @@ static void progress_flush(cx_op *op) {
   cx_meta_free(meta);
 }
 
-static const cx__op_observer observer = {NULL, progress_flush, NULL,
-                                         progress_free};
+static const cx__op_observer observer = {.exiting = progress_flush,
+                                         .destroyed = progress_free};
 static _Atomic bool observing; /* (atomic) observer registered */
 
 /* Follows the ops' exits and ends from the first use of progress on: an op

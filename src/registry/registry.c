@@ -164,7 +164,8 @@ static void on_exited(cx_op *op) {
   if (op->registered) op_unregistered(op);
 }
 
-static const cx__op_observer observer = {on_entered, NULL, on_exited, NULL};
+static const cx__op_observer observer = {.entered = on_entered,
+                                         .exited = on_exited};
 
 /* Registered when the library is loaded (when the registry is linked in at
  * all: a program that never calls it cannot see what it would list). */
