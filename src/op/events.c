@@ -12,7 +12,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static const cx__op_observer *observers[MAX_OBSERVERS]; /* written once
                                                             under mu */
 static _Atomic int count;              /* (atomic) slots published */
-static _Atomic long progress_watchers; /* (atomic) */
+_Atomic long cx__op_progress_watchers; /* (atomic) */
 
 int cx__op_observe(const cx__op_observer *observer) {
   int rc = 0, n, i;
@@ -54,9 +54,6 @@ void cx__op_emit_progressed(cx_op *op, const char *message,
 }
 
 void cx__op_watch_progress(long delta) {
-  atomic_fetch_add_explicit(&progress_watchers, delta, memory_order_relaxed);
-}
-
-bool cx__op_progress_watched(void) {
-  return atomic_load_explicit(&progress_watchers, memory_order_relaxed) != 0;
+  atomic_fetch_add_explicit(&cx__op_progress_watchers, delta,
+                            memory_order_relaxed);
 }

@@ -7,6 +7,7 @@
 #ifndef CX_OP_EVENTS_H
 #define CX_OP_EVENTS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <cancelable/meta.h>
@@ -47,6 +48,14 @@ void cx__op_emit_progressed(cx_op *op, const char *message,
 /* How many parties want progress reports (callbacks, event subscribers):
  * with none, a report returns at once.  @delta: +1 or -1. */
 void cx__op_watch_progress(long delta);
-bool cx__op_progress_watched(void);
+/* Hidden, so that the inline check is one PC-relative load, not a GOT
+ * lookup. */
+extern __attribute__((
+    visibility("hidden"))) _Atomic long cx__op_progress_watchers; /* (atomic) */
+/* Inline: every progress report starts here. */
+static inline bool cx__op_progress_watched(void) {
+  return atomic_load_explicit(&cx__op_progress_watchers,
+                              memory_order_relaxed) != 0;
+}
 
 #endif /* CX_OP_EVENTS_H */
