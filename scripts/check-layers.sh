@@ -8,8 +8,10 @@
 # A file under src/DIR may include the internal headers ("DIR/name.h") of
 # its own folder and of the folders listed for DIR below; util/ (helpers of
 # their own, with no library types) may be included from anywhere in src/
-# and includes nothing of src/.  Public headers (<cancelable/...>) are the
-# API and may be included anywhere.  Only #include lines are read: calls
+# and includes nothing of src/.  The adapters (adapters/NAME/) are clients
+# of the public API: they may include util/ headers ("cxu_*.h") and their
+# own, nothing of src/.  Public headers (<cancelable/...>) are the API and
+# may be included anywhere.  Only #include lines are read: calls
 # through the public API are not checked.
 #
 # Usage: bash scripts/check-layers.sh [ROOT]
@@ -40,8 +42,8 @@ check_file() {
     target=${line#*\"}
     target=${target%%/*}
     [[ $line == *'"'*/*'"'* ]] || continue # "cx_config.h", same-folder
-    if [[ $dir == util ]]; then
-      echo "check-layers: ${file#"$root"/}: util/ includes $target/" >&2
+    if [[ $dir == util || $dir == adapter ]]; then
+      echo "check-layers: ${file#"$root"/}: $dir includes $target/" >&2
       bad=1
       continue
     fi
@@ -59,6 +61,8 @@ while IFS= read -r -d '' file; do
   rel=${file#"$root"/}
   if [[ $rel == util/* ]]; then
     dir=util
+  elif [[ $rel == adapters/* ]]; then
+    dir=adapter
   else
     dir=${rel#src/}
     dir=${dir%%/*}
@@ -71,7 +75,7 @@ while IFS= read -r -d '' file; do
   fi
   check_file "$file" "$dir"
   count=$((count + 1))
-done < <(find "$root/src" "$root/util" -type f \( -name '*.c' -o -name '*.h' \) \
+done < <(find "$root/src" "$root/util" "$root/adapters" -type f \( -name '*.c' -o -name '*.h' \) \
   -print0 | sort -z)
 
 if ((bad)); then

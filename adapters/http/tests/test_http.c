@@ -1,0 +1,262 @@
+/* adapters/http/tests/test_http.c - libcancelable-http against a real
+ * client (libcurl) on 127.0.0.1: every endpoint and filter, the JSON read
+ * back strictly (jansson), cancelling with and without the bearer token,
+ * cancelling disabled, a wrong Host header, unknown paths and ids, wrong
+ * methods, bad options, and stopping with a client connected. */
+#include "cx_test.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+#include <cancelable/http.h>
+
+typedef struct body {
+  char *text;
+  size_t len;
+} body;
+
+static size_t collect(char *data, size_t size, size_t n, void *user) {
+  body *b = user;
+  char *p = realloc(b->text, b->len + size * n + 1);
+  if (p == NULL) return 0;
+  memcpy(p + b->len, data, size * n);
+  b->len += size * n;
+  p[b->len] = '\0';
+  b->text = p;
+  return size * n;
+}
+
+/* Makes a request; returns the HTTP status and the body in *@out (free()),
+ * parsed as JSON into *@json when @json is not NULL (the test fails on
+ * JSON that jansson refuses). */
+static long request(const cx_http_server *s, const char *method,
+                    const char *path, const char *token, const char *host,
+                    json_t **json) {
+  CURL *c = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  char url[512], line[512];
+  body b = {NULL, 0};
+  long code = 0;
+  assert_non_null(c);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+  if (token != NULL) {
+    snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+    headers = curl_slist_append(headers, line);
+  }
+  if (host != NULL) {
+    snprintf(line, sizeof line, "Host: %s", host);
+    headers = curl_slist_append(headers, line);
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  if (json != NULL) {
+    json_error_t err;
+    *json =
+        json_loads(b.text != NULL ? b.text : "", JSON_REJECT_DUPLICATES, &err);
+    if (*json == NULL) fail_msg("bad JSON from %s: %s", path, err.text);
+  }
+  free(b.text);
+  return code;
+}
+
+/* The number of elements of the array @key of @o. */
+static size_t count_of(json_t *o, const char *key) {
+  json_t *a = json_object_get(o, key);
+  assert_true(json_is_array(a));
+  return json_array_size(a);
+}
+
+static cx_op *registered_op(const char *name, cx_op *parent) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op;
+  o.name = name;
+  o.parent = parent;
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  return op;
+}
+
+static cx_http_server *start(bool allow_cancel) {
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  o.allow_cancel = allow_cancel;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_true(cx_http_port(s) > 0);
+  return s;
+}
+
+static void test_read_endpoints(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  cx_op *root = registered_op("root", NULL);
+  cx_op *job = registered_op("job-1", root);
+  json_t *j;
+  char path[256];
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 2);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops?pattern=job-*", NULL, NULL, &j),
+                   200);
+  assert_int_equal(count_of(j, "live"), 1);
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/ops?parent=%s", cx_op_id(root));
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 1);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "GET", "/api/ops?status=completed", NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 0);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops?status=bogus", NULL, NULL, &j),
+                   400);
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/ops/%s", cx_op_id(job));
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
+  assert_string_equal(json_string_value(json_object_get(j, "name")), "job-1");
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops/nope", NULL, NULL, &j), 404);
+  json_decref(j);
+  CX_ASSERT_OK(cx_op_exit(job, 0));
+  assert_int_equal(request(s, "GET", "/api/history?name=job-1", NULL, NULL, &j),
+                   200);
+  assert_true(count_of(j, "history") >= 1);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
+  assert_true(json_integer_value(json_object_get(j, "live")) >= 1);
+  assert_true(json_is_object(json_object_get(j, "live_by_status")));
+  json_decref(j);
+  CX_ASSERT_OK(cx_op_exit(root, 0));
+  cx_op_unref(job);
+  cx_op_unref(root);
+  cx_http_stop(s);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  json_t *j;
+  assert_int_equal(request(s, "GET", "/nothing", NULL, NULL, &j), 404);
+  assert_non_null(json_object_get(j, "error"));
+  json_decref(j);
+  assert_int_equal(request(s, "DELETE", "/api/ops", NULL, NULL, &j), 405);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/cancel", NULL, NULL, &j), 405);
+  json_decref(j);
+  /* DNS rebinding: a page of evil.example served from our address. */
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, "evil.example", &j),
+                   403);
+  json_decref(j);
+  /* Read-only by default: no POST. */
+  assert_null(cx_http_token(s));
+  assert_int_equal(request(s, "POST", "/api/cancel?name=x", "t", NULL, &j),
+                   403);
+  json_decref(j);
+  cx_http_stop(s);
+}
+
+static void test_cancel(void **state) {
+  (void)state;
+  cx_http_server *s = start(true);
+  const char *token = cx_http_token(s);
+  cx_op *a = registered_op("cancel-me", NULL);
+  cx_op *b = registered_op("batch-1", NULL);
+  cx_op *c = registered_op("batch-2", NULL);
+  char path[256];
+  json_t *j;
+  assert_non_null(token);
+  assert_int_equal(strlen(token), 64);
+  snprintf(path, sizeof path, "/api/ops/%s/cancel", cx_op_id(a));
+  assert_int_equal(request(s, "POST", path, NULL, NULL, &j), 401);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", path, "wrong", NULL, &j), 401);
+  json_decref(j);
+  assert_false(cx_op_is_cancelled(a));
+  assert_int_equal(request(s, "POST", path, token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 1);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(a));
+  assert_int_equal(cx_op_cancel_reason(a), CX_REASON_MANUAL);
+  assert_int_equal(request(s, "POST", path, token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 0);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", "/api/ops/nope/cancel", token, NULL, &j),
+                   404);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", "/api/cancel", token, NULL, &j), 400);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "POST", "/api/cancel?pattern=batch-*", token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 2);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(b) && cx_op_is_cancelled(c));
+  cx_op *ops[] = {a, b, c};
+  for (int i = 2; i >= 0; i--) { /* innermost first */
+    CX_ASSERT_OK(cx_op_exit(ops[i], -ECANCELED));
+    cx_op_unref(ops[i]);
+  }
+  cx_http_stop(s);
+}
+
+static void test_options(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s = (cx_http_server *)&o, *t;
+  o.port = 70000;
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  assert_null(s);
+  o.port = 0;
+  o.address = "not-an-address";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  o.address = NULL;
+  o.token = "";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  o.token = "has space";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(NULL, NULL));
+  /* A given token; the port taken: -EADDRINUSE. */
+  o.token = "s3cret";
+  o.allow_cancel = true;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_string_equal(cx_http_token(s), "s3cret");
+  o.port = cx_http_port(s);
+  CX_ASSERT_ERR(-EADDRINUSE, cx_http_start(&o, &t));
+  cx_http_stop(s);
+  cx_http_stop(NULL);
+}
+
+static int setup(void **state) {
+  (void)state;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  curl_global_cleanup();
+  return 0;
+}
+
+static const struct CMUnitTest tests[] = {
+    {"/http/read-endpoints", test_read_endpoints, setup, teardown, NULL},
+    {"/http/errors", test_errors, setup, teardown, NULL},
+    {"/http/cancel", test_cancel, setup, teardown, NULL},
+    {"/http/options", test_options, setup, teardown, NULL},
+};
+
+CX_TEST_MAIN("http", tests)
