@@ -20,13 +20,17 @@
 #include <cancelable/http.h>
 
 #include "cxu_json.h"
+#include "feed.h"
 
 #define MAX_TOKEN 256
 #define DEFAULT_CLIENTS 64
 #define CANCEL_MESSAGE "cancelled over HTTP"
+#define FEED_FRAMES 1024       /* events kept for Last-Event-ID resumes */
+#define HEARTBEAT_SECONDS 10.0 /* a comment frame when nothing happens */
 
 struct cx_http_server {
   struct MHD_Daemon *daemon;
+  feed *feed;
   int fd;
   unsigned port;
   char address[INET6_ADDRSTRLEN];
@@ -195,6 +199,45 @@ static enum MHD_Result get_stats(struct MHD_Connection *c) {
   return reply(c, MHD_HTTP_OK, j.buf);
 }
 
+static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max) {
+  ssize_t n = feed_read(cls, buf, max, HEARTBEAT_SECONDS);
+  (void)pos;
+  return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+/* Server-Sent Events: each op event as a frame whose id is its seq; with
+ * Last-Event-ID, exactly the events after it when they are still kept,
+ * else a "reset" frame first. */
+static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
+  const char *last =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+  unsigned long long last_id = 0;
+  struct MHD_Response *r;
+  feed_reader *reader;
+  enum MHD_Result rc;
+  if (last != NULL) {
+    char *end;
+    errno = 0;
+    last_id = strtoull(last, &end, 10);
+    if (errno != 0 || end == last || *end != '\0' || last[0] == '-')
+      return fail(c, 400, "bad Last-Event-ID");
+  }
+  reader = feed_reader_new(s->feed, last != NULL, last_id);
+  if (reader == NULL) return reply(c, 503, NULL);
+  r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_events,
+                                        reader, feed_reader_free);
+  if (r == NULL) {
+    feed_reader_free(reader);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/event-stream");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
 static enum MHD_Result post_cancel_one(struct MHD_Connection *c,
                                        const char *id) {
   int rc = cx_registry_cancel(id, CX_REASON_MANUAL, CANCEL_MESSAGE);
@@ -250,6 +293,9 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
     return strcmp(url, "/api/cancel") == 0 ? post_cancel_all(c)
                                            : post_cancel_one(c, id);
   }
+  if (strcmp(url, "/api/events") == 0)
+    return get ? get_events(s, c)
+               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
   if (strcmp(url, "/api/ops") == 0 || strcmp(url, "/api/history") == 0 ||
       strcmp(url, "/api/stats") == 0 || op_path(url, "", id, sizeof id)) {
     if (!get) return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
@@ -360,14 +406,16 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
     snprintf(s->token, sizeof s->token, "%s", opts->token);
   else if ((rc = random_token(s->token)) != 0)
     goto fail;
+  if ((rc = feed_start(FEED_FRAMES, &s->feed)) != 0) goto fail;
   s->fd = listen_on(s->address, opts->port, &v6, &s->port);
   if (s->fd < 0) {
     rc = s->fd;
     goto fail;
   }
   s->daemon = MHD_start_daemon(
-      MHD_USE_AUTO_INTERNAL_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
-      on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+          (v6 ? MHD_USE_IPv6 : 0),
+      0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
       MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)(opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
@@ -380,6 +428,7 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   *out = s;
   return 0;
 fail:
+  feed_free(s->feed);
   free(s);
   return rc;
 }
@@ -394,6 +443,8 @@ const char *cx_http_token(const cx_http_server *server) {
 
 void cx_http_stop(cx_http_server *server) {
   if (server == NULL) return;
-  MHD_stop_daemon(server->daemon); /* closes the listening socket */
+  feed_stop(server->feed);         /* event streams end */
+  MHD_stop_daemon(server->daemon); /* closes the socket, joins clients */
+  feed_free(server->feed);
   free(server);
 }

@@ -8,6 +8,10 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +244,139 @@ static void test_options(void **state) {
   cx_http_stop(NULL);
 }
 
+/* ---- /api/events */
+
+typedef struct sse {
+  const cx_http_server *server;
+  const char *last_id; /* (nullable) Last-Event-ID */
+  int want;            /* frames to read before hanging up */
+  body text;
+  int frames;
+  atomic_bool done;
+} sse;
+
+static size_t sse_collect(char *data, size_t size, size_t n, void *user) {
+  sse *x = user;
+  if (collect(data, size, n, &x->text) != size * n) return 0;
+  x->frames = 0;
+  for (const char *p = x->text.text; (p = strstr(p, "\n\n")) != NULL; p += 2)
+    x->frames++;
+  return x->frames >= x->want ? 0 : size * n; /* 0: hang up */
+}
+
+static void *sse_read(void *p) {
+  sse *x = p;
+  CURL *c = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  char url[128], line[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/api/events",
+           cx_http_port(x->server));
+  if (x->last_id != NULL) {
+    snprintf(line, sizeof line, "Last-Event-ID: %s", x->last_id);
+    headers = curl_slist_append(headers, line);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_perform(c); /* ends when we hang up, or the server stops */
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  atomic_store(&x->done, true);
+  return NULL;
+}
+
+static void enter_exit(const char *name) {
+  cx_op *op = registered_op(name, NULL);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* The seq of the last EXITED event of an op named "a". */
+static void watch_a(const cx_event *e, void *user_data) {
+  if (e->kind == CX_EVENT_EXITED && strcmp(e->name, "a") == 0)
+    atomic_store((_Atomic uint64_t *)user_data, e->seq);
+}
+
+/* Resuming from Last-Event-ID gives exactly the events after it. */
+static void test_events_resume(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  _Atomic uint64_t a_exit = 0;
+  cx_subscription *sub;
+  char last[32], want[64];
+  double t0 = cx_test_now();
+  sse x = {.server = s, .last_id = last, .want = 2};
+  CX_ASSERT_OK(cx_events_subscribe(watch_a, &a_exit, NULL, 0, &sub));
+  enter_exit("a");
+  while (atomic_load(&a_exit) == 0 && cx_test_now() - t0 < 10)
+    cx_test_sleep(0.005);
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  enter_exit("b"); /* the two events after a's exit */
+  snprintf(last, sizeof last, "%llu", (unsigned long long)atomic_load(&a_exit));
+  sse_read(&x);
+  assert_int_equal(x.frames, 2);
+  snprintf(want, sizeof want, "id: %llu\nevent: entered\ndata: {",
+           (unsigned long long)atomic_load(&a_exit) + 1);
+  assert_non_null(strstr(x.text.text, want));
+  snprintf(want, sizeof want, "id: %llu\nevent: exited\n",
+           (unsigned long long)atomic_load(&a_exit) + 2);
+  assert_non_null(strstr(x.text.text, want));
+  assert_non_null(strstr(x.text.text, "\"name\":\"b\""));
+  assert_null(strstr(x.text.text, "\"name\":\"a\""));
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* Resuming from an event that left the ring: a reset frame first. */
+static void test_events_reset(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  sse x = {.server = s, .last_id = "1", .want = 1};
+  for (int i = 0; i < 700; i++) enter_exit("many"); /* 1400 > 1024 kept */
+  sse_read(&x);
+  assert_true(strncmp(x.text.text, "event: reset\n", 13) == 0);
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* A live client gets events made after it connected. */
+static void test_events_live(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  sse x = {.server = s, .want = 2};
+  pthread_t th;
+  double t0 = cx_test_now();
+  assert_int_equal(pthread_create(&th, NULL, sse_read, &x), 0);
+  while (!atomic_load(&x.done) && cx_test_now() - t0 < 10) {
+    enter_exit("live");
+    cx_test_sleep(0.02);
+  }
+  assert_true(cx_test_join_within(th, 10, NULL));
+  assert_int_equal(x.frames, 2);
+  assert_non_null(strstr(x.text.text, "event: entered\n"));
+  assert_non_null(strstr(x.text.text, "\"name\":\"live\""));
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* Stopping the server with a client waiting for events ends its stream. */
+static void test_events_stop(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  sse x = {.server = s, .want = 1000};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, sse_read, &x), 0);
+  cx_test_sleep(0.2); /* let it connect and wait (if not, it is refused) */
+  double t0 = cx_test_now();
+  cx_http_stop(s);
+  assert_true(cx_test_now() - t0 < 10);
+  assert_true(cx_test_join_within(th, 10, NULL));
+  free(x.text.text);
+}
+
 static int setup(void **state) {
   (void)state;
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -257,6 +394,10 @@ static const struct CMUnitTest tests[] = {
     {"/http/errors", test_errors, setup, teardown, NULL},
     {"/http/cancel", test_cancel, setup, teardown, NULL},
     {"/http/options", test_options, setup, teardown, NULL},
+    {"/http/events/resume", test_events_resume, setup, teardown, NULL},
+    {"/http/events/reset", test_events_reset, setup, teardown, NULL},
+    {"/http/events/live", test_events_live, setup, teardown, NULL},
+    {"/http/events/stop", test_events_stop, setup, teardown, NULL},
 };
 
 CX_TEST_MAIN("http", tests)

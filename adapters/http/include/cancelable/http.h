@@ -12,6 +12,13 @@
  *   GET  /api/history        the same with the history of finished ops
  *   GET  /api/ops/{id}       one live op (cx_op_to_json()), 404 if none
  *   GET  /api/stats          cx_registry_get_stats() as a JSON object
+ *   GET  /api/events         Server-Sent Events: every op's events
+ *                            (cancelable/events.h) as JSON, the frame id
+ *                            its seq; with Last-Event-ID, exactly the
+ *                            events after it while the last 1024 are
+ *                            kept, else an "event: reset" frame first (a
+ *                            client that falls 1024 behind gets one too);
+ *                            a comment heartbeat every 10 s
  *   POST /api/ops/{id}/cancel    cancel one live op (reason MANUAL)
  *   POST /api/cancel?FILTERS     cancel every live op matching (at least
  *                                one filter is required)
@@ -26,7 +33,8 @@
  * wrong token, 403 bad Host or cancelling disabled, 404 unknown path or
  * id, 405 wrong method, 503 out of memory; each with {"error": "..."}.
  * Responses are built before they are written: no library lock is held
- * while writing to a socket, and a slow client delays nobody else.
+ * while writing to a socket; each connection has its own thread, so a
+ * slow client delays nobody else, and max_clients bounds them.
  *
  * Every function may be called from any thread. */
 #ifndef CANCELABLE_HTTP_H
