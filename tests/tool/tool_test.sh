@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # tests/tool/tool_test.sh - drives the built `cancelable` binary with real
-# processes.  Usage: tool_test.sh CASE (one CTest test per case; the list
-# is in tests/tool/CMakeLists.txt).  Environment: CANCELABLE (the binary),
-# GNU_TIMEOUT (coreutils timeout, for the compatibility cases).
+# processes.  Usage: tool_test.sh CASE, or tool_test.sh --list.
+#
+# The cases are the functions t_GROUP_NAME below and nothing else: case
+# GROUP/NAME-WITH-DASHES is function t_GROUP_NAME_WITH_DASHES (the first
+# '_' after the group stands for '/', the others for '-'; groups have
+# neither), and --list prints every case from the functions.  CMake
+# registers one CTest test per listed case (tests/tool/CMakeLists.txt).
+# Environment: CANCELABLE (the binary), GNU_TIMEOUT (coreutils timeout,
+# for the compatibility cases).
 #
 # Every case starts long-running processes with a unique marker on their
 # command line (a sleep of $MARK seconds, or ": $MARK" in a script) and
@@ -11,14 +17,6 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-C=${CANCELABLE:?set CANCELABLE to the cancelable binary}
-GNU_TIMEOUT=${GNU_TIMEOUT:-timeout}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cx-tool.XXXXXX")
-MARK=$((100000 + RANDOM * 32 + $$ % 32))
-OUT=$TMP/out
-ERR=$TMP/err
-REPORT=$TMP/report.json
-
 cleanup() {
   local p
   for p in $(pgrep -f "$MARK" 2>/dev/null); do
@@ -26,7 +24,6 @@ cleanup() {
   done
   rm -rf "$TMP"
 }
-trap cleanup EXIT
 
 fail() {
   echo "FAIL: $*" >&2
@@ -852,8 +849,51 @@ t_timeout_verbose() {
   expect_in "sending signal TERM" "$TMP/gnu.err"
 }
 
-case_name=${1:?usage: tool_test.sh CASE}
-fn="t_${case_name//[-\/]/_}"
-declare -F "$fn" >/dev/null || { echo "no case '$case_name'" >&2; exit 2; }
+# ---- main
+
+# case_of FUNCTION: the case name (t_run_signal_storm: run/signal-storm).
+case_of() {
+  local n=${1#t_}
+  local rest=${n#*_}
+  echo "${n%%_*}/${rest//_/-}"
+}
+
+# function_of CASE: the function (run/signal-storm: t_run_signal_storm), or
+# nothing when CASE is not a name case_of can give.
+function_of() {
+  [[ "$1" =~ ^[a-z0-9]+/[a-z0-9]+(-[a-z0-9]+)*$ ]] || return 0
+  local n=${1//[-\/]/_}
+  echo "t_$n"
+}
+
+list_cases() {
+  local fn
+  for fn in $(declare -F | awk '$3 ~ /^t_/ { print $3 }'); do
+    [ "$(function_of "$(case_of "$fn")")" = "$fn" ] || {
+      echo "tool_test.sh: function $fn is not named t_GROUP_NAME" >&2
+      return 2
+    }
+    case_of "$fn"
+  done
+}
+
+case_name=${1:?usage: tool_test.sh CASE | --list}
+if [ "$case_name" = --list ]; then
+  list_cases
+  exit
+fi
+fn=$(function_of "$case_name")
+[ -n "$fn" ] && declare -F "$fn" >/dev/null ||
+  { echo "no case '$case_name' (tool_test.sh --list)" >&2; exit 2; }
+
+C=${CANCELABLE:?set CANCELABLE to the cancelable binary}
+GNU_TIMEOUT=${GNU_TIMEOUT:-timeout}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cx-tool.XXXXXX")
+MARK=$((100000 + RANDOM * 32 + $$ % 32))
+OUT=$TMP/out
+ERR=$TMP/err
+REPORT=$TMP/report.json
+trap cleanup EXIT
+
 "$fn"
 echo "PASS: $case_name"
