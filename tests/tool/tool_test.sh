@@ -8,7 +8,8 @@
 # neither), and --list prints every case from the functions.  CMake
 # registers one CTest test per listed case (tests/tool/CMakeLists.txt).
 # Environment: CANCELABLE (the binary), GNU_TIMEOUT (coreutils timeout,
-# for the compatibility cases).
+# for the compatibility cases), PYTHON3 (the interpreter that reads the
+# JSON reports; python3 by default).
 #
 # Every case starts long-running processes with a unique marker on their
 # command line (a sleep of $MARK seconds, or ": $MARK" in a script) and
@@ -58,24 +59,48 @@ elapsed_between() {
     fail "took ${e}s, want between $2 and $3"
 }
 
-# json_get FILE KEY[.KEY...]: the value as JSON text (null, "str", 3...).
-json_get() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-with open(sys.argv[1]) as f:
-    lines = [l for l in f.read().splitlines() if l.startswith("{")]
-v = json.loads(lines[-1])
-for k in sys.argv[2].split("."):
-    v = v[k] if v is not None else None
-print(json.dumps(v))
-PY
-}
-
-# expect_json FILE KEY VALUE (VALUE as JSON text).
+# expect_json FILE KEY VALUE [KEY VALUE...] [-- EXPR...]: the report (the
+# last line of FILE that starts with '{'), read once, has each KEY (a.b for
+# a nested key) at VALUE (JSON text as Python's json.dumps writes it: null,
+# "str", 3, ["a", "b"]), and each Python EXPR over it (r) is true.
 expect_json() {
-  local got
-  got=$(json_get "$1" "$2") || fail "no JSON report in $1"
-  [ "$got" = "$3" ] || fail "report $2 is $got, want $3"
+  local file=$1 msg
+  shift
+  msg=$("$PY" - "$file" "$@" <<'PY'
+import json, sys
+args, exprs = sys.argv[2:], []
+if "--" in args:
+    i = args.index("--")
+    args, exprs = args[:i], args[i + 1:]
+try:
+    with open(sys.argv[1]) as f:
+        lines = [l for l in f.read().splitlines() if l.startswith("{")]
+    r = json.loads(lines[-1])
+except (OSError, IndexError, ValueError) as e:
+    print("no JSON report in %s: %s" % (sys.argv[1], e))
+    sys.exit(1)
+bad = [] if len(args) % 2 == 0 else ["expect_json: a KEY without a VALUE"]
+for key, want in zip(args[0::2], args[1::2]):
+    v = r
+    try:
+        for k in key.split("."):
+            v = v[k] if v is not None else None
+        got = json.dumps(v)
+    except (KeyError, TypeError):
+        got = "missing"
+    if got != want:
+        bad.append("report %s is %s, want %s" % (key, got, want))
+for e in exprs:
+    try:
+        ok = eval(e, {}, {"r": r})
+    except Exception as x:
+        ok, e = False, "%s (%r)" % (e, x)
+    if not ok:
+        bad.append("report: not %s" % e)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+  ) || fail "$msg"
 }
 
 # within SECONDS COMMAND...: COMMAND succeeds within SECONDS (looked at
@@ -171,7 +196,7 @@ until_gone() {
 }
 
 need_python() {
-  command -v python3 >/dev/null || skip "python3 is needed to read JSON"
+  command -v "$PY" >/dev/null || skip "python3 is needed to read JSON"
 }
 
 # ---- cancelable run
@@ -192,26 +217,21 @@ t_run_timeout() {
   "$C" run -t 1 --report-file "$REPORT" -- sleep "$MARK"
   expect_status 124 $? "timeout"
   elapsed_between "$start" 0.9 30
-  expect_json "$REPORT" status '"cancelled"'
-  expect_json "$REPORT" reason '"timeout"'
-  expect_json "$REPORT" cancelled_by '"timeout"'
-  expect_json "$REPORT" message '"timed out after 1 s"'
-  expect_json "$REPORT" signal '"TERM"'
-  expect_json "$REPORT" exit_code null
-  expect_json "$REPORT" stop_signal_sent true
-  expect_json "$REPORT" killed false
-  expect_json "$REPORT" exit_status 124
-  expect_json "$REPORT" name '"sleep"'
-  expect_json "$REPORT" command "[\"sleep\", \"$MARK\"]"
-  python3 - "$REPORT" <<'PY' || fail "report times are inconsistent"
-import json, sys
-r = json.load(open(sys.argv[1]))
-assert len(r["id"]) == 36, r["id"]
-assert r["end_time"] >= r["start_time"] > 1e9
-assert 0.9 <= r["elapsed"] <= 30
-assert r["start"].endswith("Z") and r["end"].endswith("Z")
-assert r["pid"] > 1
-PY
+  expect_json "$REPORT" \
+    status '"cancelled"' \
+    reason '"timeout"' \
+    cancelled_by '"timeout"' \
+    message '"timed out after 1 s"' \
+    signal '"TERM"' \
+    exit_code null \
+    stop_signal_sent true \
+    killed false \
+    exit_status 124 \
+    name '"sleep"' \
+    command "[\"sleep\", \"$MARK\"]" \
+    -- 'len(r["id"]) == 36' 'r["end_time"] >= r["start_time"] > 1e9' \
+    '0.9 <= r["elapsed"] <= 30' \
+    'r["start"].endswith("Z") and r["end"].endswith("Z")' 'r["pid"] > 1'
   no_leftovers
 }
 
@@ -219,10 +239,11 @@ t_run_report_stderr() {
   need_python
   "$C" run --report json -- sh -c 'exit 5' 2>"$ERR"
   expect_status 5 $? "exit 5"
-  expect_json "$ERR" status '"completed"'
-  expect_json "$ERR" exit_code 5
-  expect_json "$ERR" reason null
-  expect_json "$ERR" exit_status 5
+  expect_json "$ERR" \
+    status '"completed"' \
+    exit_code 5 \
+    reason null \
+    exit_status 5
 }
 
 # A report that cannot be written is said on stderr, and the exit status
@@ -246,8 +267,9 @@ t_run_until_file() {
   (sleep 1; touch "$TMP/stop") &
   "$C" run -f "$TMP/stop" -i 0.2 --report-file "$REPORT" -- sleep "$MARK"
   expect_status 122 $? "until-file"
-  expect_json "$REPORT" reason '"condition"'
-  expect_json "$REPORT" cancelled_by '"condition"'
+  expect_json "$REPORT" \
+    reason '"condition"' \
+    cancelled_by '"condition"'
   grep -q "file $TMP/stop" "$REPORT" || fail "message does not name the file"
   wait
   no_leftovers
@@ -287,9 +309,10 @@ t_run_when_seed() {
            done; : '"$MARK"
   expect_status 122 $? "seed expression"
   elapsed_between "$start" 1.5 30
-  expect_json "$REPORT" cancelled_by '"condition"'
-  expect_json "$REPORT" message '"all 2 sources triggered (the last: count)"'
-  expect_json "$REPORT" progress.current 5
+  expect_json "$REPORT" \
+    cancelled_by '"condition"' \
+    message '"all 2 sources triggered (the last: count)"' \
+    progress.current 5
   no_leftovers
 }
 
@@ -319,8 +342,9 @@ t_run_when_progress() {
     echo "10% start" >&$CANCELABLE_PROGRESS_FD; sleep 0.3
     echo "60% most" >&$CANCELABLE_PROGRESS_FD; sleep '"$MARK"
   expect_status 122 $? "progress:50"
-  expect_json "$REPORT" message '"progress 60.0% reached 50%"'
-  expect_json "$REPORT" progress.percent 60
+  expect_json "$REPORT" \
+    message '"progress 60.0% reached 50%"' \
+    progress.percent 60
   no_leftovers
 }
 
@@ -395,7 +419,7 @@ import fcntl, os, sys
 n = fcntl.fcntl(2, 1032)  # F_GETPIPE_SZ: fill stderr, a pipe, to the brim
 os.write(2, b"x" * (n - 1) + b"\n")
 open(sys.argv[1], "w").close()'
-  "$C" run --report json -- python3 -c "$fill" "$TMP/done" \
+  "$C" run --report json -- "$PY" -c "$fill" "$TMP/done" \
     2> >(sleep 3; cat >"$ERR") &
   pid=$!
   within 10 test -e "$TMP/done" || fail "the command did not run"
@@ -405,8 +429,9 @@ open(sys.argv[1], "w").close()'
   wait "$pid"
   expect_status 0 $? "TERM and INT after the command"
   within 10 grep -q '"exit_status"' "$ERR" || fail "no report"
-  expect_json "$ERR" status '"completed"'
-  expect_json "$ERR" exit_status 0
+  expect_json "$ERR" \
+    status '"completed"' \
+    exit_status 0
 }
 
 # A storm of 10 000 signals: those the tool forwards (HUP, QUIT, USR1,
@@ -431,8 +456,9 @@ t_run_signal_storm() {
     until_gone "$pid" INT TERM
     expect_status 123 $? "INT and TERM after the storm"
     elapsed_between "$start" 0 20
-    expect_json "$REPORT" cancelled_by '"signal"'
-    expect_json "$REPORT" exit_status 123
+    expect_json "$REPORT" \
+      cancelled_by '"signal"' \
+      exit_status 123
     no_leftovers
   done
 }
@@ -528,8 +554,9 @@ t_run_grace_kill() {
     sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
   expect_status 124 $? "grace then KILL"
   elapsed_between "$start" 1.9 30
-  expect_json "$REPORT" killed true
-  expect_json "$REPORT" signal '"KILL"'
+  expect_json "$REPORT" \
+    killed true \
+    signal '"KILL"'
   no_leftovers
 }
 
@@ -546,8 +573,9 @@ t_run_leftovers() {
   need_python
   "$C" run --report-file "$REPORT" -- sh -c "sleep $MARK & exit 0"
   expect_status 0 $? "leftovers"
-  expect_json "$REPORT" leftovers_stopped true
-  expect_json "$REPORT" status '"completed"'
+  expect_json "$REPORT" \
+    leftovers_stopped true \
+    status '"completed"'
   no_leftovers
 }
 
@@ -568,9 +596,10 @@ t_run_not_found() {
   "$C" run --report-file "$REPORT" -- "no-such-command-$MARK" 2>"$ERR"
   expect_status 127 $? "not found"
   expect_in "failed to run command" "$ERR"
-  expect_json "$REPORT" status '"failed"'
-  expect_json "$REPORT" error '"ENOENT"'
-  expect_json "$REPORT" exit_status 127
+  expect_json "$REPORT" \
+    status '"failed"' \
+    error '"ENOENT"' \
+    exit_status 127
 }
 
 t_run_not_executable() {
@@ -626,12 +655,13 @@ t_run_progress_report() {
     echo "3/4 files" >&$CANCELABLE_PROGRESS_FD
     printf "4/4 tail" >&$CANCELABLE_PROGRESS_FD'
   expect_status 0 $? "progress"
-  expect_json "$REPORT" progress.reports 3
-  expect_json "$REPORT" progress.current 4
-  expect_json "$REPORT" progress.total 4
-  expect_json "$REPORT" progress.percent 100
-  expect_json "$REPORT" progress.message '"tail"'
-  expect_json "$REPORT" id "\"$(cat "$TMP/id")\""
+  expect_json "$REPORT" \
+    progress.reports 3 \
+    progress.current 4 \
+    progress.total 4 \
+    progress.percent 100 \
+    progress.message '"tail"' \
+    id "\"$(cat "$TMP/id")\""
 }
 
 # The progress descriptor is the lowest number the command finds free, one
@@ -682,7 +712,7 @@ t_run_progress_not_tty() {
 
 t_run_report_escaping() {
   need_python
-  python3 - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"
+  "$PY" - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"
 import json, subprocess, sys
 c, tmp = sys.argv[1], sys.argv[2]
 args = ['sh', '-c', 'exit 0', 'q"uote', 'back\\slash', 'new\nline',
@@ -699,8 +729,9 @@ PY
 t_run_name_id() {
   need_python
   "$C" run --name build --id my-op-1 --report-file "$REPORT" -- true
-  expect_json "$REPORT" name '"build"'
-  expect_json "$REPORT" id '"my-op-1"'
+  expect_json "$REPORT" \
+    name '"build"' \
+    id '"my-op-1"'
 }
 
 # The SIGCHLD self-pipe path instead of a pidfd.
@@ -888,6 +919,7 @@ fn=$(function_of "$case_name")
 
 C=${CANCELABLE:?set CANCELABLE to the cancelable binary}
 GNU_TIMEOUT=${GNU_TIMEOUT:-timeout}
+PY=${PYTHON3:-python3}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cx-tool.XXXXXX")
 MARK=$((100000 + RANDOM * 32 + $$ % 32))
 OUT=$TMP/out
