@@ -760,14 +760,28 @@ t_run_help_version() {
 
 # ---- cancelable timeout versus GNU timeout: same exit status.
 
-# compare ARGS...: run both with ARGS, compare exit statuses.
+# compare ARGS...: run both with ARGS, compare exit statuses.  They run side
+# by side, each waiting out its own timeout, with INT and QUIT at their
+# defaults ($DEFAULTS: as foreground commands, whatever this script got)
+# and stdin from /dev/null; without env --default-signal, one after the
+# other in the foreground.
 compare() {
   command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
-  local gnu ours
-  "$GNU_TIMEOUT" "$@" >/dev/null 2>"$TMP/gnu.err"
-  gnu=$?
-  "$C" timeout "$@" >/dev/null 2>"$ERR"
-  ours=$?
+  local gnu ours pid
+  if $DEFAULTS true 2>/dev/null; then
+    $DEFAULTS "$GNU_TIMEOUT" "$@" </dev/null >/dev/null 2>"$TMP/gnu.err" &
+    pid=$!
+    $DEFAULTS "$C" timeout "$@" </dev/null >/dev/null 2>"$ERR" &
+    wait $!
+    ours=$?
+    wait "$pid"
+    gnu=$?
+  else
+    "$GNU_TIMEOUT" "$@" >/dev/null 2>"$TMP/gnu.err"
+    gnu=$?
+    "$C" timeout "$@" >/dev/null 2>"$ERR"
+    ours=$?
+  fi
   [ "$gnu" = "$ours" ] ||
     fail "timeout $*: GNU exits $gnu, cancelable timeout exits $ours"
   echo "timeout $*: $ours"
