@@ -410,8 +410,9 @@ t_run_signal_forward() {
 }
 
 # A cancel signal that comes once the command is gone, while the tool
-# finishes (here: blocked writing the report to a full stderr pipe), is
-# ignored: it neither kills the tool nor changes its status or report.
+# finishes (here: blocked writing the report to a full stderr pipe, read
+# only once the signals are sent), is ignored: it neither kills the tool
+# nor changes its status or report.
 t_run_signal_late() {
   need_python
   local pid fill='
@@ -420,12 +421,13 @@ n = fcntl.fcntl(2, 1032)  # F_GETPIPE_SZ: fill stderr, a pipe, to the brim
 os.write(2, b"x" * (n - 1) + b"\n")
 open(sys.argv[1], "w").close()'
   "$C" run --report json -- "$PY" -c "$fill" "$TMP/done" \
-    2> >(sleep 3; cat >"$ERR") &
+    2> >(within 30 test -e "$TMP/sent" -o ! -d "$TMP"; cat >"$ERR") &
   pid=$!
   within 10 test -e "$TMP/done" || fail "the command did not run"
   sleep 0.5 # the tool is blocked on the report by now
   kill -TERM "$pid"
   kill -INT "$pid"
+  touch "$TMP/sent"
   wait "$pid"
   expect_status 0 $? "TERM and INT after the command"
   within 10 grep -q '"exit_status"' "$ERR" || fail "no report"
