@@ -9,7 +9,8 @@
 # registers one CTest test per listed case (tests/tool/CMakeLists.txt).
 # Environment: CANCELABLE (the binary), GNU_TIMEOUT (coreutils timeout,
 # for the compatibility cases), PYTHON3 (the interpreter that reads the
-# JSON reports; python3 by default).
+# JSON reports; python3 by default; run with -I -S, the standard library
+# only, which starts faster).
 #
 # Every case starts long-running processes with a unique marker on their
 # command line (a sleep of $MARK seconds, or ": $MARK" in a script) and
@@ -69,7 +70,7 @@ elapsed_between() {
 expect_json() {
   local file=$1 msg
   shift
-  msg=$("$PY" - "$file" "$@" <<'PY'
+  msg=$("$PY" -I -S - "$file" "$@" <<'PY'
 import json, sys
 args, exprs = sys.argv[2:], []
 if "--" in args:
@@ -424,7 +425,7 @@ import fcntl, os, sys
 n = fcntl.fcntl(2, 1032)  # F_GETPIPE_SZ: fill stderr, a pipe, to the brim
 os.write(2, b"x" * (n - 1) + b"\n")
 open(sys.argv[1], "w").close()'
-  "$C" run --report json -- "$PY" -c "$fill" "$TMP/done" \
+  "$C" run --report json -- "$PY" -I -S -c "$fill" "$TMP/done" \
     2> >(within 30 test -e "$TMP/sent" -o ! -d "$TMP"; cat >"$ERR") &
   pid=$!
   within 10 test -e "$TMP/done" || fail "the command did not run"
@@ -718,7 +719,7 @@ t_run_progress_not_tty() {
 
 t_run_report_escaping() {
   need_python
-  "$PY" - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"
+  "$PY" -I -S - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"
 import json, subprocess, sys
 c, tmp = sys.argv[1], sys.argv[2]
 args = ['sh', '-c', 'exit 0', 'q"uote', 'back\\slash', 'new\nline',
