@@ -767,31 +767,47 @@ t_run_help_version() {
 
 # ---- cancelable timeout versus GNU timeout: same exit status.
 
-# compare ARGS...: run both with ARGS, compare exit statuses.  They run side
-# by side, each waiting out its own timeout, with INT and QUIT at their
-# defaults ($DEFAULTS: as foreground commands, whatever this script got)
-# and stdin from /dev/null; without env --default-signal, one after the
-# other in the foreground.
+# compare ARGS...: start GNU timeout and this one with ARGS, side by side,
+# each waiting out its own timeout, with INT and QUIT at their defaults
+# ($DEFAULTS: as foreground commands, whatever this script got) and stdin
+# from /dev/null; their stderr goes to $TMP/gnu.N.err and $TMP/ours.N.err
+# (N counts the compares of the case from 0).  compared: wait for the
+# compares started, fail unless each pair exits with the same status, and
+# check that nothing is left; every case that compares ends with it.
+# Without env --default-signal, compare runs one program after the other
+# in the foreground and checks at once.
+cmp_gnu=() cmp_ours=() cmp_what=()
 compare() {
   command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
-  local gnu ours pid
+  local n=${#cmp_what[@]}
   if $DEFAULTS true 2>/dev/null; then
-    $DEFAULTS "$GNU_TIMEOUT" "$@" </dev/null >/dev/null 2>"$TMP/gnu.err" &
-    pid=$!
-    $DEFAULTS "$C" timeout "$@" </dev/null >/dev/null 2>"$ERR" &
-    wait $!
-    ours=$?
-    wait "$pid"
-    gnu=$?
+    $DEFAULTS "$GNU_TIMEOUT" "$@" </dev/null >/dev/null 2>"$TMP/gnu.$n.err" &
+    cmp_gnu+=($!)
+    $DEFAULTS "$C" timeout "$@" </dev/null >/dev/null 2>"$TMP/ours.$n.err" &
+    cmp_ours+=($!)
   else
-    "$GNU_TIMEOUT" "$@" >/dev/null 2>"$TMP/gnu.err"
-    gnu=$?
-    "$C" timeout "$@" >/dev/null 2>"$ERR"
-    ours=$?
+    "$GNU_TIMEOUT" "$@" >/dev/null 2>"$TMP/gnu.$n.err"
+    cmp_gnu+=("=$?")
+    "$C" timeout "$@" >/dev/null 2>"$TMP/ours.$n.err"
+    cmp_ours+=("=$?")
   fi
-  [ "$gnu" = "$ours" ] ||
-    fail "timeout $*: GNU exits $gnu, cancelable timeout exits $ours"
-  echo "timeout $*: $ours"
+  cmp_what+=("$*")
+}
+compared() {
+  local i gnu ours
+  for i in "${!cmp_what[@]}"; do
+    gnu=${cmp_gnu[i]} ours=${cmp_ours[i]}
+    # A pid to wait for, or =STATUS of a program already waited for.
+    if [[ $gnu == =* ]]; then gnu=${gnu#=}; else wait "$gnu"; gnu=$?; fi
+    if [[ $ours == =* ]]; then ours=${ours#=}; else wait "$ours"; ours=$?; fi
+    if [ "$gnu" != "$ours" ]; then
+      cat "$TMP/ours.$i.err" >"$ERR"
+      fail "timeout ${cmp_what[i]}: GNU exits $gnu, cancelable timeout" \
+        "exits $ours"
+    fi
+    echo "timeout ${cmp_what[i]}: $ours"
+  done
+  cmp_gnu=() cmp_ours=() cmp_what=()
   no_leftovers
 }
 
@@ -799,21 +815,29 @@ t_timeout_normal() {
   compare 5 true
   compare 5 sh -c 'exit 3'
   compare 0 sh -c 'exit 7'
+  compared
 }
-t_timeout_expired() { compare 1 sleep "$MARK"; compare .5 sleep "$MARK"; }
+t_timeout_expired() {
+  compare 1 sleep "$MARK"
+  compare .5 sleep "$MARK"
+  compared
+}
 t_timeout_kill_signal() {
   compare -s KILL .5 sleep "$MARK"
   compare -s 9 .5 sleep "$MARK"
+  compared
 }
 t_timeout_preserve() {
   compare --preserve-status .5 sleep "$MARK"
   compare --preserve-status -s INT .5 sleep "$MARK"
+  compared
 }
-t_timeout_not_found() { compare 1 "no-such-command-$MARK"; }
+t_timeout_not_found() { compare 1 "no-such-command-$MARK"; compared; }
 t_timeout_not_executable() {
   printf 'echo hi\n' >"$TMP/noexec"
   chmod 644 "$TMP/noexec"
   compare 1 "$TMP/noexec"
+  compared
 }
 t_timeout_bad_usage() {
   compare 1x true
@@ -823,20 +847,24 @@ t_timeout_bad_usage() {
   compare 1
   compare --bogus 1 true
   compare -k x 1 true
+  compared
 }
 t_timeout_kill_after() {
   compare -k .5 1 sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  compared
 }
 t_timeout_trap_exit() {
   local s="trap 'exit 0' TERM; while :; do sleep 0.1; done; : $MARK"
   compare 1 sh -c "$s"
   compare --preserve-status 1 sh -c "$s"
+  compared
 }
 t_timeout_foreground() {
   compare --foreground .5 sleep "$MARK"
   compare --foreground -s KILL .5 sleep "$MARK"
+  compared
 }
-t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; }
+t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; compared; }
 # The timeout signal sent to the tool is forwarded like INT, QUIT, HUP and
 # TERM (GNU installs the same handler for it): the command's trap decides.
 t_timeout_own_signal() {
@@ -897,8 +925,9 @@ t_timeout_tool_killed() {
 
 t_timeout_verbose() {
   compare -v .5 sleep "$MARK"
-  expect_in "sending signal TERM" "$ERR"
-  expect_in "sending signal TERM" "$TMP/gnu.err"
+  compared
+  expect_in "sending signal TERM" "$TMP/ours.0.err"
+  expect_in "sending signal TERM" "$TMP/gnu.0.err"
 }
 
 # ---- main
@@ -949,4 +978,5 @@ REPORT=$TMP/report.json
 trap cleanup EXIT
 
 "$fn"
+((${#cmp_what[@]} == 0)) || fail "$case_name: compare without compared"
 echo "PASS: $case_name"
