@@ -16,3 +16,21 @@ if(TARGET cancelable-http)
       "(apt-get install libcurl4-openssl-dev)")
   endif()
 endif()
+
+# The dashboard in a real browser (label `browser`): headless chromium
+# driven by python3-selenium against examples/web_progress.  Slow to start,
+# so only where CX_BROWSER_TESTS is on (scripts/test.sh's default suite, not
+# the sanitizer ones); it skips (77) when chromium or selenium is missing.
+option(CX_BROWSER_TESTS "Run the dashboard's browser test" OFF)
+if(CX_BROWSER_TESTS AND TARGET web_progress)
+  # Debian's python3-selenium belongs to the system interpreter.
+  find_program(CX_SYSTEM_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+  if(NOT CX_SYSTEM_PYTHON3)
+    find_program(CX_SYSTEM_PYTHON3 NAMES python3 REQUIRED)
+  endif()
+  add_test(NAME /browser/dashboard
+    COMMAND ${CX_SYSTEM_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/browser/test_dashboard.py
+            $<TARGET_FILE:web_progress> ${PROJECT_BINARY_DIR}/dashboard.png)
+  set_tests_properties(/browser/dashboard PROPERTIES
+    LABELS browser SKIP_RETURN_CODE 77 TIMEOUT 240)
+endif()

@@ -20,6 +20,7 @@
 #include <cancelable/http.h>
 
 #include "cxu_json.h"
+#include "dashboard_html.h"
 #include "feed.h"
 
 #define MAX_TOKEN 256
@@ -199,6 +200,26 @@ static enum MHD_Result get_stats(struct MHD_Connection *c) {
   return reply(c, MHD_HTTP_OK, j.buf);
 }
 
+/* The dashboard: one self-contained page (its script reads the bearer
+ * token from the URL's fragment, which no request carries). */
+static enum MHD_Result get_dashboard(struct MHD_Connection *c) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      sizeof dashboard_html - 1, (void *)dashboard_html,
+      MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result rc;
+  if (r == NULL) return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; script-src 'unsafe-inline'; "
+                          "style-src 'unsafe-inline'; img-src data:; "
+                          "frame-ancestors 'none'");
+  rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
 static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max) {
   ssize_t n = feed_read(cls, buf, max, HEARTBEAT_SECONDS);
   (void)pos;
@@ -293,6 +314,9 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
     return strcmp(url, "/api/cancel") == 0 ? post_cancel_all(c)
                                            : post_cancel_one(c, id);
   }
+  if (strcmp(url, "/") == 0)
+    return get ? get_dashboard(c)
+               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
   if (strcmp(url, "/api/events") == 0)
     return get ? get_events(s, c)
                : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");

@@ -5,6 +5,13 @@
  * A small JSON API in the spirit of Go's /debug/requests or Celery Flower's,
  * embedded in the program whose operations it shows:
  *
+ *   GET  /                   the dashboard: a self-contained page (no CDN,
+ *                            no web font) showing running ops as a tree
+ *                            (status, elapsed, progress bar, rate, ETA,
+ *                            last message), recent history and statistics,
+ *                            updated live from /api/events; with
+ *                            "#token=TOKEN" in its URL it shows a cancel
+ *                            button per op
  *   GET  /api/ops            live ops (cx_registry_to_json(): "live", with
  *                            "history" empty); filters in the query string:
  *                            status=running|completed|..., name=EXACT,
