@@ -330,12 +330,33 @@ static void test_events_resume(void **state) {
   cx_http_stop(s);
 }
 
+/* The highest seq seen. */
+static void watch_max(const cx_event *e, void *user_data) {
+  _Atomic uint64_t *max = user_data;
+  if (e->seq > atomic_load(max)) atomic_store(max, e->seq);
+}
+
 /* Resuming from an event that left the ring: a reset frame first. */
 static void test_events_reset(void **state) {
   (void)state;
   cx_http_server *s = start(false);
+  _Atomic uint64_t max = 0;
+  cx_subscription *sub;
+  char probe_id[32];
+  double t0 = cx_test_now();
+  sse probe = {.server = s, .last_id = probe_id, .want = 1};
   sse x = {.server = s, .last_id = "1", .want = 1};
+  CX_ASSERT_OK(cx_events_subscribe(watch_max, &max, NULL, 4096, &sub));
   for (int i = 0; i < 700; i++) enter_exit("many"); /* 1400 > 1024 kept */
+  while (atomic_load(&max) < 1400 && cx_test_now() - t0 < 10)
+    cx_test_sleep(0.005);
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  /* The server's feed has the last event once this returns. */
+  snprintf(probe_id, sizeof probe_id, "%llu",
+           (unsigned long long)atomic_load(&max) - 1);
+  sse_read(&probe);
+  assert_int_equal(probe.frames, 1);
+  free(probe.text.text);
   sse_read(&x);
   assert_true(strncmp(x.text.text, "event: reset\n", 13) == 0);
   free(x.text.text);
