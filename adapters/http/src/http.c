@@ -41,11 +41,24 @@ struct cx_http_server {
 
 /* ---- responses */
 
+/* Queues @r (then released) with @code, of @type, with the headers every
+ * response has; NULL @r (out of memory) closes the connection. */
+static enum MHD_Result send_response(struct MHD_Connection *c, unsigned code,
+                                     struct MHD_Response *r, const char *type) {
+  enum MHD_Result rc;
+  if (r == NULL) return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", type);
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  rc = MHD_queue_response(c, code, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
 /* Queues @body (malloc'd, taken) as the response with @code. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
                              char *body) {
   struct MHD_Response *r;
-  enum MHD_Result rc;
   if (body == NULL) {
     static const char oom[] = "{\"error\":\"out of memory\"}";
     r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
@@ -59,14 +72,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
     free(body);
     return MHD_NO;
   }
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  MHD_add_response_header(r, "Cache-Control", "no-store");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
   if (code == MHD_HTTP_UNAUTHORIZED)
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-  rc = MHD_queue_response(c, code, r);
-  MHD_destroy_response(r);
-  return rc;
+  return send_response(c, code, r, "application/json");
 }
 
 /* A one-key object {"KEY": VALUE} where VALUE is a string or a count. */
@@ -206,18 +214,12 @@ static enum MHD_Result get_dashboard(struct MHD_Connection *c) {
   struct MHD_Response *r = MHD_create_response_from_buffer(
       sizeof dashboard_html - 1, (void *)dashboard_html,
       MHD_RESPMEM_PERSISTENT);
-  enum MHD_Result rc;
-  if (r == NULL) return MHD_NO;
-  MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
-  MHD_add_response_header(r, "Cache-Control", "no-store");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, "Content-Security-Policy",
-                          "default-src 'self'; script-src 'unsafe-inline'; "
-                          "style-src 'unsafe-inline'; img-src data:; "
-                          "frame-ancestors 'none'");
-  rc = MHD_queue_response(c, MHD_HTTP_OK, r);
-  MHD_destroy_response(r);
-  return rc;
+  if (r != NULL)
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'unsafe-inline'; "
+                            "style-src 'unsafe-inline'; img-src data:; "
+                            "frame-ancestors 'none'");
+  return send_response(c, MHD_HTTP_OK, r, "text/html; charset=utf-8");
 }
 
 static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -235,7 +237,6 @@ static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
   unsigned long long last_id = 0;
   struct MHD_Response *r;
   feed_reader *reader;
-  enum MHD_Result rc;
   if (last != NULL) {
     char *end;
     errno = 0;
@@ -247,16 +248,8 @@ static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
   if (reader == NULL) return reply(c, 503, NULL);
   r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_events,
                                         reader, feed_reader_free);
-  if (r == NULL) {
-    feed_reader_free(reader);
-    return MHD_NO;
-  }
-  MHD_add_response_header(r, "Content-Type", "text/event-stream");
-  MHD_add_response_header(r, "Cache-Control", "no-store");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  rc = MHD_queue_response(c, MHD_HTTP_OK, r);
-  MHD_destroy_response(r);
-  return rc;
+  if (r == NULL) feed_reader_free(reader);
+  return send_response(c, MHD_HTTP_OK, r, "text/event-stream");
 }
 
 static enum MHD_Result post_cancel_one(struct MHD_Connection *c,
