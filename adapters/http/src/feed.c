@@ -21,6 +21,7 @@ struct feed {
   size_t cap;
   uint64_t next; /* the next position written */
   bool stopping;
+  feed_counts counts;
   cx_subscription *sub;
 };
 
@@ -89,6 +90,13 @@ static void on_event(const cx_event *e, void *user_data) {
   char *frame = format_frame(e), *old;
   if (frame == NULL) return; /* out of memory: readers see a hole */
   pthread_mutex_lock(&f->mu);
+  if (e->kind == CX_EVENT_EXITED && (unsigned)e->status < 6 &&
+      (unsigned)e->reason < 7)
+    f->counts.exited[e->status][e->reason]++;
+  else if (e->kind == CX_EVENT_PROGRESS)
+    f->counts.progress++;
+  else if (e->kind == CX_EVENT_GAP)
+    f->counts.lost += e->lost;
   old = f->frames[f->next % f->cap];
   f->frames[f->next % f->cap] = frame;
   f->seqs[f->next % f->cap] = e->kind == CX_EVENT_GAP ? 0 : e->seq;
@@ -121,6 +129,12 @@ int feed_start(size_t capacity, feed **out) {
   }
   *out = f;
   return 0;
+}
+
+void feed_get_counts(feed *f, feed_counts *out) {
+  pthread_mutex_lock(&f->mu);
+  *out = f->counts;
+  pthread_mutex_unlock(&f->mu);
 }
 
 void feed_stop(feed *f) {

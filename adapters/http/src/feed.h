@@ -23,6 +23,14 @@ void feed_stop(feed *f);
 /* Unsubscribes and frees (no reader may run any more). */
 void feed_free(feed *f);
 
+/* What the feed counted since it started (for /metrics). */
+typedef struct feed_counts {
+  uint64_t exited[6][7]; /* [cx_status][cx_reason] */
+  uint64_t progress;     /* progress events received */
+  uint64_t lost;         /* events the feed's queue dropped (gaps) */
+} feed_counts;
+void feed_get_counts(feed *f, feed_counts *out);
+
 typedef struct feed_reader feed_reader;
 
 /* A reader from the next event on, or, with @resume, from the event after

@@ -6,8 +6,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +210,95 @@ static enum MHD_Result get_stats(struct MHD_Connection *c) {
   return reply(c, MHD_HTTP_OK, j.buf);
 }
 
+/* Appends printf-style text to *@buf (NULL after an allocation failure). */
+static void appendf(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void appendf(char **buf, size_t *len, const char *fmt, ...) {
+  va_list ap;
+  char *more = NULL, *grown;
+  int n;
+  if (*buf == NULL) return;
+  va_start(ap, fmt);
+  n = vasprintf(&more, fmt, ap);
+  va_end(ap);
+  grown = n < 0 ? NULL : realloc(*buf, *len + (size_t)n + 1);
+  if (grown == NULL) {
+    free(*buf);
+    free(more);
+    *buf = NULL;
+    return;
+  }
+  memcpy(grown + *len, more, (size_t)n + 1);
+  *len += (size_t)n;
+  *buf = grown;
+  free(more);
+}
+
+/* GET /metrics, the Prometheus text format: the registry's gauges and
+ * totals, and what this server's event feed counted since it started. */
+static enum MHD_Result get_metrics(cx_http_server *s,
+                                   struct MHD_Connection *c) {
+  cx_registry_stats st;
+  feed_counts fc;
+  uint64_t finished;
+  size_t len = 0;
+  char *out = calloc(1, 1);
+  cx_registry_get_stats(&st);
+  feed_get_counts(s->feed, &fc);
+  finished = st.completed + st.cancelled + st.failed;
+  appendf(&out, &len,
+          "# HELP cancelable_ops_live Live registered operations."
+          "\n# TYPE cancelable_ops_live gauge\n");
+  for (int i = CX_STATUS_PENDING; i <= CX_STATUS_SHIELDED; i++)
+    appendf(&out, &len, "cancelable_ops_live{status=\"%s\"} %zu\n",
+            cx_status_name((cx_status)i), st.live_by_status[i]);
+  appendf(&out, &len,
+          "# HELP cancelable_ops_finished_total Registered operations "
+          "finished since the start (or cx_registry_clear()).\n"
+          "# TYPE cancelable_ops_finished_total counter\n"
+          "cancelable_ops_finished_total{status=\"completed\"} %" PRIu64
+          "\n"
+          "cancelable_ops_finished_total{status=\"cancelled\"} %" PRIu64
+          "\n"
+          "cancelable_ops_finished_total{status=\"failed\"} %" PRIu64
+          "\n"
+          "# HELP cancelable_op_duration_seconds Time from enter to exit of "
+          "finished registered operations.\n"
+          "# TYPE cancelable_op_duration_seconds summary\n"
+          "cancelable_op_duration_seconds_sum %.9g\n"
+          "cancelable_op_duration_seconds_count %" PRIu64 "\n",
+          st.completed, st.cancelled, st.failed,
+          st.average_duration * (double)finished, finished);
+  appendf(&out, &len,
+          "# HELP cancelable_op_exits_total Operations that exited since "
+          "this server started, by final status and cancel reason.\n"
+          "# TYPE cancelable_op_exits_total counter\n");
+  for (int st_i = CX_STATUS_COMPLETED; st_i <= CX_STATUS_FAILED; st_i++)
+    for (int r = CX_REASON_NONE; r <= CX_REASON_ERROR; r++)
+      if (fc.exited[st_i][r] != 0)
+        appendf(&out, &len,
+                "cancelable_op_exits_total{status=\"%s\",reason=\"%s\"} "
+                "%" PRIu64 "\n",
+                cx_status_name((cx_status)st_i), cx_reason_name((cx_reason)r),
+                fc.exited[st_i][r]);
+  appendf(&out, &len,
+          "# HELP cancelable_progress_reports_total Progress events since "
+          "this server started (a lagging feed coalesces some).\n"
+          "# TYPE cancelable_progress_reports_total counter\n"
+          "cancelable_progress_reports_total %" PRIu64
+          "\n"
+          "# HELP cancelable_events_lost_total Events this server's feed "
+          "lost to a full queue.\n"
+          "# TYPE cancelable_events_lost_total counter\n"
+          "cancelable_events_lost_total %" PRIu64 "\n",
+          fc.progress, fc.lost);
+  if (out == NULL) return reply(c, 503, NULL);
+  return send_response(
+      c, MHD_HTTP_OK,
+      MHD_create_response_from_buffer(len, out, MHD_RESPMEM_MUST_FREE),
+      "text/plain; version=0.0.4; charset=utf-8");
+}
+
 /* The dashboard: one self-contained page (its script reads the bearer
  * token from the URL's fragment, which no request carries). */
 static enum MHD_Result get_dashboard(struct MHD_Connection *c) {
@@ -307,6 +398,9 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
     return strcmp(url, "/api/cancel") == 0 ? post_cancel_all(c)
                                            : post_cancel_one(c, id);
   }
+  if (strcmp(url, "/metrics") == 0)
+    return get ? get_metrics(s, c)
+               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
   if (strcmp(url, "/") == 0)
     return get ? get_dashboard(c)
                : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");

@@ -244,6 +244,63 @@ static void test_options(void **state) {
   cx_http_stop(NULL);
 }
 
+/* The body of a GET (free()), and its status in *@code. */
+static char *get_text(const cx_http_server *s, const char *path, long *code) {
+  CURL *c = curl_easy_init();
+  char url[256];
+  body b = {NULL, 0};
+  assert_non_null(c);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+  curl_easy_cleanup(c);
+  return b.text;
+}
+
+/* /metrics: the registry's gauges and totals, and the exits the server
+ * saw by status and reason, in the Prometheus text format. */
+static void test_metrics(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  cx_op *live = registered_op("live", NULL);
+  cx_op *gone = registered_op("gone", live);
+  long code = 0;
+  char *text;
+  double t0 = cx_test_now();
+  assert_true(cx_op_cancel(gone, CX_REASON_MANUAL, "x"));
+  CX_ASSERT_OK(cx_op_exit(gone, -ECANCELED));
+  /* The feed counts the exit once its delivery thread got it. */
+  for (;;) {
+    text = get_text(s, "/metrics", &code);
+    assert_int_equal(code, 200);
+    if (strstr(text,
+               "cancelable_op_exits_total{status=\"cancelled\","
+               "reason=\"manual\"} 1\n") != NULL ||
+        cx_test_now() - t0 > 10)
+      break;
+    free(text);
+    cx_test_sleep(0.01);
+  }
+  assert_non_null(strstr(text, "# TYPE cancelable_ops_live gauge\n"));
+  assert_non_null(strstr(text, "cancelable_ops_live{status=\"running\"} 1\n"));
+  assert_non_null(
+      strstr(text, "cancelable_ops_finished_total{status=\"cancelled\"} 1\n"));
+  assert_non_null(strstr(text, "cancelable_op_duration_seconds_count 1\n"));
+  assert_non_null(strstr(text,
+                         "cancelable_op_exits_total{status=\"cancelled\","
+                         "reason=\"manual\"} 1\n"));
+  free(text);
+  CX_ASSERT_OK(cx_op_exit(live, 0));
+  cx_op_unref(gone);
+  cx_op_unref(live);
+  cx_http_stop(s);
+}
+
 /* ---- /api/events */
 
 typedef struct sse {
@@ -415,6 +472,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/errors", test_errors, setup, teardown, NULL},
     {"/http/cancel", test_cancel, setup, teardown, NULL},
     {"/http/options", test_options, setup, teardown, NULL},
+    {"/http/metrics", test_metrics, setup, teardown, NULL},
     {"/http/events/resume", test_events_resume, setup, teardown, NULL},
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},
     {"/http/events/live", test_events_live, setup, teardown, NULL},

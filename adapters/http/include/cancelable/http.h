@@ -26,6 +26,11 @@
  *                            kept, else an "event: reset" frame first (a
  *                            client that falls 1024 behind gets one too);
  *                            a comment heartbeat every 10 s
+ *   GET  /metrics            the Prometheus text format: live registered
+ *                            ops by status, finished totals by status,
+ *                            duration sum and count (the registry's), and
+ *                            since the server started: exits by status and
+ *                            reason, progress events, events lost
  *   POST /api/ops/{id}/cancel    cancel one live op (reason MANUAL)
  *   POST /api/cancel?FILTERS     cancel every live op matching (at least
  *                                one filter is required)
