@@ -117,6 +117,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   cx__list_init(&op->children);
   cx__list_init(&op->sibling);
   cx__list_init(&op->callbacks);
+  cx__list_init(&op->sources);
   atomic_init(&op->refs, 1);
   atomic_init(&op->status, CX_STATUS_PENDING);
   atomic_init(&op->deadline, CX__NO_DEADLINE);
@@ -252,7 +253,7 @@ int cx_op_enter(cx_op *op) {
   pthread_mutex_unlock(&s->mu);
 
   op->host.start_mono = now;
-  rc = cx__sources_start(op->sources, &op->host);
+  rc = cx__sources_start(&op->sources, &op->host);
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
@@ -261,7 +262,7 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_unlock(&s->mu);
     return rc;
   }
-  deadline = cx__sources_deadline(op->sources);
+  deadline = cx__sources_deadline(&op->sources);
   if (op->parent != NULL && !op->is_shield) {
     int64_t pd = atomic_load(&op->parent->deadline);
     if (pd < deadline) deadline = pd;
@@ -280,7 +281,7 @@ static int op_exit(cx_op *op, int result) {
   cx_status status;
   cx_op_event event;
   if (!cx__current_is_top(&op->frame)) return -EPERM;
-  cx__sources_stop(op->sources);
+  cx__sources_stop(&op->sources);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
     event = CX_OP_ON_COMPLETE;

@@ -56,8 +56,8 @@ struct cx_op {
                                metadata is set) */
   void *partial;            /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
-  cx_source *sources;              /* guarded by stripe while PENDING; immutable
-                                      after enter */
+  cx__list sources;                /* guarded by stripe while PENDING; immutable
+                                        after enter */
   cx__source_host host;            /* what the sources cancel: set at enter */
   cx__list callbacks;              /* as sources: cx__status_cb.node */
   cx__frame frame;                 /* owned by the thread that entered it: its

@@ -5,6 +5,8 @@
 #include "base/base.h"
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/list.h"
 #include "runtime/sync.h"
 #include "sources/sources.h"
 
@@ -131,43 +133,46 @@ int64_t cx__source_deadline(const cx_source *src) {
 
 /* ---- lists of sources */
 
-void cx__sources_append(cx_source **list, cx_source *src) {
-  while (*list != NULL) list = &(*list)->next;
-  src->next = NULL;
-  src->owned = true;
-  *list = src;
+static cx_source *source_of(const cx__list *node) {
+  return cx__container_of(node, cx_source, node);
 }
 
-int cx__sources_start(cx_source *list, const cx__source_host *host) {
-  for (cx_source *src = list; src != NULL; src = src->next) {
-    int rc = cx__source_start(src, host);
+void cx__sources_append(cx__list *list, cx_source *src) {
+  cx__list_append(list, &src->node);
+  src->owned = true;
+}
+
+int cx__sources_start(const cx__list *list, const cx__source_host *host) {
+  cx__list *node, *undo;
+  cx__list_for_each(node, list) {
+    int rc = cx__source_start(source_of(node), host);
     if (rc != 0) {
-      for (cx_source *s = list; s != src; s = s->next) cx__source_stop(s);
+      for (undo = list->next; undo != node; undo = undo->next)
+        cx__source_stop(source_of(undo));
       return rc;
     }
   }
   return 0;
 }
 
-void cx__sources_stop(cx_source *list) {
-  for (cx_source *src = list; src != NULL; src = src->next)
-    cx__source_stop(src);
+void cx__sources_stop(const cx__list *list) {
+  cx__list *node;
+  cx__list_for_each(node, list) cx__source_stop(source_of(node));
 }
 
-void cx__sources_free(cx_source **list) {
-  cx_source *src = *list;
-  *list = NULL;
-  while (src != NULL) {
-    cx_source *next = src->next;
-    cx_source_free(src);
-    src = next;
+void cx__sources_free(cx__list *list) {
+  cx__list *node;
+  while ((node = cx__list_first(list)) != NULL) {
+    cx__list_remove(node);
+    cx_source_free(source_of(node));
   }
 }
 
-int64_t cx__sources_deadline(const cx_source *list) {
+int64_t cx__sources_deadline(const cx__list *list) {
   int64_t best = CX__NO_DEADLINE;
-  for (const cx_source *src = list; src != NULL; src = src->next) {
-    int64_t d = cx__source_deadline(src);
+  cx__list *node;
+  cx__list_for_each(node, list) {
+    int64_t d = cx__source_deadline(source_of(node));
     if (d < best) best = d;
   }
   return best;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/list.h"
 #include "token/token.h"
 
 enum { CX__SRC_IDLE = 0, CX__SRC_STARTED = 1, CX__SRC_STOPPED = 2 };
@@ -32,7 +33,7 @@ struct cx_source {
   const char *name;            /* immutable (owned when name_owned) */
   bool name_owned;             /* immutable */
   cx_source *parent;           /* immutable once owned: composite or NULL */
-  cx_source *next;             /* in its owner's list; guarded by the owner */
+  cx__list node;               /* in its owner's list; guarded by the owner */
   const cx__source_host *host; /* set before start: what it cancels */
   bool owned;                  /* guarded by the owner: given away */
   _Atomic int state;           /* (atomic) CX__SRC_* */
@@ -61,19 +62,19 @@ static inline const char *cx__source_owner_id(const cx_source *src) {
   return h != NULL && h->id != NULL ? h->id(h) : NULL;
 }
 
-/* A list of sources (an op's), linked through cx_source.next; the owner
+/* A list of sources (an op's), linked through cx_source.node; the owner
  * guards it. */
-/* Appends @src (not owned yet) to *@list and marks it owned. */
-void cx__sources_append(cx_source **list, cx_source *src);
+/* Appends @src (not owned yet) to @list and marks it owned. */
+void cx__sources_append(cx__list *list, cx_source *src);
 /* Starts every source of @list for @host; on an error, stops those started
  * and returns it.  0 or the start error. */
-int cx__sources_start(cx_source *list, const cx__source_host *host);
+int cx__sources_start(const cx__list *list, const cx__source_host *host);
 /* Stops every source of @list. */
-void cx__sources_stop(cx_source *list);
-/* Frees every source of *@list and empties it. */
-void cx__sources_free(cx_source **list);
+void cx__sources_stop(const cx__list *list);
+/* Frees every source of @list and empties it. */
+void cx__sources_free(cx__list *list);
 /* The earliest deadline of @list's started sources (CX__NO_DEADLINE). */
-int64_t cx__sources_deadline(const cx_source *list);
+int64_t cx__sources_deadline(const cx__list *list);
 /* A composite's sub-source fired (composite.c). */
 void cx__composite_child_fired(cx_source *composite, cx_source *child,
                                cx_reason reason, const char *message);

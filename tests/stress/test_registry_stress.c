@@ -2,9 +2,9 @@
  * 8 threads enter and exit registered ops (some with children and
  * timeouts), query (list with filters, children, history, find, stats),
  * cancel by id and by pattern, prune and resize the history, all at once,
- * for CX_STRESS_SECONDS seconds (default 3; CI: 20).  Run under TSan (no report)
- * and ASan (no leak, no use after free); at the end the totals must add up
- * and nothing is left live.  A second test also races cx_registry_clear().
+ * for CX_STRESS_SECONDS seconds (default 3; CI: 20).  Run under TSan (no
+ * report) and ASan (no leak, no use after free); at the end the totals must add
+ * up and nothing is left live.  A second test also races cx_registry_clear().
  */
 #include "cx_test.h"
 
