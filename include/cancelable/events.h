@@ -3,18 +3,22 @@
  * bridge to another process), as Go's runtime/trace regions or the event
  * streams of job systems (Celery events, Temporal's history).
  *
- * A subscriber gets every operation's events from the moment it subscribes:
- * entered, progress, cancelled and exited, each with the op's id, name and
- * parent id and a sequence number that grows by one per event in the
- * process.  Events reach each subscriber in sequence order on a delivery
- * thread of its own, through a bounded queue: the thread that enters,
- * reports, cancels or exits never waits for a subscriber.  When a
+ * A subscriber gets the events of every operation entered from the moment
+ * it subscribes: entered, progress, cancelled (once, before exited) and
+ * exited, each with the op's id, name and parent id and a process-wide
+ * sequence number that grows with every event.  Events reach each
+ * subscriber in sequence order on a delivery thread of its own (a small
+ * stack, every signal blocked), through a bounded queue: the thread that
+ * enters, reports, cancels or exits never waits for a subscriber.  When a
  * subscriber falls behind, progress events of one op are coalesced to the
- * latest (the older one leaves the queue); when its queue is full anyway,
- * a new event is dropped and counted, and the next event delivered is
- * preceded by a CX_EVENT_GAP that says how many were lost, so no event is
- * ever lost silently (the registry, cancelable/registry.h, tells the
- * current state after a gap).
+ * latest (the older one leaves the queue, so its seq is skipped); when its
+ * queue is full anyway, new events are dropped and counted, and a
+ * CX_EVENT_GAP that says how many were lost is delivered where they were
+ * lost, after the events queued before them: no event is lost silently
+ * (the registry, cancelable/registry.h, tells the current state after a
+ * gap).  An op entered before the subscription has its cancel told only
+ * by its EXITED event.  A fork child has no subscription (a parent's
+ * handle may be unsubscribed there, which runs its destroy notify).
  *
  * With no subscriber an op pays nothing for this beyond one relaxed load
  * per enter, exit and progress report. */
@@ -63,7 +67,9 @@ typedef struct cx_event {
 
 /* A subscriber: runs on the subscription's delivery thread, one event at
  * a time.  It may call any library function, including
- * cx_events_unsubscribe() on its own subscription. */
+ * cx_events_unsubscribe() on its own subscription (not on another one
+ * whose subscriber may be doing the same to it: each would wait for the
+ * other). */
 typedef void (*cx_event_fn)(const cx_event *event, void *user_data);
 
 typedef struct cx_subscription cx_subscription;

@@ -8,6 +8,7 @@
  * receives events in sequence order. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +41,8 @@ typedef struct record {
   UT_hash_handle hh; /* PROGRESS: in the subscription's pending table */
   cx_event ev;       /* strings below; metadata owned */
   const cx_op *op;   /* PROGRESS: the key (never followed) */
+  const cx_op *gone; /* EXITED: the op, whose pending entry it ends (the
+                        address may be reused by a new op) */
   bool hashed;       /* in the pending table */
   char *op_id, *name, *parent_id, *message;
   cx_meta *meta;
@@ -56,11 +59,10 @@ struct cx_subscription {
   cx__list queue;      /* records, oldest first */
   record *pending;     /* the queued PROGRESS records, by op */
   size_t queued;
-  uint64_t lost;   /* dropped since the last delivered event */
-  bool stop;       /* unsubscribed */
-  bool delivering; /* fn runs now */
-  bool self_stop;  /* unsubscribed from inside fn: the thread ends */
-  bool orphaned;   /* in a fork child: its thread was the parent's */
+  uint64_t lost;  /* dropped since the last delivered event */
+  bool stop;      /* unsubscribed */
+  bool self_stop; /* unsubscribed from inside fn: the thread ends */
+  bool orphaned;  /* in a fork child: its thread was the parent's */
   pthread_t thread;
 };
 
@@ -114,6 +116,7 @@ static record *record_new(cx_event_kind kind, cx_op *op, const char *message,
   r->ev.time = cx__wall_now();
   r->ev.status = cx_op_status(op);
   if (kind == CX_EVENT_PROGRESS) r->op = op;
+  if (kind == CX_EVENT_EXITED) r->gone = op;
   if (kind == CX_EVENT_CANCELLED || kind == CX_EVENT_EXITED)
     r->ev.reason = cx_op_cancel_reason(op);
   if (kind == CX_EVENT_EXITED) r->ev.error = cx_op_error(op);
@@ -131,6 +134,7 @@ static record *record_copy(const record *from) {
   if (r == NULL) return NULL;
   r->ev = from->ev;
   r->op = from->op;
+  r->gone = from->gone;
   if (!record_fill(r, from->op_id, from->name, from->parent_id, from->message,
                    from->meta)) {
     record_free(r);
@@ -161,11 +165,34 @@ static void append_locked(cx_subscription *sub, record *r) {
   }
 }
 
+/* Counts @n events lost at the tail of @sub's queue: a GAP record there
+ * (the one already at the tail, or a new one, which may go one past the
+ * capacity), so the gap is delivered where the events were lost; when not
+ * even that can be allocated, before the next event delivered. */
+static void lose_locked(cx_subscription *sub, uint64_t n) {
+  cx__list *last = sub->queue.prev;
+  record *gap =
+      last != &sub->queue ? cx__container_of(last, record, node) : NULL;
+  if (gap == NULL || gap->ev.kind != CX_EVENT_GAP) {
+    gap = cx__calloc(1, sizeof *gap);
+    if (gap == NULL) {
+      sub->lost += n;
+      pthread_cond_signal(&sub->wake);
+      return;
+    }
+    gap->ev.kind = CX_EVENT_GAP;
+    gap->ev.time = cx__wall_now();
+    append_locked(sub, gap);
+  }
+  gap->ev.lost += n;
+  pthread_cond_signal(&sub->wake);
+}
+
 /* Queues @r (owned) on @sub, or drops it and counts the loss.  A progress
  * record replaces the op's older one still queued, which leaves the queue
  * (coalescing is no loss). */
 static void enqueue(cx_subscription *sub, record *r) {
-  record *older = NULL;
+  record *older = NULL, *pending = NULL;
   pthread_mutex_lock(&sub->mu);
   if (sub->stop) {
     pthread_mutex_unlock(&sub->mu);
@@ -176,8 +203,15 @@ static void enqueue(cx_subscription *sub, record *r) {
     HASH_FIND_PTR(sub->pending, &r->op, older);
     if (older != NULL) dequeue_locked(sub, older);
   }
+  if (r->gone != NULL) { /* its last progress stays, but leaves the table */
+    HASH_FIND_PTR(sub->pending, &r->gone, pending);
+    if (pending != NULL) {
+      HASH_DELETE(hh, sub->pending, pending);
+      pending->hashed = false;
+    }
+  }
   if (sub->queued >= sub->capacity) {
-    sub->lost++;
+    lose_locked(sub, 1);
     pthread_mutex_unlock(&sub->mu);
     record_free(r);
     record_free(older);
@@ -204,7 +238,7 @@ static void publish(record *r) {
       enqueue(sub, mine);
     } else {
       pthread_mutex_lock(&sub->mu);
-      sub->lost++;
+      lose_locked(sub, 1);
       pthread_mutex_unlock(&sub->mu);
     }
   }
@@ -226,7 +260,7 @@ static void emit(cx_event_kind kind, cx_op *op, const char *message,
     cx__list_for_each(node, &subs) {
       cx_subscription *sub = cx__container_of(node, cx_subscription, link);
       pthread_mutex_lock(&sub->mu);
-      sub->lost++;
+      lose_locked(sub, 1);
       pthread_mutex_unlock(&sub->mu);
     }
     pthread_mutex_unlock(&subs_mu);
@@ -237,10 +271,29 @@ static void emit(cx_event_kind kind, cx_op *op, const char *message,
 
 /* ---- the op observer */
 
-static int on_cancel(cx_token *token, void *user_data) {
-  cx_op *op = user_data;
-  (void)token;
+/* cx_op.events_state: a followed op's cancel is told once, before its
+ * exit, whichever of its cancel callback and its exit gets there first. */
+enum {
+  FOLLOW_NONE = 0, /* entered with no subscriber */
+  FOLLOW_LIVE = 1, /* followed, cancel not told */
+  FOLLOW_TELLING,  /* a thread is telling the cancel */
+  FOLLOW_TOLD,     /* told */
+  FOLLOW_EXITING   /* exiting: a late callback stays silent */
+};
+
+/* Tells @op's cancel if nobody has yet. */
+static void tell_cancel(cx_op *op) {
+  int expected = FOLLOW_LIVE;
+  if (!atomic_compare_exchange_strong(&op->events_state, &expected,
+                                      FOLLOW_TELLING))
+    return;
   emit(CX_EVENT_CANCELLED, op, cx_op_cancel_message(op), NULL);
+  atomic_store(&op->events_state, FOLLOW_TOLD);
+}
+
+static int on_cancel(cx_token *token, void *user_data) {
+  (void)token;
+  tell_cancel(user_data);
   return 0;
 }
 
@@ -249,16 +302,25 @@ static void release_op(void *op) { cx_op_unref(op); }
 static void on_entered(cx_op *op) {
   if (atomic_load_explicit(&nsubs, memory_order_relaxed) == 0) return;
   emit(CX_EVENT_ENTERED, op, NULL, NULL);
-  /* A cancel before this point is told by the exit (reason, message). */
+  atomic_store(&op->events_state, FOLLOW_LIVE);
+  /* Already cancelled: the exit tells it. */
   if (cx_token_on_cancel(op->token, on_cancel, cx_op_ref(op), release_op,
                          CX_CALLBACK_NO_RUN_IF_CANCELLED, &op->events_cb) != 0)
     cx_op_unref(op);
 }
 
+/* The exit's waiters may wake (phase 1 of the cancel) before the cancel's
+ * callbacks run (phase 2): the exit tells the cancel itself then, or waits
+ * for the thread that is telling it (an enqueue), so CANCELLED always comes
+ * before EXITED, and once. */
 static void on_exiting(cx_op *op) {
   cx_callback *cb = op->events_cb;
+  if (atomic_load(&op->events_state) == FOLLOW_NONE) return;
+  if (cx_op_is_cancelled(op)) tell_cancel(op);
+  while (atomic_load(&op->events_state) == FOLLOW_TELLING) sched_yield();
+  atomic_store(&op->events_state, FOLLOW_EXITING);
   op->events_cb = NULL;
-  /* Never waits: a cancel event running on another thread may finish. */
+  /* Never waits: a late callback finds FOLLOW_EXITING and stays silent. */
   if (cb != NULL) cx_callback_unregister_nowait(cb);
 }
 
@@ -316,7 +378,6 @@ static void *deliver_main(void *arg) {
     if (node != NULL) dequeue_locked(sub, cx__container_of(node, record, node));
     lost = sub->lost;
     sub->lost = 0;
-    sub->delivering = true;
     pthread_mutex_unlock(&sub->mu);
     if (lost != 0) deliver_gap(sub, lost);
     if (node != NULL) {
@@ -325,7 +386,6 @@ static void *deliver_main(void *arg) {
       record_free(r);
     }
     pthread_mutex_lock(&sub->mu);
-    sub->delivering = false;
     pthread_cond_broadcast(&sub->wake);
   }
   if (sub->self_stop) {
@@ -407,8 +467,20 @@ int cx_events_unsubscribe(cx_subscription *sub) {
 /* ---- fork: the child has no delivery thread, so no subscription; a
  * parent's handle may still be unsubscribed there (it is only freed). */
 
-static void fork_prepare(void) { pthread_mutex_lock(&subs_mu); }
-static void fork_parent(void) { pthread_mutex_unlock(&subs_mu); }
+/* Every queue is whole in the child: its lock is held across the fork. */
+static void fork_prepare(void) {
+  cx__list *node;
+  pthread_mutex_lock(&subs_mu);
+  cx__list_for_each(node, &subs)
+      pthread_mutex_lock(&cx__container_of(node, cx_subscription, link)->mu);
+}
+
+static void fork_parent(void) {
+  cx__list *node;
+  cx__list_for_each(node, &subs)
+      pthread_mutex_unlock(&cx__container_of(node, cx_subscription, link)->mu);
+  pthread_mutex_unlock(&subs_mu);
+}
 static void fork_child(void) {
   cx__list *node;
   while ((node = cx__list_first(&subs)) != NULL) {

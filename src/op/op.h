@@ -66,8 +66,10 @@ struct cx_op {
   _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
   bool owns_token;                 /* immutable: token made for this op alone */
   bool register_asked;             /* immutable: cx_op_options.register_op */
-  cx_callback *events_cb; /* the event stream's (src/events): its cancel
-                             callback while the op runs */
+  cx_callback *events_cb;   /* the event stream's (src/events): its cancel
+                               callback while the op runs */
+  _Atomic int events_state; /* (atomic) the event stream's: whether the
+                               op's cancel was told (events.c) */
   /* The registry's (src/registry, through the lifecycle events; the op
    * layer never reads them). */
   bool registered; /* owned by the entering thread */
