@@ -164,17 +164,17 @@ feed_reader *feed_reader_new(feed *f, bool resume, uint64_t last_id) {
   pthread_mutex_lock(&f->mu);
   r->pos = f->next;
   if (resume) {
+    /* Exactly after the frame of @last_id, gap frames included; when that
+     * frame is not kept (too old, or an id of another run of the program
+     * whose seqs started again), a reset. */
     uint64_t oldest = f->next > f->cap ? f->next - f->cap : 0, p;
-    uint64_t kept = 0; /* the seq of the oldest event frame kept */
-    for (p = oldest; p < f->next && kept == 0; p++) kept = f->seqs[p % f->cap];
-    if (kept != 0 && kept <= last_id + 1) {
-      /* Nothing after @last_id has left the ring: resume exactly. */
-      for (p = oldest; p < f->next; p++)
-        if (f->seqs[p % f->cap] > last_id) break;
-      r->pos = p;
-    } else {
-      r->reset = true; /* what was missed is gone (or never was kept) */
-    }
+    r->reset = true;
+    for (p = oldest; p < f->next; p++)
+      if (f->seqs[p % f->cap] == last_id && last_id != 0) {
+        r->pos = p + 1;
+        r->reset = false;
+        break;
+      }
   }
   pthread_mutex_unlock(&f->mu);
   return r;

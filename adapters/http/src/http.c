@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -113,7 +114,12 @@ static bool host_ok(const cx_http_server *s, struct MHD_Connection *c) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     bool v6 = strchr(names[i], ':') != NULL && names[i][0] != '[';
     snprintf(want, sizeof want, v6 ? "[%s]:%u" : "%s:%u", names[i], s->port);
-    if (strcmp(host, want) == 0) return true;
+    if (strcasecmp(host, want) == 0) return true;
+    /* Clients leave out port 80. */
+    if (s->port == 80 && strchr(want, ':') != NULL &&
+        strncasecmp(host, want, strlen(want) - 3) == 0 &&
+        host[strlen(want) - 3] == '\0')
+      return true;
   }
   return false;
 }
@@ -132,16 +138,33 @@ static bool authorized(const cx_http_server *s, struct MHD_Connection *c) {
   const char *auth =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   static const char prefix[] = "Bearer ";
-  if (auth == NULL || strncmp(auth, prefix, sizeof prefix - 1) != 0)
+  if (auth == NULL || strncasecmp(auth, prefix, sizeof prefix - 1) != 0)
     return false;
   return same_secret(auth + sizeof prefix - 1, s->token);
 }
 
-/* Reads the filters of the query string into @f.  Returns false for a
- * status that names none.  Sets *@any when at least one was given. */
+/* Counts the query arguments that are not filters, or have no value. */
+static enum MHD_Result count_bad_arg(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value) {
+  static const char *const known[] = {"status", "name", "pattern", "parent"};
+  bool ok = false;
+  (void)kind;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    ok = ok || strcmp(key, known[i]) == 0;
+  if (!ok || value == NULL || value[0] == '\0') ++*(int *)cls;
+  return MHD_YES;
+}
+
+/* Reads the filters of the query string into @f.  Returns false for an
+ * unknown argument (a misspelt filter must not widen a cancel to every
+ * op), one without a value, or a status that names none.  Sets *@any when
+ * at least one was given. */
 static bool read_filter(struct MHD_Connection *c, cx_op_filter *f, bool *any) {
   const char *status =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+  int bad = 0;
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_bad_arg, &bad);
+  if (bad != 0) return false;
   f->name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
   f->name_pattern =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pattern");
@@ -162,7 +185,8 @@ static enum MHD_Result get_list(struct MHD_Connection *c, bool history) {
   cx_op_filter f = CX_OP_FILTER_INIT;
   char *json = NULL;
   bool any;
-  if (!read_filter(c, &f, &any)) return fail(c, 400, "unknown status");
+  if (!read_filter(c, &f, &any))
+    return fail(c, 400, "bad filter (status, name, pattern, parent)");
   if (cx_registry_to_json(&f, history, &json) != 0) return reply(c, 503, NULL);
   return reply(c, MHD_HTTP_OK, json);
 }
@@ -356,7 +380,8 @@ static enum MHD_Result post_cancel_all(struct MHD_Connection *c) {
   cx_op_filter f = CX_OP_FILTER_INIT;
   bool any;
   long n;
-  if (!read_filter(c, &f, &any)) return fail(c, 400, "unknown status");
+  if (!read_filter(c, &f, &any))
+    return fail(c, 400, "bad filter (status, name, pattern, parent)");
   if (!any) return fail(c, 400, "a filter is required");
   n = cx_registry_cancel_all(&f, CX_REASON_MANUAL, CANCEL_MESSAGE);
   if (n < 0)
@@ -422,17 +447,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls) {
-  static int started;
+  static int answered;
+  const char *length =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   (void)version;
   (void)upload_data;
-  if (*req_cls == NULL) { /* headers only so far */
-    *req_cls = &started;
-    return MHD_YES;
-  }
-  if (*upload_data_size != 0) { /* a body: ignored (bounded by MHD) */
+  if (*req_cls != NULL) { /* answered on the first call: drop any body */
     *upload_data_size = 0;
     return MHD_YES;
   }
+  *req_cls = &answered;
+  /* No endpoint takes a body: refuse one before reading a byte of it (a
+   * client dripping a huge body would hold a connection slot). */
+  if ((length != NULL && strcmp(length, "0") != 0) ||
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") !=
+          NULL)
+    return fail(c, 413, "request bodies are not accepted");
   return route(cls, c, url, method);
 }
 
@@ -532,7 +562,8 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (s->daemon == NULL) {
-    close(s->fd);
+    /* Not closed here: libmicrohttpd closes the socket on its failures
+     * (a descriptor closed twice could be another thread's by then). */
     rc = -EAGAIN;
     goto fail;
   }

@@ -3,7 +3,10 @@
  * cancelable-http`, or the CMake target cancelable::http).
  *
  * A small JSON API in the spirit of Go's /debug/requests or Celery Flower's,
- * embedded in the program whose operations it shows:
+ * embedded in the program whose operations it shows.  It shows the ops of
+ * the registry (cancelable/registry.h): those created with
+ * cx_op_options.register_op, or all after cx_registry_set_default(true);
+ * /api/events streams every op.
  *
  *   GET  /                   the dashboard: a self-contained page (no CDN,
  *                            no web font) showing running ops as a tree
@@ -15,17 +18,22 @@
  *   GET  /api/ops            live ops (cx_registry_to_json(): "live", with
  *                            "history" empty); filters in the query string:
  *                            status=running|completed|..., name=EXACT,
- *                            pattern=GLOB, parent=ID
+ *                            pattern=GLOB, parent=ID (an unknown or empty
+ *                            argument is a 400, here and on POSTs)
  *   GET  /api/history        the same with the history of finished ops
- *   GET  /api/ops/{id}       one live op (cx_op_to_json()), 404 if none
+ *   GET  /api/ops/{id}       one op, live or in the history
+ *                            (cx_op_to_json()), 404 if none
  *   GET  /api/stats          cx_registry_get_stats() as a JSON object
  *   GET  /api/events         Server-Sent Events: every op's events
  *                            (cancelable/events.h) as JSON, the frame id
  *                            its seq; with Last-Event-ID, exactly the
- *                            events after it while the last 1024 are
- *                            kept, else an "event: reset" frame first (a
- *                            client that falls 1024 behind gets one too);
- *                            a comment heartbeat every 10 s
+ *                            frames after that event while it is among
+ *                            the last 1024 kept, else an "event: reset"
+ *                            frame first (a client that falls 1024 behind
+ *                            gets one too; seqs start again when the
+ *                            program does, and an id of an earlier run
+ *                            that matches a kept frame resumes there); a
+ *                            comment heartbeat every 10 s
  *   GET  /metrics            the Prometheus text format: live registered
  *                            ops by status, finished totals by status,
  *                            duration sum and count (the registry's), and
@@ -40,10 +48,13 @@
  * "Authorization: Bearer TOKEN" (a random 256-bit token unless the program
  * gives one; compared in constant time); the Host header must name this
  * server (127.0.0.1, localhost, [::1] or the bound address, with the
- * port), which defeats DNS rebinding; no CORS headers are sent; request
- * bodies are ignored and bounded.  Errors: 400 bad filter, 401 missing or
- * wrong token, 403 bad Host or cancelling disabled, 404 unknown path or
- * id, 405 wrong method, 503 out of memory; each with {"error": "..."}.
+ * port unless it is 80; any case), which defeats DNS rebinding, so a
+ * wildcard address (0.0.0.0, ::) serves only clients that name it; no
+ * CORS headers are sent; request bodies are refused (413) before any byte
+ * is read.  An id that contains '/' cannot be addressed in a path.
+ * Errors: 400 bad filter, 401 missing or wrong token, 403 bad Host or
+ * cancelling disabled, 404 unknown path or id, 405 wrong method, 413 a
+ * body, 503 out of memory; each with {"error": "..."}.
  * Responses are built before they are written: no library lock is held
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
