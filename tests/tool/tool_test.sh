@@ -250,6 +250,26 @@ t_run_report_stderr() {
     exit_status 5
 }
 
+# A report to the tool's own standard output or error (or "-") is written
+# after what they already hold: a log made with > or 2>> keeps its lines.
+t_run_report_stdout() {
+  need_python
+  { echo before; "$C" run --report-file /dev/stdout -- sh -c 'echo out'; } \
+    >"$OUT"
+  expect_status 0 $? "report to /dev/stdout"
+  [ "$(head -n 2 "$OUT" | paste -sd,)" = "before,out" ] ||
+    fail "the log lost its first lines: $(head -c 200 "$OUT")"
+  tail -n +3 "$OUT" >"$REPORT"
+  expect_json "$REPORT" status '"completed"'
+  echo earlier >"$ERR"
+  "$C" run --report-file /dev/stderr -- true 2>>"$ERR"
+  [ "$(head -n 1 "$ERR")" = earlier ] || fail "stderr's log lost its start"
+  "$C" run --report-file - -- true >"$OUT"
+  [ ! -e ./- ] || fail "a file named - was created"
+  tail -n +1 "$OUT" >"$REPORT"
+  expect_json "$REPORT" status '"completed"'
+}
+
 # A report that cannot be written is said on stderr, and the exit status
 # stays the command's (or the cancel's): the outcome is not lost to 125.
 t_run_report_unwritable() {
