@@ -41,9 +41,11 @@ function(cx_add_adapter name)
   target_compile_options(${target} PRIVATE ${CX_WARNINGS})
   target_link_libraries(${target} PUBLIC cancelable
     PRIVATE PkgConfig::CX_ADAPTER_${upper}_DEPS)
+  # $ORIGIN: the installed adapter finds libcancelable next to itself.
   set_target_properties(${target} PROPERTIES
     VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
-    C_VISIBILITY_PRESET hidden EXPORT_NAME ${name})
+    C_VISIBILITY_PRESET hidden EXPORT_NAME ${name}
+    INSTALL_RPATH "$ORIGIN")
   add_library(cancelable::${name} ALIAS ${target})
 
   install(TARGETS ${target} EXPORT cancelable-${name}Targets
