@@ -78,6 +78,14 @@ struct timespec cx__ns_to_timespec(int64_t ns) {
   return ts;
 }
 
+struct timespec cx__deadline_to_realtime(int64_t deadline) {
+  struct timespec now;
+  int64_t left = deadline - cx__mono_ns();
+  clock_gettime(CLOCK_REALTIME, &now);
+  return cx__ns_to_timespec(cx__add_saturated(
+      (int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec, left > 0 ? left : 0));
+}
+
 int cx__deadline_to_poll_ms(int64_t deadline) {
   int64_t left;
   if (deadline == CX__NO_DEADLINE) return -1;

@@ -35,6 +35,10 @@ int64_t cx__add_saturated(int64_t now, int64_t ns);
 void cx__format_seconds(int64_t ns, char *out, size_t len);
 /* ns -> struct timespec. */
 struct timespec cx__ns_to_timespec(int64_t ns);
+/* The CLOCK_REALTIME time at which the monotonic @deadline (ns, not
+ * CX__NO_DEADLINE) falls, for pthread_cond_timedwait() on a condvar of the
+ * default clock; a deadline already past gives the current time. */
+struct timespec cx__deadline_to_realtime(int64_t deadline);
 /* Milliseconds left until an absolute monotonic deadline, for poll(2):
  * -1 for CX__NO_DEADLINE, rounded up, clamped to INT_MAX. */
 int cx__deadline_to_poll_ms(int64_t deadline);

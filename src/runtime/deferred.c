@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "runtime/clock.h"
 #include "runtime/deferred.h"
 #include "runtime/fork.h"
 #include "runtime/thread.h"
@@ -21,20 +22,38 @@ static cx__wakeup pipe_w = {-1, -1};       /* guarded by mu for creation */
 static _Atomic int post_fd = -1;           /* (atomic) write end once running */
 static _Atomic(cx__deferred_item *) stack; /* (atomic) Treiber stack */
 static cx__deferred_fn complete_fn;        /* set once, before post_fd */
+static pthread_cond_t drained = PTHREAD_COND_INITIALIZER; /* busy ended */
+static bool busy;          /* guarded by mu: items taken, not completed */
+static uint64_t completed; /* guarded by mu: items completed */
+static _Thread_local bool on_thread; /* the completion thread */
 
 static void drain_stack(void) {
-  cx__deferred_item *list = atomic_exchange(&stack, NULL);
+  cx__deferred_item *list;
+  uint64_t n = 0;
+  if (atomic_load(&stack) == NULL) return; /* and nothing leaves it */
+  /* Items leave the stack only while busy (for cx__deferred_quiesce). */
+  pthread_mutex_lock(&mu);
+  busy = true;
+  pthread_mutex_unlock(&mu);
+  list = atomic_exchange(&stack, NULL);
   while (list != NULL) {
     cx__deferred_item *next = list->next;
     list->next = NULL;
     complete_fn(list);
     list = next;
+    n++;
   }
+  pthread_mutex_lock(&mu);
+  busy = false;
+  completed += n;
+  pthread_cond_broadcast(&drained);
+  pthread_mutex_unlock(&mu);
 }
 
 static void *deferred_main(void *arg) {
   int fd = (int)(intptr_t)arg;
   char buf[256];
+  on_thread = true;
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno != EAGAIN && errno != EINTR) break;
@@ -86,12 +105,41 @@ int cx__deferred_post(cx__deferred_item *item) {
   return 0;
 }
 
+int cx__deferred_quiesce(int64_t deadline, uint64_t *finished) {
+  int rc = 0;
+  pthread_mutex_lock(&mu);
+  if (on_thread) {
+    rc = -EDEADLK;
+  } else {
+    /* Without a thread (not prepared, or a fork child before the next
+     * prepare) nothing would take the stack's items. */
+    while (atomic_load(&post_fd) >= 0 &&
+           (busy || atomic_load(&stack) != NULL)) {
+      if (deadline == CX__NO_DEADLINE) {
+        pthread_cond_wait(&drained, &mu);
+      } else {
+        struct timespec ts = cx__deadline_to_realtime(deadline);
+        if (pthread_cond_timedwait(&drained, &mu, &ts) == ETIMEDOUT &&
+            cx__mono_ns() >= deadline) {
+          rc = -ETIMEDOUT;
+          break;
+        }
+      }
+    }
+  }
+  if (finished != NULL) *finished = completed;
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
 /* ---- fork: the thread is gone in the child; the user calls
  * cx_signal_safe_prepare() again, which makes a new pipe and thread. */
 void cx__deferred_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__deferred_fork_parent(void) { pthread_mutex_unlock(&mu); }
 void cx__deferred_fork_child(void) {
   pthread_mutex_init(&mu, NULL);
+  pthread_cond_init(&drained, NULL);
+  busy = false;
   atomic_store(&post_fd, -1);
   /* The pipe is shared with the parent, whose thread would steal our
    * wakeups: the next prepare makes a new one. */

@@ -7,6 +7,7 @@
 #define CX_RUNTIME_DEFERRED_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* A link embedded in the object to complete. */
 typedef struct cx__deferred_item {
@@ -25,5 +26,11 @@ int cx__deferred_prepare(cx__deferred_fn complete);
 int cx__deferred_post(cx__deferred_item *item);
 /* Whether cx__deferred_prepare() has succeeded.  Async-signal-safe. */
 bool cx__deferred_ready(void);
+/* Waits until every item posted so far has been completed, at most until
+ * @deadline (monotonic ns, CX__NO_DEADLINE: none); for cx__quiesce()
+ * (runtime/quiesce.h).  Stores in *@finished (nullable) how many items
+ * have been completed, a count that only grows.  Returns 0, -ETIMEDOUT,
+ * or -EDEADLK on the completion thread.  Not async-signal-safe. */
+int cx__deferred_quiesce(int64_t deadline, uint64_t *finished);
 
 #endif /* CX_RUNTIME_DEFERRED_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/clock.h"
 #include "runtime/compiler.h"
 #include "runtime/fork.h"
 #include "runtime/list.h"
@@ -20,6 +21,8 @@
 #define NSIGNALS 65 /* 1..64 on Linux (SIGRTMAX) */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Broadcast when a watcher's fn returns and when a round of the
+ * dispatcher ends. */
 static pthread_cond_t fired = PTHREAD_COND_INITIALIZER;
 static cx__hlist watchers[NSIGNALS];        /* guarded by mu: .node */
 static int counts[NSIGNALS];                /* guarded by mu */
@@ -32,6 +35,10 @@ static cx__wakeup pipe_w = {-1, -1};        /* guarded by mu (creation) */
  * async-signal-safe and, unlike volatile sig_atomic_t, safe across
  * threads. */
 static atomic_int pending[NSIGNALS];
+/* For cx__signals_quiesce(): the dispatcher takes pending flags only in a
+ * round, while busy. */
+static bool busy;       /* guarded by mu */
+static uint64_t rounds; /* guarded by mu: rounds finished */
 
 bool cx__signal_valid(int signo) {
   switch (signo) {
@@ -101,11 +108,19 @@ static void *dispatcher_main(void *arg) {
     char buf[64];
     struct pollfd p = {fd, POLLIN, 0};
     poll(&p, 1, -1);
+    pthread_mutex_lock(&mu);
+    busy = true;
+    pthread_mutex_unlock(&mu);
     while (read(fd, buf, sizeof buf) > 0) {
     }
     for (int signo = 1; signo < NSIGNALS; signo++) {
       if (atomic_exchange(&pending[signo], 0)) dispatch(signo);
     }
+    pthread_mutex_lock(&mu);
+    busy = false;
+    rounds++;
+    pthread_cond_broadcast(&fired);
+    pthread_mutex_unlock(&mu);
   }
   return NULL;
 }
@@ -163,6 +178,41 @@ void cx__signal_unwatch(cx__sigwatch *w) {
   pthread_mutex_unlock(&mu);
 }
 
+/* Whether a signal has reached the handler and not yet a round. */
+static bool any_pending(void) {
+  for (int signo = 1; signo < NSIGNALS; signo++)
+    if (atomic_load(&pending[signo])) return true;
+  return false;
+}
+
+int cx__signals_quiesce(int64_t deadline, uint64_t *finished) {
+  int rc = 0;
+  pthread_mutex_lock(&mu);
+  if (started && pthread_equal(pthread_self(), thread)) {
+    rc = -EDEADLK;
+  } else {
+    /* The handler sets a flag before it writes the pipe, and the
+     * dispatcher clears flags only while busy: while neither holds, every
+     * signal handled so far has been dispatched.  Without a dispatcher
+     * (a fork child before its restart) nothing would clear them. */
+    while (started && (busy || any_pending())) {
+      if (deadline == CX__NO_DEADLINE) {
+        pthread_cond_wait(&fired, &mu);
+      } else {
+        struct timespec ts = cx__deadline_to_realtime(deadline);
+        if (pthread_cond_timedwait(&fired, &mu, &ts) == ETIMEDOUT &&
+            cx__mono_ns() >= deadline) {
+          rc = -ETIMEDOUT;
+          break;
+        }
+      }
+    }
+  }
+  if (finished != NULL) *finished = rounds;
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
 void cx__signals_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__signals_fork_parent(void) { pthread_mutex_unlock(&mu); }
 /* The dispatcher thread is gone in the child; the handlers stay installed
@@ -174,6 +224,7 @@ void cx__signals_fork_child(void) {
   pthread_mutex_init(&mu, NULL);
   pthread_cond_init(&fired, NULL);
   started = false;
+  busy = false;
   /* The pipe is shared with the parent, whose dispatcher would steal the
    * child's wakeups: the installed handlers get a pipe of their own. */
   if (pipe_w.read_fd >= 0) {

@@ -27,5 +27,12 @@ int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn);
 void cx__signal_unwatch(cx__sigwatch *w);
 /* Whether @signo may be watched. */
 bool cx__signal_valid(int signo);
+/* Waits until every signal that has reached the library's handler has
+ * been dispatched (its watchers' fns have returned), at most until
+ * @deadline (monotonic ns, CX__NO_DEADLINE: none); for cx__quiesce()
+ * (runtime/quiesce.h).  Stores in *@finished (nullable) how many rounds
+ * the dispatcher has finished, a count that only grows.  Returns 0,
+ * -ETIMEDOUT, or -EDEADLK on the dispatcher thread. */
+int cx__signals_quiesce(int64_t deadline, uint64_t *finished);
 
 #endif /* CX_RUNTIME_SIGNALS_H */

@@ -35,5 +35,12 @@ size_t cx__timer_armed_count(void);
 /* Virtual clock support: wakes the service after a clock change and, when
  * @wait_fired, waits until every timer due at the new time has fired. */
 void cx__timer_clock_changed(bool wait_fired);
+/* Waits until the thread has looked at the heap since the call, firing
+ * every timer due by then (as cx__timer_clock_changed(true) does), at most
+ * until @deadline (monotonic ns, CX__NO_DEADLINE: none); for cx__quiesce()
+ * (runtime/quiesce.h).  Stores in *@fires (nullable) how many fire() calls
+ * have returned so far, a count that only grows.  Returns 0, -ETIMEDOUT,
+ * or -EDEADLK on the timer thread. */
+int cx__timer_quiesce(int64_t deadline, uint64_t *fires);
 
 #endif /* CX_RUNTIME_TIMER_H */

@@ -3,6 +3,7 @@
 #define CX_RUNTIME_WORKERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* ---- condition workers (workers.c): a lazily grown pool that runs user
  * predicates off the timer thread (at most 4 at once), and urgent jobs
@@ -31,5 +32,10 @@ int cx__job_submit(cx__job *job);
 /* Dequeues @job, or waits until its run has returned (not when called from
  * that run itself). */
 void cx__job_cancel(cx__job *job);
+/* Waits until no job is queued or running (cx__quiesce(): runtime/quiesce.h),
+ * at most until @deadline (monotonic ns, CX__NO_DEADLINE: none).  Stores in
+ * *@finished (nullable) how many job runs have finished so far, a count
+ * that only grows.  Returns 0, -ETIMEDOUT, or -EDEADLK from a job. */
+int cx__workers_quiesce(int64_t deadline, uint64_t *finished);
 
 #endif /* CX_RUNTIME_WORKERS_H */
