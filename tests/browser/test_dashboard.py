@@ -107,12 +107,17 @@ def main():
             fail("no percentage in the progress cell: " + repr(shown[-3:]))
 
         def click_cancel():
-            for tr in driver.find_elements(By.CSS_SELECTOR, "#live tbody tr"):
-                if tr.find_element(By.CSS_SELECTOR,
-                                   "td.name").text == "web-job":
-                    tr.find_element(By.CSS_SELECTOR, "button.cancel").click()
-                    return True
-            return False
+            # Found and clicked at once (a real click, through WebDriver).
+            button = driver.execute_script("""
+                const tr = [...document.querySelectorAll('#live tbody tr')]
+                  .find(r => (r.querySelector('td.name') || {}).textContent
+                             === 'web-job');
+                return tr ? tr.querySelector('button.cancel') : null;
+            """)
+            if button is None:
+                return False
+            button.click()
+            return True
 
         wait_until("a click on the job's cancel button", click_cancel)
 
