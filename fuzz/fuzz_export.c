@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "progress.h"
+#include "progress_channel.h"
 
 enum { F_ID, F_NAME, F_MESSAGE, F_KEY, F_VALUE, F_PROGRESS, F_COMMAND, F_N };
 

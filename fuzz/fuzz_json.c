@@ -1,4 +1,4 @@
-/* fuzz/fuzz_json.c - the JSON writer of util/cx_json.h, driven by the
+/* fuzz/fuzz_json.c - the JSON writer of util/cxu_json.h, driven by the
  * input as a little program (begin/end object or array, key, string of any
  * bytes, integer, double of any bit pattern, boolean, null).  Whatever the
  * calls, the writer either reports an error or holds valid UTF-8 that
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cx_json.h"
+#include "cxu_json.h"
 #include "fuzz_common.h"
 
 /* The input, consumed from the front. */
@@ -46,24 +46,24 @@ static uint64_t next_u64(reader *r) {
 
 /* @s written alone as a string, and as a key, reads back decoded. */
 static void check_string_alone(const char *s, size_t n) {
-  cx__json j;
+  cxu_json j;
   json_t *v;
   char *key = fuzz_cstring((const uint8_t *)s, n);
-  cx__json_init(&j);
-  cx__json_string_n(&j, s, n);
-  FUZZ_CHECK(cx__json_error(&j) == 0);
+  cxu_json_init(&j);
+  cxu_json_string_n(&j, s, n);
+  FUZZ_CHECK(cxu_json_error(&j) == 0);
   FUZZ_CHECK(strlen(j.buf) == j.len);
   v = fuzz_check_json(j.buf, true);
   fuzz_check_decoded(v, s, n);
   json_decref(v);
-  cx__json_free(&j);
+  cxu_json_free(&j);
 
-  cx__json_init(&j);
-  cx__json_object_begin(&j);
-  cx__json_key(&j, key);
-  cx__json_null(&j);
-  cx__json_object_end(&j);
-  FUZZ_CHECK(cx__json_error(&j) == 0);
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_key(&j, key);
+  cxu_json_null(&j);
+  cxu_json_object_end(&j);
+  FUZZ_CHECK(cxu_json_error(&j) == 0);
   v = fuzz_check_json(j.buf, false);
   FUZZ_CHECK(json_object_size(v) == 1);
   {
@@ -73,57 +73,57 @@ static void check_string_alone(const char *s, size_t n) {
     json_decref(k);
   }
   json_decref(v);
-  cx__json_free(&j);
+  cxu_json_free(&j);
   free(key);
 }
 
 /* Runs the input as writer calls on @j. */
-static void run_program(cx__json *j, reader *r) {
+static void run_program(cxu_json *j, reader *r) {
   for (int steps = 0; r->n > 0 && steps < 2000; steps++) {
     uint8_t op = next_byte(r);
     size_t len;
     const char *s;
     switch (op % 10) {
       case 0:
-        cx__json_object_begin(j);
+        cxu_json_object_begin(j);
         break;
       case 1:
-        cx__json_object_end(j);
+        cxu_json_object_end(j);
         break;
       case 2:
-        cx__json_array_begin(j);
+        cxu_json_array_begin(j);
         break;
       case 3:
-        cx__json_array_end(j);
+        cxu_json_array_end(j);
         break;
       case 4: {
         char *key;
         s = next_bytes(r, next_byte(r) % 64, &len);
         key = fuzz_cstring((const uint8_t *)s, len);
-        cx__json_key(j, key);
+        cxu_json_key(j, key);
         free(key);
         break;
       }
       case 5:
         s = next_bytes(r, next_byte(r), &len);
         check_string_alone(s, len);
-        cx__json_string_n(j, s, len);
+        cxu_json_string_n(j, s, len);
         break;
       case 6:
-        cx__json_int(j, (int64_t)next_u64(r));
+        cxu_json_int(j, (int64_t)next_u64(r));
         break;
       case 7: {
         uint64_t bits = next_u64(r);
         double v;
         memcpy(&v, &bits, sizeof v); /* any bit pattern: NaN, inf... */
-        cx__json_double(j, v);
+        cxu_json_double(j, v);
         break;
       }
       case 8:
-        cx__json_bool(j, op & 0x80);
+        cxu_json_bool(j, op & 0x80);
         break;
       default:
-        cx__json_null(j);
+        cxu_json_null(j);
         break;
     }
   }
@@ -131,21 +131,21 @@ static void run_program(cx__json *j, reader *r) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reader r = {data, size};
-  cx__json j;
-  cx__json_init(&j);
+  cxu_json j;
+  cxu_json_init(&j);
   run_program(&j, &r);
   /* Close what is open: a key waiting for its value gets null. */
-  while (cx__json_error(&j) == 0 && j.depth > 0) {
-    if (j.after_key) cx__json_null(&j);
+  while (cxu_json_error(&j) == 0 && j.depth > 0) {
+    if (j.after_key) cxu_json_null(&j);
     if (j.is_object[j.depth - 1])
-      cx__json_object_end(&j);
+      cxu_json_object_end(&j);
     else
-      cx__json_array_end(&j);
+      cxu_json_array_end(&j);
   }
-  if (cx__json_error(&j) == 0 && j.buf != NULL) {
+  if (cxu_json_error(&j) == 0 && j.buf != NULL) {
     FUZZ_CHECK(strlen(j.buf) == j.len);
     fuzz_json_free(fuzz_check_json(j.buf, true));
   }
-  cx__json_free(&j);
+  cxu_json_free(&j);
   return 0;
 }

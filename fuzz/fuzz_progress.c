@@ -1,6 +1,6 @@
 /* fuzz/fuzz_progress.c - the progress lines a command writes to
- * $CANCELABLE_PROGRESS_FD (tools/cancelable/progress.c).  Each line of the
- * input goes through progress_parse_line() (a report unless blank; the
+ * $CANCELABLE_PROGRESS_FD (tools/cancelable/progress_channel.c).  Each line of
+ * the input goes through progress_parse_line() (a report unless blank; the
  * message points into the line; counts are whole and non-negative,
  * percentages finite); then the whole input goes through the tool's
  * reader, from a pipe, into an operation: every message reported (cut to
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#include "progress.h"
+#include "progress_channel.h"
 
 /* One line, NUL-terminated. */
 static void check_line(const char *line) {

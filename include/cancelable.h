@@ -18,6 +18,7 @@
  *                         hierarchy, shields
  *   cancelable/progress.h progress reports up the hierarchy, streams
  *   cancelable/registry.h operation registry: query, cancel, stats, JSON
+ *   cancelable/events.h   the event stream: every op's lifecycle events
  *   cancelable/run.h      run helpers, scopes, wrapping, retries, threads
  *   cancelable/source.h   sources: timeout, signal, condition, resource,
  *                         any-of / all-of, custom; combined ops
@@ -31,6 +32,7 @@
 
 #include <cancelable/clock.h>
 #include <cancelable/common.h>
+#include <cancelable/events.h>
 #include <cancelable/export.h>
 #include <cancelable/log.h>
 #include <cancelable/meta.h>

@@ -4,6 +4,7 @@
 #
 # Usage: bash scripts/check-style.sh [--fix] [FILE...]
 #   Without FILEs: every *.c and *.h under include/, src/, tests/, examples/,
+#   adapters/,
 #   tools/, util/, bench/ and fuzz/.
 #   Exits non-zero when a file is not formatted (check mode).
 set -euo pipefail
@@ -24,7 +25,7 @@ files=("$@")
 if ((${#files[@]} == 0)); then
   while IFS= read -r -d '' f; do files+=("$f"); done < <(
     cd "$root" &&
-      find include src tests examples tools util bench fuzz -type f \( -name '*.c' -o -name '*.h' \) \
+      find include src tests examples tools util bench fuzz adapters -type f \( -name '*.c' -o -name '*.h' \) \
         -print0 2>/dev/null | sort -z)
   cd "$root"
 fi

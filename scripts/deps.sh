@@ -10,7 +10,9 @@
 # it has something to install.
 set -euo pipefail
 
-packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils locales)
+packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils locales
+  libmicrohttpd-dev libcurl4-openssl-dev python3
+  chromium chromium-driver python3-selenium)
 # Locales the JSON tests write numbers under: a decimal comma (de_DE) and
 # the Arabic decimal separator U+066B (ps_AF).  Made with localedef when
 # missing (as root); without them /json/numbers-any-locale skips.

@@ -107,8 +107,11 @@ if [[ -n "$fallbacks" ]]; then
     -DCX_HAVE_PTHREAD_COND_CLOCKWAIT=0)
 fi
 
+# The browser test of the dashboard runs once: in the default suite.
+browser=OFF
+[[ -z "$sanitize" && -z "$cc" && -z "$fallbacks" ]] && browser=ON
 cmake -S "$root" -B "$build_dir" \
-  -DCX_BUILD_TESTS=ON -DCX_BUILD_EXAMPLES=ON \
+  -DCX_BUILD_TESTS=ON -DCX_BUILD_EXAMPLES=ON -DCX_BROWSER_TESTS=$browser \
   "-DCX_SANITIZE=$sanitize" "${platform[@]}"
 cmake --build "$build_dir" -j "$jobs"
 

@@ -3,10 +3,12 @@
 # Included from tests/CMakeLists.txt.
 cx_add_test_executable(test_sources SOURCES unit/test_sources.c
   ../examples/sources/file_source.c)
+# Static: cx_test_quiesce() (tests/common/cx_test_quiesce.c).
 cx_add_test_executable(test_signal_source SOURCES unit/test_signal_source.c
-  LABELS unit signal)
-cx_add_test_executable(test_condition SOURCES unit/test_condition.c)
+  LIBRARY cancelable_static LABELS unit signal)
+cx_add_test_executable(test_condition SOURCES unit/test_condition.c
+  LIBRARY cancelable_static)
 cx_add_test_executable(test_composite SOURCES unit/test_composite.c
-  LABELS unit signal)
+  LIBRARY cancelable_static LABELS unit signal)
 cx_add_test_executable(test_sources_stress SOURCES stress/test_sources_stress.c
   LABELS stress TIMEOUT 300)

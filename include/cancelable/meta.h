@@ -103,6 +103,17 @@ CX_EXPORT size_t cx_meta_count(const cx_meta *meta);
  * Thread-safety: concurrent readers are fine.  Since: 0.1 */
 CX_EXPORT const char *cx_meta_key_at(const cx_meta *meta, size_t index);
 
+/* cx_meta_to_json: @meta as the text of one JSON object, keys in insertion
+ * order: strings as strings (valid UTF-8 whatever bytes they hold: each
+ * ill-formed sequence becomes U+FFFD, as the registry's export does),
+ * integers and doubles as numbers (NaN and infinities as null, the decimal
+ * point a '.' in any locale), booleans as true/false.
+ * @meta: (nullable) NULL gives "{}".
+ * Returns: (transfer full) the NUL-terminated text, to free with free(); or
+ *   NULL when memory is exhausted.
+ * Thread-safety: concurrent readers are fine.  Since: 0.1 */
+CX_EXPORT char *cx_meta_to_json(const cx_meta *meta);
+
 #ifdef __cplusplus
 }
 #endif

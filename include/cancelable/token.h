@@ -23,8 +23,9 @@ extern "C" {
 #define CX_ID_LEN 36
 
 /* cx_token_new: create a live (not cancelled) token with one reference.
- * The id is drawn from a per-thread generator seeded once from getrandom(2),
- * so creating a token makes no system call.
+ * Creating a token makes no system call: its id is made on the first
+ * cx_token_id(), from a per-thread generator seeded once from
+ * getrandom(2).
  * Returns: (transfer full) the token, or NULL when memory is exhausted.
  *   Release it with cx_token_unref().
  * Thread-safety: any thread.  Async-signal-safe: no.
@@ -37,12 +38,12 @@ CX_EXPORT cx_token *cx_token_new(void);
  * millisecond, of the delay rounded to whole nanoseconds; kept as a float,
  * so exact to 7 significant digits): the lightweight timeout scope, as
  * Go's context.WithTimeout or .NET's CancellationTokenSource(TimeSpan).  The
- * token and its timer are one allocation of 56 bytes (64 with malloc's header);
- * what only some tokens use (callback and link lists, message, id, fd: 96
- * bytes) is allocated when first needed, as Go's context makes its channel and
- * children map lazily, so linking, listening, polling, asking the id or a
- * cancel by another caller may report -ENOMEM or lose the message where a token
- * from cx_token_new() would not.  The timer runs on the library's timer thread
+ * token and its timer are one allocation; what only some tokens use
+ * (callback and link lists, message, id, fd) is allocated when first
+ * needed, as Go's context makes its channel and children map lazily, so
+ * linking, listening, polling, asking the id or a cancel by another caller
+ * may report -ENOMEM or lose the message where a token from cx_token_new()
+ * would not.  The timer runs on the library's timer thread
  * (started on first use), which is also where the cancel, its cascade and its
  * callbacks run: a slow callback there delays every other timeout of the
  * process. The delay counts on cx_now()'s clock (monotonic, or the virtual

@@ -3,9 +3,12 @@
  * Each call here returns -ECANCELED promptly once the operation is cancelled
  * (by any of its sources, its parent or by hand), -ETIMEDOUT when its own
  * @timeout passes, and never loses a cancel that lands between its check and
- * the start of its wait.  A wait whose own work completed (fd ready,
- * condition signalled) returns that success even if a cancel arrived
- * meanwhile; the cancel is reported by the next cancellation point.
+ * the start of its wait.  A wait whose own work completed (an fd ready)
+ * returns that success even if a cancel arrived meanwhile; the cancel is
+ * reported by the next cancellation point.  A condition variable's wake
+ * carries no result, so cx_cond_wait() reports a cancel it finds on waking
+ * (-ECANCELED even if @cond was also signalled): check your predicate
+ * before taking -ECANCELED as the outcome.
  *
  * Common parameters:
  * @op: (nullable) the operation; NULL means the calling thread's current
@@ -83,8 +86,9 @@ CX_EXPORT int cx_wait_fd(cx_op *op, int fd, short events, double timeout);
  * ops while holding @mutex does not deadlock (unless no thread at all can
  * be started).  Like
  * pthread_cond_wait, expect spurious returns: re-check your predicate.
- * Returns 0 when woken, so if your predicate became true, check it before
- * treating a concurrent cancel as the outcome.
+ * A cancel found on waking wins over a signal that came with it (a wake
+ * says nothing of why), so if your predicate became true, check it before
+ * treating -ECANCELED as the outcome.
  * @cond, @mutex: (not nullable) @mutex locked by the caller, locked again on
  *   return whatever the result.  Timeouts use pthread_cond_clockwait() on
  *   CLOCK_MONOTONIC where available, so @cond may use any clock.

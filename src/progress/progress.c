@@ -7,7 +7,12 @@
 
 #include <cancelable/progress.h>
 
-#include "core/core.h"
+#include "base/base.h"
+#include "op/op.h"
+#include "progress/progress.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
 
 typedef struct cx__progress_cb {
   struct cx__progress_cb *_Atomic next; /* (atomic) */
@@ -16,14 +21,14 @@ typedef struct cx__progress_cb {
   void (*destroy)(void *);
 } cx__progress_cb;
 
-/* Progress callbacks registered in the process: 0 makes reporting free. */
-static _Atomic long listeners;
+static int observe_ops(void);
 
 int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
                       void (*destroy)(void *)) {
   cx__progress_cb *cb;
   cx__stripe *s;
   if (op == NULL || fn == NULL) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
   cb = cx__calloc(1, sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->fn = fn;
@@ -38,17 +43,18 @@ int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
     atomic_store_explicit(&op->progress_head, cb, memory_order_release);
   op->progress_tail = cb;
   pthread_mutex_unlock(&s->mu);
-  atomic_fetch_add(&listeners, 1);
+  cx__op_watch_progress(+1);
   return 0;
 }
 
-void cx__progress_free(cx_op *op) {
+/* Frees the progress callbacks and the withheld report (at destroy). */
+static void progress_free(cx_op *op) {
   cx__progress_cb *cb = atomic_load(&op->progress_head);
   while (cb != NULL) {
     cx__progress_cb *next = atomic_load(&cb->next);
     if (cb->destroy != NULL) cb->destroy(cb->user_data);
     cx__free(cb);
-    atomic_fetch_sub(&listeners, 1);
+    cx__op_watch_progress(-1);
     cb = next;
   }
   cx__free(op->withheld_message);
@@ -59,6 +65,7 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
   cx__stripe *s;
   int64_t ns;
   if (op == NULL || cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->progress_interval = ns;
@@ -68,6 +75,7 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
 
 /* Delivers one report to @reporter's callbacks and each ancestor's. */
 static void deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
+  cx__op_emit_progressed(reporter, message, meta);
   for (cx_op *o = reporter; o != NULL; o = o->parent) {
     cx__progress_cb *cb =
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
@@ -161,7 +169,8 @@ int cx_report_progress(cx_op *op, const char *message,
   cx_meta *filled, *empty = NULL;
   const cx_meta *meta;
   int rc;
-  if (atomic_load_explicit(&listeners, memory_order_relaxed) == 0) return 0;
+  /* Nobody listens (no callback, no event subscriber): reporting is free. */
+  if (!cx__op_progress_watched()) return 0;
   if (op == NULL) op = cx_current();
   if (op == NULL) return 0;
   if (message == NULL) message = "";
@@ -178,7 +187,8 @@ int cx_report_progress(cx_op *op, const char *message,
   return rc;
 }
 
-void cx__progress_flush(cx_op *op) {
+/* Delivers the report withheld by throttling, if any (at exit). */
+static void progress_flush(cx_op *op) {
   cx__stripe *s;
   char *message = NULL;
   cx_meta *meta = NULL;
@@ -197,4 +207,18 @@ void cx__progress_flush(cx_op *op) {
   deliver(op, message, meta);
   cx__free(message);
   cx_meta_free(meta);
+}
+
+static const cx__op_observer observer = {.exiting = progress_flush,
+                                         .destroyed = progress_free};
+static _Atomic bool observing; /* (atomic) observer registered */
+
+/* Follows the ops' exits and ends from the first use of progress on: an op
+ * needs it only once it has a callback or an interval. */
+static int observe_ops(void) {
+  int rc;
+  if (atomic_load_explicit(&observing, memory_order_acquire)) return 0;
+  rc = cx__op_observe(&observer);
+  if (rc == 0) atomic_store_explicit(&observing, true, memory_order_release);
+  return rc;
 }

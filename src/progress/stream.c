@@ -5,7 +5,9 @@
 
 #include <cancelable/progress.h>
 
-#include "core/core.h"
+#include "op/op.h"
+#include "progress/progress.h"
+#include "runtime/alloc.h"
 
 struct cx_stream {
   cx_op *op; /* owned ref */

@@ -8,7 +8,13 @@
 
 #include <cancelable/registry.h>
 
+#include "base/base.h"
+#include "op/op.h"
 #include "registry/registry.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/list.h"
 
 /* uthash allocates through the library's hook and never aborts. */
 static bool oom;
@@ -19,60 +25,54 @@ static bool oom;
 #include <uthash.h>
 
 typedef struct entry {
-  UT_hash_handle hh;         /* by the op's id; guarded by mu */
-  cx_op *op;                 /* owned ref */
-  struct entry *prev, *next; /* in the live or history list */
+  UT_hash_handle hh; /* by the op's id; guarded by mu */
+  cx_op *op;         /* owned ref */
+  cx__list node;     /* in the live or history list */
   bool live;
   bool hashed;
 } entry;
 
 typedef struct list {
-  entry *head, *tail; /* live: oldest first; history: newest first */
+  cx__list head; /* live: oldest first; history: newest first */
   size_t count;
 } list;
 
+#define LIST_INIT(l) \
+  { {&(l).head, &(l).head}, 0 }
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static entry *by_id;              /* guarded by mu */
-static list live, history;        /* guarded by mu */
-static size_t history_max = 1000; /* guarded by mu */
+static entry *by_id;                      /* guarded by mu */
+static list live = LIST_INIT(live);       /* guarded by mu */
+static list history = LIST_INIT(history); /* guarded by mu */
+static size_t history_max = 1000;         /* guarded by mu */
 static _Atomic bool register_default;
 static uint64_t n_completed, n_cancelled, n_failed; /* guarded by mu */
 static double total_duration;                       /* guarded by mu */
 
 /* ---- lists, _locked */
 
+static entry *entry_of(cx__list *node) {
+  return node != NULL ? cx__container_of(node, entry, node) : NULL;
+}
+
+/* The last entry of @l, or NULL. */
+static entry *list_tail(list *l) {
+  return l->count > 0 ? entry_of(l->head.prev) : NULL;
+}
+
 static void list_unlink(list *l, entry *e) {
-  if (e->prev != NULL)
-    e->prev->next = e->next;
-  else
-    l->head = e->next;
-  if (e->next != NULL)
-    e->next->prev = e->prev;
-  else
-    l->tail = e->prev;
-  e->prev = e->next = NULL;
+  cx__list_remove(&e->node);
   l->count--;
 }
 
 static void list_push_tail(list *l, entry *e) {
-  e->next = NULL;
-  e->prev = l->tail;
-  if (l->tail != NULL)
-    l->tail->next = e;
-  else
-    l->head = e;
-  l->tail = e;
+  cx__list_append(&l->head, &e->node);
   l->count++;
 }
 
 static void list_push_head(list *l, entry *e) {
-  e->prev = NULL;
-  e->next = l->head;
-  if (l->head != NULL)
-    l->head->prev = e;
-  else
-    l->tail = e;
-  l->head = e;
+  /* Appending to the tail of the first node puts it in front of it. */
+  cx__list_append(l->head.next, &e->node);
   l->count++;
 }
 
@@ -92,13 +92,10 @@ static void release_all(cx_op **ops, size_t n) {
   for (size_t i = 0; i < n; i++) cx_op_unref(ops[i]);
 }
 
-/* ---- hooks */
+/* ---- the lifecycle events */
 
-bool cx__registry_wants(bool asked) {
-  return asked || atomic_load_explicit(&register_default, memory_order_relaxed);
-}
-
-void cx__registry_enter(cx_op *op) {
+/* Adds a just-entered op to the live table. */
+static void op_registered(cx_op *op) {
   entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
   cx_op *dropped = NULL;
   const char *id = cx__op_id(op);
@@ -126,7 +123,8 @@ void cx__registry_enter(cx_op *op) {
   cx_op_unref(dropped);
 }
 
-void cx__registry_exit(cx_op *op) {
+/* Moves an op that just exited to the history and counts it. */
+static void op_unregistered(cx_op *op) {
   entry *e;
   cx_op *dropped[2] = {NULL, NULL};
   size_t n = 0;
@@ -147,11 +145,32 @@ void cx__registry_exit(cx_op *op) {
     } else {
       list_push_head(&history, e);
       if (history.count > history_max)
-        dropped[n++] = drop_history_locked(history.tail);
+        dropped[n++] = drop_history_locked(list_tail(&history));
     }
   }
   pthread_mutex_unlock(&mu);
   release_all(dropped, n);
+}
+
+static void on_entered(cx_op *op) {
+  if (op->register_asked ||
+      atomic_load_explicit(&register_default, memory_order_relaxed)) {
+    op->registered = true;
+    op_registered(op);
+  }
+}
+
+static void on_exited(cx_op *op) {
+  if (op->registered) op_unregistered(op);
+}
+
+static const cx__op_observer observer = {.entered = on_entered,
+                                         .exited = on_exited};
+
+/* Registered when the library is loaded (when the registry is linked in at
+ * all: a program that never calls it cannot see what it would list). */
+__attribute__((constructor)) static void observe_ops(void) {
+  cx__op_observe(&observer);
 }
 
 /* ---- settings */
@@ -168,7 +187,7 @@ void cx_registry_set_history_size(size_t count) {
   if (history.count > count) {
     dropped = cx__malloc((history.count - count) * sizeof *dropped);
     while (dropped != NULL && history.count > count)
-      dropped[n++] = drop_history_locked(history.tail);
+      dropped[n++] = drop_history_locked(list_tail(&history));
   }
   pthread_mutex_unlock(&mu);
   release_all(dropped, n);
@@ -201,6 +220,7 @@ static bool matches(const cx_op_filter *f, cx_op *op) {
 /* Copies references of the matching ops of @l (at most @limit, 0: all). */
 static int collect(const list *l, const cx_op_filter *f, size_t limit,
                    cx_op_list *out) {
+  cx__list *node;
   size_t cap;
   out->ops = NULL;
   out->count = 0;
@@ -214,7 +234,8 @@ static int collect(const list *l, const cx_op_filter *f, size_t limit,
       return -ENOMEM;
     }
   }
-  for (entry *e = l->head; e != NULL; e = e->next) {
+  cx__list_for_each(node, &l->head) {
+    entry *e = entry_of(node);
     if (limit != 0 && out->count == limit) break;
     if (matches(f, e->op)) out->ops[out->count++] = cx_op_ref(e->op);
   }
@@ -286,13 +307,14 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
 /* ---- statistics and cleanup */
 
 int cx_registry_get_stats(cx_registry_stats *out) {
+  cx__list *node;
   uint64_t finished;
   if (out == NULL) return -EINVAL;
   memset(out, 0, sizeof *out);
   pthread_mutex_lock(&mu);
   out->live = live.count;
-  for (entry *e = live.head; e != NULL; e = e->next) {
-    int status = atomic_load(&e->op->status);
+  cx__list_for_each(node, &live.head) {
+    int status = atomic_load(&entry_of(node)->op->status);
     if (status >= 0 && status < 6) out->live_by_status[status]++;
   }
   out->completed = n_completed;
@@ -318,12 +340,12 @@ long cx_registry_prune(double max_age_seconds, size_t max_count) {
     return -ENOMEM;
   }
   /* Oldest first, from the tail. */
-  while (history.tail != NULL) {
+  while (history.count > 0) {
+    entry *oldest = list_tail(&history);
     bool too_many = max_count != 0 && history.count > max_count;
-    bool too_old =
-        max_age_seconds > 0 && cx_op_end_time(history.tail->op) < cutoff;
+    bool too_old = max_age_seconds > 0 && cx_op_end_time(oldest->op) < cutoff;
     if (!too_many && !too_old) break;
-    dropped[n++] = drop_history_locked(history.tail);
+    dropped[n++] = drop_history_locked(oldest);
   }
   pthread_mutex_unlock(&mu);
   release_all(dropped, n);
@@ -332,34 +354,35 @@ long cx_registry_prune(double max_age_seconds, size_t max_count) {
 }
 
 void cx_registry_clear(void) {
-  entry *all[2];
+  cx__list all, *node;
+  cx__list_init(&all);
   pthread_mutex_lock(&mu);
   HASH_CLEAR(hh, by_id);
-  all[0] = live.head;
-  all[1] = history.head;
-  live.head = live.tail = history.head = history.tail = NULL;
+  cx__list_move_all(&live.head, &all);
+  cx__list_move_all(&history.head, &all);
   live.count = history.count = 0;
   n_completed = n_cancelled = n_failed = 0;
   total_duration = 0;
-  for (int i = 0; i < 2; i++)
-    for (entry *e = all[i]; e != NULL; e = e->next) e->op->reg_entry = NULL;
+  cx__list_for_each(node, &all) entry_of(node)->op->reg_entry = NULL;
   pthread_mutex_unlock(&mu);
-  for (int i = 0; i < 2; i++) {
-    entry *e = all[i];
-    while (e != NULL) {
-      entry *next = e->next;
-      cx_op_unref(e->op);
-      cx__free(e);
-      e = next;
-    }
+  while ((node = cx__list_first(&all)) != NULL) {
+    entry *e = entry_of(node);
+    cx__list_remove(node);
+    cx_op_unref(e->op);
+    cx__free(e);
   }
 }
 
 /* ---- fork: hold the lock across fork() so the child's copy is whole. */
-void cx__registry_fork_prepare(void);
-void cx__registry_fork_parent(void);
-void cx__registry_fork_child(void);
 
-void cx__registry_fork_prepare(void) { pthread_mutex_lock(&mu); }
-void cx__registry_fork_parent(void) { pthread_mutex_unlock(&mu); }
-void cx__registry_fork_child(void) { pthread_mutex_init(&mu, NULL); }
+static void fork_prepare(void) { pthread_mutex_lock(&mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&mu); }
+static void fork_child(void) { pthread_mutex_init(&mu, NULL); }
+
+static const cx__fork_hooks fork_hooks = {fork_prepare, fork_parent,
+                                          fork_child};
+
+/* Registered when the library is loaded, before any op can hold the lock. */
+__attribute__((constructor)) static void register_fork_hooks(void) {
+  cx__fork_register(&fork_hooks);
+}

@@ -2,10 +2,11 @@
  * points and never outlast the op's deadline. */
 #include <math.h>
 
+#include <cancelable/op.h>
 #include <cancelable/run.h>
 #include <cancelable/wait.h>
 
-#include "core/core.h"
+#include "token/token.h"
 
 static int validate(const cx_retry_options *o) {
   if (o->size < sizeof(cx_retry_options) || o->attempts == 0) return -EINVAL;

@@ -9,7 +9,8 @@
 #include <cancelable/run.h>
 #include <cancelable/wait.h>
 
-#include "core/core.h"
+#include "op/op.h"
+#include "runtime/alloc.h"
 
 /* Builds the op described by @o (not entered). */
 static int make_op(const cx_run_options *o, const char *name, cx_op **out) {

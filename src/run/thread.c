@@ -2,7 +2,8 @@
  * (thread pools) and cx_thread_create (run_in_thread). */
 #include <cancelable/run.h>
 
-#include "core/core.h"
+#include "op/op.h"
+#include "runtime/alloc.h"
 
 /* The layout behind the opaque cx_adoption. */
 typedef struct adoption {

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/alloc.h"
 
 _Atomic long cx__alloc_fail_countdown = -1; /* (atomic) -1: never fail */
 static _Atomic bool fail_sticky;            /* (atomic) */

@@ -1,6 +1,6 @@
 /* src/runtime/blocks.c - per-thread caches of freed small blocks, for the
  * objects made and dropped on hot paths (tokens, links, callback nodes,
- * operations, sources).  The fast paths are inline in runtime.h.
+ * operations, sources).  The fast paths are inline in alloc.h.
  *
  * glibc's own per-thread cache costs about 130 instructions for a
  * malloc/free pair (its free checks the chunk, and a multi-threaded process
@@ -10,10 +10,11 @@
  * size of it.  A thread keeps at most CX__BLOCK_DEPTH blocks of a class and
  * hands the rest to free(), so a thread that frees what others made holds a
  * bounded amount; its cache is emptied when it exits.  Under the sanitizers
- * nothing is cached (runtime.h). */
+ * nothing is cached (alloc.h). */
+#include <pthread.h>
 #include <stdlib.h>
 
-#include "runtime/runtime.h"
+#include "runtime/alloc.h"
 
 #if defined(CX__NO_BLOCK_CACHE)
 #include <sanitizer/common_interface_defs.h>

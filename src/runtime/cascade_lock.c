@@ -1,10 +1,11 @@
 /* src/runtime/cascade_lock.c - the one process-wide lock under which
- * cascades run and links are checked for cycles (runtime.h).  Taken only
+ * cascades run and links are checked for cycles (sync.h).  Taken only
  * by cancels of tokens that have children and by cx_token_link(), never
  * by a cancel of a leaf, a check or a wait. */
 #include <pthread.h>
 
-#include "runtime/runtime.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local unsigned depth; /* this thread's nested holds */
@@ -16,8 +17,6 @@ void cx__cascade_lock(void) {
 void cx__cascade_unlock(void) {
   if (--depth == 0) pthread_mutex_unlock(&mu);
 }
-
-bool cx__cascade_lock_held(void) { return depth != 0; }
 
 void cx__cascade_fork_prepare(void) { pthread_mutex_lock(&mu); }
 

@@ -9,7 +9,8 @@
 
 #include <cancelable/clock.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/timer.h"
 
 static _Atomic bool virtual_on;     /* (atomic) */
 static _Atomic int64_t virtual_now; /* (atomic) ns, valid while virtual_on */
@@ -75,6 +76,14 @@ struct timespec cx__ns_to_timespec(int64_t ns) {
   ts.tv_sec = (time_t)(ns / CX__NS_PER_SEC);
   ts.tv_nsec = (long)(ns % CX__NS_PER_SEC);
   return ts;
+}
+
+struct timespec cx__deadline_to_realtime(int64_t deadline) {
+  struct timespec now;
+  int64_t left = deadline - cx__mono_ns();
+  clock_gettime(CLOCK_REALTIME, &now);
+  return cx__ns_to_timespec(cx__add_saturated(
+      (int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec, left > 0 ? left : 0));
 }
 
 int cx__deadline_to_poll_ms(int64_t deadline) {

@@ -1,8 +1,8 @@
-/* src/runtime/lock.c - the contended path of the word locks (runtime.h). */
+/* src/runtime/lock.c - the contended path of the word locks (sync.h). */
 #include <sched.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/sync.h"
 
 /* The critical sections are a few stores long, so a running holder
  * releases within SPINS reads; a holder that was preempted (or a cascade

@@ -1,5 +1,5 @@
 /* src/runtime/park-cond.c - parking on a word with a mutex and a condition
- * variable, where futex(2) is missing.  See runtime.h.
+ * variable, where futex(2) is missing.  See sync.h.
  *
  * Parking has a table of its own, not the objects' lock stripes: an unpark
  * may be made while its caller holds a stripe (a condition source arms its
@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
 
 #define SLOTS 16
 

@@ -1,13 +1,15 @@
 /* src/runtime/park-futex.c - parking on a word with the futex(2) system
  * call: a waiter sleeps in the kernel on the word itself, and a wake costs
- * one system call with no lock taken.  See runtime.h. */
+ * one system call with no lock taken.  See sync.h. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
 
 int cx__park(_Atomic int *word, int expected, int64_t deadline,
              const void *object) {

@@ -10,13 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/fork.h"
+#include "runtime/list.h"
+#include "runtime/signals.h"
+#include "runtime/thread.h"
+#include "runtime/wakeup.h"
 
 #define NSIGNALS 65 /* 1..64 on Linux (SIGRTMAX) */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Broadcast when a watcher's fn returns and when a round of the
+ * dispatcher ends. */
 static pthread_cond_t fired = PTHREAD_COND_INITIALIZER;
-static cx__sigwatch *watchers[NSIGNALS];    /* guarded by mu */
+static cx__hlist watchers[NSIGNALS];        /* guarded by mu: .node */
 static int counts[NSIGNALS];                /* guarded by mu */
 static struct sigaction previous[NSIGNALS]; /* guarded by mu */
 static uint64_t seq;                        /* guarded by mu */
@@ -27,6 +35,10 @@ static cx__wakeup pipe_w = {-1, -1};        /* guarded by mu (creation) */
  * async-signal-safe and, unlike volatile sig_atomic_t, safe across
  * threads. */
 static atomic_int pending[NSIGNALS];
+/* For cx__signals_quiesce(): the dispatcher takes pending flags only in a
+ * round, while busy. */
+static bool busy;       /* guarded by mu */
+static uint64_t rounds; /* guarded by mu: rounds finished */
 
 bool cx__signal_valid(int signo) {
   switch (signo) {
@@ -53,15 +65,27 @@ static void handler(int signo) {
   errno = saved;
 }
 
+static cx__sigwatch *watcher_of(cx__hlist_node *node) {
+  return node != NULL ? cx__container_of(node, cx__sigwatch, node) : NULL;
+}
+
+static cx__sigwatch *first_watcher(int signo) {
+  return watcher_of(watchers[signo].first);
+}
+
+static cx__sigwatch *next_watcher(const cx__sigwatch *w) {
+  return watcher_of(w->node.next);
+}
+
 static void dispatch(int signo) {
   uint64_t round;
   cx__sigwatch *w;
   pthread_mutex_lock(&mu);
   round = ++seq;
-  w = watchers[signo];
+  w = first_watcher(signo);
   while (w != NULL) {
     if (w->seen == round) {
-      w = w->next;
+      w = next_watcher(w);
       continue;
     }
     w->seen = round;
@@ -73,7 +97,7 @@ static void dispatch(int signo) {
     pthread_cond_broadcast(&fired);
     /* Go on from the next watcher; if this one left the list meanwhile,
      * start over (the marks skip those already served). */
-    w = w->watching ? w->next : watchers[signo];
+    w = w->watching ? next_watcher(w) : first_watcher(signo);
   }
   pthread_mutex_unlock(&mu);
 }
@@ -84,11 +108,19 @@ static void *dispatcher_main(void *arg) {
     char buf[64];
     struct pollfd p = {fd, POLLIN, 0};
     poll(&p, 1, -1);
+    pthread_mutex_lock(&mu);
+    busy = true;
+    pthread_mutex_unlock(&mu);
     while (read(fd, buf, sizeof buf) > 0) {
     }
     for (int signo = 1; signo < NSIGNALS; signo++) {
       if (atomic_exchange(&pending[signo], 0)) dispatch(signo);
     }
+    pthread_mutex_lock(&mu);
+    busy = false;
+    rounds++;
+    pthread_cond_broadcast(&fired);
+    pthread_mutex_unlock(&mu);
   }
   return NULL;
 }
@@ -127,10 +159,7 @@ int cx__signal_watch(cx__sigwatch *w, int signo, cx__sigwatch_fn fn) {
     w->seen = seq;
     w->firing = false;
     w->watching = true;
-    w->prev = NULL;
-    w->next = watchers[signo];
-    if (w->next != NULL) w->next->prev = w;
-    watchers[signo] = w;
+    cx__hlist_push(&watchers[signo], &w->node);
   }
   pthread_mutex_unlock(&mu);
   return rc;
@@ -140,11 +169,7 @@ void cx__signal_unwatch(cx__sigwatch *w) {
   pthread_mutex_lock(&mu);
   if (w->watching) {
     int signo = w->signo;
-    if (w->prev != NULL)
-      w->prev->next = w->next;
-    else
-      watchers[signo] = w->next;
-    if (w->next != NULL) w->next->prev = w->prev;
+    cx__hlist_remove(&w->node);
     w->watching = false;
     if (--counts[signo] == 0) sigaction(signo, &previous[signo], NULL);
     if (!(started && pthread_equal(pthread_self(), thread)))
@@ -153,9 +178,40 @@ void cx__signal_unwatch(cx__sigwatch *w) {
   pthread_mutex_unlock(&mu);
 }
 
-void cx__signals_fork_prepare(void);
-void cx__signals_fork_parent(void);
-void cx__signals_fork_child(void);
+/* Whether a signal has reached the handler and not yet a round. */
+static bool any_pending(void) {
+  for (int signo = 1; signo < NSIGNALS; signo++)
+    if (atomic_load(&pending[signo])) return true;
+  return false;
+}
+
+int cx__signals_quiesce(int64_t deadline, uint64_t *finished) {
+  int rc = 0;
+  pthread_mutex_lock(&mu);
+  if (started && pthread_equal(pthread_self(), thread)) {
+    rc = -EDEADLK;
+  } else {
+    /* The handler sets a flag before it writes the pipe, and the
+     * dispatcher clears flags only while busy: while neither holds, every
+     * signal handled so far has been dispatched.  Without a dispatcher
+     * (a fork child before its restart) nothing would clear them. */
+    while (started && (busy || any_pending())) {
+      if (deadline == CX__NO_DEADLINE) {
+        pthread_cond_wait(&fired, &mu);
+      } else {
+        struct timespec ts = cx__deadline_to_realtime(deadline);
+        if (pthread_cond_timedwait(&fired, &mu, &ts) == ETIMEDOUT &&
+            cx__mono_ns() >= deadline) {
+          rc = -ETIMEDOUT;
+          break;
+        }
+      }
+    }
+  }
+  if (finished != NULL) *finished = rounds;
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
 
 void cx__signals_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__signals_fork_parent(void) { pthread_mutex_unlock(&mu); }
@@ -168,6 +224,7 @@ void cx__signals_fork_child(void) {
   pthread_mutex_init(&mu, NULL);
   pthread_cond_init(&fired, NULL);
   started = false;
+  busy = false;
   /* The pipe is shared with the parent, whose dispatcher would steal the
    * child's wakeups: the installed handlers get a pipe of their own. */
   if (pipe_w.read_fd >= 0) {
@@ -181,17 +238,16 @@ void cx__signals_fork_child(void) {
     cx__wakeup_close(&w);
   }
   for (int i = 0; i < NSIGNALS; i++)
-    for (cx__sigwatch *w = watchers[i]; w != NULL; w = w->next)
+    for (cx__sigwatch *w = first_watcher(i); w != NULL; w = next_watcher(w))
       w->firing = false;
 }
 
 /* After fork: restart the dispatcher if signals are watched, so that the
  * handlers inherited from the parent are served. */
-void cx__signals_resume(void);
 void cx__signals_resume(void) {
   bool any = false;
   pthread_mutex_lock(&mu);
-  for (int i = 1; i < NSIGNALS && !any; i++) any = watchers[i] != NULL;
+  for (int i = 1; i < NSIGNALS && !any; i++) any = watchers[i].first != NULL;
   if (any) start_locked();
   pthread_mutex_unlock(&mu);
 }

@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
 
 /* Enough to make unrelated objects rarely share a lock, few enough that
  * fork() can hold them all (ThreadSanitizer tracks at most 64 held locks
@@ -37,9 +38,6 @@ cx__stripe *cx__stripe_for(const void *object) {
 
 /* Fork support: hold every stripe across fork() so that the child never
  * inherits one locked by a thread that does not exist there. */
-void cx__stripes_lock_all(void);
-void cx__stripes_unlock_all(void);
-void cx__stripes_reinit_all(void);
 
 void cx__stripes_lock_all(void) {
   ENSURE_INIT();

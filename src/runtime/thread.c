@@ -3,16 +3,18 @@
  * a small stack, and every signal blocked, so that handlers run on the
  * application's threads. */
 #include <signal.h>
+#include <stdbool.h>
 
-#include "runtime/runtime.h"
+#include "runtime/thread.h"
 
-int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
+static int spawn(pthread_t *thread, bool detached, void *(*main_fn)(void *),
+                 void *arg) {
   pthread_attr_t attr;
   sigset_t all, old;
   pthread_t ignored;
   int rc;
   pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (detached) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -20,4 +22,13 @@ int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   return -rc;
+}
+
+int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
+  return spawn(thread, true, main_fn, arg);
+}
+
+int cx__thread_spawn_joinable(pthread_t *thread, void *(*main_fn)(void *),
+                              void *arg) {
+  return spawn(thread, false, main_fn, arg);
 }

@@ -3,7 +3,7 @@
  * timer that never fires costs one arm and one disarm, no thread and no fd
  * of its own.  Callbacks run on the timer thread with no lock held.
  *
- * The heap is guarded by a word lock (runtime.h): arm and disarm are on
+ * The heap is guarded by a word lock (sync.h): arm and disarm are on
  * every timeout scope's path, and a word lock costs one atomic
  * read-modify-write a pair where a pthread mutex costs two.  The thread
  * sleeps on a futex word (cx__park), which an arm bumps only when the new
@@ -15,7 +15,12 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
+#include "runtime/thread.h"
+#include "runtime/timer.h"
 
 typedef struct service {
   cx__lock lock;          /* guards every field below but the atomics */
@@ -30,6 +35,7 @@ typedef struct service {
   cx__timer *firing;      /* guarded by lock: the timer being fired */
   uint64_t clock_gen;     /* guarded by lock: bumped by clock changes */
   uint64_t seen_gen;      /* guarded by lock: the thread caught up to this */
+  uint64_t fires;         /* guarded by lock: fire() calls returned */
   int64_t sleep_until;    /* guarded by lock: the deadline the thread waits
                              for (CX__NO_DEADLINE: untimed), or
                              INT64_MIN while it is awake */
@@ -51,14 +57,16 @@ static bool fired_locked(void) {
   return svc.fired_waiters > 0;
 }
 
-/* Parks until fired_seq moves; the lock is held on entry and on return. */
-static void wait_fired_locked(void) {
-  int seq = atomic_load(&svc.fired_seq);
+/* Parks until fired_seq moves or @deadline (monotonic ns) passes; the lock
+ * is held on entry and on return.  Returns 0 or ETIMEDOUT. */
+static int wait_fired_locked(int64_t deadline) {
+  int seq = atomic_load(&svc.fired_seq), rc;
   svc.fired_waiters++;
   cx__lock_release(&svc.lock);
-  cx__park(&svc.fired_seq, seq, CX__NO_DEADLINE, &svc);
+  rc = cx__park(&svc.fired_seq, seq, deadline, &svc);
   cx__lock_acquire(&svc.lock);
   svc.fired_waiters--;
+  return rc;
 }
 
 /* ---- heap, all _locked */
@@ -162,6 +170,7 @@ static void *timer_main(void *arg) {
       t->fire(t);
       cx__lock_acquire(&svc.lock);
       svc.firing = NULL;
+      svc.fires++;
       if (fired_locked()) {
         cx__lock_release(&svc.lock);
         cx__unpark_all(&svc.fired_seq, &svc);
@@ -237,7 +246,7 @@ bool cx__timer_disarm(cx__timer *t) {
     else
       /* Firing on the timer thread (perhaps re-armed by its fire() and
        * removed above): wait until that call has returned. */
-      while (svc.firing == t) wait_fired_locked();
+      while (svc.firing == t) wait_fired_locked(CX__NO_DEADLINE);
   }
   cx__lock_release(&svc.lock);
   return disarmed;
@@ -251,8 +260,13 @@ size_t cx__timer_armed_count(void) {
   return n;
 }
 
-void cx__timer_clock_changed(bool wait_fired) {
+/* Has the thread look at the heap again and, when @wait, waits until it
+ * has done so (firing every timer due by then) or until @deadline.  Stores
+ * the number of fires in *@fires (nullable).  Returns 0, -ETIMEDOUT, or
+ * -EDEADLK on the timer thread itself (which cannot wait for itself). */
+static int catch_up(bool wait, int64_t deadline, uint64_t *fires) {
   uint64_t gen;
+  int rc = 0;
   cx__lock_acquire(&svc.lock);
   gen = ++svc.clock_gen;
   if (svc.started) {
@@ -260,16 +274,29 @@ void cx__timer_clock_changed(bool wait_fired) {
     cx__lock_release(&svc.lock);
     wake_thread();
     cx__lock_acquire(&svc.lock);
-    if (wait_fired && !from_thread)
-      while (svc.seen_gen < gen) wait_fired_locked();
+    if (wait && from_thread) rc = -EDEADLK;
+    if (wait && !from_thread)
+      while (svc.seen_gen < gen) {
+        if (wait_fired_locked(deadline) == ETIMEDOUT && svc.seen_gen < gen) {
+          rc = -ETIMEDOUT;
+          break;
+        }
+      }
   }
+  if (fires != NULL) *fires = svc.fires;
   cx__lock_release(&svc.lock);
+  return rc;
+}
+
+void cx__timer_clock_changed(bool wait_fired) {
+  catch_up(wait_fired, CX__NO_DEADLINE, NULL);
+}
+
+int cx__timer_quiesce(int64_t deadline, uint64_t *fires) {
+  return catch_up(true, deadline, fires);
 }
 
 /* ---- fork */
-void cx__timer_fork_prepare(void);
-void cx__timer_fork_parent(void);
-void cx__timer_fork_child(void);
 
 void cx__timer_fork_prepare(void) { cx__lock_acquire(&svc.lock); }
 
@@ -296,7 +323,6 @@ void cx__timer_fork_child(void) {
 
 /* After fork: restart the thread if timers inherited from the parent are
  * armed (their deadlines would otherwise pass unnoticed). */
-void cx__timer_resume(void);
 void cx__timer_resume(void) {
   cx__lock_acquire(&svc.lock);
   if (svc.count > 0) ensure_started_locked();

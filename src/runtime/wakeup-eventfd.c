@@ -5,7 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/wakeup.h"
 
 int cx__wakeup_open(cx__wakeup *w) {
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -5,7 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "runtime/wakeup.h"
 
 static int set_flags(int fd) {
   int fl = fcntl(fd, F_GETFL);

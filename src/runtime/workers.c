@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <signal.h>
 
-#include "runtime/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
+#include "runtime/thread.h"
+#include "runtime/workers.h"
 
 #define MAX_NORMAL 4
 #define MAX_THREADS 64
@@ -27,6 +30,7 @@ static int idle;             /* guarded by mu: waiting, not yet woken
                                 for a job */
 static int wakeups;          /* guarded by mu: signals sent, not yet
                                 taken by a woken worker */
+static uint64_t runs;        /* guarded by mu: job runs finished */
 static _Thread_local cx__job *running_here;
 
 static void push_locked(queue *q, cx__job *job) {
@@ -92,6 +96,7 @@ static void *worker_main(void *arg) {
     running_here = NULL;
     pthread_mutex_lock(&mu);
     unlink_running_locked(job);
+    runs++;
     if (job->state == CX__JOB_RUNNING) job->state = CX__JOB_IDLE;
     if (job->again && job->state == CX__JOB_IDLE) {
       /* Submitted while it ran: run it again. */
@@ -165,11 +170,33 @@ void cx__job_cancel(cx__job *job) {
   pthread_mutex_unlock(&mu);
 }
 
+int cx__workers_quiesce(int64_t deadline, uint64_t *finished) {
+  int rc = 0;
+  pthread_mutex_lock(&mu);
+  if (running_here != NULL) {
+    rc = -EDEADLK; /* a job would wait for itself */
+  } else {
+    /* Every job run ends with a broadcast of `done`; a job queued again
+     * (resubmitted while it ran) is queued before that broadcast. */
+    while (urgent_q.head != NULL || normal_q.head != NULL || running != NULL) {
+      if (deadline == CX__NO_DEADLINE) {
+        pthread_cond_wait(&done, &mu);
+      } else {
+        struct timespec ts = cx__deadline_to_realtime(deadline);
+        if (pthread_cond_timedwait(&done, &mu, &ts) == ETIMEDOUT &&
+            cx__mono_ns() >= deadline) {
+          rc = -ETIMEDOUT;
+          break;
+        }
+      }
+    }
+  }
+  if (finished != NULL) *finished = runs;
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
 /* ---- fork */
-void cx__workers_fork_prepare(void);
-void cx__workers_fork_parent(void);
-void cx__workers_fork_child(void);
-void cx__workers_resume(void);
 
 void cx__workers_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void cx__workers_fork_parent(void) { pthread_mutex_unlock(&mu); }

@@ -4,8 +4,11 @@
  * have triggered since start in a bit mask (hence at most 64). */
 #include <stdio.h>
 
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
 #include "sources/sources.h"
-#include "util/cx_utf8.h"
+#include "util/cxu_utf8.h"
 
 #define MAX_CHILDREN 64
 
@@ -26,7 +29,7 @@ static int start(cx_source *src, void *user_data) {
   c->fired = false;
   pthread_mutex_unlock(&s->mu);
   for (size_t i = 0; i < c->count; i++) {
-    int rc = cx__source_start(c->kids[i], src->op);
+    int rc = cx__source_start(c->kids[i], src->host);
     if (rc != 0) {
       while (i-- > 0) cx__source_stop(c->kids[i]);
       return rc;
@@ -59,9 +62,6 @@ static int64_t deadline(const cx_source *src) {
 }
 
 void cx__composite_child_fired(cx_source *src, cx_source *child,
-                               cx_reason reason, const char *message);
-
-void cx__composite_child_fired(cx_source *src, cx_source *child,
                                cx_reason reason, const char *message) {
   composite *c = src->user_data;
   cx__stripe *s = cx__stripe_for(src);
@@ -79,7 +79,7 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
   pthread_mutex_unlock(&s->mu);
   if (!fire) return;
   if (c->all) {
-    cx__utf8_snprintf(text, sizeof text,
+    cxu_utf8_snprintf(text, sizeof text,
                       "all %zu sources triggered (the last: %s)", c->count,
                       child->name);
     message = text;

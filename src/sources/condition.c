@@ -6,8 +6,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/sync.h"
+#include "runtime/timer.h"
+#include "runtime/workers.h"
 #include "sources/condition.h"
-#include "util/cx_utf8.h"
+#include "sources/sources.h"
+#include "util/cxu_utf8.h"
 
 struct cx__condition {
   cx_source *source;
@@ -34,8 +42,7 @@ void cx__condition_set_describe(cx_source *src,
 }
 
 static void on_timer(cx__timer *t) {
-  cx__condition *c =
-      (cx__condition *)((char *)t - offsetof(cx__condition, timer));
+  cx__condition *c = cx__container_of(t, cx__condition, timer);
   cx__stripe *s = cx__stripe_for(c);
   pthread_mutex_lock(&s->mu);
   if (!c->stopped && cx__job_submit(&c->job) != 0)
@@ -45,24 +52,23 @@ static void on_timer(cx__timer *t) {
 }
 
 static void check(cx__job *job) {
-  cx__condition *c =
-      (cx__condition *)((char *)job - offsetof(cx__condition, job));
+  cx__condition *c = cx__container_of(job, cx__condition, job);
   cx__stripe *s;
   int rc = c->predicate(c->user_data);
   c->checks++;
   if (rc > 0) {
     char msg[256];
     if (c->describe != NULL)
-      cx__utf8_snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
+      cxu_utf8_snprintf(msg, sizeof msg, "%s", c->describe(c->user_data));
     else
-      cx__utf8_snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
+      cxu_utf8_snprintf(msg, sizeof msg, "condition '%s' met after %lu check%s",
                         c->source->name, c->checks, c->checks == 1 ? "" : "s");
     cx__source_fire(c->source, c->source->reason, msg);
     return;
   }
   if (rc < 0) {
     c->errors++;
-    cx__log(CX_LOG_WARNING, c->source->op ? cx_op_id(c->source->op) : NULL,
+    cx__log(CX_LOG_WARNING, cx__source_owner_id(c->source),
             "condition '%s' failed (%d), error %lu; polling goes on",
             c->source->name, rc, c->errors);
   }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "runtime/alloc.h"
 #include "sources/condition.h"
 
 typedef struct resource {

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
+#include "runtime/signals.h"
 #include "sources/sources.h"
 
 #define MAX_SIGNALS 64

@@ -2,6 +2,12 @@
  * the "no trigger after stop" rule, and the op's list of sources. */
 #include <string.h>
 
+#include "base/base.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/list.h"
+#include "runtime/sync.h"
 #include "sources/sources.h"
 
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
@@ -79,9 +85,6 @@ static void wait_inflight(cx_source *src) {
   pthread_mutex_unlock(&s->mu);
 }
 
-void cx__composite_child_fired(cx_source *composite, cx_source *child,
-                               cx_reason reason, const char *message);
-
 bool cx__source_fire(cx_source *src, cx_reason reason, const char *message) {
   /* seq_cst pairs with stop(): either we see STOPPED or it sees us. */
   atomic_fetch_add(&src->inflight, 1);
@@ -93,7 +96,7 @@ bool cx__source_fire(cx_source *src, cx_reason reason, const char *message) {
   if (src->parent != NULL)
     cx__composite_child_fired(src->parent, src, reason, message);
   else
-    cx_token_cancel(src->op->token, reason, message);
+    cx_token_cancel(src->host->token, reason, message);
   inflight_done(src);
   return true;
 }
@@ -103,9 +106,9 @@ bool cx_source_trigger(cx_source *src, const char *message) {
   return cx__source_fire(src, src->reason, message);
 }
 
-int cx__source_start(cx_source *src, cx_op *op) {
+int cx__source_start(cx_source *src, const cx__source_host *host) {
   int rc;
-  src->op = op;
+  src->host = host;
   atomic_store(&src->triggered, false);
   atomic_store(&src->state, CX__SRC_STARTED);
   rc = src->ops.start(src, src->user_data);
@@ -128,61 +131,48 @@ int64_t cx__source_deadline(const cx_source *src) {
   return src->deadline != NULL ? src->deadline(src) : CX__NO_DEADLINE;
 }
 
-/* ---- the op's list */
+/* ---- lists of sources */
 
-void cx__sources_append(cx_op *op, cx_source *src) {
-  cx_source **tail = &op->sources;
-  while (*tail != NULL) tail = &(*tail)->next;
-  src->next = NULL;
+static cx_source *source_of(const cx__list *node) {
+  return cx__container_of(node, cx_source, node);
+}
+
+void cx__sources_append(cx__list *list, cx_source *src) {
+  cx__list_append(list, &src->node);
   src->owned = true;
-  *tail = src;
 }
 
-int cx_op_add_source(cx_op *op, cx_source *src) {
-  cx__stripe *s;
-  int rc = 0;
-  if (op == NULL || src == NULL || src->owned) return -EINVAL;
-  s = cx__stripe_for(op);
-  pthread_mutex_lock(&s->mu);
-  if (atomic_load(&op->status) != CX_STATUS_PENDING)
-    rc = -EBUSY;
-  else
-    cx__sources_append(op, src);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
-}
-
-int cx__sources_start(cx_op *op) {
-  for (cx_source *src = op->sources; src != NULL; src = src->next) {
-    int rc = cx__source_start(src, op);
+int cx__sources_start(const cx__list *list, const cx__source_host *host) {
+  cx__list *node, *undo;
+  cx__list_for_each(node, list) {
+    int rc = cx__source_start(source_of(node), host);
     if (rc != 0) {
-      for (cx_source *s = op->sources; s != src; s = s->next)
-        cx__source_stop(s);
+      for (undo = list->next; undo != node; undo = undo->next)
+        cx__source_stop(source_of(undo));
       return rc;
     }
   }
   return 0;
 }
 
-void cx__sources_stop(cx_op *op) {
-  for (cx_source *src = op->sources; src != NULL; src = src->next)
-    cx__source_stop(src);
+void cx__sources_stop(const cx__list *list) {
+  cx__list *node;
+  cx__list_for_each(node, list) cx__source_stop(source_of(node));
 }
 
-void cx__sources_free(cx_op *op) {
-  cx_source *src = op->sources;
-  op->sources = NULL;
-  while (src != NULL) {
-    cx_source *next = src->next;
-    cx_source_free(src);
-    src = next;
+void cx__sources_free(cx__list *list) {
+  cx__list *node;
+  while ((node = cx__list_first(list)) != NULL) {
+    cx__list_remove(node);
+    cx_source_free(source_of(node));
   }
 }
 
-int64_t cx__sources_deadline(const cx_op *op) {
+int64_t cx__sources_deadline(const cx__list *list) {
   int64_t best = CX__NO_DEADLINE;
-  for (const cx_source *src = op->sources; src != NULL; src = src->next) {
-    int64_t d = cx__source_deadline(src);
+  cx__list *node;
+  cx__list_for_each(node, list) {
+    int64_t d = cx__source_deadline(source_of(node));
     if (d < best) best = d;
   }
   return best;

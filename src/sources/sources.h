@@ -1,28 +1,44 @@
 /* src/sources/sources.h - internal structure of sources.  Every source kind,
  * built-in or custom, is a cx_source with a cx_source_ops; built-ins keep
- * their state in user_data and may add a deadline hook. */
+ * their state in user_data and may add a deadline hook.  Sources sit below
+ * operations: a started source knows only its host (the token it cancels),
+ * never the op that owns it. */
 #ifndef CX_SOURCES_H
 #define CX_SOURCES_H
 
 #include <cancelable/source.h>
 
-#include "core/core.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/list.h"
+#include "token/token.h"
 
 enum { CX__SRC_IDLE = 0, CX__SRC_STARTED = 1, CX__SRC_STOPPED = 2 };
 
+/* What started sources act on (an op embeds one; valid from the start of
+ * its sources to their stop). */
+typedef struct cx__source_host {
+  cx_token *token;    /* what a trigger cancels */
+  int64_t start_mono; /* cx__now_ns() when the sources were started (0:
+                         unknown); timeouts count from it */
+  /* (nullable) the owner's id, for logs; NULL when out of memory. */
+  const char *(*id)(const struct cx__source_host *host);
+} cx__source_host;
+
 struct cx_source {
-  cx_source_ops ops;      /* immutable copy */
-  void *user_data;        /* immutable */
-  cx_reason reason;       /* immutable; NONE for composites */
-  const char *name;       /* immutable (owned when name_owned) */
-  bool name_owned;        /* immutable */
-  cx_source *parent;      /* immutable once owned: composite or NULL */
-  cx_source *next;        /* in op->sources; guarded by the op's stripe */
-  cx_op *op;              /* set before start: the op it cancels */
-  bool owned;             /* guarded by the owner: given away */
-  _Atomic int state;      /* (atomic) CX__SRC_* */
-  _Atomic bool triggered; /* (atomic) */
-  _Atomic int inflight;   /* (atomic) triggers being delivered */
+  cx_source_ops ops;           /* immutable copy */
+  void *user_data;             /* immutable */
+  cx_reason reason;            /* immutable; NONE for composites */
+  const char *name;            /* immutable (owned when name_owned) */
+  bool name_owned;             /* immutable */
+  cx_source *parent;           /* immutable once owned: composite or NULL */
+  cx__list node;               /* in its owner's list; guarded by the owner */
+  const cx__source_host *host; /* set before start: what it cancels */
+  bool owned;                  /* guarded by the owner: given away */
+  _Atomic int state;           /* (atomic) CX__SRC_* */
+  _Atomic bool triggered;      /* (atomic) */
+  _Atomic int inflight;        /* (atomic) triggers being delivered */
   /* (nullable) the deadline the source imposes once started. */
   int64_t (*deadline)(const cx_source *src);
 };
@@ -31,8 +47,8 @@ struct cx_source {
  * when @copy_name, else it must be a static string. */
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
                             cx_reason reason, const char *name, bool copy_name);
-/* Starts @src for @op; 0 or the start error. */
-int cx__source_start(cx_source *src, cx_op *op);
+/* Starts @src for @host; 0 or the start error. */
+int cx__source_start(cx_source *src, const cx__source_host *host);
 /* Stops @src: no trigger is delivered after it returns. */
 void cx__source_stop(cx_source *src);
 /* Delivers a trigger with an explicit reason (composites). */
@@ -40,13 +56,27 @@ bool cx__source_fire(cx_source *src, cx_reason reason, const char *message);
 /* Earliest deadline of @src (CX__NO_DEADLINE when none). */
 int64_t cx__source_deadline(const cx_source *src);
 
-/* The op's list (op.c calls these). */
-/* Appends @src (not owned yet) to the list: under the op's stripe, or
- * before the op is shared. */
-void cx__sources_append(cx_op *op, cx_source *src);
-int cx__sources_start(cx_op *op);
-void cx__sources_stop(cx_op *op);
-void cx__sources_free(cx_op *op);
-int64_t cx__sources_deadline(const cx_op *op);
+/* The id of @src's host for logs (NULL when not started or unknown). */
+static inline const char *cx__source_owner_id(const cx_source *src) {
+  const cx__source_host *h = src->host;
+  return h != NULL && h->id != NULL ? h->id(h) : NULL;
+}
+
+/* A list of sources (an op's), linked through cx_source.node; the owner
+ * guards it. */
+/* Appends @src (not owned yet) to @list and marks it owned. */
+void cx__sources_append(cx__list *list, cx_source *src);
+/* Starts every source of @list for @host; on an error, stops those started
+ * and returns it.  0 or the start error. */
+int cx__sources_start(const cx__list *list, const cx__source_host *host);
+/* Stops every source of @list. */
+void cx__sources_stop(const cx__list *list);
+/* Frees every source of @list and empties it. */
+void cx__sources_free(cx__list *list);
+/* The earliest deadline of @list's started sources (CX__NO_DEADLINE). */
+int64_t cx__sources_deadline(const cx__list *list);
+/* A composite's sub-source fired (composite.c). */
+void cx__composite_child_fired(cx_source *composite, cx_source *child,
+                               cx_reason reason, const char *message);
 
 #endif /* CX_SOURCES_H */

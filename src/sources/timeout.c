@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/timer.h"
 #include "sources/sources.h"
 
 typedef struct timeout_state {
@@ -14,8 +18,7 @@ typedef struct timeout_state {
 } timeout_state;
 
 static void fire(cx__timer *t) {
-  timeout_state *ts =
-      (timeout_state *)((char *)t - offsetof(timeout_state, timer));
+  timeout_state *ts = cx__container_of(t, timeout_state, timer);
   char secs[32], msg[64];
   cx__format_seconds(ts->duration, secs, sizeof secs);
   snprintf(msg, sizeof msg, "timed out after %s s", secs);
@@ -24,9 +27,10 @@ static void fire(cx__timer *t) {
 
 static int start(cx_source *src, void *user_data) {
   timeout_state *ts = user_data;
-  /* The op's enter read the clock just before starting its sources (on
-   * this thread): count from that instant, and save a read. */
-  int64_t now = src->op->start_mono != 0 ? src->op->start_mono : cx__now_ns();
+  /* The host (an op's enter) read the clock just before starting its
+   * sources (on this thread): count from that instant, and save a read. */
+  int64_t now =
+      src->host->start_mono != 0 ? src->host->start_mono : cx__now_ns();
   int64_t deadline = cx__add_saturated(now, ts->duration);
   atomic_store(&ts->deadline, deadline);
   return cx__timer_arm(&ts->timer, deadline);

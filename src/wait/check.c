@@ -1,4 +1,5 @@
 /* src/wait/check.c - the non-blocking cancellation point. */
+#include "op/op.h"
 #include "wait/wait_internal.h"
 
 int cx_check(const cx_op *op) {

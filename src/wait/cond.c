@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/fork.h"
+#include "runtime/workers.h"
 #include "wait/wait_internal.h"
 
 typedef struct waker {
@@ -21,7 +25,7 @@ static void broadcast_locked(waker *w) {
 }
 
 static void wake_later(cx__job *job) {
-  broadcast_locked((waker *)((char *)job - offsetof(waker, job)));
+  broadcast_locked(cx__container_of(job, waker, job));
 }
 
 /* The cancel callback.  It runs on the cancelling thread, often the timer

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/fork.h"
 #include "wait/wait_internal.h"
 
 #define STACK_FDS 16

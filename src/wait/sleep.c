@@ -2,6 +2,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "runtime/clock.h"
 #include "wait/wait_internal.h"
 
 /* Uncancellable sleep to an absolute monotonic deadline. */

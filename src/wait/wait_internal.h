@@ -4,7 +4,7 @@
 
 #include <cancelable/wait.h>
 
-#include "core/core.h"
+#include "op/op.h"
 
 /* The op a cancellation point acts on: @op, or the current one (NULL when
  * there is none). */

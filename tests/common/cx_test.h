@@ -102,6 +102,24 @@ int cx_test_vclock_teardown(void **state);
  * cancel time lost for good, for one). */
 double cx_test_patience(double seconds);
 
+/* Waits until the library's service threads are idle: the timers due now
+ * have fired, the condition checks and other jobs queued on the workers
+ * have run, the signal dispatcher has dispatched every signal its handler
+ * took and the completion thread has finished every signal-safe cancel
+ * (the internal cx__quiesce()).  On the virtual clock, after
+ * cx_clock_advance() it makes "nothing happened" exact: what the advance
+ * caused is over.  Fails the test if a service thread stays busy (a
+ * blocked predicate) for 60 s.  Only in executables linked with
+ * cancelable_static (cx_add_test_executable(... LIBRARY cancelable_static)). */
+#define cx_test_quiesce() cx_test_quiesce_at(__FILE__, __LINE__)
+void cx_test_quiesce_at(const char *file, int line);
+
+/* cx_clock_advance(@seconds) (which fails the test on error), then
+ * cx_test_quiesce().  The same library restriction. */
+#define cx_test_advance(seconds) \
+  cx_test_advance_at((seconds), __FILE__, __LINE__)
+void cx_test_advance_at(double seconds, const char *file, int line);
+
 /* Seconds on CLOCK_MONOTONIC, for generous bounds in real-time tests. */
 double cx_test_now(void);
 

@@ -2,9 +2,9 @@
  * 8 threads enter and exit registered ops (some with children and
  * timeouts), query (list with filters, children, history, find, stats),
  * cancel by id and by pattern, prune and resize the history, all at once,
- * for CX_STRESS_SECONDS seconds (default 10).  Run under TSan (no report)
- * and ASan (no leak, no use after free); at the end the totals must add up
- * and nothing is left live.  A second test also races cx_registry_clear().
+ * for CX_STRESS_SECONDS seconds (default 3; CI: 20).  Run under TSan (no
+ * report) and ASan (no leak, no use after free); at the end the totals must add
+ * up and nothing is left live.  A second test also races cx_registry_clear().
  */
 #include "cx_test.h"
 
@@ -303,14 +303,14 @@ static void run_stress(double seconds, bool with_clear) {
 
 static void test_registry_stress_mixed(void **state) {
   (void)state;
-  run_stress(stress_seconds(10.0), false);
+  run_stress(stress_seconds(3.0), false);
 }
 
 /* The same with cx_registry_clear() racing everything (a third of the
  * time, at least 1 s). */
 static void test_registry_stress_clear(void **state) {
   (void)state;
-  double s = stress_seconds(10.0) / 3;
+  double s = stress_seconds(3.0) / 3;
   run_stress(s < 1.0 ? 1.0 : s, true);
 }
 

@@ -23,15 +23,15 @@
 #include <unistd.h>
 
 #include "conditions.h"
-#include "cx_json.h"
-#include "cx_utf8.h"
+#include "cxu_json.h"
+#include "cxu_utf8.h"
 #include "duration.h"
 #include "expr.h"
-#include "progress.h"
+#include "progress_channel.h"
 #include "report.h"
 #include "signames.h"
-#include "sources.h"
 #include "statusline.h"
+#include "triggers.h"
 
 /* ---- Durations (as GNU timeout). */
 
@@ -521,29 +521,29 @@ static void test_statusline_format(void **state) {
 /* ---- util/cx_json. */
 
 static void test_json_escaping(void **state) {
-  cx__json j;
+  cxu_json j;
   char all[40];
   (void)state;
   for (int i = 0; i < 31; i++) all[i] = (char)(i + 1); /* 0x01..0x1f */
   all[31] = 0x7f;
   memcpy(all + 32, "\"\\/\xc3\xa9", 5); /* " \ / e-acute */
-  cx__json_init(&j);
-  cx__json_object_begin(&j);
-  cx__json_key(&j, "k\n");
-  cx__json_string_n(&j, all, 37);
-  cx__json_key(&j, "nul");
-  cx__json_string_n(&j, "a\0b", 3);
-  cx__json_key(&j, "n");
-  cx__json_array_begin(&j);
-  cx__json_int(&j, -5);
-  cx__json_double(&j, 0.25);
-  cx__json_double(&j, NAN);
-  cx__json_bool(&j, true);
-  cx__json_null(&j);
-  cx__json_string(&j, NULL);
-  cx__json_array_end(&j);
-  cx__json_object_end(&j);
-  CX_ASSERT_OK(cx__json_error(&j));
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_key(&j, "k\n");
+  cxu_json_string_n(&j, all, 37);
+  cxu_json_key(&j, "nul");
+  cxu_json_string_n(&j, "a\0b", 3);
+  cxu_json_key(&j, "n");
+  cxu_json_array_begin(&j);
+  cxu_json_int(&j, -5);
+  cxu_json_double(&j, 0.25);
+  cxu_json_double(&j, NAN);
+  cxu_json_bool(&j, true);
+  cxu_json_null(&j);
+  cxu_json_string(&j, NULL);
+  cxu_json_array_end(&j);
+  cxu_json_object_end(&j);
+  CX_ASSERT_OK(cxu_json_error(&j));
   assert_string_equal(
       j.buf,
       "{\"k\\n\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t"
@@ -552,66 +552,66 @@ static void test_json_escaping(void **state) {
       "\\u001e\\u001f\\u007f\\\"\\\\/\xc3\xa9\",\"nul\":\"a\\u0000b\","
       "\"n\":[-5,0.25,null,true,null,null]}");
   assert_int_equal(j.len, strlen(j.buf));
-  cx__json_free(&j);
+  cxu_json_free(&j);
 }
 
 static void test_json_misuse(void **state) {
-  cx__json j;
+  cxu_json j;
   (void)state;
-  cx__json_init(&j);
-  cx__json_object_begin(&j);
-  cx__json_int(&j, 1); /* a value without a key */
-  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
-  cx__json_free(&j);
-  cx__json_init(&j);
-  cx__json_array_begin(&j);
-  cx__json_object_end(&j); /* mismatched */
-  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
-  cx__json_free(&j);
-  cx__json_init(&j);
-  for (int i = 0; i < CX__JSON_MAX_DEPTH + 1; i++) cx__json_array_begin(&j);
-  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
-  cx__json_free(&j);
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_int(&j, 1); /* a value without a key */
+  CX_ASSERT_ERR(-EINVAL, cxu_json_error(&j));
+  cxu_json_free(&j);
+  cxu_json_init(&j);
+  cxu_json_array_begin(&j);
+  cxu_json_object_end(&j); /* mismatched */
+  CX_ASSERT_ERR(-EINVAL, cxu_json_error(&j));
+  cxu_json_free(&j);
+  cxu_json_init(&j);
+  for (int i = 0; i < CXU_JSON_MAX_DEPTH + 1; i++) cxu_json_array_begin(&j);
+  CX_ASSERT_ERR(-EINVAL, cxu_json_error(&j));
+  cxu_json_free(&j);
   /* A second top-level value would make "[]1" or "1 2": not JSON (issue
    * #13, found by fuzz/fuzz_json.c). */
-  cx__json_init(&j);
-  cx__json_array_begin(&j);
-  cx__json_array_end(&j);
-  CX_ASSERT_OK(cx__json_error(&j));
-  cx__json_int(&j, 1);
-  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  cxu_json_init(&j);
+  cxu_json_array_begin(&j);
+  cxu_json_array_end(&j);
+  CX_ASSERT_OK(cxu_json_error(&j));
+  cxu_json_int(&j, 1);
+  CX_ASSERT_ERR(-EINVAL, cxu_json_error(&j));
   assert_string_equal(j.buf, "[]");
-  cx__json_free(&j);
-  cx__json_init(&j);
-  cx__json_null(&j);
-  cx__json_object_begin(&j);
-  CX_ASSERT_ERR(-EINVAL, cx__json_error(&j));
+  cxu_json_free(&j);
+  cxu_json_init(&j);
+  cxu_json_null(&j);
+  cxu_json_object_begin(&j);
+  CX_ASSERT_ERR(-EINVAL, cxu_json_error(&j));
   assert_string_equal(j.buf, "null");
-  cx__json_free(&j);
+  cxu_json_free(&j);
 }
 
 static void test_json_grows(void **state) {
-  cx__json j;
+  cxu_json j;
   (void)state;
-  cx__json_init(&j);
-  cx__json_array_begin(&j);
-  for (int i = 0; i < 10000; i++) cx__json_string(&j, "0123456789");
-  cx__json_array_end(&j);
-  CX_ASSERT_OK(cx__json_error(&j));
+  cxu_json_init(&j);
+  cxu_json_array_begin(&j);
+  for (int i = 0; i < 10000; i++) cxu_json_string(&j, "0123456789");
+  cxu_json_array_end(&j);
+  CX_ASSERT_OK(cxu_json_error(&j));
   assert_int_equal(j.len, 2 + 10000 * 13 - 1);
-  cx__json_free(&j);
+  cxu_json_free(&j);
 }
 
-/* The JSON text of one string value written by cx__json_string_n(). */
+/* The JSON text of one string value written by cxu_json_string_n(). */
 static char *json_of(const char *s, size_t n) {
-  cx__json j;
+  cxu_json j;
   char *text;
-  cx__json_init(&j);
-  cx__json_string_n(&j, s, n);
-  CX_ASSERT_OK(cx__json_error(&j));
+  cxu_json_init(&j);
+  cxu_json_string_n(&j, s, n);
+  CX_ASSERT_OK(cxu_json_error(&j));
   text = strdup(j.buf);
   assert_non_null(text);
-  cx__json_free(&j);
+  cxu_json_free(&j);
   return text;
 }
 
@@ -689,23 +689,23 @@ static void test_json_utf8_invalid(void **state) {
 /* Keys go through the same writer; jansson (strict: it refuses invalid
  * UTF-8) reads the whole object back. */
 static void test_json_utf8_key_parses(void **state) {
-  cx__json j;
+  cxu_json j;
   json_error_t err;
   json_t *root;
   (void)state;
-  cx__json_init(&j);
-  cx__json_object_begin(&j);
-  cx__json_key(&j, "k\xff\xed\xa0\x80");
-  cx__json_string(&j, "v\xc3");
-  cx__json_object_end(&j);
-  CX_ASSERT_OK(cx__json_error(&j));
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_key(&j, "k\xff\xed\xa0\x80");
+  cxu_json_string(&j, "v\xc3");
+  cxu_json_object_end(&j);
+  CX_ASSERT_OK(cxu_json_error(&j));
   root = json_loads(j.buf, 0, &err);
   if (root == NULL) fail_msg("%s: %s", j.buf, err.text);
   assert_string_equal(
       json_string_value(json_object_get(root, "k" FFFD FFFD FFFD FFFD)),
       "v" FFFD);
   json_decref(root);
-  cx__json_free(&j);
+  cxu_json_free(&j);
 }
 
 /* ---- util/cx_utf8: cutting on character boundaries. */
@@ -731,16 +731,16 @@ static void test_utf8_cut(void **state) {
   char buf[8];
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    if (cx__utf8_cut(cases[i].s, cases[i].n) != cases[i].want)
+    if (cxu_utf8_cut(cases[i].s, cases[i].n) != cases[i].want)
       fail_msg("case %zu: %zu, want %zu", i,
-               cx__utf8_cut(cases[i].s, cases[i].n), cases[i].want);
+               cxu_utf8_cut(cases[i].s, cases[i].n), cases[i].want);
   /* 7 bytes fit in buf: "ab" and one euro sign (5), not half of the
    * second. */
   assert_int_equal(
-      cx__utf8_snprintf(buf, sizeof buf, "ab%s", "\xe2\x82\xac\xe2\x82\xac"),
+      cxu_utf8_snprintf(buf, sizeof buf, "ab%s", "\xe2\x82\xac\xe2\x82\xac"),
       5);
   assert_string_equal(buf, "ab\xe2\x82\xac");
-  assert_int_equal(cx__utf8_snprintf(buf, sizeof buf, "%d", 42), 2);
+  assert_int_equal(cxu_utf8_snprintf(buf, sizeof buf, "%d", 42), 2);
   assert_string_equal(buf, "42");
 }
 
@@ -802,9 +802,9 @@ static void test_report_progress_message_cut(void **state) {
   free(want);
 }
 
-/* Whether @s ends after a whole character (cx__utf8_cut() keeps it all). */
+/* Whether @s ends after a whole character (cxu_utf8_cut() keeps it all). */
 static bool ends_on_character(const char *s) {
-  return cx__utf8_cut(s, strlen(s)) == strlen(s);
+  return cxu_utf8_cut(s, strlen(s)) == strlen(s);
 }
 
 /* Issue #13 (defect 2): the other places that cut text to a fixed size cut

@@ -28,8 +28,7 @@
 #include <cancelable.h>
 
 /* Internal (static library): the process-wide cascade lock. */
-void cx__cascade_lock(void);
-void cx__cascade_unlock(void);
+#include "runtime/sync.h"
 
 /* ---- callbacks after descendants */
 

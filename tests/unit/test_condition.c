@@ -12,6 +12,11 @@
  * does not trigger, the default interval is 5 s, CPU with a busy thread.
  * Issue #13: the trigger message and the log line of a condition with a
  * long name are cut on a character boundary.
+ *
+ * "Not yet" and "no more" are exact: the virtual clock is advanced to one
+ * tick (1 ns) before a check is due, or past any due, and cx_test_advance()
+ * returns only once the checks it caused have run (cx_test_quiesce()).
+ * Linked with the static library for that.
  */
 #include "cx_test.h"
 
@@ -27,6 +32,9 @@
 
 /* ---------------------------------------------------------------------- */
 /* helpers */
+
+/* The virtual clock's resolution: 1 ns. */
+#define TICK 1e-9
 
 typedef struct pred {
   atomic_int calls;
@@ -82,18 +90,6 @@ static bool wait_count(atomic_int *counter, int value) {
   return atomic_load(counter) >= value;
 }
 
-/* Advances the virtual clock by @interval until the predicate has been
- * called @calls times (a check re-arms only after its predicate returned,
- * so an advance may come too early: advance again). */
-static void advance_until_calls(pred *p, double interval, int calls) {
-  double t0 = cx_test_now();
-  while (atomic_load(&p->calls) < calls && cx_test_now() - t0 < 10) {
-    CX_ASSERT_OK(cx_clock_advance(interval));
-    cx_test_sleep(0.002);
-  }
-  assert_true(atomic_load(&p->calls) >= calls);
-}
-
 /* Advances until the op is cancelled. */
 static void advance_until_cancelled(cx_op *op, double interval) {
   double t0 = cx_test_now();
@@ -109,20 +105,25 @@ static void advance_until_cancelled(cx_op *op, double interval) {
 
 static void test_triggers_after_checks(void **state) {
   (void)state;
-  CX_ASSERT_OK(cx_clock_use_virtual());
   pred p = {0};
   p.met_at = 3;
   cx_op *op = cond_op(&p, 1.0, "ready");
   assert_string_equal(cx_op_name(op), "ready");
   CX_ASSERT_OK(cx_op_enter(op));
-  /* the first check comes one interval after enter */
-  CX_ASSERT_OK(cx_clock_advance(0.9));
-  cx_test_sleep(0.05);
+  /* the first check comes one interval after enter, not a tick before */
+  cx_test_advance(1.0 - TICK);
   assert_int_equal(atomic_load(&p.calls), 0);
-  CX_ASSERT_OK(cx_clock_advance(0.1));
-  assert_true(wait_count(&p.calls, 1));
-  advance_until_cancelled(op, 1.0);
+  cx_test_advance(TICK);
+  assert_int_equal(atomic_load(&p.calls), 1);
+  /* then one each interval after the previous one */
+  cx_test_advance(1.0 - TICK);
+  assert_int_equal(atomic_load(&p.calls), 1);
+  cx_test_advance(TICK);
+  assert_int_equal(atomic_load(&p.calls), 2);
+  assert_false(cx_op_is_cancelled(op));
+  cx_test_advance(1.0);
   assert_int_equal(atomic_load(&p.calls), 3);
+  assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   const char *msg = cx_op_cancel_message(op);
   assert_non_null(strstr(msg, "condition"));
@@ -133,13 +134,13 @@ static void test_triggers_after_checks(void **state) {
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   /* no check after exit */
-  for (int i = 0; i < 5; i++) CX_ASSERT_OK(cx_clock_advance(1.0));
-  cx_test_sleep(0.05);
+  atomic_store(&p.exited, true);
+  for (int i = 0; i < 5; i++) cx_test_advance(1.0);
   assert_int_equal(atomic_load(&p.calls), 3);
+  assert_int_equal(atomic_load(&p.after_exit), 0);
   assert_int_equal(atomic_load(&p.destroys), 0);
   cx_op_unref(op);
   assert_int_equal(atomic_load(&p.destroys), 1);
-  CX_ASSERT_OK(cx_clock_use_real());
 }
 
 static void test_met_first_check(void **state) {
@@ -282,7 +283,11 @@ static void test_slow_predicate_real(void **state) {
   CX_ASSERT_OK(cx_op_exit(slow, 0));
   atomic_store(&p.exited, true);
   assert_int_equal(atomic_load(&p.running), 0);
+  /* no check after: past the interval a check still armed would be due,
+   * and the quiesce waits until it would have run (real clock: this test
+   * is about real time) */
   cx_test_sleep(0.05);
+  cx_test_quiesce();
   assert_int_equal(atomic_load(&p.after_exit), 0);
   cx_op_unref(slow);
 }
@@ -344,28 +349,37 @@ static void capture_log(cx_log_level level, const char *op_id,
   pthread_mutex_unlock(&c->mu);
 }
 
+static int warnings_logged(log_capture *c) {
+  pthread_mutex_lock(&c->mu);
+  int n = c->warnings;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
 static void test_errors_counted(void **state) {
   (void)state;
   log_capture cap = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
   cx_log_set_handler(capture_log, CX_LOG_WARNING, &cap);
-  CX_ASSERT_OK(cx_clock_use_virtual());
   pred p = {0};
   p.errors_until = 2; /* -EIO, -EIO, 0, 1 */
   p.met_at = 4;
   cx_op *op = cond_op(&p, 1.0, "flaky");
   CX_ASSERT_OK(cx_op_enter(op));
-  advance_until_calls(&p, 1.0, 2);
   /* errors do not cancel and do not stop the polling */
-  cx_test_sleep(0.02);
-  assert_false(cx_op_is_cancelled(op));
-  advance_until_cancelled(op, 1.0);
+  for (int call = 1; call <= 3; call++) {
+    cx_test_advance(1.0);
+    assert_int_equal(atomic_load(&p.calls), call);
+    assert_false(cx_op_is_cancelled(op));
+    assert_int_equal(warnings_logged(&cap), call < 2 ? call : 2);
+  }
+  cx_test_advance(1.0);
+  assert_true(cx_op_is_cancelled(op));
   assert_int_equal(atomic_load(&p.calls), 4);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   assert_non_null(strstr(cx_op_cancel_message(op), "4 checks"));
   assert_non_null(strstr(cx_op_cancel_message(op), "flaky"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
-  CX_ASSERT_OK(cx_clock_use_real());
   cx_log_set_handler(NULL, CX_LOG_WARNING, NULL);
   /* each error was logged (and counted: the second says so) */
   pthread_mutex_lock(&cap.mu);
@@ -435,12 +449,14 @@ static void test_no_check_after_exit(void **state) {
   pred p = {0};
   cx_op *op = cond_op(&p, 0.005, "busy");
   CX_ASSERT_OK(cx_op_enter(op));
-  assert_true(wait_count(&p.calls, 3));
+  for (int i = 0; i < 3; i++) cx_test_advance(0.005);
+  assert_int_equal(atomic_load(&p.calls), 3);
   CX_ASSERT_OK(cx_op_exit(op, 0));
   atomic_store(&p.exited, true);
-  int calls = atomic_load(&p.calls);
-  cx_test_sleep(0.1);
-  assert_int_equal(atomic_load(&p.calls), calls);
+  /* many intervals, each a check were the source still polling */
+  for (int i = 0; i < 20; i++) cx_test_advance(0.005);
+  cx_test_advance(3600.0);
+  assert_int_equal(atomic_load(&p.calls), 3);
   assert_int_equal(atomic_load(&p.after_exit), 0);
   assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_NONE);
@@ -465,7 +481,10 @@ static void test_exit_many_times_while_checking(void **state) {
     assert_int_equal(atomic_load(&p->running), 0);
     cx_op_unref(op);
     assert_int_equal(atomic_load(&p->destroys), 1);
+    /* past the interval a check still armed would be due; the quiesce
+     * waits until it would have run (real clock: exits race checks) */
     cx_test_sleep(0.002);
+    cx_test_quiesce();
     assert_int_equal(atomic_load(&p->calls), calls);
     assert_int_equal(atomic_load(&p->after_exit), 0);
     free(p);
@@ -567,49 +586,42 @@ static cx_op *resource_op(const cx_resource_limits *l, cx_source **src) {
 
 static void test_resource_memory(void **state) {
   (void)state;
-  CX_ASSERT_OK(cx_clock_use_virtual());
   cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
   l.memory_percent = 0.01;
   l.interval = 1.0;
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_OK(cx_clock_advance(0.5));
-  cx_test_sleep(0.05);
+  cx_test_advance(1.0 - TICK);
   assert_false(cx_op_is_cancelled(op));
-  CX_ASSERT_OK(cx_clock_advance(0.5));
-  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+  cx_test_advance(TICK);
+  assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   assert_non_null(strstr(cx_op_cancel_message(op), "memory"));
   assert_non_null(strstr(cx_op_cancel_message(op), "0.01"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   cx_op_unref(op);
-  CX_ASSERT_OK(cx_clock_use_real());
 }
 
 static void test_resource_default_interval(void **state) {
   (void)state;
-  CX_ASSERT_OK(cx_clock_use_virtual());
   cx_resource_limits l = CX_RESOURCE_LIMITS_INIT; /* interval 0: 5 s */
   l.memory_percent = 0.01;
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_OK(cx_clock_advance(4.9));
-  cx_test_sleep(0.05);
+  cx_test_advance(5.0 - TICK);
   assert_false(cx_op_is_cancelled(op));
-  CX_ASSERT_OK(cx_clock_advance(0.2));
-  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+  cx_test_advance(TICK);
+  assert_true(cx_op_is_cancelled(op));
   assert_non_null(strstr(cx_op_cancel_message(op), "memory"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
-  CX_ASSERT_OK(cx_clock_use_real());
 }
 
 static void test_resource_disk(void **state) {
   (void)state;
-  CX_ASSERT_OK(cx_clock_use_virtual());
   /* 0.01 % of the root file system is in use: triggers, naming disk */
   cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
   l.disk_percent = 0.01;
@@ -618,8 +630,8 @@ static void test_resource_disk(void **state) {
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_OK(cx_clock_advance(0.5));
-  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+  cx_test_advance(0.5);
+  assert_true(cx_op_is_cancelled(op));
   assert_non_null(strstr(cx_op_cancel_message(op), "disk"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
@@ -629,15 +641,13 @@ static void test_resource_disk(void **state) {
   op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
   for (int i = 0; i < 20; i++) {
-    CX_ASSERT_OK(cx_clock_advance(0.5));
-    cx_test_sleep(0.01);
+    cx_test_advance(0.5);
+    assert_false(cx_op_is_cancelled(op));
   }
-  assert_false(cx_op_is_cancelled(op));
   assert_false(cx_source_triggered(s));
   CX_ASSERT_OK(cx_op_exit(op, 0));
   assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
   cx_op_unref(op);
-  CX_ASSERT_OK(cx_clock_use_real());
 }
 
 static atomic_bool spin_stop;
@@ -681,7 +691,8 @@ static void test_resource_disk_missing_path(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    CX_TEST("/condition/triggers-after-checks", test_triggers_after_checks),
+    CX_TEST_VCLOCK("/condition/triggers-after-checks",
+                   test_triggers_after_checks),
     CX_TEST("/condition/met-first-check", test_met_first_check),
     CX_TEST("/condition/runs-on-worker-thread", test_runs_on_worker_thread),
     CX_TEST("/condition/blocked-predicates-do-not-delay-timeouts",
@@ -689,18 +700,18 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/condition/slow-predicate-does-not-delay-timeout",
             test_slow_predicate_real),
     CX_TEST("/condition/polling-never-stalls", test_polling_never_stalls),
-    CX_TEST("/condition/errors-counted", test_errors_counted),
+    CX_TEST_VCLOCK("/condition/errors-counted", test_errors_counted),
     CX_TEST("/condition/long-name-cut-on-character",
             test_long_name_cut_on_character),
-    CX_TEST("/condition/no-check-after-exit", test_no_check_after_exit),
+    CX_TEST_VCLOCK("/condition/no-check-after-exit", test_no_check_after_exit),
     CX_TEST("/condition/exit-races-checks",
             test_exit_many_times_while_checking),
     CX_TEST("/condition/bad-input", test_condition_bad_input),
     CX_TEST("/condition/resource/bad-input", test_resource_bad_input),
-    CX_TEST("/condition/resource/memory", test_resource_memory),
-    CX_TEST("/condition/resource/default-interval",
-            test_resource_default_interval),
-    CX_TEST("/condition/resource/disk", test_resource_disk),
+    CX_TEST_VCLOCK("/condition/resource/memory", test_resource_memory),
+    CX_TEST_VCLOCK("/condition/resource/default-interval",
+                   test_resource_default_interval),
+    CX_TEST_VCLOCK("/condition/resource/disk", test_resource_disk),
     CX_TEST("/condition/resource/disk-missing-path",
             test_resource_disk_missing_path),
     CX_TEST("/condition/resource/cpu", test_resource_cpu),

@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cancelable.h>
@@ -309,6 +311,31 @@ static void test_meta_many_keys(void **state) {
   cx_meta_free(m);
 }
 
+/* cx_meta_to_json: keys in order, each type as JSON, NaN as null, bad
+ * UTF-8 as U+FFFD; NULL as an empty object. */
+static void test_meta_to_json(void **state) {
+  (void)state;
+  cx_meta *m = cx_meta_new();
+  char *text;
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_string(m, "name", "a\"b\xff"));
+  CX_ASSERT_OK(cx_meta_set_int(m, "n", -42));
+  CX_ASSERT_OK(cx_meta_set_double(m, "x", 0.5));
+  CX_ASSERT_OK(cx_meta_set_double(m, "nan", NAN));
+  CX_ASSERT_OK(cx_meta_set_bool(m, "ok", true));
+  text = cx_meta_to_json(m);
+  assert_non_null(text);
+  assert_string_equal(text,
+                      "{\"name\":\"a\\\"b\xef\xbf\xbd\",\"n\":-42,"
+                      "\"x\":0.5,\"nan\":null,\"ok\":true}");
+  free(text);
+  cx_meta_free(m);
+  text = cx_meta_to_json(NULL);
+  assert_non_null(text);
+  assert_string_equal(text, "{}");
+  free(text);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/meta/new/empty", test_meta_new_empty),
     CX_TEST("/meta/set-get/each-type", test_meta_set_get_each_type),
@@ -324,6 +351,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/meta/bad-input", test_meta_bad_input),
     CX_TEST("/meta/copy/deep", test_meta_copy_is_deep),
     CX_TEST("/meta/many-keys", test_meta_many_keys),
+    CX_TEST("/meta/to-json", test_meta_to_json),
 };
 
 CX_TEST_MAIN("meta", tests)

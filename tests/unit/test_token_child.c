@@ -19,7 +19,7 @@
 #include <cancelable.h>
 
 /* Internal (static library). */
-void cx__alloc_fail_after(long n, bool sticky);
+#include "runtime/alloc.h"
 
 static void test_follows_parent(void **state) {
   cx_token *parent = cx_token_new(), *child = NULL, *kept = NULL;

@@ -27,8 +27,8 @@
 #include <cancelable.h>
 
 /* Internal (static library). */
-size_t cx__timer_armed_count(void);
-void cx__alloc_fail_after(long n, bool sticky);
+#include "runtime/alloc.h"
+#include "runtime/timer.h"
 
 static void test_fires_at_deadline(void **state) {
   cx_token *t = NULL;

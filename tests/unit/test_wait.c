@@ -13,6 +13,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,6 +548,52 @@ static void test_cond_signalled(void **state) {
   finish(op, 0);
 }
 
+/* A condvar wake carries no result, so the cancel is reported as soon as
+ * cx_cond_wait sees it: signalled and cancelled before the waiter gets the
+ * mutex back gives -ECANCELED, with the predicate true for the caller to
+ * check first (wait.h). */
+typedef struct cond_waiter {
+  cx_op *op;
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  bool waiting, pred;
+  int result;
+} cond_waiter;
+
+static void *wait_cond_once(void *p) {
+  cond_waiter *w = p;
+  pthread_mutex_lock(&w->mu);
+  w->waiting = true; /* still under the mutex until the wait releases it */
+  w->result = cx_cond_wait(w->op, &w->cond, &w->mu, LONG_WAIT);
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+static void test_cond_signalled_and_cancelled(void **state) {
+  (void)state;
+  cond_waiter w = {.op = entered_op("cond")};
+  pthread_t th;
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cond, NULL);
+  assert_int_equal(pthread_create(&th, NULL, wait_cond_once, &w), 0);
+  for (;;) { /* the waiter is inside pthread_cond_wait once we see this */
+    pthread_mutex_lock(&w.mu);
+    if (w.waiting) break;
+    pthread_mutex_unlock(&w.mu);
+    sched_yield();
+  }
+  w.pred = true;
+  pthread_cond_signal(&w.cond);
+  assert_true(cx_op_cancel(w.op, CX_REASON_MANUAL, "both"));
+  pthread_mutex_unlock(&w.mu);
+  assert_true(cx_test_join_within(th, PROMPT, NULL));
+  CX_ASSERT_ERR(-ECANCELED, w.result);
+  assert_true(w.pred);
+  pthread_cond_destroy(&w.cond);
+  pthread_mutex_destroy(&w.mu);
+  finish(w.op, -ECANCELED);
+}
+
 /* ---------------------------------------------------------------------- */
 /* no lost wakeups: cancels racing the start of each wait */
 
@@ -794,6 +841,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/wait/fd/hangup", test_fd_hangup),
     CX_TEST("/wait/fd/becomes-ready", test_fd_becomes_ready),
     CX_TEST("/wait/cond/signalled", test_cond_signalled),
+    CX_TEST("/wait/cond/signalled-and-cancelled",
+            test_cond_signalled_and_cancelled),
     CX_TEST("/wait/cond/cancel-while-mutex-held",
             test_cond_cancel_while_mutex_held),
     CX_TEST("/wait/cond/wake-not-behind-predicates",

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cx_utf8.h"
+#include "cxu_utf8.h"
 
 extern char **environ;
 
@@ -64,7 +64,7 @@ int cond_source_file(const char *path, double interval, cx_source **out) {
   char *copy = strdup(path), name[300];
   int rc;
   if (copy == NULL) return -ENOMEM;
-  cx__utf8_snprintf(name, sizeof name, "file %s", path);
+  cxu_utf8_snprintf(name, sizeof name, "file %s", path);
   rc = cx_source_condition(file_exists, copy, free, interval, name, out);
   if (rc != 0) free(copy);
   return rc;
@@ -143,7 +143,7 @@ int cond_source_command(const char *command, double interval,
     return -ENOMEM;
   }
   c->shutdown = shutdown;
-  cx__utf8_snprintf(name, sizeof name, "until %s", command);
+  cxu_utf8_snprintf(name, sizeof name, "until %s", command);
   rc = cx_source_condition(command_succeeds, c, command_cond_free, interval,
                            name, out);
   if (rc != 0) command_cond_free(c);

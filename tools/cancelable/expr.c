@@ -1,7 +1,7 @@
 /* tools/cancelable/expr.c - parses and prints source expressions such as
  * "(timeout:300 OR signal:TERM) OR (after:60 AND count:1000)"; the grammar
  * is in expr.h.  Pure C: it builds a tree and knows nothing of the library
- * (sources.c turns the tree into cx_source objects). */
+ * (triggers.c turns the tree into cx_source objects). */
 #include "expr.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cx_utf8.h"
+#include "cxu_utf8.h"
 #include "duration.h"
 #include "signames.h"
 
@@ -80,12 +80,12 @@ static void fail(parser *p, size_t start, size_t end, const char *fmt, ...) {
     snprintf(p->err->token, sizeof p->err->token, "end of expression");
   } else {
     if (n >= sizeof p->err->token)
-      n = cx__utf8_cut(p->text + start, sizeof p->err->token - 1);
+      n = cxu_utf8_cut(p->text + start, sizeof p->err->token - 1);
     memcpy(p->err->token, p->text + start, n);
     p->err->token[n] = '\0';
   }
   va_start(ap, fmt);
-  cx__utf8_vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+  cxu_utf8_vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
   va_end(ap);
 }
 

@@ -12,152 +12,157 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "cx_json.h"
+#include "cxu_json.h"
 #include "signames.h"
 
 /* Wall-clock seconds as ISO 8601 UTC with milliseconds, or null. */
-static void put_time(cx__json *j, const char *key, double t) {
+static void put_time(cxu_json *j, const char *key, double t) {
   char text[96];
   struct tm tm;
   time_t secs = (time_t)t;
   int ms = (int)((t - (double)secs) * 1000.0);
-  cx__json_key(j, key);
+  cxu_json_key(j, key);
   if (t <= 0 || gmtime_r(&secs, &tm) == NULL) {
-    cx__json_null(j);
+    cxu_json_null(j);
     return;
   }
   if (ms > 999) ms = 999;
   snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
            tm.tm_sec, ms);
-  cx__json_string(j, text);
+  cxu_json_string(j, text);
 }
 
-static void put_seconds(cx__json *j, const char *key, double t) {
-  cx__json_key(j, key);
+static void put_seconds(cxu_json *j, const char *key, double t) {
+  cxu_json_key(j, key);
   if (t > 0)
-    cx__json_double(j, t);
+    cxu_json_double(j, t);
   else
-    cx__json_null(j);
+    cxu_json_null(j);
 }
 
-static void put_command(cx__json *j, char **argv) {
-  cx__json_key(j, "command");
-  cx__json_array_begin(j);
-  for (size_t i = 0; argv[i] != NULL; i++) cx__json_string(j, argv[i]);
-  cx__json_array_end(j);
+static void put_command(cxu_json *j, char **argv) {
+  cxu_json_key(j, "command");
+  cxu_json_array_begin(j);
+  for (size_t i = 0; argv[i] != NULL; i++) cxu_json_string(j, argv[i]);
+  cxu_json_array_end(j);
 }
 
 /* "exit_code", "signal", "core_dumped", "pid", what the tool did. */
-static void put_outcome(cx__json *j, const supervise_result *r) {
+static void put_outcome(cxu_json *j, const supervise_result *r) {
   char name[16];
   bool exited = r->ran && WIFEXITED(r->status);
   bool signalled = r->ran && WIFSIGNALED(r->status);
-  cx__json_key(j, "pid");
+  cxu_json_key(j, "pid");
   if (r->ran)
-    cx__json_int(j, r->pid);
+    cxu_json_int(j, r->pid);
   else
-    cx__json_null(j);
-  cx__json_key(j, "exit_code");
+    cxu_json_null(j);
+  cxu_json_key(j, "exit_code");
   if (exited)
-    cx__json_int(j, WEXITSTATUS(r->status));
+    cxu_json_int(j, WEXITSTATUS(r->status));
   else
-    cx__json_null(j);
-  cx__json_key(j, "signal");
+    cxu_json_null(j);
+  cxu_json_key(j, "signal");
   if (signalled)
-    cx__json_string(j, signame_name(WTERMSIG(r->status), name, sizeof name));
+    cxu_json_string(j, signame_name(WTERMSIG(r->status), name, sizeof name));
   else
-    cx__json_null(j);
-  cx__json_key(j, "signal_number");
+    cxu_json_null(j);
+  cxu_json_key(j, "signal_number");
   if (signalled)
-    cx__json_int(j, WTERMSIG(r->status));
+    cxu_json_int(j, WTERMSIG(r->status));
   else
-    cx__json_null(j);
-  cx__json_key(j, "core_dumped");
-  cx__json_bool(j, signalled && WCOREDUMP(r->status));
-  cx__json_key(j, "spawn_error");
+    cxu_json_null(j);
+  cxu_json_key(j, "core_dumped");
+  cxu_json_bool(j, signalled && WCOREDUMP(r->status));
+  cxu_json_key(j, "spawn_error");
   if (r->exec_failed || (!r->ran && r->error != 0))
-    cx__json_string(j, strerror(r->error));
+    cxu_json_string(j, strerror(r->error));
   else
-    cx__json_null(j);
-  cx__json_key(j, "stop_signal_sent");
-  cx__json_bool(j, r->stop_sent);
-  cx__json_key(j, "killed");
-  cx__json_bool(j, r->killed);
-  cx__json_key(j, "leftovers_stopped");
-  cx__json_bool(j, r->leftovers);
+    cxu_json_null(j);
+  cxu_json_key(j, "stop_signal_sent");
+  cxu_json_bool(j, r->stop_sent);
+  cxu_json_key(j, "killed");
+  cxu_json_bool(j, r->killed);
+  cxu_json_key(j, "leftovers_stopped");
+  cxu_json_bool(j, r->leftovers);
 }
 
-static void put_number_or_null(cx__json *j, const char *key, double v) {
-  cx__json_key(j, key);
-  cx__json_double(j, v); /* NaN becomes null */
+static void put_number_or_null(cxu_json *j, const char *key, double v) {
+  cxu_json_key(j, key);
+  cxu_json_double(j, v); /* NaN becomes null */
 }
 
-static void put_progress(cx__json *j, const progress_state *p) {
-  cx__json_key(j, "progress");
+static void put_progress(cxu_json *j, const progress_state *p) {
+  cxu_json_key(j, "progress");
   if (p == NULL || p->reports == 0) {
-    cx__json_null(j);
+    cxu_json_null(j);
     return;
   }
-  cx__json_object_begin(j);
-  cx__json_key(j, "message");
-  cx__json_string(j, p->message);
+  cxu_json_object_begin(j);
+  cxu_json_key(j, "message");
+  cxu_json_string(j, p->message);
   put_number_or_null(j, "percent", p->percent);
   put_number_or_null(j, "current", p->current >= 0 ? (double)p->current : NAN);
   put_number_or_null(j, "total", p->total >= 0 ? (double)p->total : NAN);
   put_number_or_null(j, "rate", p->rate);
   put_number_or_null(j, "eta", p->eta);
   put_number_or_null(j, "elapsed", p->elapsed);
-  cx__json_key(j, "reports");
-  cx__json_int(j, (int64_t)p->reports);
-  cx__json_object_end(j);
+  cxu_json_key(j, "reports");
+  cxu_json_int(j, (int64_t)p->reports);
+  cxu_json_object_end(j);
 }
 
-static void put_metadata(cx__json *j, cx_op *op) {
+static void put_metadata(cxu_json *j, cx_op *op) {
   cx_meta *m = cx_op_metadata(op);
-  cx__json_key(j, "metadata");
-  cx__json_meta(j, m);
+  char *text = cx_meta_to_json(m);
+  cxu_json_key(j, "metadata");
+  if (text != NULL)
+    cxu_json_raw(j, text, strlen(text));
+  else
+    cxu_json_null(j); /* out of memory */
+  free(text);
   cx_meta_free(m);
 }
 
 char *report_json(const report_input *in) {
-  cx__json j;
+  cxu_json j;
   cx_op *op = in->op;
   int err = cx_op_error(op);
-  cx__json_init(&j);
-  cx__json_object_begin(&j);
-  cx__json_key(&j, "id");
-  cx__json_string(&j, cx_op_id(op));
-  cx__json_key(&j, "name");
-  cx__json_string(&j, cx_op_name(op));
-  cx__json_key(&j, "status");
-  cx__json_string(&j, cx_status_name(cx_op_status(op)));
-  cx__json_key(&j, "reason");
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_key(&j, "id");
+  cxu_json_string(&j, cx_op_id(op));
+  cxu_json_key(&j, "name");
+  cxu_json_string(&j, cx_op_name(op));
+  cxu_json_key(&j, "status");
+  cxu_json_string(&j, cx_status_name(cx_op_status(op)));
+  cxu_json_key(&j, "reason");
   if (cx_op_cancel_reason(op) != CX_REASON_NONE)
-    cx__json_string(&j, cx_reason_name(cx_op_cancel_reason(op)));
+    cxu_json_string(&j, cx_reason_name(cx_op_cancel_reason(op)));
   else
-    cx__json_null(&j);
-  cx__json_key(&j, "cancelled_by");
-  cx__json_string(&j, in->cancel_kind); /* NULL becomes null */
-  cx__json_key(&j, "message");
-  cx__json_string(&j, cx_op_cancel_message(op));
-  cx__json_key(&j, "error");
-  cx__json_string(&j, err != 0 ? cx_err_name(err) : NULL);
+    cxu_json_null(&j);
+  cxu_json_key(&j, "cancelled_by");
+  cxu_json_string(&j, in->cancel_kind); /* NULL becomes null */
+  cxu_json_key(&j, "message");
+  cxu_json_string(&j, cx_op_cancel_message(op));
+  cxu_json_key(&j, "error");
+  cxu_json_string(&j, err != 0 ? cx_err_name(err) : NULL);
   put_seconds(&j, "start_time", cx_op_start_time(op));
   put_seconds(&j, "end_time", cx_op_end_time(op));
   put_time(&j, "start", cx_op_start_time(op));
   put_time(&j, "end", cx_op_end_time(op));
-  cx__json_key(&j, "elapsed");
-  cx__json_double(&j, cx_op_elapsed(op));
+  cxu_json_key(&j, "elapsed");
+  cxu_json_double(&j, cx_op_elapsed(op));
   put_command(&j, in->argv);
   put_outcome(&j, in->result);
   put_progress(&j, in->progress);
   put_metadata(&j, op);
-  cx__json_key(&j, "exit_status");
-  cx__json_int(&j, in->exit_status);
-  cx__json_object_end(&j);
-  if (cx__json_error(&j) != 0) {
-    cx__json_free(&j);
+  cxu_json_key(&j, "exit_status");
+  cxu_json_int(&j, in->exit_status);
+  cxu_json_object_end(&j);
+  if (cxu_json_error(&j) != 0) {
+    cxu_json_free(&j);
     return NULL;
   }
   return j.buf; /* the writer's buffer is ours now */

@@ -6,7 +6,7 @@
 #include <cancelable.h>
 #include <stdio.h>
 
-#include "progress.h"
+#include "progress_channel.h"
 #include "supervise.h"
 
 /* What the report describes. */

@@ -4,20 +4,24 @@
  * JSON report. */
 #include <cancelable.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "report.h"
 #include "sigfwd.h"
-#include "sources.h"
 #include "supervise.h"
 #include "tool.h"
+#include "triggers.h"
 
 #define PROG "cancelable run"
 
@@ -207,6 +211,41 @@ static int supervise_and_exit(run_state *s) {
   return exit_op(s, result);
 }
 
+/* Whether @path names the file open on @fd (as /dev/stdout does). */
+static bool same_file(const struct stat *st, int fd) {
+  struct stat other;
+  return fstat(fd, &other) == 0 && other.st_dev == st->st_dev &&
+         other.st_ino == st->st_ino;
+}
+
+/* Opens --report-file.  "-" is standard output.  A file the tool's standard
+ * output or error already has open (/dev/stdout, /dev/stderr, or the log
+ * they were redirected to) is written through that descriptor, after what
+ * it holds, and a file that is not a regular one (a terminal, a FIFO) is
+ * appended to: neither is truncated.  Any other file is replaced.
+ * Returns: the stream, or NULL with errno set. */
+static FILE *open_report(const char *path) {
+  struct stat st;
+  int fd = -1;
+  if (strcmp(path, "-") == 0) {
+    fd = STDOUT_FILENO;
+  } else if (stat(path, &st) == 0) {
+    if (same_file(&st, STDOUT_FILENO))
+      fd = STDOUT_FILENO;
+    else if (same_file(&st, STDERR_FILENO))
+      fd = STDERR_FILENO;
+    else if (!S_ISREG(st.st_mode))
+      return fopen(path, "ae");
+  }
+  if (fd >= 0) {
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    FILE *f = copy >= 0 ? fdopen(copy, "w") : NULL; /* "w": no truncation */
+    if (f == NULL && copy >= 0) close(copy);
+    return f;
+  }
+  return fopen(path, "we");
+}
+
 /* Writes the report (and closes --report-file).  A failure is said on
  * stderr but changes no exit status: the command's outcome, which the
  * status carries, must not be lost to a full disk. */
@@ -256,7 +295,7 @@ int run_main(int argc, char **argv) {
   s.o = &o;
   if (o.verbose) cx_log_set_handler(cx_log_stderr, CX_LOG_WARNING, NULL);
   if (o.report_file != NULL &&
-      (s.report = fopen(o.report_file, "we")) == NULL) {
+      (s.report = open_report(o.report_file)) == NULL) {
     fprintf(stderr, PROG ": cannot open '%s': %s\n", o.report_file,
             strerror(errno));
     cli_free_run(&o);

@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cx_utf8.h"
+#include "cxu_utf8.h"
 
 #define BAR_WIDTH 20
 
@@ -64,7 +64,7 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
     snprintf(count, sizeof count, " %lld", (long long)st->current);
   snprintf(buf, size, "[%s%s] %s%s%s %s", elapsed, left, bar, pct, count,
            st->message);
-  if (strlen(buf) > limit) buf[cx__utf8_cut(buf, limit)] = '\0';
+  if (strlen(buf) > limit) buf[cxu_utf8_cut(buf, limit)] = '\0';
   /* The message comes from the command: keep its control bytes (escape
    * sequences) off the terminal. */
   for (char *c = buf; *c != '\0'; c++)

@@ -8,7 +8,7 @@
 #include <cancelable.h>
 #include <stdbool.h>
 
-#include "progress.h"
+#include "progress_channel.h"
 
 #define STATUSLINE_HZ 5
 

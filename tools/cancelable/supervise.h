@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "progress.h"
+#include "progress_channel.h"
 
 typedef struct supervise_config {
   char **argv;      /* the command */

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #include "duration.h"
-#include "progress.h"
+#include "progress_channel.h"
 #include "sigfwd.h"
 #include "signames.h"
 #include "supervise.h"

@@ -1,0 +1,244 @@
+/* adapters/http/src/feed.c - the event feed of /api/events (feed.h). */
+#include "feed.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cancelable.h>
+
+#include "cxu_json.h"
+
+struct feed {
+  pthread_mutex_t mu;
+  pthread_cond_t grew; /* a frame was added, or the feed stops */
+  char **frames;       /* frames[pos % cap]: frame of stream position pos */
+  uint64_t *seqs;      /* the event seq of each frame (0: a gap) */
+  size_t cap;
+  uint64_t next; /* the next position written */
+  bool stopping;
+  feed_counts counts;
+  cx_subscription *sub;
+};
+
+struct feed_reader {
+  feed *f;
+  uint64_t pos;  /* next position to send */
+  bool reset;    /* send a reset frame first */
+  char *partial; /* the frame being sent */
+  size_t off;
+};
+
+/* ---- writing */
+
+static void put_string(cxu_json *j, const char *key, const char *value) {
+  cxu_json_key(j, key);
+  cxu_json_string(j, value);
+}
+
+/* The event as an SSE frame (malloc'd), or NULL when out of memory. */
+static char *format_frame(const cx_event *e) {
+  cxu_json j;
+  char *meta = NULL, *frame = NULL;
+  int n;
+  cxu_json_init(&j);
+  cxu_json_object_begin(&j);
+  cxu_json_key(&j, "seq");
+  cxu_json_int(&j, (int64_t)e->seq);
+  put_string(&j, "kind", cx_event_kind_name(e->kind));
+  cxu_json_key(&j, "time");
+  cxu_json_double(&j, e->time);
+  if (e->kind == CX_EVENT_GAP) {
+    cxu_json_key(&j, "lost");
+    cxu_json_int(&j, (int64_t)e->lost);
+  } else {
+    put_string(&j, "op_id", e->op_id);
+    put_string(&j, "name", e->name);
+    put_string(&j, "parent_id", e->parent_id);
+    put_string(&j, "status", cx_status_name(e->status));
+    put_string(&j, "reason", cx_reason_name(e->reason));
+    cxu_json_key(&j, "error");
+    cxu_json_int(&j, e->error);
+    put_string(&j, "message", e->message);
+    cxu_json_key(&j, "metadata");
+    if (e->metadata != NULL && (meta = cx_meta_to_json(e->metadata)) != NULL)
+      cxu_json_raw(&j, meta, strlen(meta));
+    else
+      cxu_json_null(&j);
+    free(meta);
+  }
+  cxu_json_object_end(&j);
+  if (cxu_json_error(&j) == 0) {
+    if (e->kind == CX_EVENT_GAP)
+      n = asprintf(&frame, "event: gap\ndata: %s\n\n", j.buf);
+    else
+      n = asprintf(&frame, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", e->seq,
+                   cx_event_kind_name(e->kind), j.buf);
+    if (n < 0) frame = NULL;
+  }
+  cxu_json_free(&j);
+  return frame;
+}
+
+/* The subscriber: one frame per event into the ring. */
+static void on_event(const cx_event *e, void *user_data) {
+  feed *f = user_data;
+  char *frame = format_frame(e), *old;
+  if (frame == NULL) return; /* out of memory: readers see a hole */
+  pthread_mutex_lock(&f->mu);
+  if (e->kind == CX_EVENT_EXITED && (unsigned)e->status < 6 &&
+      (unsigned)e->reason < 7)
+    f->counts.exited[e->status][e->reason]++;
+  else if (e->kind == CX_EVENT_PROGRESS)
+    f->counts.progress++;
+  else if (e->kind == CX_EVENT_GAP)
+    f->counts.lost += e->lost;
+  old = f->frames[f->next % f->cap];
+  f->frames[f->next % f->cap] = frame;
+  f->seqs[f->next % f->cap] = e->kind == CX_EVENT_GAP ? 0 : e->seq;
+  f->next++;
+  pthread_cond_broadcast(&f->grew);
+  pthread_mutex_unlock(&f->mu);
+  free(old);
+}
+
+int feed_start(size_t capacity, feed **out) {
+  feed *f = calloc(1, sizeof *f);
+  pthread_condattr_t attr;
+  int rc;
+  *out = NULL;
+  if (f == NULL) return -ENOMEM;
+  f->cap = capacity;
+  f->frames = calloc(capacity, sizeof *f->frames);
+  f->seqs = calloc(capacity, sizeof *f->seqs);
+  pthread_mutex_init(&f->mu, NULL);
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&f->grew, &attr);
+  pthread_condattr_destroy(&attr);
+  rc = f->frames != NULL && f->seqs != NULL
+           ? cx_events_subscribe(on_event, f, NULL, 4096, &f->sub)
+           : -ENOMEM;
+  if (rc != 0) {
+    feed_free(f);
+    return rc;
+  }
+  *out = f;
+  return 0;
+}
+
+void feed_get_counts(feed *f, feed_counts *out) {
+  pthread_mutex_lock(&f->mu);
+  *out = f->counts;
+  pthread_mutex_unlock(&f->mu);
+}
+
+void feed_stop(feed *f) {
+  pthread_mutex_lock(&f->mu);
+  f->stopping = true;
+  pthread_cond_broadcast(&f->grew);
+  pthread_mutex_unlock(&f->mu);
+}
+
+void feed_free(feed *f) {
+  if (f == NULL) return;
+  if (f->sub != NULL) cx_events_unsubscribe(f->sub);
+  for (size_t i = 0; f->frames != NULL && i < f->cap; i++) free(f->frames[i]);
+  free(f->frames);
+  free(f->seqs);
+  pthread_cond_destroy(&f->grew);
+  pthread_mutex_destroy(&f->mu);
+  free(f);
+}
+
+/* ---- reading */
+
+feed_reader *feed_reader_new(feed *f, bool resume, uint64_t last_id) {
+  feed_reader *r = calloc(1, sizeof *r);
+  if (r == NULL) return NULL;
+  r->f = f;
+  pthread_mutex_lock(&f->mu);
+  r->pos = f->next;
+  if (resume) {
+    /* Exactly after the frame of @last_id, gap frames included; when that
+     * frame is not kept (too old, or an id of another run of the program
+     * whose seqs started again), a reset. */
+    uint64_t oldest = f->next > f->cap ? f->next - f->cap : 0, p;
+    r->reset = true;
+    for (p = oldest; p < f->next; p++)
+      if (f->seqs[p % f->cap] == last_id && last_id != 0) {
+        r->pos = p + 1;
+        r->reset = false;
+        break;
+      }
+  }
+  pthread_mutex_unlock(&f->mu);
+  return r;
+}
+
+void feed_reader_free(void *reader) {
+  feed_reader *r = reader;
+  if (r == NULL) return;
+  free(r->partial);
+  free(r);
+}
+
+/* Copies what is left of the partial frame. */
+static ssize_t send_partial(feed_reader *r, char *buf, size_t max) {
+  size_t left = strlen(r->partial + r->off), n = left < max ? left : max;
+  memcpy(buf, r->partial + r->off, n);
+  r->off += n;
+  if (r->off == strlen(r->partial)) {
+    free(r->partial);
+    r->partial = NULL;
+    r->off = 0;
+  }
+  return (ssize_t)n;
+}
+
+static struct timespec deadline_after(double seconds) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += (time_t)seconds;
+  ts.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return ts;
+}
+
+ssize_t feed_read(feed_reader *r, char *buf, size_t max, double heartbeat) {
+  feed *f = r->f;
+  struct timespec until = deadline_after(heartbeat);
+  const char *text = NULL;
+  if (r->partial != NULL) return send_partial(r, buf, max);
+  pthread_mutex_lock(&f->mu);
+  while (!f->stopping && !r->reset && r->pos == f->next)
+    if (pthread_cond_timedwait(&f->grew, &f->mu, &until) == ETIMEDOUT) {
+      text = ": heartbeat\n\n";
+      break;
+    }
+  if (f->stopping) {
+    pthread_mutex_unlock(&f->mu);
+    return -1;
+  }
+  if (text == NULL && !r->reset && f->next - r->pos > f->cap)
+    r->reset = true; /* fell a whole ring behind */
+  if (r->reset) {
+    text = "event: reset\ndata: {}\n\n";
+    r->reset = false;
+    r->pos = f->next;
+  } else if (text == NULL) {
+    text = f->frames[r->pos % f->cap];
+    r->pos++;
+  }
+  r->partial = text != NULL ? strdup(text) : NULL;
+  pthread_mutex_unlock(&f->mu);
+  if (r->partial == NULL) return 0; /* a hole, or out of memory: next */
+  return send_partial(r, buf, max);
+}

@@ -1,0 +1,548 @@
+/* adapters/http/tests/test_http.c - libcancelable-http against a real
+ * client (libcurl) on 127.0.0.1: every endpoint and filter, the JSON read
+ * back strictly (jansson), cancelling with and without the bearer token,
+ * cancelling disabled, a wrong Host header, unknown paths and ids, wrong
+ * methods, bad options, and stopping with a client connected. */
+#include "cx_test.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+#include <cancelable/http.h>
+
+typedef struct body {
+  char *text;
+  size_t len;
+} body;
+
+static size_t collect(char *data, size_t size, size_t n, void *user) {
+  body *b = user;
+  char *p = realloc(b->text, b->len + size * n + 1);
+  if (p == NULL) return 0;
+  memcpy(p + b->len, data, size * n);
+  b->len += size * n;
+  p[b->len] = '\0';
+  b->text = p;
+  return size * n;
+}
+
+static size_t collect_nothing(char *data, size_t size, size_t n, void *user) {
+  (void)data;
+  (void)user;
+  return size * n;
+}
+
+/* Makes a request; returns the HTTP status and the body in *@out (free()),
+ * parsed as JSON into *@json when @json is not NULL (the test fails on
+ * JSON that jansson refuses). */
+static long request(const cx_http_server *s, const char *method,
+                    const char *path, const char *token, const char *host,
+                    json_t **json) {
+  CURL *c = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  char url[512], line[512];
+  body b = {NULL, 0};
+  long code = 0;
+  assert_non_null(c);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+  if (token != NULL) {
+    snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+    headers = curl_slist_append(headers, line);
+  }
+  if (host != NULL) {
+    snprintf(line, sizeof line, "Host: %s", host);
+    headers = curl_slist_append(headers, line);
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  if (json != NULL) {
+    json_error_t err;
+    *json =
+        json_loads(b.text != NULL ? b.text : "", JSON_REJECT_DUPLICATES, &err);
+    if (*json == NULL) fail_msg("bad JSON from %s: %s", path, err.text);
+  }
+  free(b.text);
+  return code;
+}
+
+/* The number of elements of the array @key of @o. */
+static size_t count_of(json_t *o, const char *key) {
+  json_t *a = json_object_get(o, key);
+  assert_true(json_is_array(a));
+  return json_array_size(a);
+}
+
+static cx_op *registered_op(const char *name, cx_op *parent) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op;
+  o.name = name;
+  o.parent = parent;
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  return op;
+}
+
+static cx_http_server *start(bool allow_cancel) {
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  o.allow_cancel = allow_cancel;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_true(cx_http_port(s) > 0);
+  return s;
+}
+
+static void test_read_endpoints(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  cx_op *root = registered_op("root", NULL);
+  cx_op *job = registered_op("job-1", root);
+  json_t *j;
+  char path[256];
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 2);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops?pattern=job-*", NULL, NULL, &j),
+                   200);
+  assert_int_equal(count_of(j, "live"), 1);
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/ops?parent=%s", cx_op_id(root));
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 1);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "GET", "/api/ops?status=completed", NULL, NULL, &j), 200);
+  assert_int_equal(count_of(j, "live"), 0);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops?status=bogus", NULL, NULL, &j),
+                   400);
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/ops/%s", cx_op_id(job));
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
+  assert_string_equal(json_string_value(json_object_get(j, "name")), "job-1");
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops/nope", NULL, NULL, &j), 404);
+  json_decref(j);
+  CX_ASSERT_OK(cx_op_exit(job, 0));
+  assert_int_equal(request(s, "GET", "/api/history?name=job-1", NULL, NULL, &j),
+                   200);
+  assert_true(count_of(j, "history") >= 1);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
+  assert_true(json_integer_value(json_object_get(j, "live")) >= 1);
+  assert_true(json_is_object(json_object_get(j, "live_by_status")));
+  json_decref(j);
+  CX_ASSERT_OK(cx_op_exit(root, 0));
+  cx_op_unref(job);
+  cx_op_unref(root);
+  cx_http_stop(s);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  json_t *j;
+  assert_int_equal(request(s, "GET", "/nothing", NULL, NULL, &j), 404);
+  assert_non_null(json_object_get(j, "error"));
+  json_decref(j);
+  assert_int_equal(request(s, "DELETE", "/api/ops", NULL, NULL, &j), 405);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/cancel", NULL, NULL, &j), 405);
+  json_decref(j);
+  /* DNS rebinding: a page of evil.example served from our address. */
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, "evil.example", &j),
+                   403);
+  json_decref(j);
+  /* A body is refused before it is read. */
+  {
+    CURL *c = curl_easy_init();
+    char url[128];
+    long code = 0;
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/ops", cx_http_port(s));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_nothing);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    assert_int_equal(code, 413);
+  }
+  /* Any case for the host name. */
+  char host[64];
+  snprintf(host, sizeof host, "LOCALHOST:%u", cx_http_port(s));
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, host, &j), 200);
+  json_decref(j);
+  /* Read-only by default: no POST. */
+  assert_null(cx_http_token(s));
+  assert_int_equal(request(s, "POST", "/api/cancel?name=x", "t", NULL, &j),
+                   403);
+  json_decref(j);
+  cx_http_stop(s);
+}
+
+static void test_cancel(void **state) {
+  (void)state;
+  cx_http_server *s = start(true);
+  const char *token = cx_http_token(s);
+  cx_op *a = registered_op("cancel-me", NULL);
+  cx_op *b = registered_op("batch-1", NULL);
+  cx_op *c = registered_op("batch-2", NULL);
+  char path[256];
+  json_t *j;
+  assert_non_null(token);
+  assert_int_equal(strlen(token), 64);
+  snprintf(path, sizeof path, "/api/ops/%s/cancel", cx_op_id(a));
+  assert_int_equal(request(s, "POST", path, NULL, NULL, &j), 401);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", path, "wrong", NULL, &j), 401);
+  json_decref(j);
+  assert_false(cx_op_is_cancelled(a));
+  assert_int_equal(request(s, "POST", path, token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 1);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(a));
+  assert_int_equal(cx_op_cancel_reason(a), CX_REASON_MANUAL);
+  assert_int_equal(request(s, "POST", path, token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 0);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", "/api/ops/nope/cancel", token, NULL, &j),
+                   404);
+  json_decref(j);
+  assert_int_equal(request(s, "POST", "/api/cancel", token, NULL, &j), 400);
+  json_decref(j);
+  /* A misspelt filter is refused, never widened to every op. */
+  assert_int_equal(
+      request(s, "POST", "/api/cancel?pattern=batch-*&nmae=x", token, NULL, &j),
+      400);
+  json_decref(j);
+  assert_false(cx_op_is_cancelled(b));
+  assert_int_equal(
+      request(s, "POST", "/api/cancel?pattern=batch-*", token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 2);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(b) && cx_op_is_cancelled(c));
+  cx_op *ops[] = {a, b, c};
+  for (int i = 2; i >= 0; i--) { /* innermost first */
+    CX_ASSERT_OK(cx_op_exit(ops[i], -ECANCELED));
+    cx_op_unref(ops[i]);
+  }
+  cx_http_stop(s);
+}
+
+static void test_options(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s = (cx_http_server *)&o, *t;
+  o.port = 70000;
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  assert_null(s);
+  o.port = 0;
+  o.address = "not-an-address";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  o.address = NULL;
+  o.token = "";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  o.token = "has space";
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(NULL, NULL));
+  /* A given token; the port taken: -EADDRINUSE. */
+  o.token = "s3cret";
+  o.allow_cancel = true;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_string_equal(cx_http_token(s), "s3cret");
+  o.port = cx_http_port(s);
+  CX_ASSERT_ERR(-EADDRINUSE, cx_http_start(&o, &t));
+  cx_http_stop(s);
+  cx_http_stop(NULL);
+}
+
+/* The body of a GET (free()), and its status in *@code. */
+static char *get_text(const cx_http_server *s, const char *path, long *code) {
+  CURL *c = curl_easy_init();
+  char url[256];
+  body b = {NULL, 0};
+  assert_non_null(c);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+  curl_easy_cleanup(c);
+  return b.text;
+}
+
+/* /metrics: the registry's gauges and totals, and the exits the server
+ * saw by status and reason, in the Prometheus text format. */
+static void test_metrics(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  cx_op *live = registered_op("live", NULL);
+  cx_op *gone = registered_op("gone", live);
+  long code = 0;
+  char *text;
+  double t0 = cx_test_now();
+  assert_true(cx_op_cancel(gone, CX_REASON_MANUAL, "x"));
+  CX_ASSERT_OK(cx_op_exit(gone, -ECANCELED));
+  /* The feed counts the exit once its delivery thread got it. */
+  for (;;) {
+    text = get_text(s, "/metrics", &code);
+    assert_int_equal(code, 200);
+    if (strstr(text,
+               "cancelable_op_exits_total{status=\"cancelled\","
+               "reason=\"manual\"} 1\n") != NULL ||
+        cx_test_now() - t0 > 10)
+      break;
+    free(text);
+    cx_test_sleep(0.01);
+  }
+  assert_non_null(strstr(text, "# TYPE cancelable_ops_live gauge\n"));
+  assert_non_null(strstr(text, "cancelable_ops_live{status=\"running\"} 1\n"));
+  assert_non_null(
+      strstr(text, "cancelable_ops_finished_total{status=\"cancelled\"} 1\n"));
+  assert_non_null(strstr(text, "cancelable_op_duration_seconds_count 1\n"));
+  assert_non_null(strstr(text,
+                         "cancelable_op_exits_total{status=\"cancelled\","
+                         "reason=\"manual\"} 1\n"));
+  free(text);
+  CX_ASSERT_OK(cx_op_exit(live, 0));
+  cx_op_unref(gone);
+  cx_op_unref(live);
+  cx_http_stop(s);
+}
+
+/* ---- /api/events */
+
+typedef struct sse {
+  const cx_http_server *server;
+  const char *last_id; /* (nullable) Last-Event-ID */
+  int want;            /* frames to read before hanging up */
+  body text;
+  int frames;
+  atomic_bool done;
+} sse;
+
+static pthread_mutex_t x_mu = PTHREAD_MUTEX_INITIALIZER; /* sse.frames */
+
+static size_t sse_collect(char *data, size_t size, size_t n, void *user) {
+  sse *x = user;
+  int frames = 0;
+  if (collect(data, size, n, &x->text) != size * n) return 0;
+  for (const char *p = x->text.text; (p = strstr(p, "\n\n")) != NULL; p += 2)
+    frames++;
+  pthread_mutex_lock(&x_mu);
+  x->frames = frames;
+  pthread_mutex_unlock(&x_mu);
+  return frames >= x->want ? 0 : size * n; /* 0: hang up */
+}
+
+static void *sse_read(void *p) {
+  sse *x = p;
+  CURL *c = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  char url[128], line[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/api/events",
+           cx_http_port(x->server));
+  if (x->last_id != NULL) {
+    snprintf(line, sizeof line, "Last-Event-ID: %s", x->last_id);
+    headers = curl_slist_append(headers, line);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_perform(c); /* ends when we hang up, or the server stops */
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  atomic_store(&x->done, true);
+  return NULL;
+}
+
+static void enter_exit(const char *name) {
+  cx_op *op = registered_op(name, NULL);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* The seq of the last EXITED event of an op named "a". */
+static void watch_a(const cx_event *e, void *user_data) {
+  if (e->kind == CX_EVENT_EXITED && strcmp(e->name, "a") == 0)
+    atomic_store((_Atomic uint64_t *)user_data, e->seq);
+}
+
+/* Resuming from Last-Event-ID gives exactly the events after it. */
+static void test_events_resume(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  _Atomic uint64_t a_exit = 0;
+  cx_subscription *sub;
+  char last[32], want[64];
+  double t0 = cx_test_now();
+  sse x = {.server = s, .last_id = last, .want = 2};
+  CX_ASSERT_OK(cx_events_subscribe(watch_a, &a_exit, NULL, 0, &sub));
+  enter_exit("a");
+  while (atomic_load(&a_exit) == 0 && cx_test_now() - t0 < 10)
+    cx_test_sleep(0.005);
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  enter_exit("b"); /* the two events after a's exit */
+  snprintf(last, sizeof last, "%llu", (unsigned long long)atomic_load(&a_exit));
+  /* The feed has a's exit once a resume from it is not a reset. */
+  for (;;) {
+    sse probe = {.server = s, .last_id = last, .want = 1};
+    sse_read(&probe);
+    bool resumed =
+        probe.text.text != NULL && strncmp(probe.text.text, "id: ", 4) == 0;
+    free(probe.text.text);
+    if (resumed) break;
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.01);
+  }
+  sse_read(&x);
+  assert_int_equal(x.frames, 2);
+  snprintf(want, sizeof want, "id: %llu\nevent: entered\ndata: {",
+           (unsigned long long)atomic_load(&a_exit) + 1);
+  assert_non_null(strstr(x.text.text, want));
+  snprintf(want, sizeof want, "id: %llu\nevent: exited\n",
+           (unsigned long long)atomic_load(&a_exit) + 2);
+  assert_non_null(strstr(x.text.text, want));
+  assert_non_null(strstr(x.text.text, "\"name\":\"b\""));
+  assert_null(strstr(x.text.text, "\"name\":\"a\""));
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* The highest seq seen. */
+static void watch_max(const cx_event *e, void *user_data) {
+  _Atomic uint64_t *max = user_data;
+  if (e->seq > atomic_load(max)) atomic_store(max, e->seq);
+}
+
+/* Resuming from an event that left the ring: a reset frame first. */
+static void test_events_reset(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  _Atomic uint64_t max = 0;
+  cx_subscription *sub;
+  char probe_id[32];
+  double t0 = cx_test_now();
+  sse x = {.server = s, .last_id = "1", .want = 1};
+  CX_ASSERT_OK(cx_events_subscribe(watch_max, &max, NULL, 4096, &sub));
+  for (int i = 0; i < 700; i++) enter_exit("many"); /* 1400 > 1024 kept */
+  while (atomic_load(&max) < 1400 && cx_test_now() - t0 < 10)
+    cx_test_sleep(0.005);
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  /* The server's feed has the last events once a resume from the one
+   * before the last is not a reset. */
+  snprintf(probe_id, sizeof probe_id, "%llu",
+           (unsigned long long)atomic_load(&max) - 1);
+  for (;;) {
+    sse probe = {.server = s, .last_id = probe_id, .want = 1};
+    sse_read(&probe);
+    bool resumed =
+        probe.text.text != NULL && strncmp(probe.text.text, "id: ", 4) == 0;
+    free(probe.text.text);
+    if (resumed) break;
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.01);
+  }
+  sse_read(&x);
+  assert_true(strncmp(x.text.text, "event: reset\n", 13) == 0);
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* A live client gets events made after it connected. */
+static void test_events_live(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  sse x = {.server = s, .want = 2};
+  pthread_t th;
+  double t0 = cx_test_now();
+  assert_int_equal(pthread_create(&th, NULL, sse_read, &x), 0);
+  while (!atomic_load(&x.done) && cx_test_now() - t0 < 10) {
+    enter_exit("live");
+    cx_test_sleep(0.02);
+  }
+  assert_true(cx_test_join_within(th, 10, NULL));
+  assert_int_equal(x.frames, 2);
+  assert_non_null(strstr(x.text.text, "event: entered\n"));
+  assert_non_null(strstr(x.text.text, "\"name\":\"live\""));
+  free(x.text.text);
+  cx_http_stop(s);
+}
+
+/* Stopping the server with a client waiting for events ends its stream. */
+static void test_events_stop(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  sse x = {.server = s, .want = 1000};
+  pthread_t th;
+  double t0 = cx_test_now();
+  assert_int_equal(pthread_create(&th, NULL, sse_read, &x), 0);
+  /* Connected and streaming once a frame came through. */
+  for (;;) {
+    enter_exit("before-stop");
+    cx_test_sleep(0.02);
+    pthread_mutex_lock(&x_mu);
+    int got = x.frames;
+    pthread_mutex_unlock(&x_mu);
+    if (got > 0) break;
+    assert_true(cx_test_now() - t0 < 10);
+  }
+  t0 = cx_test_now();
+  cx_http_stop(s);
+  assert_true(cx_test_now() - t0 < 10);
+  assert_true(cx_test_join_within(th, 10, NULL));
+  free(x.text.text);
+}
+
+static int setup(void **state) {
+  (void)state;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  curl_global_cleanup();
+  return 0;
+}
+
+static const struct CMUnitTest tests[] = {
+    {"/http/read-endpoints", test_read_endpoints, setup, teardown, NULL},
+    {"/http/errors", test_errors, setup, teardown, NULL},
+    {"/http/cancel", test_cancel, setup, teardown, NULL},
+    {"/http/options", test_options, setup, teardown, NULL},
+    {"/http/metrics", test_metrics, setup, teardown, NULL},
+    {"/http/events/resume", test_events_resume, setup, teardown, NULL},
+    {"/http/events/reset", test_events_reset, setup, teardown, NULL},
+    {"/http/events/live", test_events_live, setup, teardown, NULL},
+    {"/http/events/stop", test_events_stop, setup, teardown, NULL},
+};
+
+CX_TEST_MAIN("http", tests)

@@ -1,0 +1,348 @@
+/* src/op/op.c - operation life cycle: create, enter, exit, cancel.  The
+ * layers above (registry, progress) follow it through the lifecycle events
+ * (events.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "op/events.h"
+#include "op/op.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/fork.h"
+#include "runtime/sync.h"
+#include "sources/sources.h"
+#include "token/token.h"
+
+#define MAX_ID_LEN 127
+
+static _Thread_local cx_op *op_free_head;
+static _Thread_local bool op_freeing;
+
+/* Makes the token of a new op from its options: the shared token, a fresh
+ * one, and the link to the parent. */
+static int make_token(cx_op *op, const cx_op_options *o) {
+  int rc;
+  if (o->token != NULL && o->parent == NULL) {
+    op->token = cx_token_ref(o->token);
+    return 0;
+  }
+  /* A child of the parent's token in one block (cx_token_new_child). */
+  if (o->parent != NULL)
+    rc = cx_token_new_child(&op->token, o->parent->token, 0);
+  else
+    rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
+  if (rc != 0) return rc;
+  op->owns_token = true;
+  /* One id for the op and its own token: logs about the token (a failing
+   * callback) then name the op.  Without an explicit id the token's own
+   * (made on request) is the op's. */
+  if (atomic_load(&op->id) != NULL) {
+    rc = cx__token_set_id(op->token, atomic_load(&op->id));
+    if (rc != 0) return rc;
+  }
+  if (o->token != NULL)
+    return cx_token_link(op->token, o->token, CX_LINK_PRESERVE_REASON);
+  return 0;
+}
+
+/* An explicit id is copied now (and given to an own token); otherwise the
+ * id is made when first asked for (cx__op_id). */
+static int set_explicit_id(cx_op *op, const char *id) {
+  char *copy;
+  if (id == NULL) return 0;
+  copy = cx__strdup(id);
+  if (copy == NULL) return -ENOMEM;
+  atomic_store(&op->id, copy);
+  return 0;
+}
+
+/* The id of the op whose sources @host serves (for their logs). */
+static const char *host_id(const cx__source_host *host) {
+  return cx__op_id(cx__container_of(host, cx_op, host));
+}
+
+static int validate(const cx_op_options *o) {
+  if (o->size < sizeof(cx_op_options)) return -EINVAL;
+  if (o->timeout != 0 && !(isfinite(o->timeout) && o->timeout > 0))
+    return -EINVAL;
+  if (o->id != NULL && (o->id[0] == '\0' || strlen(o->id) > MAX_ID_LEN))
+    return -EINVAL;
+  return 0;
+}
+
+static void op_destroy(cx_op *op) {
+  cx__list *node;
+  cx__op_tree_detach(op);
+  cx__sources_free(&op->sources);
+  cx__op_emit_destroyed(op);
+  while ((node = cx__list_first(&op->callbacks)) != NULL) {
+    cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
+    cx__list_remove(node);
+    if (cb->destroy != NULL) cb->destroy(cb->user_data);
+    cx__free(cb);
+  }
+  if (op->partial_destroy != NULL) op->partial_destroy(op->partial);
+  cx_meta_free(op->meta);
+  cx__free(atomic_load(&op->lazy_message));
+  if (op->name_owned) cx__free((char *)op->name);
+  cx__free(atomic_load(&op->id));
+  cx_token_unref(op->token);
+  cx_op_unref(op->parent);
+  cx__block_free(op, sizeof *op);
+}
+
+/* Adds the timeout of cx_op_options to an op not shared yet (no lock). */
+static int add_own_timeout(cx_op *op, double seconds) {
+  cx_source *src;
+  int rc = cx_source_timeout(seconds, &src);
+  if (rc == 0) cx__sources_append(&op->sources, src);
+  return rc;
+}
+
+int cx_op_create(cx_op **out, const cx_op_options *opts) {
+  cx_op_options defaults = CX_OP_OPTIONS_INIT;
+  cx_op *op;
+  int rc;
+  if (out == NULL) return -EINVAL;
+  *out = NULL;
+  if (opts == NULL) opts = &defaults;
+  rc = validate(opts);
+  if (rc != 0) return rc;
+  op = cx__block_alloc(sizeof *op);
+  if (op == NULL) return -ENOMEM;
+  memset(op, 0, sizeof *op);
+  cx__list_init(&op->children);
+  cx__list_init(&op->sibling);
+  cx__list_init(&op->callbacks);
+  cx__list_init(&op->sources);
+  atomic_init(&op->refs, 1);
+  atomic_init(&op->status, CX_STATUS_PENDING);
+  atomic_init(&op->deadline, CX__NO_DEADLINE);
+  atomic_init(&op->lazy_message, NULL);
+  op->parent = cx_op_ref(opts->parent);
+  op->register_asked = opts->register_op;
+  atomic_init(&op->id, NULL);
+  op->name_owned = opts->name != NULL;
+  op->name = opts->name != NULL ? cx__strdup(opts->name) : "operation";
+  rc = op->name == NULL ? -ENOMEM : 0;
+  if (rc == 0 && opts->metadata != NULL) {
+    op->meta = cx_meta_copy(opts->metadata);
+    if (op->meta == NULL) rc = -ENOMEM;
+  }
+  if (rc == 0) rc = set_explicit_id(op, opts->id);
+  if (rc == 0) rc = make_token(op, opts);
+  op->host.token = op->token;
+  op->host.id = host_id;
+  if (rc == 0 && opts->timeout > 0) rc = add_own_timeout(op, opts->timeout);
+  if (rc != 0) {
+    op_destroy(op);
+    return rc;
+  }
+  if (op->parent != NULL) cx__op_tree_attach(op);
+  *out = op;
+  return 0;
+}
+
+int cx_op_with_timeout(cx_op **out, double seconds, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (!(isfinite(seconds) && seconds > 0)) return -EINVAL;
+  o.timeout = seconds;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
+int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (token == NULL) return -EINVAL;
+  o.token = token;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
+cx_op *cx_op_ref(cx_op *op) {
+  if (op != NULL) atomic_fetch_add_explicit(&op->refs, 1, memory_order_relaxed);
+  return op;
+}
+
+void cx_op_unref(cx_op *op) {
+  if (op == NULL) return;
+  if (atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  /* Iterative: freeing a child drops its parent, which may free it... */
+  op->free_next = op_free_head;
+  op_free_head = op;
+  if (op_freeing) return;
+  op_freeing = true;
+  while ((op = op_free_head) != NULL) {
+    op_free_head = op->free_next;
+    op_destroy(op);
+  }
+  op_freeing = false;
+}
+
+int cx_op_add_timeout(cx_op *op, double seconds) {
+  cx_source *src;
+  int rc;
+  if (op == NULL) return -EINVAL;
+  if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
+  rc = cx_source_timeout(seconds, &src);
+  if (rc != 0) return rc;
+  rc = cx_op_add_source(op, src);
+  if (rc != 0) cx_source_free(src);
+  return rc;
+}
+
+int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
+             void (*destroy)(void *)) {
+  cx__status_cb *cb;
+  cx__stripe *s;
+  int rc = 0;
+  if (op == NULL || fn == NULL || event < CX_OP_ON_START ||
+      event > CX_OP_ON_ERROR)
+    return -EINVAL;
+  cb = cx__calloc(1, sizeof *cb);
+  if (cb == NULL) return -ENOMEM;
+  cb->event = event;
+  cb->fn = fn;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  if (atomic_load(&op->status) != CX_STATUS_PENDING) {
+    rc = -EBUSY;
+  } else {
+    cx__list_append(&op->callbacks, &cb->node);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (rc != 0) cx__free(cb);
+  return rc;
+}
+
+static void fire(cx_op *op, cx_op_event event) {
+  cx__list *node;
+  cx__list_for_each(node, &op->callbacks) {
+    cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
+    if (cb->event == event) cb->fn(op, cb->user_data);
+  }
+}
+
+int cx_op_enter(cx_op *op) {
+  int expected = CX_STATUS_PENDING;
+  int64_t now, deadline;
+  cx__stripe *s;
+  int rc;
+  if (op == NULL) return -EINVAL;
+  cx__after_fork_resume();
+  if (cx__current_reserve() != 0) return -ENOMEM;
+  s = cx__stripe_for(op);
+  /* Taking the op's lock orders this with cx_op_on()/add_source(). */
+  pthread_mutex_lock(&s->mu);
+  if (!atomic_compare_exchange_strong(
+          &op->status, &expected,
+          op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING)) {
+    pthread_mutex_unlock(&s->mu);
+    return -EINVAL;
+  }
+  now = cx__now_ns();
+  op->start_mono = now;
+  pthread_mutex_unlock(&s->mu);
+
+  op->host.start_mono = now;
+  rc = cx__sources_start(&op->sources, &op->host);
+  if (rc != 0) {
+    pthread_mutex_lock(&s->mu);
+    op->start_mono = 0;
+    op->start_wall = 0; /* a start time asked for meanwhile is void */
+    atomic_store(&op->status, CX_STATUS_PENDING);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+  }
+  deadline = cx__sources_deadline(&op->sources);
+  if (op->parent != NULL && !op->is_shield) {
+    int64_t pd = atomic_load(&op->parent->deadline);
+    if (pd < deadline) deadline = pd;
+  }
+  atomic_store(&op->deadline, deadline);
+  cx_op_ref(op); /* the entered op's own reference, dropped by exit */
+  cx__current_push(&op->frame, op, false);
+  cx__op_emit_entered(op);
+  fire(op, CX_OP_ON_START);
+  return 0;
+}
+
+/* Ends a RUNNING op or a SHIELDED shield. */
+static int op_exit(cx_op *op, int result) {
+  cx__stripe *s;
+  cx_status status;
+  cx_op_event event;
+  if (!cx__current_is_top(&op->frame)) return -EPERM;
+  cx__sources_stop(&op->sources);
+  if (result == 0) {
+    status = CX_STATUS_COMPLETED;
+    event = CX_OP_ON_COMPLETE;
+  } else if (cx_token_is_cancelled(op->token) || result == -ECANCELED) {
+    status = CX_STATUS_CANCELLED;
+    event = CX_OP_ON_CANCEL;
+    if (!cx_token_is_cancelled(op->token)) op->exit_reason = CX_REASON_MANUAL;
+  } else {
+    status = CX_STATUS_FAILED;
+    event = CX_OP_ON_ERROR;
+    op->error = result;
+  }
+  cx__op_emit_exiting(op);
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  op->end_mono = cx__now_ns();
+  atomic_store(&op->status, status);
+  pthread_mutex_unlock(&s->mu);
+  atomic_store(&op->deadline, CX__NO_DEADLINE);
+  cx__current_pop(&op->frame);
+  /* A finished child holds nothing of its parent's: leave its list and,
+   * for a token of its own, the parent token's list of links. */
+  if (!op->is_shield) cx__op_tree_detach(op);
+  /* Children of its own still running keep receiving the parent's cancel
+   * through this token, so it stays linked until they are gone. */
+  if (op->owns_token && cx__token_has_links(op->token) &&
+      cx_op_child_count(op) == 0)
+    cx__token_unlink_all(op->token);
+  cx__op_emit_exited(op);
+  fire(op, event);
+  cx_op_unref(op);
+  return 0;
+}
+
+int cx_op_exit(cx_op *op, int result) {
+  if (op == NULL || op->is_shield ||
+      atomic_load(&op->status) != CX_STATUS_RUNNING)
+    return -EINVAL;
+  return op_exit(op, result);
+}
+
+int cx__shield_exit(cx_op *shield, int result) {
+  return op_exit(shield, result);
+}
+
+void cx__op_end_abandoned(cx_op *op) {
+  bool shield = op->is_shield;
+  if (cx__log_enabled(CX_LOG_WARNING))
+    cx__log(
+        CX_LOG_WARNING, cx__op_id(op),
+        "thread exited inside %s '%s': ended as %s",
+        shield ? "shield" : "operation", op->name,
+        cx_token_is_cancelled(op->token) ? "cancelled" : "failed (EOWNERDEAD)");
+  op_exit(op, -EOWNERDEAD); /* the innermost: it pops */
+  /* Nobody can end a shield of a thread that is gone, nor use its handle:
+   * its reference goes too. */
+  if (shield) cx_op_unref(op);
+}
+
+bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message) {
+  if (op == NULL) return false;
+  if (cx__op_exited(op)) return false;
+  return cx_token_cancel(op->token, reason, message);
+}

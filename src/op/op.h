@@ -1,0 +1,119 @@
+/* src/op/op.h - internal structure of operations and the op layer's
+ * internal functions. */
+#ifndef CX_OP_INTERNAL_H
+#define CX_OP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cancelable/op.h>
+#include <cancelable/source.h>
+
+#include "runtime/list.h"
+#include "sources/sources.h"
+#include "token/token.h"
+
+/* ---- operations (op.c, op_context.c, current.c) */
+
+typedef struct cx__status_cb {
+  cx__list node; /* in the op's callbacks, in registration order */
+  cx_op_event event;
+  cx_op_fn fn;
+  void *user_data;
+  void (*destroy)(void *);
+} cx__status_cb;
+
+/* The key of an entry of a thread's stack of current operations
+ * (current.c).  An op's own enter uses the frame inside the op; adopting
+ * an op on another thread (thread pools, cx_thread_create) uses a frame
+ * owned by the caller, so one op may be current on several threads at
+ * once.  Only its address matters. */
+typedef struct cx__frame {
+  char key;
+} cx__frame;
+
+struct cx_op {
+  _Atomic uint32_t refs;    /* (atomic) */
+  _Atomic int status;       /* (atomic) cx_status */
+  cx_token *token;          /* immutable (owned ref) */
+  cx_op *parent;            /* immutable (owned ref) */
+  const char *name;         /* immutable (owned when name_owned) */
+  _Atomic(char *) id;       /* (atomic) explicit id, or made on first
+                               request; NULL while an own token's id
+                               stands for it (see cx_op_id) */
+  bool name_owned;          /* immutable */
+  double start_wall;        /* guarded by stripe: made from start_mono on
+                               first request (0: not yet) */
+  double end_wall;          /* guarded by stripe: as start_wall */
+  int64_t start_mono;       /* guarded by stripe */
+  int64_t end_mono;         /* guarded by stripe */
+  int error;                /* written at exit, before status */
+  cx_reason exit_reason;    /* written at exit, before status: set when the
+                               work returned -ECANCELED uncancelled */
+  _Atomic int64_t deadline; /* (atomic) effective, while running */
+  cx_meta *meta;            /* guarded by stripe (owned; NULL until
+                               metadata is set) */
+  void *partial;            /* guarded by stripe */
+  void (*partial_destroy)(void *); /* guarded by stripe */
+  cx__list sources;                /* guarded by stripe while PENDING; immutable
+                                        after enter */
+  cx__source_host host;            /* what the sources cancel: set at enter */
+  cx__list callbacks;              /* as sources: cx__status_cb.node */
+  cx__frame frame;                 /* owned by the thread that entered it: its
+                                      entry in that thread's current-op stack */
+  cx_op *free_next;                /* owned by the thread freeing it */
+  _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
+  bool owns_token;                 /* immutable: token made for this op alone */
+  bool register_asked;             /* immutable: cx_op_options.register_op */
+  cx_callback *events_cb;   /* the event stream's (src/events): its cancel
+                               callback while the op runs */
+  _Atomic int events_state; /* (atomic) the event stream's: whether the
+                               op's cancel was told (events.c) */
+  /* The registry's (src/registry, through the lifecycle events; the op
+   * layer never reads them). */
+  bool registered; /* owned by the entering thread */
+  void *reg_entry; /* guarded by the registry lock */
+  bool is_shield;  /* immutable */
+  /* Hierarchy: live children, oldest first, in the parent's list. */
+  cx__list sibling;   /* guarded by the parent's stripe: in its children */
+  bool in_parent;     /* guarded by the parent's stripe */
+  cx__list children;  /* guarded by stripe: their `sibling`s */
+  size_t child_count; /* guarded by stripe */
+  /* Progress (src/progress, through the lifecycle events and its own
+   * functions; the op layer never reads them). */
+  struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
+  struct cx__progress_cb *progress_tail;         /* guarded by stripe */
+  int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
+  int64_t progress_last;     /* guarded by stripe: last delivery */
+  char *withheld_message;    /* guarded by stripe (owned) */
+  cx_meta *withheld_meta;    /* guarded by stripe (owned) */
+  _Atomic bool has_withheld; /* (atomic) written under the stripe */
+};
+
+/* Hierarchy (op_tree.c). */
+void cx__op_tree_attach(cx_op *child);
+void cx__op_tree_detach(cx_op *child);
+/* The op's id, made on first request (NULL only when out of memory). */
+const char *cx__op_id(const cx_op *op);
+/* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
+bool cx__op_exited(const cx_op *op);
+/* Ends a shield (op.c). */
+int cx__shield_exit(cx_op *shield, int result);
+
+/* Current-operation stack of the calling thread (current.c). */
+/* Makes room for one push (and hooks the thread's exit): 0 or -ENOMEM. */
+int cx__current_reserve(void);
+/* Pushes @op under the key @frame, after a cx__current_reserve().  An
+ * @adopted entry holds a reference on @op (its owner drops it); at thread
+ * exit an adopted entry's reference is dropped, any other op is ended. */
+void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted);
+/* Pops @frame if it is the innermost; false otherwise. */
+bool cx__current_pop(const cx__frame *frame);
+bool cx__current_is_top(const cx__frame *frame);
+/* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
+ * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
+ * handle reference is released too. */
+void cx__op_end_abandoned(cx_op *op);
+
+#endif /* CX_OP_INTERNAL_H */

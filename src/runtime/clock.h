@@ -1,0 +1,46 @@
+/* src/runtime/clock.h - the library clock (monotonic, virtual in tests) and
+ * duration conversions. */
+#ifndef CX_RUNTIME_CLOCK_H
+#define CX_RUNTIME_CLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CX__NS_PER_SEC INT64_C(1000000000)
+#define CX__NO_DEADLINE INT64_MAX
+/* The library's monotonic time in ns (virtual when the virtual clock is in
+ * use).  Async-signal-safe. */
+int64_t cx__now_ns(void);
+/* CLOCK_MONOTONIC in ns, never virtual. */
+int64_t cx__mono_ns(void);
+/* CLOCK_REALTIME in seconds.  Async-signal-safe. */
+double cx__wall_now(void);
+bool cx__clock_is_virtual(void);
+/* Converts a duration in seconds to ns; rejects NaN/negative/infinite.
+ * Returns 0 or -EINVAL. */
+int cx__seconds_to_ns(double seconds, int64_t *out);
+/* Converts a timeout's duration in seconds to ns: > 0, finite and at most
+ * 9.2e9 s, else -EINVAL (a duration of 0 is no timeout at all); a positive
+ * duration under 1 ns becomes 1 ns. */
+int cx__duration_to_ns(double seconds, int64_t *out);
+/* Converts a wait timeout (poll(2) convention) to an absolute CLOCK_MONOTONIC
+ * deadline in ns: CX__NO_DEADLINE for "forever".  -EINVAL for NaN. */
+int cx__timeout_to_deadline(double timeout, int64_t *deadline);
+/* @now + @ns, or CX__NO_DEADLINE where that would overflow (durations go
+ * up to 9.2e9 s). */
+int64_t cx__add_saturated(int64_t now, int64_t ns);
+/* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out. */
+void cx__format_seconds(int64_t ns, char *out, size_t len);
+/* ns -> struct timespec. */
+struct timespec cx__ns_to_timespec(int64_t ns);
+/* The CLOCK_REALTIME time at which the monotonic @deadline (ns, not
+ * CX__NO_DEADLINE) falls, for pthread_cond_timedwait() on a condvar of the
+ * default clock; a deadline already past gives the current time. */
+struct timespec cx__deadline_to_realtime(int64_t deadline);
+/* Milliseconds left until an absolute monotonic deadline, for poll(2):
+ * -1 for CX__NO_DEADLINE, rounded up, clamped to INT_MAX. */
+int cx__deadline_to_poll_ms(int64_t deadline);
+
+#endif /* CX_RUNTIME_CLOCK_H */

@@ -1,0 +1,332 @@
+/* src/token/token_link.c - linked tokens: a target is cancelled when any of
+ * its sources is.  A link belongs to its target (freed with it) and sits in
+ * its source's doubly linked list of children, so unlinking is O(1).  The
+ * cascade claims each live target under the source's lock (atomics only)
+ * and queues it on the per-thread work list: no recursion.  A target that
+ * another thread claimed first goes on this thread's help stack, so that
+ * its children are claimed before this cancel returns (token.h). */
+#include <string.h>
+
+#include "runtime/alloc.h"
+#include "runtime/sync.h"
+#include "token/token.h"
+
+/* uthash allocates through the library's hook and never aborts. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) cx__malloc(sz)
+#define uthash_free(ptr, sz) cx__free(ptr)
+#define uthash_nonfatal_oom(obj) (visit_oom = true)
+#include <uthash.h>
+
+/* ---- the help stack: tokens claimed by others (or earlier by this
+ * thread) whose children this thread's cascade phase must claim too.  A
+ * few entries live in the thread's storage; more grow a heap array, freed
+ * whenever the stack empties. */
+#define HELP_INLINE 32
+static _Thread_local cx_token *help_inline[HELP_INLINE];
+static _Thread_local cx_token **help_heap;
+static _Thread_local size_t help_len, help_cap;
+
+bool cx__token_help_push(cx_token *t) {
+  cx_token **items = help_heap != NULL ? help_heap : help_inline;
+  size_t cap = help_heap != NULL ? help_cap : HELP_INLINE;
+  if (help_len == cap) {
+    cx_token **grown = cx__malloc(2 * cap * sizeof *grown);
+    if (grown == NULL) return false;
+    memcpy(grown, items, help_len * sizeof *grown);
+    cx__free(help_heap);
+    help_heap = items = grown;
+    help_cap = 2 * cap;
+  }
+  items[help_len++] = t;
+  return true;
+}
+
+cx_token *cx__token_help_pop(void) {
+  cx_token *t;
+  if (help_len == 0) return NULL;
+  t = (help_heap != NULL ? help_heap : help_inline)[--help_len];
+  if (help_len == 0 && help_heap != NULL) {
+    cx__free(help_heap);
+    help_heap = NULL;
+  }
+  return t;
+}
+
+/* Links @target to @source with a fresh @link (both exts made).  With
+ * @embedded, @link lies in the block of @target, a child token made just
+ * now and not yet shared with any other thread, so its stack of links
+ * takes the push without an atomic read-modify-write.  Returns true when
+ * @source was already cancelled and this call claimed @target: the caller
+ * then finishes that cancel (cx__token_finish_claimed), with no lock
+ * held. */
+static inline bool link_attach(cx__link *link, cx_token *target,
+                               cx__token_ext *text, cx_token *source,
+                               cx__token_ext *sext, unsigned flags,
+                               bool embedded) {
+  link->sibling.next = NULL;
+  link->sibling.pprev = NULL;
+  cx__token_ref(source);
+  link->source = source;
+  link->source_ext = sext;
+  link->target = target;
+  link->flags = flags;
+  link->embedded = embedded;
+
+  /* Push on the target's stack of links (taken whole at unlink). */
+  link->next_of_target =
+      atomic_load_explicit(&text->links, memory_order_relaxed);
+  if (embedded)
+    atomic_store_explicit(&text->links, link, memory_order_relaxed);
+  else
+    while (!atomic_compare_exchange_weak(&text->links, &link->next_of_target,
+                                         link)) {
+    }
+
+  cx__lock_acquire(&sext->lock);
+  cx__token_mark(source, CX__HAS_CHILDREN); /* before the check */
+  if (atomic_load(&source->state) != CX__CANCELLED) {
+    /* Live or claimed: the source's cascade runs after we unlock. */
+    cx__hlist_push(&sext->children, &link->sibling);
+    cx__lock_release(&sext->lock);
+    return false;
+  }
+  cx__lock_release(&sext->lock);
+  /* Already cancelled: its cascade may be over, so cancel here. */
+  return cx__token_claim(
+      target,
+      (flags & CX_LINK_PRESERVE_REASON) ? (cx_reason)source->reason
+                                        : CX_REASON_PARENT,
+      NULL, false, source, (flags & CX_LINK_PRESERVE_REASON) != 0);
+}
+
+/* ---- cycle check: a link source -> target closes a cycle when @target is
+ * already something @source follows, directly or not.  Walks up from
+ * @source through the sources of its links and its cause (a cancelled
+ * token holds the one whose cascade reached it, and its links stay until
+ * it is freed or its op exits: both are references), each token visited
+ * once (a uthash set), under the cascade lock so that no other link is
+ * made meanwhile. */
+typedef struct visit {
+  const cx_token *token;
+  UT_hash_handle hh;
+} visit;
+static _Thread_local bool visit_oom;
+
+/* Marks @t visited: 1 new, 0 seen before, -ENOMEM. */
+static int visit_add(visit **set, const cx_token *t) {
+  visit *v;
+  HASH_FIND_PTR(*set, &t, v);
+  if (v != NULL) return 0;
+  if ((v = cx__malloc(sizeof *v)) == NULL) return -ENOMEM;
+  v->token = t;
+  visit_oom = false;
+  HASH_ADD_PTR(*set, token, v);
+  if (visit_oom) {
+    cx__free(v);
+    return -ENOMEM;
+  }
+  return 1;
+}
+
+/* The walk's stack of referenced tokens. */
+typedef struct walk {
+  cx_token **items;
+  size_t len, cap;
+} walk;
+
+static int walk_push(walk *w, cx_token *t) {
+  if (w->len == w->cap) {
+    size_t n = w->cap != 0 ? 2 * w->cap : 16;
+    cx_token **grown = cx__realloc(w->items, n * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    w->items = grown;
+    w->cap = n;
+  }
+  w->items[w->len++] = t;
+  return 0;
+}
+
+/* Pushes what @t follows (with references): its links' sources, read
+ * under its lock (cx__token_unlink_all takes the stack under it too), and
+ * its cause.  0 or -ENOMEM. */
+static int push_sources(walk *w, cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx_token *left = NULL; /* a reference to drop once unlocked */
+  int rc = 0;
+  if (ext == NULL) return 0;
+  cx__lock_acquire(&ext->lock);
+  for (cx__link *l = atomic_load(&ext->links); l != NULL;
+       l = l->next_of_target) {
+    cx__token_ref(l->source); /* the link holds one: never 0 here */
+    if ((rc = walk_push(w, l->source)) != 0) {
+      left = l->source;
+      break;
+    }
+  }
+  cx__lock_release(&ext->lock);
+  if (left != NULL) cx__token_unref(left);
+  /* The cause is written before the release that publishes CANCELLED. */
+  if (rc == 0 && cx_token_is_cancelled(t) && ext->cause != NULL) {
+    cx__token_ref(ext->cause);
+    if ((rc = walk_push(w, ext->cause)) != 0) cx__token_unref(ext->cause);
+  }
+  return rc;
+}
+
+/* Whether @target is among what @source follows, directly or not: 1, 0,
+ * or -ENOMEM.  The caller holds the cascade lock and defers frees. */
+static int follows(cx_token *source, const cx_token *target) {
+  walk w = {NULL, 0, 0};
+  visit *set = NULL, *v, *tmp;
+  int rc = push_sources(&w, source);
+  while (rc == 0 && w.len > 0) {
+    cx_token *t = w.items[--w.len];
+    if (t == target) {
+      rc = 1;
+    } else if ((rc = visit_add(&set, t)) == 1) {
+      rc = push_sources(&w, t);
+    }
+    cx__token_unref(t);
+  }
+  while (w.len > 0) cx__token_unref(w.items[--w.len]);
+  cx__free(w.items);
+  HASH_ITER(hh, set, v, tmp) {
+    HASH_DEL(set, v);
+    cx__free(v);
+  }
+  return rc;
+}
+
+int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
+  cx__token_ext *text, *sext;
+  cx__link *link;
+  bool claimed = false, deferring;
+  int rc;
+  if (target == NULL || source == NULL || target == source ||
+      (flags & ~CX_LINK_PRESERVE_REASON))
+    return -EINVAL;
+  if ((text = cx__token_ext_get(target)) == NULL ||
+      (sext = cx__token_ext_get(source)) == NULL ||
+      (link = cx__block_alloc(sizeof *link)) == NULL)
+    return -ENOMEM;
+  cx__cascade_lock();
+  deferring = cx__token_defer_frees_begin(); /* no user code under it */
+  /* A token that nothing ever followed (no `has` bit for children: set by
+   * every link, never cleared) cannot be among @source's ancestors: a new
+   * token linked below a deep chain costs no walk. */
+  rc = (atomic_load(&target->has) & CX__HAS_CHILDREN) ? follows(source, target)
+                                                      : 0;
+  if (rc == 0)
+    claimed = link_attach(link, target, text, source, sext, flags, false);
+  cx__cascade_unlock();
+  cx__token_defer_frees_end(deferring);
+  if (claimed) cx__token_finish_claimed(cx_token_ref(target));
+  if (rc == 0) return 0;
+  cx__block_free(link, sizeof *link);
+  return rc == 1 ? -ELOOP : rc;
+}
+
+void cx__token_cascade(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
+  cx_token *dead = NULL;
+  cx__hlist_node *node, *after;
+  bool unhelped = false;
+  cx__lock_acquire(&ext->lock);
+  node = ext->children.first;
+  ext->children.first = NULL;
+  for (; node != NULL; node = after) {
+    cx__link *link = cx__container_of(node, cx__link, sibling);
+    cx_token *target;
+    bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
+    after = node->next;
+    node->next = NULL;
+    node->pprev = NULL; /* unlinked: an unlink of @link leaves it be */
+    /* A target whose count reached 0 is being freed: skip it. */
+    target = cx__token_try_ref(link->target);
+    if (target == NULL) continue;
+    if (cx__token_claim(target,
+                        preserve ? (cx_reason)t->reason : CX_REASON_PARENT,
+                        NULL, false, t, preserve)) {
+      if (atomic_load(&target->has) != 0) {
+        /* Someone waits, watches or listens: finish it from the queue. */
+        cx__token_queue(target); /* our reference goes with it */
+        continue;
+      }
+    } else if ((atomic_load(&target->has) & CX__HAS_CHILDREN) ||
+               atomic_load(&target->state) != CX__CANCELLED) {
+      /* Claimed by another thread, whose cascade may not have run yet (or
+       * earlier by this one), or not yet published: before returning, wait
+       * until it reads as cancelled and claim its children too. */
+      if (cx__token_help_push(target)) continue; /* with our reference */
+      unhelped = true;
+    }
+    if (atomic_fetch_sub(&target->refs, 1) == 1) {
+      /* Nothing to finish (or another thread claimed it).  If we held the
+       * last reference, free it once unlocked: it is in no work list, so
+       * pending_next is ours. */
+      target->pending_next = dead;
+      dead = target;
+    }
+  }
+  cx__lock_release(&ext->lock);
+  if (unhelped) cx__token_log_unhelped();
+  while (dead != NULL) {
+    cx_token *next = dead->pending_next;
+    cx__token_destroy_dead(dead);
+    dead = next;
+  }
+}
+
+/* Unlinks and frees the chain of links @link (taken from a target). */
+static void unlink_chain(cx__link *link) {
+  while (link != NULL) {
+    cx__link *next = link->next_of_target;
+    cx_token *source = link->source;
+    cx__token_ext *sext = link->source_ext;
+    cx__lock_acquire(&sext->lock);
+    if (cx__hlist_linked(&link->sibling)) cx__hlist_remove(&link->sibling);
+    cx__lock_release(&sext->lock);
+    cx__token_unref(source);
+    /* @link is still there: an embedded one lies in its target's block,
+     * and the target outlives this call (unlink_all: its owner holds a
+     * reference; unlink_dead: its free is the one running, and frees the
+     * source may start meanwhile are queued behind it). */
+    if (!link->embedded) cx__block_free(link, sizeof *link);
+    link = next;
+  }
+}
+
+void cx__token_unlink_all(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx__link *chain;
+  if (ext == NULL) return;
+  /* Under the token's lock: a cycle check may be reading the stack. */
+  cx__lock_acquire(&ext->lock);
+  chain = atomic_exchange(&ext->links, NULL);
+  cx__lock_release(&ext->lock);
+  unlink_chain(chain);
+}
+
+void cx__token_unlink_dead(cx__token_ext *ext) {
+  /* No reference is left, so nobody can link into the token any more. */
+  unlink_chain(atomic_load_explicit(&ext->links, memory_order_relaxed));
+}
+
+int cx_token_new_child(cx_token **out, cx_token *parent, unsigned flags) {
+  cx__token_ext *pext;
+  cx__child_token *c;
+  if (out != NULL) *out = NULL;
+  if (out == NULL || parent == NULL || (flags & ~CX_LINK_PRESERVE_REASON))
+    return -EINVAL;
+  if ((pext = cx__token_ext_get(parent)) == NULL ||
+      (c = cx__block_alloc(sizeof *c)) == NULL)
+    return -ENOMEM;
+  cx__token_init(&c->plain.token, CX__KIND_CHILD, &c->plain.ext);
+  /* The new token is ours alone until we return it. */
+  if (link_attach(&c->link, &c->plain.token, &c->plain.ext, parent, pext, flags,
+                  true))
+    cx__token_finish_claimed(cx_token_ref(&c->plain.token));
+  *out = &c->plain.token;
+  return 0;
+}

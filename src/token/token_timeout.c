@@ -1,0 +1,71 @@
+/* src/token/token_timeout.c - tokens that cancel themselves after a delay
+ * (cx_token_with_timeout): the token and its timer in one block, so a
+ * timeout scope costs one allocation and one timer, as Go's
+ * context.WithTimeout or .NET's CancellationTokenSource(TimeSpan). */
+#include <stddef.h>
+#include <string.h>
+
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/compiler.h"
+#include "runtime/timer.h"
+#include "token/token.h"
+
+/* A timed token: the token first, so the block is freed through it; no
+ * ext until something needs one (token.h), so 56 bytes in all.  The delay
+ * for the message is the timer's `seconds` (a float: the message gives it
+ * to 7 significant digits). */
+typedef struct timed_token {
+  struct cx_token token;
+  cx__timer timer;
+} timed_token;
+
+_Static_assert(sizeof(timed_token) <= 56,
+               "a timed token fills a 64-byte malloc chunk");
+
+static timed_token *timed_of(cx__timer *timer) {
+  return cx__container_of(timer, timed_token, timer);
+}
+
+/* Runs on the timer thread.  The owner's last unref may be freeing the
+ * token at this moment: it disarms first, which waits for this function to
+ * return, so the reference taken here is either refused or keeps the token
+ * alive until we are done. */
+static void fire(cx__timer *timer) {
+  timed_token *tt = timed_of(timer);
+  char secs[32], msg[64];
+  if (cx__token_try_ref(&tt->token) == NULL) return;
+  cx__format_seconds((int64_t)((double)tt->timer.seconds * 1e9 + 0.5), secs,
+                     sizeof secs);
+  strcpy(msg, "timed out after ");
+  strcat(msg, secs);
+  strcat(msg, " s");
+  cx_token_cancel(&tt->token, CX_REASON_TIMEOUT, msg);
+  cx_token_unref(&tt->token);
+}
+
+int cx_token_with_timeout(cx_token **out, double seconds) {
+  timed_token *tt;
+  int64_t ns;
+  int rc;
+  if (out != NULL) *out = NULL;
+  if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
+  tt = cx__block_alloc(sizeof *tt);
+  if (tt == NULL) return -ENOMEM;
+  cx__token_init(&tt->token, CX__KIND_TIMED, NULL);
+  cx__timer_init(&tt->timer, fire);
+  tt->timer.seconds = (float)seconds;
+  rc = cx__timer_arm(&tt->timer, cx__add_saturated(cx__now_ns(), ns));
+  if (rc != 0) {
+    cx__block_free(tt, sizeof *tt);
+    return rc;
+  }
+  *out = &tt->token;
+  return 0;
+}
+
+void cx__token_free_timed(cx_token *t) {
+  timed_token *tt = (timed_token *)t;
+  cx__timer_disarm(&tt->timer); /* waits for a fire() in progress */
+  cx__block_free(tt, sizeof *tt);
+}

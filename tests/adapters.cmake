@@ -1,0 +1,36 @@
+# tests/adapters.cmake - tests of the optional adapters that were built
+# (adapters/*/tests/).  Included from tests/CMakeLists.txt.
+
+# libcancelable-http: a real client (libcurl) on 127.0.0.1, the JSON read
+# back strictly (jansson, found in run.cmake).
+if(TARGET cancelable-http)
+  pkg_check_modules(CX_CURL QUIET IMPORTED_TARGET libcurl)
+  if(CX_CURL_FOUND)
+    cx_add_test_executable(test_http
+      SOURCES ${PROJECT_SOURCE_DIR}/adapters/http/tests/test_http.c
+      LABELS unit http)
+    target_link_libraries(test_http PRIVATE cancelable-http PkgConfig::CX_CURL
+      PkgConfig::JANSSON)
+  else()
+    message(STATUS "adapters/http: tests skipped: libcurl not found "
+      "(apt-get install libcurl4-openssl-dev)")
+  endif()
+endif()
+
+# The dashboard in a real browser (label `browser`): headless chromium
+# driven by python3-selenium against examples/web_progress.  Slow to start,
+# so only where CX_BROWSER_TESTS is on (scripts/test.sh's default suite, not
+# the sanitizer ones); it skips (77) when chromium or selenium is missing.
+option(CX_BROWSER_TESTS "Run the dashboard's browser test" OFF)
+if(CX_BROWSER_TESTS AND TARGET web_progress)
+  # Debian's python3-selenium belongs to the system interpreter.
+  find_program(CX_SYSTEM_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+  if(NOT CX_SYSTEM_PYTHON3)
+    find_program(CX_SYSTEM_PYTHON3 NAMES python3 REQUIRED)
+  endif()
+  add_test(NAME /browser/dashboard
+    COMMAND ${CX_SYSTEM_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/browser/test_dashboard.py
+            $<TARGET_FILE:web_progress> ${PROJECT_BINARY_DIR}/dashboard.png)
+  set_tests_properties(/browser/dashboard PROPERTIES
+    LABELS browser SKIP_RETURN_CODE 77 TIMEOUT 240)
+endif()
