@@ -1,6 +1,10 @@
 # tests/adapters.cmake - tests of the optional adapters that were built
 # (adapters/*/tests/).  Included from tests/CMakeLists.txt.
 
+# Each adapter's tests carry the label adapter too: the allocation-failure
+# sweep (scripts/alloc-sweep.sh) covers the core library and leaves them
+# out.
+
 # libcancelable-http: a real client (libcurl) on 127.0.0.1, the JSON read
 # back strictly (jansson, found in run.cmake).
 if(TARGET cancelable-http)
@@ -8,7 +12,7 @@ if(TARGET cancelable-http)
   if(CX_CURL_FOUND)
     cx_add_test_executable(test_http
       SOURCES ${PROJECT_SOURCE_DIR}/adapters/http/tests/test_http.c
-      LABELS unit http)
+      LABELS unit http adapter)
     target_link_libraries(test_http PRIVATE cancelable-http PkgConfig::CX_CURL
       PkgConfig::JANSSON)
   else()
