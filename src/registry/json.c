@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cancelable/progress.h>
 #include <cancelable/registry.h>
 
 #include "registry/registry.h"
@@ -15,6 +16,19 @@ static void write_time(cxu_json *j, const char *key, double t) {
     cxu_json_double(j, t);
   else
     cxu_json_null(j);
+}
+
+/* "progress": the op's last report (cx_op_progress_to_json()), or null;
+ * out of memory marks the writer failed. */
+static void write_progress(cxu_json *j, cx_op *op) {
+  char *text = NULL;
+  int rc = cx_op_progress_to_json(op, &text);
+  cxu_json_key(j, "progress");
+  if (rc == 0)
+    cxu_json_raw(j, text, strlen(text));
+  else
+    cxu_json_fail(j, rc);
+  free(text);
 }
 
 static void write_op(cxu_json *j, cx_op *op) {
@@ -50,6 +64,7 @@ static void write_op(cxu_json *j, cx_op *op) {
     cx__meta_write_json(j, meta);
   else
     cxu_json_null(j);
+  write_progress(j, op);
   cxu_json_object_end(j);
   cx_meta_free(meta);
 }

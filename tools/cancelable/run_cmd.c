@@ -250,7 +250,7 @@ static FILE *open_report(const char *path) {
  * stderr but changes no exit status: the command's outcome, which the
  * status carries, must not be lost to a full disk. */
 static void write_report(run_state *s, const char *kind, int status) {
-  report_input in = {s->op, s->o->argv, &s->result, &s->progress, kind, status};
+  report_input in = {s->op, s->o->argv, &s->result, kind, status};
   int rc = report_write(s->report != NULL ? s->report : stderr, &in);
   if (s->report != NULL) {
     if (fclose(s->report) != 0 && rc == 0) rc = -errno;
