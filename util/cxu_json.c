@@ -32,6 +32,10 @@ void cxu_json_free(cxu_json *j) {
 
 int cxu_json_error(const cxu_json *j) { return j->err; }
 
+void cxu_json_fail(cxu_json *j, int err) {
+  if (j->err == 0) j->err = err;
+}
+
 /* Makes room for @n more bytes plus the NUL; false (and sticky -ENOMEM) if
  * it cannot. */
 static bool reserve(cxu_json *j, size_t n) {

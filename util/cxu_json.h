@@ -54,6 +54,9 @@ void cxu_json_init(cxu_json *j);
 void cxu_json_free(cxu_json *j);
 /* 0, or the first error (-ENOMEM, -EINVAL). */
 int cxu_json_error(const cxu_json *j);
+/* Marks the writer failed with @err (a negative errno) unless it has
+ * failed already: for a value the caller could not make. */
+void cxu_json_fail(cxu_json *j, int err);
 
 void cxu_json_object_begin(cxu_json *j);
 void cxu_json_object_end(cxu_json *j);

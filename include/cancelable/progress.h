@@ -69,6 +69,61 @@ CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_set_progress_interval(cx_op *op, double seconds);
 
+/* ---- The last report, and reports as JSON (for UIs, logs, the HTTP
+ * adapter and the tool's report). */
+
+/* The last progress report of an op, copied out. */
+typedef struct cx_progress_snapshot {
+  char *message;     /* (transfer full) free() it; never NULL after 0 */
+  cx_meta *metadata; /* (transfer full) cx_meta_free() it; the standard
+                        keys filled in as delivered */
+  uint64_t reports;  /* reports of the op kept so far (throttled ones
+                        included) */
+  double elapsed;    /* seconds from the op's enter to the last report */
+} cx_progress_snapshot;
+
+/* cx_op_last_progress: copy out @op's last progress report, the one
+ * cx_report_progress() was given last (after filling in the standard keys;
+ * also when throttling withheld it).  Reports are kept while anything
+ * follows progress in the process: a progress callback on any op, an event
+ * subscriber (cancelable/events.h), or the registry (from the first
+ * registered op on).  Before that, a report costs one atomic load and is
+ * not kept.
+ * @op: (not nullable).  @out: (not nullable) zeroed on every error.
+ * Returns: 0.  Errors: -EINVAL NULL argument; -ENOENT no report kept;
+ *   -ENOMEM.
+ * Thread-safety: any thread, also while the op reports.  Since: 0.1 */
+CX_EXPORT int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out);
+
+/* cx_progress_snapshot_clear: free what @snapshot holds and zero it.
+ * @snapshot: (nullable) NULL does nothing.  Since: 0.1 */
+CX_EXPORT void cx_progress_snapshot_clear(cx_progress_snapshot *snapshot);
+
+/* cx_progress_to_json: a progress report as the text of one JSON object:
+ * {"message", "percent", "current", "total", "rate", "eta", "phase",
+ *  "metadata": {...}} where "percent" is the standard key "progress" and
+ * the others are their standard keys, as numbers (null when absent, not a
+ * number, or NaN); "phase" is a string or null and "metadata" holds every
+ * key in order.  For a progress callback that forwards reports to a
+ * UI, a log or an API.  Valid UTF-8 whatever bytes @message and the
+ * metadata hold (ill-formed sequences become U+FFFD, as in
+ * cx_registry_to_json()).
+ * @message, @metadata: (nullable) NULL message is "", NULL metadata {}.
+ * Returns: (transfer full) a NUL-terminated string to free(), or NULL out
+ *   of memory.
+ * Thread-safety: any thread; @metadata must not change meanwhile.
+ * Since: 0.1 */
+CX_EXPORT char *cx_progress_to_json(const char *message,
+                                    const cx_meta *metadata);
+
+/* cx_op_progress_to_json: @op's last report (cx_op_last_progress()) as
+ * cx_progress_to_json() writes it plus "reports" and "elapsed", or the
+ * text "null" when none is kept: the "progress" field of cx_op_to_json().
+ * @op: (not nullable).  @out: (not nullable) (transfer full: free()).
+ * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT int cx_op_progress_to_json(cx_op *op, char **out);
+
 /* ---- Streams.  A stream wraps a user iterator so that each item is a
  * cancellation point: items are counted, progress is reported every N
  * items, the last K items are kept, and on cancel, error or completion the

@@ -132,12 +132,13 @@ CX_EXPORT void cx_registry_clear(void);
 /* cx_registry_to_json: a JSON snapshot
  * {"live":[OP...],"history":[OP...],"stats":{...}} where OP is
  * {"id","name","status","parent_id","reason","message","start_time",
- *  "end_time","elapsed","error","error_code","metadata":{...}} (times in
- * seconds, wall clock for start/end; "error" is the errno name such as
- * "EIO"; absent values are null).  Field names are stable.  The text is
- * valid UTF-8 whatever bytes names, messages and metadata hold: each
- * ill-formed sequence in them (its maximal subpart, as Unicode defines it)
- * is written as U+FFFD.
+ *  "end_time","elapsed","error","error_code","metadata":{...},
+ *  "progress":{...}} (times in seconds, wall clock for start/end; "error"
+ * is the errno name such as "EIO"; "progress" is the op's last report as
+ * cx_op_progress_to_json() writes it; absent values are null).  Field names are
+ * stable.  The text is valid UTF-8 whatever bytes names, messages and metadata
+ * hold: each ill-formed sequence in them (its maximal subpart, as Unicode
+ * defines it) is written as U+FFFD.
  * @filter: (nullable) applied to both lists.
  * @include_history: false leaves "history" empty.
  * @out: (not nullable) receives a NUL-terminated string (transfer full:

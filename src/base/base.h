@@ -29,5 +29,11 @@ int cx__meta_merge(cx_meta *to, const cx_meta *from);
  * object (meta_json.c). */
 struct cxu_json;
 void cx__meta_write_json(struct cxu_json *j, const cx_meta *meta);
+/* Writes the fields of a progress report (progress_json.c): "message",
+ * "percent" and the other standard keys as numbers or null, "phase",
+ * "metadata"; the caller
+ * opens and closes the object.  @message, @meta: (nullable). */
+void cx__progress_write_fields(struct cxu_json *j, const char *message,
+                               const cx_meta *meta);
 
 #endif /* CX_BASE_H */

@@ -59,6 +59,7 @@ static void progress_free(cx_op *op) {
   }
   cx__free(op->withheld_message);
   cx_meta_free(op->withheld_meta);
+  cx__progress_last_free(op);
 }
 
 int cx_op_set_progress_interval(cx_op *op, double seconds) {
@@ -168,8 +169,9 @@ int cx_report_progress(cx_op *op, const char *message,
                        const cx_meta *metadata) {
   cx_meta *filled, *empty = NULL;
   const cx_meta *meta;
-  int rc;
-  /* Nobody listens (no callback, no event subscriber): reporting is free. */
+  int rc, kept;
+  /* Nobody listens (no callback, no event subscriber, no registered op):
+   * reporting is free. */
   if (!cx__op_progress_watched()) return 0;
   if (op == NULL) op = cx_current();
   if (op == NULL) return 0;
@@ -182,6 +184,13 @@ int cx_report_progress(cx_op *op, const char *message,
     if (empty == NULL) return -ENOMEM;
   }
   if (!withhold(op, message, meta, &rc)) deliver(op, message, meta);
+  /* Kept for readers (cx_op_last_progress), throttled or not, after the
+   * delivery so that the metadata made here is handed over, not copied. */
+  kept = observe_ops();
+  if (kept == 0)
+    kept =
+        cx__progress_keep(op, message, meta, filled != NULL ? &filled : &empty);
+  if (rc == 0) rc = kept;
   cx_meta_free(filled);
   cx_meta_free(empty);
   return rc;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cancelable/progress.h>
 #include <cancelable/registry.h>
 
 #include "registry/registry.h"
@@ -17,6 +18,19 @@ static void write_time(cxu_json *j, const char *key, double t) {
     cxu_json_null(j);
 }
 
+/* "progress": the op's last report (cx_op_progress_to_json()), or null;
+ * out of memory marks the writer failed. */
+static void write_progress(cxu_json *j, cx_op *op) {
+  char *text = NULL;
+  int rc = cx_op_progress_to_json(op, &text);
+  cxu_json_key(j, "progress");
+  if (rc == 0)
+    cxu_json_raw(j, text, strlen(text));
+  else
+    cxu_json_fail(j, rc);
+  free(text);
+}
+
 static void write_op(cxu_json *j, cx_op *op) {
   cx_reason reason = cx_op_cancel_reason(op);
   cx_meta *meta = cx_op_metadata(op);
@@ -26,7 +40,7 @@ static void write_op(cxu_json *j, cx_op *op) {
    * fails (-ENOMEM) rather than write null for them. */
   if (meta == NULL || id == NULL ||
       (parent_id == NULL && cx_op_parent(op) != NULL)) {
-    if (j->err == 0) j->err = -ENOMEM;
+    cxu_json_fail(j, -ENOMEM);
     cx_meta_free(meta);
     return;
   }
@@ -56,6 +70,7 @@ static void write_op(cxu_json *j, cx_op *op) {
   cxu_json_int(j, error);
   cxu_json_key(j, "metadata");
   cx__meta_write_json(j, meta);
+  write_progress(j, op);
   cxu_json_object_end(j);
   cx_meta_free(meta);
 }

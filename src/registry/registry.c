@@ -94,11 +94,21 @@ static void release_all(cx_op **ops, size_t n) {
 
 /* ---- the lifecycle events */
 
+/* From the first registered op on, progress reports are kept for the
+ * export (cx_op_last_progress), as for a progress callback. */
+static void watch_progress_once(void) {
+  static _Atomic bool watching;
+  if (!atomic_load_explicit(&watching, memory_order_acquire) &&
+      !atomic_exchange(&watching, true))
+    cx__op_watch_progress(+1);
+}
+
 /* Adds a just-entered op to the live table. */
 static void op_registered(cx_op *op) {
   entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
   cx_op *dropped = NULL;
   const char *id = cx__op_id(op);
+  watch_progress_once();
   if (e == NULL || id == NULL) {
     cx__free(e);
     cx__log(CX_LOG_WARNING, id, "registry: out of memory, not listed");

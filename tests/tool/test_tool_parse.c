@@ -756,9 +756,10 @@ static char *repeat(const char *ch, size_t count) {
   return s;
 }
 
-/* A report whose progress message is 300 bytes of four-byte characters:
- * the tool keeps 255 bytes of it, which is 63 characters and 3 bytes of
- * the 64th.  The JSON must parse and hold the 63 whole characters. */
+/* A progress message of 300 bytes of four-byte characters: the status
+ * line's copy keeps 255 bytes of it, which is 63 characters and 3 bytes of
+ * the 64th, so it holds the 63 whole characters; the report (the library's
+ * cx_op_progress_to_json(), issue 15) holds the whole message and parses. */
 static void test_report_progress_message_cut(void **state) {
   char *msg = repeat("\xf0\x9f\x98\x80", 75),
        *want = repeat("\xf0\x9f\x98\x80", 63);
@@ -784,14 +785,13 @@ static void test_report_progress_message_cut(void **state) {
   in.op = op;
   in.argv = argv;
   in.result = &res;
-  in.progress = &st;
   text = report_json(&in);
   assert_non_null(text);
   root = json_loads(text, 0, &err);
   if (root == NULL) fail_msg("report does not parse: %s", err.text);
   assert_string_equal(json_string_value(json_object_get(
                           json_object_get(root, "progress"), "message")),
-                      want);
+                      msg);
   assert_string_equal(
       json_string_value(json_array_get(json_object_get(root, "command"), 0)),
       "cmd" FFFD);

@@ -664,6 +664,96 @@ t_run_bad_options() {
   bad_usage "check --id" run --id "" -- true
 }
 
+# --serve (issue 15 part 5): the run's op over HTTP.  The URL line on
+# stderr; the op live in /api/ops with its progress; a POST without the
+# token is refused; with it the op is cancelled with reason manual, the
+# command stopped, exit 120.
+t_run_serve_cancel() {
+  local pid url
+  need_python
+  "$C" run --serve-cancel --report-file "$REPORT" -- sh -c '
+    i=0
+    while [ $i -lt 2000 ]; do
+      i=$((i + 1)); echo "$i/2000 item $i" >&$CANCELABLE_PROGRESS_FD
+      sleep 0.02; : '"$MARK"'
+    done' 2>"$ERR" &
+  pid=$!
+  within 10 grep -q "dashboard at\|lacks" "$ERR" || fail "no URL on stderr"
+  grep -q "lacks" "$ERR" && { wait $pid; skip "built without libcancelable-http"; }
+  url=$(grep -o 'http://[^ ]*' "$ERR")
+  "$PY" -I -S - "$url" <<'PY' || fail "HTTP checks failed"
+import json, sys, time, urllib.request, urllib.error
+url = sys.argv[1]
+base, token = url.split("#token=")
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=10) as r:
+        return json.loads(r.read())
+def post(path, auth):
+    req = urllib.request.Request(base + path, method="POST", data=b"")
+    if auth:
+        req.add_header("Authorization", "Bearer " + auth)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+seen = set()
+deadline = time.time() + 20
+while len(seen) < 2 and time.time() < deadline:
+    live = get("api/ops")["live"]
+    assert len(live) == 1, live
+    p = live[0]["progress"]
+    if p is not None:
+        assert p["total"] == 2000 and p["message"].startswith("item "), p
+        seen.add(p["current"])
+    time.sleep(0.05)
+assert len(seen) >= 2, "progress did not move: %r" % seen
+op = live[0]["id"]
+assert post("api/ops/%s/cancel" % op, None) == 401
+assert post("api/ops/%s/cancel" % op, "0" * 64) == 401
+assert post("api/ops/%s/cancel" % op, token) == 200
+PY
+  wait $pid
+  expect_status 120 $? "cancelled from the page"
+  expect_json "$REPORT" status '"cancelled"' reason '"manual"' \
+    cancelled_by '"manual"' stop_signal_sent true \
+    -- 'r["progress"]["current"] >= 2'
+}
+
+# --serve=ADDR read-only: cancelling is refused (403); the run ends by
+# itself with the command's status.  A bad ADDR is a usage error.
+t_run_serve_read_only() {
+  local pid url
+  need_python
+  "$C" run --serve=127.0.0.1:0 -- sh -c \
+    'while [ ! -e '"$TMP"'/go ]; do sleep 0.05; : '"$MARK"'; done; exit 3' \
+    2>"$ERR" &
+  pid=$!
+  within 10 grep -q "dashboard at\|lacks" "$ERR" || fail "no URL on stderr"
+  grep -q "lacks" "$ERR" && { touch "$TMP/go"; wait $pid; skip "built without libcancelable-http"; }
+  url=$(grep -o 'http://[^ ]*' "$ERR")
+  case "$url" in *token*) fail "read-only URL has a token: $url" ;; esac
+  "$PY" -I -S - "$url" <<'PY' || fail "HTTP checks failed"
+import sys, urllib.request, urllib.error
+base = sys.argv[1]
+with urllib.request.urlopen(base, timeout=10) as r:
+    assert b"<html" in r.read().lower()
+req = urllib.request.Request(base + "api/cancel?status=running", method="POST",
+                             data=b"")
+try:
+    urllib.request.urlopen(req, timeout=10)
+    raise SystemExit("POST accepted on a read-only server")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+PY
+  touch "$TMP/go"
+  wait $pid
+  expect_status 3 $? "read-only serve"
+  bad_usage "invalid address 'example.com'" run --serve=example.com -- true
+  bad_usage "invalid address '1:2:3'" run --serve=1:2:3 -- true
+  bad_usage "invalid address '127.0.0.1:99999'" run --serve=127.0.0.1:99999 -- true
+}
+
 t_run_bad_expression() {
   bad_usage "column 15" run -w "timeout:1 AND AND x" -- true
   expect_in "(at 'AND')" "$ERR"

@@ -5,9 +5,12 @@
  * message, metadata keys and values hold invalid UTF-8 still exports as
  * JSON that jansson (which refuses invalid UTF-8) reads, each ill-formed
  * subpart replaced with U+FFFD.  Numbers are written with a point in any
- * locale (a decimal comma, or U+066B, is not JSON). */
+ * locale (a decimal comma, or U+066B, is not JSON).  Issue 15 part 3: a
+ * progress report as JSON, the op's last report (throttled ones too) in
+ * cx_op_to_json(), and in the registry's export with no callback. */
 #include <jansson.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,12 +267,169 @@ static void test_numbers_any_locale(void **state) {
   }
 }
 
+/* ---- progress (issue 15, part 3) */
+
+static int ignore_progress(const char *op_id, const char *message,
+                           const cx_meta *metadata, void *user_data) {
+  (void)op_id, (void)message, (void)metadata, (void)user_data;
+  return 0;
+}
+
+static double num(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  assert_true(json_is_number(v));
+  return json_number_value(v);
+}
+
+static void test_progress_report_json(void **state) {
+  (void)state;
+  char name[128];
+  nasty_name(name, sizeof name);
+  cx_meta *m = cx_meta_new();
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_CURRENT, 3));
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_TOTAL, 4));
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_PERCENT, 75.0));
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_RATE, NAN));
+  CX_ASSERT_OK(cx_meta_set_string(m, CX_PROGRESS_PHASE, "bad \xff\xfe utf8"));
+  CX_ASSERT_OK(cx_meta_set_string(m, "host", name));
+  char *text = cx_progress_to_json(name, m);
+  assert_non_null(text);
+  json_t *j = parse(text);
+  assert_string_equal(str(j, "message"), name);
+  assert_true(num(j, "percent") == 75.0);
+  assert_int_equal(json_integer_value(json_object_get(j, "current")), 3);
+  assert_int_equal(json_integer_value(json_object_get(j, "total")), 4);
+  assert_true(json_is_null(json_object_get(j, "rate"))); /* NaN */
+  assert_true(json_is_null(json_object_get(j, "eta")));  /* absent */
+  assert_string_equal(str(j, "phase"), "bad \xef\xbf\xbd\xef\xbf\xbd utf8");
+  json_t *meta = json_object_get(j, "metadata");
+  assert_string_equal(json_string_value(json_object_get(meta, "host")), name);
+  assert_int_equal(json_object_size(meta), 6);
+  json_decref(j);
+  free(text);
+  /* NULL message and metadata: "" and {}. */
+  text = cx_progress_to_json(NULL, NULL);
+  assert_non_null(text);
+  j = parse(text);
+  assert_string_equal(str(j, "message"), "");
+  assert_true(json_is_null(json_object_get(j, "current")));
+  assert_int_equal(json_object_size(json_object_get(j, "metadata")), 0);
+  json_decref(j);
+  free(text);
+  cx_meta_free(m);
+}
+
+/* Reports current/total @n times on @op with message "step N". */
+static void report_steps(cx_op *op, int n, int total) {
+  for (int i = 1; i <= n; i++) {
+    char msg[32];
+    cx_meta *m = cx_meta_new();
+    assert_non_null(m);
+    snprintf(msg, sizeof msg, "step %d", i);
+    CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_CURRENT, i));
+    CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_TOTAL, total));
+    CX_ASSERT_OK(cx_report_progress(op, msg, m));
+    cx_meta_free(m);
+  }
+}
+
+static void test_op_last_progress(void **state) {
+  (void)state;
+  cx_op *op = NULL;
+  cx_progress_snapshot snap;
+  char *text = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(op, ignore_progress, NULL, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  /* Nothing reported yet: -ENOENT, "progress": null. */
+  CX_ASSERT_ERR(-ENOENT, cx_op_last_progress(op, &snap));
+  assert_null(snap.message);
+  assert_int_equal(snap.reports, 0);
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  json_t *j = parse(text);
+  assert_true(json_is_null(json_object_get(j, "progress")));
+  json_decref(j);
+  free(text);
+  /* A throttled report is still the last one. */
+  CX_ASSERT_OK(cx_op_set_progress_interval(op, 3600));
+  report_steps(op, 3, 4);
+  CX_ASSERT_OK(cx_op_last_progress(op, &snap));
+  assert_string_equal(snap.message, "step 3");
+  assert_int_equal(snap.reports, 3);
+  assert_true(snap.elapsed >= 0);
+  int64_t v = 0;
+  CX_ASSERT_OK(cx_meta_get_int(snap.metadata, CX_PROGRESS_CURRENT, &v));
+  assert_int_equal(v, 3);
+  cx_progress_snapshot_clear(&snap);
+  assert_null(snap.message);
+  assert_null(snap.metadata);
+  cx_progress_snapshot_clear(NULL);
+  /* cx_op_to_json carries it, with the filled-in percent. */
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  CX_ASSERT_OK(cx_op_to_json(op, &text));
+  j = parse(text);
+  json_t *p = json_object_get(j, "progress");
+  assert_true(json_is_object(p));
+  assert_string_equal(str(p, "message"), "step 3");
+  assert_int_equal(json_integer_value(json_object_get(p, "current")), 3);
+  assert_int_equal(json_integer_value(json_object_get(p, "total")), 4);
+  assert_true(num(p, "percent") == 75.0);
+  assert_int_equal(json_integer_value(json_object_get(p, "reports")), 3);
+  assert_true(num(p, "elapsed") >= 0);
+  json_decref(j);
+  free(text);
+  /* Bad input changes nothing. */
+  text = (char *)"untouched";
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress_to_json(NULL, &text));
+  assert_null(text);
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress_to_json(op, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_last_progress(NULL, &snap));
+  CX_ASSERT_ERR(-EINVAL, cx_op_last_progress(op, NULL));
+  CX_ASSERT_OK(cx_op_last_progress(op, &snap));
+  assert_int_equal(snap.reports, 3);
+  cx_progress_snapshot_clear(&snap);
+  cx_op_unref(op);
+}
+
+/* No callback and no subscriber anywhere: a registered op's reports are
+ * still kept, for the registry's export. */
+static void test_registry_keeps_progress(void **state) {
+  (void)state;
+  cx_registry_clear();
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.register_op = true;
+  o.name = "job";
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  report_steps(op, 2, 10);
+  char *text = NULL;
+  CX_ASSERT_OK(cx_registry_to_json(NULL, false, &text));
+  json_t *j = parse(text);
+  json_t *live = json_object_get(j, "live");
+  assert_int_equal(json_array_size(live), 1);
+  json_t *p = json_object_get(json_array_get(live, 0), "progress");
+  assert_true(json_is_object(p));
+  assert_string_equal(str(p, "message"), "step 2");
+  assert_int_equal(json_integer_value(json_object_get(p, "current")), 2);
+  assert_true(num(p, "percent") == 20.0);
+  assert_int_equal(json_integer_value(json_object_get(p, "reports")), 2);
+  json_decref(j);
+  free(text);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  cx_registry_clear();
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/json/op/roundtrip", test_op_json_roundtrip),
     CX_TEST("/json/op/failed-and-bad-input", test_op_json_failed_and_bad_input),
     CX_TEST("/json/registry/snapshot", test_registry_json),
     CX_TEST("/json/invalid-utf8", test_invalid_utf8_exports),
     CX_TEST("/json/numbers-any-locale", test_numbers_any_locale),
+    CX_TEST("/json/progress/report", test_progress_report_json),
+    CX_TEST("/json/progress/op-last", test_op_last_progress),
+    CX_TEST("/json/progress/registry-keeps", test_registry_keeps_progress),
 };
 
 CX_TEST_MAIN("json", tests)

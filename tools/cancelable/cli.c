@@ -22,7 +22,9 @@ enum {
   OPT_FOREGROUND,
   OPT_PRESERVE,
   OPT_ID,
-  OPT_REPORT_FILE
+  OPT_REPORT_FILE,
+  OPT_SERVE,
+  OPT_SERVE_CANCEL
 };
 
 static const struct option long_options[] = {
@@ -45,6 +47,8 @@ static const struct option long_options[] = {
     {"report", required_argument, NULL, 'r'},
     {"report-file", required_argument, NULL, OPT_REPORT_FILE},
     {"progress", no_argument, NULL, 'p'},
+    {"serve", optional_argument, NULL, OPT_SERVE},
+    {"serve-cancel", no_argument, NULL, OPT_SERVE_CANCEL},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -92,6 +96,13 @@ void cli_run_usage(FILE *f) {
       "      --preserve-status     exit with COMMAND's status even when\n"
       "                            cancelled\n"
       "  -v, --verbose             say which signals are sent\n"
+      "      --serve[=ADDR]        serve the operation over HTTP (dashboard,\n"
+      "                            JSON API, events, metrics) and print its\n"
+      "                            URL; ADDR: PORT, HOST or HOST:PORT\n"
+      "                            (default 127.0.0.1 and a free port)\n"
+      "      --serve-cancel        --serve, and the page may cancel the run\n"
+      "                            (with the token in the printed URL; exit\n"
+      "                            status 120)\n"
       "  -h, --help                this help;  -V, --version  the version\n"
       "\n"
       "DURATION: a number with an optional suffix s (default), m, h, d.\n"
@@ -237,6 +248,18 @@ static int apply(run_options *o, int opt, const char *arg) {
     case 'p':
       o->progress = true;
       return 0;
+    case OPT_SERVE:
+      o->serve = true;
+      if (serve_parse_address(arg, &o->serve_addr) != 0)
+        return usage_error(
+            "invalid address '%s' for --serve (PORT, HOST or HOST:PORT, "
+            "HOST numeric)",
+            arg);
+      return 0;
+    case OPT_SERVE_CANCEL:
+      o->serve = true;
+      o->serve_cancel = true;
+      return 0;
     case 'v':
       o->verbose = true;
       return 0;
@@ -262,6 +285,7 @@ int cli_parse_run(int argc, char **argv, run_options *o) {
   o->interval = 1.0;
   o->stop_signal = SIGTERM;
   o->grace = 10.0;
+  serve_parse_address(NULL, &o->serve_addr);
   optind = 0; /* GNU: reinitialise */
   opterr = 0;
   while ((opt = getopt_long(argc, argv, "+:t:S:f:u:w:i:s:g:k:n:r:pvhV",

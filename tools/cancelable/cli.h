@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "expr.h"
+#include "serve.h"
 
 typedef struct run_options {
   double timeout;    /* --timeout seconds; 0: none */
@@ -24,10 +25,13 @@ typedef struct run_options {
   bool progress;
   bool verbose;
   bool report_json;
-  const char *name;        /* (nullable) --name */
-  const char *id;          /* (nullable) --id */
-  const char *report_file; /* (nullable) --report-file */
-  char **argv;             /* the command (points into the tool's argv) */
+  const char *name;         /* (nullable) --name */
+  const char *id;           /* (nullable) --id */
+  const char *report_file;  /* (nullable) --report-file */
+  bool serve;               /* --serve[=ADDR] or --serve-cancel */
+  bool serve_cancel;        /* --serve-cancel: the page may cancel */
+  serve_address serve_addr; /* where --serve listens */
+  char **argv;              /* the command (points into the tool's argv) */
 } run_options;
 
 /* cli_parse_run: parse `run`'s arguments (@argv[0] is "run").

@@ -90,21 +90,17 @@ static int on_progress(const char *op_id, const char *message,
                        const cx_meta *metadata, void *user_data) {
   progress_state *st = user_data;
   (void)op_id;
-  st->reports++;
   cxu_utf8_snprintf(st->message, sizeof st->message, "%s", message);
   st->percent = meta_double(metadata, CX_PROGRESS_PERCENT);
   st->current = meta_int(metadata, CX_PROGRESS_CURRENT);
   st->total = meta_int(metadata, CX_PROGRESS_TOTAL);
-  st->rate = meta_double(metadata, CX_PROGRESS_RATE);
-  st->eta = meta_double(metadata, CX_PROGRESS_ETA);
-  st->elapsed = cx_op_elapsed(cx_current());
   source_set_progress(st->sources, st->percent, st->current);
   return 0;
 }
 
 void progress_state_init(progress_state *st, source_set *sources) {
   memset(st, 0, sizeof *st);
-  st->percent = st->rate = st->eta = NAN;
+  st->percent = NAN;
   st->current = st->total = -1;
   st->sources = sources;
 }

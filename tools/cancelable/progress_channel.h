@@ -1,7 +1,7 @@
 /* tools/cancelable/progress_channel.h - the progress channel: the command
  * writes lines to the descriptor named in $CANCELABLE_PROGRESS_FD, the tool
  * turns each line into cx_report_progress() and remembers the last report (for
- * the live status line and the JSON report).
+ * the live status line).
  *
  * Line format (one report per line, at most PROGRESS_LINE_MAX bytes):
  *   [PERCENT%] [CURRENT[/TOTAL]] [MESSAGE]
@@ -23,16 +23,13 @@
 #define PROGRESS_ENV "CANCELABLE_PROGRESS_FD"
 #define PROGRESS_LINE_MAX 4096
 
-/* The last progress report received. */
+/* The last progress report received, for the live status line (the JSON
+ * report reads the op's last report from the library). */
 typedef struct progress_state {
-  unsigned long reports; /* reports received so far */
   char message[256];
   double percent;      /* NaN when unknown */
   int64_t current;     /* -1 when unknown */
   int64_t total;       /* -1 when unknown */
-  double rate;         /* items/s, NaN when unknown */
-  double eta;          /* seconds left, NaN when unknown */
-  double elapsed;      /* cx_op_elapsed() when it arrived */
   source_set *sources; /* (nullable) fed every report */
 } progress_state;
 

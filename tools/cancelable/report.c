@@ -6,7 +6,6 @@
 #include "report.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -88,29 +87,16 @@ static void put_outcome(cxu_json *j, const supervise_result *r) {
   cxu_json_bool(j, r->leftovers);
 }
 
-static void put_number_or_null(cxu_json *j, const char *key, double v) {
-  cxu_json_key(j, key);
-  cxu_json_double(j, v); /* NaN becomes null */
-}
-
-static void put_progress(cxu_json *j, const progress_state *p) {
+/* "progress": the op's last report as the library writes it
+ * (cx_op_progress_to_json(), as in cx_op_to_json() and the HTTP API). */
+static void put_progress(cxu_json *j, cx_op *op) {
+  char *text = NULL;
   cxu_json_key(j, "progress");
-  if (p == NULL || p->reports == 0) {
-    cxu_json_null(j);
-    return;
-  }
-  cxu_json_object_begin(j);
-  cxu_json_key(j, "message");
-  cxu_json_string(j, p->message);
-  put_number_or_null(j, "percent", p->percent);
-  put_number_or_null(j, "current", p->current >= 0 ? (double)p->current : NAN);
-  put_number_or_null(j, "total", p->total >= 0 ? (double)p->total : NAN);
-  put_number_or_null(j, "rate", p->rate);
-  put_number_or_null(j, "eta", p->eta);
-  put_number_or_null(j, "elapsed", p->elapsed);
-  cxu_json_key(j, "reports");
-  cxu_json_int(j, (int64_t)p->reports);
-  cxu_json_object_end(j);
+  if (cx_op_progress_to_json(op, &text) == 0)
+    cxu_json_raw(j, text, strlen(text));
+  else
+    cxu_json_fail(j, -ENOMEM);
+  free(text);
 }
 
 static void put_metadata(cxu_json *j, cx_op *op) {
@@ -156,7 +142,7 @@ char *report_json(const report_input *in) {
   cxu_json_double(&j, cx_op_elapsed(op));
   put_command(&j, in->argv);
   put_outcome(&j, in->result);
-  put_progress(&j, in->progress);
+  put_progress(&j, op);
   put_metadata(&j, op);
   cxu_json_key(&j, "exit_status");
   cxu_json_int(&j, in->exit_status);

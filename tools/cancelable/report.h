@@ -6,7 +6,6 @@
 #include <cancelable.h>
 #include <stdio.h>
 
-#include "progress_channel.h"
 #include "supervise.h"
 
 /* What the report describes. */
@@ -14,7 +13,6 @@ typedef struct report_input {
   cx_op *op;   /* exited */
   char **argv; /* the command */
   const supervise_result *result;
-  const progress_state *progress;
   const char *cancel_kind; /* (nullable) "timeout", "signal", "condition",
                               "resource", "other": what cancelled it */
   int exit_status;         /* the tool's exit status */

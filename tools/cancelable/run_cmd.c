@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "serve.h"
 #include "sigfwd.h"
 #include "supervise.h"
 #include "tool.h"
@@ -37,7 +38,8 @@ typedef struct run_state {
   progress_state progress;
   supervise_result result;
   FILE *report;
-  bool watched[NSIG]; /* signals some signal source watches */
+  serve_server *server; /* (nullable) --serve */
+  bool watched[NSIG];   /* signals some signal source watches */
 } run_state;
 
 static void watch_leaf(run_state *s, const expr_leaf *l) {
@@ -102,6 +104,7 @@ static int create_op(run_state *s) {
   if (copy == NULL) return -ENOMEM;
   opts.name = s->o->name != NULL ? s->o->name : basename(copy);
   opts.id = s->o->id;
+  opts.register_op = s->o->serve; /* the server shows the registry */
   rc = cx_op_create(&s->op, &opts);
   free(copy);
   if (rc != 0)
@@ -119,6 +122,8 @@ static const char *cancel_kind(run_state *s) {
       return "timeout";
     case CX_REASON_SIGNAL:
       return "signal";
+    case CX_REASON_MANUAL:
+      return "manual"; /* from the --serve-cancel page */
     case CX_REASON_CONDITION:
       if (source_set_resource_fired(s->sources) && msg != NULL &&
           strstr(msg, "% threshold") != NULL)
@@ -250,7 +255,7 @@ static FILE *open_report(const char *path) {
  * stderr but changes no exit status: the command's outcome, which the
  * status carries, must not be lost to a full disk. */
 static void write_report(run_state *s, const char *kind, int status) {
-  report_input in = {s->op, s->o->argv, &s->result, &s->progress, kind, status};
+  report_input in = {s->op, s->o->argv, &s->result, kind, status};
   int rc = report_write(s->report != NULL ? s->report : stderr, &in);
   if (s->report != NULL) {
     if (fclose(s->report) != 0 && rc == 0) rc = -errno;
@@ -269,6 +274,9 @@ static int run(run_state *s) {
   const char *kind = NULL;
   int status;
   if (create_op(s) != 0 || add_sources(s) != 0 || catch_forwarded(s) != 0)
+    return EXIT_TOOL_ERROR;
+  if (s->o->serve &&
+      serve_start(&s->o->serve_addr, s->o->serve_cancel, &s->server) != 0)
     return EXIT_TOOL_ERROR;
   progress_state_init(&s->progress, s->sources);
   if (progress_attach(s->op, &s->progress) != 0 || cx_op_enter(s->op) != 0) {
@@ -303,6 +311,7 @@ int run_main(int argc, char **argv) {
   }
   s.sources = source_set_new(o.interval);
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
+  serve_stop(s.server); /* before the op goes: requests may read it */
   cx_op_unref(s.op);
   source_set_free(s.sources);
   if (s.report != NULL) fclose(s.report); /* not written: the tool failed */

@@ -1,0 +1,149 @@
+/* src/progress/last.c - the op's last progress report, kept for those who
+ * read the op from outside its callbacks: cx_op_last_progress(),
+ * cx_op_to_json() and the registry's export (the HTTP adapter), the tool's
+ * report. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable/progress.h>
+
+#include "base/base.h"
+#include "progress/progress.h"
+#include "runtime/alloc.h"
+#include "runtime/clock.h"
+#include "runtime/sync.h"
+#include "util/cxu_json.h"
+
+struct cx__progress_last {
+  char *message;    /* owned; grown, never shrunk */
+  size_t cap;       /* bytes allocated for message */
+  cx_meta *meta;    /* owned */
+  uint64_t reports; /* reports kept so far */
+  int64_t at_ns;    /* monotonic time of the last one */
+};
+
+/* Makes @l's message buffer hold @n bytes (under the stripe). */
+static int reserve(struct cx__progress_last *l, size_t n) {
+  char *grown;
+  if (n <= l->cap) return 0;
+  grown = cx__realloc(l->message, n);
+  if (grown == NULL) return -ENOMEM;
+  l->message = grown;
+  l->cap = n;
+  return 0;
+}
+
+int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
+                      cx_meta **give) {
+  struct cx__progress_last *fresh = NULL, *l;
+  cx__stripe *s = cx__stripe_for(op);
+  size_t n = strlen(message) + 1;
+  cx_meta *mine = give != NULL ? *give : NULL;
+  int64_t now = cx__now_ns();
+  int rc = 0;
+  if (mine == NULL && (mine = cx_meta_copy(meta)) == NULL) return -ENOMEM;
+  if (give != NULL) *give = NULL;
+  if (op->last_report == NULL) { /* racy peek: rechecked under the lock */
+    fresh = cx__calloc(1, sizeof *fresh);
+    if (fresh == NULL) rc = -ENOMEM;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (op->last_report == NULL && fresh != NULL) {
+    op->last_report = fresh;
+    fresh = NULL;
+  }
+  l = op->last_report;
+  if (l != NULL && (rc = reserve(l, n)) == 0) {
+    cx_meta *old = l->meta;
+    memcpy(l->message, message, n);
+    l->meta = mine;
+    l->reports++;
+    l->at_ns = now;
+    mine = old; /* freed below, outside the lock */
+  }
+  pthread_mutex_unlock(&s->mu);
+  cx__free(fresh);
+  cx_meta_free(mine);
+  return rc;
+}
+
+void cx__progress_last_free(cx_op *op) {
+  struct cx__progress_last *l = op->last_report;
+  if (l == NULL) return;
+  op->last_report = NULL;
+  cx__free(l->message);
+  cx_meta_free(l->meta);
+  cx__free(l);
+}
+
+int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out) {
+  cx__stripe *s;
+  char *m = NULL;
+  cx_meta *copy = NULL;
+  int rc = 0;
+  if (out != NULL) memset(out, 0, sizeof *out);
+  if (op == NULL || out == NULL) return -EINVAL;
+  s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  if (op->last_report == NULL) {
+    rc = -ENOENT;
+  } else {
+    /* Copies under the stripe: a concurrent report swaps the fields. */
+    const struct cx__progress_last *l = op->last_report;
+    m = strdup(l->message);
+    copy = cx_meta_copy(l->meta);
+    out->reports = l->reports;
+    out->elapsed = op->start_mono != 0 && l->at_ns > op->start_mono
+                       ? (double)(l->at_ns - op->start_mono) / 1e9
+                       : 0.0;
+    if (m == NULL || copy == NULL) rc = -ENOMEM;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (rc != 0) {
+    free(m);
+    cx_meta_free(copy);
+    memset(out, 0, sizeof *out);
+    return rc;
+  }
+  out->message = m;
+  out->metadata = copy;
+  return 0;
+}
+
+void cx_progress_snapshot_clear(cx_progress_snapshot *snapshot) {
+  if (snapshot == NULL) return;
+  free(snapshot->message);
+  cx_meta_free(snapshot->metadata);
+  memset(snapshot, 0, sizeof *snapshot);
+}
+
+int cx_op_progress_to_json(cx_op *op, char **out) {
+  cx_progress_snapshot snap;
+  cxu_json j;
+  int rc;
+  if (out != NULL) *out = NULL;
+  if (op == NULL || out == NULL) return -EINVAL;
+  rc = cx_op_last_progress(op, &snap);
+  if (rc != 0 && rc != -ENOENT) return rc;
+  cxu_json_init(&j);
+  if (rc == -ENOENT) {
+    cxu_json_null(&j);
+  } else {
+    cxu_json_object_begin(&j);
+    cx__progress_write_fields(&j, snap.message, snap.metadata);
+    cxu_json_key(&j, "reports");
+    cxu_json_int(&j, (int64_t)snap.reports);
+    cxu_json_key(&j, "elapsed");
+    cxu_json_double(&j, snap.elapsed);
+    cxu_json_object_end(&j);
+  }
+  cx_progress_snapshot_clear(&snap);
+  rc = cxu_json_error(&j);
+  if (rc == 0 && j.buf == NULL) rc = -ENOMEM;
+  if (rc == 0) {
+    *out = j.buf; /* from malloc(): the caller frees it */
+    j.buf = NULL;
+  }
+  cxu_json_free(&j);
+  return rc;
+}
