@@ -40,6 +40,7 @@ int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
   size_t n = strlen(message) + 1;
   cx_meta *mine = give != NULL ? *give : NULL;
   int64_t now = cx__now_ns();
+  bool installed = false;
   int rc = 0;
   if (mine == NULL && (mine = cx_meta_copy(meta)) == NULL) return -ENOMEM;
   if (give != NULL) *give = NULL;
@@ -51,6 +52,7 @@ int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
   if (op->last_report == NULL && fresh != NULL) {
     op->last_report = fresh;
     fresh = NULL;
+    installed = true;
   }
   l = op->last_report;
   if (l != NULL && (rc = reserve(l, n)) == 0) {
@@ -60,6 +62,11 @@ int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
     l->reports++;
     l->at_ns = now;
     mine = old; /* freed below, outside the lock */
+  } else if (installed) {
+    /* No room for the first message: keep nothing rather than a report
+     * without one (readers copy its message). */
+    op->last_report = NULL;
+    fresh = l;
   }
   pthread_mutex_unlock(&s->mu);
   cx__free(fresh);

@@ -64,8 +64,57 @@ static void test_json_complete_or_enomem(void **state) {
   assert_true(failed >= 3); /* the metadata's copy and the two ids */
 }
 
+static int ignore_progress(const char *op_id, const char *message,
+                           const cx_meta *metadata, void *user_data) {
+  (void)op_id, (void)message, (void)metadata, (void)user_data;
+  return 0;
+}
+
+/* An op's first kept report: out of memory for its message buffer it left
+ * a kept report with no message behind, which the next reader copied with
+ * strdup(NULL).  Each allocation of the report fails in turn: then nothing
+ * is kept (-ENOENT), else the report is, whole. */
+static void test_first_kept_report(void **state) {
+  int failed = 0, rc = 0;
+  (void)state;
+  for (long n = 0; n < 32; n++) {
+    cx_op *op = cx_test_entered_op("report", NULL, 0);
+    cx_progress_snapshot snap;
+    char *text = NULL;
+    CX_ASSERT_OK(cx_op_on_progress(op, ignore_progress, NULL, NULL));
+    cx__alloc_fail_after(n, false);
+    rc = cx_report_progress(op, "half", NULL);
+    cx__alloc_fail_after(-1, false);
+    if (rc == -ENOMEM) {
+      failed++;
+      CX_ASSERT_ERR(-ENOENT, cx_op_last_progress(op, &snap));
+      CX_ASSERT_OK(cx_op_to_json(op, &text));
+      assert_non_null(strstr(text, "\"progress\":null"));
+    } else {
+      CX_ASSERT_OK(rc);
+      CX_ASSERT_OK(cx_op_last_progress(op, &snap));
+      assert_string_equal(snap.message, "half");
+      assert_int_equal(snap.reports, 1);
+      cx_progress_snapshot_clear(&snap);
+      CX_ASSERT_OK(cx_op_to_json(op, &text));
+      assert_non_null(strstr(text, "\"message\":\"half\""));
+    }
+    free(text);
+    /* A report after the failed one is kept as usual. */
+    CX_ASSERT_OK(cx_report_progress(op, "done", NULL));
+    CX_ASSERT_OK(cx_op_last_progress(op, &snap));
+    assert_string_equal(snap.message, "done");
+    cx_progress_snapshot_clear(&snap);
+    CX_ASSERT_OK(cx_op_exit(op, 0));
+    cx_op_unref(op);
+  }
+  CX_ASSERT_OK(rc);         /* the last try made fewer than 32 */
+  assert_true(failed >= 2); /* the record and its message buffer at least */
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/oom/json/complete-or-enomem", test_json_complete_or_enomem),
+    CX_TEST("/oom/progress/first-kept-report", test_first_kept_report),
 };
 
 CX_TEST_MAIN("oom", tests)
