@@ -97,7 +97,7 @@ int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out) {
   } else {
     /* Copies under the stripe: a concurrent report swaps the fields. */
     const struct cx__progress_last *l = op->last_report;
-    m = strdup(l->message);
+    m = cx__strdup(l->message); /* from malloc(): free() frees it */
     copy = cx_meta_copy(l->meta);
     out->reports = l->reports;
     out->elapsed = op->start_mono != 0 && l->at_ns > op->start_mono
