@@ -86,6 +86,20 @@ struct timespec cx__deadline_to_realtime(int64_t deadline) {
       (int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec, left > 0 ? left : 0));
 }
 
+int cx__cond_wait_deadline(pthread_cond_t *cond, pthread_mutex_t *mu,
+                           int64_t deadline) {
+  struct timespec ts;
+  if (deadline == CX__NO_DEADLINE) {
+    pthread_cond_wait(cond, mu);
+    return 0;
+  }
+  ts = cx__deadline_to_realtime(deadline);
+  if (pthread_cond_timedwait(cond, mu, &ts) == ETIMEDOUT &&
+      cx__mono_ns() >= deadline)
+    return -ETIMEDOUT;
+  return 0;
+}
+
 int cx__deadline_to_poll_ms(int64_t deadline) {
   int64_t left;
   if (deadline == CX__NO_DEADLINE) return -1;

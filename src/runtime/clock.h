@@ -3,6 +3,7 @@
 #ifndef CX_RUNTIME_CLOCK_H
 #define CX_RUNTIME_CLOCK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,12 @@ struct timespec cx__ns_to_timespec(int64_t ns);
  * CX__NO_DEADLINE) falls, for pthread_cond_timedwait() on a condvar of the
  * default clock; a deadline already past gives the current time. */
 struct timespec cx__deadline_to_realtime(int64_t deadline);
+/* Waits once on @cond (a condvar of the default, realtime clock) with @mu
+ * held, until woken or @deadline (monotonic ns, CX__NO_DEADLINE: none).
+ * Returns 0 when woken (maybe spuriously: re-check), -ETIMEDOUT once the
+ * deadline has passed on the monotonic clock. */
+int cx__cond_wait_deadline(pthread_cond_t *cond, pthread_mutex_t *mu,
+                           int64_t deadline);
 /* Milliseconds left until an absolute monotonic deadline, for poll(2):
  * -1 for CX__NO_DEADLINE, rounded up, clamped to INT_MAX. */
 int cx__deadline_to_poll_ms(int64_t deadline);

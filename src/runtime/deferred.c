@@ -115,16 +115,8 @@ int cx__deferred_quiesce(int64_t deadline, uint64_t *finished) {
      * prepare) nothing would take the stack's items. */
     while (atomic_load(&post_fd) >= 0 &&
            (busy || atomic_load(&stack) != NULL)) {
-      if (deadline == CX__NO_DEADLINE) {
-        pthread_cond_wait(&drained, &mu);
-      } else {
-        struct timespec ts = cx__deadline_to_realtime(deadline);
-        if (pthread_cond_timedwait(&drained, &mu, &ts) == ETIMEDOUT &&
-            cx__mono_ns() >= deadline) {
-          rc = -ETIMEDOUT;
-          break;
-        }
-      }
+      rc = cx__cond_wait_deadline(&drained, &mu, deadline);
+      if (rc != 0) break;
     }
   }
   if (finished != NULL) *finished = completed;

@@ -196,16 +196,8 @@ int cx__signals_quiesce(int64_t deadline, uint64_t *finished) {
      * signal handled so far has been dispatched.  Without a dispatcher
      * (a fork child before its restart) nothing would clear them. */
     while (started && (busy || any_pending())) {
-      if (deadline == CX__NO_DEADLINE) {
-        pthread_cond_wait(&fired, &mu);
-      } else {
-        struct timespec ts = cx__deadline_to_realtime(deadline);
-        if (pthread_cond_timedwait(&fired, &mu, &ts) == ETIMEDOUT &&
-            cx__mono_ns() >= deadline) {
-          rc = -ETIMEDOUT;
-          break;
-        }
-      }
+      rc = cx__cond_wait_deadline(&fired, &mu, deadline);
+      if (rc != 0) break;
     }
   }
   if (finished != NULL) *finished = rounds;

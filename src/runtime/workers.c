@@ -179,16 +179,8 @@ int cx__workers_quiesce(int64_t deadline, uint64_t *finished) {
     /* Every job run ends with a broadcast of `done`; a job queued again
      * (resubmitted while it ran) is queued before that broadcast. */
     while (urgent_q.head != NULL || normal_q.head != NULL || running != NULL) {
-      if (deadline == CX__NO_DEADLINE) {
-        pthread_cond_wait(&done, &mu);
-      } else {
-        struct timespec ts = cx__deadline_to_realtime(deadline);
-        if (pthread_cond_timedwait(&done, &mu, &ts) == ETIMEDOUT &&
-            cx__mono_ns() >= deadline) {
-          rc = -ETIMEDOUT;
-          break;
-        }
-      }
+      rc = cx__cond_wait_deadline(&done, &mu, deadline);
+      if (rc != 0) break;
     }
   }
   if (finished != NULL) *finished = runs;
