@@ -31,6 +31,8 @@
 #define CANCEL_MESSAGE "cancelled over HTTP"
 #define FEED_FRAMES 1024       /* events kept for Last-Event-ID resumes */
 #define HEARTBEAT_SECONDS 10.0 /* a comment frame when nothing happens */
+#define ALLOW_GET "GET, HEAD"  /* the methods of the read endpoints */
+#define ALLOW_POST "POST"      /* those of the cancel endpoints */
 
 struct cx_http_server {
   struct MHD_Daemon *daemon;
@@ -58,9 +60,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, unsigned code,
   return rc;
 }
 
-/* Queues @body (malloc'd, taken) as the response with @code. */
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
-                             char *body) {
+/* Queues @body (malloc'd, taken) as the response with @code, with the
+ * headers of @extra (name, value, ..., NULL; nullable). */
+static enum MHD_Result reply_with(struct MHD_Connection *c, unsigned code,
+                                  char *body, const char *const *extra) {
   struct MHD_Response *r;
   if (body == NULL) {
     static const char oom[] = "{\"error\":\"out of memory\"}";
@@ -77,7 +80,14 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
   }
   if (code == MHD_HTTP_UNAUTHORIZED)
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+  for (; extra != NULL && extra[0] != NULL; extra += 2)
+    MHD_add_response_header(r, extra[0], extra[1]);
   return send_response(c, code, r, "application/json");
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
+                             char *body) {
+  return reply_with(c, code, body, NULL);
 }
 
 /* A one-key object {"KEY": VALUE} where VALUE is a string or a count. */
@@ -101,6 +111,17 @@ static char *json_object1(const char *key, const char *text, long long n) {
 static enum MHD_Result fail(struct MHD_Connection *c, unsigned code,
                             const char *message) {
   return reply(c, code, json_object1("error", message, 0));
+}
+
+/* 405, with the Allow header RFC 9110 asks for: @allow lists the methods
+ * the path takes. */
+static enum MHD_Result not_allowed(struct MHD_Connection *c,
+                                   const char *allow) {
+  const char *extra[] = {"Allow", allow, NULL};
+  char message[64];
+  snprintf(message, sizeof message, "use %s", allow);
+  return reply_with(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                    json_object1("error", message, 0), extra);
 }
 
 /* ---- requests */
@@ -415,7 +436,7 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
   if (!host_ok(s, c)) return fail(c, MHD_HTTP_FORBIDDEN, "bad Host header");
   if (op_path(url, "/cancel", id, sizeof id) ||
       strcmp(url, "/api/cancel") == 0) {
-    if (!post) return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+    if (!post) return not_allowed(c, ALLOW_POST);
     if (!s->allow_cancel)
       return fail(c, MHD_HTTP_FORBIDDEN, "cancelling is not enabled");
     if (!authorized(s, c))
@@ -424,17 +445,14 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
                                            : post_cancel_one(c, id);
   }
   if (strcmp(url, "/metrics") == 0)
-    return get ? get_metrics(s, c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_metrics(s, c) : not_allowed(c, ALLOW_GET);
   if (strcmp(url, "/") == 0)
-    return get ? get_dashboard(c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_dashboard(c) : not_allowed(c, ALLOW_GET);
   if (strcmp(url, "/api/events") == 0)
-    return get ? get_events(s, c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_events(s, c) : not_allowed(c, ALLOW_GET);
   if (strcmp(url, "/api/ops") == 0 || strcmp(url, "/api/history") == 0 ||
       strcmp(url, "/api/stats") == 0 || op_path(url, "", id, sizeof id)) {
-    if (!get) return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    if (!get) return not_allowed(c, ALLOW_GET);
     if (strcmp(url, "/api/ops") == 0) return get_list(c, false);
     if (strcmp(url, "/api/history") == 0) return get_list(c, true);
     if (strcmp(url, "/api/stats") == 0) return get_stats(c);

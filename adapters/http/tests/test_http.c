@@ -41,16 +41,16 @@ static size_t collect_nothing(char *data, size_t size, size_t n, void *user) {
   return size * n;
 }
 
-/* Makes a request; returns the HTTP status and the body in *@out (free()),
- * parsed as JSON into *@json when @json is not NULL (the test fails on
- * JSON that jansson refuses). */
-static long request(const cx_http_server *s, const char *method,
-                    const char *path, const char *token, const char *host,
-                    json_t **json) {
+/* Makes a request; returns the HTTP status, the response's header lines in
+ * *@head unless NULL (free()), and the body parsed as JSON into *@json
+ * when @json is not NULL (the test fails on JSON that jansson refuses). */
+static long request_head(const cx_http_server *s, const char *method,
+                         const char *path, const char *token, const char *host,
+                         json_t **json, char **head) {
   CURL *c = curl_easy_init();
   struct curl_slist *headers = NULL;
   char url[512], line[512];
-  body b = {NULL, 0};
+  body b = {NULL, 0}, h = {NULL, 0};
   long code = 0;
   assert_non_null(c);
   snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
@@ -68,12 +68,18 @@ static long request(const cx_http_server *s, const char *method,
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   assert_int_equal(curl_easy_perform(c), CURLE_OK);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
+  if (head != NULL)
+    *head = h.text;
+  else
+    free(h.text);
   if (json != NULL) {
     json_error_t err;
     *json =
@@ -82,6 +88,12 @@ static long request(const cx_http_server *s, const char *method,
   }
   free(b.text);
   return code;
+}
+
+static long request(const cx_http_server *s, const char *method,
+                    const char *path, const char *token, const char *host,
+                    json_t **json) {
+  return request_head(s, method, path, token, host, json, NULL);
 }
 
 /* The number of elements of the array @key of @o. */
@@ -164,9 +176,18 @@ static void test_errors(void **state) {
   assert_int_equal(request(s, "GET", "/nothing", NULL, NULL, &j), 404);
   assert_non_null(json_object_get(j, "error"));
   json_decref(j);
-  assert_int_equal(request(s, "DELETE", "/api/ops", NULL, NULL, &j), 405);
+  /* 405 says which methods the path takes (RFC 9110, 15.5.6). */
+  char *head;
+  assert_int_equal(request_head(s, "DELETE", "/api/ops", NULL, NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: GET, HEAD\r\n"));
+  assert_non_null(json_object_get(j, "error"));
+  free(head);
   json_decref(j);
-  assert_int_equal(request(s, "GET", "/api/cancel", NULL, NULL, &j), 405);
+  assert_int_equal(request_head(s, "GET", "/api/cancel", NULL, NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: POST\r\n"));
+  free(head);
   json_decref(j);
   /* DNS rebinding: a page of evil.example served from our address. */
   assert_int_equal(request(s, "GET", "/api/ops", NULL, "evil.example", &j),

@@ -53,8 +53,9 @@
  * CORS headers are sent; request bodies are refused (413) before any byte
  * is read.  An id that contains '/' cannot be addressed in a path.
  * Errors: 400 bad filter, 401 missing or wrong token, 403 bad Host or
- * cancelling disabled, 404 unknown path or id, 405 wrong method, 413 a
- * body, 503 out of memory; each with {"error": "..."}.
+ * cancelling disabled, 404 unknown path or id, 405 wrong method (with an
+ * Allow header: "GET, HEAD" or "POST"), 413 a body, 503 out of memory;
+ * each with {"error": "..."}.
  * Responses are built before they are written: no library lock is held
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
