@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 
 #define MAX_TOKEN 256
 #define DEFAULT_CLIENTS 64
+#define OVERFLOW_SECONDS 5 /* the timeout of a connection above max_clients */
 #define CANCEL_MESSAGE "cancelled over HTTP"
 #define FEED_FRAMES 1024       /* events kept for Last-Event-ID resumes */
 #define HEARTBEAT_SECONDS 10.0 /* a comment frame when nothing happens */
@@ -42,7 +45,13 @@ struct cx_http_server {
   char address[INET6_ADDRSTRLEN];
   bool allow_cancel;
   char token[MAX_TOKEN + 1];
+  unsigned max_clients; /* connections served */
+  atomic_uint clients;  /* connections admitted (at most max_clients) */
 };
+
+/* The socket context of an admitted connection (NULL: one above
+ * max_clients, which gets a 503). */
+static char admitted;
 
 /* ---- responses */
 
@@ -461,11 +470,20 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
   return fail(c, MHD_HTTP_NOT_FOUND, "no such path");
 }
 
+/* Whether @c was admitted (one of the first max_clients connections). */
+static bool is_admitted(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci != NULL && ci->socket_context == &admitted;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls) {
   static int answered;
+  static const char *const busy[] = {"Retry-After", "1", "Connection", "close",
+                                     NULL};
   const char *length =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   (void)version;
@@ -475,6 +493,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   *req_cls = &answered;
+  if (!is_admitted(c))
+    return reply_with(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                      json_object1("error", "too many clients", 0), busy);
   /* No endpoint takes a body: refuse one before reading a byte of it (a
    * client dripping a huge body would hold a connection slot). */
   if ((length != NULL && strcmp(length, "0") != 0) ||
@@ -485,6 +506,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 }
 
 /* ---- the server */
+
+/* Counts connections: the first max_clients are admitted, the others are
+ * answered 503 (MHD's own limit, a little higher, would close them
+ * without a word) and get a short timeout. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode what) {
+  cx_http_server *s = cls;
+  if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+    if (*socket_context == &admitted) atomic_fetch_sub(&s->clients, 1);
+    *socket_context = NULL;
+    return;
+  }
+  if (atomic_fetch_add(&s->clients, 1) < s->max_clients) {
+    *socket_context = &admitted;
+    return;
+  }
+  atomic_fetch_sub(&s->clients, 1);
+  *socket_context = NULL;
+  MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                            (unsigned)OVERFLOW_SECONDS);
+}
 
 /* Binds and listens on @address:@port; the socket, or -errno. */
 static int listen_on(const char *address, unsigned port, bool *v6,
@@ -547,6 +590,12 @@ static int random_token(char *out) {
   return 0;
 }
 
+/* MHD's connection limit: room above @max_clients for the 503s. */
+static unsigned overflow_limit(unsigned max_clients) {
+  unsigned extra = max_clients / 4 + 4;
+  return max_clients > UINT_MAX - extra ? UINT_MAX : max_clients + extra;
+}
+
 int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   cx_http_options defaults = CX_HTTP_OPTIONS_INIT;
   cx_http_server *s;
@@ -561,6 +610,8 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   snprintf(s->address, sizeof s->address, "%s",
            opts->address != NULL ? opts->address : "127.0.0.1");
   s->allow_cancel = opts->allow_cancel;
+  s->max_clients = opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS;
+  atomic_init(&s->clients, 0);
   if (opts->token != NULL)
     snprintf(s->token, sizeof s->token, "%s", opts->token);
   else if ((rc = random_token(s->token)) != 0)
@@ -575,8 +626,8 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
           (v6 ? MHD_USE_IPv6 : 0),
       0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-      MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS),
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+      MHD_OPTION_CONNECTION_LIMIT, overflow_limit(s->max_clients),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (s->daemon == NULL) {

@@ -5,9 +5,12 @@
  * methods, bad options, and stopping with a client connected. */
 #include "cx_test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cancelable.h>
 #include <cancelable/http.h>
@@ -542,6 +547,96 @@ static void test_events_stop(void **state) {
   free(x.text.text);
 }
 
+/* ---- raw sockets (clients that behave as no library would let them) */
+
+/* A TCP connection to @s; a receive buffer of @rcvbuf bytes unless 0. */
+static int raw_connect(const cx_http_server *s, int rcvbuf) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  if (rcvbuf != 0)
+    assert_int_equal(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  a.sin_port = htons((uint16_t)cx_http_port(s));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+/* Sends a GET of @path on @fd. */
+static void raw_get(int fd, const cx_http_server *s, const char *path) {
+  char req[512];
+  int n =
+      snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n",
+               path, cx_http_port(s));
+  assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Reads the response head from @fd into @buf (the bytes after it are
+ * lost); returns the status, 0 when the connection closed first. */
+static int raw_head(int fd, char *buf, size_t size) {
+  size_t len = 0;
+  double t0 = cx_test_now();
+  buf[0] = '\0';
+  while (strstr(buf, "\r\n\r\n") == NULL) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+    assert_true(cx_test_now() - t0 < 20);
+    if (poll(&p, 1, 100) <= 0) continue;
+    n = recv(fd, buf + len, size - 1 - len, 0);
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    buf[len] = '\0';
+    assert_true(len < size - 1);
+  }
+  return atoi(buf + strlen("HTTP/1.1 "));
+}
+
+/* Above max_clients a client gets a 503 with a JSON error, not a reset;
+ * a slot that frees admits the next one. */
+static void test_max_clients(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  char buf[4096], *head;
+  int fds[2];
+  json_t *j;
+  double t0;
+  o.max_clients = 2;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  for (int i = 0; i < 2; i++) { /* two event streams hold both slots */
+    fds[i] = raw_connect(s, 0);
+    raw_get(fds[i], s, "/api/events");
+    assert_int_equal(raw_head(fds[i], buf, sizeof buf), 200);
+  }
+  for (int i = 0; i < 3; i++) { /* a refused client takes no slot */
+    assert_int_equal(
+        request_head(s, "GET", "/api/stats", NULL, NULL, &j, &head), 503);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "too many clients");
+    assert_non_null(strcasestr(head, "\nRetry-After: 1\r\n"));
+    assert_non_null(strcasestr(head, "\nConnection: close\r\n"));
+    json_decref(j);
+    free(head);
+  }
+  /* A slot frees once the server notices the hang-up: when it next writes
+   * an event to that stream. */
+  close(fds[0]);
+  t0 = cx_test_now();
+  for (;;) {
+    long code;
+    enter_exit("wake-the-stream");
+    code = request(s, "GET", "/api/stats", NULL, NULL, &j);
+    json_decref(j);
+    if (code == 200) break;
+    assert_int_equal(code, 503);
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.02);
+  }
+  close(fds[1]);
+  cx_http_stop(s);
+}
+
 static int setup(void **state) {
   (void)state;
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -564,6 +659,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},
     {"/http/events/live", test_events_live, setup, teardown, NULL},
     {"/http/events/stop", test_events_stop, setup, teardown, NULL},
+    {"/http/max-clients", test_max_clients, setup, teardown, NULL},
 };
 
 CX_TEST_MAIN("http", tests)

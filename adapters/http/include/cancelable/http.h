@@ -54,8 +54,8 @@
  * is read.  An id that contains '/' cannot be addressed in a path.
  * Errors: 400 bad filter, 401 missing or wrong token, 403 bad Host or
  * cancelling disabled, 404 unknown path or id, 405 wrong method (with an
- * Allow header: "GET, HEAD" or "POST"), 413 a body, 503 out of memory;
- * each with {"error": "..."}.
+ * Allow header: "GET, HEAD" or "POST"), 413 a body, 503 out of memory
+ * or more clients than max_clients; each with {"error": "..."}.
  * Responses are built before they are written: no library lock is held
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
@@ -87,7 +87,11 @@ typedef struct cx_http_options {
   const char *token;    /* (nullable) the bearer token POSTs need (copied,
                            1..256 printable characters); NULL: a random one
                            (cx_http_token()) */
-  unsigned max_clients; /* connections at once; more are refused (0: 64) */
+  unsigned max_clients; /* connections served at once (0: 64); up to
+                           max_clients / 4 + 4 more are answered 503
+                           {"error": "too many clients"} (with
+                           Retry-After: 1) and closed, and libmicrohttpd
+                           closes any beyond those unanswered */
 } cx_http_options;
 
 #define CX_HTTP_OPTIONS_INIT \
