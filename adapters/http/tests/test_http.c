@@ -54,11 +54,12 @@ static long request_head(const cx_http_server *s, const char *method,
                          json_t **json, char **head) {
   CURL *c = curl_easy_init();
   struct curl_slist *headers = NULL;
-  char url[512], line[512];
+  char *url, line[512];
   body b = {NULL, 0}, h = {NULL, 0};
   long code = 0;
   assert_non_null(c);
-  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  assert_true(asprintf(&url, "http://127.0.0.1:%u%s", cx_http_port(s), path) >
+              0);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -81,6 +82,7 @@ static long request_head(const cx_http_server *s, const char *method,
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
+  free(url);
   if (head != NULL)
     *head = h.text;
   else
@@ -108,15 +110,22 @@ static size_t count_of(json_t *o, const char *key) {
   return json_array_size(a);
 }
 
-static cx_op *registered_op(const char *name, cx_op *parent) {
+/* A registered op with the explicit id @id (nullable), entered. */
+static cx_op *registered_op_id(const char *name, const char *id,
+                               cx_op *parent) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   cx_op *op;
   o.name = name;
+  o.id = id;
   o.parent = parent;
   o.register_op = true;
   CX_ASSERT_OK(cx_op_create(&op, &o));
   CX_ASSERT_OK(cx_op_enter(op));
   return op;
+}
+
+static cx_op *registered_op(const char *name, cx_op *parent) {
+  return registered_op_id(name, NULL, parent);
 }
 
 static cx_http_server *start(bool allow_cancel) {
@@ -273,6 +282,123 @@ static void test_cancel(void **state) {
     CX_ASSERT_OK(cx_op_exit(ops[i], -ECANCELED));
     cx_op_unref(ops[i]);
   }
+  cx_http_stop(s);
+}
+
+/* Ids are percent-encoded in paths: any id can be addressed, '/' and
+ * "/cancel" included. */
+static void test_encoded_ids(void **state) {
+  (void)state;
+  cx_http_server *s = start(true);
+  const char *token = cx_http_token(s);
+  cx_op *a = registered_op_id("a", "jobs/2024/a b%?", NULL);
+  cx_op *b = registered_op_id("b", "x/cancel", NULL);
+  json_t *j;
+  char *head;
+  assert_int_equal(
+      request(s, "GET", "/api/ops/jobs%2F2024%2Fa%20b%25%3F", NULL, NULL, &j),
+      200);
+  assert_string_equal(json_string_value(json_object_get(j, "id")),
+                      "jobs/2024/a b%?");
+  json_decref(j);
+  /* An id ending in "/cancel" is an op, not the cancel endpoint. */
+  assert_int_equal(request(s, "GET", "/api/ops/x%2fcancel", NULL, NULL, &j),
+                   200);
+  assert_string_equal(json_string_value(json_object_get(j, "name")), "b");
+  json_decref(j);
+  assert_int_equal(request_head(s, "GET", "/api/ops/x%2Fcancel/cancel", NULL,
+                                NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: POST\r\n"));
+  free(head);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "POST", "/api/ops/x%2Fcancel/cancel", token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 1);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(b));
+  assert_false(cx_op_is_cancelled(a));
+  assert_int_equal(
+      request(s, "POST", "/api/ops/jobs%2F2024%2Fa%20b%25%3F/cancel", token,
+              NULL, &j),
+      200);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(a));
+  /* A raw '/' separates segments: no such path. */
+  assert_int_equal(request(s, "GET", "/api/ops/jobs/2024", NULL, NULL, &j),
+                   404);
+  json_decref(j);
+  /* Escapes that do not decode, or decode to NUL. */
+  const char *bad[] = {"/api/ops/%zz", "/api/ops/a%2", "/api/ops/a%00b",
+                       "/api/ops/%"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(request(s, "GET", bad[i], NULL, NULL, &j), 400);
+    assert_non_null(json_object_get(j, "error"));
+    json_decref(j);
+  }
+  CX_ASSERT_OK(cx_op_exit(b, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
+  cx_op_unref(b);
+  cx_op_unref(a);
+  cx_http_stop(s);
+}
+
+/* A request target or header block too large: 414 or 431 with a JSON
+ * error up to the connection's memory; libmicrohttpd's own beyond it. */
+static void test_too_large(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  size_t n = 9000;
+  char *path = malloc(n + 1), *head;
+  json_t *j;
+  CURL *c;
+  struct curl_slist *headers = NULL;
+  char url[64];
+  long code = 0;
+  memset(path, 'a', n);
+  memcpy(path, "/api/ops?", 9);
+  path[n] = '\0';
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 414);
+  assert_string_equal(json_string_value(json_object_get(j, "error")),
+                      "request target too long");
+  json_decref(j);
+  /* Just under the limits: served. */
+  path[8000] = '\0';
+  memcpy(path, "/nothing/", 9);
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 404);
+  json_decref(j);
+  /* Headers: 9000 bytes of them. */
+  head = malloc(n + 16);
+  memcpy(head, "X-Big: ", 7);
+  memset(head + 7, 'b', n - 7);
+  head[n] = '\0';
+  c = curl_easy_init();
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/api/stats", cx_http_port(s));
+  headers = curl_slist_append(headers, head);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  body b = {NULL, 0};
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  assert_int_equal(code, 431);
+  assert_non_null(strstr(b.text, "\"error\":\"request headers too large\""));
+  free(b.text);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  free(head);
+  /* Beyond what a connection may hold: libmicrohttpd answers itself. */
+  n = 40000;
+  free(path);
+  path = malloc(n + 1);
+  memset(path, 'a', n);
+  memcpy(path, "/api/ops?", 9);
+  path[n] = '\0';
+  assert_int_equal(request(s, "GET", path, NULL, NULL, NULL), 414);
+  free(path);
   cx_http_stop(s);
 }
 
@@ -654,6 +780,8 @@ static const struct CMUnitTest tests[] = {
     {"/http/errors", test_errors, setup, teardown, NULL},
     {"/http/cancel", test_cancel, setup, teardown, NULL},
     {"/http/options", test_options, setup, teardown, NULL},
+    {"/http/encoded-ids", test_encoded_ids, setup, teardown, NULL},
+    {"/http/too-large", test_too_large, setup, teardown, NULL},
     {"/http/metrics", test_metrics, setup, teardown, NULL},
     {"/http/events/resume", test_events_resume, setup, teardown, NULL},
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},

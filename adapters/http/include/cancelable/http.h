@@ -51,11 +51,17 @@
  * port unless it is 80; any case), which defeats DNS rebinding, so a
  * wildcard address (0.0.0.0, ::) serves only clients that name it; no
  * CORS headers are sent; request bodies are refused (413) before any byte
- * is read.  An id that contains '/' cannot be addressed in a path.
- * Errors: 400 bad filter, 401 missing or wrong token, 403 bad Host or
- * cancelling disabled, 404 unknown path or id, 405 wrong method (with an
- * Allow header: "GET, HEAD" or "POST"), 413 a body, 503 out of memory
- * or more clients than max_clients; each with {"error": "..."}.
+ * is read.  The {id} of a path is percent-encoded (as JavaScript's
+ * encodeURIComponent() does), so any id can be addressed: "a/b" as
+ * /api/ops/a%2Fb.
+ * Errors: 400 bad filter or id escape, 401 missing or wrong token, 403 bad
+ * Host or cancelling disabled, 404 unknown path or id, 405 wrong method
+ * (with an Allow header: "GET, HEAD" or "POST"), 413 a body, 414 a request
+ * target over 8 KiB, 431 request headers over 8 KiB in all, 503 out of
+ * memory or more clients than max_clients; each with {"error": "..."}.
+ * The exception: a request line and headers that do not fit in the 32 KiB
+ * a connection may use at all get libmicrohttpd's own 414 or 431, whose
+ * body is a line of HTML (libmicrohttpd has no hook for it).
  * Responses are built before they are written: no library lock is held
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
