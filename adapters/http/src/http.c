@@ -719,7 +719,10 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   }
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-          (v6 ? MHD_USE_IPv6 : 0),
+          (v6 ? MHD_USE_IPv6 : 0) |
+          /* select() would refuse a socket above FD_SETSIZE (1024) */
+          (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES ? MHD_USE_POLL
+                                                                 : 0),
       0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_CONNECTION_LIMIT, overflow_limit(s->max_clients),

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -402,6 +403,27 @@ static void test_too_large(void **state) {
   cx_http_stop(s);
 }
 
+/* A program with more than FD_SETSIZE descriptors open is still served
+ * (libmicrohttpd polls with poll(), not select()). */
+static void test_many_fds(void **state) {
+  (void)state;
+  struct rlimit lim;
+  int fds[1100], n = 0;
+  json_t *j;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 1200) skip();
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1200) {
+    lim.rlim_cur = 1200;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  for (; n < 1100; n++) assert_true((fds[n] = dup(0)) >= 0);
+  cx_http_server *s = start(false);
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
+  json_decref(j);
+  cx_http_stop(s);
+  while (n > 0) close(fds[--n]);
+}
+
 static void test_options(void **state) {
   (void)state;
   cx_http_options o = CX_HTTP_OPTIONS_INIT;
@@ -782,6 +804,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/options", test_options, setup, teardown, NULL},
     {"/http/encoded-ids", test_encoded_ids, setup, teardown, NULL},
     {"/http/too-large", test_too_large, setup, teardown, NULL},
+    {"/http/many-fds", test_many_fds, setup, teardown, NULL},
     {"/http/metrics", test_metrics, setup, teardown, NULL},
     {"/http/events/resume", test_events_resume, setup, teardown, NULL},
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},
