@@ -785,6 +785,238 @@ static void test_max_clients(void **state) {
   cx_http_stop(s);
 }
 
+/* ---- a crowd on /api/events */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLOW_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SLOW_BUILD 1
+#endif
+#endif
+#ifdef SLOW_BUILD
+#define CROWD_SLACK 4.0 /* sanitizers slow every thread down */
+#else
+#define CROWD_SLACK 1.0
+#endif
+
+enum { READERS = 99, BURSTS = 5 };
+#define BURST_SECONDS 0.2 /* of progress reports at full speed */
+#define IDLE_SECONDS 0.3  /* between bursts */
+
+/* The clients that read: one thread polls every socket and keeps, for
+ * each, the highest frame id seen. */
+typedef struct crowd {
+  int fds[READERS];
+  _Atomic uint64_t max_id[READERS];
+  atomic_bool stop;
+  atomic_int closed; /* streams the server ended */
+} crowd;
+
+/* Parses the "id: N" lines of the stream bytes @data of client @i; @line
+ * holds the start of a line cut by the previous read. */
+static void crowd_scan(crowd *cw, int i, const char *data, size_t n, char *line,
+                       size_t *len) {
+  for (size_t k = 0; k < n; k++) {
+    if (data[k] != '\n') {
+      if (*len < 63) line[(*len)++] = data[k];
+      continue;
+    }
+    line[*len] = '\0';
+    if (strncmp(line, "id: ", 4) == 0) {
+      uint64_t id = strtoull(line + 4, NULL, 10);
+      if (id > atomic_load(&cw->max_id[i])) atomic_store(&cw->max_id[i], id);
+    }
+    *len = 0;
+  }
+}
+
+static void *crowd_read(void *p) {
+  crowd *cw = p;
+  struct pollfd pf[READERS];
+  static char lines[READERS][64];
+  size_t lens[READERS] = {0};
+  char buf[65536];
+  for (int i = 0; i < READERS; i++)
+    pf[i] = (struct pollfd){.fd = cw->fds[i], .events = POLLIN};
+  while (!atomic_load(&cw->stop)) {
+    if (poll(pf, READERS, 50) <= 0) continue;
+    for (int i = 0; i < READERS; i++) {
+      ssize_t n;
+      if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      n = recv(pf[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        crowd_scan(cw, i, buf, (size_t)n, lines[i], &lens[i]);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        pf[i].fd = -1; /* ended: poll() skips it */
+        atomic_fetch_add(&cw->closed, 1);
+      }
+    }
+  }
+  return NULL;
+}
+
+/* The reporter: bursts of progress reports at full speed, each followed
+ * by an op named "mark" (whose exit marks the end of the burst) and a
+ * pause. */
+typedef struct reporter {
+  int bursts;
+  double rate;      /* reports per second during the bursts */
+  double longest;   /* the longest single report (seconds, wall clock) */
+  double blocked;   /* the longest time off the CPU and not runnable, in any
+                       2 ms of reporting (seconds; a preemption is not
+                       blocking); the longest report without schedstat */
+  atomic_int marks; /* marks made */
+  double mark_time[BURSTS]; /* when each was made */
+} reporter;
+
+/* The calling thread's time on a CPU and waiting for one (seconds), from
+ * /proc/thread-self/schedstat; false without it. */
+static bool sched_times(double *on_cpu, double *runnable) {
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  unsigned long long run = 0, wait = 0;
+  bool ok = f != NULL && fscanf(f, "%llu %llu", &run, &wait) == 2;
+  if (f != NULL) fclose(f);
+  *on_cpu = (double)run / 1e9;
+  *runnable = (double)wait / 1e9;
+  return ok;
+}
+
+static void *report(void *p) {
+  reporter *r = p;
+  cx_op *op = registered_op("reporter", NULL);
+  double busy = 0, cpu0, wait0, cpu, wait;
+  bool sched = sched_times(&cpu0, &wait0);
+  uint64_t reports = 0;
+  char message[32];
+  r->longest = r->blocked = 0;
+  for (int k = 0; k < r->bursts; k++) {
+    double t0 = cx_test_now(), now = t0, check = t0;
+    sched = sched && sched_times(&cpu0, &wait0);
+    snprintf(message, sizeof message, "burst-%d", k);
+    while (now - t0 < BURST_SECONDS) {
+      double before = now;
+      cx_report_progress(op, message, NULL);
+      now = cx_test_now();
+      if (now - before > r->longest) r->longest = now - before;
+      reports++;
+      if (sched && now - check >= 0.002 && sched_times(&cpu, &wait)) {
+        double off = (now - check) - (cpu - cpu0) - (wait - wait0);
+        if (off > r->blocked) r->blocked = off;
+        check = now;
+        cpu0 = cpu;
+        wait0 = wait;
+      }
+    }
+    busy += now - t0;
+    enter_exit("mark");
+    r->mark_time[k] = cx_test_now();
+    atomic_fetch_add(&r->marks, 1);
+    cx_test_sleep(IDLE_SECONDS);
+  }
+  r->rate = (double)reports / busy;
+  if (!sched) r->blocked = r->longest;
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  return NULL;
+}
+
+/* The seq of each EXITED event of an op named "mark", in order. */
+typedef struct marks {
+  _Atomic uint64_t seq[BURSTS];
+  atomic_int n;
+} marks;
+
+static void watch_marks(const cx_event *e, void *user_data) {
+  marks *m = user_data;
+  if (e->kind == CX_EVENT_EXITED && strcmp(e->name, "mark") == 0) {
+    int k = atomic_load(&m->n);
+    if (k < BURSTS) {
+      atomic_store(&m->seq[k], e->seq);
+      atomic_store(&m->n, k + 1);
+    }
+  }
+}
+
+/* 99 clients on /api/events and one that never reads (a tiny receive
+ * buffer): while a reporter reports progress at full speed, every reader
+ * gets the events of each burst within 1 s of its end, the reporter is
+ * not slowed down much and no report blocks; stopping the server with
+ * them all connected is prompt. */
+static void test_events_crowd(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  static crowd cw;
+  reporter alone = {.bursts = 2}, crowded = {.bursts = BURSTS};
+  marks m = {.n = 0};
+  cx_subscription *sub;
+  pthread_t reader, th;
+  char head[4096];
+  int stuck;
+  double t0, worst = 0;
+  o.max_clients = 128;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  /* The reporter alone (the server's feed subscribed, no client). */
+  report(&alone);
+  /* The crowd, and one client that reads nothing. */
+  memset(&cw, 0, sizeof cw);
+  for (int i = 0; i < READERS; i++) {
+    cw.fds[i] = raw_connect(s, 0);
+    raw_get(cw.fds[i], s, "/api/events");
+    assert_int_equal(raw_head(cw.fds[i], head, sizeof head), 200);
+  }
+  stuck = raw_connect(s, 1024);
+  raw_get(stuck, s, "/api/events");
+  assert_int_equal(pthread_create(&reader, NULL, crowd_read, &cw), 0);
+  CX_ASSERT_OK(cx_events_subscribe(watch_marks, &m, NULL, 0, &sub));
+  assert_int_equal(pthread_create(&th, NULL, report, &crowded), 0);
+  for (int k = 0; k < BURSTS; k++) {
+    int late;
+    t0 = cx_test_now();
+    while (atomic_load(&m.n) <= k) {
+      assert_true(cx_test_now() - t0 < 10);
+      cx_test_sleep(0.001);
+    }
+    while (atomic_load(&crowded.marks) <= k) cx_test_sleep(0.001);
+    /* Every reader has the burst's end (or anything after it). */
+    for (;;) {
+      late = 0;
+      for (int i = 0; i < READERS; i++)
+        late += atomic_load(&cw.max_id[i]) < atomic_load(&m.seq[k]);
+      if (late == 0) break;
+      if (cx_test_now() - crowded.mark_time[k] > 1.0 * CROWD_SLACK)
+        fail_msg("burst %d: %d of %d readers without its events after %.2f s",
+                 k, late, READERS, cx_test_now() - crowded.mark_time[k]);
+      cx_test_sleep(0.001);
+    }
+    if (cx_test_now() - crowded.mark_time[k] > worst)
+      worst = cx_test_now() - crowded.mark_time[k];
+  }
+  assert_true(cx_test_join_within(th, 30, NULL));
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  print_message(
+      "crowd: readers had each burst within %.3f s; reports/s "
+      "alone %.0f, with %d clients %.0f; longest report %.1f ms, "
+      "blocked at most %.1f ms\n",
+      worst, alone.rate, READERS + 1, crowded.rate, crowded.longest * 1e3,
+      crowded.blocked * 1e3);
+  assert_true(crowded.rate > alone.rate / 20);
+  assert_true(crowded.blocked < 0.1 * CROWD_SLACK);
+  /* Stopping with every client connected: prompt, and each stream ends. */
+  t0 = cx_test_now();
+  cx_http_stop(s);
+  assert_true(cx_test_now() - t0 < 2 * CROWD_SLACK);
+  while (atomic_load(&cw.closed) < READERS) {
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.01);
+  }
+  atomic_store(&cw.stop, true);
+  assert_true(cx_test_join_within(reader, 10, NULL));
+  for (int i = 0; i < READERS; i++) close(cw.fds[i]);
+  close(stuck);
+}
+
 static int setup(void **state) {
   (void)state;
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -811,6 +1043,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/events/live", test_events_live, setup, teardown, NULL},
     {"/http/events/stop", test_events_stop, setup, teardown, NULL},
     {"/http/max-clients", test_max_clients, setup, teardown, NULL},
+    {"/http/events/crowd", test_events_crowd, setup, teardown, NULL},
 };
 
 CX_TEST_MAIN("http", tests)
