@@ -452,22 +452,35 @@ static void test_options(void **state) {
   cx_http_stop(NULL);
 }
 
-/* The body of a GET (free()), and its status in *@code. */
-static char *get_text(const cx_http_server *s, const char *path, long *code) {
+/* The body of a GET (free()), its status in *@code and its header lines
+ * in *@head unless NULL (free()). */
+static char *get_text_head(const cx_http_server *s, const char *path,
+                           long *code, char **head) {
   CURL *c = curl_easy_init();
   char url[256];
-  body b = {NULL, 0};
+  body b = {NULL, 0}, h = {NULL, 0};
   assert_non_null(c);
   snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   assert_int_equal(curl_easy_perform(c), CURLE_OK);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
   curl_easy_cleanup(c);
+  if (head != NULL)
+    *head = h.text;
+  else
+    free(h.text);
   return b.text;
+}
+
+/* The body of a GET (free()), and its status in *@code. */
+static char *get_text(const cx_http_server *s, const char *path, long *code) {
+  return get_text_head(s, path, code, NULL);
 }
 
 /* /metrics: the registry's gauges and totals, and the exits the server
@@ -506,6 +519,41 @@ static void test_metrics(void **state) {
   CX_ASSERT_OK(cx_op_exit(live, 0));
   cx_op_unref(gone);
   cx_op_unref(live);
+  cx_http_stop(s);
+}
+
+/* The dashboard: a page whose script and style are files of their own,
+ * under a policy that runs no inline script or style. */
+static void test_dashboard(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  struct {
+    const char *path, *type, *needle;
+  } files[] = {
+      {"/", "text/html; charset=utf-8", "<script src=\"/dashboard.js\">"},
+      {"/dashboard.css", "text/css; charset=utf-8", "#error"},
+      {"/dashboard.js", "text/javascript; charset=utf-8", "EventSource"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    long code = 0;
+    char *head, *text = get_text_head(s, files[i].path, &code, &head), want[96];
+    assert_int_equal(code, 200);
+    snprintf(want, sizeof want, "\nContent-Type: %s\r\n", files[i].type);
+    assert_non_null(strcasestr(head, want));
+    assert_non_null(strstr(text, files[i].needle));
+    if (i == 0) {
+      const char *csp = strcasestr(head, "\nContent-Security-Policy: ");
+      assert_non_null(csp);
+      assert_non_null(strstr(csp, "script-src 'self';"));
+      assert_non_null(strstr(csp, "style-src 'self';"));
+      assert_null(strstr(head, "unsafe-inline"));
+      assert_null(strstr(text, "<script>")); /* no inline script */
+      assert_null(strstr(text, "<style"));
+      assert_null(strstr(text, "style="));
+    }
+    free(head);
+    free(text);
+  }
   cx_http_stop(s);
 }
 
@@ -1041,6 +1089,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/too-large", test_too_large, setup, teardown, NULL},
     {"/http/many-fds", test_many_fds, setup, teardown, NULL},
     {"/http/metrics", test_metrics, setup, teardown, NULL},
+    {"/http/dashboard", test_dashboard, setup, teardown, NULL},
     {"/http/events/resume", test_events_resume, setup, teardown, NULL},
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},
     {"/http/events/live", test_events_live, setup, teardown, NULL},

@@ -14,7 +14,11 @@
  *                            last message), recent history and statistics,
  *                            updated live from /api/events; with
  *                            "#token=TOKEN" in its URL it shows a cancel
- *                            button per op
+ *                            button per op, and a refused cancel's error;
+ *                            its style and script are
+ *                            /dashboard.css and /dashboard.js (compiled
+ *                            in), so its Content-Security-Policy allows
+ *                            no inline script or style
  *   GET  /api/ops            live ops (cx_registry_to_json(): "live", with
  *                            "history" empty); filters in the query string:
  *                            status=running|completed|..., name=EXACT,
