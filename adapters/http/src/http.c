@@ -581,19 +581,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   size_t *upload_data_size, void **req_cls) {
   static const char *const busy[] = {"Retry-After", "1", "Connection", "close",
                                      NULL};
-  request *rq = *req_cls;
+  request *rq;
   size_t header_bytes = 0;
   const char *length =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   (void)version;
   (void)upload_data;
-  if (*req_cls == &no_memory_answered || (rq != NULL && rq->answered)) {
-    *upload_data_size = 0; /* answered on the first call: drop any body */
-    return MHD_YES;
-  }
-  if (rq == NULL || *req_cls == &no_memory) {
+  if (*req_cls == NULL || *req_cls == &no_memory) { /* (not a request) */
     *req_cls = &no_memory_answered;
     return reply(c, 503, NULL);
+  }
+  rq = *req_cls == &no_memory_answered ? NULL : *req_cls;
+  if (rq == NULL || rq->answered) {
+    *upload_data_size = 0; /* answered on the first call: drop any body */
+    return MHD_YES;
   }
   rq->answered = true;
   if (!is_admitted(c))
