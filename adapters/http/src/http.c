@@ -402,7 +402,7 @@ static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
   if (reader == NULL) return reply(c, 503, NULL);
   /* 16 KiB blocks (allocated with the response): a burst of events goes
    * out in fewer copies and writes than with 4 KiB (bench/http.c H2: one
-   * client kept up with about 90 % of the feed instead of 10-25 %). */
+   * client received 30-90 % of the feed's events instead of 10-25 %). */
   r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, read_events,
                                         reader, feed_reader_free);
   if (r == NULL) feed_reader_free(reader);
