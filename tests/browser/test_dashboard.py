@@ -6,10 +6,15 @@ python3-selenium).
 Starts examples/web_progress (a job over items that reports progress every
 10 items, cancelling allowed), opens the dashboard URL it prints (the cancel
 token is in the fragment), and checks, as a user would see it:
-  - the job's row shows at least two different progress values;
+  - with a wrong token in the URL, the cancel button's refusal (HTTP 401)
+    is shown on the page, the job goes on, and the console has no error
+    but the 401 itself;
+  - with the right token, the job's row shows at least two different
+    progress values;
   - its cancel button cancels it: it ends in the history as "cancelled"
     with reason "manual", and the program says so;
-  - the browser's console has no error.
+  - the browser's console has no error (a Content-Security-Policy
+    violation would be one).
 A screenshot of the page is saved at SHOT.
 
 Usage: test_dashboard.py WEB_PROGRESS SHOT
@@ -81,7 +86,6 @@ def main():
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(driver_path), options=opts)
         driver.set_page_load_timeout(30)
-        driver.get(url)
 
         # The table is redrawn on every event: read it in one script run.
         row_js = """
@@ -93,19 +97,6 @@ def main():
             return [td.dataset.value, td.textContent,
                     !!tr.querySelector('button.cancel')];
         """
-        seen, shown = set(), []
-
-        def two_values():
-            row = driver.execute_script(row_js)
-            if row and row[0]:
-                seen.add(row[0])
-                shown.append(row[1])
-            return len(seen) >= 2
-
-        wait_until("two progress values in the job's row", two_values)
-        if not any("%" in text for text in shown):
-            fail("no percentage in the progress cell: " + repr(shown[-3:]))
-
         def click_cancel():
             # Found and clicked at once (a real click, through WebDriver).
             button = driver.execute_script("""
@@ -118,6 +109,46 @@ def main():
                 return False
             button.click()
             return True
+
+        def severe():
+            return [e for e in driver.get_log("browser")
+                    if e.get("level") == "SEVERE"]
+
+        # A wrong token: the refusal is on the page, not only in a console.
+        driver.get(url.split("#", 1)[0] + "#token=wrong")
+        wait_until("a click on the job's cancel button (wrong token)",
+                   click_cancel)
+        shown_error = wait_until("the refused cancel shown on the page",
+                                 lambda: driver.execute_script("""
+            const e = document.getElementById('error');
+            return !e.hidden && e.textContent.includes('HTTP 401')
+              ? e.textContent : null;
+        """))
+        if "bearer token" not in shown_error:
+            fail("the error shown does not say why: " + repr(shown_error))
+        others = [e for e in severe()
+                  if "status of 401" not in e.get("message", "")]
+        if others:
+            fail("console errors with a wrong token: " + repr(others))
+        if job.poll() is not None:
+            fail("the job ended although its cancel was refused")
+
+        # The right token (a new document: the fragment alone would not
+        # reload the page).
+        driver.get("about:blank")
+        driver.get(url)
+        seen, shown = set(), []
+
+        def two_values():
+            row = driver.execute_script(row_js)
+            if row and row[0]:
+                seen.add(row[0])
+                shown.append(row[1])
+            return len(seen) >= 2
+
+        wait_until("two progress values in the job's row", two_values)
+        if not any("%" in text for text in shown):
+            fail("no percentage in the progress cell: " + repr(shown[-3:]))
 
         wait_until("a click on the job's cancel button", click_cancel)
 
@@ -135,8 +166,7 @@ def main():
         if not end.startswith("job cancelled"):
             fail("the program says: " + repr(end))
 
-        errors = [e for e in driver.get_log("browser")
-                  if e.get("level") == "SEVERE"]
+        errors = severe()
         if errors:
             fail("console errors: " + repr(errors))
         driver.save_screenshot(shot)

@@ -212,33 +212,60 @@ static struct timespec deadline_after(double seconds) {
   return ts;
 }
 
-ssize_t feed_read(feed_reader *r, char *buf, size_t max, double heartbeat) {
+/* Copies whole frames from the reader's position into @buf while they fit
+ * (a frame larger than @max goes through the partial frame); the bytes
+ * copied.  Under the feed's lock. */
+static size_t copy_frames_locked(feed_reader *r, char *buf, size_t max) {
   feed *f = r->f;
-  struct timespec until = deadline_after(heartbeat);
-  const char *text = NULL;
-  if (r->partial != NULL) return send_partial(r, buf, max);
-  pthread_mutex_lock(&f->mu);
-  while (!f->stopping && !r->reset && r->pos == f->next)
-    if (pthread_cond_timedwait(&f->grew, &f->mu, &until) == ETIMEDOUT) {
-      text = ": heartbeat\n\n";
+  size_t n = 0;
+  while (r->pos < f->next) {
+    const char *frame = f->frames[r->pos % f->cap];
+    size_t len = frame != NULL ? strlen(frame) : 0;
+    if (len > max - n) {
+      if (n == 0) { /* larger than the whole buffer: send it in parts */
+        r->partial = strdup(frame); /* (no memory: a hole) */
+        r->pos++;
+      }
       break;
     }
-  if (f->stopping) {
-    pthread_mutex_unlock(&f->mu);
-    return -1;
-  }
-  if (text == NULL && !r->reset && f->next - r->pos > f->cap)
-    r->reset = true; /* fell a whole ring behind */
-  if (r->reset) {
-    text = "event: reset\ndata: {}\n\n";
-    r->reset = false;
-    r->pos = f->next;
-  } else if (text == NULL) {
-    text = f->frames[r->pos % f->cap];
+    memcpy(buf + n, frame, len); /* a hole (NULL) is skipped */
+    n += len;
     r->pos++;
   }
-  r->partial = text != NULL ? strdup(text) : NULL;
+  return n;
+}
+
+ssize_t feed_read(feed_reader *r, char *buf, size_t max, double heartbeat) {
+  static const char beat[] = ": heartbeat\n\n";
+  static const char reset[] = "event: reset\ndata: {}\n\n";
+  feed *f = r->f;
+  struct timespec until = deadline_after(heartbeat);
+  size_t n = 0;
+  if (r->partial != NULL) return send_partial(r, buf, max);
+  pthread_mutex_lock(&f->mu);
+  while (n == 0 && r->partial == NULL) {
+    bool timed_out = false;
+    while (!f->stopping && !r->reset && r->pos == f->next && !timed_out)
+      timed_out = pthread_cond_timedwait(&f->grew, &f->mu, &until) == ETIMEDOUT;
+    if (f->stopping) {
+      pthread_mutex_unlock(&f->mu);
+      return -1;
+    }
+    if (f->next - r->pos > f->cap) r->reset = true; /* a whole ring behind */
+    if (r->reset) {
+      /* Then the newest frame when it fell behind, so that the client has
+       * the latest state at once, also when nothing follows for a while
+       * (a resume that failed goes on with the next event). */
+      r->reset = false;
+      r->pos = f->next - r->pos > f->cap ? f->next - 1 : f->next;
+      r->partial = strdup(reset);
+    } else if (r->pos < f->next) {
+      n = copy_frames_locked(r, buf, max); /* 0: holes only, or no memory */
+    } else if (timed_out) {
+      r->partial = strdup(beat);
+      until = deadline_after(heartbeat); /* (no memory: try again later) */
+    }
+  }
   pthread_mutex_unlock(&f->mu);
-  if (r->partial == NULL) return 0; /* a hole, or out of memory: next */
-  return send_partial(r, buf, max);
+  return n > 0 ? (ssize_t)n : send_partial(r, buf, max);
 }

@@ -2,9 +2,10 @@
  * the event stream (cancelable/events.h) that writes each event as a
  * Server-Sent Events frame into a ring of the latest frames, and readers
  * (one per /api/events client, each on its connection's thread) that
- * follow the ring with a cursor.  A reader that falls a whole ring behind,
- * or asks to resume from an event that left the ring, gets a "reset"
- * frame and goes on from the newest: it never slows the work or the other
+ * follow the ring with a cursor.  A reader that falls a whole ring behind
+ * gets a "reset" frame and goes on from the newest frame kept; one that
+ * asks to resume from an event that left the ring gets a "reset" frame and
+ * goes on from the next event: it never slows the work or the other
  * readers. */
 #ifndef CX_HTTP_FEED_H
 #define CX_HTTP_FEED_H
@@ -37,8 +38,10 @@ typedef struct feed_reader feed_reader;
  * the one whose seq is @last_id.  NULL when out of memory. */
 feed_reader *feed_reader_new(feed *f, bool resume, uint64_t last_id);
 void feed_reader_free(void *reader);
-/* Copies the next bytes of the stream into @buf (at most @max), waiting for
- * an event (a heartbeat comment after @heartbeat seconds without one).
+/* Copies the next bytes of the stream into @buf (at most @max): as many
+ * whole frames as fit (one copy and one write for a burst of events),
+ * waiting for an event (a heartbeat comment after @heartbeat seconds
+ * without one).
  * Returns: the number of bytes, or -1 at the end (the feed stops). */
 ssize_t feed_read(feed_reader *r, char *buf, size_t max, double heartbeat);
 

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +30,17 @@
 
 #define MAX_TOKEN 256
 #define DEFAULT_CLIENTS 64
+#define OVERFLOW_SECONDS 5 /* the timeout of a connection above max_clients */
+#define MAX_URI 8192       /* a longer request target: 414 */
+#define MAX_HEADERS 8192   /* more bytes of request headers: 431 */
+/* MHD's memory per connection: room for both (MHD answers its own 414
+ * and 431, in HTML, to a request that does not fit). */
+#define MEMORY_LIMIT 32768
 #define CANCEL_MESSAGE "cancelled over HTTP"
 #define FEED_FRAMES 1024       /* events kept for Last-Event-ID resumes */
 #define HEARTBEAT_SECONDS 10.0 /* a comment frame when nothing happens */
+#define ALLOW_GET "GET, HEAD"  /* the methods of the read endpoints */
+#define ALLOW_POST "POST"      /* those of the cancel endpoints */
 
 struct cx_http_server {
   struct MHD_Daemon *daemon;
@@ -40,7 +50,13 @@ struct cx_http_server {
   char address[INET6_ADDRSTRLEN];
   bool allow_cancel;
   char token[MAX_TOKEN + 1];
+  unsigned max_clients; /* connections served */
+  atomic_uint clients;  /* connections admitted (at most max_clients) */
 };
+
+/* The socket context of an admitted connection (NULL: one above
+ * max_clients, which gets a 503). */
+static char admitted;
 
 /* ---- responses */
 
@@ -58,9 +74,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, unsigned code,
   return rc;
 }
 
-/* Queues @body (malloc'd, taken) as the response with @code. */
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
-                             char *body) {
+/* Queues @body (malloc'd, taken) as the response with @code, with the
+ * headers of @extra (name, value, ..., NULL; nullable). */
+static enum MHD_Result reply_with(struct MHD_Connection *c, unsigned code,
+                                  char *body, const char *const *extra) {
   struct MHD_Response *r;
   if (body == NULL) {
     static const char oom[] = "{\"error\":\"out of memory\"}";
@@ -77,7 +94,14 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
   }
   if (code == MHD_HTTP_UNAUTHORIZED)
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+  for (; extra != NULL && extra[0] != NULL; extra += 2)
+    MHD_add_response_header(r, extra[0], extra[1]);
   return send_response(c, code, r, "application/json");
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
+                             char *body) {
+  return reply_with(c, code, body, NULL);
 }
 
 /* A one-key object {"KEY": VALUE} where VALUE is a string or a count. */
@@ -101,6 +125,17 @@ static char *json_object1(const char *key, const char *text, long long n) {
 static enum MHD_Result fail(struct MHD_Connection *c, unsigned code,
                             const char *message) {
   return reply(c, code, json_object1("error", message, 0));
+}
+
+/* 405, with the Allow header RFC 9110 asks for: @allow lists the methods
+ * the path takes. */
+static enum MHD_Result not_allowed(struct MHD_Connection *c,
+                                   const char *allow) {
+  const char *extra[] = {"Allow", allow, NULL};
+  char message[64];
+  snprintf(message, sizeof message, "use %s", allow);
+  return reply_with(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                    json_object1("error", message, 0), extra);
 }
 
 /* ---- requests */
@@ -323,18 +358,22 @@ static enum MHD_Result get_metrics(cx_http_server *s,
       "text/plain; version=0.0.4; charset=utf-8");
 }
 
-/* The dashboard: one self-contained page (its script reads the bearer
- * token from the URL's fragment, which no request carries). */
-static enum MHD_Result get_dashboard(struct MHD_Connection *c) {
+/* The dashboard: a page, its style and its script, compiled in (the
+ * script reads the bearer token from the URL's fragment, which no request
+ * carries).  No inline script or style, so the policy allows only this
+ * server's own files: an injected <script> or style attribute does not
+ * run. */
+static enum MHD_Result get_dashboard(struct MHD_Connection *c, const char *text,
+                                     size_t len, const char *type) {
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      sizeof dashboard_html - 1, (void *)dashboard_html,
-      MHD_RESPMEM_PERSISTENT);
+      len, (void *)text, MHD_RESPMEM_PERSISTENT);
   if (r != NULL)
     MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; script-src 'unsafe-inline'; "
-                            "style-src 'unsafe-inline'; img-src data:; "
-                            "frame-ancestors 'none'");
-  return send_response(c, MHD_HTTP_OK, r, "text/html; charset=utf-8");
+                            "default-src 'none'; script-src 'self'; "
+                            "style-src 'self'; connect-src 'self'; "
+                            "img-src data:; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+  return send_response(c, MHD_HTTP_OK, r, type);
 }
 
 static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -361,7 +400,10 @@ static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
   }
   reader = feed_reader_new(s->feed, last != NULL, last_id);
   if (reader == NULL) return reply(c, 503, NULL);
-  r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_events,
+  /* 16 KiB blocks (allocated with the response): a burst of events goes
+   * out in fewer copies and writes than with 4 KiB (bench/http.c H2: one
+   * client received 30-90 % of the feed's events instead of 10-25 %). */
+  r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, read_events,
                                         reader, feed_reader_free);
   if (r == NULL) feed_reader_free(reader);
   return send_response(c, MHD_HTTP_OK, r, "text/event-stream");
@@ -389,84 +431,216 @@ static enum MHD_Result post_cancel_all(struct MHD_Connection *c) {
   return reply(c, MHD_HTTP_OK, json_object1("cancelled", NULL, n));
 }
 
-/* The id in "/api/ops/ID" or "/api/ops/ID/cancel" (@suffix ""), copied
- * into @id; false when @url is not of that form. */
-static bool op_path(const char *url, const char *suffix, char *id,
-                    size_t size) {
-  static const char prefix[] = "/api/ops/";
-  size_t n, k = strlen(suffix);
-  if (strncmp(url, prefix, sizeof prefix - 1) != 0) return false;
-  url += sizeof prefix - 1;
-  n = strlen(url);
-  if (n <= k || strcmp(url + n - k, suffix) != 0) return false;
-  n -= k;
-  if (n == 0 || n >= size || memchr(url, '/', n) != NULL) return false;
-  memcpy(id, url, n);
-  id[n] = '\0';
+/* The value of the hex digit @ch, or -1. */
+static int hex_value(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+/* Decodes the @n percent-encoded bytes at @in into @out (@size bytes, NUL
+ * ended); false on a bad escape, an encoded NUL, or no room. */
+static bool percent_decode(const char *in, size_t n, char *out, size_t size) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++, k++) {
+    char ch = in[i];
+    if (k + 1 >= size) return false;
+    if (ch == '%') {
+      int hi = i + 2 < n ? hex_value(in[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+      if (lo < 0 || (hi == 0 && lo == 0)) return false;
+      ch = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    out[k] = ch;
+  }
+  out[k] = '\0';
   return true;
 }
 
+enum { NOT_OP_PATH, OP_PATH, BAD_OP_PATH };
+
+/* Whether the raw (still percent-encoded) @path is "/api/ops/ID" followed
+ * by @suffix ("" or "/cancel"): the ID is one segment, decoded into @id
+ * (so an id with '/' is addressed as %2F); BAD_OP_PATH when it does not
+ * decode. */
+static int op_path(const char *path, const char *suffix, char *id,
+                   size_t size) {
+  static const char prefix[] = "/api/ops/";
+  size_t n;
+  if (strncmp(path, prefix, sizeof prefix - 1) != 0) return NOT_OP_PATH;
+  path += sizeof prefix - 1;
+  n = strcspn(path, "/");
+  if (n == 0 || strcmp(path + n, suffix) != 0) return NOT_OP_PATH;
+  return percent_decode(path, n, id, size) ? OP_PATH : BAD_OP_PATH;
+}
+
+/* What the URI log callback saw of a request, before MHD decodes it. */
+typedef struct request {
+  bool answered;     /* on_request() has queued the response */
+  size_t target_len; /* the request target's length, query included */
+  char path[];       /* its path, still percent-encoded ("" when the
+                        target is longer than MAX_URI) */
+} request;
+
 static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
-                             const char *url, const char *method) {
+                             const char *url, const char *raw,
+                             const char *method) {
   bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
              strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
   char id[256];
+  int cancel_one = op_path(raw, "/cancel", id, sizeof id), get_one;
   if (!host_ok(s, c)) return fail(c, MHD_HTTP_FORBIDDEN, "bad Host header");
-  if (op_path(url, "/cancel", id, sizeof id) ||
-      strcmp(url, "/api/cancel") == 0) {
-    if (!post) return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+  if (cancel_one != NOT_OP_PATH || strcmp(url, "/api/cancel") == 0) {
+    if (!post) return not_allowed(c, ALLOW_POST);
     if (!s->allow_cancel)
       return fail(c, MHD_HTTP_FORBIDDEN, "cancelling is not enabled");
     if (!authorized(s, c))
       return fail(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
-    return strcmp(url, "/api/cancel") == 0 ? post_cancel_all(c)
-                                           : post_cancel_one(c, id);
+    if (cancel_one == BAD_OP_PATH)
+      return fail(c, 400, "bad percent-encoding in the id");
+    return cancel_one == OP_PATH ? post_cancel_one(c, id) : post_cancel_all(c);
   }
   if (strcmp(url, "/metrics") == 0)
-    return get ? get_metrics(s, c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_metrics(s, c) : not_allowed(c, ALLOW_GET);
   if (strcmp(url, "/") == 0)
-    return get ? get_dashboard(c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_dashboard(c, dashboard_html, sizeof dashboard_html - 1,
+                               "text/html; charset=utf-8")
+               : not_allowed(c, ALLOW_GET);
+  if (strcmp(url, "/dashboard.css") == 0)
+    return get ? get_dashboard(c, dashboard_css, sizeof dashboard_css - 1,
+                               "text/css; charset=utf-8")
+               : not_allowed(c, ALLOW_GET);
+  if (strcmp(url, "/dashboard.js") == 0)
+    return get ? get_dashboard(c, dashboard_js, sizeof dashboard_js - 1,
+                               "text/javascript; charset=utf-8")
+               : not_allowed(c, ALLOW_GET);
   if (strcmp(url, "/api/events") == 0)
-    return get ? get_events(s, c)
-               : fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+    return get ? get_events(s, c) : not_allowed(c, ALLOW_GET);
+  get_one = op_path(raw, "", id, sizeof id);
   if (strcmp(url, "/api/ops") == 0 || strcmp(url, "/api/history") == 0 ||
-      strcmp(url, "/api/stats") == 0 || op_path(url, "", id, sizeof id)) {
-    if (!get) return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+      strcmp(url, "/api/stats") == 0 || get_one != NOT_OP_PATH) {
+    if (!get) return not_allowed(c, ALLOW_GET);
     if (strcmp(url, "/api/ops") == 0) return get_list(c, false);
     if (strcmp(url, "/api/history") == 0) return get_list(c, true);
     if (strcmp(url, "/api/stats") == 0) return get_stats(c);
+    if (get_one == BAD_OP_PATH)
+      return fail(c, 400, "bad percent-encoding in the id");
     return get_op(c, id);
   }
   return fail(c, MHD_HTTP_NOT_FOUND, "no such path");
+}
+
+/* Whether @c was admitted (one of the first max_clients connections). */
+static bool is_admitted(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci != NULL && ci->socket_context == &admitted;
+}
+
+/* The req_cls of a request whose record could not be allocated, before
+ * and after its answer. */
+static char no_memory, no_memory_answered;
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request target as it came, before MHD
+ * decodes the path; the record becomes the request's req_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  size_t len = uri != NULL ? strlen(uri) : 0;
+  size_t path = len > MAX_URI ? 0 : strcspn(uri != NULL ? uri : "", "?");
+  request *rq = malloc(sizeof *rq + path + 1);
+  (void)cls;
+  (void)c;
+  if (rq == NULL) return &no_memory;
+  rq->answered = false;
+  rq->target_len = len;
+  if (path != 0) memcpy(rq->path, uri, path);
+  rq->path[path] = '\0';
+  return rq;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: frees the record. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls;
+  (void)c;
+  (void)toe;
+  if (*req_cls != &no_memory && *req_cls != &no_memory_answered) free(*req_cls);
+  *req_cls = NULL;
+}
+
+/* Adds the bytes of a header line to *@cls. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, const char *value) {
+  (void)kind;
+  *(size_t *)cls += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+  return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls) {
-  static int answered;
+  static const char *const busy[] = {"Retry-After", "1", "Connection", "close",
+                                     NULL};
+  request *rq;
+  size_t header_bytes = 0;
   const char *length =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   (void)version;
   (void)upload_data;
-  if (*req_cls != NULL) { /* answered on the first call: drop any body */
-    *upload_data_size = 0;
+  if (*req_cls == NULL || *req_cls == &no_memory) { /* (not a request) */
+    *req_cls = &no_memory_answered;
+    return reply(c, 503, NULL);
+  }
+  rq = *req_cls == &no_memory_answered ? NULL : *req_cls;
+  if (rq == NULL || rq->answered) {
+    *upload_data_size = 0; /* answered on the first call: drop any body */
     return MHD_YES;
   }
-  *req_cls = &answered;
+  rq->answered = true;
+  if (!is_admitted(c))
+    return reply_with(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                      json_object1("error", "too many clients", 0), busy);
+  if (rq->target_len > MAX_URI)
+    return fail(c, MHD_HTTP_URI_TOO_LONG, "request target too long");
+  MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &header_bytes);
+  if (header_bytes > MAX_HEADERS)
+    return fail(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request headers too large");
   /* No endpoint takes a body: refuse one before reading a byte of it (a
    * client dripping a huge body would hold a connection slot). */
   if ((length != NULL && strcmp(length, "0") != 0) ||
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") !=
           NULL)
     return fail(c, 413, "request bodies are not accepted");
-  return route(cls, c, url, method);
+  return route(cls, c, url, rq->path, method);
 }
 
 /* ---- the server */
+
+/* Counts connections: the first max_clients are admitted, the others are
+ * answered 503 (MHD's own limit, a little higher, would close them
+ * without a word) and get a short timeout. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode what) {
+  cx_http_server *s = cls;
+  if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+    if (*socket_context == &admitted) atomic_fetch_sub(&s->clients, 1);
+    *socket_context = NULL;
+    return;
+  }
+  if (atomic_fetch_add(&s->clients, 1) < s->max_clients) {
+    *socket_context = &admitted;
+    return;
+  }
+  atomic_fetch_sub(&s->clients, 1);
+  *socket_context = NULL;
+  MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                            (unsigned)OVERFLOW_SECONDS);
+}
 
 /* Binds and listens on @address:@port; the socket, or -errno. */
 static int listen_on(const char *address, unsigned port, bool *v6,
@@ -529,6 +703,12 @@ static int random_token(char *out) {
   return 0;
 }
 
+/* MHD's connection limit: room above @max_clients for the 503s. */
+static unsigned overflow_limit(unsigned max_clients) {
+  unsigned extra = max_clients / 4 + 4;
+  return max_clients > UINT_MAX - extra ? UINT_MAX : max_clients + extra;
+}
+
 int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   cx_http_options defaults = CX_HTTP_OPTIONS_INIT;
   cx_http_server *s;
@@ -543,6 +723,8 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   snprintf(s->address, sizeof s->address, "%s",
            opts->address != NULL ? opts->address : "127.0.0.1");
   s->allow_cancel = opts->allow_cancel;
+  s->max_clients = opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS;
+  atomic_init(&s->clients, 0);
   if (opts->token != NULL)
     snprintf(s->token, sizeof s->token, "%s", opts->token);
   else if ((rc = random_token(s->token)) != 0)
@@ -555,12 +737,17 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   }
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-          (v6 ? MHD_USE_IPv6 : 0),
+          (v6 ? MHD_USE_IPv6 : 0) |
+          /* select() would refuse a socket above FD_SETSIZE (1024) */
+          (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES ? MHD_USE_POLL
+                                                                 : 0),
       0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-      MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+      MHD_OPTION_CONNECTION_LIMIT, overflow_limit(s->max_clients),
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      MHD_OPTION_END);
   if (s->daemon == NULL) {
     /* Not closed here: libmicrohttpd closes the socket on its failures
      * (a descriptor closed twice could be another thread's by then). */

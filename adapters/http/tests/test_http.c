@@ -5,9 +5,12 @@
  * methods, bad options, and stopping with a client connected. */
 #include "cx_test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cancelable.h>
 #include <cancelable/http.h>
@@ -41,19 +48,20 @@ static size_t collect_nothing(char *data, size_t size, size_t n, void *user) {
   return size * n;
 }
 
-/* Makes a request; returns the HTTP status and the body in *@out (free()),
- * parsed as JSON into *@json when @json is not NULL (the test fails on
- * JSON that jansson refuses). */
-static long request(const cx_http_server *s, const char *method,
-                    const char *path, const char *token, const char *host,
-                    json_t **json) {
+/* Makes a request; returns the HTTP status, the response's header lines in
+ * *@head unless NULL (free()), and the body parsed as JSON into *@json
+ * when @json is not NULL (the test fails on JSON that jansson refuses). */
+static long request_head(const cx_http_server *s, const char *method,
+                         const char *path, const char *token, const char *host,
+                         json_t **json, char **head) {
   CURL *c = curl_easy_init();
   struct curl_slist *headers = NULL;
-  char url[512], line[512];
-  body b = {NULL, 0};
+  char *url, line[512];
+  body b = {NULL, 0}, h = {NULL, 0};
   long code = 0;
   assert_non_null(c);
-  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
+  assert_true(asprintf(&url, "http://127.0.0.1:%u%s", cx_http_port(s), path) >
+              0);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -68,12 +76,19 @@ static long request(const cx_http_server *s, const char *method,
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   assert_int_equal(curl_easy_perform(c), CURLE_OK);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
+  free(url);
+  if (head != NULL)
+    *head = h.text;
+  else
+    free(h.text);
   if (json != NULL) {
     json_error_t err;
     *json =
@@ -84,6 +99,12 @@ static long request(const cx_http_server *s, const char *method,
   return code;
 }
 
+static long request(const cx_http_server *s, const char *method,
+                    const char *path, const char *token, const char *host,
+                    json_t **json) {
+  return request_head(s, method, path, token, host, json, NULL);
+}
+
 /* The number of elements of the array @key of @o. */
 static size_t count_of(json_t *o, const char *key) {
   json_t *a = json_object_get(o, key);
@@ -91,15 +112,22 @@ static size_t count_of(json_t *o, const char *key) {
   return json_array_size(a);
 }
 
-static cx_op *registered_op(const char *name, cx_op *parent) {
+/* A registered op with the explicit id @id (nullable), entered. */
+static cx_op *registered_op_id(const char *name, const char *id,
+                               cx_op *parent) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   cx_op *op;
   o.name = name;
+  o.id = id;
   o.parent = parent;
   o.register_op = true;
   CX_ASSERT_OK(cx_op_create(&op, &o));
   CX_ASSERT_OK(cx_op_enter(op));
   return op;
+}
+
+static cx_op *registered_op(const char *name, cx_op *parent) {
+  return registered_op_id(name, NULL, parent);
 }
 
 static cx_http_server *start(bool allow_cancel) {
@@ -164,9 +192,18 @@ static void test_errors(void **state) {
   assert_int_equal(request(s, "GET", "/nothing", NULL, NULL, &j), 404);
   assert_non_null(json_object_get(j, "error"));
   json_decref(j);
-  assert_int_equal(request(s, "DELETE", "/api/ops", NULL, NULL, &j), 405);
+  /* 405 says which methods the path takes (RFC 9110, 15.5.6). */
+  char *head;
+  assert_int_equal(request_head(s, "DELETE", "/api/ops", NULL, NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: GET, HEAD\r\n"));
+  assert_non_null(json_object_get(j, "error"));
+  free(head);
   json_decref(j);
-  assert_int_equal(request(s, "GET", "/api/cancel", NULL, NULL, &j), 405);
+  assert_int_equal(request_head(s, "GET", "/api/cancel", NULL, NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: POST\r\n"));
+  free(head);
   json_decref(j);
   /* DNS rebinding: a page of evil.example served from our address. */
   assert_int_equal(request(s, "GET", "/api/ops", NULL, "evil.example", &j),
@@ -250,6 +287,144 @@ static void test_cancel(void **state) {
   cx_http_stop(s);
 }
 
+/* Ids are percent-encoded in paths: any id can be addressed, '/' and
+ * "/cancel" included. */
+static void test_encoded_ids(void **state) {
+  (void)state;
+  cx_http_server *s = start(true);
+  const char *token = cx_http_token(s);
+  cx_op *a = registered_op_id("a", "jobs/2024/a b%?", NULL);
+  cx_op *b = registered_op_id("b", "x/cancel", NULL);
+  json_t *j;
+  char *head;
+  assert_int_equal(
+      request(s, "GET", "/api/ops/jobs%2F2024%2Fa%20b%25%3F", NULL, NULL, &j),
+      200);
+  assert_string_equal(json_string_value(json_object_get(j, "id")),
+                      "jobs/2024/a b%?");
+  json_decref(j);
+  /* An id ending in "/cancel" is an op, not the cancel endpoint. */
+  assert_int_equal(request(s, "GET", "/api/ops/x%2fcancel", NULL, NULL, &j),
+                   200);
+  assert_string_equal(json_string_value(json_object_get(j, "name")), "b");
+  json_decref(j);
+  assert_int_equal(request_head(s, "GET", "/api/ops/x%2Fcancel/cancel", NULL,
+                                NULL, &j, &head),
+                   405);
+  assert_non_null(strcasestr(head, "\nAllow: POST\r\n"));
+  free(head);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "POST", "/api/ops/x%2Fcancel/cancel", token, NULL, &j), 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 1);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(b));
+  assert_false(cx_op_is_cancelled(a));
+  assert_int_equal(
+      request(s, "POST", "/api/ops/jobs%2F2024%2Fa%20b%25%3F/cancel", token,
+              NULL, &j),
+      200);
+  json_decref(j);
+  assert_true(cx_op_is_cancelled(a));
+  /* A raw '/' separates segments: no such path. */
+  assert_int_equal(request(s, "GET", "/api/ops/jobs/2024", NULL, NULL, &j),
+                   404);
+  json_decref(j);
+  /* Escapes that do not decode, or decode to NUL. */
+  const char *bad[] = {"/api/ops/%zz", "/api/ops/a%2", "/api/ops/a%00b",
+                       "/api/ops/%"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(request(s, "GET", bad[i], NULL, NULL, &j), 400);
+    assert_non_null(json_object_get(j, "error"));
+    json_decref(j);
+  }
+  CX_ASSERT_OK(cx_op_exit(b, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
+  cx_op_unref(b);
+  cx_op_unref(a);
+  cx_http_stop(s);
+}
+
+/* A request target or header block too large: 414 or 431 with a JSON
+ * error up to the connection's memory; libmicrohttpd's own beyond it. */
+static void test_too_large(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  size_t n = 9000;
+  char *path = malloc(n + 1), *head;
+  json_t *j;
+  CURL *c;
+  struct curl_slist *headers = NULL;
+  char url[64];
+  long code = 0;
+  memset(path, 'a', n);
+  memcpy(path, "/api/ops?", 9);
+  path[n] = '\0';
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 414);
+  assert_string_equal(json_string_value(json_object_get(j, "error")),
+                      "request target too long");
+  json_decref(j);
+  /* Just under the limits: served. */
+  path[8000] = '\0';
+  memcpy(path, "/nothing/", 9);
+  assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 404);
+  json_decref(j);
+  /* Headers: 9000 bytes of them. */
+  head = malloc(n + 16);
+  memcpy(head, "X-Big: ", 7);
+  memset(head + 7, 'b', n - 7);
+  head[n] = '\0';
+  c = curl_easy_init();
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/api/stats", cx_http_port(s));
+  headers = curl_slist_append(headers, head);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  body b = {NULL, 0};
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  assert_int_equal(code, 431);
+  assert_non_null(strstr(b.text, "\"error\":\"request headers too large\""));
+  free(b.text);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  free(head);
+  /* Beyond what a connection may hold: libmicrohttpd answers itself. */
+  n = 40000;
+  free(path);
+  path = malloc(n + 1);
+  memset(path, 'a', n);
+  memcpy(path, "/api/ops?", 9);
+  path[n] = '\0';
+  assert_int_equal(request(s, "GET", path, NULL, NULL, NULL), 414);
+  free(path);
+  cx_http_stop(s);
+}
+
+/* A program with more than FD_SETSIZE descriptors open is still served
+ * (libmicrohttpd polls with poll(), not select()). */
+static void test_many_fds(void **state) {
+  (void)state;
+  struct rlimit lim;
+  int fds[1100], n = 0;
+  json_t *j;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 1200) skip();
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1200) {
+    lim.rlim_cur = 1200;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  for (; n < 1100; n++) assert_true((fds[n] = dup(0)) >= 0);
+  cx_http_server *s = start(false);
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
+  json_decref(j);
+  cx_http_stop(s);
+  while (n > 0) close(fds[--n]);
+}
+
 static void test_options(void **state) {
   (void)state;
   cx_http_options o = CX_HTTP_OPTIONS_INIT;
@@ -277,22 +452,35 @@ static void test_options(void **state) {
   cx_http_stop(NULL);
 }
 
-/* The body of a GET (free()), and its status in *@code. */
-static char *get_text(const cx_http_server *s, const char *path, long *code) {
+/* The body of a GET (free()), its status in *@code and its header lines
+ * in *@head unless NULL (free()). */
+static char *get_text_head(const cx_http_server *s, const char *path,
+                           long *code, char **head) {
   CURL *c = curl_easy_init();
   char url[256];
-  body b = {NULL, 0};
+  body b = {NULL, 0}, h = {NULL, 0};
   assert_non_null(c);
   snprintf(url, sizeof url, "http://127.0.0.1:%u%s", cx_http_port(s), path);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   assert_int_equal(curl_easy_perform(c), CURLE_OK);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
   curl_easy_cleanup(c);
+  if (head != NULL)
+    *head = h.text;
+  else
+    free(h.text);
   return b.text;
+}
+
+/* The body of a GET (free()), and its status in *@code. */
+static char *get_text(const cx_http_server *s, const char *path, long *code) {
+  return get_text_head(s, path, code, NULL);
 }
 
 /* /metrics: the registry's gauges and totals, and the exits the server
@@ -331,6 +519,41 @@ static void test_metrics(void **state) {
   CX_ASSERT_OK(cx_op_exit(live, 0));
   cx_op_unref(gone);
   cx_op_unref(live);
+  cx_http_stop(s);
+}
+
+/* The dashboard: a page whose script and style are files of their own,
+ * under a policy that runs no inline script or style. */
+static void test_dashboard(void **state) {
+  (void)state;
+  cx_http_server *s = start(false);
+  struct {
+    const char *path, *type, *needle;
+  } files[] = {
+      {"/", "text/html; charset=utf-8", "<script src=\"/dashboard.js\">"},
+      {"/dashboard.css", "text/css; charset=utf-8", "#error"},
+      {"/dashboard.js", "text/javascript; charset=utf-8", "EventSource"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    long code = 0;
+    char *head, *text = get_text_head(s, files[i].path, &code, &head), want[96];
+    assert_int_equal(code, 200);
+    snprintf(want, sizeof want, "\nContent-Type: %s\r\n", files[i].type);
+    assert_non_null(strcasestr(head, want));
+    assert_non_null(strstr(text, files[i].needle));
+    if (i == 0) {
+      const char *csp = strcasestr(head, "\nContent-Security-Policy: ");
+      assert_non_null(csp);
+      assert_non_null(strstr(csp, "script-src 'self';"));
+      assert_non_null(strstr(csp, "style-src 'self';"));
+      assert_null(strstr(head, "unsafe-inline"));
+      assert_null(strstr(text, "<script>")); /* no inline script */
+      assert_null(strstr(text, "<style"));
+      assert_null(strstr(text, "style="));
+    }
+    free(head);
+    free(text);
+  }
   cx_http_stop(s);
 }
 
@@ -389,6 +612,24 @@ static void enter_exit(const char *name) {
   cx_op_unref(op);
 }
 
+/* Waits until the server's feed has the event whose seq is @last_id: a
+ * client resuming from it gets a frame, not a reset (the feed has it once
+ * its delivery thread handed it over). */
+static void wait_resumable(const cx_http_server *s, const char *last_id) {
+  double t0 = cx_test_now();
+  for (;;) {
+    sse probe = {.server = s, .last_id = last_id, .want = 1};
+    bool resumed;
+    sse_read(&probe);
+    resumed =
+        probe.text.text != NULL && strncmp(probe.text.text, "id: ", 4) == 0;
+    free(probe.text.text);
+    if (resumed) return;
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.01);
+  }
+}
+
 /* The seq of the last EXITED event of an op named "a". */
 static void watch_a(const cx_event *e, void *user_data) {
   if (e->kind == CX_EVENT_EXITED && strcmp(e->name, "a") == 0)
@@ -411,17 +652,7 @@ static void test_events_resume(void **state) {
   CX_ASSERT_OK(cx_events_unsubscribe(sub));
   enter_exit("b"); /* the two events after a's exit */
   snprintf(last, sizeof last, "%llu", (unsigned long long)atomic_load(&a_exit));
-  /* The feed has a's exit once a resume from it is not a reset. */
-  for (;;) {
-    sse probe = {.server = s, .last_id = last, .want = 1};
-    sse_read(&probe);
-    bool resumed =
-        probe.text.text != NULL && strncmp(probe.text.text, "id: ", 4) == 0;
-    free(probe.text.text);
-    if (resumed) break;
-    assert_true(cx_test_now() - t0 < 10);
-    cx_test_sleep(0.01);
-  }
+  wait_resumable(s, last); /* the feed has a's exit */
   sse_read(&x);
   assert_int_equal(x.frames, 2);
   snprintf(want, sizeof want, "id: %llu\nevent: entered\ndata: {",
@@ -456,20 +687,10 @@ static void test_events_reset(void **state) {
   while (atomic_load(&max) < 1400 && cx_test_now() - t0 < 10)
     cx_test_sleep(0.005);
   CX_ASSERT_OK(cx_events_unsubscribe(sub));
-  /* The server's feed has the last events once a resume from the one
-   * before the last is not a reset. */
+  /* The server's feed has the last events. */
   snprintf(probe_id, sizeof probe_id, "%llu",
            (unsigned long long)atomic_load(&max) - 1);
-  for (;;) {
-    sse probe = {.server = s, .last_id = probe_id, .want = 1};
-    sse_read(&probe);
-    bool resumed =
-        probe.text.text != NULL && strncmp(probe.text.text, "id: ", 4) == 0;
-    free(probe.text.text);
-    if (resumed) break;
-    assert_true(cx_test_now() - t0 < 10);
-    cx_test_sleep(0.01);
-  }
+  wait_resumable(s, probe_id);
   sse_read(&x);
   assert_true(strncmp(x.text.text, "event: reset\n", 13) == 0);
   free(x.text.text);
@@ -521,6 +742,332 @@ static void test_events_stop(void **state) {
   free(x.text.text);
 }
 
+/* ---- raw sockets (clients that behave as no library would let them) */
+
+/* A TCP connection to @s; a receive buffer of @rcvbuf bytes unless 0. */
+static int raw_connect(const cx_http_server *s, int rcvbuf) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  if (rcvbuf != 0)
+    assert_int_equal(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  a.sin_port = htons((uint16_t)cx_http_port(s));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+/* Sends a GET of @path on @fd. */
+static void raw_get(int fd, const cx_http_server *s, const char *path) {
+  char req[512];
+  int n =
+      snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n",
+               path, cx_http_port(s));
+  assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Reads the response head from @fd into @buf (the bytes after it are
+ * lost); returns the status, 0 when the connection closed first. */
+static int raw_head(int fd, char *buf, size_t size) {
+  size_t len = 0;
+  double t0 = cx_test_now();
+  buf[0] = '\0';
+  while (strstr(buf, "\r\n\r\n") == NULL) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+    assert_true(cx_test_now() - t0 < 20);
+    if (poll(&p, 1, 100) <= 0) continue;
+    n = recv(fd, buf + len, size - 1 - len, 0);
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    buf[len] = '\0';
+    assert_true(len < size - 1);
+  }
+  return atoi(buf + strlen("HTTP/1.1 "));
+}
+
+/* Above max_clients a client gets a 503 with a JSON error, not a reset;
+ * a slot that frees admits the next one. */
+static void test_max_clients(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  char buf[4096], *head;
+  int fds[2];
+  json_t *j;
+  double t0;
+  o.max_clients = 2;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  for (int i = 0; i < 2; i++) { /* two event streams hold both slots */
+    fds[i] = raw_connect(s, 0);
+    raw_get(fds[i], s, "/api/events");
+    assert_int_equal(raw_head(fds[i], buf, sizeof buf), 200);
+  }
+  for (int i = 0; i < 3; i++) { /* a refused client takes no slot */
+    assert_int_equal(
+        request_head(s, "GET", "/api/stats", NULL, NULL, &j, &head), 503);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "too many clients");
+    assert_non_null(strcasestr(head, "\nRetry-After: 1\r\n"));
+    assert_non_null(strcasestr(head, "\nConnection: close\r\n"));
+    json_decref(j);
+    free(head);
+  }
+  /* A slot frees once the server notices the hang-up: when it next writes
+   * an event to that stream. */
+  close(fds[0]);
+  t0 = cx_test_now();
+  for (;;) {
+    long code;
+    enter_exit("wake-the-stream");
+    code = request(s, "GET", "/api/stats", NULL, NULL, &j);
+    json_decref(j);
+    if (code == 200) break;
+    assert_int_equal(code, 503);
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.02);
+  }
+  close(fds[1]);
+  cx_http_stop(s);
+}
+
+/* ---- a crowd on /api/events */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLOW_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SLOW_BUILD 1
+#endif
+#endif
+#ifdef SLOW_BUILD
+#define CROWD_SLACK 4.0 /* sanitizers slow every thread down */
+#else
+#define CROWD_SLACK 1.0
+#endif
+
+enum { READERS = 99, BURSTS = 5 };
+#define BURST_SECONDS 0.2 /* of progress reports at full speed */
+#define IDLE_SECONDS 0.3  /* between bursts */
+
+/* The clients that read: one thread polls every socket and keeps, for
+ * each, the highest frame id seen. */
+typedef struct crowd {
+  int fds[READERS];
+  _Atomic uint64_t max_id[READERS];
+  atomic_bool stop;
+  atomic_int closed; /* streams the server ended */
+} crowd;
+
+/* Parses the "id: N" lines of the stream bytes @data of client @i; @line
+ * holds the start of a line cut by the previous read. */
+static void crowd_scan(crowd *cw, int i, const char *data, size_t n, char *line,
+                       size_t *len) {
+  for (size_t k = 0; k < n; k++) {
+    if (data[k] != '\n') {
+      if (*len < 63) line[(*len)++] = data[k];
+      continue;
+    }
+    line[*len] = '\0';
+    if (strncmp(line, "id: ", 4) == 0) {
+      uint64_t id = strtoull(line + 4, NULL, 10);
+      if (id > atomic_load(&cw->max_id[i])) atomic_store(&cw->max_id[i], id);
+    }
+    *len = 0;
+  }
+}
+
+static void *crowd_read(void *p) {
+  crowd *cw = p;
+  struct pollfd pf[READERS];
+  static char lines[READERS][64];
+  size_t lens[READERS] = {0};
+  char buf[65536];
+  for (int i = 0; i < READERS; i++)
+    pf[i] = (struct pollfd){.fd = cw->fds[i], .events = POLLIN};
+  while (!atomic_load(&cw->stop)) {
+    if (poll(pf, READERS, 50) <= 0) continue;
+    for (int i = 0; i < READERS; i++) {
+      ssize_t n;
+      if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      n = recv(pf[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        crowd_scan(cw, i, buf, (size_t)n, lines[i], &lens[i]);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        pf[i].fd = -1; /* ended: poll() skips it */
+        atomic_fetch_add(&cw->closed, 1);
+      }
+    }
+  }
+  return NULL;
+}
+
+/* The reporter: bursts of progress reports at full speed, each followed
+ * by an op named "mark" (whose exit marks the end of the burst) and a
+ * pause. */
+typedef struct reporter {
+  int bursts;
+  double rate;      /* reports per second during the bursts */
+  double longest;   /* the longest single report (seconds, wall clock) */
+  double blocked;   /* the longest time off the CPU and not runnable, in any
+                       2 ms of reporting (seconds; a preemption is not
+                       blocking); the longest report without schedstat */
+  atomic_int marks; /* marks made */
+  double mark_time[BURSTS]; /* when each was made */
+} reporter;
+
+/* The calling thread's time on a CPU and waiting for one (seconds), from
+ * /proc/thread-self/schedstat; false without it. */
+static bool sched_times(double *on_cpu, double *runnable) {
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  unsigned long long run = 0, wait = 0;
+  bool ok = f != NULL && fscanf(f, "%llu %llu", &run, &wait) == 2;
+  if (f != NULL) fclose(f);
+  *on_cpu = (double)run / 1e9;
+  *runnable = (double)wait / 1e9;
+  return ok;
+}
+
+static void *report(void *p) {
+  reporter *r = p;
+  cx_op *op = registered_op("reporter", NULL);
+  double busy = 0, cpu0, wait0, cpu, wait;
+  bool sched = sched_times(&cpu0, &wait0);
+  uint64_t reports = 0;
+  char message[32];
+  r->longest = r->blocked = 0;
+  for (int k = 0; k < r->bursts; k++) {
+    double t0 = cx_test_now(), now = t0, check = t0;
+    sched = sched && sched_times(&cpu0, &wait0);
+    snprintf(message, sizeof message, "burst-%d", k);
+    while (now - t0 < BURST_SECONDS) {
+      double before = now;
+      cx_report_progress(op, message, NULL);
+      now = cx_test_now();
+      if (now - before > r->longest) r->longest = now - before;
+      reports++;
+      if (sched && now - check >= 0.002 && sched_times(&cpu, &wait)) {
+        double off = (now - check) - (cpu - cpu0) - (wait - wait0);
+        if (off > r->blocked) r->blocked = off;
+        check = now;
+        cpu0 = cpu;
+        wait0 = wait;
+      }
+    }
+    busy += now - t0;
+    enter_exit("mark");
+    r->mark_time[k] = cx_test_now();
+    atomic_fetch_add(&r->marks, 1);
+    cx_test_sleep(IDLE_SECONDS);
+  }
+  r->rate = (double)reports / busy;
+  if (!sched) r->blocked = r->longest;
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  return NULL;
+}
+
+/* The seq of each EXITED event of an op named "mark", in order. */
+typedef struct marks {
+  _Atomic uint64_t seq[BURSTS];
+  atomic_int n;
+} marks;
+
+static void watch_marks(const cx_event *e, void *user_data) {
+  marks *m = user_data;
+  if (e->kind == CX_EVENT_EXITED && strcmp(e->name, "mark") == 0) {
+    int k = atomic_load(&m->n);
+    if (k < BURSTS) {
+      atomic_store(&m->seq[k], e->seq);
+      atomic_store(&m->n, k + 1);
+    }
+  }
+}
+
+/* 99 clients on /api/events and one that never reads (a tiny receive
+ * buffer): while a reporter reports progress at full speed, every reader
+ * gets the events of each burst within 1 s of its end, the reporter is
+ * not slowed down much and no report blocks; stopping the server with
+ * them all connected is prompt. */
+static void test_events_crowd(void **state) {
+  (void)state;
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s;
+  static crowd cw;
+  reporter alone = {.bursts = 2}, crowded = {.bursts = BURSTS};
+  marks m = {.n = 0};
+  cx_subscription *sub;
+  pthread_t reader, th;
+  char head[4096];
+  int stuck;
+  double t0, worst = 0;
+  o.max_clients = 128;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  /* The reporter alone (the server's feed subscribed, no client). */
+  report(&alone);
+  /* The crowd, and one client that reads nothing. */
+  memset(&cw, 0, sizeof cw);
+  for (int i = 0; i < READERS; i++) {
+    cw.fds[i] = raw_connect(s, 0);
+    raw_get(cw.fds[i], s, "/api/events");
+    assert_int_equal(raw_head(cw.fds[i], head, sizeof head), 200);
+  }
+  stuck = raw_connect(s, 1024);
+  raw_get(stuck, s, "/api/events");
+  assert_int_equal(pthread_create(&reader, NULL, crowd_read, &cw), 0);
+  CX_ASSERT_OK(cx_events_subscribe(watch_marks, &m, NULL, 0, &sub));
+  assert_int_equal(pthread_create(&th, NULL, report, &crowded), 0);
+  for (int k = 0; k < BURSTS; k++) {
+    int late;
+    t0 = cx_test_now();
+    while (atomic_load(&m.n) <= k) {
+      assert_true(cx_test_now() - t0 < 10);
+      cx_test_sleep(0.001);
+    }
+    while (atomic_load(&crowded.marks) <= k) cx_test_sleep(0.001);
+    /* Every reader has the burst's end (or anything after it). */
+    for (;;) {
+      late = 0;
+      for (int i = 0; i < READERS; i++)
+        late += atomic_load(&cw.max_id[i]) < atomic_load(&m.seq[k]);
+      if (late == 0) break;
+      if (cx_test_now() - crowded.mark_time[k] > 1.0 * CROWD_SLACK)
+        fail_msg("burst %d: %d of %d readers without its events after %.2f s",
+                 k, late, READERS, cx_test_now() - crowded.mark_time[k]);
+      cx_test_sleep(0.001);
+    }
+    if (cx_test_now() - crowded.mark_time[k] > worst)
+      worst = cx_test_now() - crowded.mark_time[k];
+  }
+  assert_true(cx_test_join_within(th, 30, NULL));
+  CX_ASSERT_OK(cx_events_unsubscribe(sub));
+  print_message(
+      "crowd: readers had each burst within %.3f s; reports/s "
+      "alone %.0f, with %d clients %.0f; longest report %.1f ms, "
+      "blocked at most %.1f ms\n",
+      worst, alone.rate, READERS + 1, crowded.rate, crowded.longest * 1e3,
+      crowded.blocked * 1e3);
+  assert_true(crowded.rate > alone.rate / 20);
+  assert_true(crowded.blocked < 0.1 * CROWD_SLACK);
+  /* The one that never reads was sent what its buffer holds. */
+  int unread = 0;
+  assert_int_equal(ioctl(stuck, FIONREAD, &unread), 0);
+  assert_true(unread > 0);
+  /* Stopping with every client connected: prompt, and each stream ends. */
+  t0 = cx_test_now();
+  cx_http_stop(s);
+  assert_true(cx_test_now() - t0 < 2 * CROWD_SLACK);
+  while (atomic_load(&cw.closed) < READERS) {
+    assert_true(cx_test_now() - t0 < 10);
+    cx_test_sleep(0.01);
+  }
+  atomic_store(&cw.stop, true);
+  assert_true(cx_test_join_within(reader, 10, NULL));
+  for (int i = 0; i < READERS; i++) close(cw.fds[i]);
+  close(stuck);
+}
+
 static int setup(void **state) {
   (void)state;
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -538,11 +1085,17 @@ static const struct CMUnitTest tests[] = {
     {"/http/errors", test_errors, setup, teardown, NULL},
     {"/http/cancel", test_cancel, setup, teardown, NULL},
     {"/http/options", test_options, setup, teardown, NULL},
+    {"/http/encoded-ids", test_encoded_ids, setup, teardown, NULL},
+    {"/http/too-large", test_too_large, setup, teardown, NULL},
+    {"/http/many-fds", test_many_fds, setup, teardown, NULL},
     {"/http/metrics", test_metrics, setup, teardown, NULL},
+    {"/http/dashboard", test_dashboard, setup, teardown, NULL},
     {"/http/events/resume", test_events_resume, setup, teardown, NULL},
     {"/http/events/reset", test_events_reset, setup, teardown, NULL},
     {"/http/events/live", test_events_live, setup, teardown, NULL},
     {"/http/events/stop", test_events_stop, setup, teardown, NULL},
+    {"/http/max-clients", test_max_clients, setup, teardown, NULL},
+    {"/http/events/crowd", test_events_crowd, setup, teardown, NULL},
 };
 
 CX_TEST_MAIN("http", tests)

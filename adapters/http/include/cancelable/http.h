@@ -14,7 +14,11 @@
  *                            last message), recent history and statistics,
  *                            updated live from /api/events; with
  *                            "#token=TOKEN" in its URL it shows a cancel
- *                            button per op
+ *                            button per op, and a refused cancel's error;
+ *                            its style and script are
+ *                            /dashboard.css and /dashboard.js (compiled
+ *                            in), so its Content-Security-Policy allows
+ *                            no inline script or style
  *   GET  /api/ops            live ops (cx_registry_to_json(): "live", with
  *                            "history" empty); filters in the query string:
  *                            status=running|completed|..., name=EXACT,
@@ -51,10 +55,17 @@
  * port unless it is 80; any case), which defeats DNS rebinding, so a
  * wildcard address (0.0.0.0, ::) serves only clients that name it; no
  * CORS headers are sent; request bodies are refused (413) before any byte
- * is read.  An id that contains '/' cannot be addressed in a path.
- * Errors: 400 bad filter, 401 missing or wrong token, 403 bad Host or
- * cancelling disabled, 404 unknown path or id, 405 wrong method, 413 a
- * body, 503 out of memory; each with {"error": "..."}.
+ * is read.  The {id} of a path is percent-encoded (as JavaScript's
+ * encodeURIComponent() does), so any id can be addressed: "a/b" as
+ * /api/ops/a%2Fb.
+ * Errors: 400 bad filter or id escape, 401 missing or wrong token, 403 bad
+ * Host or cancelling disabled, 404 unknown path or id, 405 wrong method
+ * (with an Allow header: "GET, HEAD" or "POST"), 413 a body, 414 a request
+ * target over 8 KiB, 431 request headers over 8 KiB in all, 503 out of
+ * memory or more clients than max_clients; each with {"error": "..."}.
+ * The exception: a request line and headers that do not fit in the 32 KiB
+ * a connection may use at all get libmicrohttpd's own 414 or 431, whose
+ * body is a line of HTML (libmicrohttpd has no hook for it).
  * Responses are built before they are written: no library lock is held
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
@@ -86,7 +97,11 @@ typedef struct cx_http_options {
   const char *token;    /* (nullable) the bearer token POSTs need (copied,
                            1..256 printable characters); NULL: a random one
                            (cx_http_token()) */
-  unsigned max_clients; /* connections at once; more are refused (0: 64) */
+  unsigned max_clients; /* connections served at once (0: 64); up to
+                           max_clients / 4 + 4 more are answered 503
+                           {"error": "too many clients"} (with
+                           Retry-After: 1) and closed, and libmicrohttpd
+                           closes any beyond those unanswered */
 } cx_http_options;
 
 #define CX_HTTP_OPTIONS_INIT \

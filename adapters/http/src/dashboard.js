@@ -1,0 +1,228 @@
+/* adapters/http/src/dashboard.js - the dashboard's script (GET
+ * /dashboard.js), compiled in with the page: a file of its own, so that the
+ * page's Content-Security-Policy needs no 'unsafe-inline'. */
+"use strict";
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+const progress = new Map(); /* op id -> last progress event */
+let ops = [], history = [], refreshing = false, again = false;
+
+function text(v) { return v === null || v === undefined ? "" : String(v); }
+function secs(v) {
+  if (typeof v !== "number" || !isFinite(v)) return "";
+  return v < 60 ? v.toFixed(1) + " s" : Math.floor(v / 60) + " min " +
+    Math.round(v % 60) + " s";
+}
+function cell(tr, value, cls) {
+  const td = document.createElement("td");
+  td.textContent = text(value);
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+/* Live ops as a tree: children under their parent, indented. */
+function ordered(list) {
+  const byParent = new Map(), ids = new Set(list.map(o => o.id)), out = [];
+  for (const o of list) {
+    const p = o.parent_id && ids.has(o.parent_id) ? o.parent_id : "";
+    if (!byParent.has(p)) byParent.set(p, []);
+    byParent.get(p).push(o);
+  }
+  (function walk(parent, depth) {
+    for (const o of byParent.get(parent) || []) {
+      out.push([o, depth]);
+      walk(o.id, depth + 1);
+    }
+  })("", 0);
+  return out;
+}
+
+function renderLive() {
+  const body = document.querySelector("#live tbody");
+  body.replaceChildren();
+  if (ops.length === 0) {
+    const tr = body.insertRow();
+    const td = cell(tr, "no operation is running", "empty");
+    td.colSpan = 8;
+    return;
+  }
+  for (const [o, depth] of ordered(ops)) {
+    const tr = body.insertRow();
+    tr.dataset.id = o.id;
+    const p = progress.get(o.id);
+    tr.dataset.start = typeof o.start_time === "number" ? o.start_time : "";
+    const name = cell(tr, o.name, "name");
+    name.style.paddingLeft = (0.6 + 1.4 * depth) + "em";
+    cell(tr, o.status, "status st-" + o.status);
+    /* Running: counted here from its start, between refreshes. */
+    const running = o.status === "running" && typeof o.start_time === "number";
+    cell(tr, secs(running ? Date.now() / 1000 - o.start_time : o.elapsed),
+         "elapsed");
+    cell(tr, "", "progress");
+    cell(tr, "", "rate");
+    cell(tr, "", "eta");
+    cell(tr, o.message, "msg");
+    fillProgress(tr, p);
+    const act = cell(tr, "", "action");
+    if (token && o.status === "running") {
+      const b = document.createElement("button");
+      b.textContent = "cancel";
+      b.className = "cancel";
+      b.onclick = () => cancel(o.id, b);
+      act.appendChild(b);
+    }
+  }
+}
+
+/* The progress cells of @tr from the progress event @p (if any). */
+function fillProgress(tr, p) {
+  if (!p) return;
+  const m = p.metadata || {}, td = tr.querySelector("td.progress");
+  td.replaceChildren();
+  if (typeof m.progress === "number") {
+    const bar = document.createElement("span"), fill = document.createElement("span");
+    bar.className = "bar";
+    fill.style.width = Math.max(0, Math.min(100, m.progress)) + "%";
+    bar.appendChild(fill);
+    td.appendChild(bar);
+    td.appendChild(document.createTextNode(" " + m.progress.toFixed(0) + "%"));
+  } else if (typeof m.current === "number") {
+    td.textContent = String(m.current);
+  }
+  td.dataset.value = typeof m.current === "number" ? String(m.current) : "";
+  tr.querySelector("td.rate").textContent =
+    typeof m.rate === "number" ? m.rate.toFixed(1) + "/s" : "";
+  tr.querySelector("td.eta").textContent = secs(m.eta);
+  tr.querySelector("td.msg").textContent = text(p.message);
+}
+
+function rowOf(id) {
+  return [...document.querySelectorAll("#live tbody tr")]
+    .find(tr => tr.dataset.id === id);
+}
+
+function updateProgress(id) {
+  const tr = rowOf(id);
+  if (tr) fillProgress(tr, progress.get(id));
+}
+
+/* Running ops' elapsed time, counted here between refreshes. */
+function updateElapsed() {
+  for (const tr of document.querySelectorAll("#live tbody tr")) {
+    const start = parseFloat(tr.dataset.start);
+    const td = tr.querySelector("td.elapsed");
+    if (td && isFinite(start)) td.textContent = secs(Date.now() / 1000 - start);
+  }
+}
+
+function renderHistory() {
+  const body = document.querySelector("#history tbody");
+  body.replaceChildren();
+  for (const o of history.slice(0, 50)) {
+    const tr = body.insertRow();
+    tr.dataset.id = o.id;
+    cell(tr, o.name, "name");
+    cell(tr, o.status, "status st-" + o.status);
+    cell(tr, o.reason, "reason");
+    cell(tr, secs(o.elapsed), "elapsed");
+    cell(tr, o.message, "msg");
+  }
+}
+
+/* Failures the user must see, by what failed ("cancel": a cancel refused,
+ * "refresh": the server gone); null when it last worked. */
+const problems = { cancel: null, refresh: null };
+function setProblem(kind, message) {
+  problems[kind] = message;
+  const box = document.getElementById("error");
+  box.textContent = Object.values(problems).filter(m => m).join("\n");
+  box.hidden = box.textContent === "";
+}
+
+/* "HTTP 401: missing or wrong bearer token" from a failed response. */
+async function describe(r) {
+  let detail = "";
+  try {
+    const body = await r.json();
+    if (body && typeof body.error === "string") detail = ": " + body.error;
+  } catch (e) { /* not JSON */ }
+  return "HTTP " + r.status + detail;
+}
+
+async function getJSON(path) {
+  const r = await fetch(path, { cache: "no-store" });
+  if (!r.ok) throw new Error(path + ": " + await describe(r));
+  return r.json();
+}
+
+/* One refresh at a time; events during it ask for one more.  A failure is
+ * shown on the page until a refresh works. */
+async function refresh() {
+  try {
+    await refreshOnce();
+    setProblem("refresh", null);
+  } catch (e) {
+    setProblem("refresh", "Could not refresh: " + (e.message || String(e)));
+  }
+}
+
+async function refreshOnce() {
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  try {
+    do {
+      again = false;
+      const [all, st] = await Promise.all([getJSON("/api/history"),
+                                           getJSON("/api/stats")]);
+      ops = all.live || [];
+      history = all.history || [];
+      const live = new Set(ops.map(o => o.id));
+      for (const id of progress.keys()) if (!live.has(id)) progress.delete(id);
+      document.getElementById("stats").textContent =
+        st.live + " running, " + st.completed + " completed, " +
+        st.cancelled + " cancelled, " + st.failed + " failed";
+      renderLive();
+      renderHistory();
+    } while (again);
+  } finally {
+    refreshing = false;
+  }
+}
+
+/* Cancels op @id; a refusal (401 wrong token, 403 cancelling disabled,
+ * 404 already gone) is shown on the page. */
+async function cancel(id, button) {
+  button.disabled = true;
+  let problem = null;
+  try {
+    const r = await fetch("/api/ops/" + encodeURIComponent(id) + "/cancel", {
+      method: "POST", headers: { "Authorization": "Bearer " + token } });
+    if (!r.ok) {
+      problem = await describe(r);
+      if (r.status === 401) problem += " (check the #token= of this page's address)";
+    }
+  } catch (e) {
+    problem = e.message || String(e);
+  }
+  if (problem !== null) button.disabled = false;
+  setProblem("cancel", problem === null ? null : "Could not cancel: " + problem);
+  refresh();
+}
+
+function connect() {
+  const conn = document.getElementById("conn");
+  const es = new EventSource("/api/events");
+  es.onopen = () => { conn.textContent = "live"; conn.className = "live"; refresh(); };
+  es.onerror = () => { conn.textContent = "reconnecting"; conn.className = ""; };
+  for (const kind of ["entered", "cancelled", "exited", "reset", "gap"])
+    es.addEventListener(kind, () => refresh());
+  es.addEventListener("progress", e => {
+    const ev = JSON.parse(e.data);
+    progress.set(ev.op_id, ev);
+    updateProgress(ev.op_id); /* in place: buttons stay where they are */
+  });
+}
+
+refresh();
+connect();
+setInterval(updateElapsed, 1000);
