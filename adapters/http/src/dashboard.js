@@ -178,6 +178,12 @@ async function refreshOnce() {
       history = all.history || [];
       const live = new Set(ops.map(o => o.id));
       for (const id of progress.keys()) if (!live.has(id)) progress.delete(id);
+      /* An op's last report as the API keeps it, until the stream brings
+       * a newer one: a page opened mid-job shows where the job is. */
+      for (const o of ops)
+        if (o.progress && !progress.has(o.id))
+          progress.set(o.id, { message: o.progress.message,
+                               metadata: o.progress.metadata });
       document.getElementById("stats").textContent =
         st.live + " running, " + st.completed + " completed, " +
         st.cancelled + " cancelled, " + st.failed + " failed";

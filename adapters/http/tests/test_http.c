@@ -164,9 +164,22 @@ static void test_read_endpoints(void **state) {
   assert_int_equal(request(s, "GET", "/api/ops?status=bogus", NULL, NULL, &j),
                    400);
   json_decref(j);
+  /* The op's last progress report (what a page opened mid-job shows). */
+  cx_meta *m = cx_meta_new();
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_CURRENT, 30));
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_TOTAL, 120));
+  CX_ASSERT_OK(cx_report_progress(job, "a quarter", m));
+  cx_meta_free(m);
   snprintf(path, sizeof path, "/api/ops/%s", cx_op_id(job));
   assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
   assert_string_equal(json_string_value(json_object_get(j, "name")), "job-1");
+  json_t *p = json_object_get(j, "progress");
+  assert_string_equal(json_string_value(json_object_get(p, "message")),
+                      "a quarter");
+  assert_int_equal(json_integer_value(json_object_get(p, "current")), 30);
+  assert_true(json_number_value(json_object_get(p, "percent")) == 25.0);
+  assert_int_equal(json_integer_value(json_object_get(p, "reports")), 1);
   json_decref(j);
   assert_int_equal(request(s, "GET", "/api/ops/nope", NULL, NULL, &j), 404);
   json_decref(j);
