@@ -215,20 +215,32 @@ static int start_thread(cx__progress_async *a) {
   return rc;
 }
 
-int cx__progress_async_post(cx__progress_async *a, const char *op_id,
-                            const char *message, const cx_meta *meta) {
-  record *r = record_new(op_id != NULL ? op_id : "", message, meta), *older;
-  cx__list garbage;
-  bool start = false;
-  int rc;
-  if (r == NULL) goto oom;
-  cx__list_init(&garbage);
-  pthread_mutex_lock(&a->mu);
-  settle_fork_locked(a, &garbage);
+/* Updates @r, still queued, to a newer report: in place (no allocation
+ * when the message and the metadata's keys and strings are unchanged, the
+ * usual case of a reporter that got ahead of its callback).  0 or -ENOMEM
+ * (then @r unchanged). */
+static int refresh_locked(record *r, const char *message, const cx_meta *meta) {
+  char *m = NULL;
+  if (strcmp(r->message, message) != 0 && (m = cx__strdup(message)) == NULL)
+    return -ENOMEM;
+  if (cx__meta_assign(r->meta, meta) != 0) {
+    cx__free(m);
+    return -ENOMEM;
+  }
+  if (m != NULL) {
+    cx__free(r->message);
+    r->message = m;
+  }
+  return 0;
+}
+
+/* Queues @r, or moves @older (@r's reporter's record still queued) to the
+ * tail with @r's contents, @r then going to @garbage.  False when the
+ * table cannot take @r (out of memory). */
+static bool queue_locked(cx__progress_async *a, record *r, cx__list *garbage) {
+  record *older;
   HASH_FIND(hh, a->table, r->op_id, r->id_len, older);
   if (older != NULL) {
-    /* The newer report takes the older one's place in the table and goes
-     * to the tail of the queue; the older contents leave with @r. */
     char *m = older->message;
     cx_meta *md = older->meta;
     older->message = r->message;
@@ -237,23 +249,57 @@ int cx__progress_async_post(cx__progress_async *a, const char *op_id,
     r->meta = md;
     cx__list_remove(&older->node);
     cx__list_append(&a->queue, &older->node);
-    cx__list_append(&garbage, &r->node);
-  } else {
-    hash_oom = false;
-    HASH_ADD_KEYPTR(hh, a->table, r->op_id, r->id_len, r);
-    if (hash_oom) { /* not even the table: the report is lost */
+    cx__list_append(garbage, &r->node);
+    return true;
+  }
+  hash_oom = false;
+  HASH_ADD_KEYPTR(hh, a->table, r->op_id, r->id_len, r);
+  if (hash_oom) return false; /* not even the table */
+  cx__list_append(&a->queue, &r->node);
+  return true;
+}
+
+/* After a report was queued: true when the caller must start the thread
+ * (claimed); otherwise wakes it if it waits. */
+static bool kick_locked(cx__progress_async *a) {
+  if (!a->running) return a->running = true;
+  if (a->waiting) pthread_cond_signal(&a->wake);
+  return false;
+}
+
+int cx__progress_async_post(cx__progress_async *a, const char *op_id,
+                            const char *message, const cx_meta *meta) {
+  const char *id = op_id != NULL ? op_id : "";
+  size_t len = strlen(id);
+  record *r = NULL, *older;
+  cx__list garbage;
+  bool start, queued = false;
+  int rc;
+  cx__list_init(&garbage);
+  pthread_mutex_lock(&a->mu);
+  settle_fork_locked(a, &garbage);
+  /* Fast path: that reporter's report is still queued (the callback is
+   * behind): update it in place. */
+  HASH_FIND(hh, a->table, id, len, older);
+  if (older != NULL && refresh_locked(older, message, meta) == 0) {
+    cx__list_remove(&older->node);
+    cx__list_append(&a->queue, &older->node);
+    queued = true;
+  }
+  if (!queued) {
+    pthread_mutex_unlock(&a->mu);
+    r = record_new(id, message, meta); /* the copy, unlocked */
+    if (r == NULL) goto oom;
+    pthread_mutex_lock(&a->mu);
+    settle_fork_locked(a, &garbage);
+    if (!queue_locked(a, r, &garbage)) {
       pthread_mutex_unlock(&a->mu);
       free_all(&garbage);
       record_free(r);
       goto oom;
     }
-    cx__list_append(&a->queue, &r->node);
   }
-  if (!a->running) {
-    a->running = start = true;
-  } else if (a->waiting) {
-    pthread_cond_signal(&a->wake);
-  }
+  start = kick_locked(a);
   pthread_mutex_unlock(&a->mu);
   free_all(&garbage);
   if (start && (rc = start_thread(a)) != 0)
