@@ -64,9 +64,10 @@ CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
  * conflated channel (a Kotlin CONFLATED channel, a latest-value watch)
  * does, and the event stream does with progress.  So a callback slower
  * than the reports sees each op's reports in order but only some of them
- * (its "current" values keep growing), and always the op's last report,
- * also when it comes after the op exited or was freed.  Reports of
- * different ops are delivered in the order of their latest report.
+ * (its "current" values keep growing), and always each op's last report,
+ * even when that call comes after @op exited or was freed.  Reports of
+ * different ops are delivered in the order of their latest report.  The
+ * queue never holds more than one report per op that reports to it.
  *
  * Callback runs on: a delivery thread of this callback alone (a small
  * stack, every signal blocked, no current op), one call at a time, never
@@ -90,9 +91,10 @@ CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
  *   op's free, which tries once more).
  * Thread-safety: any thread, also from inside a callback.
  * Async-signal-safe: no.
- * May be called from inside a callback: yes (@fn may report progress and
- *   add callbacks; it must not wait for something only a later call of
- *   itself would do).
+ * May be called from inside a callback: yes.  @fn may report progress
+ *   (queued as any report) and add callbacks; it must not wait for its
+ *   own later calls, which start after it returns.  An @fn that never
+ *   returns keeps its thread and @user_data, and delays nothing else.
  * fork(): a child delivers the reports made in it, on a thread of its own
  *   started by its first report; reports queued in the parent at the fork
  *   are delivered by the parent only.

@@ -4,11 +4,13 @@
  * conflated channel per reporter, as the event stream coalesces progress
  * per op) and a delivery thread of its own that runs while there is work.
  *
- * A report copies its message and metadata into a record, under the
- * callback's lock, replacing that reporter's record still queued; the
- * reporter never waits for the callback.  The thread starts with the
- * first report queued while none runs and ends after LINGER_NS without
- * reports, or once the owner op is gone and the queue is drained.
+ * A report copies its message and metadata into a record, or into that
+ * reporter's record still queued (in place: cx__meta_assign()), under the
+ * callback's lock; the reporter never waits for the callback, only for
+ * another reporter's copy or the thread's dequeue.  The thread starts
+ * with the first report queued while none runs and ends after LINGER_NS
+ * without reports, or once the owner op is gone and the queue is
+ * drained.
  *
  * Ownership: the owner op (through its progress callback entry) and the
  * delivery thread each hold the delivery; the op's free closes it and
