@@ -4,12 +4,12 @@
  * sees the final report; reports coalesce to the latest of each reporter
  * (growing "current", far fewer calls than reports, the last one kept);
  * descendants' reports reach an ancestor's async callback with the
- * reporter's id; the report withheld by throttling arrives after exit;
- * destroy runs once, after the last call, also when the op is freed while
- * the callback runs or by the callback itself; the delivery thread starts
- * again after it went idle; a fork child delivers its own reports only;
- * bad input and out of memory.  Linked with the static library for the
- * allocation hook (cx__alloc_fail_after).
+ * reporter's id, also from several threads at once; the report withheld by
+ * throttling arrives after exit; destroy runs once, after the last call, also
+ * when the op is freed while the callback runs or by the callback itself; the
+ * delivery thread starts again after it went idle; a fork child delivers its
+ * own reports only; bad input and out of memory.  Linked with the static
+ * library for the allocation hook (cx__alloc_fail_after).
  */
 #include "cx_test.h"
 
@@ -52,7 +52,7 @@
 /* ---------------------------------------------------------------------- */
 /* A sink: what an async callback saw, per reporting op. */
 
-#define MAX_OPS 4
+#define MAX_OPS 8
 
 typedef struct seen_op {
   char id[64];
@@ -541,6 +541,58 @@ static void test_descendants_reach_ancestor(void **state) {
   assert_int_equal(S2.started, 0);
 }
 
+/* Several threads report at once, each in its own child of the op that
+ * has the callback, while the callback delivers: each child's reports
+ * arrive in order and its last one arrives. */
+typedef struct child_reporter {
+  cx_op *op;
+  int n;
+} child_reporter;
+
+static void *report_in_child(void *p) {
+  child_reporter *c = p;
+  for (int i = 1; i <= c->n; i++) {
+    report_current(c->op, "child", i, c->n);
+    if (i % 50 == 0) cx_test_sleep(0.001); /* interleave with deliveries */
+  }
+  return NULL;
+}
+
+static void test_concurrent_reporters(void **state) {
+  (void)state;
+  enum { THREADS = 4, N = 2000 };
+  S.delay = 0.001;
+  cx_op *root = cx_test_entered_op("root", NULL, 0);
+  watch(root, &S);
+  child_reporter c[THREADS];
+  pthread_t th[THREADS];
+  char ids[THREADS][64];
+  for (int k = 0; k < THREADS; k++) {
+    c[k].op = cx_test_op("child", root, 0);
+    c[k].n = N;
+    snprintf(ids[k], sizeof ids[k], "%s", cx_op_id(c[k].op));
+  }
+  S.reporter = pthread_self(); /* the callback never runs here either */
+  for (int k = 0; k < THREADS; k++)
+    assert_int_equal(pthread_create(&th[k], NULL, report_in_child, &c[k]), 0);
+  for (int k = 0; k < THREADS; k++)
+    assert_true(cx_test_join_within(th[k], 60.0, NULL));
+  for (int k = 0; k < THREADS; k++) cx_op_unref(c[k].op);
+  CX_ASSERT_OK(cx_op_exit(root, 0));
+  cx_op_unref(root);
+  assert_destroyed_after_last_call(&S);
+  assert_int_equal(S.nops, THREADS);
+  assert_true(S.ordered);
+  for (int k = 0; k < THREADS; k++) {
+    seen_op *e = NULL;
+    for (int i = 0; i < S.nops; i++)
+      if (strcmp(S.ops[i].id, ids[k]) == 0) e = &S.ops[i];
+    assert_non_null(e);
+    assert_true(e->last == N);
+  }
+  print_message("%d reports, %d calls\n", THREADS * N, S.started);
+}
+
 /* The report withheld by throttling is delivered at exit: the async
  * callback gets it after the op exited. */
 static void test_throttled_last_report_at_exit(void **state) {
@@ -897,6 +949,7 @@ static const struct CMUnitTest tests[] = {
       test_copies_message_and_metadata),
     T("/tree/progress-async/descendants-reach-ancestor",
       test_descendants_reach_ancestor),
+    T("/tree/progress-async/concurrent-reporters", test_concurrent_reporters),
     T("/tree/progress-async/throttled-last-report-at-exit",
       test_throttled_last_report_at_exit),
     T("/tree/progress-async/unref-while-callback-runs",
