@@ -266,7 +266,7 @@ static void report_current(cx_op *op, const char *message, int64_t current,
  * against what a synchronous 50 ms callback would cost. */
 
 #define RATE_WORK (UNDER_SANITIZER ? 1e-3 : 1e-4) /* s of work per item */
-#define RATE_ITEMS (UNDER_SANITIZER ? 300 : 2000)
+#define RATE_ITEMS (UNDER_SANITIZER ? 600 : 2000)
 #define RATE_DELAY 0.05 /* the callback's sleep */
 
 static double thread_cpu_now(void) {
