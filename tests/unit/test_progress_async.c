@@ -649,24 +649,27 @@ static void test_unref_while_callback_runs(void **state) {
 }
 
 /* The callback itself drops the op's last reference: the op is freed on
- * the delivery thread, which still delivers what is queued, then destroys
- * and ends. */
+ * the delivery thread, inside a call, while a report is still queued; the
+ * thread delivers it, then destroys and ends. */
 static void test_callback_frees_op(void **state) {
   (void)state;
-  S.delay = 0.05;
+  S.delay = 0.2;
   cx_op *op = cx_test_op("self", NULL, 0);
   watch(op, &S);
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_op_exit(op, 0));
   pthread_mutex_lock(&S.mu);
-  S.unref_in_call = op; /* our reference, handed over */
+  S.unref_in_call = cx_op_ref(op); /* a reference for the first call */
   pthread_mutex_unlock(&S.mu);
   report_current(op, "after exit", 1, 3); /* still reaches the callback */
-  report_current(op, "after exit", 2, 3);
-  report_current(op, "after exit", 3, 3);
+  assert_true(sink_wait(&S, is_in_call, NULL, 30.0));
+  report_current(op, "after exit", 2, 3); /* queued */
+  report_current(op, "after exit", 3, 3); /* replaces #2 */
+  cx_op_unref(op); /* ours: the callback's is the last one */
   assert_destroyed_after_last_call(&S);
-  assert_true(S.ops[0].last == 3);
   assert_null(S.unref_in_call);
+  assert_int_equal(S.started, 2);
+  assert_true(S.ops[0].last == 3);
 }
 
 /* Several async callbacks, one op each and one op with two: a callback
