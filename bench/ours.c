@@ -1,6 +1,6 @@
 /* bench/ours.c - the benchmark scenarios of SCENARIOS.md for libcancelable
  * (peer name `ours`).  Usage: bench_ours SCENARIO (S1..S10, S9_1cpu,
- * S5probe DEPTH, X1..X5).
+ * S5probe DEPTH, X1..X6).
  *
  * Mapping (SCENARIOS.md §3):
  *   token / destroy        cx_token_new() / cx_token_unref()
@@ -35,6 +35,12 @@
  *       unref (an op can be entered only once, so creation is included).
  *   X5  X5.op_timeout_enter_exit ns/op: the same with a 60 s timeout (the
  *       operation form of S8.op, without the background scopes).
+ *   X6  X6.progress_async ns/op: cx_report_progress(op, "step", m), m
+ *       holding "current" (set before each report) and "total", from an op
+ *       with one async progress callback that sleeps 50 ms per call (it
+ *       stays behind: the reports coalesce).  Supplementary
+ *       X6.progress_sync_nop ns/op: the same report to a synchronous
+ *       callback that returns at once (the copy's share is the gap).
  *   S8.op_scope ns/op (supplementary, in the S8 process): the operation
  *       form, cx_op_with_timeout + cx_op_enter + cx_op_exit + cx_op_unref,
  *       measured after S8.op with the 100 000 timed tokens still armed.
@@ -473,6 +479,55 @@ static void x_progress(int levels_up) {
   for (int i = 0; i <= levels_up; i++) scope_close(chain[i], 0);
 }
 
+/* ---- X6: async progress */
+
+typedef struct x6_ctx {
+  cx_op *op;
+  cx_meta *meta;
+} x6_ctx;
+
+static void x6_batch(uint64_t n, void *ctx) {
+  x6_ctx *c = ctx;
+  for (uint64_t i = 0; i < n; i++) {
+    cx_meta_set_int(c->meta, CX_PROGRESS_CURRENT, (int64_t)i + 1);
+    cx_report_progress(c->op, "step", c->meta);
+  }
+}
+
+static _Atomic long x6_calls;
+
+static int x6_slow_cb(const char *id, const char *message, const cx_meta *meta,
+                      void *data) {
+  struct timespec ts = {0, 50 * 1000 * 1000};
+  (void)id;
+  (void)message;
+  (void)meta;
+  (void)data;
+  nanosleep(&ts, NULL);
+  atomic_fetch_add(&x6_calls, 1);
+  return 0;
+}
+
+static void x6(void) {
+  x6_ctx c;
+  cx_op *sync_op;
+  c.meta = cx_meta_new();
+  CHECK(c.meta != NULL);
+  CHECK(cx_meta_set_int(c.meta, CX_PROGRESS_TOTAL, INT64_C(1) << 40) == 0);
+  CHECK(cx_op_create(&sync_op, NULL) == 0 && cx_op_enter(sync_op) == 0);
+  CHECK(cx_op_on_progress(sync_op, x2_progress_cb, &x2_calls, NULL) == 0);
+  c.op = sync_op;
+  bench_print("X6.progress_sync_nop", bench_micro("X6.sync", x6_batch, &c),
+              "ns/op");
+  scope_close(sync_op, 0);
+  CHECK(cx_op_create(&c.op, NULL) == 0 && cx_op_enter(c.op) == 0);
+  CHECK(cx_op_on_progress_async(c.op, x6_slow_cb, NULL, NULL) == 0);
+  bench_print("X6.progress_async", bench_micro("X6", x6_batch, &c), "ns/op");
+  scope_close(c.op, 0);
+  if (x2_calls == 0) bench_fail("X6: the sync callback never ran");
+  cx_meta_free(c.meta);
+}
+
 /* ---- X3: registry */
 
 enum { X3_LIVE = 100000 };
@@ -547,6 +602,7 @@ static const bench_scenario scenarios[] = {BENCH_STANDARD_SCENARIOS,
                                            {"X3", x3},
                                            {"X4", x4},
                                            {"X5", x5},
+                                           {"X6", x6},
                                            {NULL, NULL}};
 
 int main(int argc, char **argv) {

@@ -36,7 +36,7 @@ BIN=$BUILD/bench
 RAW=$BUILD/bench-results
 TMO=${BENCH_TIMEOUT:-120}
 PEERS="ours cxx glib"
-ALL_SCENARIOS="S1 S2 S3 S4 S5 S6 S7 S8 S9 S9_1cpu S10 X1 X2 X3 X4 X5"
+ALL_SCENARIOS="S1 S2 S3 S4 S5 S6 S7 S8 S9 S9_1cpu S10 X1 X2 X3 X4 X5 X6"
 SCENARIOS=${ONLY:-$ALL_SCENARIOS}
 T_START=$(date +%s)
 
@@ -122,6 +122,7 @@ keys_of() {
     X3) echo "X3.registry:ns/op X3.registry_delta:ns/op" ;;
     X4) echo "X4.op_enter_exit:ns/op" ;;
     X5) echo "X5.op_timeout_enter_exit:ns/op" ;;
+    X6) echo "X6.progress_async:ns/op X6.progress_sync_nop:ns/op" ;;
   esac
 }
 
@@ -307,6 +308,8 @@ awk '
     row("X3.registry_delta", "ns", "<= 1000 ns (100 000 live)", "", 1000)
     row("X4.op_enter_exit", "ns", "-", "", "")
     row("X5.op_timeout_enter_exit", "ns", "-", "", "")
+    row("X6.progress_async", "ns", "-", "", "")
+    row("X6.progress_sync_nop", "ns", "-", "", "")
     split("ours cxx glib", pl, " ")
     for (i = 1; i <= 3; i++)
       if (num(v[pl[i], "S5.max_depth"]))

@@ -9,3 +9,7 @@ cx_add_test_executable(test_partial SOURCES unit/test_partial.c)
 cx_add_test_executable(test_hierarchy_big SOURCES unit/test_hierarchy.c
   LABELS unit slow TIMEOUT 300)
 target_compile_definitions(test_hierarchy_big PRIVATE CX_TREE_BIG)
+# Async progress callbacks (issue 15 §2): real-time, and the allocation
+# hook of the static library.
+cx_add_test_executable(test_progress_async SOURCES unit/test_progress_async.c
+  LIBRARY cancelable_static LABELS unit slow)

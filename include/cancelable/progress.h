@@ -1,7 +1,8 @@
 /* cancelable/progress.h - progress reporting and streams.
  *
  * An op reports progress (a message and typed metadata); the report reaches
- * the op's own progress callbacks, then every ancestor's, innermost first.
+ * the op's own progress callbacks, then every ancestor's, innermost first
+ * (async callbacks get it on a thread of their own, latest only).
  * Reporting with no progress callback anywhere in the process costs one
  * atomic load.  The standard metadata keys are those of the reference
  * library: progress (percent), current, total, rate (items/s), eta (s),
@@ -27,11 +28,13 @@ extern "C" {
 #define CX_PROGRESS_PHASE "phase"      /* string */
 
 /* A progress callback.  @op_id is the reporting op's id; @metadata is never
- * NULL (maybe empty).  All three are valid only during the call.  Runs on
- * the reporting thread with no library lock held, so it may block (write to
- * a database or a socket, as the reference's examples do) — at the cost of
- * blocking the work that reports.  A non-zero return is a failure: it is
- * logged and the other callbacks still run. */
+ * NULL (maybe empty).  All three are valid only during the call.  Added
+ * with cx_op_on_progress(), it runs on the reporting thread with no
+ * library lock held, so it may block (write to a database or a socket, as
+ * the reference's examples do) — at the cost of blocking the work that
+ * reports; added with cx_op_on_progress_async(), it runs on a delivery
+ * thread of its own and blocking costs the work nothing.  A non-zero
+ * return is a failure: it is logged and the other callbacks still run. */
 typedef int (*cx_progress_fn)(const char *op_id, const char *message,
                               const cx_meta *metadata, void *user_data);
 
@@ -47,6 +50,59 @@ typedef int (*cx_progress_fn)(const char *op_id, const char *message,
 CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
                                 void (*destroy)(void *));
 
+/* cx_op_on_progress_async: add a progress callback to @op that runs off
+ * the reporting thread, for callbacks that may be slow (a database, an
+ * HTTP API): the reference library's "async progress".  It receives the
+ * same reports as a cx_op_on_progress() callback of @op would (@op's own
+ * and those that bubble up from its descendants, @op_id naming the
+ * reporter; after throttling; the last withheld report at exit), but a
+ * report only leaves a copy of its message and metadata in the callback's
+ * queue and returns: the work never waits for the callback.
+ *
+ * Latest only: the queue holds one report per reporting op, the latest —
+ * a newer report replaces that op's report not yet delivered, as a
+ * conflated channel (a Kotlin CONFLATED channel, a latest-value watch)
+ * does, and the event stream does with progress.  So a callback slower
+ * than the reports sees each op's reports in order but only some of them
+ * (its "current" values keep growing), and always each op's last report,
+ * even when that call comes after @op exited or was freed.  Reports of
+ * different ops are delivered in the order of their latest report.  The
+ * queue never holds more than one report per op that reports to it.
+ *
+ * Callback runs on: a delivery thread of this callback alone (a small
+ * stack, every signal blocked, no current op), one call at a time, never
+ * on the reporting thread.  The thread starts with the first report (the
+ * reporting thread pays for its creation, tens of microseconds, once) and
+ * ends after 2 s without reports or once @op is freed and every queued
+ * report is delivered, so a slow callback delays no other callback, and a
+ * callback that has nothing to do costs no thread.
+ *
+ * @op: (not nullable) the op whose reports (and descendants') it gets.
+ * @fn: (not nullable) the callback; a non-zero return is logged.
+ * @user_data: (nullable) passed to @fn and @destroy.
+ * @destroy: (nullable) called once with @user_data after the last call of
+ *   @fn: @op's free does not wait for a call in progress or for the
+ *   reports still queued; they are delivered after it, and @destroy runs
+ *   on the delivery thread then (on the freeing thread when nothing was
+ *   left to deliver).  Until @destroy runs, @user_data must stay valid.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or @fn; -ENOMEM.  On error nothing is added
+ *   and @destroy is not called.  A delivery thread that cannot be started
+ *   is logged (a warning), and the report waits for the next one (or the
+ *   op's free, which tries once more).
+ * Thread-safety: any thread, also from inside a callback.
+ * Async-signal-safe: no.
+ * May be called from inside a callback: yes.  @fn may report progress
+ *   (queued as any report) and add callbacks; it must not wait for its
+ *   own later calls, which start after it returns.  An @fn that never
+ *   returns keeps its thread and @user_data, and delays nothing else.
+ * fork(): a child delivers the reports made in it, on a thread of its own
+ *   started by its first report; reports queued in the parent at the fork
+ *   are delivered by the parent only.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn,
+                                      void *user_data, void (*destroy)(void *));
+
 /* cx_report_progress: report progress of @op.  Standard keys missing from
  * @metadata are filled in: "rate" (items per second since enter) when it
  * has "current"; also "progress" (percent) and "eta" (seconds left at that
@@ -57,7 +113,8 @@ CX_EXPORT int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
  * @message: (nullable) copied for the delivery; NULL means "".
  * @metadata: (nullable) not modified; copied when filled in or withheld.
  * Returns: 0 (also when throttled or nobody listens).
- * Errors: -ENOMEM.
+ * Errors: -ENOMEM (also when an async callback could not get its copy of
+ *   the report: the other callbacks still got it).
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
                                  const cx_meta *metadata);

@@ -23,6 +23,12 @@ void cx__log(cx_log_level level, const char *op_id, const char *fmt, ...)
     ;
 
 /* ---- metadata (meta.c) */
+/* Makes @to hold exactly @from's keys and values (@from nullable: empty).
+ * When both have the same keys in the same order and the same string
+ * values, only the other values are written, with no allocation (a
+ * progress report that updates a queued one).  0 or -ENOMEM (then @to
+ * unchanged). */
+int cx__meta_assign(cx_meta *to, const cx_meta *from);
 /* Copies every key of @from into @to.  0 or -ENOMEM (then @to unchanged). */
 int cx__meta_merge(cx_meta *to, const cx_meta *from);
 /* Writes @meta as a JSON object into @j, keys in order; NULL as an empty

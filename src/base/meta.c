@@ -193,6 +193,39 @@ cx_meta *cx_meta_copy(const cx_meta *m) {
   return copy;
 }
 
+int cx__meta_assign(cx_meta *to, const cx_meta *from) {
+  size_t n = from != NULL ? from->count : 0;
+  bool same = to->count == n;
+  /* In place when the keys are the same, in the same order, and every
+   * string value too: nothing to allocate, so nothing can fail midway. */
+  for (size_t i = 0; same && i < n; i++) {
+    const entry *f = &from->items[i], *t = &to->items[i];
+    same = strcmp(t->key, f->key) == 0 &&
+           (f->type != CX_META_STRING ||
+            (t->type == CX_META_STRING && strcmp(t->v.s, f->v.s) == 0));
+  }
+  if (same) {
+    for (size_t i = 0; i < n; i++) {
+      const entry *f = &from->items[i];
+      entry *t = &to->items[i];
+      if (f->type == CX_META_STRING) continue; /* equal already */
+      if (t->type == CX_META_STRING) cx__free(t->v.s);
+      t->type = f->type;
+      t->v = f->v;
+    }
+    return 0;
+  }
+  {
+    cx_meta *copy = cx_meta_copy(from), tmp;
+    if (copy == NULL) return -ENOMEM;
+    tmp = *to;
+    *to = *copy;
+    *copy = tmp;
+    cx_meta_free(copy);
+  }
+  return 0;
+}
+
 int cx__meta_merge(cx_meta *to, const cx_meta *from) {
   cx_meta *work = cx_meta_copy(to);
   if (work == NULL) return -ENOMEM;

@@ -1,7 +1,8 @@
 /* src/progress/progress.c - progress callbacks and reports that bubble up
  * the hierarchy, innermost first, with optional throttling.  Callback lists
  * are append-only until the op is freed, so delivery walks them without a
- * lock. */
+ * lock.  An async callback (async.c) sits in the same list: delivery hands
+ * it a copy of the report instead of calling it. */
 #include <math.h>
 #include <string.h>
 
@@ -16,24 +17,26 @@
 
 typedef struct cx__progress_cb {
   struct cx__progress_cb *_Atomic next; /* (atomic) */
-  cx_progress_fn fn;
-  void *user_data;
-  void (*destroy)(void *);
+  cx_progress_fn fn;                    /* immutable */
+  void *user_data;                      /* immutable */
+  void (*destroy)(void *);              /* immutable */
+  cx__progress_async *async; /* immutable (owned): an async callback's
+                                delivery (fn and the rest are in it) */
 } cx__progress_cb;
 
 static int observe_ops(void);
 
-int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
-                      void (*destroy)(void *)) {
+/* Appends a callback (@async, or @fn with its data) to @op's list. */
+static int add_callback(cx_op *op, cx_progress_fn fn, void *user_data,
+                        void (*destroy)(void *), cx__progress_async *async) {
   cx__progress_cb *cb;
   cx__stripe *s;
-  if (op == NULL || fn == NULL) return -EINVAL;
-  if (observe_ops() != 0) return -ENOMEM;
   cb = cx__calloc(1, sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->fn = fn;
   cb->user_data = user_data;
   cb->destroy = destroy;
+  cb->async = async;
   atomic_init(&cb->next, NULL);
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
@@ -47,12 +50,35 @@ int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
   return 0;
 }
 
+int cx_op_on_progress(cx_op *op, cx_progress_fn fn, void *user_data,
+                      void (*destroy)(void *)) {
+  if (op == NULL || fn == NULL) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
+  return add_callback(op, fn, user_data, destroy, NULL);
+}
+
+int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn, void *user_data,
+                            void (*destroy)(void *)) {
+  cx__progress_async *async;
+  int rc;
+  if (op == NULL || fn == NULL) return -EINVAL;
+  if (observe_ops() != 0) return -ENOMEM;
+  async = cx__progress_async_new(fn, user_data, destroy, op->name);
+  if (async == NULL) return -ENOMEM;
+  rc = add_callback(op, NULL, NULL, NULL, async);
+  if (rc != 0) cx__progress_async_discard(async);
+  return rc;
+}
+
 /* Frees the progress callbacks and the withheld report (at destroy). */
 static void progress_free(cx_op *op) {
   cx__progress_cb *cb = atomic_load(&op->progress_head);
   while (cb != NULL) {
     cx__progress_cb *next = atomic_load(&cb->next);
-    if (cb->destroy != NULL) cb->destroy(cb->user_data);
+    if (cb->async != NULL) /* delivers what it holds, then destroys */
+      cx__progress_async_close(cb->async);
+    else if (cb->destroy != NULL)
+      cb->destroy(cb->user_data);
     cx__free(cb);
     cx__op_watch_progress(-1);
     cb = next;
@@ -74,21 +100,32 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
   return 0;
 }
 
-/* Delivers one report to @reporter's callbacks and each ancestor's. */
-static void deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
+/* Delivers one report to @reporter's callbacks and each ancestor's (an
+ * async one gets a copy).  0, or -ENOMEM when an async callback could not
+ * get its copy (the others still got the report). */
+static int deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
+  int result = 0;
   cx__op_emit_progressed(reporter, message, meta);
   for (cx_op *o = reporter; o != NULL; o = o->parent) {
     cx__progress_cb *cb =
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
     for (; cb != NULL;
          cb = atomic_load_explicit(&cb->next, memory_order_acquire)) {
-      int rc = cb->fn(cx__op_id(reporter), message, meta, cb->user_data);
+      int rc;
+      if (cb->async != NULL) {
+        if (cx__progress_async_post(cb->async, cx__op_id(reporter), message,
+                                    meta) != 0)
+          result = -ENOMEM;
+        continue;
+      }
+      rc = cb->fn(cx__op_id(reporter), message, meta, cb->user_data);
       if (rc != 0)
         cx__log(CX_LOG_WARNING, cx__op_id(reporter),
                 "progress callback of '%s' failed (%d); the others still run",
                 o->name, rc);
     }
   }
+  return result;
 }
 
 /* Whether @key is absent from @meta. */
@@ -183,7 +220,7 @@ int cx_report_progress(cx_op *op, const char *message,
     meta = empty = cx_meta_new();
     if (empty == NULL) return -ENOMEM;
   }
-  if (!withhold(op, message, meta, &rc)) deliver(op, message, meta);
+  if (!withhold(op, message, meta, &rc)) rc = deliver(op, message, meta);
   /* Kept for readers (cx_op_last_progress), throttled or not, after the
    * delivery so that the metadata made here is handed over, not copied. */
   kept = observe_ops();
@@ -213,7 +250,7 @@ static void progress_flush(cx_op *op) {
   }
   pthread_mutex_unlock(&s->mu);
   if (message == NULL) return;
-  deliver(op, message, meta);
+  (void)deliver(op, message, meta); /* a lost copy is logged */
   cx__free(message);
   cx_meta_free(meta);
 }
