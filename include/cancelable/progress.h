@@ -113,8 +113,9 @@ CX_EXPORT int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn,
  * @message: (nullable) copied for the delivery; NULL means "".
  * @metadata: (nullable) not modified; copied when filled in or withheld.
  * Returns: 0 (also when throttled or nobody listens).
- * Errors: -ENOMEM (also when an async callback could not get its copy of
- *   the report: the other callbacks still got it).
+ * Errors: -ENOMEM: the report was neither kept (cx_op_last_progress())
+ *   nor delivered; or, when only an async callback could not get its copy
+ *   of the report, the others still got it.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
                                  const cx_meta *metadata);
@@ -141,10 +142,11 @@ typedef struct cx_progress_snapshot {
 
 /* cx_op_last_progress: copy out @op's last progress report, the one
  * cx_report_progress() was given last (after filling in the standard keys;
- * also when throttling withheld it).  Reports are kept while anything
- * follows progress in the process: a progress callback on any op, an event
- * subscriber (cancelable/events.h), or the registry (from the first
- * registered op on).  Before that, a report costs one atomic load and is
+ * also when throttling withheld it), kept before it is delivered, so that
+ * a progress callback or event subscriber reading the op sees it.  Reports are
+ * kept while anything follows progress in the process: a progress callback on
+ * any op, an event subscriber (cancelable/events.h), or the registry (from the
+ * first registered op on).  Before that, a report costs one atomic load and is
  * not kept.
  * @op: (not nullable).  @out: (not nullable) zeroed on every error.
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOENT no report kept;

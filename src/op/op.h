@@ -84,13 +84,14 @@ struct cx_op {
    * functions; the op layer never reads them). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
   struct cx__progress_cb *progress_tail;         /* guarded by stripe */
-  int64_t progress_interval;             /* guarded by stripe: ns, 0 = off */
-  int64_t progress_last;                 /* guarded by stripe: last delivery */
-  char *withheld_message;                /* guarded by stripe (owned) */
-  cx_meta *withheld_meta;                /* guarded by stripe (owned) */
-  _Atomic bool has_withheld;             /* (atomic) written under the stripe */
-  struct cx__progress_last *last_report; /* guarded by stripe (owned): the
-                                            last report, for readers */
+  int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
+  int64_t progress_last;     /* guarded by stripe: last delivery */
+  char *withheld_message;    /* guarded by stripe (owned) */
+  cx_meta *withheld_meta;    /* guarded by stripe (owned) */
+  _Atomic bool has_withheld; /* (atomic) written under the stripe */
+  /* (atomic) set once under the stripe, its fields guarded by the stripe
+   * (owned): the last report, for readers (src/progress/last.c) */
+  _Atomic(struct cx__progress_last *) last_report;
 };
 
 /* Hierarchy (op_tree.c). */

@@ -22,6 +22,14 @@ struct cx__progress_last {
   int64_t at_ns;    /* monotonic time of the last one */
 };
 
+/* Frees @l and what it holds (NULL: nothing). */
+static void last_free(struct cx__progress_last *l) {
+  if (l == NULL) return;
+  cx__free(l->message);
+  cx_meta_free(l->meta);
+  cx__free(l);
+}
+
 /* Makes @l's message buffer hold @n bytes (under the stripe). */
 static int reserve(struct cx__progress_last *l, size_t n) {
   char *grown;
@@ -33,57 +41,61 @@ static int reserve(struct cx__progress_last *l, size_t n) {
   return 0;
 }
 
-int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
-                      cx_meta **give) {
+/* A complete first report for @op (not yet visible), or NULL when out of
+ * memory. */
+static struct cx__progress_last *first_report(const char *message,
+                                              const cx_meta *meta,
+                                              int64_t now) {
+  struct cx__progress_last *l = cx__calloc(1, sizeof *l);
+  if (l == NULL) return NULL;
+  l->message = cx__strdup(message);
+  l->meta = cx_meta_copy(meta);
+  if (l->message == NULL || l->meta == NULL) {
+    last_free(l);
+    return NULL;
+  }
+  l->cap = strlen(message) + 1;
+  l->reports = 1;
+  l->at_ns = now;
+  return l;
+}
+
+int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta) {
   struct cx__progress_last *fresh = NULL, *l;
   cx__stripe *s = cx__stripe_for(op);
   size_t n = strlen(message) + 1;
-  cx_meta *mine = give != NULL ? *give : NULL;
   int64_t now = cx__now_ns();
-  bool installed = false;
   int rc = 0;
-  if (mine == NULL && (mine = cx_meta_copy(meta)) == NULL) return -ENOMEM;
-  if (give != NULL) *give = NULL;
-  if (op->last_report == NULL) { /* racy peek: rechecked under the lock */
-    fresh = cx__calloc(1, sizeof *fresh);
-    if (fresh == NULL) rc = -ENOMEM;
-  }
+  /* The record appears whole, once: readers never see a partial one, and
+   * it stays until the op is destroyed (so a non-NULL peek stays true). */
+  if (atomic_load_explicit(&op->last_report, memory_order_acquire) == NULL &&
+      (fresh = first_report(message, meta, now)) == NULL)
+    return -ENOMEM;
   pthread_mutex_lock(&s->mu);
-  if (op->last_report == NULL && fresh != NULL) {
-    op->last_report = fresh;
+  l = atomic_load_explicit(&op->last_report, memory_order_relaxed);
+  if (l == NULL) {
+    atomic_store_explicit(&op->last_report, fresh, memory_order_release);
     fresh = NULL;
-    installed = true;
-  }
-  l = op->last_report;
-  if (l != NULL && (rc = reserve(l, n)) == 0) {
-    cx_meta *old = l->meta;
+  } else if ((rc = reserve(l, n)) == 0 &&
+             (rc = cx__meta_assign(l->meta, meta)) == 0) {
+    /* In place: no allocation while the keys and strings stay the same. */
     memcpy(l->message, message, n);
-    l->meta = mine;
     l->reports++;
     l->at_ns = now;
-    mine = old; /* freed below, outside the lock */
-  } else if (installed) {
-    /* No room for the first message: keep nothing rather than a report
-     * without one (readers copy its message). */
-    op->last_report = NULL;
-    fresh = l;
   }
   pthread_mutex_unlock(&s->mu);
-  cx__free(fresh);
-  cx_meta_free(mine);
+  last_free(fresh); /* lost the race to be first: the other one is kept */
   return rc;
 }
 
 void cx__progress_last_free(cx_op *op) {
-  struct cx__progress_last *l = op->last_report;
-  if (l == NULL) return;
-  op->last_report = NULL;
-  cx__free(l->message);
-  cx_meta_free(l->meta);
-  cx__free(l);
+  struct cx__progress_last *l = atomic_load(&op->last_report);
+  atomic_store(&op->last_report, NULL);
+  last_free(l);
 }
 
 int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out) {
+  const struct cx__progress_last *l;
   cx__stripe *s;
   char *m = NULL;
   cx_meta *copy = NULL;
@@ -92,11 +104,11 @@ int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out) {
   if (op == NULL || out == NULL) return -EINVAL;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  if (op->last_report == NULL) {
+  l = atomic_load_explicit(&op->last_report, memory_order_relaxed);
+  if (l == NULL) {
     rc = -ENOENT;
   } else {
-    /* Copies under the stripe: a concurrent report swaps the fields. */
-    const struct cx__progress_last *l = op->last_report;
+    /* Copies under the stripe: a concurrent report writes the fields. */
     m = cx__strdup(l->message); /* from malloc(): free() frees it */
     copy = cx_meta_copy(l->meta);
     out->reports = l->reports;

@@ -206,7 +206,7 @@ int cx_report_progress(cx_op *op, const char *message,
                        const cx_meta *metadata) {
   cx_meta *filled, *empty = NULL;
   const cx_meta *meta;
-  int rc, kept;
+  int rc;
   /* Nobody listens (no callback, no event subscriber, no registered op):
    * reporting is free. */
   if (!cx__op_progress_watched()) return 0;
@@ -220,14 +220,13 @@ int cx_report_progress(cx_op *op, const char *message,
     meta = empty = cx_meta_new();
     if (empty == NULL) return -ENOMEM;
   }
-  if (!withhold(op, message, meta, &rc)) rc = deliver(op, message, meta);
-  /* Kept for readers (cx_op_last_progress), throttled or not, after the
-   * delivery so that the metadata made here is handed over, not copied. */
-  kept = observe_ops();
-  if (kept == 0)
-    kept =
-        cx__progress_keep(op, message, meta, filled != NULL ? &filled : &empty);
-  if (rc == 0) rc = kept;
+  /* Kept for readers (cx_op_last_progress), throttled or not, before any
+   * delivery: a callback or subscriber that reads the op sees this report.
+   * A report that cannot be kept goes nowhere (a retry delivers it once). */
+  rc = observe_ops();
+  if (rc == 0) rc = cx__progress_keep(op, message, meta);
+  if (rc == 0 && !withhold(op, message, meta, &rc))
+    rc = deliver(op, message, meta);
   cx_meta_free(filled);
   cx_meta_free(empty);
   return rc;

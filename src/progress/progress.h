@@ -10,11 +10,10 @@
 #include "runtime/clock.h"
 
 /* The op's last report (last.c). */
-/* Keeps @message and @meta as @op's last report.  @give: (nullable) when
- * *@give is not NULL it is @meta, handed over (then set to NULL) instead
- * of copied.  0 or -ENOMEM (then the previous report stays). */
-int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta,
-                      cx_meta **give);
+/* Keeps @message and @meta (copied; in place, without allocating, while
+ * the keys and strings stay the same) as @op's last report.  0 or -ENOMEM
+ * (then the previous report stays). */
+int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta);
 /* Frees the kept report (when the op is destroyed). */
 void cx__progress_last_free(cx_op *op);
 /* ---- progress callbacks that run off the reporting thread (async.c) */

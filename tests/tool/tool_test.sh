@@ -751,6 +751,8 @@ PY
   expect_status 3 $? "read-only serve"
   bad_usage "invalid address 'example.com'" run --serve=example.com -- true
   bad_usage "invalid address '1:2:3'" run --serve=1:2:3 -- true
+  bad_usage "not a wildcard" run --serve=0.0.0.0:8080 -- true
+  bad_usage "invalid address '[::]'" run --serve=[::] -- true
   bad_usage "invalid address '127.0.0.1:99999'" run --serve=127.0.0.1:99999 -- true
 }
 

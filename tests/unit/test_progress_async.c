@@ -234,6 +234,11 @@ static bool last_is(sink *s, const void *arg) {
   return s->nops == 1 && s->ops[0].last == *(const int64_t *)arg;
 }
 
+/* At least *@arg calls have returned. */
+static bool done_at_least(sink *s, const void *arg) {
+  return s->done >= *(const int *)arg;
+}
+
 /* Waits for destroy, then checks it ran once, after the last call. */
 static void assert_destroyed_after_last_call(sink *s) {
   assert_true(sink_wait(s, is_destroyed, NULL, 30.0));
@@ -824,6 +829,14 @@ static void test_out_of_memory(void **state) {
   assert_non_null(cx_op_id(op)); /* made now, not under the hook */
   cx_meta *m = cx_meta_new();
   CX_ASSERT_OK(cx_meta_set_string(m, CX_PROGRESS_PHASE, "x"));
+  /* Once outside the hook: the op's kept last report (which is made
+   * before any delivery, and without which nothing is delivered) then
+   * takes the same report in place, without allocating. */
+  CX_ASSERT_OK(cx_report_progress(op, "lossy", m));
+  /* ... and once delivered, the async queue is empty: the next copy for
+   * it must allocate. */
+  int one = 1;
+  assert_true(sink_wait(&S, done_at_least, &one, 30.0));
   n = 0;
   int misses = 0;
   do {
@@ -832,9 +845,9 @@ static void test_out_of_memory(void **state) {
     cx__alloc_fail_after(-1, false);
     assert_true(rc == 0 || rc == -ENOMEM);
     if (rc != 0) misses++;
-    assert_int_equal(sync_calls, (int)n);
+    assert_int_equal(sync_calls, (int)n + 1);
   } while (rc != 0 || n < 3);
-  assert_true(misses >= 2);
+  assert_true(misses >= 1); /* the async copy failed at least once */
   cx_meta_free(m);
   report_current(op, "final", 7, 0);
   CX_ASSERT_OK(cx_op_exit(op, 0));

@@ -253,7 +253,8 @@ static int apply(run_options *o, int opt, const char *arg) {
       if (serve_parse_address(arg, &o->serve_addr) != 0)
         return usage_error(
             "invalid address '%s' for --serve (PORT, HOST or HOST:PORT, "
-            "HOST numeric)",
+            "HOST numeric and not a wildcard such as 0.0.0.0: the "
+            "machine's own address)",
             arg);
       return 0;
     case OPT_SERVE_CANCEL:

@@ -35,6 +35,17 @@ static bool numeric_host(const char *host) {
          inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* Whether @host (numeric) is the any-address, 0.0.0.0 or ::.  The server
+ * answers only requests whose Host names its address, which no client
+ * does with a wildcard: refused, the machine's own address works. */
+static bool wildcard_host(const char *host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  static const unsigned char zero[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, host, buf) == 1) return memcmp(buf, zero, 4) == 0;
+  return inet_pton(AF_INET6, host, buf) == 1 &&
+         memcmp(buf, zero, sizeof zero) == 0;
+}
+
 int serve_parse_address(const char *spec, serve_address *out) {
   serve_address a = {"127.0.0.1", 0};
   const char *colon, *host = spec;
@@ -55,7 +66,7 @@ int serve_parse_address(const char *spec, serve_address *out) {
   if (hostlen == 0 || hostlen >= sizeof a.host) return -EINVAL;
   memcpy(a.host, host, hostlen);
   a.host[hostlen] = '\0';
-  if (!numeric_host(a.host)) return -EINVAL;
+  if (!numeric_host(a.host) || wildcard_host(a.host)) return -EINVAL;
   if (colon != NULL && parse_port(colon + 1, &a.port) != 0) return -EINVAL;
 done:
   *out = a;
@@ -93,8 +104,12 @@ int serve_start(const serve_address *addr, bool allow_cancel,
   o.allow_cancel = allow_cancel;
   rc = start_blocked(&o, &s->http);
   if (rc != 0) {
-    fprintf(stderr, PROG ": cannot serve on %s%s%s:%u: %s\n", v6 ? "[" : "",
-            addr->host, v6 ? "]" : "", addr->port, strerror(-rc));
+    if (addr->port != 0)
+      fprintf(stderr, PROG ": cannot serve on %s%s%s:%u: %s\n", v6 ? "[" : "",
+              addr->host, v6 ? "]" : "", addr->port, strerror(-rc));
+    else
+      fprintf(stderr, PROG ": cannot serve on %s: %s\n", addr->host,
+              strerror(-rc));
     free(s);
     return rc;
   }

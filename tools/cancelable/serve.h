@@ -15,7 +15,8 @@ typedef struct serve_address {
 
 /* serve_parse_address: parse ADDR: "" or NULL (127.0.0.1, a free port),
  * "PORT", "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT".  HOST must be a
- * numeric address (no name lookup).
+ * numeric address (no name lookup) and not a wildcard (0.0.0.0, ::),
+ * which the server's Host check would make answer no one.
  * Returns: 0, or -EINVAL (then @out is unchanged). */
 int serve_parse_address(const char *spec, serve_address *out);
 

@@ -220,8 +220,11 @@ function connect() {
   const es = new EventSource("/api/events");
   es.onopen = () => { conn.textContent = "live"; conn.className = "live"; refresh(); };
   es.onerror = () => { conn.textContent = "reconnecting"; conn.className = ""; };
-  for (const kind of ["entered", "cancelled", "exited", "reset", "gap"])
+  for (const kind of ["entered", "cancelled", "exited"])
     es.addEventListener(kind, () => refresh());
+  /* Events were lost: the progress seen may be stale; the API's is not. */
+  for (const kind of ["reset", "gap"])
+    es.addEventListener(kind, () => { progress.clear(); refresh(); });
   es.addEventListener("progress", e => {
     const ev = JSON.parse(e.data);
     progress.set(ev.op_id, ev);

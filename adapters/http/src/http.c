@@ -620,6 +620,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 /* ---- the server */
 
+/* Takes a client slot if one is free: a compare-and-swap, so that a
+ * refused connection never holds a slot, even for a moment. */
+static bool admit(cx_http_server *s) {
+  unsigned n = atomic_load(&s->clients);
+  while (n < s->max_clients)
+    if (atomic_compare_exchange_weak(&s->clients, &n, n + 1)) return true;
+  return false;
+}
+
 /* Counts connections: the first max_clients are admitted, the others are
  * answered 503 (MHD's own limit, a little higher, would close them
  * without a word) and get a short timeout. */
@@ -632,11 +641,10 @@ static void on_connection(void *cls, struct MHD_Connection *c,
     *socket_context = NULL;
     return;
   }
-  if (atomic_fetch_add(&s->clients, 1) < s->max_clients) {
+  if (admit(s)) {
     *socket_context = &admitted;
     return;
   }
-  atomic_fetch_sub(&s->clients, 1);
   *socket_context = NULL;
   MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
                             (unsigned)OVERFLOW_SECONDS);
