@@ -137,7 +137,8 @@ typedef struct cx_progress_snapshot {
                         keys filled in as delivered */
   uint64_t reports;  /* reports of the op kept so far (throttled ones
                         included) */
-  double elapsed;    /* seconds from the op's enter to the last report */
+  double elapsed;    /* seconds from the op's enter to the last report (to
+                        within a clock tick, a few ms) */
 } cx_progress_snapshot;
 
 /* cx_op_last_progress: copy out @op's last progress report, the one

@@ -64,7 +64,7 @@ int cx__progress_keep(cx_op *op, const char *message, const cx_meta *meta) {
   struct cx__progress_last *fresh = NULL, *l;
   cx__stripe *s = cx__stripe_for(op);
   size_t n = strlen(message) + 1;
-  int64_t now = cx__now_ns();
+  int64_t now = cx__now_coarse_ns(); /* shown to people: a tick is fine */
   int rc = 0;
   /* The record appears whole, once: readers never see a partial one, and
    * it stays until the op is destroyed (so a non-NULL peek stays true). */

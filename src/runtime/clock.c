@@ -27,6 +27,18 @@ int64_t cx__now_ns(void) {
   return cx__mono_ns();
 }
 
+int64_t cx__now_coarse_ns(void) {
+#ifdef CLOCK_MONOTONIC_COARSE
+  struct timespec ts;
+  if (atomic_load_explicit(&virtual_on, memory_order_acquire))
+    return atomic_load_explicit(&virtual_now, memory_order_acquire);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * CX__NS_PER_SEC + ts.tv_nsec;
+#else
+  return cx__now_ns();
+#endif
+}
+
 double cx__wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -14,6 +14,10 @@
 /* The library's monotonic time in ns (virtual when the virtual clock is in
  * use).  Async-signal-safe. */
 int64_t cx__now_ns(void);
+/* cx__now_ns() to within a clock tick (a few ms; CLOCK_MONOTONIC_COARSE,
+ * several times cheaper), for times only shown to people.  The virtual
+ * clock when it is on. */
+int64_t cx__now_coarse_ns(void);
 /* CLOCK_MONOTONIC in ns, never virtual. */
 int64_t cx__mono_ns(void);
 /* CLOCK_REALTIME in seconds.  Async-signal-safe. */
