@@ -34,6 +34,9 @@ static _Thread_local bool hash_oom; /* the last add could not grow */
 
 #define DEFAULT_CAPACITY 1024
 #define MAX_CAPACITY ((size_t)1 << 20)
+/* How long the delivery thread looks for more events, unsignalled, after
+ * a delivery (ns). */
+#define LINGER_NS INT64_C(1000000)
 
 /* A queued event: the public view plus the storage it points into. */
 typedef struct record {
@@ -60,6 +63,7 @@ struct cx_subscription {
   record *pending;     /* the queued PROGRESS records, by op */
   size_t queued;
   uint64_t lost;  /* dropped since the last delivered event */
+  bool sleeping;  /* the thread waits for a signal (not lingering) */
   bool stop;      /* unsubscribed */
   bool self_stop; /* unsubscribed from inside fn: the thread ends */
   bool orphaned;  /* in a fork child: its thread was the parent's */
@@ -218,7 +222,7 @@ static void enqueue(cx_subscription *sub, record *r) {
     return;
   }
   append_locked(sub, r);
-  pthread_cond_signal(&sub->wake);
+  if (sub->sleeping) pthread_cond_signal(&sub->wake); /* else it looks */
   pthread_mutex_unlock(&sub->mu);
   record_free(older);
 }
@@ -365,14 +369,34 @@ static void deliver_gap(cx_subscription *sub, uint64_t lost) {
   sub->fn(&gap, sub->user_data);
 }
 
+/* Waits with @sub->mu held until @sub has work or stops.  Having just
+ * delivered, the thread first lingers (LINGER_NS, looking again without
+ * being signalled) before it sleeps until signalled: while events flow, a
+ * reporter pays no wake-up (a futex call, most of a report's cost with a
+ * subscriber), at the price of up to LINGER_NS of latency. */
+static void wait_for_work(cx_subscription *sub, bool *lingered) {
+  while (!sub->stop && cx__list_empty(&sub->queue) && sub->lost == 0) {
+    if (!*lingered) {
+      *lingered = true;
+      (void)cx__cond_wait_deadline(&sub->wake, &sub->mu,
+                                   cx__mono_ns() + LINGER_NS);
+      continue;
+    }
+    sub->sleeping = true;
+    pthread_cond_wait(&sub->wake, &sub->mu);
+    sub->sleeping = false;
+  }
+  *lingered = false;
+}
+
 static void *deliver_main(void *arg) {
   cx_subscription *sub = arg;
+  bool lingered = true; /* nothing delivered yet: sleep at once */
   pthread_mutex_lock(&sub->mu);
   for (;;) {
     cx__list *node;
     uint64_t lost;
-    while (!sub->stop && cx__list_empty(&sub->queue) && sub->lost == 0)
-      pthread_cond_wait(&sub->wake, &sub->mu);
+    wait_for_work(sub, &lingered);
     if (sub->stop) break;
     node = cx__list_first(&sub->queue);
     if (node != NULL) dequeue_locked(sub, cx__container_of(node, record, node));
