@@ -130,6 +130,100 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
        CX__CAT(cx_scope_, __LINE__).once = 0)
 #endif
 
+/* ---- Cancel on scope exit (tokio's CancellationToken::drop_guard()):
+ * a guard cancels its token or op when it ends, so background work tied
+ * to it stops whichever way the scope is left (early return, error path),
+ * unless it was disarmed first (tokio's DropGuard::disarm()).  The cancel
+ * has reason CX_REASON_MANUAL and the message "scope exited"; as any
+ * cancel, it does nothing to a token or op cancelled already (the first
+ * cancel keeps its reason), and nothing to an op that has exited.
+ *
+ *   CX_CANCEL_ON_EXIT(op);               // GCC/Clang: ends with the block
+ *
+ *   cx_cancel_guard g;                   // anywhere: an explicit pair
+ *   cx_guard_init(&g, token);
+ *   ...
+ *   cx_guard_end(&g);                    // or cx_guard_disarm(&g)
+ *
+ * A guard is a small struct owned by one thread (not safe to end from two
+ * threads at once); what it cancels may be shared with any thread. */
+
+/* A cancel guard: caller-owned storage.  Both members NULL: disarmed. */
+typedef struct cx_cancel_guard {
+  cx_token *token; /* owned reference, or NULL */
+  cx_op *op;       /* owned reference, or NULL */
+} cx_cancel_guard;
+
+/* Initialiser for a disarmed guard. */
+#define CX_CANCEL_GUARD_INIT \
+  { NULL, NULL }
+
+/* cx_guard_init: arm @guard to cancel @token when it ends.
+ * @guard: (not nullable) caller-owned storage; overwritten (a guard armed
+ *   before is not ended: end or disarm it first).
+ * @token: (not nullable) a reference is taken, released by the end or
+ *   the disarm.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @guard or @token: @guard (when not NULL) is left
+ *   disarmed, so ending it does nothing.
+ * Thread-safety: any thread; the guard is the caller's.
+ * Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_init(cx_cancel_guard *guard, cx_token *token);
+
+/* cx_guard_init_op: arm @guard to cancel @op (cx_op_cancel(): its token
+ * and every descendant, reason PARENT) when it ends.
+ * @guard: (not nullable) as for cx_guard_init().
+ * @op: (not nullable) a reference is taken, released by the end or the
+ *   disarm.
+ * Returns: 0.  Errors: -EINVAL NULL @guard or @op (@guard left disarmed).
+ * Thread-safety: any thread; the guard is the caller's.
+ * Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_init_op(cx_cancel_guard *guard, cx_op *op);
+
+/* cx_guard_disarm: release @guard's reference without cancelling; as
+ * tokio's DropGuard::disarm().  Ending it afterwards does nothing; so does
+ * disarming it again.
+ * @guard: (not nullable).
+ * Returns: 0.  Errors: -EINVAL NULL @guard.
+ * Thread-safety: the guard's owner.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_disarm(cx_cancel_guard *guard);
+
+/* cx_guard_end: end @guard: cancel its token or op (reason
+ * CX_REASON_MANUAL, message "scope exited") unless it was disarmed, then
+ * release its reference; the guard is disarmed afterwards, so a second end
+ * does nothing.  The cancel's cascade and callbacks run in this call, on
+ * this thread.  CX_CANCEL_ON_EXIT() calls it when its block is left.
+ * @guard: (not nullable).
+ * Returns: 1 this call cancelled the token or op; 0 it did not (disarmed,
+ *   ended already, already cancelled, or an op that had exited).
+ * Errors: -EINVAL NULL @guard.
+ * Thread-safety: the guard's owner.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_end(cx_cancel_guard *guard);
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus)
+#ifndef CX__CAT
+#define CX__CAT2(a, b) a##b
+#define CX__CAT(a, b) CX__CAT2(a, b)
+#endif
+/* CX_CANCEL_GUARD(name, target): declare a guard @name that cancels
+ * @target (a cx_token * or a cx_op *) when the enclosing block is left in
+ * any way (GCC/Clang cleanup attribute); cx_guard_disarm(&name) keeps it
+ * from cancelling.  A NULL @target gives a disarmed guard. */
+#define CX_CANCEL_GUARD(name, target)                           \
+  cx_cancel_guard name __attribute__((cleanup(cx_guard_end))) = \
+      CX_CANCEL_GUARD_INIT;                                     \
+  (void)_Generic((target), cx_op *                              \
+                 : cx_guard_init_op, default                    \
+                 : cx_guard_init)(&name, (target))
+/* CX_CANCEL_ON_EXIT(target): an anonymous CX_CANCEL_GUARD. */
+#define CX_CANCEL_ON_EXIT(target) \
+  CX_CANCEL_GUARD(CX__CAT(cx_cancel_guard_, __LINE__), target)
+#endif
+
 /* ---- Wrapping (the reference's cancel.wrap()).  CX_CALL(op, expr)
  * evaluates any call expression only while @op (NULL: the current op) is
  * live, else yields -ECANCELED without evaluating it:
