@@ -5,6 +5,8 @@
  * guard: tokio's CancellationToken::drop_guard(): a function starts a
  *   background thread tied to a token and leaves by an error path; the
  *   guard cancels the token on the way out, so the thread stops.
+ * cause: Go's context.WithTimeoutCause(): a fetch whose budget runs out
+ *   says which budget it was, and its step's message carries it.
  */
 #include <cancelable.h>
 #include <errno.h>
@@ -62,8 +64,38 @@ static void part_guard(void) {
   cx_token_unref(stop);
 }
 
+/* ---- cause */
+
+static void part_cause(void) {
+  cx_op *fetch = NULL, *step = NULL;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  int rc;
+  o.name = "fetch";
+  cx_op_create(&fetch, &o);
+  cx_op_add_timeout_cause(fetch, 0.05, "backend budget (50 ms) spent");
+  cx_op_enter(fetch);
+  o.name = "step";
+  o.parent = fetch;
+  cx_op_create(&step, &o);
+  cx_op_enter(step);
+  rc = cx_sleep(step, 30.0); /* the slow backend */
+  cx_op_exit(step, rc);
+  cx_op_exit(fetch, rc);
+  printf(
+      "cause: fetch %s, reason %s: %s\n", cx_status_name(cx_op_status(fetch)),
+      cx_reason_name(cx_op_cancel_reason(fetch)), cx_op_cancel_message(fetch));
+  printf("cause: step: %s\n", cx_op_cancel_message(step));
+  EXPECT(rc == -ECANCELED);
+  EXPECT(cx_op_cancel_reason(fetch) == CX_REASON_TIMEOUT);
+  EXPECT(strcmp(cx_op_cancel_message(fetch), "backend budget (50 ms) spent") ==
+         0);
+  cx_op_unref(step);
+  cx_op_unref(fetch);
+}
+
 int main(void) {
   part_guard();
+  part_cause();
   printf(ok ? "example: ok\n" : "example: FAILED\n");
   return ok ? 0 : 1;
 }

@@ -100,6 +100,24 @@ CX_EXPORT void cx_op_unref(cx_op *op);
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_add_timeout(cx_op *op, double seconds);
 
+/* cx_op_add_timeout_cause: cx_op_add_timeout() whose timeout cancels
+ * with @message instead of "timed out after N s", as Go's
+ * context.WithTimeoutCause() / WithDeadlineCause(): the op's
+ * cx_op_cancel_message() is @message, its reason still TIMEOUT, and its
+ * children's PARENT messages carry @message.  No separate error code is
+ * recorded (an op's error is the work's result when it FAILED); put one
+ * in the message or the metadata if callers need it.  A deadline-style
+ * caller converts: seconds = deadline - cx_now().
+ * @op: (not nullable) a PENDING op.  @seconds: as for cx_op_add_timeout().
+ * @message: (not nullable) copied; "" is allowed.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or @message, or bad @seconds; -EBUSY the op
+ *   was already entered; -ENOMEM.  On error nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_add_timeout_cause(cx_op *op, double seconds,
+                                      const char *message);
+
 /* cx_op_enter: start the op: status RUNNING, start time set, sources started
  * (timeouts armed, counting from now), on_start callbacks run, and the op
  * pushed on this thread's stack of current operations.  If its parent is

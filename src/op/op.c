@@ -185,16 +185,27 @@ void cx_op_unref(cx_op *op) {
   op_freeing = false;
 }
 
-int cx_op_add_timeout(cx_op *op, double seconds) {
+/* cx_op_add_timeout() and its variant with a cause (@cause nullable). */
+static int add_timeout(cx_op *op, double seconds, const char *cause) {
   cx_source *src;
   int rc;
   if (op == NULL) return -EINVAL;
   if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
-  rc = cx_source_timeout(seconds, &src);
+  rc = cause != NULL ? cx_source_timeout_cause(seconds, cause, &src)
+                     : cx_source_timeout(seconds, &src);
   if (rc != 0) return rc;
   rc = cx_op_add_source(op, src);
   if (rc != 0) cx_source_free(src);
   return rc;
+}
+
+int cx_op_add_timeout(cx_op *op, double seconds) {
+  return add_timeout(op, seconds, NULL);
+}
+
+int cx_op_add_timeout_cause(cx_op *op, double seconds, const char *message) {
+  if (message == NULL) return -EINVAL;
+  return add_timeout(op, seconds, message);
 }
 
 int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
