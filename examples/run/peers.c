@@ -7,12 +7,17 @@
  *   guard cancels the token on the way out, so the thread stops.
  * cause: Go's context.WithTimeoutCause(): a fetch whose budget runs out
  *   says which budget it was, and its step's message carries it.
+ * until: tokio's run_until_cancelled(): a lookup that cannot be
+ *   interrupted is given up when its op times out; it finishes in the
+ *   background and its argument is freed then.
  */
 #include <cancelable.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int ok = 1;
 
@@ -93,9 +98,57 @@ static void part_cause(void) {
   cx_op_unref(fetch);
 }
 
+/* ---- until */
+
+typedef struct lookup {
+  const char *host;
+  cx_token *finished; /* cancelled when the lookup's argument is freed */
+} lookup;
+
+/* A call with no timeout of its own: 0.3 s, whatever happens. */
+static int slow_lookup(void *p) {
+  lookup *l = p;
+  struct timespec ts = {0, 300 * 1000 * 1000};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+  return l->host[0] != '\0' ? 0 : -ENOENT;
+}
+
+static void lookup_free(void *p) {
+  lookup *l = p;
+  cx_token_cancel(l->finished, CX_REASON_MANUAL, "lookup freed");
+  cx_token_unref(l->finished);
+  free(l);
+}
+
+static void part_until(void) {
+  cx_op *op = NULL;
+  cx_token *finished = cx_token_new();
+  lookup *l = malloc(sizeof *l);
+  double t0;
+  int rc;
+  if (l == NULL) abort();
+  l->host = "example.org";
+  l->finished = cx_token_ref(finished);
+  cx_op_with_timeout(&op, 0.05, "resolve");
+  cx_op_enter(op);
+  t0 = cx_now();
+  rc = cx_run_until_cancelled(op, slow_lookup, l, lookup_free); /* owns l */
+  printf("until: resolve gave up after %s (%s); the lookup goes on\n",
+         cx_now() - t0 < 0.25 ? "< 0.25 s" : "too long", cx_err_name(rc));
+  cx_op_exit(op, rc);
+  EXPECT(rc == -ECANCELED);
+  EXPECT(cx_token_wait(finished, 30.0) == 0);
+  printf("until: the lookup finished in the background: %s\n",
+         cx_token_message(finished));
+  cx_token_unref(finished);
+  cx_op_unref(op);
+}
+
 int main(void) {
   part_guard();
   part_cause();
+  part_until();
   printf(ok ? "example: ok\n" : "example: FAILED\n");
   return ok ? 0 : 1;
 }

@@ -224,6 +224,63 @@ CX_EXPORT int cx_guard_end(cx_cancel_guard *guard);
   CX_CANCEL_GUARD(CX__CAT(cx_cancel_guard_, __LINE__), target)
 #endif
 
+/* ---- Run until cancelled (tokio's CancellationToken::run_until_cancelled()
+ * and select! over a blocking future): give up waiting for a call that
+ * cannot be interrupted (a library without timeouts, a DNS lookup) as soon
+ * as the op or token is cancelled.  The call runs on a new detached thread
+ * of its own, never on the library's service threads or workers, which it
+ * could occupy for good; a cancelled call goes on to its end in the
+ * background and its result is discarded.  One thread per call: meant for
+ * calls that block, not for fine-grained work.  A call that never returns
+ * keeps its thread and its argument for the life of the process. */
+
+/* A blocking call: returns 0 or a negative errno (or any int the caller
+ * understands).  It runs on its own thread with no current op; to make it
+ * stop early too, pass it the token (cx_op_token()) through @arg. */
+typedef int (*cx_blocking_fn)(void *arg);
+
+/* cx_token_run_until_cancelled: run @fn(@arg) on a new detached thread
+ * and wait until it returns or @token is cancelled, whichever is first.
+ * @token: (not nullable) the token to watch (a child token follows it for
+ *   the call's duration; it holds a reference on @token until the call
+ *   has returned, also in the background).
+ * @fn: (not nullable) the call.
+ * @arg: (nullable) passed to @fn and @destroy.
+ * @destroy: (nullable) frees @arg.  Ownership of @arg passes to this
+ *   function on every return but -EINVAL: @destroy runs exactly once, on
+ *   the call's thread right after @fn returns (before this function
+ *   returns @fn's result; possibly after it returned -ECANCELED), or, when
+ *   @fn never started (already cancelled, out of memory, no thread), in
+ *   the caller before it returns.  So @arg must not be used by the caller
+ *   after the call, and @fn may use it until it returns.
+ * Returns: @fn's result when it returned first (also if a cancel arrived
+ *   meanwhile: no result is lost); -ECANCELED as soon as @token is
+ *   cancelled first (@fn goes on in the background, its result dropped),
+ *   or at once, without starting @fn, when it is cancelled already.
+ * Errors: -EINVAL NULL @token or @fn: nothing runs, @destroy is not
+ *   called; -ENOMEM; -EAGAIN (or another negative errno of
+ *   pthread_create()) when no thread could be started: @fn did not run.
+ * Thread-safety: any thread; blocks the caller (it is not itself a
+ *   cancellation point of the caller's current op, only of @token).
+ * Async-signal-safe: no.  The call's thread starts with the caller's
+ *   signal mask.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_run_until_cancelled(cx_token *token, cx_blocking_fn fn,
+                                           void *arg, void (*destroy)(void *));
+
+/* cx_run_until_cancelled: cx_token_run_until_cancelled() on @op's token:
+ * returns -ECANCELED as soon as @op (its timeout, a signal, its parent,
+ * a cancel by hand) is cancelled.
+ * @op: (nullable) NULL means the current op.
+ * @fn, @arg, @destroy: as for cx_token_run_until_cancelled().
+ * Returns: as cx_token_run_until_cancelled().
+ * Errors: as cx_token_run_until_cancelled(), and -EINVAL when @op is NULL
+ *   and there is no current op (@destroy is not called).
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_run_until_cancelled(cx_op *op, cx_blocking_fn fn, void *arg,
+                                     void (*destroy)(void *));
+
 /* ---- Wrapping (the reference's cancel.wrap()).  CX_CALL(op, expr)
  * evaluates any call expression only while @op (NULL: the current op) is
  * live, else yields -ECANCELED without evaluating it:
