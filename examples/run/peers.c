@@ -10,6 +10,8 @@
  * until: tokio's run_until_cancelled(): a lookup that cannot be
  *   interrupted is given up when its op times out; it finishes in the
  *   background and its argument is freed then.
+ * detached: Go's context.WithoutCancel(): a job is cancelled; its audit
+ *   record, a detached child, still gets written, under the job's id.
  */
 #include <cancelable.h>
 #include <errno.h>
@@ -145,10 +147,40 @@ static void part_until(void) {
   cx_op_unref(op);
 }
 
+/* ---- detached */
+
+static void part_detached(void) {
+  cx_op *job = NULL, *audit = NULL;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  int rc;
+  o.name = "job";
+  cx_op_create(&job, &o);
+  cx_op_enter(job);
+  cx_op_cancel(job, CX_REASON_SIGNAL, "SIGTERM");
+  /* The cancel is in; the audit must still be written (5 s at most). */
+  o.name = "audit";
+  o.parent = job;
+  o.detached = true;
+  o.timeout = 5.0;
+  cx_op_create(&audit, &o); /* or cx_op_without_cancel(&audit, job, ...) */
+  cx_op_enter(audit);
+  rc = cx_sleep(audit, 0.01); /* writing the record */
+  cx_op_exit(audit, rc);
+  cx_op_exit(job, -ECANCELED);
+  printf("detached: job %s; audit %s, parent %s\n",
+         cx_status_name(cx_op_status(job)), cx_status_name(cx_op_status(audit)),
+         strcmp(cx_op_parent_id(audit), cx_op_id(job)) == 0 ? "job" : "?");
+  EXPECT(rc == 0);
+  EXPECT(cx_op_status(audit) == CX_STATUS_COMPLETED);
+  cx_op_unref(audit);
+  cx_op_unref(job);
+}
+
 int main(void) {
   part_guard();
   part_cause();
   part_until();
+  part_detached();
   printf(ok ? "example: ok\n" : "example: FAILED\n");
   return ok ? 0 : 1;
 }

@@ -39,11 +39,18 @@ typedef struct cx_op_options {
   const cx_meta *metadata; /* (nullable) initial metadata, copied */
   bool register_op;        /* put the op in the registry while it runs
                               (cancelable/registry.h) */
+  bool detached;           /* with @parent: keep the parent's context but
+                              not its cancellation nor its deadline (Go's
+                              context.WithoutCancel; see
+                              cx_op_without_cancel()); ignored without
+                              @parent.  Read only when @size covers it:
+                              callers built against headers without it
+                              get a normal child */
 } cx_op_options;
 
 /* Initialiser for cx_op_options: everything unset. */
 #define CX_OP_OPTIONS_INIT \
-  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL, false }
+  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL, false, false }
 
 /* cx_op_create: create a PENDING operation.
  * @out: (not nullable) receives the op (transfer full; cx_op_unref()).
@@ -65,6 +72,35 @@ CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
+
+/* cx_op_without_cancel: a detached child of @parent, as Go's
+ * context.WithoutCancel(parent): for cleanup or audit work that must
+ * finish after @parent is cancelled.  It keeps the parent's context: its
+ * parent id (cx_op_parent_id(), the registry and the JSON export),
+ * cx_op_parent(), its place among @parent's children
+ * (cx_op_child_count(), cx_op_visit_children()) and progress bubbling
+ * (its reports reach @parent's progress callbacks).  It does not keep the
+ * parent's cancellation (a cancel of @parent or of its ancestors does not
+ * reach it, nor does an earlier one: it starts live under a cancelled
+ * parent) nor its deadline (cx_op_deadline() ignores the parent's).  It
+ * is an op of its own otherwise: it is cancelled by its own sources,
+ * timeouts and cx_op_cancel(), and its own children follow it.  Unlike a
+ * shield (cx_shield_begin()), which suspends the delivery of the
+ * enclosing cancellation for a section and reports it at its end, a
+ * detached op never sees it.  Metadata is not copied (as for any child;
+ * pass cx_op_metadata(parent) in cx_op_options.metadata to carry it).
+ * The same as cx_op_create() with @parent and cx_op_options.detached.
+ * @out: as for cx_op_create().
+ * @parent: (not nullable) a reference is taken (held until the op is
+ *   freed, so the parent's context stays readable after it was freed by
+ *   its owner).
+ * @name: (nullable) the name.
+ * Returns: 0.  Errors: -EINVAL NULL @out or @parent; -ENOMEM.  On error
+ *   nothing is created and no reference is taken.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
+                                   const char *name);
 
 /* cx_op_with_token: the reference's Cancelable.with_token(): an op whose
  * token is @token, shared with every other op and user of it; cancelling

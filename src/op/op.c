@@ -2,6 +2,7 @@
  * layers above (registry, progress) follow it through the lifecycle events
  * (events.h). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,16 +22,25 @@
 static _Thread_local cx_op *op_free_head;
 static _Thread_local bool op_freeing;
 
+/* Whether @o asks for a detached child (read only when its size covers
+ * the member: older callers' options end before it). */
+static bool wants_detached(const cx_op_options *o) {
+  return o->parent != NULL &&
+         o->size >= offsetof(cx_op_options, detached) + sizeof(bool) &&
+         o->detached;
+}
+
 /* Makes the token of a new op from its options: the shared token, a fresh
- * one, and the link to the parent. */
+ * one, and the link to the parent (none for a detached child). */
 static int make_token(cx_op *op, const cx_op_options *o) {
+  bool follow_parent = o->parent != NULL && !op->detached;
   int rc;
-  if (o->token != NULL && o->parent == NULL) {
+  if (o->token != NULL && !follow_parent) {
     op->token = cx_token_ref(o->token);
     return 0;
   }
   /* A child of the parent's token in one block (cx_token_new_child). */
-  if (o->parent != NULL)
+  if (follow_parent)
     rc = cx_token_new_child(&op->token, o->parent->token, 0);
   else
     rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
@@ -65,7 +75,9 @@ static const char *host_id(const cx__source_host *host) {
 }
 
 static int validate(const cx_op_options *o) {
-  if (o->size < sizeof(cx_op_options)) return -EINVAL;
+  /* Options from headers before `detached` end at register_op. */
+  if (o->size < offsetof(cx_op_options, register_op) + sizeof(bool))
+    return -EINVAL;
   if (o->timeout != 0 && !(isfinite(o->timeout) && o->timeout > 0))
     return -EINVAL;
   if (o->id != NULL && (o->id[0] == '\0' || strlen(o->id) > MAX_ID_LEN))
@@ -124,6 +136,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
+  op->detached = wants_detached(opts);
   atomic_init(&op->id, NULL);
   op->name_owned = opts->name != NULL;
   op->name = opts->name != NULL ? cx__strdup(opts->name) : "operation";
@@ -160,6 +173,16 @@ int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
   if (out != NULL) *out = NULL;
   if (token == NULL) return -EINVAL;
   o.token = token;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
+int cx_op_without_cancel(cx_op **out, cx_op *parent, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (parent == NULL) return -EINVAL;
+  o.parent = parent;
+  o.detached = true;
   o.name = name;
   return cx_op_create(out, &o);
 }
@@ -274,7 +297,7 @@ int cx_op_enter(cx_op *op) {
     return rc;
   }
   deadline = cx__sources_deadline(&op->sources);
-  if (op->parent != NULL && !op->is_shield) {
+  if (op->parent != NULL && !op->is_shield && !op->detached) {
     int64_t pd = atomic_load(&op->parent->deadline);
     if (pd < deadline) deadline = pd;
   }

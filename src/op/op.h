@@ -66,6 +66,9 @@ struct cx_op {
   _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
   bool owns_token;                 /* immutable: token made for this op alone */
   bool register_asked;             /* immutable: cx_op_options.register_op */
+  bool detached;                   /* immutable: cx_op_options.detached with
+                                      a parent: neither the parent's cancel
+                                      nor its deadline reach it */
   cx_callback *events_cb;   /* the event stream's (src/events): its cancel
                                callback while the op runs */
   _Atomic int events_state; /* (atomic) the event stream's: whether the
