@@ -12,6 +12,9 @@
  *   background and its argument is freed then.
  * detached: Go's context.WithoutCancel(): a job is cancelled; its audit
  *   record, a detached child, still gets written, under the job's id.
+ * deadline: Trio's cancel_scope.deadline / .NET's CancelAfter(): a
+ *   download's idle budget of 0.5 s is extended after each chunk; when the
+ *   chunks stop coming, the deadline passes.
  */
 #include <cancelable.h>
 #include <errno.h>
@@ -176,11 +179,36 @@ static void part_detached(void) {
   cx_op_unref(job);
 }
 
+/* ---- deadline */
+
+static void part_deadline(void) {
+  cx_op *op = NULL;
+  int rc = 0, chunks = 0;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  o.name = "download";
+  cx_op_create(&op, &o);
+  cx_op_enter(op);
+  cx_op_cancel_after(op, 0.5); /* idle budget, movable */
+  for (; rc == 0; chunks++) {
+    /* Chunks come every 0.01 s for a while, then the peer goes silent. */
+    rc = cx_sleep(op, chunks < 10 ? 0.01 : 30.0);
+    if (rc == 0) cx_op_cancel_after(op, 0.5); /* progress: extend */
+  }
+  cx_op_exit(op, rc);
+  printf("deadline: download %s after %d chunks: %s\n",
+         cx_status_name(cx_op_status(op)), chunks - 1,
+         cx_op_cancel_message(op));
+  EXPECT(chunks - 1 == 10);
+  EXPECT(cx_op_cancel_reason(op) == CX_REASON_TIMEOUT);
+  cx_op_unref(op);
+}
+
 int main(void) {
   part_guard();
   part_cause();
   part_until();
   part_detached();
+  part_deadline();
   printf(ok ? "example: ok\n" : "example: FAILED\n");
   return ok ? 0 : 1;
 }

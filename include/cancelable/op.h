@@ -268,11 +268,62 @@ CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
 CX_EXPORT int cx_op_error(const cx_op *op);
 
 /* cx_op_deadline: the effective deadline: the earliest of the op's own
- * timeouts (armed at enter) and its ancestors' deadlines.
+ * timeouts (armed at enter), its movable deadline (cx_op_set_deadline())
+ * and its running ancestors' deadlines as they are now (up to a shield or
+ * a detached op, whose parents' deadlines do not count).
  * Returns: cx_now() seconds, or +INFINITY when there is none or the op is
  *   not running.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_deadline(const cx_op *op);
+
+/* ---- A deadline that moves while the op runs (Trio's assignment to
+ * cancel_scope.deadline, .NET's CancelAfter() on a live source).  A
+ * running op has, besides its timeouts, one movable deadline, unset until
+ * the first call below.  When it passes, the op is cancelled with reason
+ * TIMEOUT and the message "deadline reached" (its children with PARENT,
+ * as for any cancel).  Setting it again moves it, earlier or later;
+ * +INFINITY removes it.  Timeouts added before enter (cx_op_add_timeout(),
+ * the timeout option) keep applying - the earliest of everything wins -
+ * so a budget that may be extended is set with these functions after
+ * enter instead.  cx_op_deadline() and cx_op_remaining() of the op and of
+ * its running descendants reflect each move at once; an ancestor's
+ * earlier deadline still wins (a child's deadline never extends past its
+ * parent's).  A deadline at or before now cancels the op in the call
+ * (message "deadline set in the past").  A cancelled op stays cancelled:
+ * the call returns -ECANCELED and changes nothing.
+ * Race with the timer thread: moves are serialised per op; the timer
+ * always ends following the last move that returned; a move that returns
+ * before the timer fires for the old deadline prevents that cancel, a
+ * move made while the timer is cancelling returns -ECANCELED (or 0 if it
+ * saw the op live just before: the op is cancelled either way and stays
+ * so).  The cancel runs on the timer thread, as timeouts do. */
+
+/* cx_op_set_deadline: set the op's movable deadline to @deadline.
+ * @op: (not nullable) a RUNNING op (or a shield handle).
+ * @deadline: a time on cx_now()'s clock, in seconds; +INFINITY (or any
+ *   value from 9.2e9 on) removes the deadline; a value at or before
+ *   cx_now(), -INFINITY included, cancels the op at once.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op, NaN @deadline, or an op that is not running
+ *   (pending or exited); -ECANCELED the op is already cancelled (nothing
+ *   changes); -ENOMEM (the first call makes the timer); -EAGAIN /
+ *   -ENOMEM when the timer cannot be armed (the deadline is unchanged).
+ * Thread-safety: any thread, also from a cancel callback and concurrently
+ *   with the op's exit (after exit: -EINVAL).  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_set_deadline(cx_op *op, double deadline);
+
+/* cx_op_cancel_after: cx_op_set_deadline(op, cx_now() + @seconds); as
+ * .NET's CancellationTokenSource.CancelAfter() and Trio's
+ * scope.deadline = trio.current_time() + seconds.
+ * @op: (not nullable) a RUNNING op.
+ * @seconds: >= 0; 0 cancels at once; +INFINITY removes the deadline;
+ *   otherwise at most 9.2e9, under 1 ns counts as 1 ns.
+ * Returns and errors: as cx_op_set_deadline(), and -EINVAL for a negative
+ *   or NaN @seconds, or one over 9.2e9 that is not +INFINITY.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_cancel_after(cx_op *op, double seconds);
 
 /* cx_op_remaining: seconds left until cx_op_deadline(), never negative;
  * +INFINITY without a deadline.  Pass it to your own blocking calls.

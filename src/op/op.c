@@ -89,6 +89,7 @@ static void op_destroy(cx_op *op) {
   cx__list *node;
   cx__op_tree_detach(op);
   cx__sources_free(&op->sources);
+  cx__op_mover_free(op);
   cx__op_emit_destroyed(op);
   while ((node = cx__list_first(&op->callbacks)) != NULL) {
     cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
@@ -133,6 +134,8 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->refs, 1);
   atomic_init(&op->status, CX_STATUS_PENDING);
   atomic_init(&op->deadline, CX__NO_DEADLINE);
+  atomic_init(&op->mover, NULL);
+  atomic_init(&op->mover_closed, false);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
@@ -296,11 +299,10 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_unlock(&s->mu);
     return rc;
   }
+  /* The op's own; cx_op_deadline() adds the ancestors' as they are at
+   * the time it is asked (they may move). */
   deadline = cx__sources_deadline(&op->sources);
-  if (op->parent != NULL && !op->is_shield && !op->detached) {
-    int64_t pd = atomic_load(&op->parent->deadline);
-    if (pd < deadline) deadline = pd;
-  }
+  op->sources_deadline = deadline;
   atomic_store(&op->deadline, deadline);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
   cx__current_push(&op->frame, op, false);
@@ -315,6 +317,7 @@ static int op_exit(cx_op *op, int result) {
   cx_status status;
   cx_op_event event;
   if (!cx__current_is_top(&op->frame)) return -EPERM;
+  cx__op_mover_close(op);
   cx__sources_stop(&op->sources);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
