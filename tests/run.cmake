@@ -4,6 +4,9 @@
 
 cx_add_test_executable(test_run SOURCES unit/test_run.c)
 cx_add_test_executable(test_retry SOURCES unit/test_retry.c)
+cx_add_test_executable(test_guard SOURCES unit/test_guard.c)
+cx_add_test_executable(test_blocking SOURCES unit/test_blocking.c
+  LIBRARY cancelable_static)
 cx_add_test_executable(test_threads SOURCES unit/test_threads.c)
 cx_add_test_executable(test_registry SOURCES unit/test_registry.c)
 

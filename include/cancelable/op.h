@@ -39,11 +39,18 @@ typedef struct cx_op_options {
   const cx_meta *metadata; /* (nullable) initial metadata, copied */
   bool register_op;        /* put the op in the registry while it runs
                               (cancelable/registry.h) */
+  bool detached;           /* with @parent: keep the parent's context but
+                              not its cancellation nor its deadline (Go's
+                              context.WithoutCancel; see
+                              cx_op_without_cancel()); ignored without
+                              @parent.  Read only when @size covers it:
+                              callers built against headers without it
+                              get a normal child */
 } cx_op_options;
 
 /* Initialiser for cx_op_options: everything unset. */
 #define CX_OP_OPTIONS_INIT \
-  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL, false }
+  { sizeof(cx_op_options), NULL, NULL, NULL, NULL, 0.0, NULL, false, false }
 
 /* cx_op_create: create a PENDING operation.
  * @out: (not nullable) receives the op (transfer full; cx_op_unref()).
@@ -65,6 +72,35 @@ CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
+
+/* cx_op_without_cancel: a detached child of @parent, as Go's
+ * context.WithoutCancel(parent): for cleanup or audit work that must
+ * finish after @parent is cancelled.  It keeps the parent's context: its
+ * parent id (cx_op_parent_id(), the registry and the JSON export),
+ * cx_op_parent(), its place among @parent's children
+ * (cx_op_child_count(), cx_op_visit_children()) and progress bubbling
+ * (its reports reach @parent's progress callbacks).  It does not keep the
+ * parent's cancellation (a cancel of @parent or of its ancestors does not
+ * reach it, nor does an earlier one: it starts live under a cancelled
+ * parent) nor its deadline (cx_op_deadline() ignores the parent's).  It
+ * is an op of its own otherwise: it is cancelled by its own sources,
+ * timeouts and cx_op_cancel(), and its own children follow it.  Unlike a
+ * shield (cx_shield_begin()), which suspends the delivery of the
+ * enclosing cancellation for a section and reports it at its end, a
+ * detached op never sees it.  Metadata is not copied (as for any child;
+ * pass cx_op_metadata(parent) in cx_op_options.metadata to carry it).
+ * The same as cx_op_create() with @parent and cx_op_options.detached.
+ * @out: as for cx_op_create().
+ * @parent: (not nullable) a reference is taken (held until the op is
+ *   freed, so the parent's context stays readable after it was freed by
+ *   its owner).
+ * @name: (nullable) the name.
+ * Returns: 0.  Errors: -EINVAL NULL @out or @parent; -ENOMEM.  On error
+ *   nothing is created and no reference is taken.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
+                                   const char *name);
 
 /* cx_op_with_token: the reference's Cancelable.with_token(): an op whose
  * token is @token, shared with every other op and user of it; cancelling
@@ -99,6 +135,24 @@ CX_EXPORT void cx_op_unref(cx_op *op);
  *   entered; -ENOMEM.  On error nothing changes.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_add_timeout(cx_op *op, double seconds);
+
+/* cx_op_add_timeout_cause: cx_op_add_timeout() whose timeout cancels
+ * with @message instead of "timed out after N s", as Go's
+ * context.WithTimeoutCause() / WithDeadlineCause(): the op's
+ * cx_op_cancel_message() is @message, its reason still TIMEOUT, and its
+ * children's PARENT messages carry @message.  No separate error code is
+ * recorded (an op's error is the work's result when it FAILED); put one
+ * in the message or the metadata if callers need it.  A deadline-style
+ * caller converts: seconds = deadline - cx_now().
+ * @op: (not nullable) a PENDING op.  @seconds: as for cx_op_add_timeout().
+ * @message: (not nullable) copied; "" is allowed.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op or @message, or bad @seconds; -EBUSY the op
+ *   was already entered; -ENOMEM.  On error nothing changes.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_add_timeout_cause(cx_op *op, double seconds,
+                                      const char *message);
 
 /* cx_op_enter: start the op: status RUNNING, start time set, sources started
  * (timeouts armed, counting from now), on_start callbacks run, and the op
@@ -217,11 +271,62 @@ CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
 CX_EXPORT int cx_op_error(const cx_op *op);
 
 /* cx_op_deadline: the effective deadline: the earliest of the op's own
- * timeouts (armed at enter) and its ancestors' deadlines.
+ * timeouts (armed at enter), its movable deadline (cx_op_set_deadline())
+ * and its running ancestors' deadlines as they are now (up to a shield or
+ * a detached op, whose parents' deadlines do not count).
  * Returns: cx_now() seconds, or +INFINITY when there is none or the op is
  *   not running.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_deadline(const cx_op *op);
+
+/* ---- A deadline that moves while the op runs (Trio's assignment to
+ * cancel_scope.deadline, .NET's CancelAfter() on a live source).  A
+ * running op has, besides its timeouts, one movable deadline, unset until
+ * the first call below.  When it passes, the op is cancelled with reason
+ * TIMEOUT and the message "deadline reached" (its children with PARENT,
+ * as for any cancel).  Setting it again moves it, earlier or later;
+ * +INFINITY removes it.  Timeouts added before enter (cx_op_add_timeout(),
+ * the timeout option) keep applying - the earliest of everything wins -
+ * so a budget that may be extended is set with these functions after
+ * enter instead.  cx_op_deadline() and cx_op_remaining() of the op and of
+ * its running descendants reflect each move at once; an ancestor's
+ * earlier deadline still wins (a child's deadline never extends past its
+ * parent's).  A deadline at or before now cancels the op in the call
+ * (message "deadline set in the past").  A cancelled op stays cancelled:
+ * the call returns -ECANCELED and changes nothing.
+ * Race with the timer thread: moves are serialised per op; the timer
+ * always ends following the last move that returned; a move that returns
+ * before the timer fires for the old deadline prevents that cancel, a
+ * move made while the timer is cancelling returns -ECANCELED (or 0 if it
+ * saw the op live just before: the op is cancelled either way and stays
+ * so).  The cancel runs on the timer thread, as timeouts do. */
+
+/* cx_op_set_deadline: set the op's movable deadline to @deadline.
+ * @op: (not nullable) a RUNNING op (or a shield handle).
+ * @deadline: a time on cx_now()'s clock, in seconds; +INFINITY (or any
+ *   value from 9.2e9 on) removes the deadline; a value at or before
+ *   cx_now(), -INFINITY included, cancels the op at once.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @op, NaN @deadline, or an op that is not running
+ *   (pending or exited); -ECANCELED the op is already cancelled (nothing
+ *   changes); -ENOMEM (the first call makes the timer); -EAGAIN /
+ *   -ENOMEM when the timer cannot be armed (the deadline is unchanged).
+ * Thread-safety: any thread, also from a cancel callback and concurrently
+ *   with the op's exit (after exit: -EINVAL).  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_set_deadline(cx_op *op, double deadline);
+
+/* cx_op_cancel_after: cx_op_set_deadline(op, cx_now() + @seconds); as
+ * .NET's CancellationTokenSource.CancelAfter() and Trio's
+ * scope.deadline = trio.current_time() + seconds.
+ * @op: (not nullable) a RUNNING op.
+ * @seconds: >= 0; 0 cancels at once; +INFINITY removes the deadline;
+ *   otherwise at most 9.2e9, under 1 ns counts as 1 ns.
+ * Returns and errors: as cx_op_set_deadline(), and -EINVAL for a negative
+ *   or NaN @seconds, or one over 9.2e9 that is not +INFINITY.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_cancel_after(cx_op *op, double seconds);
 
 /* cx_op_remaining: seconds left until cx_op_deadline(), never negative;
  * +INFINITY without a deadline.  Pass it to your own blocking calls.

@@ -130,6 +130,157 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
        CX__CAT(cx_scope_, __LINE__).once = 0)
 #endif
 
+/* ---- Cancel on scope exit (tokio's CancellationToken::drop_guard()):
+ * a guard cancels its token or op when it ends, so background work tied
+ * to it stops whichever way the scope is left (early return, error path),
+ * unless it was disarmed first (tokio's DropGuard::disarm()).  The cancel
+ * has reason CX_REASON_MANUAL and the message "scope exited"; as any
+ * cancel, it does nothing to a token or op cancelled already (the first
+ * cancel keeps its reason), and nothing to an op that has exited.
+ *
+ *   CX_CANCEL_ON_EXIT(op);               // GCC/Clang: ends with the block
+ *
+ *   cx_cancel_guard g;                   // anywhere: an explicit pair
+ *   cx_guard_init(&g, token);
+ *   ...
+ *   cx_guard_end(&g);                    // or cx_guard_disarm(&g)
+ *
+ * A guard is a small struct owned by one thread (not safe to end from two
+ * threads at once); what it cancels may be shared with any thread. */
+
+/* A cancel guard: caller-owned storage.  Both members NULL: disarmed. */
+typedef struct cx_cancel_guard {
+  cx_token *token; /* owned reference, or NULL */
+  cx_op *op;       /* owned reference, or NULL */
+} cx_cancel_guard;
+
+/* Initialiser for a disarmed guard. */
+#define CX_CANCEL_GUARD_INIT \
+  { NULL, NULL }
+
+/* cx_guard_init: arm @guard to cancel @token when it ends.
+ * @guard: (not nullable) caller-owned storage; overwritten (a guard armed
+ *   before is not ended: end or disarm it first).
+ * @token: (not nullable) a reference is taken, released by the end or
+ *   the disarm.
+ * Returns: 0.
+ * Errors: -EINVAL NULL @guard or @token: @guard (when not NULL) is left
+ *   disarmed, so ending it does nothing.
+ * Thread-safety: any thread; the guard is the caller's.
+ * Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_init(cx_cancel_guard *guard, cx_token *token);
+
+/* cx_guard_init_op: arm @guard to cancel @op (cx_op_cancel(): its token
+ * and every descendant, reason PARENT) when it ends.
+ * @guard: (not nullable) as for cx_guard_init().
+ * @op: (not nullable) a reference is taken, released by the end or the
+ *   disarm.
+ * Returns: 0.  Errors: -EINVAL NULL @guard or @op (@guard left disarmed).
+ * Thread-safety: any thread; the guard is the caller's.
+ * Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_init_op(cx_cancel_guard *guard, cx_op *op);
+
+/* cx_guard_disarm: release @guard's reference without cancelling; as
+ * tokio's DropGuard::disarm().  Ending it afterwards does nothing; so does
+ * disarming it again.
+ * @guard: (not nullable).
+ * Returns: 0.  Errors: -EINVAL NULL @guard.
+ * Thread-safety: the guard's owner.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_disarm(cx_cancel_guard *guard);
+
+/* cx_guard_end: end @guard: cancel its token or op (reason
+ * CX_REASON_MANUAL, message "scope exited") unless it was disarmed, then
+ * release its reference; the guard is disarmed afterwards, so a second end
+ * does nothing.  The cancel's cascade and callbacks run in this call, on
+ * this thread.  CX_CANCEL_ON_EXIT() calls it when its block is left.
+ * @guard: (not nullable).
+ * Returns: 1 this call cancelled the token or op; 0 it did not (disarmed,
+ *   ended already, already cancelled, or an op that had exited).
+ * Errors: -EINVAL NULL @guard.
+ * Thread-safety: the guard's owner.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_guard_end(cx_cancel_guard *guard);
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus)
+#ifndef CX__CAT
+#define CX__CAT2(a, b) a##b
+#define CX__CAT(a, b) CX__CAT2(a, b)
+#endif
+/* CX_CANCEL_GUARD(name, target): declare a guard @name that cancels
+ * @target (a cx_token * or a cx_op *) when the enclosing block is left in
+ * any way (GCC/Clang cleanup attribute); cx_guard_disarm(&name) keeps it
+ * from cancelling.  A NULL @target gives a disarmed guard. */
+#define CX_CANCEL_GUARD(name, target)                           \
+  cx_cancel_guard name __attribute__((cleanup(cx_guard_end))) = \
+      CX_CANCEL_GUARD_INIT;                                     \
+  (void)_Generic((target), cx_op *                              \
+                 : cx_guard_init_op, default                    \
+                 : cx_guard_init)(&name, (target))
+/* CX_CANCEL_ON_EXIT(target): an anonymous CX_CANCEL_GUARD. */
+#define CX_CANCEL_ON_EXIT(target) \
+  CX_CANCEL_GUARD(CX__CAT(cx_cancel_guard_, __LINE__), target)
+#endif
+
+/* ---- Run until cancelled (tokio's CancellationToken::run_until_cancelled()
+ * and select! over a blocking future): give up waiting for a call that
+ * cannot be interrupted (a library without timeouts, a DNS lookup) as soon
+ * as the op or token is cancelled.  The call runs on a new detached thread
+ * of its own, never on the library's service threads or workers, which it
+ * could occupy for good; a cancelled call goes on to its end in the
+ * background and its result is discarded.  One thread per call: meant for
+ * calls that block, not for fine-grained work.  A call that never returns
+ * keeps its thread and its argument for the life of the process. */
+
+/* A blocking call: returns 0 or a negative errno (or any int the caller
+ * understands).  It runs on its own thread with no current op; to make it
+ * stop early too, pass it the token (cx_op_token()) through @arg. */
+typedef int (*cx_blocking_fn)(void *arg);
+
+/* cx_token_run_until_cancelled: run @fn(@arg) on a new detached thread
+ * and wait until it returns or @token is cancelled, whichever is first.
+ * @token: (not nullable) the token to watch (a child token follows it for
+ *   the call's duration; it holds a reference on @token until the call
+ *   has returned, also in the background).
+ * @fn: (not nullable) the call.
+ * @arg: (nullable) passed to @fn and @destroy.
+ * @destroy: (nullable) frees @arg.  Ownership of @arg passes to this
+ *   function on every return but -EINVAL: @destroy runs exactly once, on
+ *   the call's thread right after @fn returns (before this function
+ *   returns @fn's result; possibly after it returned -ECANCELED), or, when
+ *   @fn never started (already cancelled, out of memory, no thread), in
+ *   the caller before it returns.  So @arg must not be used by the caller
+ *   after the call, and @fn may use it until it returns.
+ * Returns: @fn's result when it returned first (also if a cancel arrived
+ *   meanwhile: no result is lost); -ECANCELED as soon as @token is
+ *   cancelled first (@fn goes on in the background, its result dropped),
+ *   or at once, without starting @fn, when it is cancelled already.
+ * Errors: -EINVAL NULL @token or @fn: nothing runs, @destroy is not
+ *   called; -ENOMEM; -EAGAIN (or another negative errno of
+ *   pthread_create()) when no thread could be started: @fn did not run.
+ * Thread-safety: any thread; blocks the caller (it is not itself a
+ *   cancellation point of the caller's current op, only of @token).
+ * Async-signal-safe: no.  The call's thread starts with the caller's
+ *   signal mask.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_run_until_cancelled(cx_token *token, cx_blocking_fn fn,
+                                           void *arg, void (*destroy)(void *));
+
+/* cx_run_until_cancelled: cx_token_run_until_cancelled() on @op's token:
+ * returns -ECANCELED as soon as @op (its timeout, a signal, its parent,
+ * a cancel by hand) is cancelled.
+ * @op: (nullable) NULL means the current op.
+ * @fn, @arg, @destroy: as for cx_token_run_until_cancelled().
+ * Returns: as cx_token_run_until_cancelled().
+ * Errors: as cx_token_run_until_cancelled(), and -EINVAL when @op is NULL
+ *   and there is no current op (@destroy is not called).
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_run_until_cancelled(cx_op *op, cx_blocking_fn fn, void *arg,
+                                     void (*destroy)(void *));
+
 /* ---- Wrapping (the reference's cancel.wrap()).  CX_CALL(op, expr)
  * evaluates any call expression only while @op (NULL: the current op) is
  * live, else yields -ECANCELED without evaluating it:

@@ -112,6 +112,21 @@ CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
  * Since: 0.1 */
 CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
 
+/* cx_source_timeout_cause: cx_source_timeout() that triggers with
+ * @message instead of "timed out after N s" (reason still TIMEOUT), as
+ * Go's context.WithTimeoutCause(); inside a composite, the composite
+ * reports that message.  No error code is recorded (see
+ * cx_op_add_timeout_cause()).
+ * @seconds: as for cx_source_timeout().
+ * @message: (not nullable) copied; "" is allowed.
+ * @out: (not nullable) receives the source (transfer full).
+ * Returns: 0.  Errors: -EINVAL bad @seconds, NULL @message or @out (then
+ *   *@out, if @out is not NULL, is NULL); -ENOMEM.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_source_timeout_cause(double seconds, const char *message,
+                                      cx_source **out);
+
 /* cx_source_signal: a source that triggers, with reason SIGNAL and the
  * message "received signal SIGTERM (15)", when the process receives one of
  * @signals.  A process-wide dispatcher installs sigaction() handlers that

@@ -64,6 +64,28 @@ CX_EXPORT cx_token *cx_token_new(void);
  * Since: 0.1 */
 CX_EXPORT int cx_token_with_timeout(cx_token **out, double seconds);
 
+/* cx_token_with_timeout_cause: cx_token_with_timeout() whose timeout
+ * records @message instead of "timed out after N s", as Go's
+ * context.WithTimeoutCause() (there the cause is an error value; here it
+ * is the cancel's message, read back with cx_token_message(), and the
+ * reason stays CX_REASON_TIMEOUT, so code that asks "was it a timeout?"
+ * needs no change).  No separate error code is recorded: a token carries
+ * a reason and a message only; put a code in the message if callers need
+ * one.  Tokens linked to it get "parent cancelled (timeout): MESSAGE".
+ * The message costs one more allocation (the copy) and 8 bytes; otherwise
+ * as cx_token_with_timeout().
+ * @out: (not nullable) receives the token (transfer full).
+ * @seconds: as for cx_token_with_timeout().
+ * @message: (not nullable) copied; "" is allowed (an empty message).
+ * Returns: 0.  Errors: -EINVAL NULL @out or @message, or @seconds out of
+ *   range; -ENOMEM; the negative error of pthread_create() when the timer
+ *   thread could not be started.  On error *@out is NULL (when @out is not
+ *   NULL) and nothing is armed.
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_with_timeout_cause(cx_token **out, double seconds,
+                                          const char *message);
+
 /* cx_token_ref: take one more reference.
  * @token: (nullable) the token; NULL is returned unchanged.
  * Returns: (transfer full) @token.

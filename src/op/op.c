@@ -2,6 +2,7 @@
  * layers above (registry, progress) follow it through the lifecycle events
  * (events.h). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,16 +22,25 @@
 static _Thread_local cx_op *op_free_head;
 static _Thread_local bool op_freeing;
 
+/* Whether @o asks for a detached child (read only when its size covers
+ * the member: older callers' options end before it). */
+static bool wants_detached(const cx_op_options *o) {
+  return o->parent != NULL &&
+         o->size >= offsetof(cx_op_options, detached) + sizeof(bool) &&
+         o->detached;
+}
+
 /* Makes the token of a new op from its options: the shared token, a fresh
- * one, and the link to the parent. */
+ * one, and the link to the parent (none for a detached child). */
 static int make_token(cx_op *op, const cx_op_options *o) {
+  bool follow_parent = o->parent != NULL && !op->detached;
   int rc;
-  if (o->token != NULL && o->parent == NULL) {
+  if (o->token != NULL && !follow_parent) {
     op->token = cx_token_ref(o->token);
     return 0;
   }
   /* A child of the parent's token in one block (cx_token_new_child). */
-  if (o->parent != NULL)
+  if (follow_parent)
     rc = cx_token_new_child(&op->token, o->parent->token, 0);
   else
     rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
@@ -65,7 +75,9 @@ static const char *host_id(const cx__source_host *host) {
 }
 
 static int validate(const cx_op_options *o) {
-  if (o->size < sizeof(cx_op_options)) return -EINVAL;
+  /* Options from headers before `detached` end at register_op. */
+  if (o->size < offsetof(cx_op_options, register_op) + sizeof(bool))
+    return -EINVAL;
   if (o->timeout != 0 && !(isfinite(o->timeout) && o->timeout > 0))
     return -EINVAL;
   if (o->id != NULL && (o->id[0] == '\0' || strlen(o->id) > MAX_ID_LEN))
@@ -77,6 +89,7 @@ static void op_destroy(cx_op *op) {
   cx__list *node;
   cx__op_tree_detach(op);
   cx__sources_free(&op->sources);
+  cx__op_mover_free(op);
   cx__op_emit_destroyed(op);
   while ((node = cx__list_first(&op->callbacks)) != NULL) {
     cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
@@ -121,9 +134,12 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->refs, 1);
   atomic_init(&op->status, CX_STATUS_PENDING);
   atomic_init(&op->deadline, CX__NO_DEADLINE);
+  atomic_init(&op->mover, NULL);
+  atomic_init(&op->mover_closed, false);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
+  op->detached = wants_detached(opts);
   atomic_init(&op->id, NULL);
   op->name_owned = opts->name != NULL;
   op->name = opts->name != NULL ? cx__strdup(opts->name) : "operation";
@@ -164,6 +180,16 @@ int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
   return cx_op_create(out, &o);
 }
 
+int cx_op_without_cancel(cx_op **out, cx_op *parent, const char *name) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  if (out != NULL) *out = NULL;
+  if (parent == NULL) return -EINVAL;
+  o.parent = parent;
+  o.detached = true;
+  o.name = name;
+  return cx_op_create(out, &o);
+}
+
 cx_op *cx_op_ref(cx_op *op) {
   if (op != NULL) atomic_fetch_add_explicit(&op->refs, 1, memory_order_relaxed);
   return op;
@@ -185,16 +211,27 @@ void cx_op_unref(cx_op *op) {
   op_freeing = false;
 }
 
-int cx_op_add_timeout(cx_op *op, double seconds) {
+/* cx_op_add_timeout() and its variant with a cause (@cause nullable). */
+static int add_timeout(cx_op *op, double seconds, const char *cause) {
   cx_source *src;
   int rc;
   if (op == NULL) return -EINVAL;
   if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
-  rc = cx_source_timeout(seconds, &src);
+  rc = cause != NULL ? cx_source_timeout_cause(seconds, cause, &src)
+                     : cx_source_timeout(seconds, &src);
   if (rc != 0) return rc;
   rc = cx_op_add_source(op, src);
   if (rc != 0) cx_source_free(src);
   return rc;
+}
+
+int cx_op_add_timeout(cx_op *op, double seconds) {
+  return add_timeout(op, seconds, NULL);
+}
+
+int cx_op_add_timeout_cause(cx_op *op, double seconds, const char *message) {
+  if (message == NULL) return -EINVAL;
+  return add_timeout(op, seconds, message);
 }
 
 int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
@@ -262,11 +299,10 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_unlock(&s->mu);
     return rc;
   }
+  /* The op's own; cx_op_deadline() adds the ancestors' as they are at
+   * the time it is asked (they may move). */
   deadline = cx__sources_deadline(&op->sources);
-  if (op->parent != NULL && !op->is_shield) {
-    int64_t pd = atomic_load(&op->parent->deadline);
-    if (pd < deadline) deadline = pd;
-  }
+  op->sources_deadline = deadline;
   atomic_store(&op->deadline, deadline);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
   cx__current_push(&op->frame, op, false);
@@ -281,6 +317,7 @@ static int op_exit(cx_op *op, int result) {
   cx_status status;
   cx_op_event event;
   if (!cx__current_is_top(&op->frame)) return -EPERM;
+  cx__op_mover_close(op);
   cx__sources_stop(&op->sources);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;

@@ -3,6 +3,7 @@
 #ifndef CX_OP_INTERNAL_H
 #define CX_OP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <cancelable/source.h>
 
 #include "runtime/list.h"
+#include "runtime/timer.h"
 #include "sources/sources.h"
 #include "token/token.h"
 
@@ -33,28 +35,53 @@ typedef struct cx__frame {
   char key;
 } cx__frame;
 
+/* The movable deadline of a running op (op_deadline.c), made by the first
+ * cx_op_set_deadline() and freed with the op. */
+typedef struct cx__op_mover {
+  cx__timer timer;     /* armed under mu, disarmed by exit (no lock) */
+  struct cx_op *op;    /* immutable, not owned: the op outlives it */
+  pthread_mutex_t mu;  /* guards deadline and closed; a leaf but for the
+                          timer's lock, taken by an arm under it */
+  int64_t deadline;    /* guarded by mu: cx__now_ns() clock, or
+                          CX__NO_DEADLINE */
+  bool closed;         /* guarded by mu: the op is exiting */
+  bool cancelling;     /* guarded by mu: a caller is cancelling the op for
+                          a deadline set in the past (outside mu); exit
+                          waits for it on cv */
+  pthread_t canceller; /* guarded by mu: that caller */
+  pthread_cond_t cv;   /* with mu: signalled when cancelling ends */
+} cx__op_mover;
+
 struct cx_op {
-  _Atomic uint32_t refs;    /* (atomic) */
-  _Atomic int status;       /* (atomic) cx_status */
-  cx_token *token;          /* immutable (owned ref) */
-  cx_op *parent;            /* immutable (owned ref) */
-  const char *name;         /* immutable (owned when name_owned) */
-  _Atomic(char *) id;       /* (atomic) explicit id, or made on first
-                               request; NULL while an own token's id
-                               stands for it (see cx_op_id) */
-  bool name_owned;          /* immutable */
-  double start_wall;        /* guarded by stripe: made from start_mono on
-                               first request (0: not yet) */
-  double end_wall;          /* guarded by stripe: as start_wall */
-  int64_t start_mono;       /* guarded by stripe */
-  int64_t end_mono;         /* guarded by stripe */
-  int error;                /* written at exit, before status */
-  cx_reason exit_reason;    /* written at exit, before status: set when the
-                               work returned -ECANCELED uncancelled */
-  _Atomic int64_t deadline; /* (atomic) effective, while running */
-  cx_meta *meta;            /* guarded by stripe (owned; NULL until
-                               metadata is set) */
-  void *partial;            /* guarded by stripe */
+  _Atomic uint32_t refs;       /* (atomic) */
+  _Atomic int status;          /* (atomic) cx_status */
+  cx_token *token;             /* immutable (owned ref) */
+  cx_op *parent;               /* immutable (owned ref) */
+  const char *name;            /* immutable (owned when name_owned) */
+  _Atomic(char *) id;          /* (atomic) explicit id, or made on first
+                                  request; NULL while an own token's id
+                                  stands for it (see cx_op_id) */
+  bool name_owned;             /* immutable */
+  double start_wall;           /* guarded by stripe: made from start_mono on
+                                  first request (0: not yet) */
+  double end_wall;             /* guarded by stripe: as start_wall */
+  int64_t start_mono;          /* guarded by stripe */
+  int64_t end_mono;            /* guarded by stripe */
+  int error;                   /* written at exit, before status */
+  cx_reason exit_reason;       /* written at exit, before status: set when the
+                                  work returned -ECANCELED uncancelled */
+  _Atomic int64_t deadline;    /* (atomic) the op's own, while running: the
+                                  earliest of its timeouts' and its moved
+                                  deadline (ancestors' are added by
+                                  cx_op_deadline()) */
+  int64_t sources_deadline;    /* written by enter: its timeouts' */
+  cx__op_mover *_Atomic mover; /* (atomic) set once, freed with the op */
+  _Atomic bool mover_closed;   /* (atomic) set by exit before it reads
+                                  mover; a setter that made the mover
+                                  checks it under the mover's lock */
+  cx_meta *meta;               /* guarded by stripe (owned; NULL until
+                                  metadata is set) */
+  void *partial;               /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
   cx__list sources;                /* guarded by stripe while PENDING; immutable
                                         after enter */
@@ -66,6 +93,9 @@ struct cx_op {
   _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
   bool owns_token;                 /* immutable: token made for this op alone */
   bool register_asked;             /* immutable: cx_op_options.register_op */
+  bool detached;                   /* immutable: cx_op_options.detached with
+                                      a parent: neither the parent's cancel
+                                      nor its deadline reach it */
   cx_callback *events_cb;   /* the event stream's (src/events): its cancel
                                callback while the op runs */
   _Atomic int events_state; /* (atomic) the event stream's: whether the
@@ -101,6 +131,13 @@ void cx__op_tree_detach(cx_op *child);
 const char *cx__op_id(const cx_op *op);
 /* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
 bool cx__op_exited(const cx_op *op);
+/* The movable deadline (op_deadline.c): closes it at exit (no fire
+ * afterwards), frees it with the op. */
+void cx__op_mover_close(cx_op *op);
+void cx__op_mover_free(cx_op *op);
+/* The effective deadline of a running @op: its own and its ancestors',
+ * up to a shield or a detached op (CX__NO_DEADLINE: none). */
+int64_t cx__op_effective_deadline(const cx_op *op);
 /* Ends a shield (op.c). */
 int cx__shield_exit(cx_op *shield, int result);
 

@@ -139,10 +139,22 @@ int cx_op_error(const cx_op *op) {
   return op->error;
 }
 
+int64_t cx__op_effective_deadline(const cx_op *op) {
+  int64_t d = CX__NO_DEADLINE;
+  int st = atomic_load(&op->status);
+  if (st != CX_STATUS_RUNNING && st != CX_STATUS_SHIELDED) return d;
+  for (; op != NULL; op = op->parent) {
+    int64_t own = atomic_load(&op->deadline);
+    if (own < d) d = own;
+    if (op->is_shield || op->detached) break;
+  }
+  return d;
+}
+
 double cx_op_deadline(const cx_op *op) {
   int64_t d;
   if (op == NULL) return INFINITY;
-  d = atomic_load(&op->deadline);
+  d = cx__op_effective_deadline(op);
   return d == CX__NO_DEADLINE ? INFINITY : (double)d / 1e9;
 }
 
@@ -150,7 +162,7 @@ double cx_op_remaining(const cx_op *op) {
   int64_t d, left;
   if (op == NULL) op = cx_current();
   if (op == NULL) return INFINITY;
-  d = atomic_load(&op->deadline);
+  d = cx__op_effective_deadline(op);
   if (d == CX__NO_DEADLINE) return INFINITY;
   left = d - cx__now_ns();
   return left > 0 ? (double)left / 1e9 : 0.0;

@@ -14,12 +14,18 @@ typedef struct timeout_state {
   cx_source *source;
   cx__timer timer;
   int64_t duration;         /* ns, immutable */
+  char *cause;              /* immutable (owned): the caller's message, or
+                               NULL for "timed out after N s" */
   _Atomic int64_t deadline; /* (atomic) set at start */
 } timeout_state;
 
 static void fire(cx__timer *t) {
   timeout_state *ts = cx__container_of(t, timeout_state, timer);
   char secs[32], msg[64];
+  if (ts->cause != NULL) {
+    cx__source_fire(ts->source, CX_REASON_TIMEOUT, ts->cause);
+    return;
+  }
   cx__format_seconds(ts->duration, secs, sizeof secs);
   snprintf(msg, sizeof msg, "timed out after %s s", secs);
   cx__source_fire(ts->source, CX_REASON_TIMEOUT, msg);
@@ -48,20 +54,26 @@ static int64_t deadline(const cx_source *src) {
 }
 
 static void destroy(void *user_data) {
+  cx__free(((timeout_state *)user_data)->cause);
   cx__block_free(user_data, sizeof(timeout_state));
 }
 
 static const cx_source_ops timeout_ops = {sizeof(cx_source_ops), start, stop,
                                           destroy};
 
-int cx_source_timeout(double seconds, cx_source **out) {
+/* A timeout source; @cause: (nullable) the message instead of the
+ * generic one, copied. */
+static int make(double seconds, const char *cause, cx_source **out) {
   timeout_state *ts;
   int64_t ns;
-  if (out != NULL) *out = NULL;
   if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
   ts = cx__block_alloc(sizeof *ts);
   if (ts == NULL) return -ENOMEM;
   memset(ts, 0, sizeof *ts);
+  if (cause != NULL && (ts->cause = cx__strdup(cause)) == NULL) {
+    cx__block_free(ts, sizeof *ts);
+    return -ENOMEM;
+  }
   ts->duration = ns;
   atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
@@ -74,4 +86,16 @@ int cx_source_timeout(double seconds, cx_source **out) {
   ts->source->deadline = deadline;
   *out = ts->source;
   return 0;
+}
+
+int cx_source_timeout(double seconds, cx_source **out) {
+  if (out != NULL) *out = NULL;
+  return make(seconds, NULL, out);
+}
+
+int cx_source_timeout_cause(double seconds, const char *message,
+                            cx_source **out) {
+  if (out != NULL) *out = NULL;
+  if (message == NULL) return -EINVAL;
+  return make(seconds, message, out);
 }

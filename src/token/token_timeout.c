@@ -23,6 +23,16 @@ typedef struct timed_token {
 _Static_assert(sizeof(timed_token) <= 56,
                "a timed token fills a 64-byte malloc chunk");
 
+/* A timed token with the caller's message (cx_token_with_timeout_cause):
+ * its timer's `seconds` is 0, which no delay gives (at least 1 ns, a
+ * positive float), and marks the variant. */
+typedef struct caused_token {
+  timed_token timed;
+  char *cause; /* immutable (owned) */
+} caused_token;
+
+static bool has_cause(const timed_token *tt) { return tt->timer.seconds == 0; }
+
 static timed_token *timed_of(cx__timer *timer) {
   return cx__container_of(timer, timed_token, timer);
 }
@@ -35,6 +45,11 @@ static void fire(cx__timer *timer) {
   timed_token *tt = timed_of(timer);
   char secs[32], msg[64];
   if (cx__token_try_ref(&tt->token) == NULL) return;
+  if (has_cause(tt)) {
+    cx_token_cancel(&tt->token, CX_REASON_TIMEOUT, ((caused_token *)tt)->cause);
+    cx_token_unref(&tt->token);
+    return;
+  }
   cx__format_seconds((int64_t)((double)tt->timer.seconds * 1e9 + 0.5), secs,
                      sizeof secs);
   strcpy(msg, "timed out after ");
@@ -44,28 +59,53 @@ static void fire(cx__timer *timer) {
   cx_token_unref(&tt->token);
 }
 
-int cx_token_with_timeout(cx_token **out, double seconds) {
+/* Makes a timed token; @cause: (nullable) copied. */
+static int make(cx_token **out, double seconds, const char *cause) {
   timed_token *tt;
+  size_t size = cause != NULL ? sizeof(caused_token) : sizeof(timed_token);
+  char *copy = NULL;
   int64_t ns;
   int rc;
-  if (out != NULL) *out = NULL;
   if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
-  tt = cx__block_alloc(sizeof *tt);
-  if (tt == NULL) return -ENOMEM;
+  if (cause != NULL && (copy = cx__strdup(cause)) == NULL) return -ENOMEM;
+  tt = cx__block_alloc(size);
+  if (tt == NULL) {
+    cx__free(copy);
+    return -ENOMEM;
+  }
   cx__token_init(&tt->token, CX__KIND_TIMED, NULL);
   cx__timer_init(&tt->timer, fire);
-  tt->timer.seconds = (float)seconds;
+  tt->timer.seconds = copy != NULL ? 0.0f : (float)seconds;
+  if (copy != NULL) ((caused_token *)tt)->cause = copy;
   rc = cx__timer_arm(&tt->timer, cx__add_saturated(cx__now_ns(), ns));
   if (rc != 0) {
-    cx__block_free(tt, sizeof *tt);
+    cx__free(copy);
+    cx__block_free(tt, size);
     return rc;
   }
   *out = &tt->token;
   return 0;
 }
 
+int cx_token_with_timeout(cx_token **out, double seconds) {
+  if (out != NULL) *out = NULL;
+  return make(out, seconds, NULL);
+}
+
+int cx_token_with_timeout_cause(cx_token **out, double seconds,
+                                const char *message) {
+  if (out != NULL) *out = NULL;
+  if (message == NULL) return -EINVAL;
+  return make(out, seconds, message);
+}
+
 void cx__token_free_timed(cx_token *t) {
   timed_token *tt = (timed_token *)t;
   cx__timer_disarm(&tt->timer); /* waits for a fire() in progress */
+  if (has_cause(tt)) {
+    cx__free(((caused_token *)tt)->cause);
+    cx__block_free(tt, sizeof(caused_token));
+    return;
+  }
   cx__block_free(tt, sizeof *tt);
 }
