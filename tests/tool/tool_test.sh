@@ -203,6 +203,15 @@ need_python() {
   command -v "$PY" >/dev/null || skip "python3 is needed to read JSON"
 }
 
+# gnu_at_least VERSION: GNU_TIMEOUT is coreutils VERSION or newer (for the
+# behaviours GNU changed: compare only with a GNU timeout that has them).
+gnu_at_least() {
+  local v
+  v=$("$GNU_TIMEOUT" --version 2>/dev/null |
+    sed -n '1s/^timeout (GNU coreutils) \([0-9][0-9.]*\)$/\1/p')
+  [ -n "$v" ] && printf '%s\n%s\n' "$1" "$v" | sort -V -C
+}
+
 # ---- cancelable run
 
 t_run_exit_status() {
@@ -603,6 +612,21 @@ t_run_leftovers() {
   expect_json "$REPORT" \
     leftovers_stopped true \
     status '"completed"'
+  no_leftovers
+}
+
+# A positive duration too small for a double is the smallest timer step,
+# not "no timeout" (issue 18, item 7): the timeout fires at once, and a
+# grace that small sends KILL at once.
+t_run_tiny_duration() {
+  local start
+  start=$(now)
+  "$C" run -t 1e-10000 -- sleep "$MARK"
+  expect_status 124 $? "run -t 1e-10000"
+  "$C" run -t 1e-400m -g 1e-10000 -- \
+    sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  expect_status 124 $? "run -t 1e-400m -g 1e-10000"
+  elapsed_between "$start" 0 20
   no_leftovers
 }
 
@@ -1030,6 +1054,30 @@ t_timeout_tool_killed() {
   wait "$pid"
   within 5 test -e "$TMP/got" ||
     fail "the command did not get USR1 from the kernel"
+  no_leftovers
+}
+
+# A positive duration too small for a double times out at once, as GNU
+# timeout does since coreutils 9.7 (before, it meant "no timeout"); -k that
+# small sends KILL right after the first signal.  Compared with a GNU
+# timeout that new.
+t_timeout_tiny_duration() {
+  local start d
+  start=$(now)
+  for d in 1e-10000 1e-400m 1e-12; do
+    "$C" timeout "$d" sleep "$MARK"
+    expect_status 124 $? "timeout $d"
+  done
+  "$C" timeout -k 1e-10000 0.5 \
+    sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  expect_status 137 $? "timeout -k 1e-10000"
+  elapsed_between "$start" 0.4 20
+  if gnu_at_least 9.7; then
+    compare 1e-10000 sleep "$MARK"
+    compare -k 1e-10000 0.5 \
+      sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+    compared
+  fi
   no_leftovers
 }
 
