@@ -114,6 +114,14 @@ static void test_signames(void **state) {
   CX_ASSERT_ERR(-EINVAL, signame_parse("RTMIN+999"));
   assert_string_equal(signame_name(SIGTERM, buf, sizeof buf), "TERM");
   assert_string_equal(signame_name(SIGRTMIN + 1, buf, sizeof buf), "RTMIN+1");
+  /* GNU's sig2str() names, which timeout --verbose prints. */
+  assert_string_equal(signame_name(SIGRTMIN, buf, sizeof buf), "RTMIN");
+  assert_string_equal(signame_name(SIGRTMAX, buf, sizeof buf), "RTMAX");
+  assert_string_equal(signame_name(SIGRTMAX - 1, buf, sizeof buf), "RTMAX-1");
+  assert_string_equal(signame_name(SIGIO, buf, sizeof buf), "POLL");
+  assert_string_equal(signame_name(SIGABRT, buf, sizeof buf), "ABRT");
+  assert_string_equal(signame_name(SIGCHLD, buf, sizeof buf), "CHLD");
+  assert_string_equal(signame_name(0, buf, sizeof buf), "0");
   assert_int_equal(signame_parse(signame_name(SIGRTMAX - 2, buf, sizeof buf)),
                    SIGRTMAX - 2);
 }

@@ -1081,11 +1081,193 @@ t_timeout_tiny_duration() {
   no_leftovers
 }
 
+# as_timeout: $TMP/bin/timeout, a symbolic link named timeout to the tool,
+# which then is `cancelable timeout` under the name `timeout`.
+as_timeout() {
+  local target=$C
+  [[ $target == /* ]] || target=$PWD/$target
+  mkdir -p "$TMP/bin"
+  ln -sf "$target" "$TMP/bin/timeout"
+}
+
+# same_messages ARGS...: GNU timeout and the tool run as `timeout`, both
+# with argv[0] "timeout" (as when found in PATH: messages start with
+# "timeout:"), exit with the same status and write the same standard
+# error, word for word, in the C locale and in C.UTF-8 (where the quotes
+# around names are curly ones); stdin and stdout /dev/null.
+same_messages() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  as_timeout
+  local loc g o
+  for loc in C C.UTF-8; do
+    (export LC_ALL=$loc; unset LANGUAGE; exec -a timeout "$GNU_TIMEOUT" "$@") \
+      </dev/null >/dev/null 2>"$TMP/gnu.msg"
+    g=$?
+    (export LC_ALL=$loc; unset LANGUAGE; exec -a timeout "$TMP/bin/timeout" "$@") \
+      </dev/null >/dev/null 2>"$TMP/ours.msg"
+    o=$?
+    [ "$g" = "$o" ] ||
+      fail "LC_ALL=$loc timeout $*: GNU exits $g, ours $o"
+    cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" || {
+      diff -u "$TMP/gnu.msg" "$TMP/ours.msg" >&2
+      fail "LC_ALL=$loc timeout $*: not GNU's messages"
+    }
+  done
+  echo "timeout $*: $o, $(wc -l <"$TMP/ours.msg") lines as GNU's"
+}
+
+# -v says each signal sent as GNU does (issue 18, item 6): the timeout
+# signal, KILL after -k, a forwarded signal, signal 0 ("0" since coreutils
+# 9.10, "EXIT" before), in GNU's words and signal names.
 t_timeout_verbose() {
+  local loop="trap '' TERM; while :; do sleep 0.1; done; : $MARK"
   compare -v .5 sleep "$MARK"
   compared
-  expect_in "sending signal TERM" "$TMP/ours.0.err"
-  expect_in "sending signal TERM" "$TMP/gnu.0.err"
+  expect_in "sending signal TERM to command" "$TMP/ours.0.err"
+  expect_in "sending signal TERM to command" "$TMP/gnu.0.err"
+  same_messages -v .2 sleep "$MARK"
+  same_messages -v -k .2 .2 sh -c "$loop"
+  same_messages -v -s RTMIN .2 sleep "$MARK"
+  same_messages -v -s RTMAX-1 .2 sleep "$MARK"
+  same_messages -v -s IO .2 sleep "$MARK"
+  if gnu_at_least 9.10; then
+    same_messages -v -s 0 -k .2 .2 sleep "$MARK"
+  fi
+  LC_ALL=C "$C" timeout -v -s 0 -k .2 .2 sleep "$MARK" 2>"$ERR"
+  expect_status 137 $? "-s 0 -k .2"
+  [ "$(cat "$ERR")" = "cancelable timeout: sending signal 0 to command 'sleep'
+cancelable timeout: sending signal KILL to command 'sleep'" ] ||
+    fail "-v -s 0: not one line per signal"
+  no_leftovers
+}
+
+# A forwarded signal is said too, in the same words as GNU's.
+t_timeout_verbose_forward() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  as_timeout
+  local t pid cmd="trap 'exit 3' HUP; echo \$\$ > $TMP/started
+    while :; do sleep 0.1; done; : $MARK"
+  for t in gnu ours; do
+    rm -f "$TMP/started"
+    if [ "$t" = gnu ]; then
+      (export LC_ALL=C; exec -a timeout "$GNU_TIMEOUT" -v 300 sh -c "$cmd") \
+        2>"$TMP/$t.msg" &
+    else
+      (export LC_ALL=C; exec -a timeout "$TMP/bin/timeout" -v 300 sh -c "$cmd") \
+        2>"$TMP/$t.msg" &
+    fi
+    pid=$!
+    wait_started
+    kill -HUP "$pid"
+    wait "$pid"
+    expect_status 3 $? "$t timeout -v, HUP forwarded"
+  done
+  cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" || {
+    diff -u "$TMP/gnu.msg" "$TMP/ours.msg" >&2
+    fail "forwarded HUP: not GNU's message"
+  }
+  expect_in "timeout: sending signal HUP to command 'sh'" "$TMP/ours.msg"
+  no_leftovers
+}
+
+# Usage errors and failures say what GNU says, word for word (issue 18,
+# item 8): getopt's messages, the bare pointer to --help for a missing
+# operand, quoted names (curly quotes in UTF-8, octal escapes for bytes
+# that are not printable), exit 125 / 126 / 127.
+t_timeout_messages() {
+  printf 'echo hi\n' >"$TMP/noexec"
+  chmod 644 "$TMP/noexec"
+  same_messages -/ 1 true
+  same_messages --bogus 1 true
+  same_messages -k
+  same_messages --kill-after
+  same_messages --ver 1 true
+  same_messages --foreground=x 1 true
+  same_messages -h
+  same_messages 1x true
+  same_messages -k x 1 true
+  same_messages "" true
+  same_messages -s FOO 1 true
+  same_messages -s "" 1 true
+  same_messages 1
+  same_messages
+  same_messages 1 "no-such-command-$MARK"
+  same_messages 1 "$TMP/noexec"
+  same_messages 1 "$(printf 'caf\303\251\377\tx\\y-%s' "$MARK")"
+  same_messages 1 "it's ‘quoted’ $MARK"
+}
+
+# --help and --version to a full device: "write error" and 125, as GNU's
+# close_stdout() (issue 18, item 8); the same for `cancelable`'s own.
+t_timeout_write_error() {
+  [ -w /dev/full ] || skip "/dev/full is needed"
+  local opt g
+  for opt in --help --version; do
+    "$C" timeout "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable timeout $opt >/dev/full"
+    [ "$(cat "$ERR")" = "cancelable timeout: write error: No space left on device" ] ||
+      fail "timeout $opt >/dev/full: $(cat "$ERR")"
+    "$C" "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable $opt >/dev/full"
+    expect_in "cancelable: write error:" "$ERR"
+    "$C" run "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable run $opt >/dev/full"
+    expect_in "cancelable run: write error:" "$ERR"
+    "$C" timeout "$opt" >/dev/null
+    expect_status 0 $? "cancelable timeout $opt"
+    if command -v "$GNU_TIMEOUT" >/dev/null; then
+      as_timeout
+      (exec -a timeout "$GNU_TIMEOUT" "$opt") >/dev/full 2>"$TMP/gnu.msg"
+      g=$?
+      (exec -a timeout "$TMP/bin/timeout" "$opt") >/dev/full 2>"$TMP/ours.msg"
+      expect_status "$g" $? "timeout $opt >/dev/full as GNU"
+      cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" ||
+        fail "$opt >/dev/full: GNU says $(cat "$TMP/gnu.msg")," \
+          "ours $(cat "$TMP/ours.msg")"
+    fi
+  done
+}
+
+# Run through a link named timeout, the tool is `cancelable timeout` and
+# names itself as invoked, as GNU timeout does: "timeout:" found in PATH,
+# the path it was run by otherwise (issue 18, item 12).
+t_timeout_as_link() {
+  as_timeout
+  local start
+  start=$(now)
+  "$TMP/bin/timeout" .5 sleep "$MARK"
+  expect_status 124 $? "link: timeout .5"
+  elapsed_between "$start" 0.4 30
+  "$TMP/bin/timeout" 5 sh -c 'exit 3'
+  expect_status 3 $? "link: exit 3"
+  "$TMP/bin/timeout" -/ 1 true 2>"$ERR"
+  expect_status 125 $? "link: -/"
+  [ "$(cat "$ERR")" = "$TMP/bin/timeout: invalid option -- '/'
+Try '$TMP/bin/timeout --help' for more information." ] ||
+    fail "run by its path: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" timeout --bogus 1 true 2>"$ERR"
+  expect_status 125 $? "link in PATH: --bogus"
+  [ "$(cat "$ERR")" = "timeout: unrecognized option '--bogus'
+Try 'timeout --help' for more information." ] ||
+    fail "found in PATH: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" LC_ALL=C timeout -v .2 sleep "$MARK" 2>"$ERR"
+  expect_status 124 $? "link in PATH: -v"
+  [ "$(cat "$ERR")" = "timeout: sending signal TERM to command 'sleep'" ] ||
+    fail "verbose: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" timeout --help >"$OUT"
+  expect_in "Usage: timeout [OPTION] DURATION COMMAND" "$OUT"
+  PATH="$TMP/bin:$PATH" timeout --version >"$OUT"
+  grep -Eq '^timeout \(cancelable\) [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" ||
+    fail "--version: $(cat "$OUT")"
+  # Not `cancelable`'s commands any more: "run" is the command to run.
+  PATH="$TMP/bin:$PATH" timeout run true 2>"$ERR"
+  expect_status 125 $? "link: run is not a duration"
+  expect_in "timeout: invalid time interval" "$ERR"
+  # The subcommand keeps its own name.
+  "$C" timeout -/ 1 true 2>"$ERR"
+  expect_in "cancelable timeout: invalid option -- '/'" "$ERR"
+  expect_in "Try 'cancelable timeout --help'" "$ERR"
+  no_leftovers
 }
 
 # ---- main

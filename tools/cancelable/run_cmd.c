@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gnu_compat.h"
 #include "report.h"
 #include "serve.h"
 #include "sigfwd.h"
@@ -297,7 +298,9 @@ int run_main(int argc, char **argv) {
   if (rc != 0) {
     cli_free_run(&o);
     if (rc == 2) printf("cancelable %s\n", cx_version_string());
-    return rc > 0 ? 0 : EXIT_TOOL_ERROR;
+    if (rc < 0) return EXIT_TOOL_ERROR;
+    /* --help or --version: 125 when it could not be written (/dev/full). */
+    return gnu_close_std(PROG) ? 0 : EXIT_TOOL_ERROR;
   }
   memset(&s, 0, sizeof s);
   s.o = &o;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "gnu_compat.h"
 #include "sigfwd.h"
 #include "signames.h"
 #include "statusline.h"
@@ -48,10 +49,22 @@ static void say(loop *l, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+/* Sends @signo (0: only SIGCONT, as GNU timeout) to the command's group
+ * (or the command alone with foreground), saying so with --verbose. */
 static void send_signal(loop *l, int signo) {
-  char name[16];
-  say(l, "sending signal %s to the process group of '%s'",
-      signame_name(signo, name, sizeof name), l->cfg->argv[0]);
+  const char *cmd = l->cfg->argv[0];
+  char buf[16];
+  const char *name = signame_name(signo, buf, sizeof buf);
+  if (l->cfg->verbose && l->cfg->gnu_messages) {
+    char *quoted = gnu_quote(cmd);
+    say(l, "sending signal %s to command %s", name,
+        quoted != NULL ? quoted : cmd);
+    free(quoted);
+  } else if (l->cfg->foreground) {
+    say(l, "sending signal %s to command '%s'", name, cmd);
+  } else {
+    say(l, "sending signal %s to the process group of '%s'", name, cmd);
+  }
   child_signal(&l->child, signo);
   if (signo == SIGKILL) l->res->killed = true;
 }
@@ -193,10 +206,10 @@ static bool wait_stopping(loop *l, double seconds) {
 static void stop_group(loop *l) {
   const supervise_config *cfg = l->cfg;
   double start = child_now(), left;
-  if (cfg->stop_signal != 0) {
-    send_signal(l, cfg->stop_signal);
-    l->res->stop_sent = true;
-  }
+  /* Signal 0 too: it is said with --verbose, and the group gets SIGCONT,
+   * as from GNU timeout -s 0; then only KILL after the grace stops it. */
+  send_signal(l, cfg->stop_signal);
+  if (cfg->stop_signal != 0) l->res->stop_sent = true;
   if (!wait_stopping(l, cfg->grace)) {
     send_signal(l, SIGKILL);
     wait_stopping(l, INFINITY);

@@ -29,6 +29,9 @@ typedef struct supervise_config {
   int death_signal;          /* the command's signal when the tool dies */
   bool watch_group;          /* kill the group when the tool dies (not with
                                 foreground) */
+  bool gnu_messages;         /* --verbose says "sending signal TERM to
+                                command 'x'" as GNU timeout (else names the
+                                process group) */
 } supervise_config;
 
 typedef struct supervise_result {
