@@ -499,6 +499,43 @@ t_run_signal_storm() {
   done
 }
 
+# SIGALRM sent to `run` means the time is up, as for `timeout` (issue 18,
+# item 5): a timeout, exit 124, reason timeout; a second ALRM while the
+# command is stopping sends the stop signal again (here USR1: the command
+# exits at the second).  A signal source for ALRM takes it instead: 123.
+t_run_alarm() {
+  need_python
+  local pid start cmd="n=0
+    trap 'n=\$((n + 1)); echo >> $TMP/USR1; [ \$n -ge 2 ] && exit 5' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  start=$(now)
+  "$C" run -t 300 -s USR1 -g 300 --report-file "$REPORT" -- sh -c "$cmd" &
+  pid=$!
+  wait_started
+  kill -ALRM "$pid"
+  within 10 test -s "$TMP/USR1" || fail "no stop signal after ALRM"
+  kill -ALRM "$pid"
+  wait "$pid"
+  expect_status 124 $? "ALRM to run"
+  elapsed_between "$start" 0 60 # not the grace of 300 s
+  expect_json "$REPORT" \
+    status '"cancelled"' \
+    reason '"timeout"' \
+    cancelled_by '"timeout"' \
+    message '"timed out (SIGALRM received)"' \
+    exit_status 124
+  rm -f "$TMP/started"
+  "$C" run -w "signal:ALRM OR timeout:300" --report-file "$REPORT" \
+    -- sh -c "$(started)" &
+  pid=$!
+  wait_started
+  kill -ALRM "$pid"
+  wait "$pid"
+  expect_status 123 $? "ALRM to run with a signal source for it"
+  expect_json "$REPORT" cancelled_by '"signal"'
+  no_leftovers
+}
+
 # HUP is not a cancel signal by default: it is forwarded.
 t_run_signal_hup() {
   "$C" run -- sh -c "$(started)" &
@@ -1020,6 +1057,64 @@ t_timeout_own_signal() {
   done
   expect_status 7 "${status[0]}" "GNU timeout, USR1 to it"
   expect_status 7 "${status[1]}" "cancelable timeout, USR1 to it"
+  no_leftovers
+}
+
+# SIGALRM sent to the tool means the time is up, as GNU's own timer
+# (issue 18, item 5): the command gets the timeout signal (here INT, which
+# it traps to exit 7) and the status is 124, or the command's 7 with
+# --preserve-status.  GNU timeout and ours alike.
+t_timeout_alarm() {
+  need_defaults
+  local t p pid status cmd="trap 'exit 7' INT
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  local tools=(ours)
+  command -v "$GNU_TIMEOUT" >/dev/null && tools+=(gnu)
+  for p in "" --preserve-status; do
+    for t in "${tools[@]}"; do
+      rm -f "$TMP/started"
+      if [ "$t" = gnu ]; then
+        $DEFAULTS "$GNU_TIMEOUT" $p -s INT 300 sh -c "$cmd" &
+      else
+        $DEFAULTS "$C" timeout $p -s INT 300 sh -c "$cmd" &
+      fi
+      pid=$!
+      wait_started
+      kill -ALRM "$pid"
+      wait "$pid"
+      status=$?
+      if [ -n "$p" ]; then
+        expect_status 7 "$status" "$t timeout $p, ALRM to it"
+      else
+        expect_status 124 "$status" "$t timeout, ALRM to it"
+      fi
+    done
+  done
+  no_leftovers
+}
+
+# Cascaded timeouts: the outer one's timeout signal is ALRM, which the
+# inner one (this tool) takes for its own timeout: its command gets INT,
+# exits 7, and the inner status 124 comes out through the outer
+# --preserve-status.  With -k, a command that ignores INT gets KILL after
+# the inner grace: 137.  The outer one is this tool, then GNU's.
+t_timeout_alarm_cascade() {
+  need_defaults
+  local outer start
+  local traps="trap 'exit 7' INT; while :; do sleep 0.1; done; : $MARK"
+  local deaf="trap '' INT; while :; do sleep 0.1; done; : $MARK"
+  local outers=("$C timeout")
+  command -v "$GNU_TIMEOUT" >/dev/null && outers+=("$GNU_TIMEOUT")
+  for outer in "${outers[@]}"; do
+    start=$(now)
+    $DEFAULTS $outer --preserve-status -s ALRM 1 \
+      "$C" timeout -s INT 300 sh -c "$traps"
+    expect_status 124 $? "$outer -s ALRM 1 cancelable timeout -s INT 300"
+    $DEFAULTS $outer --preserve-status -s ALRM 1 \
+      "$C" timeout -k .5 -s INT 300 sh -c "$deaf"
+    expect_status 137 $? "$outer -s ALRM 1 cancelable timeout -k .5 -s INT"
+    elapsed_between "$start" 2.4 60
+  done
   no_leftovers
 }
 

@@ -89,12 +89,14 @@ static int add_sources(run_state *s) {
   return rc;
 }
 
-/* Catches the forwardable signals that no source watches. */
+/* Catches the forwardable signals that no source watches, and ALRM, the
+ * time is up (supervise_config.alarm_signal), unless a source watches it. */
 static int catch_forwarded(run_state *s) {
-  int sigs[sizeof forwardable / sizeof forwardable[0]];
+  int sigs[sizeof forwardable / sizeof forwardable[0] + 1];
   size_t n = 0;
   for (size_t i = 0; i < sizeof forwardable / sizeof forwardable[0]; i++)
     if (!s->watched[forwardable[i]]) sigs[n++] = forwardable[i];
+  if (!s->watched[SIGALRM]) sigs[n++] = SIGALRM;
   return sigfwd_catch(sigs, n);
 }
 
@@ -201,7 +203,11 @@ static int supervise_and_exit(run_state *s) {
                           .live = o->progress,
                           .verbose = o->verbose,
                           .death_signal = SIGKILL,
-                          .watch_group = true};
+                          .watch_group = true,
+                          /* ALRM: the time is up, as for GNU timeout (a
+                           * cascade: timeout -s ALRM 60 cancelable run
+                           * ...); a signal source for it comes first. */
+                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);

@@ -4,11 +4,12 @@
  * (124 timed out, 125 own failure, 126 not executable, 127 not found,
  * 128+N killed by signal N, 137 after SIGKILL), built on an operation with
  * a timeout.  Like GNU timeout, it forwards INT, QUIT, HUP, TERM and the
- * timeout signal to the command, does not stop the command's leftover
- * children when the command ends by itself, and when it dies the command
- * alone gets the timeout signal (`cancelable run` does more).  Its messages are
- * GNU's word for word (getopt's, the quoting, the write error at exit), under
- * its own name or, run as `timeout`, under that one. */
+ * timeout signal to the command, takes ALRM for "time is up", does not stop
+ * the command's leftover children when the command ends by itself, and when
+ * it dies the command alone gets the timeout signal (`cancelable run` does
+ * more).  Its messages are GNU's word for word (getopt's, the quoting, the
+ * write error at exit), under its own name or, run as `timeout`, under
+ * that one. */
 #include <cancelable.h>
 #include <errno.h>
 #include <getopt.h>
@@ -81,9 +82,10 @@ static void usage(FILE *f) {
       "m, h or d; 0 disables the timeout, a positive DURATION is at\n"
       "least 1 ns (1e-10000 times out at once).\n"
       "\n"
-      "INT, QUIT, HUP, TERM and SIGNAL are forwarded to COMMAND.  Run as\n"
-      "'timeout' (a link or a copy of that name), this tool is\n"
-      "`cancelable timeout`.\n"
+      "SIGALRM sent to this tool means the time is up: COMMAND gets SIGNAL\n"
+      "as at the timeout (for cascaded timeouts).  INT, QUIT, HUP, TERM\n"
+      "and SIGNAL are forwarded to COMMAND.  Run as 'timeout' (a link or a\n"
+      "copy of that name), this tool is `cancelable timeout`.\n"
       "\n"
       "Exit status: 124 if COMMAND times out (and --preserve-status is not\n"
       "given), 125 if this tool fails, 126 if COMMAND is found but cannot\n"
@@ -187,10 +189,11 @@ static int exit_status(const timeout_options *o, const supervise_result *r) {
 
 /* Whether the tool catches @signo, as GNU timeout's cleanup() does: INT,
  * QUIT, HUP, TERM and the timeout signal, forwarded to the command, if it
- * can be caught (GNU's own SIGCHLD handler wins over that one's). */
+ * can be caught (GNU's own SIGCHLD handler wins over that one's), and ALRM,
+ * the time is up (supervise_config.alarm_signal). */
 static bool caught(int signo, const timeout_options *o) {
   return signo == SIGINT || signo == SIGQUIT || signo == SIGHUP ||
-         signo == SIGTERM ||
+         signo == SIGTERM || signo == SIGALRM ||
          (signo == o->signal && signo != SIGKILL && signo != SIGSTOP &&
           signo != SIGCHLD);
 }
@@ -217,7 +220,9 @@ static int run(const timeout_options *o, bool *timed_out) {
                           .kill_after_forward = o->kill_after,
                           .verbose = o->verbose,
                           .death_signal = o->signal,
-                          .gnu_messages = true};
+                          .gnu_messages = true,
+                          .alarm_signal = SIGALRM,
+                          .alarm_kill = !isinf(o->kill_after)};
   cx_op_options opts = CX_OP_OPTIONS_INIT;
   supervise_result res;
   progress_state st;
