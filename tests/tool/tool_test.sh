@@ -618,6 +618,39 @@ t_run_stop_signal() {
   no_leftovers
 }
 
+# Signal 0 as the stop signal (issue 18, item 13), as GNU timeout -s 0:
+# nothing is sent but SIGCONT, and the command runs on until KILL after
+# the grace, or, with -g inf, until it ends by itself; the status is the
+# timeout's.  -v says each step.
+t_run_stop_signal_zero() {
+  need_python
+  local start trap="trap 'echo > $TMP/got' TERM INT"
+  start=$(now)
+  LC_ALL=C "$C" run -v -t .3 -s 0 -g .5 --report-file "$REPORT" -- \
+    sh -c "$trap; while :; do sleep 0.1; done; : $MARK" 2>"$ERR"
+  expect_status 124 $? "-s 0 -g .5"
+  elapsed_between "$start" 0.7 30
+  [ ! -e "$TMP/got" ] || fail "-s 0 sent a signal the command caught"
+  expect_json "$REPORT" \
+    stop_signal_sent false \
+    killed true \
+    signal '"KILL"' \
+    exit_status 124
+  # Then KILL (again while members of the group are left, dying).
+  [ "$(head -n 1 "$ERR")" = "cancelable run: sending signal 0 to the process group of 'sh'" ] &&
+    [ "$(tail -n +2 "$ERR" | sort -u)" = "cancelable run: sending signal KILL to the process group of 'sh'" ] ||
+    fail "-v -s 0: $(cat "$ERR")"
+  start=$(now)
+  "$C" run -t .3 -s 0 -g inf --report-file "$REPORT" -- \
+    sh -c "$trap; sleep 1; exit 3; : $MARK"
+  expect_status 124 $? "-s 0 -g inf"
+  elapsed_between "$start" 0.9 30
+  expect_json "$REPORT" exit_code 3 killed false
+  "$C" run -t .3 -s 0 -g inf --preserve-status -- sh -c "sleep 1; exit 3"
+  expect_status 3 $? "-s 0 -g inf --preserve-status"
+  no_leftovers
+}
+
 # A command that ignores TERM gets KILL after the grace period.
 t_run_grace_kill() {
   need_python
@@ -723,6 +756,13 @@ t_run_bad_options() {
   bad_usage "cannot open" run --report-file "$TMP/no/such/dir/r" -- true
   bad_usage "--interval" run -i 0 -- true
   bad_usage "check --id" run --id "" -- true
+  # A source that cannot be made names its argument (issue 18, item 13).
+  bad_usage "cannot create the disk source for '$TMP/no/such':" \
+    run -w "disk:50,$TMP/no/such" -- true
+  expect_in "No such file or directory" "$ERR"
+  bad_usage "disk source for '/etc/passwd/x'" run --max-disk 50,/etc/passwd/x \
+    -- true
+  bad_usage "invalid signal '-1'" run -s -1 -- true
 }
 
 # --serve (issue 15 part 5): the run's op over HTTP.  The URL line on

@@ -78,7 +78,8 @@ void cli_run_usage(FILE *f) {
       "\n"
       "Stopping:\n"
       "  -s, --stop-signal=SIG     sent to the group on cancel (default "
-      "TERM)\n"
+      "TERM;\n"
+      "                            0: none, only KILL after the grace)\n"
       "  -g, --grace=DURATION      then SIGKILL after DURATION\n"
       "  -k, --kill-after=DURATION (the same; default 10s, 'inf': never)\n"
       "      --foreground          no process group: signal COMMAND only\n"
@@ -220,7 +221,7 @@ static int apply(run_options *o, int opt, const char *arg) {
       return 0;
     case 's':
       signo = signame_parse(arg);
-      if (signo <= 0) return usage_error("invalid signal '%s'", arg);
+      if (signo < 0) return usage_error("invalid signal '%s'", arg);
       o->stop_signal = signo;
       return 0;
     case 'g':

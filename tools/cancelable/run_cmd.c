@@ -110,9 +110,13 @@ static int create_op(run_state *s) {
   opts.register_op = s->o->serve; /* the server shows the registry */
   rc = cx_op_create(&s->op, &opts);
   free(copy);
-  if (rc != 0)
-    fprintf(stderr, PROG ": cannot create the operation: %s%s\n",
-            cx_strerror(rc), s->o->id != NULL ? " (check --id)" : "");
+  if (rc != 0 && s->o->id != NULL)
+    fprintf(stderr,
+            PROG ": cannot create the operation: %s (check --id '%s')\n",
+            cx_strerror(rc), s->o->id);
+  else if (rc != 0)
+    fprintf(stderr, PROG ": cannot create the operation: %s\n",
+            cx_strerror(rc));
   return rc;
 }
 
