@@ -3,7 +3,7 @@
  * the arguments after "run".  The parser never exits or runs anything (it
  * returns 1 for --help and 2 for --version, and only prints); it returns
  * 0, 1, 2, -EINVAL or -ENOMEM; what it accepts is consistent (a command,
- * positive finite interval, a catchable stop signal, every --when
+ * positive finite interval, a stop signal (0 for none), every --when
  * expression round-trips through its canonical form); and
  * cli_free_run() frees everything whatever happened.  Run it with
  * -close_fd_mask=3: the usage and the errors go to stdout and stderr. */
@@ -38,7 +38,7 @@ static void check_options(const run_options *o) {
   FUZZ_CHECK(o->timeout >= 0 && !isnan(o->timeout));
   FUZZ_CHECK(o->interval > 0 && isfinite(o->interval));
   FUZZ_CHECK(o->grace >= 0 && !isnan(o->grace));
-  FUZZ_CHECK(o->stop_signal >= 1 && o->stop_signal <= SIGRTMAX);
+  FUZZ_CHECK(o->stop_signal >= 0 && o->stop_signal <= SIGRTMAX);
   for (size_t i = 0; i < o->nwhens; i++) check_when(o->whens[i]);
   for (size_t i = 0; i < o->nleaves; i++) {
     const expr_leaf *l = &o->leaves[i];

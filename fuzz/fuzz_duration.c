@@ -1,6 +1,7 @@
 /* fuzz/fuzz_duration.c - GNU timeout-style durations
  * (tools/cancelable/duration.c).  Every input parses to a non-negative
- * number of seconds (finite up to DURATION_MAX_SECONDS, else infinite) or
+ * number of seconds (0, or from DURATION_MIN_SECONDS: a positive one is
+ * never shorter; finite up to DURATION_MAX_SECONDS, else infinite) or
  * fails with -EINVAL leaving the output alone; a parsed finite duration
  * printed with 17 digits, with or without the "s" suffix, parses back to
  * the same value, and one in minutes to 60 times it. */
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else {
     FUZZ_CHECK(!isnan(d) && !signbit(d));
     FUZZ_CHECK(isinf(d) || d <= DURATION_MAX_SECONDS);
+    FUZZ_CHECK(d == 0 || d >= DURATION_MIN_SECONDS);
     if (isfinite(d)) {
       snprintf(again, sizeof again, "%.17g", d);
       FUZZ_CHECK(duration_parse(again, &d2) == 0 && d2 == d);

@@ -59,6 +59,29 @@ static void test_duration_infinite(void **state) {
   assert_true(isinf(d));
 }
 
+/* A positive duration is never "no timeout": below the timer's step, down
+ * to one that underflows a double, it is one step (coreutils 9.7). */
+static void test_duration_tiny(void **state) {
+  static const char *tiny[] = {"1e-10000", "1e-400m", "0x1p-2000",
+                               "1e-320",   "1e-12",   "4e-10s"};
+  double d;
+  (void)state;
+  for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+    d = 0;
+    CX_ASSERT_OK(duration_parse(tiny[i], &d));
+    assert_true(d == DURATION_MIN_SECONDS);
+  }
+  /* A zero is still none, however it is written; 2 ns stays 2 ns. */
+  CX_ASSERT_OK(duration_parse("0e-10000", &d));
+  assert_true(d == 0);
+  CX_ASSERT_OK(duration_parse("0.0s", &d));
+  assert_true(d == 0);
+  CX_ASSERT_OK(duration_parse("2e-9", &d));
+  assert_true(d == 2e-9);
+  /* A negative one that underflows is still negative. */
+  CX_ASSERT_ERR(-EINVAL, duration_parse("-1e-10000", &d));
+}
+
 static void test_duration_invalid(void **state) {
   static const char *bad[] = {"",    "abc", "-1",    "1x", "1ss", "1 ",
                               "nan", "s",   "1.5.5", "-0", "1m2"};
@@ -91,6 +114,14 @@ static void test_signames(void **state) {
   CX_ASSERT_ERR(-EINVAL, signame_parse("RTMIN+999"));
   assert_string_equal(signame_name(SIGTERM, buf, sizeof buf), "TERM");
   assert_string_equal(signame_name(SIGRTMIN + 1, buf, sizeof buf), "RTMIN+1");
+  /* GNU's sig2str() names, which timeout --verbose prints. */
+  assert_string_equal(signame_name(SIGRTMIN, buf, sizeof buf), "RTMIN");
+  assert_string_equal(signame_name(SIGRTMAX, buf, sizeof buf), "RTMAX");
+  assert_string_equal(signame_name(SIGRTMAX - 1, buf, sizeof buf), "RTMAX-1");
+  assert_string_equal(signame_name(SIGIO, buf, sizeof buf), "POLL");
+  assert_string_equal(signame_name(SIGABRT, buf, sizeof buf), "ABRT");
+  assert_string_equal(signame_name(SIGCHLD, buf, sizeof buf), "CHLD");
+  assert_string_equal(signame_name(0, buf, sizeof buf), "0");
   assert_int_equal(signame_parse(signame_name(SIGRTMAX - 2, buf, sizeof buf)),
                    SIGRTMAX - 2);
 }
@@ -897,6 +928,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/tool/duration/valid", test_duration_valid),
     CX_TEST("/tool/duration/infinite", test_duration_infinite),
     CX_TEST("/tool/duration/invalid", test_duration_invalid),
+    CX_TEST("/tool/duration/tiny", test_duration_tiny),
     CX_TEST("/tool/signames", test_signames),
     CX_TEST("/tool/expr/leaves", test_expr_leaves),
     CX_TEST("/tool/expr/precedence", test_expr_precedence),

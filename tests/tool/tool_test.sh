@@ -203,6 +203,15 @@ need_python() {
   command -v "$PY" >/dev/null || skip "python3 is needed to read JSON"
 }
 
+# gnu_at_least VERSION: GNU_TIMEOUT is coreutils VERSION or newer (for the
+# behaviours GNU changed: compare only with a GNU timeout that has them).
+gnu_at_least() {
+  local v
+  v=$("$GNU_TIMEOUT" --version 2>/dev/null |
+    sed -n '1s/^timeout (GNU coreutils) \([0-9][0-9.]*\)$/\1/p')
+  [ -n "$v" ] && printf '%s\n%s\n' "$1" "$v" | sort -V -C
+}
+
 # ---- cancelable run
 
 t_run_exit_status() {
@@ -490,6 +499,43 @@ t_run_signal_storm() {
   done
 }
 
+# SIGALRM sent to `run` means the time is up, as for `timeout` (issue 18,
+# item 5): a timeout, exit 124, reason timeout; a second ALRM while the
+# command is stopping sends the stop signal again (here USR1: the command
+# exits at the second).  A signal source for ALRM takes it instead: 123.
+t_run_alarm() {
+  need_python
+  local pid start cmd="n=0
+    trap 'n=\$((n + 1)); echo >> $TMP/USR1; [ \$n -ge 2 ] && exit 5' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  start=$(now)
+  "$C" run -t 300 -s USR1 -g 300 --report-file "$REPORT" -- sh -c "$cmd" &
+  pid=$!
+  wait_started
+  kill -ALRM "$pid"
+  within 10 test -s "$TMP/USR1" || fail "no stop signal after ALRM"
+  kill -ALRM "$pid"
+  wait "$pid"
+  expect_status 124 $? "ALRM to run"
+  elapsed_between "$start" 0 60 # not the grace of 300 s
+  expect_json "$REPORT" \
+    status '"cancelled"' \
+    reason '"timeout"' \
+    cancelled_by '"timeout"' \
+    message '"timed out (SIGALRM received)"' \
+    exit_status 124
+  rm -f "$TMP/started"
+  "$C" run -w "signal:ALRM OR timeout:300" --report-file "$REPORT" \
+    -- sh -c "$(started)" &
+  pid=$!
+  wait_started
+  kill -ALRM "$pid"
+  wait "$pid"
+  expect_status 123 $? "ALRM to run with a signal source for it"
+  expect_json "$REPORT" cancelled_by '"signal"'
+  no_leftovers
+}
+
 # HUP is not a cancel signal by default: it is forwarded.
 t_run_signal_hup() {
   "$C" run -- sh -c "$(started)" &
@@ -572,6 +618,39 @@ t_run_stop_signal() {
   no_leftovers
 }
 
+# Signal 0 as the stop signal (issue 18, item 13), as GNU timeout -s 0:
+# nothing is sent but SIGCONT, and the command runs on until KILL after
+# the grace, or, with -g inf, until it ends by itself; the status is the
+# timeout's.  -v says each step.
+t_run_stop_signal_zero() {
+  need_python
+  local start trap="trap 'echo > $TMP/got' TERM INT"
+  start=$(now)
+  LC_ALL=C "$C" run -v -t .3 -s 0 -g .5 --report-file "$REPORT" -- \
+    sh -c "$trap; while :; do sleep 0.1; done; : $MARK" 2>"$ERR"
+  expect_status 124 $? "-s 0 -g .5"
+  elapsed_between "$start" 0.7 30
+  [ ! -e "$TMP/got" ] || fail "-s 0 sent a signal the command caught"
+  expect_json "$REPORT" \
+    stop_signal_sent false \
+    killed true \
+    signal '"KILL"' \
+    exit_status 124
+  # Then KILL (again while members of the group are left, dying).
+  [ "$(head -n 1 "$ERR")" = "cancelable run: sending signal 0 to the process group of 'sh'" ] &&
+    [ "$(tail -n +2 "$ERR" | sort -u)" = "cancelable run: sending signal KILL to the process group of 'sh'" ] ||
+    fail "-v -s 0: $(cat "$ERR")"
+  start=$(now)
+  "$C" run -t .3 -s 0 -g inf --report-file "$REPORT" -- \
+    sh -c "$trap; sleep 1; exit 3; : $MARK"
+  expect_status 124 $? "-s 0 -g inf"
+  elapsed_between "$start" 0.9 30
+  expect_json "$REPORT" exit_code 3 killed false
+  "$C" run -t .3 -s 0 -g inf --preserve-status -- sh -c "sleep 1; exit 3"
+  expect_status 3 $? "-s 0 -g inf --preserve-status"
+  no_leftovers
+}
+
 # A command that ignores TERM gets KILL after the grace period.
 t_run_grace_kill() {
   need_python
@@ -603,6 +682,21 @@ t_run_leftovers() {
   expect_json "$REPORT" \
     leftovers_stopped true \
     status '"completed"'
+  no_leftovers
+}
+
+# A positive duration too small for a double is the smallest timer step,
+# not "no timeout" (issue 18, item 7): the timeout fires at once, and a
+# grace that small sends KILL at once.
+t_run_tiny_duration() {
+  local start
+  start=$(now)
+  "$C" run -t 1e-10000 -- sleep "$MARK"
+  expect_status 124 $? "run -t 1e-10000"
+  "$C" run -t 1e-400m -g 1e-10000 -- \
+    sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  expect_status 124 $? "run -t 1e-400m -g 1e-10000"
+  elapsed_between "$start" 0 20
   no_leftovers
 }
 
@@ -662,6 +756,13 @@ t_run_bad_options() {
   bad_usage "cannot open" run --report-file "$TMP/no/such/dir/r" -- true
   bad_usage "--interval" run -i 0 -- true
   bad_usage "check --id" run --id "" -- true
+  # A source that cannot be made names its argument (issue 18, item 13).
+  bad_usage "cannot create the disk source for '$TMP/no/such':" \
+    run -w "disk:50,$TMP/no/such" -- true
+  expect_in "No such file or directory" "$ERR"
+  bad_usage "disk source for '/etc/passwd/x'" run --max-disk 50,/etc/passwd/x \
+    -- true
+  bad_usage "invalid signal '-1'" run -s -1 -- true
 }
 
 # --serve (issue 15 part 5): the run's op over HTTP.  The URL line on
@@ -1001,6 +1102,64 @@ t_timeout_own_signal() {
   no_leftovers
 }
 
+# SIGALRM sent to the tool means the time is up, as GNU's own timer
+# (issue 18, item 5): the command gets the timeout signal (here INT, which
+# it traps to exit 7) and the status is 124, or the command's 7 with
+# --preserve-status.  GNU timeout and ours alike.
+t_timeout_alarm() {
+  need_defaults
+  local t p pid status cmd="trap 'exit 7' INT
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK"
+  local tools=(ours)
+  command -v "$GNU_TIMEOUT" >/dev/null && tools+=(gnu)
+  for p in "" --preserve-status; do
+    for t in "${tools[@]}"; do
+      rm -f "$TMP/started"
+      if [ "$t" = gnu ]; then
+        $DEFAULTS "$GNU_TIMEOUT" $p -s INT 300 sh -c "$cmd" &
+      else
+        $DEFAULTS "$C" timeout $p -s INT 300 sh -c "$cmd" &
+      fi
+      pid=$!
+      wait_started
+      kill -ALRM "$pid"
+      wait "$pid"
+      status=$?
+      if [ -n "$p" ]; then
+        expect_status 7 "$status" "$t timeout $p, ALRM to it"
+      else
+        expect_status 124 "$status" "$t timeout, ALRM to it"
+      fi
+    done
+  done
+  no_leftovers
+}
+
+# Cascaded timeouts: the outer one's timeout signal is ALRM, which the
+# inner one (this tool) takes for its own timeout: its command gets INT,
+# exits 7, and the inner status 124 comes out through the outer
+# --preserve-status.  With -k, a command that ignores INT gets KILL after
+# the inner grace: 137.  The outer one is this tool, then GNU's.
+t_timeout_alarm_cascade() {
+  need_defaults
+  local outer start
+  local traps="trap 'exit 7' INT; while :; do sleep 0.1; done; : $MARK"
+  local deaf="trap '' INT; while :; do sleep 0.1; done; : $MARK"
+  local outers=("$C timeout")
+  command -v "$GNU_TIMEOUT" >/dev/null && outers+=("$GNU_TIMEOUT")
+  for outer in "${outers[@]}"; do
+    start=$(now)
+    $DEFAULTS $outer --preserve-status -s ALRM 1 \
+      "$C" timeout -s INT 300 sh -c "$traps"
+    expect_status 124 $? "$outer -s ALRM 1 cancelable timeout -s INT 300"
+    $DEFAULTS $outer --preserve-status -s ALRM 1 \
+      "$C" timeout -k .5 -s INT 300 sh -c "$deaf"
+    expect_status 137 $? "$outer -s ALRM 1 cancelable timeout -k .5 -s INT"
+    elapsed_between "$start" 2.4 60
+  done
+  no_leftovers
+}
+
 # The storm against `timeout`: it forwards HUP, QUIT and INT (10 000
 # signals with WINCH, CHLD, CONT and URG), then TERM until it exits: the
 # command dies of the forwarded TERM, so the status is 143, as GNU's.
@@ -1035,11 +1194,217 @@ t_timeout_tool_killed() {
   no_leftovers
 }
 
+# A positive duration too small for a double times out at once, as GNU
+# timeout does since coreutils 9.7 (before, it meant "no timeout"); -k that
+# small sends KILL right after the first signal.  Compared with a GNU
+# timeout that new.
+t_timeout_tiny_duration() {
+  local start d
+  start=$(now)
+  for d in 1e-10000 1e-400m 1e-12; do
+    "$C" timeout "$d" sleep "$MARK"
+    expect_status 124 $? "timeout $d"
+  done
+  "$C" timeout -k 1e-10000 0.5 \
+    sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+  expect_status 137 $? "timeout -k 1e-10000"
+  elapsed_between "$start" 0.4 20
+  if gnu_at_least 9.7; then
+    compare 1e-10000 sleep "$MARK"
+    compare -k 1e-10000 0.5 \
+      sh -c "trap '' TERM; while :; do sleep 0.1; done; : $MARK"
+    compared
+  fi
+  no_leftovers
+}
+
+# as_timeout: $TMP/bin/timeout, a symbolic link named timeout to the tool,
+# which then is `cancelable timeout` under the name `timeout`.
+as_timeout() {
+  local target=$C
+  [[ $target == /* ]] || target=$PWD/$target
+  mkdir -p "$TMP/bin"
+  ln -sf "$target" "$TMP/bin/timeout"
+}
+
+# same_messages ARGS...: GNU timeout and the tool run as `timeout`, both
+# with argv[0] "timeout" (as when found in PATH: messages start with
+# "timeout:"), exit with the same status and write the same standard
+# error, word for word, in the C locale and in C.UTF-8 (where the quotes
+# around names are curly ones); stdin and stdout /dev/null.
+same_messages() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  as_timeout
+  local loc g o
+  for loc in C C.UTF-8; do
+    (export LC_ALL=$loc; unset LANGUAGE; exec -a timeout "$GNU_TIMEOUT" "$@") \
+      </dev/null >/dev/null 2>"$TMP/gnu.msg"
+    g=$?
+    (export LC_ALL=$loc; unset LANGUAGE; exec -a timeout "$TMP/bin/timeout" "$@") \
+      </dev/null >/dev/null 2>"$TMP/ours.msg"
+    o=$?
+    [ "$g" = "$o" ] ||
+      fail "LC_ALL=$loc timeout $*: GNU exits $g, ours $o"
+    cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" || {
+      diff -u "$TMP/gnu.msg" "$TMP/ours.msg" >&2
+      fail "LC_ALL=$loc timeout $*: not GNU's messages"
+    }
+  done
+  echo "timeout $*: $o, $(wc -l <"$TMP/ours.msg") lines as GNU's"
+}
+
+# -v says each signal sent as GNU does (issue 18, item 6): the timeout
+# signal, KILL after -k, a forwarded signal, signal 0 ("0" since coreutils
+# 9.10, "EXIT" before), in GNU's words and signal names.
 t_timeout_verbose() {
+  local loop="trap '' TERM; while :; do sleep 0.1; done; : $MARK"
   compare -v .5 sleep "$MARK"
   compared
-  expect_in "sending signal TERM" "$TMP/ours.0.err"
-  expect_in "sending signal TERM" "$TMP/gnu.0.err"
+  expect_in "sending signal TERM to command" "$TMP/ours.0.err"
+  expect_in "sending signal TERM to command" "$TMP/gnu.0.err"
+  same_messages -v .2 sleep "$MARK"
+  same_messages -v -k .2 .2 sh -c "$loop"
+  same_messages -v -s RTMIN .2 sleep "$MARK"
+  same_messages -v -s RTMAX-1 .2 sleep "$MARK"
+  same_messages -v -s IO .2 sleep "$MARK"
+  if gnu_at_least 9.10; then
+    same_messages -v -s 0 -k .2 .2 sleep "$MARK"
+  fi
+  LC_ALL=C "$C" timeout -v -s 0 -k .2 .2 sleep "$MARK" 2>"$ERR"
+  expect_status 137 $? "-s 0 -k .2"
+  [ "$(cat "$ERR")" = "cancelable timeout: sending signal 0 to command 'sleep'
+cancelable timeout: sending signal KILL to command 'sleep'" ] ||
+    fail "-v -s 0: not one line per signal"
+  no_leftovers
+}
+
+# A forwarded signal is said too, in the same words as GNU's.
+t_timeout_verbose_forward() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  as_timeout
+  local t pid cmd="trap 'exit 3' HUP; echo \$\$ > $TMP/started
+    while :; do sleep 0.1; done; : $MARK"
+  for t in gnu ours; do
+    rm -f "$TMP/started"
+    if [ "$t" = gnu ]; then
+      (export LC_ALL=C; exec -a timeout "$GNU_TIMEOUT" -v 300 sh -c "$cmd") \
+        2>"$TMP/$t.msg" &
+    else
+      (export LC_ALL=C; exec -a timeout "$TMP/bin/timeout" -v 300 sh -c "$cmd") \
+        2>"$TMP/$t.msg" &
+    fi
+    pid=$!
+    wait_started
+    kill -HUP "$pid"
+    wait "$pid"
+    expect_status 3 $? "$t timeout -v, HUP forwarded"
+  done
+  cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" || {
+    diff -u "$TMP/gnu.msg" "$TMP/ours.msg" >&2
+    fail "forwarded HUP: not GNU's message"
+  }
+  expect_in "timeout: sending signal HUP to command 'sh'" "$TMP/ours.msg"
+  no_leftovers
+}
+
+# Usage errors and failures say what GNU says, word for word (issue 18,
+# item 8): getopt's messages, the bare pointer to --help for a missing
+# operand, quoted names (curly quotes in UTF-8, octal escapes for bytes
+# that are not printable), exit 125 / 126 / 127.
+t_timeout_messages() {
+  printf 'echo hi\n' >"$TMP/noexec"
+  chmod 644 "$TMP/noexec"
+  same_messages -/ 1 true
+  same_messages --bogus 1 true
+  same_messages -k
+  same_messages --kill-after
+  same_messages --ver 1 true
+  same_messages --foreground=x 1 true
+  same_messages -h
+  same_messages 1x true
+  same_messages -k x 1 true
+  same_messages "" true
+  same_messages -s FOO 1 true
+  same_messages -s "" 1 true
+  same_messages 1
+  same_messages
+  same_messages 1 "no-such-command-$MARK"
+  same_messages 1 "$TMP/noexec"
+  same_messages 1 "$(printf 'caf\303\251\377\tx\\y-%s' "$MARK")"
+  same_messages 1 "it's ‘quoted’ $MARK"
+}
+
+# --help and --version to a full device: "write error" and 125, as GNU's
+# close_stdout() (issue 18, item 8); the same for `cancelable`'s own.
+t_timeout_write_error() {
+  [ -w /dev/full ] || skip "/dev/full is needed"
+  local opt g
+  for opt in --help --version; do
+    "$C" timeout "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable timeout $opt >/dev/full"
+    [ "$(cat "$ERR")" = "cancelable timeout: write error: No space left on device" ] ||
+      fail "timeout $opt >/dev/full: $(cat "$ERR")"
+    "$C" "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable $opt >/dev/full"
+    expect_in "cancelable: write error:" "$ERR"
+    "$C" run "$opt" >/dev/full 2>"$ERR"
+    expect_status 125 $? "cancelable run $opt >/dev/full"
+    expect_in "cancelable run: write error:" "$ERR"
+    "$C" timeout "$opt" >/dev/null
+    expect_status 0 $? "cancelable timeout $opt"
+    if command -v "$GNU_TIMEOUT" >/dev/null; then
+      as_timeout
+      (exec -a timeout "$GNU_TIMEOUT" "$opt") >/dev/full 2>"$TMP/gnu.msg"
+      g=$?
+      (exec -a timeout "$TMP/bin/timeout" "$opt") >/dev/full 2>"$TMP/ours.msg"
+      expect_status "$g" $? "timeout $opt >/dev/full as GNU"
+      cmp -s "$TMP/gnu.msg" "$TMP/ours.msg" ||
+        fail "$opt >/dev/full: GNU says $(cat "$TMP/gnu.msg")," \
+          "ours $(cat "$TMP/ours.msg")"
+    fi
+  done
+}
+
+# Run through a link named timeout, the tool is `cancelable timeout` and
+# names itself as invoked, as GNU timeout does: "timeout:" found in PATH,
+# the path it was run by otherwise (issue 18, item 12).
+t_timeout_as_link() {
+  as_timeout
+  local start
+  start=$(now)
+  "$TMP/bin/timeout" .5 sleep "$MARK"
+  expect_status 124 $? "link: timeout .5"
+  elapsed_between "$start" 0.4 30
+  "$TMP/bin/timeout" 5 sh -c 'exit 3'
+  expect_status 3 $? "link: exit 3"
+  "$TMP/bin/timeout" -/ 1 true 2>"$ERR"
+  expect_status 125 $? "link: -/"
+  [ "$(cat "$ERR")" = "$TMP/bin/timeout: invalid option -- '/'
+Try '$TMP/bin/timeout --help' for more information." ] ||
+    fail "run by its path: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" timeout --bogus 1 true 2>"$ERR"
+  expect_status 125 $? "link in PATH: --bogus"
+  [ "$(cat "$ERR")" = "timeout: unrecognized option '--bogus'
+Try 'timeout --help' for more information." ] ||
+    fail "found in PATH: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" LC_ALL=C timeout -v .2 sleep "$MARK" 2>"$ERR"
+  expect_status 124 $? "link in PATH: -v"
+  [ "$(cat "$ERR")" = "timeout: sending signal TERM to command 'sleep'" ] ||
+    fail "verbose: $(cat "$ERR")"
+  PATH="$TMP/bin:$PATH" timeout --help >"$OUT"
+  expect_in "Usage: timeout [OPTION] DURATION COMMAND" "$OUT"
+  PATH="$TMP/bin:$PATH" timeout --version >"$OUT"
+  grep -Eq '^timeout \(cancelable\) [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" ||
+    fail "--version: $(cat "$OUT")"
+  # Not `cancelable`'s commands any more: "run" is the command to run.
+  PATH="$TMP/bin:$PATH" timeout run true 2>"$ERR"
+  expect_status 125 $? "link: run is not a duration"
+  expect_in "timeout: invalid time interval" "$ERR"
+  # The subcommand keeps its own name.
+  "$C" timeout -/ 1 true 2>"$ERR"
+  expect_in "cancelable timeout: invalid option -- '/'" "$ERR"
+  expect_in "Try 'cancelable timeout --help'" "$ERR"
+  no_leftovers
 }
 
 # ---- main

@@ -317,8 +317,8 @@ bool child_update(child *c) {
 
 void child_signal(const child *c, int signo) {
   pid_t target = c->group ? -c->pid : c->pid;
-  if (c->pid <= 0 || signo == 0) return;
-  kill(target, signo);
+  if (c->pid <= 0) return;
+  if (signo != 0) kill(target, signo);
   if (signo != SIGKILL && signo != SIGCONT) kill(target, SIGCONT);
 }
 

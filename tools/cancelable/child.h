@@ -63,7 +63,8 @@ bool child_update(child *c);
 
 /* child_signal: send @signo to the command's group (or to the command
  * alone without a group), followed by SIGCONT so that stopped processes
- * see it (unless @signo is SIGKILL or SIGCONT).  Signal 0 sends nothing. */
+ * see it (unless @signo is SIGKILL or SIGCONT).  Signal 0 sends only
+ * SIGCONT, as GNU timeout -s 0 does. */
 void child_signal(const child *c, int signo);
 
 /* child_group_wait: after the leader has exited, reap the group's other

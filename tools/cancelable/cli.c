@@ -62,7 +62,8 @@ void cli_run_usage(FILE *f) {
       "\n"
       "Sources (any number; the first to trigger cancels):\n"
       "  -t, --timeout=DURATION    cancel DURATION after the start (0, inf: "
-      "never)\n"
+      "never);\n"
+      "                            SIGALRM to the tool is a timeout too\n"
       "  -S, --on-signal=SIGS      signals that cancel (comma list, default\n"
       "                            INT,TERM; 'none': forward them instead)\n"
       "  -f, --until-file=PATH     cancel when PATH exists\n"
@@ -77,7 +78,8 @@ void cli_run_usage(FILE *f) {
       "\n"
       "Stopping:\n"
       "  -s, --stop-signal=SIG     sent to the group on cancel (default "
-      "TERM)\n"
+      "TERM;\n"
+      "                            0: none, only KILL after the grace)\n"
       "  -g, --grace=DURATION      then SIGKILL after DURATION\n"
       "  -k, --kill-after=DURATION (the same; default 10s, 'inf': never)\n"
       "      --foreground          no process group: signal COMMAND only\n"
@@ -105,7 +107,8 @@ void cli_run_usage(FILE *f) {
       "                            status 120)\n"
       "  -h, --help                this help;  -V, --version  the version\n"
       "\n"
-      "DURATION: a number with an optional suffix s (default), m, h, d.\n"
+      "DURATION: a number with an optional suffix s (default), m, h, d;\n"
+      "  a positive one is at least 1 ns (1e-10000 fires at once).\n"
       "SIG: a name (TERM, SIGTERM) or a number.\n"
       "EXPR: sources combined with AND, OR and parentheses, e.g.\n"
       "  \"(timeout:300 OR signal:TERM) OR (after:60 AND count:1000)\"\n"
@@ -218,7 +221,7 @@ static int apply(run_options *o, int opt, const char *arg) {
       return 0;
     case 's':
       signo = signame_parse(arg);
-      if (signo <= 0) return usage_error("invalid signal '%s'", arg);
+      if (signo < 0) return usage_error("invalid signal '%s'", arg);
       o->stop_signal = signo;
       return 0;
     case 'g':

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* Seconds per unit for a suffix character, or 0 when it is not a unit. */
@@ -25,19 +26,27 @@ static double unit_seconds(char c) {
 int duration_parse(const char *text, double *out) {
   char *end;
   double value, unit = 1.0;
+  bool underflow;
   if (text == NULL || out == NULL) return -EINVAL;
   errno = 0;
   value = strtod(text, &end);
   if (end == text) return -EINVAL; /* no number at all */
+  /* Too small for a double: a positive number, not 0 (-1e-10000 gives -0
+   * and is refused below, as a negative one). */
+  underflow = errno == ERANGE && value == 0;
   if (*end != '\0') {
     unit = unit_seconds(*end);
     if (unit == 0.0 || end[1] != '\0') return -EINVAL;
   }
-  /* ERANGE: overflow gives HUGE_VAL (infinite, fine); underflow gives a
-   * tiny or zero value, which GNU timeout accepts too. */
+  /* ERANGE: overflow gives HUGE_VAL (infinite, fine). */
   if (isnan(value) || value < 0 || signbit(value)) return -EINVAL;
   value *= unit;
   if (value > DURATION_MAX_SECONDS) value = INFINITY;
+  /* A positive duration is never "none": what rounds to less than the
+   * smallest timer step takes that step, as in current GNU timeout
+   * (coreutils 9.7: `timeout 1e-10000 sleep inf` times out). */
+  if (underflow || (value > 0 && value < DURATION_MIN_SECONDS))
+    value = DURATION_MIN_SECONDS;
   *out = value;
   return 0;
 }

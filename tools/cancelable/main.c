@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gnu_compat.h"
 #include "tool.h"
 
 static void usage(FILE *f) {
@@ -27,23 +28,31 @@ static const char *base_name(const char *path) {
   return slash != NULL ? slash + 1 : path;
 }
 
+/* After --help or --version: 0, or 125 when the text could not be written
+ * (GNU's close_stdout(): `cancelable --help >/dev/full`). */
+static int printed(void) {
+  return gnu_close_std("cancelable") ? 0 : EXIT_TOOL_ERROR;
+}
+
 int main(int argc, char **argv) {
+  /* A link or a copy named `timeout` is a drop-in GNU timeout. */
   if (argc > 0 && strcmp(base_name(argv[0]), "timeout") == 0)
-    return timeout_main(argc, argv);
+    return timeout_main(argc, argv, true);
   if (argc < 2) {
     usage(stderr);
     return EXIT_TOOL_ERROR;
   }
   if (strcmp(argv[1], "run") == 0) return run_main(argc - 1, argv + 1);
-  if (strcmp(argv[1], "timeout") == 0) return timeout_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "timeout") == 0)
+    return timeout_main(argc - 1, argv + 1, false);
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout);
-    return 0;
+    return printed();
   }
   if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
     printf("cancelable %s\n", cx_version_string());
-    return 0;
+    return printed();
   }
   fprintf(stderr,
           "cancelable: unknown command '%s'\n"

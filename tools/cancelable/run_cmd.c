@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gnu_compat.h"
 #include "report.h"
 #include "serve.h"
 #include "sigfwd.h"
@@ -88,12 +89,14 @@ static int add_sources(run_state *s) {
   return rc;
 }
 
-/* Catches the forwardable signals that no source watches. */
+/* Catches the forwardable signals that no source watches, and ALRM, the
+ * time is up (supervise_config.alarm_signal), unless a source watches it. */
 static int catch_forwarded(run_state *s) {
-  int sigs[sizeof forwardable / sizeof forwardable[0]];
+  int sigs[sizeof forwardable / sizeof forwardable[0] + 1];
   size_t n = 0;
   for (size_t i = 0; i < sizeof forwardable / sizeof forwardable[0]; i++)
     if (!s->watched[forwardable[i]]) sigs[n++] = forwardable[i];
+  if (!s->watched[SIGALRM]) sigs[n++] = SIGALRM;
   return sigfwd_catch(sigs, n);
 }
 
@@ -107,9 +110,13 @@ static int create_op(run_state *s) {
   opts.register_op = s->o->serve; /* the server shows the registry */
   rc = cx_op_create(&s->op, &opts);
   free(copy);
-  if (rc != 0)
-    fprintf(stderr, PROG ": cannot create the operation: %s%s\n",
-            cx_strerror(rc), s->o->id != NULL ? " (check --id)" : "");
+  if (rc != 0 && s->o->id != NULL)
+    fprintf(stderr,
+            PROG ": cannot create the operation: %s (check --id '%s')\n",
+            cx_strerror(rc), s->o->id);
+  else if (rc != 0)
+    fprintf(stderr, PROG ": cannot create the operation: %s\n",
+            cx_strerror(rc));
   return rc;
 }
 
@@ -200,7 +207,11 @@ static int supervise_and_exit(run_state *s) {
                           .live = o->progress,
                           .verbose = o->verbose,
                           .death_signal = SIGKILL,
-                          .watch_group = true};
+                          .watch_group = true,
+                          /* ALRM: the time is up, as for GNU timeout (a
+                           * cascade: timeout -s ALRM 60 cancelable run
+                           * ...); a signal source for it comes first. */
+                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
@@ -297,7 +308,9 @@ int run_main(int argc, char **argv) {
   if (rc != 0) {
     cli_free_run(&o);
     if (rc == 2) printf("cancelable %s\n", cx_version_string());
-    return rc > 0 ? 0 : EXIT_TOOL_ERROR;
+    if (rc < 0) return EXIT_TOOL_ERROR;
+    /* --help or --version: 125 when it could not be written (/dev/full). */
+    return gnu_close_std(PROG) ? 0 : EXIT_TOOL_ERROR;
   }
   memset(&s, 0, sizeof s);
   s.o = &o;

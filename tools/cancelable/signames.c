@@ -24,8 +24,8 @@ static const signame names[] = {
     {"CONT", SIGCONT},     {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
     {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM},
-    {"PROF", SIGPROF},     {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"POLL", SIGIO},       {"PWR", SIGPWR},     {"SYS", SIGSYS},
+    {"PROF", SIGPROF},     {"WINCH", SIGWINCH}, {"POLL", SIGIO},
+    {"IO", SIGIO},         {"PWR", SIGPWR},     {"SYS", SIGSYS},
 #ifdef SIGSTKFLT
     {"STKFLT", SIGSTKFLT},
 #endif
@@ -79,7 +79,9 @@ int signame_parse(const char *text) {
 const char *signame_name(int signo, char *buf, size_t size) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (names[i].number == signo && signo != 0) return names[i].name;
-  if (signo >= SIGRTMIN && signo <= SIGRTMAX) {
+  if (signo == SIGRTMIN) return "RTMIN";
+  if (signo == SIGRTMAX) return "RTMAX";
+  if (signo > SIGRTMIN && signo < SIGRTMAX) {
     if (signo - SIGRTMIN <= SIGRTMAX - signo)
       snprintf(buf, size, "RTMIN+%d", signo - SIGRTMIN);
     else

@@ -11,8 +11,10 @@
  * Returns: the signal number (>= 0), or -EINVAL. */
 int signame_parse(const char *text);
 
-/* signame_name: the name of @signo without "SIG" ("TERM", "RTMIN+2"),
- * written into @buf (at least 16 bytes) when it is not a standard name.
+/* signame_name: the name of @signo without "SIG" ("TERM", "RTMIN+2"), the
+ * one GNU's sig2str() gives (ABRT, CHLD, POLL for the signals with two;
+ * RTMIN and RTMAX without "+0"), or its number ("0" for signal 0), written
+ * into @buf (at least 16 bytes) when it is not a standard name.
  * Returns: (transfer none) a static string or @buf. */
 const char *signame_name(int signo, char *buf, size_t size);
 

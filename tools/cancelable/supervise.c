@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "gnu_compat.h"
 #include "sigfwd.h"
 #include "signames.h"
 #include "statusline.h"
@@ -31,6 +32,7 @@ typedef struct loop {
   progress_reader reader;
   statusline line;
   double kill_at; /* child_now() when SIGKILL is due (after a forward) */
+  bool stopping;  /* stop_group() has begun */
 } loop;
 
 static void say(loop *l, const char *fmt, ...)
@@ -48,12 +50,41 @@ static void say(loop *l, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+/* Sends @signo (0: only SIGCONT, as GNU timeout) to the command's group
+ * (or the command alone with foreground), saying so with --verbose. */
 static void send_signal(loop *l, int signo) {
-  char name[16];
-  say(l, "sending signal %s to the process group of '%s'",
-      signame_name(signo, name, sizeof name), l->cfg->argv[0]);
+  const char *cmd = l->cfg->argv[0];
+  char buf[16];
+  const char *name = signame_name(signo, buf, sizeof buf);
+  if (l->cfg->verbose && l->cfg->gnu_messages) {
+    char *quoted = gnu_quote(cmd);
+    say(l, "sending signal %s to command %s", name,
+        quoted != NULL ? quoted : cmd);
+    free(quoted);
+  } else if (l->cfg->foreground) {
+    say(l, "sending signal %s to command '%s'", name, cmd);
+  } else {
+    say(l, "sending signal %s to the process group of '%s'", name, cmd);
+  }
   child_signal(&l->child, signo);
   if (signo == SIGKILL) l->res->killed = true;
+}
+
+/* The alarm signal came: time is up.  The first one cancels the op as its
+ * timeout would (the wait ends and stop_group() runs); one that comes while
+ * the command is being stopped (by the alarm or any other cancel) sends
+ * the stop signal again, or KILL with alarm_kill, as GNU timeout does when
+ * its timer fires again. */
+static void on_alarm(loop *l) {
+  char name[16];
+  if (!l->stopping) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "timed out (SIG%s received)",
+             signame_name(l->cfg->alarm_signal, name, sizeof name));
+    cx_op_cancel(l->op, CX_REASON_TIMEOUT, msg);
+    return;
+  }
+  send_signal(l, l->cfg->alarm_kill ? SIGKILL : l->cfg->stop_signal);
 }
 
 /* The command's environment: ours plus the progress descriptor and the
@@ -127,6 +158,10 @@ static void service(loop *l) {
     l->reader.fd = -1;
   }
   while ((signo = sigfwd_next()) != 0) {
+    if (signo == l->cfg->alarm_signal) {
+      on_alarm(l);
+      continue;
+    }
     send_signal(l, signo);
     if (!isinf(l->cfg->kill_after_forward) && isinf(l->kill_at))
       l->kill_at = child_now() + l->cfg->kill_after_forward;
@@ -193,10 +228,11 @@ static bool wait_stopping(loop *l, double seconds) {
 static void stop_group(loop *l) {
   const supervise_config *cfg = l->cfg;
   double start = child_now(), left;
-  if (cfg->stop_signal != 0) {
-    send_signal(l, cfg->stop_signal);
-    l->res->stop_sent = true;
-  }
+  l->stopping = true;
+  /* Signal 0 too: it is said with --verbose, and the group gets SIGCONT,
+   * as from GNU timeout -s 0; then only KILL after the grace stops it. */
+  send_signal(l, cfg->stop_signal);
+  if (cfg->stop_signal != 0) l->res->stop_sent = true;
   if (!wait_stopping(l, cfg->grace)) {
     send_signal(l, SIGKILL);
     wait_stopping(l, INFINITY);

@@ -29,6 +29,16 @@ typedef struct supervise_config {
   int death_signal;          /* the command's signal when the tool dies */
   bool watch_group;          /* kill the group when the tool dies (not with
                                 foreground) */
+  bool gnu_messages;         /* --verbose says "sending signal TERM to
+                                command 'x'" as GNU timeout (else names the
+                                process group) */
+  int alarm_signal;          /* a caught signal that means "time is up"
+                                (SIGALRM, as GNU timeout's own timer), or 0:
+                                the op is cancelled with reason TIMEOUT; one
+                                more while the command is being stopped
+                                sends the stop signal again (or KILL with
+                                alarm_kill) */
+  bool alarm_kill;           /* see alarm_signal (GNU timeout -k) */
 } supervise_config;
 
 typedef struct supervise_result {

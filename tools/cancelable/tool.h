@@ -3,6 +3,8 @@
 #ifndef CANCELABLE_TOOL_H
 #define CANCELABLE_TOOL_H
 
+#include <stdbool.h>
+
 /* Exit statuses (besides the command's own).  124-127 are GNU timeout's;
  * 120-123 are `cancelable run`'s cancellation reasons. */
 enum {
@@ -19,7 +21,9 @@ enum {
 /* `cancelable run ...` (argv[0] is "run"). */
 int run_main(int argc, char **argv);
 
-/* `cancelable timeout ...` (argv[0] is "timeout"). */
-int timeout_main(int argc, char **argv);
+/* `cancelable timeout ...` (argv[0] is "timeout"), or with @as_timeout
+ * the tool run under the name `timeout` (argv[0] is the name as invoked,
+ * which its messages use, as GNU timeout's). */
+int timeout_main(int argc, char **argv, bool as_timeout);
 
 #endif /* CANCELABLE_TOOL_H */

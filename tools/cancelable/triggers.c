@@ -146,6 +146,23 @@ static int new_command(source_set *set, const expr_leaf *leaf,
   return cond_source_command(leaf->text, set->interval, set->shutdown, out);
 }
 
+/* Why @leaf's source could not be made, naming its argument: the disk
+ * source's path (statvfs() failed: the system's word for it), the file or
+ * the command. */
+static void describe_error(const expr_leaf *leaf, int rc, char *err,
+                           size_t size) {
+  const char *kind = expr_leaf_kind_name(leaf->kind);
+  if (leaf->kind == LEAF_DISK)
+    snprintf(err, size, "cannot create the disk source for '%s': %s",
+             leaf->text != NULL ? leaf->text : "/", strerror(-rc));
+  else if (leaf->text != NULL)
+    snprintf(err, size, "cannot create the %s source for '%s': %s", kind,
+             leaf->text, cx_strerror(rc));
+  else
+    snprintf(err, size, "cannot create the %s source: %s", kind,
+             cx_strerror(rc));
+}
+
 int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
                     char *err, size_t size) {
   int rc = -EINVAL;
@@ -173,9 +190,7 @@ int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
       rc = new_watcher(set, leaf, out);
       break;
   }
-  if (rc != 0)
-    snprintf(err, size, "cannot create the %s source: %s",
-             expr_leaf_kind_name(leaf->kind), cx_strerror(rc));
+  if (rc != 0) describe_error(leaf, rc, err, size);
   return rc;
 }
 
