@@ -152,8 +152,7 @@ void fuzz_check_decoded(const void *value, const char *s, size_t n) {
   free(want);
 }
 
-void *fuzz_report_json(struct cx_op *op, const struct progress_state *st,
-                       const char *command) {
+void *fuzz_report_json(struct cx_op *op, const char *command) {
   char *argv[] = {(char *)command, NULL}, *text;
   supervise_result res;
   report_input in;
@@ -163,7 +162,6 @@ void *fuzz_report_json(struct cx_op *op, const struct progress_state *st,
   in.op = op;
   in.argv = argv;
   in.result = &res;
-  in.progress = st;
   in.cancel_kind = "other";
   text = report_json(&in);
   root = fuzz_check_json(text, false);

@@ -69,13 +69,12 @@ void fuzz_json_free(void *value);
 void fuzz_check_decoded(const void *value, const char *s, size_t n);
 
 struct cx_op;
-struct progress_state;
 
-/* fuzz_report_json: the tool's `--report json` for @op (exited), with
- * @progress and the command @command, checked by fuzz_check_json().
+/* fuzz_report_json: the tool's `--report json` for @op (exited; its last
+ * progress report is the library's) and the command @command, checked by
+ * fuzz_check_json().
  * Returns: (transfer full) the parsed value, a json_t * to
  *   json_decref(). */
-void *fuzz_report_json(struct cx_op *op, const struct progress_state *st,
-                       const char *command);
+void *fuzz_report_json(struct cx_op *op, const char *command);
 
 #endif /* CX_FUZZ_COMMON_H */

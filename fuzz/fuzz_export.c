@@ -60,10 +60,9 @@ static void check_registry_json(void) {
 }
 
 /* The tool's report of @op, which has exited. */
-static void check_report(cx_op *op, const progress_state *st,
-                         const fuzz_fields *f) {
+static void check_report(cx_op *op, const fuzz_fields *f) {
   const char *command = field(f, F_COMMAND, "cmd");
-  json_t *root = fuzz_report_json(op, st, command);
+  json_t *root = fuzz_report_json(op, command);
   fuzz_check_decoded(json_array_get(json_object_get(root, "command"), 0),
                      command, strlen(command));
   json_decref(root);
@@ -100,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_registry_json();
   FUZZ_CHECK(cx_op_exit(op, -ECANCELED) == 0);
   check_registry_json();
-  check_report(op, &st, &f);
+  check_report(op, &f);
   cx_registry_clear();
   cx_op_unref(op);
   cx_meta_free(meta);

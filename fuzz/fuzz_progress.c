@@ -71,7 +71,7 @@ static void check_reader(const char *text, size_t n, bool input_valid) {
   FUZZ_CHECK(strlen(st.message) < sizeof st.message);
   if (input_valid) FUZZ_CHECK(fuzz_utf8_valid(st.message, strlen(st.message)));
   FUZZ_CHECK(cx_op_exit(op, 0) == 0);
-  fuzz_json_free(fuzz_report_json(op, &st, "cmd"));
+  fuzz_json_free(fuzz_report_json(op, "cmd"));
   cx_op_unref(op);
 }
 
