@@ -60,7 +60,9 @@ static char *format_frame(const cx_event *e) {
     put_string(&j, "name", e->name);
     put_string(&j, "parent_id", e->parent_id);
     put_string(&j, "status", cx_status_name(e->status));
-    put_string(&j, "reason", cx_reason_name(e->reason));
+    /* null, not "none", as cx_op_to_json() writes an op not cancelled */
+    put_string(&j, "reason",
+               e->reason != CX_REASON_NONE ? cx_reason_name(e->reason) : NULL);
     cxu_json_key(&j, "error");
     cxu_json_int(&j, e->error);
     put_string(&j, "message", e->message);

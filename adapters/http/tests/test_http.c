@@ -726,6 +726,9 @@ static void test_events_live(void **state) {
   assert_int_equal(x.frames, 2);
   assert_non_null(strstr(x.text.text, "event: entered\n"));
   assert_non_null(strstr(x.text.text, "\"name\":\"live\""));
+  /* Not cancelled: null, as in /api/ops, not "none". */
+  assert_non_null(strstr(x.text.text, "\"reason\":null"));
+  assert_null(strstr(x.text.text, "\"reason\":\"none\""));
   free(x.text.text);
   cx_http_stop(s);
 }
