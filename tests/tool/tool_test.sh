@@ -1078,6 +1078,37 @@ t_timeout_foreground() {
   compared
 }
 t_timeout_signalled() { compare 5 sh -c 'kill -SEGV $$'; compared; }
+# A command that dies of a signal, the time not being up: the tool dies of
+# the same signal (issue 18, item 2), as GNU timeout does, so that its
+# caller sees a death by that signal and not an exit status 128+N (Python
+# says -N for a death); a timeout still exits 124, --preserve-status 143.
+# An interactive shell stops a loop only when its command dies of SIGINT:
+# that is what makes one Ctrl-C end `for ...; do timeout 30 CMD; done`.
+t_timeout_dies_of_signal() {
+  local prog out
+  need_python
+  need_defaults
+  for prog in "$C timeout" "$GNU_TIMEOUT"; do
+    [ "$prog" = "$GNU_TIMEOUT" ] && ! command -v "$GNU_TIMEOUT" >/dev/null &&
+      continue
+    out=$($DEFAULTS "$PY" -I -S - $prog <<'PY'
+import subprocess, sys
+prog = sys.argv[1:]
+got = []
+for sig in ("INT", "TERM", "HUP", "QUIT", "SEGV"):
+    got.append(subprocess.run(prog + ["30", "sh", "-c", "kill -%s $$" % sig],
+                              stdin=subprocess.DEVNULL).returncode)
+got.append(subprocess.run(prog + ["0.3", "sleep", "30"]).returncode)
+got.append(subprocess.run(prog + ["--preserve-status", "0.3", "sleep", "30"]).returncode)
+print(" ".join(map(str, got)))
+PY
+    )
+    [ "$out" = "-2 -15 -1 -3 -11 124 143" ] ||
+      fail "$prog: statuses $out, want -2 -15 -1 -3 -11 124 143"
+  done
+  no_leftovers
+}
+
 # The timeout signal sent to the tool is forwarded like INT, QUIT, HUP and
 # TERM (GNU installs the same handler for it): the command's trap decides.
 t_timeout_own_signal() {

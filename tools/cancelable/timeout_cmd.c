@@ -15,11 +15,13 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "duration.h"
@@ -90,8 +92,9 @@ static void usage(FILE *f) {
       "Exit status: 124 if COMMAND times out (and --preserve-status is not\n"
       "given), 125 if this tool fails, 126 if COMMAND is found but cannot\n"
       "be invoked, 127 if COMMAND is not found, 137 if COMMAND (or this\n"
-      "tool) is sent KILL, otherwise COMMAND's status (128+N when it is\n"
-      "killed by signal N).\n",
+      "tool) is sent KILL, otherwise COMMAND's status; when COMMAND is\n"
+      "killed by signal N (the time not being up), this tool dies of N\n"
+      "too, so the shell sees 128+N and an interrupted loop stops.\n",
       f);
 }
 
@@ -207,8 +210,9 @@ static int catch_forwarded(const timeout_options *o) {
   return sigfwd_catch(sigs, n);
 }
 
-/* Runs the command; *@timed_out tells whether the time was up. */
-static int run(const timeout_options *o, bool *timed_out) {
+/* Runs the command; *@timed_out tells whether the time was up, and
+ * *@died_of the signal that killed the command when it was not (0: none). */
+static int run(const timeout_options *o, bool *timed_out, int *died_of) {
   /* If the tool dies, the command gets the timeout signal and nothing else
    * is done, as GNU timeout does since coreutils 9.10 (PR_SET_PDEATHSIG in
    * the child; nothing watches the group). */
@@ -257,13 +261,35 @@ static int run(const timeout_options *o, bool *timed_out) {
   cx_op_exit(op, res.cancelled ? -ECANCELED : rc);
   cx_op_unref(op);
   *timed_out = res.cancelled;
+  *died_of = res.ran && !res.cancelled && !res.exec_failed && rc == 0 &&
+                     WIFSIGNALED(res.status)
+                 ? WTERMSIG(res.status)
+                 : 0;
   return exit_status(o, &res);
+}
+
+/* Dies of @sig, as the command did, so that the caller sees a death by
+ * that signal and not an exit status: a shell stops a loop whose command
+ * dies of SIGINT, which one Ctrl-C at the terminal then ends.  GNU timeout
+ * does so whenever it did not time out, and only with core dumps off (a
+ * SIGQUIT or SIGSEGV must not leave a core of the tool).  Returns when
+ * that cannot be done. */
+static void die_of(int sig) {
+  struct rlimit none = {0, 0};
+  sigset_t set;
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return;
+  fflush(NULL);
+  signal(sig, SIG_DFL);
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig); /* this thread's: the default action ends the process */
 }
 
 int timeout_main(int argc, char **argv, bool as_timeout) {
   timeout_options o;
   bool timed_out = false;
-  int rc, status;
+  int rc, status, died_of = 0;
   if (as_timeout) prog = argv[0];
   rc = parse(argc, argv, &o);
   if (rc == 2) {
@@ -277,10 +303,12 @@ int timeout_main(int argc, char **argv, bool as_timeout) {
   else if (rc != 0)
     status = EXIT_TOOL_ERROR;
   else
-    status = run(&o, &timed_out);
+    status = run(&o, &timed_out, &died_of);
   /* As GNU timeout's close_stdout(): a write error, such as --help to
    * /dev/full, fails with its status for failures (124 after a timeout). */
   if (!gnu_close_std(prog))
     status = timed_out ? EXIT_TIMEDOUT : EXIT_TOOL_ERROR;
+  else if (died_of > 0 && status == 128 + died_of)
+    die_of(died_of); /* returns only when it cannot: then 128+N */
   return status;
 }
