@@ -43,9 +43,12 @@ typedef struct cx_op_options {
                               not its cancellation nor its deadline (Go's
                               context.WithoutCancel; see
                               cx_op_without_cancel()); ignored without
-                              @parent.  Read only when @size covers it:
-                              callers built against headers without it
-                              get a normal child */
+                              @parent; not read when @size ends before
+                              it.  Part of the first release's struct
+                              (it fits the padding after @register_op,
+                              so sizeof did not grow: members added
+                              later go beyond it, where @size tells
+                              which a caller knows) */
 } cx_op_options;
 
 /* Initialiser for cx_op_options: everything unset. */
@@ -308,7 +311,8 @@ CX_EXPORT double cx_op_deadline(const cx_op *op);
  *   cx_now(), -INFINITY included, cancels the op at once.
  * Returns: 0.
  * Errors: -EINVAL NULL @op, NaN @deadline, or an op that is not running
- *   (pending or exited); -ECANCELED the op is already cancelled (nothing
+ *   (pending, still inside cx_op_enter() on another thread, or exited);
+ *   -ECANCELED the op is already cancelled (nothing
  *   changes); -ENOMEM (the first call makes the timer); -EAGAIN /
  *   -ENOMEM when the timer cannot be armed (the deadline is unchanged).
  * Thread-safety: any thread, also from a cancel callback and concurrently

@@ -171,8 +171,9 @@ typedef struct cx_cancel_guard {
  * Since: 0.1 */
 CX_EXPORT int cx_guard_init(cx_cancel_guard *guard, cx_token *token);
 
-/* cx_guard_init_op: arm @guard to cancel @op (cx_op_cancel(): its token
- * and every descendant, reason PARENT) when it ends.
+/* cx_guard_init_op: arm @guard to cancel @op when it ends, as
+ * cx_op_cancel(): the op with reason MANUAL and message "scope exited",
+ * its descendants by cascade with reason PARENT.
  * @guard: (not nullable) as for cx_guard_init().
  * @op: (not nullable) a reference is taken, released by the end or the
  *   disarm.

@@ -136,6 +136,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->deadline, CX__NO_DEADLINE);
   atomic_init(&op->mover, NULL);
   atomic_init(&op->mover_closed, false);
+  atomic_init(&op->deadline_ready, false);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
@@ -304,6 +305,9 @@ int cx_op_enter(cx_op *op) {
   deadline = cx__sources_deadline(&op->sources);
   op->sources_deadline = deadline;
   atomic_store(&op->deadline, deadline);
+  /* From here on cx_op_set_deadline() may move them (never before: enter
+   * would overwrite the mover's setting, or fail after it armed). */
+  atomic_store_explicit(&op->deadline_ready, true, memory_order_release);
   cx_op_ref(op); /* the entered op's own reference, dropped by exit */
   cx__current_push(&op->frame, op, false);
   cx__op_emit_entered(op);

@@ -76,6 +76,9 @@ struct cx_op {
                                   cx_op_deadline()) */
   int64_t sources_deadline;    /* written by enter: its timeouts' */
   cx__op_mover *_Atomic mover; /* (atomic) set once, freed with the op */
+  _Atomic bool deadline_ready; /* (atomic) enter has set deadline and
+                                  sources_deadline: a setter may move them
+                                  (release/acquire) */
   _Atomic bool mover_closed;   /* (atomic) set by exit before it reads
                                   mover; a setter that made the mover
                                   checks it under the mover's lock */

@@ -83,6 +83,9 @@ static int set_deadline_ns(cx_op *op, int64_t deadline) {
   bool passed = false;
   st = atomic_load(&op->status);
   if (st != CX_STATUS_RUNNING && st != CX_STATUS_SHIELDED) return -EINVAL;
+  /* Entering on another thread, not done yet: not running for a mover. */
+  if (!atomic_load_explicit(&op->deadline_ready, memory_order_acquire))
+    return -EINVAL;
   if (cx_token_is_cancelled(op->token)) return -ECANCELED;
   m = mover_get(op);
   if (m == NULL) return -ENOMEM;

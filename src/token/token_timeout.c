@@ -2,6 +2,8 @@
  * (cx_token_with_timeout): the token and its timer in one block, so a
  * timeout scope costs one allocation and one timer, as Go's
  * context.WithTimeout or .NET's CancellationTokenSource(TimeSpan). */
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -24,8 +26,8 @@ _Static_assert(sizeof(timed_token) <= 56,
                "a timed token fills a 64-byte malloc chunk");
 
 /* A timed token with the caller's message (cx_token_with_timeout_cause):
- * its timer's `seconds` is 0, which no delay gives (at least 1 ns, a
- * positive float), and marks the variant. */
+ * its timer's `seconds` is 0, which no delay gives (at least the smallest
+ * positive float, see make()), and marks the variant. */
 typedef struct caused_token {
   timed_token timed;
   char *cause; /* immutable (owned) */
@@ -75,7 +77,9 @@ static int make(cx_token **out, double seconds, const char *cause) {
   }
   cx__token_init(&tt->token, CX__KIND_TIMED, NULL);
   cx__timer_init(&tt->timer, fire);
-  tt->timer.seconds = copy != NULL ? 0.0f : (float)seconds;
+  /* A positive delay that rounds to 0.0f (1e-46 s) must not read as the
+   * caused variant: the smallest positive float instead. */
+  tt->timer.seconds = copy != NULL ? 0.0f : fmaxf((float)seconds, FLT_TRUE_MIN);
   if (copy != NULL) ((caused_token *)tt)->cause = copy;
   rc = cx__timer_arm(&tt->timer, cx__add_saturated(cx__now_ns(), ns));
   if (rc != 0) {

@@ -1137,6 +1137,33 @@ t_timeout_own_signal() {
 # (issue 18, item 5): the command gets the timeout signal (here INT, which
 # it traps to exit 7) and the status is 124, or the command's 7 with
 # --preserve-status.  GNU timeout and ours alike.
+# SIGALRM blocked in the mask the tool inherits still means "time is up":
+# the tool unblocks it, as GNU timeout does (else it never comes).
+t_timeout_alarm_blocked() {
+  local prog out
+  need_python
+  for prog in "$C timeout" "$GNU_TIMEOUT"; do
+    [ "$prog" = "$GNU_TIMEOUT" ] && ! command -v "$GNU_TIMEOUT" >/dev/null &&
+      continue
+    out=$("$PY" -I -S - "$MARK" $prog <<'PY'
+import os, signal, subprocess, sys, time
+mark, prog = sys.argv[1], sys.argv[2:]
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+p = subprocess.Popen(prog + ["300", "sleep", mark])
+time.sleep(0.5)
+p.send_signal(signal.SIGALRM)
+try:
+    print(p.wait(timeout=30))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("hung")
+PY
+    )
+    [ "$out" = 124 ] || fail "$prog with ALRM blocked, then ALRM: $out, want 124"
+  done
+  no_leftovers
+}
+
 t_timeout_alarm() {
   need_defaults
   local t p pid status cmd="trap 'exit 7' INT
@@ -1394,6 +1421,13 @@ t_timeout_write_error() {
           "ours $(cat "$TMP/ours.msg")"
     fi
   done
+  # After a timeout too (a -v line to a full stderr): 125, as GNU.
+  "$C" timeout -v 0.1 sleep "$MARK" 2>/dev/full
+  expect_status 125 $? "cancelable timeout -v 0.1 ... 2>/dev/full"
+  if command -v "$GNU_TIMEOUT" >/dev/null; then
+    "$GNU_TIMEOUT" -v 0.1 sleep "$MARK" 2>/dev/full
+    expect_status 125 $? "GNU timeout -v 0.1 ... 2>/dev/full"
+  fi
 }
 
 # Run through a link named timeout, the tool is `cancelable timeout` and

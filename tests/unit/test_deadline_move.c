@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -221,6 +223,35 @@ static void test_race(void **state) {
   }
 }
 
+/* A mover on another thread while the owner enters: it gets -EINVAL
+ * until enter is done, then its setting holds (enter no longer overwrites
+ * it, TSan sees no race on the deadline fields). */
+static void *move_once_running(void *p) {
+  cx_op *op = p;
+  int rc;
+  while ((rc = cx_op_cancel_after(op, 100.0)) == -EINVAL) sched_yield();
+  return (void *)(intptr_t)rc;
+}
+
+static void test_race_enter(void **state) {
+  (void)state;
+  for (int i = 0; i < 200; i++) {
+    cx_op *op = cx_test_op("entering", NULL, 0);
+    pthread_t t;
+    void *rc;
+    double left;
+    assert_int_equal(pthread_create(&t, NULL, move_once_running, op), 0);
+    if (i % 2) sched_yield();
+    CX_ASSERT_OK(cx_op_enter(op));
+    assert_true(cx_test_join_within(t, 30.0, &rc));
+    CX_ASSERT_OK((int)(intptr_t)rc);
+    left = cx_op_remaining(op);
+    assert_true(left > 50.0 && left <= 100.0); /* the move was kept */
+    CX_ASSERT_OK(cx_op_exit(op, 0));
+    cx_op_unref(op);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/deadline-move/fires", test_fires),
     CX_TEST_VCLOCK("/deadline-move/extend-shorten-remove",
@@ -231,6 +262,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/deadline-move/with-timeout", test_with_timeout),
     CX_TEST_VCLOCK("/deadline-move/bad", test_bad),
     CX_TEST("/deadline-move/race", test_race),
+    CX_TEST("/deadline-move/race-enter", test_race_enter),
 };
 
 CX_TEST_MAIN("deadline-move", tests)

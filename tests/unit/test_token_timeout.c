@@ -46,6 +46,20 @@ static void test_fires_at_deadline(void **state) {
   cx_token_unref(t);
 }
 
+/* A positive delay too small for a float (1e-46 s rounds to 0.0f) is an
+ * ordinary timed token, not the variant with a caller's message, which a
+ * 0 once marked: firing and freeing it read past the block (ASan). */
+static void test_tiny_delay(void **state) {
+  cx_token *t = NULL;
+  (void)state;
+  CX_ASSERT_OK(cx_token_with_timeout(&t, 1e-46));
+  CX_ASSERT_OK(cx_clock_advance(0.001));
+  assert_true(cx_token_is_cancelled(t));
+  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_message(t), "timed out after 0 s");
+  cx_token_unref(t);
+}
+
 static void test_unref_disarms(void **state) {
   cx_token *a = NULL, *b = NULL;
   (void)state;
@@ -371,6 +385,7 @@ static void test_race_unref_and_fire(void **state) {
 
 static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/token/timeout/fires-at-deadline", test_fires_at_deadline),
+    CX_TEST_VCLOCK("/token/timeout/tiny-delay", test_tiny_delay),
     CX_TEST_VCLOCK("/token/timeout/unref-disarms", test_unref_disarms),
     CX_TEST_VCLOCK("/token/timeout/other-cancel-wins", test_other_cancel_wins),
     CX_TEST_VCLOCK("/token/timeout/links-and-callbacks",

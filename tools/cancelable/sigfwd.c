@@ -50,8 +50,17 @@ int sigfwd_catch(const int *signals, size_t count) {
   sa.sa_handler = on_signal;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < count; i++)
+  for (size_t i = 0; i < count; i++) {
     if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+    /* ALRM means "time is up": blocked in the mask the tool inherited, it
+     * would never come (GNU timeout unblocks it too). */
+    if (signals[i] == SIGALRM) {
+      sigset_t alrm;
+      sigemptyset(&alrm);
+      sigaddset(&alrm, SIGALRM);
+      pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+    }
+  }
   return 0;
 }
 

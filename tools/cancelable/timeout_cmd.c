@@ -305,9 +305,10 @@ int timeout_main(int argc, char **argv, bool as_timeout) {
   else
     status = run(&o, &timed_out, &died_of);
   /* As GNU timeout's close_stdout(): a write error, such as --help to
-   * /dev/full, fails with its status for failures (124 after a timeout). */
+   * /dev/full or a -v line to a full stderr, exits 125 (its
+   * exit_failure), also after a timeout. */
   if (!gnu_close_std(prog))
-    status = timed_out ? EXIT_TIMEDOUT : EXIT_TOOL_ERROR;
+    status = EXIT_TOOL_ERROR;
   else if (died_of > 0 && status == 128 + died_of)
     die_of(died_of); /* returns only when it cannot: then 128+N */
   return status;
