@@ -223,6 +223,19 @@ t_run_exit_status() {
   expect_status 138 $? "killed by USR1"
 }
 
+# --timeout-message (issue 21, item 2: Go's WithTimeoutCause): the
+# report carries the caller's message, still reason and status timeout.
+t_run_timeout_message() {
+  need_python
+  "$C" run -t 0.3 --timeout-message "nightly import over budget" \
+    --report-file "$REPORT" -- sleep "$MARK"
+  expect_status 124 $? "timeout with a message"
+  expect_json "$REPORT" reason '"timeout"' cancelled_by '"timeout"' \
+    message '"nightly import over budget"'
+  bad_usage "needs a finite --timeout" run --timeout-message x -- true
+  no_leftovers
+}
+
 t_run_timeout() {
   need_python
   local start

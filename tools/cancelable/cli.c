@@ -24,11 +24,13 @@ enum {
   OPT_ID,
   OPT_REPORT_FILE,
   OPT_SERVE,
-  OPT_SERVE_CANCEL
+  OPT_SERVE_CANCEL,
+  OPT_TIMEOUT_MESSAGE
 };
 
 static const struct option long_options[] = {
     {"timeout", required_argument, NULL, 't'},
+    {"timeout-message", required_argument, NULL, OPT_TIMEOUT_MESSAGE},
     {"on-signal", required_argument, NULL, 'S'},
     {"until-file", required_argument, NULL, 'f'},
     {"until", required_argument, NULL, 'u'},
@@ -64,6 +66,9 @@ void cli_run_usage(FILE *f) {
       "  -t, --timeout=DURATION    cancel DURATION after the start (0, inf: "
       "never);\n"
       "                            SIGALRM to the tool is a timeout too\n"
+      "      --timeout-message=TEXT\n"
+      "                            the timeout's message in the report\n"
+      "                            instead of 'timed out after N s'\n"
       "  -S, --on-signal=SIGS      signals that cancel (comma list, default\n"
       "                            INT,TERM; 'none': forward them instead)\n"
       "  -f, --until-file=PATH     cancel when PATH exists\n"
@@ -260,6 +265,9 @@ static int apply(run_options *o, int opt, const char *arg) {
             "machine's own address)",
             arg);
       return 0;
+    case OPT_TIMEOUT_MESSAGE:
+      o->timeout_message = arg;
+      return 0;
     case OPT_SERVE_CANCEL:
       o->serve = true;
       o->serve_cancel = true;
@@ -304,6 +312,8 @@ int cli_parse_run(int argc, char **argv, run_options *o) {
     if (rc != 0) return rc;
   }
   if (optind >= argc) return usage_error("missing COMMAND");
+  if (o->timeout_message != NULL && !(o->timeout > 0 && !isinf(o->timeout)))
+    return usage_error("--timeout-message needs a finite --timeout");
   o->argv = argv + optind;
   return 0;
 }

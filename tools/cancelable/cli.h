@@ -9,7 +9,8 @@
 #include "serve.h"
 
 typedef struct run_options {
-  double timeout;    /* --timeout seconds; 0: none */
+  double timeout;              /* --timeout seconds; 0: none */
+  const char *timeout_message; /* (nullable) --timeout-message */
   expr_leaf *leaves; /* (owned) sources from --on-signal, --until-file,
                         --until, --max-memory, --max-cpu, --max-disk */
   size_t nleaves;

@@ -67,7 +67,9 @@ static int add_sources(run_state *s) {
   cx_source *src;
   int rc = 0;
   if (o->timeout > 0 && !isinf(o->timeout))
-    rc = cx_op_add_timeout(s->op, o->timeout);
+    rc = o->timeout_message != NULL
+             ? cx_op_add_timeout_cause(s->op, o->timeout, o->timeout_message)
+             : cx_op_add_timeout(s->op, o->timeout);
   if (rc == 0 && !o->signals_given) {
     expr_leaf def;
     rc = expr_leaf_parse(LEAF_SIGNAL, NULL, &def, NULL);
