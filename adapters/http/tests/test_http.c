@@ -723,7 +723,9 @@ static void test_events_live(void **state) {
     cx_test_sleep(0.02);
   }
   assert_true(cx_test_join_within(th, 10, NULL));
-  assert_int_equal(x.frames, 2);
+  /* At least the two asked for: the ops keep coming until the client has
+   * them, and one write may carry several frames. */
+  assert_true(x.frames >= 2);
   assert_non_null(strstr(x.text.text, "event: entered\n"));
   assert_non_null(strstr(x.text.text, "\"name\":\"live\""));
   /* Not cancelled: null, as in /api/ops, not "none". */
