@@ -27,7 +27,8 @@ extern "C" {
 #define CX_PROGRESS_ETA "eta"          /* double, seconds left */
 #define CX_PROGRESS_PHASE "phase"      /* string */
 
-/* A progress callback.  @op_id is the reporting op's id; @metadata is never
+/* A progress callback.  @op_id is the reporting op's id (NULL only when
+ * it could not be made, out of memory, as cx_op_id()); @metadata is never
  * NULL (maybe empty).  All three are valid only during the call.  Added
  * with cx_op_on_progress(), it runs on the reporting thread with no
  * library lock held, so it may block (write to a database or a socket, as

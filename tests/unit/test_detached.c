@@ -128,7 +128,8 @@ static int on_progress(const char *op_id, const char *message,
   (void)message;
   (void)meta;
   g->count++;
-  strncpy(g->from, op_id, sizeof g->from - 1);
+  /* NULL when the id could not be made (out of memory: the sweep). */
+  if (op_id != NULL) strncpy(g->from, op_id, sizeof g->from - 1);
   return 0;
 }
 
