@@ -1,0 +1,3 @@
+module cancelable/bench/go
+
+go 1.19
