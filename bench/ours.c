@@ -1,6 +1,6 @@
 /* bench/ours.c - the benchmark scenarios of SCENARIOS.md for libcancelable
  * (peer name `ours`).  Usage: bench_ours SCENARIO (S1..S10, S9_1cpu,
- * S5probe DEPTH, X1..X6).
+ * S5probe DEPTH, X1..X8; X7 and X8 are in ours_scale.c).
  *
  * Mapping (SCENARIOS.md §3):
  *   token / destroy        cx_token_new() / cx_token_unref()
@@ -57,6 +57,7 @@
 #include <cancelable.h>
 
 #include "harness.h"
+#include "ours_scale.h"
 
 #define CHECK(expr)                                                  \
   do {                                                               \
@@ -603,6 +604,8 @@ static const bench_scenario scenarios[] = {BENCH_STANDARD_SCENARIOS,
                                            {"X4", x4},
                                            {"X5", x5},
                                            {"X6", x6},
+                                           {"X7", x7},
+                                           {"X8", x8},
                                            {NULL, NULL}};
 
 int main(int argc, char **argv) {

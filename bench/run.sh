@@ -42,7 +42,7 @@ TMO=${BENCH_TIMEOUT:-120}
 PEERS="ours cxx glib go"
 NOISY="S9 S9_1cpu S10"
 MIN_NOISY_PASSES=5
-ALL_SCENARIOS="S1 S2 S3 S4 S5 S6 S7 S8 S9 S9_1cpu S10 X1 X2 X3 X4 X5 X6"
+ALL_SCENARIOS="S1 S2 S3 S4 S5 S6 S7 S8 S9 S9_1cpu S10 X1 X2 X3 X4 X5 X6 X7 X8"
 SCENARIOS=${ONLY:-$ALL_SCENARIOS}
 T_START=$(date +%s)
 
@@ -87,7 +87,8 @@ note "building the benchmark binaries ($($CC --version | head -1))"
 # SCENARIOS.md §2.7: C: gcc -O2 -std=gnu11 -pthread; C++: g++ -O2
 # -std=c++20 -pthread; ours: -O2, same compiler.  No LTO, no PGO.
 "$CC" -O2 -std=gnu11 -pthread -I"$ROOT/include" -DCX_STATIC \
-  "$ROOT/bench/ours.c" "$ROOT/bench/harness.c" "$BUILD/libcancelable.a" -lm \
+  "$ROOT/bench/ours.c" "$ROOT/bench/ours_scale.c" "$ROOT/bench/harness.c" \
+  "$BUILD/libcancelable.a" -lm \
   -o "$BIN/bench_ours" >&2 || exit 1
 # The C++ peer links the same harness, built as C.
 "$CC" -O2 -std=gnu11 -pthread -c "$ROOT/bench/harness.c" \
@@ -135,6 +136,8 @@ keys_of() {
     X4) echo "X4.op_enter_exit:ns/op" ;;
     X5) echo "X5.op_timeout_enter_exit:ns/op" ;;
     X6) echo "X6.progress_async:ns/op X6.progress_sync_nop:ns/op" ;;
+    X7) echo "X7.child_ops_1t:ns/op X7.child_ops_2t:ns/op X7.speedup:x X7.poll_1t:ns/op X7.poll_2t:ns/op" ;;
+    X8) echo "X8.bytes_per_op:B X8.registered_op:ns/op X8.query:ms X8.cancel_per_child:ns X8.progress_depth1:ns/op X8.progress_depth10000:ns/op X8.progress_depth_ratio:x" ;;
   esac
 }
 
@@ -269,6 +272,12 @@ awk '
     if (!num(v[p, "S8.peak_rss"]) || !num(v[p, "S8.base_rss"])) return "NA"
     return (v[p, "S8.peak_rss"] - v[p, "S8.base_rss"]) * 1048576 / 100000
   }
+  # a key that must reach at least @atleast (a speed-up)
+  function low(k, unit, target, atleast,   o) {
+    o = v["ours", k]
+    printf "%-26s %12s %-5s %12s %-5s %7s  %-30s %s\n", k, fmt(o), unit, \
+      "-", "-", "-", target, (!num(o) ? "FAIL" : (o + 0 >= atleast ? "pass" : "FAIL"))
+  }
   function row(k, unit, target, maxratio, absmax, vsonly,
                o, c, g, gg, best, bname, ratio, ok, r) {
     o = v["ours", k]; c = v["cxx", k]; g = v["glib", k]; gg = v["go", k]
@@ -325,10 +334,21 @@ awk '
     row("X2.progress_cb3", "ns", "-", "", "")
     row("X3.registry", "ns", "-", "", "")
     row("X3.registry_delta", "ns", "<= 1000 ns (100 000 live)", "", 1000)
-    row("X4.op_enter_exit", "ns", "-", "", "")
-    row("X5.op_timeout_enter_exit", "ns", "-", "", "")
+    row("X4.op_enter_exit", "ns", "<= 60 ns (issue 19)", "", 60)
+    row("X5.op_timeout_enter_exit", "ns", "<= 100 ns (issue 19)", "", 100)
     row("X6.progress_async", "ns", "-", "", "")
     row("X6.progress_sync_nop", "ns", "-", "", "")
+    row("X7.child_ops_1t", "ns", "-", "", "")
+    row("X7.child_ops_2t", "ns", "-", "", "")
+    low("X7.speedup", "x", ">= 1.6x (issue 19)", 1.6)
+    row("X7.poll_1t", "ns", "-", "", "")
+    row("X7.poll_2t", "ns", "<= X7.poll_1t x 1.1", "", \
+        num(v["ours", "X7.poll_1t"]) ? v["ours", "X7.poll_1t"] * 1.1 : "")
+    row("X8.bytes_per_op", "B", "<= 256 B (10^6 live)", "", 256)
+    row("X8.registered_op", "ns", "<= 150 ns (10^6 live)", "", 150)
+    row("X8.query", "ms", "<= 200 ms (10^6 live)", "", 200)
+    row("X8.cancel_per_child", "ns", "<= 50 ns (10^6 children)", "", 50)
+    row("X8.progress_depth_ratio", "x", "<= 1.2x (depth 10^4 / 1)", "", 1.2)
     split("ours cxx glib go", pl, " ")
     for (i = 1; i <= 4; i++)
       if (num(v[pl[i], "S5.max_depth"]))

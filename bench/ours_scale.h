@@ -1,0 +1,9 @@
+/* bench/ours_scale.h - our scenarios of scale (issue 19): contention (X7)
+ * and growth (X8), linked into bench_ours.  See ours_scale.c. */
+#ifndef BENCH_OURS_SCALE_H
+#define BENCH_OURS_SCALE_H
+
+void x7(void);
+void x8(void);
+
+#endif /* BENCH_OURS_SCALE_H */
