@@ -117,11 +117,19 @@ struct cx_op {
    * functions; the op layer never reads them). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
   struct cx__progress_cb *progress_tail;         /* guarded by stripe */
-  int64_t progress_interval; /* guarded by stripe: ns, 0 = off */
-  int64_t progress_last;     /* guarded by stripe: last delivery */
-  char *withheld_message;    /* guarded by stripe (owned) */
-  cx_meta *withheld_meta;    /* guarded by stripe (owned) */
-  _Atomic bool has_withheld; /* (atomic) written under the stripe */
+  /* The nearest strict ancestor with progress callbacks, as it was at
+   * progress epoch @progress_up_epoch (0: not known), so that a report
+   * skips the ancestors without any (progress.c).  Written under the
+   * stripe inside the seqlock @progress_up_seq (odd while writing), read
+   * without a lock. */
+  _Atomic unsigned progress_up_seq;   /* (atomic) */
+  cx_op *_Atomic progress_up;         /* (atomic) not owned: an ancestor */
+  _Atomic uint64_t progress_up_epoch; /* (atomic) */
+  int64_t progress_interval;          /* guarded by stripe: ns, 0 = off */
+  int64_t progress_last;              /* guarded by stripe: last delivery */
+  char *withheld_message;             /* guarded by stripe (owned) */
+  cx_meta *withheld_meta;             /* guarded by stripe (owned) */
+  _Atomic bool has_withheld;          /* (atomic) written under the stripe */
   /* (atomic) set once under the stripe, its fields guarded by the stripe
    * (owned): the last report, for readers (src/progress/last.c) */
   _Atomic(struct cx__progress_last *) last_report;

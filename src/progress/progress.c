@@ -26,11 +26,17 @@ typedef struct cx__progress_cb {
 
 static int observe_ops(void);
 
+/* Grows each time an op gets its first progress callback: the ancestors a
+ * report must visit changed, so what ops remember of them (progress_up)
+ * is stale.  Starts at 1 (0 marks "not known"). */
+static _Atomic uint64_t progress_epoch = 1;
+
 /* Appends a callback (@async, or @fn with its data) to @op's list. */
 static int add_callback(cx_op *op, cx_progress_fn fn, void *user_data,
                         void (*destroy)(void *), cx__progress_async *async) {
   cx__progress_cb *cb;
   cx__stripe *s;
+  bool first;
   cb = cx__calloc(1, sizeof *cb);
   if (cb == NULL) return -ENOMEM;
   cb->fn = fn;
@@ -40,12 +46,16 @@ static int add_callback(cx_op *op, cx_progress_fn fn, void *user_data,
   atomic_init(&cb->next, NULL);
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  if (op->progress_tail != NULL)
+  first = op->progress_tail == NULL;
+  if (!first)
     atomic_store_explicit(&op->progress_tail->next, cb, memory_order_release);
   else
     atomic_store_explicit(&op->progress_head, cb, memory_order_release);
   op->progress_tail = cb;
   pthread_mutex_unlock(&s->mu);
+  /* After the callback is visible: a reporter that reads the new epoch
+   * walks past a head it will see. */
+  if (first) atomic_fetch_add(&progress_epoch, 1);
   cx__op_watch_progress(+1);
   return 0;
 }
@@ -100,13 +110,71 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
   return 0;
 }
 
+/* What @o remembers of its nearest strict ancestor with callbacks, if it
+ * was remembered at @epoch: true and *@up set, else false.  Lock-free (the
+ * seqlock's read side). */
+static bool up_known(cx_op *o, uint64_t epoch, cx_op **up) {
+  unsigned seq =
+      atomic_load_explicit(&o->progress_up_seq, memory_order_acquire);
+  cx_op *found;
+  uint64_t at;
+  if (seq & 1u) return false; /* being written */
+  /* Acquire loads: a value of a write still in progress brings its odd
+   * sequence number with it, and the second read below sees it. */
+  found = atomic_load_explicit(&o->progress_up, memory_order_acquire);
+  at = atomic_load_explicit(&o->progress_up_epoch, memory_order_acquire);
+  if (atomic_load_explicit(&o->progress_up_seq, memory_order_relaxed) != seq ||
+      at != epoch)
+    return false;
+  *up = found;
+  return true;
+}
+
+/* Remembers @up as @o's nearest strict ancestor with callbacks at
+ * @epoch (the seqlock's write side, under @o's stripe). */
+static void up_remember(cx_op *o, uint64_t epoch, cx_op *up) {
+  cx__stripe *s = cx__stripe_for(o);
+  unsigned seq;
+  pthread_mutex_lock(&s->mu);
+  seq = atomic_load_explicit(&o->progress_up_seq, memory_order_relaxed);
+  atomic_store_explicit(&o->progress_up_seq, seq + 1, memory_order_relaxed);
+  /* Release stores (no fence: ThreadSanitizer does not model them), so a
+   * reader that sees either value sees the odd number before it. */
+  atomic_store_explicit(&o->progress_up, up, memory_order_release);
+  atomic_store_explicit(&o->progress_up_epoch, epoch, memory_order_release);
+  atomic_store_explicit(&o->progress_up_seq, seq + 2, memory_order_release);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The nearest strict ancestor of @o with progress callbacks (NULL: none),
+ * as of @epoch.  Walks the parents once per epoch and op, stopping at the
+ * first ancestor that knows its own answer; after that a report costs
+ * the ancestors with callbacks, not the depth (issue 19).  A callback
+ * added while a report runs may miss that report, as if added after. */
+static cx_op *up_of(cx_op *o, uint64_t epoch) {
+  cx_op *p, *known;
+  if (up_known(o, epoch, &known)) return known;
+  for (p = o->parent; p != NULL; p = p->parent) {
+    if (atomic_load_explicit(&p->progress_head, memory_order_acquire) != NULL)
+      break;
+    if (up_known(p, epoch, &known)) {
+      p = known;
+      break;
+    }
+  }
+  up_remember(o, epoch, p);
+  return p;
+}
+
 /* Delivers one report to @reporter's callbacks and each ancestor's (an
- * async one gets a copy).  0, or -ENOMEM when an async callback could not
- * get its copy (the others still got the report). */
+ * async one gets a copy), visiting only the ancestors that have some.
+ * 0, or -ENOMEM when an async callback could not get its copy (the others
+ * still got the report). */
 static int deliver(cx_op *reporter, const char *message, const cx_meta *meta) {
   int result = 0;
+  uint64_t epoch = atomic_load_explicit(&progress_epoch, memory_order_acquire);
   cx__op_emit_progressed(reporter, message, meta);
-  for (cx_op *o = reporter; o != NULL; o = o->parent) {
+  for (cx_op *o = reporter; o != NULL; o = up_of(o, epoch)) {
     cx__progress_cb *cb =
         atomic_load_explicit(&o->progress_head, memory_order_acquire);
     for (; cb != NULL;

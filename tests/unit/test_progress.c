@@ -603,6 +603,121 @@ static void test_through_shield(void **state) {
   cx_op_unref(op);
 }
 
+/* A report skips the ancestors without callbacks (each op remembers its
+ * nearest one): a callback added later to an ancestor in between, or to
+ * the reporter itself, is still reached. */
+static void test_late_callback_on_ancestor(void **state) {
+  (void)state;
+  cx_op *root = new_op("root", NULL);
+  cx_op *a = new_op("a", root);
+  cx_op *b = new_op("b", a);
+  cx_op *leaf = new_op("leaf", b);
+  tag troot = {"root", 0}, ta = {"a", 0}, tb = {"b", 0}, tleaf = {"leaf", 0};
+  CX_ASSERT_OK(cx_op_on_progress(root, record, &troot, NULL));
+  CX_ASSERT_OK(cx_report_progress(leaf, "1", NULL));
+  const char *want1[] = {"root"};
+  assert_tags(want1, 1);
+  journal_reset();
+  CX_ASSERT_OK(cx_op_on_progress(a, record, &ta, NULL));
+  CX_ASSERT_OK(cx_report_progress(leaf, "2", NULL));
+  const char *want2[] = {"a", "root"};
+  assert_tags(want2, 2);
+  journal_reset();
+  CX_ASSERT_OK(cx_op_on_progress(b, record, &tb, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(leaf, record, &tleaf, NULL));
+  CX_ASSERT_OK(cx_report_progress(leaf, "3", NULL));
+  const char *want3[] = {"leaf", "b", "a", "root"};
+  assert_tags(want3, 4);
+  /* a child made after all that */
+  journal_reset();
+  cx_op *late = new_op("late", leaf);
+  CX_ASSERT_OK(cx_report_progress(late, "4", NULL));
+  assert_tags(want3, 4);
+  cx_op_unref(late);
+  cx_op_unref(leaf);
+  cx_op_unref(b);
+  cx_op_unref(a);
+  cx_op_unref(root);
+}
+
+/* A chain 4000 deep: the report reaches the root's callback once, and one
+ * added half-way down before it. */
+enum { DEEP = 4000 };
+static void test_deep_chain(void **state) {
+  (void)state;
+  cx_op **chain = calloc(DEEP + 1, sizeof *chain);
+  tag troot = {"root", 0}, thalf = {"half", 0};
+  assert_non_null(chain);
+  chain[0] = new_op("root", NULL);
+  CX_ASSERT_OK(cx_op_on_progress(chain[0], record, &troot, NULL));
+  for (int i = 1; i <= DEEP; i++) chain[i] = new_op("level", chain[i - 1]);
+  for (int round = 0; round < 3; round++) {
+    journal_reset();
+    CX_ASSERT_OK(cx_report_progress(chain[DEEP], "deep", NULL));
+    const char *want[] = {"root"};
+    assert_tags(want, 1);
+  }
+  CX_ASSERT_OK(cx_op_on_progress(chain[DEEP / 2], record, &thalf, NULL));
+  journal_reset();
+  CX_ASSERT_OK(cx_report_progress(chain[DEEP], "deep", NULL));
+  const char *want2[] = {"half", "root"};
+  assert_tags(want2, 2);
+  for (int i = DEEP; i >= 0; i--) cx_op_unref(chain[i]);
+  free(chain);
+}
+
+/* Reporters on several threads while callbacks are added up the chain:
+ * no race (TSan), and once the adding is over, a report reaches every
+ * callback. */
+enum { RACE_DEPTH = 64, RACE_THREADS = 3, RACE_ADDS = 16 };
+typedef struct race {
+  cx_op *chain[RACE_DEPTH];
+  atomic_bool stop;
+  atomic_long calls[RACE_ADDS];
+} race;
+
+static int count_call(const char *op_id, const char *message,
+                      const cx_meta *metadata, void *user_data) {
+  (void)op_id;
+  (void)message;
+  (void)metadata;
+  atomic_fetch_add((atomic_long *)user_data, 1);
+  return 0;
+}
+
+static void *race_reporter(void *p) {
+  race *r = p;
+  while (!atomic_load(&r->stop))
+    cx_report_progress(r->chain[RACE_DEPTH - 1], "r", NULL);
+  return NULL;
+}
+
+static void test_callbacks_added_while_reporting(void **state) {
+  (void)state;
+  race *r = calloc(1, sizeof *r);
+  pthread_t th[RACE_THREADS];
+  assert_non_null(r);
+  r->chain[0] = new_op("root", NULL);
+  for (int i = 1; i < RACE_DEPTH; i++)
+    r->chain[i] = new_op("level", r->chain[i - 1]);
+  for (int i = 0; i < RACE_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, race_reporter, r), 0);
+  for (int k = 0; k < RACE_ADDS; k++) {
+    CX_ASSERT_OK(cx_op_on_progress(r->chain[(k * 7) % (RACE_DEPTH - 1)],
+                                   count_call, &r->calls[k], NULL));
+    cx_test_sleep(0.001);
+  }
+  atomic_store(&r->stop, true);
+  for (int i = 0; i < RACE_THREADS; i++) pthread_join(th[i], NULL);
+  long before[RACE_ADDS];
+  for (int k = 0; k < RACE_ADDS; k++) before[k] = atomic_load(&r->calls[k]);
+  CX_ASSERT_OK(cx_report_progress(r->chain[RACE_DEPTH - 1], "last", NULL));
+  for (int k = 0; k < RACE_ADDS; k++)
+    assert_int_equal(atomic_load(&r->calls[k]), before[k] + 1);
+  for (int i = RACE_DEPTH - 1; i >= 0; i--) cx_op_unref(r->chain[i]);
+  free(r);
+}
+
 #define JT(path, fn) \
   { (path), (fn), journal_setup, journal_teardown, NULL }
 
@@ -631,6 +746,11 @@ static const struct CMUnitTest tests[] = {
     JT("/tree/progress/reporting-thread", test_reporting_thread),
     JT("/tree/progress/destroy-and-bad-input", test_destroy_and_bad_input),
     JT("/tree/progress/through-shield", test_through_shield),
+    JT("/tree/progress/late-callback-on-ancestor",
+       test_late_callback_on_ancestor),
+    JT("/tree/progress/deep-chain", test_deep_chain),
+    JT("/tree/progress/callbacks-added-while-reporting",
+       test_callbacks_added_while_reporting),
 };
 
 CX_TEST_MAIN("tree/progress", tests)
