@@ -10,6 +10,7 @@
 #include <cancelable/clock.h>
 
 #include "runtime/clock.h"
+#include "runtime/compiler.h" /* cx_config.h: CX_HAVE_PTHREAD_COND_CLOCKWAIT */
 #include "runtime/timer.h"
 
 static _Atomic bool virtual_on;     /* (atomic) */
@@ -98,15 +99,22 @@ struct timespec cx__deadline_to_realtime(int64_t deadline) {
       (int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec, left > 0 ? left : 0));
 }
 
+int cx__cond_timedwait_mono(pthread_cond_t *cond, pthread_mutex_t *mu,
+                            int64_t deadline) {
+  struct timespec ts;
+  if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(cond, mu);
+#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
+  ts = cx__ns_to_timespec(deadline);
+  return pthread_cond_clockwait(cond, mu, CLOCK_MONOTONIC, &ts);
+#else
+  ts = cx__deadline_to_realtime(deadline);
+  return pthread_cond_timedwait(cond, mu, &ts);
+#endif
+}
+
 int cx__cond_wait_deadline(pthread_cond_t *cond, pthread_mutex_t *mu,
                            int64_t deadline) {
-  struct timespec ts;
-  if (deadline == CX__NO_DEADLINE) {
-    pthread_cond_wait(cond, mu);
-    return 0;
-  }
-  ts = cx__deadline_to_realtime(deadline);
-  if (pthread_cond_timedwait(cond, mu, &ts) == ETIMEDOUT &&
+  if (cx__cond_timedwait_mono(cond, mu, deadline) == ETIMEDOUT &&
       cx__mono_ns() >= deadline)
     return -ETIMEDOUT;
   return 0;

@@ -44,10 +44,17 @@ struct timespec cx__ns_to_timespec(int64_t ns);
  * CX__NO_DEADLINE) falls, for pthread_cond_timedwait() on a condvar of the
  * default clock; a deadline already past gives the current time. */
 struct timespec cx__deadline_to_realtime(int64_t deadline);
-/* Waits once on @cond (a condvar of the default, realtime clock) with @mu
- * held, until woken or @deadline (monotonic ns, CX__NO_DEADLINE: none).
- * Returns 0 when woken (maybe spuriously: re-check), -ETIMEDOUT once the
- * deadline has passed on the monotonic clock. */
+/* Waits once on @cond (a condvar of the default clock) with @mu held,
+ * until woken or @deadline (monotonic ns, CX__NO_DEADLINE: none), on the
+ * monotonic clock where pthread_cond_clockwait() exists (a step of the
+ * wall clock neither shortens nor stretches the wait), else through the
+ * realtime clock.  Returns what pthread waits return: 0 (woken, maybe
+ * spuriously), ETIMEDOUT. */
+int cx__cond_timedwait_mono(pthread_cond_t *cond, pthread_mutex_t *mu,
+                            int64_t deadline);
+/* cx__cond_timedwait_mono() for the library's own waits: 0 when woken
+ * (maybe spuriously: re-check), -ETIMEDOUT once the deadline has passed
+ * on the monotonic clock. */
 int cx__cond_wait_deadline(pthread_cond_t *cond, pthread_mutex_t *mu,
                            int64_t deadline);
 /* Milliseconds left until an absolute monotonic deadline, for poll(2):

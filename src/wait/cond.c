@@ -44,26 +44,6 @@ static int wake(cx_token *token, void *user_data) {
   return 0;
 }
 
-static int timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex,
-                      int64_t deadline) {
-  struct timespec ts;
-  if (deadline == CX__NO_DEADLINE) return pthread_cond_wait(cond, mutex);
-#if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
-  ts = cx__ns_to_timespec(deadline);
-  return pthread_cond_clockwait(cond, mutex, CLOCK_MONOTONIC, &ts);
-#else
-  /* Without clockwait the condvar's clock is assumed to be realtime. */
-  {
-    struct timespec now;
-    int64_t left = deadline - cx__mono_ns();
-    clock_gettime(CLOCK_REALTIME, &now);
-    ts = cx__ns_to_timespec((int64_t)now.tv_sec * CX__NS_PER_SEC + now.tv_nsec +
-                            (left > 0 ? left : 0));
-    return pthread_cond_timedwait(cond, mutex, &ts);
-  }
-#endif
-}
-
 /* The registration of a wait's cancel callback. */
 typedef struct wait_reg {
   cx_callback *cb; /* NULL: none */
@@ -86,13 +66,14 @@ static void unregister_locked(wait_reg *reg) {
  * so it goes before the frame does (the mutex is held again here). */
 static void on_thread_cancel(void *reg) { unregister_locked(reg); }
 
-/* timed_wait() with on_thread_cancel() as its cleanup handler (a function
- * of its own: the handler's setjmp must not see the caller's locals). */
+/* cx__cond_timedwait_mono() with on_thread_cancel() as its cleanup handler (a
+ * function of its own: the handler's setjmp must not see the caller's locals).
+ */
 static int wait_cleaning_up(pthread_cond_t *cond, pthread_mutex_t *mutex,
                             int64_t deadline, wait_reg *reg) {
   int rc;
   pthread_cleanup_push(on_thread_cancel, reg);
-  rc = timed_wait(cond, mutex, deadline);
+  rc = cx__cond_timedwait_mono(cond, mutex, deadline);
   pthread_cleanup_pop(0);
   return rc;
 }
