@@ -21,6 +21,15 @@ if(TARGET cancelable-http)
   endif()
 endif()
 
+# libcancelable-uv: on a real libuv loop.
+if(TARGET cancelable-uv)
+  pkg_check_modules(CX_UV REQUIRED IMPORTED_TARGET libuv)
+  cx_add_test_executable(test_uv
+    SOURCES ${PROJECT_SOURCE_DIR}/adapters/uv/tests/test_uv.c
+    LABELS unit uv adapter stress)
+  target_link_libraries(test_uv PRIVATE cancelable-uv PkgConfig::CX_UV)
+endif()
+
 # The dashboard in a real browser (label `browser`): headless chromium
 # driven by python3-selenium against examples/web_progress.  Slow to start,
 # so only where CX_BROWSER_TESTS is on (scripts/test.sh's default suite, not
