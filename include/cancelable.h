@@ -36,6 +36,7 @@
 #include <cancelable/export.h>
 #include <cancelable/log.h>
 #include <cancelable/meta.h>
+#include <cancelable/notifier.h>
 #include <cancelable/op.h>
 #include <cancelable/progress.h>
 #include <cancelable/registry.h>

@@ -21,6 +21,24 @@ if(TARGET cancelable-http)
   endif()
 endif()
 
+# libcancelable-uv: on a real libuv loop.
+if(TARGET cancelable-uv)
+  pkg_check_modules(CX_UV REQUIRED IMPORTED_TARGET libuv)
+  cx_add_test_executable(test_uv
+    SOURCES ${PROJECT_SOURCE_DIR}/adapters/uv/tests/test_uv.c
+    LABELS unit uv adapter stress)
+  target_link_libraries(test_uv PRIVATE cancelable-uv PkgConfig::CX_UV)
+endif()
+
+# libcancelable-glib: on a real GMainContext, with real GCancellables.
+if(TARGET cancelable-glib)
+  pkg_check_modules(CX_GIO REQUIRED IMPORTED_TARGET glib-2.0 gio-2.0)
+  cx_add_test_executable(test_glib
+    SOURCES ${PROJECT_SOURCE_DIR}/adapters/glib/tests/test_glib.c
+    LABELS unit glib adapter stress)
+  target_link_libraries(test_glib PRIVATE cancelable-glib PkgConfig::CX_GIO)
+endif()
+
 # The dashboard in a real browser (label `browser`): headless chromium
 # driven by python3-selenium against examples/web_progress.  Slow to start,
 # so only where CX_BROWSER_TESTS is on (scripts/test.sh's default suite, not

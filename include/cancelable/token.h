@@ -342,6 +342,24 @@ CX_EXPORT int cx_token_wait(cx_token *token, double timeout);
  * Since: 0.1 */
 CX_EXPORT int cx_token_fd(cx_token *token);
 
+/* cx_token_fd_release: close the token's descriptor (cx_token_fd()) now,
+ * instead of when the token is freed; as GLib's
+ * g_cancellable_release_fd().  An event loop calls it once it has stopped
+ * polling the descriptor (after the cancel was seen, or when it no longer
+ * watches the token), so that long-lived tokens do not hold a descriptor
+ * each.  The token keeps working; a later cx_token_fd() makes a new
+ * descriptor (readable at once if the token is cancelled).  The caller must
+ * make sure nobody polls the old number any more: the system may reuse it.
+ * @token: (not nullable) the token.
+ * Returns: 0, also when the token had no descriptor.
+ * Errors: -EINVAL NULL @token.
+ * Thread-safety: any thread; safe against a concurrent cancel (which then
+ *   signals the descriptor before it is closed, or finds none).
+ * Async-signal-safe: no.
+ * Tested by: tests/unit/test_notifier.c.
+ * Since: 0.1 */
+CX_EXPORT int cx_token_fd_release(cx_token *token);
+
 /* Flags for cx_token_link(). */
 enum {
   /* The linked token takes the source's reason and message instead of

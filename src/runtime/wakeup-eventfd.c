@@ -34,6 +34,14 @@ void cx__wakeup_signal_async(const cx__wakeup *w) {
   errno = saved;
 }
 
+void cx__wakeup_clear(const cx__wakeup *w) {
+  uint64_t count;
+  ssize_t n;
+  do {
+    n = read(w->read_fd, &count, sizeof count);
+  } while (n < 0 && errno == EINTR);
+}
+
 void cx__wakeup_close(cx__wakeup *w) {
   if (w->read_fd >= 0) close(w->read_fd);
   w->read_fd = w->write_fd = -1;

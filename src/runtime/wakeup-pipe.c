@@ -49,6 +49,14 @@ void cx__wakeup_signal_async(const cx__wakeup *w) {
   errno = saved;
 }
 
+void cx__wakeup_clear(const cx__wakeup *w) {
+  char buf[256];
+  ssize_t n;
+  do {
+    n = read(w->read_fd, buf, sizeof buf);
+  } while (n == (ssize_t)sizeof buf || (n < 0 && errno == EINTR));
+}
+
 void cx__wakeup_close(cx__wakeup *w) {
   if (w->read_fd >= 0) close(w->read_fd);
   if (w->write_fd >= 0 && w->write_fd != w->read_fd) close(w->write_fd);

@@ -17,6 +17,9 @@ void cx__wakeup_signal(const cx__wakeup *w);
  * of the next intercepted call; a handler that itself makes one can re-enter
  * that delivery, which then leaves every signal blocked in the thread). */
 void cx__wakeup_signal_async(const cx__wakeup *w);
+/* Makes it unreadable again (reads what the signals wrote); for wake-ups
+ * that are drained, as a notifier's.  Never blocks. */
+void cx__wakeup_clear(const cx__wakeup *w);
 void cx__wakeup_close(cx__wakeup *w);
 
 #endif /* CX_RUNTIME_WAKEUP_H */

@@ -492,3 +492,18 @@ int cx_token_fd(cx_token *t) {
   pthread_mutex_unlock(&s->mu);
   return rc;
 }
+
+int cx_token_fd_release(cx_token *t) {
+  cx__token_ext *ext;
+  cx__stripe *s;
+  if (t == NULL) return -EINVAL;
+  /* No ext: no descriptor was ever made (cx_token_fd() makes the ext). */
+  if ((ext = cx__token_ext_of(t)) == NULL) return 0;
+  s = cx__stripe_for(t);
+  /* Under the stripe's lock, as the cancel's wake_fd(): a cancel running
+   * now signals the descriptor before we close it, or finds none. */
+  pthread_mutex_lock(&s->mu);
+  cx__wakeup_close(&ext->wake);
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
