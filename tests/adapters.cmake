@@ -38,3 +38,20 @@ if(CX_BROWSER_TESTS AND TARGET web_progress)
   set_tests_properties(/browser/dashboard PROPERTIES
     LABELS browser SKIP_RETURN_CODE 77 TIMEOUT 240)
 endif()
+
+# libcancelable-nats: a real nats-server on 127.0.0.1 (the tests start it,
+# and skip when it is not installed) and helper processes (nats_peer).
+if(TARGET cancelable-nats)
+  add_executable(nats_peer
+    ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_peer.c)
+  target_link_libraries(nats_peer PRIVATE cancelable-nats)
+  target_compile_options(nats_peer PRIVATE ${CX_WARNINGS})
+  cx_add_test_executable(test_nats
+    SOURCES ${PROJECT_SOURCE_DIR}/adapters/nats/tests/test_nats.c
+      ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_testlib.c
+    LABELS unit nats adapter TIMEOUT 180)
+  target_link_libraries(test_nats PRIVATE cancelable-nats)
+  target_compile_definitions(test_nats PRIVATE
+    CX_NATS_PEER="$<TARGET_FILE:nats_peer>")
+  add_dependencies(test_nats nats_peer)
+endif()

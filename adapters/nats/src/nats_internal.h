@@ -1,0 +1,91 @@
+/* adapters/nats/src/nats_internal.h - the pieces of libcancelable-nats:
+ * cancel requests (request.c), the connection and its worker (nats.c). */
+#ifndef CX_NATS_INTERNAL_H
+#define CX_NATS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <nats/nats.h>
+
+#include <cancelable.h>
+#include <cancelable/nats.h>
+
+/* A cancel request, as sent on P.cancel and kept in the bucket. */
+typedef struct nreq {
+  char *key;         /* unique: the bucket key */
+  char *id;          /* (nullable) one op's id */
+  char *name;        /* (nullable) exact name */
+  char *pattern;     /* (nullable) fnmatch(3) pattern */
+  char *parent;      /* (nullable) the parent id (local or remote) */
+  int status;        /* a cx_status or -1 */
+  cx_reason reason;  /* MANUAL, or PARENT for a remote parent's cascade */
+  char *from;        /* the requesting node */
+  char *message;     /* (nullable) */
+  double expires;    /* cx_now() when it stops applying (local cache) */
+  struct nreq *next; /* in the cache */
+} nreq;
+
+/* The fields of a live op that a request is matched against. */
+typedef struct nop {
+  const char *id, *name, *parent, *remote_parent;
+  int status;
+} nop;
+
+/* Text form (lines KEY=VALUE, values %-escaped).  Returns 0, -ENOMEM. */
+int nreq_encode(const nreq *r, char **out);
+/* Parses @len bytes; -EPROTO when malformed (then *@r is clean), -ENOMEM. */
+int nreq_decode(const char *data, int len, nreq *r);
+void nreq_clear(nreq *r);
+nreq *nreq_dup(const nreq *r);
+/* Whether @r selects @op. */
+bool nreq_matches(const nreq *r, const nop *op);
+/* Cancels @op as @r asks: true when this call cancelled it. */
+bool nreq_cancel_op(const nreq *r, cx_op *op);
+
+struct cx_nats {
+  char *node, *prefix, *subject, *bucket;
+  double ttl;
+  natsOptions *opts;
+  natsConnection *nc;
+  natsSubscription *sub;
+  cx_subscription *events;
+  pthread_t worker;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool resync, stop, ready, closed, sub_done, worker_started;
+  jsCtx *js;           /* the worker's */
+  kvStore *kv;         /* set once by the worker (under mu) */
+  nreq *live;          /* cache of live requests (under mu) */
+  nreq *outbox;        /* requests the worker stores and publishes (under mu) */
+  struct nlink *links; /* remote children and exported parents (under mu) */
+};
+
+/* The worker thread (worker.c). */
+void *nats_worker(void *arg);
+/* Queues @r (transfer full) for the worker to store and publish. */
+void nats_post(cx_nats *n, nreq *r);
+/* A fresh request key (the NUID of a libnats inbox); NULL out of memory. */
+char *nats_new_key(void);
+
+/* The subscriber of P.cancel (cancel.c). */
+void nats_on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                     void *closure);
+
+/* Remote hierarchies (context.c).  Each takes mu. */
+/* The remote parent id of the local op @op_id (a copy, free() it), or
+ * NULL. */
+char *nats_remote_parent(cx_nats *n, const char *op_id);
+/* Cancels the local children of the remote parent @r->parent. */
+long nats_cancel_remote_children(cx_nats *n, const nreq *r);
+/* An op's CANCELLED or EXITED event: cascades when it was exported. */
+void nats_op_ended(cx_nats *n, const cx_event *e);
+void nats_links_free(cx_nats *n);
+
+/* Applies @r to this process's live ops; returns how many it cancelled. */
+long nats_apply(cx_nats *n, const nreq *r);
+/* Keeps a copy of @r in the cache until @r->expires (replaces the same
+ * key).  Under no lock; takes mu. */
+void nats_remember(cx_nats *n, const nreq *r);
+
+#endif /* CX_NATS_INTERNAL_H */

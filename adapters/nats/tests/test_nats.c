@@ -1,0 +1,210 @@
+/* adapters/nats/tests/test_nats.c - libcancelable-nats against a real
+ * nats-server (started on 127.0.0.1, a free port, JetStream in a temporary
+ * folder, stopped by its pid) and other processes (nats_peer).  Each test
+ * that needs the server skips when nats-server is not installed. */
+#include "cx_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cancelable.h>
+#include <cancelable/nats.h>
+
+#include "nats_testlib.h"
+
+#ifndef CX_NATS_PEER
+#error "CX_NATS_PEER: the path of nats_peer"
+#endif
+
+#define NEED_SERVER()                   \
+  do {                                  \
+    if (nsrv_program() == NULL) skip(); \
+  } while (0)
+
+static cx_nats *attach_to(const char *url, const char *node, double wait) {
+  cx_nats_options o = CX_NATS_OPTIONS_INIT;
+  o.servers = url;
+  o.node = node;
+  o.reconnect_wait = wait;
+  cx_nats *n = NULL;
+  CX_ASSERT_OK(cx_nats_attach(&o, &n));
+  assert_non_null(n);
+  return n;
+}
+
+/* Starts `nats_peer op URL NODE NAME TIMEOUT WAIT`, reads its id. */
+static void start_op_peer(peer *p, const char *url, const char *node,
+                          const char *name, const char *timeout,
+                          const char *wait, char *id, size_t size) {
+  char *argv[] = {CX_NATS_PEER, "op",         (char *)url,
+                  (char *)node, (char *)name, (char *)timeout,
+                  (char *)wait, NULL};
+  char line[256];
+  peer_start(p, argv);
+  assert_true(peer_line(p, line, sizeof(line), cx_test_patience(30)));
+  assert_true(strncmp(line, "ready ", 6) == 0);
+  snprintf(id, size, "%s", line + 6);
+}
+
+/* The peer's "cancelled ..." line: asserts the reason and the node. */
+static void expect_cancelled(peer *p, const char *reason, const char *node,
+                             double seconds) {
+  char line[512], want[256];
+  assert_true(peer_line(p, line, sizeof(line), seconds));
+  snprintf(want, sizeof(want), "cancelled %s ", reason);
+  if (strncmp(line, want, strlen(want)) != 0) fail_msg("peer said: %s", line);
+  snprintf(want, sizeof(want), " %s|", node);
+  if (strstr(line, want) == NULL)
+    fail_msg("peer said: %s (wanted node %s)", line, node);
+  assert_int_equal(peer_finish(p, 20), 0);
+}
+
+static long count_of(const cx_nats_answer *a, const char *node) {
+  for (size_t i = 0; i < a->count; i++)
+    if (strcmp(a->nodes[i].node, node) == 0) return a->nodes[i].cancelled;
+  return -1;
+}
+
+static void test_bad_options(void **state) {
+  (void)state;
+  cx_nats *n = (cx_nats *)1;
+  cx_nats_options o = CX_NATS_OPTIONS_INIT;
+  o.prefix = "a.b";
+  CX_ASSERT_ERR(-EINVAL, cx_nats_attach(&o, &n));
+  assert_null(n);
+  o = (cx_nats_options)CX_NATS_OPTIONS_INIT;
+  o.node = "has space";
+  CX_ASSERT_ERR(-EINVAL, cx_nats_attach(&o, &n));
+  o = (cx_nats_options)CX_NATS_OPTIONS_INIT;
+  o.reconnect_wait = -1;
+  CX_ASSERT_ERR(-EINVAL, cx_nats_attach(&o, &n));
+  o = (cx_nats_options)CX_NATS_OPTIONS_INIT;
+  o.size = 1;
+  CX_ASSERT_ERR(-EINVAL, cx_nats_attach(&o, &n));
+  CX_ASSERT_ERR(-EINVAL, cx_nats_attach(NULL, NULL));
+}
+
+static void test_cancel_by_id(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "worker-a", "job", "0", "0.1", id, sizeof(id));
+  cx_nats *n = attach_to(s.url, "ctl", 0.1);
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  /* Bad requests change nothing. */
+  cx_op_filter empty = CX_OP_FILTER_INIT;
+  CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, NULL, &empty, NULL, 0, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, NULL, NULL, NULL, 0, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, id, &empty, NULL, 0, NULL));
+  cx_nats_answer a;
+  long total = cx_nats_cancel(n, id, NULL, "stop now", 1.5, &a);
+  assert_int_equal(total, 1);
+  assert_int_equal(count_of(&a, "worker-a"), 1);
+  assert_int_equal(count_of(&a, "ctl"), 0);
+  assert_true(a.stored);
+  cx_nats_answer_free(&a);
+  expect_cancelled(&p, "manual", "ctl", cx_test_patience(20));
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+static void test_cancel_by_pattern(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = attach_to(s.url, "ctl", 0.1);
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  peer p1, p2, other;
+  char id[128];
+  start_op_peer(&p1, s.url, "w1", "batch-a-1", "0", "0.1", id, sizeof(id));
+  start_op_peer(&p2, s.url, "w2", "batch-a-2", "0", "0.1", id, sizeof(id));
+  start_op_peer(&other, s.url, "w3", "batch-b-1", "3", "0.1", id, sizeof(id));
+  cx_op *mine = cx_test_entered_op("batch-a-local", NULL, 0);
+  CX_ASSERT_OK(cx_op_exit(mine, 0)); /* ended: not counted */
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  f.name_pattern = "batch-a-*";
+  cx_nats_answer a;
+  long total = cx_nats_cancel(n, NULL, &f, NULL, 1.5, &a);
+  assert_int_equal(total, 2);
+  assert_int_equal(count_of(&a, "w1"), 1);
+  assert_int_equal(count_of(&a, "w2"), 1);
+  assert_int_equal(count_of(&a, "w3"), 0);
+  cx_nats_answer_free(&a);
+  expect_cancelled(&p1, "manual", "ctl", cx_test_patience(20));
+  expect_cancelled(&p2, "manual", "ctl", cx_test_patience(20));
+  /* The other op ends by its own timeout. */
+  expect_cancelled(&other, "timeout", "-", cx_test_patience(20));
+  cx_op_unref(mine);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+static void test_server_down_at_attach(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s); /* not started */
+  double t0 = cx_test_now();
+  cx_nats *n = attach_to(s.url, "late-node", 0.1);
+  assert_true(cx_test_now() - t0 < 1.0); /* attach does not wait */
+  assert_false(cx_nats_connected(n));
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  f.name = "x";
+  CX_ASSERT_ERR(-ENOTCONN, cx_nats_cancel(n, NULL, &f, NULL, 0, NULL));
+  CX_ASSERT_ERR(-ETIMEDOUT, cx_nats_wait_ready(n, 0.2));
+  /* Local timeouts still fire on time. */
+  cx_op *t = cx_test_entered_op("local-timeout", NULL, 0.2);
+  t0 = cx_test_now();
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(t), cx_test_patience(10)));
+  double took = cx_test_now() - t0;
+  assert_true(took >= 0.15 && took < 2.0);
+  assert_int_equal(cx_op_cancel_reason(t), CX_REASON_TIMEOUT);
+  CX_ASSERT_OK(cx_op_exit(t, -ECANCELED));
+  cx_op_unref(t);
+  /* Once the server starts, a remote cancel reaches this process. */
+  cx_op *op = cx_test_entered_op("late-job", NULL, 0);
+  nsrv_start(&s);
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  assert_true(cx_nats_connected(n));
+  char *argv[] = {CX_NATS_PEER, "cancel", s.url, "remote-ctl",
+                  "pattern",    "late-*", "1.5", NULL};
+  peer c;
+  char line[256];
+  peer_start(&c, argv);
+  bool saw = false;
+  while (peer_line(&c, line, sizeof(line), cx_test_patience(30)))
+    saw |= strcmp(line, "node late-node 1") == 0;
+  assert_int_equal(peer_finish(&c, 20), 0);
+  assert_true(saw);
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(op),
+                      "cancelled from node remote-ctl: test");
+  cx_meta *m = cx_op_metadata(op);
+  const char *by = NULL;
+  CX_ASSERT_OK(cx_meta_get_string(m, "cancelled_by_node", &by));
+  assert_string_equal(by, "remote-ctl");
+  CX_ASSERT_OK(cx_meta_get_string(m, "cancelled_by", &by));
+  assert_string_equal(by, "nats");
+  cx_meta_free(m);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+static const struct CMUnitTest tests[] = {
+    CX_TEST("/nats/attach/bad-options", test_bad_options),
+    CX_TEST("/nats/cancel/by-id", test_cancel_by_id),
+    CX_TEST("/nats/cancel/by-pattern", test_cancel_by_pattern),
+    CX_TEST("/nats/attach/server-down", test_server_down_at_attach),
+};
+
+CX_TEST_MAIN("nats", tests)
