@@ -133,8 +133,10 @@ static int publish_request(cx_nats *n, const nreq *r, const char *text,
     s = natsInbox_Create(&inbox);
     if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, n->nc, inbox);
   }
-  if (s == NATS_OK)
+  if (s == NATS_OK && inbox != NULL)
     s = natsConnection_PublishRequest(n->nc, n->subject, inbox, text, len);
+  else if (s == NATS_OK)
+    s = natsConnection_Publish(n->nc, n->subject, text, len);
   if (s == NATS_OK) s = natsConnection_Flush(n->nc);
   int err = s == NATS_OK ? 0 : s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
   if (err == 0 && sub != NULL) err = collect(sub, wait, a, total);

@@ -200,11 +200,145 @@ static void test_server_down_at_attach(void **state) {
   nsrv_cleanup(&s);
 }
 
+/* Restarts the server of @s once @n saw it go, and waits for @n's
+ * reconnection. */
+static void restart_server(nsrv *s, cx_nats *n) {
+  nsrv_stop(s);
+  double end = cx_test_now() + cx_test_patience(20);
+  while (n != NULL && cx_nats_connected(n) && cx_test_now() < end)
+    cx_test_sleep(0.02);
+  nsrv_start(s);
+  if (n != NULL) CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(30)));
+}
+
+static cx_nats *ready_ctl(const nsrv *s, double ttl) {
+  cx_nats_options o = CX_NATS_OPTIONS_INIT;
+  o.servers = s->url;
+  o.node = "ctl";
+  o.reconnect_wait = 0.1;
+  o.cancel_ttl = ttl;
+  cx_nats *n = NULL;
+  CX_ASSERT_OK(cx_nats_attach(&o, &n));
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  return n;
+}
+
+static long cancel_pattern(cx_nats *n, const char *pattern, double wait,
+                           cx_nats_answer *a) {
+  cx_op_filter f = CX_OP_FILTER_INIT;
+  f.name_pattern = pattern;
+  return cx_nats_cancel(n, NULL, &f, NULL, wait, a);
+}
+
+/* A cancel sent while the target is disconnected (its broadcast missed)
+ * is applied from the bucket when it reconnects. */
+static void test_missed_on_reconnect(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  peer p;
+  char id[128];
+  /* The target retries only every 5 s: it is still away when the cancel
+   * goes out. */
+  start_op_peer(&p, s.url, "w-miss", "miss-1", "0", "5", id, sizeof(id));
+  cx_nats *n = ready_ctl(&s, 0);
+  restart_server(&s, n);
+  cx_nats_answer a;
+  assert_int_equal(cancel_pattern(n, "miss-*", 0.5, &a), 0);
+  assert_true(a.stored);
+  assert_int_equal(count_of(&a, "w-miss"), -1); /* it did not hear it */
+  cx_nats_answer_free(&a);
+  expect_cancelled(&p, "manual", "ctl", cx_test_patience(30));
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+/* An op that starts under a live stored cancel starts cancelled. */
+static void test_revoke_before_start(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = ready_ctl(&s, 0);
+  cx_nats_answer a;
+  assert_int_equal(cancel_pattern(n, "later-*", 0.3, &a), 0);
+  assert_true(a.stored);
+  cx_nats_answer_free(&a);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "w-later", "later-1", "0", "0.1", id, sizeof(id));
+  expect_cancelled(&p, "manual", "ctl", cx_test_patience(20));
+  /* Here too: an op of this process entered now is revoked at once. */
+  cx_op *op = cx_test_entered_op("later-2", NULL, 0);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), cx_test_patience(10)));
+  assert_string_equal(cx_op_cancel_message(op), "cancelled from node ctl");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+/* A restarted server still has the stored cancels (file storage). */
+static void test_server_restart_keeps(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = ready_ctl(&s, 0);
+  cx_nats_answer a;
+  assert_int_equal(cancel_pattern(n, "restart-*", 0, &a), 0);
+  assert_true(a.stored);
+  cx_nats_answer_free(&a);
+  cx_nats_detach(n);
+  restart_server(&s, NULL);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "w-restart", "restart-1", "0", "0.1", id,
+                sizeof(id));
+  expect_cancelled(&p, "manual", "ctl", cx_test_patience(20));
+  nsrv_cleanup(&s);
+}
+
+/* A stored cancel stops applying after the bucket's TTL. */
+static void test_stored_cancel_expires(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = ready_ctl(&s, 1.0);
+  cx_nats_answer a;
+  assert_int_equal(cancel_pattern(n, "ttl-*", 0, &a), 0);
+  assert_true(a.stored);
+  cx_nats_answer_free(&a);
+  cx_test_sleep(2.5);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "w-ttl", "ttl-1", "1.5", "0.1", id, sizeof(id));
+  expect_cancelled(&p, "timeout", "-", cx_test_patience(20));
+  /* Nor here: the local copy expired as well. */
+  cx_op *op = cx_test_entered_op("ttl-2", NULL, 0);
+  cx_test_sleep(0.3);
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/attach/bad-options", test_bad_options),
     CX_TEST("/nats/cancel/by-id", test_cancel_by_id),
     CX_TEST("/nats/cancel/by-pattern", test_cancel_by_pattern),
     CX_TEST("/nats/attach/server-down", test_server_down_at_attach),
+    CX_TEST("/nats/stored/missed-on-reconnect", test_missed_on_reconnect),
+    CX_TEST("/nats/stored/revoke-before-start", test_revoke_before_start),
+    CX_TEST("/nats/stored/server-restart", test_server_restart_keeps),
+    CX_TEST("/nats/stored/expires", test_stored_cancel_expires),
 };
 
 CX_TEST_MAIN("nats", tests)
