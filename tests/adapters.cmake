@@ -46,6 +46,7 @@ if(TARGET cancelable-nats)
     ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_peer.c)
   target_link_libraries(nats_peer PRIVATE cancelable-nats)
   target_compile_options(nats_peer PRIVATE ${CX_WARNINGS})
+  target_compile_definitions(nats_peer PRIVATE _GNU_SOURCE)
   cx_add_test_executable(test_nats
     SOURCES ${PROJECT_SOURCE_DIR}/adapters/nats/tests/test_nats.c
       ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_testlib.c

@@ -324,6 +324,7 @@ int cx_nats_attach(const cx_nats_options *opts, cx_nats **out) {
 void cx_nats_detach(cx_nats *n) {
   if (n == NULL) return;
   cx_events_unsubscribe(n->events);
+  if (n->worker_started) nats_links_flush(n);
   pthread_mutex_lock(&n->mu);
   n->stop = true;
   pthread_cond_broadcast(&n->cv);

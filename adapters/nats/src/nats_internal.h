@@ -80,6 +80,9 @@ char *nats_remote_parent(cx_nats *n, const char *op_id);
 long nats_cancel_remote_children(cx_nats *n, const nreq *r);
 /* An op's CANCELLED or EXITED event: cascades when it was exported. */
 void nats_op_ended(cx_nats *n, const cx_event *e);
+/* At detach, once no event comes: cascades for the exported ops that
+ * were cancelled or ended (their events may have been discarded). */
+void nats_links_flush(cx_nats *n);
 void nats_links_free(cx_nats *n);
 
 /* Applies @r to this process's live ops; returns how many it cancelled. */

@@ -128,15 +128,16 @@ static void wait_work_locked(cx_nats *n) {
 void *nats_worker(void *arg) {
   cx_nats *n = arg;
   pthread_mutex_lock(&n->mu);
-  while (!n->stop) {
+  for (;;) {
     wait_work_locked(n);
-    if (n->stop) break;
-    bool again = n->resync;
+    bool stopping = n->stop; /* what is queued still goes out */
+    bool again = n->resync && !stopping;
     n->resync = false;
     nreq *out = n->outbox;
     n->outbox = NULL;
     pthread_mutex_unlock(&n->mu);
     if (again) resync(n);
+    bool sent = out != NULL;
     while (out != NULL) {
       nreq *next = out->next;
       store_and_publish(n, out);
@@ -144,11 +145,13 @@ void *nats_worker(void *arg) {
       free(out);
       out = next;
     }
+    if (sent) (void)natsConnection_FlushTimeout(n->nc, 1000);
     pthread_mutex_lock(&n->mu);
     if (again && !n->resync &&
         natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)
       n->ready = true;
     pthread_cond_broadcast(&n->cv);
+    if (stopping) break;
   }
   pthread_mutex_unlock(&n->mu);
   return NULL;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cancelable.h>
 #include <cancelable/nats.h>
@@ -33,9 +35,34 @@ static void report(cx_op *op) {
   cx_meta *m = cx_op_metadata(op);
   const char *by = "-";
   if (m != NULL) (void)cx_meta_get_string(m, "cancelled_by_node", &by);
-  printf("cancelled %s %.3f %s|%s\n", cx_reason_name(cx_op_cancel_reason(op)),
-         cx_op_elapsed(op), by, cx_op_cancel_message(op));
+  printf("cancelled %s %.3f %s %.3f %s|%s\n",
+         cx_reason_name(cx_op_cancel_reason(op)), cx_op_elapsed(op),
+         cx_op_name(op), cx_token_cancel_time(cx_op_token(op)), by,
+         cx_op_cancel_message(op));
   cx_meta_free(m);
+}
+
+/* With NATS_PEER_SPAWN=NODE: starts `nats_peer op URL NODE NAME-child 0
+ * WAIT` as the child of @op (its context in $CANCELABLE_CONTEXT), on the
+ * same stdout. */
+static pid_t spawn_child(cx_nats *n, cx_op *op, char **argv) {
+  const char *spawn = getenv("NATS_PEER_SPAWN");
+  char *context = NULL, name[256], node[128];
+  if (spawn == NULL || cx_nats_context(n, op, &context) != 0) return -1;
+  snprintf(node, sizeof(node), "%s", spawn);
+  snprintf(name, sizeof(name), "%s-child", argv[4]);
+  char *args[] = {argv[0], "op", argv[2], node, name, "0", argv[6], NULL};
+  /* Set before fork(): the child only execs (this process is done with
+   * both variables). */
+  setenv(CX_NATS_CONTEXT_ENV, context, 1);
+  unsetenv("NATS_PEER_SPAWN");
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[0], args);
+    _exit(127);
+  }
+  free(context);
+  return pid;
 }
 
 static int run_op(char **argv) {
@@ -46,7 +73,9 @@ static int run_op(char **argv) {
   o.timeout = atof(argv[5]);
   o.register_op = true;
   cx_op *op = NULL;
-  int err = cx_op_create(&op, &o);
+  const char *context = getenv(CX_NATS_CONTEXT_ENV);
+  int err = context != NULL ? cx_nats_op_create(n, context, &o, &op)
+                            : cx_op_create(&op, &o);
   if (err == 0) err = cx_op_enter(op);
   if (err != 0) {
     fprintf(stderr, "op: %s\n", cx_strerror(err));
@@ -54,6 +83,7 @@ static int run_op(char **argv) {
   }
   printf("ready %s\n", cx_op_id(op));
   fflush(stdout);
+  pid_t child = spawn_child(n, op, argv);
   if (cx_token_wait(cx_op_token(op), 60) == 0)
     report(op);
   else
@@ -62,6 +92,7 @@ static int run_op(char **argv) {
   cx_op_exit(op, cx_op_is_cancelled(op) ? -ECANCELED : 0);
   cx_op_unref(op);
   cx_nats_detach(n);
+  if (child > 0) waitpid(child, NULL, 0);
   return 0;
 }
 

@@ -119,7 +119,22 @@ void nsrv_cleanup(nsrv *s) {
   }
 }
 
+extern char **environ;
+
 void peer_start(peer *p, char *const argv[]) {
+  char *none[] = {NULL};
+  peer_start_env(p, argv, none);
+}
+
+void peer_start_env(peer *p, char *const argv[], char *const env[]) {
+  /* The environment is made before fork(): the child only execs. */
+  size_t n = 0, k = 0;
+  while (environ[n] != NULL) n++;
+  while (env[k] != NULL) k++;
+  char **all = calloc(n + k + 1, sizeof(*all));
+  assert_non_null(all);
+  memcpy(all, env, k * sizeof(*all));
+  memcpy(all + k, environ, n * sizeof(*all));
   int fds[2];
   memset(p, 0, sizeof(*p));
   assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
@@ -127,9 +142,10 @@ void peer_start(peer *p, char *const argv[]) {
   assert_true(pid >= 0);
   if (pid == 0) {
     dup2(fds[1], 1);
-    execv(argv[0], argv);
+    execve(argv[0], argv, all);
     _exit(127);
   }
+  free(all);
   close(fds[1]);
   p->pid = pid;
   p->fd = fds[0];

@@ -40,6 +40,9 @@ typedef struct peer {
 /* Starts @argv (argv[0] a path) with stdout piped; fails the test on
  * error. */
 void peer_start(peer *p, char *const argv[]);
+/* peer_start() with @env ("NAME=VALUE" strings, NULL-terminated) added to
+ * its environment. */
+void peer_start_env(peer *p, char *const argv[], char *const env[]);
 /* The next line of its output (without the newline) in @line, waiting at
  * most @seconds; false on timeout or end of output. */
 bool peer_line(peer *p, char *line, size_t size, double seconds);

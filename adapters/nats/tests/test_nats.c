@@ -330,6 +330,205 @@ static void test_stored_cancel_expires(void **state) {
   nsrv_cleanup(&s);
 }
 
+/* ---- Hierarchies across processes. */
+
+static void test_context_string(void **state) {
+  (void)state;
+  nsrv s;
+  nsrv_init(&s); /* never started: contexts need no server */
+  cx_nats *n = attach_to(s.url, "here", 0.1);
+  cx_op *root = cx_test_entered_op("root", NULL, 10);
+  char *ctx = NULL;
+  CX_ASSERT_OK(cx_nats_context(n, root, &ctx));
+  char want[256];
+  snprintf(want, sizeof(want),
+           "v1;parent=%s;node=here;timeout=", cx_op_id(root));
+  assert_true(strncmp(ctx, want, strlen(want)) == 0);
+  assert_non_null(strstr(ctx, ";deadline="));
+  cx_op *child = NULL;
+  CX_ASSERT_OK(cx_nats_op_create(n, ctx, NULL, &child));
+  CX_ASSERT_OK(cx_op_enter(child));
+  double left = cx_op_remaining(child);
+  assert_true(left > 8.0 && left <= 10.0);
+  cx_meta *m = cx_op_metadata(child);
+  const char *v = NULL;
+  CX_ASSERT_OK(cx_meta_get_string(m, "remote_parent_id", &v));
+  assert_string_equal(v, cx_op_id(root));
+  CX_ASSERT_OK(cx_meta_get_string(m, "remote_parent_node", &v));
+  assert_string_equal(v, "here");
+  cx_meta_free(m);
+  CX_ASSERT_OK(cx_op_exit(child, 0));
+  cx_op_unref(child);
+  free(ctx);
+  static const char *bad[] = {"",
+                              "v2;parent=a;node=b",
+                              "v1;node=b",
+                              "v1;parent=a",
+                              "v1;parent=a;node=b;timeout=12",
+                              "v1;parent=a;node=b;timeout=123456789m",
+                              "v1;parent=a;node=b;timeout=5x",
+                              "v1;parent=a;node=b;deadline=soon",
+                              "v1;parent=a%zz;node=b"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    child = (cx_op *)1;
+    CX_ASSERT_ERR(-EINVAL, cx_nats_op_create(n, bad[i], NULL, &child));
+    assert_null(child);
+  }
+  CX_ASSERT_ERR(-EINVAL, cx_nats_context(n, NULL, &ctx));
+  CX_ASSERT_OK(cx_op_exit(root, 0));
+  CX_ASSERT_ERR(-EINVAL, cx_nats_context(n, root, &ctx)); /* not running */
+  cx_op_unref(root);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+/* The time a child made from @ctx has left once entered. */
+static double left_from(const char *ctx) {
+  cx_op *child = NULL;
+  CX_ASSERT_OK(cx_nats_op_create(NULL, ctx, NULL, &child));
+  CX_ASSERT_OK(cx_op_enter(child));
+  double left = cx_op_remaining(child);
+  CX_ASSERT_OK(cx_op_exit(child, 0));
+  cx_op_unref(child);
+  return left;
+}
+
+/* A deadline that disagrees with the relative timeout by more than the
+ * skew limit is ignored; one that agrees takes off the transit time. */
+static void test_skewed_deadline(void **state) {
+  (void)state;
+  char ctx[256];
+  double now = cx_test_wall_now();
+  snprintf(ctx, sizeof(ctx), "v1;parent=p;node=far;timeout=3S;deadline=%.3f",
+           now + 100);
+  double left = left_from(ctx);
+  assert_true(left > 2.5 && left <= 3.0);
+  snprintf(ctx, sizeof(ctx), "v1;parent=p;node=far;timeout=3S;deadline=%.3f",
+           now - 100);
+  left = left_from(ctx);
+  assert_true(left > 2.5 && left <= 3.0);
+  snprintf(ctx, sizeof(ctx), "v1;parent=p;node=far;timeout=3000m;deadline=%.3f",
+           now + 2.5);
+  left = left_from(ctx);
+  assert_true(left > 2.0 && left <= 2.5);
+  /* And the skewed one times out by the relative time. */
+  snprintf(ctx, sizeof(ctx), "v1;parent=p;node=far;timeout=300m;deadline=%.3f",
+           now - 1000);
+  cx_op *child = NULL;
+  CX_ASSERT_OK(cx_nats_op_create(NULL, ctx, NULL, &child));
+  CX_ASSERT_OK(cx_op_enter(child));
+  assert_false(cx_op_is_cancelled(child));
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(child), cx_test_patience(10)));
+  assert_int_equal(cx_op_cancel_reason(child), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(child), "remote parent's deadline");
+  assert_true(cx_op_elapsed(child) >= 0.25);
+  CX_ASSERT_OK(cx_op_exit(child, -ECANCELED));
+  cx_op_unref(child);
+}
+
+/* The "cancelled ..." line of op @name among the next lines of @p. */
+static void read_cancel_lines(peer *p, const char *names[2],
+                              char lines[2][512]) {
+  int got = 0;
+  char line[512];
+  while (got < 2 && peer_line(p, line, sizeof(line), cx_test_patience(30))) {
+    char reason[32], name[128];
+    double elapsed;
+    if (sscanf(line, "cancelled %31s %lf %127s", reason, &elapsed, name) != 3)
+      continue;
+    for (int i = 0; i < 2; i++)
+      if (strcmp(name, names[i]) == 0) {
+        snprintf(lines[i], 512, "%s", line);
+        got++;
+      }
+  }
+  assert_int_equal(got, 2);
+}
+
+/* Starts the middle process of a chain (the test is the root): it makes
+ * its op "mid" from @ctx and starts the leaf ("mid-child"). */
+static void start_chain(peer *p, const nsrv *s, const char *ctx) {
+  char env_ctx[512];
+  snprintf(env_ctx, sizeof(env_ctx), "%s=%s", CX_NATS_CONTEXT_ENV, ctx);
+  char *env[] = {env_ctx, "NATS_PEER_SPAWN=leaf-node", NULL};
+  char *argv[] = {CX_NATS_PEER, "op", (char *)s->url, "mid-node",
+                  "mid",        "0",  "0.1",          NULL};
+  char line[256];
+  peer_start_env(p, argv, env);
+  for (int i = 0; i < 2; i++) {
+    assert_true(peer_line(p, line, sizeof(line), cx_test_patience(30)));
+    assert_true(strncmp(line, "ready ", 6) == 0);
+  }
+}
+
+static void test_chain_cancel(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = attach_to(s.url, "root-node", 0.1);
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  cx_op *root = cx_test_entered_op("root", NULL, 0);
+  char *ctx = NULL;
+  CX_ASSERT_OK(cx_nats_context(n, root, &ctx));
+  peer p;
+  start_chain(&p, &s, ctx);
+  free(ctx);
+  cx_test_sleep(0.3); /* the leaf is up: the cascade is not a revoke */
+  assert_true(cx_op_cancel(root, CX_REASON_MANUAL, "stop"));
+  const char *names[2] = {"mid", "mid-child"};
+  char lines[2][512];
+  read_cancel_lines(&p, names, lines);
+  assert_true(strncmp(lines[0], "cancelled parent ", 17) == 0);
+  assert_non_null(strstr(lines[0], " root-node|remote parent operation"));
+  assert_true(strncmp(lines[1], "cancelled parent ", 17) == 0);
+  assert_non_null(strstr(lines[1], " mid-node|remote parent operation"));
+  assert_int_equal(peer_finish(&p, 20), 0);
+  CX_ASSERT_OK(cx_op_exit(root, -ECANCELED));
+  cx_op_unref(root);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+static void test_chain_deadline(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = attach_to(s.url, "root-node", 0.1);
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  cx_op *root = cx_test_entered_op("root", NULL, 2.5);
+  double deadline = cx_test_wall_now() + cx_op_remaining(root);
+  char *ctx = NULL;
+  CX_ASSERT_OK(cx_nats_context(n, root, &ctx));
+  peer p;
+  start_chain(&p, &s, ctx);
+  free(ctx);
+  const char *names[2] = {"mid", "mid-child"};
+  char lines[2][512];
+  read_cancel_lines(&p, names, lines);
+  for (int i = 0; i < 2; i++) {
+    char reason[32], name[128];
+    double elapsed, at;
+    assert_int_equal(sscanf(lines[i], "cancelled %31s %lf %127s %lf", reason,
+                            &elapsed, name, &at),
+                     4);
+    print_message("%s: cancelled (%s) %+.3f s from the root's deadline\n", name,
+                  reason, at - deadline);
+    if (at < deadline - 0.1 || at > deadline + 0.1)
+      fail_msg("%s cancelled %.3f s from the root's deadline: %s", name,
+               at - deadline, lines[i]);
+  }
+  assert_int_equal(peer_finish(&p, 20), 0);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(root), cx_test_patience(10)));
+  CX_ASSERT_OK(cx_op_exit(root, -ECANCELED));
+  cx_op_unref(root);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/attach/bad-options", test_bad_options),
     CX_TEST("/nats/cancel/by-id", test_cancel_by_id),
@@ -339,6 +538,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/stored/revoke-before-start", test_revoke_before_start),
     CX_TEST("/nats/stored/server-restart", test_server_restart_keeps),
     CX_TEST("/nats/stored/expires", test_stored_cancel_expires),
+    CX_TEST("/nats/context/string", test_context_string),
+    CX_TEST("/nats/context/skewed-deadline", test_skewed_deadline),
+    CX_TEST("/nats/chain/cancel-root", test_chain_cancel),
+    CX_TEST("/nats/chain/deadline", test_chain_deadline),
 };
 
 CX_TEST_MAIN("nats", tests)

@@ -46,6 +46,7 @@
 #include <stddef.h>
 
 #include <cancelable/common.h>
+#include <cancelable/op.h>
 #include <cancelable/registry.h>
 
 #ifdef __cplusplus
@@ -156,6 +157,50 @@ CX_NATS_EXPORT long cx_nats_cancel(cx_nats *nats, const char *id,
                                    const cx_op_filter *filter,
                                    const char *message, double wait,
                                    cx_nats_answer *out);
+
+/* ---- Hierarchies across processes.  A context string is
+ * "v1;parent=ID;node=NODE[;timeout=T][;deadline=D]": the parent op's id
+ * and node (%-escaped), T its remaining time in gRPC's grpc-timeout form
+ * (at most 8 digits and a unit: H hours, M minutes, S seconds, m
+ * milliseconds, u microseconds, n nanoseconds; absent without a
+ * deadline) and D the same deadline as wall-clock seconds since the epoch,
+ * information only: it is believed, to take off the time the string
+ * spent in transit, only when it agrees with T within CX_NATS_MAX_SKEW
+ * seconds; otherwise (clocks of two machines apart) it is ignored and T
+ * counts from when the child is created. */
+
+/* cx_nats_context: the context string of @op for its children in other
+ * processes, to send in the CX_NATS_CONTEXT_HEADER header of a NATS
+ * message, the CX_NATS_CONTEXT_ENV environment variable of a command, or
+ * any other way.  From now on, when @op is cancelled or ends, its remote
+ * children are cancelled (reason PARENT): the request is published and
+ * stored as any remote cancel (so children that start later, or whose
+ * node is disconnected then, get it too).
+ * @nats: (not nullable).  @op: (not nullable) a running op (registered or
+ *   not).
+ * @out: (not nullable) receives the string (transfer full: free()).
+ * Returns: 0.  Errors: -EINVAL NULL argument or @op not running; -ENOMEM.
+ * Since: 0.1 */
+CX_NATS_EXPORT int cx_nats_context(cx_nats *nats, cx_op *op, char **out);
+
+/* cx_nats_op_create: cx_op_create() for a child of the remote op that
+ * @context names: its timeout is the parent's remaining time (or
+ * @opts->timeout when that is earlier), with the message "remote parent's
+ * deadline" (counted from enter: enter soon after), its metadata has
+ * "remote_parent_id" and "remote_parent_node", it is registered, and with
+ * @nats it is cancelled with reason PARENT when the remote parent is
+ * cancelled or ends (also when that happened before: a stored request
+ * applies when it enters).
+ * @nats: (nullable) without it only the deadline is inherited.
+ * @context: (not nullable) as cx_nats_context() makes it.
+ * @opts: (nullable) as for cx_op_create(); its parent is kept (a local
+ *   parent as well), register_op is forced on.
+ * @out: (not nullable) receives the op (transfer full: cx_op_unref()).
+ * Returns: 0.  Errors: -EINVAL a malformed context, bad options or NULL
+ *   argument; -ENOMEM.  On error *@out is NULL.
+ * Since: 0.1 */
+CX_NATS_EXPORT int cx_nats_op_create(cx_nats *nats, const char *context,
+                                     const cx_op_options *opts, cx_op **out);
 
 #ifdef __cplusplus
 }
