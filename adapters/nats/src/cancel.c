@@ -28,7 +28,11 @@ void nats_on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   cx_nats *n = closure;
   nreq r;
   (void)sub;
-  if (nreq_decode(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), &r) == 0) {
+  if (strcmp(natsMsg_GetSubject(msg), n->ps_subject) == 0) {
+    nats_answer_list(n, nc, msg);
+  } else if (strcmp(natsMsg_GetSubject(msg), n->subject) == 0 &&
+             nreq_decode(natsMsg_GetData(msg), natsMsg_GetDataLength(msg),
+                         &r) == 0) {
     pthread_mutex_lock(&n->mu);
     r.expires = cx_now() + n->ttl;
     pthread_mutex_unlock(&n->mu);

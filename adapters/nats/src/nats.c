@@ -205,8 +205,13 @@ static int make_names(cx_nats *n, const cx_nats_options *o) {
   n->prefix = strdup(prefix);
   if (asprintf(&n->subject, "%s.cancel", prefix) < 0) n->subject = NULL;
   if (asprintf(&n->bucket, "%s_cancels", prefix) < 0) n->bucket = NULL;
+  if (asprintf(&n->ps_subject, "%s.ps", prefix) < 0) n->ps_subject = NULL;
+  if (asprintf(&n->wildcard, "%s.*", prefix) < 0) n->wildcard = NULL;
   n->ttl = o->cancel_ttl > 0 ? o->cancel_ttl : 3600.0;
-  return n->node && n->prefix && n->subject && n->bucket ? 0 : -ENOMEM;
+  return n->node && n->prefix && n->subject && n->bucket && n->ps_subject &&
+                 n->wildcard
+             ? 0
+             : -ENOMEM;
 }
 
 static int make_nats_options(cx_nats *n, const cx_nats_options *o) {
@@ -246,6 +251,8 @@ static void free_handle(cx_nats *n) {
   free(n->prefix);
   free(n->subject);
   free(n->bucket);
+  free(n->ps_subject);
+  free(n->wildcard);
   free(n);
 }
 
@@ -255,7 +262,7 @@ static int start_connection(cx_nats *n) {
     wake(n, true, false);
   else if (s != NATS_NOT_YET_CONNECTED)
     return s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
-  s = natsConnection_Subscribe(&n->sub, n->nc, n->subject, nats_on_request, n);
+  s = natsConnection_Subscribe(&n->sub, n->nc, n->wildcard, nats_on_request, n);
   if (s == NATS_OK)
     s = natsSubscription_SetOnCompleteCB(n->sub, on_sub_complete, n);
   return s == NATS_OK ? 0 : s == NATS_NO_MEMORY ? -ENOMEM : -EIO;

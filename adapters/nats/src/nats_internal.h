@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <nats/nats.h>
 
@@ -32,6 +33,12 @@ typedef struct nop {
   int status;
 } nop;
 
+/* Writes "KEY=VALUE\n" with @value %-escaped (nothing for NULL). */
+void nats_put_field(FILE *f, const char *key, const char *value);
+/* The @n bytes at @s unescaped (NUL-terminated, malloc'd); NULL out of
+ * memory, or for a malformed escape (then *@bad is set). */
+char *nats_unescape(const char *s, size_t n, bool *bad);
+
 /* Text form (lines KEY=VALUE, values %-escaped).  Returns 0, -ENOMEM. */
 int nreq_encode(const nreq *r, char **out);
 /* Parses @len bytes; -EPROTO when malformed (then *@r is clean), -ENOMEM. */
@@ -44,7 +51,7 @@ bool nreq_matches(const nreq *r, const nop *op);
 bool nreq_cancel_op(const nreq *r, cx_op *op);
 
 struct cx_nats {
-  char *node, *prefix, *subject, *bucket;
+  char *node, *prefix, *subject, *ps_subject, *wildcard, *bucket;
   double ttl;
   natsOptions *opts;
   natsConnection *nc;
@@ -68,9 +75,12 @@ void nats_post(cx_nats *n, nreq *r);
 /* A fresh request key (the NUID of a libnats inbox); NULL out of memory. */
 char *nats_new_key(void);
 
-/* The subscriber of P.cancel (cancel.c). */
+/* The subscriber of P.* (cancel.c): cancel requests and listings. */
 void nats_on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                      void *closure);
+
+/* Answers a listing request on P.ps (list.c). */
+void nats_answer_list(cx_nats *n, natsConnection *nc, natsMsg *msg);
 
 /* Remote hierarchies (context.c).  Each takes mu. */
 /* The remote parent id of the local op @op_id (a copy, free() it), or

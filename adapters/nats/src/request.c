@@ -14,7 +14,7 @@ static bool plain(unsigned char c) {
   return c > 0x20 && c != '%' && c != '=' && c != 0x7f;
 }
 
-static void put_field(FILE *f, const char *key, const char *value) {
+void nats_put_field(FILE *f, const char *key, const char *value) {
   if (value == NULL) return;
   fprintf(f, "%s=", key);
   for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
@@ -31,14 +31,14 @@ int nreq_encode(const nreq *r, char **out) {
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (f == NULL) return -ENOMEM;
-  put_field(f, "key", r->key);
-  put_field(f, "id", r->id);
-  put_field(f, "name", r->name);
-  put_field(f, "pattern", r->pattern);
-  put_field(f, "parent", r->parent);
+  nats_put_field(f, "key", r->key);
+  nats_put_field(f, "id", r->id);
+  nats_put_field(f, "name", r->name);
+  nats_put_field(f, "pattern", r->pattern);
+  nats_put_field(f, "parent", r->parent);
   fprintf(f, "status=%d\nreason=%d\n", r->status, (int)r->reason);
-  put_field(f, "from", r->from);
-  put_field(f, "message", r->message);
+  nats_put_field(f, "from", r->from);
+  nats_put_field(f, "message", r->message);
   if (fclose(f) != 0 || text == NULL) {
     free(text);
     return -ENOMEM;
@@ -56,7 +56,7 @@ static int hex(char c) {
 
 /* The value of @n bytes at @s, unescaped; NULL out of memory or for a
  * malformed escape (*@bad set). */
-static char *unescape(const char *s, size_t n, bool *bad) {
+char *nats_unescape(const char *s, size_t n, bool *bad) {
   char *v = malloc(n + 1), *o = v;
   if (v == NULL) return NULL;
   for (size_t i = 0; i < n; i++) {
@@ -121,7 +121,7 @@ static int decode_line(nreq *r, const char *line, size_t n) {
   if (dst == NULL) return set_number(r, line, klen, eq + 1, vlen);
   if (*dst != NULL) return -EPROTO;
   bool bad = false;
-  *dst = unescape(eq + 1, vlen, &bad);
+  *dst = nats_unescape(eq + 1, vlen, &bad);
   return *dst != NULL ? 0 : bad ? -EPROTO : -ENOMEM;
 }
 

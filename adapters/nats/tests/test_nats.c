@@ -44,7 +44,9 @@ static void start_op_peer(peer *p, const char *url, const char *node,
   peer_start(p, argv);
   assert_true(peer_line(p, line, sizeof(line), cx_test_patience(30)));
   assert_true(strncmp(line, "ready ", 6) == 0);
-  snprintf(id, size, "%s", line + 6);
+  size_t len = strnlen(line + 6, size - 1);
+  memcpy(id, line + 6, len);
+  id[len] = '\0';
 }
 
 /* The peer's "cancelled ..." line: asserts the reason and the node. */
@@ -529,6 +531,47 @@ static void test_chain_deadline(void **state) {
   nsrv_cleanup(&s);
 }
 
+/* cx_nats_list(): the live ops of every node. */
+static void test_list(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats *n = ready_ctl(&s, 0);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "w-list", "listed 100%=x", "0", "0.1", id,
+                sizeof(id));
+  cx_op *mine = cx_test_entered_op("mine", NULL, 0);
+  cx_nats_op_list l;
+  CX_ASSERT_ERR(-EINVAL, cx_nats_list(n, 0, &l));
+  CX_ASSERT_OK(cx_nats_list(n, 1.0, &l));
+  assert_int_equal(l.nodes, 2);
+  bool theirs = false, ours = false;
+  for (size_t i = 0; i < l.count; i++) {
+    const cx_nats_op_info *o = &l.ops[i];
+    if (strcmp(o->id, id) == 0) {
+      theirs = true;
+      assert_string_equal(o->node, "w-list");
+      assert_string_equal(o->name, "listed 100%=x");
+      assert_int_equal(o->status, CX_STATUS_RUNNING);
+    } else if (strcmp(o->id, cx_op_id(mine)) == 0) {
+      ours = true;
+      assert_string_equal(o->node, "ctl");
+      assert_true(o->elapsed >= 0);
+    }
+  }
+  assert_true(theirs && ours);
+  cx_nats_op_list_free(&l);
+  assert_int_equal(cx_nats_cancel(n, id, NULL, NULL, 1.0, NULL), 1);
+  expect_cancelled(&p, "manual", "ctl", cx_test_patience(20));
+  CX_ASSERT_OK(cx_op_exit(mine, 0));
+  cx_op_unref(mine);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/attach/bad-options", test_bad_options),
     CX_TEST("/nats/cancel/by-id", test_cancel_by_id),
@@ -538,6 +581,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/stored/revoke-before-start", test_revoke_before_start),
     CX_TEST("/nats/stored/server-restart", test_server_restart_keeps),
     CX_TEST("/nats/stored/expires", test_stored_cancel_expires),
+    CX_TEST("/nats/list/every-node", test_list),
     CX_TEST("/nats/context/string", test_context_string),
     CX_TEST("/nats/context/skewed-deadline", test_skewed_deadline),
     CX_TEST("/nats/chain/cancel-root", test_chain_cancel),

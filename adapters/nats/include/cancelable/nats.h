@@ -30,6 +30,8 @@
  * Subjects and buckets, for a prefix P (default "cancelable"):
  *   P.cancel      cancel requests, answered by every node on the reply
  *                 subject with headers Cx-Node and Cx-Cancelled;
+ *   P.ps          listing requests (cx_nats_list()), answered by every
+ *                 node with its live ops;
  *   P_cancels     the key-value bucket of live cancel requests (its TTL is
  *                 set by the first node that creates it).
  * The network is all libnats's: connection, reconnection, buffering while
@@ -201,6 +203,41 @@ CX_NATS_EXPORT int cx_nats_context(cx_nats *nats, cx_op *op, char **out);
  * Since: 0.1 */
 CX_NATS_EXPORT int cx_nats_op_create(cx_nats *nats, const char *context,
                                      const cx_op_options *opts, cx_op **out);
+
+/* ---- Listing the live ops of every node. */
+
+/* One live op of some node. */
+typedef struct cx_nats_op_info {
+  char *node;             /* the node it runs on */
+  char *id;               /* its id */
+  char *name;             /* its name */
+  char *parent_id;        /* (nullable) its local parent's id */
+  char *remote_parent_id; /* (nullable) its remote parent's id */
+  cx_status status;
+  double elapsed; /* seconds since it was entered */
+} cx_nats_op_info;
+
+/* The live ops of the nodes that answered. */
+typedef struct cx_nats_op_list {
+  cx_nats_op_info *ops; /* grouped by node, each node's oldest first */
+  size_t count;
+  size_t nodes; /* how many nodes answered (some may have no op) */
+} cx_nats_op_list;
+
+/* cx_nats_op_list_free: free @list's ops; it is left empty.
+ * @list: (nullable).  Since: 0.1 */
+CX_NATS_EXPORT void cx_nats_op_list_free(cx_nats_op_list *list);
+
+/* cx_nats_list: ask every node (this one included) for its live
+ * registered ops, collecting answers for @wait seconds.  A node answers
+ * with at most 2000 ops (NATS's message size limit).
+ * @wait: seconds, > 0 and at most 60.
+ * @out: (not nullable) receives the list (cx_nats_op_list_free()).
+ * Returns: 0.  Errors: -EINVAL; -ENOTCONN not connected now; -EIO;
+ *   -ENOMEM.  On error @out is empty.
+ * Since: 0.1 */
+CX_NATS_EXPORT int cx_nats_list(cx_nats *nats, double wait,
+                                cx_nats_op_list *out);
 
 #ifdef __cplusplus
 }
