@@ -55,4 +55,17 @@ if(TARGET cancelable-nats)
   target_compile_definitions(test_nats PRIVATE
     CX_NATS_PEER="$<TARGET_FILE:nats_peer>")
   add_dependencies(test_nats nats_peer)
+  # The tool on NATS (tools/cancelable/bus.c), one CTest entry per case.
+  find_program(CX_NATS_BASH bash)
+  if(TARGET cancelable_tool AND CX_NATS_BASH)
+    set(script ${PROJECT_SOURCE_DIR}/tests/tool/nats_tool_test.sh)
+    foreach(case cancel-by-name ps-json parent-cascade deadline-inherited
+                 no-server)
+      add_test(NAME tool/nats/${case}
+        COMMAND ${CX_NATS_BASH} ${script} ${case})
+      set_tests_properties(tool/nats/${case} PROPERTIES
+        LABELS "tool;nats;adapter" SKIP_RETURN_CODE 77 TIMEOUT 120
+        ENVIRONMENT "CANCELABLE=$<TARGET_FILE:cancelable_tool>")
+    endforeach()
+  endif()
 endif()

@@ -25,6 +25,7 @@ enum {
   OPT_REPORT_FILE,
   OPT_SERVE,
   OPT_SERVE_CANCEL,
+  OPT_NATS,
   OPT_TIMEOUT_MESSAGE
 };
 
@@ -51,6 +52,7 @@ static const struct option long_options[] = {
     {"progress", no_argument, NULL, 'p'},
     {"serve", optional_argument, NULL, OPT_SERVE},
     {"serve-cancel", no_argument, NULL, OPT_SERVE_CANCEL},
+    {"nats", required_argument, NULL, OPT_NATS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -110,8 +112,18 @@ void cli_run_usage(FILE *f) {
       "      --serve-cancel        --serve, and the page may cancel the run\n"
       "                            (with the token in the printed URL; exit\n"
       "                            status 120)\n"
+      "      --nats=URL            put the operation on NATS at URL: any\n"
+      "                            process may cancel it ('cancelable\n"
+      "                            cancel'); COMMAND gets its context in\n"
+      "                            $CANCELABLE_CONTEXT, and a run started\n"
+      "                            with one is that operation's child\n"
+      "                            (deadline inherited, cancelled with it;\n"
+      "                            status 120)\n"
       "  -h, --help                this help;  -V, --version  the version\n"
-      "\n"
+      "\n",
+      f);
+  /* Two strings: C99 compilers need not take one over 4095 bytes. */
+  fputs(
       "DURATION: a number with an optional suffix s (default), m, h, d;\n"
       "  a positive one is at least 1 ns (1e-10000 fires at once).\n"
       "SIG: a name (TERM, SIGTERM) or a number.\n"
@@ -267,6 +279,10 @@ static int apply(run_options *o, int opt, const char *arg) {
       return 0;
     case OPT_TIMEOUT_MESSAGE:
       o->timeout_message = arg;
+      return 0;
+    case OPT_NATS:
+      if (*arg == '\0') return usage_error("--nats needs a URL");
+      o->nats = arg;
       return 0;
     case OPT_SERVE_CANCEL:
       o->serve = true;
