@@ -112,11 +112,12 @@ t_parent_cascade() {
 }
 
 # The inner run inherits the outer one's deadline: both time out (124)
-# at about the outer timeout.
+# at about the outer timeout.  The outer one sends no signal
+# (--stop-signal=0, KILL only after 30 s): the inner one stops by itself.
 t_deadline_inherited() {
   local start end rc
   start=$(date +%s.%N)
-  "$CANCELABLE" run --nats="$URL" --timeout=1.5 -- \
+  "$CANCELABLE" run --nats="$URL" --timeout=1.5 --stop-signal=0 --grace=30 -- \
     "$CANCELABLE" run --nats="$URL" --report-file="$TMP/inner.json" -- \
     sleep "$MARK"
   rc=$?
