@@ -90,10 +90,13 @@ typedef struct cx_nats_options {
 
 typedef struct cx_nats cx_nats;
 
-/* cx_nats_attach: attach this process to NATS.  Returns at once: when the
- * server cannot be reached the connection is made in the background,
- * retried every reconnect_wait seconds forever, and so after every
- * disconnect; each (re)connection applies the stored cancels.
+/* cx_nats_attach: attach this process to NATS.  Makes one connection
+ * attempt, then returns: a refused connection (no server) returns at
+ * once, a host that does not answer at all after the connect timeout (the
+ * larger of 2 s and reconnect_wait).  When the server cannot be reached
+ * the connection is made in the background, retried every reconnect_wait
+ * seconds forever, and so after every disconnect; each (re)connection
+ * applies the stored cancels.
  * @opts: (nullable) NULL for the defaults.
  * @out: (not nullable) receives the handle (transfer full:
  *   cx_nats_detach()).
