@@ -51,7 +51,10 @@ if(TARGET cancelable-nats)
     SOURCES ${PROJECT_SOURCE_DIR}/adapters/nats/tests/test_nats.c
       ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_testlib.c
     LABELS unit nats adapter TIMEOUT 180)
-  target_link_libraries(test_nats PRIVATE cancelable-nats)
+  # libnats itself too: the tests read events and buckets directly.
+  pkg_check_modules(CX_TEST_LIBNATS REQUIRED IMPORTED_TARGET libnats)
+  target_link_libraries(test_nats PRIVATE cancelable-nats
+    PkgConfig::CX_TEST_LIBNATS)
   target_compile_definitions(test_nats PRIVATE
     CX_NATS_PEER="$<TARGET_FILE:nats_peer>")
   add_dependencies(test_nats nats_peer)

@@ -9,7 +9,7 @@
 
 #define MAX_OPS 2000
 
-static void put_op(FILE *f, cx_nats *n, cx_op *op) {
+void nats_put_op(FILE *f, cx_nats *n, cx_op *op) {
   char *remote = nats_remote_parent(n, cx_op_id(op));
   nats_put_field(f, "id", cx_op_id(op));
   nats_put_field(f, "name", cx_op_name(op));
@@ -28,7 +28,7 @@ void nats_answer_list(cx_nats *n, natsConnection *nc, natsMsg *msg) {
   if (reply == NULL || cx_registry_list(NULL, &list) != 0) return;
   FILE *f = open_memstream(&text, &len);
   for (size_t i = 0; f != NULL && i < list.count && i < MAX_OPS; i++)
-    put_op(f, n, list.ops[i]);
+    nats_put_op(f, n, list.ops[i]);
   cx_op_list_free(&list);
   natsMsg *m = NULL;
   if (f != NULL && fclose(f) == 0 && text != NULL &&

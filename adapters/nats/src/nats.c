@@ -117,6 +117,7 @@ static void on_event(const cx_event *e, void *user_data) {
   } else if (e->kind == CX_EVENT_CANCELLED || e->kind == CX_EVENT_EXITED) {
     nats_op_ended(n, e);
   }
+  nats_publish_event(n, e);
 }
 
 /* ---- The connection's callbacks (libnats's callback thread). */
@@ -183,6 +184,7 @@ static int check_options(const cx_nats_options *o) {
       (o->node != NULL && !good_node(o->node)) ||
       (o->prefix != NULL && !good_prefix(o->prefix)) ||
       !good_seconds(o->reconnect_wait) || !good_seconds(o->cancel_ttl) ||
+      !good_seconds(o->snapshot_ttl) ||
       (o->servers != NULL && o->servers[0] == '\0'))
     return -EINVAL;
   return 0;
@@ -208,8 +210,11 @@ static int make_names(cx_nats *n, const cx_nats_options *o) {
   if (asprintf(&n->ps_subject, "%s.ps", prefix) < 0) n->ps_subject = NULL;
   if (asprintf(&n->wildcard, "%s.*", prefix) < 0) n->wildcard = NULL;
   n->ttl = o->cancel_ttl > 0 ? o->cancel_ttl : 3600.0;
+  n->snapshot_ttl = o->snapshot_ttl > 0 ? o->snapshot_ttl : 30.0;
+  if (asprintf(&n->ops_bucket, "%s_ops", prefix) < 0) n->ops_bucket = NULL;
+  n->evt_subject = nats_event_subject(prefix, n->node);
   return n->node && n->prefix && n->subject && n->bucket && n->ps_subject &&
-                 n->wildcard
+                 n->wildcard && n->ops_bucket && n->evt_subject
              ? 0
              : -ENOMEM;
 }
@@ -253,6 +258,9 @@ static void free_handle(cx_nats *n) {
   free(n->bucket);
   free(n->ps_subject);
   free(n->wildcard);
+  free(n->ops_bucket);
+  free(n->evt_subject);
+  nats_publish_free(n);
   free(n);
 }
 
@@ -308,14 +316,15 @@ int cx_nats_attach(const cx_nats_options *opts, cx_nats **out) {
   pthread_cond_init(&n->cv, NULL);
   err = make_names(n, opts);
   if (err == 0) err = make_nats_options(n, opts);
-  if (err == 0) err = cx_events_subscribe(on_event, n, NULL, 0, &n->events);
   if (err != 0) {
     free_handle(n);
     return err;
   }
   /* The callbacks only set flags: the worker, started once the handle is
-   * whole, does the rest. */
+   * whole, does the rest.  The event subscriber publishes on the
+   * connection: it comes after it. */
   err = start_connection(n);
+  if (err == 0) err = cx_events_subscribe(on_event, n, NULL, 0, &n->events);
   if (err == 0 && pthread_create(&n->worker, NULL, nats_worker, n) != 0)
     err = -EAGAIN;
   n->worker_started = err == 0;
@@ -330,7 +339,7 @@ int cx_nats_attach(const cx_nats_options *opts, cx_nats **out) {
 
 void cx_nats_detach(cx_nats *n) {
   if (n == NULL) return;
-  cx_events_unsubscribe(n->events);
+  if (n->events != NULL) cx_events_unsubscribe(n->events);
   if (n->worker_started) nats_links_flush(n);
   pthread_mutex_lock(&n->mu);
   n->stop = true;

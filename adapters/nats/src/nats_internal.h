@@ -52,7 +52,14 @@ bool nreq_cancel_op(const nreq *r, cx_op *op);
 
 struct cx_nats {
   char *node, *prefix, *subject, *ps_subject, *wildcard, *bucket;
+  char *ops_bucket;  /* P_ops: the snapshots of live ops */
+  char *evt_subject; /* P.evt.NODE (NODE made a subject token) */
   double ttl;
+  double snapshot_ttl;
+  double next_snapshot;       /* cx_now() of the next refresh (the worker's) */
+  kvStore *ops_kv;            /* the worker's */
+  struct nthrottle *throttle; /* the event thread's */
+  struct nkey *deletes;       /* snapshot keys to delete (under mu) */
   natsOptions *opts;
   natsConnection *nc;
   natsSubscription *sub;
@@ -79,8 +86,22 @@ char *nats_new_key(void);
 void nats_on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                      void *closure);
 
+/* Writes @op's block (id, name, parent, remote_parent, status, elapsed,
+ * then an empty line) (list.c). */
+void nats_put_op(FILE *f, cx_nats *n, cx_op *op);
 /* Answers a listing request on P.ps (list.c). */
 void nats_answer_list(cx_nats *n, natsConnection *nc, natsMsg *msg);
+
+/* Events and snapshots (publish.c). */
+/* "P.evt.NODE" with NODE's '.', '*', '>' made '_'; NULL out of memory. */
+char *nats_event_subject(const char *prefix, const char *node);
+/* The event thread: publishes @e (progress at most every 0.25 s per op);
+ * an exit queues the deletion of the op's snapshot. */
+void nats_publish_event(cx_nats *n, const cx_event *e);
+/* The worker: refreshes the snapshots when due and deletes the queued
+ * ones; returns the seconds until the next refresh. */
+double nats_snapshots(cx_nats *n);
+void nats_publish_free(cx_nats *n);
 
 /* Remote hierarchies (context.c).  Each takes mu. */
 /* The remote parent id of the local op @op_id (a copy, free() it), or

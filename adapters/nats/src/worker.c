@@ -117,19 +117,25 @@ static void store_and_publish(cx_nats *n, nreq *r) {
   free(text);
 }
 
-static void wait_work_locked(cx_nats *n) {
+/* Waits (under mu) for work, at most @seconds (and at most 1 s). */
+static void wait_work_locked(cx_nats *n, double seconds) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += 1;
-  if (!n->stop && !n->resync && n->outbox == NULL)
+  if (!(seconds < 1.0)) seconds = 1.0;
+  if (seconds < 0.01) seconds = 0.01;
+  ts.tv_nsec += (long)(seconds * 1e9);
+  ts.tv_sec += ts.tv_nsec / 1000000000L;
+  ts.tv_nsec %= 1000000000L;
+  if (!n->stop && !n->resync && n->outbox == NULL && n->deletes == NULL)
     pthread_cond_timedwait(&n->cv, &n->mu, &ts);
 }
 
 void *nats_worker(void *arg) {
   cx_nats *n = arg;
+  double due = 1.0;
   pthread_mutex_lock(&n->mu);
   for (;;) {
-    wait_work_locked(n);
+    wait_work_locked(n, due);
     bool stopping = n->stop; /* what is queued still goes out */
     bool again = n->resync && !stopping;
     n->resync = false;
@@ -146,6 +152,7 @@ void *nats_worker(void *arg) {
       out = next;
     }
     if (sent) (void)natsConnection_FlushTimeout(n->nc, 1000);
+    due = stopping ? 1.0 : nats_snapshots(n);
     pthread_mutex_lock(&n->mu);
     if (again && !n->resync &&
         natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
+#include <nats/nats.h>
+
 #include <cancelable.h>
 #include <cancelable/nats.h>
 
@@ -572,6 +576,153 @@ static void test_list(void **state) {
   nsrv_cleanup(&s);
 }
 
+/* ---- Events and snapshots, read with libnats directly. */
+
+static natsConnection *raw_connect(const nsrv *s) {
+  natsConnection *nc = NULL;
+  assert_int_equal(natsConnection_ConnectTo(&nc, s->url), NATS_OK);
+  return nc;
+}
+
+/* The value of KEY in a message of KEY=VALUE lines (no escapes expected),
+ * in @out; false when absent. */
+static bool field(natsMsg *m, const char *key, char *out, size_t size) {
+  char want[64];
+  snprintf(want, sizeof(want), "%s=", key);
+  const char *d = natsMsg_GetData(m), *end = d + natsMsg_GetDataLength(m);
+  for (const char *p = d; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+    if (n > strlen(want) && memcmp(p, want, strlen(want)) == 0) {
+      snprintf(out, size, "%.*s", (int)(n - strlen(want)), p + strlen(want));
+      return true;
+    }
+    p += n + 1;
+  }
+  return false;
+}
+
+static void test_events_published(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  natsConnection *nc = raw_connect(&s);
+  natsSubscription *sub = NULL;
+  assert_int_equal(natsConnection_SubscribeSync(&sub, nc, "cancelable.evt.>"),
+                   NATS_OK);
+  assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+  cx_nats *n = ready_ctl(&s, 0);
+  cx_op *op = cx_test_entered_op("evt-op", NULL, 0);
+  cx_meta *m = cx_meta_new();
+  for (int i = 1; i <= 20; i++) {
+    CX_ASSERT_OK(cx_meta_set_int(m, "current", i));
+    CX_ASSERT_OK(cx_report_progress(op, "step", m));
+  }
+  cx_meta_free(m);
+  char id[128];
+  snprintf(id, sizeof(id), "%s", cx_op_id(op));
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  int entered = 0, progress = 0, exited = 0;
+  double end = cx_test_now() + cx_test_patience(20);
+  while (exited == 0 && cx_test_now() < end) {
+    natsMsg *msg = NULL;
+    if (natsSubscription_NextMsg(&msg, sub, 200) != NATS_OK) continue;
+    char kind[32], got[128], status[32];
+    assert_string_equal(natsMsg_GetSubject(msg), "cancelable.evt.ctl");
+    if (field(msg, "id", got, sizeof(got)) && strcmp(got, id) == 0 &&
+        field(msg, "kind", kind, sizeof(kind))) {
+      entered += strcmp(kind, "entered") == 0;
+      progress += strcmp(kind, "progress") == 0;
+      if (strcmp(kind, "exited") == 0) {
+        exited++;
+        assert_true(field(msg, "status", status, sizeof(status)));
+        assert_string_equal(status, "completed");
+      }
+    }
+    natsMsg_Destroy(msg);
+  }
+  assert_int_equal(entered, 1);
+  assert_int_equal(exited, 1);
+  /* Throttled: 20 reports in a burst make one or two events. */
+  assert_true(progress >= 1 && progress < 20);
+  cx_op_unref(op);
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(nc);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
+/* Whether the P_ops bucket has a key ending in @id. */
+static bool has_snapshot(kvStore *kv, const char *id) {
+  kvKeysList keys = {NULL, 0};
+  bool found = false;
+  if (kvStore_Keys(&keys, kv, NULL) != NATS_OK) return false;
+  for (int i = 0; i < keys.Count && !found; i++) {
+    size_t kl = strlen(keys.Keys[i]), il = strlen(id);
+    found = kl > il && strcmp(keys.Keys[i] + kl - il, id) == 0;
+  }
+  kvKeysList_Destroy(&keys);
+  return found;
+}
+
+/* Snapshots of live ops are in P_ops; deleted on exit; a killed node's
+ * age out with the bucket's TTL. */
+static void test_snapshots(void **state) {
+  (void)state;
+  NEED_SERVER();
+  nsrv s;
+  nsrv_init(&s);
+  nsrv_start(&s);
+  cx_nats_options o = CX_NATS_OPTIONS_INIT;
+  o.servers = s.url;
+  o.node = "ctl";
+  o.reconnect_wait = 0.1;
+  o.snapshot_ttl = 1.5; /* this node makes the bucket */
+  cx_nats *n = NULL;
+  CX_ASSERT_OK(cx_nats_attach(&o, &n));
+  CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
+  cx_op *mine = cx_test_entered_op("snap-mine", NULL, 0);
+  peer p;
+  char id[128];
+  start_op_peer(&p, s.url, "w-snap", "snap-1", "0", "0.1", id, sizeof(id));
+  natsConnection *nc = raw_connect(&s);
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+  double end = cx_test_now() + cx_test_patience(20);
+  while (js_KeyValue(&kv, js, "cancelable_ops") != NATS_OK) {
+    assert_true(cx_test_now() < end);
+    cx_test_sleep(0.05);
+  }
+  while (!(has_snapshot(kv, id) && has_snapshot(kv, cx_op_id(mine))))
+    assert_true(cx_test_now() < end), cx_test_sleep(0.05);
+  /* Exit: deleted at once (well before the TTL). */
+  char mine_id[128];
+  snprintf(mine_id, sizeof(mine_id), "%s", cx_op_id(mine));
+  CX_ASSERT_OK(cx_op_exit(mine, 0));
+  double t0 = cx_test_now();
+  while (has_snapshot(kv, mine_id))
+    assert_true(cx_test_now() < end), cx_test_sleep(0.05);
+  print_message("deleted %.3f s after exit\n", cx_test_now() - t0);
+  /* A killed node: its snapshot ages out. */
+  kill(p.pid, SIGKILL);
+  assert_int_equal(peer_finish(&p, 10), -1);
+  t0 = cx_test_now();
+  while (has_snapshot(kv, id))
+    assert_true(cx_test_now() < end), cx_test_sleep(0.1);
+  double aged = cx_test_now() - t0;
+  print_message("a killed node's snapshot aged out after %.3f s\n", aged);
+  assert_true(aged <= 1.5 + 3.0); /* JetStream expires in sweeps */
+  cx_op_unref(mine);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  cx_nats_detach(n);
+  nsrv_cleanup(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/attach/bad-options", test_bad_options),
     CX_TEST("/nats/cancel/by-id", test_cancel_by_id),
@@ -582,6 +733,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/nats/stored/server-restart", test_server_restart_keeps),
     CX_TEST("/nats/stored/expires", test_stored_cancel_expires),
     CX_TEST("/nats/list/every-node", test_list),
+    CX_TEST("/nats/events/published", test_events_published),
+    CX_TEST("/nats/snapshots/live-and-aged-out", test_snapshots),
     CX_TEST("/nats/context/string", test_context_string),
     CX_TEST("/nats/context/skewed-deadline", test_skewed_deadline),
     CX_TEST("/nats/chain/cancel-root", test_chain_cancel),

@@ -32,6 +32,17 @@
  *                 subject with headers Cx-Node and Cx-Cancelled;
  *   P.ps          listing requests (cx_nats_list()), answered by every
  *                 node with its live ops;
+ *   P.evt.NODE    every op's lifecycle events (cancelable/events.h), one
+ *                 message each, progress at most every 0.25 s per op:
+ *                 lines KEY=VALUE (%-escaped values) kind, seq, time, id,
+ *                 name, parent, status, reason, error, message, progress
+ *                 (the report's metadata as JSON); NODE is the node name
+ *                 with '.', '*' and '>' made '_';
+ *   P_ops         the key-value bucket of the latest snapshot of each
+ *                 live registered op, key NODE.ID (bytes outside
+ *                 A-Z a-z 0-9 - _ / as =XX), value as a P.ps answer's
+ *                 block; deleted when the op exits, aged out by the
+ *                 bucket's TTL when its node dies;
  *   P_cancels     the key-value bucket of live cancel requests (its TTL is
  *                 set by the first node that creates it).
  * The network is all libnats's: connection, reconnection, buffering while
@@ -83,10 +94,14 @@ typedef struct cx_nats_options {
                             0: 0.5 */
   double cancel_ttl;     /* seconds a cancel request is kept in the bucket
                             when this node creates it, > 0; 0: 3600 */
+  double snapshot_ttl;   /* seconds an op's snapshot lives in P_ops when
+                            this node creates that bucket (each node
+                            refreshes its snapshots every third of the
+                            bucket's TTL, so a dead node's age out); 0: 30 */
 } cx_nats_options;
 
 #define CX_NATS_OPTIONS_INIT \
-  { sizeof(cx_nats_options), NULL, NULL, NULL, 0.0, 0.0 }
+  { sizeof(cx_nats_options), NULL, NULL, NULL, 0.0, 0.0, 0.0 }
 
 typedef struct cx_nats cx_nats;
 
