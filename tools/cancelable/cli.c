@@ -112,18 +112,11 @@ void cli_run_usage(FILE *f) {
       "      --serve-cancel        --serve, and the page may cancel the run\n"
       "                            (with the token in the printed URL; exit\n"
       "                            status 120)\n"
-      "      --nats=URL            put the operation on NATS at URL: any\n"
-      "                            process may cancel it ('cancelable\n"
-      "                            cancel'); COMMAND gets its context in\n"
-      "                            $CANCELABLE_CONTEXT, and a run started\n"
-      "                            with one is that operation's child\n"
-      "                            (deadline inherited, cancelled with it;\n"
-      "                            status 120)\n"
+      "      --nats=URL            on NATS at URL: cancellable from anywhere\n"
+      "                            (cancelable cancel, 120); COMMAND gets\n"
+      "                            its context in $CANCELABLE_CONTEXT\n"
       "  -h, --help                this help;  -V, --version  the version\n"
-      "\n",
-      f);
-  /* Two strings: C99 compilers need not take one over 4095 bytes. */
-  fputs(
+      "\n"
       "DURATION: a number with an optional suffix s (default), m, h, d;\n"
       "  a positive one is at least 1 ns (1e-10000 fires at once).\n"
       "SIG: a name (TERM, SIGTERM) or a number.\n"
