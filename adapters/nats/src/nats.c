@@ -244,6 +244,7 @@ static int make_nats_options(cx_nats *n, const cx_nats_options *o) {
 /* ---- Attach and detach. */
 
 static void free_handle(cx_nats *n) {
+  nats_publish_free(n); /* takes mu: first */
   free_list(n->live);
   free_list(n->outbox);
   nats_links_free(n);
@@ -260,7 +261,6 @@ static void free_handle(cx_nats *n) {
   free(n->wildcard);
   free(n->ops_bucket);
   free(n->evt_subject);
-  nats_publish_free(n);
   free(n);
 }
 
