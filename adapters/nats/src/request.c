@@ -169,10 +169,15 @@ nreq *nreq_dup(const nreq *r) {
   if (c == NULL) return NULL;
   *c = *r;
   c->next = NULL;
-  bool ok = dup_field(&c->key, r->key) & dup_field(&c->id, r->id) &
-            dup_field(&c->name, r->name) & dup_field(&c->pattern, r->pattern) &
-            dup_field(&c->parent, r->parent) & dup_field(&c->from, r->from) &
-            dup_field(&c->message, r->message);
+  /* Every field is copied (or NULL) even after a failure, so that
+   * nreq_clear() frees exactly what was made. */
+  bool ok = dup_field(&c->key, r->key);
+  ok = dup_field(&c->id, r->id) && ok;
+  ok = dup_field(&c->name, r->name) && ok;
+  ok = dup_field(&c->pattern, r->pattern) && ok;
+  ok = dup_field(&c->parent, r->parent) && ok;
+  ok = dup_field(&c->from, r->from) && ok;
+  ok = dup_field(&c->message, r->message) && ok;
   if (!ok) {
     nreq_clear(c);
     free(c);
