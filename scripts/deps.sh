@@ -12,6 +12,7 @@ set -euo pipefail
 
 packages=(cmake make gcc g++ clang clang-format pkg-config libcmocka-dev libjansson-dev uthash-dev binutils locales
   libmicrohttpd-dev libcurl4-openssl-dev python3 libuv1-dev libglib2.0-dev
+  nats-server libnats-dev
   chromium chromium-driver python3-selenium)
 # Locales the JSON tests write numbers under: a decimal comma (de_DE) and
 # the Arabic decimal separator U+066B (ps_AF).  Made with localedef when

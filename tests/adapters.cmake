@@ -56,3 +56,37 @@ if(CX_BROWSER_TESTS AND TARGET web_progress)
   set_tests_properties(/browser/dashboard PROPERTIES
     LABELS browser SKIP_RETURN_CODE 77 TIMEOUT 240)
 endif()
+
+# libcancelable-nats: a real nats-server on 127.0.0.1 (the tests start it,
+# and skip when it is not installed) and helper processes (nats_peer).
+if(TARGET cancelable-nats)
+  add_executable(nats_peer
+    ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_peer.c)
+  target_link_libraries(nats_peer PRIVATE cancelable-nats)
+  target_compile_options(nats_peer PRIVATE ${CX_WARNINGS})
+  target_compile_definitions(nats_peer PRIVATE _GNU_SOURCE)
+  cx_add_test_executable(test_nats
+    SOURCES ${PROJECT_SOURCE_DIR}/adapters/nats/tests/test_nats.c
+      ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_testlib.c
+    LABELS unit nats adapter TIMEOUT 180)
+  # libnats itself too: the tests read events and buckets directly.
+  pkg_check_modules(CX_TEST_LIBNATS REQUIRED IMPORTED_TARGET libnats)
+  target_link_libraries(test_nats PRIVATE cancelable-nats
+    PkgConfig::CX_TEST_LIBNATS)
+  target_compile_definitions(test_nats PRIVATE
+    CX_NATS_PEER="$<TARGET_FILE:nats_peer>")
+  add_dependencies(test_nats nats_peer)
+  # The tool on NATS (tools/cancelable/bus.c), one CTest entry per case.
+  find_program(CX_NATS_BASH bash)
+  if(TARGET cancelable_tool AND CX_NATS_BASH)
+    set(script ${PROJECT_SOURCE_DIR}/tests/tool/nats_tool_test.sh)
+    foreach(case cancel-by-name ps-json parent-cascade deadline-inherited
+                 no-server)
+      add_test(NAME tool/nats/${case}
+        COMMAND ${CX_NATS_BASH} ${script} ${case})
+      set_tests_properties(tool/nats/${case} PROPERTIES
+        LABELS "tool;nats;adapter" SKIP_RETURN_CODE 77 TIMEOUT 120
+        ENVIRONMENT "CANCELABLE=$<TARGET_FILE:cancelable_tool>")
+    endforeach()
+  endif()
+endif()

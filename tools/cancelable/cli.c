@@ -25,6 +25,7 @@ enum {
   OPT_REPORT_FILE,
   OPT_SERVE,
   OPT_SERVE_CANCEL,
+  OPT_NATS,
   OPT_TIMEOUT_MESSAGE
 };
 
@@ -51,6 +52,7 @@ static const struct option long_options[] = {
     {"progress", no_argument, NULL, 'p'},
     {"serve", optional_argument, NULL, OPT_SERVE},
     {"serve-cancel", no_argument, NULL, OPT_SERVE_CANCEL},
+    {"nats", required_argument, NULL, OPT_NATS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -110,6 +112,9 @@ void cli_run_usage(FILE *f) {
       "      --serve-cancel        --serve, and the page may cancel the run\n"
       "                            (with the token in the printed URL; exit\n"
       "                            status 120)\n"
+      "      --nats=URL            on NATS at URL: cancellable from anywhere\n"
+      "                            (cancelable cancel, 120); COMMAND gets\n"
+      "                            its context in $CANCELABLE_CONTEXT\n"
       "  -h, --help                this help;  -V, --version  the version\n"
       "\n"
       "DURATION: a number with an optional suffix s (default), m, h, d;\n"
@@ -267,6 +272,10 @@ static int apply(run_options *o, int opt, const char *arg) {
       return 0;
     case OPT_TIMEOUT_MESSAGE:
       o->timeout_message = arg;
+      return 0;
+    case OPT_NATS:
+      if (*arg == '\0') return usage_error("--nats needs a URL");
+      o->nats = arg;
       return 0;
     case OPT_SERVE_CANCEL:
       o->serve = true;

@@ -33,6 +33,7 @@ typedef struct run_options {
   bool serve;               /* --serve[=ADDR] or --serve-cancel */
   bool serve_cancel;        /* --serve-cancel: the page may cancel */
   serve_address serve_addr; /* where --serve listens */
+  const char *nats;         /* (nullable) --nats URL */
   char **argv;              /* the command (points into the tool's argv) */
 } run_options;
 

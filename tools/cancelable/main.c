@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "gnu_compat.h"
 #include "tool.h"
 
@@ -12,13 +13,17 @@ static void usage(FILE *f) {
   fputs(
       "Usage: cancelable run [OPTION]... [--] COMMAND [ARG]...\n"
       "       cancelable timeout [OPTION] DURATION COMMAND [ARG]...\n"
+      "       cancelable cancel --nats=URL (ID | --name=PATTERN | "
+      "--parent=ID)\n"
+      "       cancelable ps --nats=URL [--json]\n"
       "       cancelable --help | --version\n"
       "\n"
       "Run COMMAND as a cancellable operation of libcancelable, stopped by\n"
       "a timeout, a signal, a condition, a resource threshold or any\n"
-      "combination of them (run), or as a drop-in GNU timeout (timeout).\n"
-      "'cancelable run --help' and 'cancelable timeout --help' list the\n"
-      "options; man cancelable(1) has the details.\n",
+      "combination of them (run), or as a drop-in GNU timeout (timeout);\n"
+      "cancel or list the operations of every process on NATS (cancel,\n"
+      "ps).  'cancelable COMMAND --help' lists each one's options; man\n"
+      "cancelable(1) has the details.\n",
       f);
 }
 
@@ -45,6 +50,8 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "run") == 0) return run_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "timeout") == 0)
     return timeout_main(argc - 1, argv + 1, false);
+  if (strcmp(argv[1], "cancel") == 0) return cancel_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "ps") == 0) return ps_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout);

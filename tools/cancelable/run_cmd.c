@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "cli.h"
 #include "gnu_compat.h"
 #include "report.h"
@@ -40,6 +41,7 @@ typedef struct run_state {
   supervise_result result;
   FILE *report;
   serve_server *server; /* (nullable) --serve */
+  bus *bus;             /* (nullable) --nats */
   bool watched[NSIG];   /* signals some signal source watches */
 } run_state;
 
@@ -109,8 +111,9 @@ static int create_op(run_state *s) {
   if (copy == NULL) return -ENOMEM;
   opts.name = s->o->name != NULL ? s->o->name : basename(copy);
   opts.id = s->o->id;
-  opts.register_op = s->o->serve; /* the server shows the registry */
-  rc = cx_op_create(&s->op, &opts);
+  opts.register_op = s->o->serve || s->bus != NULL; /* shown, cancellable */
+  rc = s->bus != NULL ? bus_create_op(s->bus, &opts, &s->op)
+                      : cx_op_create(&s->op, &opts);
   free(copy);
   if (rc != 0 && s->o->id != NULL)
     fprintf(stderr,
@@ -132,7 +135,9 @@ static const char *cancel_kind(run_state *s) {
     case CX_REASON_SIGNAL:
       return "signal";
     case CX_REASON_MANUAL:
-      return "manual"; /* from the --serve-cancel page */
+      return "manual"; /* the --serve-cancel page, `cancelable cancel` */
+    case CX_REASON_PARENT:
+      return "parent"; /* a remote parent (--nats) */
     case CX_REASON_CONDITION:
       if (source_set_resource_fired(s->sources) && msg != NULL &&
           strstr(msg, "% threshold") != NULL)
@@ -286,6 +291,8 @@ static void write_report(run_state *s, const char *kind, int status) {
 static int run(run_state *s) {
   const char *kind = NULL;
   int status;
+  if (s->o->nats != NULL && bus_attach(PROG, s->o->nats, &s->bus) != 0)
+    return EXIT_TOOL_ERROR;
   if (create_op(s) != 0 || add_sources(s) != 0 || catch_forwarded(s) != 0)
     return EXIT_TOOL_ERROR;
   if (s->o->serve &&
@@ -294,6 +301,10 @@ static int run(run_state *s) {
   progress_state_init(&s->progress, s->sources);
   if (progress_attach(s->op, &s->progress) != 0 || cx_op_enter(s->op) != 0) {
     fprintf(stderr, PROG ": cannot start the operation\n");
+    return EXIT_TOOL_ERROR;
+  }
+  if (s->bus != NULL && bus_export(s->bus, s->op) != 0) {
+    fprintf(stderr, PROG ": cannot pass the operation's context on\n");
     return EXIT_TOOL_ERROR;
   }
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
@@ -327,6 +338,7 @@ int run_main(int argc, char **argv) {
   s.sources = source_set_new(o.interval);
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
   serve_stop(s.server); /* before the op goes: requests may read it */
+  bus_detach(s.bus);    /* after exit: its end reaches remote children */
   cx_op_unref(s.op);
   source_set_free(s.sources);
   if (s.report != NULL) fclose(s.report); /* not written: the tool failed */
