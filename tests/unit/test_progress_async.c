@@ -347,6 +347,21 @@ static run_time run_async(void) {
   return t;
 }
 
+/* Sanitizers instrument the reporter's copy of each report (tens of
+ * microseconds a report under ThreadSanitizer, against about 0.3 us
+ * without), so the rate is asserted in plain builds only; sanitizer
+ * builds still check everything else and print the ratio. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RATE_ASSERTED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RATE_ASSERTED 0
+#endif
+#endif
+#ifndef RATE_ASSERTED
+#define RATE_ASSERTED 1
+#endif
+
 static void test_slow_callback_keeps_rate(void **state) {
   (void)state;
   run_time plain = {1e9, 1e9}, async = {1e9, 1e9};
@@ -368,9 +383,10 @@ static void test_slow_callback_keeps_rate(void **state) {
         ratio, plain.wall / async.wall);
     if (round >= 2 && ratio >= 0.95) break;
   }
-  /* A synchronous 50 ms callback would take RATE_ITEMS * 50 ms. */
-  assert_true(async.wall < RATE_ITEMS * RATE_DELAY / 20);
-  if (ratio < 0.95) {
+  /* A synchronous 50 ms callback would take RATE_ITEMS * 50 ms (30 s);
+   * a fifth of that leaves room for a loaded machine (3 s seen). */
+  assert_true(async.wall < RATE_ITEMS * RATE_DELAY / 5);
+  if (ratio < 0.95 && RATE_ASSERTED) {
     print_error(
         "the reporter's rate dropped to %.3f of its rate without a "
         "callback\n",
