@@ -107,6 +107,10 @@ static void watch_progress_once(void) {
 static void op_registered(cx_op *op) {
   entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
   cx_op *dropped = NULL;
+  /* An id made here is a fresh random UUID (122 random bits): no entry can
+   * hold it, so the lookup for a duplicate, a walk of cold memory once
+   * many ops are live, is for ids given by the user or already made. */
+  bool fresh = atomic_load_explicit(&op->id, memory_order_acquire) == NULL;
   const char *id = cx__op_id(op);
   watch_progress_once();
   if (e == NULL || id == NULL) {
@@ -117,7 +121,7 @@ static void op_registered(cx_op *op) {
   e->op = cx_op_ref(op);
   e->live = true;
   pthread_mutex_lock(&mu);
-  HASH_FIND_STR(by_id, id, dup);
+  if (!fresh) HASH_FIND_STR(by_id, id, dup);
   if (dup != NULL && !dup->live) dropped = drop_history_locked(dup), dup = NULL;
   if (dup == NULL) {
     oom = false;

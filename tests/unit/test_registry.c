@@ -225,6 +225,56 @@ static void test_find_explicit_id(void **state) {
   finish(op, -ECANCELED);
 }
 
+/* An explicit id (or one made before enter) is looked up before it is
+ * added: a live duplicate keeps the first op findable (the second is
+ * listed only), and a finished op with that id in the history gives way
+ * to the live one.  A fresh random id skips that lookup. */
+static void test_find_explicit_duplicates(void **state) {
+  (void)state;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *first = NULL, *second = NULL, *third = NULL, *f;
+  cx_op_list l = {0};
+  setup();
+  o.id = "nightly";
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&first, &o));
+  CX_ASSERT_OK(cx_op_create(&second, &o));
+  CX_ASSERT_OK(cx_op_enter(first));
+  CX_ASSERT_OK(cx_op_enter(second));
+  f = cx_registry_find("nightly");
+  assert_ptr_equal(f, first);
+  cx_op_unref(f);
+  CX_ASSERT_OK(cx_registry_list(NULL, &l));
+  assert_true(list_has(&l, first) && list_has(&l, second));
+  cx_op_list_free(&l);
+  finish(second, 0);
+  finish(first, 0); /* into the history, findable there */
+  f = cx_registry_find("nightly");
+  assert_ptr_equal(f, first);
+  cx_op_unref(f);
+  CX_ASSERT_OK(cx_op_create(&third, &o));
+  CX_ASSERT_OK(cx_op_enter(third));
+  f = cx_registry_find("nightly");
+  assert_ptr_equal(f, third);
+  cx_op_unref(f);
+  finish(third, 0);
+  /* an id made before enter is found too */
+  cx_op *early = make_op("early", NULL, true);
+  char id[64];
+  snprintf(id, sizeof id, "%s", cx_op_id(early));
+  CX_ASSERT_OK(cx_op_enter(early));
+  f = cx_registry_find(id);
+  assert_ptr_equal(f, early);
+  cx_op_unref(f);
+  finish(early, 0);
+  /* and a fresh one made at enter */
+  cx_op *fresh = reg_op("fresh", NULL);
+  f = cx_registry_find(cx_op_id(fresh));
+  assert_ptr_equal(f, fresh);
+  cx_op_unref(f);
+  finish(fresh, 0);
+}
+
 static void test_list_all_oldest_first(void **state) {
   (void)state;
   char buf[256];
@@ -933,6 +983,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/exit/moves-to-history", test_exit_moves_to_history),
     CX_TEST("/registry/find", test_find),
     CX_TEST("/registry/find/explicit-id", test_find_explicit_id),
+    CX_TEST("/registry/find/explicit-duplicates",
+            test_find_explicit_duplicates),
     CX_TEST("/registry/find/owned", test_find_is_owned),
     CX_TEST("/registry/list/oldest-first", test_list_all_oldest_first),
     CX_TEST("/registry/list/by-name", test_list_by_name),
