@@ -165,7 +165,8 @@ CX_EXPORT int cx_op_add_timeout_cause(cx_op *op, double seconds,
  * @op: (not nullable) a PENDING op.
  * Returns: 0.
  * Errors: -EINVAL NULL @op or the op was already entered (nothing changes);
- *   -ENOMEM.
+ *   -EBUSY the op is the input of a running combined op, which runs its
+ *   sources (cx_op_combine()); -ENOMEM; a source's start error.
  * Thread exit: a thread that ends (returns from its start routine or calls
  *   pthread_exit()) with ops still entered does not leave them RUNNING: at
  *   its exit each is ended, innermost first, as by cx_op_exit() with

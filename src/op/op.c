@@ -89,6 +89,7 @@ static void op_destroy(cx_op *op) {
   cx__list *node;
   cx__op_tree_detach(op);
   cx__sources_free(&op->sources);
+  cx__op_free_inputs(op);
   cx__op_mover_free(op);
   cx__op_emit_destroyed(op);
   while ((node = cx__list_first(&op->callbacks)) != NULL) {
@@ -280,6 +281,10 @@ int cx_op_enter(cx_op *op) {
   s = cx__stripe_for(op);
   /* Taking the op's lock orders this with cx_op_on()/add_source(). */
   pthread_mutex_lock(&s->mu);
+  if (op->lent_to != NULL) { /* a combined op runs its sources */
+    pthread_mutex_unlock(&s->mu);
+    return -EBUSY;
+  }
   if (!atomic_compare_exchange_strong(
           &op->status, &expected,
           op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING)) {
@@ -292,6 +297,10 @@ int cx_op_enter(cx_op *op) {
 
   op->host.start_mono = now;
   rc = cx__sources_start(&op->sources, &op->host);
+  if (rc == 0 && op->input_count > 0) {
+    rc = cx__op_lend_inputs(op);
+    if (rc != 0) cx__sources_stop(&op->sources);
+  }
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
@@ -303,6 +312,10 @@ int cx_op_enter(cx_op *op) {
   /* The op's own; cx_op_deadline() adds the ancestors' as they are at
    * the time it is asked (they may move). */
   deadline = cx__sources_deadline(&op->sources);
+  if (op->input_count > 0) {
+    int64_t inputs = cx__op_inputs_deadline(op);
+    if (inputs < deadline) deadline = inputs;
+  }
   op->sources_deadline = deadline;
   atomic_store(&op->deadline, deadline);
   /* From here on cx_op_set_deadline() may move them (never before: enter
@@ -323,6 +336,7 @@ static int op_exit(cx_op *op, int result) {
   if (!cx__current_is_top(&op->frame)) return -EPERM;
   cx__op_mover_close(op);
   cx__sources_stop(&op->sources);
+  cx__op_return_inputs(op);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
     event = CX_OP_ON_COMPLETE;
