@@ -20,12 +20,15 @@ static int make_op(const cx_run_options *o, const char *name, cx_op **out) {
   int rc;
   oo.name = name;
   oo.timeout = o->timeout;
-  oo.token = o->token;
   oo.parent = o->parent;
   oo.register_op = o->register_op;
   rc = cx_op_create(&op, &oo);
   if (rc != 0) return rc;
-  if (o->watch_signals) {
+  /* A token of its own that follows the caller's: the run's sources cancel
+   * the run, never the caller's token (which later runs use again). */
+  if (o->token != NULL)
+    rc = cx_token_link(op->token, o->token, CX_LINK_PRESERVE_REASON);
+  if (rc == 0 && o->watch_signals) {
     rc = cx_source_signal(o->signals, o->signal_count, &src);
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
