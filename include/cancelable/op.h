@@ -211,7 +211,9 @@ CX_EXPORT int cx_op_exit(cx_op *op, int result);
 CX_EXPORT bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message);
 
 /* cx_op_is_cancelled: whether the op's token is cancelled (lock-free).
- * @op: (nullable) NULL means the current op; no current op: false.
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   shield's handle: false while only the enclosing op is cancelled); no
+ *   current op: false.
  * Thread-safety: any thread.  Async-signal-safe: yes.  Since: 0.1 */
 CX_EXPORT bool cx_op_is_cancelled(const cx_op *op);
 
@@ -222,8 +224,15 @@ CX_EXPORT bool cx_op_is_cancelled(const cx_op *op);
 CX_EXPORT cx_token *cx_op_token(const cx_op *op);
 
 /* cx_current: the innermost operation entered on the calling thread; the
- * reference's current_operation().
- * Returns: (transfer none) the op, or NULL outside any op.
+ * reference's current_operation().  Inside a shield it is the op the
+ * shield encloses (past nested shields), never the shield's handle: the
+ * partial results, metadata, progress and status callbacks set through it
+ * land on that op; the shield only holds back the cancellation, which the
+ * calls given NULL for "the current op" to check or wait (cx_check(),
+ * cx_sleep(), cx_op_is_cancelled(), cx_op_remaining(), streams, retries,
+ * cx_thread_create()...) still see through the shield's handle.
+ * Returns: (transfer none) the op, or NULL outside any op (also in a
+ *   shield that encloses none).
  * Thread-safety: per thread.  Async-signal-safe: yes.  Since: 0.1 */
 CX_EXPORT cx_op *cx_current(void);
 
@@ -335,7 +344,8 @@ CX_EXPORT int cx_op_cancel_after(cx_op *op, double seconds);
 
 /* cx_op_remaining: seconds left until cx_op_deadline(), never negative;
  * +INFINITY without a deadline.  Pass it to your own blocking calls.
- * @op: (nullable) NULL means the current op; none: +INFINITY.
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   shield's handle: its own timeout only); none: +INFINITY.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_remaining(const cx_op *op);
 
@@ -408,13 +418,17 @@ CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
 /* ---- Shielding (as Trio's shielded cancel scopes).  A shield is a
  * handle with status SHIELDED, parent id set to the enclosing op, that the
  * enclosing ops' cancellation does not reach: checks and waits made with it
- * (or with NULL, as it is the current op) keep working while the enclosing
- * op is cancelled.  The shield's own timeout still applies.  Shields nest. */
+ * (or with NULL) keep working while the enclosing op is cancelled.  The
+ * shield's own timeout still applies.  Shields nest.  cx_current() stays
+ * the enclosing op (the reference's current_operation()): only
+ * cancellation is held back. */
 
-/* cx_shield_begin: open a shield inside @enclosing and make it the calling
- * thread's current op.
- * @enclosing: (nullable) the op to shield from; NULL means the current op
- *   (none: the shield has no parent).
+/* cx_shield_begin: open a shield inside @enclosing, on top of the calling
+ * thread's stack of current ops (cancellation points given NULL use it;
+ * cx_current() returns @enclosing).
+ * @enclosing: (nullable) the op to shield from; NULL means the innermost
+ *   current op, an open shield included (none: the shield has no
+ *   parent).
  * @timeout: seconds for the shielded work's own timeout, or 0 for none.
  * @out: (not nullable) receives the shield (transfer full: end it with
  *   cx_shield_end(), then cx_op_unref()).

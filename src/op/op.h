@@ -169,6 +169,11 @@ void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted);
 /* Pops @frame if it is the innermost; false otherwise. */
 bool cx__current_pop(const cx__frame *frame);
 bool cx__current_is_top(const cx__frame *frame);
+/* The innermost op of the calling thread's stack, a shield's handle
+ * included: the op whose cancellation the cancellation points given NULL
+ * follow (cx_current() goes past shields to the op they enclose).  NULL
+ * outside any op.  Async-signal-safe. */
+cx_op *cx__current_scope(void);
 /* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
  * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
  * handle reference is released too. */

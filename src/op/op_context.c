@@ -22,7 +22,7 @@ bool cx__op_exited(const cx_op *op) {
 cx_token *cx_op_token(const cx_op *op) { return op ? op->token : NULL; }
 
 bool cx_op_is_cancelled(const cx_op *op) {
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   return op != NULL && cx_token_is_cancelled(op->token);
 }
 
@@ -160,7 +160,7 @@ double cx_op_deadline(const cx_op *op) {
 
 double cx_op_remaining(const cx_op *op) {
   int64_t d, left;
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   if (op == NULL) return INFINITY;
   d = cx__op_effective_deadline(op);
   if (d == CX__NO_DEADLINE) return INFINITY;

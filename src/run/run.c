@@ -113,7 +113,7 @@ int cx_run_in(cx_op *op, cx_run_fn fn, void *user_data) {
       atomic_load(&op->status) != CX_STATUS_SHIELDED)
     return -EINVAL;
   if (cx_token_is_cancelled(op->token)) return -ECANCELED;
-  if (cx_current() == op) return fn(op, user_data);
+  if (cx__current_scope() == op) return fn(op, user_data);
   cx_current_adopt(op, &saved);
   rc = fn(op, user_data);
   cx_current_restore(&saved);
@@ -153,7 +153,7 @@ cx_wrapped cx_wrap(cx_op *op, cx_run_fn fn) {
 int cx_wrapped_call(const cx_wrapped *w, void *user_data) {
   cx_op *op;
   if (w == NULL || w->fn == NULL) return -EINVAL;
+  if (cx_check(w->op) != 0) return -ECANCELED; /* NULL: a shield's too */
   op = w->op != NULL ? w->op : cx_current();
-  if (cx_check(op) != 0) return -ECANCELED;
   return w->fn(op, user_data);
 }
