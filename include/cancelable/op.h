@@ -463,12 +463,22 @@ typedef void (*cx_op_fn)(cx_op *op, void *user_data);
  * thread that enters (start) or exits (the others) the op, after the status
  * has changed, with no library lock held.  Several callbacks per event run in
  * registration order.
- * @op: (not nullable) a PENDING op.  @fn: (not nullable).
+ * Registering on an op that is running (a routine called inside the op
+ * hooking its end) is allowed.  An event already past when the callback is
+ * registered is settled at once, as a token callback on a cancelled token:
+ * START on an entered op, and after exit the event that happened (the
+ * final status is published before the exit's callbacks run), run @fn on
+ * the calling thread before cx_op_on() returns; an event that can no
+ * longer happen (CANCEL on a COMPLETED op...) never runs it.  Either way
+ * @destroy is called before the return.  So a callback registered while
+ * another thread exits the op runs exactly once, on one of the two
+ * threads.
+ * @op: (not nullable).  @fn: (not nullable).
  * @user_data: (nullable).  @destroy: (nullable) called with @user_data when
- *   the op is freed.
+ *   the op is freed (or at once, as above).
  * Returns: 0.
- * Errors: -EINVAL NULL argument or unknown @event; -EBUSY the op was already
- *   entered; -ENOMEM.  On error @destroy is not called.
+ * Errors: -EINVAL NULL argument or unknown @event; -ENOMEM.  On error
+ *   @destroy is not called.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn,
                        void *user_data, void (*destroy)(void *));

@@ -89,7 +89,10 @@ struct cx_op {
   cx__list sources;                /* guarded by stripe while PENDING; immutable
                                         after enter */
   cx__source_host host;            /* what the sources cancel: set at enter */
-  cx__list callbacks;              /* as sources: cx__status_cb.node */
+  cx__list callbacks;              /* guarded by stripe: cx__status_cb.node;
+                                      appended while PENDING or running,
+                                      never removed before op_destroy */
+  _Atomic size_t callback_count;   /* (atomic) written under stripe */
   cx__frame frame;                 /* owned by the thread that entered it: its
                                       entry in that thread's current-op stack */
   cx_op *free_next;                /* owned by the thread freeing it */
