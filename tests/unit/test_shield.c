@@ -417,6 +417,11 @@ static void *check_on_thread(void *p) {
   return NULL;
 }
 
+static void count_end(cx_op *op, void *p) {
+  (void)op;
+  (*(int *)p)++;
+}
+
 static void test_current_is_enclosing(void **state) {
   (void)state;
   seen_progress seen = {{0}, {0}, 0};
@@ -436,6 +441,8 @@ static void test_current_is_enclosing(void **state) {
   CX_ASSERT_OK(cx_op_set_partial_result(cx_current(), &partial, NULL));
   assert_ptr_equal(cx_op_partial_result(op), &partial);
   assert_null(cx_op_partial_result(s));
+  int ends = 0;
+  CX_ASSERT_OK(cx_op_on(cx_current(), CX_OP_ON_CANCEL, count_end, &ends, NULL));
   CX_ASSERT_OK(cx_report_progress(NULL, "saving", NULL));
   assert_int_equal(seen.calls, 1);
   assert_string_equal(seen.op_id, cx_op_id(op));
@@ -477,7 +484,9 @@ static void test_current_is_enclosing(void **state) {
   assert_string_equal(stage, "flush");
   cx_meta_free(got);
   CX_ASSERT_ERR(-ECANCELED, cx_check(NULL));
+  assert_int_equal(ends, 0);
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(ends, 1); /* the status callback was the op's */
   cx_op_unref(op);
 }
 
