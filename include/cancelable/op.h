@@ -279,6 +279,20 @@ CX_EXPORT cx_reason cx_op_cancel_reason(const cx_op *op);
  * the message of the op where the cancellation started (the root of the
  * cascade): "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
 CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
+/* cx_op_cancel_source: which source cancelled the op: the name of the
+ * source whose trigger won (cx_source_name(), cx_source_set_name()), and
+ * for a composite the members that fired it, as a path
+ * "NAME/MEMBER/.../LEAF" (an any-of "guard" whose member "hard" fired:
+ * "guard/hard"; its all-of "min-and-target" completed by "target":
+ * "guard/min-and-target/target").  When the cancel came through a cascade
+ * or a link (reason PARENT, a combined op, a shared or linked token), it
+ * is the source where the cancellation began.  NULL while not cancelled,
+ * and when no source cancelled it (cx_op_cancel(), cx_token_cancel(),
+ * the work returning -ECANCELED) or memory ran out then.  Exported as
+ * "cancel_source" in cx_op_to_json() and the registry's JSON.
+ * Returns: (transfer none) valid while the caller holds a reference.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_op_cancel_source(const cx_op *op);
 /* cx_op_error: the work's result code recorded when the op FAILED, else 0.
  * Since: 0.1 */
 CX_EXPORT int cx_op_error(const cx_op *op);

@@ -82,6 +82,19 @@ CX_EXPORT void cx_source_free(cx_source *source);
  * Since: 0.1 */
 CX_EXPORT const char *cx_source_name(const cx_source *source);
 
+/* cx_source_set_name: name the source (the default is its kind's, as
+ * cx_source_name() lists).  The name identifies the source that cancelled
+ * an op (cx_op_cancel_source()) and a member in composites' messages.
+ * @source: (not nullable) a source not yet given to an op or composite.
+ * @name: (not nullable) non-empty, copied.
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument or empty @name; -EBUSY the source was
+ *   already given away (its name is read by others); -ENOMEM.  On error
+ *   the name is unchanged.
+ * Thread-safety: the owner of @source (not concurrently with readers).
+ * Async-signal-safe: no.  Since: 0.1 */
+CX_EXPORT int cx_source_set_name(cx_source *source, const char *name);
+
 /* cx_source_reason: the reason the source cancels with (for composites,
  * CX_REASON_NONE: they take the reason of the sub-source that fired).
  * Thread-safety: any thread.  Async-signal-safe: no.

@@ -134,6 +134,13 @@ const char *cx_op_cancel_message(cx_op *op) {
   return lazy != NULL ? lazy : parent_message(op);
 }
 
+const char *cx_op_cancel_source(const cx_op *op) {
+  const char *own;
+  if (op == NULL || !cx_token_is_cancelled(op->token)) return NULL;
+  own = cx__token_source(op->token);
+  return own != NULL ? own : cx__token_source(cx__token_origin(op->token));
+}
+
 int cx_op_error(const cx_op *op) {
   if (op == NULL || atomic_load(&op->status) != CX_STATUS_FAILED) return 0;
   return op->error;

@@ -120,10 +120,12 @@ static void test_any_of_first_wins(void **state) {
   assert_true(cx_op_is_cancelled(op));
   assert_true(cx_source_triggered(any));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
-  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  /* the any-of names the member that fired (issue 17 item 5) */
+  assert_string_equal(cx_op_cancel_message(op), "b fired (the first: b)");
+  assert_string_equal(cx_op_cancel_source(op), "any_of/b");
   cx_source_trigger(a, "a fired");
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
-  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  assert_string_equal(cx_op_cancel_message(op), "b fired (the first: b)");
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
@@ -150,7 +152,8 @@ static void test_any_of_timeout_virtual(void **state) {
   CX_ASSERT_OK(cx_clock_advance(0.1));
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_op_cancel_message(op), "timed out after 3 s");
+  assert_string_equal(cx_op_cancel_message(op),
+                      "timed out after 3 s (the first: timeout)");
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -477,7 +480,11 @@ static void test_nesting_deep(void **state) {
   op = op_with(s, "deep-any");
   CX_ASSERT_OK(cx_op_enter(op));
   assert_true(cx_source_trigger(leaf, "leaf message"));
+  /* any-ofs of one member leave the message be; the source is the path */
   assert_string_equal(cx_op_cancel_message(op), "leaf message");
+  const char *path = cx_op_cancel_source(op);
+  assert_true(starts_with(path, "any_of/any_of/"));
+  assert_string_equal(path + strlen(path) - strlen("/leaf"), "/leaf");
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
@@ -502,10 +509,21 @@ static void test_or_of_and(void **state) {
     int usr2 = SIGUSR2;
     man target = {0};
     cx_source *sig = NULL, *t = manual(&target, CX_REASON_CONDITION, "t");
+    cx_source *hard = timeout(300), *min = timeout(60), *guard;
     CX_ASSERT_OK(cx_source_signal(&usr2, 1, &sig));
-    cx_source *safety = any2(timeout(300), sig);
-    cx_source *reqs = all2(timeout(60), t);
-    cx_op *op = op_with(any2(safety, reqs), "or-of-and");
+    /* named, so that the op says which fired (issue 17 item 5) */
+    CX_ASSERT_OK(cx_source_set_name(hard, "hard"));
+    CX_ASSERT_OK(cx_source_set_name(min, "min"));
+    CX_ASSERT_OK(cx_source_set_name(t, "target"));
+    cx_source *safety = any2(hard, sig);
+    cx_source *reqs = all2(min, t);
+    CX_ASSERT_OK(cx_source_set_name(safety, "safety"));
+    CX_ASSERT_OK(cx_source_set_name(reqs, "min-and-target"));
+    guard = any2(safety, reqs);
+    CX_ASSERT_OK(cx_source_set_name(guard, "guard"));
+    CX_ASSERT_ERR(-EBUSY, cx_source_set_name(hard, "taken"));
+    assert_string_equal(cx_source_name(hard), "hard");
+    cx_op *op = op_with(guard, "or-of-and");
     CX_ASSERT_OK(cx_op_enter(op));
     /* the effective deadline is the hard timeout's: the AND branch needs
      * more than time */
@@ -518,8 +536,10 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_clock_advance(1));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_true(starts_with(cx_op_cancel_message(op),
-                              "all 2 sources triggered (the last: "));
+      assert_string_equal(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: min) (the first: "
+                          "min-and-target/min)");
+      assert_string_equal(cx_op_cancel_source(op), "guard/min-and-target/min");
     } else if (branch == 1) {
       /* the minimum time passes without the target, then SIGUSR2 */
       CX_ASSERT_OK(cx_clock_advance(100));
@@ -531,12 +551,19 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
       assert_non_null(strstr(cx_op_cancel_message(op), "SIGUSR2"));
+      assert_string_equal(cx_op_cancel_source(op), "guard/safety/signal");
     } else {
       /* nothing but the hard timeout */
       CX_ASSERT_OK(cx_clock_advance(300));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_string_equal(cx_op_cancel_message(op), "timed out after 300 s");
+      assert_string_equal(cx_op_cancel_message(op),
+                          "timed out after 300 s (the first: safety/hard)");
+      assert_string_equal(cx_op_cancel_source(op), "guard/safety/hard");
+      char *json = NULL;
+      CX_ASSERT_OK(cx_op_to_json(op, &json));
+      assert_non_null(strstr(json, "\"cancel_source\":\"guard/safety/hard\""));
+      free(json);
     }
     CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
     cx_op_unref(op);
@@ -761,6 +788,7 @@ static void test_combine_runs_inputs(void **state) {
   assert_true(cx_op_is_cancelled(combined));
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
   assert_string_equal(cx_op_cancel_message(combined), "timed out after 0.1 s");
+  assert_string_equal(cx_op_cancel_source(combined), "timeout");
   CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
   assert_int_equal(cx_op_status(combined), CX_STATUS_CANCELLED);
   /* the 0.2 s source stopped with the combined op */
