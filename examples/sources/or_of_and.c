@@ -100,6 +100,9 @@ int main(void) {
   check(strncmp(cx_op_cancel_message(op),
                 "all 2 sources triggered (the last: ", 35) == 0,
         "1: all-of message");
+  /* the AND branch fired (its last member: the time or the count) */
+  check(strncmp(cx_op_cancel_source(op), "any_of/all_of/", 14) == 0,
+        "1: the AND branch is the source");
   check(cx_op_elapsed(op) >= 0.3 - 1e-3 && atomic_load(&items) >= TARGET,
         "1: both requirements met");
   cx_op_unref(op);
@@ -129,8 +132,12 @@ int main(void) {
   cx_op_exit(op, rc);
   report("hard timeout branch", op);
   check(cx_op_cancel_reason(op) == CX_REASON_TIMEOUT, "3: reason timeout");
-  check(strcmp(cx_op_cancel_message(op), "timed out after 0.2 s") == 0,
+  check(strncmp(cx_op_cancel_message(op), "timed out after 0.2 s", 21) == 0,
         "3: the hard timeout's own message");
+  /* Both branches 1 and 3 end with reason timeout: the source tells them
+   * apart (issue 17). */
+  check(strcmp(cx_op_cancel_source(op), "any_of/any_of/timeout") == 0,
+        "3: the hard timeout is the source");
   cx_op_unref(op);
   printf("example: ok\n");
   return 0;

@@ -83,6 +83,21 @@ typedef enum cx_reason {
  * Since: 0.1 */
 CX_EXPORT const char *cx_status_name(cx_status status);
 
+/* Status predicates (the reference's OperationStatus checks).
+ * cx_status_is_terminal: COMPLETED, CANCELLED or FAILED: the op has exited
+ *   and its status no longer changes (PENDING, RUNNING and SHIELDED are
+ *   not).
+ * cx_status_is_success: COMPLETED.
+ * cx_status_is_cancelled: CANCELLED.
+ * A value outside the enum gives false.
+ * Thread-safety: any thread.  Async-signal-safe: yes.
+ * Since: 0.1 */
+CX_EXPORT bool cx_status_is_terminal(cx_status status);
+/* See cx_status_is_terminal().  Since: 0.1 */
+CX_EXPORT bool cx_status_is_success(cx_status status);
+/* See cx_status_is_terminal().  Since: 0.1 */
+CX_EXPORT bool cx_status_is_cancelled(cx_status status);
+
 /* cx_reason_name: the lower-case word for a reason ("timeout", ...).
  * Returns: (transfer none) a static string; "unknown" for a value outside
  * the enum.

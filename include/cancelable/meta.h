@@ -93,6 +93,26 @@ CX_EXPORT int cx_meta_get_double(const cx_meta *meta, const char *key,
 /* See cx_meta_get_string().  Since: 0.1 */
 CX_EXPORT int cx_meta_get_bool(const cx_meta *meta, const char *key, bool *out);
 
+/* cx_meta_string_or / _int_or / _double_or / _bool_or: @key's value, or
+ * @fallback when there is none of that type (absent key, another type,
+ * NULL @meta or @key), as Python's dict.get(key, default).  The double
+ * getter also accepts an integer value and converts it.
+ * Returns: the value; for strings (transfer none), valid until the key is
+ *   changed or the dictionary freed (or @fallback).
+ * Thread-safety: concurrent readers are fine.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_meta_string_or(const cx_meta *meta, const char *key,
+                                        const char *fallback);
+/* See cx_meta_string_or().  Since: 0.1 */
+CX_EXPORT int64_t cx_meta_int_or(const cx_meta *meta, const char *key,
+                                 int64_t fallback);
+/* See cx_meta_string_or().  Since: 0.1 */
+CX_EXPORT double cx_meta_double_or(const cx_meta *meta, const char *key,
+                                   double fallback);
+/* See cx_meta_string_or().  Since: 0.1 */
+CX_EXPORT bool cx_meta_bool_or(const cx_meta *meta, const char *key,
+                               bool fallback);
+
 /* cx_meta_count: the number of keys (0 for NULL).
  * Thread-safety: concurrent readers are fine.  Since: 0.1 */
 CX_EXPORT size_t cx_meta_count(const cx_meta *meta);

@@ -165,7 +165,8 @@ CX_EXPORT int cx_op_add_timeout_cause(cx_op *op, double seconds,
  * @op: (not nullable) a PENDING op.
  * Returns: 0.
  * Errors: -EINVAL NULL @op or the op was already entered (nothing changes);
- *   -ENOMEM.
+ *   -EBUSY the op is the input of a running combined op, which runs its
+ *   sources (cx_op_combine()); -ENOMEM; a source's start error.
  * Thread exit: a thread that ends (returns from its start routine or calls
  *   pthread_exit()) with ops still entered does not leave them RUNNING: at
  *   its exit each is ended, innermost first, as by cx_op_exit() with
@@ -210,7 +211,9 @@ CX_EXPORT int cx_op_exit(cx_op *op, int result);
 CX_EXPORT bool cx_op_cancel(cx_op *op, cx_reason reason, const char *message);
 
 /* cx_op_is_cancelled: whether the op's token is cancelled (lock-free).
- * @op: (nullable) NULL means the current op; no current op: false.
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   shield's handle: false while only the enclosing op is cancelled); no
+ *   current op: false.
  * Thread-safety: any thread.  Async-signal-safe: yes.  Since: 0.1 */
 CX_EXPORT bool cx_op_is_cancelled(const cx_op *op);
 
@@ -221,8 +224,15 @@ CX_EXPORT bool cx_op_is_cancelled(const cx_op *op);
 CX_EXPORT cx_token *cx_op_token(const cx_op *op);
 
 /* cx_current: the innermost operation entered on the calling thread; the
- * reference's current_operation().
- * Returns: (transfer none) the op, or NULL outside any op.
+ * reference's current_operation().  Inside a shield it is the op the
+ * shield encloses (past nested shields), never the shield's handle: the
+ * partial results, metadata, progress and status callbacks set through it
+ * land on that op; the shield only holds back the cancellation, which the
+ * calls given NULL for "the current op" to check or wait (cx_check(),
+ * cx_sleep(), cx_op_is_cancelled(), cx_op_remaining(), streams, retries,
+ * cx_thread_create()...) still see through the shield's handle.
+ * Returns: (transfer none) the op, or NULL outside any op (also in a
+ *   shield that encloses none).
  * Thread-safety: per thread.  Async-signal-safe: yes.  Since: 0.1 */
 CX_EXPORT cx_op *cx_current(void);
 
@@ -269,6 +279,20 @@ CX_EXPORT cx_reason cx_op_cancel_reason(const cx_op *op);
  * the message of the op where the cancellation started (the root of the
  * cascade): "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
 CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
+/* cx_op_cancel_source: which source cancelled the op: the name of the
+ * source whose trigger won (cx_source_name(), cx_source_set_name()), and
+ * for a composite the members that fired it, as a path
+ * "NAME/MEMBER/.../LEAF" (an any-of "guard" whose member "hard" fired:
+ * "guard/hard"; its all-of "min-and-target" completed by "target":
+ * "guard/min-and-target/target").  When the cancel came through a cascade
+ * or a link (reason PARENT, a combined op, a shared or linked token), it
+ * is the source where the cancellation began.  NULL while not cancelled,
+ * and when no source cancelled it (cx_op_cancel(), cx_token_cancel(),
+ * the work returning -ECANCELED) or memory ran out then.  Exported as
+ * "cancel_source" in cx_op_to_json() and the registry's JSON.
+ * Returns: (transfer none) valid while the caller holds a reference.
+ * Since: 0.1 */
+CX_EXPORT const char *cx_op_cancel_source(const cx_op *op);
 /* cx_op_error: the work's result code recorded when the op FAILED, else 0.
  * Since: 0.1 */
 CX_EXPORT int cx_op_error(const cx_op *op);
@@ -334,7 +358,8 @@ CX_EXPORT int cx_op_cancel_after(cx_op *op, double seconds);
 
 /* cx_op_remaining: seconds left until cx_op_deadline(), never negative;
  * +INFINITY without a deadline.  Pass it to your own blocking calls.
- * @op: (nullable) NULL means the current op; none: +INFINITY.
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   shield's handle: its own timeout only); none: +INFINITY.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT double cx_op_remaining(const cx_op *op);
 
@@ -407,13 +432,17 @@ CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
 /* ---- Shielding (as Trio's shielded cancel scopes).  A shield is a
  * handle with status SHIELDED, parent id set to the enclosing op, that the
  * enclosing ops' cancellation does not reach: checks and waits made with it
- * (or with NULL, as it is the current op) keep working while the enclosing
- * op is cancelled.  The shield's own timeout still applies.  Shields nest. */
+ * (or with NULL) keep working while the enclosing op is cancelled.  The
+ * shield's own timeout still applies.  Shields nest.  cx_current() stays
+ * the enclosing op (the reference's current_operation()): only
+ * cancellation is held back. */
 
-/* cx_shield_begin: open a shield inside @enclosing and make it the calling
- * thread's current op.
- * @enclosing: (nullable) the op to shield from; NULL means the current op
- *   (none: the shield has no parent).
+/* cx_shield_begin: open a shield inside @enclosing, on top of the calling
+ * thread's stack of current ops (cancellation points given NULL use it;
+ * cx_current() returns @enclosing).
+ * @enclosing: (nullable) the op to shield from; NULL means the innermost
+ *   current op, an open shield included (none: the shield has no
+ *   parent).
  * @timeout: seconds for the shielded work's own timeout, or 0 for none.
  * @out: (not nullable) receives the shield (transfer full: end it with
  *   cx_shield_end(), then cx_op_unref()).
@@ -448,12 +477,22 @@ typedef void (*cx_op_fn)(cx_op *op, void *user_data);
  * thread that enters (start) or exits (the others) the op, after the status
  * has changed, with no library lock held.  Several callbacks per event run in
  * registration order.
- * @op: (not nullable) a PENDING op.  @fn: (not nullable).
+ * Registering on an op that is running (a routine called inside the op
+ * hooking its end) is allowed.  An event already past when the callback is
+ * registered is settled at once, as a token callback on a cancelled token:
+ * START on an entered op, and after exit the event that happened (the
+ * final status is published before the exit's callbacks run), run @fn on
+ * the calling thread before cx_op_on() returns; an event that can no
+ * longer happen (CANCEL on a COMPLETED op...) never runs it.  Either way
+ * @destroy is called before the return.  So a callback registered while
+ * another thread exits the op runs exactly once, on one of the two
+ * threads.
+ * @op: (not nullable).  @fn: (not nullable).
  * @user_data: (nullable).  @destroy: (nullable) called with @user_data when
- *   the op is freed.
+ *   the op is freed (or at once, as above).
  * Returns: 0.
- * Errors: -EINVAL NULL argument or unknown @event; -EBUSY the op was already
- *   entered; -ENOMEM.  On error @destroy is not called.
+ * Errors: -EINVAL NULL argument or unknown @event; -ENOMEM.  On error
+ *   @destroy is not called.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn,
                        void *user_data, void (*destroy)(void *));

@@ -29,7 +29,10 @@ typedef struct cx_run_options {
   double timeout;     /* seconds, 0 = none (the reference's
                          @cancelable(timeout=...)) */
   cx_token *token;    /* (nullable) cancel with this token
-                         (@cancelable_with_token) */
+                         (@cancelable_with_token): the run's op has a
+                         token of its own linked to it (reason
+                         preserved), so the run's timeout, signals and
+                         condition cancel the run, never this token */
   bool watch_signals; /* watch signals (@cancelable_with_signal) */
   const int *signals; /* with watch_signals: the signals; NULL/0
                          means SIGINT and SIGTERM */

@@ -82,6 +82,19 @@ CX_EXPORT void cx_source_free(cx_source *source);
  * Since: 0.1 */
 CX_EXPORT const char *cx_source_name(const cx_source *source);
 
+/* cx_source_set_name: name the source (the default is its kind's, as
+ * cx_source_name() lists).  The name identifies the source that cancelled
+ * an op (cx_op_cancel_source()) and a member in composites' messages.
+ * @source: (not nullable) a source not yet given to an op or composite.
+ * @name: (not nullable) non-empty, copied.
+ * Returns: 0.
+ * Errors: -EINVAL NULL argument or empty @name; -EBUSY the source was
+ *   already given away (its name is read by others); -ENOMEM.  On error
+ *   the name is unchanged.
+ * Thread-safety: the owner of @source (not concurrently with readers).
+ * Async-signal-safe: no.  Since: 0.1 */
+CX_EXPORT int cx_source_set_name(cx_source *source, const char *name);
+
 /* cx_source_reason: the reason the source cancels with (for composites,
  * CX_REASON_NONE: they take the reason of the sub-source that fired).
  * Thread-safety: any thread.  Async-signal-safe: no.
@@ -98,7 +111,8 @@ CX_EXPORT bool cx_source_triggered(const cx_source *source);
  *   not already given away.
  * Returns: 0.
  * Errors: -EINVAL NULL argument or a source already attached; -EBUSY the op
- *   was already entered.  On error the caller keeps @source.
+ *   was already entered, or is lent to a running combined op
+ *   (cx_op_combine()).  On error the caller keeps @source.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
 
@@ -260,13 +274,24 @@ CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
 /* cx_op_combine: the reference's Cancelable.combine(): a new PENDING op
  * cancelled when any of @ops is cancelled, keeping the first trigger's
  * reason and message (its token is linked to each op's token with
- * CX_LINK_PRESERVE_REASON).  The combined ops' sources trigger it only
- * while they run: enter them too (or give the combined op its own
- * sources).
+ * CX_LINK_PRESERVE_REASON).
+ * The combined op runs its inputs' sources (timeouts, signals,
+ * conditions, ... and, for an input made by cx_op_combine(), its own
+ * inputs') from its enter to its exit, as the reference does: a trigger
+ * cancels the combined op (not the input), a timeout counts from the
+ * combined op's enter, and cx_op_deadline() includes it.  So combined
+ * timeouts of 0.1 s and 0.2 s cancel it 0.1 s after its enter.  This
+ * applies to the inputs still PENDING when the combined op is entered;
+ * meanwhile they are lent: cx_op_enter() and cx_op_add_source() on them
+ * return -EBUSY, and they are given back, unchanged, at its exit.  An
+ * input already running (or lent to another combined op) keeps its
+ * sources, which cancel the combined op through the link.
  * @out: as for cx_op_create().  @ops: (not nullable) @count ops, each
- *   referenced by the links.  @count: at least 1.  @name: (nullable)
+ *   referenced by the combined op.  @count: at least 1.  @name: (nullable)
  *   default "combined".
  * Returns: 0.  Errors: -EINVAL NULL argument or @count 0; -ENOMEM.
+ *   cx_op_enter() of the combined op fails with an input source's start
+ *   error (then nothing is lent).
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,

@@ -12,8 +12,9 @@
  *
  * Common parameters:
  * @op: (nullable) the operation; NULL means the calling thread's current
- *   operation (cx_current()); with no current operation the call is a plain,
- *   uncancellable wait.
+ *   operation (cx_current()), or inside a shield the shield's handle (so
+ *   the enclosing op's cancellation is held back); with no current
+ *   operation the call is a plain, uncancellable wait.
  * @timeout: seconds, last argument, with poll(2)'s convention: CX_FOREVER
  *   (any negative value, or +inf) waits without limit, 0 does not block.
  *   Measured on CLOCK_MONOTONIC.  NaN gives -EINVAL.

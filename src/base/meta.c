@@ -157,6 +157,29 @@ int cx_meta_get_bool(const cx_meta *m, const char *key, bool *out) {
   return rc;
 }
 
+/* The getters with a default: the getter's value, else @fallback (a
+ * failed getter leaves its output unchanged). */
+const char *cx_meta_string_or(const cx_meta *m, const char *key,
+                              const char *fallback) {
+  (void)cx_meta_get_string(m, key, &fallback);
+  return fallback;
+}
+
+int64_t cx_meta_int_or(const cx_meta *m, const char *key, int64_t fallback) {
+  (void)cx_meta_get_int(m, key, &fallback);
+  return fallback;
+}
+
+double cx_meta_double_or(const cx_meta *m, const char *key, double fallback) {
+  (void)cx_meta_get_double(m, key, &fallback);
+  return fallback;
+}
+
+bool cx_meta_bool_or(const cx_meta *m, const char *key, bool fallback) {
+  (void)cx_meta_get_bool(m, key, &fallback);
+  return fallback;
+}
+
 size_t cx_meta_count(const cx_meta *m) { return m != NULL ? m->count : 0; }
 
 const char *cx_meta_key_at(const cx_meta *m, size_t index) {

@@ -7,6 +7,19 @@
 
 #include <cancelable/common.h>
 
+bool cx_status_is_terminal(cx_status status) {
+  return status == CX_STATUS_COMPLETED || status == CX_STATUS_CANCELLED ||
+         status == CX_STATUS_FAILED;
+}
+
+bool cx_status_is_success(cx_status status) {
+  return status == CX_STATUS_COMPLETED;
+}
+
+bool cx_status_is_cancelled(cx_status status) {
+  return status == CX_STATUS_CANCELLED;
+}
+
 const char *cx_status_name(cx_status status) {
   switch (status) {
 #define CX_XX_(name, value, text) \

@@ -102,7 +102,18 @@ bool cx__current_pop(const cx__frame *frame) {
   return true;
 }
 
-cx_op *cx_current(void) { return depth > 0 ? entries()[depth - 1].op : NULL; }
+cx_op *cx__current_scope(void) {
+  return depth > 0 ? entries()[depth - 1].op : NULL;
+}
+
+/* A shield holds back cancellation only: the op the work runs for (its
+ * context, progress, callbacks) is the one it encloses (its parent,
+ * immutable since before its enter), past nested shields. */
+cx_op *cx_current(void) {
+  cx_op *op = cx__current_scope();
+  while (op != NULL && op->is_shield) op = op->parent;
+  return op;
+}
 
 bool cx__current_is_top(const cx__frame *frame) {
   return depth > 0 && entries()[depth - 1].key == frame;

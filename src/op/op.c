@@ -89,6 +89,7 @@ static void op_destroy(cx_op *op) {
   cx__list *node;
   cx__op_tree_detach(op);
   cx__sources_free(&op->sources);
+  cx__op_free_inputs(op);
   cx__op_mover_free(op);
   cx__op_emit_destroyed(op);
   while ((node = cx__list_first(&op->callbacks)) != NULL) {
@@ -137,6 +138,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->mover, NULL);
   atomic_init(&op->mover_closed, false);
   atomic_init(&op->deadline_ready, false);
+  atomic_init(&op->callback_count, 0);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
@@ -235,11 +237,36 @@ int cx_op_add_timeout_cause(cx_op *op, double seconds, const char *message) {
   return add_timeout(op, seconds, message);
 }
 
+/* Whether @event is still to come for an op in @status: START while
+ * PENDING, the final events until the final status is published. */
+static bool event_ahead(int status, cx_op_event event) {
+  if (status == CX_STATUS_PENDING) return true;
+  if (status == CX_STATUS_RUNNING || status == CX_STATUS_SHIELDED)
+    return event != CX_OP_ON_START;
+  return false;
+}
+
+/* Whether @event is the one that happened to an op whose @status is past
+ * it (START for any entered op; the final event of the final status). */
+static bool event_happened(int status, cx_op_event event) {
+  switch (event) {
+    case CX_OP_ON_START:
+      return true;
+    case CX_OP_ON_COMPLETE:
+      return status == CX_STATUS_COMPLETED;
+    case CX_OP_ON_CANCEL:
+      return status == CX_STATUS_CANCELLED;
+    default:
+      return status == CX_STATUS_FAILED;
+  }
+}
+
 int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
              void (*destroy)(void *)) {
   cx__status_cb *cb;
   cx__stripe *s;
-  int rc = 0;
+  int status;
+  bool appended = false;
   if (op == NULL || fn == NULL || event < CX_OP_ON_START ||
       event > CX_OP_ON_ERROR)
     return -EINVAL;
@@ -250,22 +277,53 @@ int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
   cb->user_data = user_data;
   cb->destroy = destroy;
   s = cx__stripe_for(op);
+  /* Enter and exit publish their status under this lock, then fire: a
+   * callback appended before that is found by fire(), and after it the
+   * status says that the event is past. */
   pthread_mutex_lock(&s->mu);
-  if (atomic_load(&op->status) != CX_STATUS_PENDING) {
-    rc = -EBUSY;
-  } else {
+  status = atomic_load(&op->status);
+  if (event_ahead(status, event)) {
     cx__list_append(&op->callbacks, &cb->node);
+    atomic_fetch_add(&op->callback_count, 1);
+    appended = true;
   }
   pthread_mutex_unlock(&s->mu);
-  if (rc != 0) cx__free(cb);
-  return rc;
+  if (appended) return 0;
+  /* Past: as a token callback on a cancelled token, it runs now if its
+   * event happened, and is done with either way. */
+  if (event_happened(status, event)) fn(op, user_data);
+  if (destroy != NULL) destroy(user_data);
+  cx__free(cb);
+  return 0;
 }
 
-static void fire(cx_op *op, cx_op_event event) {
-  cx__list *node;
-  cx__list_for_each(node, &op->callbacks) {
+/* The next callback for @event after @node (the list head to begin), under
+ * the op's lock (cx_op_on() may append meanwhile); NULL at the end. */
+static cx__status_cb *next_for(cx_op *op, cx__list *node, cx_op_event event) {
+  cx__stripe *s = cx__stripe_for(op);
+  cx__status_cb *found = NULL;
+  pthread_mutex_lock(&s->mu);
+  for (node = node->next; node != &op->callbacks; node = node->next) {
     cx__status_cb *cb = cx__container_of(node, cx__status_cb, node);
-    if (cb->event == event) cb->fn(op, cb->user_data);
+    if (cb->event == event) {
+      found = cb;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return found;
+}
+
+/* Runs @op's callbacks for @event in registration order, no lock held
+ * while they run.  Nodes stay until the op is freed, so the walk resumes
+ * from the last one run. */
+static void fire(cx_op *op, cx_op_event event) {
+  cx__status_cb *cb;
+  cx__list *at = &op->callbacks;
+  if (atomic_load(&op->callback_count) == 0) return; /* the common case */
+  while ((cb = next_for(op, at, event)) != NULL) {
+    cb->fn(op, cb->user_data);
+    at = &cb->node;
   }
 }
 
@@ -280,6 +338,10 @@ int cx_op_enter(cx_op *op) {
   s = cx__stripe_for(op);
   /* Taking the op's lock orders this with cx_op_on()/add_source(). */
   pthread_mutex_lock(&s->mu);
+  if (op->lent_to != NULL) { /* a combined op runs its sources */
+    pthread_mutex_unlock(&s->mu);
+    return -EBUSY;
+  }
   if (!atomic_compare_exchange_strong(
           &op->status, &expected,
           op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING)) {
@@ -292,6 +354,10 @@ int cx_op_enter(cx_op *op) {
 
   op->host.start_mono = now;
   rc = cx__sources_start(&op->sources, &op->host);
+  if (rc == 0 && op->input_count > 0) {
+    rc = cx__op_lend_inputs(op);
+    if (rc != 0) cx__sources_stop(&op->sources);
+  }
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
@@ -303,6 +369,10 @@ int cx_op_enter(cx_op *op) {
   /* The op's own; cx_op_deadline() adds the ancestors' as they are at
    * the time it is asked (they may move). */
   deadline = cx__sources_deadline(&op->sources);
+  if (op->input_count > 0) {
+    int64_t inputs = cx__op_inputs_deadline(op);
+    if (inputs < deadline) deadline = inputs;
+  }
   op->sources_deadline = deadline;
   atomic_store(&op->deadline, deadline);
   /* From here on cx_op_set_deadline() may move them (never before: enter
@@ -323,6 +393,7 @@ static int op_exit(cx_op *op, int result) {
   if (!cx__current_is_top(&op->frame)) return -EPERM;
   cx__op_mover_close(op);
   cx__sources_stop(&op->sources);
+  cx__op_return_inputs(op);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;
     event = CX_OP_ON_COMPLETE;

@@ -89,7 +89,10 @@ struct cx_op {
   cx__list sources;                /* guarded by stripe while PENDING; immutable
                                         after enter */
   cx__source_host host;            /* what the sources cancel: set at enter */
-  cx__list callbacks;              /* as sources: cx__status_cb.node */
+  cx__list callbacks;              /* guarded by stripe: cx__status_cb.node;
+                                      appended while PENDING or running,
+                                      never removed before op_destroy */
+  _Atomic size_t callback_count;   /* (atomic) written under stripe */
   cx__frame frame;                 /* owned by the thread that entered it: its
                                       entry in that thread's current-op stack */
   cx_op *free_next;                /* owned by the thread freeing it */
@@ -108,6 +111,12 @@ struct cx_op {
   bool registered; /* owned by the entering thread */
   void *reg_entry; /* guarded by the registry lock */
   bool is_shield;  /* immutable */
+  /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
+   * sources a combined op runs from its enter to its exit. */
+  cx_op **inputs;       /* immutable (owned refs); NULL for other ops */
+  size_t input_count;   /* immutable */
+  const cx_op *lent_to; /* guarded by stripe: the combined op running this
+                           PENDING op's sources, NULL when none */
   /* Hierarchy: live children, oldest first, in the parent's list. */
   cx__list sibling;   /* guarded by the parent's stripe: in its children */
   bool in_parent;     /* guarded by the parent's stripe */
@@ -149,6 +158,15 @@ void cx__op_mover_free(cx_op *op);
 /* The effective deadline of a running @op: its own and its ancestors',
  * up to a shield or a detached op (CX__NO_DEADLINE: none). */
 int64_t cx__op_effective_deadline(const cx_op *op);
+/* Combined ops (op_sources.c): starts the sources of @op's inputs that
+ * are PENDING and not lent (and their inputs'), for @op's host; 0 or the
+ * start error, with nothing left lent.  Their earliest deadline. */
+int cx__op_lend_inputs(cx_op *op);
+int64_t cx__op_inputs_deadline(const cx_op *op);
+/* Stops what cx__op_lend_inputs() started and gives the inputs back. */
+void cx__op_return_inputs(cx_op *op);
+/* Drops the inputs' references (op_destroy). */
+void cx__op_free_inputs(cx_op *op);
 /* Ends a shield (op.c). */
 int cx__shield_exit(cx_op *shield, int result);
 
@@ -162,6 +180,11 @@ void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted);
 /* Pops @frame if it is the innermost; false otherwise. */
 bool cx__current_pop(const cx__frame *frame);
 bool cx__current_is_top(const cx__frame *frame);
+/* The innermost op of the calling thread's stack, a shield's handle
+ * included: the op whose cancellation the cancellation points given NULL
+ * follow (cx_current() goes past shields to the op they enclose).  NULL
+ * outside any op.  Async-signal-safe. */
+cx_op *cx__current_scope(void);
 /* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
  * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
  * handle reference is released too. */

@@ -22,7 +22,7 @@ bool cx__op_exited(const cx_op *op) {
 cx_token *cx_op_token(const cx_op *op) { return op ? op->token : NULL; }
 
 bool cx_op_is_cancelled(const cx_op *op) {
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   return op != NULL && cx_token_is_cancelled(op->token);
 }
 
@@ -134,6 +134,13 @@ const char *cx_op_cancel_message(cx_op *op) {
   return lazy != NULL ? lazy : parent_message(op);
 }
 
+const char *cx_op_cancel_source(const cx_op *op) {
+  const char *own;
+  if (op == NULL || !cx_token_is_cancelled(op->token)) return NULL;
+  own = cx__token_source(op->token);
+  return own != NULL ? own : cx__token_source(cx__token_origin(op->token));
+}
+
 int cx_op_error(const cx_op *op) {
   if (op == NULL || atomic_load(&op->status) != CX_STATUS_FAILED) return 0;
   return op->error;
@@ -160,7 +167,7 @@ double cx_op_deadline(const cx_op *op) {
 
 double cx_op_remaining(const cx_op *op) {
   int64_t d, left;
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   if (op == NULL) return INFINITY;
   d = cx__op_effective_deadline(op);
   if (d == CX__NO_DEADLINE) return INFINITY;

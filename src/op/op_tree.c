@@ -101,7 +101,8 @@ int cx_shield_begin(cx_op *enclosing, double timeout, cx_op **out) {
   if (out == NULL) return -EINVAL;
   *out = NULL;
   if (timeout != 0 && !(isfinite(timeout) && timeout > 0)) return -EINVAL;
-  if (enclosing == NULL) enclosing = cx_current();
+  /* Nested in a shield: the shield is what it encloses. */
+  if (enclosing == NULL) enclosing = cx__current_scope();
   o.name = "shield";
   o.timeout = timeout;
   rc = cx_op_create(&shield, &o);

@@ -10,7 +10,9 @@
 #include "runtime/alloc.h"
 
 struct cx_stream {
-  cx_op *op; /* owned ref */
+  cx_op *op;    /* owned ref: reports and the partial result go to it */
+  cx_op *scope; /* owned ref: its cancellation ends the stream (inside a
+                   shield, the shield's handle; else op) */
   cx_stream_next_fn next;
   void *state;
   cx_stream_options opts;
@@ -77,6 +79,7 @@ int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
   cx_stream_options defaults = CX_STREAM_OPTIONS_INIT;
   cx_stream *s;
   if (out != NULL) *out = NULL;
+  cx_op *scope = op != NULL ? op : cx__current_scope();
   if (op == NULL) op = cx_current();
   if (op == NULL || next == NULL || out == NULL) return -EINVAL;
   if (opts == NULL) opts = &defaults;
@@ -92,6 +95,7 @@ int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
     }
   }
   s->op = cx_op_ref(op);
+  s->scope = cx_op_ref(scope);
   s->next = next;
   s->state = state;
   *out = s;
@@ -132,7 +136,7 @@ int cx_stream_next(cx_stream *s, void **item) {
   if (s == NULL || item == NULL) return -EINVAL;
   drop_unkept(s);
   if (s->ended) return s->outcome; /* a cancel or error stays reported */
-  if (cx_token_is_cancelled(s->op->token)) {
+  if (cx_token_is_cancelled(s->scope->token)) {
     finish(s, false, -ECANCELED);
     return -ECANCELED;
   }
@@ -159,5 +163,6 @@ void cx_stream_free(cx_stream *s) {
       s->opts.item_free(s->ring[(s->head + i) % s->opts.keep_last]);
   cx__free(s->ring);
   cx_op_unref(s->op);
+  cx_op_unref(s->scope);
   cx__free(s);
 }

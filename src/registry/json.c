@@ -57,6 +57,8 @@ static void write_op(cxu_json *j, cx_op *op) {
   cxu_json_string(j, reason != CX_REASON_NONE ? cx_reason_name(reason) : NULL);
   cxu_json_key(j, "message");
   cxu_json_string(j, cx_op_cancel_message(op));
+  cxu_json_key(j, "cancel_source");
+  cxu_json_string(j, cx_op_cancel_source(op));
   write_time(j, "start_time", cx_op_start_time(op));
   write_time(j, "end_time", cx_op_end_time(op));
   cxu_json_key(j, "elapsed");

@@ -8,6 +8,7 @@
 #include <cancelable/run.h>
 #include <cancelable/token.h>
 
+#include "op/op.h"
 #include "runtime/alloc.h"
 
 /* One call, shared by the caller and the call's thread. */
@@ -93,7 +94,7 @@ not_started:
 
 int cx_run_until_cancelled(cx_op *op, cx_blocking_fn fn, void *arg,
                            void (*destroy)(void *)) {
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   if (op == NULL) return -EINVAL;
   return cx_token_run_until_cancelled(cx_op_token(op), fn, arg, destroy);
 }

@@ -6,6 +6,7 @@
 #include <cancelable/run.h>
 #include <cancelable/wait.h>
 
+#include "op/op.h"
 #include "token/token.h"
 
 static int validate(const cx_retry_options *o) {
@@ -43,7 +44,7 @@ int cx_retry(cx_op *op, const cx_retry_options *opts, cx_run_fn fn,
   int rc = 0;
   if (opts == NULL) opts = &defaults;
   if (fn == NULL || validate(opts) != 0) return -EINVAL;
-  if (op == NULL) op = cx_current();
+  if (op == NULL) op = cx__current_scope(); /* a shield's, inside one */
   for (unsigned attempt = 1; attempt <= opts->attempts; attempt++) {
     double delay, left;
     if (cx_check(op) != 0) return -ECANCELED;

@@ -20,12 +20,15 @@ static int make_op(const cx_run_options *o, const char *name, cx_op **out) {
   int rc;
   oo.name = name;
   oo.timeout = o->timeout;
-  oo.token = o->token;
   oo.parent = o->parent;
   oo.register_op = o->register_op;
   rc = cx_op_create(&op, &oo);
   if (rc != 0) return rc;
-  if (o->watch_signals) {
+  /* A token of its own that follows the caller's: the run's sources cancel
+   * the run, never the caller's token (which later runs use again). */
+  if (o->token != NULL)
+    rc = cx_token_link(op->token, o->token, CX_LINK_PRESERVE_REASON);
+  if (rc == 0 && o->watch_signals) {
     rc = cx_source_signal(o->signals, o->signal_count, &src);
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
@@ -110,7 +113,7 @@ int cx_run_in(cx_op *op, cx_run_fn fn, void *user_data) {
       atomic_load(&op->status) != CX_STATUS_SHIELDED)
     return -EINVAL;
   if (cx_token_is_cancelled(op->token)) return -ECANCELED;
-  if (cx_current() == op) return fn(op, user_data);
+  if (cx__current_scope() == op) return fn(op, user_data);
   cx_current_adopt(op, &saved);
   rc = fn(op, user_data);
   cx_current_restore(&saved);
@@ -150,7 +153,7 @@ cx_wrapped cx_wrap(cx_op *op, cx_run_fn fn) {
 int cx_wrapped_call(const cx_wrapped *w, void *user_data) {
   cx_op *op;
   if (w == NULL || w->fn == NULL) return -EINVAL;
+  if (cx_check(w->op) != 0) return -ECANCELED; /* NULL: a shield's too */
   op = w->op != NULL ? w->op : cx_current();
-  if (cx_check(op) != 0) return -ECANCELED;
   return w->fn(op, user_data);
 }

@@ -59,7 +59,7 @@ int cx_thread_create(pthread_t *thread, const pthread_attr_t *attr,
   if (ctx == NULL) return -ENOMEM;
   ctx->start = start;
   ctx->arg = arg;
-  ctx->op = cx_op_ref(cx_current());
+  ctx->op = cx_op_ref(cx__current_scope()); /* a shield's, inside one */
   rc = pthread_create(thread, attr, trampoline, ctx);
   if (rc != 0) {
     cx_op_unref(ctx->op);

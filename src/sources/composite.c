@@ -3,6 +3,7 @@
  * to it instead of cancelling the op.  All-of remembers which sub-sources
  * have triggered since start in a bit mask (hence at most 64). */
 #include <stdio.h>
+#include <string.h>
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
@@ -27,6 +28,7 @@ static int start(cx_source *src, void *user_data) {
   pthread_mutex_lock(&s->mu);
   c->mask = 0;
   c->fired = false;
+  atomic_store(&src->winner, NULL);
   pthread_mutex_unlock(&s->mu);
   for (size_t i = 0; i < c->count; i++) {
     int rc = cx__source_start(c->kids[i], src->host);
@@ -61,12 +63,25 @@ static int64_t deadline(const cx_source *src) {
   return best;
 }
 
+/* Fires the outermost any-of @src with "MESSAGE (the first: PATH)". */
+static void any_of_fire(cx_source *src, cx_reason reason, const char *message,
+                        const char *path) {
+  size_t len;
+  char *text;
+  if (message == NULL) message = "";
+  len = strlen(message) + strlen(path) + sizeof " (the first: )";
+  text = cx__malloc(len);
+  if (text != NULL) snprintf(text, len, "%s (the first: %s)", message, path);
+  cx__source_fire(src, reason, text != NULL ? text : message);
+  cx__free(text);
+}
+
 void cx__composite_child_fired(cx_source *src, cx_source *child,
                                cx_reason reason, const char *message) {
   composite *c = src->user_data;
   cx__stripe *s = cx__stripe_for(src);
   bool fire = false;
-  char text[160];
+  char text[160], *path;
   size_t index = 0;
   while (c->kids[index] != child) index++;
   pthread_mutex_lock(&s->mu);
@@ -76,6 +91,7 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
                                               : (UINT64_C(1) << c->count) - 1))
       fire = c->fired = true;
   }
+  if (fire) atomic_store(&src->winner, child); /* named by the cancel */
   pthread_mutex_unlock(&s->mu);
   if (!fire) return;
   if (c->all) {
@@ -83,6 +99,15 @@ void cx__composite_child_fired(cx_source *src, cx_source *child,
                       "all %zu sources triggered (the last: %s)", c->count,
                       child->name);
     message = text;
+  } else if (src->parent == NULL && c->count > 1) {
+    /* The outermost any-of of several says which member fired (the path
+     * down nested composites), once. */
+    path = cx__source_fired_path(child);
+    if (path != NULL) {
+      any_of_fire(src, reason, message, path);
+      cx__free(path);
+      return;
+    }
   }
   cx__source_fire(src, reason, message);
 }

@@ -28,6 +28,7 @@ cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
   atomic_init(&src->state, CX__SRC_IDLE);
   atomic_init(&src->triggered, false);
   atomic_init(&src->inflight, 0);
+  atomic_init(&src->winner, NULL);
   return src;
 }
 
@@ -48,6 +49,45 @@ void cx_source_free(cx_source *src) {
   if (src->ops.destroy != NULL) src->ops.destroy(src->user_data);
   if (src->name_owned) cx__free((char *)src->name);
   cx__block_free(src, sizeof *src);
+}
+
+int cx_source_set_name(cx_source *src, const char *name) {
+  char *copy;
+  if (src == NULL || name == NULL || name[0] == '\0') return -EINVAL;
+  if (src->owned) return -EBUSY; /* others may read it from now on */
+  copy = cx__strdup(name);
+  if (copy == NULL) return -ENOMEM;
+  if (src->name_owned) cx__free((char *)src->name);
+  src->name = copy;
+  src->name_owned = true;
+  return 0;
+}
+
+char *cx__source_fired_path(const cx_source *src) {
+  const cx_source *s;
+  size_t len = 0, at = 0;
+  char *path;
+  for (s = src; s != NULL; s = atomic_load(&s->winner))
+    len += strlen(s->name) + 1;
+  path = cx__malloc(len);
+  if (path == NULL) return NULL;
+  for (s = src; s != NULL; s = atomic_load(&s->winner)) {
+    size_t n = strlen(s->name);
+    if (at > 0) path[at++] = '/';
+    memcpy(path + at, s->name, n);
+    at += n;
+  }
+  path[at] = '\0';
+  return path;
+}
+
+/* Cancels @src's host, naming the path of sources that fired (without
+ * the name when out of memory: never without the cancel). */
+static void cancel_host(const cx_source *src, cx_reason reason,
+                        const char *message) {
+  char *path = cx__source_fired_path(src);
+  cx__token_cancel_from(src->host->token, reason, message, path);
+  cx__free(path);
 }
 
 const char *cx_source_name(const cx_source *src) {
@@ -96,7 +136,7 @@ bool cx__source_fire(cx_source *src, cx_reason reason, const char *message) {
   if (src->parent != NULL)
     cx__composite_child_fired(src->parent, src, reason, message);
   else
-    cx_token_cancel(src->host->token, reason, message);
+    cancel_host(src, reason, message);
   inflight_done(src);
   return true;
 }

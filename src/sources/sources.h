@@ -39,6 +39,9 @@ struct cx_source {
   _Atomic int state;           /* (atomic) CX__SRC_* */
   _Atomic bool triggered;      /* (atomic) */
   _Atomic int inflight;        /* (atomic) triggers being delivered */
+  struct cx_source *_Atomic winner; /* (atomic) a composite's: the member
+                                       whose trigger fired it (NULL: not
+                                       fired since start, or not one) */
   /* (nullable) the deadline the source imposes once started. */
   int64_t (*deadline)(const cx_source *src);
 };
@@ -53,6 +56,10 @@ int cx__source_start(cx_source *src, const cx__source_host *host);
 void cx__source_stop(cx_source *src);
 /* Delivers a trigger with an explicit reason (composites). */
 bool cx__source_fire(cx_source *src, cx_reason reason, const char *message);
+/* "NAME/MEMBER/.../LEAF": @src's name, then down the members that fired
+ * each composite (cx_source.winner); (transfer full) NULL when out of
+ * memory. */
+char *cx__source_fired_path(const cx_source *src);
 /* Earliest deadline of @src (CX__NO_DEADLINE when none). */
 int64_t cx__source_deadline(const cx_source *src);
 

@@ -152,12 +152,16 @@ void cx__token_wait_published(const cx_token *t) {
     sched_yield();
 }
 
-bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
-                     bool owned, cx_token *cause, bool preserve) {
+/* cx__token_claim(); @named: @message (owned) is followed by a source's
+ * name (CX__CLAIM_SOURCE). */
+static bool claim_named(cx_token *t, cx_reason reason, const char *message,
+                        bool owned, cx_token *cause, bool preserve,
+                        bool named) {
   int expected = CX__LIVE;
   cx__token_ext *ext;
-  uint8_t claim =
-      (owned ? CX__CLAIM_MSG_OWNED : 0) | (preserve ? CX__CLAIM_PRESERVE : 0);
+  uint8_t claim = (owned ? CX__CLAIM_MSG_OWNED : 0) |
+                  (preserve ? CX__CLAIM_PRESERVE : 0) |
+                  (named ? CX__CLAIM_SOURCE : 0);
   if (!atomic_compare_exchange_strong_explicit(
           &t->state, &expected, CX__CLAIMED, memory_order_acq_rel,
           memory_order_acquire))
@@ -182,6 +186,11 @@ bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
   /* seq_cst: pairs with the registrants' `has` bits (see token.h). */
   atomic_store(&t->state, CX__CANCELLED);
   return true;
+}
+
+bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
+                     bool owned, cx_token *cause, bool preserve) {
+  return claim_named(t, reason, message, owned, cause, preserve, false);
 }
 
 static void list_push(cx_token **head, cx_token **tail, cx_token *t) {
@@ -310,7 +319,21 @@ void cx__token_settle(cx_token *t) {
   drain();
 }
 
-bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
+/* "MESSAGE\0SOURCE" in one block (NULL when out of memory). */
+static char *copy_with_source(const char *message, const char *source) {
+  size_t m = strlen(message) + 1, n = strlen(source) + 1;
+  char *copy = cx__malloc(m + n);
+  if (copy != NULL) {
+    memcpy(copy, message, m);
+    memcpy(copy + m, source, n);
+  }
+  return copy;
+}
+
+/* cx_token_cancel(), naming the source (nullable; see
+ * cx__token_cancel_from). */
+static bool cancel(cx_token *t, cx_reason reason, const char *message,
+                   const char *source) {
   char *copy = NULL;
   const char *msg = NULL;
   if (t == NULL || !cx__reason_valid(reason)) {
@@ -327,11 +350,15 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
    * cancel. */
   if (cx__token_ext_get(t) == NULL) {
     msg = message != NULL ? cx__msg_lost : NULL;
+  } else if (source != NULL) {
+    copy = copy_with_source(message != NULL ? message : "", source);
+    msg = copy != NULL ? copy : cx__msg_lost;
   } else if (message != NULL) {
     copy = cx__strdup(message);
     msg = copy != NULL ? copy : cx__msg_lost;
   }
-  if (!cx__token_claim(t, reason, msg, copy != NULL, NULL, false)) {
+  if (!claim_named(t, reason, msg, copy != NULL, NULL, false,
+                   copy != NULL && source != NULL)) {
     cx__free(copy);
     cx__token_wait_published(t);
     cx__token_settle(t);
@@ -339,6 +366,24 @@ bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
   }
   cx__token_finish_claimed(cx_token_ref(t));
   return true;
+}
+
+bool cx_token_cancel(cx_token *t, cx_reason reason, const char *message) {
+  return cancel(t, reason, message, NULL);
+}
+
+bool cx__token_cancel_from(cx_token *t, cx_reason reason, const char *message,
+                           const char *source) {
+  return cancel(t, reason, message, source);
+}
+
+const char *cx__token_source(const cx_token *t) {
+  const char *m;
+  if (atomic_load_explicit(&t->state, memory_order_acquire) != CX__CANCELLED ||
+      !(t->claim & CX__CLAIM_SOURCE))
+    return NULL;
+  m = cx__token_ext_of(t)->message; /* the flag is set only with an ext */
+  return m + strlen(m) + 1;
 }
 
 bool cx_token_is_cancelled(const cx_token *t) {

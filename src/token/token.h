@@ -92,7 +92,10 @@ enum {
    * time is recorded late (by the completion thread) or never. */
   CX__CLAIM_MSG_SIGNAL = 1u << 2,
   CX__CLAIM_MSG_LOST = 1u << 3,
-  CX__CLAIM_TIME_LATE = 1u << 4
+  CX__CLAIM_TIME_LATE = 1u << 4,
+  /* The owned message is followed (after its NUL) by the name of the
+   * source that cancelled (cx__token_cancel_from). */
+  CX__CLAIM_SOURCE = 1u << 5
 };
 
 /* cx_token.kind values. */
@@ -281,6 +284,13 @@ int cx__token_set_id(cx_token *t, const char *id);
  * cx__msg_lost (or NULL), @owned false and @cause NULL. */
 bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve);
+/* cx_token_cancel() for a source: @source (nullable, copied) names it,
+ * kept after the message from the claim on (cx__token_source()). */
+bool cx__token_cancel_from(cx_token *t, cx_reason reason, const char *message,
+                           const char *source);
+/* The name given by cx__token_cancel_from() to the cancel of @t (NULL:
+ * none, or not cancelled).  (transfer none) valid while @t lives. */
+const char *cx__token_source(const cx_token *t);
 /* Completes a claimed cancel on this thread: wakes waiters, fd, cascades,
  * callbacks; iterative through a per-thread work list.  Consumes one
  * reference to @t. */

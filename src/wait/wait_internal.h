@@ -6,10 +6,10 @@
 
 #include "op/op.h"
 
-/* The op a cancellation point acts on: @op, or the current one (NULL when
- * there is none). */
+/* The op a cancellation point acts on: @op, or the innermost current one,
+ * a shield included (NULL when there is none). */
 static inline const cx_op *cx__wait_op(const cx_op *op) {
-  return op != NULL ? op : cx_current();
+  return op != NULL ? op : cx__current_scope();
 }
 
 #endif /* CX_WAIT_INTERNAL_H */

@@ -358,8 +358,27 @@ t_run_when_seed() {
   elapsed_between "$start" 1.1 30
   expect_json "$REPORT" \
     cancelled_by '"condition"' \
-    message '"all 2 sources triggered (the last: count)"' \
+    message '"all 2 sources triggered (the last: count) (the first: all_of/count)"' \
+    cancel_source '"any_of/all_of/count"' \
     progress.current 5
+  no_leftovers
+}
+
+# Which source fired (issue 17 item 5): a hard timeout and "minimum time
+# AND target" both exit 124, and the report tells them apart.
+t_run_which_source() {
+  need_python
+  touch "$TMP/target"
+  "$C" run -i 0.1 --report-file "$REPORT" \
+    -w "timeout:0.3 OR (after:30 AND file:$TMP/target)" -- sleep "$MARK"
+  expect_status 124 $? "hard timeout"
+  expect_json "$REPORT" reason '"timeout"' \
+    cancel_source '"any_of/timeout:0.3"'
+  "$C" run -i 0.1 --report-file "$REPORT" \
+    -w "timeout:30 OR (after:0.3 AND file:$TMP/target)" -- sleep "$MARK"
+  expect_status 124 $? "minimum time and target"
+  expect_json "$REPORT" reason '"timeout"' \
+    cancel_source '"any_of/all_of/timeout:0.3"'
   no_leftovers
 }
 
@@ -390,7 +409,8 @@ t_run_when_progress() {
     echo "60% most" >&$CANCELABLE_PROGRESS_FD; sleep '"$MARK"
   expect_status 122 $? "progress:50"
   expect_json "$REPORT" \
-    message '"progress 60.0% reached 50%"' \
+    message '"progress 60.0% reached 50% (the first: progress)"' \
+    cancel_source '"any_of/progress"' \
     progress.percent 60
   no_leftovers
 }

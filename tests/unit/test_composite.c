@@ -120,10 +120,12 @@ static void test_any_of_first_wins(void **state) {
   assert_true(cx_op_is_cancelled(op));
   assert_true(cx_source_triggered(any));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
-  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  /* the any-of names the member that fired (issue 17 item 5) */
+  assert_string_equal(cx_op_cancel_message(op), "b fired (the first: b)");
+  assert_string_equal(cx_op_cancel_source(op), "any_of/b");
   cx_source_trigger(a, "a fired");
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
-  assert_string_equal(cx_op_cancel_message(op), "b fired");
+  assert_string_equal(cx_op_cancel_message(op), "b fired (the first: b)");
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_ERROR);
@@ -150,7 +152,8 @@ static void test_any_of_timeout_virtual(void **state) {
   CX_ASSERT_OK(cx_clock_advance(0.1));
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_op_cancel_message(op), "timed out after 3 s");
+  assert_string_equal(cx_op_cancel_message(op),
+                      "timed out after 3 s (the first: timeout)");
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
   CX_ASSERT_OK(cx_clock_use_real());
@@ -477,7 +480,11 @@ static void test_nesting_deep(void **state) {
   op = op_with(s, "deep-any");
   CX_ASSERT_OK(cx_op_enter(op));
   assert_true(cx_source_trigger(leaf, "leaf message"));
+  /* any-ofs of one member leave the message be; the source is the path */
   assert_string_equal(cx_op_cancel_message(op), "leaf message");
+  const char *path = cx_op_cancel_source(op);
+  assert_true(starts_with(path, "any_of/any_of/"));
+  assert_string_equal(path + strlen(path) - strlen("/leaf"), "/leaf");
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
@@ -502,10 +509,21 @@ static void test_or_of_and(void **state) {
     int usr2 = SIGUSR2;
     man target = {0};
     cx_source *sig = NULL, *t = manual(&target, CX_REASON_CONDITION, "t");
+    cx_source *hard = timeout(300), *min = timeout(60), *guard;
     CX_ASSERT_OK(cx_source_signal(&usr2, 1, &sig));
-    cx_source *safety = any2(timeout(300), sig);
-    cx_source *reqs = all2(timeout(60), t);
-    cx_op *op = op_with(any2(safety, reqs), "or-of-and");
+    /* named, so that the op says which fired (issue 17 item 5) */
+    CX_ASSERT_OK(cx_source_set_name(hard, "hard"));
+    CX_ASSERT_OK(cx_source_set_name(min, "min"));
+    CX_ASSERT_OK(cx_source_set_name(t, "target"));
+    cx_source *safety = any2(hard, sig);
+    cx_source *reqs = all2(min, t);
+    CX_ASSERT_OK(cx_source_set_name(safety, "safety"));
+    CX_ASSERT_OK(cx_source_set_name(reqs, "min-and-target"));
+    guard = any2(safety, reqs);
+    CX_ASSERT_OK(cx_source_set_name(guard, "guard"));
+    CX_ASSERT_ERR(-EBUSY, cx_source_set_name(hard, "taken"));
+    assert_string_equal(cx_source_name(hard), "hard");
+    cx_op *op = op_with(guard, "or-of-and");
     CX_ASSERT_OK(cx_op_enter(op));
     /* the effective deadline is the hard timeout's: the AND branch needs
      * more than time */
@@ -518,8 +536,10 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_clock_advance(1));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_true(starts_with(cx_op_cancel_message(op),
-                              "all 2 sources triggered (the last: "));
+      assert_string_equal(cx_op_cancel_message(op),
+                          "all 2 sources triggered (the last: min) (the first: "
+                          "min-and-target/min)");
+      assert_string_equal(cx_op_cancel_source(op), "guard/min-and-target/min");
     } else if (branch == 1) {
       /* the minimum time passes without the target, then SIGUSR2 */
       CX_ASSERT_OK(cx_clock_advance(100));
@@ -531,12 +551,19 @@ static void test_or_of_and(void **state) {
       CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
       assert_non_null(strstr(cx_op_cancel_message(op), "SIGUSR2"));
+      assert_string_equal(cx_op_cancel_source(op), "guard/safety/signal");
     } else {
       /* nothing but the hard timeout */
       CX_ASSERT_OK(cx_clock_advance(300));
       assert_true(cx_op_is_cancelled(op));
       assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-      assert_string_equal(cx_op_cancel_message(op), "timed out after 300 s");
+      assert_string_equal(cx_op_cancel_message(op),
+                          "timed out after 300 s (the first: safety/hard)");
+      assert_string_equal(cx_op_cancel_source(op), "guard/safety/hard");
+      char *json = NULL;
+      CX_ASSERT_OK(cx_op_to_json(op, &json));
+      assert_non_null(strstr(json, "\"cancel_source\":\"guard/safety/hard\""));
+      free(json);
     }
     CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
     cx_op_unref(op);
@@ -660,7 +687,8 @@ static void test_combine(void **state) {
   /* the ops' references are held by the links */
   cx_op_unref(c);
   CX_ASSERT_OK(cx_op_enter(combined));
-  CX_ASSERT_OK(cx_op_enter(a));
+  /* the combined op runs a's timeout: a cannot be entered meanwhile */
+  CX_ASSERT_ERR(-EBUSY, cx_op_enter(a));
   assert_false(cx_op_is_cancelled(combined));
   CX_ASSERT_OK(cx_clock_advance(1.0));
   assert_true(cx_op_is_cancelled(combined));
@@ -669,7 +697,7 @@ static void test_combine(void **state) {
   /* a later trigger of another op changes nothing */
   assert_true(cx_op_cancel(b, CX_REASON_MANUAL, "too late"));
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
-  CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
+  assert_false(cx_op_is_cancelled(a)); /* its source cancelled combined */
   CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
   assert_int_equal(cx_op_status(combined), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
@@ -721,23 +749,125 @@ static void test_combine_with_sources(void **state) {
       cx_op_with_condition(&cond, flag_set, &flag, NULL, 0.005, "flag"));
   cx_op *ops[] = {sig, cond};
   CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, "robust"));
+  /* only the combined op is entered: it runs both inputs' sources */
   CX_ASSERT_OK(cx_op_enter(combined));
-  CX_ASSERT_OK(cx_op_enter(sig));
-  CX_ASSERT_OK(cx_op_enter(cond));
   atomic_store(&flag, true);
   CX_ASSERT_OK(cx_token_wait(cx_op_token(combined), 10));
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
   assert_non_null(strstr(cx_op_cancel_message(combined), "flag"));
   assert_int_equal(raise(SIGUSR1), 0);
-  CX_ASSERT_OK(cx_token_wait(cx_op_token(sig), 10));
+  cx_test_quiesce(); /* the signal dispatched: nothing changes */
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
-  CX_ASSERT_OK(cx_op_exit(cond, -ECANCELED));
-  CX_ASSERT_OK(cx_op_exit(sig, -ECANCELED));
   CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_CONDITION);
   cx_op_unref(combined);
   cx_op_unref(sig);
   cx_op_unref(cond);
+}
+
+/* Issue 17 item 1: the reference's combined timeouts of 0.1 s and 0.2 s
+ * cancel at 0.1 s, none of the inputs entered; the inputs are busy
+ * (-EBUSY) while lent, untouched and usable after. */
+static void test_combine_runs_inputs(void **state) {
+  (void)state;
+  cx_op *a = NULL, *b = NULL, *combined = NULL;
+  cx_source *extra = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&a, 0.1, "a"));
+  CX_ASSERT_OK(cx_op_with_timeout(&b, 0.2, "b"));
+  cx_op *ops[] = {a, b};
+  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, NULL));
+  CX_ASSERT_OK(cx_op_enter(combined));
+  double start = cx_now();
+  assert_true(fabs(cx_op_deadline(combined) - (start + 0.1)) < 1e-3);
+  CX_ASSERT_ERR(-EBUSY, cx_op_enter(b));
+  CX_ASSERT_OK(cx_source_timeout(1, &extra));
+  CX_ASSERT_ERR(-EBUSY, cx_op_add_source(b, extra));
+  cx_test_advance(0.1 - TICK);
+  assert_false(cx_op_is_cancelled(combined));
+  cx_test_advance(TICK);
+  assert_true(cx_op_is_cancelled(combined));
+  assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(combined), "timed out after 0.1 s");
+  assert_string_equal(cx_op_cancel_source(combined), "timeout");
+  CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
+  assert_int_equal(cx_op_status(combined), CX_STATUS_CANCELLED);
+  /* the 0.2 s source stopped with the combined op */
+  cx_test_advance(1);
+  assert_false(cx_op_is_cancelled(a));
+  assert_false(cx_op_is_cancelled(b));
+  /* given back: b runs its own timeout now */
+  CX_ASSERT_OK(cx_op_add_source(b, extra));
+  CX_ASSERT_OK(cx_op_enter(b));
+  cx_test_advance(0.2);
+  assert_true(cx_op_is_cancelled(b));
+  CX_ASSERT_OK(cx_op_exit(b, -ECANCELED));
+  cx_op_unref(combined);
+  cx_op_unref(a);
+  cx_op_unref(b);
+}
+
+/* The same on the real clock, as the reference measures it: about 0.1 s
+ * (generous upper bound for a loaded machine). */
+static void test_combine_real_time(void **state) {
+  (void)state;
+  cx_op *a = NULL, *b = NULL, *combined = NULL;
+  CX_ASSERT_OK(cx_op_with_timeout(&a, 0.1, "a"));
+  CX_ASSERT_OK(cx_op_with_timeout(&b, 0.2, "b"));
+  cx_op *ops[] = {a, b};
+  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, NULL));
+  double t0 = cx_test_now();
+  CX_ASSERT_OK(cx_op_enter(combined));
+  CX_ASSERT_ERR(-ECANCELED, cx_sleep(NULL, 10));
+  double took = cx_test_now() - t0;
+  CX_ASSERT_OK(cx_op_exit(combined, -ECANCELED));
+  assert_true(took >= 0.1 - 1e-3);
+  assert_true(took < 0.19);
+  assert_string_equal(cx_op_cancel_message(combined), "timed out after 0.1 s");
+  cx_op_unref(combined);
+  cx_op_unref(a);
+  cx_op_unref(b);
+}
+
+/* A combined op of a combined op runs the inner inputs' sources too; an
+ * input already running keeps its own sources (and cancels the combined
+ * op through the link); a token-only input adds its token. */
+static void test_combine_nested(void **state) {
+  (void)state;
+  int usr1 = SIGUSR1;
+  cx_op *sig = NULL, *t = NULL, *inner = NULL, *outer = NULL, *run = NULL;
+  cx_token *tok = cx_token_new();
+  cx_op *tok_op = NULL;
+  assert_non_null(tok);
+  CX_ASSERT_OK(cx_op_with_signal(&sig, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_timeout(&t, 5, "t"));
+  CX_ASSERT_OK(cx_op_with_token(&tok_op, tok, "tok"));
+  cx_op *in2[] = {sig, t};
+  CX_ASSERT_OK(cx_op_combine(&inner, in2, 2, "inner"));
+  CX_ASSERT_OK(cx_op_with_timeout(&run, 3, "running"));
+  CX_ASSERT_OK(cx_op_enter(run)); /* entered first: not lent */
+  cx_op *out2[] = {inner, run, tok_op};
+  CX_ASSERT_OK(cx_op_combine(&outer, out2, 3, "outer"));
+  CX_ASSERT_OK(cx_op_enter(outer));
+  assert_true(cx_op_deadline(outer) <= cx_now() + 5 + 1e-3);
+  CX_ASSERT_ERR(-EBUSY, cx_op_enter(inner));
+  CX_ASSERT_ERR(-EBUSY, cx_op_enter(sig));
+  assert_int_equal(raise(SIGUSR1), 0);
+  CX_ASSERT_OK(cx_token_wait(cx_op_token(outer), 10));
+  assert_int_equal(cx_op_cancel_reason(outer), CX_REASON_SIGNAL);
+  assert_false(cx_op_is_cancelled(run));
+  assert_false(cx_op_is_cancelled(inner));
+  CX_ASSERT_OK(cx_op_exit(outer, -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(run, 0));
+  /* all given back */
+  CX_ASSERT_OK(cx_op_enter(inner));
+  CX_ASSERT_OK(cx_op_exit(inner, 0));
+  cx_op_unref(outer);
+  cx_op_unref(inner);
+  cx_op_unref(run);
+  cx_op_unref(sig);
+  cx_op_unref(t);
+  cx_op_unref(tok_op);
+  cx_token_unref(tok);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -817,6 +947,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/composite/deadlines", test_deadlines),
     CX_TEST("/composite/combine", test_combine),
     CX_TEST("/composite/combine/with-sources", test_combine_with_sources),
+    CX_TEST_VCLOCK("/composite/combine/runs-inputs-sources",
+                   test_combine_runs_inputs),
+    CX_TEST("/composite/combine/real-time", test_combine_real_time),
+    CX_TEST("/composite/combine/nested", test_combine_nested),
     CX_TEST("/composite/factories", test_factories),
 };
 

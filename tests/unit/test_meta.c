@@ -336,7 +336,33 @@ static void test_meta_to_json(void **state) {
   free(text);
 }
 
+/* Issue 17 item 12: getters with a default. */
+static void test_meta_getters_or(void **state) {
+  (void)state;
+  cx_meta *m = cx_meta_new();
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_string(m, "s", "text"));
+  CX_ASSERT_OK(cx_meta_set_int(m, "i", 42));
+  CX_ASSERT_OK(cx_meta_set_double(m, "d", 2.5));
+  CX_ASSERT_OK(cx_meta_set_bool(m, "b", true));
+  assert_string_equal(cx_meta_string_or(m, "s", "x"), "text");
+  assert_string_equal(cx_meta_string_or(m, "i", "x"), "x"); /* other type */
+  assert_string_equal(cx_meta_string_or(m, "none", "x"), "x");
+  assert_null(cx_meta_string_or(m, "none", NULL));
+  assert_int_equal(cx_meta_int_or(m, "i", -1), 42);
+  assert_int_equal(cx_meta_int_or(m, "d", -1), -1);
+  assert_true(cx_meta_double_or(m, "d", 0) == 2.5);
+  assert_true(cx_meta_double_or(m, "i", 0) == 42.0); /* int converts */
+  assert_true(cx_meta_double_or(m, "s", 7.5) == 7.5);
+  assert_true(cx_meta_bool_or(m, "b", false));
+  assert_false(cx_meta_bool_or(m, "none", false));
+  assert_string_equal(cx_meta_string_or(NULL, "s", "x"), "x");
+  assert_int_equal(cx_meta_int_or(m, NULL, 3), 3);
+  cx_meta_free(m);
+}
+
 static const struct CMUnitTest tests[] = {
+    CX_TEST("/meta/get-or/defaults", test_meta_getters_or),
     CX_TEST("/meta/new/empty", test_meta_new_empty),
     CX_TEST("/meta/set-get/each-type", test_meta_set_get_each_type),
     CX_TEST("/meta/set-get/int-extremes", test_meta_int_extremes),

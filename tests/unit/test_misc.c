@@ -60,6 +60,28 @@ static void test_names_status(void **state) {
   assert_string_equal(cx_status_name((cx_status)-1), "unknown");
 }
 
+/* Issue 17 item 9: status predicates. */
+static void test_status_predicates(void **state) {
+  (void)state;
+  static const struct {
+    cx_status status;
+    bool terminal, success, cancelled;
+  } rows[] = {
+      {CX_STATUS_PENDING, false, false, false},
+      {CX_STATUS_RUNNING, false, false, false},
+      {CX_STATUS_SHIELDED, false, false, false},
+      {CX_STATUS_COMPLETED, true, true, false},
+      {CX_STATUS_CANCELLED, true, false, true},
+      {CX_STATUS_FAILED, true, false, false},
+      {(cx_status)1000, false, false, false},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    assert_int_equal(cx_status_is_terminal(rows[i].status), rows[i].terminal);
+    assert_int_equal(cx_status_is_success(rows[i].status), rows[i].success);
+    assert_int_equal(cx_status_is_cancelled(rows[i].status), rows[i].cancelled);
+  }
+}
+
 static void test_names_reason(void **state) {
   (void)state;
   assert_string_equal(cx_reason_name(CX_REASON_NONE), "none");
@@ -474,6 +496,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/misc/version/matches-header", test_version_matches_header),
     CX_TEST("/misc/version/at-least", test_version_at_least),
     CX_TEST("/misc/names/status", test_names_status),
+    CX_TEST("/misc/status/predicates", test_status_predicates),
     CX_TEST("/misc/names/reason", test_names_reason),
     CX_TEST("/misc/names/values-stable", test_names_values_stable),
     CX_TEST("/misc/err-name/known", test_err_name_known),

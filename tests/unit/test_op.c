@@ -730,14 +730,85 @@ static void test_op_on_bad_input(void **state) {
                 cx_op_on(op, (cx_op_event)4, on_start, &r, rec_destroy));
   CX_ASSERT_ERR(-EINVAL,
                 cx_op_on(op, (cx_op_event)-1, on_start, &r, rec_destroy));
-  CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_ERR(-EBUSY,
-                cx_op_on(op, CX_OP_ON_COMPLETE, on_complete, &r, rec_destroy));
-  CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
   /* none of the failed registrations ran or was destroyed */
   assert_int_equal(atomic_load(&r.start) + atomic_load(&r.complete), 0);
   assert_int_equal(atomic_load(&r.destroys), 0);
+}
+
+/* Issue 17 item 4: a routine inside a running op hooks its end; START
+ * (past) runs at once; after exit the event that happened runs at once
+ * and the others never; each destroy runs once. */
+static void test_op_on_while_running(void **state) {
+  (void)state;
+  status_rec r;
+  memset(&r, 0, sizeof r);
+  cx_op *op = new_op("x");
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_COMPLETE, on_complete, &r, rec_destroy));
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_CANCEL, on_cancel, &r, rec_destroy));
+  assert_int_equal(atomic_load(&r.complete), 0);
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_START, on_start, &r, rec_destroy));
+  assert_int_equal(atomic_load(&r.start), 1); /* at once: START is past */
+  assert_int_equal(r.seen_status[CX_OP_ON_START], CX_STATUS_RUNNING);
+  assert_int_equal(atomic_load(&r.destroys), 1);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  assert_int_equal(atomic_load(&r.complete), 1);
+  assert_int_equal(atomic_load(&r.cancel), 0);
+  /* after exit: the event that happened runs at once, another never */
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_COMPLETE, on_complete, &r, rec_destroy));
+  assert_int_equal(atomic_load(&r.complete), 2);
+  CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_ERROR, on_error, &r, rec_destroy));
+  assert_int_equal(atomic_load(&r.error), 0);
+  assert_int_equal(atomic_load(&r.destroys), 3);
+  cx_op_unref(op); /* the two registered during the run */
+  assert_int_equal(atomic_load(&r.destroys), 5);
+}
+
+/* The race of cx_op_on() with exit, on another thread (run under TSan):
+ * whichever side wins, the callback runs exactly once, and its destroy
+ * too. */
+typedef struct race {
+  cx_op *op;
+  atomic_int runs, destroys;
+  atomic_bool go;
+} race;
+
+static void race_fn(cx_op *op, void *p) {
+  (void)op;
+  atomic_fetch_add(&((race *)p)->runs, 1);
+}
+
+static void race_destroy(void *p) {
+  atomic_fetch_add(&((race *)p)->destroys, 1);
+}
+
+static void *register_racing(void *p) {
+  race *r = p;
+  while (!atomic_load(&r->go)) {
+  }
+  CX_ASSERT_OK(cx_op_on(r->op, CX_OP_ON_COMPLETE, race_fn, r, race_destroy));
+  return NULL;
+}
+
+static void test_op_on_races_exit(void **state) {
+  (void)state;
+  for (int i = 0; i < 200; i++) {
+    race r;
+    pthread_t t;
+    r.op = new_op("racing");
+    atomic_init(&r.runs, 0);
+    atomic_init(&r.destroys, 0);
+    atomic_init(&r.go, false);
+    CX_ASSERT_OK(cx_op_enter(r.op));
+    assert_int_equal(pthread_create(&t, NULL, register_racing, &r), 0);
+    atomic_store(&r.go, true);
+    CX_ASSERT_OK(cx_op_exit(r.op, 0));
+    assert_true(cx_test_join_within(t, 30, NULL));
+    assert_int_equal(atomic_load(&r.runs), 1);
+    cx_op_unref(r.op);
+    assert_int_equal(atomic_load(&r.destroys), 1);
+  }
 }
 
 /* Callbacks may call back into the library: no lock is held. */
@@ -1257,6 +1328,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/callbacks/never-entered", test_op_callbacks_never_entered),
     CX_TEST("/op/callbacks/order", test_op_callbacks_order),
     CX_TEST("/op/callbacks/bad-input", test_op_on_bad_input),
+    CX_TEST("/op/callbacks/while-running", test_op_on_while_running),
+    CX_TEST("/op/callbacks/races-exit", test_op_on_races_exit),
     CX_TEST("/op/callbacks/no-lock-held", test_op_callbacks_no_lock_held),
     CX_TEST("/op/elapsed/virtual-clock", test_op_elapsed_virtual),
     CX_TEST("/op/elapsed/real-clock", test_op_elapsed_real),

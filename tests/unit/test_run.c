@@ -238,8 +238,38 @@ static void test_run_token(void **state) {
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
   assert_string_equal(cx_op_cancel_message(op), "later");
-  /* The op used the token itself. */
-  assert_ptr_equal(cx_op_token(op), t);
+  /* The op follows the token through a token of its own. */
+  assert_ptr_not_equal(cx_op_token(op), t);
+  cx_op_unref(op);
+  cx_token_unref(t);
+}
+
+/* Issue 17 item 2: a run's timeout cancels the run, not the caller's
+ * token, which cancels the next run as before. */
+static void test_run_token_not_spent(void **state) {
+  (void)state;
+  cx_run_options o = CX_RUN_OPTIONS_INIT;
+  seen s = {0};
+  cx_op *op = NULL;
+  cx_token *t = cx_token_new();
+  assert_non_null(t);
+  o.token = t;
+  o.timeout = 0.05;
+  s.sleep = 10.0;
+  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, record_fn, &s, &op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_false(cx_token_is_cancelled(t));
+  cx_op_unref(op);
+  /* the token still works, for this run and the next */
+  o.timeout = 30;
+  s.sleep = 0;
+  CX_ASSERT_OK(cx_run(&o, record_fn, &s, &op));
+  assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
+  cx_op_unref(op);
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "stop"));
+  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, record_fn, &s, &op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(op), "stop");
   cx_op_unref(op);
   cx_token_unref(t);
 }
@@ -439,8 +469,8 @@ static void test_run_combined(void **state) {
   assert_true(cx_test_now() - t0 < 2.5);
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
   cx_op_unref(op);
-  /* The op's token is the one given: the timeout cancelled it. */
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
+  /* The timeout cancelled the run, not the token given (issue 17). */
+  assert_false(cx_token_is_cancelled(t));
   cx_token_unref(t);
 
   /* Nothing triggers: completes. */
@@ -1134,6 +1164,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/run/fresh/timeout-independent", test_run_timeout_independent),
     CX_TEST("/run/fresh/timeout-virtual-clock", test_run_timeout_virtual_clock),
     CX_TEST("/run/fresh/token", test_run_token),
+    CX_TEST("/run/fresh/token/not-spent", test_run_token_not_spent),
     CX_TEST("/run/fresh/token-already-cancelled",
             test_run_token_already_cancelled),
     CX_TEST("/run/fresh/signals", test_run_signals),

@@ -32,7 +32,7 @@ static void test_status_and_parent(void **state) {
   assert_non_null(s);
   assert_int_equal(cx_op_status(s), CX_STATUS_SHIELDED);
   assert_string_equal(cx_status_name(cx_op_status(s)), "shielded");
-  assert_ptr_equal(cx_current(), s);
+  assert_ptr_equal(cx_current(), op);
   assert_non_null(cx_op_parent_id(s));
   assert_string_equal(cx_op_parent_id(s), cx_op_id(op));
   assert_ptr_equal(cx_op_parent(s), op);
@@ -61,7 +61,7 @@ static void test_explicit_and_no_enclosing(void **state) {
   cx_op *s = NULL;
   CX_ASSERT_OK(cx_shield_begin(op, 0, &s)); /* shield from outer, not inner */
   assert_string_equal(cx_op_parent_id(s), cx_op_id(op));
-  assert_ptr_equal(cx_current(), s);
+  assert_ptr_equal(cx_current(), op);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
   CX_ASSERT_OK(cx_check(NULL));
   CX_ASSERT_ERR(-ECANCELED, cx_shield_end(s));
@@ -78,7 +78,7 @@ static void test_explicit_and_no_enclosing(void **state) {
   assert_null(cx_op_parent_id(s));
   assert_null(cx_op_parent(s));
   assert_int_equal(cx_op_status(s), CX_STATUS_SHIELDED);
-  assert_ptr_equal(cx_current(), s);
+  assert_null(cx_current()); /* nothing enclosed */
   CX_ASSERT_OK(cx_shield_end(s));
   assert_null(cx_current());
   cx_op_unref(s);
@@ -250,16 +250,16 @@ static void test_nested(void **state) {
   CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s2));
   assert_string_equal(cx_op_parent_id(s2), cx_op_id(s1));
   assert_int_equal(cx_op_status(s2), CX_STATUS_SHIELDED);
-  assert_ptr_equal(cx_current(), s2);
+  assert_ptr_equal(cx_current(), op);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
   CX_ASSERT_OK(cx_check(NULL));
   /* Ending out of order is refused and changes nothing. */
   CX_ASSERT_ERR(-EPERM, cx_shield_end(s1));
   assert_int_equal(cx_op_status(s1), CX_STATUS_SHIELDED);
-  assert_ptr_equal(cx_current(), s2);
+  assert_ptr_equal(cx_current(), op);
   /* s2's enclosing op is s1: live. */
   CX_ASSERT_OK(cx_shield_end(s2));
-  assert_ptr_equal(cx_current(), s1);
+  assert_ptr_equal(cx_current(), op);
   CX_ASSERT_OK(cx_check(NULL)); /* still shielded by s1 */
   CX_ASSERT_OK(cx_sleep(NULL, 0.01));
   CX_ASSERT_ERR(-ECANCELED, cx_shield_end(s1));
@@ -373,7 +373,125 @@ static void test_other_thread(void **state) {
   cx_op_unref(op);
 }
 
+/* Issue 17 item 3: inside a shield the current op stays the enclosing
+ * one: metadata, partial results and progress set through cx_current()
+ * land on it; every call that takes NULL for "the current op" to check
+ * or wait still sees the shield's non-cancellation. */
+typedef struct seen_progress {
+  char op_id[64];
+  char message[32];
+  int calls;
+} seen_progress;
+
+static int on_progress(const char *op_id, const char *message,
+                       const cx_meta *meta, void *user_data) {
+  seen_progress *p = user_data;
+  (void)meta;
+  snprintf(p->op_id, sizeof p->op_id, "%s", op_id ? op_id : "");
+  snprintf(p->message, sizeof p->message, "%s", message ? message : "");
+  p->calls++;
+  return 0;
+}
+
+static int count_item(void *state, void **item) {
+  int *n = state;
+  if (*n >= 3) return 0;
+  (*n)++;
+  *item = n;
+  return 1;
+}
+
+static int check_fn(cx_op *op, void *user_data) {
+  (void)op;
+  (void)user_data;
+  return cx_check(NULL);
+}
+
+static int quick_blocking(void *arg) {
+  (void)arg;
+  return 7;
+}
+
+static void *check_on_thread(void *p) {
+  *(int *)p = cx_check(NULL);
+  return NULL;
+}
+
+static void count_end(cx_op *op, void *p) {
+  (void)op;
+  (*(int *)p)++;
+}
+
+static void test_current_is_enclosing(void **state) {
+  (void)state;
+  seen_progress seen = {{0}, {0}, 0};
+  cx_op *op = new_op("outer", NULL, 0);
+  CX_ASSERT_OK(cx_op_on_progress(op, on_progress, &seen, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_op *s = NULL;
+  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  assert_ptr_equal(cx_current(), op);
+  /* context set through the current op lands on the enclosing op */
+  cx_meta *m = cx_meta_new();
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_string(m, "stage", "flush"));
+  CX_ASSERT_OK(cx_op_update_metadata(cx_current(), m));
+  cx_meta_free(m);
+  static int partial = 42;
+  CX_ASSERT_OK(cx_op_set_partial_result(cx_current(), &partial, NULL));
+  assert_ptr_equal(cx_op_partial_result(op), &partial);
+  assert_null(cx_op_partial_result(s));
+  int ends = 0;
+  CX_ASSERT_OK(cx_op_on(cx_current(), CX_OP_ON_CANCEL, count_end, &ends, NULL));
+  CX_ASSERT_OK(cx_report_progress(NULL, "saving", NULL));
+  assert_int_equal(seen.calls, 1);
+  assert_string_equal(seen.op_id, cx_op_id(op));
+  assert_string_equal(seen.message, "saving");
+  /* the enclosing op is cancelled: nothing inside the shield sees it */
+  assert_true(cx_op_cancel(op, CX_REASON_MANUAL, "stop"));
+  assert_false(cx_op_is_cancelled(NULL));
+  CX_ASSERT_OK(cx_check(NULL));
+  CX_ASSERT_OK(cx_sleep(NULL, 0.01));
+  assert_true(isinf(cx_op_remaining(NULL)));
+  cx_wrapped w = cx_wrap(NULL, check_fn);
+  CX_ASSERT_OK(cx_wrapped_call(&w, NULL));
+  CX_ASSERT_OK(cx_run_in(s, check_fn, NULL));
+  cx_retry_options ro = CX_RETRY_OPTIONS_INIT;
+  CX_ASSERT_OK(cx_retry(NULL, &ro, check_fn, NULL));
+  assert_int_equal(cx_run_until_cancelled(NULL, quick_blocking, NULL, NULL), 7);
+  int n = 0, seen_items = 0;
+  void *item;
+  cx_stream *st = NULL;
+  CX_ASSERT_OK(cx_stream_new(NULL, count_item, &n, NULL, &st));
+  while (cx_stream_next(st, &item) == 1) seen_items++;
+  assert_int_equal(seen_items, 3);
+  cx_stream_free(st);
+  /* its partial result went to the enclosing op too */
+  assert_ptr_not_equal(cx_op_partial_result(op), &partial);
+  assert_non_null(cx_op_partial_result(op));
+  /* a thread started inside the shield is shielded too */
+  pthread_t t;
+  int thread_rc = 1;
+  CX_ASSERT_OK(cx_thread_create(&t, NULL, check_on_thread, &thread_rc));
+  assert_true(cx_test_join_within(t, 30, NULL));
+  CX_ASSERT_OK(thread_rc);
+  CX_ASSERT_ERR(-ECANCELED, cx_shield_end(s));
+  cx_op_unref(s);
+  /* the enclosing op kept what was set inside the shield */
+  cx_meta *got = cx_op_metadata(op);
+  const char *stage = NULL;
+  CX_ASSERT_OK(cx_meta_get_string(got, "stage", &stage));
+  assert_string_equal(stage, "flush");
+  cx_meta_free(got);
+  CX_ASSERT_ERR(-ECANCELED, cx_check(NULL));
+  assert_int_equal(ends, 0);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(ends, 1); /* the status callback was the op's */
+  cx_op_unref(op);
+}
+
 static const struct CMUnitTest tests[] = {
+    CX_TEST("/tree/shield/current-is-enclosing", test_current_is_enclosing),
     CX_TEST("/tree/shield/status-and-parent", test_status_and_parent),
     CX_TEST("/tree/shield/explicit-and-no-enclosing",
             test_explicit_and_no_enclosing),

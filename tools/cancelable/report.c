@@ -132,6 +132,8 @@ char *report_json(const report_input *in) {
   cxu_json_string(&j, in->cancel_kind); /* NULL becomes null */
   cxu_json_key(&j, "message");
   cxu_json_string(&j, cx_op_cancel_message(op));
+  cxu_json_key(&j, "cancel_source"); /* which source: its path */
+  cxu_json_string(&j, cx_op_cancel_source(op));
   cxu_json_key(&j, "error");
   cxu_json_string(&j, err != 0 ? cx_err_name(err) : NULL);
   put_seconds(&j, "start_time", cx_op_start_time(op));

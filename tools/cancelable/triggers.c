@@ -163,6 +163,15 @@ static void describe_error(const expr_leaf *leaf, int rc, char *err,
              cx_strerror(rc));
 }
 
+/* Names a timeout by its duration ("timeout:300"), so that the report's
+ * cancel_source tells a hard timeout from a minimum time.  Out of memory
+ * it keeps the default name. */
+static void name_timeout(cx_source *src, double seconds) {
+  char name[48];
+  snprintf(name, sizeof name, "timeout:%g", seconds);
+  (void)cx_source_set_name(src, name);
+}
+
 int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
                     char *err, size_t size) {
   int rc = -EINVAL;
@@ -170,6 +179,7 @@ int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
   switch (leaf->kind) {
     case LEAF_TIMEOUT:
       rc = cx_source_timeout(leaf->value, out);
+      if (rc == 0) name_timeout(*out, leaf->value);
       break;
     case LEAF_SIGNAL:
       rc = cx_source_signal(leaf->signals, leaf->nsignals, out);
