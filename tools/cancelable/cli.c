@@ -70,7 +70,9 @@ void cli_run_usage(FILE *f) {
       "                            the timeout's message in the report\n"
       "                            instead of 'timed out after N s'\n"
       "  -S, --on-signal=SIGS      signals that cancel (comma list, default\n"
-      "                            INT,TERM; 'none': forward them instead)\n"
+      "                            INT,TERM; 'none': forward them instead);\n"
+      "                            COMMAND gets INT, TERM, QUIT, HUP\n"
+      "                            itself, not the stop signal\n"
       "  -f, --until-file=PATH     cancel when PATH exists\n"
       "  -u, --until=SHELL-CMD     cancel when 'sh -c SHELL-CMD' exits 0\n"
       "      --max-memory=PCT      cancel when system memory use reaches PCT%\n"
@@ -133,6 +135,8 @@ void cli_run_usage(FILE *f) {
       "  122  cancelled by a condition        126  COMMAND not executable\n"
       "  121  cancelled by a resource limit   127  COMMAND not found\n"
       "  --preserve-status: COMMAND's status in every case.\n"
+      "  When COMMAND dies of a signal the tool received and passed on\n"
+      "  (Ctrl-C: INT), the tool dies of it too: a shell loop stops.\n"
       "  A report that cannot be written is an error message on stderr;\n"
       "  it does not change the status.\n",
       f);

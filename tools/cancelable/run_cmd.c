@@ -41,6 +41,8 @@ typedef struct run_state {
   FILE *report;
   serve_server *server; /* (nullable) --serve */
   bool watched[NSIG];   /* signals some signal source watches */
+  int died_of;          /* the command died of this signal, which the tool had
+                           received and passed on: the tool dies of it too */
 } run_state;
 
 static void watch_leaf(run_state *s, const expr_leaf *l) {
@@ -157,6 +159,15 @@ static int kind_status(const char *kind) {
   return EXIT_CANCEL_OTHER;
 }
 
+/* The signal the command died of when the tool had received it and passed
+ * it on (Ctrl-C: INT), or 0: the tool dies of it then, as GNU timeout
+ * does, so that one Ctrl-C ends a shell loop. */
+static int died_of_passed_on(const supervise_result *r) {
+  if (!r->ran || r->exec_failed || !WIFSIGNALED(r->status)) return 0;
+  return sigismember(&r->passed_on, WTERMSIG(r->status)) ? WTERMSIG(r->status)
+                                                         : 0;
+}
+
 /* The tool's exit status for the outcome. */
 static int exit_status(run_state *s, const char *kind) {
   const supervise_result *r = &s->result;
@@ -165,6 +176,7 @@ static int exit_status(run_state *s, const char *kind) {
   if (!r->ran) return EXIT_TOOL_ERROR;
   if (s->o->preserve_status) return command_status(r->status);
   if (r->error != 0) return EXIT_TOOL_ERROR;
+  if (died_of_passed_on(r) != 0) return command_status(r->status);
   if (kind != NULL) return kind_status(kind);
   return command_status(r->status);
 }
@@ -213,7 +225,8 @@ static int supervise_and_exit(run_state *s) {
                           /* ALRM: the time is up, as for GNU timeout (a
                            * cascade: timeout -s ALRM 60 cancelable run
                            * ...); a signal source for it comes first. */
-                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM};
+                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM,
+                          .forward_cancel_signal = true};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
@@ -299,6 +312,7 @@ static int run(run_state *s) {
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
   if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
   status = exit_status(s, kind);
+  s->died_of = died_of_passed_on(&s->result);
   if (s->o->report_json) write_report(s, kind, status);
   return status;
 }
@@ -331,5 +345,7 @@ int run_main(int argc, char **argv) {
   source_set_free(s.sources);
   if (s.report != NULL) fclose(s.report); /* not written: the tool failed */
   cli_free_run(&o);
+  if (s.died_of != 0 && status == 128 + s.died_of)
+    sigfwd_die_of(s.died_of); /* returns only when it cannot: 128+N */
   return status;
 }

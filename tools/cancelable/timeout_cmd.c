@@ -15,13 +15,11 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "duration.h"
@@ -268,24 +266,6 @@ static int run(const timeout_options *o, bool *timed_out, int *died_of) {
   return exit_status(o, &res);
 }
 
-/* Dies of @sig, as the command did, so that the caller sees a death by
- * that signal and not an exit status: a shell stops a loop whose command
- * dies of SIGINT, which one Ctrl-C at the terminal then ends.  GNU timeout
- * does so whenever it did not time out, and only with core dumps off (a
- * SIGQUIT or SIGSEGV must not leave a core of the tool).  Returns when
- * that cannot be done. */
-static void die_of(int sig) {
-  struct rlimit none = {0, 0};
-  sigset_t set;
-  if (setrlimit(RLIMIT_CORE, &none) != 0) return;
-  fflush(NULL);
-  signal(sig, SIG_DFL);
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  raise(sig); /* this thread's: the default action ends the process */
-}
-
 int timeout_main(int argc, char **argv, bool as_timeout) {
   timeout_options o;
   bool timed_out = false;
@@ -310,6 +290,6 @@ int timeout_main(int argc, char **argv, bool as_timeout) {
   if (!gnu_close_std(prog))
     status = EXIT_TOOL_ERROR;
   else if (died_of > 0 && status == 128 + died_of)
-    die_of(died_of); /* returns only when it cannot: then 128+N */
+    sigfwd_die_of(died_of); /* returns only when it cannot: then 128+N */
   return status;
 }
