@@ -473,10 +473,11 @@ loop_done() {
   ! ps -o stat= -p "$1" | grep -qv '^Z'
 }
 
-# One INT to a shell loop's job (as Ctrl-C at a terminal sends to the
-# foreground job) ends the loop: the tool dies of INT as its command did,
-# so bash, which got the INT too, stops (as with GNU timeout; bash goes on
-# when its command exits instead, as after a handled INT).
+# One INT to a shell loop and to the tool's job (as Ctrl-C at a terminal
+# sends to the foreground job) ends the loop: the tool dies of INT as its
+# command did, so bash, which got the INT too, stops (as with GNU timeout;
+# bash goes on when its command exits instead, as after a handled INT).
+# The terminal itself: tty/ cases.
 t_run_signal_loop() {
   set -m # the loop gets a process group of its own, as a terminal's job
   local pgid
@@ -484,7 +485,7 @@ t_run_signal_loop() {
     \"$C\" run -- sh -c '$(started)'; echo \$? >> $TMP/next; done" &
   pgid=$!
   wait_started
-  kill -INT -- -"$pgid"
+  kill -INT -- -"$pgid" -"$(ps -o pgid= -p "$(cat "$TMP/started")" | tr -d ' ')"
   # Bounded: a loop that goes on runs another command forever.
   within 10 loop_done "$pgid" ||
     fail "the loop went on after status $(cat "$TMP/next" 2>/dev/null)"
@@ -622,14 +623,15 @@ t_run_tool_killed() {
 
 # The tool is killed outright: its watcher kills the command's whole group,
 # the background children too (PDEATHSIG reaches the command only).  The
-# watcher is not a member of the group.
+# group is the tool's (as GNU timeout's: a new one, since the tool was not
+# a group leader); the watcher is not a member.
 t_run_tool_killed_group() {
   "$C" run -- sh -c "sleep $MARK & sleep $MARK & $(started)" &
   local pid=$! pgid
   wait_started
-  pgid=$(cat "$TMP/started")
-  [ "$(group_members "$pgid" | wc -l)" -eq 3 ] ||
-    fail "group $pgid is not the command and its two children:" \
+  pgid=$pid
+  [ "$(group_members "$pgid" | wc -l)" -eq 4 ] ||
+    fail "group $pgid is not the tool, the command and its two children:" \
       "$(group_members "$pgid" | paste -sd' ')"
   kill -KILL "$pid"
   wait "$pid"
@@ -638,8 +640,8 @@ t_run_tool_killed_group() {
 }
 
 # What a terminal sends to a job (INT, QUIT, TSTP, TTIN, TTOU, HUP, CONT),
-# sent to the tool's process group and to the command's, does not disarm
-# the watcher: the group still dies with the tool.
+# sent to the job's process group (the tool's, which the command shares),
+# does not disarm the watcher: the group still dies with the tool.
 t_run_tool_killed_job_signals() {
   set -m # the tool gets a process group of its own, as in a shell job
   local s pid pgid sigs="INT QUIT TSTP TTIN TTOU HUP TERM"
@@ -647,11 +649,11 @@ t_run_tool_killed_job_signals() {
     sh -c "trap '' $sigs; sleep $MARK & $(started)" &
   pid=$!
   wait_started
-  pgid=$(cat "$TMP/started")
-  for s in $sigs CONT; do kill -"$s" -- -"$pid" -"$pgid"; done
+  pgid=$pid
+  for s in $sigs CONT; do kill -"$s" -- -"$pgid"; done
   sleep 0.5
   kill -0 "$pid" || fail "the tool died of a job-control signal"
-  [ "$(group_members "$pgid" | wc -l)" -eq 2 ] || fail "group $pgid changed"
+  [ "$(group_members "$pgid" | wc -l)" -eq 3 ] || fail "group $pgid changed"
   kill -KILL "$pid"
   wait "$pid"
   group_gone "$pgid"
@@ -1474,7 +1476,8 @@ t_timeout_write_error() {
     expect_in "cancelable: write error:" "$ERR"
     "$C" run "$opt" >/dev/full 2>"$ERR"
     expect_status 125 $? "cancelable run $opt >/dev/full"
-    expect_in "cancelable run: write error:" "$ERR"
+    expect_in "cancelable run: write error" "$ERR" # ": REASON" when the
+    # failed write was the last one (gnulib close_stdout)
     "$C" timeout "$opt" >/dev/null
     expect_status 0 $? "cancelable timeout $opt"
     if command -v "$GNU_TIMEOUT" >/dev/null; then
@@ -1536,6 +1539,62 @@ Try 'timeout --help' for more information." ] ||
   "$C" timeout -/ 1 true 2>"$ERR"
   expect_in "cancelable timeout: invalid option -- '/'" "$ERR"
   expect_in "Try 'cancelable timeout --help'" "$ERR"
+  no_leftovers
+}
+
+# ---- a real terminal: an interactive bash on a pseudo-terminal
+# (pty_session.py, with a hard deadline; it kills its session on failure)
+
+# tty STEP...: run the steps in an interactive bash on a pty; $C is the
+# tool, typed at the prompt.
+tty() {
+  need_python
+  "$PY" -I -S "$(dirname "${BASH_SOURCE[0]}")/pty_session.py" 30 \
+    'expect:PROMPT\$ ' "send:C=$C; MARK=$MARK; cd $TMP\n" 'expect:PROMPT\$ ' \
+    "$@" || fail "terminal session (above)"
+}
+
+# At the prompt, the command reads the terminal without --foreground (as
+# with GNU timeout: the tool leads its job's group, the terminal's
+# foreground one, and the command stays in it); same for `run`.
+t_tty_read() {
+  local t
+  for t in "\$C timeout 20" "\$C run -t 20 --" "$GNU_TIMEOUT 20"; do
+    tty "send:$t sh -c 'read x; echo got:\$x'\n" 'send:hello\n' \
+      'expect:got:hello' 'expect:PROMPT' "send:echo status-\$?\n" \
+      'expect:status-0'
+  done
+  no_leftovers
+}
+
+# Ctrl-C: the command's INT handler runs (in `run` too: INT, not the stop
+# signal), and one Ctrl-C ends a shell loop.
+t_tty_ctrl_c() {
+  local t
+  for t in "\$C timeout 20" "\$C run -t 20 --"; do
+    tty "send:$t sh -c 'trap \"echo handled-\$((1+1)); exit 3\" INT; \
+echo ready-\$((2+2)); while :; do sleep 0.1; done'\n" 'expect:ready-4' \
+      'send:\x03' 'expect:handled-2' 'expect:PROMPT'
+    tty "send:for i in 1 2 3; do $t sh -c 'echo ready-\$((2+2)); \
+exec sleep \$MARK'; echo next-\$((i*10)); done\n" 'expect:ready-4' \
+      'send:\x03' 'expect:PROMPT' \
+      "send:echo status-\$?\n" 'expect:status-130' 'absent:next-10'
+  done
+  no_leftovers
+}
+
+# Ctrl-Z stops the command with the tool (one job); fg resumes both, and
+# the time kept running meanwhile: a timeout that passed while stopped
+# ends the command at once.  Same for `timeout` and `run`.
+t_tty_ctrl_z() {
+  local t
+  for t in "\$C timeout 2" "\$C run -t 2 --"; do
+    tty "send:$t sh -c 'echo ready-\$((2+2)); sleep \$MARK'\n" \
+      'expect:ready-4' 'send:\x1a' 'expect:Stopped' 'expect:PROMPT' \
+      "send:j=\$(jobs -p); echo \$(ps -o stat= -p \$(pgrep -d, -g \$j) | \
+cut -c1 | sort -u)=\$((5+5))\n" 'expect:\nT=10' 'send:sleep 2.5; fg\n' \
+      'expect:PROMPT' "send:echo status-\$?\n" 'expect:status-124'
+  done
   no_leftovers
 }
 

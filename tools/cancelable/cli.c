@@ -89,7 +89,8 @@ void cli_run_usage(FILE *f) {
       "                            0: none, only KILL after the grace)\n"
       "  -g, --grace=DURATION      then SIGKILL after DURATION\n"
       "  -k, --kill-after=DURATION (the same; default 10s, 'inf': never)\n"
-      "      --foreground          no process group: signal COMMAND only\n"
+      "      --foreground          no process group of the tool's own:\n"
+      "                            signal COMMAND only\n"
       "                            (it may read the terminal; its children\n"
       "                            are not stopped)\n"
       "\n"
@@ -126,6 +127,11 @@ void cli_run_usage(FILE *f) {
       "Progress: COMMAND may write lines \"[PCT%] [CUR[/TOTAL]] [MESSAGE]\"\n"
       "to the descriptor in $CANCELABLE_PROGRESS_FD.\n"
       "\n"
+      "At a shell prompt COMMAND shares the tool's job: it reads the\n"
+      "terminal, and Ctrl-Z stops both (the time keeps running).\n",
+      f);
+  fputs(
+      "\n"
       "Exit status:\n"
       "  COMMAND's own when it ends by itself (128+N if killed by signal "
       "N)\n"
@@ -135,8 +141,8 @@ void cli_run_usage(FILE *f) {
       "  122  cancelled by a condition        126  COMMAND not executable\n"
       "  121  cancelled by a resource limit   127  COMMAND not found\n"
       "  --preserve-status: COMMAND's status in every case.\n"
-      "  When COMMAND dies of a signal the tool received and passed on\n"
-      "  (Ctrl-C: INT), the tool dies of it too: a shell loop stops.\n"
+      "  When COMMAND dies of a signal (not that of another source's\n"
+      "  cancel), the tool dies of it too: one Ctrl-C stops a shell loop.\n"
       "  A report that cannot be written is an error message on stderr;\n"
       "  it does not change the status.\n",
       f);

@@ -159,13 +159,23 @@ static int kind_status(const char *kind) {
   return EXIT_CANCEL_OTHER;
 }
 
-/* The signal the command died of when the tool had received it and passed
- * it on (Ctrl-C: INT), or 0: the tool dies of it then, as GNU timeout
- * does, so that one Ctrl-C ends a shell loop. */
-static int died_of_passed_on(const supervise_result *r) {
+/* The signal the command died of when the tool dies of it too, or 0: as
+ * GNU timeout when nothing cancelled the run (a Ctrl-C that reached both
+ * may be seen by the tool after the command's death), and when a signal
+ * cancelled it and the command died of that one or of another the tool
+ * passed on (not when the stop signal of another source killed it).  A
+ * shell then sees a death by that signal: one Ctrl-C ends its loop. */
+static int died_of(run_state *s, const char *kind) {
+  const supervise_result *r = &s->result;
+  int sig;
   if (!r->ran || r->exec_failed || !WIFSIGNALED(r->status)) return 0;
-  return sigismember(&r->passed_on, WTERMSIG(r->status)) ? WTERMSIG(r->status)
-                                                         : 0;
+  sig = WTERMSIG(r->status);
+  if (kind == NULL) return sig;
+  if (strcmp(kind, "signal") != 0) return 0;
+  return sigismember(&r->passed_on, sig) ||
+                 supervise_cancel_signal(s->op) == sig
+             ? sig
+             : 0;
 }
 
 /* The tool's exit status for the outcome. */
@@ -176,7 +186,7 @@ static int exit_status(run_state *s, const char *kind) {
   if (!r->ran) return EXIT_TOOL_ERROR;
   if (s->o->preserve_status) return command_status(r->status);
   if (r->error != 0) return EXIT_TOOL_ERROR;
-  if (died_of_passed_on(r) != 0) return command_status(r->status);
+  if (s->died_of != 0) return command_status(r->status);
   if (kind != NULL) return kind_status(kind);
   return command_status(r->status);
 }
@@ -311,8 +321,8 @@ static int run(run_state *s) {
   }
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
   if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
+  s->died_of = died_of(s, kind);
   status = exit_status(s, kind);
-  s->died_of = died_of_passed_on(&s->result);
   if (s->o->report_json) write_report(s, kind, status);
   return status;
 }

@@ -224,9 +224,7 @@ static bool wait_stopping(loop *l, double seconds) {
   return true;
 }
 
-/* The signal that cancelled the op, when a signal source did (its message
- * is "received signal SIGINT (2)", cx_source_signal()), or 0. */
-static int cancel_signal(cx_op *op) {
+int supervise_cancel_signal(cx_op *op) {
   const char *msg = cx_op_cancel_message(op);
   const char *open;
   int signo;
@@ -251,7 +249,7 @@ static bool user_end_signal(int signo) {
 static int first_signal(loop *l) {
   int signo = 0;
   if (l->cfg->forward_cancel_signal && l->res->cancelled)
-    signo = cancel_signal(l->op);
+    signo = supervise_cancel_signal(l->op);
   if (!user_end_signal(signo)) return l->cfg->stop_signal;
   sigaddset(&l->res->passed_on, signo);
   return signo;

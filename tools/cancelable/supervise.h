@@ -70,4 +70,9 @@ typedef struct supervise_result {
 int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
               supervise_result *res);
 
+/* supervise_cancel_signal: the signal that cancelled @op, when a signal
+ * source did (its message is "received signal SIGINT (2)",
+ * cx_source_signal()).  Returns: the signal, or 0. */
+int supervise_cancel_signal(cx_op *op);
+
 #endif /* CANCELABLE_TOOL_SUPERVISE_H */
