@@ -1321,6 +1321,25 @@ t_timeout_tool_killed() {
   no_leftovers
 }
 
+# With --foreground too (issue 18 item 9 asked to leave the command
+# running, as coreutils 9.1 does; coreutils 9.10 changed that on purpose:
+# "timeout on Linux will always terminate the child in the case where the
+# timeout process itself dies", and the newer coreutils is the reference):
+# the command gets the timeout signal, not KILL, and nothing else.
+t_timeout_tool_killed_foreground() {
+  "$C" timeout --foreground -s USR1 300 sh -c "
+    trap 'echo > $TMP/got; exit 0' USR1
+    echo \$\$ > $TMP/started; while :; do sleep 0.1; done; : $MARK" &
+  local pid=$!
+  wait_started
+  kill -USR2 "$pid" # not caught by the tool: it dies of it
+  wait "$pid"
+  expect_status 140 $? "the tool killed by USR2"
+  within 5 test -e "$TMP/got" ||
+    fail "the command did not get USR1 from the kernel"
+  no_leftovers
+}
+
 # A positive duration too small for a double times out at once, as GNU
 # timeout does since coreutils 9.7 (before, it meant "no timeout"); -k that
 # small sends KILL right after the first signal.  Compared with a GNU
