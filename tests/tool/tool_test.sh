@@ -753,6 +753,26 @@ t_run_leftovers() {
 # A positive duration too small for a double is the smallest timer step,
 # not "no timeout" (issue 18, item 7): the timeout fires at once, and a
 # grace that small sends KILL at once.
+# Daemons do not escape `run` (issue 18 item 10): a process that leaves
+# the group with setsid, and a double-forking daemon in a session of its
+# own, are stopped when the command ends (the tool is a child subreaper:
+# orphans come back to it); nothing is alive once the tool has exited.
+t_run_daemons() {
+  need_python
+  local cmd
+  for cmd in "setsid sleep $MARK & sleep 0.2" \
+    "(setsid sh -c 'sleep $MARK & exit 0' &); sleep 0.2"; do
+    "$C" run --report-file "$REPORT" -- sh -c "$cmd"
+    expect_status 0 $? "$cmd"
+    no_marked || { pgrep -af "$MARK" >&2; fail "$cmd: left behind"; }
+    expect_json "$REPORT" exit_code 0 leftovers_stopped true
+  done
+  # Also when the run is cancelled (a timeout).
+  "$C" run -t 0.5 -- sh -c "setsid sleep $MARK & sleep $MARK"
+  expect_status 124 $? "timeout with a setsid child"
+  no_marked || { pgrep -af "$MARK" >&2; fail "timeout: left behind"; }
+}
+
 t_run_tiny_duration() {
   local start
   start=$(now)
@@ -1569,7 +1589,7 @@ Try 'timeout --help' for more information." ] ||
 tty() {
   need_python
   "$PY" -I -S "$(dirname "${BASH_SOURCE[0]}")/pty_session.py" 30 \
-    'expect:PROMPT\$ ' "send:C=$C; MARK=$MARK; cd $TMP\n" 'expect:PROMPT\$ ' \
+    'expect:PROMPT\$ ' "send:export C=$C MARK=$MARK; cd $TMP\n" 'expect:PROMPT\$ ' \
     "$@" || fail "terminal session (above)"
 }
 
@@ -1610,8 +1630,9 @@ t_tty_ctrl_z() {
   for t in "\$C timeout 2" "\$C run -t 2 --"; do
     tty "send:$t sh -c 'echo ready-\$((2+2)); sleep \$MARK'\n" \
       'expect:ready-4' 'send:\x1a' 'expect:Stopped' 'expect:PROMPT' \
-      "send:j=\$(jobs -p); echo \$(ps -o stat= -p \$(pgrep -d, -g \$j) | \
-cut -c1 | sort -u)=\$((5+5))\n" 'expect:\nT=10' 'send:sleep 2.5; fg\n' \
+      "send:j=\$(jobs -p); for k in 1 2 3 4 5 6 7 8 9; do s=\$(ps -o stat= \
+-p \$(pgrep -d, -g \$j) | grep -c '^[RS]'); [ \$s = 0 ] && break; \
+sleep 0.2; done; echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
       'expect:PROMPT' "send:echo status-\$?\n" 'expect:status-124'
   done
   no_leftovers

@@ -249,6 +249,7 @@ int child_spawn(child *c, const child_options *o, bool *exec_failed) {
   *exec_failed = false;
   /* Orphans of the command are reparented to us, so that we reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  proctree_mark_existing(); /* without it, those are taken as the command's */
   /* As GNU timeout: the tool makes itself a process group, which the
    * command joins by inheritance.  At a shell prompt the tool is already
    * the leader of its job's group, the terminal's foreground one: the call

@@ -128,7 +128,9 @@ void cli_run_usage(FILE *f) {
       "to the descriptor in $CANCELABLE_PROGRESS_FD.\n"
       "\n"
       "At a shell prompt COMMAND shares the tool's job: it reads the\n"
-      "terminal, and Ctrl-Z stops both (the time keeps running).\n",
+      "terminal, and Ctrl-Z stops both (the time keeps running).  When\n"
+      "COMMAND ends, what it left running (its group, daemons that left\n"
+      "it) is stopped too.\n",
       f);
   fputs(
       "\n"

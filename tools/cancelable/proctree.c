@@ -69,15 +69,28 @@ static int list_procs(proc **out) {
   return (int)n;
 }
 
+/* The tool's children from before the command (a shell's process
+ * substitution, `2> >(tee log)`, is one): not the command's. */
+static pid_t *existing;
+static int nexisting;
+
+static bool is_existing(pid_t pid) {
+  for (int i = 0; i < nexisting; i++)
+    if (existing[i] == pid) return true;
+  return false;
+}
+
 static const proc *find(const proc *all, int n, pid_t pid) {
   for (int i = 0; i < n; i++)
     if (all[i].pid == pid) return &all[i];
   return NULL;
 }
 
-/* Whether @p descends from @self (parent links, at most @n steps). */
+/* Whether @p descends from @self (parent links, at most @n steps), and
+ * not through a child that @self had before the command. */
 static bool descends(const proc *all, int n, const proc *p, pid_t self) {
   for (int steps = 0; p != NULL && steps < n; steps++) {
+    if (is_existing(p->pid)) return false;
     if (p->ppid == self) return true;
     if (p->ppid <= 1) return false;
     p = find(all, n, p->ppid);
@@ -100,4 +113,22 @@ int proctree_signal(pid_t pgid, int signo, pid_t spare) {
   }
   free(all);
   return found;
+}
+
+int proctree_mark_existing(void) {
+  proc *all = NULL;
+  pid_t self = getpid();
+  int n = list_procs(&all);
+  if (n < 0) return n;
+  free(existing);
+  existing = malloc(((size_t)n + 1) * sizeof *existing);
+  nexisting = 0;
+  if (existing == NULL) {
+    free(all);
+    return -ENOMEM;
+  }
+  for (int i = 0; i < n; i++)
+    if (all[i].ppid == self) existing[nexisting++] = all[i].pid;
+  free(all);
+  return 0;
 }

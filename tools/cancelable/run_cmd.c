@@ -240,6 +240,7 @@ static int supervise_and_exit(run_state *s) {
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
+  supervise_stop_escaped(&cfg, &s->result);
   if (s->result.exec_failed)
     fprintf(stderr, PROG ": failed to run command '%s': %s\n", o->argv[0],
             strerror(s->result.error));

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "gnu_compat.h"
+#include "proctree.h"
 #include "sigfwd.h"
 #include "signames.h"
 #include "statusline.h"
@@ -323,4 +324,32 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   res->status = l.child.status;
   child_close(&l.child);
   return res->error != 0 ? -res->error : 0;
+}
+
+/* Waits until no descendant of the tool is alive, or @seconds pass.
+ * Returns: whether none is left. */
+static bool descendants_gone(double seconds) {
+  double deadline = child_now() + seconds;
+  while (proctree_signal(0, 0, -1) > 0) {
+    if (child_now() >= deadline) return false;
+    poll(NULL, 0, 50);
+  }
+  return true;
+}
+
+void supervise_stop_escaped(const supervise_config *cfg,
+                            supervise_result *res) {
+  if (!res->ran || proctree_signal(0, 0, -1) <= 0) return;
+  if (cfg->verbose)
+    fprintf(stderr, "%s: stopping what '%s' left outside its group\n",
+            cfg->prog, cfg->argv[0]);
+  res->leftovers = true;
+  if (cfg->stop_signal != 0) proctree_signal(0, cfg->stop_signal, -1);
+  proctree_signal(0, SIGCONT, -1);
+  if (descendants_gone(isinf(cfg->grace) ? 5.0 : cfg->grace)) return;
+  for (int round = 0; round < 3; round++) {
+    proctree_signal(0, SIGKILL, -1);
+    if (descendants_gone(10.0)) return;
+  }
+  fprintf(stderr, "%s: warning: descendants survived SIGKILL\n", cfg->prog);
 }

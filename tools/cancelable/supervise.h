@@ -70,6 +70,15 @@ typedef struct supervise_result {
 int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
               supervise_result *res);
 
+/* supervise_stop_escaped: once the command and its group are gone (and
+ * the watcher stopped), stop the tool's descendants that are left: those
+ * that left the group (setsid, a daemon's double fork), which a child
+ * subreaper gets back when orphaned.  The stop signal and SIGCONT, then
+ * SIGKILL after the grace period (5 s when it is infinite); sets
+ * @res->leftovers when there were any.  For `run`: it leaves nothing
+ * behind.  The commands of conditions must be stopped first. */
+void supervise_stop_escaped(const supervise_config *cfg, supervise_result *res);
+
 /* supervise_cancel_signal: the signal that cancelled @op, when a signal
  * source did (its message is "received signal SIGINT (2)",
  * cx_source_signal()).  Returns: the signal, or 0. */
