@@ -543,6 +543,10 @@ static void test_statusline_format(void **state) {
   assert_non_null(strstr(buf, " 50.0%"));
   assert_non_null(strstr(buf, "5/10"));
   assert_non_null(strstr(buf, "half?[31m")); /* ESC made harmless */
+  assert_null(strstr(buf, "ETA"));
+  st.eta = 75;
+  statusline_format(buf, sizeof buf, 200, op, &st);
+  assert_non_null(strstr(buf, " | ETA 1m15s]"));
   statusline_format(buf, sizeof buf, 10, op, &st);
   assert_int_equal(strlen(buf), 10);
   CX_ASSERT_OK(cx_op_exit(op, 0));

@@ -1,10 +1,11 @@
-/* tools/cancelable/child.c - spawns the command in its own process group
- * and tracks it: its exit is noticed through a pidfd (or a SIGCHLD
- * self-pipe where pidfd_open(2) is missing, or when CANCELABLE_NO_PIDFD is
- * set), so that the main loop can wait for it with cx_poll() as a
- * cancellation point.  The tool is a child subreaper, so descendants
- * orphaned inside the group are reparented to it and reaped here.  A
- * watcher process kills the group if the tool dies. */
+/* tools/cancelable/child.c - spawns the command in the tool's own process
+ * group (as GNU timeout) and tracks it: its exit is noticed through a pidfd (or
+ * a SIGCHLD self-pipe where pidfd_open(2) is missing, or when
+ * CANCELABLE_NO_PIDFD is set), so that the main loop can wait for it with
+ * cx_poll() as a cancellation point.  The tool is a child subreaper, so
+ * descendants orphaned inside the group are reparented to it and reaped here. A
+ * watcher process kills the group if the tool dies.  Signals the tool
+ * sends to the group do not reach the tool itself. */
 #include "child.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctree.h"
 #include "sigfwd.h"
 
 extern char **environ;
@@ -93,7 +95,6 @@ static ssize_t wait_eof(int fd) {
 static void exec_child(const child_options *o, int err_fd, int go_fd,
                        pid_t parent) {
   int e;
-  if (o->new_group) setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, o->death_signal);
   if (getppid() != parent) _exit(127); /* the tool is already gone */
   if (go_fd >= 0) {
@@ -156,7 +157,7 @@ static int watcher_start(child *c) {
   if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
   sigfwd_block_all(&old);
   c->watcher = fork();
-  if (c->watcher == 0) watcher_main(fds[0], c->pid);
+  if (c->watcher == 0) watcher_main(fds[0], c->pgid);
   e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(fds[0]);
@@ -226,7 +227,7 @@ static int open_wait_fd(child *c) {
   }
   rc = sigchld_pipe();
   if (rc < 0) {
-    kill(c->group ? -c->pid : c->pid, SIGKILL);
+    child_signal(c, SIGKILL);
     reap_command(c);
     watcher_stop(c);
     return rc;
@@ -248,6 +249,17 @@ int child_spawn(child *c, const child_options *o, bool *exec_failed) {
   *exec_failed = false;
   /* Orphans of the command are reparented to us, so that we reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  proctree_mark_existing(); /* without it, those are taken as the command's */
+  /* As GNU timeout: the tool makes itself a process group, which the
+   * command joins by inheritance.  At a shell prompt the tool is already
+   * the leader of its job's group, the terminal's foreground one: the call
+   * changes nothing, and the command reads the terminal, gets its Ctrl-C
+   * and is stopped with the tool by Ctrl-Z.  Elsewhere (a script) the
+   * group is new.  EPERM: the tool leads a session, hence its group. */
+  if (o->new_group) {
+    setpgid(0, 0);
+    c->pgid = getpgrp();
+  }
   c->use_pidfd = pidfd_usable();
   if (!c->use_pidfd && (e = sigchld_pipe()) < 0) return e;
   if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
@@ -274,8 +286,6 @@ int child_spawn(child *c, const child_options *o, bool *exec_failed) {
     return -e;
   }
   c->group = o->new_group;
-  /* Both sides call setpgid so that the group exists before we signal. */
-  if (c->group) setpgid(c->pid, c->pid);
   if (watch) {
     /* The command waits for this end of file before its exec, so that no
      * process of its group ever runs unwatched. */
@@ -315,11 +325,50 @@ bool child_update(child *c) {
   return c->exited;
 }
 
+/* Sends catchable @signo to the group, which the tool is in, without
+ * delivering it to the tool: blocked in this thread (the library's threads
+ * block every signal), sent, and taken back from the pending set unless it
+ * was pending already (then it came from someone else). */
+static void signal_group_but_self(pid_t pgid, int signo) {
+  sigset_t one, old, pending;
+  struct timespec zero = {0, 0};
+  bool was_pending;
+  if (pgid != getpgrp()) {
+    kill(-pgid, signo);
+    return;
+  }
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  pthread_sigmask(SIG_BLOCK, &one, &old);
+  sigpending(&pending);
+  was_pending = sigismember(&pending, signo);
+  kill(-pgid, signo);
+  if (!was_pending)
+    while (sigtimedwait(&one, NULL, &zero) < 0 && errno == EINTR) continue;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Sends @signo to the command and its group: the group but the tool, and
+ * the command itself when it left the group (GNU timeout signals it
+ * first for that).  KILL and STOP cannot spare the tool: they go to the
+ * tool's descendants in the group, one by one. */
+static void signal_group(const child *c, int signo) {
+  if (!c->exited && getpgid(c->pid) != c->pgid) kill(c->pid, signo);
+  if (signo == SIGKILL || signo == SIGSTOP)
+    proctree_signal(c->pgid, signo, c->watcher);
+  else
+    signal_group_but_self(c->pgid, signo);
+}
+
 void child_signal(const child *c, int signo) {
-  pid_t target = c->group ? -c->pid : c->pid;
   if (c->pid <= 0) return;
-  if (signo != 0) kill(target, signo);
-  if (signo != SIGKILL && signo != SIGCONT) kill(target, SIGCONT);
+  if (!c->group) {
+    if (signo != 0) kill(c->pid, signo);
+    if (signo != SIGKILL && signo != SIGCONT) kill(c->pid, SIGCONT);
+    return;
+  }
+  if (signo != 0) signal_group(c, signo);
+  if (signo != SIGKILL && signo != SIGCONT) signal_group(c, SIGCONT);
 }
 
 /* Sleeps @seconds (at most 1 s). */
@@ -333,7 +382,7 @@ static void reap_group(child *c) {
   int status;
   pid_t r;
   for (;;) {
-    r = waitpid(-c->pid, &status, WNOHANG);
+    r = waitpid(-c->pgid, &status, WNOHANG);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return;
     if (r == c->pid) {
@@ -346,7 +395,8 @@ static void reap_group(child *c) {
 bool child_group_alive(child *c) {
   if (!c->group || c->pid <= 0) return false;
   reap_group(c);
-  return kill(-c->pid, 0) == 0 || errno == EPERM;
+  /* The tool is a member: look for its descendants in the group. */
+  return proctree_signal(c->pgid, 0, c->watcher) > 0;
 }
 
 bool child_group_wait(child *c, double timeout) {

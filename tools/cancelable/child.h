@@ -11,7 +11,9 @@
 typedef struct child_options {
   char **argv;        /* (not nullable) the command; argv[0] searched in PATH */
   char **envp;        /* (nullable) its environment; NULL: the tool's */
-  bool new_group;     /* run it in a new process group (not --foreground) */
+  bool new_group;     /* put the tool in a process group of its own, which
+                         the command joins (not --foreground): see
+                         child_spawn() */
   int keep_fd;        /* a descriptor to leave open in it, or -1; it gets the
                          lowest number >= 3 the command would otherwise find
                          free (so a shell can use it: dash takes only one
@@ -29,8 +31,9 @@ typedef struct child_options {
 #define CHILD_FD_SLOT 12
 
 typedef struct child {
-  pid_t pid;   /* the command (its group's leader with new_group) */
-  bool group;  /* it has its own process group, id @pid */
+  pid_t pid;   /* the command */
+  bool group;  /* with new_group: it is in the tool's process group */
+  pid_t pgid;  /* that group (the tool's pid, or its session's group) */
   int wait_fd; /* a pidfd, or the SIGCHLD self-pipe: readable when the
                   command may have exited */
   bool use_pidfd;
@@ -40,8 +43,12 @@ typedef struct child {
   int watcher_fd; /* (owned) the tool's end of the watcher's pipe, or -1 */
 } child;
 
-/* child_spawn: start the command.  In the command, before exec: its own
- * process group (with new_group), the tool's start-up signal dispositions
+/* child_spawn: start the command.  With new_group, the tool first makes
+ * itself a process group, as GNU timeout: at a shell prompt it already
+ * leads its job's group (the terminal's foreground one) and nothing
+ * changes, so the command, which stays in that group, can read the
+ * terminal and gets the terminal's signals; in a script the group is
+ * new.  In the command, before exec: the tool's start-up signal dispositions
  * and mask, and @death_signal when the tool dies (PR_SET_PDEATHSIG, which
  * fires when the forking *thread* ends: call this from the main thread).
  * With watch_group, a watcher process is started before the command may
@@ -61,10 +68,12 @@ int child_spawn(child *c, const child_options *opts, bool *exec_failed);
  * the SIGCHLD pipe).  Returns: c->exited. */
 bool child_update(child *c);
 
-/* child_signal: send @signo to the command's group (or to the command
- * alone without a group), followed by SIGCONT so that stopped processes
- * see it (unless @signo is SIGKILL or SIGCONT).  Signal 0 sends only
- * SIGCONT, as GNU timeout -s 0 does. */
+/* child_signal: send @signo to the command's group but the tool itself
+ * (KILL: to the tool's descendants in the group), and to the command if it
+ * left the group; or to the command alone without a group; followed by
+ * SIGCONT so that stopped processes see it (unless @signo is SIGKILL or
+ * SIGCONT).  Signal 0 sends only SIGCONT, as GNU timeout -s 0 does.  Call
+ * from the main thread. */
 void child_signal(const child *c, int signo);
 
 /* child_group_wait: after the leader has exited, reap the group's other
@@ -72,8 +81,8 @@ void child_signal(const child *c, int signo);
  * Returns: true when the group is gone (always true without a group). */
 bool child_group_wait(child *c, double timeout);
 
-/* child_group_alive: whether processes of the command's group remain
- * (reaping those that are zombies of ours first). */
+/* child_group_alive: whether descendants of the tool remain in the
+ * command's group (reaping those that are zombies of ours first). */
 bool child_group_alive(child *c);
 
 /* child_close: release the wait descriptor and stop the watcher (SIGKILL,

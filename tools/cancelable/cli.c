@@ -72,7 +72,9 @@ void cli_run_usage(FILE *f) {
       "                            the timeout's message in the report\n"
       "                            instead of 'timed out after N s'\n"
       "  -S, --on-signal=SIGS      signals that cancel (comma list, default\n"
-      "                            INT,TERM; 'none': forward them instead)\n"
+      "                            INT,TERM; 'none': forward them instead);\n"
+      "                            COMMAND gets INT, TERM, QUIT, HUP\n"
+      "                            itself, not the stop signal\n"
       "  -f, --until-file=PATH     cancel when PATH exists\n"
       "  -u, --until=SHELL-CMD     cancel when 'sh -c SHELL-CMD' exits 0\n"
       "      --max-memory=PCT      cancel when system memory use reaches PCT%\n"
@@ -89,7 +91,8 @@ void cli_run_usage(FILE *f) {
       "                            0: none, only KILL after the grace)\n"
       "  -g, --grace=DURATION      then SIGKILL after DURATION\n"
       "  -k, --kill-after=DURATION (the same; default 10s, 'inf': never)\n"
-      "      --foreground          no process group: signal COMMAND only\n"
+      "      --foreground          no process group of the tool's own:\n"
+      "                            signal COMMAND only\n"
       "                            (it may read the terminal; its children\n"
       "                            are not stopped)\n"
       "\n"
@@ -129,6 +132,13 @@ void cli_run_usage(FILE *f) {
       "Progress: COMMAND may write lines \"[PCT%] [CUR[/TOTAL]] [MESSAGE]\"\n"
       "to the descriptor in $CANCELABLE_PROGRESS_FD.\n"
       "\n"
+      "At a shell prompt COMMAND shares the tool's job: it reads the\n"
+      "terminal, and Ctrl-Z stops both (the time keeps running).  When\n"
+      "COMMAND ends, what it left running (its group, daemons that left\n"
+      "it) is stopped too.\n",
+      f);
+  fputs(
+      "\n"
       "Exit status:\n"
       "  COMMAND's own when it ends by itself (128+N if killed by signal "
       "N)\n"
@@ -138,6 +148,8 @@ void cli_run_usage(FILE *f) {
       "  122  cancelled by a condition        126  COMMAND not executable\n"
       "  121  cancelled by a resource limit   127  COMMAND not found\n"
       "  --preserve-status: COMMAND's status in every case.\n"
+      "  When COMMAND dies of a signal (not that of another source's\n"
+      "  cancel), the tool dies of it too: one Ctrl-C stops a shell loop.\n"
       "  A report that cannot be written is an error message on stderr;\n"
       "  it does not change the status.\n",
       f);

@@ -94,6 +94,7 @@ static int on_progress(const char *op_id, const char *message,
   st->percent = meta_double(metadata, CX_PROGRESS_PERCENT);
   st->current = meta_int(metadata, CX_PROGRESS_CURRENT);
   st->total = meta_int(metadata, CX_PROGRESS_TOTAL);
+  st->eta = meta_double(metadata, CX_PROGRESS_ETA);
   source_set_progress(st->sources, st->percent, st->current);
   return 0;
 }
@@ -101,6 +102,7 @@ static int on_progress(const char *op_id, const char *message,
 void progress_state_init(progress_state *st, source_set *sources) {
   memset(st, 0, sizeof *st);
   st->percent = NAN;
+  st->eta = NAN;
   st->current = st->total = -1;
   st->sources = sources;
 }

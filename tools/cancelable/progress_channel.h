@@ -30,6 +30,8 @@ typedef struct progress_state {
   double percent;      /* NaN when unknown */
   int64_t current;     /* -1 when unknown */
   int64_t total;       /* -1 when unknown */
+  double eta;          /* seconds left by the reports' rate (the library's
+                          "eta", with CURRENT/TOTAL); NaN when unknown */
   source_set *sources; /* (nullable) fed every report */
 } progress_state;
 

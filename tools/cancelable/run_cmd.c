@@ -43,6 +43,8 @@ typedef struct run_state {
   serve_server *server; /* (nullable) --serve */
   bus *bus;             /* (nullable) --nats */
   bool watched[NSIG];   /* signals some signal source watches */
+  int died_of;          /* the command died of this signal, which the tool had
+                           received and passed on: the tool dies of it too */
 } run_state;
 
 static void watch_leaf(run_state *s, const expr_leaf *l) {
@@ -162,6 +164,25 @@ static int kind_status(const char *kind) {
   return EXIT_CANCEL_OTHER;
 }
 
+/* The signal the command died of when the tool dies of it too, or 0: as
+ * GNU timeout when nothing cancelled the run (a Ctrl-C that reached both
+ * may be seen by the tool after the command's death), and when a signal
+ * cancelled it and the command died of that one or of another the tool
+ * passed on (not when the stop signal of another source killed it).  A
+ * shell then sees a death by that signal: one Ctrl-C ends its loop. */
+static int died_of(run_state *s, const char *kind) {
+  const supervise_result *r = &s->result;
+  int sig;
+  if (!r->ran || r->exec_failed || !WIFSIGNALED(r->status)) return 0;
+  sig = WTERMSIG(r->status);
+  if (kind == NULL) return sig;
+  if (strcmp(kind, "signal") != 0) return 0;
+  return sigismember(&r->passed_on, sig) ||
+                 supervise_cancel_signal(s->op) == sig
+             ? sig
+             : 0;
+}
+
 /* The tool's exit status for the outcome. */
 static int exit_status(run_state *s, const char *kind) {
   const supervise_result *r = &s->result;
@@ -170,6 +191,7 @@ static int exit_status(run_state *s, const char *kind) {
   if (!r->ran) return EXIT_TOOL_ERROR;
   if (s->o->preserve_status) return command_status(r->status);
   if (r->error != 0) return EXIT_TOOL_ERROR;
+  if (s->died_of != 0) return command_status(r->status);
   if (kind != NULL) return kind_status(kind);
   return command_status(r->status);
 }
@@ -218,10 +240,12 @@ static int supervise_and_exit(run_state *s) {
                           /* ALRM: the time is up, as for GNU timeout (a
                            * cascade: timeout -s ALRM 60 cancelable run
                            * ...); a signal source for it comes first. */
-                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM};
+                          .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM,
+                          .forward_cancel_signal = true};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
+  supervise_stop_escaped(&cfg, &s->result);
   if (s->result.exec_failed)
     fprintf(stderr, PROG ": failed to run command '%s': %s\n", o->argv[0],
             strerror(s->result.error));
@@ -309,6 +333,7 @@ static int run(run_state *s) {
   }
   if (supervise_and_exit(s) != 0) return EXIT_TOOL_ERROR;
   if (cx_op_status(s->op) == CX_STATUS_CANCELLED) kind = cancel_kind(s);
+  s->died_of = died_of(s, kind);
   status = exit_status(s, kind);
   if (s->o->report_json) write_report(s, kind, status);
   return status;
@@ -343,5 +368,7 @@ int run_main(int argc, char **argv) {
   source_set_free(s.sources);
   if (s.report != NULL) fclose(s.report); /* not written: the tool failed */
   cli_free_run(&o);
+  if (s.died_of != 0 && status == 128 + s.died_of)
+    sigfwd_die_of(s.died_of); /* returns only when it cannot: 128+N */
   return status;
 }

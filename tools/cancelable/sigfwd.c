@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,4 +90,20 @@ void sigfwd_block_all(sigset_t *old) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+void sigfwd_die_of(int sig) {
+  struct rlimit none = {0, 0};
+  struct sigaction sa;
+  sigset_t set;
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return;
+  fflush(NULL);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(sig, &sa, NULL) != 0) return;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig); /* this thread's: the default action ends the process */
 }

@@ -42,4 +42,13 @@ void sigfwd_write_byte(int fd, unsigned char byte);
 /* Blocks every signal in the calling thread, saving the mask in @old. */
 void sigfwd_block_all(sigset_t *old);
 
+/* sigfwd_die_of: die of @sig, as the command did, so that the caller sees
+ * a death by that signal and not an exit status: a shell stops a loop
+ * whose command dies of SIGINT, which one Ctrl-C at the terminal then
+ * ends.  Core dumps are turned off first (GNU timeout's rule: a SIGQUIT or
+ * SIGSEGV must not leave a core of the tool); standard streams are
+ * flushed.  Returns only when that cannot be done (then the caller exits
+ * 128+@sig). */
+void sigfwd_die_of(int sig);
+
 #endif /* CANCELABLE_TOOL_SIGFWD_H */

@@ -1,5 +1,5 @@
 /* tools/cancelable/statusline.c - draws the live `--progress` line on a
- * terminal: "[ 12.3s | 47s left ] [#####.....]  42% message". */
+ * terminal: "[12.3s | 47s left | ETA 8.0s] [#####.....]  42% message". */
 #include "statusline.h"
 
 #include <math.h>
@@ -44,7 +44,7 @@ static void format_bar(char *buf, double percent) {
 void statusline_format(char *buf, size_t size, int width, cx_op *op,
                        const progress_state *st) {
   char elapsed[32], left[32] = "", bar[BAR_WIDTH + 3] = "", pct[16] = "";
-  char count[48] = "";
+  char count[48] = "", eta[40] = "";
   double remaining = cx_op_remaining(op);
   size_t limit = width > 0 && (size_t)width < size ? (size_t)width : size - 1;
   format_span(elapsed, sizeof elapsed, cx_op_elapsed(op));
@@ -52,6 +52,11 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
     char span[24];
     format_span(span, sizeof span, remaining);
     snprintf(left, sizeof left, " | %s left", span);
+  }
+  if (isfinite(st->eta) && st->eta >= 0) {
+    char span[24];
+    format_span(span, sizeof span, st->eta);
+    snprintf(eta, sizeof eta, " | ETA %s", span);
   }
   if (!isnan(st->percent)) {
     format_bar(bar, st->percent);
@@ -62,7 +67,7 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
              (long long)st->total);
   else if (st->current >= 0)
     snprintf(count, sizeof count, " %lld", (long long)st->current);
-  snprintf(buf, size, "[%s%s] %s%s%s %s", elapsed, left, bar, pct, count,
+  snprintf(buf, size, "[%s%s%s] %s%s%s %s", elapsed, left, eta, bar, pct, count,
            st->message);
   if (strlen(buf) > limit) buf[cxu_utf8_cut(buf, limit)] = '\0';
   /* The message comes from the command: keep its control bytes (escape

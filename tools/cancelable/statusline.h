@@ -1,5 +1,6 @@
 /* tools/cancelable/statusline.h - `--progress`: one live status line on a
- * terminal (elapsed, time left, the last progress as a bar and its
+ * terminal (elapsed, time left to the timeout, the ETA of the progress
+ * reports when their total is known, the last progress as a bar and its
  * message), redrawn at most STATUSLINE_HZ times a second and cleared at the
  * end. */
 #ifndef CANCELABLE_TOOL_STATUSLINE_H

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "gnu_compat.h"
+#include "proctree.h"
 #include "sigfwd.h"
 #include "signames.h"
 #include "statusline.h"
@@ -163,6 +164,7 @@ static void service(loop *l) {
       continue;
     }
     send_signal(l, signo);
+    sigaddset(&l->res->passed_on, signo);
     if (!isinf(l->cfg->kill_after_forward) && isinf(l->kill_at))
       l->kill_at = child_now() + l->cfg->kill_after_forward;
   }
@@ -223,16 +225,48 @@ static bool wait_stopping(loop *l, double seconds) {
   return true;
 }
 
-/* Stops the command's group: the stop signal, the grace period, SIGKILL;
+int supervise_cancel_signal(cx_op *op) {
+  const char *msg = cx_op_cancel_message(op);
+  const char *open;
+  int signo;
+  if (cx_op_cancel_reason(op) != CX_REASON_SIGNAL || msg == NULL ||
+      strncmp(msg, "received signal ", 16) != 0 ||
+      (open = strrchr(msg, '(')) == NULL || sscanf(open, "(%d)", &signo) != 1)
+    return 0;
+  return signo > 0 && signo < NSIG ? signo : 0;
+}
+
+/* Whether @signo is one a user sends to end a job (a terminal's Ctrl-C
+ * and Ctrl-\\, its hangup, kill's default). */
+static bool user_end_signal(int signo) {
+  return signo == SIGINT || signo == SIGQUIT || signo == SIGHUP ||
+         signo == SIGTERM;
+}
+
+/* The first signal of stop_group(): the stop signal, or with
+ * forward_cancel_signal the signal that cancelled the op when it is one
+ * a user sends to end a job (others, such as USR1 or ALRM in a source,
+ * get the stop signal). */
+static int first_signal(loop *l) {
+  int signo = 0;
+  if (l->cfg->forward_cancel_signal && l->res->cancelled)
+    signo = supervise_cancel_signal(l->op);
+  if (!user_end_signal(signo)) return l->cfg->stop_signal;
+  sigaddset(&l->res->passed_on, signo);
+  return signo;
+}
+
+/* Stops the command's group: the first signal, the grace period, SIGKILL;
  * with clean_group, until no member of the group is left. */
 static void stop_group(loop *l) {
   const supervise_config *cfg = l->cfg;
   double start = child_now(), left;
+  int first = first_signal(l);
   l->stopping = true;
   /* Signal 0 too: it is said with --verbose, and the group gets SIGCONT,
    * as from GNU timeout -s 0; then only KILL after the grace stops it. */
-  send_signal(l, cfg->stop_signal);
-  if (cfg->stop_signal != 0) l->res->stop_sent = true;
+  send_signal(l, first);
+  if (first != 0) l->res->stop_sent = true;
   if (!wait_stopping(l, cfg->grace)) {
     send_signal(l, SIGKILL);
     wait_stopping(l, INFINITY);
@@ -260,6 +294,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   l.res = res;
   l.st = st;
   l.kill_at = INFINITY;
+  sigemptyset(&res->passed_on);
   statusline_init(&l.line, STDERR_FILENO, cfg->live);
   rc = spawn(&l);
   if (rc != 0) {
@@ -289,4 +324,32 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   res->status = l.child.status;
   child_close(&l.child);
   return res->error != 0 ? -res->error : 0;
+}
+
+/* Waits until no descendant of the tool is alive, or @seconds pass.
+ * Returns: whether none is left. */
+static bool descendants_gone(double seconds) {
+  double deadline = child_now() + seconds;
+  while (proctree_signal(0, 0, -1) > 0) {
+    if (child_now() >= deadline) return false;
+    poll(NULL, 0, 50);
+  }
+  return true;
+}
+
+void supervise_stop_escaped(const supervise_config *cfg,
+                            supervise_result *res) {
+  if (!res->ran || proctree_signal(0, 0, -1) <= 0) return;
+  if (cfg->verbose)
+    fprintf(stderr, "%s: stopping what '%s' left outside its group\n",
+            cfg->prog, cfg->argv[0]);
+  res->leftovers = true;
+  if (cfg->stop_signal != 0) proctree_signal(0, cfg->stop_signal, -1);
+  proctree_signal(0, SIGCONT, -1);
+  if (descendants_gone(isinf(cfg->grace) ? 5.0 : cfg->grace)) return;
+  for (int round = 0; round < 3; round++) {
+    proctree_signal(0, SIGKILL, -1);
+    if (descendants_gone(10.0)) return;
+  }
+  fprintf(stderr, "%s: warning: descendants survived SIGKILL\n", cfg->prog);
 }

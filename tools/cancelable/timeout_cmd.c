@@ -15,13 +15,11 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "duration.h"
@@ -65,9 +63,11 @@ static void usage(FILE *f) {
       "Start COMMAND, and kill it if still running after DURATION; a\n"
       "drop-in replacement for GNU timeout(1).\n"
       "\n"
-      "  -f, --foreground       do not create a process group for COMMAND\n"
-      "                         (it may read the terminal; its children are\n"
-      "                         not timed out)\n"
+      "  -f, --foreground       when not run from a shell prompt, let COMMAND\n"
+      "                         read the terminal and get its signals; its\n"
+      "                         children are not timed out then (at a\n"
+      "                         prompt COMMAND shares the tool's job: it\n"
+      "                         reads the terminal, Ctrl-Z stops both)\n"
       "  -k, --kill-after=DURATION\n"
       "                         also send KILL if COMMAND is still running\n"
       "                         this long after the first signal\n"
@@ -268,24 +268,6 @@ static int run(const timeout_options *o, bool *timed_out, int *died_of) {
   return exit_status(o, &res);
 }
 
-/* Dies of @sig, as the command did, so that the caller sees a death by
- * that signal and not an exit status: a shell stops a loop whose command
- * dies of SIGINT, which one Ctrl-C at the terminal then ends.  GNU timeout
- * does so whenever it did not time out, and only with core dumps off (a
- * SIGQUIT or SIGSEGV must not leave a core of the tool).  Returns when
- * that cannot be done. */
-static void die_of(int sig) {
-  struct rlimit none = {0, 0};
-  sigset_t set;
-  if (setrlimit(RLIMIT_CORE, &none) != 0) return;
-  fflush(NULL);
-  signal(sig, SIG_DFL);
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  raise(sig); /* this thread's: the default action ends the process */
-}
-
 int timeout_main(int argc, char **argv, bool as_timeout) {
   timeout_options o;
   bool timed_out = false;
@@ -310,6 +292,6 @@ int timeout_main(int argc, char **argv, bool as_timeout) {
   if (!gnu_close_std(prog))
     status = EXIT_TOOL_ERROR;
   else if (died_of > 0 && status == 128 + died_of)
-    die_of(died_of); /* returns only when it cannot: then 128+N */
+    sigfwd_die_of(died_of); /* returns only when it cannot: then 128+N */
   return status;
 }
