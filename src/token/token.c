@@ -511,21 +511,20 @@ int cx_token_wait(cx_token *t, double timeout) {
   return 0;
 }
 
-int cx_token_fd(cx_token *t) {
+/* cx_token_fd() under the stripe's lock; @ext made. */
+static int fd_locked(cx_token *t, cx__token_ext *ext) {
   int rc = 0;
-  cx__token_ext *ext;
-  cx__stripe *s;
-  if (t == NULL) return -EINVAL;
-  if ((ext = cx__token_ext_get(t)) == NULL) return -ENOMEM;
-  s = cx__stripe_for(t);
-  pthread_mutex_lock(&s->mu);
-  if (ext->wake.read_fd >= 0 && ext->wake_generation != cx__fork_generation()) {
+  if (ext->wake.read_fd >= 0 &&
+      ext->wake_generation != (uint16_t)cx__fork_generation()) {
     /* Inherited from the parent, whose cancels would make ours readable
-     * (and ours its): a fork child gets a descriptor of its own. */
+     * (and ours its): a fork child gets a descriptor of its own.  The
+     * parent's pollers are not in the child. */
     cx__wakeup_close(&ext->wake);
+    ext->fd_pollers = 0;
+    ext->fd_release_pending = false;
   }
   if (ext->wake.read_fd < 0) {
-    ext->wake_generation = cx__fork_generation();
+    ext->wake_generation = (uint16_t)cx__fork_generation();
     rc = cx__wakeup_open(&ext->wake);
     if (rc == 0) {
       cx__token_mark(t, CX__HAS_FD); /* before the state check */
@@ -533,9 +532,39 @@ int cx_token_fd(cx_token *t) {
         cx__wakeup_signal(&ext->wake);
     }
   }
-  if (rc == 0) rc = ext->wake.read_fd;
+  return rc == 0 ? ext->wake.read_fd : rc;
+}
+
+/* Takes the descriptor with the stripe locked; @hold counts a poller. */
+static int fd_get(cx_token *t, bool hold) {
+  cx__token_ext *ext;
+  cx__stripe *s;
+  int rc;
+  if (t == NULL) return -EINVAL;
+  if ((ext = cx__token_ext_get(t)) == NULL) return -ENOMEM;
+  s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  rc = fd_locked(t, ext);
+  if (rc >= 0 && hold && ext->fd_pollers < 0x7fff) ext->fd_pollers++;
+  if (rc >= 0 && !hold) ext->fd_release_pending = false; /* in use again */
   pthread_mutex_unlock(&s->mu);
   return rc;
+}
+
+int cx_token_fd(cx_token *t) { return fd_get(t, false); }
+
+int cx__token_fd_hold(cx_token *t) { return fd_get(t, true); }
+
+void cx__token_fd_unhold(cx_token *t) {
+  cx__token_ext *ext = cx__token_ext_of(t);
+  cx__stripe *s = cx__stripe_for(t);
+  pthread_mutex_lock(&s->mu);
+  if (ext->fd_pollers > 0 && --ext->fd_pollers == 0 &&
+      ext->fd_release_pending) {
+    cx__wakeup_close(&ext->wake);
+    ext->fd_release_pending = false;
+  }
+  pthread_mutex_unlock(&s->mu);
 }
 
 int cx_token_fd_release(cx_token *t) {
@@ -548,7 +577,10 @@ int cx_token_fd_release(cx_token *t) {
   /* Under the stripe's lock, as the cancel's wake_fd(): a cancel running
    * now signals the descriptor before we close it, or finds none. */
   pthread_mutex_lock(&s->mu);
-  cx__wakeup_close(&ext->wake);
+  if (ext->fd_pollers > 0)
+    ext->fd_release_pending = true; /* a library wait polls it: it closes */
+  else
+    cx__wakeup_close(&ext->wake);
   pthread_mutex_unlock(&s->mu);
   return 0;
 }

@@ -38,10 +38,16 @@ typedef struct cx__link cx__link;
  * that sees a bit finds it. */
 typedef struct cx__token_ext {
   /* What a link and a destroy touch first, together. */
-  cx__lock lock;                /* guards the callback and children lists and
-                                   runner */
-  unsigned wake_generation;     /* guarded by stripe: fork generation of wake
-                                   (a parent's is shared: reopen) */
+  cx__lock lock;                   /* guards the callback and children lists and
+                                      runner */
+  uint16_t wake_generation;        /* guarded by stripe: fork generation of wake
+                                      (a parent's is shared: reopen), modulo
+                                      2^16 (a chain of 65 536 nested forks) */
+  uint16_t fd_pollers : 15;        /* guarded by stripe: the library's own waits
+                                      polling wake.read_fd (cx__token_fd_hold) */
+  uint16_t fd_release_pending : 1; /* guarded by stripe: cx_token_fd_release()
+                                      came while fd_pollers > 0: the last
+                                      one closes it */
   cx__link *_Atomic links;      /* (atomic) links into this token, a push-only
                                    stack taken whole at unlink */
   cx__hlist children;           /* guarded by lock: links fed by this token
@@ -305,6 +311,14 @@ void cx__token_free_callbacks(cx__token_ext *ext);
 /* Cascades a finished cancel to linked tokens (token_link.c): claims each
  * live target and queues it with cx__token_queue(). */
 void cx__token_cascade(cx_token *t);
+
+/* The token's descriptor (cx_token_fd()) held for one of the library's own
+ * waits (cx_poll()): until cx__token_fd_unhold(), cx_token_fd_release()
+ * leaves it open (the last holder closes it), so a poll blocked on it is
+ * never left on a closed or reused number.  Returns the descriptor, or
+ * what cx_token_fd() returns on error (then nothing is held). */
+int cx__token_fd_hold(cx_token *t);
+void cx__token_fd_unhold(cx_token *t);
 /* Removes the links into @t (when its op exits). */
 void cx__token_unlink_all(cx_token *t);
 /* The same at destruction (no reference left; @ext: the token's): no

@@ -54,11 +54,15 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
     rc = nfds > 0 ? poll_until(fds, nfds, cx__mono_ns()) : 0;
     return rc != 0 ? rc : -ECANCELED;
   }
-  fd = cx_token_fd(target->token);
+  /* Held while polled: a cx_token_fd_release() meanwhile waits for us. */
+  fd = cx__token_fd_hold(target->token);
   if (fd < 0) return fd;
   if (nfds + 1 > STACK_FDS) {
     all = cx__malloc((nfds + 1) * sizeof *all);
-    if (all == NULL) return -ENOMEM;
+    if (all == NULL) {
+      cx__token_fd_unhold(target->token);
+      return -ENOMEM;
+    }
   }
   if (nfds > 0) memcpy(all, fds, nfds * sizeof *all);
   all[nfds].fd = fd;
@@ -91,6 +95,7 @@ int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds, double timeout) {
   } else if (rc == 0) {
     rc = -ETIMEDOUT;
   }
+  cx__token_fd_unhold(target->token);
   if (all != stack) cx__free(all);
   return rc;
 }

@@ -513,6 +513,29 @@ t_run_signal_loop() {
   no_leftovers
 }
 
+# A background job of a script has INT and QUIT ignored by the shell; the
+# tool catches INT anyway and its command gets INT's default action, as
+# GNU timeout's does (exec resets a caught signal): `kill -INT` of the job
+# ends it at once with 130, in `timeout` and in `run`, and GNU agrees.
+t_run_background_int() {
+  local tool start
+  local -a tools=("$C timeout 60" "$C run --")
+  command -v "$GNU_TIMEOUT" >/dev/null && tools+=("$GNU_TIMEOUT 60")
+  for tool in "${tools[@]}"; do
+    rm -f "$TMP/started"
+    start=$(now)
+    # shellcheck disable=SC2086
+    env --ignore-signal=INT --ignore-signal=QUIT $tool sh -c "$(started)" &
+    local pid=$!
+    wait_started
+    kill -INT "$pid"
+    wait "$pid"
+    expect_status 130 $? "$tool in a background job, INT"
+    elapsed_between "$start" 0 20
+  done
+  no_leftovers
+}
+
 # --on-signal none: TERM is forwarded; the command dies of it.
 t_run_signal_forward() {
   "$C" run --on-signal none -- sh -c "$(started)" &

@@ -205,6 +205,43 @@ static void test_fd_release(void **state) {
   cx_token_unref(t);
 }
 
+/* A release while one of the library's own waits polls the descriptor
+ * (cx_wait_fd on another thread) is deferred until that wait ends: the
+ * cancel that follows still wakes it at once. */
+typedef struct fd_waiter {
+  cx_op *op;
+  int fd;
+  atomic_int rc;
+  atomic_bool waiting;
+} fd_waiter;
+
+static void *wait_on_pipe(void *arg) {
+  fd_waiter *w = arg;
+  atomic_store(&w->waiting, true);
+  atomic_store(&w->rc, cx_wait_fd(w->op, w->fd, POLLIN, 20.0));
+  return NULL;
+}
+
+static void test_fd_release_while_polled(void **state) {
+  int p[2];
+  pthread_t th;
+  fd_waiter w = {.rc = 1};
+  (void)state;
+  assert_int_equal(pipe(p), 0);
+  CX_ASSERT_OK(cx_op_create(&w.op, NULL));
+  w.fd = p[0];
+  assert_int_equal(pthread_create(&th, NULL, wait_on_pipe, &w), 0);
+  while (!atomic_load(&w.waiting)) cx_test_sleep(0.001);
+  cx_test_sleep(0.1); /* inside poll() */
+  CX_ASSERT_OK(cx_token_fd_release(cx_op_token(w.op)));
+  cx_op_cancel(w.op, CX_REASON_MANUAL, NULL);
+  assert_true(cx_test_join_within(th, 10.0, NULL));
+  assert_int_equal(atomic_load(&w.rc), -ECANCELED);
+  cx_op_unref(w.op);
+  close(p[0]);
+  close(p[1]);
+}
+
 /* ---- Stress: threads cancel; the main thread watches, drains, stops. */
 enum { STRESS_TOKENS = 2000, STRESS_THREADS = 4 };
 
@@ -329,6 +366,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/notifier/bad-input", test_bad_input),
     CX_TEST("/notifier/ten-thousand-one-fd", test_ten_thousand_one_fd),
     CX_TEST("/notifier/fd-release", test_fd_release),
+    CX_TEST("/notifier/fd-release-while-polled", test_fd_release_while_polled),
     CX_TEST("/notifier/stress-cancel-drain", test_stress_cancel_drain),
     CX_TEST("/notifier/stop-races-cancel", test_stop_races_cancel),
 };

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,6 +15,9 @@
 
 static int pipe_fds[2] = {-1, -1};
 static sigset_t ignored_at_start; /* signals the tool inherited as SIG_IGN */
+/* TTIN and TTOU: ignored by the tool for itself, default in the command
+ * (as GNU timeout does). */
+static sigset_t default_in_child;
 static sigset_t mask_at_start;
 
 void sigfwd_write_byte(int fd, unsigned char byte) {
@@ -29,6 +33,9 @@ static void on_signal(int signo) {
 int sigfwd_init(void) {
   struct sigaction sa;
   sigemptyset(&ignored_at_start);
+  sigemptyset(&default_in_child);
+  sigaddset(&default_in_child, SIGTTIN);
+  sigaddset(&default_in_child, SIGTTOU);
   for (int sig = 1; sig < NSIG; sig++) {
     struct sigaction old;
     if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
@@ -79,8 +86,19 @@ void sigfwd_reset_in_child(void) {
   memset(&sa, 0, sizeof sa);
   sigemptyset(&sa.sa_mask);
   for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction now;
+    bool caught;
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sa.sa_handler = sigismember(&ignored_at_start, sig) ? SIG_IGN : SIG_DFL;
+    /* A signal the tool (or the library's signal dispatcher) catches gets
+     * the default action, as exec gives any caught signal: so GNU
+     * timeout's command gets INT even in a background job of a script,
+     * where the shell ignored it for the tool. */
+    caught = sigaction(sig, NULL, &now) == 0 && now.sa_handler != SIG_IGN &&
+             now.sa_handler != SIG_DFL;
+    sa.sa_handler = sigismember(&ignored_at_start, sig) && !caught &&
+                            !sigismember(&default_in_child, sig)
+                        ? SIG_IGN
+                        : SIG_DFL;
     sigaction(sig, &sa, NULL);
   }
   sigprocmask(SIG_SETMASK, &mask_at_start, NULL);

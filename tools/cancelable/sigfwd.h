@@ -29,8 +29,11 @@ int sigfwd_fd(void);
 int sigfwd_next(void);
 
 /* In a forked child before exec (async-signal-safe): restore the start-up
- * dispositions (ignored stays ignored, everything else default) and the
- * start-up signal mask. */
+ * dispositions (ignored stays ignored, everything else default), except
+ * that the signals the tool catches, and TTIN and TTOU, get the default
+ * action as GNU timeout's command does (a caught signal is reset by exec):
+ * an INT the shell ignored in a background job still reaches the command.
+ * Restores the start-up signal mask. */
 void sigfwd_reset_in_child(void);
 
 /* From a signal handler: writes @byte to @fd (non-blocking) as a raw
