@@ -93,8 +93,8 @@ if(TARGET cancelable-nats)
   find_program(CX_NATS_BASH bash)
   if(TARGET cancelable_tool AND CX_NATS_BASH)
     set(script ${PROJECT_SOURCE_DIR}/tests/tool/nats_tool_test.sh)
-    foreach(case cancel-by-name ps-json parent-cascade deadline-inherited
-                 no-server)
+    foreach(case cancel-by-name cancel-by-status ps-json parent-cascade
+                 deadline-inherited no-server)
       add_test(NAME tool/nats/${case}
         COMMAND ${CX_NATS_BASH} ${script} ${case})
       set_tests_properties(tool/nats/${case} PROPERTIES
