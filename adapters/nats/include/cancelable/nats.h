@@ -45,6 +45,11 @@
  *                 bucket's TTL when its node dies;
  *   P_cancels     the key-value bucket of live cancel requests (its TTL is
  *                 set by the first node that creates it).
+ * One dashboard for every node: the HTTP adapter's aggregate mode
+ * (cx_http_options.source in cancelable/http.h) takes a list and a cancel
+ * callback; fed with cx_nats_list() and cx_nats_cancel() it shows and
+ * cancels the ops of every node (`cancelable ps --nats=URL --serve` does
+ * it; neither library links the other).
  * The network is all libnats's: connection, reconnection, buffering while
  * disconnected, JetStream.  Nothing local waits for the server: the
  * library's threads (libnats's and one of the adapter's) do the network;
