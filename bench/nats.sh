@@ -76,8 +76,9 @@ for n in $WORKERS; do
     function rate(c, a, b) { return b > a ? c / (b - a) : 0 }
     $1 == "entered" { e = $2; ea = $3; eb = $4 }
     $1 == "after" { c = $2; cb = $4 }
+    $1 == "lost" { lost = $2 }
     END {
-      printf "workers %d events: entered %d at %.0f/s; cancelled+exited %d at %.0f/s (from the cancel call)\n", n, e, rate(e, ea, eb), c, rate(c, t0, cb)
+      printf "workers %d events: entered %d at %.0f/s; cancelled+exited %d at %.0f/s (from the cancel call); lost (gap) %d\n", n, e, rate(e, ea, eb), c, rate(c, t0, cb), lost
     }' "$TMP/events.out"
   kill "$SPID"; wait "$SPID" 2>/dev/null
 done

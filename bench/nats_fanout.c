@@ -14,7 +14,8 @@
  *       (or 5 s without any) and prints "entered N FIRST LAST" and
  *       "after N FIRST LAST": the count of entered events and of cancelled
  *       and exited ones, with the wall-clock times of the first and last
- *       received (the publishing rate the nodes sustained).
+ *       received (the publishing rate the nodes sustained), and "lost N":
+ *       the events the nodes' gap events say they dropped.
  *
  * The processes share one machine, so their wall clocks are one clock. */
 #include <stdio.h>
@@ -105,6 +106,7 @@ static int events(const char *url, long k) {
   natsConnection *nc = NULL;
   natsSubscription *sub = NULL;
   tally entered = {0, 0, 0}, after = {0, 0, 0};
+  long lost = 0; /* the sum of the gap events' "lost" */
   if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
       natsConnection_SubscribeSync(&sub, nc, "cancelable.evt.>") != NATS_OK ||
       natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK ||
@@ -124,10 +126,14 @@ static int events(const char *url, long k) {
     else if (d != NULL && (strncmp(d, "kind=cancelled\n", 15) == 0 ||
                            strncmp(d, "kind=exited\n", 12) == 0))
       count(&after, now);
+    else if (d != NULL && strncmp(d, "kind=gap\n", 9) == 0 &&
+             strstr(d, "\nlost=") != NULL)
+      lost += atol(strstr(d, "\nlost=") + 6);
     natsMsg_Destroy(m);
   }
-  printf("entered %ld %.6f %.6f\nafter %ld %.6f %.6f\n", entered.n,
-         entered.first, entered.last, after.n, after.first, after.last);
+  printf("entered %ld %.6f %.6f\nafter %ld %.6f %.6f\nlost %ld\n",
+         entered.n, entered.first, entered.last, after.n, after.first,
+         after.last, lost);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(nc);
   return 0;

@@ -37,7 +37,9 @@
  *                 lines KEY=VALUE (%-escaped values) kind, seq, time, id,
  *                 name, parent, status, reason, error, message, progress
  *                 (the report's metadata as JSON); NODE is the node name
- *                 with '.', '*' and '>' made '_';
+ *                 with '.', '*' and '>' made '_'; a burst of more
+ *                 than 65536 events waiting to be published loses the
+ *                 newest, and a "gap" event says how many (lost=N);
  *   P_ops         the key-value bucket of the latest snapshot of each
  *                 live registered op, key NODE.ID (bytes outside
  *                 A-Z a-z 0-9 - _ / as =XX), value as a P.ps answer's
