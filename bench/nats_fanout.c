@@ -131,9 +131,8 @@ static int events(const char *url, long k) {
       lost += atol(strstr(d, "\nlost=") + 6);
     natsMsg_Destroy(m);
   }
-  printf("entered %ld %.6f %.6f\nafter %ld %.6f %.6f\nlost %ld\n",
-         entered.n, entered.first, entered.last, after.n, after.first,
-         after.last, lost);
+  printf("entered %ld %.6f %.6f\nafter %ld %.6f %.6f\nlost %ld\n", entered.n,
+         entered.first, entered.last, after.n, after.first, after.last, lost);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(nc);
   return 0;
