@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -733,11 +734,17 @@ static int listen_on(const char *address, unsigned port, bool *v6,
   return fd;
 }
 
+/* Whether @o has a source (a size from before the field: none). */
+static bool has_source(const cx_http_options *o) {
+  return o->size >= offsetof(cx_http_options, source) + sizeof o->source &&
+         o->source != NULL;
+}
+
 /* Checks the options; 0 or -EINVAL. */
 static int check_options(const cx_http_options *o) {
-  if (o->size < sizeof(cx_http_options) || o->port > 65535) return -EINVAL;
-  if (o->source != NULL &&
-      (o->source->list == NULL || o->source->cancel == NULL))
+  if (o->size < offsetof(cx_http_options, source) || o->port > 65535)
+    return -EINVAL;
+  if (has_source(o) && (o->source->list == NULL || o->source->cancel == NULL))
     return -EINVAL;
   if (o->token != NULL) {
     size_t n = strlen(o->token);
@@ -782,7 +789,7 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   snprintf(s->address, sizeof s->address, "%s",
            opts->address != NULL ? opts->address : "127.0.0.1");
   s->allow_cancel = opts->allow_cancel;
-  s->aggregate = opts->source != NULL;
+  s->aggregate = has_source(opts);
   if (s->aggregate) s->source = *opts->source;
   s->max_clients = opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS;
   atomic_init(&s->clients, 0);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1137,6 +1138,14 @@ static void test_aggregate(void **state) {
   CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
   assert_null(s);
   o.source = &src;
+  /* A caller built before the field: its size ends before it, no source. */
+  o.size = offsetof(cx_http_options, source);
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 200);
+  assert_null(json_object_get(j, "aggregate"));
+  json_decref(j);
+  cx_http_stop(s);
+  o.size = sizeof o;
   o.allow_cancel = true;
   CX_ASSERT_OK(cx_http_start(&o, &s));
   cx_op *local = registered_op("local-op", NULL);

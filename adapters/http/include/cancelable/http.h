@@ -139,7 +139,8 @@ typedef struct cx_http_options {
                            closes any beyond those unanswered */
   const cx_http_source *source; /* (nullable) aggregate mode (copied; both
                                    callbacks required); NULL: this
-                                   process's registry */
+                                   process's registry.  Since 0.1; a size
+                                   that ends before it means NULL */
 } cx_http_options;
 
 #define CX_HTTP_OPTIONS_INIT \
@@ -151,8 +152,9 @@ typedef struct cx_http_server cx_http_server;
  * @opts: (nullable) NULL for the defaults.
  * @out: (not nullable) receives the server (transfer full: cx_http_stop()).
  * Returns: 0.  Errors: -EINVAL bad options (size, address, port above
- *   65535, token, a source without both callbacks); -EADDRINUSE or another
- * errno when the socket cannot be bound; -ENOMEM.  On error *@out is NULL.
+ *   65535, token, a source without both callbacks); -EADDRINUSE or
+ *   another errno when the socket cannot be bound; -ENOMEM.  On error
+ *   *@out is NULL.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_HTTP_EXPORT int cx_http_start(const cx_http_options *opts,
                                  cx_http_server **out);
