@@ -3,7 +3,11 @@
 # (127.0.0.1, a free port, JetStream in a temporary folder) and N worker
 # processes of bench/nats_fanout.c holding OPS live ops in all; one cancel
 # by pattern reaches them all.  Prints, per N, the latency from the cancel
-# call to each op's cancel (p50, p99, max: the fan-out), and the count.
+# call to each op's cancel (p50, p99, max: the fan-out), and the count;
+# then the events per second that one subscriber of every node's events
+# (cancelable.evt.>) received: the entered events while the workers start
+# their ops, and the cancelled and exited ones after the cancel (counted
+# from the cancel call to the last one received).
 # Builds bench/nats_fanout.c against build-bench/ (CMake Release, as
 # bench/run.sh does; configured here when missing).  Not part of the test
 # suite.  Needs nats-server and libnats-dev.
@@ -31,10 +35,10 @@ cmake --build "$BUILD" -j2 --target cancelable cancelable-nats >/dev/null ||
   exit 1
 BIN=$BUILD/bench/nats_fanout
 mkdir -p "$BUILD/bench"
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/include" \
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/include" $(pkg-config --cflags libnats) \
   -I"$ROOT/adapters/nats/include" "$ROOT/bench/nats_fanout.c" -o "$BIN" \
   -L"$BUILD" -L"$BUILD/adapters/nats" -Wl,-rpath,"$BUILD:$BUILD/adapters/nats" \
-  -lcancelable-nats -lcancelable || exit 1
+  -lcancelable-nats -lcancelable $(pkg-config --libs libnats) || exit 1
 
 TMP=$(mktemp -d)
 trap 'kill $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -46,6 +50,9 @@ for n in $WORKERS; do
   url="nats://127.0.0.1:$port"
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.05; done
   per=$((OPS / n))
+  "$BIN" events "$url" $((2 * per * n)) >"$TMP/events.out" &
+  epid=$!
+  until grep -q ready "$TMP/events.out" 2>/dev/null; do sleep 0.05; done
   pids=()
   for i in $(seq "$n"); do
     "$BIN" worker "$url" "w$i" "$per" >"$TMP/w$i.out" &
@@ -64,5 +71,14 @@ for n in $WORKERS; do
         p50 = v[int(NR * 0.50 + 0.5)]; p99 = v[int(NR * 0.99 + 0.5)]
         printf "workers %d ops %d: op cancel latency p50 %.1f ms p99 %.1f ms max %.1f ms (%s)\n", n, NR, p50, p99, v[NR], answers
       }'
+  wait "$epid"
+  awk -v t0="$t0" -v n="$n" '
+    function rate(c, a, b) { return b > a ? c / (b - a) : 0 }
+    $1 == "entered" { e = $2; ea = $3; eb = $4 }
+    $1 == "after" { c = $2; cb = $4 }
+    $1 == "lost" { lost = $2 }
+    END {
+      printf "workers %d events: entered %d at %.0f/s; cancelled+exited %d at %.0f/s (from the cancel call); lost (gap) %d\n", n, e, rate(e, ea, eb), c, rate(c, t0, cb), lost
+    }' "$TMP/events.out"
   kill "$SPID"; wait "$SPID" 2>/dev/null
 done

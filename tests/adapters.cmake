@@ -76,12 +76,25 @@ if(TARGET cancelable-nats)
   target_compile_definitions(test_nats PRIVATE
     CX_NATS_PEER="$<TARGET_FILE:nats_peer>")
   add_dependencies(test_nats nats_peer)
+  # The HTTP dashboard's aggregate mode fed by NATS (`cancelable ps --nats
+  # --serve-cancel`), read with libcurl: needs both adapters and the tool.
+  if(TARGET cancelable-http AND TARGET cancelable_tool AND CX_CURL_FOUND)
+    cx_add_test_executable(test_nats_aggregate
+      SOURCES ${PROJECT_SOURCE_DIR}/adapters/nats/tests/test_aggregate.c
+        ${PROJECT_SOURCE_DIR}/adapters/nats/tests/nats_testlib.c
+      LABELS unit nats http adapter TIMEOUT 120)
+    target_link_libraries(test_nats_aggregate PRIVATE PkgConfig::CX_CURL)
+    target_compile_definitions(test_nats_aggregate PRIVATE
+      CX_NATS_PEER="$<TARGET_FILE:nats_peer>"
+      CX_TOOL="$<TARGET_FILE:cancelable_tool>")
+    add_dependencies(test_nats_aggregate nats_peer cancelable_tool)
+  endif()
   # The tool on NATS (tools/cancelable/bus.c), one CTest entry per case.
   find_program(CX_NATS_BASH bash)
   if(TARGET cancelable_tool AND CX_NATS_BASH)
     set(script ${PROJECT_SOURCE_DIR}/tests/tool/nats_tool_test.sh)
-    foreach(case cancel-by-name ps-json parent-cascade deadline-inherited
-                 no-server)
+    foreach(case cancel-by-name cancel-by-status ps-json parent-cascade
+                 deadline-inherited no-server)
       add_test(NAME tool/nats/${case}
         COMMAND ${CX_NATS_BASH} ${script} ${case})
       set_tests_properties(tool/nats/${case} PROPERTIES

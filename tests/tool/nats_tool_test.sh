@@ -71,6 +71,29 @@ t_cancel_by_name() {
   [ "$rc" = 1 ] || fail "a cancel of nothing exited $rc, not 1"
 }
 
+# cancel --status=running reaches the running op (this test's server has
+# no other); a status no live op has, or two selectors, is bad usage.
+t_cancel_by_status() {
+  local rc
+  "$CANCELABLE" cancel --nats="$URL" --status=completed x >/dev/null 2>&1
+  rc=$?
+  [ "$rc" = 125 ] || fail "--status=completed exited $rc, not 125"
+  "$CANCELABLE" cancel --nats="$URL" --status=running --name=x \
+    >/dev/null 2>&1
+  rc=$?
+  [ "$rc" = 125 ] || fail "--status with --name exited $rc, not 125"
+  "$CANCELABLE" run --nats="$URL" --name="st-$MARK" -- sleep "$MARK" &
+  local pid=$!
+  wait_listed "st-$MARK"
+  "$CANCELABLE" cancel --nats="$URL" --status=running >"$TMP/out"
+  rc=$?
+  [ "$rc" = 0 ] || fail "cancel exited $rc"
+  grep -qx "total	1" "$TMP/out" || fail "no total 1: $(cat "$TMP/out")"
+  wait "$pid"
+  rc=$?
+  [ "$rc" = 120 ] || fail "run exited $rc, not 120"
+}
+
 # ps --json lists the op with its node and the remote parent of a child.
 t_ps_json() {
   "$CANCELABLE" run --nats="$URL" --name="outer-$MARK" -- \

@@ -319,8 +319,8 @@ static int run(run_state *s) {
     return EXIT_TOOL_ERROR;
   if (create_op(s) != 0 || add_sources(s) != 0 || catch_forwarded(s) != 0)
     return EXIT_TOOL_ERROR;
-  if (s->o->serve &&
-      serve_start(&s->o->serve_addr, s->o->serve_cancel, &s->server) != 0)
+  if (s->o->serve && serve_start(&s->o->serve_addr, s->o->serve_cancel, NULL,
+                                 stderr, &s->server) != 0)
     return EXIT_TOOL_ERROR;
   progress_state_init(&s->progress, s->sources);
   if (progress_attach(s->op, &s->progress) != 0 || cx_op_enter(s->op) != 0) {

@@ -92,31 +92,36 @@ static int start_blocked(const cx_http_options *o, cx_http_server **http) {
 }
 
 int serve_start(const serve_address *addr, bool allow_cancel,
+                const struct cx_http_source *source, FILE *say,
                 serve_server **out) {
   cx_http_options o = CX_HTTP_OPTIONS_INIT;
   serve_server *s = calloc(1, sizeof *s);
   bool v6 = strchr(addr->host, ':') != NULL;
+  const char *prog = source != NULL ? "cancelable ps" : PROG;
   int rc;
   *out = NULL;
   if (s == NULL) return -ENOMEM;
   o.address = addr->host;
   o.port = addr->port;
   o.allow_cancel = allow_cancel;
+  o.source = source;
   rc = start_blocked(&o, &s->http);
   if (rc != 0) {
     if (addr->port != 0)
-      fprintf(stderr, PROG ": cannot serve on %s%s%s:%u: %s\n", v6 ? "[" : "",
-              addr->host, v6 ? "]" : "", addr->port, strerror(-rc));
+      fprintf(stderr, "%s: cannot serve on %s%s%s:%u: %s\n", prog,
+              v6 ? "[" : "", addr->host, v6 ? "]" : "", addr->port,
+              strerror(-rc));
     else
-      fprintf(stderr, PROG ": cannot serve on %s: %s\n", addr->host,
+      fprintf(stderr, "%s: cannot serve on %s: %s\n", prog, addr->host,
               strerror(-rc));
     free(s);
     return rc;
   }
-  fprintf(stderr, PROG ": dashboard at http://%s%s%s:%u/%s%s\n", v6 ? "[" : "",
+  fprintf(say, "%s: dashboard at http://%s%s%s:%u/%s%s\n", prog, v6 ? "[" : "",
           addr->host, v6 ? "]" : "", cx_http_port(s->http),
           allow_cancel ? "#token=" : "",
           allow_cancel ? cx_http_token(s->http) : "");
+  fflush(say);
   *out = s;
   return 0;
 }
@@ -130,8 +135,9 @@ void serve_stop(serve_server *server) {
 #else /* !CX_TOOL_HAVE_HTTP */
 
 int serve_start(const serve_address *addr, bool allow_cancel,
+                const struct cx_http_source *source, FILE *say,
                 serve_server **out) {
-  (void)addr, (void)allow_cancel;
+  (void)addr, (void)allow_cancel, (void)source, (void)say;
   *out = NULL;
   fprintf(stderr, PROG
           ": --serve needs libcancelable-http, which this build lacks "

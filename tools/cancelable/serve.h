@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Where to listen, parsed from --serve's argument. */
 typedef struct serve_address {
@@ -21,12 +22,15 @@ typedef struct serve_address {
 int serve_parse_address(const char *spec, serve_address *out);
 
 typedef struct serve_server serve_server;
+struct cx_http_source; /* cancelable/http.h, when the tool has it */
 
-/* serve_start: serve the registry on @addr and print the dashboard's URL
- * on stderr (with "#token=..." when @allow_cancel).
+/* serve_start: serve the registry (or, with @source, aggregate mode: the
+ * ops @source gives, `cancelable ps --serve`) on @addr and print the
+ * dashboard's URL on @say (with "#token=..." when @allow_cancel).
  * Returns: 0, -ENOTSUP when the tool was built without the HTTP adapter
  *   (said on stderr), or the error of cx_http_start() (said on stderr). */
 int serve_start(const serve_address *addr, bool allow_cancel,
+                const struct cx_http_source *source, FILE *say,
                 serve_server **out);
 
 /* serve_stop: stop serving (NULL: nothing). */

@@ -5,6 +5,10 @@
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const progress = new Map(); /* op id -> last progress event */
 let ops = [], history = [], refreshing = false, again = false;
+/* Aggregate mode (/api/ops says "aggregate": true): the ops of many
+ * processes, each with its "node"; ids are unique only within a node. */
+let aggregate = false;
+function key(o, id) { return aggregate ? o.node + "\u0000" + id : id; }
 
 function text(v) { return v === null || v === undefined ? "" : String(v); }
 function secs(v) {
@@ -22,16 +26,18 @@ function cell(tr, value, cls) {
 
 /* Live ops as a tree: children under their parent, indented. */
 function ordered(list) {
-  const byParent = new Map(), ids = new Set(list.map(o => o.id)), out = [];
+  const byParent = new Map(), out = [];
+  const ids = new Set(list.map(o => key(o, o.id)));
   for (const o of list) {
-    const p = o.parent_id && ids.has(o.parent_id) ? o.parent_id : "";
+    const pk = o.parent_id ? key(o, o.parent_id) : "";
+    const p = pk && ids.has(pk) ? pk : "";
     if (!byParent.has(p)) byParent.set(p, []);
     byParent.get(p).push(o);
   }
   (function walk(parent, depth) {
     for (const o of byParent.get(parent) || []) {
       out.push([o, depth]);
-      walk(o.id, depth + 1);
+      walk(key(o, o.id), depth + 1);
     }
   })("", 0);
   return out;
@@ -40,16 +46,18 @@ function ordered(list) {
 function renderLive() {
   const body = document.querySelector("#live tbody");
   body.replaceChildren();
+  document.querySelector("#live th.node").hidden = !aggregate;
   if (ops.length === 0) {
     const tr = body.insertRow();
     const td = cell(tr, "no operation is running", "empty");
-    td.colSpan = 8;
+    td.colSpan = aggregate ? 9 : 8;
     return;
   }
   for (const [o, depth] of ordered(ops)) {
     const tr = body.insertRow();
-    tr.dataset.id = o.id;
-    const p = progress.get(o.id);
+    tr.dataset.id = key(o, o.id);
+    const p = progress.get(key(o, o.id));
+    if (aggregate) cell(tr, o.node, "node");
     tr.dataset.start = typeof o.start_time === "number" ? o.start_time : "";
     const name = cell(tr, o.name, "name");
     name.style.paddingLeft = (0.6 + 1.4 * depth) + "em";
@@ -174,17 +182,20 @@ async function refreshOnce() {
       again = false;
       const [all, st] = await Promise.all([getJSON("/api/history"),
                                            getJSON("/api/stats")]);
+      aggregate = all.aggregate === true;
       ops = all.live || [];
       history = all.history || [];
-      const live = new Set(ops.map(o => o.id));
+      const live = new Set(ops.map(o => key(o, o.id)));
       for (const id of progress.keys()) if (!live.has(id)) progress.delete(id);
       /* An op's last report as the API keeps it, until the stream brings
        * a newer one: a page opened mid-job shows where the job is. */
       for (const o of ops)
-        if (o.progress && !progress.has(o.id))
-          progress.set(o.id, { message: o.progress.message,
-                               metadata: o.progress.metadata });
-      document.getElementById("stats").textContent =
+        if (o.progress && (aggregate || !progress.has(o.id)))
+          progress.set(key(o, o.id), { message: o.progress.message,
+                                       metadata: o.progress.metadata });
+      document.getElementById("stats").textContent = aggregate ?
+        ops.length + " live on " + new Set(ops.map(o => o.node)).size +
+          " nodes (every node's ops, refreshed every 2 s)" :
         st.live + " running, " + st.completed + " completed, " +
         st.cancelled + " cancelled, " + st.failed + " failed";
       renderLive();
@@ -226,6 +237,7 @@ function connect() {
   for (const kind of ["reset", "gap"])
     es.addEventListener(kind, () => { progress.clear(); refresh(); });
   es.addEventListener("progress", e => {
+    if (aggregate) return; /* this process's events: not the ops shown */
     const ev = JSON.parse(e.data);
     progress.set(ev.op_id, ev);
     updateProgress(ev.op_id); /* in place: buttons stay where they are */
@@ -235,3 +247,5 @@ function connect() {
 refresh();
 connect();
 setInterval(updateElapsed, 1000);
+/* Aggregate mode: the event stream is this process's only; poll. */
+setInterval(() => { if (aggregate) refresh(); }, 2000);

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,10 @@ struct cx_http_server {
   char address[INET6_ADDRSTRLEN];
   bool allow_cancel;
   char token[MAX_TOKEN + 1];
-  unsigned max_clients; /* connections served */
-  atomic_uint clients;  /* connections admitted (at most max_clients) */
+  bool aggregate;        /* source is set: aggregate mode */
+  cx_http_source source; /* (aggregate mode) the ops of other processes */
+  unsigned max_clients;  /* connections served */
+  atomic_uint clients;   /* connections admitted (at most max_clients) */
 };
 
 /* The socket context of an admitted connection (NULL: one above
@@ -216,12 +219,41 @@ static bool read_filter(struct MHD_Connection *c, cx_op_filter *f, bool *any) {
   return false;
 }
 
-static enum MHD_Result get_list(struct MHD_Connection *c, bool history) {
+/* Aggregate mode: the source's list, with "aggregate":true put first. */
+static enum MHD_Result get_source_list(cx_http_server *s,
+                                       struct MHD_Connection *c,
+                                       const cx_op_filter *f) {
+  static const char mark[] = "{\"aggregate\":true,";
+  char *json = NULL, *out;
+  int rc = s->source.list(s->source.data, f, &json);
+  if (rc < 0) {
+    free(json);
+    return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, cx_strerror(rc));
+  }
+  const char *body = json != NULL ? json + strspn(json, " \t\r\n") : "";
+  if (body[0] != '{') {
+    free(json);
+    return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "bad JSON from the source");
+  }
+  body += 1 + strspn(body + 1, " \t\r\n");
+  out = malloc(sizeof mark + strlen(body));
+  if (out != NULL) {
+    memcpy(out, mark, sizeof mark - 1);
+    /* "{}" becomes {"aggregate":true} */
+    strcpy(out + sizeof mark - 1 - (body[0] == '}'), body);
+  }
+  free(json);
+  return reply(c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result get_list(cx_http_server *s, struct MHD_Connection *c,
+                                bool history) {
   cx_op_filter f = CX_OP_FILTER_INIT;
   char *json = NULL;
   bool any;
   if (!read_filter(c, &f, &any))
     return fail(c, 400, "bad filter (status, name, pattern, parent)");
+  if (s->aggregate) return get_source_list(s, c, &f);
   if (cx_registry_to_json(&f, history, &json) != 0) return reply(c, 503, NULL);
   return reply(c, MHD_HTTP_OK, json);
 }
@@ -409,22 +441,38 @@ static enum MHD_Result get_events(cx_http_server *s, struct MHD_Connection *c) {
   return send_response(c, MHD_HTTP_OK, r, "text/event-stream");
 }
 
-static enum MHD_Result post_cancel_one(struct MHD_Connection *c,
+/* Aggregate mode: the source's cancel of @id or (NULL @id) by @f. */
+static enum MHD_Result source_cancel(cx_http_server *s,
+                                     struct MHD_Connection *c, const char *id,
+                                     const cx_op_filter *f) {
+  long n = s->source.cancel(s->source.data, id, f);
+  if (n < 0) return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, cx_strerror((int)n));
+  if (n == 0 && id != NULL)
+    return fail(c, MHD_HTTP_NOT_FOUND, "no live op with this id");
+  return reply(c, MHD_HTTP_OK, json_object1("cancelled", NULL, n));
+}
+
+static enum MHD_Result post_cancel_one(cx_http_server *s,
+                                       struct MHD_Connection *c,
                                        const char *id) {
-  int rc = cx_registry_cancel(id, CX_REASON_MANUAL, CANCEL_MESSAGE);
+  int rc;
+  if (s->aggregate) return source_cancel(s, c, id, NULL);
+  rc = cx_registry_cancel(id, CX_REASON_MANUAL, CANCEL_MESSAGE);
   if (rc == -ENOENT)
     return fail(c, MHD_HTTP_NOT_FOUND, "no live op with this id");
   if (rc < 0) return fail(c, 400, cx_strerror(rc));
   return reply(c, MHD_HTTP_OK, json_object1("cancelled", NULL, rc));
 }
 
-static enum MHD_Result post_cancel_all(struct MHD_Connection *c) {
+static enum MHD_Result post_cancel_all(cx_http_server *s,
+                                       struct MHD_Connection *c) {
   cx_op_filter f = CX_OP_FILTER_INIT;
   bool any;
   long n;
   if (!read_filter(c, &f, &any))
     return fail(c, 400, "bad filter (status, name, pattern, parent)");
   if (!any) return fail(c, 400, "a filter is required");
+  if (s->aggregate) return source_cancel(s, c, NULL, &f);
   n = cx_registry_cancel_all(&f, CX_REASON_MANUAL, CANCEL_MESSAGE);
   if (n < 0)
     return n == -ENOMEM ? reply(c, 503, NULL) : fail(c, 400, "bad filter");
@@ -501,7 +549,8 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
       return fail(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
     if (cancel_one == BAD_OP_PATH)
       return fail(c, 400, "bad percent-encoding in the id");
-    return cancel_one == OP_PATH ? post_cancel_one(c, id) : post_cancel_all(c);
+    return cancel_one == OP_PATH ? post_cancel_one(s, c, id)
+                                 : post_cancel_all(s, c);
   }
   if (strcmp(url, "/metrics") == 0)
     return get ? get_metrics(s, c) : not_allowed(c, ALLOW_GET);
@@ -523,8 +572,8 @@ static enum MHD_Result route(cx_http_server *s, struct MHD_Connection *c,
   if (strcmp(url, "/api/ops") == 0 || strcmp(url, "/api/history") == 0 ||
       strcmp(url, "/api/stats") == 0 || get_one != NOT_OP_PATH) {
     if (!get) return not_allowed(c, ALLOW_GET);
-    if (strcmp(url, "/api/ops") == 0) return get_list(c, false);
-    if (strcmp(url, "/api/history") == 0) return get_list(c, true);
+    if (strcmp(url, "/api/ops") == 0) return get_list(s, c, false);
+    if (strcmp(url, "/api/history") == 0) return get_list(s, c, true);
     if (strcmp(url, "/api/stats") == 0) return get_stats(c);
     if (get_one == BAD_OP_PATH)
       return fail(c, 400, "bad percent-encoding in the id");
@@ -685,9 +734,18 @@ static int listen_on(const char *address, unsigned port, bool *v6,
   return fd;
 }
 
+/* Whether @o has a source (a size from before the field: none). */
+static bool has_source(const cx_http_options *o) {
+  return o->size >= offsetof(cx_http_options, source) + sizeof o->source &&
+         o->source != NULL;
+}
+
 /* Checks the options; 0 or -EINVAL. */
 static int check_options(const cx_http_options *o) {
-  if (o->size < sizeof(cx_http_options) || o->port > 65535) return -EINVAL;
+  if (o->size < offsetof(cx_http_options, source) || o->port > 65535)
+    return -EINVAL;
+  if (has_source(o) && (o->source->list == NULL || o->source->cancel == NULL))
+    return -EINVAL;
   if (o->token != NULL) {
     size_t n = strlen(o->token);
     if (n == 0 || n > MAX_TOKEN) return -EINVAL;
@@ -731,6 +789,8 @@ int cx_http_start(const cx_http_options *opts, cx_http_server **out) {
   snprintf(s->address, sizeof s->address, "%s",
            opts->address != NULL ? opts->address : "127.0.0.1");
   s->allow_cancel = opts->allow_cancel;
+  s->aggregate = has_source(opts);
+  if (s->aggregate) s->source = *opts->source;
   s->max_clients = opts->max_clients != 0 ? opts->max_clients : DEFAULT_CLIENTS;
   atomic_init(&s->clients, 0);
   if (opts->token != NULL)

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1098,6 +1099,95 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* A fake source of other processes' ops, for aggregate mode. */
+typedef struct fake_source {
+  int list_error;       /* what list returns */
+  char last_cancel[64]; /* "id ID" or "pattern P" */
+  long cancelled;       /* what cancel returns */
+} fake_source;
+
+static int fake_list(void *data, const cx_op_filter *f, char **json) {
+  fake_source *fs = data;
+  if (fs->list_error != 0) return fs->list_error;
+  *json = strdup(f->name_pattern != NULL
+                     ? "{\"live\":[]}"
+                     : " {\"live\":[{\"id\":\"a\",\"name\":\"x\","
+                       "\"status\":\"running\",\"node\":\"n1\"}],"
+                       "\"history\":[]}");
+  return *json != NULL ? 0 : -ENOMEM;
+}
+
+static long fake_cancel(void *data, const char *id, const cx_op_filter *f) {
+  fake_source *fs = data;
+  snprintf(fs->last_cancel, sizeof fs->last_cancel, "%s %s",
+           id != NULL ? "id" : "pattern", id != NULL ? id : f->name_pattern);
+  return fs->cancelled;
+}
+
+/* Aggregate mode: the list and the cancels are the source's; the
+ * registry of this process is not shown nor touched. */
+static void test_aggregate(void **state) {
+  (void)state;
+  fake_source fs = {0, "", 2};
+  cx_http_source src = {fake_list, fake_cancel, &fs};
+  cx_http_source half = {fake_list, NULL, &fs};
+  cx_http_options o = CX_HTTP_OPTIONS_INIT;
+  cx_http_server *s = NULL;
+  json_t *j = NULL;
+  o.source = &half;
+  CX_ASSERT_ERR(-EINVAL, cx_http_start(&o, &s));
+  assert_null(s);
+  o.source = &src;
+  /* A caller built before the field: its size ends before it, no source. */
+  o.size = offsetof(cx_http_options, source);
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 200);
+  assert_null(json_object_get(j, "aggregate"));
+  json_decref(j);
+  cx_http_stop(s);
+  o.size = sizeof o;
+  o.allow_cancel = true;
+  CX_ASSERT_OK(cx_http_start(&o, &s));
+  cx_op *local = registered_op("local-op", NULL);
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 200);
+  assert_true(json_is_true(json_object_get(j, "aggregate")));
+  json_t *op = json_array_get(json_object_get(j, "live"), 0);
+  assert_string_equal(json_string_value(json_object_get(op, "node")), "n1");
+  assert_int_equal(json_array_size(json_object_get(j, "live")), 1);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/history?pattern=z*", NULL, NULL, &j),
+                   200);
+  assert_int_equal(json_array_size(json_object_get(j, "live")), 0);
+  json_decref(j);
+  assert_int_equal(
+      request(s, "POST", "/api/ops/a%2Fb/cancel", cx_http_token(s), NULL, &j),
+      200);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 2);
+  assert_string_equal(fs.last_cancel, "id a/b");
+  json_decref(j);
+  assert_int_equal(request(s, "POST", "/api/cancel?pattern=job-*",
+                           cx_http_token(s), NULL, &j),
+                   200);
+  assert_string_equal(fs.last_cancel, "pattern job-*");
+  json_decref(j);
+  fs.cancelled = 0;
+  assert_int_equal(
+      request(s, "POST", "/api/ops/gone/cancel", cx_http_token(s), NULL, &j),
+      404);
+  json_decref(j);
+  fs.cancelled = -ENOTCONN;
+  assert_int_equal(
+      request(s, "POST", "/api/ops/a/cancel", cx_http_token(s), NULL, &j), 503);
+  json_decref(j);
+  fs.list_error = -ENOTCONN;
+  assert_int_equal(request(s, "GET", "/api/ops", NULL, NULL, &j), 503);
+  json_decref(j);
+  assert_false(cx_op_is_cancelled(local));
+  cx_http_stop(s);
+  cx_op_exit(local, 0);
+  cx_op_unref(local);
+}
+
 static const struct CMUnitTest tests[] = {
     {"/http/read-endpoints", test_read_endpoints, setup, teardown, NULL},
     {"/http/errors", test_errors, setup, teardown, NULL},
@@ -1114,6 +1204,7 @@ static const struct CMUnitTest tests[] = {
     {"/http/events/stop", test_events_stop, setup, teardown, NULL},
     {"/http/max-clients", test_max_clients, setup, teardown, NULL},
     {"/http/events/crowd", test_events_crowd, setup, teardown, NULL},
+    {"/http/aggregate", test_aggregate, setup, teardown, NULL},
 };
 
 CX_TEST_MAIN("http", tests)

@@ -70,12 +70,25 @@
  * while writing to a socket; each connection has its own thread, so a
  * slow client delays nobody else, and max_clients bounds them.
  *
+ * Aggregate mode: with cx_http_options.source the list and the cancels
+ * come from the program instead of this process's registry, so that one
+ * dashboard shows and cancels the ops of many processes (`cancelable ps
+ * --nats=URL --serve` feeds it from libcancelable-nats: cx_nats_list() and
+ * cx_nats_cancel()).  GET /api/ops and /api/history then answer the
+ * source's list, each op with a "node" (the page shows a node column, and
+ * polls every 2 s, the event stream being this process's), and "aggregate":
+ * true; the POSTs call the source's cancel; /api/ops/{id}, /api/stats,
+ * /api/events and /metrics still describe this process alone.  This
+ * library does not link any transport: the source is two callbacks.
+ *
  * Every function may be called from any thread. */
 #ifndef CANCELABLE_HTTP_H
 #define CANCELABLE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <cancelable/registry.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +99,28 @@ extern "C" {
 #else
 #define CX_HTTP_EXPORT
 #endif
+
+/* Where aggregate mode (above) takes its ops from.  Both callbacks run on
+ * the request's thread, possibly on several at once, and may block (a
+ * slow one delays only its client). */
+typedef struct cx_http_source {
+  /* list: the live ops matching @filter (never NULL; its status is -1 for
+   * any), as JSON in /api/ops's shape: {"live":[OP...]}, each OP as
+   * cx_registry_to_json() writes it (the page needs "id", "name",
+   * "status") plus "node", the process it runs in; the server adds
+   * "aggregate":true (the page then shows the node column).
+   * @json: receives a NUL-terminated string (transfer full: free()).
+   * Returns 0, or a negative errno (then the request gets 503 with
+   * cx_strerror() as its error). */
+  int (*list)(void *data, const cx_op_filter *filter, char **json);
+  /* cancel: cancel the op with @id on every node, or (@id NULL) every op
+   * matching @filter (never NULL, and it names something).  Returns how
+   * many were cancelled (0 for an id: the request gets 404), or a
+   * negative errno (503 with cx_strerror()). */
+  long (*cancel)(void *data, const char *id, const cx_op_filter *filter);
+  void *data; /* (nullable) passed to both, owned by the program; it must
+                 outlive the server */
+} cx_http_source;
 
 /* Options for cx_http_start().  Initialise with CX_HTTP_OPTIONS_INIT. */
 typedef struct cx_http_options {
@@ -102,10 +137,14 @@ typedef struct cx_http_options {
                            {"error": "too many clients"} (with
                            Retry-After: 1) and closed, and libmicrohttpd
                            closes any beyond those unanswered */
+  const cx_http_source *source; /* (nullable) aggregate mode (copied; both
+                                   callbacks required); NULL: this
+                                   process's registry.  Since 0.1; a size
+                                   that ends before it means NULL */
 } cx_http_options;
 
 #define CX_HTTP_OPTIONS_INIT \
-  { sizeof(cx_http_options), NULL, 0, false, NULL, 0 }
+  { sizeof(cx_http_options), NULL, 0, false, NULL, 0, NULL }
 
 typedef struct cx_http_server cx_http_server;
 
@@ -113,8 +152,9 @@ typedef struct cx_http_server cx_http_server;
  * @opts: (nullable) NULL for the defaults.
  * @out: (not nullable) receives the server (transfer full: cx_http_stop()).
  * Returns: 0.  Errors: -EINVAL bad options (size, address, port above
- *   65535, token); -EADDRINUSE or another errno when the socket cannot be
- *   bound; -ENOMEM.  On error *@out is NULL.
+ *   65535, token, a source without both callbacks); -EADDRINUSE or
+ *   another errno when the socket cannot be bound; -ENOMEM.  On error
+ *   *@out is NULL.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_HTTP_EXPORT int cx_http_start(const cx_http_options *opts,
                                  cx_http_server **out);

@@ -37,7 +37,9 @@
  *                 lines KEY=VALUE (%-escaped values) kind, seq, time, id,
  *                 name, parent, status, reason, error, message, progress
  *                 (the report's metadata as JSON); NODE is the node name
- *                 with '.', '*' and '>' made '_';
+ *                 with '.', '*' and '>' made '_'; a burst of more
+ *                 than 65536 events waiting to be published loses the
+ *                 newest, and a "gap" event says how many (lost=N);
  *   P_ops         the key-value bucket of the latest snapshot of each
  *                 live registered op, key NODE.ID (bytes outside
  *                 A-Z a-z 0-9 - _ / as =XX), value as a P.ps answer's
@@ -45,6 +47,11 @@
  *                 bucket's TTL when its node dies;
  *   P_cancels     the key-value bucket of live cancel requests (its TTL is
  *                 set by the first node that creates it).
+ * One dashboard for every node: the HTTP adapter's aggregate mode
+ * (cx_http_options.source in cancelable/http.h) takes a list and a cancel
+ * callback; fed with cx_nats_list() and cx_nats_cancel() it shows and
+ * cancels the ops of every node (`cancelable ps --nats=URL --serve` does
+ * it; neither library links the other).
  * The network is all libnats's: connection, reconnection, buffering while
  * disconnected, JetStream.  Nothing local waits for the server: the
  * library's threads (libnats's and one of the adapter's) do the network;
