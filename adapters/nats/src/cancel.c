@@ -1,6 +1,7 @@
 /* adapters/nats/src/cancel.c - remote cancel: the request sent to every
  * node (stored in the bucket first), each node's answer with its count,
  * and the subscriber that applies requests and answers. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,8 @@ static int add_answer(cx_nats_answer *a, natsMsg *m, long *total) {
   char *end;
   long c = strtol(count, &end, 10);
   if (*end != '\0' || c < 0) return 0;
-  *total += c;
+  /* Any node may answer anything: the sum saturates. */
+  *total = c > LONG_MAX - *total ? LONG_MAX : *total + c;
   if (a == NULL) return 0;
   cx_nats_count *grown = realloc(a->nodes, (a->count + 1) * sizeof(*grown));
   if (grown == NULL) return -ENOMEM;

@@ -5,6 +5,7 @@
  * (re)connection and stores and publishes what the event thread queues. */
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,11 +331,19 @@ int cx_nats_attach(const cx_nats_options *opts, cx_nats **out) {
   /* The callbacks only set flags: the worker, started once the handle is
    * whole, does the rest.  The event subscriber publishes on the
    * connection: it comes after it. */
+  /* The client's threads and the worker block every signal, as the
+   * library's own threads do: a signal sent to the process is the
+   * application's to handle (a tool that blocks one on its thread to take
+   * it back must not see it land on ours). */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   err = start_connection(n);
   if (err == 0)
     err = cx_events_subscribe(on_event, n, NULL, EVENT_QUEUE, &n->events);
   if (err == 0 && pthread_create(&n->worker, NULL, nats_worker, n) != 0)
     err = -EAGAIN;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   n->worker_started = err == 0;
   if (err != 0) {
     cx_nats_detach(n);

@@ -113,10 +113,16 @@ static int set_number(nreq *r, const char *key, size_t klen, const char *v,
   return 0;
 }
 
+/* The longest field a request may carry (escaped): ids, names, patterns
+ * and messages come from any process on the bus, and a pattern is matched
+ * against every live op (fnmatch backtracks). */
+#define NREQ_FIELD_MAX 1024
+
 static int decode_line(nreq *r, const char *line, size_t n) {
   const char *eq = memchr(line, '=', n);
   if (eq == NULL) return -EPROTO;
   size_t klen = (size_t)(eq - line), vlen = n - klen - 1;
+  if (vlen > NREQ_FIELD_MAX) return -EPROTO;
   char **dst = slot(r, line, klen);
   if (dst == NULL) return set_number(r, line, klen, eq + 1, vlen);
   if (*dst != NULL) return -EPROTO;

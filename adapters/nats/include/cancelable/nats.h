@@ -55,7 +55,9 @@
  * The network is all libnats's: connection, reconnection, buffering while
  * disconnected, JetStream.  Nothing local waits for the server: the
  * library's threads (libnats's and one of the adapter's) do the network;
- * timeouts, signals and the registry work with or without a server.
+ * timeouts, signals and the registry work with or without a server.  Those
+ * threads block every signal (they start with all blocked), so a signal
+ * sent to the process reaches only the application's threads.
  *
  * Every function may be called from any thread.  None is
  * async-signal-safe. */
