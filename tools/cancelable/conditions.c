@@ -3,6 +3,7 @@
  * command may take its time; a shutdown switch kills a check still running
  * when the tool winds up. */
 #include "conditions.h"
+#include "proctree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,10 @@ static int command_succeeds(void *user_data) {
   if (atomic_load(&c->shutdown->down)) return 0;
   rc = spawn_shell(c->command, &pid);
   if (rc != 0) return rc;
+  /* The probe is the tool's, not a daemon the command left behind. */
+  proctree_spare_group(pid, true);
   status = wait_or_shutdown(pid, c->shutdown);
+  proctree_spare_group(pid, false);
   return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 

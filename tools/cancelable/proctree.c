@@ -3,8 +3,11 @@
  * descendants among them. */
 #include "proctree.h"
 
+#include <pthread.h>
+
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -80,6 +83,34 @@ static bool is_existing(pid_t pid) {
   return false;
 }
 
+/* The tool's helpers' groups (proctree_spare_group()). */
+enum { SPARED_MAX = 32 };
+static pthread_mutex_t spared_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t spared[SPARED_MAX]; /* guarded by spared_mu; 0: free slot */
+
+void proctree_spare_group(pid_t pgid, bool spare) {
+  pthread_mutex_lock(&spared_mu);
+  for (int i = 0; i < SPARED_MAX; i++) {
+    if (spare && spared[i] == 0) {
+      spared[i] = pgid;
+      break;
+    }
+    if (!spare && spared[i] == pgid) {
+      spared[i] = 0;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&spared_mu);
+}
+
+static bool is_spared(pid_t pgrp) {
+  bool found = false;
+  pthread_mutex_lock(&spared_mu);
+  for (int i = 0; i < SPARED_MAX && !found; i++) found = spared[i] == pgrp;
+  pthread_mutex_unlock(&spared_mu);
+  return found;
+}
+
 static const proc *find(const proc *all, int n, pid_t pid) {
   for (int i = 0; i < n; i++)
     if (all[i].pid == pid) return &all[i];
@@ -106,7 +137,8 @@ int proctree_signal(pid_t pgid, int signo, pid_t spare) {
   for (int i = 0; i < n; i++) {
     const proc *p = &all[i];
     if (p->pid == self || p->pid == spare || p->state == 'Z' ||
-        (pgid != 0 && p->pgrp != pgid) || !descends(all, n, p, self))
+        (pgid != 0 && p->pgrp != pgid) || is_spared(p->pgrp) ||
+        !descends(all, n, p, self))
       continue;
     found++;
     if (signo != 0) kill(p->pid, signo);

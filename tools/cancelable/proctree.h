@@ -5,6 +5,7 @@
 #ifndef CANCELABLE_TOOL_PROCTREE_H
 #define CANCELABLE_TOOL_PROCTREE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* proctree_signal: send @signo (0: only count) to every live descendant
@@ -21,5 +22,12 @@ int proctree_signal(pid_t pgid, int signo, pid_t spare);
  * their descendants.  Call before spawning the command.
  * Returns: 0, or -errno (-ENOMEM, or /proc unreadable). */
 int proctree_mark_existing(void);
+
+/* proctree_spare_group: (@spare true) let proctree_signal() skip the
+ * process group @pgid, the tool's own helper running there (a condition's
+ * probe shell, in a group of its own), until called again with @spare
+ * false (once it is reaped).  Any thread.  At most 32 groups at once; more
+ * are not spared. */
+void proctree_spare_group(pid_t pgid, bool spare);
 
 #endif /* CANCELABLE_TOOL_PROCTREE_H */
