@@ -1675,9 +1675,10 @@ t_tty_ctrl_z() {
   for t in "\$C timeout 2" "\$C run -t 2 --"; do
     tty "send:$t sh -c 'echo ready-\$((2+2)); sleep \$MARK'\n" \
       'expect:ready-4' 'send:\x1a' 'expect:Stopped' 'expect:PROMPT' \
-      "send:j=\$(jobs -p); for k in 1 2 3 4 5 6 7 8 9; do s=\$(ps -o stat= \
+      "send:j=\$(jobs -p); for k in \$(seq 50); do s=\$(ps -o stat= \
 -p \$(pgrep -d, -g \$j) | grep -c '^[RS]'); [ \$s = 0 ] && break; \
-sleep 0.2; done; echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
+sleep 0.2; done; [ \$s = 0 ] || ps -o pid,stat,args -g \$j; \
+echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
       'expect:PROMPT' "send:echo status-\$?\n" 'expect:status-124'
   done
   no_leftovers

@@ -3,8 +3,6 @@
  * descendants among them. */
 #include "proctree.h"
 
-#include <pthread.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
