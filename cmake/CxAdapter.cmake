@@ -11,13 +11,17 @@
 #   INSTALL_HINT text       what to install when they are missing
 #   SOURCES file...         its sources
 #   HEADERS file...         its public headers (installed in cancelable/)
-#   DESCRIPTION text)       for the .pc file
+#   DESCRIPTION text        for the .pc file
+#   PUBLIC_DEPS)            its public headers include the modules' headers
+#                           and programs call them (libuv, GLib): the .pc
+#                           file lists them under Requires, so that
+#                           `pkg-config --libs cancelable-NAME` links them
 # Sets CX_ADAPTER_<NAME>_FOUND in the caller's scope.
 include_guard(GLOBAL)
 find_package(PkgConfig REQUIRED)
 
 function(cx_add_adapter name)
-  cmake_parse_arguments(A "" "INSTALL_HINT;DESCRIPTION"
+  cmake_parse_arguments(A "PUBLIC_DEPS" "INSTALL_HINT;DESCRIPTION"
     "PKG_MODULES;SOURCES;HEADERS" ${ARGN})
   string(TOUPPER "${name}" upper)
   pkg_check_modules(CX_ADAPTER_${upper}_DEPS QUIET IMPORTED_TARGET
@@ -56,7 +60,14 @@ function(cx_add_adapter name)
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cancelable)
   set(CX_ADAPTER_NAME ${name})
   set(CX_ADAPTER_DESCRIPTION "${A_DESCRIPTION}")
-  string(REPLACE ";" " " CX_ADAPTER_REQUIRES_PRIVATE "${A_PKG_MODULES}")
+  string(REPLACE ";" " " modules "${A_PKG_MODULES}")
+  if(A_PUBLIC_DEPS)
+    set(CX_ADAPTER_REQUIRES "cancelable ${modules}")
+    set(CX_ADAPTER_REQUIRES_PRIVATE "")
+  else()
+    set(CX_ADAPTER_REQUIRES "cancelable")
+    set(CX_ADAPTER_REQUIRES_PRIVATE "${modules}")
+  endif()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/cancelable-adapter.pc.in
     ${PROJECT_BINARY_DIR}/cancelable-${name}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/cancelable-${name}.pc
