@@ -435,7 +435,9 @@ CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
  * (or with NULL) keep working while the enclosing op is cancelled.  The
  * shield's own timeout still applies.  Shields nest.  cx_current() stays
  * the enclosing op (the reference's current_operation()): only
- * cancellation is held back. */
+ * cancellation is held back.  So work inside a shield that makes child ops
+ * gives them the shield handle as parent: a child of cx_current() (the
+ * enclosing op, maybe cancelled already) is born cancelled. */
 
 /* cx_shield_begin: open a shield inside @enclosing, on top of the calling
  * thread's stack of current ops (cancellation points given NULL use it;
