@@ -197,6 +197,8 @@ static inline void cx__token_ext_init(cx__token_ext *ext) {
   atomic_init(&ext->id_text, NULL);
   atomic_init(&ext->lazy_message, NULL);
   ext->wake.read_fd = ext->wake.write_fd = -1;
+  ext->fd_pollers = 0;
+  ext->fd_release_pending = 0;
 }
 /* Initialises a fresh token (one reference, live) of @kind with @ext
  * (NULL: made on first need). */
