@@ -192,7 +192,7 @@ static void test_fd_release(void **state) {
   CX_ASSERT_OK(cx_token_fd_release(t)); /* none yet */
   fd = cx_token_fd(t);
   assert_true(fd >= 0);
-  assert_int_equal(open_fds(), before + 1);
+  assert_true(open_fds() > before); /* an eventfd, or a pipe's two ends */
   CX_ASSERT_OK(cx_token_fd_release(t));
   assert_int_equal(open_fds(), before);
   CX_ASSERT_OK(cx_token_fd_release(t));       /* twice is harmless */
