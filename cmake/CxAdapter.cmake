@@ -47,7 +47,7 @@ function(cx_add_adapter name)
     PRIVATE PkgConfig::CX_ADAPTER_${upper}_DEPS)
   # $ORIGIN: the installed adapter finds libcancelable next to itself.
   set_target_properties(${target} PROPERTIES
-    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
+    VERSION ${PROJECT_VERSION} SOVERSION ${CX_SOVERSION}
     C_VISIBILITY_PRESET hidden EXPORT_NAME ${name}
     INSTALL_RPATH "$ORIGIN")
   add_library(cancelable::${name} ALIAS ${target})

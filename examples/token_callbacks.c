@@ -28,7 +28,7 @@ struct resources {
 /* Runs once, on the thread that cancels the token. */
 static int on_cancel(cx_token *token, void *user_data) {
   struct resources *res = user_data;
-  printf("Cancelled: %s\n", cx_token_message(token));
+  printf("Cancelled: %s\n", cx_token_cancel_message(token));
   printf("cleanup: closing %d connections\n", res->open_connections);
   res->open_connections = 0;
   return 0; /* non-zero would be logged, and the other callbacks still run */
@@ -65,7 +65,7 @@ int main(void) {
   printf("first cancel won: %s, second cancel: %s\n", first ? "yes" : "no",
          again ? "yes" : "no");
   printf("token reason: %s, check: %s\n",
-         cx_reason_name(cx_token_reason(token)),
+         cx_reason_name(cx_token_cancel_reason(token)),
          cx_err_name(cx_token_check(token)));
   ok &= first && !again && cx_token_check(token) == -ECANCELED;
 
@@ -105,12 +105,13 @@ int main(void) {
   cx_token_link(same, parent, CX_LINK_PRESERVE_REASON);
   cx_token_cancel(parent, CX_REASON_MANUAL, "Parent cancelled");
   printf("child cancelled: %s\n", cx_token_is_cancelled(child) ? "yes" : "no");
-  printf("child reason: %s\n", cx_reason_name(cx_token_reason(child)));
-  printf("child message: %s\n", cx_token_message(child));
+  printf("child reason: %s\n", cx_reason_name(cx_token_cancel_reason(child)));
+  printf("child message: %s\n", cx_token_cancel_message(child));
   printf("preserving link: reason %s, message: %s\n",
-         cx_reason_name(cx_token_reason(same)), cx_token_message(same));
-  ok &= cx_token_reason(child) == CX_REASON_PARENT &&
-        cx_token_reason(same) == CX_REASON_MANUAL;
+         cx_reason_name(cx_token_cancel_reason(same)),
+         cx_token_cancel_message(same));
+  ok &= cx_token_cancel_reason(child) == CX_REASON_PARENT &&
+        cx_token_cancel_reason(same) == CX_REASON_MANUAL;
   cx_token_unref(same);
   cx_token_unref(child);
   cx_token_unref(parent);

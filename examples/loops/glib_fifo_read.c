@@ -42,7 +42,7 @@ static void on_read(GObject *stream, GAsyncResult *res, gpointer data) {
   GError *err = NULL;
   gssize n = g_input_stream_read_finish(G_INPUT_STREAM(stream), res, &err);
   if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    printf("read cancelled: %s\n", cx_token_message(st->timeout));
+    printf("read cancelled: %s\n", cx_token_cancel_message(st->timeout));
   else if ((st->failed = 1))
     printf("example: FAIL: read returned %zd (%s)\n", n,
            err != NULL ? err->message : "no error");
@@ -52,7 +52,7 @@ static void on_read(GObject *stream, GAsyncResult *res, gpointer data) {
 
 static void on_token(cx_token *token, gpointer data) {
   printf("token cancelled on the loop: reason %s\n",
-         cx_reason_name(cx_token_reason(token)));
+         cx_reason_name(cx_token_cancel_reason(token)));
   finish_one(data);
 }
 

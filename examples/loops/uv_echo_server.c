@@ -54,8 +54,8 @@ static void conn_handle_closed(uv_handle_t *handle) {
 /* The connection's op was cancelled (idle, or the server shutting down). */
 static void conn_cancelled(cx_uv_watch *w, cx_token *token, void *data) {
   conn *c = data;
-  printf("connection closed: %s (%s)\n", cx_token_message(token),
-         cx_reason_name(cx_token_reason(token)));
+  printf("connection closed: %s (%s)\n", cx_token_cancel_message(token),
+         cx_reason_name(cx_token_cancel_reason(token)));
   fflush(stdout);
   cx_uv_watch_stop(w);
   c->watch = NULL;
@@ -129,7 +129,7 @@ static void on_connection(uv_stream_t *listener, int status) {
 /* SIGTERM: stop accepting; the cascade cancels every connection's op. */
 static void server_cancelled(cx_uv_watch *w, cx_token *token, void *data) {
   server *srv = data;
-  printf("shutting down: %s\n", cx_token_message(token));
+  printf("shutting down: %s\n", cx_token_cancel_message(token));
   fflush(stdout);
   cx_uv_watch_stop(w);
   srv->watch = NULL;

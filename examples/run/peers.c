@@ -68,9 +68,10 @@ static void part_guard(void) {
   if (rc != -EAGAIN) pthread_join(th, NULL);
   printf("guard: load_config returned %s; background token %s (%s)\n",
          cx_err_name(rc), cx_token_is_cancelled(stop) ? "cancelled" : "live",
-         cx_token_message(stop) != NULL ? cx_token_message(stop) : "-");
+         cx_token_cancel_message(stop) != NULL ? cx_token_cancel_message(stop)
+                                               : "-");
   EXPECT(cx_token_is_cancelled(stop));
-  EXPECT(strcmp(cx_token_message(stop), "scope exited") == 0);
+  EXPECT(strcmp(cx_token_cancel_message(stop), "scope exited") == 0);
   cx_token_unref(stop);
 }
 
@@ -145,7 +146,7 @@ static void part_until(void) {
   EXPECT(rc == -ECANCELED);
   EXPECT(cx_token_wait(finished, 30.0) == 0);
   printf("until: the lookup finished in the background: %s\n",
-         cx_token_message(finished));
+         cx_token_cancel_message(finished));
   cx_token_unref(finished);
   cx_op_unref(op);
 }

@@ -10,6 +10,27 @@
  * never called and its destroy notify is not called either: ownership of the
  * user data stays with the caller (libuv's rule).
  *
+ * Conventions every header follows (0.2):
+ * - Names: cx_<object>_<verb> for actions (cx_op_enter, cx_token_cancel),
+ *   cx_<object>_<attribute> for getters (cx_op_name, cx_token_id); what a
+ *   cancel recorded is cx_<object>_cancel_reason / _cancel_message /
+ *   _cancel_time on tokens and ops alike.  No aliases: one name per call.
+ * - Getters take a const pointer, return the attribute (or a neutral value:
+ *   NULL, 0, false, CX_REASON_NONE, +INFINITY for "no deadline") and accept
+ *   NULL, returning that neutral value.  Text they return is (transfer
+ *   none) and lives as long as the object.
+ * - NULL for an op: calls made from inside an operation's work take NULL
+ *   as "the calling thread's current op" (cx_current(); inside a shield,
+ *   the enclosing op, except where a call says the shield's own scope):
+ *   the cancellation points of wait.h (cx_check, cx_sleep, cx_poll, ...),
+ *   cx_op_is_cancelled, cx_op_remaining, cx_report_progress,
+ *   cx_op_update_metadata, cx_op_set_partial_result, cx_stream_new,
+ *   cx_retry, cx_run_until_cancelled, cx_shield_begin.  Calls that manage
+ *   an op's life from outside (create, enter, exit, cancel, timeouts and
+ *   deadlines, callbacks) reject a NULL op with -EINVAL.
+ * - Seconds are `double`: durations relative to now, deadlines as
+ *   cx_now() readings; NaN is rejected with -EINVAL.
+ *
  * Since: 0.1
  */
 #ifndef CANCELABLE_COMMON_H

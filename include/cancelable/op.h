@@ -278,7 +278,7 @@ CX_EXPORT cx_reason cx_op_cancel_reason(const cx_op *op);
  * cancelled.  For reason PARENT it names the op's direct parent and carries
  * the message of the op where the cancellation started (the root of the
  * cascade): "parent operation 'NAME' cancelled: MESSAGE". Since: 0.1 */
-CX_EXPORT const char *cx_op_cancel_message(cx_op *op);
+CX_EXPORT const char *cx_op_cancel_message(const cx_op *op);
 /* cx_op_cancel_source: which source cancelled the op: the name of the
  * source whose trigger won (cx_source_name(), cx_source_set_name()), and
  * for a composite the members that fired it, as a path
@@ -371,18 +371,22 @@ CX_EXPORT cx_meta *cx_op_metadata(const cx_op *op);
 
 /* cx_op_update_metadata: set every key of @values in the op's metadata
  * (replacing values of existing keys).
- * @op, @values: (not nullable).
- * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM (nothing changes).
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   enclosing op).  @values: (not nullable).
+ * Returns: 0.  Errors: -EINVAL NULL @values, or NULL @op with no current
+ *   op; -ENOMEM (nothing changes).
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_update_metadata(cx_op *op, const cx_meta *values);
 
 /* cx_op_set_partial_result: store an intermediate result that stays
  * retrievable after a cancel and after exit.  A previous value is released
  * with its destructor.
- * @op: (not nullable).  @value: (nullable) (transfer full).
+ * @op: (nullable) NULL means the current op (inside a shield, the
+ *   enclosing op).  @value: (nullable) (transfer full).
  * @destroy: (nullable) called with @value when it is replaced or the op is
  *   freed.
- * Returns: 0.  Errors: -EINVAL NULL @op (@value is not destroyed).
+ * Returns: 0.  Errors: -EINVAL NULL @op with no current op (@value is not
+ *   destroyed).
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_op_set_partial_result(cx_op *op, void *value,
                                        void (*destroy)(void *));

@@ -154,7 +154,7 @@ typedef struct cx_progress_snapshot {
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOENT no report kept;
  *   -ENOMEM.
  * Thread-safety: any thread, also while the op reports.  Since: 0.1 */
-CX_EXPORT int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out);
+CX_EXPORT int cx_op_last_progress(const cx_op *op, cx_progress_snapshot *out);
 
 /* cx_progress_snapshot_clear: free what @snapshot holds and zero it.
  * @snapshot: (nullable) NULL does nothing.  Since: 0.1 */
@@ -183,7 +183,7 @@ CX_EXPORT char *cx_progress_to_json(const char *message,
  * @op: (not nullable).  @out: (not nullable) (transfer full: free()).
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_progress_to_json(cx_op *op, char **out);
+CX_EXPORT int cx_op_progress_to_json(const cx_op *op, char **out);
 
 /* ---- Streams.  A stream wraps a user iterator so that each item is a
  * cancellation point: items are counted, progress is reported every N

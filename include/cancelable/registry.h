@@ -152,7 +152,7 @@ CX_EXPORT int cx_registry_to_json(const cx_op_filter *filter,
  * @op: (not nullable).  @out: (not nullable) (transfer full: free()).
  * Returns: 0.  Errors: -EINVAL; -ENOMEM.
  * Since: 0.1 */
-CX_EXPORT int cx_op_to_json(cx_op *op, char **out);
+CX_EXPORT int cx_op_to_json(const cx_op *op, char **out);
 
 #ifdef __cplusplus
 }

@@ -233,13 +233,6 @@ CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
 CX_EXPORT int cx_source_any_of(cx_source *const *sources, size_t count,
                                cx_source **out);
 
-/* cx_source_composite: the same as cx_source_any_of(), under the
- * reference library's other name for it (CompositeSource).
- * Thread-safety: any thread.  Async-signal-safe: no.
- * Since: 0.1 */
-CX_EXPORT int cx_source_composite(cx_source *const *sources, size_t count,
-                                  cx_source **out);
-
 /* cx_source_all_of: a composite that triggers once every one of @sources
  * has triggered at least once since start, timeouts and signals included
  * (AND logic; the reference's AllOfSource).  Its reason is that of the

@@ -67,7 +67,7 @@ CX_EXPORT int cx_token_with_timeout(cx_token **out, double seconds);
 /* cx_token_with_timeout_cause: cx_token_with_timeout() whose timeout
  * records @message instead of "timed out after N s", as Go's
  * context.WithTimeoutCause() (there the cause is an error value; here it
- * is the cancel's message, read back with cx_token_message(), and the
+ * is the cancel's message, read back with cx_token_cancel_message(), and the
  * reason stays CX_REASON_TIMEOUT, so code that asks "was it a timeout?"
  * needs no change).  No separate error code is recorded: a token carries
  * a reason and a message only; put a code in the message if callers need
@@ -175,9 +175,9 @@ static inline bool cx_token_is_cancelled_inline_(const cx_token *token) {
  * the async runtime's cancellation.  In C both become the return code
  * -ECANCELED, which the caller propagates up to cx_op_exit() (making the op
  * CANCELLED); the detail the Python exception carried stays on the object:
- * cx_token_reason(), cx_token_message(), cx_token_cancel_time().  Use this
- * function for a bare token and cx_check() (cancelable/wait.h) inside an
- * operation.
+ * cx_token_cancel_reason(), cx_token_cancel_message(), cx_token_cancel_time().
+ * Use this function for a bare token and cx_check() (cancelable/wait.h) inside
+ * an operation.
  * @token: (not nullable) the token.
  * Returns: 0 when live, -ECANCELED when cancelled.
  * Errors: -EINVAL when @token is NULL.
@@ -185,21 +185,19 @@ static inline bool cx_token_is_cancelled_inline_(const cx_token *token) {
  * Since: 0.1 */
 CX_EXPORT int cx_token_check(const cx_token *token);
 
-/* cx_token_reason: why the token was cancelled.
+/* cx_token_cancel_reason: why the token was cancelled.
  * Returns: the reason, or CX_REASON_NONE while live (or for NULL).
  * Thread-safety: any thread.  Async-signal-safe: yes.
  * Since: 0.1 */
-CX_EXPORT cx_reason cx_token_reason(const cx_token *token);
+CX_EXPORT cx_reason cx_token_cancel_reason(const cx_token *token);
 
-/* cx_token_message: the message given by the cancel that won.  For a token
- * cancelled through a link (reason PARENT) it is
- * "parent cancelled (REASON): MESSAGE", naming the reason and message of the
- * token where the cancellation started.
- * Returns: (transfer none) the message, valid while the caller holds a
- *   reference; "" when the cancel gave none; NULL while live or for NULL.
- * Thread-safety: any thread.  Async-signal-safe: no.
- * Since: 0.1 */
-CX_EXPORT const char *cx_token_message(cx_token *token);
+/* cx_token_cancel_message: the message given by the cancel that won.  For a
+ * token cancelled through a link (reason PARENT) it is "parent cancelled
+ * (REASON): MESSAGE", naming the reason and message of the token where the
+ * cancellation started. Returns: (transfer none) the message, valid while the
+ * caller holds a reference; "" when the cancel gave none; NULL while live or
+ * for NULL. Thread-safety: any thread.  Async-signal-safe: no. Since: 0.1 */
+CX_EXPORT const char *cx_token_cancel_message(const cx_token *token);
 
 /* cx_token_cancel_time: when the token was cancelled.  A token cancelled
  * through a link reports the time of the cancel that started the chain
@@ -224,7 +222,7 @@ CX_EXPORT double cx_token_cancel_time(const cx_token *token);
  *   tries again).
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT const char *cx_token_id(cx_token *token);
+CX_EXPORT const char *cx_token_id(const cx_token *token);
 
 /* A cancel callback.  It runs once, on the thread that cancels the token (the
  * timer thread for timeouts), with no library lock held.  A non-zero return

@@ -1,10 +1,13 @@
 /* cancelable/version.h - compile-time and run-time version of libcancelable.
  *
- * ABI policy: within one major version the ABI only grows.  Functions,
- * enum values and option-struct fields are appended, never renumbered,
- * removed or changed in meaning; option structs carry a `size` field so that
- * an older caller's shorter struct keeps working.  The shared library's
- * SONAME carries the major version (libcancelable.so.0).
+ * ABI policy: from 1.0 on, within one major version the ABI only grows.
+ * Functions, enum values and option-struct fields are appended, never
+ * renumbered, removed or changed in meaning; option structs carry a `size`
+ * field so that an older caller's shorter struct keeps working.  The shared
+ * library's SONAME carries the major version.  Before 1.0 a minor release
+ * may change the API (0.2 renamed and reordered calls to one convention,
+ * see common.h), so the SONAME carries the minor too
+ * (libcancelable.so.0.2).
  *
  * Since: 0.1
  */
@@ -14,9 +17,9 @@
 #include <cancelable/export.h>
 
 #define CX_VERSION_MAJOR 0
-#define CX_VERSION_MINOR 1
+#define CX_VERSION_MINOR 2
 #define CX_VERSION_PATCH 0
-#define CX_VERSION_STRING "0.1.0"
+#define CX_VERSION_STRING "0.2.0"
 
 /* CX_VERSION_HEX: 0xMMmmpp, for numeric comparisons. */
 #define CX_VERSION_HEX \

@@ -96,7 +96,8 @@ double cx_op_elapsed(const cx_op *op) {
 
 cx_reason cx_op_cancel_reason(const cx_op *op) {
   if (op == NULL) return CX_REASON_NONE;
-  if (cx_token_is_cancelled(op->token)) return cx_token_reason(op->token);
+  if (cx_token_is_cancelled(op->token))
+    return cx_token_cancel_reason(op->token);
   return cx__op_exited(op) ? op->exit_reason : CX_REASON_NONE;
 }
 
@@ -109,7 +110,7 @@ static const char *parent_message(cx_op *op) {
   char *expected = NULL, *m;
   if (text == NULL) text = "";
   len = strlen(text) + strlen(op->parent->name) + 64;
-  if ((m = cx__malloc(len)) == NULL) return cx_token_message(op->token);
+  if ((m = cx__malloc(len)) == NULL) return cx_token_cancel_message(op->token);
   snprintf(m, len, "parent operation '%s' cancelled: %s", op->parent->name,
            text);
   if (!atomic_compare_exchange_strong(&op->lazy_message, &expected, m)) {
@@ -119,7 +120,7 @@ static const char *parent_message(cx_op *op) {
   return m;
 }
 
-const char *cx_op_cancel_message(cx_op *op) {
+const char *cx_op_cancel_message(const cx_op *op) {
   const char *lazy;
   if (op == NULL) return NULL;
   if (!cx_token_is_cancelled(op->token)) {
@@ -127,11 +128,13 @@ const char *cx_op_cancel_message(cx_op *op) {
       return WORK_CANCELLED_MESSAGE;
     return NULL;
   }
-  if (op->parent == NULL || cx_token_reason(op->token) != CX_REASON_PARENT ||
+  if (op->parent == NULL ||
+      cx_token_cancel_reason(op->token) != CX_REASON_PARENT ||
       cx__token_cause(op->token) != op->parent->token)
-    return cx_token_message(op->token);
+    return cx_token_cancel_message(op->token);
   lazy = atomic_load(&op->lazy_message);
-  return lazy != NULL ? lazy : parent_message(op);
+  /* Logically const: the message is a cache made on the first request. */
+  return lazy != NULL ? lazy : parent_message((cx_op *)op);
 }
 
 const char *cx_op_cancel_source(const cx_op *op) {
@@ -189,6 +192,7 @@ cx_meta *cx_op_metadata(const cx_op *op) {
 int cx_op_update_metadata(cx_op *op, const cx_meta *values) {
   cx__stripe *s;
   int rc;
+  if (op == NULL) op = cx_current();
   if (op == NULL || values == NULL) return -EINVAL;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
@@ -202,6 +206,7 @@ int cx_op_set_partial_result(cx_op *op, void *value, void (*destroy)(void *)) {
   cx__stripe *s;
   void *old;
   void (*old_destroy)(void *);
+  if (op == NULL) op = cx_current();
   if (op == NULL) return -EINVAL;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);

@@ -94,7 +94,7 @@ void cx__progress_last_free(cx_op *op) {
   last_free(l);
 }
 
-int cx_op_last_progress(cx_op *op, cx_progress_snapshot *out) {
+int cx_op_last_progress(const cx_op *op, cx_progress_snapshot *out) {
   const struct cx__progress_last *l;
   cx__stripe *s;
   char *m = NULL;
@@ -136,7 +136,7 @@ void cx_progress_snapshot_clear(cx_progress_snapshot *snapshot) {
   memset(snapshot, 0, sizeof *snapshot);
 }
 
-int cx_op_progress_to_json(cx_op *op, char **out) {
+int cx_op_progress_to_json(const cx_op *op, char **out) {
   cx_progress_snapshot snap;
   cxu_json j;
   int rc;

@@ -20,7 +20,7 @@ static void write_time(cxu_json *j, const char *key, double t) {
 
 /* "progress": the op's last report (cx_op_progress_to_json()), or null;
  * out of memory marks the writer failed. */
-static void write_progress(cxu_json *j, cx_op *op) {
+static void write_progress(cxu_json *j, const cx_op *op) {
   char *text = NULL;
   int rc = cx_op_progress_to_json(op, &text);
   cxu_json_key(j, "progress");
@@ -31,7 +31,7 @@ static void write_progress(cxu_json *j, cx_op *op) {
   free(text);
 }
 
-static void write_op(cxu_json *j, cx_op *op) {
+static void write_op(cxu_json *j, const cx_op *op) {
   cx_reason reason = cx_op_cancel_reason(op);
   cx_meta *meta = cx_op_metadata(op);
   const char *id = cx_op_id(op), *parent_id = cx_op_parent_id(op);
@@ -89,7 +89,7 @@ static int finish(cxu_json *j, char **out) {
   return rc;
 }
 
-int cx_op_to_json(cx_op *op, char **out) {
+int cx_op_to_json(const cx_op *op, char **out) {
   cxu_json j;
   if (out != NULL) *out = NULL;
   if (op == NULL || out == NULL) return -EINVAL;

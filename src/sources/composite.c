@@ -153,11 +153,6 @@ int cx_source_any_of(cx_source *const *sources, size_t count, cx_source **out) {
   return make(sources, count, false, out);
 }
 
-int cx_source_composite(cx_source *const *sources, size_t count,
-                        cx_source **out) {
-  return make(sources, count, false, out);
-}
-
 int cx_source_all_of(cx_source *const *sources, size_t count, cx_source **out) {
   return make(sources, count, true, out);
 }

@@ -396,7 +396,7 @@ int cx_token_check(const cx_token *t) {
   return cx_token_is_cancelled(t) ? -ECANCELED : 0;
 }
 
-cx_reason cx_token_reason(const cx_token *t) {
+cx_reason cx_token_cancel_reason(const cx_token *t) {
   return cx_token_is_cancelled(t) ? (cx_reason)t->reason : CX_REASON_NONE;
 }
 
@@ -438,7 +438,7 @@ const cx_token *cx__token_origin(const cx_token *t) {
 
 /* Formats the PARENT message of @t (cancelled by a cascade, so it has an
  * ext) once; returns the installed text. */
-static const char *parent_message(cx_token *t, cx__token_ext *ext) {
+static const char *parent_message(const cx_token *t, cx__token_ext *ext) {
   const cx_token *origin = cx__token_origin(t);
   const char *text = cx__token_own_message(origin);
   size_t len;
@@ -455,7 +455,7 @@ static const char *parent_message(cx_token *t, cx__token_ext *ext) {
   return m;
 }
 
-const char *cx_token_message(cx_token *t) {
+const char *cx_token_cancel_message(const cx_token *t) {
   const char *own, *lazy;
   cx__token_ext *ext;
   if (!cx_token_is_cancelled(t)) return NULL;
@@ -477,10 +477,12 @@ int cx__token_set_id(cx_token *t, const char *id) {
   return 0;
 }
 
-const char *cx_token_id(cx_token *t) {
+const char *cx_token_id(const cx_token *t) {
   cx__token_ext *ext;
-  if (t == NULL || (ext = cx__token_ext_get(t)) == NULL) return NULL;
-  /* Drawn on first request: most tokens are never asked for an id. */
+  /* Logically const: the extension and the id are caches made on the
+   * first request (most tokens are never asked for an id). */
+  if (t == NULL || (ext = cx__token_ext_get((cx_token *)t)) == NULL)
+    return NULL;
   return cx__id_lazy(&ext->id_text);
 }
 

@@ -26,7 +26,7 @@ int main(void) {
     return 1;
   }
   printf("consumer: token %s cancelled (%s)\n",
-         cx_reason_name(cx_token_reason(token)), cx_err_name(rc));
+         cx_reason_name(cx_token_cancel_reason(token)), cx_err_name(rc));
   cx_token_unref(token);
 
   if (cx_version() != CX_VERSION_HEX) {

@@ -342,9 +342,10 @@ static void test_stress_token_tree(void **state) {
   for (int i = 0; i < n; i++) {
     if (!cx_token_is_cancelled(g_tree->nodes[i])) not_cancelled++;
     if (atomic_load(&g_tree->calls[i]) != 1) bad_calls++;
-    cx_reason r = cx_token_reason(g_tree->nodes[i]);
-    if (r == CX_REASON_PARENT && strncmp(cx_token_message(g_tree->nodes[i]),
-                                         "parent cancelled (", 18) != 0)
+    cx_reason r = cx_token_cancel_reason(g_tree->nodes[i]);
+    if (r == CX_REASON_PARENT &&
+        strncmp(cx_token_cancel_message(g_tree->nodes[i]), "parent cancelled (",
+                18) != 0)
       atomic_fetch_add(&g_tree->errors, 1);
   }
   assert_int_equal(not_cancelled, 0);

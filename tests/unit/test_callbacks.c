@@ -337,7 +337,7 @@ static void test_cb_failure_does_not_stop_others(void **state) {
   assert_int_equal(log.n, 5);
   for (int i = 0; i < 5; i++) assert_int_equal(log.seq[i], i);
   /* the token is cancelled normally */
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
   cx_token_unref(t);
 }
 
@@ -375,7 +375,8 @@ static int reentrant_cb(cx_token *token, void *user_data) {
   r->is_cancelled = cx_token_is_cancelled(token);
   r->check_result = cx_token_check(token);
   snprintf(r->message, sizeof r->message, "%s",
-           cx_token_message(token) ? cx_token_message(token) : "(null)");
+           cx_token_cancel_message(token) ? cx_token_cancel_message(token)
+                                          : "(null)");
   r->cancel_again = cx_token_cancel(token, CX_REASON_ERROR, "again");
   r->on_cancel_result =
       cx_token_on_cancel(token, count_cb, &r->inner, count_destroy, 0, NULL);
@@ -405,7 +406,7 @@ static void test_cb_no_lock_held(void **state) {
   CX_ASSERT_OK(r.wait_result);
   assert_true(r.fd >= 0);
   assert_true(cx_token_is_cancelled(r.other));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
   cx_token_unref(r.other);
   cx_token_unref(t);
 }

@@ -17,8 +17,8 @@
 
 static void assert_scope_exited(cx_token *t) {
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "scope exited");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "scope exited");
 }
 
 /* ---- the explicit pair */
@@ -60,7 +60,7 @@ static void test_pair_holds_reference(void **state) {
   cx_token_unref(t);
   assert_int_equal(cx_guard_end(&g), 1);
   assert_true(cx_token_is_cancelled(watch));
-  assert_int_equal(cx_token_reason(watch), CX_REASON_PARENT);
+  assert_int_equal(cx_token_cancel_reason(watch), CX_REASON_PARENT);
   cx_token_unref(watch);
 }
 
@@ -71,8 +71,8 @@ static void test_pair_already_cancelled(void **state) {
   CX_ASSERT_OK(cx_guard_init(&g, t));
   assert_true(cx_token_cancel(t, CX_REASON_ERROR, "boom"));
   assert_int_equal(cx_guard_end(&g), 0);
-  assert_int_equal(cx_token_reason(t), CX_REASON_ERROR);
-  assert_string_equal(cx_token_message(t), "boom");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_ERROR);
+  assert_string_equal(cx_token_cancel_message(t), "boom");
   cx_token_unref(t);
 }
 

@@ -44,8 +44,8 @@ static void test_link_parent_reason_and_message(void **state) {
   assert_false(cx_token_is_cancelled(t));
   assert_true(cx_token_cancel(src, CX_REASON_TIMEOUT, "too slow"));
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(t),
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(t),
                       "parent cancelled (timeout): too slow");
   assert_true(cx_token_cancel_time(t) > 0.0);
   /* the linked token was cancelled by the link: a later cancel loses */
@@ -59,9 +59,10 @@ static void test_link_parent_message_empty(void **state) {
   cx_token *src = cx_token_new(), *t = cx_token_new();
   CX_ASSERT_OK(cx_token_link(t, src, 0));
   cx_token_cancel(src, CX_REASON_MANUAL, NULL);
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_non_null(cx_token_message(t));
-  assert_non_null(strstr(cx_token_message(t), "parent cancelled (manual)"));
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_non_null(cx_token_cancel_message(t));
+  assert_non_null(
+      strstr(cx_token_cancel_message(t), "parent cancelled (manual)"));
   cx_token_unref(t);
   cx_token_unref(src);
 }
@@ -72,8 +73,8 @@ static void test_link_preserve_reason(void **state) {
   CX_ASSERT_OK(cx_token_link(t, src, CX_LINK_PRESERVE_REASON));
   cx_token_cancel(src, CX_REASON_SIGNAL, "SIGINT");
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_SIGNAL);
-  assert_string_equal(cx_token_message(t), "SIGINT");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_SIGNAL);
+  assert_string_equal(cx_token_cancel_message(t), "SIGINT");
   cx_token_unref(t);
   cx_token_unref(src);
 }
@@ -86,8 +87,8 @@ static void test_link_does_not_flow_back(void **state) {
   assert_false(cx_token_is_cancelled(src));
   /* the source cancelling later does not change the child */
   assert_true(cx_token_cancel(src, CX_REASON_TIMEOUT, NULL));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "child only");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "child only");
   cx_token_unref(t);
   cx_token_unref(src);
 }
@@ -105,14 +106,14 @@ static void test_link_multiple_sources(void **state) {
   assert_true(cx_token_is_cancelled(t));
   assert_false(cx_token_is_cancelled(a));
   assert_false(cx_token_is_cancelled(c));
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(t),
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(t),
                       "parent cancelled (condition): b fired");
   /* the first wins */
   cx_token_cancel(a, CX_REASON_TIMEOUT, "a fired");
   cx_token_cancel(c, CX_REASON_SIGNAL, "c fired");
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(t),
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(t),
                       "parent cancelled (condition): b fired");
   assert_int_equal(atomic_load(&calls), 1);
   cx_token_unref(t);
@@ -127,8 +128,8 @@ static void test_link_preserve_via_second_source(void **state) {
   CX_ASSERT_OK(cx_token_link(t, a, 0));
   CX_ASSERT_OK(cx_token_link(t, b, CX_LINK_PRESERVE_REASON));
   cx_token_cancel(b, CX_REASON_ERROR, "disk full");
-  assert_int_equal(cx_token_reason(t), CX_REASON_ERROR);
-  assert_string_equal(cx_token_message(t), "disk full");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_ERROR);
+  assert_string_equal(cx_token_cancel_message(t), "disk full");
   cx_token_unref(t);
   cx_token_unref(a);
   cx_token_unref(b);
@@ -157,7 +158,7 @@ static void test_link_one_source_many_tokens(void **state) {
     if (ts[i] == NULL) continue;
     live++;
     assert_true(cx_token_is_cancelled(ts[i]));
-    assert_int_equal(cx_token_reason(ts[i]),
+    assert_int_equal(cx_token_cancel_reason(ts[i]),
                      (i % 2) ? CX_REASON_MANUAL : CX_REASON_PARENT);
     cx_token_unref(ts[i]);
   }
@@ -176,13 +177,13 @@ static void test_link_already_cancelled_source(void **state) {
   /* cancelled at once, callbacks run before link returns */
   assert_true(cx_token_is_cancelled(t));
   assert_int_equal(atomic_load(&calls), 1);
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(t),
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(t),
                       "parent cancelled (timeout): earlier");
 
   CX_ASSERT_OK(cx_token_link(p, src, CX_LINK_PRESERVE_REASON));
-  assert_int_equal(cx_token_reason(p), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(p), "earlier");
+  assert_int_equal(cx_token_cancel_reason(p), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(p), "earlier");
   cx_token_unref(t);
   cx_token_unref(p);
   cx_token_unref(src);
@@ -194,8 +195,8 @@ static void test_link_to_cancelled_token_is_harmless(void **state) {
   cx_token_cancel(t, CX_REASON_MANUAL, "mine");
   CX_ASSERT_OK(cx_token_link(t, src, 0));
   cx_token_cancel(src, CX_REASON_TIMEOUT, NULL);
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "mine");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "mine");
   cx_token_unref(t);
   cx_token_unref(src);
 }
@@ -227,9 +228,10 @@ static void test_link_holds_source(void **state) {
   cx_token_unref(src); /* the link of t keeps it */
   cx_token_cancel(outer, CX_REASON_MANUAL, "outer");
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
   /* message names the origin: outer's reason and message */
-  assert_string_equal(cx_token_message(t), "parent cancelled (manual): outer");
+  assert_string_equal(cx_token_cancel_message(t),
+                      "parent cancelled (manual): outer");
   cx_token_unref(t);
   cx_token_unref(outer);
 }
@@ -262,8 +264,9 @@ static void test_link_diamond(void **state) {
   CX_ASSERT_OK(cx_token_on_cancel(d, count_cb, &calls, NULL, 0, NULL));
   cx_token_cancel(a, CX_REASON_MANUAL, "top");
   assert_int_equal(atomic_load(&calls), 1);
-  assert_int_equal(cx_token_reason(d), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(d), "parent cancelled (manual): top");
+  assert_int_equal(cx_token_cancel_reason(d), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(d),
+                      "parent cancelled (manual): top");
   cx_token_unref(d);
   cx_token_unref(c);
   cx_token_unref(b);
@@ -309,12 +312,12 @@ static void test_link_deep_chain_cancel(void **state) {
   assert_true(c.cancelled);
   for (int i = 1; i < DEEP; i++) {
     if (!cx_token_is_cancelled(c.t[i])) fail_msg("token %d not cancelled", i);
-    if (cx_token_reason(c.t[i]) != CX_REASON_PARENT)
-      fail_msg("token %d reason %d", i, cx_token_reason(c.t[i]));
+    if (cx_token_cancel_reason(c.t[i]) != CX_REASON_PARENT)
+      fail_msg("token %d reason %d", i, cx_token_cancel_reason(c.t[i]));
   }
   assert_int_equal(atomic_load(&c.calls), DEEP / 1000);
   /* names the token where the cancellation started */
-  assert_string_equal(cx_token_message(c.t[DEEP - 1]),
+  assert_string_equal(cx_token_cancel_message(c.t[DEEP - 1]),
                       "parent cancelled (manual): root");
   for (int i = DEEP - 1; i >= 0; i--) cx_token_unref(c.t[i]);
   free(c.t);
@@ -326,8 +329,8 @@ static void test_link_deep_chain_preserve(void **state) {
   build_chain(&c, CX_LINK_PRESERVE_REASON);
   run_on_small_stack(cancel_root, &c);
   assert_true(c.cancelled);
-  assert_int_equal(cx_token_reason(c.t[DEEP - 1]), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(c.t[DEEP - 1]), "root");
+  assert_int_equal(cx_token_cancel_reason(c.t[DEEP - 1]), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(c.t[DEEP - 1]), "root");
   assert_int_equal(atomic_load(&c.calls), DEEP / 1000);
   for (int i = DEEP - 1; i >= 0; i--) cx_token_unref(c.t[i]);
   free(c.t);
@@ -378,7 +381,7 @@ static void test_link_race_with_cancel(void **state) {
     CX_ASSERT_OK(cx_token_link(t, r.src, 0));
     pthread_join(th, NULL);
     assert_true(cx_token_is_cancelled(t));
-    assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
+    assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
     assert_int_equal(atomic_load(&calls), 1);
     cx_token_unref(t);
     cx_token_unref(r.src);

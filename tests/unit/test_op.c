@@ -521,6 +521,27 @@ static void test_op_double_exit(void **state) {
   cx_op_unref(op);
 }
 
+/* Calls made from inside an op's work take NULL as the current op
+ * (common.h's convention): metadata and partial results land on it. */
+static void test_op_null_is_current(void **state) {
+  (void)state;
+  cx_op *op = cx_test_entered_op("outer", NULL, 0);
+  cx_meta *m = cx_meta_new(), *got;
+  int64_t n = 0;
+  assert_non_null(m);
+  CX_ASSERT_OK(cx_meta_set_int(m, "rows", 7));
+  CX_ASSERT_OK(cx_op_update_metadata(NULL, m));
+  got = cx_op_metadata(op);
+  CX_ASSERT_OK(cx_meta_get_int(got, "rows", &n));
+  assert_int_equal(n, 7);
+  CX_ASSERT_OK(cx_op_set_partial_result(NULL, &n, NULL));
+  assert_ptr_equal(cx_op_partial_result(op), &n);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_meta_free(got);
+  cx_meta_free(m);
+  cx_op_unref(op);
+}
+
 static void test_op_null_input(void **state) {
   (void)state;
   CX_ASSERT_ERR(-EINVAL, cx_op_enter(NULL));
@@ -1319,6 +1340,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/exit/without-enter", test_op_exit_without_enter),
     CX_TEST("/op/exit/double", test_op_double_exit),
     CX_TEST("/op/null-input", test_op_null_input),
+    CX_TEST("/op/null-is-current", test_op_null_is_current),
     CX_TEST("/op/add-timeout/rules", test_op_add_timeout_rules),
     CX_TEST("/op/callbacks/completed", test_op_callbacks_completed),
     CX_TEST("/op/callbacks/cancelled", test_op_callbacks_cancelled),

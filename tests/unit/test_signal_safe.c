@@ -85,7 +85,7 @@ static void test_signal_safe_not_prepared(void **state) {
   CX_ASSERT_ERR(-ESRCH, cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL));
   /* nothing changed */
   assert_false(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_NONE);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_NONE);
   cx_token_unref(t);
 }
 
@@ -124,15 +124,16 @@ static void test_signal_safe_from_handler(void **state) {
   /* cancelled before the handler returned */
   assert_true(cx_token_is_cancelled(t));
   CX_ASSERT_ERR(-ECANCELED, cx_token_check(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_SIGNAL);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_SIGNAL);
   /* the helper thread runs the callbacks, soon */
   assert_true(wait_count(&rec.calls, 1, PROMPT));
   assert_false(pthread_equal(rec.thread, pthread_self()));
-  assert_string_equal(cx_token_message(t), "cancelled from a signal handler");
+  assert_string_equal(cx_token_cancel_message(t),
+                      "cancelled from a signal handler");
   assert_true(cx_token_cancel_time(t) > 0.0);
   /* the first cancel won */
   assert_false(cx_token_cancel(t, CX_REASON_MANUAL, "late"));
-  assert_int_equal(cx_token_reason(t), CX_REASON_SIGNAL);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_SIGNAL);
 
   /* a second signal: already cancelled, and once the completion thread
    * is done, still one call */
@@ -155,8 +156,8 @@ static void test_signal_safe_on_cancelled_token(void **state) {
   install_handler();
   assert_int_equal(raise(SIGUSR1), 0);
   assert_int_equal(g_result, 0);
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(t), "first");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(t), "first");
   restore_handler();
   g_target = NULL;
   cx_token_unref(t);
@@ -172,7 +173,7 @@ static void test_signal_safe_reason(void **state) {
   install_handler();
   assert_int_equal(raise(SIGUSR1), 0);
   assert_int_equal(g_result, 1);
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
   CX_ASSERT_OK(cx_token_wait(t, PROMPT));
   restore_handler();
   g_reason = CX_REASON_SIGNAL;
@@ -295,7 +296,7 @@ static void test_signal_safe_links_and_fd(void **state) {
   assert_int_equal(g_result, 1);
   /* the helper finishes the cancel: linked token and fds */
   CX_ASSERT_OK(cx_token_wait(linked, PROMPT));
-  assert_int_equal(cx_token_reason(linked), CX_REASON_PARENT);
+  assert_int_equal(cx_token_cancel_reason(linked), CX_REASON_PARENT);
   /* Each fd turns readable when its token's cancel is finished, which for
    * the linked one can come just after its state reads as cancelled. */
   struct pollfd p = {.fd = fd, .events = POLLIN};

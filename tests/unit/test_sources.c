@@ -198,7 +198,7 @@ static void test_builtin_names_and_reasons(void **state) {
   cx_source *l1[] = {t, sig}, *l2[] = {cond, res}, *l3[] = {a, b, c};
   CX_ASSERT_OK(cx_source_any_of(l1, 2, &any));
   CX_ASSERT_OK(cx_source_all_of(l2, 2, &all));
-  CX_ASSERT_OK(cx_source_composite(l3, 3, &comp));
+  CX_ASSERT_OK(cx_source_any_of(l3, 3, &comp));
   assert_string_equal(cx_source_name(any), "any_of");
   assert_string_equal(cx_source_name(all), "all_of");
   assert_string_equal(cx_source_name(comp), "any_of");

@@ -30,10 +30,10 @@ static void test_token(void **state) {
   assert_false(cx_token_is_cancelled(t)); /* never early */
   cx_test_advance(0.001);
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(t), "backend too slow");
-  assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
-  assert_non_null(strstr(cx_token_message(child), "backend too slow"));
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(t), "backend too slow");
+  assert_int_equal(cx_token_cancel_reason(child), CX_REASON_PARENT);
+  assert_non_null(strstr(cx_token_cancel_message(child), "backend too slow"));
   assert_int_equal(cx__timer_armed_count(), 0);
   cx_token_unref(child);
   cx_token_unref(t);
@@ -48,8 +48,8 @@ static void test_token_empty_and_unref(void **state) {
   cx_token_unref(u); /* disarms, frees the copy (ASan checks) */
   assert_int_equal(cx__timer_armed_count(), 1);
   cx_test_advance(1.0);
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(t), "");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(t), "");
   cx_token_unref(t);
 }
 
@@ -60,8 +60,8 @@ static void test_token_manual_first(void **state) {
   CX_ASSERT_OK(cx_token_with_timeout_cause(&t, 1.0, "late"));
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "user"));
   cx_test_advance(2.0);
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "user");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "user");
   cx_token_unref(t);
 }
 

@@ -56,8 +56,8 @@ static void test_token_new_is_live(void **state) {
   assert_non_null(t);
   assert_false(cx_token_is_cancelled(t));
   CX_ASSERT_OK(cx_token_check(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_NONE);
-  assert_null(cx_token_message(t));
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_NONE);
+  assert_null(cx_token_cancel_message(t));
   assert_true(cx_token_cancel_time(t) == 0.0);
   assert_true(is_uuid_v4(cx_token_id(t)));
   cx_token_unref(t);
@@ -73,7 +73,7 @@ static void test_token_ref_unref(void **state) {
   cx_token_unref(t);
   /* still alive with the last reference: fully usable */
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "still alive"));
-  assert_string_equal(cx_token_message(t), "still alive");
+  assert_string_equal(cx_token_cancel_message(t), "still alive");
   cx_token_unref(t);
   assert_null(cx_token_ref(NULL));
   cx_token_unref(NULL);
@@ -117,8 +117,8 @@ static void test_token_cancel_first_wins(void **state) {
   assert_false(cx_token_cancel(t, CX_REASON_SIGNAL, NULL));
   assert_true(cx_token_is_cancelled(t));
   CX_ASSERT_ERR(-ECANCELED, cx_token_check(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "first");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "first");
   assert_true(cx_token_cancel_time(t) == when);
   /* wall clock, between the two reads (1 s slack for clock granularity) */
   assert_true(when >= before - 1.0 && when <= after + 1.0);
@@ -133,8 +133,8 @@ static void test_token_cancel_each_reason(void **state) {
   for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
     cx_token *t = cx_token_new();
     assert_true(cx_token_cancel(t, reasons[i], cx_reason_name(reasons[i])));
-    assert_int_equal(cx_token_reason(t), reasons[i]);
-    assert_string_equal(cx_token_message(t), cx_reason_name(reasons[i]));
+    assert_int_equal(cx_token_cancel_reason(t), reasons[i]);
+    assert_string_equal(cx_token_cancel_message(t), cx_reason_name(reasons[i]));
     cx_token_unref(t);
   }
 }
@@ -146,7 +146,7 @@ static void test_token_cancel_message_copied(void **state) {
   snprintf(buf, sizeof buf, "transient");
   assert_true(cx_token_cancel(t, CX_REASON_ERROR, buf));
   memset(buf, 'Z', sizeof buf - 1);
-  assert_string_equal(cx_token_message(t), "transient");
+  assert_string_equal(cx_token_cancel_message(t), "transient");
   cx_token_unref(t);
 }
 
@@ -154,8 +154,8 @@ static void test_token_cancel_null_message(void **state) {
   (void)state;
   cx_token *t = cx_token_new();
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, NULL));
-  assert_non_null(cx_token_message(t));
-  assert_string_equal(cx_token_message(t), "");
+  assert_non_null(cx_token_cancel_message(t));
+  assert_string_equal(cx_token_cancel_message(t), "");
   cx_token_unref(t);
 }
 
@@ -169,12 +169,12 @@ static void test_token_cancel_bad_input(void **state) {
   /* nothing changed */
   assert_false(cx_token_is_cancelled(t));
   CX_ASSERT_OK(cx_token_check(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_NONE);
-  assert_null(cx_token_message(t));
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_NONE);
+  assert_null(cx_token_cancel_message(t));
   assert_true(cx_token_cancel_time(t) == 0.0);
   /* and the next good cancel still wins */
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "good"));
-  assert_string_equal(cx_token_message(t), "good");
+  assert_string_equal(cx_token_cancel_message(t), "good");
   cx_token_unref(t);
 }
 
@@ -182,8 +182,8 @@ static void test_token_null_accessors(void **state) {
   (void)state;
   assert_false(cx_token_is_cancelled(NULL));
   CX_ASSERT_ERR(-EINVAL, cx_token_check(NULL));
-  assert_int_equal(cx_token_reason(NULL), CX_REASON_NONE);
-  assert_null(cx_token_message(NULL));
+  assert_int_equal(cx_token_cancel_reason(NULL), CX_REASON_NONE);
+  assert_null(cx_token_cancel_message(NULL));
   assert_true(cx_token_cancel_time(NULL) == 0.0);
   assert_null(cx_token_id(NULL));
   CX_ASSERT_ERR(-EINVAL, cx_token_wait(NULL, 0.0));
@@ -209,7 +209,7 @@ static void *race_cancel(void *p) {
   snprintf(msg, sizeof msg, "thread-%d", a->index);
   a->won = cx_token_cancel(a->token, CX_REASON_MANUAL, msg);
   a->cancelled_after = cx_token_is_cancelled(a->token);
-  const char *m = cx_token_message(a->token);
+  const char *m = cx_token_cancel_message(a->token);
   snprintf(a->seen, sizeof a->seen, "%s", m ? m : "(null)");
   return NULL;
 }
@@ -237,7 +237,7 @@ static void test_token_cancel_race_one_winner(void **state) {
     assert_int_equal(winners, 1);
     char expect[32];
     snprintf(expect, sizeof expect, "thread-%d", winner);
-    assert_string_equal(cx_token_message(t), expect);
+    assert_string_equal(cx_token_cancel_message(t), expect);
     /* a cancel that returned false found the token already cancelled:
      * it reads as cancelled, with the winner's message */
     for (int i = 0; i < 4; i++) {
@@ -390,7 +390,7 @@ static void test_token_wait_woken_by_cancel(void **state) {
     CX_ASSERT_OK(cx_token_wait(t, timeouts[i]));
     assert_true(cx_test_now() - t0 < 20.0);
     assert_true(cx_token_is_cancelled(t));
-    assert_string_equal(cx_token_message(t), "later");
+    assert_string_equal(cx_token_cancel_message(t), "later");
     pthread_join(th, NULL);
     cx_token_unref(t);
   }

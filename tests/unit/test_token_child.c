@@ -29,9 +29,9 @@ static void test_follows_parent(void **state) {
   assert_false(cx_token_is_cancelled(child));
   assert_true(cx_token_cancel(parent, CX_REASON_SIGNAL, "stop"));
   assert_true(cx_token_is_cancelled(child));
-  assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
-  assert_int_equal(cx_token_reason(kept), CX_REASON_SIGNAL);
-  assert_string_equal(cx_token_message(kept), "stop");
+  assert_int_equal(cx_token_cancel_reason(child), CX_REASON_PARENT);
+  assert_int_equal(cx_token_cancel_reason(kept), CX_REASON_SIGNAL);
+  assert_string_equal(cx_token_cancel_message(kept), "stop");
   cx_token_unref(child);
   cx_token_unref(kept);
   cx_token_unref(parent);
@@ -54,7 +54,7 @@ static void test_born_cancelled(void **state) {
   assert_true(cx_token_cancel(parent, CX_REASON_TIMEOUT, "late"));
   CX_ASSERT_OK(cx_token_new_child(&child, parent, CX_LINK_PRESERVE_REASON));
   assert_true(cx_token_is_cancelled(child));
-  assert_int_equal(cx_token_reason(child), CX_REASON_TIMEOUT);
+  assert_int_equal(cx_token_cancel_reason(child), CX_REASON_TIMEOUT);
   cx_token_unref(child);
   cx_token_unref(parent);
 }

@@ -40,8 +40,8 @@ static void test_fires_at_deadline(void **state) {
   assert_false(cx_token_is_cancelled(t)); /* never early */
   CX_ASSERT_OK(cx_clock_advance(0.001));
   assert_true(cx_token_is_cancelled(t)); /* advance fires before returning */
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(t), "timed out after 2 s");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(t), "timed out after 2 s");
   assert_int_equal(cx__timer_armed_count(), 0);
   cx_token_unref(t);
 }
@@ -55,8 +55,8 @@ static void test_tiny_delay(void **state) {
   CX_ASSERT_OK(cx_token_with_timeout(&t, 1e-46));
   CX_ASSERT_OK(cx_clock_advance(0.001));
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
-  assert_string_equal(cx_token_message(t), "timed out after 0 s");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_token_cancel_message(t), "timed out after 0 s");
   cx_token_unref(t);
 }
 
@@ -70,7 +70,7 @@ static void test_unref_disarms(void **state) {
   assert_int_equal(cx__timer_armed_count(), 1);
   CX_ASSERT_OK(cx_clock_advance(5.0)); /* a's timer must not fire freed */
   assert_true(cx_token_is_cancelled(b));
-  assert_string_equal(cx_token_message(b), "timed out after 0.25 s");
+  assert_string_equal(cx_token_cancel_message(b), "timed out after 0.25 s");
   cx_token_unref(b);
   assert_int_equal(cx__timer_armed_count(), 0);
 }
@@ -81,8 +81,8 @@ static void test_other_cancel_wins(void **state) {
   CX_ASSERT_OK(cx_token_with_timeout(&t, 1.0));
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "user"));
   CX_ASSERT_OK(cx_clock_advance(2.0));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "user");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "user");
   assert_int_equal(cx__timer_armed_count(), 0);
   cx_token_unref(t);
 }
@@ -111,7 +111,7 @@ static void test_links_and_callbacks(void **state) {
   assert_int_equal(atomic_load(&s.calls), 1);
   assert_false(pthread_equal(s.thread, pthread_self())); /* timer thread */
   assert_true(cx_token_is_cancelled(child));
-  assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
+  assert_int_equal(cx_token_cancel_reason(child), CX_REASON_PARENT);
   cx_token_unref(t); /* the child keeps its source alive */
   cx_token_unref(child);
 }
@@ -184,8 +184,9 @@ static void test_lazy_parts(void **state) {
   CX_ASSERT_OK(cx_token_link(t, parent, 0)); /* as a target */
   assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, "bye"));
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_PARENT);
-  assert_string_equal(cx_token_message(t), "parent cancelled (manual): bye");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_PARENT);
+  assert_string_equal(cx_token_cancel_message(t),
+                      "parent cancelled (manual): bye");
   assert_true(cx_token_cancel_time(t) > 0);
   assert_true(cx_token_cancel_time(t) == cx_token_cancel_time(parent));
   assert_int_equal(poll(&pfd, 1, 0), 1);
@@ -205,8 +206,8 @@ static void test_fire_records_time(void **state) {
   CX_ASSERT_OK(cx_clock_advance(1.0));
   assert_true(cx_token_cancel_time(t) >= before);
   assert_true(cx_token_cancel_time(u) >= before);
-  assert_string_equal(cx_token_message(u), "disk full");
-  assert_int_equal(cx_token_reason(u), CX_REASON_ERROR);
+  assert_string_equal(cx_token_cancel_message(u), "disk full");
+  assert_int_equal(cx_token_cancel_reason(u), CX_REASON_ERROR);
   cx_token_unref(t);
   cx_token_unref(u);
 }
@@ -227,8 +228,9 @@ static void test_lazy_parts_out_of_memory(void **state) {
   assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "text"));
   cx__alloc_fail_after(-1, false);
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "(message lost: out of memory)");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t),
+                      "(message lost: out of memory)");
   assert_true(cx_token_cancel_time(t) == 0.0);
   assert_false(cx_token_is_cancelled(other)); /* the failed link did not */
   assert_true(cx_token_cancel(other, CX_REASON_MANUAL, NULL));
@@ -248,8 +250,9 @@ static void test_signal_safe_cancel(void **state) {
   CX_ASSERT_OK(cx_token_with_timeout(&t, 60.0));
   assert_int_equal(cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL), 1);
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_SIGNAL);
-  assert_string_equal(cx_token_message(t), "cancelled from a signal handler");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_SIGNAL);
+  assert_string_equal(cx_token_cancel_message(t),
+                      "cancelled from a signal handler");
   /* (Out of memory there, the time stays 0.0 for good.) */
   for (end = cx_test_now() + cx_test_patience(30.0);
        cx_token_cancel_time(t) == 0.0 && cx_test_now() < end;)
@@ -273,7 +276,7 @@ static void test_signal_safe_cancel_cascade_time(void **state) {
     assert_int_equal(cx_token_cancel_signal_safe(t, CX_REASON_SIGNAL), 1);
     CX_ASSERT_OK(cx_token_new_child(&child, t, 0));
     assert_true(cx_token_is_cancelled(child));
-    assert_int_equal(cx_token_reason(child), CX_REASON_PARENT);
+    assert_int_equal(cx_token_cancel_reason(child), CX_REASON_PARENT);
     for (end = cx_test_now() + cx_test_patience(30.0);
          cx_token_cancel_time(t) == 0.0 && cx_test_now() < end;)
       cx_test_sleep(0.0001);
@@ -318,7 +321,7 @@ static void test_real_clock(void **state) {
   dt = cx_test_now() - t0;
   assert_true(dt >= 0.2 - 1e-3); /* not early (generous bound above) */
   assert_true(dt < 30.0);
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT);
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_TIMEOUT);
   cx_token_unref(t);
 }
 

@@ -247,7 +247,8 @@ static void test_bridge_token_to_gc(void **state) {
   assert_true(g_cancellable_is_cancelled(gc));
   assert_int_equal(gc_hits, 1);
   assert_int_equal(token_hits, 1);
-  assert_int_equal(cx_token_reason(t), CX_REASON_TIMEOUT); /* unchanged */
+  assert_int_equal(cx_token_cancel_reason(t),
+                   CX_REASON_TIMEOUT); /* unchanged */
   cx_glib_bridge_free(b);
   g_object_unref(gc);
   cx_token_unref(t);
@@ -264,8 +265,8 @@ static void test_bridge_gc_to_token(void **state) {
   CX_ASSERT_OK(cx_glib_bridge_new(t, gc, &b));
   g_cancellable_cancel(gc);
   assert_true(cx_token_is_cancelled(t));
-  assert_int_equal(cx_token_reason(t), CX_REASON_MANUAL);
-  assert_string_equal(cx_token_message(t), "GCancellable cancelled");
+  assert_int_equal(cx_token_cancel_reason(t), CX_REASON_MANUAL);
+  assert_string_equal(cx_token_cancel_message(t), "GCancellable cancelled");
   assert_int_equal(gc_hits, 1);
   assert_int_equal(token_hits, 1);
   cx_glib_bridge_free(b);
