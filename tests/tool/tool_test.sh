@@ -816,6 +816,120 @@ t_run_daemons() {
   no_marked || { pgrep -af "$MARK" >&2; fail "timeout: left behind"; }
 }
 
+# need_cgroup: skip unless a writable cgroup v2 is there (a cgroup2 mount
+# in mountinfo, the "0::" line of /proc/self/cgroup, and a directory can be
+# made below it); CGMOUNT is the mount point.
+need_cgroup() {
+  local own
+  CGMOUNT=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+    if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo |
+    head -n 1)
+  [ -n "$CGMOUNT" ] || skip "no cgroup v2 file system is mounted"
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  [ -n "$own" ] || skip "no cgroup v2 line (0::) in /proc/self/cgroup"
+  mkdir "$CGMOUNT${own%/}/cx-probe-$$" 2>/dev/null ||
+    skip "cgroup v2 at $CGMOUNT${own%/} is not writable (not delegated)"
+  rmdir "$CGMOUNT${own%/}/cx-probe-$$"
+}
+
+# cgroup_daemon: writes $TMP/d.sh, a daemon that records its cgroup
+# ($TMP/cg) and pid ($TMP/pid), then sleeps; $TMP/wait waits for it.
+cgroup_daemon() {
+  rm -f "$TMP/cg" "$TMP/pid"
+  cat >"$TMP/d.sh" <<EOF
+grep '^0::' /proc/self/cgroup > $TMP/cg.part && mv $TMP/cg.part $TMP/cg
+echo \$\$ > $TMP/pid.part && mv $TMP/pid.part $TMP/pid
+exec sleep $MARK
+EOF
+  echo "while [ ! -s $TMP/pid ]; do sleep 0.05; done" >"$TMP/wait"
+}
+
+# cgroup_of_run: the cgroup directory that `run -v --cgroup` named in $ERR.
+cgroup_of_run() {
+  sed -n "s/^cancelable run: running '.*' in the cgroup //p" "$ERR"
+}
+
+# expect_cgroup_gone DIR: the daemon ran in DIR (its "0::" line), is dead,
+# and DIR is removed.
+expect_cgroup_gone() {
+  local dir=$1 pid
+  [ -n "$dir" ] || fail "-v did not name the cgroup"
+  [ "$(cat "$TMP/cg")" = "0::${dir#"$CGMOUNT"}" ] ||
+    fail "the daemon ran in $(cat "$TMP/cg"), not in $dir"
+  pid=$(cat "$TMP/pid")
+  within 5 eval "! kill -0 $pid 2>/dev/null" || fail "daemon $pid is alive"
+  within 5 test ! -d "$dir" || fail "$dir is left behind"
+  no_leftovers
+}
+
+# --cgroup (issue 18 item 10): the command runs in a cgroup v2 of its own
+# under the tool's; a daemon that calls setsid and one that double-forks
+# are in it, and are killed with it when the command ends; its directory
+# is removed.  Also with freeze + SIGKILL (kernels without cgroup.kill),
+# and when the run is cancelled.
+t_run_cgroup_daemons() {
+  need_cgroup
+  need_python
+  cgroup_daemon
+  local cmd nokill
+  for nokill in "" 1; do
+    for cmd in "setsid sh $TMP/d.sh & . $TMP/wait" \
+      "(setsid sh $TMP/d.sh &); . $TMP/wait"; do
+      CANCELABLE_CGROUP_NO_KILL=$nokill "$C" run -v --cgroup \
+        --report-file "$REPORT" -- sh -c "$cmd" 2>"$ERR"
+      expect_status 0 $? "--cgroup: $cmd"
+      expect_cgroup_gone "$(cgroup_of_run)"
+      expect_json "$REPORT" exit_code 0 leftovers_stopped true
+      cgroup_daemon
+    done
+  done
+  "$C" run -v --cgroup -t 1 -- sh -c "setsid sh $TMP/d.sh & sleep $MARK" \
+    2>"$ERR"
+  expect_status 124 $? "--cgroup, timed out"
+  expect_cgroup_gone "$(cgroup_of_run)"
+}
+
+# --cgroup: the tool killed by SIGKILL still leaves nothing (its watcher
+# kills the cgroup and removes it).
+t_run_cgroup_tool_killed() {
+  need_cgroup
+  cgroup_daemon
+  "$C" run -v --cgroup -- sh -c "setsid sh $TMP/d.sh & sleep $MARK" \
+    2>"$ERR" &
+  local tool=$!
+  within 10 test -s "$TMP/pid" || fail "the daemon did not start"
+  kill -KILL "$tool"
+  wait "$tool"
+  expect_status 137 $? "the tool killed"
+  expect_cgroup_gone "$(cgroup_of_run)"
+}
+
+# Without a cgroup v2 (its mounts undone in a mount namespace of its own):
+# --cgroup fails with 125 and says why; --cgroup=auto runs without.
+t_run_cgroup_missing() {
+  "$C" run --cgroup=always -- true 2>"$ERR"
+  expect_status 125 $? "--cgroup=always"
+  expect_in "invalid value 'always' for --cgroup (only 'auto')" "$ERR"
+  command -v unshare >/dev/null || skip "unshare(1) is needed"
+  cat >"$TMP/nocg.sh" <<'EOF'
+for m in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+  if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo); do
+  umount -l "$m" || exit 99
+done
+exec "$@"
+EOF
+  unshare -m sh "$TMP/nocg.sh" true 2>/dev/null ||
+    skip "cannot unmount cgroup2 in a mount namespace here"
+  unshare -m sh "$TMP/nocg.sh" "$C" run --cgroup -- true 2>"$ERR"
+  expect_status 125 $? "--cgroup without a cgroup v2"
+  expect_in "cancelable run: --cgroup: no cgroup v2 file system is mounted" \
+    "$ERR"
+  unshare -m sh "$TMP/nocg.sh" "$C" run --cgroup=auto -- sh -c "exit 3" \
+    2>"$ERR"
+  expect_status 3 $? "--cgroup=auto without a cgroup v2"
+  [ ! -s "$ERR" ] || fail "--cgroup=auto said something without -v"
+}
+
 t_run_tiny_duration() {
   local start
   start=$(now)
