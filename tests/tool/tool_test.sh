@@ -1798,6 +1798,91 @@ echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
   no_leftovers
 }
 
+# check_pty_log PYTHON...: runs the Python code over the terminal output of
+# the last tty session (bytes in `out`); it fails the case with a message
+# by raising AssertionError.
+check_pty_log() {
+  "$PY" -I -S - "$TMP/pty.log" "$1" <<'PY' || fail "terminal output (above)"
+import re, sys
+out = open(sys.argv[1], "rb").read()
+# A draw of the status line on its own row: save the cursor, the row,
+# erase it, the text, restore the cursor.
+DRAW = re.compile(rb"\x1b7\x1b\[(\d+);1H\x1b\[2K([^\x1b]+)\x1b8")
+def rest():
+    """The output without the status line's draws."""
+    return DRAW.sub(b"", out)
+try:
+    exec(sys.argv[2])
+except (AssertionError, ValueError) as e:
+    sys.stderr.write("check failed: %s\n--- output\n%r\n" % (e, out))
+    sys.exit(1)
+PY
+}
+
+# --progress on a terminal (issue 18 item 11): the status line keeps the
+# last row, under a scroll region (apt's way), so the command's output is
+# never written onto it; a resize sets the region again; the end gives the
+# screen back (ESC [ r) and clears the row.
+t_tty_progress_region() {
+  local cmd='for i in 1 2 3 4 5; do echo line-$i; echo "$((i*15))% step-$i" \
+>&$CANCELABLE_PROGRESS_FD; sleep 0.3; done; stty rows 30; sleep 0.5; \
+echo line-last'
+  PTY_LOG=$TMP/pty.log tty 'send:stty rows 24 cols 80\n' 'expect:PROMPT\$ ' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd'; echo status-\$((1+1))\$?\n" \
+    'expect:status-20'
+  check_pty_log '
+start = out.index(b"\x1b[1;23r")
+draws = list(DRAW.finditer(out))
+assert draws, "no draw on a row of its own"
+rows = [int(m.group(1)) for m in draws]
+assert rows[0] == 24 and rows[-1] == 30, "drawn on rows %r" % rows
+assert b"step-" in draws[0].group(2), "draw %r" % draws[0].group(0)
+assert draws[0].start() > start, "drawn before the region was set"
+resized = out.index(b"\x1b[1;29r")
+assert all(int(m.group(1)) == 30 for m in draws if m.start() > resized)
+others = rest()
+for i in ["1", "2", "3", "4", "5", "last"]:
+    assert re.search(rb"line-%s\r\n" % i.encode(), others), "line-" + i
+assert b"step-" not in others, "status text outside its row"
+end = out.index(b"\x1b7\x1b[r\x1b8", draws[-1].end())
+assert re.match(rb"\x1b7\x1b\[30;1H\x1b\[2K\x1b8", out[end + 7:]), \
+    "the last row is not cleared after the reset"
+assert out.index(b"status-20") > end
+'
+  no_leftovers
+}
+
+# --progress: Ctrl-Z gives the screen back before the tool stops (the
+# prompt has every row) and fg sets the region again; Ctrl-C then ends the
+# tool with SIGINT (it dies of it, re-raised) after the reset; a signal
+# that kills the tool outright (PWR, no handler of its own) resets too.
+t_tty_progress_signals() {
+  local cmd='echo ready-$((2+2)); echo "10% x-$((3+3))" \
+>&$CANCELABLE_PROGRESS_FD; sleep $MARK'
+  PTY_LOG=$TMP/pty.log tty 'send:stty rows 24 cols 80\n' 'expect:PROMPT\$ ' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd'\n" 'expect:x-6' 'send:\x1a' \
+    'expect:Stopped' 'expect:PROMPT' 'send:fg\n' 'expect:\x1b\[1;23r' \
+    'expect:x-6' 'send:\x03' 'expect:PROMPT' "send:echo status-\$?\n" \
+    'expect:status-130' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd' & sleep 1; kill -PWR \$!; \
+wait \$!; echo killed-\$?\n" 'expect:killed-158'
+  check_pty_log '
+RESET = b"\x1b7\x1b[r\x1b8\x1b7\x1b[24;1H\x1b[2K\x1b8"
+stopped = out.index(b"Stopped")
+first = out.index(b"\x1b[1;23r")
+reset = out.index(RESET, first)
+assert reset < stopped, "not reset before the stop"
+again = out.index(b"\x1b[1;23r", stopped)
+assert DRAW.search(out, again), "not drawn again after fg"
+reset2 = out.index(RESET, again)
+assert reset2 < out.index(b"status-130"), "not reset before the Ctrl-C end"
+third = out.index(b"\x1b[1;23r", reset2)
+assert out.index(RESET, third) < out.index(b"killed-158"), \
+    "not reset before the death by SIGPWR"
+'
+  no_leftovers
+}
+
 # ---- main
 
 # case_of FUNCTION: the case name (t_run_signal_storm: run/signal-storm).

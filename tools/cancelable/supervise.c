@@ -165,6 +165,7 @@ static void service(loop *l) {
       on_alarm(l);
       continue;
     }
+    if (statusline_signal(&l->line, signo)) continue; /* WINCH, TSTP */
     send_signal(l, signo);
     sigaddset(&l->res->passed_on, signo);
     if (!isinf(l->cfg->kill_after_forward) && isinf(l->kill_at))
@@ -315,6 +316,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   statusline_init(&l.line, STDERR_FILENO, cfg->live);
   rc = spawn(&l);
   if (rc != 0) {
+    statusline_end(&l.line);
     res->error = -rc;
     return rc;
   }
@@ -338,7 +340,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
     progress_reader_finish(&l.reader);
     close(l.reader.fd);
   }
-  statusline_clear(&l.line);
+  statusline_end(&l.line);
   res->status = l.child.status;
   child_close(&l.child);
   return res->error != 0 ? -res->error : 0;
