@@ -890,18 +890,21 @@ t_run_cgroup_daemons() {
 }
 
 # --cgroup: the tool killed by SIGKILL still leaves nothing (its watcher
-# kills the cgroup and removes it).
+# kills the cgroup and removes it), also without cgroup.kill.
 t_run_cgroup_tool_killed() {
   need_cgroup
-  cgroup_daemon
-  "$C" run -v --cgroup -- sh -c "setsid sh $TMP/d.sh & sleep $MARK" \
-    2>"$ERR" &
-  local tool=$!
-  within 10 test -s "$TMP/pid" || fail "the daemon did not start"
-  kill -KILL "$tool"
-  wait "$tool"
-  expect_status 137 $? "the tool killed"
-  expect_cgroup_gone "$(cgroup_of_run)"
+  local nokill tool
+  for nokill in "" 1; do
+    cgroup_daemon
+    CANCELABLE_CGROUP_NO_KILL=$nokill "$C" run -v --cgroup -- \
+      sh -c "setsid sh $TMP/d.sh & sleep $MARK" 2>"$ERR" &
+    tool=$!
+    within 10 test -s "$TMP/pid" || fail "the daemon did not start"
+    kill -KILL "$tool"
+    wait "$tool"
+    expect_status 137 $? "the tool killed (no cgroup.kill: '$nokill')"
+    expect_cgroup_gone "$(cgroup_of_run)"
+  done
 }
 
 # Without a cgroup v2 (its mounts undone in a mount namespace of its own):

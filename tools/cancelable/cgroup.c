@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -116,6 +117,16 @@ static int open_control(const cgroup *cg, const char *name) {
   return fd >= 0 ? fd : -errno;
 }
 
+/* Opens @cg's cgroup.procs for reading.  Returns: the descriptor or
+ * -errno. */
+static int open_list(const cgroup *cg) {
+  char path[4200];
+  int fd;
+  snprintf(path, sizeof path, "%s/cgroup.procs", cg->path);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
+}
+
 /* Makes the directory: "cancelable-PID", or "-N" after it when taken. */
 static int make_dir(cgroup *cg, const char *parent) {
   for (int n = 1; n <= 100; n++) {
@@ -135,10 +146,7 @@ static int make_dir(cgroup *cg, const char *parent) {
   return -EEXIST;
 }
 
-static void empty(cgroup *cg) {
-  cg->path = NULL;
-  cg->procs_fd = cg->kill_fd = cg->freeze_fd = -1;
-}
+static void empty(cgroup *cg) { *cg = CGROUP_NONE; }
 
 int cgroup_create(cgroup *cg, char *why, size_t size) {
   char parent[4096];
@@ -155,6 +163,7 @@ int cgroup_create(cgroup *cg, char *why, size_t size) {
   }
   rc = cg->procs_fd = open_control(cg, "cgroup.procs");
   if (rc >= 0) rc = cg->freeze_fd = open_control(cg, "cgroup.freeze");
+  if (rc >= 0) rc = cg->list_fd = open_list(cg);
   if (rc < 0) {
     snprintf(why, size, "cannot use the cgroup %s: %s", cg->path,
              strerror(-rc));
@@ -285,6 +294,44 @@ static void kill_all(const cgroup *cg) {
   put(cg->freeze_fd, "0");
 }
 
+/* In the watcher: SIGKILLs each process that list_fd lists (read again
+ * from its start; at most 4 KiB of pids a round).  Returns: how many. */
+static int kill_listed(const cgroup *cg) {
+  char buf[4096];
+  ssize_t n;
+  long pid = 0;
+  int found = 0;
+  if (lseek(cg->list_fd, 0, SEEK_SET) != 0) return 0;
+  do n = read(cg->list_fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] >= '0' && buf[i] <= '9') {
+      pid = pid * 10 + (buf[i] - '0');
+      continue;
+    }
+    if (pid > 0) {
+      kill((pid_t)pid, SIGKILL);
+      found++;
+    }
+    pid = 0;
+  }
+  return found;
+}
+
+void cgroup_end_in_child(const cgroup *cg) {
+  struct timespec pause = {0, 20 * 1000 * 1000};
+  if (!put(cg->kill_fd, "1") && cg->list_fd >= 0) {
+    (void)!write(cg->freeze_fd, "1", 1);
+    for (int round = 0; round < 500 && kill_listed(cg) > 0; round++)
+      nanosleep(&pause, NULL);
+    (void)!write(cg->freeze_fd, "0", 1);
+  }
+  for (int i = 0; i < 500; i++) {
+    if (rmdir(cg->path) == 0 || errno != EBUSY) return;
+    nanosleep(&pause, NULL);
+  }
+}
+
 int cgroup_stop(const cgroup *cg, int stop_signal, double grace) {
   int left;
   if (cg->path == NULL) return 0;
@@ -305,6 +352,7 @@ int cgroup_destroy(cgroup *cg) {
   if (cg->procs_fd >= 0) close(cg->procs_fd);
   if (cg->kill_fd >= 0) close(cg->kill_fd);
   if (cg->freeze_fd >= 0) close(cg->freeze_fd);
+  if (cg->list_fd >= 0) close(cg->list_fd);
   if (cg->path != NULL) rc = remove_tree(cg->path, 0);
   free(cg->path);
   empty(cg);

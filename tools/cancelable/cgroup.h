@@ -18,7 +18,18 @@ typedef struct cgroup {
                     -1 where the kernel has none (or CANCELABLE_CGROUP_NO_KILL
                     is set, which tests the other way): freeze + SIGKILL */
   int freeze_fd; /* (owned) its cgroup.freeze for writing, or -1 */
+  int list_fd;   /* (owned) its cgroup.procs open for reading, or -1: what
+                    cgroup_end_in_child() reads (the watcher) */
 } cgroup;
+
+/* No cgroup: what cgroup_create() leaves on failure and cgroup_destroy()
+ * after. */
+#define CGROUP_NONE          \
+  ((cgroup){.path = NULL,    \
+            .procs_fd = -1,  \
+            .kill_fd = -1,   \
+            .freeze_fd = -1, \
+            .list_fd = -1})
 
 /* cgroup_create: make a new cgroup "cancelable-PID[-N]" under the tool's own
  * (the "0::" line of /proc/self/cgroup, under the cgroup2 mount that
@@ -34,6 +45,13 @@ int cgroup_create(cgroup *cg, char *why, size_t size);
  * process into @cg (writes "0" to its cgroup.procs); async-signal-safe.
  * Returns: 0 or a positive errno (EBUSY, EACCES, EOPNOTSUPP...). */
 int cgroup_join_in_child(const cgroup *cg);
+
+/* cgroup_end_in_child: in the watcher, once the tool is gone: kill every
+ * member of @cg (cgroup.kill; or, without it, freeze, SIGKILL each
+ * process listed by list_fd until none is, thaw), then remove the
+ * directory when it is empty (within 10 s; a cgroup the command made below
+ * it stays).  Async-signal-safe (the descriptors only; path for rmdir). */
+void cgroup_end_in_child(const cgroup *cg);
 
 /* cgroup_signal: send @signo (0: only count) to every process in @cg and
  * in the cgroups below it (the command may make some).

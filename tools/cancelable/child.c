@@ -135,16 +135,15 @@ static void close_from(int low) {
   for (int fd = low; fd < (int)rl.rlim_cur; fd++) close(fd);
 }
 
-/* In the watcher, once the tool is gone: kills the cgroup @cg (its
- * cgroup.kill, open on descriptor 1) and removes its directory when it is
- * empty (within 10 s; a cgroup the command made below it stays). */
-static void watcher_end_cgroup(const cgroup *cg) {
-  struct timespec pause = {0, 50 * 1000 * 1000};
-  (void)!write(1, "1", 1);
-  for (int i = 0; i < 200; i++) {
-    if (rmdir(cg->path) == 0 || errno != EBUSY) return;
-    nanosleep(&pause, NULL);
-  }
+/* In the watcher: makes @fds[i] descriptor i (closed where -1), for i
+ * below @n, and closes every other one. */
+static void keep_fds(const int *fds, int n) {
+  int high[4];
+  for (int i = 0; i < n; i++)
+    high[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 16) : -1;
+  for (int i = 0; i < n; i++)
+    if (high[i] < 0 || dup2(high[i], i) != i) close(i);
+  close_from(n);
 }
 
 /* The forked watcher: leaves the tool's process group, ignores every
@@ -156,6 +155,9 @@ static void watcher_end_cgroup(const cgroup *cg) {
  * to the pipe; it stops the watcher with SIGKILL.  Only async-signal-safe
  * calls: the tool has threads. */
 static void watcher_main(int fd, pid_t pgid, const cgroup *cg) {
+  /* Kept: the pipe as 0, the cgroup's cgroup.kill, cgroup.freeze and
+   * cgroup.procs (read) as 1, 2, 3. */
+  int keep[4] = {fd, -1, -1, -1};
   struct sigaction sa;
   sigset_t none;
   setpgid(0, 0);
@@ -167,12 +169,22 @@ static void watcher_main(int fd, pid_t pgid, const cgroup *cg) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   prctl(PR_SET_NAME, "cancelable-wd");
-  if (dup2(fd, 0) != 0) _exit(1);
-  if (cg != NULL && cg->kill_fd >= 0 && dup2(cg->kill_fd, 1) != 1) cg = NULL;
-  close_from(cg != NULL && cg->kill_fd >= 0 ? 2 : 1);
+  if (cg != NULL) {
+    keep[1] = cg->kill_fd;
+    keep[2] = cg->freeze_fd;
+    keep[3] = cg->list_fd;
+  }
+  keep_fds(keep, 4);
   if (wait_eof(0) != 0) _exit(0);
   if (pgid > 0) kill(-pgid, SIGKILL);
-  if (cg != NULL && cg->kill_fd >= 0) watcher_end_cgroup(cg);
+  if (cg != NULL) {
+    cgroup mine = {.path = cg->path,
+                   .procs_fd = -1,
+                   .kill_fd = keep[1] >= 0 ? 1 : -1,
+                   .freeze_fd = keep[2] >= 0 ? 2 : -1,
+                   .list_fd = keep[3] >= 0 ? 3 : -1};
+    cgroup_end_in_child(&mine);
+  }
   _exit(0);
 }
 

@@ -394,7 +394,7 @@ int run_main(int argc, char **argv) {
   }
   memset(&s, 0, sizeof s);
   s.o = &o;
-  s.cg = (cgroup){.path = NULL, .procs_fd = -1, .kill_fd = -1, .freeze_fd = -1};
+  s.cg = CGROUP_NONE;
   if (o.verbose) cx_log_set_handler(cx_log_stderr, CX_LOG_WARNING, NULL);
   if (o.report_file != NULL &&
       (s.report = open_report(o.report_file)) == NULL) {
