@@ -1861,7 +1861,7 @@ assert out.index(b"status-20") > end
 # that kills the tool outright (PWR, no handler of its own) resets too.
 t_tty_progress_signals() {
   local cmd='echo ready-$((2+2)); echo "10% x-$((3+3))" \
->&$CANCELABLE_PROGRESS_FD; sleep $MARK'
+>&$CANCELABLE_PROGRESS_FD; exec sleep $MARK'
   PTY_LOG=$TMP/pty.log tty 'send:stty rows 24 cols 80\n' 'expect:PROMPT\$ ' \
     "send:\$C run -p -t 60 -- sh -c '$cmd'\n" 'expect:x-6' 'send:\x1a' \
     'expect:Stopped' 'expect:PROMPT' 'send:fg\n' 'expect:\x1b\[1;23r' \
