@@ -9,7 +9,9 @@ Usage: pty_session.py SECONDS STEP...
 Every step shares one hard deadline, SECONDS from the start; on a failed
 step the whole session (its process group and everything in its session)
 is killed, the output is printed, and the exit status is 1.  bash runs
-without startup files, with job control, its prompt "PROMPT$ ".
+without startup files, with job control, its prompt "PROMPT$ ".  With
+PTY_LOG set, everything the terminal showed (escape sequences included) is
+written to that file at the end, for the caller to check.
 """
 import os
 import pty
@@ -66,7 +68,13 @@ def main():
             return bool(data)
         return True
 
+    def save():
+        if os.environ.get("PTY_LOG"):
+            with open(os.environ["PTY_LOG"], "wb") as f:
+                f.write(out)
+
     def failed(why):
+        save()
         kill_session(pid)
         sys.stderr.write("pty_session: %s\n--- terminal output\n%s\n---\n" %
                          (why, out.decode(errors="replace")))
@@ -103,6 +111,7 @@ def main():
         except ChildProcessError:
             break
     kill_session(pid)
+    save()
     sys.exit(0)
 
 

@@ -816,6 +816,123 @@ t_run_daemons() {
   no_marked || { pgrep -af "$MARK" >&2; fail "timeout: left behind"; }
 }
 
+# need_cgroup: skip unless a writable cgroup v2 is there (a cgroup2 mount
+# in mountinfo, the "0::" line of /proc/self/cgroup, and a directory can be
+# made below it); CGMOUNT is the mount point.
+need_cgroup() {
+  local own
+  CGMOUNT=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+    if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo |
+    head -n 1)
+  [ -n "$CGMOUNT" ] || skip "no cgroup v2 file system is mounted"
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  [ -n "$own" ] || skip "no cgroup v2 line (0::) in /proc/self/cgroup"
+  mkdir "$CGMOUNT${own%/}/cx-probe-$$" 2>/dev/null ||
+    skip "cgroup v2 at $CGMOUNT${own%/} is not writable (not delegated)"
+  rmdir "$CGMOUNT${own%/}/cx-probe-$$"
+}
+
+# cgroup_daemon: writes $TMP/d.sh, a daemon that records its cgroup
+# ($TMP/cg) and pid ($TMP/pid), then sleeps; $TMP/wait waits for it.
+cgroup_daemon() {
+  rm -f "$TMP/cg" "$TMP/pid"
+  cat >"$TMP/d.sh" <<EOF
+grep '^0::' /proc/self/cgroup > $TMP/cg.part && mv $TMP/cg.part $TMP/cg
+echo \$\$ > $TMP/pid.part && mv $TMP/pid.part $TMP/pid
+exec sleep $MARK
+EOF
+  echo "while [ ! -s $TMP/pid ]; do sleep 0.05; done" >"$TMP/wait"
+}
+
+# cgroup_of_run: the cgroup directory that `run -v --cgroup` named in $ERR.
+cgroup_of_run() {
+  sed -n "s/^cancelable run: running '.*' in the cgroup //p" "$ERR"
+}
+
+# expect_cgroup_gone DIR: the daemon ran in DIR (its "0::" line), is dead,
+# and DIR is removed.
+expect_cgroup_gone() {
+  local dir=$1 pid
+  [ -n "$dir" ] || fail "-v did not name the cgroup"
+  [ "$(cat "$TMP/cg")" = "0::${dir#"$CGMOUNT"}" ] ||
+    fail "the daemon ran in $(cat "$TMP/cg"), not in $dir"
+  pid=$(cat "$TMP/pid")
+  within 5 eval "! kill -0 $pid 2>/dev/null" || fail "daemon $pid is alive"
+  within 5 test ! -d "$dir" || fail "$dir is left behind"
+  no_leftovers
+}
+
+# --cgroup (issue 18 item 10): the command runs in a cgroup v2 of its own
+# under the tool's; a daemon that calls setsid and one that double-forks
+# are in it, and are killed with it when the command ends; its directory
+# is removed.  Also with freeze + SIGKILL (kernels without cgroup.kill),
+# and when the run is cancelled.
+t_run_cgroup_daemons() {
+  need_cgroup
+  need_python
+  cgroup_daemon
+  local cmd nokill
+  for nokill in "" 1; do
+    for cmd in "setsid sh $TMP/d.sh & . $TMP/wait" \
+      "(setsid sh $TMP/d.sh &); . $TMP/wait"; do
+      CANCELABLE_CGROUP_NO_KILL=$nokill "$C" run -v --cgroup \
+        --report-file "$REPORT" -- sh -c "$cmd" 2>"$ERR"
+      expect_status 0 $? "--cgroup: $cmd"
+      expect_cgroup_gone "$(cgroup_of_run)"
+      expect_json "$REPORT" exit_code 0 leftovers_stopped true
+      cgroup_daemon
+    done
+  done
+  "$C" run -v --cgroup -t 1 -- sh -c "setsid sh $TMP/d.sh & sleep $MARK" \
+    2>"$ERR"
+  expect_status 124 $? "--cgroup, timed out"
+  expect_cgroup_gone "$(cgroup_of_run)"
+}
+
+# --cgroup: the tool killed by SIGKILL still leaves nothing (its watcher
+# kills the cgroup and removes it), also without cgroup.kill.
+t_run_cgroup_tool_killed() {
+  need_cgroup
+  local nokill tool
+  for nokill in "" 1; do
+    cgroup_daemon
+    CANCELABLE_CGROUP_NO_KILL=$nokill "$C" run -v --cgroup -- \
+      sh -c "setsid sh $TMP/d.sh & sleep $MARK" 2>"$ERR" &
+    tool=$!
+    within 10 test -s "$TMP/pid" || fail "the daemon did not start"
+    kill -KILL "$tool"
+    wait "$tool"
+    expect_status 137 $? "the tool killed (no cgroup.kill: '$nokill')"
+    expect_cgroup_gone "$(cgroup_of_run)"
+  done
+}
+
+# Without a cgroup v2 (its mounts undone in a mount namespace of its own):
+# --cgroup fails with 125 and says why; --cgroup=auto runs without.
+t_run_cgroup_missing() {
+  "$C" run --cgroup=always -- true 2>"$ERR"
+  expect_status 125 $? "--cgroup=always"
+  expect_in "invalid value 'always' for --cgroup (only 'auto')" "$ERR"
+  command -v unshare >/dev/null || skip "unshare(1) is needed"
+  cat >"$TMP/nocg.sh" <<'EOF'
+for m in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+  if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo); do
+  umount -l "$m" || exit 99
+done
+exec "$@"
+EOF
+  unshare -m sh "$TMP/nocg.sh" true 2>/dev/null ||
+    skip "cannot unmount cgroup2 in a mount namespace here"
+  unshare -m sh "$TMP/nocg.sh" "$C" run --cgroup -- true 2>"$ERR"
+  expect_status 125 $? "--cgroup without a cgroup v2"
+  expect_in "cancelable run: --cgroup: no cgroup v2 file system is mounted" \
+    "$ERR"
+  unshare -m sh "$TMP/nocg.sh" "$C" run --cgroup=auto -- sh -c "exit 3" \
+    2>"$ERR"
+  expect_status 3 $? "--cgroup=auto without a cgroup v2"
+  [ ! -s "$ERR" ] || fail "--cgroup=auto said something without -v"
+}
+
 t_run_tiny_duration() {
   local start
   start=$(now)
@@ -1685,6 +1802,91 @@ sleep 0.2; done; [ \$s = 0 ] || ps -o pid,stat,args -g \$j; \
 echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
       'expect:PROMPT' "send:echo status-\$?\n" 'expect:status-124'
   done
+  no_leftovers
+}
+
+# check_pty_log PYTHON...: runs the Python code over the terminal output of
+# the last tty session (bytes in `out`); it fails the case with a message
+# by raising AssertionError.
+check_pty_log() {
+  "$PY" -I -S - "$TMP/pty.log" "$1" <<'PY' || fail "terminal output (above)"
+import re, sys
+out = open(sys.argv[1], "rb").read()
+# A draw of the status line on its own row: save the cursor, the row,
+# erase it, the text, restore the cursor.
+DRAW = re.compile(rb"\x1b7\x1b\[(\d+);1H\x1b\[2K([^\x1b]+)\x1b8")
+def rest():
+    """The output without the status line's draws."""
+    return DRAW.sub(b"", out)
+try:
+    exec(sys.argv[2])
+except (AssertionError, ValueError) as e:
+    sys.stderr.write("check failed: %s\n--- output\n%r\n" % (e, out))
+    sys.exit(1)
+PY
+}
+
+# --progress on a terminal (issue 18 item 11): the status line keeps the
+# last row, under a scroll region (apt's way), so the command's output is
+# never written onto it; a resize sets the region again; the end gives the
+# screen back (ESC [ r) and clears the row.
+t_tty_progress_region() {
+  local cmd='for i in 1 2 3 4 5; do echo line-$i; echo "$((i*15))% step-$i" \
+>&$CANCELABLE_PROGRESS_FD; sleep 0.3; done; stty rows 30; sleep 0.5; \
+echo line-last'
+  PTY_LOG=$TMP/pty.log tty 'send:stty rows 24 cols 80\n' 'expect:PROMPT\$ ' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd'; echo status-\$((1+1))\$?\n" \
+    'expect:status-20'
+  check_pty_log '
+start = out.index(b"\x1b[1;23r")
+draws = list(DRAW.finditer(out))
+assert draws, "no draw on a row of its own"
+rows = [int(m.group(1)) for m in draws]
+assert rows[0] == 24 and rows[-1] == 30, "drawn on rows %r" % rows
+assert b"step-" in draws[0].group(2), "draw %r" % draws[0].group(0)
+assert draws[0].start() > start, "drawn before the region was set"
+resized = out.index(b"\x1b[1;29r")
+assert all(int(m.group(1)) == 30 for m in draws if m.start() > resized)
+others = rest()
+for i in ["1", "2", "3", "4", "5", "last"]:
+    assert re.search(rb"line-%s\r\n" % i.encode(), others), "line-" + i
+assert b"step-" not in others, "status text outside its row"
+end = out.index(b"\x1b7\x1b[r\x1b8", draws[-1].end())
+assert re.match(rb"\x1b7\x1b\[30;1H\x1b\[2K\x1b8", out[end + 7:]), \
+    "the last row is not cleared after the reset"
+assert out.index(b"status-20") > end
+'
+  no_leftovers
+}
+
+# --progress: Ctrl-Z gives the screen back before the tool stops (the
+# prompt has every row) and fg sets the region again; Ctrl-C then ends the
+# tool with SIGINT (it dies of it, re-raised) after the reset; a signal
+# that kills the tool outright (PWR, no handler of its own) resets too.
+t_tty_progress_signals() {
+  local cmd='echo ready-$((2+2)); echo "10% x-$((3+3))" \
+>&$CANCELABLE_PROGRESS_FD; exec sleep $MARK'
+  PTY_LOG=$TMP/pty.log tty 'send:stty rows 24 cols 80\n' 'expect:PROMPT\$ ' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd'\n" 'expect:x-6' 'send:\x1a' \
+    'expect:Stopped' 'expect:PROMPT' 'send:fg\n' 'expect:\x1b\[1;23r' \
+    'expect:x-6' 'send:\x03' 'expect:PROMPT' "send:echo status-\$?\n" \
+    'expect:status-130' \
+    "send:\$C run -p -t 60 -- sh -c '$cmd' & sleep 1; kill -PWR \$!; \
+wait \$!; echo killed-\$?\n" 'expect:killed-158'
+  check_pty_log '
+RESET = b"\x1b7\x1b[r\x1b8\x1b7\x1b[24;1H\x1b[2K\x1b8"
+stopped = out.index(b"Stopped")
+first = out.index(b"\x1b[1;23r")
+reset = out.index(RESET, first)
+assert reset < stopped, "not reset before the stop"
+again = out.index(b"\x1b[1;23r", stopped)
+assert DRAW.search(out, again), "not drawn again after fg"
+reset2 = out.index(RESET, again)
+assert reset2 < out.index(b"status-130"), "not reset before the Ctrl-C end"
+third = out.index(b"\x1b[1;23r", reset2)
+assert out.index(RESET, third) < out.index(b"killed-158"), \
+    "not reset before the death by SIGPWR"
+'
   no_leftovers
 }
 

@@ -89,9 +89,20 @@ static ssize_t wait_eof(int fd) {
   return n;
 }
 
+/* What the forked child reports on @err_fd when it cannot exec. */
+enum { STAGE_EXEC, STAGE_CGROUP };
+
+/* In the forked child: reports @stage and @e on @err_fd and exits. */
+static void child_fail(int err_fd, int stage, int e) {
+  int msg[2] = {stage, e};
+  (void)!write(err_fd, msg, sizeof msg);
+  _exit(127);
+}
+
 /* In the forked child: set it up, wait for @go_fd's end (the watcher is
- * ready) when it is not -1, and exec; on failure write errno to @err_fd
- * and exit.  Only async-signal-safe calls: the tool has threads. */
+ * ready) when it is not -1, join the cgroup, and exec; on failure write
+ * the stage and errno to @err_fd and exit.  Only async-signal-safe calls:
+ * the tool has threads. */
 static void exec_child(const child_options *o, int err_fd, int go_fd,
                        pid_t parent) {
   int e;
@@ -102,15 +113,15 @@ static void exec_child(const child_options *o, int err_fd, int go_fd,
     close(go_fd);
     if (getppid() != parent) _exit(127);
   }
+  if (o->cgroup != NULL && (e = cgroup_join_in_child(o->cgroup)) != 0)
+    child_fail(err_fd, STAGE_CGROUP, e);
   if (o->keep_fd >= 0) {
     int n = keep_low(o->keep_fd, err_fd);
     if (o->keep_fd_slot != NULL) format_fd(n, o->keep_fd_slot);
   }
   sigfwd_reset_in_child();
   execvpe(o->argv[0], o->argv, o->envp != NULL ? o->envp : environ);
-  e = errno;
-  (void)!write(err_fd, &e, sizeof e);
-  _exit(127);
+  child_fail(err_fd, STAGE_EXEC, errno);
 }
 
 /* Closes every descriptor from @low up. */
@@ -124,14 +135,29 @@ static void close_from(int low) {
   for (int fd = low; fd < (int)rl.rlim_cur; fd++) close(fd);
 }
 
+/* In the watcher: makes @fds[i] descriptor i (closed where -1), for i
+ * below @n, and closes every other one. */
+static void keep_fds(const int *fds, int n) {
+  int high[4];
+  for (int i = 0; i < n; i++)
+    high[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 16) : -1;
+  for (int i = 0; i < n; i++)
+    if (high[i] < 0 || dup2(high[i], i) != i) close(i);
+  close_from(n);
+}
+
 /* The forked watcher: leaves the tool's process group, ignores every
  * signal it can (those sent to the tool's group while it was there were
- * blocked, and are dropped now), keeps only @fd, the read end of its pipe,
- * and waits.  The end of file means that the tool is gone, however it
- * died: the command's group @pgid is killed.  The tool never writes to the
- * pipe; it stops the watcher with SIGKILL.  Only async-signal-safe calls:
- * the tool has threads. */
-static void watcher_main(int fd, pid_t pgid) {
+ * blocked, and are dropped now), keeps only @fd, the read end of its pipe
+ * (and the cgroup's cgroup.kill), and waits.  The end of file means that
+ * the tool is gone, however it died: the command's group @pgid (when not
+ * 0) and the cgroup @cg (when not NULL) are killed.  The tool never writes
+ * to the pipe; it stops the watcher with SIGKILL.  Only async-signal-safe
+ * calls: the tool has threads. */
+static void watcher_main(int fd, pid_t pgid, const cgroup *cg) {
+  /* Kept: the pipe as 0, the cgroup's cgroup.kill, cgroup.freeze and
+   * cgroup.procs (read) as 1, 2, 3. */
+  int keep[4] = {fd, -1, -1, -1};
   struct sigaction sa;
   sigset_t none;
   setpgid(0, 0);
@@ -143,21 +169,34 @@ static void watcher_main(int fd, pid_t pgid) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   prctl(PR_SET_NAME, "cancelable-wd");
-  if (dup2(fd, 0) != 0) _exit(1);
-  close_from(1);
-  if (wait_eof(0) == 0) kill(-pgid, SIGKILL);
+  if (cg != NULL) {
+    keep[1] = cg->kill_fd;
+    keep[2] = cg->freeze_fd;
+    keep[3] = cg->list_fd;
+  }
+  keep_fds(keep, 4);
+  if (wait_eof(0) != 0) _exit(0);
+  if (pgid > 0) kill(-pgid, SIGKILL);
+  if (cg != NULL) {
+    cgroup mine = {.path = cg->path,
+                   .procs_fd = -1,
+                   .kill_fd = keep[1] >= 0 ? 1 : -1,
+                   .freeze_fd = keep[2] >= 0 ? 2 : -1,
+                   .list_fd = keep[3] >= 0 ? 3 : -1};
+    cgroup_end_in_child(&mine);
+  }
   _exit(0);
 }
 
 /* Starts the watcher of the command's group (a fork, with every signal
  * blocked, so that no handler of the tool runs in it). */
-static int watcher_start(child *c) {
+static int watcher_start(child *c, const cgroup *cg) {
   int fds[2], e;
   sigset_t old;
   if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
   sigfwd_block_all(&old);
   c->watcher = fork();
-  if (c->watcher == 0) watcher_main(fds[0], c->pgid);
+  if (c->watcher == 0) watcher_main(fds[0], c->pgid, cg);
   e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(fds[0]);
@@ -189,14 +228,15 @@ static void reap_command(child *c) {
   c->exited = true;
 }
 
-/* Reads the exec error the child reports, or 0 when the exec succeeded
- * (the close-on-exec pipe closed without data). */
-static int read_exec_error(int fd) {
-  int e = 0;
+/* Reads the error the child reports and its stage, or 0 when the exec
+ * succeeded (the close-on-exec pipe closed without data). */
+static int read_exec_error(int fd, int *stage) {
+  int msg[2] = {STAGE_EXEC, 0};
   ssize_t n;
-  do n = read(fd, &e, sizeof e);
+  do n = read(fd, msg, sizeof msg);
   while (n < 0 && errno == EINTR);
-  return n == (ssize_t)sizeof e ? e : 0;
+  *stage = msg[0];
+  return n == (ssize_t)sizeof msg ? msg[1] : 0;
 }
 
 /* Whether to wait with a pidfd: the kernel has pidfd_open(2) and
@@ -237,8 +277,8 @@ static int open_wait_fd(child *c) {
 }
 
 int child_spawn(child *c, const child_options *o, bool *exec_failed) {
-  int errpipe[2], go[2] = {-1, -1}, e;
-  bool watch = o->watch_group && o->new_group;
+  int errpipe[2], go[2] = {-1, -1}, e, stage;
+  bool watch = o->watch_group && (o->new_group || o->cgroup != NULL);
   sigset_t old;
   pid_t parent = getpid();
   memset(c, 0, sizeof *c);
@@ -289,7 +329,7 @@ int child_spawn(child *c, const child_options *o, bool *exec_failed) {
   if (watch) {
     /* The command waits for this end of file before its exec, so that no
      * process of its group ever runs unwatched. */
-    e = watcher_start(c);
+    e = watcher_start(c, o->cgroup);
     close(go[1]);
     if (e != 0) {
       kill(c->pid, SIGKILL); /* before its exec */
@@ -298,10 +338,11 @@ int child_spawn(child *c, const child_options *o, bool *exec_failed) {
       return e;
     }
   }
-  e = read_exec_error(errpipe[0]);
+  e = read_exec_error(errpipe[0], &stage);
   close(errpipe[0]);
   if (e != 0) {
-    *exec_failed = true;
+    *exec_failed = stage == STAGE_EXEC;
+    c->join_failed = stage == STAGE_CGROUP;
     reap_command(c);
     watcher_stop(c);
     return -e;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
+
 typedef struct child_options {
   char **argv;        /* (not nullable) the command; argv[0] searched in PATH */
   char **envp;        /* (nullable) its environment; NULL: the tool's */
@@ -23,8 +25,11 @@ typedef struct child_options {
                          CHILD_FD_SLOT-byte tail of an @envp entry */
   int death_signal;   /* sent to the command when the tool dies
                          (PR_SET_PDEATHSIG), or 0 */
-  bool watch_group;   /* with new_group: start a watcher that kills the
-                         whole group with SIGKILL when the tool dies */
+  bool watch_group;   /* with new_group or cgroup: start a watcher that
+                         kills the whole group (and cgroup) with SIGKILL
+                         when the tool dies */
+  const cgroup *cgroup; /* (nullable) the command joins it before exec
+                           (`run --cgroup`) */
 } child_options;
 
 /* Room for a descriptor number and its NUL in child_options.keep_fd_slot. */
@@ -37,7 +42,9 @@ typedef struct child {
   int wait_fd; /* a pidfd, or the SIGCHLD self-pipe: readable when the
                   command may have exited */
   bool use_pidfd;
-  bool exited; /* the command was reaped; @status is its wait status */
+  bool exited;      /* the command was reaped; @status is its wait status */
+  bool join_failed; /* child_spawn() failed: the command could not join
+                       child_options.cgroup (never exec'ed) */
   int status;
   pid_t watcher;  /* the group's watcher, or -1 */
   int watcher_fd; /* (owned) the tool's end of the watcher's pipe, or -1 */
@@ -58,10 +65,16 @@ typedef struct child {
  * group of its own (not the command's, which it would keep alive, nor the
  * tool's, which a terminal or a `kill -- -PGID` of the tool's job signals)
  * and ignores every signal it can; child_close() stops it.  Processes that
- * leave the group (setsid) are not its business.
+ * leave the group (setsid) are not its business, unless they are in
+ * @opts->cgroup: the watcher then also kills the cgroup (cgroup.kill,
+ * where the kernel has it) and removes its directory once empty.  With a
+ * cgroup the command moves into it before exec (after the watcher is
+ * ready), so that everything it starts is there.
  * Returns: 0; -errno of a failed exec with *@exec_failed set (ENOENT:
  *   not found, EACCES/ENOEXEC...: not executable); -errno of fork/pipe
- *   failures with *@exec_failed clear. */
+ *   failures with *@exec_failed clear; -errno of the write to the
+ *   cgroup's cgroup.procs with c->join_failed set (the command was not
+ *   run). */
 int child_spawn(child *c, const child_options *opts, bool *exec_failed);
 
 /* child_update: reap the command if it has exited (never blocks; drains

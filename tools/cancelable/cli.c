@@ -26,7 +26,8 @@ enum {
   OPT_SERVE,
   OPT_SERVE_CANCEL,
   OPT_NATS,
-  OPT_TIMEOUT_MESSAGE
+  OPT_TIMEOUT_MESSAGE,
+  OPT_CGROUP
 };
 
 static const struct option long_options[] = {
@@ -44,6 +45,7 @@ static const struct option long_options[] = {
     {"grace", required_argument, NULL, 'g'},
     {"kill-after", required_argument, NULL, 'k'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"cgroup", optional_argument, NULL, OPT_CGROUP},
     {"preserve-status", no_argument, NULL, OPT_PRESERVE},
     {"name", required_argument, NULL, 'n'},
     {"id", required_argument, NULL, OPT_ID},
@@ -94,7 +96,14 @@ void cli_run_usage(FILE *f) {
       "      --foreground          no process group of the tool's own:\n"
       "                            signal COMMAND only\n"
       "                            (it may read the terminal; its children\n"
-      "                            are not stopped)\n"
+      "                            are not stopped)\n",
+      f);
+  fputs(
+      "      --cgroup[=auto]       run COMMAND in a cgroup v2 of its own,\n"
+      "                            killed whole at the end and removed\n"
+      "                            (as systemd-run --scope); without a\n"
+      "                            writable cgroup v2: exit 125, or with\n"
+      "                            'auto' the process group and subreaper\n"
       "\n"
       "Output:\n"
       "  -n, --name=NAME           the operation's name (default: the\n"
@@ -251,6 +260,16 @@ static int apply(run_options *o, int opt, const char *arg) {
       return parse_duration(arg, "--grace", &o->grace);
     case OPT_FOREGROUND:
       o->foreground = true;
+      return 0;
+    case OPT_CGROUP:
+      if (arg == NULL) {
+        o->cgroup = RUN_CGROUP_YES;
+        return 0;
+      }
+      if (strcmp(arg, "auto") != 0)
+        return usage_error("invalid value '%s' for --cgroup (only 'auto')",
+                           arg);
+      o->cgroup = RUN_CGROUP_AUTO;
       return 0;
     case OPT_PRESERVE:
       o->preserve_status = true;

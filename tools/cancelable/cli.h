@@ -8,6 +8,13 @@
 #include "expr.h"
 #include "serve.h"
 
+/* --cgroup: run the command in a cgroup v2 of its own (cgroup.h). */
+typedef enum run_cgroup {
+  RUN_CGROUP_NO = 0, /* not asked for: the process group and subreaper */
+  RUN_CGROUP_YES,    /* --cgroup: without a writable cgroup v2, exit 125 */
+  RUN_CGROUP_AUTO    /* --cgroup=auto: without one, as without --cgroup */
+} run_cgroup;
+
 typedef struct run_options {
   double timeout;              /* --timeout seconds; 0: none */
   const char *timeout_message; /* (nullable) --timeout-message */
@@ -23,6 +30,7 @@ typedef struct run_options {
                          SIGCONT, then SIGKILL after the grace) */
   double grace;       /* --grace / --kill-after, default 10 s */
   bool foreground;
+  run_cgroup cgroup; /* --cgroup[=auto] */
   bool preserve_status;
   bool progress;
   bool verbose;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "gnu_compat.h"
 #include "report.h"
@@ -42,6 +43,7 @@ typedef struct run_state {
   FILE *report;
   serve_server *server; /* (nullable) --serve */
   bus *bus;             /* (nullable) --nats */
+  cgroup cg;            /* --cgroup: the command's (path NULL: none) */
   bool watched[NSIG];   /* signals some signal source watches */
   int died_of;          /* the command died of this signal, which the tool had
                            received and passed on: the tool dies of it too */
@@ -241,7 +243,8 @@ static int supervise_and_exit(run_state *s) {
                            * cascade: timeout -s ALRM 60 cancelable run
                            * ...); a signal source for it comes first. */
                           .alarm_signal = s->watched[SIGALRM] ? 0 : SIGALRM,
-                          .forward_cancel_signal = true};
+                          .forward_cancel_signal = true,
+                          .cgroup = s->cg.path != NULL ? &s->cg : NULL};
   int rc = supervise(s->op, &cfg, &s->progress, &s->result);
   int result = 0;
   source_set_shutdown(s->sources);
@@ -249,6 +252,9 @@ static int supervise_and_exit(run_state *s) {
   if (s->result.exec_failed)
     fprintf(stderr, PROG ": failed to run command '%s': %s\n", o->argv[0],
             strerror(s->result.error));
+  else if (s->result.join_failed)
+    fprintf(stderr, PROG ": cannot move the command into the cgroup %s: %s\n",
+            s->cg.path, strerror(s->result.error));
   else if (rc != 0)
     fprintf(stderr, PROG ": %s\n", strerror(-rc));
   if (s->result.cancelled)
@@ -312,9 +318,45 @@ static void write_report(run_state *s, const char *kind, int status) {
             strerror(-rc));
 }
 
+/* --cgroup: makes the command's cgroup.  Without a writable cgroup v2,
+ * --cgroup fails (exit 125: asked for, it is not silently dropped) and
+ * --cgroup=auto goes on without (said with --verbose).
+ * Returns: 0, or -errno after the message. */
+static int make_cgroup(run_state *s) {
+  char why[4300];
+  int rc;
+  if (s->o->cgroup == RUN_CGROUP_NO) return 0;
+  rc = cgroup_create(&s->cg, why, sizeof why);
+  if (rc == 0) {
+    if (s->o->verbose)
+      fprintf(stderr, PROG ": running '%s' in the cgroup %s\n", s->o->argv[0],
+              s->cg.path);
+    return 0;
+  }
+  if (s->o->cgroup == RUN_CGROUP_AUTO) {
+    if (s->o->verbose)
+      fprintf(stderr, PROG ": no cgroup (%s): process group and subreaper\n",
+              why);
+    return 0;
+  }
+  fprintf(stderr, PROG ": --cgroup: %s\n", why);
+  return rc;
+}
+
+/* Removes the command's cgroup (empty by now), saying so when it cannot. */
+static void remove_cgroup(run_state *s) {
+  char *path = s->cg.path != NULL ? strdup(s->cg.path) : NULL;
+  int rc = cgroup_destroy(&s->cg);
+  if (rc != 0)
+    fprintf(stderr, PROG ": warning: cannot remove the cgroup %s: %s\n",
+            path != NULL ? path : "", strerror(-rc));
+  free(path);
+}
+
 static int run(run_state *s) {
   const char *kind = NULL;
   int status;
+  if (make_cgroup(s) != 0) return EXIT_TOOL_ERROR;
   if (s->o->nats != NULL && bus_attach(PROG, s->o->nats, &s->bus) != 0)
     return EXIT_TOOL_ERROR;
   if (create_op(s) != 0 || add_sources(s) != 0 || catch_forwarded(s) != 0)
@@ -352,6 +394,7 @@ int run_main(int argc, char **argv) {
   }
   memset(&s, 0, sizeof s);
   s.o = &o;
+  s.cg = CGROUP_NONE;
   if (o.verbose) cx_log_set_handler(cx_log_stderr, CX_LOG_WARNING, NULL);
   if (o.report_file != NULL &&
       (s.report = open_report(o.report_file)) == NULL) {
@@ -364,6 +407,7 @@ int run_main(int argc, char **argv) {
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
   serve_stop(s.server); /* before the op goes: requests may read it */
   bus_detach(s.bus);    /* after exit: its end reaches remote children */
+  remove_cgroup(&s);    /* emptied by supervise() */
   cx_op_unref(s.op);
   source_set_free(s.sources);
   if (s.report != NULL) fclose(s.report); /* not written: the tool failed */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cxu_utf8.h"
+#include "scrollregion.h"
 
 #define BAR_WIDTH 20
 
@@ -16,6 +17,7 @@ void statusline_init(statusline *s, int fd, bool want) {
   memset(s, 0, sizeof *s);
   s->fd = fd;
   s->enabled = want && isatty(fd);
+  if (s->enabled) s->region = scrollregion_start(fd);
 }
 
 /* "12.3s", "4m05s", "2h03m", "3d04h". */
@@ -85,19 +87,36 @@ static int terminal_width(int fd) {
 void statusline_tick(statusline *s, cx_op *op, const progress_state *st) {
   char line[1024], out[1100];
   double now = cx_now();
-  int n;
+  int n, row = s->region ? scrollregion_row() : 0;
   if (!s->enabled || (s->drawn && now - s->last_draw < 1.0 / STATUSLINE_HZ))
     return;
   statusline_format(line, sizeof line, terminal_width(s->fd), op, st);
-  /* Carriage return, the line, erase to the end of the line. */
-  n = snprintf(out, sizeof out, "\r%s\033[K", line);
+  if (row > 0) /* save the cursor, the last row, erase it, the line, back */
+    n = snprintf(out, sizeof out, "\0337\033[%d;1H\033[2K%s\0338", row, line);
+  else /* carriage return, the line, erase to the end of the line */
+    n = snprintf(out, sizeof out, "\r%s\033[K", line);
   (void)!write(s->fd, out, (size_t)n < sizeof out ? (size_t)n : sizeof out);
   s->last_draw = now;
   s->drawn = true;
 }
 
 void statusline_clear(statusline *s) {
-  if (!s->enabled || !s->drawn) return;
+  if (!s->enabled || !s->drawn || (s->region && scrollregion_row() > 0)) return;
   (void)!write(s->fd, "\r\033[K", 4);
   s->drawn = false;
+}
+
+bool statusline_signal(statusline *s, int signo) {
+  if (!s->region || !scrollregion_on_signal(signo)) return false;
+  s->drawn = false; /* redrawn at the next tick */
+  return true;
+}
+
+void statusline_end(statusline *s) {
+  if (s->region) {
+    scrollregion_end(); /* clears the row */
+    s->region = false;
+    s->drawn = false;
+  }
+  statusline_clear(s);
 }

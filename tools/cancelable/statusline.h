@@ -2,7 +2,10 @@
  * terminal (elapsed, time left to the timeout, the ETA of the progress
  * reports when their total is known, the last progress as a bar and its
  * message), redrawn at most STATUSLINE_HZ times a second and cleared at the
- * end. */
+ * end.  It lives on the terminal's last row, below a scroll region that
+ * holds the command's output (scrollregion.h); where the terminal's size
+ * is unknown (or under 3 rows) it is drawn at the cursor instead and
+ * cleared before the tool's own messages. */
 #ifndef CANCELABLE_TOOL_STATUSLINE_H
 #define CANCELABLE_TOOL_STATUSLINE_H
 
@@ -18,9 +21,12 @@ typedef struct statusline {
   int fd;
   double last_draw; /* cx_now() of the last redraw */
   bool drawn;       /* something is on the line */
+  bool region;      /* scrollregion_start() succeeded */
 } statusline;
 
-/* statusline_init: enable the line on @fd when @want and @fd is a TTY. */
+/* statusline_init: enable the line on @fd when @want and @fd is a TTY,
+ * and keep the terminal's last row for it (scrollregion_start()).  Main
+ * thread; call statusline_end() before the tool exits. */
 void statusline_init(statusline *s, int fd, bool want);
 
 /* statusline_format: the text of the line for @op and @st, at most @width
@@ -31,7 +37,17 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
 /* statusline_tick: redraw if the last redraw is old enough. */
 void statusline_tick(statusline *s, cx_op *op, const progress_state *st);
 
-/* statusline_clear: erase the line (idempotent). */
+/* statusline_clear: before the tool writes a message: erase the line when
+ * it is drawn at the cursor (nothing to do on its own row); idempotent. */
 void statusline_clear(statusline *s);
+
+/* statusline_signal: pass a signal read from the signal pipe (SIGWINCH,
+ * SIGTSTP: scrollregion_on_signal()).  Returns: whether it was one of
+ * those (then the line is redrawn at the next tick). */
+bool statusline_signal(statusline *s, int signo);
+
+/* statusline_end: erase the line and give the terminal its whole screen
+ * back (scrollregion_end()); idempotent. */
+void statusline_end(statusline *s);
 
 #endif /* CANCELABLE_TOOL_STATUSLINE_H */

@@ -128,7 +128,8 @@ static int spawn(loop *l) {
                       .new_group = !l->cfg->foreground,
                       .keep_fd = -1,
                       .death_signal = l->cfg->death_signal,
-                      .watch_group = l->cfg->watch_group};
+                      .watch_group = l->cfg->watch_group,
+                      .cgroup = l->cfg->cgroup};
   if (l->cfg->progress_channel) {
     if (pipe2(pp, O_CLOEXEC) != 0) return -errno;
     env = child_env(pp[1], l->op, &ours_at);
@@ -142,6 +143,7 @@ static int spawn(loop *l) {
     co.keep_fd_slot = env[ours_at] + sizeof PROGRESS_ENV; /* after "=" */
   }
   rc = child_spawn(&l->child, &co, &l->res->exec_failed);
+  l->res->join_failed = l->child.join_failed;
   free_env(env, ours_at);
   if (pp[1] >= 0) close(pp[1]);
   progress_reader_init(&l->reader, rc == 0 ? pp[0] : -1, l->op);
@@ -163,6 +165,7 @@ static void service(loop *l) {
       on_alarm(l);
       continue;
     }
+    if (statusline_signal(&l->line, signo)) continue; /* WINCH, TSTP */
     send_signal(l, signo);
     sigaddset(&l->res->passed_on, signo);
     if (!isinf(l->cfg->kill_after_forward) && isinf(l->kill_at))
@@ -283,6 +286,21 @@ static void stop_group(loop *l) {
           cfg->prog, (long)l->child.pid);
 }
 
+/* Stops what is left in the command's cgroup once the command and its
+ * group are done (daemons that left the group), before the watcher goes,
+ * so that a tool killed meanwhile still leaves nothing. */
+static void stop_cgroup(loop *l) {
+  const supervise_config *cfg = l->cfg;
+  int n;
+  if (cfg->cgroup == NULL || cgroup_signal(cfg->cgroup, 0) <= 0) return;
+  say(l, "stopping what '%s' left in its cgroup", cfg->argv[0]);
+  n = cgroup_stop(cfg->cgroup, cfg->stop_signal, cfg->grace);
+  if (n > 0) l->res->leftovers = true;
+  if (n == -EBUSY)
+    fprintf(stderr, "%s: warning: processes of cgroup %s survived SIGKILL\n",
+            cfg->prog, cfg->cgroup->path);
+}
+
 int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
               supervise_result *res) {
   loop l;
@@ -298,6 +316,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   statusline_init(&l.line, STDERR_FILENO, cfg->live);
   rc = spawn(&l);
   if (rc != 0) {
+    statusline_end(&l.line);
     res->error = -rc;
     return rc;
   }
@@ -316,11 +335,12 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
     res->leftovers = true;
     stop_group(&l);
   }
+  stop_cgroup(&l);
   if (l.reader.fd >= 0) {
     progress_reader_finish(&l.reader);
     close(l.reader.fd);
   }
-  statusline_clear(&l.line);
+  statusline_end(&l.line);
   res->status = l.child.status;
   child_close(&l.child);
   return res->error != 0 ? -res->error : 0;

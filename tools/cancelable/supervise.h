@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "progress_channel.h"
 
 typedef struct supervise_config {
@@ -45,19 +46,24 @@ typedef struct supervise_config {
                                  the command that signal, not stop_signal:
                                  the user's Ctrl-C reaches it as INT and
                                  its INT handler runs (`run`) */
+  const cgroup *cgroup;       /* (nullable) the command runs in it (`run
+                                 --cgroup`); once the command and its group
+                                 are done, what is left in it is stopped
+                                 (stop signal, grace, then killed whole) */
 } supervise_config;
 
 typedef struct supervise_result {
   bool ran;         /* the command was started */
   bool exec_failed; /* exec failed with @error (ENOENT, EACCES...) */
+  bool join_failed; /* the command could not join cfg->cgroup (@error) */
   int error;        /* positive errno: spawn failure or tool error */
   pid_t pid;
   int status;         /* the command's wait status, when @ran */
   bool cancelled;     /* the op was cancelled and the tool stopped it */
   bool stop_sent;     /* the stop signal was sent */
   bool killed;        /* SIGKILL was sent */
-  bool leftovers;     /* members of the group outlived the command and were
-                         stopped */
+  bool leftovers;     /* members of the group (or cgroup) outlived the
+                         command and were stopped */
   sigset_t passed_on; /* signals the tool received and sent on to the
                          command (forwarded, or a cancel signal with
                          forward_cancel_signal) */
