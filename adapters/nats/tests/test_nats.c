@@ -166,11 +166,11 @@ static void test_server_down_at_attach(void **state) {
   CX_ASSERT_ERR(-ENOTCONN, cx_nats_cancel(n, NULL, &f, NULL, 0, NULL));
   CX_ASSERT_ERR(-ETIMEDOUT, cx_nats_wait_ready(n, 0.2));
   /* Local timeouts still fire on time. */
+  t0 = cx_test_now(); /* before the op's timer starts */
   cx_op *t = cx_test_entered_op("local-timeout", NULL, 0.2);
-  t0 = cx_test_now();
   CX_ASSERT_OK(cx_token_wait(cx_op_token(t), cx_test_patience(10)));
   double took = cx_test_now() - t0;
-  assert_true(took >= 0.15 && took < 2.0);
+  assert_true(took >= 0.19 && took < 10.0);
   assert_int_equal(cx_op_cancel_reason(t), CX_REASON_TIMEOUT);
   CX_ASSERT_OK(cx_op_exit(t, -ECANCELED));
   cx_op_unref(t);
@@ -506,7 +506,9 @@ static void test_chain_deadline(void **state) {
   nsrv_start(&s);
   cx_nats *n = attach_to(s.url, "root-node", 0.1);
   CX_ASSERT_OK(cx_nats_wait_ready(n, cx_test_patience(20)));
-  cx_op *root = cx_test_entered_op("root", NULL, 2.5);
+  /* 6 s: the chain's two processes must start and print "ready" first,
+   * which took more than 2.5 s under ThreadSanitizer on a loaded machine. */
+  cx_op *root = cx_test_entered_op("root", NULL, 6.0);
   double deadline = cx_test_wall_now() + cx_op_remaining(root);
   char *ctx = NULL;
   CX_ASSERT_OK(cx_nats_context(n, root, &ctx));
