@@ -331,12 +331,10 @@ static enum MHD_Result get_metrics(cx_http_server *s,
                                    struct MHD_Connection *c) {
   cx_registry_stats st;
   feed_counts fc;
-  uint64_t finished;
   size_t len = 0;
   char *out = calloc(1, 1);
   cx_registry_get_stats(&st);
   feed_get_counts(s->feed, &fc);
-  finished = st.completed + st.cancelled + st.failed;
   appendf(&out, &len,
           "# HELP cancelable_ops_live Live registered operations."
           "\n# TYPE cancelable_ops_live gauge\n");
@@ -354,12 +352,12 @@ static enum MHD_Result get_metrics(cx_http_server *s,
           "cancelable_ops_finished_total{status=\"failed\"} %" PRIu64
           "\n"
           "# HELP cancelable_op_duration_seconds Time from enter to exit of "
-          "finished registered operations.\n"
+          "completed registered operations.\n"
           "# TYPE cancelable_op_duration_seconds summary\n"
           "cancelable_op_duration_seconds_sum %.9g\n"
           "cancelable_op_duration_seconds_count %" PRIu64 "\n",
           st.completed, st.cancelled, st.failed,
-          st.average_duration * (double)finished, finished);
+          st.average_duration * (double)st.completed, st.completed);
   appendf(&out, &len,
           "# HELP cancelable_op_exits_total Operations that exited since "
           "this server started, by final status and cancel reason.\n"
