@@ -188,6 +188,11 @@ bool cx__current_is_top(const cx__frame *frame);
  * follow (cx_current() goes past shields to the op they enclose).  NULL
  * outside any op.  Async-signal-safe. */
 cx_op *cx__current_scope(void);
+/* The innermost op of the calling thread's stack when its entry is the
+ * op's own enter (not an adoption), else NULL. */
+cx_op *cx__current_top_own(void);
+/* How many entries the calling thread's stack holds. */
+size_t cx__current_depth(void);
 /* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
  * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
  * handle reference is released too. */
