@@ -184,7 +184,8 @@ static bool authorized(const cx_http_server *s, struct MHD_Connection *c) {
 /* Counts the query arguments that are not filters, or have no value. */
 static enum MHD_Result count_bad_arg(void *cls, enum MHD_ValueKind kind,
                                      const char *key, const char *value) {
-  static const char *const known[] = {"status", "name", "pattern", "parent"};
+  static const char *const known[] = {"status", "name", "pattern", "contains",
+                                      "parent"};
   bool ok = false;
   (void)kind;
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -206,10 +207,12 @@ static bool read_filter(struct MHD_Connection *c, cx_op_filter *f, bool *any) {
   f->name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
   f->name_pattern =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pattern");
+  f->name_contains =
+      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "contains");
   f->parent_id =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "parent");
   *any = status != NULL || f->name != NULL || f->name_pattern != NULL ||
-         f->parent_id != NULL;
+         f->name_contains != NULL || f->parent_id != NULL;
   if (status == NULL) return true;
   for (int st = CX_STATUS_PENDING; st <= CX_STATUS_SHIELDED; st++)
     if (strcmp(status, cx_status_name((cx_status)st)) == 0) {
