@@ -206,6 +206,10 @@ void cx_op_unref(cx_op *op) {
   if (op == NULL) return;
   old = atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel);
   if (old == 2) { /* the enter's may be the one left */
+    /* This call holds no reference any more: another thread may free @op
+     * now, unless it is this thread's innermost op by its own enter, whose
+     * reference only this thread drops.  forgotten() checks that first,
+     * from the address alone. */
     if (forgotten(op)) end_forgotten_on_top();
     return;
   }
@@ -441,9 +445,9 @@ static int op_exit_one(cx_op *op, int result) {
  * enter with no reference left but that enter's: whoever entered it
  * released it without cx_op_exit(), and no one can exit it any more. */
 static bool forgotten(cx_op *op) {
-  return atomic_load_explicit(&op->refs, memory_order_acquire) == 1 &&
-         atomic_load(&op->status) == CX_STATUS_RUNNING &&
-         cx__current_is_top(&op->frame);
+  return cx__current_is_top(&op->frame) && /* reads nothing of @op */
+         atomic_load_explicit(&op->refs, memory_order_acquire) == 1 &&
+         atomic_load(&op->status) == CX_STATUS_RUNNING;
 }
 
 /* Ends each forgotten op on top of the calling thread's stack, as by
