@@ -9,6 +9,7 @@ cx_add_test_executable(test_blocking SOURCES unit/test_blocking.c
   LIBRARY cancelable_static)
 cx_add_test_executable(test_threads SOURCES unit/test_threads.c)
 cx_add_test_executable(test_registry SOURCES unit/test_registry.c)
+cx_add_test_executable(test_registry_query SOURCES unit/test_registry_query.c)
 
 # The JSON export, parsed back with jansson (a test-only dependency).
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)

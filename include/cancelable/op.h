@@ -124,6 +124,19 @@ CX_EXPORT cx_op *cx_op_ref(cx_op *op);
  * partial result (its destructor runs) and sources.  A RUNNING op is never
  * freed under its thread: cx_op_enter() takes a reference of its own that
  * cx_op_exit() releases.
+ * Forgotten exit: keep a reference until cx_op_exit().  When the last one
+ * but the enter's is dropped while the op is RUNNING and is the innermost
+ * op of the thread that entered it (the drop made on that thread, or an
+ * exit there uncovering it later), nothing can exit it any more: it would
+ * stay current, and once cancelled make every later cancellation point of
+ * that thread given NULL return -ECANCELED.  The library then logs a
+ * warning naming the op (id and name; cancelable/log.h) and ends it as by
+ * cx_op_exit(op, -EOWNERDEAD), on the calling thread: FAILED with error
+ * -EOWNERDEAD (CANCELLED if it was cancelled), its sources stopped, popped,
+ * out of the registry's live table, its status callbacks run, then freed.
+ * Not detected while anything else holds a reference (a child op not yet
+ * freed, a stream, an event-stream subscription, a list): the thread's
+ * exit ends it then (cx_op_enter()).
  * @op: (nullable) NULL is a no-op.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT void cx_op_unref(cx_op *op);

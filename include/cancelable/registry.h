@@ -22,19 +22,47 @@
 extern "C" {
 #endif
 
+/* A caller's predicate for cx_op_filter.match: true keeps @op.  Runs on
+ * the calling thread of the query, with no library lock held (the query
+ * takes a snapshot of references first), so it may call any function of
+ * the library, the registry's included; @op stays valid during the call.
+ * Since: 0.1 */
+typedef bool (*cx_op_match_fn)(cx_op *op, void *user_data);
+
 /* A filter for queries and bulk cancels; initialise with
- * CX_OP_FILTER_INIT (matches everything). */
+ * CX_OP_FILTER_INIT (matches everything).  An op matches when it passes
+ * every field that is set.  Ages and times are on the library's clock
+ * (cx_now(): monotonic, virtual in tests), so a step of the wall clock
+ * moves none of them.  A filter from an older build (a smaller @size that
+ * still covers the fields up to @name_pattern) is read with the fields it
+ * lacks left at their defaults. */
 typedef struct cx_op_filter {
-  size_t size;              /* sizeof(cx_op_filter) */
-  int status;               /* a cx_status, or -1 for any */
-  const char *parent_id;    /* (nullable) only children of this id */
-  const char *name;         /* (nullable) exact name */
-  const char *name_pattern; /* (nullable) shell-style glob (fnmatch(3)) */
+  size_t size;               /* sizeof(cx_op_filter) */
+  int status;                /* a cx_status, or -1 for any */
+  const char *parent_id;     /* (nullable) only children of this id */
+  const char *name;          /* (nullable) exact name */
+  const char *name_pattern;  /* (nullable) shell-style glob (fnmatch(3)) */
+  const char *name_contains; /* (nullable) a case-insensitive substring
+                                of the name (ASCII case folding; the
+                                reference's name_pattern); "" matches all */
+  double min_age;       /* seconds since the op started: at least this (0: no
+                           lower bound) */
+  double max_age;       /* seconds since the op started: at most this (0 or
+                           +infinity: no upper bound) */
+  double since;         /* a cx_now() time: only ops that ended at or after it
+                           (the reference's history since); live ops, which
+                           have not ended, match.  0: no bound */
+  cx_op_match_fn match; /* (nullable) the caller's predicate, applied
+                           last */
+  void *match_data;     /* (nullable) passed to @match; the caller's */
 } cx_op_filter;
 
 /* Initialiser for cx_op_filter: everything matches. */
-#define CX_OP_FILTER_INIT \
-  { sizeof(cx_op_filter), -1, NULL, NULL, NULL }
+#define CX_OP_FILTER_INIT                                                  \
+  {                                                                        \
+    sizeof(cx_op_filter), -1, NULL, NULL, NULL, NULL, 0.0, 0.0, 0.0, NULL, \
+        NULL                                                               \
+  }
 
 /* A list of op references returned by a query. */
 typedef struct cx_op_list {
@@ -65,9 +93,13 @@ CX_EXPORT cx_op *cx_registry_find(const char *id);
 /* cx_registry_list: the live ops matching @filter, oldest first.
  * @filter: (nullable) NULL matches all.  @out: (not nullable) receives the
  *   list (cx_op_list_free()).
- * Returns: 0.  Errors: -EINVAL NULL @out or a filter whose size is too
- *   small; -ENOMEM (then @out is empty).
- * Thread-safety: any thread.  Since: 0.1 */
+ * Returns: 0.  Errors: -EINVAL NULL @out or a bad filter: a size too small,
+ *   a status outside cx_status and not -1, a NaN or negative age, a
+ *   @min_age above a bounded @max_age, a NaN @since; -ENOMEM (then @out is
+ *   empty).  On error @filter's predicate is never called.
+ * Thread-safety: any thread.  @filter's predicate runs on the calling
+ *   thread with no library lock held, at most once per op that passed the other
+ *   fields.  Since: 0.1 */
 CX_EXPORT int cx_registry_list(const cx_op_filter *filter, cx_op_list *out);
 
 /* cx_registry_children: the live children of the op with @parent_id (as
@@ -77,7 +109,9 @@ CX_EXPORT int cx_registry_list(const cx_op_filter *filter, cx_op_list *out);
 CX_EXPORT int cx_registry_children(const char *parent_id, cx_op_list *out);
 
 /* cx_registry_history: finished ops matching @filter, newest first, at most
- * @newest (0: all kept).
+ * @newest (0: all kept).  The reference's get_history(limit, status,
+ * since): set @filter's since to cx_now() - SECONDS for the ops that ended
+ * in the last SECONDS.  @newest counts matching ops (after the predicate).
  * Returns/Errors: as cx_registry_list().  Since: 0.1 */
 CX_EXPORT int cx_registry_history(const cx_op_filter *filter, size_t newest,
                                   cx_op_list *out);
@@ -90,25 +124,43 @@ CX_EXPORT int cx_registry_history(const cx_op_filter *filter, size_t newest,
 CX_EXPORT int cx_registry_cancel(const char *id, cx_reason reason,
                                  const char *message);
 
-/* cx_registry_cancel_all: cancel every live op matching @filter.
- * @filter: (nullable) NULL matches all.
+/* cx_registry_cancel_all: cancel every live op matching @filter: by
+ * status, parent, name (exact, glob or substring), age (the reference's
+ * cancel_all of ops older than N seconds: @filter.min_age = N) or the
+ * caller's predicate (@filter.match).  The matching ops are taken as a
+ * snapshot, the predicate decides on each with no lock held, then each
+ * chosen op is cancelled; an op that starts meanwhile is not included.
+ * @filter: (nullable) NULL matches all.  @reason: not NONE.
+ * @message: (nullable) copied.
  * Returns: how many matching ops this call cancelled itself (>= 0): ops
  *   already cancelled, including descendants that an earlier cancel in the
  *   same call reached through their parent, are not counted.
- * Errors: -EINVAL bad reason or filter; -ENOMEM.
- * Thread-safety: any thread.  Since: 0.1 */
+ * Errors: -EINVAL bad reason or filter (as cx_registry_list()): nothing is
+ *   cancelled; -ENOMEM: nothing is cancelled.
+ * Thread-safety: any thread; the predicate as for cx_registry_list().
+ * Since: 0.1 */
 CX_EXPORT long cx_registry_cancel_all(const cx_op_filter *filter,
                                       cx_reason reason, const char *message);
 
-/* Registry statistics. */
+/* Registry statistics.  The finished counts cover every registered op
+ * that exited since the start (or cx_registry_clear()), also those the
+ * history no longer keeps. */
 typedef struct cx_registry_stats {
   size_t live;              /* live ops */
   size_t live_by_status[6]; /* indexed by cx_status */
-  uint64_t completed;       /* finished since start (or clear) */
+  uint64_t completed;       /* finished ops by final status */
   uint64_t cancelled;
   uint64_t failed;
-  double average_duration; /* seconds, over every finished op counted */
+  double average_duration; /* seconds from enter to exit, averaged over the
+                              COMPLETED ops only (as the reference: a
+                              cancelled or failed op's duration says when
+                              it was stopped, not how long the work takes);
+                              0 when none completed */
   size_t history;          /* entries kept */
+  uint64_t cancelled_by_reason[8]; /* the CANCELLED ops by the reason of
+                                      their cancel, indexed by cx_reason
+                                      (NONE stays 0; room for reasons
+                                      appended later) */
 } cx_registry_stats;
 
 /* cx_registry_get_stats: a snapshot of the statistics.
@@ -116,13 +168,24 @@ typedef struct cx_registry_stats {
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_registry_get_stats(cx_registry_stats *out);
 
+/* Flags of cx_registry_prune(). */
+#define CX_PRUNE_KEEP_FAILED             \
+  0x1u /* never drop FAILED entries (the \
+          reference's keep_failed) */
+
 /* cx_registry_prune: drop history entries that ended more than
- * @max_age_seconds ago (0 or +infinity: no age limit) and beyond the
- * newest @max_count (0: no count limit).
- * Returns: the number dropped.  Errors: -EINVAL negative or NaN age;
- *   -ENOMEM.
+ * @max_age_seconds ago (on the library's clock, cx_now(); 0 or +infinity:
+ * no age limit) and those beyond the newest @max_count (0: no count
+ * limit).  With CX_PRUNE_KEEP_FAILED in @flags, FAILED entries stay
+ * whatever their age or rank (they still count among the newest
+ * @max_count).  The reference's cleanup_completed(older_than,
+ * keep_failed).  The statistics are not changed.
+ * @flags: 0 or CX_PRUNE_KEEP_FAILED.
+ * Returns: the number dropped.  Errors: -EINVAL negative or NaN age, or an
+ *   unknown flag (nothing is dropped); -ENOMEM (nothing is dropped).
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT long cx_registry_prune(double max_age_seconds, size_t max_count);
+CX_EXPORT long cx_registry_prune(double max_age_seconds, size_t max_count,
+                                 unsigned flags);
 
 /* cx_registry_clear: forget every live op (they stay running, unregistered)
  * and the history, and reset the statistics.  For tests.
@@ -135,7 +198,10 @@ CX_EXPORT void cx_registry_clear(void);
  *  "end_time","elapsed","error","error_code","metadata":{...},
  *  "progress":{...}} (times in seconds, wall clock for start/end; "error"
  * is the errno name such as "EIO"; "progress" is the op's last report as
- * cx_op_progress_to_json() writes it; absent values are null).  Field names are
+ * cx_op_progress_to_json() writes it; absent values are null) and "stats"
+ * holds cx_registry_stats: "live", "live_by_status":{STATUS:N...},
+ * "completed", "cancelled", "failed", "cancelled_by_reason":{REASON:N...},
+ * "average_duration", "history".  Field names are
  * stable.  The text is valid UTF-8 whatever bytes names, messages and metadata
  * hold: each ill-formed sequence in them (its maximal subpart, as Unicode
  * defines it) is written as U+FFFD.

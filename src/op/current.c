@@ -102,6 +102,15 @@ bool cx__current_pop(const cx__frame *frame) {
   return true;
 }
 
+cx_op *cx__current_top_own(void) {
+  entry *e;
+  if (depth == 0) return NULL;
+  e = &entries()[depth - 1];
+  return e->adopted ? NULL : e->op;
+}
+
+size_t cx__current_depth(void) { return depth; }
+
 cx_op *cx__current_scope(void) {
   return depth > 0 ? entries()[depth - 1].op : NULL;
 }

@@ -198,10 +198,22 @@ cx_op *cx_op_ref(cx_op *op) {
   return op;
 }
 
+static bool forgotten(cx_op *op);
+static void end_forgotten_on_top(void);
+
 void cx_op_unref(cx_op *op) {
+  uint32_t old;
   if (op == NULL) return;
-  if (atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel) != 1)
+  old = atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel);
+  if (old == 2) { /* the enter's may be the one left */
+    /* This call holds no reference any more: another thread may free @op
+     * now, unless it is this thread's innermost op by its own enter, whose
+     * reference only this thread drops.  forgotten() checks that first,
+     * from the address alone. */
+    if (forgotten(op)) end_forgotten_on_top();
     return;
+  }
+  if (old != 1) return;
   /* Iterative: freeing a child drops its parent, which may free it... */
   op->free_next = op_free_head;
   op_free_head = op;
@@ -385,8 +397,9 @@ int cx_op_enter(cx_op *op) {
   return 0;
 }
 
-/* Ends a RUNNING op or a SHIELDED shield. */
-static int op_exit(cx_op *op, int result) {
+/* Ends a RUNNING op or a SHIELDED shield (op_exit() without the check
+ * for forgotten ops below it). */
+static int op_exit_one(cx_op *op, int result) {
   cx__stripe *s;
   cx_status status;
   cx_op_event event;
@@ -426,6 +439,41 @@ static int op_exit(cx_op *op, int result) {
   fire(op, event);
   cx_op_unref(op);
   return 0;
+}
+
+/* Whether @op, RUNNING, is the calling thread's innermost op by its own
+ * enter with no reference left but that enter's: whoever entered it
+ * released it without cx_op_exit(), and no one can exit it any more. */
+static bool forgotten(cx_op *op) {
+  return cx__current_is_top(&op->frame) && /* reads nothing of @op */
+         atomic_load_explicit(&op->refs, memory_order_acquire) == 1 &&
+         atomic_load(&op->status) == CX_STATUS_RUNNING;
+}
+
+/* Ends each forgotten op on top of the calling thread's stack, as by
+ * cx_op_exit(op, -EOWNERDEAD), and says so in the log: left entered, it
+ * would stay current and its cancel would reach every later cancellation
+ * point of the thread given NULL. */
+static void end_forgotten_on_top(void) {
+  cx_op *op;
+  while ((op = cx__current_top_own()) != NULL && forgotten(op)) {
+    if (cx__log_enabled(CX_LOG_WARNING))
+      cx__log(CX_LOG_WARNING, cx__op_id(op),
+              "operation '%s' released while running: cx_op_exit() was "
+              "never called; ended as %s",
+              op->name,
+              cx_token_is_cancelled(op->token) ? "cancelled"
+                                               : "failed (EOWNERDEAD)");
+    op_exit_one(op, -EOWNERDEAD);
+  }
+}
+
+/* Ends @op and then what the exit uncovered: an op below it whose user
+ * released it meanwhile (it could not be ended while not innermost). */
+static int op_exit(cx_op *op, int result) {
+  int rc = op_exit_one(op, result);
+  if (rc == 0 && cx__current_depth() > 0) end_forgotten_on_top();
+  return rc;
 }
 
 int cx_op_exit(cx_op *op, int result) {

@@ -149,6 +149,9 @@ void cx__op_tree_attach(cx_op *child);
 void cx__op_tree_detach(cx_op *child);
 /* The op's id, made on first request (NULL only when out of memory). */
 const char *cx__op_id(const cx_op *op);
+/* @op's start and end on the cx__now_ns() clock (0: not yet), read under
+ * its lock (op_context.c). */
+void cx__op_mono_times(const cx_op *op, int64_t *start, int64_t *end);
 /* Whether @op has exited (COMPLETED, CANCELLED or FAILED). */
 bool cx__op_exited(const cx_op *op);
 /* The movable deadline (op_deadline.c): closes it at exit (no fire
@@ -185,6 +188,11 @@ bool cx__current_is_top(const cx__frame *frame);
  * follow (cx_current() goes past shields to the op they enclose).  NULL
  * outside any op.  Async-signal-safe. */
 cx_op *cx__current_scope(void);
+/* The innermost op of the calling thread's stack when its entry is the
+ * op's own enter (not an adoption), else NULL. */
+cx_op *cx__current_top_own(void);
+/* How many entries the calling thread's stack holds. */
+size_t cx__current_depth(void);
 /* Ends @op, the innermost entry of an exiting thread (op.c): status FAILED
  * with -EOWNERDEAD (CANCELLED if it was cancelled), logged; a shield's
  * handle reference is released too. */

@@ -80,15 +80,18 @@ double cx_op_end_time(const cx_op *op) {
   return op ? wall_time(op, true) : 0.0;
 }
 
+void cx__op_mono_times(const cx_op *op, int64_t *start, int64_t *end) {
+  cx__stripe *s = cx__stripe_for(op);
+  pthread_mutex_lock(&s->mu);
+  *start = op->start_mono;
+  *end = op->end_mono;
+  pthread_mutex_unlock(&s->mu);
+}
+
 double cx_op_elapsed(const cx_op *op) {
-  cx__stripe *s;
   int64_t start, end;
   if (op == NULL) return 0.0;
-  s = cx__stripe_for(op);
-  pthread_mutex_lock(&s->mu);
-  start = op->start_mono;
-  end = op->end_mono;
-  pthread_mutex_unlock(&s->mu);
+  cx__op_mono_times(op, &start, &end);
   if (start == 0) return 0.0;
   if (end == 0) end = cx__now_ns();
   return (double)(end - start) / 1e9;

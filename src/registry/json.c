@@ -123,6 +123,13 @@ static void write_stats(cxu_json *j, const cx_registry_stats *st) {
   cxu_json_int(j, (int64_t)st->cancelled);
   cxu_json_key(j, "failed");
   cxu_json_int(j, (int64_t)st->failed);
+  cxu_json_key(j, "cancelled_by_reason");
+  cxu_json_object_begin(j);
+  for (int r = CX_REASON_TIMEOUT; r <= CX_REASON_ERROR; r++) {
+    cxu_json_key(j, cx_reason_name((cx_reason)r));
+    cxu_json_int(j, (int64_t)st->cancelled_by_reason[r]);
+  }
+  cxu_json_object_end(j);
   cxu_json_key(j, "average_duration");
   cxu_json_double(j, st->average_duration);
   cxu_json_key(j, "history");

@@ -2,7 +2,6 @@
  * and bounded history of finished ones: a uthash table by id plus two
  * lists, under one mutex.  User code (cancel callbacks) never runs under
  * that mutex: queries and cancels copy references out first. */
-#include <fnmatch.h>
 #include <math.h>
 #include <string.h>
 
@@ -24,9 +23,15 @@ static bool oom;
 #define uthash_nonfatal_oom(obj) (oom = true)
 #include <uthash.h>
 
+/* A live entry holds no reference of its own: the op's enter holds one
+ * until after the exit's *exited* event, which moves the entry to the
+ * history, so the op outlives its live entry (and a user's last
+ * cx_op_unref() of a running op leaves the enter's the only one, which
+ * the op layer detects as a forgotten cx_op_exit()).  A history entry
+ * holds one. */
 typedef struct entry {
   UT_hash_handle hh; /* by the op's id; guarded by mu */
-  cx_op *op;         /* owned ref */
+  cx_op *op;         /* owned ref once in the history */
   cx__list node;     /* in the live or history list */
   bool live;
   bool hashed;
@@ -47,7 +52,8 @@ static list history = LIST_INIT(history); /* guarded by mu */
 static size_t history_max = 1000;         /* guarded by mu */
 static _Atomic bool register_default;
 static uint64_t n_completed, n_cancelled, n_failed; /* guarded by mu */
-static double total_duration;                       /* guarded by mu */
+static uint64_t n_by_reason[8];                     /* guarded by mu */
+static double completed_duration;                   /* guarded by mu */
 
 /* ---- lists, _locked */
 
@@ -118,7 +124,7 @@ static void op_registered(cx_op *op) {
     cx__log(CX_LOG_WARNING, id, "registry: out of memory, not listed");
     return;
   }
-  e->op = cx_op_ref(op);
+  e->op = op;
   e->live = true;
   pthread_mutex_lock(&mu);
   if (!fresh) HASH_FIND_STR(by_id, id, dup);
@@ -137,33 +143,42 @@ static void op_registered(cx_op *op) {
   cx_op_unref(dropped);
 }
 
+/* Counts a finished op, _locked.  @duration is only read for a COMPLETED
+ * op, @reason only for a CANCELLED one. */
+static void count_locked(cx_status status, double duration, cx_reason reason) {
+  if (status == CX_STATUS_COMPLETED) {
+    n_completed++;
+    completed_duration += duration;
+  } else if (status == CX_STATUS_CANCELLED) {
+    n_cancelled++;
+    if ((unsigned)reason < sizeof n_by_reason / sizeof n_by_reason[0])
+      n_by_reason[reason]++;
+  } else if (status == CX_STATUS_FAILED) {
+    n_failed++;
+  }
+}
+
 /* Moves an op that just exited to the history and counts it. */
 static void op_unregistered(cx_op *op) {
   entry *e;
-  cx_op *dropped[2] = {NULL, NULL};
-  size_t n = 0;
+  cx_op *dropped = NULL;
   cx_status status = (cx_status)atomic_load(&op->status);
-  double duration = cx_op_elapsed(op);
+  double duration = status == CX_STATUS_COMPLETED ? cx_op_elapsed(op) : 0;
+  cx_reason reason =
+      status == CX_STATUS_CANCELLED ? cx_op_cancel_reason(op) : CX_REASON_NONE;
   pthread_mutex_lock(&mu);
   e = op->reg_entry;
   if (e != NULL && e->live) {
     list_unlink(&live, e);
     e->live = false;
-    if (status == CX_STATUS_COMPLETED) n_completed++;
-    if (status == CX_STATUS_CANCELLED) n_cancelled++;
-    if (status == CX_STATUS_FAILED) n_failed++;
-    total_duration += duration;
-    if (history_max == 0) {
-      list_push_head(&history, e);
-      dropped[n++] = drop_history_locked(e);
-    } else {
-      list_push_head(&history, e);
-      if (history.count > history_max)
-        dropped[n++] = drop_history_locked(list_tail(&history));
-    }
+    count_locked(status, duration, reason);
+    cx_op_ref(op); /* the history's */
+    list_push_head(&history, e);
+    if (history.count > history_max)
+      dropped = drop_history_locked(list_tail(&history));
   }
   pthread_mutex_unlock(&mu);
-  release_all(dropped, n);
+  cx_op_unref(dropped);
 }
 
 static void on_entered(cx_op *op) {
@@ -218,31 +233,14 @@ void cx_op_list_free(cx_op_list *l) {
   l->count = 0;
 }
 
-static bool matches(const cx_op_filter *f, cx_op *op) {
-  if (f == NULL) return true;
-  if (f->status >= 0 && atomic_load(&op->status) != f->status) return false;
-  if (f->parent_id != NULL) {
-    const char *pid = op->parent != NULL ? cx__op_id(op->parent) : NULL;
-    if (pid == NULL || strcmp(pid, f->parent_id) != 0) return false;
-  }
-  if (f->name != NULL && strcmp(op->name, f->name) != 0) return false;
-  if (f->name_pattern != NULL && fnmatch(f->name_pattern, op->name, 0) != 0)
-    return false;
-  return true;
-}
-
-/* Copies references of the matching ops of @l (at most @limit, 0: all). */
-static int collect(const list *l, const cx_op_filter *f, size_t limit,
-                   cx_op_list *out) {
+/* Copies references of the ops of @l that pass @f's early fields, at most
+ * @limit (0: all). */
+static int snapshot(const list *l, const cx_op_filter *f, size_t limit,
+                    cx_op_list *out) {
   cx__list *node;
-  size_t cap;
-  out->ops = NULL;
-  out->count = 0;
-  if (f != NULL && f->size < sizeof(cx_op_filter)) return -EINVAL;
   pthread_mutex_lock(&mu);
-  cap = l->count;
-  if (cap > 0) {
-    out->ops = cx__malloc(cap * sizeof *out->ops);
+  if (l->count > 0) {
+    out->ops = cx__malloc(l->count * sizeof *out->ops);
     if (out->ops == NULL) {
       pthread_mutex_unlock(&mu);
       return -ENOMEM;
@@ -251,10 +249,43 @@ static int collect(const list *l, const cx_op_filter *f, size_t limit,
   cx__list_for_each(node, &l->head) {
     entry *e = entry_of(node);
     if (limit != 0 && out->count == limit) break;
-    if (matches(f, e->op)) out->ops[out->count++] = cx_op_ref(e->op);
+    if (cx__filter_match_early(f, e->op))
+      out->ops[out->count++] = cx_op_ref(e->op);
   }
   pthread_mutex_unlock(&mu);
   return 0;
+}
+
+/* Keeps the ops of @out that pass @f's late fields (the predicate runs
+ * here, no lock held), at most @limit (0: all); releases the others. */
+static void refine(const cx_op_filter *f, size_t limit, cx_op_list *out) {
+  int64_t now = cx__now_ns();
+  size_t kept = 0;
+  for (size_t i = 0; i < out->count; i++) {
+    cx_op *op = out->ops[i];
+    if ((limit == 0 || kept < limit) && cx__filter_match_late(f, op, now))
+      out->ops[kept++] = op;
+    else
+      cx_op_unref(op);
+  }
+  out->count = kept;
+}
+
+/* The ops of @l matching @filter (at most @limit, 0: all), as references
+ * the caller owns. */
+static int collect(const list *l, const cx_op_filter *filter, size_t limit,
+                   cx_op_list *out) {
+  cx_op_filter f;
+  bool late;
+  int rc;
+  out->ops = NULL;
+  out->count = 0;
+  rc = cx__filter_prepare(filter, &f);
+  if (rc != 0) return rc;
+  late = cx__filter_has_late(&f);
+  rc = snapshot(l, &f, late ? 0 : limit, out);
+  if (rc == 0 && late) refine(&f, limit, out);
+  return rc;
 }
 
 cx_op *cx_registry_find(const char *id) {
@@ -322,7 +353,6 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
 
 int cx_registry_get_stats(cx_registry_stats *out) {
   cx__list *node;
-  uint64_t finished;
   if (out == NULL) return -EINVAL;
   memset(out, 0, sizeof *out);
   pthread_mutex_lock(&mu);
@@ -334,32 +364,57 @@ int cx_registry_get_stats(cx_registry_stats *out) {
   out->completed = n_completed;
   out->cancelled = n_cancelled;
   out->failed = n_failed;
-  finished = n_completed + n_cancelled + n_failed;
-  out->average_duration = finished ? total_duration / (double)finished : 0;
+  memcpy(out->cancelled_by_reason, n_by_reason, sizeof n_by_reason);
+  out->average_duration =
+      n_completed ? completed_duration / (double)n_completed : 0;
   out->history = history.count;
   pthread_mutex_unlock(&mu);
   return 0;
 }
 
-long cx_registry_prune(double max_age_seconds, size_t max_count) {
+/* Whether prune drops @e, at @rank from the newest (0 first). */
+static bool prunable(entry *e, size_t rank, int64_t cutoff, size_t max_count,
+                     unsigned flags) {
+  int64_t start, end;
+  if ((flags & CX_PRUNE_KEEP_FAILED) &&
+      atomic_load(&e->op->status) == CX_STATUS_FAILED)
+    return false;
+  if (max_count != 0 && rank >= max_count) return true;
+  if (cutoff == INT64_MIN) return false;
+  cx__op_mono_times(e->op, &start, &end);
+  return end < cutoff;
+}
+
+/* The end time before which entries are too old, or INT64_MIN for no age
+ * limit. */
+static int64_t prune_cutoff(double max_age_seconds) {
+  int64_t age;
+  if (max_age_seconds == 0 || cx__seconds_to_ns(max_age_seconds, &age) != 0)
+    return INT64_MIN; /* 0, or beyond what ns hold: +infinity */
+  return cx__now_ns() - age;
+}
+
+long cx_registry_prune(double max_age_seconds, size_t max_count,
+                       unsigned flags) {
   cx_op **dropped;
-  size_t n = 0;
-  double cutoff;
+  cx__list *node, *next;
+  size_t n = 0, rank = 0;
+  int64_t cutoff;
   if (!(max_age_seconds >= 0)) return -EINVAL; /* negative or NaN */
-  cutoff = cx__wall_now() - max_age_seconds;
+  if ((flags & ~CX_PRUNE_KEEP_FAILED) != 0) return -EINVAL;
+  cutoff = prune_cutoff(max_age_seconds);
   pthread_mutex_lock(&mu);
   dropped = cx__malloc((history.count + 1) * sizeof *dropped);
   if (dropped == NULL) {
     pthread_mutex_unlock(&mu);
     return -ENOMEM;
   }
-  /* Oldest first, from the tail. */
-  while (history.count > 0) {
-    entry *oldest = list_tail(&history);
-    bool too_many = max_count != 0 && history.count > max_count;
-    bool too_old = max_age_seconds > 0 && cx_op_end_time(oldest->op) < cutoff;
-    if (!too_many && !too_old) break;
-    dropped[n++] = drop_history_locked(oldest);
+  /* Newest first: @rank counts the entries before, dropped or not. */
+  for (node = history.head.next; node != &history.head; node = next, rank++) {
+    entry *e = entry_of(node);
+    next = node->next;
+    if (prunable(e, rank, cutoff, max_count, flags))
+      dropped[n++] = drop_history_locked(e);
   }
   pthread_mutex_unlock(&mu);
   release_all(dropped, n);
@@ -376,8 +431,13 @@ void cx_registry_clear(void) {
   cx__list_move_all(&history.head, &all);
   live.count = history.count = 0;
   n_completed = n_cancelled = n_failed = 0;
-  total_duration = 0;
-  cx__list_for_each(node, &all) entry_of(node)->op->reg_entry = NULL;
+  memset(n_by_reason, 0, sizeof n_by_reason);
+  completed_duration = 0;
+  cx__list_for_each(node, &all) {
+    entry *e = entry_of(node);
+    e->op->reg_entry = NULL;
+    if (e->live) e->op = NULL; /* holds no reference */
+  }
   pthread_mutex_unlock(&mu);
   while ((node = cx__list_first(&all)) != NULL) {
     entry *e = entry_of(node);

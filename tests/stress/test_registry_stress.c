@@ -150,9 +150,9 @@ static void do_queries(worker *w) {
     }
     case 8:
       if (next_rand(&w->seed) % 4 == 0)
-        error_if(sh, cx_registry_prune(0.5, 0) < 0);
+        error_if(sh, cx_registry_prune(0.5, 0, 0) < 0);
       else
-        error_if(sh, cx_registry_prune(0, 200) < 0);
+        error_if(sh, cx_registry_prune(0, 200, 0) < 0);
       break;
     default:
       cx_registry_set_history_size(next_rand(&w->seed) % 2 ? 100 : 1000);

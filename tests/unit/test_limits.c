@@ -62,12 +62,12 @@ static void test_prune_infinite_age(void **state) {
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
-  assert_int_equal(cx_registry_prune(INFINITY, 0), 0); /* none too old */
+  assert_int_equal(cx_registry_prune(INFINITY, 0, 0), 0); /* none too old */
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.history, 1);
-  assert_int_equal(cx_registry_prune(-INFINITY, 0), -EINVAL);
-  assert_int_equal(cx_registry_prune(NAN, 0), -EINVAL);
-  assert_int_equal(cx_registry_prune(0, 0), 0);
+  assert_int_equal(cx_registry_prune(-INFINITY, 0, 0), -EINVAL);
+  assert_int_equal(cx_registry_prune(NAN, 0, 0), -EINVAL);
+  assert_int_equal(cx_registry_prune(0, 0, 0), 0);
   cx_registry_clear();
 }
 

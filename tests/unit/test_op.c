@@ -1108,19 +1108,28 @@ static void test_op_exit_from_other_thread(void **state) {
   cx_op_unref(a);
 }
 
-/* The op stays alive while running even if every user reference is gone:
- * enter takes its own reference. */
+/* The op stays alive while running when its last user reference goes on
+ * another thread: enter takes its own reference (on its own thread the
+ * drop would be a forgotten exit, tests/unit/test_forgotten_exit.c). */
+static void *unref_op(void *op) {
+  cx_op_unref(op);
+  return NULL;
+}
+
 static void test_op_running_keeps_ref(void **state) {
   (void)state;
   atomic_int freed = 0;
+  pthread_t th;
   cx_token *t = observed_token(&freed);
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_with_token(&op, t, "held"));
   cx_token_unref(t);
   CX_ASSERT_OK(cx_op_enter(op));
-  cx_op_unref(op); /* the enter reference keeps it */
-  assert_ptr_equal(cx_current(), op);
+  assert_int_equal(pthread_create(&th, NULL, unref_op, op), 0);
+  assert_true(cx_test_join_within(th, 30.0, NULL));
+  assert_ptr_equal(cx_current(), op); /* the enter reference keeps it */
   assert_string_equal(cx_op_name(op), "held");
+  assert_int_equal(cx_op_status(op), CX_STATUS_RUNNING);
   assert_int_equal(atomic_load(&freed), 0);
   CX_ASSERT_OK(cx_op_exit(op, 0)); /* releases the last reference */
   assert_null(cx_current());

@@ -740,8 +740,11 @@ static void test_stats_mix(void **state) {
   assert_int_equal(st.cancelled, 2);
   assert_int_equal(st.failed, 1);
   assert_int_equal(st.history, 6);
-  for (int i = 0; i < finished; i++) sum += cx_op_elapsed(done[i]);
-  assert_true(fabs(st.average_duration - sum / finished) < 1e-6);
+  /* The average is over the COMPLETED ops only (the first 3). */
+  for (int i = 0; i < 3; i++) sum += cx_op_elapsed(done[i]);
+  assert_true(fabs(st.average_duration - sum / 3) < 1e-6);
+  assert_int_equal(st.cancelled_by_reason[CX_REASON_TIMEOUT], 1);
+  assert_int_equal(st.cancelled_by_reason[CX_REASON_MANUAL], 1);
   assert_true(st.average_duration > 0.01);
   assert_true(st.average_duration < 2.0);
 
@@ -766,7 +769,7 @@ static void test_stats_beyond_history(void **state) {
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.completed, 5);
   assert_int_equal(st.history, 2);
-  assert_int_equal(cx_registry_prune(0, 1), 1);
+  assert_int_equal(cx_registry_prune(0, 1, 0), 1);
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.completed, 5);
   assert_int_equal(st.history, 1);
@@ -833,11 +836,11 @@ static void test_prune_by_count(void **state) {
   const char *ns[] = {"p1", "p2", "p3", "p4", "p5"};
   for (int i = 0; i < 5; i++) finish(reg_op(ns[i], NULL), 0);
   cx_op *live = reg_op("live", NULL);
-  assert_int_equal(cx_registry_prune(0, 0), 0); /* no limit at all */
-  assert_int_equal(cx_registry_prune(0, 10), 0);
-  assert_int_equal(cx_registry_prune(0, 2), 3);
+  assert_int_equal(cx_registry_prune(0, 0, 0), 0); /* no limit at all */
+  assert_int_equal(cx_registry_prune(0, 10, 0), 0);
+  assert_int_equal(cx_registry_prune(0, 2, 0), 3);
   assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "p5,p4");
-  assert_int_equal(cx_registry_prune(0, 2), 0);
+  assert_int_equal(cx_registry_prune(0, 2, 0), 0);
   assert_string_equal(live_names(NULL, buf, sizeof buf), "live");
   finish(live, 0);
   /* The bound itself stays 1000: prune is one-off. */
@@ -855,21 +858,21 @@ static void test_prune_by_age(void **state) {
   cx_test_sleep(0.4);
   finish(reg_op("new-1", NULL), 0);
   finish(reg_op("new-2", NULL), 0);
-  assert_int_equal(cx_registry_prune(60.0, 0), 0);
-  assert_int_equal(cx_registry_prune(0.2, 0), 2);
+  assert_int_equal(cx_registry_prune(60.0, 0, 0), 0);
+  assert_int_equal(cx_registry_prune(0.2, 0, 0), 2);
   assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "new-2,new-1");
   /* Age and count together: whichever drops more. */
   cx_test_sleep(0.3);
   finish(reg_op("newest", NULL), 0);
-  assert_int_equal(cx_registry_prune(0.15, 5), 2);
+  assert_int_equal(cx_registry_prune(0.15, 5, 0), 2);
   assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newest");
   finish(reg_op("newer", NULL), 0);
-  assert_int_equal(cx_registry_prune(60.0, 1), 1);
+  assert_int_equal(cx_registry_prune(60.0, 1, 0), 1);
   assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
   /* Bad ages. */
-  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-1.0, 0));
-  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(NAN, 0));
-  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-INFINITY, 0));
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-1.0, 0, 0));
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(NAN, 0, 0));
+  CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-INFINITY, 0, 0));
   assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
 }
 

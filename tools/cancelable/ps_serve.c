@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tool.h"
 
@@ -27,13 +28,26 @@ typedef struct aggregate {
   double wait; /* seconds each listing and cancel collects answers */
 } aggregate;
 
-/* Whether @o passes @f (as cx_registry_list() filters). */
+/* Whether @needle occurs in @hay, ASCII letters compared without case
+ * (as the registry's name_contains). */
+static bool contains_nocase(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  for (; *hay != '\0'; hay++)
+    if (strncasecmp(hay, needle, n) == 0) return true;
+  return n == 0;
+}
+
+/* Whether @o passes @f (as cx_registry_list() filters; the HTTP adapter
+ * sets no age, time or predicate field). */
 static bool matches(const cx_op_filter *f, const cx_nats_op_info *o) {
   if (f->status >= 0 && (int)o->status != f->status) return false;
   if (f->name != NULL && (o->name == NULL || strcmp(f->name, o->name) != 0))
     return false;
   if (f->name_pattern != NULL &&
       (o->name == NULL || fnmatch(f->name_pattern, o->name, 0) != 0))
+    return false;
+  if (f->name_contains != NULL &&
+      (o->name == NULL || !contains_nocase(o->name, f->name_contains)))
     return false;
   if (f->parent_id != NULL &&
       (o->parent_id == NULL || strcmp(f->parent_id, o->parent_id) != 0) &&

@@ -184,7 +184,8 @@ static bool authorized(const cx_http_server *s, struct MHD_Connection *c) {
 /* Counts the query arguments that are not filters, or have no value. */
 static enum MHD_Result count_bad_arg(void *cls, enum MHD_ValueKind kind,
                                      const char *key, const char *value) {
-  static const char *const known[] = {"status", "name", "pattern", "parent"};
+  static const char *const known[] = {"status", "name", "pattern", "contains",
+                                      "parent"};
   bool ok = false;
   (void)kind;
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -206,10 +207,12 @@ static bool read_filter(struct MHD_Connection *c, cx_op_filter *f, bool *any) {
   f->name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
   f->name_pattern =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pattern");
+  f->name_contains =
+      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "contains");
   f->parent_id =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "parent");
   *any = status != NULL || f->name != NULL || f->name_pattern != NULL ||
-         f->parent_id != NULL;
+         f->name_contains != NULL || f->parent_id != NULL;
   if (status == NULL) return true;
   for (int st = CX_STATUS_PENDING; st <= CX_STATUS_SHIELDED; st++)
     if (strcmp(status, cx_status_name((cx_status)st)) == 0) {
@@ -331,12 +334,10 @@ static enum MHD_Result get_metrics(cx_http_server *s,
                                    struct MHD_Connection *c) {
   cx_registry_stats st;
   feed_counts fc;
-  uint64_t finished;
   size_t len = 0;
   char *out = calloc(1, 1);
   cx_registry_get_stats(&st);
   feed_get_counts(s->feed, &fc);
-  finished = st.completed + st.cancelled + st.failed;
   appendf(&out, &len,
           "# HELP cancelable_ops_live Live registered operations."
           "\n# TYPE cancelable_ops_live gauge\n");
@@ -354,12 +355,12 @@ static enum MHD_Result get_metrics(cx_http_server *s,
           "cancelable_ops_finished_total{status=\"failed\"} %" PRIu64
           "\n"
           "# HELP cancelable_op_duration_seconds Time from enter to exit of "
-          "finished registered operations.\n"
+          "completed registered operations.\n"
           "# TYPE cancelable_op_duration_seconds summary\n"
           "cancelable_op_duration_seconds_sum %.9g\n"
           "cancelable_op_duration_seconds_count %" PRIu64 "\n",
           st.completed, st.cancelled, st.failed,
-          st.average_duration * (double)finished, finished);
+          st.average_duration * (double)st.completed, st.completed);
   appendf(&out, &len,
           "# HELP cancelable_op_exits_total Operations that exited since "
           "this server started, by final status and cancel reason.\n"

@@ -154,6 +154,15 @@ static void test_read_endpoints(void **state) {
                    200);
   assert_int_equal(count_of(j, "live"), 1);
   json_decref(j);
+  /* The reference's name filter: a case-insensitive substring. */
+  assert_int_equal(request(s, "GET", "/api/ops?contains=JOB", NULL, NULL, &j),
+                   200);
+  assert_int_equal(count_of(j, "live"), 1);
+  json_decref(j);
+  assert_int_equal(request(s, "GET", "/api/ops?contains=O", NULL, NULL, &j),
+                   200);
+  assert_int_equal(count_of(j, "live"), 2);
+  json_decref(j);
   snprintf(path, sizeof path, "/api/ops?parent=%s", cx_op_id(root));
   assert_int_equal(request(s, "GET", path, NULL, NULL, &j), 200);
   assert_int_equal(count_of(j, "live"), 1);
@@ -525,7 +534,9 @@ static void test_metrics(void **state) {
   assert_non_null(strstr(text, "cancelable_ops_live{status=\"running\"} 1\n"));
   assert_non_null(
       strstr(text, "cancelable_ops_finished_total{status=\"cancelled\"} 1\n"));
-  assert_non_null(strstr(text, "cancelable_op_duration_seconds_count 1\n"));
+  /* The duration summary counts COMPLETED ops only (a cancelled op's
+   * duration says when it was stopped). */
+  assert_non_null(strstr(text, "cancelable_op_duration_seconds_count 0\n"));
   assert_non_null(strstr(text,
                          "cancelable_op_exits_total{status=\"cancelled\","
                          "reason=\"manual\"} 1\n"));

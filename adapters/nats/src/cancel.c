@@ -117,6 +117,11 @@ static int check_request(const char *id, const cx_op_filter *f, double wait) {
   if (f->size < sizeof(cx_op_filter) || f->status < -1 ||
       f->status > CX_STATUS_SHIELDED)
     return -EINVAL;
+  /* Fields a request does not carry: dropping them would widen the cancel
+   * on the receiving side. */
+  if (f->name_contains != NULL || f->min_age != 0 || f->max_age != 0 ||
+      f->since != 0 || f->match != NULL)
+    return -EINVAL;
   bool names = f->status >= 0 || f->parent_id != NULL || f->name != NULL ||
                f->name_pattern != NULL;
   return names ? 0 : -EINVAL;

@@ -107,6 +107,14 @@ static void test_cancel_by_id(void **state) {
   CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, NULL, &empty, NULL, 0, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, NULL, NULL, NULL, 0, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_nats_cancel(n, id, &empty, NULL, 0, NULL));
+  /* A field a request cannot carry would widen the cancel: refused. */
+  cx_op_filter wide = CX_OP_FILTER_INIT;
+  wide.name = "job";
+  wide.name_contains = "jo";
+  CX_ASSERT_ERR(-EINVAL, (int)cx_nats_cancel(n, NULL, &wide, NULL, 0, NULL));
+  wide.name_contains = NULL;
+  wide.min_age = 60.0;
+  CX_ASSERT_ERR(-EINVAL, (int)cx_nats_cancel(n, NULL, &wide, NULL, 0, NULL));
   cx_nats_answer a;
   long total = cx_nats_cancel(n, id, NULL, "stop now", 1.5, &a);
   assert_int_equal(total, 1);

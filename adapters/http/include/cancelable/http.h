@@ -22,7 +22,11 @@
  *   GET  /api/ops            live ops (cx_registry_to_json(): "live", with
  *                            "history" empty); filters in the query string:
  *                            status=running|completed|..., name=EXACT,
- *                            pattern=GLOB, parent=ID (an unknown or empty
+ *                            pattern=GLOB, contains=TEXT (a
+ *                            case-insensitive substring of the name;
+ *                            refused by an aggregate source that cannot
+ *                            carry it to a cancel), parent=ID (an unknown
+ *                            or empty
  *                            argument is a 400, here and on POSTs)
  *   GET  /api/history        the same with the history of finished ops
  *   GET  /api/ops/{id}       one op, live or in the history

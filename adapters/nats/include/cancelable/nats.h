@@ -174,7 +174,9 @@ CX_NATS_EXPORT void cx_nats_answer_free(cx_nats_answer *answer);
  * cancelled too.
  * @id: (nullable) one op's id; @filter: (nullable) as for
  *   cx_registry_cancel_all(); at least one of them, and not both.  A
- *   filter must name something (status, parent, name or pattern).
+ *   filter must name something (status, parent, name or pattern) and set
+ *   none of the fields a request does not carry (name_contains, min_age,
+ *   max_age, since, match: -EINVAL rather than a wider cancel).
  * @message: (nullable) copied into the cancel message.
  * @wait: seconds to collect the answers (0: none; at most 60).
  * @out: (nullable) receives the answers (cx_nats_answer_free()).
