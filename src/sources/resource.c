@@ -102,8 +102,7 @@ static bool over(resource *r, int kind, double limit) {
   if (r->sustain > 0)
     snprintf(r->message, sizeof r->message,
              "%s use %.1f%% stayed at or above the %g%% threshold for %g s",
-             kind_names[kind], value, limit,
-             (double)(now - r->over_since[kind]) / 1e9);
+             kind_names[kind], value, limit, r->limits.sustain);
   else
     snprintf(r->message, sizeof r->message,
              "%s use %.1f%% reached the %g%% threshold", kind_names[kind],
