@@ -21,75 +21,30 @@
 
 #include <cancelable.h>
 
+#include "cx_test_stream.h"
+
 /* ---------------------------------------------------------------------- */
-/* an iterator over heap-allocated ints 0 .. end-1 */
-
-#define MAX_ITEMS 256
-
-typedef struct iter {
-  int next, end;
-  int calls;
-  int fail_at, error; /* return error when next == fail_at (-1: never) */
-  cx_token *cancel;   /* cancel this token when handing out cancel_at */
-  int cancel_at;
-} iter;
-
-static int freed[MAX_ITEMS];
-static int total_freed;
-
-static int reset(void **state) {
-  (void)state;
-  memset(freed, 0, sizeof freed);
-  total_freed = 0;
-  return 0;
-}
+/* helpers (the iterator: cx_test_stream.h) */
 
 static int reset_vclock(void **state) {
-  reset(state);
+  cx_test_reset_freed(state);
   return cx_test_vclock_setup(state);
-}
-
-static void item_free(void *item) {
-  int v = *(int *)item;
-  assert_true(v >= 0 && v < MAX_ITEMS);
-  freed[v]++;
-  total_freed++;
-  free(item);
-}
-
-static int next_int(void *state, void **item) {
-  iter *it = state;
-  it->calls++;
-  if (it->next == it->fail_at) return it->error;
-  if (it->next >= it->end) return 0;
-  int *p = malloc(sizeof *p);
-  if (p == NULL) return -ENOMEM;
-  *p = it->next++;
-  if (it->cancel != NULL && *p == it->cancel_at)
-    cx_token_cancel(it->cancel, CX_REASON_MANUAL, "enough");
-  *item = p;
-  return 1;
-}
-
-static iter make_iter(int end) {
-  iter it = {0, end, 0, -1, 0, NULL, -1};
-  return it;
 }
 
 static cx_stream_options freeing_options(void) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   return o;
 }
 
 /* Values @from .. @to-1 were freed once each. */
 static void assert_freed_once(int from, int to) {
-  for (int v = from; v < to; v++) assert_int_equal(freed[v], 1);
+  for (int v = from; v < to; v++) assert_int_equal(cx_test_freed[v], 1);
 }
 
 static void assert_all_freed_once(int n) {
   assert_freed_once(0, n);
-  assert_int_equal(total_freed, n);
+  assert_int_equal(cx_test_total_freed, n);
 }
 
 static const cx_stream_result *result_of(cx_op *op) {
@@ -103,13 +58,13 @@ static const cx_stream_result *result_of(cx_op *op) {
 
 static void test_open_completes(void **state) {
   (void)state;
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = freeing_options();
   cx_stream *s = NULL;
   void *item;
   int rc, n = 0;
   assert_null(cx_current());
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_stream_op(s);
   assert_string_equal(cx_op_name(op), "stream");
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -134,13 +89,13 @@ static void test_open_completes(void **state) {
  * partial result. */
 static void test_open_timeout(void **state) {
   (void)state;
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   cx_stream_options o = freeing_options();
   o.timeout = 5.0;
   o.name = "download";
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_string_equal(cx_op_name(op), "download");
   for (int i = 0; i < 3; i++) assert_int_equal(cx_stream_next(s, &item), 1);
@@ -158,7 +113,8 @@ static void test_open_timeout(void **state) {
   CX_ASSERT_ERR(-ECANCELED, r->error);
   CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
   cx_stream_free(s);
-  assert_int_equal(total_freed, 0); /* the result, on the op, holds them */
+  assert_int_equal(cx_test_total_freed,
+                   0); /* the result, on the op, holds them */
   cx_op_unref(op);
   assert_all_freed_once(4);
 }
@@ -169,7 +125,7 @@ static void test_open_token(void **state) {
   (void)state;
   cx_token *tok = cx_token_new();
   assert_non_null(tok);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   it.cancel = tok;
   it.cancel_at = 6;
   cx_stream_options o = freeing_options();
@@ -178,7 +134,7 @@ static void test_open_token(void **state) {
   cx_stream *s = NULL;
   void *item;
   int rc, got = 0;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
   CX_ASSERT_ERR(-ECANCELED, rc);
@@ -192,11 +148,11 @@ static void test_open_token(void **state) {
 
   /* a timeout of the stream leaves the caller's token alone */
   tok = cx_token_new();
-  it = make_iter(100);
+  it = cx_test_iter_new(100);
   it.next = 50;
   o.token = tok;
   o.timeout = 1.0;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   op = cx_op_ref(cx_stream_op(s));
   assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_clock_advance(1.0));
@@ -208,9 +164,9 @@ static void test_open_token(void **state) {
 
   /* a token cancelled before the open: the first call ends it */
   cx_token_cancel(tok, CX_REASON_SIGNAL, NULL);
-  it = make_iter(100);
+  it = cx_test_iter_new(100);
   o.timeout = 0;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
   assert_int_equal(it.calls, 0);
   assert_int_equal(cx_op_cancel_reason(cx_stream_op(s)), CX_REASON_SIGNAL);
@@ -219,18 +175,18 @@ static void test_open_token(void **state) {
   cx_token_unref(tok);
   assert_freed_once(0, 7);
   assert_freed_once(50, 51);
-  assert_int_equal(total_freed, 8);
+  assert_int_equal(cx_test_total_freed, 8);
 }
 
 static void test_open_parent_and_error(void **state) {
   (void)state;
   cx_op *parent = cx_test_entered_op("batch", NULL, 0);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   cx_stream_options o = freeing_options();
   o.parent = parent;
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_ptr_equal(cx_op_parent(op), parent);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -244,12 +200,12 @@ static void test_open_parent_and_error(void **state) {
   cx_op_unref(parent);
 
   /* the iterator's error: FAILED with it */
-  it = make_iter(100);
+  it = cx_test_iter_new(100);
   it.next = 10;
   it.fail_at = 12;
   it.error = -EIO;
   o.parent = NULL;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   op = cx_op_ref(cx_stream_op(s));
   while (cx_stream_next(s, &item) == 1) {
   }
@@ -260,18 +216,18 @@ static void test_open_parent_and_error(void **state) {
   cx_op_unref(op);
   assert_freed_once(0, 1);
   assert_freed_once(10, 12);
-  assert_int_equal(total_freed, 3);
+  assert_int_equal(cx_test_total_freed, 3);
 }
 
 /* Freed before the end: the op exits COMPLETED, the result says not
  * completed. */
 static void test_open_free_early(void **state) {
   (void)state;
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   cx_stream_options o = freeing_options();
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_int_equal(cx_stream_next(s, &item), 1);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -330,7 +286,7 @@ static void test_progress_count_and_latest(void **state) {
   seen up = {0};
   cx_op *parent = cx_test_entered_op("batch", NULL, 0);
   CX_ASSERT_OK(cx_op_on_progress(parent, on_report, &up, NULL));
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = freeing_options();
   o.parent = parent;
   o.report_every = 4;
@@ -339,7 +295,7 @@ static void test_progress_count_and_latest(void **state) {
   o.format_item = format_int;
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(up.reports, 2);
@@ -354,10 +310,10 @@ static void test_progress_count_and_latest(void **state) {
 
   /* on_progress alone: every item; no formatter: no latest_item */
   memset(&up, 0, sizeof up);
-  it = make_iter(5);
+  it = cx_test_iter_new(5);
   o.report_every = 0;
   o.format_item = NULL;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(up.calls, 5);
@@ -371,7 +327,7 @@ static void test_progress_count_and_latest(void **state) {
   cx_stream_free(s);
   CX_ASSERT_OK(cx_op_exit(parent, 0));
   cx_op_unref(parent);
-  assert_int_equal(total_freed, 15);
+  assert_int_equal(cx_test_total_freed, 15);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -380,7 +336,7 @@ static void test_progress_count_and_latest(void **state) {
 /* 10 items in chunks of 3: 3, 3, 3, 1, then the end.  keep_last 2 (less
  * than a chunk) and 0: the chunk's items stay valid until the next call. */
 static void chunks_of_3(size_t keep_last) {
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_op *op = cx_test_entered_op("chunks", NULL, 0);
   cx_stream_options o = freeing_options();
   o.keep_last = keep_last;
@@ -388,13 +344,13 @@ static void chunks_of_3(size_t keep_last) {
   void *const *chunk = NULL;
   size_t n = 0, sizes[8];
   int rc, chunks = 0, v = 0;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   while ((rc = cx_stream_next_chunk(s, 3, &chunk, &n)) == 1) {
     assert_true(chunks < 8);
     sizes[chunks++] = n;
     for (size_t i = 0; i < n; i++) {
       assert_int_equal(*(int *)chunk[i], v); /* valid: ASan would say */
-      assert_int_equal(freed[v], 0);
+      assert_int_equal(cx_test_freed[v], 0);
       v++;
     }
   }
@@ -413,9 +369,9 @@ static void chunks_of_3(size_t keep_last) {
 static void test_chunks_3_3_3_1(void **state) {
   (void)state;
   chunks_of_3(1000);
-  reset(state);
+  cx_test_reset_freed(state);
   chunks_of_3(2);
-  reset(state);
+  cx_test_reset_freed(state);
   chunks_of_3(0);
 }
 
@@ -424,7 +380,7 @@ static void test_chunks_3_3_3_1(void **state) {
 static void test_chunk_cancel_mid_chunk(void **state) {
   (void)state;
   cx_op *op = cx_test_entered_op("chunks", NULL, 0);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   it.cancel = cx_op_token(op);
   it.cancel_at = 5;
   cx_stream_options o = freeing_options();
@@ -432,7 +388,7 @@ static void test_chunk_cancel_mid_chunk(void **state) {
   void *const *chunk;
   void *item;
   size_t n;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   assert_int_equal(cx_stream_next(s, &item), 1); /* 0 */
   assert_int_equal(cx_stream_next_chunk(s, 3, &chunk, &n), 1);
   assert_int_equal(n, 3); /* 1 2 3 */
@@ -454,12 +410,12 @@ static void test_chunk_cancel_mid_chunk(void **state) {
  * is processed and exits at the end that follows it. */
 static void test_chunk_open(void **state) {
   (void)state;
-  iter it = make_iter(5);
+  cx_test_iter it = cx_test_iter_new(5);
   cx_stream_options o = freeing_options();
   cx_stream *s = NULL;
   void *const *chunk;
   size_t n;
-  CX_ASSERT_OK(cx_stream_open(next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   cx_op *op = cx_stream_op(s);
   assert_int_equal(cx_stream_next_chunk(s, 4, &chunk, &n), 1);
   assert_int_equal(n, 4);
@@ -479,38 +435,38 @@ static void test_chunk_open(void **state) {
 
 static void test_bad_input(void **state) {
   (void)state;
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = freeing_options();
   cx_stream *s = (cx_stream *)&it;
   CX_ASSERT_ERR(-EINVAL, cx_stream_open(NULL, &it, &o, &s));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(next_int, &it, &o, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &o, NULL));
   const double bad_timeout[] = {-1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < 4; i++) {
     cx_stream_options b = o;
     b.timeout = bad_timeout[i];
     s = (cx_stream *)&it;
-    CX_ASSERT_ERR(-EINVAL, cx_stream_open(next_int, &it, &b, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
     assert_null(s);
   }
   cx_stream_options b = o;
   b.size = 0;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
   b = o;
   b.total = -1;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
   assert_null(cx_current());
   /* the op-bound stream refuses the open-only options */
   cx_op *op = cx_test_entered_op("mine", NULL, 0);
   b = o;
   b.timeout = 1.0;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &b, &s));
   b = o;
   b.name = "x";
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &b, &s));
   assert_null(s);
   /* chunks: k 0 and NULL arguments change nothing */
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *const *chunk = NULL;
   size_t n = 0;
   CX_ASSERT_ERR(-EINVAL, cx_stream_next_chunk(s, 0, &chunk, &n));
@@ -534,7 +490,7 @@ static void test_bad_input(void **state) {
 }
 
 #define FT(path, fn) \
-  { (path), (fn), reset, NULL, NULL }
+  { (path), (fn), cx_test_reset_freed, NULL, NULL }
 #define VT(path, fn) \
   { (path), (fn), reset_vclock, cx_test_vclock_teardown, NULL }
 
