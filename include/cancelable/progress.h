@@ -231,16 +231,17 @@ typedef void (*cx_stream_format_fn)(const void *item, char *buf, size_t size);
 /* Options for cx_stream_new() and cx_stream_open(); initialise with
  * CX_STREAM_OPTIONS_INIT.
  *
- * Reports: every N items, N = @report_every (or 1 when it is 0 and
- * @on_progress is set), the stream reports progress to its op
- * (cx_report_progress(): message "N items", metadata "count" and
+ * Reports: every @report_every items the stream reports progress to its
+ * op (cx_report_progress(): message "N items", metadata "count" and
  * "current" = items received, "total" when given, "latest_item" when
  * @format_item is given; rate, percent and eta are filled in as for any
- * report) and then calls @on_progress (count, item). */
+ * report) and then calls @on_progress (count, item).  With @report_every
+ * 0 it reports nothing and calls @on_progress for every item (a per-item
+ * callback costs no report). */
 typedef struct cx_stream_options {
   size_t size;                   /* sizeof(cx_stream_options) */
   size_t report_every;           /* report progress every N items; 0: never
-                                    (every item when on_progress is set) */
+                                    (on_progress then runs every item) */
   size_t keep_last;              /* the last K items kept (the initialiser
                                     sets 1000); 0 keeps none */
   void (*item_free)(void *item); /* (nullable) frees an item the stream no

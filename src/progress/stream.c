@@ -86,9 +86,6 @@ int cx__stream_alloc(cx_op *op, cx_op *scope, cx_stream_next_fn next,
   cx_stream *s = cx__calloc(1, sizeof *s);
   if (s == NULL) return -ENOMEM;
   s->opts = *opts;
-  s->report_every = opts->report_every > 0      ? opts->report_every
-                    : opts->on_progress != NULL ? 1
-                                                : 0;
   if (s->opts.keep_last > 0) {
     s->ring = cx__calloc(s->opts.keep_last, sizeof(void *));
     if (s->ring == NULL) {
@@ -170,7 +167,10 @@ int cx__stream_receive(cx_stream *s, void **item) {
   s->count++;
   keep(s, value);
   *item = value;
-  if (s->report_every > 0 && s->count % s->report_every == 0) {
+  if (s->opts.report_every == 0) {
+    if (s->opts.on_progress != NULL) /* every item, and no report */
+      s->opts.on_progress(s->count, value, s->opts.user_data);
+  } else if (s->count % s->opts.report_every == 0) {
     report(s, value);
     if (s->opts.on_progress != NULL)
       s->opts.on_progress(s->count, value, s->opts.user_data);

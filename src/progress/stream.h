@@ -16,13 +16,12 @@ struct cx_stream {
   cx_stream_next_fn next;
   void *state;
   cx_stream_options opts;
-  size_t report_every; /* opts.report_every, or 1 for on_progress alone */
-  void **ring;         /* keep_last slots */
-  size_t head;         /* index of the oldest kept item */
-  size_t kept;         /* items in the ring */
-  size_t count;        /* items received */
-  void *unkept;        /* with keep_last 0: the item handed out last,
-                          freed at the next call */
+  void **ring;  /* keep_last slots */
+  size_t head;  /* index of the oldest kept item */
+  size_t kept;  /* items in the ring */
+  size_t count; /* items received */
+  void *unkept; /* with keep_last 0: the item handed out last,
+                   freed at the next call */
   bool ended;
   bool stored;    /* the partial result is on the op */
   bool completed; /* once ended: the iterator reached its end */

@@ -308,11 +308,10 @@ static void test_progress_count_and_latest(void **state) {
   assert_true(up.cb_count[1] == 8 && up.cb_item[1] == 7);
   cx_stream_free(s);
 
-  /* on_progress alone: every item; no formatter: no latest_item */
+  /* on_progress alone: every item, and no report */
   memset(&up, 0, sizeof up);
   it = cx_test_iter_new(5);
   o.report_every = 0;
-  o.format_item = NULL;
   CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
@@ -321,13 +320,25 @@ static void test_progress_count_and_latest(void **state) {
     assert_int_equal(up.cb_count[i], (size_t)i + 1);
     assert_int_equal(up.cb_item[i], i);
   }
-  assert_int_equal(up.reports, 5);
-  assert_int_equal(up.count[4], 5);
-  assert_string_equal(up.latest[4], "-");
+  assert_int_equal(up.reports, 0);
+  cx_stream_free(s);
+
+  /* reports without a formatter: the count, no latest_item */
+  memset(&up, 0, sizeof up);
+  it = cx_test_iter_new(4);
+  o.report_every = 2;
+  o.on_progress = NULL;
+  o.format_item = NULL;
+  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  while (cx_stream_next(s, &item) == 1) {
+  }
+  assert_int_equal(up.reports, 2);
+  assert_true(up.count[0] == 2 && up.count[1] == 4);
+  assert_string_equal(up.latest[1], "-");
   cx_stream_free(s);
   CX_ASSERT_OK(cx_op_exit(parent, 0));
   cx_op_unref(parent);
-  assert_int_equal(cx_test_total_freed, 15);
+  assert_int_equal(cx_test_total_freed, 19);
 }
 
 /* ---------------------------------------------------------------------- */
