@@ -4,6 +4,8 @@ cx_add_test_executable(test_hierarchy SOURCES unit/test_hierarchy.c)
 cx_add_test_executable(test_shield SOURCES unit/test_shield.c)
 cx_add_test_executable(test_progress SOURCES unit/test_progress.c)
 cx_add_test_executable(test_stream SOURCES unit/test_stream.c)
+# Issue 17 item 6: standalone and chunked streams, stream progress.
+cx_add_test_executable(test_stream_open SOURCES unit/test_stream_open.c)
 cx_add_test_executable(test_partial SOURCES unit/test_partial.c)
 # The deep (100 000), wide (1 000 000) and memory tests: same source.
 cx_add_test_executable(test_hierarchy_big SOURCES unit/test_hierarchy.c

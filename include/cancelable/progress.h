@@ -26,6 +26,12 @@ extern "C" {
 #define CX_PROGRESS_RATE "rate"        /* double, items per second */
 #define CX_PROGRESS_ETA "eta"          /* double, seconds left */
 #define CX_PROGRESS_PHASE "phase"      /* string */
+/* Keys of a stream's reports (the reference's stream metadata). */
+#define CX_PROGRESS_COUNT "count" /* integer, items a stream received */
+#define CX_PROGRESS_LATEST_ITEM                \
+  "latest_item" /* string, the stream's latest \
+                   item as format_item wrote   \
+                   it (only with one) */
 
 /* A progress callback.  @op_id is the reporting op's id (NULL only when
  * it could not be made, out of memory, as cx_op_id()); @metadata is never
@@ -188,27 +194,80 @@ CX_EXPORT int cx_op_progress_to_json(const cx_op *op, char **out);
 /* ---- Streams.  A stream wraps a user iterator so that each item is a
  * cancellation point: items are counted, progress is reported every N
  * items, the last K items are kept, and on cancel, error or completion the
- * op's partial result is a cx_stream_result. */
+ * op's partial result is a cx_stream_result.  A stream works inside an op
+ * of yours (cx_stream_new()) or makes and enters one of its own
+ * (cx_stream_open(), the reference's cancelable_stream()); items come one
+ * at a time (cx_stream_next()) or in chunks (cx_stream_next_chunk(), the
+ * reference's chunked_cancelable_stream()).
+ *
+ *   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
+ *   o.timeout = 30.0;
+ *   o.report_every = 100;
+ *   cx_stream *s;
+ *   void *item;
+ *   int rc = cx_stream_open(read_record, file, &o, &s);
+ *   while (rc == 0 && (rc = cx_stream_next(s, &item)) == 1) use(item);
+ *   // rc: 0 the end, -ECANCELED (timeout...), or the iterator's error;
+ *   // cx_stream_op(s) has exited: its status, reason, partial result.
+ *   cx_stream_free(s);
+ */
 
 /* A user iterator: store the next item in *@item and return 1, return 0 at
  * the end, or a negative errno on error.  The stream owns each item it
  * receives (see cx_stream_options.item_free). */
 typedef int (*cx_stream_next_fn)(void *state, void **item);
 
-/* Options for cx_stream_new(); initialise with CX_STREAM_OPTIONS_INIT. */
+/* A stream's progress callback: @count items received so far, @item the
+ * latest (valid as the item cx_stream_next() hands out).  Runs on the
+ * thread iterating, inside cx_stream_next() / cx_stream_next_chunk(),
+ * after the progress report of the same item. */
+typedef void (*cx_stream_progress_fn)(size_t count, const void *item,
+                                      void *user_data);
+
+/* Writes a short text for @item into @buf (@size bytes, NUL-terminated,
+ * cut as snprintf() does): the "latest_item" of the stream's reports. */
+typedef void (*cx_stream_format_fn)(const void *item, char *buf, size_t size);
+
+/* Options for cx_stream_new() and cx_stream_open(); initialise with
+ * CX_STREAM_OPTIONS_INIT.
+ *
+ * Reports: every @report_every items the stream reports progress to its
+ * op (cx_report_progress(): message "N items", metadata "count" and
+ * "current" = items received, "total" when given, "latest_item" when
+ * @format_item is given; rate, percent and eta are filled in as for any
+ * report) and then calls @on_progress (count, item).  With @report_every
+ * 0 it reports nothing and calls @on_progress for every item (a per-item
+ * callback costs no report). */
 typedef struct cx_stream_options {
   size_t size;                   /* sizeof(cx_stream_options) */
-  size_t report_every;           /* report progress every N items; 0: never */
+  size_t report_every;           /* report progress every N items; 0: never
+                                    (on_progress then runs every item) */
   size_t keep_last;              /* the last K items kept (the initialiser
                                     sets 1000); 0 keeps none */
   void (*item_free)(void *item); /* (nullable) frees an item the stream no
                                   longer keeps */
   int64_t total;                 /* total items, if known (for progress); 0 */
+  cx_stream_progress_fn on_progress; /* (nullable) see above */
+  void *user_data;                   /* (nullable) for on_progress */
+  cx_stream_format_fn format_item;   /* (nullable) "latest_item" */
+  /* For cx_stream_open() only (cx_stream_new() refuses them: the op is
+   * yours there): */
+  double timeout;   /* seconds from the open; 0: none */
+  cx_token *token;  /* (nullable) cancels the stream's op (reason and
+                       message preserved) without being cancelled by it;
+                       a reference is kept while the op lives */
+  const char *name; /* (nullable) the op's name, copied; default "stream" */
+  cx_op *parent;    /* (nullable) the op's parent (cascade, deadline);
+                       NULL: none */
 } cx_stream_options;
 
-/* Initialiser for cx_stream_options: keep 1000, no reports. */
-#define CX_STREAM_OPTIONS_INIT \
-  { sizeof(cx_stream_options), 0, 1000, NULL, 0 }
+/* Initialiser for cx_stream_options: keep 1000, no reports, no op
+ * options. */
+#define CX_STREAM_OPTIONS_INIT                                                \
+  {                                                                           \
+    sizeof(cx_stream_options), 0, 1000, NULL, 0, NULL, NULL, NULL, 0.0, NULL, \
+        NULL, NULL                                                            \
+  }
 
 /* What a stream leaves as its op's partial result. */
 typedef struct cx_stream_result {
@@ -229,11 +288,55 @@ typedef struct cx_stream cx_stream;
  * @opts: (nullable) NULL means CX_STREAM_OPTIONS_INIT.
  * @out: (not nullable) receives the stream (transfer full:
  *   cx_stream_free()).
- * Returns: 0.  Errors: -EINVAL NULL @next/@out, no op, bad options;
- *   -ENOMEM.
+ * Returns: 0.  Errors: -EINVAL NULL @next/@out, no op, bad options
+ *   (@size too small, negative @total, any of the cx_stream_open() only
+ *   options set); -ENOMEM.  On error *@out is NULL.
  * Thread-safety: a stream is used by one thread at a time.  Since: 0.1 */
 CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
                             const cx_stream_options *opts, cx_stream **out);
+
+/* cx_stream_open: a stream with an op of its own, the reference's
+ * cancelable_stream(): makes an op (named @opts->name, child of
+ * @opts->parent, cancelled by @opts->token and by a timeout of
+ * @opts->timeout seconds counted from now), enters it on the calling
+ * thread (it is cx_current() while you iterate) and wraps @next in it as
+ * cx_stream_new() does.
+ *
+ * Ownership and exit: the stream owns the op.  The op exits, on the
+ * thread that opened it, when a call of cx_stream_next() or
+ * cx_stream_next_chunk() returns the end or a failure other than bad
+ * arguments: 0 -> COMPLETED; -ECANCELED -> CANCELLED with the first
+ * trigger's reason (TIMEOUT, the token's, PARENT...); the iterator's
+ * error -> FAILED with that error.  Freed before that, the stream exits
+ * it with 0 (COMPLETED; its partial result says completed false): the
+ * consumer stopping early is not a failure.  The partial result
+ * (cx_stream_result) is stored before the exit.  cx_stream_op() gives the
+ * op; it lives as long as the stream (cx_op_ref() it to read it after
+ * cx_stream_free()).  Ops entered on the thread after the open must be
+ * exited before the stream's op exits (cx_op_exit()'s rule); an exit
+ * refused for that reason is logged (a warning) and tried again at
+ * cx_stream_free().
+ * @next: (not nullable).  @state: (nullable) passed to @next.
+ * @opts: (nullable) NULL means CX_STREAM_OPTIONS_INIT.
+ * @out: (not nullable) receives the stream (transfer full:
+ *   cx_stream_free()).
+ * Returns: 0 (also when @opts->token is already cancelled: the first
+ *   call then returns -ECANCELED).
+ * Errors: -EINVAL NULL @next or @out, @size too small, negative @total,
+ *   a negative, NaN or infinite @timeout; -ENOMEM; an error of
+ *   cx_op_enter().  On error nothing is made or entered, *@out is NULL
+ *   and no reference to @opts->token is kept.
+ * Thread-safety: the stream, and so every call on it, belongs to the
+ *   thread that opened it.
+ * Since: 0.1 */
+CX_EXPORT int cx_stream_open(cx_stream_next_fn next, void *state,
+                             const cx_stream_options *opts, cx_stream **out);
+
+/* cx_stream_op: the op the stream works in (the one given to
+ * cx_stream_new(), or cx_stream_open()'s own).
+ * Returns: (transfer none) valid while the stream lives; NULL for NULL.
+ * Thread-safety: any thread.  Since: 0.1 */
+CX_EXPORT cx_op *cx_stream_op(const cx_stream *stream);
 
 /* cx_stream_next: the next item (a cancellation point).
  * @item: (not nullable) receives the item (transfer none: the stream keeps
@@ -243,10 +346,34 @@ CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
  * Errors: -ECANCELED the op is cancelled (checked before each item; the
  *   partial result is stored); the iterator's negative errno (stored too);
  *   -EINVAL NULL argument; -ENOMEM.  Once a stream has ended, every later
- *   call returns the same outcome (0, -ECANCELED or the error).
+ *   call returns the same outcome (0, -ECANCELED or the error).  A stream
+ *   of cx_stream_open() exits its op when it returns anything but 1 or
+ *   -EINVAL (see there).
  * Thread-safety: one thread at a time per stream.
  * Since: 0.1 */
 CX_EXPORT int cx_stream_next(cx_stream *stream, void **item);
+
+/* cx_stream_next_chunk: the next @k items at once (a cancellation point
+ * before each), the reference's chunked_cancelable_stream(): 10 items in
+ * chunks of 3 come as 3, 3, 3, 1.  A chunk shorter than @k comes only when
+ * the stream ended while it was filled (the end, a cancel, an error): the
+ * items received are never withheld, and the next call returns what ended
+ * it, as cx_stream_next() would.  Items are counted, reported and kept
+ * one by one as by cx_stream_next(), and the two calls may be mixed.
+ * @k: items per chunk, at least 1 (it may change between calls).
+ * @items: (not nullable) receives the chunk: an array of *@count items
+ *   (transfer none: the array and the items stay valid until the next
+ *   call on the stream or its free, whatever keep_last is).
+ * @count: (not nullable) receives the number of items, 1..@k.
+ * Returns: 1 a chunk; 0 the end.
+ * Errors: as cx_stream_next(); -EINVAL also @k 0.  On -EINVAL and on
+ *   -ENOMEM (the chunk's arrays could not grow) nothing is received and
+ *   the stream is unchanged: the previous chunk stays valid.
+ * Thread-safety: one thread at a time per stream (the opening thread for
+ *   cx_stream_open()).
+ * Since: 0.1 */
+CX_EXPORT int cx_stream_next_chunk(cx_stream *stream, size_t k,
+                                   void *const **items, size_t *count);
 
 /* cx_stream_count: items received so far (0 for NULL).  Thread-safety: one
  * thread at a time per stream. Since: 0.1 */
@@ -254,7 +381,8 @@ CX_EXPORT size_t cx_stream_count(const cx_stream *stream);
 
 /* cx_stream_free: free the stream.  If it has not ended, its partial result
  * is stored first (not completed, error 0).  Kept items move to the
- * result.
+ * result.  A stream of cx_stream_open() whose op has not exited yet exits
+ * it with 0 (COMPLETED) and releases it.
  * @stream: (nullable) NULL is a no-op.  Thread-safety: one thread at a time per
  * stream. Since: 0.1 */
 CX_EXPORT void cx_stream_free(cx_stream *stream);

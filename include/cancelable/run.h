@@ -39,7 +39,9 @@ typedef struct cx_run_options {
   size_t signal_count;
   cx_predicate_fn condition; /* (nullable) (@cancelable_with_condition) */
   void *condition_data;      /* passed to condition */
-  double condition_interval; /* seconds between checks; 0 means 1 */
+  double condition_interval; /* seconds between checks (the first at
+                                enter); 0 means
+                                CX_CONDITION_INTERVAL_DEFAULT (0.1 s) */
   cx_op *parent;             /* (nullable) parent op; NULL: none */
   bool register_op;          /* put the op in the registry (also when the
                                 registry's default says so) */

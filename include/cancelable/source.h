@@ -160,6 +160,14 @@ CX_EXPORT int cx_source_timeout_cause(double seconds, const char *message,
 CX_EXPORT int cx_source_signal(const int *signals, size_t count,
                                cx_source **out);
 
+/* The default check interval of condition sources, in seconds: what an
+ * interval of 0 means wherever one is taken (cx_source_condition(),
+ * cx_op_with_condition(), cx_resource_limits.interval,
+ * cx_run_options.condition_interval, and the tool's --interval).  0.1 s,
+ * the reference's ConditionSource default (it advises against shorter
+ * intervals).  Since: 0.1 */
+#define CX_CONDITION_INTERVAL_DEFAULT 0.1
+
 /* A condition predicate: return 1 when the condition is met (the source
  * triggers), 0 when not, a negative errno on error (counted, logged, and
  * polling goes on).  Runs on a condition worker thread, never on the timer
@@ -169,17 +177,21 @@ CX_EXPORT int cx_source_signal(const int *signals, size_t count,
  * return promptly, or make it interruptible by your own means. */
 typedef int (*cx_predicate_fn)(void *user_data);
 
-/* cx_source_condition: a source that calls @predicate every @interval
- * seconds (first check one interval after start) and triggers with reason
- * CONDITION and the message "condition NAME met after N checks".
+/* cx_source_condition: a source that calls @predicate at start (the op's
+ * enter: a condition already true cancels at once) and then every
+ * @interval seconds after the previous check returned, and triggers with
+ * reason CONDITION and the message "condition NAME met after N checks".
+ * The checks run on a condition worker, so the first one comes just
+ * after cx_op_enter() returns, not inside it.
  * @predicate: (not nullable).  @user_data: (nullable).
  * @destroy: (nullable) frees @user_data with the source.
- * @interval: seconds, > 0 and at most 9.2e9 (about 292 years); under 1 ns
- *   counts as 1 ns.
+ * @interval: seconds, 0 (CX_CONDITION_INTERVAL_DEFAULT, 0.1 s) or > 0 and
+ *   at most 9.2e9 (about 292 years); under 1 ns counts as 1 ns.
  * @name: (nullable) copied; default "condition".
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.
- * Errors: -EINVAL bad argument (then @destroy is not called); -ENOMEM.
+ * Errors: -EINVAL NULL @predicate or @out, a negative, NaN, infinite or
+ *   too long @interval (then @destroy is not called); -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
 CX_EXPORT int cx_source_condition(cx_predicate_fn predicate, void *user_data,
@@ -192,26 +204,40 @@ typedef struct cx_resource_limits {
   size_t size;           /* sizeof(cx_resource_limits) */
   double memory_percent; /* system memory in use, % (from /proc/meminfo:
                             100 * (1 - MemAvailable / MemTotal)) */
-  double cpu_percent;    /* system CPU busy over the last interval, %
-                            (from /proc/stat) */
+  double cpu_percent;    /* system CPU busy since the previous check, %
+                            (from /proc/stat; its ticks are 10 ms, so
+                            short intervals read coarsely) */
   double disk_percent;   /* space used on disk_path's file system, %
                             (statvfs: 100 * (1 - f_bavail / f_blocks)) */
   const char *disk_path; /* (nullable) default "/" */
-  double interval;       /* seconds between checks; 0 means 5 */
+  double interval;       /* seconds between checks; 0 means
+                            CX_CONDITION_INTERVAL_DEFAULT (0.1 s) */
+  double sustain;        /* seconds a resource must stay at or above its
+                            threshold, check after check, before the
+                            source fires (a check below restarts the
+                            count; measured between checks, so it fires
+                            at the first check at least @sustain after
+                            the first check over); 0: at the first check
+                            over.  As Kubernetes' eviction grace periods
+                            and Prometheus' alert "for:" */
 } cx_resource_limits;
 
-/* Initialiser for cx_resource_limits: nothing watched, 5 s interval. */
+/* Initialiser for cx_resource_limits: nothing watched, the default
+ * interval, no sustain time. */
 #define CX_RESOURCE_LIMITS_INIT \
-  { sizeof(cx_resource_limits), 0.0, 0.0, 0.0, NULL, 0.0 }
+  { sizeof(cx_resource_limits), 0.0, 0.0, 0.0, NULL, 0.0, 0.0 }
 
 /* cx_source_resource: a condition source that triggers (reason CONDITION,
- * a message naming the resource, its value and the threshold) when any
- * watched resource reaches its threshold.
+ * a message naming the resource, its value, the threshold and the sustain
+ * time if any) when a watched resource has reached its threshold (and
+ * stayed there for @limits->sustain seconds).  Each resource is sampled at
+ * start and then every interval, as cx_source_condition() checks.
  * @limits: (not nullable) copied.
  * @out: (not nullable) receives the source (transfer full).
  * Returns: 0.
  * Errors: -EINVAL NULL argument, size too small, no limit set, a limit
- *   outside (0, 100], a bad interval; -ENOENT, -EACCES, ... (from
+ *   outside (0, 100], a bad interval (as cx_source_condition()), a
+ *   negative, NaN or infinite sustain time; -ENOENT, -EACCES, ... (from
  *   statvfs(3)) a disk limit whose path cannot be examined; -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */

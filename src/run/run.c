@@ -33,9 +33,8 @@ static int make_op(const cx_run_options *o, const char *name, cx_op **out) {
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
   if (rc == 0 && o->condition != NULL) {
-    double interval = o->condition_interval == 0 ? 1.0 : o->condition_interval;
-    rc = cx_source_condition(o->condition, o->condition_data, NULL, interval,
-                             name, &src);
+    rc = cx_source_condition(o->condition, o->condition_data, NULL,
+                             o->condition_interval, name, &src);
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
   if (rc != 0) {

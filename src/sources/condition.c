@@ -1,7 +1,9 @@
 /* src/sources/condition.c - the condition source: a timer of the timer
  * service paces the checks, a condition worker runs the user's predicate
  * (so a slow predicate never delays other timeouts), and the check re-arms
- * the timer until the predicate is met or the source stops. */
+ * the timer until the predicate is met or the source stops.  The first
+ * check is due at start (the timer is armed for "now"), as the reference's
+ * ConditionSource checks before its first sleep. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,6 +32,8 @@ struct cx__condition {
   unsigned long errors; /* touched only by the running job */
   /* (nullable) the trigger message, for sources built on this one */
   const char *(*describe)(void *user_data);
+  /* (nullable) forgets what past checks saw, at each start */
+  void (*restart)(void *user_data);
 };
 
 void cx__condition_adopt_destroy(cx_source *src, void (*destroy)(void *)) {
@@ -39,6 +43,10 @@ void cx__condition_adopt_destroy(cx_source *src, void (*destroy)(void *)) {
 void cx__condition_set_describe(cx_source *src,
                                 const char *(*describe)(void *)) {
   ((cx__condition *)src->user_data)->describe = describe;
+}
+
+void cx__condition_set_restart(cx_source *src, void (*restart)(void *)) {
+  ((cx__condition *)src->user_data)->restart = restart;
 }
 
 static void on_timer(cx__timer *t) {
@@ -84,10 +92,12 @@ static int start(cx_source *src, void *user_data) {
   cx__stripe *s = cx__stripe_for(c);
   int rc;
   (void)src;
+  /* No check runs now: the last stop waited for it, and none is armed. */
+  if (c->restart != NULL) c->restart(c->user_data);
   pthread_mutex_lock(&s->mu);
   c->stopped = false;
   c->checks = c->errors = 0;
-  rc = cx__timer_arm(&c->timer, cx__add_saturated(cx__now_ns(), c->interval));
+  rc = cx__timer_arm(&c->timer, cx__now_ns()); /* the first check: now */
   pthread_mutex_unlock(&s->mu);
   return rc;
 }
@@ -115,6 +125,14 @@ static void destroy(void *user_data) {
 static const cx_source_ops condition_ops = {sizeof(cx_source_ops), start, stop,
                                             destroy};
 
+int cx__condition_interval_ns(double interval, int64_t *ns) {
+  if (interval == 0) interval = CX_CONDITION_INTERVAL_DEFAULT;
+  if (!(isfinite(interval) && interval > 0) ||
+      cx__duration_to_ns(interval, ns) != 0)
+    return -EINVAL;
+  return 0;
+}
+
 int cx__condition_new(cx_predicate_fn predicate, void *user_data,
                       void (*destroy_fn)(void *), double interval,
                       const char *name, cx_source **out) {
@@ -122,8 +140,7 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   int64_t ns;
   if (out != NULL) *out = NULL;
   if (predicate == NULL || out == NULL ||
-      !(isfinite(interval) && interval > 0) ||
-      cx__duration_to_ns(interval, &ns) != 0)
+      cx__condition_interval_ns(interval, &ns) != 0)
     return -EINVAL;
   c = cx__calloc(1, sizeof *c);
   if (c == NULL) return -ENOMEM;

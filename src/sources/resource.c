@@ -1,22 +1,39 @@
 /* src/sources/resource.c - the resource source: a condition that reads
  * memory use (/proc/meminfo), CPU use (/proc/stat, over the last interval)
- * and disk use (statvfs) and triggers when one reaches its threshold. */
+ * and disk use (statvfs) and triggers when one has reached its threshold
+ * (for the sustain time, when one is set). */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
 #include "runtime/alloc.h"
+#include "runtime/clock.h"
 #include "sources/condition.h"
+#include "sources/resource.h"
+
+enum { MEMORY, CPU, DISK, KINDS };
 
 typedef struct resource {
   cx_resource_limits limits;
   char *disk_path;              /* (owned) */
+  int64_t sustain;              /* ns */
+  int64_t over_since[KINDS];    /* cx__now_ns() of the first check of the
+                                   current run over the threshold; -1: none
+                                   (touched only by the running check) */
   unsigned long long last_busy; /* previous /proc/stat sample */
   unsigned long long last_total;
-  char message[160]; /* the trigger message */
+  char message[192]; /* the trigger message */
 } resource;
+
+/* The test probe (cx__resource_set_probe()); NULL: the real readers. */
+static _Atomic(cx__resource_probe_fn) probe;
+
+void cx__resource_set_probe(cx__resource_probe_fn fn) {
+  atomic_store(&probe, fn);
+}
 
 /* System memory in use, %, or -1 when /proc/meminfo is unreadable. */
 static double memory_percent(void) {
@@ -60,25 +77,55 @@ static double disk_percent(const char *path) {
   return 100.0 * (1.0 - (double)st.f_bavail / (double)st.f_blocks);
 }
 
-static bool over(resource *r, const char *what, double value, double limit) {
-  if (limit <= 0 || value < 0 || value < limit) return false;
-  snprintf(r->message, sizeof r->message,
-           "%s use %.1f%% reached the %g%% threshold", what, value, limit);
+static const char *const kind_names[KINDS] = {"memory", "cpu", "disk"};
+
+/* The value of resource @kind now, %, or -1 when unreadable. */
+static double sample(resource *r, int kind) {
+  cx__resource_probe_fn fn = atomic_load(&probe);
+  if (fn != NULL) return fn(kind_names[kind]);
+  if (kind == MEMORY) return memory_percent();
+  if (kind == CPU) return cpu_percent(r);
+  return disk_percent(r->disk_path);
+}
+
+/* Whether resource @kind has been at or above @limit long enough: a check
+ * below (or unreadable) ends the run; the first check over starts it. */
+static bool over(resource *r, int kind, double limit) {
+  double value = sample(r, kind);
+  int64_t now = cx__now_ns();
+  if (value < 0 || value < limit) {
+    r->over_since[kind] = -1;
+    return false;
+  }
+  if (r->over_since[kind] < 0) r->over_since[kind] = now;
+  if (now - r->over_since[kind] < r->sustain) return false;
+  if (r->sustain > 0)
+    snprintf(r->message, sizeof r->message,
+             "%s use %.1f%% stayed at or above the %g%% threshold for %g s",
+             kind_names[kind], value, limit, r->limits.sustain);
+  else
+    snprintf(r->message, sizeof r->message,
+             "%s use %.1f%% reached the %g%% threshold", kind_names[kind],
+             value, limit);
   return true;
 }
 
 static int predicate(void *user_data) {
   resource *r = user_data;
-  const cx_resource_limits *l = &r->limits;
-  if (l->cpu_percent > 0 && over(r, "cpu", cpu_percent(r), l->cpu_percent))
-    return 1;
-  if (l->memory_percent > 0 &&
-      over(r, "memory", memory_percent(), l->memory_percent))
-    return 1;
-  if (l->disk_percent > 0 &&
-      over(r, "disk", disk_percent(r->disk_path), l->disk_percent))
-    return 1;
+  const double limit[KINDS] = {r->limits.memory_percent, r->limits.cpu_percent,
+                               r->limits.disk_percent};
+  /* CPU first: its sample is over the time since the previous check. */
+  static const int order[KINDS] = {CPU, MEMORY, DISK};
+  for (int i = 0; i < KINDS; i++)
+    if (limit[order[i]] > 0 && over(r, order[i], limit[order[i]])) return 1;
   return 0;
+}
+
+/* At each start: no run over a threshold, no CPU baseline. */
+static void restart(void *user_data) {
+  resource *r = user_data;
+  for (int i = 0; i < KINDS; i++) r->over_since[i] = -1;
+  r->last_busy = r->last_total = 0;
 }
 
 static const char *describe(void *user_data) {
@@ -93,20 +140,26 @@ static void destroy(void *user_data) {
 
 static bool valid_limit(double v) { return v == 0 || (v > 0 && v <= 100); }
 
+static bool valid_limits(const cx_resource_limits *l, int64_t *sustain) {
+  int64_t interval;
+  *sustain = 0;
+  if (l->size < sizeof(cx_resource_limits) || !valid_limit(l->memory_percent) ||
+      !valid_limit(l->cpu_percent) || !valid_limit(l->disk_percent) ||
+      (l->memory_percent == 0 && l->cpu_percent == 0 && l->disk_percent == 0))
+    return false;
+  if (cx__condition_interval_ns(l->interval, &interval) != 0) return false;
+  if (l->sustain == 0) return true;
+  return isfinite(l->sustain) && l->sustain > 0 &&
+         cx__duration_to_ns(l->sustain, sustain) == 0;
+}
+
 int cx_source_resource(const cx_resource_limits *limits, cx_source **out) {
   resource *r;
-  double interval;
+  int64_t sustain;
   int rc;
   if (out != NULL) *out = NULL;
-  if (limits == NULL || out == NULL ||
-      limits->size < sizeof(cx_resource_limits) ||
-      !valid_limit(limits->memory_percent) ||
-      !valid_limit(limits->cpu_percent) || !valid_limit(limits->disk_percent) ||
-      (limits->memory_percent == 0 && limits->cpu_percent == 0 &&
-       limits->disk_percent == 0))
+  if (limits == NULL || out == NULL || !valid_limits(limits, &sustain))
     return -EINVAL;
-  interval = limits->interval == 0 ? 5.0 : limits->interval;
-  if (!(isfinite(interval) && interval > 0)) return -EINVAL;
   if (limits->disk_percent > 0) {
     /* A typo in the path must not silently turn the limit off. */
     struct statvfs st;
@@ -116,17 +169,20 @@ int cx_source_resource(const cx_resource_limits *limits, cx_source **out) {
   r = cx__calloc(1, sizeof *r);
   if (r == NULL) return -ENOMEM;
   r->limits = *limits;
+  r->sustain = sustain;
   r->disk_path = cx__strdup(limits->disk_path ? limits->disk_path : "/");
   if (r->disk_path == NULL) {
     cx__free(r);
     return -ENOMEM;
   }
   r->limits.disk_path = r->disk_path;
-  rc = cx__condition_new(predicate, r, destroy, interval, "resource", out);
+  rc = cx__condition_new(predicate, r, destroy, limits->interval, "resource",
+                         out);
   if (rc != 0) {
     destroy(r);
     return rc;
   }
   cx__condition_set_describe(*out, describe);
+  cx__condition_set_restart(*out, restart);
   return 0;
 }

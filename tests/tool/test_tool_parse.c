@@ -342,7 +342,7 @@ static void test_expr_canonical_depth(void **state) {
 static void build_and_free(const char *text) {
   expr_node *n;
   expr_error err;
-  source_set *set = source_set_new(1.0);
+  source_set *set = source_set_new(1.0, 0.0);
   cx_source *src = NULL;
   char msg[200];
   int rc;

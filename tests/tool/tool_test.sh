@@ -440,6 +440,26 @@ t_run_resource() {
   no_leftovers
 }
 
+# Issue 17 item 8: the first check is at the start (a 10 s interval does
+# not delay a threshold already reached), and --sustain holds a threshold
+# back until it has been exceeded at every check for that long.
+t_run_resource_sustain() {
+  need_python
+  local start
+  start=$(now)
+  "$C" run --max-disk 0.001 -i 10 -- sleep "$MARK"
+  expect_status 121 $? "disk threshold, first check at the start"
+  elapsed_between "$start" 0 5
+  start=$(now)
+  "$C" run --max-disk 0.001 --sustain 0.6 -i 0.1 --report-file "$REPORT" \
+    -- sleep "$MARK"
+  expect_status 121 $? "disk threshold sustained for 0.6 s"
+  elapsed_between "$start" 0.6 30
+  expect_json "$REPORT" cancelled_by '"resource"'
+  expect_in "stayed at or above the 0.001% threshold for 0.6" "$REPORT"
+  no_leftovers
+}
+
 # The tool receives TERM / INT: it cancels and stops the command's group.
 t_run_signal_term() {
   need_python
@@ -1000,6 +1020,8 @@ t_run_bad_options() {
   bad_usage "unknown command 'bogus'" bogus
   bad_usage "cannot open" run --report-file "$TMP/no/such/dir/r" -- true
   bad_usage "--interval" run -i 0 -- true
+  bad_usage "'-1'" run --sustain -1 -- true
+  bad_usage "--sustain must be finite" run --sustain inf -- true
   bad_usage "check --id" run --id "" -- true
   # A source that cannot be made names its argument (issue 18, item 13).
   bad_usage "cannot create the disk source for '$TMP/no/such':" \

@@ -914,7 +914,7 @@ static void test_factories(void **state) {
   /* errors: nothing created, the destroy notify not called */
   op = (cx_op *)&op;
   CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, flag_set, &flag,
-                                              count_destroy, 0, "bad"));
+                                              count_destroy, -1.0, "bad"));
   assert_null(op);
   assert_int_equal(atomic_load(&factory_destroys), 1);
   int bad = SIGKILL;

@@ -1,17 +1,21 @@
 /* tests/unit/test_condition.c - condition and resource sources (issue #3),
- * on the virtual clock where possible: the first check comes one interval
- * after enter; predicates run on a condition worker thread (neither the
- * caller nor the timer thread) and one source's predicate never runs twice
- * at once; a slow or blocked predicate never delays a timeout of another
- * op; predicate errors are counted and logged and polling goes on; reason
- * CONDITION and a message naming the condition and the number of checks;
- * no check after exit, exit waits for a predicate in progress, the destroy
- * notify runs once when the op is freed (never on error); bad input.
- * Resource source: threshold validation, memory (0.01 %) triggers with a
- * message naming memory, disk (0.01 %) triggers naming disk, 100 % disk
- * does not trigger, the default interval is 5 s, CPU with a busy thread.
- * Issue #13: the trigger message and the log line of a condition with a
- * long name are cut on a character boundary.
+ * on the virtual clock where possible: the first check comes at enter (a
+ * condition already true cancels at enter + 0, issue 17 item 8), then one
+ * each interval; an interval of 0 is the default 0.1 s everywhere
+ * (cx_source_condition, cx_op_with_condition, cx_run, resources); predicates
+ * run on a condition worker thread (neither the caller nor the timer thread)
+ * and one source's predicate never runs twice at once; a slow or blocked
+ * predicate never delays a timeout of another op; predicate errors are counted
+ * and logged and polling goes on; reason CONDITION and a message naming the
+ * condition and the number of checks; no check after exit, exit waits for a
+ * predicate in progress, the destroy notify runs once when the op is freed
+ * (never on error); bad input. Resource source: threshold validation, memory
+ * (0.01 %) triggers with a message naming memory, disk (0.01 %) triggers naming
+ * disk, 100 % disk does not trigger, the default interval is 0.1 s, CPU with a
+ * busy thread; a sustain time fires only once a threshold has been exceeded at
+ * every check for that long, and a dip restarts it (values from a probe). Issue
+ * #13: the trigger message and the log line of a condition with a long name are
+ * cut on a character boundary.
  *
  * "Not yet" and "no more" are exact: the virtual clock is advanced to one
  * tick (1 ns) before a check is due, or past any due, and cx_test_advance()
@@ -29,6 +33,8 @@
 #include <string.h>
 
 #include <cancelable.h>
+
+#include "sources/resource.h"
 
 /* ---------------------------------------------------------------------- */
 /* helpers */
@@ -110,12 +116,10 @@ static void test_triggers_after_checks(void **state) {
   cx_op *op = cond_op(&p, 1.0, "ready");
   assert_string_equal(cx_op_name(op), "ready");
   CX_ASSERT_OK(cx_op_enter(op));
-  /* the first check comes one interval after enter, not a tick before */
-  cx_test_advance(1.0 - TICK);
-  assert_int_equal(atomic_load(&p.calls), 0);
-  cx_test_advance(TICK);
+  /* the first check comes at enter, with no time passing */
+  cx_test_quiesce();
   assert_int_equal(atomic_load(&p.calls), 1);
-  /* then one each interval after the previous one */
+  /* then one each interval after the previous one, not a tick before */
   cx_test_advance(1.0 - TICK);
   assert_int_equal(atomic_load(&p.calls), 1);
   cx_test_advance(TICK);
@@ -143,9 +147,10 @@ static void test_triggers_after_checks(void **state) {
   assert_int_equal(atomic_load(&p.destroys), 1);
 }
 
+/* A condition already true at enter cancels at enter + 0, not one
+ * interval later (issue 17 item 8): the virtual clock never moves. */
 static void test_met_first_check(void **state) {
   (void)state;
-  CX_ASSERT_OK(cx_clock_use_virtual());
   pred p = {0};
   p.met_at = 1;
   cx_source *s = NULL;
@@ -154,17 +159,66 @@ static void test_met_first_check(void **state) {
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_create(&op, NULL));
   CX_ASSERT_OK(cx_op_add_source(op, s));
+  double t0 = cx_now();
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_OK(cx_clock_advance(0.5));
-  CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
+  cx_test_quiesce();
+  assert_true(cx_op_is_cancelled(op));
+  assert_true(cx_now() == t0);
+  assert_int_equal(atomic_load(&p.calls), 1);
   assert_true(cx_source_triggered(s));
   /* "1 check": singular or plural, the count is what matters */
   assert_non_null(strstr(cx_op_cancel_message(op), "1 check"));
   assert_non_null(strstr(cx_op_cancel_message(op), "condition"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   cx_op_unref(op);
   assert_int_equal(atomic_load(&p.destroys), 1);
-  CX_ASSERT_OK(cx_clock_use_real());
+}
+
+/* Interval 0 is CX_CONDITION_INTERVAL_DEFAULT (0.1 s): checks at enter,
+ * then every 0.1 s, for the source and the op factory alike. */
+/* Right after enter: the check at enter, the next not a tick early. */
+static void expect_default_pacing(pred *p) {
+  cx_test_quiesce();
+  assert_int_equal(atomic_load(&p->calls), 1);
+  cx_test_advance(CX_CONDITION_INTERVAL_DEFAULT - TICK);
+  assert_int_equal(atomic_load(&p->calls), 1);
+  cx_test_advance(TICK);
+  assert_int_equal(atomic_load(&p->calls), 2);
+}
+
+static void assert_default_pacing(cx_op *op, pred *p) {
+  CX_ASSERT_OK(cx_op_enter(op));
+  expect_default_pacing(p);
+  cx_test_advance(CX_CONDITION_INTERVAL_DEFAULT);
+  assert_int_equal(atomic_load(&p->calls), 3);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+static int run_checks_paced(cx_op *op, void *user_data) {
+  (void)op;
+  expect_default_pacing(user_data);
+  return 0;
+}
+
+static void test_default_interval(void **state) {
+  (void)state;
+  assert_true(CX_CONDITION_INTERVAL_DEFAULT == 0.1);
+  pred a = {0}, b = {0}, c = {0};
+  cx_source *s = NULL;
+  cx_op *op = NULL;
+  CX_ASSERT_OK(cx_source_condition(predicate, &a, NULL, 0.0, "zero", &s));
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_add_source(op, s));
+  assert_default_pacing(op, &a);
+  CX_ASSERT_OK(cx_op_with_condition(&op, predicate, &b, NULL, 0.0, "zero"));
+  assert_default_pacing(op, &b);
+  cx_run_options o = CX_RUN_OPTIONS_INIT;
+  o.condition = predicate;
+  o.condition_data = &c;
+  CX_ASSERT_OK(cx_run(&o, run_checks_paced, &c, NULL));
 }
 
 static pthread_t timer_thread;
@@ -367,7 +421,10 @@ static void test_errors_counted(void **state) {
   CX_ASSERT_OK(cx_op_enter(op));
   /* errors do not cancel and do not stop the polling */
   for (int call = 1; call <= 3; call++) {
-    cx_test_advance(1.0);
+    if (call == 1)
+      cx_test_quiesce(); /* the check at enter */
+    else
+      cx_test_advance(1.0);
     assert_int_equal(atomic_load(&p.calls), call);
     assert_false(cx_op_is_cancelled(op));
     assert_int_equal(warnings_logged(&cap), call < 2 ? call : 2);
@@ -449,7 +506,8 @@ static void test_no_check_after_exit(void **state) {
   pred p = {0};
   cx_op *op = cond_op(&p, 0.005, "busy");
   CX_ASSERT_OK(cx_op_enter(op));
-  for (int i = 0; i < 3; i++) cx_test_advance(0.005);
+  cx_test_quiesce(); /* the check at enter */
+  for (int i = 0; i < 2; i++) cx_test_advance(0.005);
   assert_int_equal(atomic_load(&p.calls), 3);
   CX_ASSERT_OK(cx_op_exit(op, 0));
   atomic_store(&p.exited, true);
@@ -499,7 +557,7 @@ static void test_condition_bad_input(void **state) {
   pred p = {0};
   cx_source *s;
   cx_op *op;
-  const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
+  const double bad[] = {-1.0, -TICK, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     s = (cx_source *)&s;
     CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy,
@@ -564,6 +622,10 @@ static void test_resource_bad_input(void **state) {
     m.memory_percent = 50;
     m.interval = bad_interval[i];
     CX_ASSERT_ERR(-EINVAL, cx_source_resource(&m, &s));
+    m.interval = 0;
+    m.sustain = bad_interval[i];
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&m, &s));
+    assert_null(s);
   }
   /* the limits of the range are accepted: 100 and a tiny positive one */
   cx_resource_limits ok = CX_RESOURCE_LIMITS_INIT;
@@ -592,9 +654,7 @@ static void test_resource_memory(void **state) {
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  cx_test_advance(1.0 - TICK);
-  assert_false(cx_op_is_cancelled(op));
-  cx_test_advance(TICK);
+  cx_test_quiesce(); /* the first sample, at enter */
   assert_true(cx_op_is_cancelled(op));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
   assert_non_null(strstr(cx_op_cancel_message(op), "memory"));
@@ -604,20 +664,91 @@ static void test_resource_memory(void **state) {
   cx_op_unref(op);
 }
 
+/* Resource values the tests set: memory in tenths of a percent; the
+ * other resources read 1 %.  Counts the samples. */
+static atomic_int probe_memory_tenths;
+static atomic_int probe_samples;
+
+static double probe(const char *what) {
+  atomic_fetch_add(&probe_samples, 1);
+  if (strcmp(what, "memory") == 0)
+    return atomic_load(&probe_memory_tenths) / 10.0;
+  return 1.0;
+}
+
+static void use_probe(int memory_tenths) {
+  atomic_store(&probe_memory_tenths, memory_tenths);
+  atomic_store(&probe_samples, 0);
+  cx__resource_set_probe(probe);
+}
+
 static void test_resource_default_interval(void **state) {
   (void)state;
-  cx_resource_limits l = CX_RESOURCE_LIMITS_INIT; /* interval 0: 5 s */
-  l.memory_percent = 0.01;
+  cx_resource_limits l = CX_RESOURCE_LIMITS_INIT; /* interval 0: 0.1 s */
+  l.memory_percent = 50;
+  use_probe(400); /* 40 % */
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  cx_test_advance(5.0 - TICK);
+  cx_test_quiesce();
+  assert_int_equal(atomic_load(&probe_samples), 1);
+  atomic_store(&probe_memory_tenths, 600); /* 60 % */
+  cx_test_advance(CX_CONDITION_INTERVAL_DEFAULT - TICK);
   assert_false(cx_op_is_cancelled(op));
   cx_test_advance(TICK);
   assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(atomic_load(&probe_samples), 2);
   assert_non_null(strstr(cx_op_cancel_message(op), "memory"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
+  cx__resource_set_probe(NULL);
+}
+
+/* Sustain 5 s, a check each second: over at 0..4 is not enough, over at
+ * 0..5 fires at 5 (a tick before, nothing); a dip at 4 restarts the run,
+ * which then needs 5 s more. */
+static void test_resource_sustain(void **state) {
+  (void)state;
+  cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
+  l.memory_percent = 90;
+  l.interval = 1.0;
+  l.sustain = 5.0;
+  use_probe(950); /* 95 % */
+  cx_source *s;
+  cx_op *op = resource_op(&l, &s);
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_test_quiesce(); /* t = 0, over: the run starts */
+  for (int t = 1; t <= 4; t++) {
+    cx_test_advance(1.0);
+    assert_false(cx_op_is_cancelled(op));
+  }
+  cx_test_advance(1.0 - TICK);
+  assert_false(cx_op_is_cancelled(op));
+  cx_test_advance(TICK); /* t = 5 */
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_CONDITION);
+  const char *msg = cx_op_cancel_message(op);
+  assert_non_null(strstr(msg, "memory use 95.0%"));
+  assert_non_null(strstr(msg, "90% threshold for 5 s"));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+
+  use_probe(950);
+  op = resource_op(&l, &s);
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_test_quiesce(); /* t = 0, over */
+  for (int t = 1; t <= 9; t++) {
+    /* a dip below the threshold at t = 4 (exactly at it counts as over) */
+    atomic_store(&probe_memory_tenths, t == 4 ? 899 : t == 5 ? 900 : 950);
+    cx_test_advance(1.0);
+    assert_false(cx_op_is_cancelled(op));
+  }
+  cx_test_advance(1.0); /* t = 10: over since 5 */
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(atomic_load(&probe_samples), 11);
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  cx__resource_set_probe(NULL);
 }
 
 static void test_resource_disk(void **state) {
@@ -630,7 +761,7 @@ static void test_resource_disk(void **state) {
   cx_source *s;
   cx_op *op = resource_op(&l, &s);
   CX_ASSERT_OK(cx_op_enter(op));
-  cx_test_advance(0.5);
+  cx_test_quiesce(); /* the first sample, at enter */
   assert_true(cx_op_is_cancelled(op));
   assert_non_null(strstr(cx_op_cancel_message(op), "disk"));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
@@ -693,7 +824,8 @@ static void test_resource_disk_missing_path(void **state) {
 static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/condition/triggers-after-checks",
                    test_triggers_after_checks),
-    CX_TEST("/condition/met-first-check", test_met_first_check),
+    CX_TEST_VCLOCK("/condition/met-first-check", test_met_first_check),
+    CX_TEST_VCLOCK("/condition/default-interval", test_default_interval),
     CX_TEST("/condition/runs-on-worker-thread", test_runs_on_worker_thread),
     CX_TEST("/condition/blocked-predicates-do-not-delay-timeouts",
             test_blocked_predicate_virtual),
@@ -712,6 +844,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST_VCLOCK("/condition/resource/default-interval",
                    test_resource_default_interval),
     CX_TEST_VCLOCK("/condition/resource/disk", test_resource_disk),
+    CX_TEST_VCLOCK("/condition/resource/sustain", test_resource_sustain),
     CX_TEST("/condition/resource/disk-missing-path",
             test_resource_disk_missing_path),
     CX_TEST("/condition/resource/cpu", test_resource_cpu),

@@ -102,7 +102,10 @@ static void test_tiny_durations(void **state) {
   cx_token_unref(t);
   CX_ASSERT_ERR(-EINVAL, cx_source_timeout(9.3e9, &src));
   CX_ASSERT_ERR(-EINVAL,
-                cx_source_condition(never, NULL, NULL, 0, "zero", &src));
+                cx_source_condition(never, NULL, NULL, -1e-12, "neg", &src));
+  /* 0 is the default interval, not an error (issue 17 item 8) */
+  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 0, "zero", &src));
+  cx_source_free(src);
 }
 
 static void test_scope_end_null(void **state) {

@@ -17,57 +17,7 @@
 
 #include <cancelable.h>
 
-/* ---------------------------------------------------------------------- */
-/* a counting iterator over heap-allocated ints */
-
-#define MAX_ITEMS 4096
-
-typedef struct iter {
-  int next;    /* next value */
-  int end;     /* values 0 .. end-1 */
-  int fail_at; /* return this error when next == fail_at (-1: never) */
-  int error;
-  int calls;        /* how often the iterator was called */
-  cx_op *cancel_op; /* cancel this op when handing out cancel_at */
-  int cancel_at;
-} iter;
-
-static int freed[MAX_ITEMS]; /* per value: times item_free ran */
-static int total_freed;
-
-static void item_free(void *item) {
-  int v = *(int *)item;
-  assert_true(v >= 0 && v < MAX_ITEMS);
-  freed[v]++;
-  total_freed++;
-  free(item);
-}
-
-static int next_int(void *state, void **item) {
-  iter *it = state;
-  it->calls++;
-  if (it->fail_at >= 0 && it->next == it->fail_at) return it->error;
-  if (it->next >= it->end) return 0;
-  int *p = malloc(sizeof *p);
-  if (p == NULL) return -ENOMEM;
-  *p = it->next++;
-  if (it->cancel_op != NULL && *p == it->cancel_at)
-    cx_op_cancel(it->cancel_op, CX_REASON_MANUAL, "enough");
-  *item = p;
-  return 1;
-}
-
-static iter make_iter(int end) {
-  iter it = {0, end, -1, 0, 0, NULL, -1};
-  return it;
-}
-
-static int reset_freed(void **state) {
-  (void)state;
-  memset(freed, 0, sizeof freed);
-  total_freed = 0;
-  return 0;
-}
+#include "cx_test_stream.h"
 
 static cx_op *entered_op(const char *name, cx_op *parent) {
   return cx_test_entered_op(name, parent, 0);
@@ -88,8 +38,8 @@ static void assert_items(const cx_stream_result *r, int first, size_t n) {
 
 static void assert_freed_once(int from, int to) {
   for (int v = from; v < to; v++) {
-    if (freed[v] != 1) {
-      print_error("item %d freed %d times\n", v, freed[v]);
+    if (cx_test_freed[v] != 1) {
+      print_error("item %d freed %d times\n", v, cx_test_freed[v]);
       fail();
     }
   }
@@ -97,8 +47,8 @@ static void assert_freed_once(int from, int to) {
 
 static void assert_not_freed(int from, int to) {
   for (int v = from; v < to; v++) {
-    if (freed[v] != 0) {
-      print_error("item %d freed %d times, expected 0\n", v, freed[v]);
+    if (cx_test_freed[v] != 0) {
+      print_error("item %d freed %d times, expected 0\n", v, cx_test_freed[v]);
       fail();
     }
   }
@@ -109,12 +59,13 @@ static void assert_not_freed(int from, int to) {
 static void test_completes(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   assert_int_equal(o.keep_last, 1000);
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(NULL, next_int, &it, &o, &s)); /* current op */
+  CX_ASSERT_OK(
+      cx_stream_new(NULL, cx_test_next_int, &it, &o, &s)); /* current op */
   assert_int_equal(cx_stream_count(s), 0);
   void *item = NULL;
   for (int i = 0; i < 10; i++) {
@@ -136,26 +87,26 @@ static void test_completes(void **state) {
   assert_ptr_equal(cx_op_partial_result(op), r);
   cx_stream_free(s);
   /* The items belong to the result now. */
-  assert_int_equal(total_freed, 0);
+  assert_int_equal(cx_test_total_freed, 0);
   r = result_of(op);
   assert_items(r, 0, 10);
   CX_ASSERT_OK(cx_op_exit(op, 0));
   assert_items(result_of(op), 0, 10);
   cx_op_unref(op);
   assert_freed_once(0, 10);
-  assert_int_equal(total_freed, 10);
+  assert_int_equal(cx_test_total_freed, 10);
 }
 
 static void test_cancel_is_checked_before_each_item(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(100);
-  it.cancel_op = op;
+  cx_test_iter it = cx_test_iter_new(100);
+  it.cancel = cx_op_token(op);
   it.cancel_at = 4; /* cancelled while handing out item 4 */
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   int rc, got = 0;
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
@@ -177,10 +128,10 @@ static void test_cancel_is_checked_before_each_item(void **state) {
   r = result_of(op);
   assert_int_equal(r->count, 5);
   assert_items(r, 0, 5);
-  assert_int_equal(total_freed, 0);
+  assert_int_equal(cx_test_total_freed, 0);
   cx_op_unref(op);
   assert_freed_once(0, 5);
-  assert_int_equal(total_freed, 5);
+  assert_int_equal(cx_test_total_freed, 5);
 }
 
 /* A stream in a child op, cancelled by the parent's timeout. */
@@ -190,12 +141,12 @@ static void test_cancel_by_parent_timeout(void **state) {
   CX_ASSERT_OK(cx_op_with_timeout(&parent, 10.0, "batch"));
   CX_ASSERT_OK(cx_op_enter(parent));
   cx_op *op = entered_op("stream", parent);
-  iter it = make_iter(1000);
+  cx_test_iter it = cx_test_iter_new(1000);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.keep_last = 3;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(NULL, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(NULL, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   for (int i = 0; i < 7; i++) assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_clock_advance(10.0));
@@ -214,19 +165,19 @@ static void test_cancel_by_parent_timeout(void **state) {
   cx_op_unref(op);
   cx_op_unref(parent);
   assert_freed_once(0, 7);
-  assert_int_equal(total_freed, 7);
+  assert_int_equal(cx_test_total_freed, 7);
 }
 
 static void test_iterator_error(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   it.fail_at = 6;
   it.error = -EIO;
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   int rc;
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -243,18 +194,18 @@ static void test_iterator_error(void **state) {
   assert_items(result_of(op), 0, 6);
   cx_op_unref(op);
   assert_freed_once(0, 6);
-  assert_int_equal(total_freed, 6);
+  assert_int_equal(cx_test_total_freed, 6);
 }
 
 static void test_keep_last(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.keep_last = 3;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   for (int i = 0; i < 10; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -274,17 +225,17 @@ static void test_keep_last(void **state) {
   assert_not_freed(7, 10);
   cx_op_unref(op);
   assert_freed_once(0, 10);
-  assert_int_equal(total_freed, 10);
+  assert_int_equal(cx_test_total_freed, 10);
 }
 
 static void test_keep_default_1000(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(1500);
+  cx_test_iter it = cx_test_iter_new(1500);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   int rc;
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -335,12 +286,12 @@ static void test_null_options(void **state) {
 static void test_keep_none(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(5);
+  cx_test_iter it = cx_test_iter_new(5);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.keep_last = 0;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   for (int i = 0; i < 5; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -358,19 +309,19 @@ static void test_keep_none(void **state) {
   CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
   assert_freed_once(0, 5);
-  assert_int_equal(total_freed, 5);
+  assert_int_equal(cx_test_total_freed, 5);
 }
 
 /* keep_last 0 and freed before the end: the item in hand is freed too. */
 static void test_keep_none_free_early(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(5);
+  cx_test_iter it = cx_test_iter_new(5);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.keep_last = 0;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -381,18 +332,18 @@ static void test_keep_none_free_early(void **state) {
   assert_false(r->completed);
   CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
-  assert_int_equal(total_freed, 2);
+  assert_int_equal(cx_test_total_freed, 2);
 }
 
 static void test_free_before_end(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.keep_last = 2;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   for (int i = 0; i < 3; i++) assert_int_equal(cx_stream_next(s, &item), 1);
   assert_null(cx_op_partial_result(op));
@@ -406,7 +357,7 @@ static void test_free_before_end(void **state) {
   CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
   assert_freed_once(0, 3);
-  assert_int_equal(total_freed, 3);
+  assert_int_equal(cx_test_total_freed, 3);
 }
 
 /* A second stream on the same op replaces the first's result: the
@@ -414,19 +365,19 @@ static void test_free_before_end(void **state) {
 static void test_result_replaced(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter a = make_iter(3);
-  iter b = make_iter(6);
+  cx_test_iter a = cx_test_iter_new(3);
+  cx_test_iter b = cx_test_iter_new(6);
   b.next = 3;
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
   void *item = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &a, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &a, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
   cx_stream_free(s);
-  assert_int_equal(total_freed, 0);
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &b, &o, &s));
+  assert_int_equal(cx_test_total_freed, 0);
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &b, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_freed_once(0, 3); /* first result released */
@@ -472,13 +423,13 @@ static void test_progress_every(void **state) {
   prog mine = {0}, up = {0};
   CX_ASSERT_OK(cx_op_on_progress(op, on_prog, &mine, NULL));
   CX_ASSERT_OK(cx_op_on_progress(parent, on_prog, &up, NULL));
-  iter it = make_iter(10);
+  cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   o.report_every = 4;
   o.total = 10;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   for (int i = 1; i <= 10; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -497,15 +448,15 @@ static void test_progress_every(void **state) {
   CX_ASSERT_OK(cx_op_exit(parent, 0));
   cx_op_unref(op);
   cx_op_unref(parent);
-  assert_int_equal(total_freed, 10);
+  assert_int_equal(cx_test_total_freed, 10);
 
   /* report_every 0: never. */
   op = entered_op("quiet", NULL);
   prog none = {0};
   CX_ASSERT_OK(cx_op_on_progress(op, on_prog, &none, NULL));
-  it = make_iter(20);
+  it = cx_test_iter_new(20);
   o.report_every = 0;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(none.calls, 0);
@@ -518,11 +469,11 @@ static void test_progress_every(void **state) {
 static void test_stream_outlives_op_ref(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(3);
+  cx_test_iter it = cx_test_iter_new(3);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_op_exit(op, 0));
@@ -530,29 +481,29 @@ static void test_stream_outlives_op_ref(void **state) {
   assert_int_equal(cx_stream_next(s, &item), 1);
   cx_stream_free(s); /* stores the result and frees the op */
   assert_freed_once(0, 2);
-  assert_int_equal(total_freed, 2);
+  assert_int_equal(cx_test_total_freed, 2);
 }
 
 static void test_bad_input(void **state) {
   (void)state;
-  iter it = make_iter(3);
+  cx_test_iter it = cx_test_iter_new(3);
   cx_stream *s = (cx_stream *)&it;
   assert_null(cx_current());
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(NULL, next_int, &it, NULL, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(NULL, cx_test_next_int, &it, NULL, &s));
   assert_null(s);
   cx_op *op = entered_op("stream", NULL);
   s = (cx_stream *)&it;
   CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, NULL, &it, NULL, &s));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, NULL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, NULL, NULL));
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.size = 0;
   s = (cx_stream *)&it;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   assert_null(s);
   void *item = NULL;
   CX_ASSERT_ERR(-EINVAL, cx_stream_next(NULL, &item));
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, NULL, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, NULL, &s));
   CX_ASSERT_ERR(-EINVAL, cx_stream_next(s, NULL));
   assert_int_equal(it.calls, 0);
   assert_int_equal(cx_stream_count(NULL), 0);
@@ -567,11 +518,11 @@ static void test_bad_input(void **state) {
 static void test_cancel_sticky(void **state) {
   (void)state;
   cx_op *op = entered_op("stream", NULL);
-  iter it = make_iter(100);
+  cx_test_iter it = cx_test_iter_new(100);
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
-  o.item_free = item_free;
+  o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
@@ -581,11 +532,11 @@ static void test_cancel_sticky(void **state) {
   cx_stream_free(s);
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
   cx_op_unref(op);
-  assert_int_equal(total_freed, 1);
+  assert_int_equal(cx_test_total_freed, 1);
 }
 
 #define FT(path, fn) \
-  { (path), (fn), reset_freed, NULL, NULL }
+  { (path), (fn), cx_test_reset_freed, NULL, NULL }
 
 #define VT(path, fn) CX_TEST_VCLOCK(path, fn)
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cancelable.h>
+
 #include "duration.h"
 #include "signames.h"
 
@@ -27,7 +29,8 @@ enum {
   OPT_SERVE_CANCEL,
   OPT_NATS,
   OPT_TIMEOUT_MESSAGE,
-  OPT_CGROUP
+  OPT_CGROUP,
+  OPT_SUSTAIN
 };
 
 static const struct option long_options[] = {
@@ -41,6 +44,7 @@ static const struct option long_options[] = {
     {"max-disk", required_argument, NULL, OPT_MAX_DISK},
     {"when", required_argument, NULL, 'w'},
     {"interval", required_argument, NULL, 'i'},
+    {"sustain", required_argument, NULL, OPT_SUSTAIN},
     {"stop-signal", required_argument, NULL, 's'},
     {"grace", required_argument, NULL, 'g'},
     {"kill-after", required_argument, NULL, 'k'},
@@ -85,7 +89,10 @@ void cli_run_usage(FILE *f) {
       "                            is PCT% full\n"
       "  -w, --when=EXPR           cancel when the source expression "
       "triggers\n"
-      "  -i, --interval=DURATION   between condition checks (default 1s)\n"
+      "  -i, --interval=DURATION   between condition checks, the first at\n"
+      "                            the start (default 0.1s)\n"
+      "      --sustain=DURATION    memory, cpu and disk fire only once over\n"
+      "                            their threshold for DURATION (default 0)\n"
       "\n"
       "Stopping:\n"
       "  -s, --stop-signal=SIG     sent to the group on cancel (default "
@@ -250,6 +257,11 @@ static int apply(run_options *o, int opt, const char *arg) {
       if (!(o->interval > 0) || isinf(o->interval))
         return usage_error("--interval must be finite and > 0, not '%s'", arg);
       return 0;
+    case OPT_SUSTAIN:
+      if (parse_duration(arg, "--sustain", &o->sustain) != 0) return -EINVAL;
+      if (isinf(o->sustain))
+        return usage_error("--sustain must be finite, not '%s'", arg);
+      return 0;
     case 's':
       signo = signame_parse(arg);
       if (signo < 0) return usage_error("invalid signal '%s'", arg);
@@ -334,7 +346,7 @@ static int bad_option(int opt, char **argv) {
 int cli_parse_run(int argc, char **argv, run_options *o) {
   int opt, rc;
   memset(o, 0, sizeof *o);
-  o->interval = 1.0;
+  o->interval = CX_CONDITION_INTERVAL_DEFAULT;
   o->stop_signal = SIGTERM;
   o->grace = 10.0;
   serve_parse_address(NULL, &o->serve_addr);

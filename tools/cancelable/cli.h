@@ -25,7 +25,8 @@ typedef struct run_options {
   size_t nwhens;
   bool no_signals;    /* --on-signal=none */
   bool signals_given; /* --on-signal was given */
-  double interval;    /* --interval, default 1 s */
+  double interval;    /* --interval, default CX_CONDITION_INTERVAL_DEFAULT */
+  double sustain;     /* --sustain seconds for resource thresholds; 0 */
   int stop_signal;    /* --stop-signal, default SIGTERM; 0: none (only
                          SIGCONT, then SIGKILL after the grace) */
   double grace;       /* --grace / --kill-after, default 10 s */

@@ -403,7 +403,7 @@ int run_main(int argc, char **argv) {
     cli_free_run(&o);
     return EXIT_TOOL_ERROR;
   }
-  s.sources = source_set_new(o.interval);
+  s.sources = source_set_new(o.interval, o.sustain);
   status = s.sources != NULL && sigfwd_init() == 0 ? run(&s) : EXIT_TOOL_ERROR;
   serve_stop(s.server); /* before the op goes: requests may read it */
   bus_detach(s.bus);    /* after exit: its end reaches remote children */

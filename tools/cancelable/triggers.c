@@ -25,6 +25,7 @@ typedef struct watcher {
 
 struct source_set {
   double interval;
+  double sustain;          /* seconds over a resource threshold before firing */
   cond_shutdown *shutdown; /* created with the first shell condition */
   watcher **watchers;      /* (owned array; the watchers are owned by their
                               sources) */
@@ -33,9 +34,12 @@ struct source_set {
   size_t nresources;
 };
 
-source_set *source_set_new(double interval) {
+source_set *source_set_new(double interval, double sustain) {
   source_set *set = calloc(1, sizeof *set);
-  if (set != NULL) set->interval = interval;
+  if (set != NULL) {
+    set->interval = interval;
+    set->sustain = sustain;
+  }
   return set;
 }
 
@@ -123,6 +127,7 @@ static int new_resource(source_set *set, const expr_leaf *leaf,
   cx_resource_limits limits = CX_RESOURCE_LIMITS_INIT;
   int rc;
   limits.interval = set->interval;
+  limits.sustain = set->sustain;
   if (leaf->kind == LEAF_MEMORY) limits.memory_percent = leaf->value;
   if (leaf->kind == LEAF_CPU) limits.cpu_percent = leaf->value;
   if (leaf->kind == LEAF_DISK) {

@@ -15,8 +15,10 @@ typedef struct source_set source_set;
 
 /* source_set_new: bookkeeping for the sources of one run.
  * @interval: seconds between condition checks (file, cond, resources).
+ * @sustain: seconds a resource must stay over its threshold (memory, cpu,
+ *   disk) before its source fires; 0: at once.
  * Returns: (transfer full) the set, or NULL when out of memory. */
-source_set *source_set_new(double interval);
+source_set *source_set_new(double interval, double sustain);
 
 /* source_set_free: free the set, after the op owning its sources was
  * freed.  @set: (nullable). */
