@@ -240,7 +240,7 @@ static void test_op_create_error_takes_no_ref(void **state) {
   CX_ASSERT_OK(cx_op_create(&op, &o));
   cx_token_unref(t);
   assert_int_equal(atomic_load(&freed), 0);
-  assert_ptr_equal(cx_op_token(op), t);
+  assert_ptr_not_equal(cx_op_token(op), t); /* followed, not shared */
   cx_op_unref(op);
   assert_int_equal(atomic_load(&freed), 1);
 }
@@ -290,26 +290,63 @@ static void test_op_with_token_factory(void **state) {
   cx_op *a = NULL, *b = NULL;
   CX_ASSERT_OK(cx_op_with_token(&a, t, "a"));
   CX_ASSERT_OK(cx_op_with_token(&b, t, "b"));
-  assert_ptr_equal(cx_op_token(a), t);
-  assert_ptr_equal(cx_op_token(b), t);
+  /* each op follows the token with a token of its own (issue 17 item 2) */
+  assert_ptr_not_equal(cx_op_token(a), t);
+  assert_ptr_not_equal(cx_op_token(b), t);
   assert_string_equal(cx_op_name(a), "a");
-  cx_token_unref(t); /* the ops hold references */
 
   CX_ASSERT_OK(cx_op_enter(a));
   CX_ASSERT_OK(cx_op_enter(b));
-  /* cancelling one cancels both (shared token) */
-  assert_true(cx_op_cancel(a, CX_REASON_MANUAL, "shared"));
-  assert_true(cx_op_is_cancelled(b));
+  /* cancelling one op cancels neither the token nor the other op */
+  assert_true(cx_op_cancel(a, CX_REASON_MANUAL, "one"));
+  assert_false(cx_token_is_cancelled(t));
+  assert_false(cx_op_is_cancelled(b));
+  /* cancelling the token cancels every op that follows it */
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "shared"));
   CX_ASSERT_ERR(-ECANCELED, cx_check(b));
-  assert_false(cx_op_cancel(b, CX_REASON_TIMEOUT, NULL));
   CX_ASSERT_OK(cx_op_exit(b, -ECANCELED));
   CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
   assert_int_equal(cx_op_status(a), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_status(b), CX_STATUS_CANCELLED);
+  assert_string_equal(cx_op_cancel_message(a), "one");
   assert_int_equal(cx_op_cancel_reason(b), CX_REASON_MANUAL);
   assert_string_equal(cx_op_cancel_message(b), "shared");
+  cx_token_unref(t); /* the ops still hold references */
   cx_op_unref(a);
   cx_op_unref(b);
+}
+
+/* Issue 17 item 2: an op given a token and a 0.1 s timeout (virtual
+ * clock) times out without cancelling the token; a second op with the
+ * token works; the token still cancels an op in progress. */
+static void test_op_with_token_timeout_vclock(void **state) {
+  (void)state;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_token *t = cx_token_new();
+  cx_op *op = NULL;
+  assert_non_null(t);
+  o.token = t;
+  o.timeout = 0.1;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(0.2));
+  CX_ASSERT_ERR(-ECANCELED, cx_check(op));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_false(cx_token_is_cancelled(t));
+  cx_op_unref(op);
+  /* the second op with the same token runs to its end */
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(0.05));
+  CX_ASSERT_OK(cx_check(op));
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "caller stops"));
+  CX_ASSERT_ERR(-ECANCELED, cx_check(op));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(op), "caller stops");
+  cx_op_unref(op);
+  cx_token_unref(t);
 }
 
 static void test_op_with_token_cancel_token(void **state) {
@@ -1299,6 +1336,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/create/error-takes-no-ref", test_op_create_error_takes_no_ref),
     CX_TEST("/op/factory/with-timeout", test_op_with_timeout_factory),
     CX_TEST("/op/factory/with-token", test_op_with_token_factory),
+    CX_TEST_VCLOCK("/op/factory/with-token/timeout-vclock",
+                   test_op_with_token_timeout_vclock),
     CX_TEST("/op/factory/with-token/cancel-token",
             test_op_with_token_cancel_token),
     CX_TEST("/op/exit/completed", test_op_enter_exit_completed),
