@@ -71,7 +71,8 @@ int main(void) {
   ok &= cx_with_current(helper_function, got) == 0;
   ok &= strcmp(got, "(none)") == 0;
   cx_op *outer = NULL;
-  if (cx_op_with_timeout(&outer, 30.0, "outer") != 0 || cx_op_enter(outer) != 0)
+  if (cx_op_with_timeout(&outer, NULL, 30.0, "outer") != 0 ||
+      cx_op_enter(outer) != 0)
     return 1;
   ok &= cx_with_current(helper_function, got) == 0;
   ok &= strcmp(got, "outer") == 0;

@@ -72,13 +72,21 @@ typedef struct cx_op_options {
 CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
 
 /* cx_op_with_timeout: the reference's Cancelable.with_timeout(): an op that
- * is cancelled (reason TIMEOUT) @seconds after it is entered.
- * @out: as for cx_op_create().  @seconds: > 0 and at most 9.2e9 (about
+ * is cancelled (reason TIMEOUT) @seconds after it is entered; with a
+ * parent, Go's context.WithTimeout(parent, d):
+ *   cx_op_with_timeout(&step, outer, 10.0, "step1");
+ * @out: as for cx_op_create().
+ * @parent: (nullable) the parent, as cx_op_options.parent: its
+ *   cancellation cascades to the op (reason PARENT) and its deadline bounds
+ *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   pass cx_current() for that).
+ * @seconds: > 0 and at most 9.2e9 (about
  *   292 years); under 1 ns counts as 1 ns.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
+CX_EXPORT int cx_op_with_timeout(cx_op **out, cx_op *parent, double seconds,
+                                 const char *name);
 
 /* cx_op_without_cancel: a detached child of @parent, as Go's
  * context.WithoutCancel(parent): for cleanup or audit work that must
@@ -115,12 +123,18 @@ CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
  * cancelled already); cancelling the op (its sources, cx_op_cancel())
  * never cancels @token, which stays good for later ops (Go's
  * context.WithCancel() follows its parent the same one way).
- * @out: as for cx_op_create().  @token: (not nullable) a reference is
- *   taken, held until the op is freed.
+ * @out: as for cx_op_create().
+ * @parent: (nullable) the parent, as cx_op_options.parent: its
+ *   cancellation cascades to the op (reason PARENT) and its deadline bounds
+ *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   pass cx_current() for that).
+ * @token: (not nullable) a reference is taken, held until the op is
+ *   freed.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_token(cx_op **out, cx_token *token, const char *name);
+CX_EXPORT int cx_op_with_token(cx_op **out, cx_op *parent, cx_token *token,
+                               const char *name);
 
 /* cx_op_ref: take a reference.
  * @op: (nullable) returned unchanged.

@@ -162,19 +162,23 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   return 0;
 }
 
-int cx_op_with_timeout(cx_op **out, double seconds, const char *name) {
+int cx_op_with_timeout(cx_op **out, cx_op *parent, double seconds,
+                       const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   if (out != NULL) *out = NULL;
   if (!(isfinite(seconds) && seconds > 0)) return -EINVAL;
+  o.parent = parent;
   o.timeout = seconds;
   o.name = name;
   return cx_op_create(out, &o);
 }
 
-int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
+int cx_op_with_token(cx_op **out, cx_op *parent, cx_token *token,
+                     const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   if (out != NULL) *out = NULL;
   if (token == NULL) return -EINVAL;
+  o.parent = parent;
   o.token = token;
   o.name = name;
   return cx_op_create(out, &o);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,11 +255,11 @@ static void test_op_with_timeout_factory(void **state) {
   const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     op = (cx_op *)&op;
-    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&op, bad[i], "x"));
+    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&op, NULL, bad[i], "x"));
     assert_null(op);
   }
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(NULL, 1.0, "x"));
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 30.0, "timed"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(NULL, NULL, 1.0, "x"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 30.0, "timed"));
   assert_string_equal(cx_op_name(op), "timed");
   assert_int_equal(cx_op_status(op), CX_STATUS_PENDING);
   assert_true(isinf(cx_op_deadline(op))); /* counts from enter */
@@ -274,22 +275,66 @@ static void test_op_with_timeout_factory(void **state) {
   assert_false(cx_op_is_cancelled(op));
   cx_op_unref(op);
 
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 1.0, NULL));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 1.0, NULL));
   assert_string_equal(cx_op_name(op), "operation");
   cx_op_unref(op);
+}
+
+static int never_pred(void *p) {
+  (void)p;
+  return 0;
+}
+
+/* Issue 17 item 11: the factories take a parent right after @out, as Go's
+ * WithTimeout(parent, d); NULL is no parent (not the current op). */
+static void test_op_factories_parent(void **state) {
+  (void)state;
+  int usr1 = SIGUSR1;
+  cx_token *t = cx_token_new();
+  cx_op *outer = NULL, *kids[5] = {NULL}, *orphan = NULL;
+  assert_non_null(t);
+  CX_ASSERT_OK(cx_op_with_timeout(&outer, NULL, 30.0, "outer"));
+  CX_ASSERT_OK(cx_op_enter(outer));
+  CX_ASSERT_OK(cx_op_with_timeout(&kids[0], outer, 60.0, "step"));
+  CX_ASSERT_OK(cx_op_with_token(&kids[1], outer, t, "tok"));
+  CX_ASSERT_OK(cx_op_with_signal(&kids[2], outer, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_condition(&kids[3], outer, never_pred, NULL, NULL,
+                                    1.0, "cond"));
+  CX_ASSERT_OK(cx_op_combine(&kids[4], outer, &kids[0], 1, "both"));
+  CX_ASSERT_OK(cx_op_with_timeout(&orphan, NULL, 1.0, "orphan"));
+  assert_null(cx_op_parent(orphan)); /* NULL: no parent, not cx_current() */
+  for (size_t i = 0; i < 5; i++) assert_ptr_equal(cx_op_parent(kids[i]), outer);
+  assert_int_equal(cx_op_child_count(outer), 5);
+  /* the outer deadline (30 s) bounds the step's own (60 s) */
+  CX_ASSERT_OK(cx_op_enter(kids[0]));
+  assert_true(cx_op_remaining(kids[0]) <= 30.0 + 1e-6);
+  /* the outer's cancel reaches every child */
+  assert_true(cx_op_cancel(outer, CX_REASON_MANUAL, "stop"));
+  for (size_t i = 0; i < 5; i++) {
+    assert_true(cx_op_is_cancelled(kids[i]));
+    assert_int_equal(cx_op_cancel_reason(kids[i]), CX_REASON_PARENT);
+  }
+  assert_false(cx_token_is_cancelled(t));
+  assert_false(cx_op_is_cancelled(orphan));
+  CX_ASSERT_OK(cx_op_exit(kids[0], -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(outer, -ECANCELED));
+  for (size_t i = 5; i-- > 0;) cx_op_unref(kids[i]);
+  cx_op_unref(orphan);
+  cx_op_unref(outer);
+  cx_token_unref(t);
 }
 
 static void test_op_with_token_factory(void **state) {
   (void)state;
   cx_op *op = (cx_op *)&op;
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(&op, NULL, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(&op, NULL, NULL, "x"));
   assert_null(op);
   cx_token *t = cx_token_new();
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(NULL, t, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(NULL, NULL, t, "x"));
 
   cx_op *a = NULL, *b = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&a, t, "a"));
-  CX_ASSERT_OK(cx_op_with_token(&b, t, "b"));
+  CX_ASSERT_OK(cx_op_with_token(&a, NULL, t, "a"));
+  CX_ASSERT_OK(cx_op_with_token(&b, NULL, t, "b"));
   /* each op follows the token with a token of its own (issue 17 item 2) */
   assert_ptr_not_equal(cx_op_token(a), t);
   assert_ptr_not_equal(cx_op_token(b), t);
@@ -353,7 +398,7 @@ static void test_op_with_token_cancel_token(void **state) {
   (void)state;
   cx_token *t = cx_token_new();
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&op, t, NULL));
+  CX_ASSERT_OK(cx_op_with_token(&op, NULL, t, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_token_cancel(t, CX_REASON_CONDITION, "external");
   assert_true(cx_op_is_cancelled(op));
@@ -1131,7 +1176,7 @@ static void test_op_running_keeps_ref(void **state) {
   atomic_int freed = 0;
   cx_token *t = observed_token(&freed);
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&op, t, "held"));
+  CX_ASSERT_OK(cx_op_with_token(&op, NULL, t, "held"));
   cx_token_unref(t);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op_unref(op); /* the enter reference keeps it */
@@ -1335,6 +1380,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/create/larger-options", test_op_create_larger_options),
     CX_TEST("/op/create/error-takes-no-ref", test_op_create_error_takes_no_ref),
     CX_TEST("/op/factory/with-timeout", test_op_with_timeout_factory),
+    CX_TEST("/op/factory/parent", test_op_factories_parent),
     CX_TEST("/op/factory/with-token", test_op_with_token_factory),
     CX_TEST_VCLOCK("/op/factory/with-token/timeout-vclock",
                    test_op_with_token_timeout_vclock),

@@ -944,7 +944,7 @@ static void test_scope_cancelled(void **state) {
   (void)state;
   cx_op *op = NULL;
   int rc = 0;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.1, "scoped"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.1, "scoped"));
   CX_SCOPE(op, &rc) { rc = cx_sleep(NULL, 10.0); }
   CX_ASSERT_ERR(-ECANCELED, rc);
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
@@ -1176,7 +1176,7 @@ static void test_wrap_batch(void **state) {
   (void)state;
   cx_op *op = NULL;
   int done = 0, rc = 0;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.3, "batch"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.3, "batch"));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_wrapped wp = cx_wrap(op, process_item);
   for (int i = 0; i < 1000; i++) {
