@@ -119,7 +119,7 @@ CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
 
 /* cx_op_with_token: the reference's Cancelable.with_token(): an op that
  * @token cancels (reason and message preserved), as the token option of
- * cx_op_create().  Cancelling @token cancels the op (at enter when it is
+ * cx_op_create().  Cancelling @token cancels the op (at once when it is
  * cancelled already); cancelling the op (its sources, cx_op_cancel())
  * never cancels @token, which stays good for later ops (Go's
  * context.WithCancel() follows its parent the same one way).

@@ -169,6 +169,8 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
  * (-EINVAL bad @seconds, -ENOMEM, ...).  `continue` in the block ends it,
  * as `break` does.  The block runs on the thread that enters it, the op
  * is current there (cx_current(), NULL for cancellation points).
+ * @op: the name of the variable to declare.  @result_ptr: (nullable) an
+ *   int *, evaluated twice.
  * Since: 0.1 */
 #if defined(__GNUC__) || defined(__clang__)
 /* (used by the macros) Makes the op of CX_WITH_TIMEOUT or CX_RUN_TIMEOUT;
