@@ -207,16 +207,19 @@ static inline void cx__op_release(cx_op **op) {
  * statement expression of its own that jumps out): the op would stay
  * entered.
  * Since: 0.1 */
-#define CX_RUN(op, expr)                          \
-  __extension__({                                 \
-    cx_op *cx__run_op_ = (op);                    \
-    int cx__run_rc_ = cx_op_enter(cx__run_op_);   \
-    if (cx__run_rc_ == 0) {                       \
-      cx__run_rc_ = cx_check(cx__run_op_);        \
-      if (cx__run_rc_ == 0) cx__run_rc_ = (expr); \
-      cx_op_exit(cx__run_op_, cx__run_rc_);       \
-    }                                             \
-    cx__run_rc_;                                  \
+#define CX_RUN(op, expr) CX__RUN((op), expr, __COUNTER__)
+/* (used by the macros) Names made unique with __COUNTER__, so that
+ * nested forms do not shadow each other (-Wshadow). */
+#define CX__RUN(op, expr, n)                                              \
+  __extension__({                                                         \
+    cx_op *CX__CAT(cx__run_op_, n) = (op);                                \
+    int CX__CAT(cx__run_rc_, n) = cx_op_enter(CX__CAT(cx__run_op_, n));   \
+    if (CX__CAT(cx__run_rc_, n) == 0) {                                   \
+      CX__CAT(cx__run_rc_, n) = cx_check(CX__CAT(cx__run_op_, n));        \
+      if (CX__CAT(cx__run_rc_, n) == 0) CX__CAT(cx__run_rc_, n) = (expr); \
+      cx_op_exit(CX__CAT(cx__run_op_, n), CX__CAT(cx__run_rc_, n));       \
+    }                                                                     \
+    CX__CAT(cx__run_rc_, n);                                              \
   })
 
 /* CX_RUN_TIMEOUT(parent, seconds, expr): CX_RUN() in a fresh op, child
@@ -228,13 +231,16 @@ static inline void cx__op_release(cx_op **op) {
  * Yields: as CX_RUN(), and cx_op_with_timeout()'s error (-EINVAL bad
  *   @seconds, -ENOMEM) without evaluating @expr.
  * Since: 0.1 */
-#define CX_RUN_TIMEOUT(parent, seconds, expr)                        \
-  __extension__({                                                    \
-    int cx__rt_rc_;                                                  \
-    cx_op *cx__rt_op_ __attribute__((cleanup(cx__op_release))) =     \
-        cx__timeout_op_new((parent), (seconds), "run", &cx__rt_rc_); \
-    if (cx__rt_op_ != NULL) cx__rt_rc_ = CX_RUN(cx__rt_op_, expr);   \
-    cx__rt_rc_;                                                      \
+#define CX_RUN_TIMEOUT(parent, seconds, expr) \
+  CX__RUN_TIMEOUT((parent), (seconds), expr, __COUNTER__)
+#define CX__RUN_TIMEOUT(parent, seconds, expr, n)                            \
+  __extension__({                                                            \
+    int CX__CAT(cx__rt_rc_, n);                                              \
+    cx_op *CX__CAT(cx__rt_op_, n) __attribute__((cleanup(cx__op_release))) = \
+        cx__timeout_op_new(parent, seconds, "run", &CX__CAT(cx__rt_rc_, n)); \
+    if (CX__CAT(cx__rt_op_, n) != NULL)                                      \
+      CX__CAT(cx__rt_rc_, n) = CX_RUN(CX__CAT(cx__rt_op_, n), expr);         \
+    CX__CAT(cx__rt_rc_, n);                                                  \
   })
 #endif
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include <cancelable.h>
 
@@ -173,6 +174,23 @@ static void test_run_timeout_expr(void **state) {
   cx_op_unref(parent);
 }
 
+/* The forms nest without shadowing each other (-Wshadow is on): the
+ * inner op is a child of the outer one (by cx_current()). */
+static int inner_is_child(void) {
+  cx_op *op = cx_current();
+  return cx_op_parent(op) != NULL &&
+                 strcmp(cx_op_name(cx_op_parent(op)), "run") == 0
+             ? 0
+             : -EPROTO;
+}
+
+static void test_run_nested(void **state) {
+  (void)state;
+  CX_ASSERT_OK(CX_RUN_TIMEOUT(
+      NULL, 30.0, CX_RUN_TIMEOUT(cx_current(), 10.0, inner_is_child())));
+  assert_null(cx_current());
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/run/with-timeout/normal-end", test_with_timeout_normal),
     CX_TEST("/run/with-timeout/break", test_with_timeout_break),
@@ -181,6 +199,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/run/with-timeout/bad-seconds", test_with_timeout_bad),
     CX_TEST("/run/expr/run", test_run_expr),
     CX_TEST_VCLOCK("/run/expr/run-timeout", test_run_timeout_expr),
+    CX_TEST("/run/expr/nested", test_run_nested),
 };
 
 CX_TEST_MAIN("run/expr", tests)
