@@ -315,7 +315,7 @@ static void s7(void) {
 enum { S8_BACKGROUND = 100000 };
 
 static void scope_open(cx_op **op, double seconds) {
-  CHECK(cx_op_with_timeout(op, seconds, NULL) == 0);
+  CHECK(cx_op_with_timeout(op, NULL, seconds, NULL) == 0);
   CHECK(cx_op_enter(*op) == 0);
 }
 
@@ -337,7 +337,7 @@ static void s8_op_batch(uint64_t n, void *ctx) {
   (void)ctx;
   for (uint64_t i = 0; i < n; i++) {
     cx_op *op;
-    cx_op_with_timeout(&op, 60.0, NULL);
+    cx_op_with_timeout(&op, NULL, 60.0, NULL);
     cx_op_enter(op);
     cx_op_exit(op, 0);
     cx_op_unref(op);
@@ -410,8 +410,8 @@ static void s10(void) {
      * they are exited below in reverse entering order (LIFO). */
     for (int k = 0; k < BENCH_S10_SCOPES; k++) {
       int i = perm[k];
-      CHECK(cx_op_with_timeout(&ops[k], bench_s10_timeout_ms(i) / 1e3, NULL) ==
-            0);
+      CHECK(cx_op_with_timeout(&ops[k], NULL, bench_s10_timeout_ms(i) / 1e3,
+                               NULL) == 0);
       CHECK(cx_token_on_cancel(cx_op_token(ops[k]), s10_record,
                                (void *)(intptr_t)i, NULL, 0, NULL) == 0);
       CHECK(cx_op_enter(ops[k]) == 0);

@@ -47,7 +47,7 @@ int main(void) {
   char when[64];
   cx_op *op = NULL;
 
-  int rc = cx_op_with_timeout(&op, 0.2, "task");
+  int rc = cx_op_with_timeout(&op, NULL, 0.2, "task");
   if (rc != 0) {
     fprintf(stderr, "cx_op_with_timeout: %s\n", cx_strerror(rc));
     return 1;

@@ -3,6 +3,7 @@
 # tests/CMakeLists.txt.
 
 cx_add_test_executable(test_run SOURCES unit/test_run.c)
+cx_add_test_executable(test_expr SOURCES unit/test_expr.c)
 cx_add_test_executable(test_retry SOURCES unit/test_retry.c)
 cx_add_test_executable(test_guard SOURCES unit/test_guard.c)
 cx_add_test_executable(test_blocking SOURCES unit/test_blocking.c

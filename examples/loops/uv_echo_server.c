@@ -160,7 +160,7 @@ int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 0, rc;
   srv.idle_ms = (uint64_t)((argc > 2 ? atof(argv[2]) : 1.0) * 1000);
   if (uv_loop_init(&loop) != 0 || cx_uv_hub_new(&loop, &srv.hub) != 0 ||
-      cx_op_with_signal(&srv.op, stop_signals, 2, "echo-server") != 0 ||
+      cx_op_with_signal(&srv.op, NULL, stop_signals, 2, "echo-server") != 0 ||
       cx_op_enter(srv.op) != 0) {
     fprintf(stderr, "example: FAIL: setup\n");
     return 1;

@@ -40,7 +40,7 @@ int main(void) {
   cx_op *op = NULL;
   int rc = 0, ok = 1;
   if (res == NULL) return 1;
-  if (cx_op_with_timeout(&op, 0.5, "batch") != 0 || cx_op_enter(op) != 0)
+  if (cx_op_with_timeout(&op, NULL, 0.5, "batch") != 0 || cx_op_enter(op) != 0)
     return 1;
 
   cx_wrapped wrapped_process = cx_wrap(op, process_item); /* once */

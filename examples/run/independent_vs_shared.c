@@ -69,7 +69,8 @@ int main(void) {
   /* 2. Shared: one op, one 0.5 s budget for all the calls. */
   printf("shared (cx_run_in, one 0.5 s budget):\n");
   cx_op *batch = NULL;
-  if (cx_op_with_timeout(&batch, 0.5, "batch") != 0 || cx_op_enter(batch) != 0)
+  if (cx_op_with_timeout(&batch, NULL, 0.5, "batch") != 0 ||
+      cx_op_enter(batch) != 0)
     return 1;
   int results[3];
   for (int i = 0; i < 3; i++) {

@@ -136,7 +136,7 @@ static void part_until(void) {
   if (l == NULL) abort();
   l->host = "example.org";
   l->finished = cx_token_ref(finished);
-  cx_op_with_timeout(&op, 0.05, "resolve");
+  cx_op_with_timeout(&op, NULL, 0.05, "resolve");
   cx_op_enter(op);
   t0 = cx_now();
   rc = cx_run_until_cancelled(op, slow_lookup, l, lookup_free); /* owns l */

@@ -46,7 +46,7 @@ int main(void) {
   /* 1. wrap() in a retry loop. */
   printf("wrap:\n");
   cx_op *op = NULL;
-  if (cx_op_with_timeout(&op, 3.0, "retry_operation") != 0 ||
+  if (cx_op_with_timeout(&op, NULL, 3.0, "retry_operation") != 0 ||
       cx_op_enter(op) != 0)
     return 1;
   fetch f = {"https://example.com/data", 0, 2};
@@ -71,7 +71,7 @@ int main(void) {
   /* 2. wrapping(): a scope and CX_CALL for several calls. */
   printf("wrapping:\n");
   int result = 0, another = 0;
-  if (cx_op_with_timeout(&op, 30.0, "wrapping") != 0) return 1;
+  if (cx_op_with_timeout(&op, NULL, 30.0, "wrapping") != 0) return 1;
   rc = 0;
   CX_SCOPE(op, &rc) {
     int first = CX_CALL(NULL, operation(&result));
@@ -89,7 +89,7 @@ int main(void) {
 
   /* 3. cx_retry(): backoff 0.1, 0.2, 0.4, ... inside a 0.4 s timeout. */
   printf("retry:\n");
-  if (cx_op_with_timeout(&op, 0.4, "fetch") != 0 || cx_op_enter(op) != 0)
+  if (cx_op_with_timeout(&op, NULL, 0.4, "fetch") != 0 || cx_op_enter(op) != 0)
     return 1;
   fetch g = {"https://example.com/flaky", 0, 1000};
   cx_retry_options ro = CX_RETRY_OPTIONS_INIT;

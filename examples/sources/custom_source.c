@@ -44,7 +44,7 @@ static cx_op *watching_op(const char *name) {
   cx_op *op;
   check(file_source_new(ready_path, 0.01, &src) == 0, "file source");
   check(strcmp(cx_source_name(src), "file") == 0, "source name");
-  check(cx_op_with_timeout(&op, 10.0, name) == 0, "op"); /* safety net */
+  check(cx_op_with_timeout(&op, NULL, 10.0, name) == 0, "op"); /* safety net */
   check(cx_op_add_source(op, src) == 0, "add");
   return op;
 }

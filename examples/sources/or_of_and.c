@@ -53,7 +53,7 @@ static cx_op *make_job(double hard_timeout, double min_time) {
   check(cx_source_all_of(req, 2, &requirements) == 0, "requirements");
   cx_source *both[] = {safety, requirements};
   check(cx_source_any_of(both, 2, &final) == 0, "final");
-  check(cx_op_with_timeout(&op, 30.0, "job") == 0, "op"); /* test net */
+  check(cx_op_with_timeout(&op, NULL, 30.0, "job") == 0, "op"); /* test net */
   check(cx_op_add_source(op, final) == 0, "add");
   return op;
 }

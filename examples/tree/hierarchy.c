@@ -50,7 +50,7 @@ static void report(cx_op *op) {
 int main(void) {
   cx_op *parent = NULL, *child1, *child2;
   int ok = 1;
-  if (cx_op_with_timeout(&parent, 0.8, "parent") != 0) return 1;
+  if (cx_op_with_timeout(&parent, NULL, 0.8, "parent") != 0) return 1;
   cx_op_enter(parent);
   work(1); /* parent_setup() */
 

@@ -18,21 +18,12 @@
 #include <cancelable.h>
 #include <stdio.h>
 
-static cx_op *step(cx_op *outer, double timeout, const char *name) {
-  cx_op_options o = CX_OP_OPTIONS_INIT;
-  cx_op *op = NULL;
-  o.name = name;
-  o.parent = outer;
-  o.timeout = timeout;
-  if (cx_op_create(&op, &o) != 0) return NULL;
-  return op;
-}
-
 /* Runs a step whose work is a @seconds sleep (a cancellation point). */
 static cx_op *run_step(cx_op *outer, double timeout, const char *name,
                        double seconds) {
-  cx_op *op = step(outer, timeout, name);
-  if (op == NULL) return NULL;
+  cx_op *op = NULL;
+  /* Go: context.WithTimeout(outer, timeout) */
+  if (cx_op_with_timeout(&op, outer, timeout, name) != 0) return NULL;
   cx_op_enter(op);
   cx_op_exit(op, cx_sleep(NULL, seconds));
   printf("  %s: %s (reason %s)\n", name, cx_status_name(cx_op_status(op)),
@@ -46,7 +37,7 @@ static int run(int n, double outer_timeout, double step1_timeout,
                cx_reason want_outer_reason) {
   cx_op *outer = NULL;
   printf("run %d:\n", n);
-  if (cx_op_with_timeout(&outer, outer_timeout, "outer") != 0) return 0;
+  if (cx_op_with_timeout(&outer, NULL, outer_timeout, "outer") != 0) return 0;
   cx_op_enter(outer);
   cx_op *s1 = run_step(outer, step1_timeout, "step1", step1_work);
   cx_op *s2 = run_step(outer, step2_timeout, "step2", step2_work);

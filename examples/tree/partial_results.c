@@ -65,7 +65,8 @@ static int process_dataset(cx_op *op, int *results) {
 int main(void) {
   cx_op *op = NULL;
   int *results = calloc(DATASET, sizeof *results);
-  if (results == NULL || cx_op_with_timeout(&op, 0.3, "dataset") != 0) return 1;
+  if (results == NULL || cx_op_with_timeout(&op, NULL, 0.3, "dataset") != 0)
+    return 1;
   cx_op_enter(op);
   int rc = process_dataset(op, results);
   cx_op_exit(op, rc);

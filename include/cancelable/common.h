@@ -30,6 +30,12 @@
  *   deadlines, callbacks) reject a NULL op with -EINVAL.
  * - Seconds are `double`: durations relative to now, deadlines as
  *   cx_now() readings; NaN is rejected with -EINVAL.
+ * - Parents: a `parent` argument or option (cx_op_options.parent,
+ *   cx_run_options.parent, the factories cx_op_with_timeout(&out, parent,
+ *   seconds, name) and the other cx_op_with_*() and cx_op_combine(), which
+ *   take it right after @out) that is NULL means "no parent", never "the
+ *   current op": pass cx_current() for that, as Go passes its parent
+ *   context explicitly.
  *
  * Since: 0.1
  */

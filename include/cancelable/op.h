@@ -31,8 +31,12 @@ typedef struct cx_op_options {
   cx_op *parent;           /* (nullable) parent op: its cancellation cascades
                               to this one (reason PARENT) and its deadline
                               bounds this one's; a reference is taken */
-  cx_token *token;         /* (nullable) use this token, shared with others,
-                              instead of a fresh one; a reference is taken */
+  cx_token *token;         /* (nullable) a token that cancels the op: the
+                              op's own token follows it (a link that
+                              preserves its reason and holds a reference
+                              on it until the op is freed); the op's
+                              sources and cx_op_cancel() never cancel it,
+                              so it stays good for later ops */
   double timeout;          /* seconds from enter; 0 means none; otherwise
                               > 0 and at most 9.2e9 (about 292 years); a
                               value under 1 ns counts as 1 ns */
@@ -68,13 +72,21 @@ typedef struct cx_op_options {
 CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
 
 /* cx_op_with_timeout: the reference's Cancelable.with_timeout(): an op that
- * is cancelled (reason TIMEOUT) @seconds after it is entered.
- * @out: as for cx_op_create().  @seconds: > 0 and at most 9.2e9 (about
+ * is cancelled (reason TIMEOUT) @seconds after it is entered; with a
+ * parent, Go's context.WithTimeout(parent, d):
+ *   cx_op_with_timeout(&step, outer, 10.0, "step1");
+ * @out: as for cx_op_create().
+ * @parent: (nullable) the parent, as cx_op_options.parent: its
+ *   cancellation cascades to the op (reason PARENT) and its deadline bounds
+ *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   pass cx_current() for that).
+ * @seconds: > 0 and at most 9.2e9 (about
  *   292 years); under 1 ns counts as 1 ns.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
+CX_EXPORT int cx_op_with_timeout(cx_op **out, cx_op *parent, double seconds,
+                                 const char *name);
 
 /* cx_op_without_cancel: a detached child of @parent, as Go's
  * context.WithoutCancel(parent): for cleanup or audit work that must
@@ -105,14 +117,24 @@ CX_EXPORT int cx_op_with_timeout(cx_op **out, double seconds, const char *name);
 CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
                                    const char *name);
 
-/* cx_op_with_token: the reference's Cancelable.with_token(): an op whose
- * token is @token, shared with every other op and user of it; cancelling
- * either cancels both.
- * @out: as for cx_op_create().  @token: (not nullable) a reference is taken.
+/* cx_op_with_token: the reference's Cancelable.with_token(): an op that
+ * @token cancels (reason and message preserved), as the token option of
+ * cx_op_create().  Cancelling @token cancels the op (at once when it is
+ * cancelled already); cancelling the op (its sources, cx_op_cancel())
+ * never cancels @token, which stays good for later ops (Go's
+ * context.WithCancel() follows its parent the same one way).
+ * @out: as for cx_op_create().
+ * @parent: (nullable) the parent, as cx_op_options.parent: its
+ *   cancellation cascades to the op (reason PARENT) and its deadline bounds
+ *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   pass cx_current() for that).
+ * @token: (not nullable) a reference is taken, held until the op is
+ *   freed.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL NULL argument; -ENOMEM.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_op_with_token(cx_op **out, cx_token *token, const char *name);
+CX_EXPORT int cx_op_with_token(cx_op **out, cx_op *parent, cx_token *token,
+                               const char *name);
 
 /* cx_op_ref: take a reference.
  * @op: (nullable) returned unchanged.
@@ -253,9 +275,9 @@ CX_EXPORT cx_op *cx_current(void);
  * while the caller holds a reference.  All take (nullable) ops and return
  * the zero value (NULL, 0, 0.0) for NULL.  Thread-safety: any thread. */
 
-/* cx_op_id: the id (UUID v4 text, or the explicit id).  An op with a token
- * of its own (not shared through cx_op_with_token()) gives it the same id,
- * so log lines about the token name the op.  A UUID is made on the first
+/* cx_op_id: the id (UUID v4 text, or the explicit id).  The op's token
+ * (cx_op_token(), its own) has the same id, so log lines about the token
+ * name the op.  A UUID is made on the first
  * call: NULL when memory is exhausted then (a later call tries again), as
  * cx_token_id(). Since: 0.1 */
 CX_EXPORT const char *cx_op_id(const cx_op *op);
@@ -298,7 +320,7 @@ CX_EXPORT const char *cx_op_cancel_message(const cx_op *op);
  * "NAME/MEMBER/.../LEAF" (an any-of "guard" whose member "hard" fired:
  * "guard/hard"; its all-of "min-and-target" completed by "target":
  * "guard/min-and-target/target").  When the cancel came through a cascade
- * or a link (reason PARENT, a combined op, a shared or linked token), it
+ * or a link (reason PARENT, a combined op, a caller's or linked token), it
  * is the source where the cancellation began.  NULL while not cancelled,
  * and when no source cancelled it (cx_op_cancel(), cx_token_cancel(),
  * the work returning -ECANCELED) or memory ran out then.  Exported as

@@ -21,11 +21,13 @@ extern "C" {
 
 /* Standard metadata keys. */
 #define CX_PROGRESS_PERCENT "progress" /* double, 0..100 */
-#define CX_PROGRESS_CURRENT "current"  /* integer, items done */
-#define CX_PROGRESS_TOTAL "total"      /* integer, items in all */
-#define CX_PROGRESS_RATE "rate"        /* double, items per second */
-#define CX_PROGRESS_ETA "eta"          /* double, seconds left */
-#define CX_PROGRESS_PHASE "phase"      /* string */
+#define CX_PROGRESS_CURRENT                                            \
+  "current"                       /* number, items (or bytes...) done: \
+                                     an integer or a double */
+#define CX_PROGRESS_TOTAL "total" /* number, items in all */
+#define CX_PROGRESS_RATE "rate"   /* double, items per second */
+#define CX_PROGRESS_ETA "eta"     /* double, seconds left */
+#define CX_PROGRESS_PHASE "phase" /* string */
 /* Keys of a stream's reports (the reference's stream metadata). */
 #define CX_PROGRESS_COUNT "count" /* integer, items a stream received */
 #define CX_PROGRESS_LATEST_ITEM                \
@@ -113,7 +115,10 @@ CX_EXPORT int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn,
 /* cx_report_progress: report progress of @op.  Standard keys missing from
  * @metadata are filled in: "rate" (items per second since enter) when it
  * has "current"; also "progress" (percent) and "eta" (seconds left at that
- * rate) when it has "total" as well.  Keys the caller gave are kept.
+ * rate) when it has "total" as well.  "current" and "total" may be
+ * integers or doubles (a non-finite one is ignored; a total of 0 or less
+ * is unknown).  Keys the caller gave are kept.  For the standard report,
+ * cx_op_progress() does it in one call.
  * Reports closer together than the op's minimum interval are not delivered,
  * except that the last one withheld is delivered when the op exits.
  * @op: (nullable) NULL means the current op (none: nothing happens).
@@ -126,6 +131,38 @@ CX_EXPORT int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn,
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
                                  const cx_meta *metadata);
+
+/* cx_op_progress: the standard progress report in one call, as the
+ * reference's report_progress(message, {"current": ..., "total": ...}):
+ * cx_report_progress(@op, @message, m) with m holding "current" =
+ * @current and, when @total > 0, "total" = @total; so "rate", and with a
+ * total "progress" (percent) and "eta", are filled in as there.  A whole
+ * number goes in as an integer (readable with cx_meta_get_int()), any
+ * other as a double (cx_meta_get_double() reads both).  Delivered,
+ * throttled, kept and bubbled exactly as cx_report_progress().
+ * @op: (nullable) NULL means the current op (none: nothing happens).
+ * @message: (nullable) copied for the delivery; NULL means "".
+ * @current: items (bytes, ...) done: finite and >= 0.
+ * @total: items in all: finite and >= 0; 0 means unknown (no percent,
+ *   no eta).
+ * Returns: 0 (also when throttled or nobody listens; with nobody
+ *   listening it costs one atomic load, nothing is allocated).
+ * Errors: -EINVAL NaN, infinite or negative @current or @total (nothing
+ *   is reported); -ENOMEM as cx_report_progress().
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_progress(cx_op *op, const char *message, double current,
+                             double total);
+
+/* cx_op_progress_phase: cx_op_progress() with the standard key "phase"
+ * set to @phase as well.
+ * @phase: (nullable) copied; NULL sets no phase.
+ * Other arguments, returns and errors: as cx_op_progress().
+ * Thread-safety: any thread.  Async-signal-safe: no.
+ * Since: 0.1 */
+CX_EXPORT int cx_op_progress_phase(cx_op *op, const char *message,
+                                   double current, double total,
+                                   const char *phase);
 
 /* cx_op_set_progress_interval: deliver at most one report of @op per
  * @seconds (throttling for UIs); 0 turns throttling off (the default).

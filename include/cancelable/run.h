@@ -10,7 +10,9 @@
 #include <pthread.h>
 
 #include <cancelable/common.h>
+#include <cancelable/op.h>
 #include <cancelable/source.h>
+#include <cancelable/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -133,6 +135,115 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
                cx_scope_begin((op), (result_ptr));  \
        CX__CAT(cx_scope_, __LINE__).once;           \
        CX__CAT(cx_scope_, __LINE__).once = 0)
+#endif
+
+/* ---- Expression forms (GCC and Clang only; the portable function form
+ * beside each is cx_run() with cx_run_options, or the explicit
+ * create/enter/exit/unref calls).  The reference decorates a function
+ * (@cancelable(timeout=30.0)); C has no decorators, so these put the op
+ * around a block or an expression instead, with no argument struct and no
+ * wrapper function:
+ *
+ *   int rc = 0;                        // a block, its op named "step"
+ *   CX_WITH_TIMEOUT(step, outer, 10.0, &rc) {
+ *     rc = quick_operation(step);      // step is a cx_op *, current too
+ *   }
+ *
+ *   rc = CX_RUN_TIMEOUT(NULL, 30.0, fetch(url));    // an expression
+ *   rc = CX_RUN(op, fetch(url));       // an op of yours, entered around it
+ *
+ * The portable form of the same:
+ *
+ *   cx_run_options o = CX_RUN_OPTIONS_INIT;
+ *   o.timeout = 30.0;
+ *   rc = cx_run(&o, fetch_fn, url, NULL);   // int fetch_fn(cx_op *, void *)
+ */
+
+/* CX_WITH_TIMEOUT(op, parent, seconds, result_ptr) { ... }: declares
+ * `cx_op *op` for the block: a fresh op named "op" (the variable's name),
+ * child of @parent (nullable: NULL is no parent), cancelled @seconds
+ * after it is entered (cx_op_with_timeout()); enters it before the block
+ * and, however the block is left (its end, `break`, `return`, `goto`
+ * out: a cleanup attribute), exits it with *@result_ptr (0 when
+ * @result_ptr is NULL) and releases it.  To read its context afterwards,
+ * take a reference inside the block (cx_op_ref()).  If the op cannot be
+ * made or entered, the block is skipped and *@result_ptr holds the error
+ * (-EINVAL bad @seconds, -ENOMEM, ...).  `continue` in the block ends it,
+ * as `break` does.  The block runs on the thread that enters it, the op
+ * is current there (cx_current(), NULL for cancellation points).
+ * @op: the name of the variable to declare.  @result_ptr: (nullable) an
+ *   int *, evaluated twice.
+ * Since: 0.1 */
+#if defined(__GNUC__) || defined(__clang__)
+/* (used by the macros) Makes the op of CX_WITH_TIMEOUT or CX_RUN_TIMEOUT;
+ * stores the error in *@result. */
+static inline cx_op *cx__timeout_op_new(cx_op *parent, double seconds,
+                                        const char *name, int *result) {
+  cx_op *op = NULL;
+  int rc = cx_op_with_timeout(&op, parent, seconds, name);
+  if (result != NULL) *result = rc;
+  return op;
+}
+/* (used by the macros) Releases the op of a block. */
+static inline void cx__op_release(cx_op **op) {
+  cx_op_unref(*op);
+  *op = NULL;
+}
+#define CX_WITH_TIMEOUT(op, parent, seconds, result_ptr)               \
+  for (cx_op * op __attribute__((cleanup(cx__op_release))) =           \
+           cx__timeout_op_new((parent), (seconds), #op, (result_ptr)), \
+                  *CX__CAT(cx_with_once_, __LINE__) = op;              \
+       CX__CAT(cx_with_once_, __LINE__) != NULL;                       \
+       CX__CAT(cx_with_once_, __LINE__) = NULL)                        \
+  CX_SCOPE(op, result_ptr)
+
+/* CX_RUN(op, expr): enters @op (a PENDING op of the caller's, who keeps
+ * it and releases it), evaluates @expr (an int: 0 or a negative errno)
+ * inside it unless it is cancelled already, exits it with that value and
+ * yields it: an expression, for `rc = CX_RUN(op, fetch(url));`.
+ * Yields: @expr's value; -ECANCELED without evaluating @expr when the op
+ *   was cancelled before it (a cancelled parent); cx_op_enter()'s error
+ *   (-EINVAL NULL or already entered @op, ...) without evaluating it.
+ * A GNU statement expression, marked __extension__ so that -Wpedantic
+ * accepts it.  @expr must not leave the expression (no `return` from a
+ * statement expression of its own that jumps out): the op would stay
+ * entered.
+ * Since: 0.1 */
+#define CX_RUN(op, expr) CX__RUN((op), expr, __COUNTER__)
+/* (used by the macros) Names made unique with __COUNTER__, so that
+ * nested forms do not shadow each other (-Wshadow). */
+#define CX__RUN(op, expr, n)                                              \
+  __extension__({                                                         \
+    cx_op *CX__CAT(cx__run_op_, n) = (op);                                \
+    int CX__CAT(cx__run_rc_, n) = cx_op_enter(CX__CAT(cx__run_op_, n));   \
+    if (CX__CAT(cx__run_rc_, n) == 0) {                                   \
+      CX__CAT(cx__run_rc_, n) = cx_check(CX__CAT(cx__run_op_, n));        \
+      if (CX__CAT(cx__run_rc_, n) == 0) CX__CAT(cx__run_rc_, n) = (expr); \
+      cx_op_exit(CX__CAT(cx__run_op_, n), CX__CAT(cx__run_rc_, n));       \
+    }                                                                     \
+    CX__CAT(cx__run_rc_, n);                                              \
+  })
+
+/* CX_RUN_TIMEOUT(parent, seconds, expr): CX_RUN() in a fresh op, child
+ * of @parent (nullable: no parent), cancelled @seconds after its enter,
+ * and released afterwards: the reference's @cancelable(timeout=...) for
+ * one call, `rc = CX_RUN_TIMEOUT(NULL, 30.0, fetch(url));`.  The op is
+ * named "run"; @expr reaches it as the current op (cx_current(), or NULL
+ * for cancellation points such as cx_check(NULL), cx_sleep(NULL, ...)).
+ * Yields: as CX_RUN(), and cx_op_with_timeout()'s error (-EINVAL bad
+ *   @seconds, -ENOMEM) without evaluating @expr.
+ * Since: 0.1 */
+#define CX_RUN_TIMEOUT(parent, seconds, expr) \
+  CX__RUN_TIMEOUT((parent), (seconds), expr, __COUNTER__)
+#define CX__RUN_TIMEOUT(parent, seconds, expr, n)                            \
+  __extension__({                                                            \
+    int CX__CAT(cx__rt_rc_, n);                                              \
+    cx_op *CX__CAT(cx__rt_op_, n) __attribute__((cleanup(cx__op_release))) = \
+        cx__timeout_op_new(parent, seconds, "run", &CX__CAT(cx__rt_rc_, n)); \
+    if (CX__CAT(cx__rt_op_, n) != NULL)                                      \
+      CX__CAT(cx__rt_rc_, n) = CX_RUN(CX__CAT(cx__rt_op_, n), expr);         \
+    CX__CAT(cx__rt_rc_, n);                                                  \
+  })
 #endif
 
 /* ---- Cancel on scope exit (tokio's CancellationToken::drop_guard()):

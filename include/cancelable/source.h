@@ -271,24 +271,28 @@ CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
 
 /* cx_op_with_signal: the reference's Cancelable.with_signal(): an op
  * cancelled (reason SIGNAL) when one of @signals arrives while it runs.
- * @out: as for cx_op_create().  @signals, @count: as cx_source_signal().
+ * @out: as for cx_op_create().
+ * @parent: (nullable) as for cx_op_with_timeout() (NULL: no parent).
+ * @signals, @count: as cx_source_signal().
  * @name: (nullable).
  * Returns: 0.  Errors: as cx_source_signal() and cx_op_create().
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_op_with_signal(cx_op **out, const int *signals, size_t count,
-                                const char *name);
+CX_EXPORT int cx_op_with_signal(cx_op **out, cx_op *parent, const int *signals,
+                                size_t count, const char *name);
 
 /* cx_op_with_condition: the reference's Cancelable.with_condition(): an op
  * cancelled (reason CONDITION) when @predicate returns 1; see
  * cx_source_condition() for the arguments.
+ * @parent: (nullable) as for cx_op_with_timeout() (NULL: no parent).
  * Returns: 0.  Errors: as cx_source_condition() and cx_op_create() (on
  *   error @destroy is not called).
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
-                                   void *user_data, void (*destroy)(void *),
-                                   double interval, const char *name);
+CX_EXPORT int cx_op_with_condition(cx_op **out, cx_op *parent,
+                                   cx_predicate_fn predicate, void *user_data,
+                                   void (*destroy)(void *), double interval,
+                                   const char *name);
 
 /* cx_op_combine: the reference's Cancelable.combine(): a new PENDING op
  * cancelled when any of @ops is cancelled, keeping the first trigger's
@@ -305,7 +309,10 @@ CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
  * return -EBUSY, and they are given back, unchanged, at its exit.  An
  * input already running (or lent to another combined op) keeps its
  * sources, which cancel the combined op through the link.
- * @out: as for cx_op_create().  @ops: (not nullable) @count ops, each
+ * @out: as for cx_op_create().
+ * @parent: (nullable) as for cx_op_with_timeout() (NULL: no parent): the
+ *   combined op is its child.
+ * @ops: (not nullable) @count ops, each
  *   referenced by the combined op.  @count: at least 1.  @name: (nullable)
  *   default "combined".
  * Returns: 0.  Errors: -EINVAL NULL argument or @count 0; -ENOMEM.
@@ -313,8 +320,8 @@ CX_EXPORT int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
  *   error (then nothing is lent).
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
-                            const char *name);
+CX_EXPORT int cx_op_combine(cx_op **out, cx_op *parent, cx_op *const *ops,
+                            size_t count, const char *name);
 
 #ifdef __cplusplus
 }

@@ -30,22 +30,19 @@ static bool wants_detached(const cx_op_options *o) {
          o->detached;
 }
 
-/* Makes the token of a new op from its options: the shared token, a fresh
- * one, and the link to the parent (none for a detached child). */
+/* Makes the token of a new op from its options: always one of its own, a
+ * child of the parent's (none for a detached child), linked to the
+ * caller's token when one is given (issue 17 item 2: the caller's token
+ * cancels the op, the op's sources and cx_op_cancel() never cancel it). */
 static int make_token(cx_op *op, const cx_op_options *o) {
   bool follow_parent = o->parent != NULL && !op->detached;
   int rc;
-  if (o->token != NULL && !follow_parent) {
-    op->token = cx_token_ref(o->token);
-    return 0;
-  }
   /* A child of the parent's token in one block (cx_token_new_child). */
   if (follow_parent)
     rc = cx_token_new_child(&op->token, o->parent->token, 0);
   else
     rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
   if (rc != 0) return rc;
-  op->owns_token = true;
   /* One id for the op and its own token: logs about the token (a failing
    * callback) then name the op.  Without an explicit id the token's own
    * (made on request) is the op's. */
@@ -165,19 +162,23 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   return 0;
 }
 
-int cx_op_with_timeout(cx_op **out, double seconds, const char *name) {
+int cx_op_with_timeout(cx_op **out, cx_op *parent, double seconds,
+                       const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   if (out != NULL) *out = NULL;
   if (!(isfinite(seconds) && seconds > 0)) return -EINVAL;
+  o.parent = parent;
   o.timeout = seconds;
   o.name = name;
   return cx_op_create(out, &o);
 }
 
-int cx_op_with_token(cx_op **out, cx_token *token, const char *name) {
+int cx_op_with_token(cx_op **out, cx_op *parent, cx_token *token,
+                     const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   if (out != NULL) *out = NULL;
   if (token == NULL) return -EINVAL;
+  o.parent = parent;
   o.token = token;
   o.name = name;
   return cx_op_create(out, &o);
@@ -427,13 +428,12 @@ static int op_exit_one(cx_op *op, int result) {
   pthread_mutex_unlock(&s->mu);
   atomic_store(&op->deadline, CX__NO_DEADLINE);
   cx__current_pop(&op->frame);
-  /* A finished child holds nothing of its parent's: leave its list and,
-   * for a token of its own, the parent token's list of links. */
+  /* A finished child holds nothing of its parent's: leave its list and
+   * its token's place in the lists of the tokens it follows. */
   if (!op->is_shield) cx__op_tree_detach(op);
   /* Children of its own still running keep receiving the parent's cancel
    * through this token, so it stays linked until they are gone. */
-  if (op->owns_token && cx__token_has_links(op->token) &&
-      cx_op_child_count(op) == 0)
+  if (cx__token_has_links(op->token) && cx_op_child_count(op) == 0)
     cx__token_unlink_all(op->token);
   cx__op_emit_exited(op);
   fire(op, event);

@@ -97,7 +97,6 @@ struct cx_op {
                                       entry in that thread's current-op stack */
   cx_op *free_next;                /* owned by the thread freeing it */
   _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
-  bool owns_token;                 /* immutable: token made for this op alone */
   bool register_asked;             /* immutable: cx_op_options.register_op */
   bool detached;                   /* immutable: cx_op_options.detached with
                                       a parent: neither the parent's cancel

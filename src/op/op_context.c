@@ -30,8 +30,7 @@ const char *cx__op_id(const cx_op *op) {
   cx_op *o = (cx_op *)op; /* the id is a cache: made once, atomically */
   char *id = atomic_load(&o->id);
   if (id != NULL) return id;
-  if (o->owns_token) return cx_token_id(o->token);
-  return cx__id_lazy(&o->id);
+  return cx_token_id(o->token); /* the op's own token */
 }
 
 const char *cx_op_id(const cx_op *op) { return op ? cx__op_id(op) : NULL; }

@@ -21,10 +21,13 @@ int cx_op_add_source(cx_op *op, cx_source *src) {
   return rc;
 }
 
-/* Creates an op named @name and attaches @src; frees @src on failure. */
-static int op_with_source(cx_op **out, cx_source *src, const char *name) {
+/* Creates an op named @name, child of @parent (nullable), and attaches
+ * @src; frees @src on failure. */
+static int op_with_source(cx_op **out, cx_op *parent, cx_source *src,
+                          const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   int rc;
+  o.parent = parent;
   o.name = name;
   rc = cx_op_create(out, &o);
   if (rc == 0) rc = cx_op_add_source(*out, src);
@@ -36,17 +39,17 @@ static int op_with_source(cx_op **out, cx_source *src, const char *name) {
   return rc;
 }
 
-int cx_op_with_signal(cx_op **out, const int *signals, size_t count,
-                      const char *name) {
+int cx_op_with_signal(cx_op **out, cx_op *parent, const int *signals,
+                      size_t count, const char *name) {
   cx_source *src;
   int rc;
   if (out == NULL) return -EINVAL;
   *out = NULL;
   rc = cx_source_signal(signals, count, &src);
-  return rc != 0 ? rc : op_with_source(out, src, name);
+  return rc != 0 ? rc : op_with_source(out, parent, src, name);
 }
 
-int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
+int cx_op_with_condition(cx_op **out, cx_op *parent, cx_predicate_fn predicate,
                          void *user_data, void (*destroy)(void *),
                          double interval, const char *name) {
   cx_source *src;
@@ -57,7 +60,7 @@ int cx_op_with_condition(cx_op **out, cx_predicate_fn predicate,
    * data with the caller, as documented. */
   rc = cx_source_condition(predicate, user_data, NULL, interval, name, &src);
   if (rc != 0) return rc;
-  rc = op_with_source(out, src, name);
+  rc = op_with_source(out, parent, src, name);
   if (rc == 0) cx__condition_adopt_destroy(src, destroy);
   return rc;
 }
@@ -166,7 +169,7 @@ int64_t cx__op_inputs_deadline(const cx_op *op) {
   return best;
 }
 
-int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
+int cx_op_combine(cx_op **out, cx_op *parent, cx_op *const *ops, size_t count,
                   const char *name) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   int rc;
@@ -175,6 +178,7 @@ int cx_op_combine(cx_op **out, cx_op *const *ops, size_t count,
   if (ops == NULL || count == 0) return -EINVAL;
   for (size_t i = 0; i < count; i++)
     if (ops[i] == NULL) return -EINVAL;
+  o.parent = parent;
   o.name = name != NULL ? name : "combined";
   rc = cx_op_create(out, &o);
   if (rc == 0) rc = keep_inputs(*out, ops, count);

@@ -202,17 +202,19 @@ static bool missing(const cx_meta *meta, const char *key) {
 }
 
 /* Fills rate from current, and percent and eta from current/total, when
- * absent.  Returns the metadata to deliver: @meta itself, or a filled copy
- * in *@copy. */
+ * absent.  Current and total may be integers or doubles (a double current
+ * used to lose all three).  Returns the metadata to deliver: @meta itself,
+ * or a filled copy in *@copy. */
 static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
-  int64_t current, total = 0;
+  double current, total = 0, elapsed;
   bool has_total;
-  double elapsed;
   *copy = NULL;
-  if (meta == NULL || cx_meta_get_int(meta, CX_PROGRESS_CURRENT, &current))
+  if (meta == NULL ||
+      cx_meta_get_double(meta, CX_PROGRESS_CURRENT, &current) != 0 ||
+      !isfinite(current))
     return 0;
-  has_total =
-      cx_meta_get_int(meta, CX_PROGRESS_TOTAL, &total) == 0 && total > 0;
+  has_total = cx_meta_get_double(meta, CX_PROGRESS_TOTAL, &total) == 0 &&
+              isfinite(total) && total > 0;
   elapsed = cx_op_elapsed(op);
   if (!(missing(meta, CX_PROGRESS_RATE) && elapsed > 0 && current > 0) &&
       !(has_total &&
@@ -221,16 +223,14 @@ static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
   *copy = cx_meta_copy(meta);
   if (*copy == NULL) return -ENOMEM;
   if (has_total && missing(meta, CX_PROGRESS_PERCENT))
-    cx_meta_set_double(*copy, CX_PROGRESS_PERCENT,
-                       100.0 * (double)current / (double)total);
+    cx_meta_set_double(*copy, CX_PROGRESS_PERCENT, 100.0 * current / total);
   if (elapsed > 0 && current > 0) {
-    double rate = (double)current / elapsed;
+    double rate = current / elapsed;
     if (missing(meta, CX_PROGRESS_RATE))
       cx_meta_set_double(*copy, CX_PROGRESS_RATE, rate);
     if (has_total && missing(meta, CX_PROGRESS_ETA))
-      cx_meta_set_double(
-          *copy, CX_PROGRESS_ETA,
-          (double)(total > current ? total - current : 0) / rate);
+      cx_meta_set_double(*copy, CX_PROGRESS_ETA,
+                         (total > current ? total - current : 0) / rate);
   }
   return 0;
 }

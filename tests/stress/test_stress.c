@@ -468,7 +468,7 @@ static void *timeout_worker(void *p) {
   for (int k = 0; k < 300; k++) {
     bool short_to = next_rand(&seed) % 2;
     cx_op *op = NULL;
-    if (cx_op_with_timeout(&op, short_to ? 0.001 : 30.0, NULL) != 0) {
+    if (cx_op_with_timeout(&op, NULL, short_to ? 0.001 : 30.0, NULL) != 0) {
       atomic_fetch_add(&g_to.errors, 1);
       continue;
     }

@@ -530,7 +530,7 @@ static void test_statusline_format(void **state) {
   progress_state st;
   char buf[256];
   (void)state;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 100, "t"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 100, "t"));
   CX_ASSERT_OK(cx_op_enter(op));
   progress_state_init(&st, NULL);
   st.percent = 50;
@@ -873,7 +873,7 @@ static void test_utf8_cut_everywhere(void **state) {
   assert_string_equal(cx_source_name(src), want);
   cx_source_free(src);
 
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 100, "t"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 100, "t"));
   CX_ASSERT_OK(cx_op_enter(op));
   progress_state_init(&st, NULL);
   snprintf(st.message, sizeof st.message, "%s", e_acutes);

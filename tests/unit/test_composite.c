@@ -677,11 +677,11 @@ static void test_combine(void **state) {
   (void)state;
   CX_ASSERT_OK(cx_clock_use_virtual());
   cx_op *a = NULL, *b = NULL, *c = NULL, *combined = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&a, 1.0, "a"));
+  CX_ASSERT_OK(cx_op_with_timeout(&a, NULL, 1.0, "a"));
   CX_ASSERT_OK(cx_op_create(&b, NULL));
   CX_ASSERT_OK(cx_op_create(&c, NULL));
   cx_op *ops[] = {a, b, c};
-  CX_ASSERT_OK(cx_op_combine(&combined, ops, 3, NULL));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, ops, 3, NULL));
   assert_string_equal(cx_op_name(combined), "combined");
   assert_int_equal(cx_op_status(combined), CX_STATUS_PENDING);
   /* the ops' references are held by the links */
@@ -709,7 +709,7 @@ static void test_combine(void **state) {
   CX_ASSERT_OK(cx_op_create(&a, NULL));
   CX_ASSERT_OK(cx_op_create(&b, NULL));
   cx_op *two[] = {a, b};
-  CX_ASSERT_OK(cx_op_combine(&combined, two, 2, "both"));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, two, 2, "both"));
   assert_string_equal(cx_op_name(combined), "both");
   CX_ASSERT_OK(cx_op_enter(combined));
   assert_true(cx_op_cancel(b, CX_REASON_ERROR, "b broke"));
@@ -720,7 +720,7 @@ static void test_combine(void **state) {
   cx_op_unref(combined);
 
   /* an op already cancelled: the combined op starts out cancelled */
-  CX_ASSERT_OK(cx_op_combine(&combined, two, 2, "late"));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, two, 2, "late"));
   assert_true(cx_op_is_cancelled(combined));
   assert_int_equal(cx_op_cancel_reason(combined), CX_REASON_ERROR);
   cx_op_unref(combined);
@@ -729,12 +729,12 @@ static void test_combine(void **state) {
 
   /* bad input */
   combined = (cx_op *)&combined;
-  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, two, 0, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, NULL, two, 0, NULL));
   assert_null(combined);
-  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, NULL, 2, NULL));
-  CX_ASSERT_ERR(-EINVAL, cx_op_combine(NULL, two, 2, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, NULL, NULL, 2, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(NULL, NULL, two, 2, NULL));
   cx_op *with_null[] = {NULL};
-  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, with_null, 1, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_op_combine(&combined, NULL, with_null, 1, NULL));
   CX_ASSERT_OK(cx_clock_use_real());
 }
 
@@ -744,11 +744,11 @@ static void test_combine_with_sources(void **state) {
   int usr1 = SIGUSR1;
   atomic_bool flag = false;
   cx_op *sig = NULL, *cond = NULL, *combined = NULL;
-  CX_ASSERT_OK(cx_op_with_signal(&sig, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_signal(&sig, NULL, &usr1, 1, "sig"));
   CX_ASSERT_OK(
-      cx_op_with_condition(&cond, flag_set, &flag, NULL, 0.005, "flag"));
+      cx_op_with_condition(&cond, NULL, flag_set, &flag, NULL, 0.005, "flag"));
   cx_op *ops[] = {sig, cond};
-  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, "robust"));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, ops, 2, "robust"));
   /* only the combined op is entered: it runs both inputs' sources */
   CX_ASSERT_OK(cx_op_enter(combined));
   atomic_store(&flag, true);
@@ -772,10 +772,10 @@ static void test_combine_runs_inputs(void **state) {
   (void)state;
   cx_op *a = NULL, *b = NULL, *combined = NULL;
   cx_source *extra = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&a, 0.1, "a"));
-  CX_ASSERT_OK(cx_op_with_timeout(&b, 0.2, "b"));
+  CX_ASSERT_OK(cx_op_with_timeout(&a, NULL, 0.1, "a"));
+  CX_ASSERT_OK(cx_op_with_timeout(&b, NULL, 0.2, "b"));
   cx_op *ops[] = {a, b};
-  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, NULL));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, ops, 2, NULL));
   CX_ASSERT_OK(cx_op_enter(combined));
   double start = cx_now();
   assert_true(fabs(cx_op_deadline(combined) - (start + 0.1)) < 1e-3);
@@ -811,10 +811,10 @@ static void test_combine_runs_inputs(void **state) {
 static void test_combine_real_time(void **state) {
   (void)state;
   cx_op *a = NULL, *b = NULL, *combined = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&a, 0.1, "a"));
-  CX_ASSERT_OK(cx_op_with_timeout(&b, 0.2, "b"));
+  CX_ASSERT_OK(cx_op_with_timeout(&a, NULL, 0.1, "a"));
+  CX_ASSERT_OK(cx_op_with_timeout(&b, NULL, 0.2, "b"));
   cx_op *ops[] = {a, b};
-  CX_ASSERT_OK(cx_op_combine(&combined, ops, 2, NULL));
+  CX_ASSERT_OK(cx_op_combine(&combined, NULL, ops, 2, NULL));
   double t0 = cx_test_now();
   CX_ASSERT_OK(cx_op_enter(combined));
   CX_ASSERT_ERR(-ECANCELED, cx_sleep(NULL, 10));
@@ -838,15 +838,15 @@ static void test_combine_nested(void **state) {
   cx_token *tok = cx_token_new();
   cx_op *tok_op = NULL;
   assert_non_null(tok);
-  CX_ASSERT_OK(cx_op_with_signal(&sig, &usr1, 1, "sig"));
-  CX_ASSERT_OK(cx_op_with_timeout(&t, 5, "t"));
-  CX_ASSERT_OK(cx_op_with_token(&tok_op, tok, "tok"));
+  CX_ASSERT_OK(cx_op_with_signal(&sig, NULL, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_timeout(&t, NULL, 5, "t"));
+  CX_ASSERT_OK(cx_op_with_token(&tok_op, NULL, tok, "tok"));
   cx_op *in2[] = {sig, t};
-  CX_ASSERT_OK(cx_op_combine(&inner, in2, 2, "inner"));
-  CX_ASSERT_OK(cx_op_with_timeout(&run, 3, "running"));
+  CX_ASSERT_OK(cx_op_combine(&inner, NULL, in2, 2, "inner"));
+  CX_ASSERT_OK(cx_op_with_timeout(&run, NULL, 3, "running"));
   CX_ASSERT_OK(cx_op_enter(run)); /* entered first: not lent */
   cx_op *out2[] = {inner, run, tok_op};
-  CX_ASSERT_OK(cx_op_combine(&outer, out2, 3, "outer"));
+  CX_ASSERT_OK(cx_op_combine(&outer, NULL, out2, 3, "outer"));
   CX_ASSERT_OK(cx_op_enter(outer));
   assert_true(cx_op_deadline(outer) <= cx_now() + 5 + 1e-3);
   CX_ASSERT_ERR(-EBUSY, cx_op_enter(inner));
@@ -883,7 +883,7 @@ static void test_factories(void **state) {
   (void)state;
   int usr2 = SIGUSR2;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_signal(&op, &usr2, 1, "service"));
+  CX_ASSERT_OK(cx_op_with_signal(&op, NULL, &usr2, 1, "service"));
   assert_string_equal(cx_op_name(op), "service");
   assert_int_equal(cx_op_status(op), CX_STATUS_PENDING);
   CX_ASSERT_OK(cx_op_enter(op));
@@ -897,8 +897,8 @@ static void test_factories(void **state) {
   CX_ASSERT_OK(cx_clock_use_virtual());
   atomic_bool flag = true;
   atomic_store(&factory_destroys, 0);
-  CX_ASSERT_OK(cx_op_with_condition(&op, flag_set, &flag, count_destroy, 2.0,
-                                    "memory_check"));
+  CX_ASSERT_OK(cx_op_with_condition(&op, NULL, flag_set, &flag, count_destroy,
+                                    2.0, "memory_check"));
   assert_string_equal(cx_op_name(op), "memory_check");
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_clock_advance(2.0));
@@ -913,13 +913,13 @@ static void test_factories(void **state) {
 
   /* errors: nothing created, the destroy notify not called */
   op = (cx_op *)&op;
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, flag_set, &flag,
-                                              count_destroy, -1.0, "bad"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, flag_set, &flag,
+                                              count_destroy, 0, "bad"));
   assert_null(op);
   assert_int_equal(atomic_load(&factory_destroys), 1);
   int bad = SIGKILL;
   op = (cx_op *)&op;
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, &bad, 1, "bad"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, NULL, &bad, 1, "bad"));
   assert_null(op);
 }
 

@@ -82,8 +82,8 @@ static void pred_destroy(void *user_data) {
 
 static cx_op *cond_op(pred *p, double interval, const char *name) {
   cx_op *op = NULL;
-  CX_ASSERT_OK(
-      cx_op_with_condition(&op, predicate, p, pred_destroy, interval, name));
+  CX_ASSERT_OK(cx_op_with_condition(&op, NULL, predicate, p, pred_destroy,
+                                    interval, name));
   assert_non_null(op);
   return op;
 }
@@ -213,7 +213,8 @@ static void test_default_interval(void **state) {
   CX_ASSERT_OK(cx_op_create(&op, NULL));
   CX_ASSERT_OK(cx_op_add_source(op, s));
   assert_default_pacing(op, &a);
-  CX_ASSERT_OK(cx_op_with_condition(&op, predicate, &b, NULL, 0.0, "zero"));
+  CX_ASSERT_OK(
+      cx_op_with_condition(&op, NULL, predicate, &b, NULL, 0.0, "zero"));
   assert_default_pacing(op, &b);
   cx_run_options o = CX_RUN_OPTIONS_INIT;
   o.condition = predicate;
@@ -234,7 +235,7 @@ static void test_runs_on_worker_thread(void **state) {
   CX_ASSERT_OK(cx_clock_use_virtual());
   /* the timer thread, as seen by a timeout's callback */
   cx_op *t = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&t, 1.0, "timer"));
+  CX_ASSERT_OK(cx_op_with_timeout(&t, NULL, 1.0, "timer"));
   CX_ASSERT_OK(
       cx_token_on_cancel(cx_op_token(t), record_thread, NULL, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(t));
@@ -273,7 +274,7 @@ static void test_blocked_predicate_virtual(void **state) {
     CX_ASSERT_OK(cx_op_enter(slow[i]));
   }
   cx_op *timed = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&timed, 5.0, "timed"));
+  CX_ASSERT_OK(cx_op_with_timeout(&timed, NULL, 5.0, "timed"));
   CX_ASSERT_OK(cx_op_enter(timed));
   /* the first checks start and block */
   CX_ASSERT_OK(cx_clock_advance(1.0));
@@ -322,7 +323,7 @@ static void test_slow_predicate_real(void **state) {
   assert_true(wait_count(&p.running, 1));
   /* a 0.1 s timeout on another thread fires while the predicate sleeps */
   timed_args a = {NULL, 0, -1, &p};
-  CX_ASSERT_OK(cx_op_with_timeout(&a.op, 0.1, "quick-timeout"));
+  CX_ASSERT_OK(cx_op_with_timeout(&a.op, NULL, 0.1, "quick-timeout"));
   pthread_t t;
   double t0 = cx_test_now();
   assert_int_equal(pthread_create(&t, NULL, timed_main, &a), 0);
@@ -564,7 +565,7 @@ static void test_condition_bad_input(void **state) {
                                                bad[i], "x", &s));
     assert_null(s);
     op = (cx_op *)&op;
-    CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, predicate, &p,
+    CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, predicate, &p,
                                                 pred_destroy, bad[i], "x"));
     assert_null(op);
   }
@@ -572,10 +573,10 @@ static void test_condition_bad_input(void **state) {
                 cx_source_condition(NULL, &p, pred_destroy, 1.0, "x", &s));
   CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy, 1.0,
                                              "x", NULL));
-  CX_ASSERT_ERR(-EINVAL,
-                cx_op_with_condition(&op, NULL, &p, pred_destroy, 1.0, "x"));
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(NULL, predicate, &p, pred_destroy,
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, NULL, &p, pred_destroy,
                                               1.0, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(NULL, NULL, predicate, &p,
+                                              pred_destroy, 1.0, "x"));
   /* on error the destroy notify is not called */
   assert_int_equal(atomic_load(&p.destroys), 0);
   /* a source never attached: freeing it runs the notify */

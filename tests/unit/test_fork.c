@@ -105,7 +105,7 @@ static int run_in_child(int (*fn)(void), double seconds) {
 /* Child: an op with a 0.2 s timeout fires within 10 s. */
 static int child_timeout_fires(void) {
   cx_op *op = NULL;
-  if (cx_op_with_timeout(&op, 0.2, "child") != 0) return 10;
+  if (cx_op_with_timeout(&op, NULL, 0.2, "child") != 0) return 10;
   if (cx_op_enter(op) != 0) return 11;
   int r = cx_token_wait(cx_op_token(op), 10.0);
   if (r != 0) return 12;
@@ -115,7 +115,7 @@ static int child_timeout_fires(void) {
   if (cx_op_status(op) != CX_STATUS_CANCELLED) return 16;
   cx_op_unref(op);
   /* and a second one, after the first */
-  if (cx_op_with_timeout(&op, 0.1, "child-2") != 0) return 17;
+  if (cx_op_with_timeout(&op, NULL, 0.1, "child-2") != 0) return 17;
   if (cx_op_enter(op) != 0) return 18;
   if (cx_sleep(NULL, 10.0) != -ECANCELED) return 19;
   cx_op_exit(op, -ECANCELED);
@@ -126,13 +126,13 @@ static int child_timeout_fires(void) {
 /* Make sure the parent's timer thread runs and has something armed. */
 static cx_op *parent_arm_timer(void) {
   cx_op *fired = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&fired, 0.05, "parent-warmup"));
+  CX_ASSERT_OK(cx_op_with_timeout(&fired, NULL, 0.05, "parent-warmup"));
   CX_ASSERT_OK(cx_op_enter(fired));
   CX_ASSERT_OK(cx_token_wait(cx_op_token(fired), 10.0));
   CX_ASSERT_OK(cx_op_exit(fired, -ECANCELED));
   cx_op_unref(fired);
   cx_op *armed = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&armed, 3600.0, "parent-armed"));
+  CX_ASSERT_OK(cx_op_with_timeout(&armed, NULL, 3600.0, "parent-armed"));
   CX_ASSERT_OK(cx_op_enter(armed));
   return armed;
 }
@@ -149,7 +149,7 @@ static void test_fork_child_timeout_fires(void **state) {
   CX_ASSERT_OK(cx_op_exit(armed, 0));
   cx_op_unref(armed);
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.1, "parent-after"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.1, "parent-after"));
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10.0));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
@@ -167,7 +167,7 @@ static void test_fork_child_timeout_fresh(void **state) {
 static int child_virtual_clock(void) {
   if (cx_clock_use_virtual() != 0) return 20;
   cx_op *op = NULL;
-  if (cx_op_with_timeout(&op, 5.0, "v") != 0) return 21;
+  if (cx_op_with_timeout(&op, NULL, 5.0, "v") != 0) return 21;
   if (cx_op_enter(op) != 0) return 22;
   if (cx_clock_advance(4.0) != 0) return 23;
   if (cx_op_is_cancelled(op)) return 24;
@@ -412,7 +412,7 @@ static void test_fork_inherited_timeout_fires(void **state) {
   (void)state;
   SKIP_UNDER_TSAN();
   parent_timer_started();
-  CX_ASSERT_OK(cx_op_with_timeout(&g_inherited_op, 0.3, "inherited"));
+  CX_ASSERT_OK(cx_op_with_timeout(&g_inherited_op, NULL, 0.3, "inherited"));
   CX_ASSERT_OK(cx_op_enter(g_inherited_op));
   assert_int_equal(run_in_child(child_inherited_timeout_fires, 30.0), 0);
   CX_ASSERT_OK(cx_op_exit(g_inherited_op, 0));
@@ -481,7 +481,7 @@ static int child_condition_resumes(void) {
 static void test_fork_condition_in_flight(void **state) {
   (void)state;
   SKIP_UNDER_TSAN();
-  CX_ASSERT_OK(cx_op_with_condition(&g_cond_op, slow_predicate,
+  CX_ASSERT_OK(cx_op_with_condition(&g_cond_op, NULL, slow_predicate,
                                     (void *)(intptr_t)getpid(), NULL, 0.05,
                                     "in-flight"));
   CX_ASSERT_OK(cx_op_enter(g_cond_op));

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +241,7 @@ static void test_op_create_error_takes_no_ref(void **state) {
   CX_ASSERT_OK(cx_op_create(&op, &o));
   cx_token_unref(t);
   assert_int_equal(atomic_load(&freed), 0);
-  assert_ptr_equal(cx_op_token(op), t);
+  assert_ptr_not_equal(cx_op_token(op), t); /* followed, not shared */
   cx_op_unref(op);
   assert_int_equal(atomic_load(&freed), 1);
 }
@@ -254,11 +255,11 @@ static void test_op_with_timeout_factory(void **state) {
   const double bad[] = {0.0, -1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     op = (cx_op *)&op;
-    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&op, bad[i], "x"));
+    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&op, NULL, bad[i], "x"));
     assert_null(op);
   }
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(NULL, 1.0, "x"));
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 30.0, "timed"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(NULL, NULL, 1.0, "x"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 30.0, "timed"));
   assert_string_equal(cx_op_name(op), "timed");
   assert_int_equal(cx_op_status(op), CX_STATUS_PENDING);
   assert_true(isinf(cx_op_deadline(op))); /* counts from enter */
@@ -274,49 +275,130 @@ static void test_op_with_timeout_factory(void **state) {
   assert_false(cx_op_is_cancelled(op));
   cx_op_unref(op);
 
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 1.0, NULL));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 1.0, NULL));
   assert_string_equal(cx_op_name(op), "operation");
   cx_op_unref(op);
+}
+
+static int never_pred(void *p) {
+  (void)p;
+  return 0;
+}
+
+/* Issue 17 item 11: the factories take a parent right after @out, as Go's
+ * WithTimeout(parent, d); NULL is no parent (not the current op). */
+static void test_op_factories_parent(void **state) {
+  (void)state;
+  int usr1 = SIGUSR1;
+  cx_token *t = cx_token_new();
+  cx_op *outer = NULL, *kids[5] = {NULL}, *orphan = NULL;
+  assert_non_null(t);
+  CX_ASSERT_OK(cx_op_with_timeout(&outer, NULL, 30.0, "outer"));
+  CX_ASSERT_OK(cx_op_enter(outer));
+  CX_ASSERT_OK(cx_op_with_timeout(&kids[0], outer, 60.0, "step"));
+  CX_ASSERT_OK(cx_op_with_token(&kids[1], outer, t, "tok"));
+  CX_ASSERT_OK(cx_op_with_signal(&kids[2], outer, &usr1, 1, "sig"));
+  CX_ASSERT_OK(cx_op_with_condition(&kids[3], outer, never_pred, NULL, NULL,
+                                    1.0, "cond"));
+  CX_ASSERT_OK(cx_op_combine(&kids[4], outer, &kids[0], 1, "both"));
+  CX_ASSERT_OK(cx_op_with_timeout(&orphan, NULL, 1.0, "orphan"));
+  assert_null(cx_op_parent(orphan)); /* NULL: no parent, not cx_current() */
+  for (size_t i = 0; i < 5; i++) assert_ptr_equal(cx_op_parent(kids[i]), outer);
+  assert_int_equal(cx_op_child_count(outer), 5);
+  /* the outer deadline (30 s) bounds the step's own (60 s) */
+  CX_ASSERT_OK(cx_op_enter(kids[0]));
+  assert_true(cx_op_remaining(kids[0]) <= 30.0 + 1e-6);
+  /* the outer's cancel reaches every child */
+  assert_true(cx_op_cancel(outer, CX_REASON_MANUAL, "stop"));
+  for (size_t i = 0; i < 5; i++) {
+    assert_true(cx_op_is_cancelled(kids[i]));
+    assert_int_equal(cx_op_cancel_reason(kids[i]), CX_REASON_PARENT);
+  }
+  assert_false(cx_token_is_cancelled(t));
+  assert_false(cx_op_is_cancelled(orphan));
+  CX_ASSERT_OK(cx_op_exit(kids[0], -ECANCELED));
+  CX_ASSERT_OK(cx_op_exit(outer, -ECANCELED));
+  for (size_t i = 5; i-- > 0;) cx_op_unref(kids[i]);
+  cx_op_unref(orphan);
+  cx_op_unref(outer);
+  cx_token_unref(t);
 }
 
 static void test_op_with_token_factory(void **state) {
   (void)state;
   cx_op *op = (cx_op *)&op;
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(&op, NULL, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(&op, NULL, NULL, "x"));
   assert_null(op);
   cx_token *t = cx_token_new();
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(NULL, t, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_token(NULL, NULL, t, "x"));
 
   cx_op *a = NULL, *b = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&a, t, "a"));
-  CX_ASSERT_OK(cx_op_with_token(&b, t, "b"));
-  assert_ptr_equal(cx_op_token(a), t);
-  assert_ptr_equal(cx_op_token(b), t);
+  CX_ASSERT_OK(cx_op_with_token(&a, NULL, t, "a"));
+  CX_ASSERT_OK(cx_op_with_token(&b, NULL, t, "b"));
+  /* each op follows the token with a token of its own (issue 17 item 2) */
+  assert_ptr_not_equal(cx_op_token(a), t);
+  assert_ptr_not_equal(cx_op_token(b), t);
   assert_string_equal(cx_op_name(a), "a");
-  cx_token_unref(t); /* the ops hold references */
 
   CX_ASSERT_OK(cx_op_enter(a));
   CX_ASSERT_OK(cx_op_enter(b));
-  /* cancelling one cancels both (shared token) */
-  assert_true(cx_op_cancel(a, CX_REASON_MANUAL, "shared"));
-  assert_true(cx_op_is_cancelled(b));
+  /* cancelling one op cancels neither the token nor the other op */
+  assert_true(cx_op_cancel(a, CX_REASON_MANUAL, "one"));
+  assert_false(cx_token_is_cancelled(t));
+  assert_false(cx_op_is_cancelled(b));
+  /* cancelling the token cancels every op that follows it */
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "shared"));
   CX_ASSERT_ERR(-ECANCELED, cx_check(b));
-  assert_false(cx_op_cancel(b, CX_REASON_TIMEOUT, NULL));
   CX_ASSERT_OK(cx_op_exit(b, -ECANCELED));
   CX_ASSERT_OK(cx_op_exit(a, -ECANCELED));
   assert_int_equal(cx_op_status(a), CX_STATUS_CANCELLED);
   assert_int_equal(cx_op_status(b), CX_STATUS_CANCELLED);
+  assert_string_equal(cx_op_cancel_message(a), "one");
   assert_int_equal(cx_op_cancel_reason(b), CX_REASON_MANUAL);
   assert_string_equal(cx_op_cancel_message(b), "shared");
+  cx_token_unref(t); /* the ops still hold references */
   cx_op_unref(a);
   cx_op_unref(b);
+}
+
+/* Issue 17 item 2: an op given a token and a 0.1 s timeout (virtual
+ * clock) times out without cancelling the token; a second op with the
+ * token works; the token still cancels an op in progress. */
+static void test_op_with_token_timeout_vclock(void **state) {
+  (void)state;
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_token *t = cx_token_new();
+  cx_op *op = NULL;
+  assert_non_null(t);
+  o.token = t;
+  o.timeout = 0.1;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(0.2));
+  CX_ASSERT_ERR(-ECANCELED, cx_check(op));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_false(cx_token_is_cancelled(t));
+  cx_op_unref(op);
+  /* the second op with the same token runs to its end */
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(0.05));
+  CX_ASSERT_OK(cx_check(op));
+  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "caller stops"));
+  CX_ASSERT_ERR(-ECANCELED, cx_check(op));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(op), "caller stops");
+  cx_op_unref(op);
+  cx_token_unref(t);
 }
 
 static void test_op_with_token_cancel_token(void **state) {
   (void)state;
   cx_token *t = cx_token_new();
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&op, t, NULL));
+  CX_ASSERT_OK(cx_op_with_token(&op, NULL, t, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_token_cancel(t, CX_REASON_CONDITION, "external");
   assert_true(cx_op_is_cancelled(op));
@@ -1122,7 +1204,7 @@ static void test_op_running_keeps_ref(void **state) {
   pthread_t th;
   cx_token *t = observed_token(&freed);
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_token(&op, t, "held"));
+  CX_ASSERT_OK(cx_op_with_token(&op, NULL, t, "held"));
   cx_token_unref(t);
   CX_ASSERT_OK(cx_op_enter(op));
   assert_int_equal(pthread_create(&th, NULL, unref_op, op), 0);
@@ -1328,7 +1410,10 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/op/create/larger-options", test_op_create_larger_options),
     CX_TEST("/op/create/error-takes-no-ref", test_op_create_error_takes_no_ref),
     CX_TEST("/op/factory/with-timeout", test_op_with_timeout_factory),
+    CX_TEST("/op/factory/parent", test_op_factories_parent),
     CX_TEST("/op/factory/with-token", test_op_with_token_factory),
+    CX_TEST_VCLOCK("/op/factory/with-token/timeout-vclock",
+                   test_op_with_token_timeout_vclock),
     CX_TEST("/op/factory/with-token/cancel-token",
             test_op_with_token_cancel_token),
     CX_TEST("/op/exit/completed", test_op_enter_exit_completed),

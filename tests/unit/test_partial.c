@@ -94,7 +94,7 @@ static void test_after_timeout_and_parent(void **state) {
   (void)state;
   int d = 0;
   cx_op *parent = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&parent, 5.0, "parent"));
+  CX_ASSERT_OK(cx_op_with_timeout(&parent, NULL, 5.0, "parent"));
   CX_ASSERT_OK(cx_op_enter(parent));
   cx_op *child = new_op("child", parent);
   CX_ASSERT_OK(cx_op_enter(child));
@@ -235,7 +235,7 @@ static void test_seed_pattern(void **state) {
   static int data[N], results[N];
   for (int i = 0; i < N; i++) data[i] = i;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 60.0, NULL));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 60.0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   int nres = 0;
   int rc = process_dataset(op, data, N, results, &nres);

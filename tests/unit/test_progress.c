@@ -719,6 +719,106 @@ static void test_callbacks_added_while_reporting(void **state) {
   free(r);
 }
 
+/* Issue 12: a double current and total give percent, rate and eta as
+ * integers do (they used to give none of the three). */
+static void test_double_current_fill_in(void **state) {
+  (void)state;
+  cx_op *op = new_op("bytes", NULL);
+  tag t = {"t", 0};
+  cx_meta *m = cx_meta_new();
+  const cx_meta *got;
+  CX_ASSERT_OK(cx_op_on_progress(op, record, &t, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(10.0));
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_CURRENT, 2.5));
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_TOTAL, 10.0));
+  CX_ASSERT_OK(cx_report_progress(op, "MB", m));
+  assert_int_equal(J.n, 1);
+  got = J.ev[0].meta;
+  assert_near(25.0, meta_double(got, CX_PROGRESS_PERCENT));
+  assert_near(0.25, meta_double(got, CX_PROGRESS_RATE));
+  assert_near(30.0, meta_double(got, CX_PROGRESS_ETA));
+  /* a double current with an integer total, and the other way round */
+  journal_reset();
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_TOTAL, 10));
+  CX_ASSERT_OK(cx_report_progress(op, "mixed", m));
+  assert_near(25.0, meta_double(J.ev[0].meta, CX_PROGRESS_PERCENT));
+  journal_reset();
+  CX_ASSERT_OK(cx_meta_set_int(m, CX_PROGRESS_CURRENT, 5));
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_TOTAL, 20.0));
+  CX_ASSERT_OK(cx_report_progress(op, "mixed", m));
+  assert_near(25.0, meta_double(J.ev[0].meta, CX_PROGRESS_PERCENT));
+  assert_near(0.5, meta_double(J.ev[0].meta, CX_PROGRESS_RATE));
+  assert_near(30.0, meta_double(J.ev[0].meta, CX_PROGRESS_ETA));
+  /* a NaN current is ignored: nothing filled in */
+  journal_reset();
+  CX_ASSERT_OK(cx_meta_set_double(m, CX_PROGRESS_CURRENT, NAN));
+  CX_ASSERT_OK(cx_report_progress(op, "nan", m));
+  assert_int_equal(cx_meta_count(J.ev[0].meta), 2);
+  cx_meta_free(m);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* Issue 12: cx_op_progress() is the long form in one call: the same keys
+ * (whole numbers as integers), delivered to the op's callbacks and bubbled
+ * to its ancestors'; doubles give percent, rate and eta. */
+static void test_one_call(void **state) {
+  (void)state;
+  cx_op *root = new_op("root", NULL);
+  cx_op *op = new_op("leaf", root);
+  tag up = {"up", 0}, own = {"own", 0};
+  const char *phase = NULL;
+  int64_t v = 0;
+  CX_ASSERT_OK(cx_op_on_progress(root, record, &up, NULL));
+  CX_ASSERT_OK(cx_op_on_progress(op, record, &own, NULL));
+  CX_ASSERT_OK(cx_op_enter(root));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(10.0));
+  CX_ASSERT_OK(cx_op_progress(op, "batch", 50, 200));
+  assert_tags((const char *const[]){"own", "up"}, 2);
+  for (size_t i = 0; i < 2; i++) {
+    const cx_meta *got = J.ev[i].meta;
+    assert_string_equal(J.ev[i].message, "batch");
+    assert_string_equal(J.ev[i].op_id, cx_op_id(op));
+    CX_ASSERT_OK(cx_meta_get_int(got, CX_PROGRESS_CURRENT, &v));
+    assert_true(v == 50);
+    CX_ASSERT_OK(cx_meta_get_int(got, CX_PROGRESS_TOTAL, &v));
+    assert_true(v == 200);
+    assert_near(25.0, meta_double(got, CX_PROGRESS_PERCENT));
+    assert_near(5.0, meta_double(got, CX_PROGRESS_RATE));
+    assert_near(30.0, meta_double(got, CX_PROGRESS_ETA));
+    assert_int_equal(cx_meta_count(got), 5);
+  }
+  /* doubles, a phase, and NULL for the current op */
+  journal_reset();
+  CX_ASSERT_OK(cx_op_progress_phase(NULL, "download", 2.5, 10.0, "fetch"));
+  assert_tags((const char *const[]){"own", "up"}, 2);
+  assert_near(2.5, meta_double(J.ev[0].meta, CX_PROGRESS_CURRENT));
+  assert_near(25.0, meta_double(J.ev[0].meta, CX_PROGRESS_PERCENT));
+  assert_near(0.25, meta_double(J.ev[0].meta, CX_PROGRESS_RATE));
+  assert_near(30.0, meta_double(J.ev[0].meta, CX_PROGRESS_ETA));
+  CX_ASSERT_OK(cx_meta_get_string(J.ev[1].meta, CX_PROGRESS_PHASE, &phase));
+  assert_string_equal(phase, "fetch");
+  /* total 0: unknown, the rate alone */
+  journal_reset();
+  CX_ASSERT_OK(cx_op_progress(op, NULL, 7, 0));
+  assert_string_equal(J.ev[0].message, "");
+  assert_int_equal(cx_meta_count(J.ev[0].meta), 2);
+  assert_near(0.7, meta_double(J.ev[0].meta, CX_PROGRESS_RATE));
+  /* bad input: -EINVAL, nothing delivered */
+  journal_reset();
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress(op, "x", NAN, 1));
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress(op, "x", -1, 1));
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress(op, "x", 1, INFINITY));
+  CX_ASSERT_ERR(-EINVAL, cx_op_progress_phase(op, "x", 1, -2, "p"));
+  assert_int_equal(J.n, 0);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  CX_ASSERT_OK(cx_op_exit(root, 0));
+  cx_op_unref(op);
+  cx_op_unref(root);
+}
+
 #define JT(path, fn) \
   { (path), (fn), journal_setup, journal_teardown, NULL }
 
@@ -736,6 +836,8 @@ static const struct CMUnitTest tests[] = {
     JT("/tree/progress/callbacks-in-order", test_several_callbacks_in_order),
     JT("/tree/progress/bubbles-innermost-first", test_bubbles_innermost_first),
     VJT("/tree/progress/standard-keys-fill-in", test_standard_keys_fill_in),
+    VJT("/tree/progress/double-current-fill-in", test_double_current_fill_in),
+    VJT("/tree/progress/one-call", test_one_call),
     VJT("/tree/progress/throttling", test_throttling),
     VJT("/tree/progress/throttling-cancel-and-off",
         test_throttling_cancel_and_off),

@@ -56,8 +56,8 @@ static int slow_predicate(void *user_data) {
 
 static cx_op *slow_cond_op(slow_pred *p, double interval) {
   cx_op *op = NULL;
-  CX_ASSERT_OK(
-      cx_op_with_condition(&op, slow_predicate, p, NULL, interval, "slow"));
+  CX_ASSERT_OK(cx_op_with_condition(&op, NULL, slow_predicate, p, NULL,
+                                    interval, "slow"));
   CX_ASSERT_OK(cx_op_enter(op));
   return op;
 }
@@ -167,7 +167,7 @@ static void test_waits_for_a_signal(void **state) {
   atomic_int cb_done = 0;
   int usr1 = SIGUSR1;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_signal(&op, &usr1, 1, "signal"));
+  CX_ASSERT_OK(cx_op_with_signal(&op, NULL, &usr1, 1, "signal"));
   CX_ASSERT_OK(
       cx_token_on_cancel(cx_op_token(op), slow_cb, &cb_done, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
@@ -217,7 +217,7 @@ static void test_refused_on_service_threads(void **state) {
   atomic_store(&g_refused, 0);
   /* the timer thread: a timeout's callback */
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 1.0, "timer"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 1.0, "timer"));
   CX_ASSERT_OK(
       cx_token_on_cancel(cx_op_token(op), quiesce_in_cb, NULL, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
@@ -236,7 +236,7 @@ static void test_refused_on_service_threads(void **state) {
   cx_op_unref(op);
   /* the signal dispatcher: a signal source's cancel */
   int usr2 = SIGUSR2;
-  CX_ASSERT_OK(cx_op_with_signal(&op, &usr2, 1, "signal"));
+  CX_ASSERT_OK(cx_op_with_signal(&op, NULL, &usr2, 1, "signal"));
   CX_ASSERT_OK(
       cx_token_on_cancel(cx_op_token(op), quiesce_in_cb, NULL, NULL, 0, NULL));
   CX_ASSERT_OK(cx_op_enter(op));

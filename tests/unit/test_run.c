@@ -217,6 +217,45 @@ static void test_run_timeout_virtual_clock(void **state) {
   cx_op_unref(op);
 }
 
+/* Issue 17 item 2 on the virtual clock: the run's 0.1 s timeout cancels
+ * the run, not the caller's token; a second run with the token works; the
+ * token still cancels a run in progress. */
+static int past_timeout_fn(cx_op *op, void *p) {
+  (void)p;
+  CX_ASSERT_OK(cx_clock_advance(0.2));
+  return cx_check(op);
+}
+
+static int cancel_token_fn(cx_op *op, void *p) {
+  assert_int_equal(cx_check(op), 0);
+  assert_true(cx_token_cancel(p, CX_REASON_MANUAL, "caller stops"));
+  return cx_check(op);
+}
+
+static void test_run_token_timeout_vclock(void **state) {
+  (void)state;
+  cx_run_options o = CX_RUN_OPTIONS_INIT;
+  cx_token *t = cx_token_new();
+  cx_op *op = NULL;
+  seen s = {0};
+  assert_non_null(t);
+  o.token = t;
+  o.timeout = 0.1;
+  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, past_timeout_fn, NULL, &op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_false(cx_token_is_cancelled(t));
+  cx_op_unref(op);
+  CX_ASSERT_OK(cx_run(&o, record_fn, &s, &op)); /* the second run works */
+  assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
+  cx_op_unref(op);
+  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, cancel_token_fn, t, &op));
+  assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
+  assert_string_equal(cx_op_cancel_message(op), "caller stops");
+  cx_op_unref(op);
+  cx_token_unref(t);
+}
+
 static void test_run_token(void **state) {
   (void)state;
   cx_run_options o = CX_RUN_OPTIONS_INIT;
@@ -905,7 +944,7 @@ static void test_scope_cancelled(void **state) {
   (void)state;
   cx_op *op = NULL;
   int rc = 0;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.1, "scoped"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.1, "scoped"));
   CX_SCOPE(op, &rc) { rc = cx_sleep(NULL, 10.0); }
   CX_ASSERT_ERR(-ECANCELED, rc);
   assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
@@ -1137,7 +1176,7 @@ static void test_wrap_batch(void **state) {
   (void)state;
   cx_op *op = NULL;
   int done = 0, rc = 0;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.3, "batch"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.3, "batch"));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_wrapped wp = cx_wrap(op, process_item);
   for (int i = 0; i < 1000; i++) {
@@ -1165,6 +1204,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/run/fresh/timeout-virtual-clock", test_run_timeout_virtual_clock),
     CX_TEST("/run/fresh/token", test_run_token),
     CX_TEST("/run/fresh/token/not-spent", test_run_token_not_spent),
+    CX_TEST_VCLOCK("/run/fresh/token/timeout-vclock",
+                   test_run_token_timeout_vclock),
     CX_TEST("/run/fresh/token-already-cancelled",
             test_run_token_already_cancelled),
     CX_TEST("/run/fresh/signals", test_run_signals),

@@ -372,7 +372,7 @@ static void test_default_int_and_term(void **state) {
   }
   /* the factory's default too */
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_signal(&op, NULL, 0, "factory-default"));
+  CX_ASSERT_OK(cx_op_with_signal(&op, NULL, NULL, 0, "factory-default"));
   CX_ASSERT_OK(cx_op_enter(op));
   assert_int_equal(raise(SIGINT), 0);
   CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10));
@@ -602,7 +602,7 @@ static void test_invalid(void **state) {
     CX_ASSERT_ERR(-EINVAL, cx_source_signal(&bad[i], 1, &s));
     assert_null(s);
     op = (cx_op *)&op;
-    CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, &bad[i], 1, "bad"));
+    CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, NULL, &bad[i], 1, "bad"));
     assert_null(op);
     /* one bad number among good ones */
     int mixed[] = {SIGUSR1, bad[i], SIGUSR2};
@@ -611,7 +611,7 @@ static void test_invalid(void **state) {
   CX_ASSERT_ERR(-EINVAL, cx_source_signal(NULL, 1, &s));
   int usr1 = SIGUSR1;
   CX_ASSERT_ERR(-EINVAL, cx_source_signal(&usr1, 1, NULL));
-  CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(NULL, &usr1, 1, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(NULL, NULL, &usr1, 1, "x"));
   /* at most 64 signals */
   int many[65];
   for (int i = 0; i < 65; i++) many[i] = SIGUSR1;

@@ -138,7 +138,7 @@ static void test_cancel_is_checked_before_each_item(void **state) {
 static void test_cancel_by_parent_timeout(void **state) {
   (void)state;
   cx_op *parent = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&parent, 10.0, "batch"));
+  CX_ASSERT_OK(cx_op_with_timeout(&parent, NULL, 10.0, "batch"));
   CX_ASSERT_OK(cx_op_enter(parent));
   cx_op *op = entered_op("stream", parent);
   cx_test_iter it = cx_test_iter_new(1000);

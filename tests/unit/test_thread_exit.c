@@ -194,7 +194,7 @@ static void unlock_mutex(void *mu) { pthread_mutex_unlock(mu); }
 
 static void *wait_in_cond(void *p) {
   cond_case *c = p;
-  if (cx_op_with_token(&c->op, c->shared, "cond-waiter") != 0 ||
+  if (cx_op_with_token(&c->op, NULL, c->shared, "cond-waiter") != 0 ||
       cx_op_enter(c->op) != 0) {
     pthread_mutex_lock(&c->mu); /* out of memory */
     c->gave_up = true;

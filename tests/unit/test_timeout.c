@@ -168,7 +168,7 @@ static void test_timeout_factory_fires(void **state) {
   (void)state;
   virtual_on();
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.25, "quick"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.25, "quick"));
   CX_ASSERT_OK(cx_clock_advance(10.0));
   assert_false(cx_op_is_cancelled(op));
   CX_ASSERT_OK(cx_op_enter(op));
@@ -432,7 +432,7 @@ static void test_timeout_bad_durations(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     CX_ASSERT_ERR(-EINVAL, cx_op_add_timeout(op, bad[i]));
     cx_op *o2 = (cx_op *)&o2;
-    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&o2, bad[i], "bad"));
+    CX_ASSERT_ERR(-EINVAL, cx_op_with_timeout(&o2, NULL, bad[i], "bad"));
     assert_null(o2);
   }
   /* options: 0 means none, the rest are rejected */
@@ -496,7 +496,7 @@ static void test_timeout_many_sequential(void **state) {
   atomic_store(&g_many_fired, 0);
   for (int i = 0; i < MANY; i++) {
     cx_op *op = NULL;
-    CX_ASSERT_OK(cx_op_with_timeout(&op, 60.0 + (i % 100), NULL));
+    CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 60.0 + (i % 100), NULL));
     CX_ASSERT_OK(
         cx_token_on_cancel(cx_op_token(op), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(op));
@@ -518,7 +518,7 @@ static void test_timeout_many_armed_at_once(void **state) {
   for (int i = 0; i < MANY; i++) {
     /* varied deadlines so a heap really has to order them */
     CX_ASSERT_OK(cx_op_with_timeout(
-        &ops[i], 60.0 + (double)((i * 7919) % MANY) / 100.0, NULL));
+        &ops[i], NULL, 60.0 + (double)((i * 7919) % MANY) / 100.0, NULL));
     CX_ASSERT_OK(
         cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
@@ -543,7 +543,8 @@ static void test_timeout_many_some_fire(void **state) {
   atomic_store(&g_many_fired, 0);
   cx_op **ops = calloc(N, sizeof *ops);
   for (int i = 0; i < N; i++) {
-    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], (i % 2) ? 1.0 : 100.0, NULL));
+    CX_ASSERT_OK(
+        cx_op_with_timeout(&ops[i], NULL, (i % 2) ? 1.0 : 100.0, NULL));
     CX_ASSERT_OK(
         cx_token_on_cancel(cx_op_token(ops[i]), many_cb, NULL, NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
@@ -568,7 +569,7 @@ static void test_timeout_many_some_fire(void **state) {
 static void test_timeout_real_clock_fires(void **state) {
   (void)state;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.2, "real"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.2, "real"));
   double t0 = cx_test_now();
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 30.0));

@@ -98,7 +98,7 @@ static void test_timer_lazy_start(void **state) {
   cx_op_unref(op);
   assert_int_equal(count_threads(), base);
   /* the first armed timeout starts exactly one */
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.05, "first"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.05, "first"));
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 10.0));
   CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
@@ -110,7 +110,7 @@ static void test_timer_no_thread_no_fd_per_timeout(void **state) {
   (void)state;
   /* warm up: the service is running */
   cx_op *w = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&w, 0.01, "warm"));
+  CX_ASSERT_OK(cx_op_with_timeout(&w, NULL, 0.01, "warm"));
   CX_ASSERT_OK(cx_op_enter(w));
   CX_ASSERT_OK(cx_token_wait(cx_op_token(w), 10.0));
   CX_ASSERT_OK(cx_op_exit(w, -ECANCELED));
@@ -120,7 +120,7 @@ static void test_timer_no_thread_no_fd_per_timeout(void **state) {
   enum { N = 1000 };
   cx_op **ops = calloc(N, sizeof *ops);
   for (int i = 0; i < N; i++) {
-    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], 3600.0 + i, NULL));
+    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], NULL, 3600.0 + i, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
   }
   assert_int_equal(count_threads(), threads);
@@ -142,7 +142,7 @@ static void test_timer_deadline_order(void **state) {
   cx_op *ops[3];
   for (int i = 0; i < 3; i++) {
     items[i] = (order_item){&log, i};
-    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], secs[i], NULL));
+    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], NULL, secs[i], NULL));
     CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(ops[i]), order_cb, &items[i],
                                     NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
@@ -173,7 +173,7 @@ static void test_timer_one_thread(void **state) {
   cx_op *ops[N];
   for (int i = 0; i < N; i++) {
     items[i] = (order_item){&log, i};
-    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], 0.01 + 0.002 * i, NULL));
+    CX_ASSERT_OK(cx_op_with_timeout(&ops[i], NULL, 0.01 + 0.002 * i, NULL));
     CX_ASSERT_OK(cx_token_on_cancel(cx_op_token(ops[i]), order_cb, &items[i],
                                     NULL, 0, NULL));
     CX_ASSERT_OK(cx_op_enter(ops[i]));
@@ -200,10 +200,10 @@ static void test_timer_virtual_to_real(void **state) {
   (void)state;
   CX_ASSERT_OK(cx_clock_use_virtual());
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.2, "switch"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.2, "switch"));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *far = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&far, 3600.0, "far"));
+  CX_ASSERT_OK(cx_op_with_timeout(&far, NULL, 3600.0, "far"));
   CX_ASSERT_OK(cx_op_enter(far));
   CX_ASSERT_OK(cx_clock_use_real());
   CX_ASSERT_OK(cx_token_wait(cx_op_token(op), 20.0));

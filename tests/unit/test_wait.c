@@ -276,7 +276,7 @@ static void test_wake_many_waiters(void **state) {
 static void test_op_timeout_interrupts_sleep(void **state) {
   (void)state;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&op, 0.2, "bounded"));
+  CX_ASSERT_OK(cx_op_with_timeout(&op, NULL, 0.2, "bounded"));
   double t0 = cx_test_now(); /* before enter, which starts the timer: a
                                 preemption between the two cannot make
                                 the measured wait shorter */
@@ -760,7 +760,7 @@ static void test_cond_cancel_while_mutex_held(void **state) {
   (void)state;
   pthread_t th;
   void *rv = NULL;
-  CX_ASSERT_OK(cx_op_with_timeout(&g_busy_parent, 0.3, "parent"));
+  CX_ASSERT_OK(cx_op_with_timeout(&g_busy_parent, NULL, 0.3, "parent"));
   CX_ASSERT_OK(cx_op_enter(g_busy_parent));
   assert_int_equal(pthread_create(&th, NULL, busy_mutex_waiter, NULL), 0);
   cx_test_sleep(0.1);
@@ -797,8 +797,8 @@ static void test_cond_wake_not_behind_predicates(void **state) {
   pthread_t th;
   void *rv = NULL;
   for (int i = 0; i < 4; i++) {
-    CX_ASSERT_OK(cx_op_with_condition(&slow[i], three_second_predicate, NULL,
-                                      NULL, 0.01, "slow"));
+    CX_ASSERT_OK(cx_op_with_condition(&slow[i], NULL, three_second_predicate,
+                                      NULL, NULL, 0.01, "slow"));
     CX_ASSERT_OK(cx_op_enter(slow[i]));
   }
   cx_test_sleep(0.2); /* the four predicates now occupy their workers */
