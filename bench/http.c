@@ -90,7 +90,7 @@ static void h1(void) {
   CHECK(cx_op_create(&op, NULL) == 0);
   CHECK(cx_op_enter(op) == 0);
   plain = bench_micro("H1.nosub", progress_batch, op);
-  CHECK(cx_events_subscribe(count_event, &delivered, NULL, 0, &sub) == 0);
+  CHECK(cx_events_subscribe(&sub, count_event, &delivered, NULL, 0) == 0);
   /* Reports made while subscribed: the batches the harness times, counted
    * from the clock (the harness does not say how many it ran). */
   t0 = bench_now_ns();

@@ -117,7 +117,7 @@ int file_source_new(const char *path, double poll_interval, cx_source **out) {
   ops.start = file_start;
   ops.stop = file_stop;
   ops.destroy = file_destroy;
-  rc = cx_source_new(&ops, fw, CX_REASON_CONDITION, "file", out);
+  rc = cx_source_new(out, &ops, fw, CX_REASON_CONDITION, "file");
   if (rc != 0) file_destroy(fw); /* on error the library did not take it */
   return rc;
 }

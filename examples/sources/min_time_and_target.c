@@ -48,12 +48,12 @@ int main(void) {
   cx_op *job;
   int rc;
 
-  check(cx_source_timeout(MIN_TIME, &min_time) == 0, "timeout source");
-  check(cx_source_condition(target_reached, NULL, NULL, 0.02, "target",
-                            &target) == 0,
+  check(cx_source_timeout(&min_time, MIN_TIME) == 0, "timeout source");
+  check(cx_source_condition(&target, target_reached, NULL, NULL, 0.02,
+                            "target") == 0,
         "condition source");
   cx_source *both[] = {min_time, target};
-  check(cx_source_all_of(both, 2, &all_of) == 0, "all_of");
+  check(cx_source_all_of(&all_of, both, 2) == 0, "all_of");
 
   o.name = "batch_job";
   check(cx_op_create(&job, &o) == 0, "create");

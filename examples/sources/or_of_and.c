@@ -41,18 +41,18 @@ static cx_op *make_job(double hard_timeout, double min_time) {
   cx_source *hard, *sig, *safety, *min_src, *target, *requirements, *final;
   cx_op *op;
   int sigterm = SIGTERM;
-  check(cx_source_timeout(hard_timeout, &hard) == 0, "hard timeout");
-  check(cx_source_signal(&sigterm, 1, &sig) == 0, "signal");
+  check(cx_source_timeout(&hard, hard_timeout) == 0, "hard timeout");
+  check(cx_source_signal(&sig, &sigterm, 1) == 0, "signal");
   cx_source *net[] = {hard, sig};
-  check(cx_source_any_of(net, 2, &safety) == 0, "safety net");
-  check(cx_source_timeout(min_time, &min_src) == 0, "minimum time");
-  check(cx_source_condition(target_reached, NULL, NULL, 0.02, "target",
-                            &target) == 0,
+  check(cx_source_any_of(&safety, net, 2) == 0, "safety net");
+  check(cx_source_timeout(&min_src, min_time) == 0, "minimum time");
+  check(cx_source_condition(&target, target_reached, NULL, NULL, 0.02,
+                            "target") == 0,
         "target");
   cx_source *req[] = {min_src, target};
-  check(cx_source_all_of(req, 2, &requirements) == 0, "requirements");
+  check(cx_source_all_of(&requirements, req, 2) == 0, "requirements");
   cx_source *both[] = {safety, requirements};
-  check(cx_source_any_of(both, 2, &final) == 0, "final");
+  check(cx_source_any_of(&final, both, 2) == 0, "final");
   check(cx_op_with_timeout(&op, NULL, 30.0, "job") == 0, "op"); /* test net */
   check(cx_op_add_source(op, final) == 0, "add");
   return op;

@@ -59,14 +59,14 @@ int main(void) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
 
   atomic_store(&api_quota_remaining, 3); /* exhausted */
-  check(cx_source_condition(disk_available, NULL, NULL, 0.05, "disk_available",
-                            &disk) == 0,
+  check(cx_source_condition(&disk, disk_available, NULL, NULL, 0.05,
+                            "disk_available") == 0,
         "disk condition");
-  check(cx_source_condition(quota_available, NULL, NULL, 0.05,
-                            "quota_available", &quota) == 0,
+  check(cx_source_condition(&quota, quota_available, NULL, NULL, 0.05,
+                            "quota_available") == 0,
         "quota condition");
   cx_source *sources[] = {disk, quota};
-  check(cx_source_all_of(sources, 2, &both) == 0, "all_of");
+  check(cx_source_all_of(&both, sources, 2) == 0, "all_of");
 
   o.name = "wait_for_resources";
   o.timeout = 10.0; /* a safety net: never wait forever */

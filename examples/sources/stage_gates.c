@@ -56,11 +56,11 @@ int main(void) {
 
   for (int i = 0; i < STAGES; i++) {
     snprintf(name, sizeof name, "stage%d_complete", i + 1);
-    check(cx_source_condition(stage_complete, &stages[i], NULL, 0.02, name,
-                              &gates[i]) == 0,
+    check(cx_source_condition(&gates[i], stage_complete, &stages[i], NULL, 0.02,
+                              name) == 0,
           "condition");
   }
-  check(cx_source_all_of(gates, STAGES, &all) == 0, "all_of");
+  check(cx_source_all_of(&all, gates, STAGES) == 0, "all_of");
   o.name = "pipeline";
   o.timeout = 10.0; /* safety net */
   check(cx_op_create(&pipeline, &o) == 0, "create");

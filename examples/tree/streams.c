@@ -74,7 +74,7 @@ static int with_timeout(void) {
   o.keep_last = 3;
   o.name = "import";
   o.parent = watch;
-  if (cx_stream_open(read_record, &src, &o, &s) != 0) return 0;
+  if (cx_stream_open(&s, read_record, &src, &o) != 0) return 0;
   while ((rc = cx_stream_next(s, &item)) == 1) stored++;
   cx_op *op = cx_stream_op(s);
   const cx_stream_result *r = cx_op_partial_result(op);
@@ -102,7 +102,7 @@ static int in_chunks(void) {
   int rc;
   o.item_free = free;
   o.keep_last = 0; /* the chunk's records stay valid until the next call */
-  if (cx_stream_open(read_record, &src, &o, &s) != 0) return 0;
+  if (cx_stream_open(&s, read_record, &src, &o) != 0) return 0;
   while ((rc = cx_stream_next_chunk(s, 3, &chunk, &n)) == 1) {
     printf("chunk of %zu:", n);
     for (size_t i = 0; i < n; i++) printf(" '%s'", (char *)chunk[i]);
@@ -133,7 +133,7 @@ static int with_token(void) {
   o.on_progress = stop_after; /* every record: no report interval */
   o.user_data = token;
   o.item_free = free;
-  if (cx_stream_open(read_record, &src, &o, &s) != 0) return 0;
+  if (cx_stream_open(&s, read_record, &src, &o) != 0) return 0;
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
   cx_op *op = cx_stream_op(s);
   printf(

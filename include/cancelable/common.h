@@ -28,6 +28,13 @@
  *   cx_retry, cx_run_until_cancelled, cx_shield_begin.  Calls that manage
  *   an op's life from outside (create, enter, exit, cancel, timeouts and
  *   deadlines, callbacks) reject a NULL op with -EINVAL.
+ * - Out-parameters: a call whose job is to make an object gives it back
+ *   through its first parameter (`cx_op **out`, `cx_source **out`,
+ *   `cx_stream **out`, as pthread_create), and sets it to NULL on error.
+ *   Values read into caller storage (cx_meta_get_int(meta, key, &v),
+ *   cx_op_to_json(op, &text), cx_registry_list(filter, &list)) and
+ *   optional handles a call may give back besides its job (@out of
+ *   cx_token_on_cancel(), @out_op of cx_run()) come last.
  * - Seconds are `double`: durations relative to now, deadlines as
  *   cx_now() readings; NaN is rejected with -EINVAL.
  * - Parents: a `parent` argument or option (cx_op_options.parent,

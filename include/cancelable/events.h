@@ -87,9 +87,9 @@ typedef struct cx_subscription cx_subscription;
  *   1 << 20; -ENOMEM; -EAGAIN the delivery thread could not be started.
  *   On error nothing is subscribed and @destroy is not called.
  * Thread-safety: any thread.  Async-signal-safe: no.  Since: 0.1 */
-CX_EXPORT int cx_events_subscribe(cx_event_fn fn, void *user_data,
-                                  void (*destroy)(void *), size_t capacity,
-                                  cx_subscription **out);
+CX_EXPORT int cx_events_subscribe(cx_subscription **out, cx_event_fn fn,
+                                  void *user_data, void (*destroy)(void *),
+                                  size_t capacity);
 
 /* cx_events_unsubscribe: stop a subscription.  No event is delivered after
  * it returns; events still queued are discarded.  Waits for a delivery in

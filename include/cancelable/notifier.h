@@ -79,8 +79,8 @@ CX_EXPORT int cx_notifier_fd(const cx_notifier *n);
  * Thread-safety: any thread.  Async-signal-safe: no.
  * May be called from inside a callback: yes.
  * Since: 0.1 */
-CX_EXPORT int cx_notifier_watch(cx_notifier *n, cx_token *token,
-                                void *user_data, cx_watch **out);
+CX_EXPORT int cx_notifier_watch(cx_watch **out, cx_notifier *n, cx_token *token,
+                                void *user_data);
 
 /* The function cx_notifier_drain() calls for each fired watch. */
 typedef void (*cx_notifier_fn)(cx_watch *watch, cx_token *token,

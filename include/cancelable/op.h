@@ -491,7 +491,7 @@ CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
  * Errors: -EINVAL NULL @out or bad @timeout; -ENOMEM.
  * Thread-safety: any thread; the shield is current on the calling thread.
  * Since: 0.1 */
-CX_EXPORT int cx_shield_begin(cx_op *enclosing, double timeout, cx_op **out);
+CX_EXPORT int cx_shield_begin(cx_op **out, cx_op *enclosing, double timeout);
 
 /* cx_shield_end: close a shield (pop it from the current-op stack; its
  * status becomes COMPLETED, or CANCELLED if its own timeout fired).

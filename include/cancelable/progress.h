@@ -242,7 +242,7 @@ CX_EXPORT int cx_op_progress_to_json(const cx_op *op, char **out);
  *   o.report_every = 100;
  *   cx_stream *s;
  *   void *item;
- *   int rc = cx_stream_open(read_record, file, &o, &s);
+ *   int rc = cx_stream_open(&s, read_record, file, &o);
  *   while (rc == 0 && (rc = cx_stream_next(s, &item)) == 1) use(item);
  *   // rc: 0 the end, -ECANCELED (timeout...), or the iterator's error;
  *   // cx_stream_op(s) has exited: its status, reason, partial result.
@@ -329,8 +329,8 @@ typedef struct cx_stream cx_stream;
  *   (@size too small, negative @total, any of the cx_stream_open() only
  *   options set); -ENOMEM.  On error *@out is NULL.
  * Thread-safety: a stream is used by one thread at a time.  Since: 0.1 */
-CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
-                            const cx_stream_options *opts, cx_stream **out);
+CX_EXPORT int cx_stream_new(cx_stream **out, cx_op *op, cx_stream_next_fn next,
+                            void *state, const cx_stream_options *opts);
 
 /* cx_stream_open: a stream with an op of its own, the reference's
  * cancelable_stream(): makes an op (named @opts->name, child of
@@ -366,8 +366,8 @@ CX_EXPORT int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
  * Thread-safety: the stream, and so every call on it, belongs to the
  *   thread that opened it.
  * Since: 0.1 */
-CX_EXPORT int cx_stream_open(cx_stream_next_fn next, void *state,
-                             const cx_stream_options *opts, cx_stream **out);
+CX_EXPORT int cx_stream_open(cx_stream **out, cx_stream_next_fn next,
+                             void *state, const cx_stream_options *opts);
 
 /* cx_stream_op: the op the stream works in (the one given to
  * cx_stream_new(), or cx_stream_open()'s own).

@@ -54,9 +54,9 @@ typedef struct cx_source_ops {
  * Errors: -EINVAL NULL @ops / @out / start / stop, @ops->size too small,
  *   bad @reason; -ENOMEM.  On error @ops->destroy is not called.
  * Thread-safety: any thread.  Since: 0.1 */
-CX_EXPORT int cx_source_new(const cx_source_ops *ops, void *user_data,
-                            cx_reason reason, const char *name,
-                            cx_source **out);
+CX_EXPORT int cx_source_new(cx_source **out, const cx_source_ops *ops,
+                            void *user_data, cx_reason reason,
+                            const char *name);
 
 /* cx_source_trigger: report that the source fired.  Top-level, it cancels
  * its op with the source's reason and @message; inside a composite, it
@@ -124,7 +124,7 @@ CX_EXPORT int cx_op_add_source(cx_op *op, cx_source *source);
  * Returns: 0.  Errors: -EINVAL bad @seconds or NULL @out; -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
+CX_EXPORT int cx_source_timeout(cx_source **out, double seconds);
 
 /* cx_source_timeout_cause: cx_source_timeout() that triggers with
  * @message instead of "timed out after N s" (reason still TIMEOUT), as
@@ -138,8 +138,8 @@ CX_EXPORT int cx_source_timeout(double seconds, cx_source **out);
  *   *@out, if @out is not NULL, is NULL); -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_timeout_cause(double seconds, const char *message,
-                                      cx_source **out);
+CX_EXPORT int cx_source_timeout_cause(cx_source **out, double seconds,
+                                      const char *message);
 
 /* cx_source_signal: a source that triggers, with reason SIGNAL and the
  * message "received signal SIGTERM (15)", when the process receives one of
@@ -157,8 +157,8 @@ CX_EXPORT int cx_source_timeout_cause(double seconds, const char *message,
  *   -EMFILE/-EAGAIN when the dispatcher cannot start.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_signal(const int *signals, size_t count,
-                               cx_source **out);
+CX_EXPORT int cx_source_signal(cx_source **out, const int *signals,
+                               size_t count);
 
 /* The default check interval of condition sources, in seconds: what an
  * interval of 0 means wherever one is taken (cx_source_condition(),
@@ -194,9 +194,9 @@ typedef int (*cx_predicate_fn)(void *user_data);
  *   too long @interval (then @destroy is not called); -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_condition(cx_predicate_fn predicate, void *user_data,
-                                  void (*destroy)(void *), double interval,
-                                  const char *name, cx_source **out);
+CX_EXPORT int cx_source_condition(cx_source **out, cx_predicate_fn predicate,
+                                  void *user_data, void (*destroy)(void *),
+                                  double interval, const char *name);
 
 /* Thresholds for cx_source_resource().  Initialise with
  * CX_RESOURCE_LIMITS_INIT; a limit of 0 is not watched. */
@@ -241,8 +241,8 @@ typedef struct cx_resource_limits {
  *   statvfs(3)) a disk limit whose path cannot be examined; -ENOMEM.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
-                                 cx_source **out);
+CX_EXPORT int cx_source_resource(cx_source **out,
+                                 const cx_resource_limits *limits);
 
 /* cx_source_any_of: a composite that triggers on the first of @sources to
  * trigger, with that source's reason and message (OR logic; the reference's
@@ -256,8 +256,8 @@ CX_EXPORT int cx_source_resource(const cx_resource_limits *limits,
  *   sub-source; -ENOMEM.  On error the caller keeps the sources.
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_any_of(cx_source *const *sources, size_t count,
-                               cx_source **out);
+CX_EXPORT int cx_source_any_of(cx_source **out, cx_source *const *sources,
+                               size_t count);
 
 /* cx_source_all_of: a composite that triggers once every one of @sources
  * has triggered at least once since start, timeouts and signals included
@@ -266,8 +266,8 @@ CX_EXPORT int cx_source_any_of(cx_source *const *sources, size_t count,
  * triggered (the last: NAME)".  Arguments and errors as cx_source_any_of().
  * Thread-safety: any thread.  Async-signal-safe: no.
  * Since: 0.1 */
-CX_EXPORT int cx_source_all_of(cx_source *const *sources, size_t count,
-                               cx_source **out);
+CX_EXPORT int cx_source_all_of(cx_source **out, cx_source *const *sources,
+                               size_t count);
 
 /* cx_op_with_signal: the reference's Cancelable.with_signal(): an op
  * cancelled (reason SIGNAL) when one of @signals arrives while it runs.

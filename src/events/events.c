@@ -422,9 +422,8 @@ static void *deliver_main(void *arg) {
   return NULL;
 }
 
-int cx_events_subscribe(cx_event_fn fn, void *user_data,
-                        void (*destroy)(void *), size_t capacity,
-                        cx_subscription **out) {
+int cx_events_subscribe(cx_subscription **out, cx_event_fn fn, void *user_data,
+                        void (*destroy)(void *), size_t capacity) {
   cx_subscription *sub;
   int rc;
   if (out != NULL) *out = NULL;

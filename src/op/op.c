@@ -108,7 +108,7 @@ static void op_destroy(cx_op *op) {
 /* Adds the timeout of cx_op_options to an op not shared yet (no lock). */
 static int add_own_timeout(cx_op *op, double seconds) {
   cx_source *src;
-  int rc = cx_source_timeout(seconds, &src);
+  int rc = cx_source_timeout(&src, seconds);
   if (rc == 0) cx__sources_append(&op->sources, src);
   return rc;
 }
@@ -233,8 +233,8 @@ static int add_timeout(cx_op *op, double seconds, const char *cause) {
   int rc;
   if (op == NULL) return -EINVAL;
   if (atomic_load(&op->status) != CX_STATUS_PENDING) return -EBUSY;
-  rc = cause != NULL ? cx_source_timeout_cause(seconds, cause, &src)
-                     : cx_source_timeout(seconds, &src);
+  rc = cause != NULL ? cx_source_timeout_cause(&src, seconds, cause)
+                     : cx_source_timeout(&src, seconds);
   if (rc != 0) return rc;
   rc = cx_op_add_source(op, src);
   if (rc != 0) cx_source_free(src);

@@ -45,7 +45,7 @@ int cx_op_with_signal(cx_op **out, cx_op *parent, const int *signals,
   int rc;
   if (out == NULL) return -EINVAL;
   *out = NULL;
-  rc = cx_source_signal(signals, count, &src);
+  rc = cx_source_signal(&src, signals, count);
   return rc != 0 ? rc : op_with_source(out, parent, src, name);
 }
 
@@ -58,7 +58,7 @@ int cx_op_with_condition(cx_op **out, cx_op *parent, cx_predicate_fn predicate,
   *out = NULL;
   /* Without a destroy notify first, so that a failure below leaves the user
    * data with the caller, as documented. */
-  rc = cx_source_condition(predicate, user_data, NULL, interval, name, &src);
+  rc = cx_source_condition(&src, predicate, user_data, NULL, interval, name);
   if (rc != 0) return rc;
   rc = op_with_source(out, parent, src, name);
   if (rc == 0) cx__condition_adopt_destroy(src, destroy);

@@ -94,7 +94,7 @@ int cx_op_visit_children(cx_op *op, cx_op_visit_fn fn, void *user_data) {
 
 /* ---- shields */
 
-int cx_shield_begin(cx_op *enclosing, double timeout, cx_op **out) {
+int cx_shield_begin(cx_op **out, cx_op *enclosing, double timeout) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   cx_op *shield;
   int rc;

@@ -107,8 +107,8 @@ static bool has_open_options(const cx_stream_options *o) {
          o->parent != NULL;
 }
 
-int cx_stream_new(cx_op *op, cx_stream_next_fn next, void *state,
-                  const cx_stream_options *opts, cx_stream **out) {
+int cx_stream_new(cx_stream **out, cx_op *op, cx_stream_next_fn next,
+                  void *state, const cx_stream_options *opts) {
   cx_stream_options defaults = CX_STREAM_OPTIONS_INIT;
   if (out != NULL) *out = NULL;
   cx_op *scope = op != NULL ? op : cx__current_scope();

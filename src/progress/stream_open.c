@@ -27,8 +27,8 @@ static int make_op(const cx_stream_options *o, cx_op **out) {
   return rc;
 }
 
-int cx_stream_open(cx_stream_next_fn next, void *state,
-                   const cx_stream_options *opts, cx_stream **out) {
+int cx_stream_open(cx_stream **out, cx_stream_next_fn next, void *state,
+                   const cx_stream_options *opts) {
   cx_stream_options defaults = CX_STREAM_OPTIONS_INIT;
   cx_op *op = NULL;
   int rc;

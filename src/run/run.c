@@ -29,12 +29,12 @@ static int make_op(const cx_run_options *o, const char *name, cx_op **out) {
   if (o->token != NULL)
     rc = cx_token_link(op->token, o->token, CX_LINK_PRESERVE_REASON);
   if (rc == 0 && o->watch_signals) {
-    rc = cx_source_signal(o->signals, o->signal_count, &src);
+    rc = cx_source_signal(&src, o->signals, o->signal_count);
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
   if (rc == 0 && o->condition != NULL) {
-    rc = cx_source_condition(o->condition, o->condition_data, NULL,
-                             o->condition_interval, name, &src);
+    rc = cx_source_condition(&src, o->condition, o->condition_data, NULL,
+                             o->condition_interval, name);
     if (rc == 0 && (rc = cx_op_add_source(op, src)) != 0) cx_source_free(src);
   }
   if (rc != 0) {

@@ -149,10 +149,10 @@ static int make(cx_source *const *sources, size_t count, bool all,
   return 0;
 }
 
-int cx_source_any_of(cx_source *const *sources, size_t count, cx_source **out) {
+int cx_source_any_of(cx_source **out, cx_source *const *sources, size_t count) {
   return make(sources, count, false, out);
 }
 
-int cx_source_all_of(cx_source *const *sources, size_t count, cx_source **out) {
+int cx_source_all_of(cx_source **out, cx_source *const *sources, size_t count) {
   return make(sources, count, true, out);
 }

@@ -161,9 +161,9 @@ int cx__condition_new(cx_predicate_fn predicate, void *user_data,
   return 0;
 }
 
-int cx_source_condition(cx_predicate_fn predicate, void *user_data,
-                        void (*destroy_fn)(void *), double interval,
-                        const char *name, cx_source **out) {
+int cx_source_condition(cx_source **out, cx_predicate_fn predicate,
+                        void *user_data, void (*destroy_fn)(void *),
+                        double interval, const char *name) {
   return cx__condition_new(predicate, user_data, destroy_fn, interval, name,
                            out);
 }

@@ -153,7 +153,7 @@ static bool valid_limits(const cx_resource_limits *l, int64_t *sustain) {
          cx__duration_to_ns(l->sustain, sustain) == 0;
 }
 
-int cx_source_resource(const cx_resource_limits *limits, cx_source **out) {
+int cx_source_resource(cx_source **out, const cx_resource_limits *limits) {
   resource *r;
   int64_t sustain;
   int rc;

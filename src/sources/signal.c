@@ -74,7 +74,7 @@ static int start(cx_source *src, void *user_data) {
 static const cx_source_ops signal_ops = {sizeof(cx_source_ops), start, stop,
                                          cx__free};
 
-int cx_source_signal(const int *signals, size_t count, cx_source **out) {
+int cx_source_signal(cx_source **out, const int *signals, size_t count) {
   static const int defaults[] = {SIGINT, SIGTERM};
   signal_state *st;
   if (out != NULL) *out = NULL;

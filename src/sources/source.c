@@ -32,8 +32,8 @@ cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
   return src;
 }
 
-int cx_source_new(const cx_source_ops *ops, void *user_data, cx_reason reason,
-                  const char *name, cx_source **out) {
+int cx_source_new(cx_source **out, const cx_source_ops *ops, void *user_data,
+                  cx_reason reason, const char *name) {
   if (out != NULL) *out = NULL;
   if (ops == NULL || out == NULL || ops->size < sizeof(cx_source_ops) ||
       ops->start == NULL || ops->stop == NULL || !cx__reason_valid(reason))

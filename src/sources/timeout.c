@@ -88,13 +88,13 @@ static int make(double seconds, const char *cause, cx_source **out) {
   return 0;
 }
 
-int cx_source_timeout(double seconds, cx_source **out) {
+int cx_source_timeout(cx_source **out, double seconds) {
   if (out != NULL) *out = NULL;
   return make(seconds, NULL, out);
 }
 
-int cx_source_timeout_cause(double seconds, const char *message,
-                            cx_source **out) {
+int cx_source_timeout_cause(cx_source **out, double seconds,
+                            const char *message) {
   if (out != NULL) *out = NULL;
   if (message == NULL) return -EINVAL;
   return make(seconds, message, out);

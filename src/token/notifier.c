@@ -127,8 +127,8 @@ static int on_cancel(cx_token *token, void *data) {
 
 static void on_destroy(void *data) { watch_release(data, 1); }
 
-int cx_notifier_watch(cx_notifier *n, cx_token *token, void *user_data,
-                      cx_watch **out) {
+int cx_notifier_watch(cx_watch **out, cx_notifier *n, cx_token *token,
+                      void *user_data) {
   cx_watch *w;
   int rc;
   if (out != NULL) *out = NULL;

@@ -109,15 +109,15 @@ static cx_source *condition(int met_at, double interval) {
   cx_source *s = NULL;
   if (c == NULL) abort();
   c->met_at = met_at;
-  if (cx_source_condition(count_pred, c, free_counter, interval, "stress",
-                          &s) != 0)
+  if (cx_source_condition(&s, count_pred, c, free_counter, interval,
+                          "stress") != 0)
     abort();
   return s;
 }
 
 static cx_source *timeout(double seconds) {
   cx_source *s = NULL;
-  if (cx_source_timeout(seconds, &s) != 0) abort();
+  if (cx_source_timeout(&s, seconds) != 0) abort();
   return s;
 }
 
@@ -135,13 +135,13 @@ static cx_source *custom(void) {
   static const cx_source_ops ops = {sizeof(cx_source_ops), noop_start,
                                     noop_stop, NULL};
   cx_source *s = NULL;
-  if (cx_source_new(&ops, NULL, CX_REASON_ERROR, "custom", &s) != 0) abort();
+  if (cx_source_new(&s, &ops, NULL, CX_REASON_ERROR, "custom") != 0) abort();
   return s;
 }
 
 static cx_source *pair(bool all, cx_source *a, cx_source *b) {
   cx_source *list[] = {a, b}, *out = NULL;
-  if ((all ? cx_source_all_of : cx_source_any_of)(list, 2, &out) != 0) abort();
+  if ((all ? cx_source_all_of : cx_source_any_of)(&out, list, 2) != 0) abort();
   return out;
 }
 

@@ -63,25 +63,25 @@ static const cx_source_ops man_ops = {sizeof(cx_source_ops), man_start,
 
 static cx_source *manual(man *m, cx_reason reason, const char *name) {
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_new(&man_ops, m, reason, name, &s));
+  CX_ASSERT_OK(cx_source_new(&s, &man_ops, m, reason, name));
   return s;
 }
 
 static cx_source *timeout(double seconds) {
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_timeout(seconds, &s));
+  CX_ASSERT_OK(cx_source_timeout(&s, seconds));
   return s;
 }
 
 static cx_source *any2(cx_source *a, cx_source *b) {
   cx_source *list[] = {a, b}, *out = NULL;
-  CX_ASSERT_OK(cx_source_any_of(list, 2, &out));
+  CX_ASSERT_OK(cx_source_any_of(&out, list, 2));
   return out;
 }
 
 static cx_source *all2(cx_source *a, cx_source *b) {
   cx_source *list[] = {a, b}, *out = NULL;
-  CX_ASSERT_OK(cx_source_all_of(list, 2, &out));
+  CX_ASSERT_OK(cx_source_all_of(&out, list, 2));
   return out;
 }
 
@@ -110,7 +110,7 @@ static void test_any_of_first_wins(void **state) {
   cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
   cx_source *b = manual(&mb, CX_REASON_ERROR, "b");
   cx_source *list[] = {a, b, timeout(60)}, *any;
-  CX_ASSERT_OK(cx_source_any_of(list, 3, &any));
+  CX_ASSERT_OK(cx_source_any_of(&any, list, 3));
   cx_op *op = op_with(any, "any");
   CX_ASSERT_OK(cx_op_enter(op));
   assert_int_equal(atomic_load(&ma.starts), 1);
@@ -142,9 +142,9 @@ static void test_any_of_timeout_virtual(void **state) {
   (void)state;
   CX_ASSERT_OK(cx_clock_use_virtual());
   cx_source *cond = NULL;
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 0.5, "never", &cond));
+  CX_ASSERT_OK(cx_source_condition(&cond, never, NULL, NULL, 0.5, "never"));
   cx_source *list[] = {cond, timeout(3)}, *comp;
-  CX_ASSERT_OK(cx_source_any_of(list, 2, &comp));
+  CX_ASSERT_OK(cx_source_any_of(&comp, list, 2));
   cx_op *op = op_with(comp, "composite");
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_clock_advance(2.9));
@@ -186,7 +186,7 @@ static void test_all_of_needs_every_source(void **state) {
   cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
   cx_source *b = manual(&mb, CX_REASON_ERROR, "b");
   cx_source *list[] = {a, timeout(2), b}, *all;
-  CX_ASSERT_OK(cx_source_all_of(list, 3, &all));
+  CX_ASSERT_OK(cx_source_all_of(&all, list, 3));
   cx_op *op = op_with(all, "all");
   CX_ASSERT_OK(cx_op_enter(op));
   assert_true(cx_source_trigger(a, "a"));
@@ -224,7 +224,7 @@ static void test_all_of_message_cut_on_character(void **state) {
   cx_source *a = manual(&ma, CX_REASON_MANUAL, "a");
   cx_source *b = manual(&mb, CX_REASON_MANUAL, name);
   cx_source *list[] = {a, b}, *all;
-  CX_ASSERT_OK(cx_source_all_of(list, 2, &all));
+  CX_ASSERT_OK(cx_source_all_of(&all, list, 2));
   cx_op *op = op_with(all, "long");
   CX_ASSERT_OK(cx_op_enter(op));
   assert_true(cx_source_trigger(a, "a"));
@@ -276,7 +276,7 @@ static void test_all_of_condition(void **state) {
   atomic_bool ready = false;
   cx_source *cond = NULL;
   CX_ASSERT_OK(
-      cx_source_condition(flag_set, &ready, NULL, 0.1, "target", &cond));
+      cx_source_condition(&cond, flag_set, &ready, NULL, 0.1, "target"));
   cx_op *op = op_with(all2(timeout(0.5), cond), "cond");
   CX_ASSERT_OK(cx_op_enter(op));
   /* the timeout, and a check, each waited for (cx_test_advance) */
@@ -305,7 +305,7 @@ static void test_all_of_signal(void **state) {
     man m = {0};
     int usr1 = SIGUSR1;
     cx_source *sig = NULL, *x = manual(&m, CX_REASON_MANUAL, "x");
-    CX_ASSERT_OK(cx_source_signal(&usr1, 1, &sig));
+    CX_ASSERT_OK(cx_source_signal(&sig, &usr1, 1));
     cx_op *op = op_with(all2(sig, x), "signal-and");
     CX_ASSERT_OK(cx_op_enter(op));
     if (order == 1) assert_true(cx_source_trigger(x, "x"));
@@ -335,7 +335,7 @@ static void test_all_of_64(void **state) {
   memset(m, 0, sizeof m);
   cx_source *list[64], *all;
   for (int i = 0; i < 64; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
-  CX_ASSERT_OK(cx_source_all_of(list, 64, &all));
+  CX_ASSERT_OK(cx_source_all_of(&all, list, 64));
   cx_op *op = op_with(all, "64");
   CX_ASSERT_OK(cx_op_enter(op));
   for (int i = 63; i > 0; i--) assert_true(cx_source_trigger(list[i], "x"));
@@ -369,7 +369,7 @@ static void test_all_of_concurrent_triggers(void **state) {
     memset(m, 0, sizeof m);
     cx_source *list[N], *all;
     for (int i = 0; i < N; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
-    CX_ASSERT_OK(cx_source_all_of(list, N, &all));
+    CX_ASSERT_OK(cx_source_all_of(&all, list, N));
     cx_op *op = op_with(all, "concurrent");
     CX_ASSERT_OK(cx_op_enter(op));
     pthread_barrier_t barrier;
@@ -450,9 +450,9 @@ static void test_nesting_deep(void **state) {
   for (int i = 0; i < DEPTH; i++) {
     cx_source *next = NULL;
     if (i % 2)
-      CX_ASSERT_OK(cx_source_any_of(&s, 1, &next));
+      CX_ASSERT_OK(cx_source_any_of(&next, &s, 1));
     else
-      CX_ASSERT_OK(cx_source_all_of(&s, 1, &next));
+      CX_ASSERT_OK(cx_source_all_of(&next, &s, 1));
     s = next;
   }
   cx_op *op = op_with(s, "deep");
@@ -474,7 +474,7 @@ static void test_nesting_deep(void **state) {
   s = leaf;
   for (int i = 0; i < DEPTH; i++) {
     cx_source *next = NULL;
-    CX_ASSERT_OK(cx_source_any_of(&s, 1, &next));
+    CX_ASSERT_OK(cx_source_any_of(&next, &s, 1));
     s = next;
   }
   op = op_with(s, "deep-any");
@@ -510,7 +510,7 @@ static void test_or_of_and(void **state) {
     man target = {0};
     cx_source *sig = NULL, *t = manual(&target, CX_REASON_CONDITION, "t");
     cx_source *hard = timeout(300), *min = timeout(60), *guard;
-    CX_ASSERT_OK(cx_source_signal(&usr2, 1, &sig));
+    CX_ASSERT_OK(cx_source_signal(&sig, &usr2, 1));
     /* named, so that the op says which fired (issue 17 item 5) */
     CX_ASSERT_OK(cx_source_set_name(hard, "hard"));
     CX_ASSERT_OK(cx_source_set_name(min, "min"));
@@ -580,20 +580,20 @@ static void test_bad_input(void **state) {
   memset(m, 0, sizeof m);
   cx_source *list[66], *out = (cx_source *)&out;
   for (int i = 0; i < 66; i++) list[i] = manual(&m[i], CX_REASON_MANUAL, NULL);
-  int (*const makers[])(cx_source *const *, size_t, cx_source **) = {
+  int (*const makers[])(cx_source **, cx_source *const *, size_t) = {
       cx_source_any_of, cx_source_all_of};
   for (int k = 0; k < 2; k++) {
     out = (cx_source *)&out;
-    CX_ASSERT_ERR(-EINVAL, makers[k](list, 0, &out)); /* empty */
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, list, 0)); /* empty */
     assert_null(out);
-    CX_ASSERT_ERR(-EINVAL, makers[k](list, 65, &out)); /* oversized */
-    CX_ASSERT_ERR(-EINVAL, makers[k](list, 66, &out));
-    CX_ASSERT_ERR(-EINVAL, makers[k](NULL, 2, &out));
-    CX_ASSERT_ERR(-EINVAL, makers[k](list, 2, NULL));
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, list, 65)); /* oversized */
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, list, 66));
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, NULL, 2));
+    CX_ASSERT_ERR(-EINVAL, makers[k](NULL, list, 2));
     cx_source *with_null[] = {list[0], NULL, list[1]};
-    CX_ASSERT_ERR(-EINVAL, makers[k](with_null, 3, &out));
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, with_null, 3));
     cx_source *dup[] = {list[0], list[1], list[0]};
-    CX_ASSERT_ERR(-EINVAL, makers[k](dup, 3, &out));
+    CX_ASSERT_ERR(-EINVAL, makers[k](&out, dup, 3));
   }
   /* nothing was taken: every source can still be used */
   for (int i = 0; i < 66; i++) {
@@ -601,15 +601,15 @@ static void test_bad_input(void **state) {
   }
   /* a sub-source already owned by another composite, or attached to an op */
   cx_source *owner = NULL;
-  CX_ASSERT_OK(cx_source_any_of(&list[0], 1, &owner));
+  CX_ASSERT_OK(cx_source_any_of(&owner, &list[0], 1));
   cx_source *again[] = {list[2], list[0]};
-  CX_ASSERT_ERR(-EINVAL, cx_source_all_of(again, 2, &out));
+  CX_ASSERT_ERR(-EINVAL, cx_source_all_of(&out, again, 2));
   cx_op *op = op_with(list[3], "owns3");
   cx_source *attached[] = {list[4], list[3]};
-  CX_ASSERT_ERR(-EINVAL, cx_source_any_of(attached, 2, &out));
+  CX_ASSERT_ERR(-EINVAL, cx_source_any_of(&out, attached, 2));
   /* list[2] and list[4] still belong to us */
   cx_source *fine[] = {list[2], list[4]};
-  CX_ASSERT_OK(cx_source_all_of(fine, 2, &out));
+  CX_ASSERT_OK(cx_source_all_of(&out, fine, 2));
   cx_source_free(out);
   assert_int_equal(atomic_load(&m[2].destroys), 1);
   assert_int_equal(atomic_load(&m[4].destroys), 1);
@@ -631,8 +631,8 @@ static void test_deadlines(void **state) {
   (void)state;
   CX_ASSERT_OK(cx_clock_use_virtual());
   cx_source *c1 = NULL, *c2 = NULL;
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1, "c1", &c1));
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1, "c2", &c2));
+  CX_ASSERT_OK(cx_source_condition(&c1, never, NULL, NULL, 1, "c1"));
+  CX_ASSERT_OK(cx_source_condition(&c2, never, NULL, NULL, 1, "c2"));
   struct {
     cx_source *src;
     double expect; /* seconds from enter, INFINITY for none */
@@ -780,7 +780,7 @@ static void test_combine_runs_inputs(void **state) {
   double start = cx_now();
   assert_true(fabs(cx_op_deadline(combined) - (start + 0.1)) < 1e-3);
   CX_ASSERT_ERR(-EBUSY, cx_op_enter(b));
-  CX_ASSERT_OK(cx_source_timeout(1, &extra));
+  CX_ASSERT_OK(cx_source_timeout(&extra, 1));
   CX_ASSERT_ERR(-EBUSY, cx_op_add_source(b, extra));
   cx_test_advance(0.1 - TICK);
   assert_false(cx_op_is_cancelled(combined));
@@ -914,7 +914,7 @@ static void test_factories(void **state) {
   /* errors: nothing created, the destroy notify not called */
   op = (cx_op *)&op;
   CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, flag_set, &flag,
-                                              count_destroy, 0, "bad"));
+                                              count_destroy, -1.0, "bad"));
   assert_null(op);
   assert_int_equal(atomic_load(&factory_destroys), 1);
   int bad = SIGKILL;

@@ -154,7 +154,7 @@ static void test_met_first_check(void **state) {
   pred p = {0};
   p.met_at = 1;
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 0.5, NULL, &s));
+  CX_ASSERT_OK(cx_source_condition(&s, predicate, &p, pred_destroy, 0.5, NULL));
   assert_non_null(strstr(cx_source_name(s), "condition"));
   cx_op *op = NULL;
   CX_ASSERT_OK(cx_op_create(&op, NULL));
@@ -209,7 +209,7 @@ static void test_default_interval(void **state) {
   pred a = {0}, b = {0}, c = {0};
   cx_source *s = NULL;
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_source_condition(predicate, &a, NULL, 0.0, "zero", &s));
+  CX_ASSERT_OK(cx_source_condition(&s, predicate, &a, NULL, 0.0, "zero"));
   CX_ASSERT_OK(cx_op_create(&op, NULL));
   CX_ASSERT_OK(cx_op_add_source(op, s));
   assert_default_pacing(op, &a);
@@ -561,8 +561,8 @@ static void test_condition_bad_input(void **state) {
   const double bad[] = {-1.0, -TICK, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     s = (cx_source *)&s;
-    CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy,
-                                               bad[i], "x", &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_condition(&s, predicate, &p, pred_destroy,
+                                               bad[i], "x"));
     assert_null(s);
     op = (cx_op *)&op;
     CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, predicate, &p,
@@ -570,9 +570,9 @@ static void test_condition_bad_input(void **state) {
     assert_null(op);
   }
   CX_ASSERT_ERR(-EINVAL,
-                cx_source_condition(NULL, &p, pred_destroy, 1.0, "x", &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_condition(predicate, &p, pred_destroy, 1.0,
-                                             "x", NULL));
+                cx_source_condition(&s, NULL, &p, pred_destroy, 1.0, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_source_condition(NULL, predicate, &p, pred_destroy,
+                                             1.0, "x"));
   CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(&op, NULL, NULL, &p, pred_destroy,
                                               1.0, "x"));
   CX_ASSERT_ERR(-EINVAL, cx_op_with_condition(NULL, NULL, predicate, &p,
@@ -580,12 +580,12 @@ static void test_condition_bad_input(void **state) {
   /* on error the destroy notify is not called */
   assert_int_equal(atomic_load(&p.destroys), 0);
   /* a source never attached: freeing it runs the notify */
-  CX_ASSERT_OK(cx_source_condition(predicate, &p, pred_destroy, 1.0, "x", &s));
+  CX_ASSERT_OK(cx_source_condition(&s, predicate, &p, pred_destroy, 1.0, "x"));
   cx_source_free(s);
   assert_int_equal(atomic_load(&p.destroys), 1);
   assert_int_equal(atomic_load(&p.calls), 0);
   /* NULL user data is fine */
-  CX_ASSERT_OK(cx_source_condition(predicate, &p, NULL, 1.0, NULL, &s));
+  CX_ASSERT_OK(cx_source_condition(&s, predicate, &p, NULL, 1.0, NULL));
   cx_source_free(s);
   assert_int_equal(atomic_load(&p.destroys), 1);
 }
@@ -597,35 +597,35 @@ static void test_resource_bad_input(void **state) {
   (void)state;
   cx_source *s = (cx_source *)&s;
   cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
-  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&l, &s)); /* nothing watched */
+  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &l)); /* nothing watched */
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_source_resource(NULL, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, NULL));
   l.memory_percent = 50;
-  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&l, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_source_resource(NULL, &l));
   l.size = sizeof(cx_resource_limits) - 1;
-  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&l, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &l));
   const double bad[] = {-1.0, -0.001, 100.001, 150.0, NAN, INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cx_resource_limits m = CX_RESOURCE_LIMITS_INIT, c = m, d = m;
     m.memory_percent = bad[i];
     c.cpu_percent = bad[i];
     d.disk_percent = bad[i];
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&m, &s));
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&c, &s));
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&d, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &m));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &c));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &d));
     /* one good limit does not excuse a bad one */
     d.memory_percent = 50;
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&d, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &d));
   }
   const double bad_interval[] = {-1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad_interval / sizeof bad_interval[0]; i++) {
     cx_resource_limits m = CX_RESOURCE_LIMITS_INIT;
     m.memory_percent = 50;
     m.interval = bad_interval[i];
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&m, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &m));
     m.interval = 0;
     m.sustain = bad_interval[i];
-    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&m, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_resource(&s, &m));
     assert_null(s);
   }
   /* the limits of the range are accepted: 100 and a tiny positive one */
@@ -634,14 +634,14 @@ static void test_resource_bad_input(void **state) {
   ok.cpu_percent = 0.001;
   ok.disk_percent = 100;
   ok.disk_path = "/";
-  CX_ASSERT_OK(cx_source_resource(&ok, &s));
+  CX_ASSERT_OK(cx_source_resource(&s, &ok));
   assert_int_equal(cx_source_reason(s), CX_REASON_CONDITION);
   cx_source_free(s);
 }
 
 static cx_op *resource_op(const cx_resource_limits *l, cx_source **src) {
   cx_op *op = NULL;
-  CX_ASSERT_OK(cx_source_resource(l, src));
+  CX_ASSERT_OK(cx_source_resource(src, l));
   CX_ASSERT_OK(cx_op_create(&op, NULL));
   CX_ASSERT_OK(cx_op_add_source(op, *src));
   return op;
@@ -818,7 +818,7 @@ static void test_resource_disk_missing_path(void **state) {
   cx_source *src = NULL;
   l.disk_percent = 90;
   l.disk_path = "/no/such/path/for/cancelable";
-  CX_ASSERT_ERR(-ENOENT, cx_source_resource(&l, &src));
+  CX_ASSERT_ERR(-ENOENT, cx_source_resource(&src, &l));
   assert_null(src);
 }
 

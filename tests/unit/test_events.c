@@ -142,7 +142,7 @@ static void test_lifecycle(void **state) {
   log_t l;
   cx_subscription *sub;
   log_init(&l);
-  CX_ASSERT_OK(cx_events_subscribe(record_event, &l, count_destroy, 0, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, &l, count_destroy, 0));
   cx_op *root = cx_test_entered_op("root", NULL, 0);
   cx_op *job = cx_test_entered_op("job", root, 0);
   report(job, 7);
@@ -190,7 +190,7 @@ static void test_slow_subscriber_coalesces(void **state) {
   cx_subscription *sub;
   log_init(&l);
   l.gate_closed = true;
-  CX_ASSERT_OK(cx_events_subscribe(record_event, &l, NULL, 0, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, &l, NULL, 0));
   cx_op *op = cx_test_entered_op("busy", NULL, 0);
   wait_for(&l, 1, true); /* the callback holds the ENTERED event */
   for (int64_t i = 0; i < 5000; i++) report(op, i);
@@ -217,7 +217,7 @@ static void test_overflow_gap(void **state) {
   uint64_t delivered = 0, lost = 0;
   log_init(&l);
   l.gate_closed = true;
-  CX_ASSERT_OK(cx_events_subscribe(record_event, &l, NULL, 4, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, &l, NULL, 4));
   cx_op *first = cx_test_entered_op("first", NULL, 0);
   wait_for(&l, 1, true);
   for (int i = 0; i < 10; i++) { /* 20 events, 4 fit */
@@ -257,7 +257,7 @@ static void test_unsubscribe_inside(void **state) {
   log_t l;
   log_init(&l);
   l.unsubscribe_inside = true;
-  CX_ASSERT_OK(cx_events_subscribe(record_event, &l, count_destroy, 0, &l.sub));
+  CX_ASSERT_OK(cx_events_subscribe(&l.sub, record_event, &l, count_destroy, 0));
   cx_op *op = cx_test_entered_op("once", NULL, 0);
   wait_for(&l, 1, false);
   double t0 = cx_test_now();
@@ -276,12 +276,12 @@ static void test_unsubscribe_inside(void **state) {
 static void test_bad_input(void **state) {
   (void)state;
   cx_subscription *sub = (cx_subscription *)&sub;
-  CX_ASSERT_ERR(-EINVAL, cx_events_subscribe(NULL, NULL, NULL, 0, &sub));
+  CX_ASSERT_ERR(-EINVAL, cx_events_subscribe(&sub, NULL, NULL, NULL, 0));
   assert_null(sub);
   CX_ASSERT_ERR(-EINVAL,
-                cx_events_subscribe(record_event, NULL, NULL, 0, NULL));
-  CX_ASSERT_ERR(-EINVAL, cx_events_subscribe(record_event, NULL, NULL,
-                                             ((size_t)1 << 20) + 1, &sub));
+                cx_events_subscribe(NULL, record_event, NULL, NULL, 0));
+  CX_ASSERT_ERR(-EINVAL, cx_events_subscribe(&sub, record_event, NULL, NULL,
+                                             ((size_t)1 << 20) + 1));
   CX_ASSERT_ERR(-EINVAL, cx_events_unsubscribe(NULL));
   assert_string_equal(cx_event_kind_name(CX_EVENT_GAP), "gap");
   assert_string_equal(cx_event_kind_name((cx_event_kind)99), "unknown");
@@ -314,7 +314,7 @@ static void *churn(void *p) {
     cx_subscription *sub;
     assert_non_null(l);
     log_init(l);
-    CX_ASSERT_OK(cx_events_subscribe(record_event, l, NULL, 64, &sub));
+    CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, l, NULL, 64));
     cx_test_sleep(0.002);
     CX_ASSERT_OK(cx_events_unsubscribe(sub));
     log_fini(l);
@@ -334,8 +334,8 @@ static void test_threads(void **state) {
   assert_non_null(b);
   log_init(a);
   log_init(b);
-  CX_ASSERT_OK(cx_events_subscribe(record_event, a, NULL, 0, &sa));
-  CX_ASSERT_OK(cx_events_subscribe(record_event, b, NULL, 16, &sb));
+  CX_ASSERT_OK(cx_events_subscribe(&sa, record_event, a, NULL, 0));
+  CX_ASSERT_OK(cx_events_subscribe(&sb, record_event, b, NULL, 16));
   assert_int_equal(pthread_create(&ch, NULL, churn, &stop), 0);
   for (int i = 0; i < 4; i++) {
     w[i] = (worker){&stop, 0};
@@ -369,7 +369,7 @@ static void test_fork(void **state) {
   cx_subscription *sub;
   int status;
   log_init(&l);
-  CX_ASSERT_OK(cx_events_subscribe(record_event, &l, NULL, 0, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, &l, NULL, 0));
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
@@ -426,7 +426,7 @@ static void test_cancel_before_exit(void **state) {
   enum { N = 100 };
   assert_non_null(l);
   log_init(l);
-  CX_ASSERT_OK(cx_events_subscribe(record_event, l, NULL, 4096, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, record_event, l, NULL, 4096));
   for (int i = 0; i < N; i++) {
     sleeper z = {.op = cx_test_op("sleeper", NULL, 0)};
     pthread_t th;

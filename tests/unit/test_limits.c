@@ -93,18 +93,18 @@ static void test_tiny_durations(void **state) {
   cx_source *src = NULL;
   cx_token *t = NULL;
   (void)state;
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1e-12, "tiny", &src));
+  CX_ASSERT_OK(cx_source_condition(&src, never, NULL, NULL, 1e-12, "tiny"));
   cx_source_free(src);
-  CX_ASSERT_OK(cx_source_timeout(1e-300, &src));
+  CX_ASSERT_OK(cx_source_timeout(&src, 1e-300));
   cx_source_free(src);
   CX_ASSERT_OK(cx_token_with_timeout(&t, 1e-12));
   assert_int_equal(cx_token_wait(t, 30), 0); /* fires: 1 ns */
   cx_token_unref(t);
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(9.3e9, &src));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(&src, 9.3e9));
   CX_ASSERT_ERR(-EINVAL,
-                cx_source_condition(never, NULL, NULL, -1e-12, "neg", &src));
+                cx_source_condition(&src, never, NULL, NULL, -1e-12, "neg"));
   /* 0 is the default interval, not an error (issue 17 item 8) */
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 0, "zero", &src));
+  CX_ASSERT_OK(cx_source_condition(&src, never, NULL, NULL, 0, "zero"));
   cx_source_free(src);
 }
 

@@ -44,7 +44,7 @@ static void test_fires_once(void **state) {
   CX_ASSERT_OK(cx_notifier_new(&n));
   fd = cx_notifier_fd(n);
   assert_true(fd >= 0);
-  CX_ASSERT_OK(cx_notifier_watch(n, t, &hits, &w));
+  CX_ASSERT_OK(cx_notifier_watch(&w, n, t, &hits));
   assert_false(readable(fd));
   assert_false(cx_watch_fired(w));
   assert_int_equal(cx_notifier_drain(n, count_fn, NULL), 0);
@@ -70,7 +70,7 @@ static void test_cancelled_before_watch(void **state) {
   (void)state;
   cx_token_cancel(t, CX_REASON_MANUAL, NULL);
   CX_ASSERT_OK(cx_notifier_new(&n));
-  CX_ASSERT_OK(cx_notifier_watch(n, t, &hits, &w));
+  CX_ASSERT_OK(cx_notifier_watch(&w, n, t, &hits));
   assert_true(readable(cx_notifier_fd(n)));
   assert_int_equal(cx_notifier_drain(n, count_fn, NULL), 1);
   assert_int_equal(hits, 1);
@@ -86,13 +86,13 @@ static void test_stopped_never_delivered(void **state) {
   int hits = 0;
   (void)state;
   CX_ASSERT_OK(cx_notifier_new(&n));
-  CX_ASSERT_OK(cx_notifier_watch(n, t, &hits, &w));
+  CX_ASSERT_OK(cx_notifier_watch(&w, n, t, &hits));
   cx_token_cancel(t, CX_REASON_MANUAL, NULL); /* queued */
   cx_watch_stop(w);                           /* and taken out again */
   assert_int_equal(cx_notifier_drain(n, count_fn, NULL), 0);
   assert_int_equal(hits, 0);
   /* A watch left queued at the notifier's unref is released with it. */
-  CX_ASSERT_OK(cx_notifier_watch(n, t, &hits, &w));
+  CX_ASSERT_OK(cx_notifier_watch(&w, n, t, &hits));
   cx_notifier_unref(n);
   cx_watch_stop(w);
   assert_int_equal(hits, 0);
@@ -113,8 +113,8 @@ static void test_stop_from_drain(void **state) {
   cx_token *t = cx_token_new(), *u = cx_token_new();
   (void)state;
   CX_ASSERT_OK(cx_notifier_new(&n));
-  CX_ASSERT_OK(cx_notifier_watch(n, t, NULL, &a));
-  CX_ASSERT_OK(cx_notifier_watch(n, u, NULL, &b));
+  CX_ASSERT_OK(cx_notifier_watch(&a, n, t, NULL));
+  CX_ASSERT_OK(cx_notifier_watch(&b, n, u, NULL));
   cx_token_cancel(t, CX_REASON_MANUAL, NULL);
   cx_token_cancel(u, CX_REASON_MANUAL, NULL);
   assert_int_equal(cx_notifier_drain(n, stop_other, &b), 1);
@@ -131,10 +131,10 @@ static void test_bad_input(void **state) {
   (void)state;
   CX_ASSERT_ERR(-EINVAL, cx_notifier_new(NULL));
   CX_ASSERT_OK(cx_notifier_new(&n));
-  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(NULL, t, NULL, &w));
+  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(&w, NULL, t, NULL));
   assert_null(w);
-  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(n, NULL, NULL, &w));
-  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(n, t, NULL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(&w, n, NULL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_notifier_watch(NULL, n, t, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_notifier_drain(NULL, count_fn, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_notifier_drain(n, NULL, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_notifier_fd(NULL));
@@ -168,7 +168,7 @@ static void test_ten_thousand_one_fd(void **state) {
   CX_ASSERT_OK(cx_notifier_new(&n));
   for (int i = 0; i < N; i++) {
     t[i] = cx_token_new();
-    CX_ASSERT_OK(cx_notifier_watch(n, t[i], &hits, &w[i]));
+    CX_ASSERT_OK(cx_notifier_watch(&w[i], n, t[i], &hits));
   }
   during = open_fds();
   assert_true(during - before <= 2); /* one eventfd (two for a pipe) */
@@ -285,7 +285,7 @@ static void test_stress_cancel_drain(void **state) {
   CX_ASSERT_OK(cx_notifier_new(&n));
   for (intptr_t i = 0; i < STRESS_TOKENS; i++) {
     s->tokens[i] = cx_token_new();
-    CX_ASSERT_OK(cx_notifier_watch(n, s->tokens[i], (void *)i, &s->watches[i]));
+    CX_ASSERT_OK(cx_notifier_watch(&s->watches[i], n, s->tokens[i], (void *)i));
   }
   for (int i = 0; i < STRESS_THREADS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, canceller, s), 0);
@@ -344,7 +344,7 @@ static void test_stop_races_cancel(void **state) {
     cx_watch *w = NULL;
     pthread_t th;
     pthread_barrier_init(&r.go, NULL, 2);
-    CX_ASSERT_OK(cx_notifier_watch(n, r.token, &hits, &w));
+    CX_ASSERT_OK(cx_notifier_watch(&w, n, r.token, &hits));
     assert_int_equal(pthread_create(&th, NULL, race_cancel, &r), 0);
     pthread_barrier_wait(&r.go);
     if (i % 2) cx_notifier_drain(n, count_fn, NULL);

@@ -590,7 +590,7 @@ static void test_through_shield(void **state) {
   CX_ASSERT_OK(cx_op_on_progress(op, record, &t, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
   CX_ASSERT_OK(cx_report_progress(NULL, "saving state", NULL));
   assert_int_equal(J.n, 1);

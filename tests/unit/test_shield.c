@@ -28,7 +28,7 @@ static void test_status_and_parent(void **state) {
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   assert_non_null(s);
   assert_int_equal(cx_op_status(s), CX_STATUS_SHIELDED);
   assert_string_equal(cx_status_name(cx_op_status(s)), "shielded");
@@ -59,7 +59,7 @@ static void test_explicit_and_no_enclosing(void **state) {
   cx_op *inner = new_op("inner", op, 0);
   CX_ASSERT_OK(cx_op_enter(inner));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(op, 0, &s)); /* shield from outer, not inner */
+  CX_ASSERT_OK(cx_shield_begin(&s, op, 0)); /* shield from outer, not inner */
   assert_string_equal(cx_op_parent_id(s), cx_op_id(op));
   assert_ptr_equal(cx_current(), op);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
@@ -74,7 +74,7 @@ static void test_explicit_and_no_enclosing(void **state) {
   cx_op_unref(op);
 
   assert_null(cx_current());
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   assert_null(cx_op_parent_id(s));
   assert_null(cx_op_parent(s));
   assert_int_equal(cx_op_status(s), CX_STATUS_SHIELDED);
@@ -89,7 +89,7 @@ static void test_blocks_enclosing_cancel(void **state) {
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   assert_true(cx_op_cancel(op, CX_REASON_MANUAL, "outer stop"));
   assert_true(cx_op_is_cancelled(op));
   CX_ASSERT_ERR(-ECANCELED, cx_check(op)); /* the op itself is cancelled */
@@ -156,7 +156,7 @@ static void test_wait_not_interrupted(void **state) {
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(op, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, op, 0));
   late_cancel c = {op, 0.05};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
@@ -182,7 +182,7 @@ static void test_enclosing_timeout(void **state) {
   cx_op *op = new_op("outer", NULL, 5.0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   CX_ASSERT_OK(cx_clock_advance(10.0));
   assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
   CX_ASSERT_OK(cx_check(NULL));
@@ -202,7 +202,7 @@ static void test_own_timeout(void **state) {
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
   double t0 = cx_now();
-  CX_ASSERT_OK(cx_shield_begin(NULL, 5.0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 5.0));
   assert_true(fabs(cx_op_deadline(s) - (t0 + 5.0)) < 1e-6);
   CX_ASSERT_OK(cx_clock_advance(4.0));
   CX_ASSERT_OK(cx_check(NULL));
@@ -228,7 +228,7 @@ static void test_own_timeout_real_clock(void **state) {
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
   double t0 = cx_test_now(); /* before the shield's timer starts */
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0.1, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0.1));
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);
   CX_ASSERT_ERR(-ECANCELED, cx_sleep(NULL, 30.0));
   double took = cx_test_now() - t0;
@@ -246,8 +246,8 @@ static void test_nested(void **state) {
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s1 = NULL, *s2 = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s1));
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s2));
+  CX_ASSERT_OK(cx_shield_begin(&s1, NULL, 0));
+  CX_ASSERT_OK(cx_shield_begin(&s2, NULL, 0));
   assert_string_equal(cx_op_parent_id(s2), cx_op_id(s1));
   assert_int_equal(cx_op_status(s2), CX_STATUS_SHIELDED);
   assert_ptr_equal(cx_current(), op);
@@ -278,10 +278,10 @@ static void test_nested_with_op_between(void **state) {
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s1 = NULL, *s2 = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s1));
+  CX_ASSERT_OK(cx_shield_begin(&s1, NULL, 0));
   cx_op *mid = new_op("mid", s1, 0);
   CX_ASSERT_OK(cx_op_enter(mid));
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s2));
+  CX_ASSERT_OK(cx_shield_begin(&s2, NULL, 0));
   assert_string_equal(cx_op_parent_id(s2), cx_op_id(mid));
   cx_op_cancel(op, CX_REASON_MANUAL, NULL); /* blocked by s1 */
   assert_false(cx_op_is_cancelled(mid));
@@ -302,11 +302,11 @@ static void test_bad_input(void **state) {
   (void)state;
   cx_op *op = new_op("outer", NULL, 0);
   CX_ASSERT_OK(cx_op_enter(op));
-  CX_ASSERT_ERR(-EINVAL, cx_shield_begin(NULL, 0, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_shield_begin(NULL, NULL, 0));
   const double bad[] = {-1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cx_op *s = op;
-    CX_ASSERT_ERR(-EINVAL, cx_shield_begin(NULL, bad[i], &s));
+    CX_ASSERT_ERR(-EINVAL, cx_shield_begin(&s, NULL, bad[i]));
     assert_null(s);
     assert_ptr_equal(cx_current(), op);
   }
@@ -316,7 +316,7 @@ static void test_bad_input(void **state) {
   assert_ptr_equal(cx_current(), op);
 
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   CX_ASSERT_ERR(-EINVAL, cx_op_exit(s, 0)); /* shields end with shield_end */
   CX_ASSERT_ERR(-EINVAL, cx_op_enter(s));   /* already begun */
   assert_int_equal(cx_op_status(s), CX_STATUS_SHIELDED);
@@ -346,7 +346,7 @@ typedef struct shield_thread_arg {
 static void *shield_on_thread(void *p) {
   shield_thread_arg *a = p;
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(a->op, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, a->op, 0));
   late_cancel c = {a->op, 0.05};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
@@ -429,7 +429,7 @@ static void test_current_is_enclosing(void **state) {
   CX_ASSERT_OK(cx_op_on_progress(op, on_progress, &seen, NULL));
   CX_ASSERT_OK(cx_op_enter(op));
   cx_op *s = NULL;
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &s));
+  CX_ASSERT_OK(cx_shield_begin(&s, NULL, 0));
   assert_ptr_equal(cx_current(), op);
   /* context set through the current op lands on the enclosing op */
   cx_meta *m = cx_meta_new();
@@ -462,7 +462,7 @@ static void test_current_is_enclosing(void **state) {
   int n = 0, seen_items = 0;
   void *item;
   cx_stream *st = NULL;
-  CX_ASSERT_OK(cx_stream_new(NULL, count_item, &n, NULL, &st));
+  CX_ASSERT_OK(cx_stream_new(&st, NULL, count_item, &n, NULL));
   while (cx_stream_next(st, &item) == 1) seen_items++;
   assert_int_equal(seen_items, 3);
   cx_stream_free(st);

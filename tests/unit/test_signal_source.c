@@ -33,7 +33,7 @@ static cx_op *signal_op(const int *signals, size_t count, const char *name) {
   cx_op *op = NULL;
   cx_op_options o = CX_OP_OPTIONS_INIT;
   o.name = name;
-  CX_ASSERT_OK(cx_source_signal(signals, count, &s));
+  CX_ASSERT_OK(cx_source_signal(&s, signals, count));
   CX_ASSERT_OK(cx_op_create(&op, &o));
   CX_ASSERT_OK(cx_op_add_source(op, s));
   return op;
@@ -582,7 +582,7 @@ static void test_pending_op_installs_nothing(void **state) {
   cx_op_unref(op);
   /* a source freed by hand too */
   cx_source *s;
-  CX_ASSERT_OK(cx_source_signal(&sig, 1, &s));
+  CX_ASSERT_OK(cx_source_signal(&s, &sig, 1));
   cx_source_free(s);
   struct sigaction after = get_action(SIGUSR2);
   assert_same_action(&after, &before);
@@ -599,28 +599,28 @@ static void test_invalid(void **state) {
   struct sigaction usr1_before = get_action(SIGUSR1);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     s = (cx_source *)&s;
-    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&bad[i], 1, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&s, &bad[i], 1));
     assert_null(s);
     op = (cx_op *)&op;
     CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(&op, NULL, &bad[i], 1, "bad"));
     assert_null(op);
     /* one bad number among good ones */
     int mixed[] = {SIGUSR1, bad[i], SIGUSR2};
-    CX_ASSERT_ERR(-EINVAL, cx_source_signal(mixed, 3, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&s, mixed, 3));
   }
-  CX_ASSERT_ERR(-EINVAL, cx_source_signal(NULL, 1, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_signal(&s, NULL, 1));
   int usr1 = SIGUSR1;
-  CX_ASSERT_ERR(-EINVAL, cx_source_signal(&usr1, 1, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_source_signal(NULL, &usr1, 1));
   CX_ASSERT_ERR(-EINVAL, cx_op_with_signal(NULL, NULL, &usr1, 1, "x"));
   /* at most 64 signals */
   int many[65];
   for (int i = 0; i < 65; i++) many[i] = SIGUSR1;
-  CX_ASSERT_ERR(-EINVAL, cx_source_signal(many, 65, &s));
-  CX_ASSERT_OK(cx_source_signal(many, 64, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_signal(&s, many, 65));
+  CX_ASSERT_OK(cx_source_signal(&s, many, 64));
   cx_source_free(s);
   /* the boundaries that are valid */
   int edges[] = {1, SIGRTMAX};
-  CX_ASSERT_OK(cx_source_signal(edges, 2, &s));
+  CX_ASSERT_OK(cx_source_signal(&s, edges, 2));
   cx_source_free(s);
   /* nothing was installed by any of this */
   struct sigaction usr1_after = get_action(SIGUSR1);
@@ -633,7 +633,7 @@ static void test_fault_signals_refused(void **state) {
   const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
   for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
     cx_source *src = (cx_source *)&src;
-    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&faults[i], 1, &src));
+    CX_ASSERT_ERR(-EINVAL, cx_source_signal(&src, &faults[i], 1));
     assert_null(src);
   }
 }

@@ -74,7 +74,7 @@ static const cx_source_ops rec_ops = {sizeof(cx_source_ops), rec_start,
 
 static cx_source *rec_source(rec *r, cx_reason reason, const char *name) {
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_new(&rec_ops, r, reason, name, &s));
+  CX_ASSERT_OK(cx_source_new(&s, &rec_ops, r, reason, name));
   assert_non_null(s);
   return s;
 }
@@ -95,21 +95,21 @@ static void test_new_bad_input(void **state) {
   rec r = {0};
   cx_source *s = (cx_source *)&r; /* must be reset to NULL on error */
   cx_source_ops ops = rec_ops;
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(NULL, &r, CX_REASON_MANUAL, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, NULL, &r, CX_REASON_MANUAL, "x"));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_MANUAL, "x", NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(NULL, &ops, &r, CX_REASON_MANUAL, "x"));
   ops.size = sizeof(cx_source_ops) - 1;
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_MANUAL, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, CX_REASON_MANUAL, "x"));
   ops = rec_ops;
   ops.start = NULL;
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_MANUAL, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, CX_REASON_MANUAL, "x"));
   ops = rec_ops;
   ops.stop = NULL;
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_MANUAL, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, CX_REASON_MANUAL, "x"));
   ops = rec_ops;
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, CX_REASON_NONE, "x", &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, (cx_reason)99, "x", &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_new(&ops, &r, (cx_reason)-1, "x", &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, CX_REASON_NONE, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, (cx_reason)99, "x"));
+  CX_ASSERT_ERR(-EINVAL, cx_source_new(&s, &ops, &r, (cx_reason)-1, "x"));
   assert_null(s);
   /* on error the destroy notify is not called */
   assert_int_equal(atomic_load(&r.destroys), 0);
@@ -131,7 +131,7 @@ static void test_new_name_and_reason(void **state) {
   /* default name; ops copied (changing the caller's struct does nothing) */
   cx_source_ops ops = rec_ops;
   rec r2 = {0};
-  CX_ASSERT_OK(cx_source_new(&ops, &r2, CX_REASON_CONDITION, NULL, &s));
+  CX_ASSERT_OK(cx_source_new(&s, &ops, &r2, CX_REASON_CONDITION, NULL));
   memset(&ops, 0, sizeof ops);
   assert_string_equal(cx_source_name(s), "custom");
   cx_op *op = new_op("copied-ops");
@@ -149,7 +149,7 @@ static void test_new_name_and_reason(void **state) {
   } big = {rec_ops, NULL};
   big.ops.size = sizeof big;
   rec r3 = {0};
-  CX_ASSERT_OK(cx_source_new(&big.ops, &r3, CX_REASON_MANUAL, "big", &s));
+  CX_ASSERT_OK(cx_source_new(&s, &big.ops, &r3, CX_REASON_MANUAL, "big"));
   cx_source_free(s);
   assert_int_equal(atomic_load(&r3.destroys), 1);
 }
@@ -166,7 +166,7 @@ static void test_null_accessors(void **state) {
   ops.destroy = NULL;
   rec r = {0};
   cx_source *s = NULL;
-  CX_ASSERT_OK(cx_source_new(&ops, &r, CX_REASON_MANUAL, NULL, &s));
+  CX_ASSERT_OK(cx_source_new(&s, &ops, &r, CX_REASON_MANUAL, NULL));
   cx_source_free(s);
   assert_int_equal(atomic_load(&r.destroys), 0);
 }
@@ -179,12 +179,12 @@ static int never(void *user_data) {
 static void test_builtin_names_and_reasons(void **state) {
   (void)state;
   cx_source *t, *sig, *cond, *res, *a, *b, *c, *any, *all, *comp;
-  CX_ASSERT_OK(cx_source_timeout(1.0, &t));
-  CX_ASSERT_OK(cx_source_signal(NULL, 0, &sig));
-  CX_ASSERT_OK(cx_source_condition(never, NULL, NULL, 1.0, "ready", &cond));
+  CX_ASSERT_OK(cx_source_timeout(&t, 1.0));
+  CX_ASSERT_OK(cx_source_signal(&sig, NULL, 0));
+  CX_ASSERT_OK(cx_source_condition(&cond, never, NULL, NULL, 1.0, "ready"));
   cx_resource_limits l = CX_RESOURCE_LIMITS_INIT;
   l.memory_percent = 99;
-  CX_ASSERT_OK(cx_source_resource(&l, &res));
+  CX_ASSERT_OK(cx_source_resource(&res, &l));
   assert_string_equal(cx_source_name(t), "timeout");
   assert_int_equal(cx_source_reason(t), CX_REASON_TIMEOUT);
   assert_string_equal(cx_source_name(sig), "signal");
@@ -192,13 +192,13 @@ static void test_builtin_names_and_reasons(void **state) {
   assert_non_null(strstr(cx_source_name(cond), "ready"));
   assert_int_equal(cx_source_reason(cond), CX_REASON_CONDITION);
   assert_int_equal(cx_source_reason(res), CX_REASON_CONDITION);
-  CX_ASSERT_OK(cx_source_timeout(1.0, &a));
-  CX_ASSERT_OK(cx_source_timeout(1.0, &b));
-  CX_ASSERT_OK(cx_source_timeout(1.0, &c));
+  CX_ASSERT_OK(cx_source_timeout(&a, 1.0));
+  CX_ASSERT_OK(cx_source_timeout(&b, 1.0));
+  CX_ASSERT_OK(cx_source_timeout(&c, 1.0));
   cx_source *l1[] = {t, sig}, *l2[] = {cond, res}, *l3[] = {a, b, c};
-  CX_ASSERT_OK(cx_source_any_of(l1, 2, &any));
-  CX_ASSERT_OK(cx_source_all_of(l2, 2, &all));
-  CX_ASSERT_OK(cx_source_any_of(l3, 3, &comp));
+  CX_ASSERT_OK(cx_source_any_of(&any, l1, 2));
+  CX_ASSERT_OK(cx_source_all_of(&all, l2, 2));
+  CX_ASSERT_OK(cx_source_any_of(&comp, l3, 3));
   assert_string_equal(cx_source_name(any), "any_of");
   assert_string_equal(cx_source_name(all), "all_of");
   assert_string_equal(cx_source_name(comp), "any_of");
@@ -227,7 +227,7 @@ static void test_add_source_rules(void **state) {
   /* a source owned by a composite */
   rec rk = {0};
   cx_source *kid = rec_source(&rk, CX_REASON_MANUAL, "kid"), *comp;
-  CX_ASSERT_OK(cx_source_any_of(&kid, 1, &comp));
+  CX_ASSERT_OK(cx_source_any_of(&comp, &kid, 1));
   CX_ASSERT_ERR(-EINVAL, cx_op_add_source(other, kid));
   CX_ASSERT_OK(cx_op_add_source(other, comp));
 
@@ -462,15 +462,15 @@ static void test_manual_cancel_before_source(void **state) {
 static void test_timeout_source(void **state) {
   (void)state;
   cx_source *s = (cx_source *)&s;
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(0.0, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(&s, 0.0));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(-1.0, &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(NAN, &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(INFINITY, &s));
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(1.0, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(&s, -1.0));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(&s, NAN));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(&s, INFINITY));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout(NULL, 1.0));
 
   CX_ASSERT_OK(cx_clock_use_virtual());
-  CX_ASSERT_OK(cx_source_timeout(2.0, &s));
+  CX_ASSERT_OK(cx_source_timeout(&s, 2.0));
   cx_op *op = new_op("timeout-source");
   CX_ASSERT_OK(cx_op_add_source(op, s));
   /* counts from enter, not from creation */
@@ -490,7 +490,7 @@ static void test_timeout_source(void **state) {
   cx_op_unref(op);
 
   /* an op that exits first: the timeout never fires */
-  CX_ASSERT_OK(cx_source_timeout(1.0, &s));
+  CX_ASSERT_OK(cx_source_timeout(&s, 1.0));
   op = new_op("quick");
   CX_ASSERT_OK(cx_op_add_source(op, s));
   CX_ASSERT_OK(cx_op_enter(op));
@@ -555,7 +555,7 @@ static void test_trigger_races_with_exit(void **state) {
     assert_non_null(p);
     p->wait_for_cancel = (i % 2) == 0; /* half complete, half cancelled */
     cx_source *s;
-    CX_ASSERT_OK(cx_source_new(&ops, p, CX_REASON_CONDITION, "pinger", &s));
+    CX_ASSERT_OK(cx_source_new(&s, &ops, p, CX_REASON_CONDITION, "pinger"));
     cx_op *op = new_op("race");
     CX_ASSERT_OK(cx_op_add_source(op, s));
     CX_ASSERT_OK(cx_op_enter(op));

@@ -65,7 +65,7 @@ static void test_completes(void **state) {
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
   CX_ASSERT_OK(
-      cx_stream_new(NULL, cx_test_next_int, &it, &o, &s)); /* current op */
+      cx_stream_new(&s, NULL, cx_test_next_int, &it, &o)); /* current op */
   assert_int_equal(cx_stream_count(s), 0);
   void *item = NULL;
   for (int i = 0; i < 10; i++) {
@@ -106,7 +106,7 @@ static void test_cancel_is_checked_before_each_item(void **state) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   int rc, got = 0;
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
@@ -146,7 +146,7 @@ static void test_cancel_by_parent_timeout(void **state) {
   o.item_free = cx_test_item_free;
   o.keep_last = 3;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(NULL, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, NULL, cx_test_next_int, &it, &o));
   void *item = NULL;
   for (int i = 0; i < 7; i++) assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_clock_advance(10.0));
@@ -177,7 +177,7 @@ static void test_iterator_error(void **state) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   int rc;
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -205,7 +205,7 @@ static void test_keep_last(void **state) {
   o.item_free = cx_test_item_free;
   o.keep_last = 3;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   for (int i = 0; i < 10; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -235,7 +235,7 @@ static void test_keep_default_1000(void **state) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   int rc;
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -268,7 +268,7 @@ static void test_null_options(void **state) {
   cx_op *op = entered_op("stream", NULL);
   int pos = 0;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, next_static, &pos, NULL, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, next_static, &pos, NULL));
   void *item = NULL;
   int n = 0;
   while (cx_stream_next(s, &item) == 1) n++;
@@ -291,7 +291,7 @@ static void test_keep_none(void **state) {
   o.item_free = cx_test_item_free;
   o.keep_last = 0;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   for (int i = 0; i < 5; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -321,7 +321,7 @@ static void test_keep_none_free_early(void **state) {
   o.item_free = cx_test_item_free;
   o.keep_last = 0;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -343,7 +343,7 @@ static void test_free_before_end(void **state) {
   o.item_free = cx_test_item_free;
   o.keep_last = 2;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   for (int i = 0; i < 3; i++) assert_int_equal(cx_stream_next(s, &item), 1);
   assert_null(cx_op_partial_result(op));
@@ -372,12 +372,12 @@ static void test_result_replaced(void **state) {
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
   void *item = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &a, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &a, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   cx_stream_free(s);
   assert_int_equal(cx_test_total_freed, 0);
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &b, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &b, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_freed_once(0, 3); /* first result released */
@@ -429,7 +429,7 @@ static void test_progress_every(void **state) {
   o.report_every = 4;
   o.total = 10;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   for (int i = 1; i <= 10; i++) {
     assert_int_equal(cx_stream_next(s, &item), 1);
@@ -456,7 +456,7 @@ static void test_progress_every(void **state) {
   CX_ASSERT_OK(cx_op_on_progress(op, on_prog, &none, NULL));
   it = cx_test_iter_new(20);
   o.report_every = 0;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(none.calls, 0);
@@ -473,7 +473,7 @@ static void test_stream_outlives_op_ref(void **state) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_op_exit(op, 0));
@@ -489,21 +489,21 @@ static void test_bad_input(void **state) {
   cx_test_iter it = cx_test_iter_new(3);
   cx_stream *s = (cx_stream *)&it;
   assert_null(cx_current());
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(NULL, cx_test_next_int, &it, NULL, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(&s, NULL, cx_test_next_int, &it, NULL));
   assert_null(s);
   cx_op *op = entered_op("stream", NULL);
   s = (cx_stream *)&it;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, NULL, &it, NULL, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(&s, op, NULL, &it, NULL));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, NULL, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(NULL, op, cx_test_next_int, &it, NULL));
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.size = 0;
   s = (cx_stream *)&it;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   assert_null(s);
   void *item = NULL;
   CX_ASSERT_ERR(-EINVAL, cx_stream_next(NULL, &item));
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, NULL, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, NULL));
   CX_ASSERT_ERR(-EINVAL, cx_stream_next(s, NULL));
   assert_int_equal(it.calls, 0);
   assert_int_equal(cx_stream_count(NULL), 0);
@@ -522,7 +522,7 @@ static void test_cancel_sticky(void **state) {
   cx_stream_options o = CX_STREAM_OPTIONS_INIT;
   o.item_free = cx_test_item_free;
   cx_stream *s = NULL;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *item = NULL;
   assert_int_equal(cx_stream_next(s, &item), 1);
   cx_op_cancel(op, CX_REASON_MANUAL, NULL);

@@ -64,7 +64,7 @@ static void test_open_completes(void **state) {
   void *item;
   int rc, n = 0;
   assert_null(cx_current());
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_stream_op(s);
   assert_string_equal(cx_op_name(op), "stream");
   while ((rc = cx_stream_next(s, &item)) == 1) {
@@ -95,7 +95,7 @@ static void test_open_timeout(void **state) {
   o.name = "download";
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_string_equal(cx_op_name(op), "download");
   for (int i = 0; i < 3; i++) assert_int_equal(cx_stream_next(s, &item), 1);
@@ -134,7 +134,7 @@ static void test_open_token(void **state) {
   cx_stream *s = NULL;
   void *item;
   int rc, got = 0;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   while ((rc = cx_stream_next(s, &item)) == 1) got++;
   CX_ASSERT_ERR(-ECANCELED, rc);
@@ -152,7 +152,7 @@ static void test_open_token(void **state) {
   it.next = 50;
   o.token = tok;
   o.timeout = 1.0;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   op = cx_op_ref(cx_stream_op(s));
   assert_int_equal(cx_stream_next(s, &item), 1);
   CX_ASSERT_OK(cx_clock_advance(1.0));
@@ -166,7 +166,7 @@ static void test_open_token(void **state) {
   cx_token_cancel(tok, CX_REASON_SIGNAL, NULL);
   it = cx_test_iter_new(100);
   o.timeout = 0;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   CX_ASSERT_ERR(-ECANCELED, cx_stream_next(s, &item));
   assert_int_equal(it.calls, 0);
   assert_int_equal(cx_op_cancel_reason(cx_stream_op(s)), CX_REASON_SIGNAL);
@@ -186,7 +186,7 @@ static void test_open_parent_and_error(void **state) {
   o.parent = parent;
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_ptr_equal(cx_op_parent(op), parent);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -205,7 +205,7 @@ static void test_open_parent_and_error(void **state) {
   it.fail_at = 12;
   it.error = -EIO;
   o.parent = NULL;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   op = cx_op_ref(cx_stream_op(s));
   while (cx_stream_next(s, &item) == 1) {
   }
@@ -227,7 +227,7 @@ static void test_open_free_early(void **state) {
   cx_stream_options o = freeing_options();
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_op_ref(cx_stream_op(s));
   assert_int_equal(cx_stream_next(s, &item), 1);
   assert_int_equal(cx_stream_next(s, &item), 1);
@@ -295,7 +295,7 @@ static void test_progress_count_and_latest(void **state) {
   o.format_item = format_int;
   cx_stream *s = NULL;
   void *item;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(up.reports, 2);
@@ -312,7 +312,7 @@ static void test_progress_count_and_latest(void **state) {
   memset(&up, 0, sizeof up);
   it = cx_test_iter_new(5);
   o.report_every = 0;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(up.calls, 5);
@@ -329,7 +329,7 @@ static void test_progress_count_and_latest(void **state) {
   o.report_every = 2;
   o.on_progress = NULL;
   o.format_item = NULL;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   while (cx_stream_next(s, &item) == 1) {
   }
   assert_int_equal(up.reports, 2);
@@ -355,7 +355,7 @@ static void chunks_of_3(size_t keep_last) {
   void *const *chunk = NULL;
   size_t n = 0, sizes[8];
   int rc, chunks = 0, v = 0;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   while ((rc = cx_stream_next_chunk(s, 3, &chunk, &n)) == 1) {
     assert_true(chunks < 8);
     sizes[chunks++] = n;
@@ -399,7 +399,7 @@ static void test_chunk_cancel_mid_chunk(void **state) {
   void *const *chunk;
   void *item;
   size_t n;
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   assert_int_equal(cx_stream_next(s, &item), 1); /* 0 */
   assert_int_equal(cx_stream_next_chunk(s, 3, &chunk, &n), 1);
   assert_int_equal(n, 3); /* 1 2 3 */
@@ -426,7 +426,7 @@ static void test_chunk_open(void **state) {
   cx_stream *s = NULL;
   void *const *chunk;
   size_t n;
-  CX_ASSERT_OK(cx_stream_open(cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_open(&s, cx_test_next_int, &it, &o));
   cx_op *op = cx_stream_op(s);
   assert_int_equal(cx_stream_next_chunk(s, 4, &chunk, &n), 1);
   assert_int_equal(n, 4);
@@ -449,35 +449,35 @@ static void test_bad_input(void **state) {
   cx_test_iter it = cx_test_iter_new(10);
   cx_stream_options o = freeing_options();
   cx_stream *s = (cx_stream *)&it;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(NULL, &it, &o, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(&s, NULL, &it, &o));
   assert_null(s);
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &o, NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(NULL, cx_test_next_int, &it, &o));
   const double bad_timeout[] = {-1.0, NAN, INFINITY, -INFINITY};
   for (size_t i = 0; i < 4; i++) {
     cx_stream_options b = o;
     b.timeout = bad_timeout[i];
     s = (cx_stream *)&it;
-    CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
+    CX_ASSERT_ERR(-EINVAL, cx_stream_open(&s, cx_test_next_int, &it, &b));
     assert_null(s);
   }
   cx_stream_options b = o;
   b.size = 0;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(&s, cx_test_next_int, &it, &b));
   b = o;
   b.total = -1;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_open(cx_test_next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_open(&s, cx_test_next_int, &it, &b));
   assert_null(cx_current());
   /* the op-bound stream refuses the open-only options */
   cx_op *op = cx_test_entered_op("mine", NULL, 0);
   b = o;
   b.timeout = 1.0;
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(&s, op, cx_test_next_int, &it, &b));
   b = o;
   b.name = "x";
-  CX_ASSERT_ERR(-EINVAL, cx_stream_new(op, cx_test_next_int, &it, &b, &s));
+  CX_ASSERT_ERR(-EINVAL, cx_stream_new(&s, op, cx_test_next_int, &it, &b));
   assert_null(s);
   /* chunks: k 0 and NULL arguments change nothing */
-  CX_ASSERT_OK(cx_stream_new(op, cx_test_next_int, &it, &o, &s));
+  CX_ASSERT_OK(cx_stream_new(&s, op, cx_test_next_int, &it, &o));
   void *const *chunk = NULL;
   size_t n = 0;
   CX_ASSERT_ERR(-EINVAL, cx_stream_next_chunk(s, 0, &chunk, &n));

@@ -69,7 +69,7 @@ static cx_op *op_with_sources(atomic_int *errors, atomic_int *cancels) {
   o.timeout = 5;
   o.name = "left-behind";
   CX_ASSERT_OK(cx_op_create(&op, &o));
-  CX_ASSERT_OK(cx_source_signal(signals, 1, &sig));
+  CX_ASSERT_OK(cx_source_signal(&sig, signals, 1));
   CX_ASSERT_OK(cx_op_add_source(op, sig));
   CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_ERROR, count_event, errors, NULL));
   CX_ASSERT_OK(cx_op_on(op, CX_OP_ON_CANCEL, count_event, cancels, NULL));
@@ -150,7 +150,7 @@ static void *enter_nested(void *p) {
     CX_ASSERT_OK(cx_op_create(&n->ops[i], &o));
     CX_ASSERT_OK(cx_op_enter(n->ops[i]));
   }
-  CX_ASSERT_OK(cx_shield_begin(NULL, 0, &shield));
+  CX_ASSERT_OK(cx_shield_begin(&shield, NULL, 0));
   /* the shield holds back cancellation; the current op is the enclosed */
   assert_true(cx_current() == n->ops[NESTED - 1]);
   return NULL; /* the shield's handle is dropped here on purpose */

@@ -151,13 +151,13 @@ static void test_source(void **state) {
   cx_source *src = NULL, *subs[2], *any = NULL;
   cx_op *op = cx_test_op("s", NULL, 0), *op2 = cx_test_op("t", NULL, 0);
   (void)state;
-  CX_ASSERT_OK(cx_source_timeout_cause(2.0, "quota window closed", &src));
+  CX_ASSERT_OK(cx_source_timeout_cause(&src, 2.0, "quota window closed"));
   assert_string_equal(cx_source_name(src), "timeout");
   assert_int_equal(cx_source_reason(src), CX_REASON_TIMEOUT);
   CX_ASSERT_OK(cx_op_add_source(op, src));
-  CX_ASSERT_OK(cx_source_timeout_cause(1.0, "inner cause", &subs[0]));
-  CX_ASSERT_OK(cx_source_timeout(5.0, &subs[1]));
-  CX_ASSERT_OK(cx_source_any_of(subs, 2, &any));
+  CX_ASSERT_OK(cx_source_timeout_cause(&subs[0], 1.0, "inner cause"));
+  CX_ASSERT_OK(cx_source_timeout(&subs[1], 5.0));
+  CX_ASSERT_OK(cx_source_any_of(&any, subs, 2));
   CX_ASSERT_OK(cx_op_add_source(op2, any));
   CX_ASSERT_OK(cx_op_enter(op));
   CX_ASSERT_OK(cx_op_enter(op2));
@@ -178,15 +178,15 @@ static void test_source(void **state) {
 static void test_source_bad(void **state) {
   cx_source *src = (cx_source *)&src;
   (void)state;
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(1.0, NULL, &src));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(&src, 1.0, NULL));
   assert_null(src);
   src = (cx_source *)&src;
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(-1.0, "x", &src));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(&src, -1.0, "x"));
   assert_null(src);
-  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(1.0, "x", NULL));
+  CX_ASSERT_ERR(-EINVAL, cx_source_timeout_cause(NULL, 1.0, "x"));
   for (long n = 0; n < 3; n++) {
     cx__alloc_fail_after(n, false);
-    int rc = cx_source_timeout_cause(1.0, "x", &src);
+    int rc = cx_source_timeout_cause(&src, 1.0, "x");
     cx__alloc_fail_after(-1, false);
     if (rc == 0) {
       cx_source_free(src); /* fewer allocations than n + 1 */
@@ -196,7 +196,7 @@ static void test_source_bad(void **state) {
     assert_null(src);
   }
   /* A source never given away frees its copy (ASan checks). */
-  CX_ASSERT_OK(cx_source_timeout_cause(1.0, "freed", &src));
+  CX_ASSERT_OK(cx_source_timeout_cause(&src, 1.0, "freed"));
   cx_source_free(src);
 }
 

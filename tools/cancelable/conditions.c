@@ -66,7 +66,7 @@ int cond_source_file(const char *path, double interval, cx_source **out) {
   int rc;
   if (copy == NULL) return -ENOMEM;
   cxu_utf8_snprintf(name, sizeof name, "file %s", path);
-  rc = cx_source_condition(file_exists, copy, free, interval, name, out);
+  rc = cx_source_condition(out, file_exists, copy, free, interval, name);
   if (rc != 0) free(copy);
   return rc;
 }
@@ -148,8 +148,8 @@ int cond_source_command(const char *command, double interval,
   }
   c->shutdown = shutdown;
   cxu_utf8_snprintf(name, sizeof name, "until %s", command);
-  rc = cx_source_condition(command_succeeds, c, command_cond_free, interval,
-                           name, out);
+  rc = cx_source_condition(out, command_succeeds, c, command_cond_free,
+                           interval, name);
   if (rc != 0) command_cond_free(c);
   return rc;
 }

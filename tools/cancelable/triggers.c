@@ -84,8 +84,8 @@ static int new_watcher(source_set *set, const expr_leaf *leaf,
   if (w == NULL) return -ENOMEM;
   w->kind = leaf->kind;
   w->target = leaf->value;
-  rc = cx_source_new(&ops, w, CX_REASON_CONDITION,
-                     expr_leaf_kind_name(leaf->kind), out);
+  rc = cx_source_new(out, &ops, w, CX_REASON_CONDITION,
+                     expr_leaf_kind_name(leaf->kind));
   if (rc != 0) {
     free(w);
     return rc;
@@ -134,7 +134,7 @@ static int new_resource(source_set *set, const expr_leaf *leaf,
     limits.disk_percent = leaf->value;
     limits.disk_path = leaf->text;
   }
-  rc = cx_source_resource(&limits, out);
+  rc = cx_source_resource(out, &limits);
   if (rc != 0) return rc;
   rc = push((void ***)&set->resources, &set->nresources, *out);
   if (rc != 0) {
@@ -183,11 +183,11 @@ int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
   *out = NULL;
   switch (leaf->kind) {
     case LEAF_TIMEOUT:
-      rc = cx_source_timeout(leaf->value, out);
+      rc = cx_source_timeout(out, leaf->value);
       if (rc == 0) name_timeout(*out, leaf->value);
       break;
     case LEAF_SIGNAL:
-      rc = cx_source_signal(leaf->signals, leaf->nsignals, out);
+      rc = cx_source_signal(out, leaf->signals, leaf->nsignals);
       break;
     case LEAF_FILE:
       rc = cond_source_file(leaf->text, set->interval, out);
@@ -219,8 +219,8 @@ static int combine(bool all, cx_source **srcs, size_t n, cx_source **out) {
     for (size_t g = 0; g < groups && rc == 0; g++) {
       size_t k = n - done < COMPOSITE_MAX ? n - done : COMPOSITE_MAX;
       cx_source *c;
-      rc = all ? cx_source_all_of(srcs + done, k, &c)
-               : cx_source_any_of(srcs + done, k, &c);
+      rc = all ? cx_source_all_of(&c, srcs + done, k)
+               : cx_source_any_of(&c, srcs + done, k);
       if (rc != 0) {
         for (size_t i = done; i < n; i++) cx_source_free(srcs[i]);
         for (size_t i = 0; i < g; i++) cx_source_free(srcs[i]);

@@ -123,7 +123,7 @@ int feed_start(size_t capacity, feed **out) {
   pthread_cond_init(&f->grew, &attr);
   pthread_condattr_destroy(&attr);
   rc = f->frames != NULL && f->seqs != NULL
-           ? cx_events_subscribe(on_event, f, NULL, 4096, &f->sub)
+           ? cx_events_subscribe(&f->sub, on_event, f, NULL, 4096)
            : -ENOMEM;
   if (rc != 0) {
     feed_free(f);

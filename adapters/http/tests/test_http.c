@@ -670,7 +670,7 @@ static void test_events_resume(void **state) {
   char last[32], want[64];
   double t0 = cx_test_now();
   sse x = {.server = s, .last_id = last, .want = 2};
-  CX_ASSERT_OK(cx_events_subscribe(watch_a, &a_exit, NULL, 0, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, watch_a, &a_exit, NULL, 0));
   enter_exit("a");
   while (atomic_load(&a_exit) == 0 && cx_test_now() - t0 < 10)
     cx_test_sleep(0.005);
@@ -707,7 +707,7 @@ static void test_events_reset(void **state) {
   char probe_id[32];
   double t0 = cx_test_now();
   sse x = {.server = s, .last_id = "1", .want = 1};
-  CX_ASSERT_OK(cx_events_subscribe(watch_max, &max, NULL, 4096, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, watch_max, &max, NULL, 4096));
   for (int i = 0; i < 700; i++) enter_exit("many"); /* 1400 > 1024 kept */
   while (atomic_load(&max) < 1400 && cx_test_now() - t0 < 10)
     cx_test_sleep(0.005);
@@ -1046,7 +1046,7 @@ static void test_events_crowd(void **state) {
   stuck = raw_connect(s, 1024);
   raw_get(stuck, s, "/api/events");
   assert_int_equal(pthread_create(&reader, NULL, crowd_read, &cw), 0);
-  CX_ASSERT_OK(cx_events_subscribe(watch_marks, &m, NULL, 0, &sub));
+  CX_ASSERT_OK(cx_events_subscribe(&sub, watch_marks, &m, NULL, 0));
   assert_int_equal(pthread_create(&th, NULL, report, &crowded), 0);
   for (int k = 0; k < BURSTS; k++) {
     int late;

@@ -340,7 +340,7 @@ int cx_nats_attach(const cx_nats_options *opts, cx_nats **out) {
   pthread_sigmask(SIG_BLOCK, &all, &old);
   err = start_connection(n);
   if (err == 0)
-    err = cx_events_subscribe(on_event, n, NULL, EVENT_QUEUE, &n->events);
+    err = cx_events_subscribe(&n->events, on_event, n, NULL, EVENT_QUEUE);
   if (err == 0 && pthread_create(&n->worker, NULL, nats_worker, n) != 0)
     err = -EAGAIN;
   pthread_sigmask(SIG_SETMASK, &old, NULL);

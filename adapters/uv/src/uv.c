@@ -99,7 +99,7 @@ int cx_uv_watch_token(cx_uv_hub *hub, cx_token *token, cx_uv_cancel_cb cb,
   uw->hub = hub;
   uw->cb = cb;
   uw->user_data = user_data;
-  if ((rc = cx_notifier_watch(hub->notifier, token, uw, &uw->watch)) != 0) {
+  if ((rc = cx_notifier_watch(&uw->watch, hub->notifier, token, uw)) != 0) {
     free(uw);
     return rc;
   }
