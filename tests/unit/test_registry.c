@@ -11,6 +11,7 @@
  * starts with cx_registry_clear().
  */
 #include "cx_test.h"
+#include "cx_test_registry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -50,33 +51,6 @@ static bool list_has(const cx_op_list *l, const cx_op *op) {
   for (size_t i = 0; i < l->count; i++)
     if (l->ops[i] == op) return true;
   return false;
-}
-
-/* Names of a list, joined with ',' (for compact order checks). */
-static const char *names(const cx_op_list *l, char *buf, size_t len) {
-  size_t n = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < l->count && n < len; i++)
-    n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "",
-                          cx_op_name(l->ops[i]));
-  return buf;
-}
-
-static const char *live_names(const cx_op_filter *f, char *buf, size_t len) {
-  cx_op_list l = {0};
-  CX_ASSERT_OK(cx_registry_list(f, &l));
-  names(&l, buf, len);
-  cx_op_list_free(&l);
-  return buf;
-}
-
-static const char *history_names(const cx_op_filter *f, size_t newest,
-                                 char *buf, size_t len) {
-  cx_op_list l = {0};
-  CX_ASSERT_OK(cx_registry_history(f, newest, &l));
-  names(&l, buf, len);
-  cx_op_list_free(&l);
-  return buf;
 }
 
 static size_t live_count(void) {
@@ -137,7 +111,8 @@ static void test_register_default(void **state) {
   cx_op *b = make_op("not-by-default", NULL, false);
   CX_ASSERT_OK(cx_op_enter(b));
   cx_op *c = reg_op("asked", NULL);
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "by-default,asked");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf),
+                      "by-default,asked");
   finish(c, 0);
   finish(b, 0);
   finish(a, 0);
@@ -151,7 +126,7 @@ static void test_register_default(void **state) {
   cx_registry_set_default(false);
   assert_int_equal(found, 1);
   cx_op_unref(r);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
                       "run-default,by-default,asked");
 }
 
@@ -282,14 +257,17 @@ static void test_list_all_oldest_first(void **state) {
   cx_op *a = reg_op("first", NULL);
   cx_op *b = reg_op("second", NULL);
   cx_op *c = reg_op("third", NULL);
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "first,second,third");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf),
+                      "first,second,third");
   cx_op_filter any = CX_OP_FILTER_INIT;
-  assert_string_equal(live_names(&any, buf, sizeof buf), "first,second,third");
+  assert_string_equal(cx_test_live_names(&any, buf, sizeof buf),
+                      "first,second,third");
   finish(c, 0);
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "first,second");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf),
+                      "first,second");
   finish(b, 0);
   finish(a, 0);
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf), "");
 }
 
 static void test_list_by_name(void **state) {
@@ -309,7 +287,7 @@ static void test_list_by_name(void **state) {
   assert_ptr_equal(l.ops[1], c);
   cx_op_list_free(&l);
   f.name = "nothing";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "");
   finish(d, 0);
   finish(c, 0);
   finish(b, 0);
@@ -324,9 +302,9 @@ static void test_list_by_status(void **state) {
   cx_op *a = reg_op("a", NULL);
   cx_op *b = reg_op("b", NULL);
   f.status = CX_STATUS_RUNNING;
-  assert_string_equal(live_names(&f, buf, sizeof buf), "a,b");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "a,b");
   f.status = CX_STATUS_COMPLETED;
-  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "");
   finish(b, -EIO);
   finish(a, 0);
   /* The history by status. */
@@ -334,15 +312,15 @@ static void test_list_by_status(void **state) {
   cx_op_cancel(c, CX_REASON_MANUAL, NULL);
   finish(c, -ECANCELED);
   f.status = CX_STATUS_COMPLETED;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "a");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "a");
   f.status = CX_STATUS_FAILED;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "b");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "b");
   f.status = CX_STATUS_CANCELLED;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "c");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "c");
   f.status = CX_STATUS_RUNNING;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "");
   f.status = -1;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "c,a,b");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "c,a,b");
 }
 
 static void test_list_by_parent_and_children(void **state) {
@@ -358,16 +336,16 @@ static void test_list_by_parent_and_children(void **state) {
   CX_ASSERT_OK(cx_op_enter(c1));
   cx_op *g = reg_op("grandchild", c1);
   CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
-  assert_string_equal(names(&l, buf, sizeof buf), "child-1");
+  assert_string_equal(cx_test_op_names(&l, buf, sizeof buf), "child-1");
   cx_op_list_free(&l);
   /* Pending children are not live yet. */
   CX_ASSERT_OK(cx_op_enter(c2));
   CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
-  assert_string_equal(names(&l, buf, sizeof buf), "child-1,child-2");
+  assert_string_equal(cx_test_op_names(&l, buf, sizeof buf), "child-1,child-2");
   cx_op_list_free(&l);
   /* Grandchildren are not children. */
   CX_ASSERT_OK(cx_registry_children(cx_op_id(c1), &l));
-  assert_string_equal(names(&l, buf, sizeof buf), "grandchild");
+  assert_string_equal(cx_test_op_names(&l, buf, sizeof buf), "grandchild");
   cx_op_list_free(&l);
   CX_ASSERT_OK(cx_registry_children(cx_op_id(other), &l));
   assert_int_equal(l.count, 0);
@@ -379,22 +357,24 @@ static void test_list_by_parent_and_children(void **state) {
   CX_ASSERT_ERR(-EINVAL, cx_registry_children(cx_op_id(root), NULL));
   /* The same through the parent filter. */
   f.parent_id = cx_op_id(root);
-  assert_string_equal(live_names(&f, buf, sizeof buf), "child-1,child-2");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
+                      "child-1,child-2");
   /* Combined with a name pattern. */
   f.name_pattern = "*-2";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "child-2");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "child-2");
   /* Finished children leave the live children; history keeps parents. */
   finish(c2, 0);
   finish(g, 0);
   char c1_id[CX_ID_LEN + 1];
   snprintf(c1_id, sizeof c1_id, "%s", cx_op_id(c1));
   CX_ASSERT_OK(cx_registry_children(cx_op_id(root), &l));
-  assert_string_equal(names(&l, buf, sizeof buf), "child-1");
+  assert_string_equal(cx_test_op_names(&l, buf, sizeof buf), "child-1");
   cx_op_list_free(&l);
   f.name_pattern = NULL;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "child-2");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "child-2");
   f.parent_id = c1_id;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "grandchild");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf),
+                      "grandchild");
   finish(c1, 0);
   finish(other, 0);
   finish(root, 0);
@@ -410,39 +390,39 @@ static void test_list_by_pattern(void **state) {
   cx_op *ops[6];
   for (int i = 0; i < 6; i++) ops[i] = reg_op(ns[i], NULL);
   f.name_pattern = "fetch-*";
-  assert_string_equal(live_names(&f, buf, sizeof buf),
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
                       "fetch-users,fetch-orders");
   f.name_pattern = "*-users";
-  assert_string_equal(live_names(&f, buf, sizeof buf),
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
                       "fetch-users,parse-users");
   f.name_pattern = "job?";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "job7");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "job7");
   f.name_pattern = "job[0-9]*";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "job7,job42");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "job7,job42");
   f.name_pattern = "[!fj]*";
-  assert_string_equal(live_names(&f, buf, sizeof buf),
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
                       "parse-users,Fetch-caps");
   f.name_pattern = "*";
   assert_string_equal(
-      live_names(&f, buf, sizeof buf),
+      cx_test_live_names(&f, buf, sizeof buf),
       "fetch-users,fetch-orders,parse-users,job7,job42,Fetch-caps");
   f.name_pattern = "nothing*";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "");
   /* Exact name and pattern together must both match. */
   f.name_pattern = "fetch-*";
   f.name = "fetch-orders";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "fetch-orders");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "fetch-orders");
   f.name = "parse-users";
-  assert_string_equal(live_names(&f, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "");
   for (int i = 5; i >= 0; i--) finish(ops[i], i == 3 ? -EIO : 0);
   /* The history filters the same way (newest first). */
   f.name = NULL;
   f.name_pattern = "fetch-*";
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf),
                       "fetch-users,fetch-orders");
   f.name_pattern = "job*";
   f.status = CX_STATUS_FAILED;
-  assert_string_equal(history_names(&f, 0, buf, sizeof buf), "job7");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "job7");
 }
 
 static void test_list_bad_args(void **state) {
@@ -476,17 +456,17 @@ static void test_history_newest_first_limit(void **state) {
     cx_op *op = reg_op(ns[i], NULL);
     finish(op, i % 2 ? -EIO : 0); /* h2, h4 failed */
   }
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
                       "h5,h4,h3,h2,h1");
-  assert_string_equal(history_names(NULL, 2, buf, sizeof buf), "h5,h4");
-  assert_string_equal(history_names(NULL, 1, buf, sizeof buf), "h5");
-  assert_string_equal(history_names(NULL, 10, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 2, buf, sizeof buf), "h5,h4");
+  assert_string_equal(cx_test_history_names(NULL, 1, buf, sizeof buf), "h5");
+  assert_string_equal(cx_test_history_names(NULL, 10, buf, sizeof buf),
                       "h5,h4,h3,h2,h1");
   /* The limit counts matching entries. */
   f.status = CX_STATUS_COMPLETED;
-  assert_string_equal(history_names(&f, 2, buf, sizeof buf), "h5,h3");
+  assert_string_equal(cx_test_history_names(&f, 2, buf, sizeof buf), "h5,h3");
   f.status = CX_STATUS_FAILED;
-  assert_string_equal(history_names(&f, 1, buf, sizeof buf), "h4");
+  assert_string_equal(cx_test_history_names(&f, 1, buf, sizeof buf), "h4");
   /* Exit order, not enter order, decides. */
   cx_op *x = reg_op("x-entered-first", NULL);
   cx_op *y = reg_op("y-entered-second", NULL);
@@ -494,7 +474,7 @@ static void test_history_newest_first_limit(void **state) {
   cx_op_unref(y);
   CX_ASSERT_OK(cx_op_exit(x, 0));
   cx_op_unref(x);
-  assert_string_equal(history_names(NULL, 2, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 2, buf, sizeof buf),
                       "x-entered-first,y-entered-second");
 }
 
@@ -792,30 +772,32 @@ static void test_history_size(void **state) {
     if (i == 0) snprintf(first_id, sizeof first_id, "%s", cx_op_id(op));
     finish(op, 0);
   }
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e5,e4,e3");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "e5,e4,e3");
   /* Dropped entries are no longer found. */
   assert_null(cx_registry_find(first_id));
   /* Shrinking drops the oldest at once. */
   cx_registry_set_history_size(1);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e5");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "e5");
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.history, 1);
   /* 0 keeps none; live ops are not affected. */
   cx_op *live = reg_op("live", NULL);
   cx_registry_set_history_size(0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "live");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf), "live");
   char live_id[CX_ID_LEN + 1];
   snprintf(live_id, sizeof live_id, "%s", cx_op_id(live));
   finish(live, 0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "");
   assert_null(cx_registry_find(live_id));
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.completed, 6); /* still counted */
   /* Growing keeps what is there and admits more. */
   cx_registry_set_history_size(1000);
   for (int i = 0; i < 3; i++) finish(reg_op(ns[i], NULL), 0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "e3,e2,e1");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "e3,e2,e1");
 }
 
 /* The default bound is 1000. */
@@ -839,13 +821,13 @@ static void test_prune_by_count(void **state) {
   assert_int_equal(cx_registry_prune(0, 0, 0), 0); /* no limit at all */
   assert_int_equal(cx_registry_prune(0, 10, 0), 0);
   assert_int_equal(cx_registry_prune(0, 2, 0), 3);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "p5,p4");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "p5,p4");
   assert_int_equal(cx_registry_prune(0, 2, 0), 0);
-  assert_string_equal(live_names(NULL, buf, sizeof buf), "live");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf), "live");
   finish(live, 0);
   /* The bound itself stays 1000: prune is one-off. */
   for (int i = 0; i < 3; i++) finish(reg_op(ns[i], NULL), 0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
                       "p3,p2,p1,live,p5,p4");
 }
 
@@ -860,20 +842,22 @@ static void test_prune_by_age(void **state) {
   finish(reg_op("new-2", NULL), 0);
   assert_int_equal(cx_registry_prune(60.0, 0, 0), 0);
   assert_int_equal(cx_registry_prune(0.2, 0, 0), 2);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "new-2,new-1");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "new-2,new-1");
   /* Age and count together: whichever drops more. */
   cx_test_sleep(0.3);
   finish(reg_op("newest", NULL), 0);
   assert_int_equal(cx_registry_prune(0.15, 5, 0), 2);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newest");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "newest");
   finish(reg_op("newer", NULL), 0);
   assert_int_equal(cx_registry_prune(60.0, 1, 0), 1);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "newer");
   /* Bad ages. */
   CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-1.0, 0, 0));
   CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(NAN, 0, 0));
   CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(-INFINITY, 0, 0));
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "newer");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "newer");
 }
 
 static void test_clear(void **state) {
@@ -898,12 +882,13 @@ static void test_clear(void **state) {
   assert_int_equal(cx_op_status(live), CX_STATUS_RUNNING);
   assert_false(cx_op_is_cancelled(live));
   finish(live, 0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "");
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.completed, 0);
   /* New ops register again. */
   finish(reg_op("after-clear", NULL), 0);
-  assert_string_equal(history_names(NULL, 0, buf, sizeof buf), "after-clear");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "after-clear");
 }
 
 /* ---------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
  * starts with cx_registry_clear() and registers every op it enters.
  */
 #include "cx_test.h"
+#include "cx_test_registry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,33 +24,6 @@ static void setup(void) {
   cx_registry_clear();
   cx_registry_set_default(true);
   cx_registry_set_history_size(1000);
-}
-
-/* Names of @l joined with ',' into @buf. */
-static const char *names(const cx_op_list *l, char *buf, size_t len) {
-  size_t n = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < l->count && n < len; i++)
-    n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "",
-                          cx_op_name(l->ops[i]));
-  return buf;
-}
-
-static const char *live(const cx_op_filter *f, char *buf, size_t len) {
-  cx_op_list l = {0};
-  CX_ASSERT_OK(cx_registry_list(f, &l));
-  names(&l, buf, len);
-  cx_op_list_free(&l);
-  return buf;
-}
-
-static const char *history(const cx_op_filter *f, size_t newest, char *buf,
-                           size_t len) {
-  cx_op_list l = {0};
-  CX_ASSERT_OK(cx_registry_history(f, newest, &l));
-  names(&l, buf, len);
-  cx_op_list_free(&l);
-  return buf;
 }
 
 /* Enters, exits with @result and releases an op named @name. */
@@ -76,19 +50,21 @@ static void test_name_contains(void **state) {
   cx_op *b = cx_test_entered_op("prefetch", NULL, 0);
   cx_op *c = cx_test_entered_op("upload", NULL, 0);
   f.name_contains = "FETCH";
-  assert_string_equal(live(&f, buf, sizeof buf), "Fetch-Users,prefetch");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
+                      "Fetch-Users,prefetch");
   f.name_contains = "users";
-  assert_string_equal(live(&f, buf, sizeof buf), "Fetch-Users");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "Fetch-Users");
   f.name_contains = "fetch-users-and-more"; /* longer than every name */
-  assert_string_equal(live(&f, buf, sizeof buf), "");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "");
   f.name_contains = ""; /* the empty string is in every name */
-  assert_string_equal(live(&f, buf, sizeof buf), "Fetch-Users,prefetch,upload");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf),
+                      "Fetch-Users,prefetch,upload");
   /* With the glob (kept, case-sensitive): both must match. */
   f.name_contains = "fetch";
   f.name_pattern = "p*";
-  assert_string_equal(live(&f, buf, sizeof buf), "prefetch");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "prefetch");
   f.name_pattern = "F*";
-  assert_string_equal(live(&f, buf, sizeof buf), "Fetch-Users");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "Fetch-Users");
   /* The cancel takes the same filter. */
   f.name_pattern = NULL;
   f.name_contains = "FeTcH";
@@ -101,7 +77,7 @@ static void test_name_contains(void **state) {
   finish(a, -ECANCELED);
   /* And the history. */
   f.name_contains = "UPLOAD";
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "upload");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "upload");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -120,15 +96,15 @@ static void test_cancel_by_age(void **state) {
   CX_ASSERT_OK(cx_clock_advance(1.0));
   /* Ages now: old 51 s, mid 21 s, young 1 s. */
   f.min_age = 20.0;
-  assert_string_equal(live(&f, buf, sizeof buf), "old,mid");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "old,mid");
   f.min_age = 0;
   f.max_age = 21.0; /* at most: 21 s is in */
-  assert_string_equal(live(&f, buf, sizeof buf), "mid,young");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "mid,young");
   f.min_age = 10.0;
   f.max_age = 40.0;
-  assert_string_equal(live(&f, buf, sizeof buf), "mid");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "mid");
   f.max_age = INFINITY; /* no upper bound */
-  assert_string_equal(live(&f, buf, sizeof buf), "old,mid");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "old,mid");
   /* The reference's "cancel everything older than 50 s". */
   f.min_age = 50.0;
   f.max_age = 0;
@@ -148,7 +124,7 @@ static void test_cancel_by_age(void **state) {
   finish(old, -ECANCELED);
   /* A history entry's age also counts from its start. */
   f.min_age = 60.0;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "old");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "old");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -195,7 +171,7 @@ static void test_cancel_by_predicate(void **state) {
   mark(c, "retire");
   f.match = pick_marked;
   f.match_data = &p;
-  assert_string_equal(live(&f, buf, sizeof buf), "a,c");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "a,c");
   assert_int_equal(p.calls, 3);
   assert_int_equal(p.seen_live, 3);
   /* The predicate runs after the other fields: only on what they let
@@ -216,8 +192,8 @@ static void test_cancel_by_predicate(void **state) {
   finish(b, 0);
   finish(a, -ECANCELED);
   /* A limit counts what the predicate kept. */
-  assert_string_equal(history(&f, 1, buf, sizeof buf), "a");
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "a,c");
+  assert_string_equal(cx_test_history_names(&f, 1, buf, sizeof buf), "a");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "a,c");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -237,20 +213,22 @@ static void test_history_since(void **state) {
   run_op("after-2", -EIO);
   cx_op *running = cx_test_entered_op("running", NULL, 0);
   f.since = t;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "after-2,after-1");
-  assert_string_equal(history(&f, 1, buf, sizeof buf), "after-2");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf),
+                      "after-2,after-1");
+  assert_string_equal(cx_test_history_names(&f, 1, buf, sizeof buf), "after-2");
   f.status = CX_STATUS_COMPLETED;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "after-1");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "after-1");
   f.status = -1;
   /* The reference's "the last N seconds". */
   f.since = cx_now() - 5.5;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "after-2,after-1");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf),
+                      "after-2,after-1");
   f.since = cx_now() - 4.5;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "after-2");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "after-2");
   f.since = cx_now() + 1.0;
-  assert_string_equal(history(&f, 0, buf, sizeof buf), "");
+  assert_string_equal(cx_test_history_names(&f, 0, buf, sizeof buf), "");
   /* A live op has not ended: it matches. */
-  assert_string_equal(live(&f, buf, sizeof buf), "running");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "running");
   finish(running, 0);
 }
 
@@ -271,16 +249,16 @@ static void test_prune_keep_failed(void **state) {
   run_op("ok-3", 0);
   /* By age: the old ones go, the old failure stays. */
   assert_int_equal(cx_registry_prune(50.0, 0, CX_PRUNE_KEEP_FAILED), 2);
-  assert_string_equal(history(NULL, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
                       "ok-3,failed-2,ok-2,failed-1");
   /* By count: the newest 2 stay, and every failure; the failures count
    * among the newest. */
   assert_int_equal(cx_registry_prune(0, 2, CX_PRUNE_KEEP_FAILED), 1);
-  assert_string_equal(history(NULL, 0, buf, sizeof buf),
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
                       "ok-3,failed-2,failed-1");
   /* Without the flag they go as any other. */
   assert_int_equal(cx_registry_prune(0, 1, 0), 2);
-  assert_string_equal(history(NULL, 0, buf, sizeof buf), "ok-3");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf), "ok-3");
   /* Statistics are not changed by a prune. */
   CX_ASSERT_OK(cx_registry_get_stats(&st));
   assert_int_equal(st.completed, 3);
@@ -289,7 +267,8 @@ static void test_prune_keep_failed(void **state) {
   /* An unknown flag: -EINVAL, nothing dropped. */
   run_op("ok-4", 0);
   CX_ASSERT_ERR(-EINVAL, (int)cx_registry_prune(0, 1, 0x2));
-  assert_string_equal(history(NULL, 0, buf, sizeof buf), "ok-4,ok-3");
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "ok-4,ok-3");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -413,10 +392,10 @@ static void test_bad_filters(void **state) {
    * fields it lacks are not read. */
   f = good, f.size = offsetof(cx_op_filter, name_contains);
   f.min_age = NAN; /* beyond its size: ignored */
-  assert_string_equal(live(&f, buf, sizeof buf), "victim");
+  assert_string_equal(cx_test_live_names(&f, buf, sizeof buf), "victim");
   assert_int_equal(calls, 0);
   /* And the good one. */
-  assert_string_equal(live(&good, buf, sizeof buf), "victim");
+  assert_string_equal(cx_test_live_names(&good, buf, sizeof buf), "victim");
   assert_int_equal(calls, 1);
   finish(op, 0);
 }
