@@ -1629,6 +1629,26 @@ cancelable timeout: sending signal KILL to command 'sleep'" ] ||
 }
 
 # A forwarded signal is said too, in the same words as GNU's.
+# GNU timeout sends KILL to its whole process group, itself included,
+# unless --foreground: the caller sees a death by SIGKILL (bash: "Killed"),
+# not an exit with 137.  Python's returncode tells the two apart (-9 / 137).
+t_timeout_kill_death() {
+  command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
+  command -v "$PY" >/dev/null || skip "python3 not found"
+  local args gnu ours
+  local probe='import subprocess, sys; print(subprocess.run(sys.argv[1:]).returncode)'
+  for args in "-k 0.2 0.2" "--foreground -k 0.2 0.2" "-s KILL 0.2"; do
+    # shellcheck disable=SC2086
+    gnu=$("$PY" -c "$probe" "$GNU_TIMEOUT" $args "${DEAF[@]}")
+    # shellcheck disable=SC2086
+    ours=$("$PY" -c "$probe" "$C" timeout $args "${DEAF[@]}")
+    [ "$gnu" = "$ours" ] ||
+      fail "timeout $args: GNU's caller sees $gnu, ours $ours"
+  done
+  [ "$ours" = -9 ] || fail "-s KILL: the tool did not die of SIGKILL ($ours)"
+  no_leftovers
+}
+
 t_timeout_verbose_forward() {
   command -v "$GNU_TIMEOUT" >/dev/null || skip "GNU timeout not found"
   as_timeout

@@ -119,7 +119,8 @@ void sigfwd_die_of(int sig) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
-  if (sigaction(sig, &sa, NULL) != 0) return;
+  /* SIGKILL cannot be caught or blocked: raise() alone ends the process. */
+  if (sig != SIGKILL && sigaction(sig, &sa, NULL) != 0) return;
   sigemptyset(&set);
   sigaddset(&set, sig);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);

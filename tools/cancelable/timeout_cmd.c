@@ -265,6 +265,12 @@ static int run(const timeout_options *o, bool *timed_out, int *died_of) {
                      WIFSIGNALED(res.status)
                  ? WTERMSIG(res.status)
                  : 0;
+  /* GNU timeout sends KILL to its whole process group, itself included,
+   * unless --foreground: its caller sees a death by SIGKILL, not exit 137.
+   * Ours reaps the command first, then dies of it the same way. */
+  if (res.killed && !o->foreground && res.ran && WIFSIGNALED(res.status) &&
+      WTERMSIG(res.status) == SIGKILL)
+    *died_of = SIGKILL;
   return exit_status(o, &res);
 }
 
