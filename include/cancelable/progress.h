@@ -243,7 +243,8 @@ CX_EXPORT int cx_op_progress_to_json(const cx_op *op, char **out);
  *   cx_stream *s;
  *   void *item;
  *   int rc = cx_stream_open(&s, read_record, file, &o);
- *   while (rc == 0 && (rc = cx_stream_next(s, &item)) == 1) use(item);
+ *   if (rc == 0)
+ *     while ((rc = cx_stream_next(s, &item)) == 1) use(item);
  *   // rc: 0 the end, -ECANCELED (timeout...), or the iterator's error;
  *   // cx_stream_op(s) has exited: its status, reason, partial result.
  *   cx_stream_free(s);
