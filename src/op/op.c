@@ -405,6 +405,7 @@ static int op_exit_one(cx_op *op, int result) {
   cx_status status;
   cx_op_event event;
   if (!cx__current_is_top(&op->frame)) return -EPERM;
+  op->exiting = true;
   cx__op_mover_close(op);
   cx__sources_stop(&op->sources);
   cx__op_return_inputs(op);
@@ -446,6 +447,7 @@ static int op_exit_one(cx_op *op, int result) {
  * released it without cx_op_exit(), and no one can exit it any more. */
 static bool forgotten(cx_op *op) {
   return cx__current_is_top(&op->frame) && /* reads nothing of @op */
+         !op->exiting && /* this thread's own: an exit under way ends it */
          atomic_load_explicit(&op->refs, memory_order_acquire) == 1 &&
          atomic_load(&op->status) == CX_STATUS_RUNNING;
 }

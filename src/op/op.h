@@ -110,6 +110,9 @@ struct cx_op {
   bool registered; /* owned by the entering thread */
   void *reg_entry; /* guarded by the registry lock */
   bool is_shield;  /* immutable */
+  bool exiting;    /* owned by the entering thread: op_exit_one() has begun
+                      (forgotten() must not start a second exit while the
+                      first one's callbacks drop references) */
   /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
    * sources a combined op runs from its enter to its exit. */
   cx_op **inputs;       /* immutable (owned refs); NULL for other ops */

@@ -11,6 +11,7 @@
 #include "cx_test.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,12 +186,67 @@ static void test_clean_is_silent(void **state) {
   stop_capture();
 }
 
+/* A custom source that holds a reference to its op and drops it in its
+ * stop(), which runs inside the op's exit: that drop leaves only the
+ * enter's reference while the op is still RUNNING on top of the stack.
+ * The exit under way must not be taken for a forgotten one (a second exit
+ * inside the first freed the op under it). */
+static cx_op *held_by_source;
+
+static int holder_start(cx_source *src, void *user_data) {
+  (void)src;
+  (void)user_data;
+  return 0;
+}
+
+static void holder_stop(cx_source *src, void *user_data) {
+  cx_op *op = held_by_source;
+  (void)src;
+  (void)user_data;
+  held_by_source = NULL;
+  cx_op_unref(op);
+}
+
+static void *abandon_with_holder(void *arg) {
+  static const cx_source_ops ops = {sizeof(cx_source_ops), holder_start,
+                                    holder_stop, NULL};
+  int *ends = arg;
+  cx_op *op = NULL;
+  cx_source *src = NULL;
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_source_new(&src, &ops, NULL, CX_REASON_MANUAL, "holder"));
+  CX_ASSERT_OK(cx_op_add_source(op, src));
+  for (int e = CX_OP_ON_COMPLETE; e <= CX_OP_ON_ERROR; e++)
+    CX_ASSERT_OK(cx_op_on(op, (cx_op_event)e, count_event, &ends[e], NULL));
+  held_by_source = cx_op_ref(op);
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx_op_unref(op); /* the source's and the enter's remain: not detected */
+  return NULL;     /* the thread's end exits it; stop() drops the source's */
+}
+
+static void test_reference_dropped_during_exit(void **state) {
+  int ends[CX_OP_ON_ERROR + 1] = {0};
+  pthread_t t;
+  (void)state;
+  start_capture();
+  assert_int_equal(pthread_create(&t, NULL, abandon_with_holder, ends), 0);
+  assert_true(cx_test_join_within(t, 30.0, NULL)); /* it hung */
+  stop_capture();
+  assert_null(held_by_source);
+  /* Ended once, as failed (EOWNERDEAD): each status callback at most once. */
+  assert_int_equal(ends[CX_OP_ON_COMPLETE], 0);
+  assert_int_equal(ends[CX_OP_ON_CANCEL], 0);
+  assert_int_equal(ends[CX_OP_ON_ERROR], 1);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/forgotten-exit/unref-cancelled", test_unref_cancelled),
     CX_TEST("/forgotten-exit/unref-running", test_unref_running),
     CX_TEST("/forgotten-exit/nested-uncovered", test_nested_uncovered),
     CX_TEST("/forgotten-exit/other-reference", test_other_reference),
     CX_TEST("/forgotten-exit/clean-is-silent", test_clean_is_silent),
+    CX_TEST("/forgotten-exit/reference-dropped-during-exit",
+            test_reference_dropped_during_exit),
 };
 
 CX_TEST_MAIN("forgotten-exit", tests)
