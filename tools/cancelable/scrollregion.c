@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,11 +35,10 @@ static bool fatal_caught[NSIG];      /* reset_on_fatal() installed by us */
 static struct sigaction saved[NSIG]; /* what it replaced */
 static bool tstp_caught, winch_caught;
 
-/* What a dying tool writes (reset_on_fatal()): two buffers, the one in use
- * at @reset_cur, so that a handler never reads one being rewritten. */
-static char reset_buf[2][64];
-static volatile sig_atomic_t reset_len[2];
-static volatile sig_atomic_t reset_cur;
+/* The rows a dying tool's reset is for (reset_on_fatal(), on any thread):
+ * one atomic int, from which a handler formats the reset on its own
+ * stack, so that no buffer is shared with the thread that resizes. */
+static _Atomic int reset_rows;
 
 /* Writes @len bytes as raw system calls (no sanitizer interceptor: also
  * from a signal handler); keeps errno. */
@@ -60,19 +60,35 @@ static int terminal_rows(void) {
   return ioctl(term_fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_row : 0;
 }
 
-/* The reset for @n rows: the full screen scrolls again (DECSTBM without
- * margins moves the cursor home: saved and restored around it), and the
- * last row, where the status line was, is cleared. */
-static int format_reset(char *buf, size_t size, int n) {
-  return snprintf(buf, size, "\0337\033[r\0338\0337\033[%d;1H\033[2K\0338", n);
+/* Appends @s to @buf at *@n (async-signal-safe). */
+static void append(char *buf, size_t *n, const char *s) {
+  while (*s != '\0') buf[(*n)++] = *s++;
 }
 
-/* Prepares the reset for the current size, for a handler. */
-static void prepare_reset(void) {
-  int next = !reset_cur;
-  reset_len[next] = format_reset(reset_buf[next], sizeof reset_buf[next], rows);
-  reset_cur = next;
+/* The reset for @rows rows into @buf (64 bytes; async-signal-safe, no
+ * stdio): the full screen scrolls again (DECSTBM without margins moves the
+ * cursor home: saved and restored around it), and the last row, where the
+ * status line was, is cleared.  Returns its length. */
+static size_t format_reset(char *buf, int rows_now) {
+  char digits[12];
+  size_t n = 0, d = 0;
+  unsigned v = rows_now > 0 ? (unsigned)rows_now : 1u;
+  do digits[d++] = (char)('0' + v % 10u);
+  while ((v /= 10u) != 0 && d < sizeof digits);
+  append(buf, &n, "\0337\033[r\0338\0337\033[");
+  while (d > 0) buf[n++] = digits[--d];
+  append(buf, &n, ";1H\033[2K\0338");
+  return n;
 }
+
+/* Writes the reset for the size a handler would use. */
+static void put_reset(void) {
+  char buf[64];
+  put(buf, format_reset(buf, atomic_load(&reset_rows)));
+}
+
+/* Records the current size for a handler. */
+static void prepare_reset(void) { atomic_store(&reset_rows, rows); }
 
 /* Scrolls all rows but the last: index (the screen moves up one row when
  * the cursor is on the last), save the cursor, set the margins (which
@@ -89,8 +105,7 @@ static void set_region(void) {
  * die of it (SA_RESETHAND put the default action back; the signal is
  * blocked here, so it comes once the handler returns). */
 static void reset_on_fatal(int signo) {
-  int cur = reset_cur;
-  put(reset_buf[cur], (size_t)reset_len[cur]);
+  put_reset();
   syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), signo);
 }
 
@@ -150,8 +165,7 @@ int scrollregion_row(void) { return rows; }
 static void suspend(void) {
   struct sigaction dfl, ours;
   sigset_t tstp, old;
-  int cur = reset_cur;
-  put(reset_buf[cur], (size_t)reset_len[cur]);
+  put_reset();
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
@@ -190,7 +204,7 @@ void scrollregion_end(void) {
       restore_fatal(sig);
       fatal_caught[sig] = false;
     }
-  put(buf, (size_t)format_reset(buf, sizeof buf, rows));
+  put(buf, format_reset(buf, rows));
   rows = 0;
   /* The pipe's handler; nothing reads it once the line is gone. */
   if (tstp_caught) sigaction(SIGTSTP, &saved[SIGTSTP], NULL);
