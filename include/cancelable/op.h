@@ -157,8 +157,10 @@ CX_EXPORT cx_op *cx_op_ref(cx_op *op);
  * -EOWNERDEAD (CANCELLED if it was cancelled), its sources stopped, popped,
  * out of the registry's live table, its status callbacks run, then freed.
  * Not detected while anything else holds a reference (a child op not yet
- * freed, a stream, an event-stream subscription, a list): the thread's
- * exit ends it then (cx_op_enter()).
+ * freed, a stream, an event-stream subscription, a list, including the
+ * brief one a registry query, the HTTP adapter or the NATS adapter takes
+ * while reading live ops): best effort, so exit what you enter; the
+ * thread's exit ends it then (cx_op_enter()).
  * @op: (nullable) NULL is a no-op.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT void cx_op_unref(cx_op *op);
