@@ -1840,7 +1840,8 @@ t_tty_ctrl_z() {
       'expect:ready-4' 'send:\x1a' 'expect:Stopped' 'expect:PROMPT' \
       "send:j=\$(jobs -p); for k in \$(seq 50); do s=\$(ps -o stat= \
 -p \$(pgrep -d, -g \$j) | grep -c '^[RS]'); [ \$s = 0 ] && break; \
-sleep 0.2; done; [ \$s = 0 ] || ps -o pid,stat,args -g \$j; \
+sleep 0.2; done; [ \$s = 0 ] || ps -o pid,pgid,stat,wchan:20,args \
+-p \$(pgrep -d, -g \$j); \
 echo running-\$s=\$((5+5))\n" 'expect:running-0=10' 'send:sleep 2.5; fg\n' \
       'expect:PROMPT' "send:echo status-\$?\n" 'expect:status-124'
   done
