@@ -150,7 +150,7 @@ CX_EXPORT int cx_report_progress(cx_op *op, const char *message,
  * Errors: -EINVAL NaN, infinite or negative @current or @total (nothing
  *   is reported); -ENOMEM as cx_report_progress().
  * Thread-safety: any thread.  Async-signal-safe: no.
- * Since: 0.1 */
+ * Since: 0.2 */
 CX_EXPORT int cx_op_progress(cx_op *op, const char *message, double current,
                              double total);
 
@@ -159,7 +159,7 @@ CX_EXPORT int cx_op_progress(cx_op *op, const char *message, double current,
  * @phase: (nullable) copied; NULL sets no phase.
  * Other arguments, returns and errors: as cx_op_progress().
  * Thread-safety: any thread.  Async-signal-safe: no.
- * Since: 0.1 */
+ * Since: 0.2 */
 CX_EXPORT int cx_op_progress_phase(cx_op *op, const char *message,
                                    double current, double total,
                                    const char *phase);
@@ -366,14 +366,14 @@ CX_EXPORT int cx_stream_new(cx_stream **out, cx_op *op, cx_stream_next_fn next,
  *   and no reference to @opts->token is kept.
  * Thread-safety: the stream, and so every call on it, belongs to the
  *   thread that opened it.
- * Since: 0.1 */
+ * Since: 0.2 */
 CX_EXPORT int cx_stream_open(cx_stream **out, cx_stream_next_fn next,
                              void *state, const cx_stream_options *opts);
 
 /* cx_stream_op: the op the stream works in (the one given to
  * cx_stream_new(), or cx_stream_open()'s own).
  * Returns: (transfer none) valid while the stream lives; NULL for NULL.
- * Thread-safety: any thread.  Since: 0.1 */
+ * Thread-safety: any thread.  Since: 0.2 */
 CX_EXPORT cx_op *cx_stream_op(const cx_stream *stream);
 
 /* cx_stream_next: the next item (a cancellation point).
@@ -409,7 +409,7 @@ CX_EXPORT int cx_stream_next(cx_stream *stream, void **item);
  *   the stream is unchanged: the previous chunk stays valid.
  * Thread-safety: one thread at a time per stream (the opening thread for
  *   cx_stream_open()).
- * Since: 0.1 */
+ * Since: 0.2 */
 CX_EXPORT int cx_stream_next_chunk(cx_stream *stream, size_t k,
                                    void *const **items, size_t *count);
 

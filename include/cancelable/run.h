@@ -171,9 +171,12 @@ CX_EXPORT void cx_scope_end(cx_scope_state *state);
  * (-EINVAL bad @seconds, -ENOMEM, ...).  `continue` in the block ends it,
  * as `break` does.  The block runs on the thread that enters it, the op
  * is current there (cx_current(), NULL for cancellation points).
- * @op: the name of the variable to declare.  @result_ptr: (nullable) an
- *   int *, evaluated twice.
- * Since: 0.1 */
+ * @op: the name of the variable to declare.  @seconds: double, as for
+ *   cx_op_with_timeout().  @result_ptr: (nullable) an int *, evaluated
+ *   twice.  Ownership: the block owns the op (released at its end).
+ * Thread-safety: enter and exit happen on the calling thread; the op may
+ *   be cancelled from any thread.  Async-signal-safe: no.
+ * Since: 0.2 */
 #if defined(__GNUC__) || defined(__clang__)
 /* (used by the macros) Makes the op of CX_WITH_TIMEOUT or CX_RUN_TIMEOUT;
  * stores the error in *@result. */
@@ -208,7 +211,9 @@ static inline void cx__op_release(cx_op **op) {
  * accepts it.  @expr must not leave the expression (no `return` from a
  * statement expression of its own that jumps out): the op would stay
  * entered.
- * Since: 0.1 */
+ * Thread-safety: as cx_op_enter()/cx_op_exit(): on the thread that owns
+ *   @op.  Async-signal-safe: no.
+ * Since: 0.2 */
 #define CX_RUN(op, expr) CX__RUN((op), expr, __COUNTER__)
 /* (used by the macros) Names made unique with __COUNTER__, so that
  * nested forms do not shadow each other (-Wshadow). */
@@ -232,7 +237,10 @@ static inline void cx__op_release(cx_op **op) {
  * for cancellation points such as cx_check(NULL), cx_sleep(NULL, ...)).
  * Yields: as CX_RUN(), and cx_op_with_timeout()'s error (-EINVAL bad
  *   @seconds, -ENOMEM) without evaluating @expr.
- * Since: 0.1 */
+ * @seconds: double, as for cx_op_with_timeout().
+ * Thread-safety: the op is made, entered and exited on the calling
+ *   thread.  Async-signal-safe: no.
+ * Since: 0.2 */
 #define CX_RUN_TIMEOUT(parent, seconds, expr) \
   CX__RUN_TIMEOUT((parent), (seconds), expr, __COUNTER__)
 #define CX__RUN_TIMEOUT(parent, seconds, expr, n)                            \

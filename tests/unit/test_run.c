@@ -283,36 +283,6 @@ static void test_run_token(void **state) {
   cx_token_unref(t);
 }
 
-/* Issue 17 item 2: a run's timeout cancels the run, not the caller's
- * token, which cancels the next run as before. */
-static void test_run_token_not_spent(void **state) {
-  (void)state;
-  cx_run_options o = CX_RUN_OPTIONS_INIT;
-  seen s = {0};
-  cx_op *op = NULL;
-  cx_token *t = cx_token_new();
-  assert_non_null(t);
-  o.token = t;
-  o.timeout = 0.05;
-  s.sleep = 10.0;
-  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, record_fn, &s, &op));
-  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
-  assert_false(cx_token_is_cancelled(t));
-  cx_op_unref(op);
-  /* the token still works, for this run and the next */
-  o.timeout = 30;
-  s.sleep = 0;
-  CX_ASSERT_OK(cx_run(&o, record_fn, &s, &op));
-  assert_int_equal(cx_op_status(op), CX_STATUS_COMPLETED);
-  cx_op_unref(op);
-  assert_true(cx_token_cancel(t, CX_REASON_MANUAL, "stop"));
-  CX_ASSERT_ERR(-ECANCELED, cx_run(&o, record_fn, &s, &op));
-  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_MANUAL);
-  assert_string_equal(cx_op_cancel_message(op), "stop");
-  cx_op_unref(op);
-  cx_token_unref(t);
-}
-
 /* An already-cancelled token: the function is not called. */
 static void test_run_token_already_cancelled(void **state) {
   (void)state;
@@ -1203,7 +1173,6 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/run/fresh/timeout-independent", test_run_timeout_independent),
     CX_TEST("/run/fresh/timeout-virtual-clock", test_run_timeout_virtual_clock),
     CX_TEST("/run/fresh/token", test_run_token),
-    CX_TEST("/run/fresh/token/not-spent", test_run_token_not_spent),
     CX_TEST_VCLOCK("/run/fresh/token/timeout-vclock",
                    test_run_token_timeout_vclock),
     CX_TEST("/run/fresh/token-already-cancelled",
