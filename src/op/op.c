@@ -135,7 +135,7 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->mover, NULL);
   atomic_init(&op->mover_closed, false);
   atomic_init(&op->deadline_ready, false);
-  atomic_init(&op->callback_count, 0);
+  atomic_init(&op->has_callbacks, false);
   atomic_init(&op->lazy_message, NULL);
   op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
@@ -297,7 +297,7 @@ int cx_op_on(cx_op *op, cx_op_event event, cx_op_fn fn, void *user_data,
   status = atomic_load(&op->status);
   if (event_ahead(status, event)) {
     cx__list_append(&op->callbacks, &cb->node);
-    atomic_fetch_add(&op->callback_count, 1);
+    atomic_store(&op->has_callbacks, true);
     appended = true;
   }
   pthread_mutex_unlock(&s->mu);
@@ -333,7 +333,7 @@ static cx__status_cb *next_for(cx_op *op, cx__list *node, cx_op_event event) {
 static void fire(cx_op *op, cx_op_event event) {
   cx__status_cb *cb;
   cx__list *at = &op->callbacks;
-  if (atomic_load(&op->callback_count) == 0) return; /* the common case */
+  if (!atomic_load(&op->has_callbacks)) return; /* the common case */
   while ((cb = next_for(op, at, event)) != NULL) {
     cb->fn(op, cb->user_data);
     at = &cb->node;
@@ -367,7 +367,7 @@ int cx_op_enter(cx_op *op) {
 
   op->host.start_mono = now;
   rc = cx__sources_start(&op->sources, &op->host);
-  if (rc == 0 && op->input_count > 0) {
+  if (rc == 0 && op->inputs != NULL) {
     rc = cx__op_lend_inputs(op);
     if (rc != 0) cx__sources_stop(&op->sources);
   }
@@ -382,7 +382,7 @@ int cx_op_enter(cx_op *op) {
   /* The op's own; cx_op_deadline() adds the ancestors' as they are at
    * the time it is asked (they may move). */
   deadline = cx__sources_deadline(&op->sources);
-  if (op->input_count > 0) {
+  if (op->inputs != NULL) {
     int64_t inputs = cx__op_inputs_deadline(op);
     if (inputs < deadline) deadline = inputs;
   }

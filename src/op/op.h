@@ -11,6 +11,7 @@
 #include <cancelable/op.h>
 #include <cancelable/source.h>
 
+#include "runtime/alloc.h"
 #include "runtime/list.h"
 #include "runtime/timer.h"
 #include "sources/sources.h"
@@ -52,78 +53,51 @@ typedef struct cx__op_mover {
   pthread_cond_t cv;   /* with mu: signalled when cancelling ends */
 } cx__op_mover;
 
+/* The inputs of a combined op (op_sources.c), in one block. */
+typedef struct cx__op_inputs {
+  size_t count;
+  cx_op *ops[]; /* owned refs */
+} cx__op_inputs;
+
+/* An operation.  The members are grouped by size (pointers and 64-bit
+ * values, lists, then 32-bit and 8-bit ones) so that the whole fits a
+ * cached block class (alloc.h: at most 376 bytes, asserted below): an op
+ * made and freed on one thread then costs no malloc() or free(). */
 struct cx_op {
-  _Atomic uint32_t refs;       /* (atomic) */
-  _Atomic int status;          /* (atomic) cx_status */
-  cx_token *token;             /* immutable (owned ref) */
-  cx_op *parent;               /* immutable (owned ref) */
-  const char *name;            /* immutable (owned when name_owned) */
-  _Atomic(char *) id;          /* (atomic) explicit id, or made on first
-                                  request; NULL while an own token's id
-                                  stands for it (see cx_op_id) */
-  bool name_owned;             /* immutable */
-  double start_wall;           /* guarded by stripe: made from start_mono on
-                                  first request (0: not yet) */
-  double end_wall;             /* guarded by stripe: as start_wall */
-  int64_t start_mono;          /* guarded by stripe */
-  int64_t end_mono;            /* guarded by stripe */
-  int error;                   /* written at exit, before status */
-  cx_reason exit_reason;       /* written at exit, before status: set when the
-                                  work returned -ECANCELED uncancelled */
-  _Atomic int64_t deadline;    /* (atomic) the op's own, while running: the
-                                  earliest of its timeouts' and its moved
-                                  deadline (ancestors' are added by
-                                  cx_op_deadline()) */
-  int64_t sources_deadline;    /* written by enter: its timeouts' */
-  cx__op_mover *_Atomic mover; /* (atomic) set once, freed with the op */
-  _Atomic bool deadline_ready; /* (atomic) enter has set deadline and
-                                  sources_deadline: a setter may move them
-                                  (release/acquire) */
-  _Atomic bool mover_closed;   /* (atomic) set by exit before it reads
-                                  mover; a setter that made the mover
-                                  checks it under the mover's lock */
-  cx_meta *meta;               /* guarded by stripe (owned; NULL until
-                                  metadata is set) */
-  void *partial;               /* guarded by stripe */
+  cx_token *token;                 /* immutable (owned ref) */
+  cx_op *parent;                   /* immutable (owned ref) */
+  const char *name;                /* immutable (owned when name_owned) */
+  _Atomic(char *) id;              /* (atomic) explicit id, or made on first
+                                      request; NULL while an own token's id
+                                      stands for it (see cx_op_id) */
+  double start_wall;               /* guarded by stripe: made from start_mono on
+                                      first request (0: not yet) */
+  double end_wall;                 /* guarded by stripe: as start_wall */
+  int64_t start_mono;              /* guarded by stripe */
+  int64_t end_mono;                /* guarded by stripe */
+  _Atomic int64_t deadline;        /* (atomic) the op's own, while running: the
+                                      earliest of its timeouts' and its moved
+                                      deadline (ancestors' are added by
+                                      cx_op_deadline()) */
+  int64_t sources_deadline;        /* written by enter: its timeouts' */
+  cx__op_mover *_Atomic mover;     /* (atomic) set once, freed with the op */
+  cx_meta *meta;                   /* guarded by stripe (owned; NULL until
+                                      metadata is set) */
+  void *partial;                   /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
-  cx__list sources;                /* guarded by stripe while PENDING; immutable
-                                        after enter */
-  cx__source_host host;            /* what the sources cancel: set at enter */
-  cx__list callbacks;              /* guarded by stripe: cx__status_cb.node;
-                                      appended while PENDING or running,
-                                      never removed before op_destroy */
-  _Atomic size_t callback_count;   /* (atomic) written under stripe */
-  cx__frame frame;                 /* owned by the thread that entered it: its
-                                      entry in that thread's current-op stack */
   cx_op *free_next;                /* owned by the thread freeing it */
   _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
-  bool register_asked;             /* immutable: cx_op_options.register_op */
-  bool detached;                   /* immutable: cx_op_options.detached with
-                                      a parent: neither the parent's cancel
-                                      nor its deadline reach it */
-  cx_callback *events_cb;   /* the event stream's (src/events): its cancel
-                               callback while the op runs */
-  _Atomic int events_state; /* (atomic) the event stream's: whether the
-                               op's cancel was told (events.c) */
+  cx_callback *events_cb; /* the event stream's (src/events): its cancel
+                             callback while the op runs */
   /* The registry's (src/registry, through the lifecycle events; the op
-   * layer never reads them). */
-  bool registered; /* owned by the entering thread */
+   * layer never reads it). */
   void *reg_entry; /* guarded by the registry lock */
-  bool is_shield;  /* immutable */
-  bool exiting;    /* owned by the entering thread: op_exit_one() has begun
-                      (forgotten() must not start a second exit while the
-                      first one's callbacks drop references) */
   /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
    * sources a combined op runs from its enter to its exit. */
-  cx_op **inputs;       /* immutable (owned refs); NULL for other ops */
-  size_t input_count;   /* immutable */
-  const cx_op *lent_to; /* guarded by stripe: the combined op running this
-                           PENDING op's sources, NULL when none */
-  /* Hierarchy: live children, oldest first, in the parent's list. */
-  cx__list sibling;   /* guarded by the parent's stripe: in its children */
-  bool in_parent;     /* guarded by the parent's stripe */
-  cx__list children;  /* guarded by stripe: their `sibling`s */
-  size_t child_count; /* guarded by stripe */
+  cx__op_inputs *inputs; /* immutable (owned); NULL for other ops */
+  const cx_op *lent_to;  /* guarded by stripe: the combined op running this
+                            PENDING op's sources, NULL when none */
+  size_t child_count;    /* guarded by stripe: live children */
   /* Progress (src/progress, through the lifecycle events and its own
    * functions; the op layer never reads them). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
@@ -133,18 +107,65 @@ struct cx_op {
    * skips the ancestors without any (progress.c).  Written under the
    * stripe inside the seqlock @progress_up_seq (odd while writing), read
    * without a lock. */
-  _Atomic unsigned progress_up_seq;   /* (atomic) */
   cx_op *_Atomic progress_up;         /* (atomic) not owned: an ancestor */
   _Atomic uint64_t progress_up_epoch; /* (atomic) */
   int64_t progress_interval;          /* guarded by stripe: ns, 0 = off */
   int64_t progress_last;              /* guarded by stripe: last delivery */
   char *withheld_message;             /* guarded by stripe (owned) */
   cx_meta *withheld_meta;             /* guarded by stripe (owned) */
-  _Atomic bool has_withheld;          /* (atomic) written under the stripe */
   /* (atomic) set once under the stripe, its fields guarded by the stripe
    * (owned): the last report, for readers (src/progress/last.c) */
   _Atomic(struct cx__progress_last *) last_report;
+
+  cx__list sources;     /* guarded by stripe while PENDING; immutable
+                           after enter */
+  cx__list callbacks;   /* guarded by stripe: cx__status_cb.node;
+                           appended while PENDING or running, never
+                           removed before op_destroy */
+  cx__list sibling;     /* guarded by the parent's stripe: in its children,
+                           oldest first */
+  cx__list children;    /* guarded by stripe: their `sibling`s */
+  cx__source_host host; /* what the sources cancel: set at enter */
+
+  _Atomic uint32_t refs;            /* (atomic) */
+  _Atomic int status;               /* (atomic) cx_status */
+  int error;                        /* written at exit, before status */
+  cx_reason exit_reason;            /* written at exit, before status: set
+                                       when the work returned -ECANCELED
+                                       uncancelled */
+  _Atomic int events_state;         /* (atomic) the event stream's: whether
+                                       the op's cancel was told (events.c) */
+  _Atomic unsigned progress_up_seq; /* (atomic) see progress_up */
+
+  bool name_owned;             /* immutable */
+  _Atomic bool deadline_ready; /* (atomic) enter has set deadline and
+                                  sources_deadline: a setter may move them
+                                  (release/acquire) */
+  _Atomic bool mover_closed;   /* (atomic) set by exit before it reads
+                                  mover; a setter that made the mover
+                                  checks it under the mover's lock */
+  cx__frame frame;             /* owned by the thread that entered it: its
+                                  entry in that thread's current-op stack */
+  bool register_asked;         /* immutable: cx_op_options.register_op */
+  bool detached;               /* immutable: cx_op_options.detached with
+                                  a parent: neither the parent's cancel
+                                  nor its deadline reach it */
+  bool registered;             /* the registry's: owned by the entering
+                                  thread */
+  bool is_shield;              /* immutable */
+  bool exiting; /* owned by the entering thread: op_exit_one() has begun
+                   (forgotten() must not start a second exit while the
+                   first one's callbacks drop references) */
+  _Atomic bool in_parent;     /* (atomic) written under the parent's stripe:
+                                 in its children; false is final, so a reader
+                                 that sees it needs no lock */
+  _Atomic bool has_withheld;  /* (atomic) written under the stripe */
+  _Atomic bool has_callbacks; /* (atomic) set under the stripe by the first
+                                 cx_op_on() that appends */
 };
+
+_Static_assert(sizeof(struct cx_op) <= CX__BLOCK_CACHED_MAX,
+               "an op fits a cached block class (alloc.h)");
 
 /* Hierarchy (op_tree.c). */
 void cx__op_tree_attach(cx_op *child);

@@ -69,18 +69,27 @@ int cx_op_with_condition(cx_op **out, cx_op *parent, cx_predicate_fn predicate,
 
 /* Keeps references to the inputs of the new combined op @op. */
 static int keep_inputs(cx_op *op, cx_op *const *ops, size_t count) {
-  op->inputs = cx__calloc(count, sizeof *op->inputs);
-  if (op->inputs == NULL) return -ENOMEM;
-  for (size_t i = 0; i < count; i++) op->inputs[i] = cx_op_ref(ops[i]);
-  op->input_count = count;
+  cx__op_inputs *in;
+  if (count > (SIZE_MAX - sizeof *in) / sizeof in->ops[0]) return -ENOMEM;
+  in = cx__malloc(sizeof *in + count * sizeof in->ops[0]);
+  if (in == NULL) return -ENOMEM;
+  in->count = count;
+  for (size_t i = 0; i < count; i++) in->ops[i] = cx_op_ref(ops[i]);
+  op->inputs = in;
   return 0;
 }
 
 void cx__op_free_inputs(cx_op *op) {
-  for (size_t i = 0; i < op->input_count; i++) cx_op_unref(op->inputs[i]);
-  cx__free(op->inputs);
+  cx__op_inputs *in = op->inputs;
+  if (in == NULL) return;
+  for (size_t i = 0; i < in->count; i++) cx_op_unref(in->ops[i]);
+  cx__free(in);
   op->inputs = NULL;
-  op->input_count = 0;
+}
+
+/* How many inputs @op combines (0: not a combined op). */
+static size_t input_count(const cx_op *op) {
+  return op->inputs != NULL ? op->inputs->count : 0;
 }
 
 /* Whether @in is lent to @to (under @in's lock). */
@@ -123,29 +132,31 @@ static int lend(cx_op *in, cx_op *to) {
     set_lent(in, to, false);
     return rc;
   }
-  for (size_t i = 0; rc == 0 && i < in->input_count; i++)
-    rc = lend(in->inputs[i], to);
+  for (size_t i = 0; rc == 0 && i < input_count(in); i++)
+    rc = lend(in->inputs->ops[i], to);
   return rc;
 }
 
 /* Stops the sources of @in lent to @to (and of its inputs) and frees it. */
 static void give_back(cx_op *in, const cx_op *to) {
   if (!lent_to(in, to)) return;
-  for (size_t i = 0; i < in->input_count; i++) give_back(in->inputs[i], to);
+  for (size_t i = 0; i < input_count(in); i++)
+    give_back(in->inputs->ops[i], to);
   cx__sources_stop(&in->sources);
   set_lent(in, to, false);
 }
 
 int cx__op_lend_inputs(cx_op *op) {
   int rc = 0;
-  for (size_t i = 0; rc == 0 && i < op->input_count; i++)
-    rc = lend(op->inputs[i], op);
+  for (size_t i = 0; rc == 0 && i < input_count(op); i++)
+    rc = lend(op->inputs->ops[i], op);
   if (rc != 0) cx__op_return_inputs(op);
   return rc;
 }
 
 void cx__op_return_inputs(cx_op *op) {
-  for (size_t i = 0; i < op->input_count; i++) give_back(op->inputs[i], op);
+  for (size_t i = 0; i < input_count(op); i++)
+    give_back(op->inputs->ops[i], op);
 }
 
 /* The earliest deadline of the sources of @in lent to @to. */
@@ -153,8 +164,8 @@ static int64_t lent_deadline(const cx_op *in, const cx_op *to) {
   int64_t best;
   if (!lent_to(in, to)) return CX__NO_DEADLINE;
   best = cx__sources_deadline(&in->sources);
-  for (size_t i = 0; i < in->input_count; i++) {
-    int64_t d = lent_deadline(in->inputs[i], to);
+  for (size_t i = 0; i < input_count(in); i++) {
+    int64_t d = lent_deadline(in->inputs->ops[i], to);
     if (d < best) best = d;
   }
   return best;
@@ -162,8 +173,8 @@ static int64_t lent_deadline(const cx_op *in, const cx_op *to) {
 
 int64_t cx__op_inputs_deadline(const cx_op *op) {
   int64_t best = CX__NO_DEADLINE;
-  for (size_t i = 0; i < op->input_count; i++) {
-    int64_t d = lent_deadline(op->inputs[i], op);
+  for (size_t i = 0; i < input_count(op); i++) {
+    int64_t d = lent_deadline(op->inputs->ops[i], op);
     if (d < best) best = d;
   }
   return best;

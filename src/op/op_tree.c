@@ -15,20 +15,25 @@ void cx__op_tree_attach(cx_op *child) {
   pthread_mutex_lock(&s->mu);
   cx__list_append(&parent->children, &child->sibling);
   parent->child_count++;
-  child->in_parent = true;
+  atomic_store_explicit(&child->in_parent, true, memory_order_relaxed);
   pthread_mutex_unlock(&s->mu);
 }
 
 void cx__op_tree_detach(cx_op *child) {
   cx_op *parent = child->parent;
   cx__stripe *s;
-  if (parent == NULL) return;
+  /* Out of the list already (its exit, before it is freed): false is
+   * final, so no lock is needed to see it (the acquire pairs with the
+   * store under the lock). */
+  if (parent == NULL ||
+      !atomic_load_explicit(&child->in_parent, memory_order_acquire))
+    return;
   s = cx__stripe_for(parent);
   pthread_mutex_lock(&s->mu);
-  if (child->in_parent) {
+  if (atomic_load_explicit(&child->in_parent, memory_order_relaxed)) {
     cx__list_remove(&child->sibling);
     parent->child_count--;
-    child->in_parent = false;
+    atomic_store_explicit(&child->in_parent, false, memory_order_release);
   }
   pthread_mutex_unlock(&s->mu);
 }

@@ -43,6 +43,9 @@ enum {
   CX__BLOCK_CLASSES = 24, /* blocks up to 376 bytes are cached */
   CX__BLOCK_DEPTH = 64    /* cached blocks per class and thread */
 };
+/* The largest size cx__block_alloc() caches (the last class's). */
+#define CX__BLOCK_CACHED_MAX \
+  ((CX__BLOCK_CLASSES - 1) * CX__BLOCK_GRAIN + CX__BLOCK_GRAIN / 2)
 typedef struct cx__block {
   struct cx__block *next;
 } cx__block;

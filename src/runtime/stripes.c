@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "runtime/compiler.h" /* cx_config.h: CX_HAVE_PTHREAD_COND_CLOCKWAIT */
 #include "runtime/fork.h"
 #include "runtime/sync.h"
 
@@ -16,9 +17,20 @@
  * per thread). */
 #define STRIPE_COUNT 48
 
+/* The sections a stripe guards are short, and two threads working under
+ * one parent meet on its stripe at every child's create and exit: glibc's
+ * adaptive mutex spins a while before it sleeps in the kernel, where a
+ * plain one goes to futex_wait on the first miss (a system call on both
+ * sides per meeting). */
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+#define STRIPE_MUTEX_INIT PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#else
+#define STRIPE_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+#endif
+
 #if defined(CX_HAVE_PTHREAD_COND_CLOCKWAIT)
 #define S1 \
-  { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER }
+  { STRIPE_MUTEX_INIT, PTHREAD_COND_INITIALIZER }
 #define S4 S1, S1, S1, S1
 #define S16 S4, S4, S4, S4
 static cx__stripe stripes[STRIPE_COUNT] = {S16, S16, S16};
@@ -55,11 +67,17 @@ void cx__stripes_reinit_all(void) {
 
 void cx__stripe_table_init(cx__stripe *table, size_t n) {
   pthread_condattr_t attr;
+  pthread_mutexattr_t mattr;
+  pthread_mutexattr_init(&mattr);
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+  pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   for (size_t i = 0; i < n; i++) {
-    pthread_mutex_init(&table[i].mu, NULL);
+    pthread_mutex_init(&table[i].mu, &mattr);
     pthread_cond_init(&table[i].cond, &attr);
   }
   pthread_condattr_destroy(&attr);
+  pthread_mutexattr_destroy(&mattr);
 }
