@@ -27,39 +27,63 @@ typedef struct entry {
 } entry;
 
 #define INLINE_ENTRIES 8
-static _Thread_local entry inline_entries[INLINE_ENTRIES];
-static _Thread_local entry *heap_entries; /* NULL: inline_entries */
-static _Thread_local size_t depth, heap_cap;
-static _Thread_local bool exit_hooked;
+
+/* The calling thread's stack: one thread-local object, so that each
+ * function finds it with one thread-local address (a shared library's
+ * thread-locals cost a __tls_get_addr() call each). */
+typedef struct stack {
+  entry *heap;  /* NULL: the entries are inline */
+  size_t depth; /* entries in use */
+  size_t cap;   /* the heap's capacity */
+  bool hooked;  /* the thread's exit calls thread_exit() */
+  entry inline_entries[INLINE_ENTRIES];
+} stack;
+
+static _Thread_local stack cur;
+
+/* The calling thread's stack.  The empty asm makes the compiler keep the
+ * address in a register: it otherwise recomputes a thread-local's address
+ * (a call in a shared library) at each use. */
+static inline stack *mine(void) {
+  stack *s = &cur;
+#if defined(__GNUC__)
+  __asm__("" : "+r"(s));
+#endif
+  return s;
+}
 
 static pthread_key_t exit_key;
 static bool have_exit_key; /* written once, under exit_key_once */
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-static entry *entries(void) {
-  return heap_entries != NULL ? heap_entries : inline_entries;
+static entry *entries(stack *s) {
+  return s->heap != NULL ? s->heap : s->inline_entries;
 }
 
-static size_t capacity(void) {
-  return heap_entries != NULL ? heap_cap : INLINE_ENTRIES;
+static size_t capacity(const stack *s) {
+  return s->heap != NULL ? s->cap : INLINE_ENTRIES;
 }
+
+/* The innermost entry of a non-empty stack. */
+static entry *top(stack *s) { return &entries(s)[s->depth - 1]; }
 
 /* Ends what the exiting thread left on its stack (pthread key destructor). */
 static void thread_exit(void *unused) {
+  stack *s = mine();
   (void)unused;
-  while (depth > 0) {
-    entry e = entries()[depth - 1];
+  while (s->depth > 0) {
+    entry e = *top(s);
     if (e.adopted) {
-      depth--;
+      s->depth--;
       cx_op_unref(e.op);
     } else {
       cx__op_end_abandoned(e.op); /* pops it */
     }
   }
-  free(heap_entries);
-  heap_entries = NULL;
-  heap_cap = 0;
-  exit_hooked = false;
+  free(s->heap);
+  s->heap = NULL;
+  s->cap = 0;
+  s->hooked = false;
 }
 
 static void make_exit_key(void) {
@@ -67,52 +91,57 @@ static void make_exit_key(void) {
 }
 
 /* Has the thread's exit call thread_exit() (once per thread). */
-static void hook_exit(void) {
+static void hook_exit(stack *s) {
   pthread_once(&exit_key_once, make_exit_key);
-  if (have_exit_key && pthread_setspecific(exit_key, &depth) == 0)
-    exit_hooked = true;
+  if (have_exit_key && pthread_setspecific(exit_key, s) == 0) s->hooked = true;
 }
 
 int cx__current_reserve(void) {
-  size_t cap = capacity();
+  stack *s = mine();
+  size_t cap = capacity(s);
   entry *grown;
-  if (!exit_hooked) hook_exit();
-  if (CX__LIKELY(depth < cap)) return 0;
+  if (CX__LIKELY(s->hooked && s->depth < cap)) return 0;
+  if (!s->hooked) hook_exit(s);
+  if (s->depth < cap) return 0;
   /* Plain malloc: the thread-exit handler frees it, after the library's
    * own per-thread caches may be gone. */
   grown = malloc(2 * cap * sizeof *grown);
   if (grown == NULL) return -ENOMEM;
-  memcpy(grown, entries(), depth * sizeof *grown);
-  free(heap_entries);
-  heap_entries = grown;
-  heap_cap = 2 * cap;
+  memcpy(grown, entries(s), s->depth * sizeof *grown);
+  free(s->heap);
+  s->heap = grown;
+  s->cap = 2 * cap;
   return 0;
 }
 
 void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted) {
-  entry *e = &entries()[depth++]; /* reserved by the caller */
+  stack *s = mine();
+  entry *e = &entries(s)[s->depth++]; /* reserved by the caller */
   e->key = frame;
   e->op = op;
   e->adopted = adopted;
 }
 
 bool cx__current_pop(const cx__frame *frame) {
-  if (!cx__current_is_top(frame)) return false;
-  depth--;
+  stack *s = mine();
+  if (s->depth == 0 || top(s)->key != frame) return false;
+  s->depth--;
   return true;
 }
 
 cx_op *cx__current_top_own(void) {
+  stack *s = mine();
   entry *e;
-  if (depth == 0) return NULL;
-  e = &entries()[depth - 1];
+  if (s->depth == 0) return NULL;
+  e = top(s);
   return e->adopted ? NULL : e->op;
 }
 
-size_t cx__current_depth(void) { return depth; }
+size_t cx__current_depth(void) { return mine()->depth; }
 
 cx_op *cx__current_scope(void) {
-  return depth > 0 ? entries()[depth - 1].op : NULL;
+  stack *s = mine();
+  return s->depth > 0 ? top(s)->op : NULL;
 }
 
 /* A shield holds back cancellation only: the op the work runs for (its
@@ -125,5 +154,6 @@ cx_op *cx_current(void) {
 }
 
 bool cx__current_is_top(const cx__frame *frame) {
-  return depth > 0 && entries()[depth - 1].key == frame;
+  stack *s = mine();
+  return s->depth > 0 && top(s)->key == frame;
 }
