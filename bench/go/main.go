@@ -159,6 +159,26 @@ func rounds(key string, setup, timed, teardown func()) float64 {
 	return median(v)
 }
 
+// scale is the size of a scalable scenario (S4's children, S5's depth,
+// S8's armed timeouts): def, the size of SCENARIOS.md, unless BENCH_SCALE=N
+// (N > 0) is set, as the sweep of bench/plots.sh sets it (harness.c's
+// bench_scale).
+func scale(def int) int {
+	e := os.Getenv("BENCH_SCALE")
+	if e == "" {
+		return def
+	}
+	v, err := strconv.Atoi(e)
+	if err != nil || v <= 0 || v > 100000000 {
+		fmt.Fprintf(os.Stderr, "# go: bad BENCH_SCALE '%s'\n", e)
+		os.Exit(64)
+	}
+	if v != def {
+		fmt.Fprintf(os.Stderr, "# go: BENCH_SCALE %d (default %d)\n", v, def)
+	}
+	return v
+}
+
 func cancelled(ctx context.Context) bool {
 	select {
 	case <-ctx.Done():
@@ -226,8 +246,9 @@ const s4Children = 100000
 
 func s4() {
 	var parentCancel context.CancelFunc
-	children := make([]context.Context, s4Children)
-	cancels := make([]context.CancelFunc, s4Children)
+	n := scale(s4Children)
+	children := make([]context.Context, n)
+	cancels := make([]context.CancelFunc, n)
 	total := rounds("S4", func() {
 		var parent context.Context
 		parent, parentCancel = context.WithCancel(context.Background())
@@ -248,7 +269,7 @@ func s4() {
 		}
 	})
 	emit("S4.total", total/1e6, "ms")
-	emit("S4.per_child", total/s4Children, "ns/child")
+	emit("S4.per_child", total/float64(n), "ns/child")
 }
 
 // ---- S5 cascade_cancel_deep
@@ -269,8 +290,9 @@ func s5() {
 	var rootCancel context.CancelFunc
 	var leaf context.Context
 	var cancels []context.CancelFunc
+	depth := scale(s5Depth)
 	total := rounds("S5", func() {
-		rootCancel, leaf, cancels = chain(s5Depth)
+		rootCancel, leaf, cancels = chain(depth)
 	}, func() {
 		rootCancel()
 		if !cancelled(leaf) {
@@ -283,7 +305,7 @@ func s5() {
 		leaf, cancels = nil, nil
 	})
 	emit("S5.total", total/1e6, "ms")
-	emit("S5.per_level", total/s5Depth, "ns/level")
+	emit("S5.per_level", total/float64(depth), "ns/level")
 	printNA("S5.stack_per_level", "bytes",
 		"goroutine stacks grow on demand, so depth costs no fixed stack")
 }
@@ -333,8 +355,9 @@ func statusKiB(field string) float64 {
 
 func s8() {
 	baseRSS := statusKiB("VmRSS")
-	armed := make([]context.Context, s8Armed)
-	cancels := make([]context.CancelFunc, s8Armed)
+	n := scale(s8Armed)
+	armed := make([]context.Context, n)
+	cancels := make([]context.CancelFunc, n)
 	for i := range armed {
 		armed[i], cancels[i] = context.WithTimeout(context.Background(), 60*time.Second)
 	}
