@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,18 +133,49 @@ func micro(key string, fn func(n uint64)) float64 {
 // rounds runs §2.5: a warm-up round, rounds until the timed sections reach
 // 200 ms per repetition, the median timed ns per round.  runtime.GC() ends
 // every setup, so garbage of earlier rounds is not collected while timed.
+//
+// Under BENCH_SCALE (the sweep of bench/plots.sh) a round can be a
+// microsecond (S5 with depth 1), and a forced collection per round (about
+// 0.2 ms here) then made a repetition of 100 ms last over a minute.  So
+// there the collector is off during the rounds (debug.SetGCPercent(-1):
+// nothing is ever collected inside a timed section, as the rule wants),
+// and runtime.GC() ends a setup once the rounds since the last one have
+// allocated about 64 MiB (what the warm-up round allocated tells how many
+// rounds that is); for a round that allocates 64 MiB or more, that is
+// every round, as without BENCH_SCALE.
 func rounds(key string, setup, timed, teardown func()) float64 {
-	setup()
-	runtime.GC()
-	timed()
-	teardown()
+	every, count := 1, 0
+	if os.Getenv("BENCH_SCALE") != "" {
+		var m0, m1 runtime.MemStats
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		runtime.ReadMemStats(&m0)
+		setup()
+		runtime.GC()
+		timed()
+		teardown()
+		runtime.ReadMemStats(&m1)
+		if per := m1.TotalAlloc - m0.TotalAlloc; per > 0 && per < 64<<20 {
+			every = int((64 << 20) / per)
+		}
+		if verbose {
+			fmt.Fprintf(os.Stderr, "# go %s: %d bytes per round, runtime.GC() every %d rounds\n",
+				key, m1.TotalAlloc-m0.TotalAlloc, every)
+		}
+	} else {
+		setup()
+		runtime.GC()
+		timed()
+		teardown()
+	}
 	v := make([]float64, reps)
 	for r := range v {
 		var sum int64
 		n := 0
 		for sum < repNs {
 			setup()
-			runtime.GC()
+			if count++; count%every == 0 {
+				runtime.GC()
+			}
 			t0 := nowNs()
 			timed()
 			sum += nowNs() - t0
