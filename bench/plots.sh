@@ -126,9 +126,11 @@ run_one() {
 }
 
 # sweep SCENARIO "PEERS" "SIZES": every size, all passes, peers rotating.
-# For S5 a peer that fails at a depth is not run deeper, and its deepest
-# chain that survives is bisected (S5probe) between the last depth that
-# passed and the one that failed, to within 1 % (at least 50 levels).
+# A failed process gives NA for its size.  For S5 a peer that crashes at
+# a depth (a signal other than the timeout's KILL: the stack) is not run
+# deeper, and its deepest chain that survives is bisected (S5probe)
+# between the last depth that passed and the one that crashed, to within
+# 1 % (at least 50 levels).
 declare -A S5_FAIL S5_OK S5_WHY
 sweep() {
   local scen=$1 peers=$2 sizes=$3 size pass peer rc
@@ -138,18 +140,20 @@ sweep() {
         [ -n "${S5_FAIL[$scen.$peer]:-}" ] && continue
         run_one "$peer" "$scen" "$size" "$pass"
         rc=$?
-        if [ $rc -ne 0 ] && [ "$scen" = S5 ]; then
+        if [ $rc -gt 128 ] && [ $rc -ne 137 ] && [ "$scen" = S5 ]; then
           S5_FAIL[$scen.$peer]=$size
           case $rc in
             139) S5_WHY[$peer]="SIGSEGV" ;;
-            137) S5_WHY[$peer]="killed after ${TMO} s" ;;
-            *) S5_WHY[$peer]="exit status $rc" ;;
+            *) S5_WHY[$peer]="signal $((rc - 128))" ;;
           esac
         fi
       done
     done
     for peer in $peers; do
-      [ -z "${S5_FAIL[$scen.$peer]:-}" ] && S5_OK[$scen.$peer]=$size
+      if [ -z "${S5_FAIL[$scen.$peer]:-}" ] && [ -n "$(awk -v p="$peer" -v s="$size" \
+        '$1 == p && $2 == s { print; exit }' "$RECORDS")" ]; then
+        S5_OK[$scen.$peer]=$size
+      fi
     done
     note "$scen size $size done after $(($(date +%s) - T_START)) s"
   done
@@ -274,7 +278,7 @@ set format y '10^{%L}'
 set xlabel '$xlabel'
 set ylabel '$ylabel'
 set grid xtics ytics mxtics mytics lc rgb '#dddddd'
-set key below vertical Left reverse maxrows 4 width 2
+set key below vertical Left reverse maxrows 4 width 2 height 1
 set style line 1 lc rgb '#d62728' lw 2.5 pt 7 ps 1.2
 set style line 2 lc rgb '#1f77b4' lw 1.5 pt 5 ps 1
 set style line 3 lc rgb '#2ca02c' lw 1.5 pt 9 ps 1.2
