@@ -1,6 +1,7 @@
 // bench/cxx.cpp - the benchmark scenarios of SCENARIOS.md for C++20
 // std::stop_token / std::stop_source / std::stop_callback (peer `cxx`).
 // Usage: bench_cxx SCENARIO (S1..S10, S9_1cpu, S5probe DEPTH).
+// BENCH_SCALE=N sets the size of S4, S5, S7 and S8 (bench/plots.sh's sweep).
 //
 // Mapping (SCENARIOS.md §3):
 //   token / destroy        std::stop_source (heap shared state) / destructor
@@ -263,6 +264,7 @@ struct ChildArray {
 constexpr int S4_N = 100000;
 
 struct S4 {
+  int n;  // S4_N unless BENCH_SCALE
   std::optional<std::stop_source> parent;
   ChildArray kids;
 };
@@ -270,13 +272,13 @@ struct S4 {
 static void s4_setup(void *p) {
   auto *c = static_cast<S4 *>(p);
   c->parent.emplace();
-  c->kids.build(S4_N, c->parent->get_token());
+  c->kids.build(c->n, c->parent->get_token());
 }
 
 static void s4_timed(void *p) {
   auto *c = static_cast<S4 *>(p);
   CHECK(c->parent->request_stop());
-  for (int i = 0; i < S4_N; i++)
+  for (int i = 0; i < c->n; i++)
     if (!c->kids.kids[i].s.stop_requested()) bench_fail("S4: child %d live", i);
 }
 
@@ -288,9 +290,10 @@ static void s4_teardown(void *p) {
 
 static void s4() {
   S4 c;
+  c.n = bench_scale(S4_N);
   double ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
   bench_print("S4.total", ns / 1e6, "ms");
-  bench_print("S4.per_child", ns / S4_N, "ns/child");
+  bench_print("S4.per_child", ns / c.n, "ns/child");
 }
 
 // ---- S5 cascade_cancel_deep
@@ -358,10 +361,10 @@ __attribute__((noinline)) static void s5_stack_probe(S5 *c) {
 }
 
 static void s5() {
-  S5 c{S5_D, {}, nullptr};
+  S5 c{bench_scale(S5_D), {}, nullptr};
   double ns = bench_rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
   bench_print("S5.total", ns / 1e6, "ms");
-  bench_print("S5.per_level", ns / S5_D, "ns/level");
+  bench_print("S5.per_level", ns / c.depth, "ns/level");
   s5_stack_probe(&c);
 }
 
@@ -398,8 +401,9 @@ static void s6() {
 constexpr int S7_CALLBACKS = 1000;
 
 struct S7 {
+  int n = S7_CALLBACKS;  // unless BENCH_SCALE
   std::optional<std::stop_source> src;
-  std::optional<std::stop_callback<Incr>> cbs[S7_CALLBACKS];
+  std::unique_ptr<std::optional<std::stop_callback<Incr>>[]> cbs;
   long counter = 0;
 };
 
@@ -408,7 +412,7 @@ static void s7_setup(void *p) {
   c->src.emplace();
   c->counter = 0;
   std::stop_token tok = c->src->get_token();
-  for (auto &cb : c->cbs) cb.emplace(tok, Incr{&c->counter});
+  for (int i = 0; i < c->n; i++) c->cbs[i].emplace(tok, Incr{&c->counter});
 }
 
 static void s7_timed(void *p) {
@@ -418,16 +422,19 @@ static void s7_timed(void *p) {
 
 static void s7_teardown(void *p) {
   auto *c = static_cast<S7 *>(p);
-  if (c->counter != S7_CALLBACKS) bench_fail("S7: counter == %ld", c->counter);
-  for (auto &cb : c->cbs) cb.reset();
+  if (c->counter != c->n) bench_fail("S7: counter == %ld", c->counter);
+  for (int i = 0; i < c->n; i++) c->cbs[i].reset();
   c->src.reset();
 }
 
 static void s7() {
-  static S7 c;
+  S7 c;
+  c.n = bench_scale(S7_CALLBACKS);
+  c.cbs =
+      std::make_unique<std::optional<std::stop_callback<Incr>>[]>(size_t(c.n));
   double ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
   bench_print("S7.total", ns / 1e3, "us");
-  bench_print("S7.per_callback", ns / S7_CALLBACKS, "ns/callback");
+  bench_print("S7.per_callback", ns / c.n, "ns/callback");
 }
 
 // ---- S8 timeout_scope_not_fired
@@ -441,19 +448,20 @@ static void s8_batch(uint64_t n, void *) {
 
 static void s8() {
   long base = bench_status_kib("VmRSS");
+  int n = bench_scale(S8_BACKGROUND);
   timer_service();  // start the timer machinery
   // The background scopes live in one array (built in place, as a program
   // keeping many scopes alive would hold them).
-  auto bg = std::make_unique<std::optional<TimeoutScope>[]>(S8_BACKGROUND);
-  for (int i = 0; i < S8_BACKGROUND; i++)
+  auto bg = std::make_unique<std::optional<TimeoutScope>[]>(size_t(n));
+  for (int i = 0; i < n; i++)
     bg[i].emplace(std::chrono::seconds(60));
   bench_print("S8.op", bench_micro("S8", s8_batch, nullptr), "ns/op");
   long peak = bench_status_kib("VmHWM");
-  for (int i = 0; i < S8_BACKGROUND; i++)
+  for (int i = 0; i < n; i++)
     if (bg[i]->source.stop_requested()) bench_fail("S8: scope %d fired", i);
   bench_print("S8.peak_rss", peak / 1024.0, "MiB");
   bench_print("S8.base_rss", base / 1024.0, "MiB");
-  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
+  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / n,
            "bytes");
   bg.reset();
 }

@@ -1,6 +1,7 @@
 /* bench/glib.c - the benchmark scenarios of SCENARIOS.md for GLib's
  * GCancellable (peer `glib`).  Usage: bench_glib SCENARIO (S1..S10,
- * S9_1cpu, S5probe DEPTH).
+ * S9_1cpu, S5probe DEPTH).  BENCH_SCALE=N sets the size of S4, S5, S7
+ * and S8 (bench/plots.sh's sweep).
  *
  * Mapping (SCENARIOS.md §3):
  *   token / destroy        g_cancellable_new() / g_object_unref()
@@ -103,6 +104,7 @@ static void s3(void) {
 enum { S4_N = 100000 };
 
 typedef struct s4_ctx {
+  int n; /* S4_N unless BENCH_SCALE */
   GCancellable *parent;
   GCancellable **kids;
   gulong *ids;
@@ -111,7 +113,7 @@ typedef struct s4_ctx {
 static void s4_setup(void *p) {
   s4_ctx *c = p;
   c->parent = g_cancellable_new();
-  for (int i = 0; i < S4_N; i++) {
+  for (int i = 0; i < c->n; i++) {
     c->kids[i] = g_cancellable_new();
     c->ids[i] =
         g_cancellable_connect(c->parent, G_CALLBACK(forward), c->kids[i], NULL);
@@ -122,14 +124,14 @@ static void s4_setup(void *p) {
 static void s4_timed(void *p) {
   s4_ctx *c = p;
   g_cancellable_cancel(c->parent);
-  for (int i = 0; i < S4_N; i++)
+  for (int i = 0; i < c->n; i++)
     if (!g_cancellable_is_cancelled(c->kids[i]))
       bench_fail("S4: child %d live", i);
 }
 
 static void s4_teardown(void *p) {
   s4_ctx *c = p;
-  for (int i = 0; i < S4_N; i++) {
+  for (int i = 0; i < c->n; i++) {
     g_cancellable_disconnect(c->parent, c->ids[i]);
     g_object_unref(c->kids[i]);
   }
@@ -137,11 +139,14 @@ static void s4_teardown(void *p) {
 }
 
 static void s4(void) {
-  s4_ctx c = {NULL, calloc(S4_N, sizeof(GCancellable *)),
-              calloc(S4_N, sizeof(gulong))};
-  double ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
+  int n = bench_scale(S4_N);
+  s4_ctx c = {n, NULL, calloc((size_t)n, sizeof(GCancellable *)),
+              calloc((size_t)n, sizeof(gulong))};
+  double ns;
+  CHECK(c.kids != NULL && c.ids != NULL);
+  ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
   bench_print("S4.total", ns / 1e6, "ms");
-  bench_print("S4.per_child", ns / S4_N, "ns/child");
+  bench_print("S4.per_child", ns / n, "ns/child");
   free(c.kids);
   free(c.ids);
 }
@@ -219,10 +224,10 @@ static s5_ctx s5_new(int depth) {
 }
 
 static void s5(void) {
-  s5_ctx c = s5_new(S5_D);
+  s5_ctx c = s5_new(bench_scale(S5_D));
   double ns = bench_rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
   bench_print("S5.total", ns / 1e6, "ms");
-  bench_print("S5.per_level", ns / S5_D, "ns/level");
+  bench_print("S5.per_level", ns / c.depth, "ns/level");
   s5_stack_probe(&c);
 }
 
@@ -263,8 +268,9 @@ static void s6(void) {
 enum { S7_CALLBACKS = 1000 };
 
 typedef struct s7_ctx {
+  int n; /* S7_CALLBACKS unless BENCH_SCALE */
   GCancellable *c;
-  gulong ids[S7_CALLBACKS];
+  gulong *ids;
   long counter;
 } s7_ctx;
 
@@ -272,7 +278,7 @@ static void s7_setup(void *p) {
   s7_ctx *c = p;
   c->c = g_cancellable_new();
   c->counter = 0;
-  for (int i = 0; i < S7_CALLBACKS; i++)
+  for (int i = 0; i < c->n; i++)
     c->ids[i] =
         g_cancellable_connect(c->c, G_CALLBACK(incr), &c->counter, NULL);
 }
@@ -281,17 +287,20 @@ static void s7_timed(void *p) { g_cancellable_cancel(((s7_ctx *)p)->c); }
 
 static void s7_teardown(void *p) {
   s7_ctx *c = p;
-  if (c->counter != S7_CALLBACKS) bench_fail("S7: counter == %ld", c->counter);
-  for (int i = 0; i < S7_CALLBACKS; i++)
-    g_cancellable_disconnect(c->c, c->ids[i]);
+  if (c->counter != c->n) bench_fail("S7: counter == %ld", c->counter);
+  for (int i = 0; i < c->n; i++) g_cancellable_disconnect(c->c, c->ids[i]);
   g_object_unref(c->c);
 }
 
 static void s7(void) {
-  static s7_ctx c;
-  double ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
+  s7_ctx c = {bench_scale(S7_CALLBACKS), NULL, NULL, 0};
+  double ns;
+  c.ids = calloc((size_t)c.n, sizeof *c.ids);
+  CHECK(c.ids != NULL);
+  ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
   bench_print("S7.total", ns / 1e3, "us");
-  bench_print("S7.per_callback", ns / S7_CALLBACKS, "ns/callback");
+  bench_print("S7.per_callback", ns / c.n, "ns/callback");
+  free(c.ids);
 }
 
 /* ---- the timer thread (S8, S10): a GMainLoop on its own GMainContext */
@@ -387,23 +396,23 @@ static gboolean in_loop_cb(gpointer data) {
 
 static void s8(void) {
   long base = bench_status_kib("VmRSS");
-  scope *bg = malloc(S8_BACKGROUND * sizeof *bg);
+  int n = bench_scale(S8_BACKGROUND);
+  scope *bg = malloc((size_t)n * sizeof *bg);
   long peak;
   CHECK(bg != NULL);
   loop_create();
   /* Attached before the timer thread runs its loop: attaching to a loop
    * that runs would wake it every time (quadratic arming). */
-  for (int i = 0; i < S8_BACKGROUND; i++) scope_open(&bg[i], 60000);
+  for (int i = 0; i < n; i++) scope_open(&bg[i], 60000);
   loop_start();
   bench_print("S8.op", bench_micro("S8", s8_batch, NULL), "ns/op");
   peak = bench_status_kib("VmHWM");
-  for (int i = 0; i < S8_BACKGROUND; i++)
+  for (int i = 0; i < n; i++)
     if (g_cancellable_is_cancelled(bg[i].c))
       bench_fail("S8: scope %d fired", i);
   bench_print("S8.peak_rss", peak / 1024.0, "MiB");
   bench_print("S8.base_rss", base / 1024.0, "MiB");
-  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
-              "bytes");
+  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / n, "bytes");
   g_main_context_invoke(timer_ctx, in_loop_cb, NULL);
   g_mutex_lock(&in_loop_mu);
   while (!in_loop_done) g_cond_wait(&in_loop_cond, &in_loop_mu);
@@ -412,7 +421,7 @@ static void s8(void) {
   /* Stop the loop before destroying the 100 000 sources: destroying them
    * under a running loop would wake it for each one. */
   loop_stop();
-  for (int i = 0; i < S8_BACKGROUND; i++) scope_close(&bg[i]);
+  for (int i = 0; i < n; i++) scope_close(&bg[i]);
   free(bg);
 }
 

@@ -59,6 +59,21 @@ void bench_init(const char *peer) {
   if ((e = getenv("PEERS_VERBOSE")) != NULL && strcmp(e, "1") == 0) verbose = 1;
 }
 
+int bench_scale(int dflt) {
+  const char *e = getenv("BENCH_SCALE");
+  long v;
+  char *end;
+  if (e == NULL || *e == '\0') return dflt;
+  v = strtol(e, &end, 10);
+  if (*end != '\0' || v <= 0 || v > 100000000) {
+    fprintf(stderr, "# %s: bad BENCH_SCALE '%s'\n", peer_name, e);
+    exit(64);
+  }
+  if (v != dflt)
+    fprintf(stderr, "# %s: BENCH_SCALE %ld (default %d)\n", peer_name, v, dflt);
+  return (int)v;
+}
+
 int bench_reps(void) { return reps; }
 int bench_verbose(void) { return verbose; }
 

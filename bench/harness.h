@@ -68,6 +68,13 @@ typedef void (*bench_step_fn)(void *ctx);
 double bench_rounds(const char *key, bench_step_fn setup, bench_step_fn timed,
                     bench_step_fn teardown, void *ctx);
 
+/* The size of a scalable scenario (S4's children, S5's depth, S7's
+ * callbacks, S8's armed timeouts, X3's live ops): @dflt, the size of
+ * SCENARIOS.md, unless BENCH_SCALE=N (N > 0) is set, as the sweep of
+ * bench/plots.sh sets it.  Remarks the size on stderr when it is not the
+ * default. */
+int bench_scale(int dflt);
+
 /* Number of repetitions (5 unless PEERS_REPS) and whether PEERS_VERBOSE. */
 int bench_reps(void);
 int bench_verbose(void);

@@ -1,6 +1,7 @@
 /* bench/ours.c - the benchmark scenarios of SCENARIOS.md for libcancelable
  * (peer name `ours`).  Usage: bench_ours SCENARIO (S1..S10, S9_1cpu,
- * S5probe DEPTH, X1..X8; X7 and X8 are in ours_scale.c).
+ * S5probe DEPTH, X1..X8; X7 and X8 are in ours_scale.c).  BENCH_SCALE=N
+ * sets the size of S4, S5, S7, S8 and X3 (bench/plots.sh's sweep).
  *
  * Mapping (SCENARIOS.md §3):
  *   token / destroy        cx_token_new() / cx_token_unref()
@@ -125,6 +126,7 @@ static void s3(void) {
 enum { S4_N = 100000 };
 
 typedef struct s4_ctx {
+  int n; /* S4_N unless BENCH_SCALE */
   cx_token *parent;
   cx_token **kids;
 } s4_ctx;
@@ -133,7 +135,7 @@ static void s4_setup(void *p) {
   s4_ctx *c = p;
   c->parent = cx_token_new();
   CHECK(c->parent != NULL);
-  for (int i = 0; i < S4_N; i++) {
+  for (int i = 0; i < c->n; i++) {
     CHECK(cx_token_new_child(&c->kids[i], c->parent, 0) == 0);
   }
 }
@@ -141,21 +143,24 @@ static void s4_setup(void *p) {
 static void s4_timed(void *p) {
   s4_ctx *c = p;
   cancel(c->parent);
-  for (int i = 0; i < S4_N; i++)
+  for (int i = 0; i < c->n; i++)
     if (!cx_token_is_cancelled(c->kids[i])) bench_fail("S4: child %d live", i);
 }
 
 static void s4_teardown(void *p) {
   s4_ctx *c = p;
-  for (int i = 0; i < S4_N; i++) cx_token_unref(c->kids[i]);
+  for (int i = 0; i < c->n; i++) cx_token_unref(c->kids[i]);
   cx_token_unref(c->parent);
 }
 
 static void s4(void) {
-  s4_ctx c = {NULL, calloc(S4_N, sizeof(cx_token *))};
-  double ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
+  int n = bench_scale(S4_N);
+  s4_ctx c = {n, NULL, calloc((size_t)n, sizeof(cx_token *))};
+  double ns;
+  CHECK(c.kids != NULL);
+  ns = bench_rounds("S4", s4_setup, s4_timed, s4_teardown, &c);
   bench_print("S4.total", ns / 1e6, "ms");
-  bench_print("S4.per_child", ns / S4_N, "ns/child");
+  bench_print("S4.per_child", ns / n, "ns/child");
   free(c.kids);
 }
 
@@ -223,10 +228,13 @@ static __attribute__((noinline)) void s5_stack_probe(s5_ctx *c) {
 }
 
 static void s5(void) {
-  s5_ctx c = {S5_D, calloc(S5_D + 1, sizeof(cx_token *))};
-  double ns = bench_rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
+  int d = bench_scale(S5_D);
+  s5_ctx c = {d, calloc((size_t)d + 1, sizeof(cx_token *))};
+  double ns;
+  CHECK(c.chain != NULL);
+  ns = bench_rounds("S5", s5_setup, s5_timed, s5_teardown, &c);
   bench_print("S5.total", ns / 1e6, "ms");
-  bench_print("S5.per_level", ns / S5_D, "ns/level");
+  bench_print("S5.per_level", ns / d, "ns/level");
   s5_stack_probe(&c);
   free(c.chain);
 }
@@ -275,8 +283,9 @@ static void s6(void) {
 enum { S7_CALLBACKS = 1000 };
 
 typedef struct s7_ctx {
+  int n; /* S7_CALLBACKS unless BENCH_SCALE */
   cx_token *tok;
-  cx_callback *cbs[S7_CALLBACKS];
+  cx_callback **cbs;
   long counter;
 } s7_ctx;
 
@@ -286,7 +295,7 @@ static void s7_setup(void *p) {
   c->counter = 0;
   /* With handles, as C++ stop_callback objects and GLib handler ids: the
    * caller owns each registration and removes it in the teardown. */
-  for (int i = 0; i < S7_CALLBACKS; i++)
+  for (int i = 0; i < c->n; i++)
     CHECK(cx_token_on_cancel(c->tok, incr, &c->counter, NULL, 0, &c->cbs[i]) ==
           0);
 }
@@ -298,16 +307,20 @@ static void s7_timed(void *p) {
 
 static void s7_teardown(void *p) {
   s7_ctx *c = p;
-  if (c->counter != S7_CALLBACKS) bench_fail("S7: counter == %ld", c->counter);
-  for (int i = 0; i < S7_CALLBACKS; i++) cx_callback_unregister(c->cbs[i]);
+  if (c->counter != c->n) bench_fail("S7: counter == %ld", c->counter);
+  for (int i = 0; i < c->n; i++) cx_callback_unregister(c->cbs[i]);
   cx_token_unref(c->tok);
 }
 
 static void s7(void) {
-  static s7_ctx c;
-  double ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
+  s7_ctx c = {bench_scale(S7_CALLBACKS), NULL, NULL, 0};
+  double ns;
+  c.cbs = calloc((size_t)c.n, sizeof *c.cbs);
+  CHECK(c.cbs != NULL);
+  ns = bench_rounds("S7", s7_setup, s7_timed, s7_teardown, &c);
   bench_print("S7.total", ns / 1e3, "us");
-  bench_print("S7.per_callback", ns / S7_CALLBACKS, "ns/callback");
+  bench_print("S7.per_callback", ns / c.n, "ns/callback");
+  free(c.cbs);
 }
 
 /* ---- S8 timeout_scope_not_fired */
@@ -346,26 +359,25 @@ static void s8_op_batch(uint64_t n, void *ctx) {
 
 static void s8(void) {
   long base = bench_status_kib("VmRSS");
-  cx_token **bg = malloc(S8_BACKGROUND * sizeof *bg);
+  int n = bench_scale(S8_BACKGROUND);
+  cx_token **bg = malloc((size_t)n * sizeof *bg);
   cx_token *starter;
   long peak;
   CHECK(bg != NULL);
   /* Start the timer machinery (its thread starts at the first arm). */
   CHECK(cx_token_with_timeout(&starter, 60.0) == 0);
   cx_token_unref(starter);
-  for (int i = 0; i < S8_BACKGROUND; i++)
-    CHECK(cx_token_with_timeout(&bg[i], 60.0) == 0);
+  for (int i = 0; i < n; i++) CHECK(cx_token_with_timeout(&bg[i], 60.0) == 0);
   bench_print("S8.op", bench_micro("S8", s8_batch, NULL), "ns/op");
   peak = bench_status_kib("VmHWM");
-  for (int i = 0; i < S8_BACKGROUND; i++)
+  for (int i = 0; i < n; i++)
     if (cx_token_is_cancelled(bg[i])) bench_fail("S8: scope %d fired", i);
   bench_print("S8.peak_rss", peak / 1024.0, "MiB");
   bench_print("S8.base_rss", base / 1024.0, "MiB");
-  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / S8_BACKGROUND,
-              "bytes");
+  bench_print("S8.bytes_per_timeout", (peak - base) * 1024.0 / n, "bytes");
   bench_print("S8.op_scope", bench_micro("S8.op_scope", s8_op_batch, NULL),
               "ns/op");
-  for (int i = 0; i < S8_BACKGROUND; i++) cx_token_unref(bg[i]);
+  for (int i = 0; i < n; i++) cx_token_unref(bg[i]);
   free(bg);
 }
 
@@ -550,13 +562,14 @@ void x3_batch(uint64_t n, void *ctx) {
 static void x4_batch(uint64_t n, void *ctx);
 
 static void x3(void) {
-  cx_op **live = malloc(X3_LIVE * sizeof *live);
+  int n = bench_scale(X3_LIVE);
+  cx_op **live = malloc((size_t)n * sizeof *live);
   double plain, reg;
   CHECK(live != NULL);
   plain = bench_micro("X3.plain", x4_batch, NULL);
   /* The live ops are entered on this thread and exited in reverse order
    * (LIFO), as in S8. */
-  for (int i = 0; i < X3_LIVE; i++) {
+  for (int i = 0; i < n; i++) {
     cx_op_options o = CX_OP_OPTIONS_INIT;
     o.register_op = true;
     CHECK(cx_op_create(&live[i], &o) == 0);
@@ -565,7 +578,7 @@ static void x3(void) {
   reg = bench_micro("X3", x3_batch, NULL);
   bench_print("X3.registry", reg, "ns/op");
   bench_print("X3.registry_delta", reg - plain, "ns/op");
-  for (int i = X3_LIVE - 1; i >= 0; i--) scope_close(live[i], 0);
+  for (int i = n - 1; i >= 0; i--) scope_close(live[i], 0);
   free(live);
 }
 

@@ -6,7 +6,7 @@
 # targets of issues 8 and 19, and the spread of the noisy keys.  Everything else (build output, remarks, NA reasons) goes to
 # stderr.  Not part of the test suite.
 #
-# Usage: bash bench/run.sh [--passes K] [--scenarios "S1 S4 ..."]
+# Usage: bash bench/run.sh [--passes K] [--scenarios "S1 S4 ..."] [--build-only]
 #   --passes K       passes per scenario (default 3); the peer order rotates
 #                    every pass and the reported value is the median.  The
 #                    noisy scenarios (S9, S9_1cpu, S10: wake-ups and timer
@@ -15,6 +15,8 @@
 #                    printed with their spread (min, median, max).
 #   --scenarios L    run only these scenarios (development aid; the default
 #                    is all of them).
+#   --build-only     install the tools and build the binaries, run nothing
+#                    (bench/plots.sh builds this way before its sweep).
 # Environment (smoke tests only): PEERS_REPS, PEERS_REP_MS, PEERS_VERBOSE=1
 # are passed to the binaries (SCENARIOS.md §2.8).  BENCH_TIMEOUT (seconds,
 # default 120) bounds each process.
@@ -22,13 +24,15 @@ set -u
 
 PASSES=3
 ONLY=""
+BUILD_ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --passes) PASSES=${2:?--passes needs a number}; shift 2 ;;
     --passes=*) PASSES=${1#--passes=}; shift ;;
     --scenarios) ONLY=${2:?--scenarios needs a list}; shift 2 ;;
     --scenarios=*) ONLY=${1#--scenarios=}; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --build-only) BUILD_ONLY=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 64 ;;
   esac
 done
@@ -104,6 +108,7 @@ note "building the benchmark binaries ($($CC --version | head -1))"
 note "building the Go peer ($(go version))"
 (cd "$ROOT/bench/go" && GOFLAGS=-mod=mod GOPROXY=off \
   GOCACHE="$BUILD/gocache" go build -o "$BIN/bench_go" .) >&2 || exit 1
+[ -n "$BUILD_ONLY" ] && exit 0
 
 # ---- 3. run
 note "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"

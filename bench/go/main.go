@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,18 +133,49 @@ func micro(key string, fn func(n uint64)) float64 {
 // rounds runs §2.5: a warm-up round, rounds until the timed sections reach
 // 200 ms per repetition, the median timed ns per round.  runtime.GC() ends
 // every setup, so garbage of earlier rounds is not collected while timed.
+//
+// Under BENCH_SCALE (the sweep of bench/plots.sh) a round can be a
+// microsecond (S5 with depth 1), and a forced collection per round (about
+// 0.2 ms here) then made a repetition of 100 ms last over a minute.  So
+// there the collector is off during the rounds (debug.SetGCPercent(-1):
+// nothing is ever collected inside a timed section, as the rule wants),
+// and runtime.GC() ends a setup once the rounds since the last one have
+// allocated about 64 MiB (what the warm-up round allocated tells how many
+// rounds that is); for a round that allocates 64 MiB or more, that is
+// every round, as without BENCH_SCALE.
 func rounds(key string, setup, timed, teardown func()) float64 {
-	setup()
-	runtime.GC()
-	timed()
-	teardown()
+	every, count := 1, 0
+	if os.Getenv("BENCH_SCALE") != "" {
+		var m0, m1 runtime.MemStats
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		runtime.ReadMemStats(&m0)
+		setup()
+		runtime.GC()
+		timed()
+		teardown()
+		runtime.ReadMemStats(&m1)
+		if per := m1.TotalAlloc - m0.TotalAlloc; per > 0 && per < 64<<20 {
+			every = int((64 << 20) / per)
+		}
+		if verbose {
+			fmt.Fprintf(os.Stderr, "# go %s: %d bytes per round, runtime.GC() every %d rounds\n",
+				key, m1.TotalAlloc-m0.TotalAlloc, every)
+		}
+	} else {
+		setup()
+		runtime.GC()
+		timed()
+		teardown()
+	}
 	v := make([]float64, reps)
 	for r := range v {
 		var sum int64
 		n := 0
 		for sum < repNs {
 			setup()
-			runtime.GC()
+			if count++; count%every == 0 {
+				runtime.GC()
+			}
 			t0 := nowNs()
 			timed()
 			sum += nowNs() - t0
@@ -157,6 +189,26 @@ func rounds(key string, setup, timed, teardown func()) float64 {
 		}
 	}
 	return median(v)
+}
+
+// scale is the size of a scalable scenario (S4's children, S5's depth,
+// S8's armed timeouts): def, the size of SCENARIOS.md, unless BENCH_SCALE=N
+// (N > 0) is set, as the sweep of bench/plots.sh sets it (harness.c's
+// bench_scale).
+func scale(def int) int {
+	e := os.Getenv("BENCH_SCALE")
+	if e == "" {
+		return def
+	}
+	v, err := strconv.Atoi(e)
+	if err != nil || v <= 0 || v > 100000000 {
+		fmt.Fprintf(os.Stderr, "# go: bad BENCH_SCALE '%s'\n", e)
+		os.Exit(64)
+	}
+	if v != def {
+		fmt.Fprintf(os.Stderr, "# go: BENCH_SCALE %d (default %d)\n", v, def)
+	}
+	return v
 }
 
 func cancelled(ctx context.Context) bool {
@@ -226,8 +278,9 @@ const s4Children = 100000
 
 func s4() {
 	var parentCancel context.CancelFunc
-	children := make([]context.Context, s4Children)
-	cancels := make([]context.CancelFunc, s4Children)
+	n := scale(s4Children)
+	children := make([]context.Context, n)
+	cancels := make([]context.CancelFunc, n)
 	total := rounds("S4", func() {
 		var parent context.Context
 		parent, parentCancel = context.WithCancel(context.Background())
@@ -248,7 +301,7 @@ func s4() {
 		}
 	})
 	emit("S4.total", total/1e6, "ms")
-	emit("S4.per_child", total/s4Children, "ns/child")
+	emit("S4.per_child", total/float64(n), "ns/child")
 }
 
 // ---- S5 cascade_cancel_deep
@@ -269,8 +322,9 @@ func s5() {
 	var rootCancel context.CancelFunc
 	var leaf context.Context
 	var cancels []context.CancelFunc
+	depth := scale(s5Depth)
 	total := rounds("S5", func() {
-		rootCancel, leaf, cancels = chain(s5Depth)
+		rootCancel, leaf, cancels = chain(depth)
 	}, func() {
 		rootCancel()
 		if !cancelled(leaf) {
@@ -283,7 +337,7 @@ func s5() {
 		leaf, cancels = nil, nil
 	})
 	emit("S5.total", total/1e6, "ms")
-	emit("S5.per_level", total/s5Depth, "ns/level")
+	emit("S5.per_level", total/float64(depth), "ns/level")
 	printNA("S5.stack_per_level", "bytes",
 		"goroutine stacks grow on demand, so depth costs no fixed stack")
 }
@@ -333,8 +387,9 @@ func statusKiB(field string) float64 {
 
 func s8() {
 	baseRSS := statusKiB("VmRSS")
-	armed := make([]context.Context, s8Armed)
-	cancels := make([]context.CancelFunc, s8Armed)
+	n := scale(s8Armed)
+	armed := make([]context.Context, n)
+	cancels := make([]context.CancelFunc, n)
 	for i := range armed {
 		armed[i], cancels[i] = context.WithTimeout(context.Background(), 60*time.Second)
 	}
