@@ -1,10 +1,11 @@
 /* src/token/token_link.c - linked tokens: a target is cancelled when any of
  * its sources is.  A link belongs to its target (freed with it) and sits in
  * its source's doubly linked list of children, so unlinking is O(1).  The
- * cascade claims each live target under the source's lock (atomics only)
- * and queues it on the per-thread work list: no recursion.  A target that
- * another thread claimed first goes on this thread's help stack, so that
- * its children are claimed before this cancel returns (token.h). */
+ * cascade claims each live target under the source's lock (one atomic
+ * compare-and-swap per target, no reference taken) and queues on the
+ * per-thread work list the ones with something to finish: no recursion.  A
+ * target that another thread claimed first goes on this thread's help stack, so
+ * that its children are claimed before this cancel returns (token.h). */
 #include <string.h>
 
 #include "runtime/alloc.h"
@@ -52,6 +53,13 @@ cx_token *cx__token_help_pop(void) {
   }
   return t;
 }
+
+/* The head of a token's children once its cascade took them: the list is
+ * left as it was, and is never read or written again (no link is added to
+ * a cancelled token's list: link_attach() checks under the lock), so an
+ * unlink leaves its link be. */
+static cx__hlist_node children_taken;
+#define CHILDREN_TAKEN (&children_taken)
 
 /* Links @target to @source with a fresh @link (both exts made).  With
  * @embedded, @link lies in the block of @target, a child token made just
@@ -227,48 +235,82 @@ int cx_token_link(cx_token *target, cx_token *source, unsigned flags) {
   return rc == 1 ? -ELOOP : rc;
 }
 
+/* Claims taken by one cascade whose `has` is still to read: one fence
+ * publishes a batch (cx__cascade_publish_fence). */
+enum { CASCADE_BATCH = 32 };
+
+/* Finishes a batch of claims of cx__token_cascade() (under the source's
+ * lock): a claimed target that someone waits on, watches or listens to
+ * goes on the work list with a reference of its own.  One whose count
+ * reached 0 meanwhile is being freed: nobody holds it to wait on it, and
+ * its free (which needs the source's lock) frees its callbacks. */
+static void settle_batch(cx_token **batch, size_t n) {
+  if (n == 0) return;
+  cx__cascade_publish_fence();
+  for (size_t i = 0; i < n; i++) {
+    cx_token *target = batch[i];
+    if (CX__LIKELY(atomic_load(&target->has) == 0)) continue;
+    if (cx__token_try_ref(target) != NULL) cx__token_queue(target);
+  }
+}
+
 void cx__token_cascade(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
-  cx_token *dead = NULL;
+  cx_token *dead = NULL, *batch[CASCADE_BATCH];
   cx__hlist_node *node, *after;
+  size_t n = 0;
+  uint32_t cause_refs = 0;
   bool unhelped = false;
+  /* @t is claimed and published (its reason and time are final). */
+  cx_reason own = (cx_reason)t->reason;
+  double time = cx_token_cancel_time(t);
   cx__lock_acquire(&ext->lock);
   node = ext->children.first;
-  ext->children.first = NULL;
+  if (node == CHILDREN_TAKEN) node = NULL; /* an earlier cascade's */
+  ext->children.first = CHILDREN_TAKEN;
+  /* No reference is taken on a target: while this lock is held none can
+   * be freed (its free unlinks this link first, under this lock), and one
+   * with nothing to finish is not touched once it is unlocked.  Nor is a
+   * link written: the list is left as it was (CHILDREN_TAKEN), so a cascade
+   * only reads the lines of the links. */
   for (; node != NULL; node = after) {
     cx__link *link = cx__container_of(node, cx__link, sibling);
-    cx_token *target;
+    cx_token *target = link->target;
     bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
     after = node->next;
-    node->next = NULL;
-    node->pprev = NULL; /* unlinked: an unlink of @link leaves it be */
     /* A target whose count reached 0 is being freed: skip it. */
-    target = cx__token_try_ref(link->target);
-    if (target == NULL) continue;
-    if (cx__token_claim(target,
-                        preserve ? (cx_reason)t->reason : CX_REASON_PARENT,
-                        NULL, false, t, preserve)) {
-      if (atomic_load(&target->has) != 0) {
-        /* Someone waits, watches or listens: finish it from the queue. */
-        cx__token_queue(target); /* our reference goes with it */
-        continue;
+    if (atomic_load_explicit(&target->refs, memory_order_relaxed) == 0)
+      continue;
+    if (cx__token_claim_cascaded(target, preserve ? own : CX_REASON_PARENT, t,
+                                 preserve, time)) {
+      cause_refs++; /* ext->cause */
+      batch[n++] = target;
+      if (n == CASCADE_BATCH) {
+        settle_batch(batch, n);
+        n = 0;
       }
-    } else if ((atomic_load(&target->has) & CX__HAS_CHILDREN) ||
-               atomic_load(&target->state) != CX__CANCELLED) {
-      /* Claimed by another thread, whose cascade may not have run yet (or
-       * earlier by this one), or not yet published: before returning, wait
-       * until it reads as cancelled and claim its children too. */
-      if (cx__token_help_push(target)) continue; /* with our reference */
-      unhelped = true;
+      continue;
     }
+    if (!(atomic_load(&target->has) & CX__HAS_CHILDREN) &&
+        atomic_load(&target->state) == CX__CANCELLED)
+      continue; /* cancelled before, by someone else: nothing below it */
+    /* Claimed by another thread, whose cascade may not have run yet (or
+     * earlier by this one), or not yet published: before returning, wait
+     * until it reads as cancelled and claim its children too. */
+    if ((target = cx__token_try_ref(target)) == NULL) continue;
+    if (cx__token_help_push(target)) continue; /* with our reference */
+    unhelped = true;
     if (atomic_fetch_sub(&target->refs, 1) == 1) {
-      /* Nothing to finish (or another thread claimed it).  If we held the
-       * last reference, free it once unlocked: it is in no work list, so
-       * pending_next is ours. */
+      /* We held the last reference: free it once unlocked (it is in no
+       * work list, so pending_next is ours). */
       target->pending_next = dead;
       dead = target;
     }
   }
+  settle_batch(batch, n);
+  /* The causes' references, before anything can drop one (above). */
+  if (cause_refs != 0)
+    atomic_fetch_add_explicit(&t->refs, cause_refs, memory_order_relaxed);
   cx__lock_release(&ext->lock);
   if (unhelped) cx__token_log_unhelped();
   while (dead != NULL) {
@@ -285,7 +327,9 @@ static void unlink_chain(cx__link *link) {
     cx_token *source = link->source;
     cx__token_ext *sext = link->source_ext;
     cx__lock_acquire(&sext->lock);
-    if (cx__hlist_linked(&link->sibling)) cx__hlist_remove(&link->sibling);
+    if (sext->children.first != CHILDREN_TAKEN &&
+        cx__hlist_linked(&link->sibling))
+      cx__hlist_remove(&link->sibling);
     cx__lock_release(&sext->lock);
     cx__token_unref(source);
     /* @link is still there: an embedded one lies in its target's block,

@@ -6,7 +6,12 @@
  * allocation, or a timed parent's lists) without changing anything; threads
  * making and dropping children of one parent while it is cancelled lose no
  * cancel.  Linked against the static library for the allocation failure hook.
- * Issue #8 (S3). */
+ * Issue #8 (S3).  A wide cascade (issue 19, X8: it claims in batches, takes
+ * no reference on a child it claims and leaves the parent's list as it
+ * was) gives each child its reason, message, cause and time, runs each
+ * child's callbacks once, wakes a child's waiter, and leaves the parent with
+ * exactly the references its children hold; children dropped on other
+ * threads while it runs are freed, and the parent with them. */
 #include "cx_test.h"
 
 #include <errno.h>
@@ -20,6 +25,7 @@
 
 /* Internal (static library). */
 #include "runtime/alloc.h"
+#include "token/token.h"
 
 static void test_follows_parent(void **state) {
   cx_token *parent = cx_token_new(), *child = NULL, *kept = NULL;
@@ -184,6 +190,136 @@ static void test_race_with_cancel(void **state) {
   cx_token_unref(race_parent);
 }
 
+/* The parent's count of references (token.h): its owner's, one per link
+ * into a live child and one per child whose cancel it caused. */
+static uint32_t refs_of(cx_token *t) { return atomic_load(&t->refs); }
+
+enum { WIDE = 200 }; /* several of the cascade's batches of claims */
+
+static int count_call(cx_token *t, void *user_data) {
+  (void)t;
+  atomic_fetch_add((atomic_int *)user_data, 1);
+  return 0;
+}
+
+typedef struct waiter {
+  cx_token *token;
+  atomic_bool waiting;
+  int rc;
+} waiter;
+
+static void *wait_child(void *arg) {
+  waiter *w = arg;
+  atomic_store(&w->waiting, true);
+  w->rc = cx_token_wait(w->token, 30.0);
+  return NULL;
+}
+
+static void test_wide_cascade(void **state) {
+  cx_token *parent = cx_token_new(), *other = cx_token_new(), *kids[WIDE];
+  static atomic_int calls[WIDE];
+  waiter w = {NULL, false, -1};
+  pthread_t th;
+  double when;
+  (void)state;
+  for (int i = 0; i < WIDE; i++) {
+    atomic_store(&calls[i], 0);
+    CX_ASSERT_OK(cx_token_new_child(&kids[i], parent,
+                                    i % 5 == 0 ? CX_LINK_PRESERVE_REASON : 0));
+    /* Callbacks and a second source on some, at batch edges too. */
+    if (i % 7 == 0 || i == 31 || i == 32 || i == 63 || i == WIDE - 1)
+      CX_ASSERT_OK(
+          cx_token_on_cancel(kids[i], count_call, &calls[i], NULL, 0, NULL));
+    if (i % 9 == 0) CX_ASSERT_OK(cx_token_link(kids[i], other, 0));
+    if (i % 11 == 0) /* cancelled on its own first */
+      assert_true(cx_token_cancel(kids[i], CX_REASON_TIMEOUT, "own"));
+  }
+  w.token = kids[40];
+  assert_int_equal(pthread_create(&th, NULL, wait_child, &w), 0);
+  while (!atomic_load(&w.waiting)) sched_yield();
+  assert_int_equal(refs_of(parent), 1 + WIDE);
+  assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, "stop"));
+  when = cx_token_cancel_time(parent);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(w.rc, 0);
+  for (int i = 0; i < WIDE; i++) {
+    cx_token *k = kids[i];
+    bool callback =
+        i % 7 == 0 || i == 31 || i == 32 || i == 63 || i == WIDE - 1;
+    assert_true(cx_token_is_cancelled(k));
+    assert_int_equal(atomic_load(&calls[i]), callback ? 1 : 0);
+    if (i % 11 == 0) { /* unchanged */
+      assert_int_equal(cx_token_cancel_reason(k), CX_REASON_TIMEOUT);
+      assert_string_equal(cx_token_cancel_message(k), "own");
+    } else if (i % 5 == 0) { /* the parent's */
+      assert_int_equal(cx_token_cancel_reason(k), CX_REASON_MANUAL);
+      assert_string_equal(cx_token_cancel_message(k), "stop");
+      assert_true(cx_token_cancel_time(k) == when);
+    } else {
+      assert_int_equal(cx_token_cancel_reason(k), CX_REASON_PARENT);
+      assert_string_equal(cx_token_cancel_message(k),
+                          "parent cancelled (manual): stop");
+      assert_true(cx_token_cancel_time(k) == when);
+    }
+  }
+  /* A link and a cause per child, but none for those cancelled first. */
+  assert_int_equal(refs_of(parent), 1 + WIDE + WIDE - (WIDE + 10) / 11);
+  /* A later cancel of the other source finds them all cancelled. */
+  assert_true(cx_token_cancel(other, CX_REASON_ERROR, NULL));
+  for (int i = 0; i < WIDE; i++)
+    assert_int_equal(
+        atomic_load(&calls[i]),
+        (i % 7 == 0 || i == 31 || i == 32 || i == 63 || i == WIDE - 1) ? 1 : 0);
+  /* Dropped in an order other than the list's: each unlink leaves the
+   * list the cascade took be, and gives back what the child held. */
+  for (int i = 1; i < WIDE; i += 2) cx_token_unref(kids[i]);
+  for (int i = 0; i < WIDE; i += 2) cx_token_unref(kids[i]);
+  assert_int_equal(refs_of(parent), 1);
+  cx_token_unref(other);
+  cx_token_unref(parent);
+}
+
+/* Threads drop their children of one parent while the main thread cancels
+ * it: a child whose last reference goes during the cascade is skipped or
+ * claimed, never lost nor leaked; afterwards the parent holds nothing. */
+enum { DROP_THREADS = 2, DROPPED = 20000 };
+static cx_token *drop_kids[DROP_THREADS][DROPPED];
+static atomic_int drop_started;
+
+static void *drop_worker(void *arg) {
+  cx_token **kids = drop_kids[(intptr_t)arg];
+  atomic_fetch_add(&drop_started, 1);
+  for (int i = 0; i < DROPPED; i++) {
+    if (i % 2 == 0) cx_token_unref(kids[i]); /* the odd ones after */
+  }
+  return NULL;
+}
+
+static void test_drop_during_cascade(void **state) {
+  cx_token *parent = cx_token_new();
+  pthread_t th[DROP_THREADS];
+  (void)state;
+  atomic_store(&drop_started, 0);
+  for (int i = 0; i < DROP_THREADS; i++)
+    for (int k = 0; k < DROPPED; k++)
+      CX_ASSERT_OK(cx_token_new_child(&drop_kids[i][k], parent, 0));
+  for (intptr_t i = 0; i < DROP_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, drop_worker, (void *)i), 0);
+  while (atomic_load(&drop_started) < DROP_THREADS) sched_yield();
+  assert_true(cx_token_cancel(parent, CX_REASON_MANUAL, NULL));
+  for (int i = 0; i < DROP_THREADS; i++)
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+  for (int i = 0; i < DROP_THREADS; i++)
+    for (int k = 1; k < DROPPED; k += 2) {
+      assert_true(cx_token_is_cancelled(drop_kids[i][k]));
+      assert_int_equal(cx_token_cancel_reason(drop_kids[i][k]),
+                       CX_REASON_PARENT);
+      cx_token_unref(drop_kids[i][k]);
+    }
+  assert_int_equal(refs_of(parent), 1);
+  cx_token_unref(parent);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/token/child/follows-parent", test_follows_parent),
     CX_TEST("/token/child/cancel-stays-below", test_child_cancel_stays_below),
@@ -192,6 +328,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/token/child/bad-input", test_bad_input),
     CX_TEST("/token/child/out-of-memory", test_out_of_memory),
     CX_TEST("/token/child/race-with-cancel", test_race_with_cancel),
+    CX_TEST("/token/child/wide-cascade", test_wide_cascade),
+    CX_TEST("/token/child/drop-during-cascade", test_drop_during_cascade),
 };
 
 CX_TEST_MAIN("token-child", tests)
