@@ -63,9 +63,13 @@ cx_token *cx__token_try_ref(cx_token *t) {
 /* Whether freeing @t may drop other tokens (the sources of its links, its
  * cause) or run user code (destroy notifiers of its callbacks). */
 static bool destroy_reaches_out(const cx__token_ext *ext) {
+  /* The links first: while @t is still in a source's list, that source's
+   * cascade may be claiming it, writing ext->cause under the source's lock
+   * and without a reference (cx__token_cascade), until the unlink takes
+   * that lock; only a token with no link left has a cause no one writes. */
   return ext != NULL &&
-         (ext->cause != NULL || !cx__list_empty(&ext->callbacks) ||
-          atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL);
+         (atomic_load_explicit(&ext->links, memory_order_relaxed) != NULL ||
+          ext->cause != NULL || !cx__list_empty(&ext->callbacks));
 }
 
 /* Frees what the ext holds (not the ext itself). */
