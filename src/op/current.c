@@ -14,6 +14,7 @@
  * The key is set when a thread first pushes, so a thread that never enters
  * an op pays nothing at exit. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +100,7 @@ static void hook_exit(stack *s) {
 int cx__current_reserve(void) {
   stack *s = mine();
   size_t cap = capacity(s);
-  entry *grown;
+  entry *grown, *old;
   if (CX__LIKELY(s->hooked && s->depth < cap)) return 0;
   if (!s->hooked) hook_exit(s);
   if (s->depth < cap) return 0;
@@ -108,18 +109,25 @@ int cx__current_reserve(void) {
   grown = malloc(2 * cap * sizeof *grown);
   if (grown == NULL) return -ENOMEM;
   memcpy(grown, entries(s), s->depth * sizeof *grown);
-  free(s->heap);
+  old = s->heap;
   s->heap = grown;
   s->cap = 2 * cap;
+  /* A signal handler reading the stack (cx_current() is async-signal-safe)
+   * sees the new array before the old one is freed. */
+  atomic_signal_fence(memory_order_seq_cst);
+  free(old);
   return 0;
 }
 
 void cx__current_push(const cx__frame *frame, cx_op *op, bool adopted) {
   stack *s = mine();
-  entry *e = &entries(s)[s->depth++]; /* reserved by the caller */
+  entry *e = &entries(s)[s->depth]; /* reserved by the caller */
   e->key = frame;
   e->op = op;
   e->adopted = adopted;
+  /* The entry is whole before a signal handler can see it counted. */
+  atomic_signal_fence(memory_order_seq_cst);
+  s->depth++;
 }
 
 bool cx__current_pop(const cx__frame *frame) {

@@ -94,7 +94,9 @@ struct cx_op {
   void *reg_entry; /* guarded by the registry lock */
   /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
    * sources a combined op runs from its enter to its exit. */
-  cx__op_inputs *inputs; /* immutable (owned); NULL for other ops */
+  cx__op_inputs *inputs; /* written by cx_op_combine() before it returns
+                            the op, immutable after (owned); NULL for
+                            other ops */
   const cx_op *lent_to;  /* guarded by stripe: the combined op running this
                             PENDING op's sources, NULL when none */
   size_t child_count;    /* guarded by stripe: live children */
@@ -160,8 +162,8 @@ struct cx_op {
                                  in its children; false is final, so a reader
                                  that sees it needs no lock */
   _Atomic bool has_withheld;  /* (atomic) written under the stripe */
-  _Atomic bool has_callbacks; /* (atomic) set under the stripe by the first
-                                 cx_op_on() that appends */
+  _Atomic bool has_callbacks; /* (atomic) set under the stripe by every
+                                 cx_op_on() that appends; never cleared */
 };
 
 _Static_assert(sizeof(struct cx_op) <= CX__BLOCK_CACHED_MAX,

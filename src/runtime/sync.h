@@ -10,8 +10,12 @@
 #include <stdint.h>
 
 /* ---- lock stripes (stripes.c): objects hash to one of a fixed set of
- * {mutex, condvar} pairs instead of carrying their own.  The condvars use
- * CLOCK_MONOTONIC.  Never hold two stripes at once. */
+ * {mutex, condvar} pairs instead of carrying their own.  A stripe's
+ * condvar has no fixed clock (CLOCK_REALTIME where the table is
+ * initialised statically, CLOCK_MONOTONIC where cx__stripe_table_init()
+ * made it, as after fork): wait on it untimed, or with
+ * pthread_cond_clockwait(), which names its clock.  Never hold two stripes
+ * at once. */
 typedef struct cx__stripe {
   pthread_mutex_t mu;
   pthread_cond_t cond;
