@@ -3,7 +3,7 @@
  *
  * Registering an op costs no allocation, no id and no lock shared by the
  * whole process: the op links its own node (cx_op.reg_node) into the live
- * list of a shard, one of SHARDS, each with its own mutex, given out to
+ * list of a shard, one of SHARDS, each with its own lock, given out to
  * threads in turn (an op exits on the thread that entered it, so both
  * steps find the same shard, and two threads never meet).  At exit the op
  * moves to its shard's list of finished ops ("done"); every FLUSH_BATCH
@@ -18,10 +18,11 @@
  * ops of one shard, so ops of one thread are listed exactly in the order
  * they registered and exited.
  *
- * Locks, outermost first: the shards' mutexes (ascending), the history's,
- * the index stripes' (leaves).  User code (cancel callbacks, destroy
- * notifies, log handlers, predicates) never runs under any of them:
- * queries and cancels copy references out first, and dropped ops are
+ * Locks, outermost first: the fork gate, the shards' word locks
+ * (ascending), the history's mutex, the index stripes' (under which a
+ * lookup takes only ops' stripes, to read their times).  User code (cancel
+ * callbacks, destroy notifies, log handlers, predicates) never runs under any
+ * of them: queries and cancels copy references out first, and dropped ops are
  * released after the locks. */
 #include <string.h>
 
@@ -34,6 +35,7 @@
 #include "runtime/clock.h"
 #include "runtime/fork.h"
 #include "runtime/list.h"
+#include "runtime/sync.h"
 
 enum {
   SHARDS = 16,      /* live lists; at most 256 (cx_op.reg_shard) */
@@ -50,9 +52,10 @@ enum {
 enum { REG_NONE, REG_LIVE, REG_DONE, REG_HISTORY };
 
 typedef struct shard {
-  _Alignas(64) pthread_mutex_t mu; /* a cache line of its own */
-  cx__list live;                   /* guarded by mu: oldest first */
-  size_t live_count;               /* guarded by mu */
+  _Alignas(64) cx__lock lock; /* a word lock (see gate_lock_shard) on a
+                                 cache line of its own */
+  cx__list live;              /* guarded by mu: oldest first */
+  size_t live_count;          /* guarded by mu */
   cx__list done;      /* guarded by mu: finished, newest first, not yet in
                          the history (references) */
   size_t done_count;  /* guarded by mu */
@@ -64,7 +67,7 @@ typedef struct shard {
 } shard;
 
 #define SHARD_INIT(i)                                \
-  [i] = {.mu = PTHREAD_MUTEX_INITIALIZER,            \
+  [i] = {.lock = CX__LOCK_INIT,                      \
          .live = {&shards[i].live, &shards[i].live}, \
          .done = {&shards[i].done, &shards[i].done}}
 static shard shards[SHARDS] = {
@@ -114,12 +117,28 @@ static void gate_lock(pthread_mutex_t *mu) {
   }
 }
 
+/* gate_lock() for a shard's lock.  A word lock (runtime/sync.h): one
+ * compare-and-swap to take, one store to release, where a mutex costs
+ * several times that, and a shard is nearly always its own thread's
+ * alone.  Its critical sections are a few stores long, but for queries,
+ * which hold every shard's while they walk the live lists (a registration
+ * that meets one spins, yields, then sleeps in short steps until it ends),
+ * and for the history's lock taken under it. */
+static void gate_lock_shard(shard *s) {
+  for (;;) {
+    cx__lock_acquire(&s->lock);
+    if (!atomic_load_explicit(&forking, memory_order_relaxed)) return;
+    cx__lock_release(&s->lock);
+    fork_wait();
+  }
+}
+
 /* Every shard's lock, in order, for one snapshot. */
 static void lock_shards(void) {
   for (;;) {
-    for (int i = 0; i < SHARDS; i++) pthread_mutex_lock(&shards[i].mu);
+    for (int i = 0; i < SHARDS; i++) cx__lock_acquire(&shards[i].lock);
     if (!atomic_load_explicit(&forking, memory_order_relaxed)) return;
-    for (int i = SHARDS - 1; i >= 0; i--) pthread_mutex_unlock(&shards[i].mu);
+    for (int i = SHARDS - 1; i >= 0; i--) cx__lock_release(&shards[i].lock);
     fork_wait();
   }
 }
@@ -321,18 +340,18 @@ static void flush_locked(shard *s, cx__list *dropped) {
 static void sync_history(cx__list *dropped) {
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
-    gate_lock(&s->mu);
+    gate_lock_shard(s);
     if (s->done_count > 0) {
       pthread_mutex_lock(&hist_mu);
       flush_locked(s, dropped);
       pthread_mutex_unlock(&hist_mu);
     }
-    pthread_mutex_unlock(&s->mu);
+    cx__lock_release(&s->lock);
   }
 }
 
 static void unlock_shards(void) {
-  for (int i = SHARDS - 1; i >= 0; i--) pthread_mutex_unlock(&shards[i].mu);
+  for (int i = SHARDS - 1; i >= 0; i--) cx__lock_release(&shards[i].lock);
 }
 
 /* ---- the lifecycle events */
@@ -364,12 +383,12 @@ static void op_registered(cx_op *op) {
   watch_progress_once();
   op->reg_shard = (uint8_t)(s - shards);
   op->reg_indexed = false;
-  gate_lock(&s->mu);
+  gate_lock_shard(s);
   cx__list_append(&s->live, &op->reg_node);
   s->live_count++;
   op->reg_where = REG_LIVE;
   if (atomic_load(&index_on) && !index_add_locked(op)) unindexed = true;
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&s->lock);
   if (unindexed) {
     atomic_store(&index_missing, true);
     cx__log(CX_LOG_WARNING, atomic_load(&op->id),
@@ -405,7 +424,7 @@ static void op_unregistered(cx_op *op) {
       status == CX_STATUS_CANCELLED ? cx_op_cancel_reason(op) : CX_REASON_NONE;
   bool keep = atomic_load_explicit(&history_max, memory_order_relaxed) > 0;
   cx__list_init(&dropped);
-  gate_lock(&s->mu);
+  gate_lock_shard(s);
   if (op->reg_where == REG_LIVE) { /* not forgotten by cx_registry_clear() */
     cx__list_remove(&op->reg_node);
     s->live_count--;
@@ -424,7 +443,7 @@ static void op_unregistered(cx_op *op) {
       index_remove_locked(op);
     }
   }
-  pthread_mutex_unlock(&s->mu);
+  cx__lock_release(&s->lock);
   release_all(&dropped);
 }
 
@@ -479,14 +498,14 @@ static void index_build(void) {
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
-    gate_lock(&s->mu);
+    gate_lock_shard(s);
     cx__list_for_each(node, &s->live) {
       if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
     }
     cx__list_for_each(node, &s->done) {
       if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
     }
-    pthread_mutex_unlock(&s->mu);
+    cx__lock_release(&s->lock);
   }
   gate_lock(&hist_mu);
   cx__list_for_each(node, &history) {
@@ -816,8 +835,8 @@ static void fork_prepare(void) {
   pthread_mutex_lock(&fork_gate);
   atomic_store(&forking, true);
   for (int i = 0; i < SHARDS; i++) {
-    pthread_mutex_lock(&shards[i].mu);
-    pthread_mutex_unlock(&shards[i].mu);
+    cx__lock_acquire(&shards[i].lock);
+    cx__lock_release(&shards[i].lock);
   }
   pthread_mutex_lock(&hist_mu);
   pthread_mutex_unlock(&hist_mu);
@@ -831,7 +850,7 @@ static void fork_parent(void) {
 /* A thread that held a lock an instant to check the gate is gone: every
  * lock starts again unlocked. */
 static void fork_child(void) {
-  for (int i = 0; i < SHARDS; i++) pthread_mutex_init(&shards[i].mu, NULL);
+  for (int i = 0; i < SHARDS; i++) atomic_store(&shards[i].lock, CX__LOCK_INIT);
   pthread_mutex_init(&hist_mu, NULL);
   for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&stripes[i].mu, NULL);
   atomic_store(&forking, false);
