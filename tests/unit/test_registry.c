@@ -200,10 +200,10 @@ static void test_find_explicit_id(void **state) {
   finish(op, -ECANCELED);
 }
 
-/* An explicit id (or one made before enter) is looked up before it is
- * added: a live duplicate keeps the first op findable (the second is
- * listed only), and a finished op with that id in the history gives way
- * to the live one.  A fresh random id skips that lookup. */
+/* Duplicate explicit ids: a lookup finds the oldest live op with the id
+ * (the others are listed), else the one that finished last; a live op
+ * before a finished one.  Ids made before enter, and those made by the
+ * first lookup, are found too. */
 static void test_find_explicit_duplicates(void **state) {
   (void)state;
   cx_op_options o = CX_OP_OPTIONS_INIT;
@@ -223,6 +223,9 @@ static void test_find_explicit_duplicates(void **state) {
   assert_true(list_has(&l, first) && list_has(&l, second));
   cx_op_list_free(&l);
   finish(second, 0);
+  f = cx_registry_find("nightly"); /* still the live one */
+  assert_ptr_equal(f, first);
+  cx_op_unref(f);
   finish(first, 0); /* into the history, findable there */
   f = cx_registry_find("nightly");
   assert_ptr_equal(f, first);
