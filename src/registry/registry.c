@@ -85,21 +85,27 @@ static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
 static cx__list history = {&history, &history}; /* guarded by hist_mu:
                                                    newest first (refs) */
 static size_t history_count;                    /* guarded by hist_mu */
-static _Atomic size_t history_max = 1000;
-static _Atomic bool register_default;
+/* Settings that every registration or exit reads and almost nothing
+ * writes, on a cache line of their own (not beside the history's, which
+ * every flush writes). */
+static struct {
+  _Alignas(64) _Atomic size_t history_max;
+  _Atomic bool register_default;
+  _Atomic bool index_on; /* see index_build() */
+  _Atomic bool forking;  /* see fork_gate */
+} hot = {1000, false, false, false};
 
 /* fork(): the child's copy of the registry must be whole, but holding
  * every shard's lock across fork() would make the library hold more locks
  * at once than ThreadSanitizer follows (64).  So the prepare handler
  * closes the gate (fork_gate, held until the parent or child handler),
- * sets @forking, then takes and releases each shard's lock and the
+ * sets hot.forking, then takes and releases each shard's lock and the
  * history's: whoever takes one of them first (the outermost it takes)
- * checks @forking under it and, when set, releases it and waits at the
+ * checks hot.forking under it and, when set, releases it and waits at the
  * gate.  Once the handler has passed a lock, no critical section under it
  * is under way or can start, so the lists and the index (changed only
  * under a shard's or the history's lock) are whole at the fork. */
 static pthread_mutex_t fork_gate = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic bool forking;
 
 static void fork_wait(void) {
   pthread_mutex_lock(&fork_gate);
@@ -111,7 +117,7 @@ static void fork_wait(void) {
 static void gate_lock(pthread_mutex_t *mu) {
   for (;;) {
     pthread_mutex_lock(mu);
-    if (!atomic_load_explicit(&forking, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
     pthread_mutex_unlock(mu);
     fork_wait();
   }
@@ -127,7 +133,7 @@ static void gate_lock(pthread_mutex_t *mu) {
 static void gate_lock_shard(shard *s) {
   for (;;) {
     cx__lock_acquire(&s->lock);
-    if (!atomic_load_explicit(&forking, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
     cx__lock_release(&s->lock);
     fork_wait();
   }
@@ -137,7 +143,7 @@ static void gate_lock_shard(shard *s) {
 static void lock_shards(void) {
   for (;;) {
     for (int i = 0; i < SHARDS; i++) cx__lock_acquire(&shards[i].lock);
-    if (!atomic_load_explicit(&forking, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
     for (int i = SHARDS - 1; i >= 0; i--) cx__lock_release(&shards[i].lock);
     fork_wait();
   }
@@ -168,10 +174,10 @@ static stripe stripes[STRIPES] = {
     STRIPE_INIT(12), STRIPE_INIT(13), STRIPE_INIT(14), STRIPE_INIT(15)};
 _Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
 
-/* Whether registrations index their op: set by the first lookup by id,
- * read under the shard's lock (a lookup sets it before it indexes each
- * shard under that lock, so every op is indexed by one or the other). */
-static _Atomic bool index_on;
+/* hot.index_on: whether registrations index their op: set by the first
+ * lookup by id, read under the shard's lock (a lookup sets it before it
+ * indexes each shard under that lock, so every op is indexed by one or
+ * the other). */
 /* Some op could not be indexed (out of memory): the next lookup tries
  * the ops not indexed again. */
 static _Atomic bool index_missing;
@@ -309,7 +315,7 @@ static void drop_locked(cx_op *op, cx__list *dropped) {
 
 /* Drops the oldest entries beyond the bound onto @dropped, _locked. */
 static void trim_locked(cx__list *dropped) {
-  size_t max = atomic_load_explicit(&history_max, memory_order_relaxed);
+  size_t max = atomic_load_explicit(&hot.history_max, memory_order_relaxed);
   while (history_count > max) drop_locked(op_of(history.prev), dropped);
 }
 
@@ -387,7 +393,7 @@ static void op_registered(cx_op *op) {
   cx__list_append(&s->live, &op->reg_node);
   s->live_count++;
   op->reg_where = REG_LIVE;
-  if (atomic_load(&index_on) && !index_add_locked(op)) unindexed = true;
+  if (atomic_load(&hot.index_on) && !index_add_locked(op)) unindexed = true;
   cx__lock_release(&s->lock);
   if (unindexed) {
     atomic_store(&index_missing, true);
@@ -422,7 +428,7 @@ static void op_unregistered(cx_op *op) {
   int64_t ns = op->end_mono - op->start_mono;
   cx_reason reason =
       status == CX_STATUS_CANCELLED ? cx_op_cancel_reason(op) : CX_REASON_NONE;
-  bool keep = atomic_load_explicit(&history_max, memory_order_relaxed) > 0;
+  bool keep = atomic_load_explicit(&hot.history_max, memory_order_relaxed) > 0;
   cx__list_init(&dropped);
   gate_lock_shard(s);
   if (op->reg_where == REG_LIVE) { /* not forgotten by cx_registry_clear() */
@@ -449,7 +455,7 @@ static void op_unregistered(cx_op *op) {
 
 static void on_entered(cx_op *op) {
   if (op->register_asked ||
-      atomic_load_explicit(&register_default, memory_order_relaxed)) {
+      atomic_load_explicit(&hot.register_default, memory_order_relaxed)) {
     op->registered = true;
     op_registered(op);
   }
@@ -471,13 +477,13 @@ __attribute__((constructor)) static void observe_ops(void) {
 /* ---- settings */
 
 void cx_registry_set_default(bool register_all) {
-  atomic_store(&register_default, register_all);
+  atomic_store(&hot.register_default, register_all);
 }
 
 void cx_registry_set_history_size(size_t count) {
   cx__list dropped;
   cx__list_init(&dropped);
-  atomic_store(&history_max, count);
+  atomic_store(&hot.history_max, count);
   sync_history(&dropped);
   gate_lock(&hist_mu);
   trim_locked(&dropped);
@@ -494,7 +500,7 @@ void cx_registry_set_history_size(size_t count) {
 static void index_build(void) {
   cx__list *node;
   size_t failed = 0;
-  atomic_store(&index_on, true);
+  atomic_store(&hot.index_on, true);
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
@@ -541,7 +547,7 @@ static cx_op *lookup(const char *id, bool live_only) {
   stripe *st = stripe_of(h);
   cx_op *best = NULL;
   cx__list_init(&dropped);
-  if (!atomic_load(&index_on) || atomic_load(&index_missing)) index_build();
+  if (!atomic_load(&hot.index_on) || atomic_load(&index_missing)) index_build();
   sync_history(&dropped); /* what fell out of the history is not found */
   pthread_mutex_lock(&st->mu);
   if (st->nbuckets != 0) {
@@ -805,7 +811,7 @@ void cx_registry_clear(void) {
   lock_shards();
   pthread_mutex_lock(&hist_mu);
   index_clear_locked();
-  atomic_store(&index_on, false);
+  atomic_store(&hot.index_on, false);
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
@@ -833,7 +839,7 @@ void cx_registry_clear(void) {
 
 static void fork_prepare(void) {
   pthread_mutex_lock(&fork_gate);
-  atomic_store(&forking, true);
+  atomic_store(&hot.forking, true);
   for (int i = 0; i < SHARDS; i++) {
     cx__lock_acquire(&shards[i].lock);
     cx__lock_release(&shards[i].lock);
@@ -843,7 +849,7 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
-  atomic_store(&forking, false);
+  atomic_store(&hot.forking, false);
   pthread_mutex_unlock(&fork_gate);
 }
 
@@ -853,7 +859,7 @@ static void fork_child(void) {
   for (int i = 0; i < SHARDS; i++) atomic_store(&shards[i].lock, CX__LOCK_INIT);
   pthread_mutex_init(&hist_mu, NULL);
   for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&stripes[i].mu, NULL);
-  atomic_store(&forking, false);
+  atomic_store(&hot.forking, false);
   pthread_mutex_init(&fork_gate, NULL);
 }
 
