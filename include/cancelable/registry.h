@@ -84,7 +84,9 @@ CX_EXPORT void cx_registry_set_default(bool register_all);
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT void cx_registry_set_history_size(size_t count);
 
-/* cx_registry_find: the live or finished op with @id.
+/* cx_registry_find: the live or finished op with @id.  When several
+ * registered ops have that id (ids given in cx_op_options.id), the oldest
+ * live one, else the one that finished last.
  * Returns: (transfer full) the op (cx_op_unref()), or NULL when no such op
  *   is registered or kept (or @id is NULL).
  * Thread-safety: any thread.  Since: 0.1 */
@@ -116,7 +118,8 @@ CX_EXPORT int cx_registry_children(const char *parent_id, cx_op_list *out);
 CX_EXPORT int cx_registry_history(const cx_op_filter *filter, size_t newest,
                                   cx_op_list *out);
 
-/* cx_registry_cancel: cancel the live op with @id.
+/* cx_registry_cancel: cancel the live op with @id (the oldest, when several
+ * have it).
  * @reason: not NONE.  @message: (nullable) copied.
  * Returns: 1 cancelled by this call, 0 it was already cancelled.
  * Errors: -ENOENT no live op with @id; -EINVAL NULL @id or bad reason.

@@ -85,13 +85,19 @@ struct cx_op {
                                       metadata is set) */
   void *partial;                   /* guarded by stripe */
   void (*partial_destroy)(void *); /* guarded by stripe */
-  cx_op *free_next;                /* owned by the thread freeing it */
-  _Atomic(char *) lazy_message;    /* (atomic) formatted PARENT message */
-  cx_callback *events_cb; /* the event stream's (src/events): its cancel
-                             callback while the op runs */
-  /* The registry's (src/registry, through the lifecycle events; the op
-   * layer never reads it). */
-  void *reg_entry; /* guarded by the registry lock */
+  union {
+    cx_op *free_next; /* owned by the thread freeing it */
+    /* The registry's (src/registry, through the lifecycle events; the op
+     * layer never reads it): the op's place in a live list, a list of
+     * finished ops or the history, guarded by that list's lock; unused
+     * once the op has left the registry, which it does before its last
+     * reference goes (the history holds one), so never at the same time
+     * as free_next. */
+    cx__list reg_node;
+  };
+  _Atomic(char *) lazy_message; /* (atomic) formatted PARENT message */
+  cx_callback *events_cb;       /* the event stream's (src/events): its cancel
+                                   callback while the op runs */
   /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
    * sources a combined op runs from its enter to its exit. */
   cx__op_inputs *inputs; /* written by cx_op_combine() before it returns
@@ -164,6 +170,12 @@ struct cx_op {
   _Atomic bool has_withheld;  /* (atomic) written under the stripe */
   _Atomic bool has_callbacks; /* (atomic) set under the stripe by every
                                  cx_op_on() that appends; never cleared */
+  /* The registry's (in what was padding): */
+  uint8_t reg_shard; /* written by the entering thread at registration: the
+                        shard whose lists hold reg_node */
+  uint8_t reg_where; /* guarded by the lock of the list holding reg_node:
+                        which list that is (registry.c) */
+  bool reg_indexed;  /* guarded as reg_where: in the index by id */
 };
 
 _Static_assert(sizeof(struct cx_op) <= CX__BLOCK_CACHED_MAX,

@@ -1,8 +1,29 @@
 /* src/registry/registry.c - the process-wide registry of live operations
- * and bounded history of finished ones: a uthash table by id plus two
- * lists, under one mutex.  User code (cancel callbacks) never runs under
- * that mutex: queries and cancels copy references out first. */
-#include <math.h>
+ * and bounded history of finished ones.
+ *
+ * Registering an op costs no allocation, no id and no lock shared by the
+ * whole process: the op links its own node (cx_op.reg_node) into the live
+ * list of a shard, one of SHARDS, each with its own lock, given out to
+ * threads in turn (an op exits on the thread that entered it, so both
+ * steps find the same shard, and two threads never meet).  At exit the op
+ * moves to its shard's list of finished ops ("done"); every FLUSH_BATCH
+ * of them, and before any query, they move into the history under its own
+ * mutex, which then drops the oldest beyond the bound.  The index by id is
+ * made by the first lookup by id and kept from then on (a registration
+ * then makes the op's id); ids are otherwise made when asked for.
+ *
+ * Order: a shard's lists keep the order of its registrations (live,
+ * oldest first) and exits (done, newest first); queries merge the shards
+ * by start time (live) and the history by end time, never reordering two
+ * ops of one shard, so ops of one thread are listed exactly in the order
+ * they registered and exited.
+ *
+ * Locks, outermost first: the fork gate, the shards' word locks
+ * (ascending), the history's mutex, the index stripes' (under which a
+ * lookup takes only ops' stripes, to read their times).  User code (cancel
+ * callbacks, destroy notifies, log handlers, predicates) never runs under any
+ * of them: queries and cancels copy references out first, and dropped ops are
+ * released after the locks. */
 #include <string.h>
 
 #include <cancelable/registry.h>
@@ -14,88 +35,329 @@
 #include "runtime/clock.h"
 #include "runtime/fork.h"
 #include "runtime/list.h"
+#include "runtime/sync.h"
 
-/* uthash allocates through the library's hook and never aborts. */
-static bool oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) cx__malloc(sz)
-#define uthash_free(ptr, sz) cx__free(ptr)
-#define uthash_nonfatal_oom(obj) (oom = true)
-#include <uthash.h>
+enum {
+  SHARDS = 16,      /* live lists; at most 256 (cx_op.reg_shard) */
+  FLUSH_BATCH = 32, /* finished ops a shard gathers before the history */
+  STRIPES = 16      /* locks of the index by id */
+};
 
-/* A live entry holds no reference of its own: the op's enter holds one
- * until after the exit's *exited* event, which moves the entry to the
- * history, so the op outlives its live entry (and a user's last
- * cx_op_unref() of a running op leaves the enter's the only one, which
- * the op layer detects as a forgotten cx_op_exit()).  A history entry
- * holds one. */
-typedef struct entry {
-  UT_hash_handle hh; /* by the op's id; guarded by mu */
-  cx_op *op;         /* owned ref once in the history */
-  cx__list node;     /* in the live or history list */
-  bool live;
-  bool hashed;
-} entry;
+/* Where an op's reg_node is (cx_op.reg_where).  A live op holds no
+ * reference of the registry's: the op's enter holds one until after the
+ * exit's *exited* event, which moves it out of the live list, so the op
+ * outlives its live entry (and a user's last cx_op_unref() of a running
+ * op leaves the enter's the only one, which the op layer detects as a
+ * forgotten cx_op_exit()).  A finished op (done or history) holds one. */
+enum { REG_NONE, REG_LIVE, REG_DONE, REG_HISTORY };
 
-typedef struct list {
-  cx__list head; /* live: oldest first; history: newest first */
-  size_t count;
-} list;
+typedef struct shard {
+  _Alignas(64) cx__lock lock; /* a word lock (see gate_lock_shard) on a
+                                 cache line of its own */
+  cx__list live;              /* guarded by mu: oldest first */
+  size_t live_count;          /* guarded by mu */
+  cx__list done;      /* guarded by mu: finished, newest first, not yet in
+                         the history (references) */
+  size_t done_count;  /* guarded by mu */
+  uint64_t completed; /* guarded by mu: the finished counts */
+  uint64_t cancelled;
+  uint64_t failed;
+  uint64_t by_reason[8];
+  int64_t completed_ns; /* guarded by mu: the COMPLETED ops' durations */
+} shard;
 
-#define LIST_INIT(l) \
-  { {&(l).head, &(l).head}, 0 }
+#define SHARD_INIT(i)                                \
+  [i] = {.lock = CX__LOCK_INIT,                      \
+         .live = {&shards[i].live, &shards[i].live}, \
+         .done = {&shards[i].done, &shards[i].done}}
+static shard shards[SHARDS] = {
+    SHARD_INIT(0),  SHARD_INIT(1),  SHARD_INIT(2),  SHARD_INIT(3),
+    SHARD_INIT(4),  SHARD_INIT(5),  SHARD_INIT(6),  SHARD_INIT(7),
+    SHARD_INIT(8),  SHARD_INIT(9),  SHARD_INIT(10), SHARD_INIT(11),
+    SHARD_INIT(12), SHARD_INIT(13), SHARD_INIT(14), SHARD_INIT(15)};
+_Static_assert(SHARDS == 16 && SHARDS <= 256, "one SHARD_INIT per shard");
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static entry *by_id;                      /* guarded by mu */
-static list live = LIST_INIT(live);       /* guarded by mu */
-static list history = LIST_INIT(history); /* guarded by mu */
-static size_t history_max = 1000;         /* guarded by mu */
-static _Atomic bool register_default;
-static uint64_t n_completed, n_cancelled, n_failed; /* guarded by mu */
-static uint64_t n_by_reason[8];                     /* guarded by mu */
-static double completed_duration;                   /* guarded by mu */
+/* The calling thread's shard, plus one (0: none given yet). */
+static _Thread_local unsigned char thread_shard;
+static _Atomic unsigned next_shard;
 
-/* ---- lists, _locked */
+static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
+static cx__list history = {&history, &history}; /* guarded by hist_mu:
+                                                   newest first (refs) */
+static size_t history_count;                    /* guarded by hist_mu */
+/* Settings that every registration or exit reads and almost nothing
+ * writes, on a cache line of their own (not beside the history's, which
+ * every flush writes). */
+static struct {
+  _Alignas(64) _Atomic size_t history_max;
+  _Atomic bool register_default;
+  _Atomic bool index_on; /* see index_build() */
+  _Atomic bool forking;  /* see fork_gate */
+} hot = {1000, false, false, false};
 
-static entry *entry_of(cx__list *node) {
-  return node != NULL ? cx__container_of(node, entry, node) : NULL;
+/* fork(): the child's copy of the registry must be whole, but holding
+ * every shard's lock across fork() would make the library hold more locks
+ * at once than ThreadSanitizer follows (64).  So the prepare handler
+ * closes the gate (fork_gate, held until the parent or child handler),
+ * sets hot.forking, then takes and releases each shard's lock and the
+ * history's: whoever takes one of them first (the outermost it takes)
+ * checks hot.forking under it and, when set, releases it and waits at the
+ * gate.  Once the handler has passed a lock, no critical section under it
+ * is under way or can start, so the lists and the index (changed only
+ * under a shard's or the history's lock) are whole at the fork. */
+static pthread_mutex_t fork_gate = PTHREAD_MUTEX_INITIALIZER;
+
+static void fork_wait(void) {
+  pthread_mutex_lock(&fork_gate);
+  pthread_mutex_unlock(&fork_gate);
 }
 
-/* The last entry of @l, or NULL. */
-static entry *list_tail(list *l) {
-  return l->count > 0 ? entry_of(l->head.prev) : NULL;
+/* Locks @mu, the outermost registry lock the caller takes (a shard's, or
+ * the history's taken alone), once no fork() is under way. */
+static void gate_lock(pthread_mutex_t *mu) {
+  for (;;) {
+    pthread_mutex_lock(mu);
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
+    pthread_mutex_unlock(mu);
+    fork_wait();
+  }
 }
 
-static void list_unlink(list *l, entry *e) {
-  cx__list_remove(&e->node);
-  l->count--;
+/* gate_lock() for a shard's lock.  A word lock (runtime/sync.h): one
+ * compare-and-swap to take, one store to release, where a mutex costs
+ * several times that, and a shard is nearly always its own thread's
+ * alone.  Its critical sections are a few stores long, but for queries,
+ * which hold every shard's while they walk the live lists (a registration
+ * that meets one spins, yields, then sleeps in short steps until it ends),
+ * and for the history's lock taken under it. */
+static void gate_lock_shard(shard *s) {
+  for (;;) {
+    cx__lock_acquire(&s->lock);
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
+    cx__lock_release(&s->lock);
+    fork_wait();
+  }
 }
 
-static void list_push_tail(list *l, entry *e) {
-  cx__list_append(&l->head, &e->node);
-  l->count++;
+/* Every shard's lock, in order, for one snapshot. */
+static void lock_shards(void) {
+  for (;;) {
+    for (int i = 0; i < SHARDS; i++) cx__lock_acquire(&shards[i].lock);
+    if (!atomic_load_explicit(&hot.forking, memory_order_relaxed)) return;
+    for (int i = SHARDS - 1; i >= 0; i--) cx__lock_release(&shards[i].lock);
+    fork_wait();
+  }
 }
 
-static void list_push_head(list *l, entry *e) {
-  /* Appending to the tail of the first node puts it in front of it. */
-  cx__list_append(l->head.next, &e->node);
-  l->count++;
+/* ---- the index by id: a chained hash table per stripe, made by the first
+ * lookup.  A node is in it from then until its op leaves the registry, so
+ * an indexed op is alive (the enter's or the history's reference). */
+
+typedef struct inode {
+  struct inode *next; /* in its bucket */
+  cx_op *op;          /* not owned */
+  uint64_t hash;      /* of the op's id */
+} inode;
+
+typedef struct stripe {
+  _Alignas(64) pthread_mutex_t mu;
+  inode **buckets; /* guarded by mu: a power of two of them, or NULL */
+  size_t nbuckets; /* guarded by mu */
+  size_t count;    /* guarded by mu */
+} stripe;
+
+#define STRIPE_INIT(i) [i] = {.mu = PTHREAD_MUTEX_INITIALIZER}
+static stripe stripes[STRIPES] = {
+    STRIPE_INIT(0),  STRIPE_INIT(1),  STRIPE_INIT(2),  STRIPE_INIT(3),
+    STRIPE_INIT(4),  STRIPE_INIT(5),  STRIPE_INIT(6),  STRIPE_INIT(7),
+    STRIPE_INIT(8),  STRIPE_INIT(9),  STRIPE_INIT(10), STRIPE_INIT(11),
+    STRIPE_INIT(12), STRIPE_INIT(13), STRIPE_INIT(14), STRIPE_INIT(15)};
+_Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
+
+/* hot.index_on: whether registrations index their op: set by the first
+ * lookup by id, read under the shard's lock (a lookup sets it before it
+ * indexes each shard under that lock, so every op is indexed by one or
+ * the other). */
+/* Some op could not be indexed (out of memory): the next lookup tries
+ * the ops not indexed again. */
+static _Atomic bool index_missing;
+
+/* FNV-1a, 64 bits. */
+static uint64_t hash_id(const char *id) {
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (; *id != '\0'; id++)
+    h = (h ^ (unsigned char)*id) * UINT64_C(0x100000001b3);
+  return h ^ (h >> 32);
 }
 
-/* Removes a history entry; returns its op for unref outside the lock. */
-static cx_op *drop_history_locked(entry *e) {
-  cx_op *op = e->op;
-  list_unlink(&history, e);
-  if (e->hashed) HASH_DELETE(hh, by_id, e);
-  op->reg_entry = NULL;
-  cx__free(e);
-  return op;
+static stripe *stripe_of(uint64_t hash) { return &stripes[hash % STRIPES]; }
+
+static size_t bucket_of(const stripe *st, uint64_t hash) {
+  return (size_t)(hash / STRIPES) & (st->nbuckets - 1);
 }
 
-/* Unreferences ops collected under the lock (their destruction may run
- * user destroy notifies, which must not run under the registry lock). */
-static void release_all(cx_op **ops, size_t n) {
-  for (size_t i = 0; i < n; i++) cx_op_unref(ops[i]);
+/* Doubles @st's buckets when they are few (from 64): false only when it
+ * has none and none can be made. */
+static bool stripe_grow_locked(stripe *st) {
+  size_t n = st->nbuckets != 0 ? st->nbuckets * 2 : 64;
+  inode **b;
+  if (st->nbuckets != 0 && st->count < st->nbuckets * 2) return true;
+  b = cx__calloc(n, sizeof *b);
+  if (b == NULL) return st->nbuckets != 0; /* longer chains */
+  for (size_t i = 0; i < st->nbuckets; i++) {
+    inode *node = st->buckets[i], *next;
+    for (; node != NULL; node = next) {
+      size_t k = (size_t)(node->hash / STRIPES) & (n - 1);
+      next = node->next;
+      node->next = b[k];
+      b[k] = node;
+    }
+  }
+  cx__free(st->buckets);
+  st->buckets = b;
+  st->nbuckets = n;
+  return true;
+}
+
+/* Indexes @op (not indexed), under the lock of the list holding it: makes
+ * its id if need be.  False when out of memory. */
+static bool index_add_locked(cx_op *op) {
+  const char *id = cx__op_id(op);
+  inode *node;
+  stripe *st;
+  uint64_t h;
+  if (id == NULL) return false;
+  h = hash_id(id);
+  st = stripe_of(h);
+  node = cx__block_alloc(sizeof *node);
+  if (node == NULL) return false;
+  node->op = op;
+  node->hash = h;
+  pthread_mutex_lock(&st->mu);
+  if (!stripe_grow_locked(st)) {
+    pthread_mutex_unlock(&st->mu);
+    cx__block_free(node, sizeof *node);
+    return false;
+  }
+  node->next = st->buckets[bucket_of(st, h)];
+  st->buckets[bucket_of(st, h)] = node;
+  st->count++;
+  pthread_mutex_unlock(&st->mu);
+  op->reg_indexed = true;
+  return true;
+}
+
+/* Takes @op out of the index, under the lock of the list holding it. */
+static void index_remove_locked(cx_op *op) {
+  uint64_t h;
+  stripe *st;
+  inode **p, *found = NULL;
+  if (!op->reg_indexed) return;
+  op->reg_indexed = false;
+  h = hash_id(cx__op_id(op)); /* made when it was indexed */
+  st = stripe_of(h);
+  pthread_mutex_lock(&st->mu);
+  for (p = &st->buckets[bucket_of(st, h)]; *p != NULL; p = &(*p)->next)
+    if ((*p)->op == op) {
+      found = *p;
+      *p = found->next;
+      st->count--;
+      break;
+    }
+  pthread_mutex_unlock(&st->mu);
+  cx__block_free(found, sizeof *found);
+}
+
+/* Empties the index (every shard's lock and the history's held). */
+static void index_clear_locked(void) {
+  for (int i = 0; i < STRIPES; i++) {
+    stripe *st = &stripes[i];
+    pthread_mutex_lock(&st->mu);
+    for (size_t k = 0; k < st->nbuckets; k++) {
+      inode *node = st->buckets[k], *next;
+      for (; node != NULL; node = next) {
+        next = node->next;
+        node->op->reg_indexed = false;
+        cx__block_free(node, sizeof *node);
+      }
+    }
+    cx__free(st->buckets);
+    st->buckets = NULL;
+    st->nbuckets = st->count = 0;
+    pthread_mutex_unlock(&st->mu);
+  }
+}
+
+/* ---- lists */
+
+static cx_op *op_of(cx__list *node) {
+  return cx__container_of(node, cx_op, reg_node);
+}
+
+/* Unreferences the ops of @dropped (their destruction may run user
+ * destroy notifies, which must not run under a registry lock). */
+static void release_all(cx__list *dropped) {
+  cx__list *node;
+  while ((node = cx__list_first(dropped)) != NULL) {
+    cx__list_remove(node);
+    cx_op_unref(op_of(node));
+  }
+}
+
+/* Removes @op from the history onto @dropped, _locked (hist_mu). */
+static void drop_locked(cx_op *op, cx__list *dropped) {
+  cx__list_remove(&op->reg_node);
+  history_count--;
+  op->reg_where = REG_NONE;
+  index_remove_locked(op);
+  cx__list_append(dropped, &op->reg_node);
+}
+
+/* Drops the oldest entries beyond the bound onto @dropped, _locked. */
+static void trim_locked(cx__list *dropped) {
+  size_t max = atomic_load_explicit(&hot.history_max, memory_order_relaxed);
+  while (history_count > max) drop_locked(op_of(history.prev), dropped);
+}
+
+/* Moves @s's finished ops into the history, then trims it; @s's lock and
+ * the history's held.  Newest first by end time, but an op never passes
+ * one of its own shard (exit order within a shard is kept whatever the
+ * clock did).  The end times were written by the exiting threads before
+ * they took @s's lock, and are never written again. */
+static void flush_locked(shard *s, cx__list *dropped) {
+  cx__list *at = history.next, *node;
+  if (s->done_count == 0) return;
+  while ((node = cx__list_first(&s->done)) != NULL) {
+    cx_op *op = op_of(node);
+    cx__list_remove(node);
+    while (at != &history && op_of(at)->end_mono > op->end_mono &&
+           op_of(at)->reg_shard != op->reg_shard)
+      at = at->next;
+    cx__list_append(at, node); /* just before @at */
+    op->reg_where = REG_HISTORY;
+  }
+  history_count += s->done_count;
+  s->done_count = 0;
+  trim_locked(dropped);
+}
+
+/* Moves every shard's finished ops into the history, so that it holds
+ * exactly the newest ones. */
+static void sync_history(cx__list *dropped) {
+  for (int i = 0; i < SHARDS; i++) {
+    shard *s = &shards[i];
+    gate_lock_shard(s);
+    if (s->done_count > 0) {
+      pthread_mutex_lock(&hist_mu);
+      flush_locked(s, dropped);
+      pthread_mutex_unlock(&hist_mu);
+    }
+    cx__lock_release(&s->lock);
+  }
+}
+
+static void unlock_shards(void) {
+  for (int i = SHARDS - 1; i >= 0; i--) cx__lock_release(&shards[i].lock);
 }
 
 /* ---- the lifecycle events */
@@ -109,81 +371,91 @@ static void watch_progress_once(void) {
     cx__op_watch_progress(+1);
 }
 
-/* Adds a just-entered op to the live table. */
+static shard *calling_thread_shard(void) {
+  unsigned k = thread_shard;
+  if (k == 0) {
+    k = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
+            SHARDS +
+        1;
+    thread_shard = (unsigned char)k;
+  }
+  return &shards[k - 1];
+}
+
+/* Adds a just-entered op to the live list of the calling thread's shard. */
 static void op_registered(cx_op *op) {
-  entry *e = cx__calloc(1, sizeof *e), *dup = NULL;
-  cx_op *dropped = NULL;
-  /* An id made here is a fresh random UUID (122 random bits): no entry can
-   * hold it, so the lookup for a duplicate, a walk of cold memory once
-   * many ops are live, is for ids given by the user or already made. */
-  bool fresh = atomic_load_explicit(&op->id, memory_order_acquire) == NULL;
-  const char *id = cx__op_id(op);
+  shard *s = calling_thread_shard();
+  bool unindexed = false;
   watch_progress_once();
-  if (e == NULL || id == NULL) {
-    cx__free(e);
-    cx__log(CX_LOG_WARNING, id, "registry: out of memory, not listed");
-    return;
+  op->reg_shard = (uint8_t)(s - shards);
+  op->reg_indexed = false;
+  gate_lock_shard(s);
+  cx__list_append(&s->live, &op->reg_node);
+  s->live_count++;
+  op->reg_where = REG_LIVE;
+  if (atomic_load(&hot.index_on) && !index_add_locked(op)) unindexed = true;
+  cx__lock_release(&s->lock);
+  if (unindexed) {
+    atomic_store(&index_missing, true);
+    cx__log(CX_LOG_WARNING, atomic_load(&op->id),
+            "registry: out of memory, listed but not findable by id yet");
   }
-  e->op = op;
-  e->live = true;
-  pthread_mutex_lock(&mu);
-  if (!fresh) HASH_FIND_STR(by_id, id, dup);
-  if (dup != NULL && !dup->live) dropped = drop_history_locked(dup), dup = NULL;
-  if (dup == NULL) {
-    oom = false;
-    HASH_ADD_KEYPTR(hh, by_id, id, strlen(id), e);
-    e->hashed = !oom;
-  }
-  list_push_tail(&live, e);
-  op->reg_entry = e;
-  pthread_mutex_unlock(&mu);
-  if (dup != NULL)
-    cx__log(CX_LOG_WARNING, id,
-            "registry: id already live; listed but not findable by id");
-  cx_op_unref(dropped);
 }
 
-/* Counts a finished op, _locked.  @duration is only read for a COMPLETED
- * op, @reason only for a CANCELLED one. */
-static void count_locked(cx_status status, double duration, cx_reason reason) {
+/* Counts a finished op, _locked.  @ns is only read for a COMPLETED op,
+ * @reason only for a CANCELLED one. */
+static void count_locked(shard *s, cx_status status, int64_t ns,
+                         cx_reason reason) {
   if (status == CX_STATUS_COMPLETED) {
-    n_completed++;
-    completed_duration += duration;
+    s->completed++;
+    s->completed_ns += ns;
   } else if (status == CX_STATUS_CANCELLED) {
-    n_cancelled++;
-    if ((unsigned)reason < sizeof n_by_reason / sizeof n_by_reason[0])
-      n_by_reason[reason]++;
+    s->cancelled++;
+    if ((unsigned)reason < sizeof s->by_reason / sizeof s->by_reason[0])
+      s->by_reason[reason]++;
   } else if (status == CX_STATUS_FAILED) {
-    n_failed++;
+    s->failed++;
   }
 }
 
-/* Moves an op that just exited to the history and counts it. */
+/* Moves an op that just exited out of the live list and counts it.  The
+ * exiting thread entered the op: it wrote the op's start and end times
+ * and its status itself, so it reads them without the op's lock. */
 static void op_unregistered(cx_op *op) {
-  entry *e;
-  cx_op *dropped = NULL;
+  shard *s = &shards[op->reg_shard];
+  cx__list dropped;
   cx_status status = (cx_status)atomic_load(&op->status);
-  double duration = status == CX_STATUS_COMPLETED ? cx_op_elapsed(op) : 0;
+  int64_t ns = op->end_mono - op->start_mono;
   cx_reason reason =
       status == CX_STATUS_CANCELLED ? cx_op_cancel_reason(op) : CX_REASON_NONE;
-  pthread_mutex_lock(&mu);
-  e = op->reg_entry;
-  if (e != NULL && e->live) {
-    list_unlink(&live, e);
-    e->live = false;
-    count_locked(status, duration, reason);
-    cx_op_ref(op); /* the history's */
-    list_push_head(&history, e);
-    if (history.count > history_max)
-      dropped = drop_history_locked(list_tail(&history));
+  bool keep = atomic_load_explicit(&hot.history_max, memory_order_relaxed) > 0;
+  cx__list_init(&dropped);
+  gate_lock_shard(s);
+  if (op->reg_where == REG_LIVE) { /* not forgotten by cx_registry_clear() */
+    cx__list_remove(&op->reg_node);
+    s->live_count--;
+    count_locked(s, status, ns, reason);
+    if (keep) {
+      cx_op_ref(op);                                /* the history's */
+      cx__list_append(s->done.next, &op->reg_node); /* first */
+      op->reg_where = REG_DONE;
+      if (++s->done_count >= FLUSH_BATCH) {
+        pthread_mutex_lock(&hist_mu);
+        flush_locked(s, &dropped);
+        pthread_mutex_unlock(&hist_mu);
+      }
+    } else {
+      op->reg_where = REG_NONE;
+      index_remove_locked(op);
+    }
   }
-  pthread_mutex_unlock(&mu);
-  cx_op_unref(dropped);
+  cx__lock_release(&s->lock);
+  release_all(&dropped);
 }
 
 static void on_entered(cx_op *op) {
   if (op->register_asked ||
-      atomic_load_explicit(&register_default, memory_order_relaxed)) {
+      atomic_load_explicit(&hot.register_default, memory_order_relaxed)) {
     op->registered = true;
     op_registered(op);
   }
@@ -205,55 +477,168 @@ __attribute__((constructor)) static void observe_ops(void) {
 /* ---- settings */
 
 void cx_registry_set_default(bool register_all) {
-  atomic_store(&register_default, register_all);
+  atomic_store(&hot.register_default, register_all);
 }
 
 void cx_registry_set_history_size(size_t count) {
-  cx_op **dropped = NULL;
-  size_t n = 0;
-  pthread_mutex_lock(&mu);
-  history_max = count;
-  if (history.count > count) {
-    dropped = cx__malloc((history.count - count) * sizeof *dropped);
-    while (dropped != NULL && history.count > count)
-      dropped[n++] = drop_history_locked(list_tail(&history));
+  cx__list dropped;
+  cx__list_init(&dropped);
+  atomic_store(&hot.history_max, count);
+  sync_history(&dropped);
+  gate_lock(&hist_mu);
+  trim_locked(&dropped);
+  pthread_mutex_unlock(&hist_mu);
+  release_all(&dropped);
+}
+
+/* ---- the index: lookups */
+
+/* Indexes every registered op not indexed yet (all of them, the first
+ * time), shard by shard: registrations index their own op meanwhile.  An
+ * op only ever moves from a shard to the history, so visiting the shards
+ * first misses none. */
+static void index_build(void) {
+  cx__list *node;
+  size_t failed = 0;
+  atomic_store(&hot.index_on, true);
+  atomic_store(&index_missing, false);
+  for (int i = 0; i < SHARDS; i++) {
+    shard *s = &shards[i];
+    gate_lock_shard(s);
+    cx__list_for_each(node, &s->live) {
+      if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
+    }
+    cx__list_for_each(node, &s->done) {
+      if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
+    }
+    cx__lock_release(&s->lock);
   }
-  pthread_mutex_unlock(&mu);
-  release_all(dropped, n);
-  cx__free(dropped);
+  gate_lock(&hist_mu);
+  cx__list_for_each(node, &history) {
+    if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
+  }
+  pthread_mutex_unlock(&hist_mu);
+  if (failed > 0) {
+    atomic_store(&index_missing, true);
+    cx__log(CX_LOG_WARNING, NULL,
+            "registry: out of memory, %zu ops not findable by id yet", failed);
+  }
+}
+
+/* Whether @a, a candidate for @id, is a better answer than @best: a live
+ * op over a finished one; the oldest of live ones, the newest of finished
+ * ones (duplicates only come from ids given by the user). */
+static bool better(cx_op *a, cx_op *best) {
+  int64_t as, ae, bs, be;
+  bool a_live = !cx__op_exited(a), b_live;
+  if (best == NULL) return true;
+  b_live = !cx__op_exited(best);
+  if (a_live != b_live) return a_live;
+  cx__op_mono_times(a, &as, &ae);
+  cx__op_mono_times(best, &bs, &be);
+  return a_live ? as < bs : ae > be;
+}
+
+/* A reference to the registered op with @id (live only with @live_only),
+ * or NULL. */
+static cx_op *lookup(const char *id, bool live_only) {
+  cx__list dropped;
+  uint64_t h = hash_id(id);
+  stripe *st = stripe_of(h);
+  cx_op *best = NULL;
+  cx__list_init(&dropped);
+  if (!atomic_load(&hot.index_on) || atomic_load(&index_missing)) index_build();
+  sync_history(&dropped); /* what fell out of the history is not found */
+  pthread_mutex_lock(&st->mu);
+  if (st->nbuckets != 0) {
+    for (inode *n = st->buckets[bucket_of(st, h)]; n != NULL; n = n->next)
+      if (n->hash == h && strcmp(cx__op_id(n->op), id) == 0 &&
+          (!live_only || !cx__op_exited(n->op)) && better(n->op, best))
+        best = n->op;
+  }
+  cx_op_ref(best);
+  pthread_mutex_unlock(&st->mu);
+  release_all(&dropped);
+  return best;
 }
 
 /* ---- queries */
 
 void cx_op_list_free(cx_op_list *l) {
   if (l == NULL) return;
-  release_all(l->ops, l->count);
+  for (size_t i = 0; i < l->count; i++) cx_op_unref(l->ops[i]);
   cx__free(l->ops);
   l->ops = NULL;
   l->count = 0;
 }
 
-/* Copies references of the ops of @l that pass @f's early fields, at most
- * @limit (0: all). */
-static int snapshot(const list *l, const cx_op_filter *f, size_t limit,
-                    cx_op_list *out) {
-  cx__list *node;
-  pthread_mutex_lock(&mu);
-  if (l->count > 0) {
-    out->ops = cx__malloc(l->count * sizeof *out->ops);
-    if (out->ops == NULL) {
-      pthread_mutex_unlock(&mu);
-      return -ENOMEM;
+/* Copies references of the live ops that pass @f's early fields, oldest
+ * first: the shards' lists merged by start time (written by the entering
+ * thread before it linked the op, never again while it runs), all
+ * shards locked for one snapshot. */
+static int snapshot_live(const cx_op_filter *f, cx_op_list *out) {
+  cx__list *at[SHARDS];
+  int active[SHARDS], n = 0;
+  size_t total = 0;
+  lock_shards();
+  for (int i = 0; i < SHARDS; i++) {
+    total += shards[i].live_count;
+    if (shards[i].live_count > 0) {
+      at[n] = shards[i].live.next;
+      active[n++] = i;
     }
   }
-  cx__list_for_each(node, &l->head) {
-    entry *e = entry_of(node);
-    if (limit != 0 && out->count == limit) break;
-    if (cx__filter_match_early(f, e->op))
-      out->ops[out->count++] = cx_op_ref(e->op);
+  if (total > 0 && (out->ops = cx__malloc(total * sizeof *out->ops)) == NULL) {
+    unlock_shards();
+    return -ENOMEM;
   }
-  pthread_mutex_unlock(&mu);
+  while (n > 0) {
+    int k = 0;
+    cx_op *op;
+    for (int j = 1; j < n; j++)
+      if (op_of(at[j])->start_mono < op_of(at[k])->start_mono) k = j;
+    op = op_of(at[k]);
+    at[k] = at[k]->next;
+    if (at[k] == &shards[active[k]].live) { /* that shard is done */
+      n--;
+      at[k] = at[n];
+      active[k] = active[n];
+      /* Keeps the lower shard first among equal start times. */
+      for (int j = k; j + 1 < n && active[j] > active[j + 1]; j++) {
+        cx__list *t = at[j];
+        int a = active[j];
+        at[j] = at[j + 1], active[j] = active[j + 1];
+        at[j + 1] = t, active[j + 1] = a;
+      }
+    }
+    if (cx__filter_match_early(f, op)) out->ops[out->count++] = cx_op_ref(op);
+  }
+  unlock_shards();
   return 0;
+}
+
+/* Copies references of the history's ops that pass @f's early fields,
+ * newest first, at most @limit (0: all). */
+static int snapshot_history(const cx_op_filter *f, size_t limit,
+                            cx_op_list *out) {
+  cx__list dropped, *node;
+  int rc = 0;
+  cx__list_init(&dropped);
+  sync_history(&dropped);
+  gate_lock(&hist_mu);
+  if (history_count > 0 &&
+      (out->ops = cx__malloc(history_count * sizeof *out->ops)) == NULL)
+    rc = -ENOMEM;
+  if (rc == 0) {
+    cx__list_for_each(node, &history) {
+      if (limit != 0 && out->count == limit) break;
+      if (cx__filter_match_early(f, op_of(node)))
+        out->ops[out->count++] = cx_op_ref(op_of(node));
+    }
+  }
+  pthread_mutex_unlock(&hist_mu);
+  release_all(&dropped);
+  return rc;
 }
 
 /* Keeps the ops of @out that pass @f's late fields (the predicate runs
@@ -271,9 +656,9 @@ static void refine(const cx_op_filter *f, size_t limit, cx_op_list *out) {
   out->count = kept;
 }
 
-/* The ops of @l matching @filter (at most @limit, 0: all), as references
- * the caller owns. */
-static int collect(const list *l, const cx_op_filter *filter, size_t limit,
+/* The live (@live) or finished ops matching @filter (at most @limit, 0:
+ * all), as references the caller owns. */
+static int collect(bool live, const cx_op_filter *filter, size_t limit,
                    cx_op_list *out) {
   cx_op_filter f;
   bool late;
@@ -283,25 +668,19 @@ static int collect(const list *l, const cx_op_filter *filter, size_t limit,
   rc = cx__filter_prepare(filter, &f);
   if (rc != 0) return rc;
   late = cx__filter_has_late(&f);
-  rc = snapshot(l, &f, late ? 0 : limit, out);
+  rc = live ? snapshot_live(&f, out)
+            : snapshot_history(&f, late ? 0 : limit, out);
   if (rc == 0 && late) refine(&f, limit, out);
   return rc;
 }
 
 cx_op *cx_registry_find(const char *id) {
-  entry *e = NULL;
-  cx_op *op = NULL;
-  if (id == NULL) return NULL;
-  pthread_mutex_lock(&mu);
-  HASH_FIND_STR(by_id, id, e);
-  if (e != NULL) op = cx_op_ref(e->op);
-  pthread_mutex_unlock(&mu);
-  return op;
+  return id != NULL ? lookup(id, false) : NULL;
 }
 
 int cx_registry_list(const cx_op_filter *filter, cx_op_list *out) {
   if (out == NULL) return -EINVAL;
-  return collect(&live, filter, 0, out);
+  return collect(true, filter, 0, out);
 }
 
 int cx_registry_children(const char *parent_id, cx_op_list *out) {
@@ -309,26 +688,22 @@ int cx_registry_children(const char *parent_id, cx_op_list *out) {
   if (out != NULL) out->ops = NULL, out->count = 0;
   if (parent_id == NULL || out == NULL) return -EINVAL;
   f.parent_id = parent_id;
-  return collect(&live, &f, 0, out);
+  return collect(true, &f, 0, out);
 }
 
 int cx_registry_history(const cx_op_filter *filter, size_t newest,
                         cx_op_list *out) {
   if (out == NULL) return -EINVAL;
-  return collect(&history, filter, newest, out);
+  return collect(false, filter, newest, out);
 }
 
 /* ---- cancel */
 
 int cx_registry_cancel(const char *id, cx_reason reason, const char *message) {
-  entry *e = NULL;
-  cx_op *op = NULL;
+  cx_op *op;
   bool done;
   if (id == NULL || !cx__reason_valid(reason)) return -EINVAL;
-  pthread_mutex_lock(&mu);
-  HASH_FIND_STR(by_id, id, e);
-  if (e != NULL && e->live) op = cx_op_ref(e->op);
-  pthread_mutex_unlock(&mu);
+  op = lookup(id, true);
   if (op == NULL) return -ENOENT;
   done = cx_op_cancel(op, reason, message);
   cx_op_unref(op);
@@ -341,7 +716,7 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
   long n = 0;
   int rc;
   if (!cx__reason_valid(reason)) return -EINVAL;
-  rc = collect(&live, filter, 0, &l);
+  rc = collect(true, filter, 0, &l);
   if (rc != 0) return rc;
   for (size_t i = 0; i < l.count; i++)
     if (cx_op_cancel(l.ops[i], reason, message)) n++;
@@ -352,36 +727,46 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
 /* ---- statistics and cleanup */
 
 int cx_registry_get_stats(cx_registry_stats *out) {
-  cx__list *node;
+  cx__list dropped, *node;
+  int64_t completed_ns = 0;
   if (out == NULL) return -EINVAL;
   memset(out, 0, sizeof *out);
-  pthread_mutex_lock(&mu);
-  out->live = live.count;
-  cx__list_for_each(node, &live.head) {
-    int status = atomic_load(&entry_of(node)->op->status);
-    if (status >= 0 && status < 6) out->live_by_status[status]++;
+  cx__list_init(&dropped);
+  lock_shards();
+  pthread_mutex_lock(&hist_mu);
+  for (int i = 0; i < SHARDS; i++) {
+    shard *s = &shards[i];
+    flush_locked(s, &dropped);
+    out->live += s->live_count;
+    cx__list_for_each(node, &s->live) {
+      int status = atomic_load(&op_of(node)->status);
+      if (status >= 0 && status < 6) out->live_by_status[status]++;
+    }
+    out->completed += s->completed;
+    out->cancelled += s->cancelled;
+    out->failed += s->failed;
+    for (int r = 0; r < 8; r++) out->cancelled_by_reason[r] += s->by_reason[r];
+    completed_ns += s->completed_ns;
   }
-  out->completed = n_completed;
-  out->cancelled = n_cancelled;
-  out->failed = n_failed;
-  memcpy(out->cancelled_by_reason, n_by_reason, sizeof n_by_reason);
+  out->history = history_count;
+  pthread_mutex_unlock(&hist_mu);
+  unlock_shards();
   out->average_duration =
-      n_completed ? completed_duration / (double)n_completed : 0;
-  out->history = history.count;
-  pthread_mutex_unlock(&mu);
+      out->completed ? (double)completed_ns / 1e9 / (double)out->completed : 0;
+  release_all(&dropped);
   return 0;
 }
 
-/* Whether prune drops @e, at @rank from the newest (0 first). */
-static bool prunable(entry *e, size_t rank, int64_t cutoff, size_t max_count,
+/* Whether prune drops @op, at @rank from the newest (0 first). */
+static bool prunable(cx_op *op, size_t rank, int64_t cutoff, size_t max_count,
                      unsigned flags) {
   int64_t start, end;
   if ((flags & CX_PRUNE_KEEP_FAILED) &&
-      atomic_load(&e->op->status) == CX_STATUS_FAILED)
+      atomic_load(&op->status) == CX_STATUS_FAILED)
     return false;
   if (max_count != 0 && rank >= max_count) return true;
   if (cutoff == INT64_MIN) return false;
-  cx__op_mono_times(e->op, &start, &end);
+  cx__op_mono_times(op, &start, &end);
   return end < cutoff;
 }
 
@@ -396,67 +781,92 @@ static int64_t prune_cutoff(double max_age_seconds) {
 
 long cx_registry_prune(double max_age_seconds, size_t max_count,
                        unsigned flags) {
-  cx_op **dropped;
-  cx__list *node, *next;
-  size_t n = 0, rank = 0;
+  cx__list dropped, *node, *next;
+  size_t rank = 0;
+  long n = 0;
   int64_t cutoff;
   if (!(max_age_seconds >= 0)) return -EINVAL; /* negative or NaN */
   if ((flags & ~CX_PRUNE_KEEP_FAILED) != 0) return -EINVAL;
   cutoff = prune_cutoff(max_age_seconds);
-  pthread_mutex_lock(&mu);
-  dropped = cx__malloc((history.count + 1) * sizeof *dropped);
-  if (dropped == NULL) {
-    pthread_mutex_unlock(&mu);
-    return -ENOMEM;
-  }
+  cx__list_init(&dropped);
+  sync_history(&dropped); /* what fell out already is not counted */
+  release_all(&dropped);
+  gate_lock(&hist_mu);
   /* Newest first: @rank counts the entries before, dropped or not. */
-  for (node = history.head.next; node != &history.head; node = next, rank++) {
-    entry *e = entry_of(node);
+  for (node = history.next; node != &history; node = next, rank++) {
     next = node->next;
-    if (prunable(e, rank, cutoff, max_count, flags))
-      dropped[n++] = drop_history_locked(e);
+    if (prunable(op_of(node), rank, cutoff, max_count, flags)) {
+      drop_locked(op_of(node), &dropped);
+      n++;
+    }
   }
-  pthread_mutex_unlock(&mu);
-  release_all(dropped, n);
-  cx__free(dropped);
-  return (long)n;
+  pthread_mutex_unlock(&hist_mu);
+  release_all(&dropped);
+  return n;
 }
 
 void cx_registry_clear(void) {
   cx__list all, *node;
   cx__list_init(&all);
-  pthread_mutex_lock(&mu);
-  HASH_CLEAR(hh, by_id);
-  cx__list_move_all(&live.head, &all);
-  cx__list_move_all(&history.head, &all);
-  live.count = history.count = 0;
-  n_completed = n_cancelled = n_failed = 0;
-  memset(n_by_reason, 0, sizeof n_by_reason);
-  completed_duration = 0;
-  cx__list_for_each(node, &all) {
-    entry *e = entry_of(node);
-    e->op->reg_entry = NULL;
-    if (e->live) e->op = NULL; /* holds no reference */
+  lock_shards();
+  pthread_mutex_lock(&hist_mu);
+  index_clear_locked();
+  atomic_store(&hot.index_on, false);
+  atomic_store(&index_missing, false);
+  for (int i = 0; i < SHARDS; i++) {
+    shard *s = &shards[i];
+    /* Live ops stay running, unregistered: the registry holds no
+     * reference of theirs to drop. */
+    while ((node = cx__list_first(&s->live)) != NULL) {
+      cx__list_remove(node);
+      op_of(node)->reg_where = REG_NONE;
+    }
+    cx__list_move_all(&s->done, &all);
+    s->live_count = s->done_count = 0;
+    s->completed = s->cancelled = s->failed = 0;
+    memset(s->by_reason, 0, sizeof s->by_reason);
+    s->completed_ns = 0;
   }
-  pthread_mutex_unlock(&mu);
-  while ((node = cx__list_first(&all)) != NULL) {
-    entry *e = entry_of(node);
-    cx__list_remove(node);
-    cx_op_unref(e->op);
-    cx__free(e);
-  }
+  cx__list_move_all(&history, &all);
+  history_count = 0;
+  cx__list_for_each(node, &all) op_of(node)->reg_where = REG_NONE;
+  pthread_mutex_unlock(&hist_mu);
+  unlock_shards();
+  release_all(&all);
 }
 
-/* ---- fork: hold the lock across fork() so the child's copy is whole. */
+/* ---- fork (see fork_gate) */
 
-static void fork_prepare(void) { pthread_mutex_lock(&mu); }
-static void fork_parent(void) { pthread_mutex_unlock(&mu); }
-static void fork_child(void) { pthread_mutex_init(&mu, NULL); }
+static void fork_prepare(void) {
+  pthread_mutex_lock(&fork_gate);
+  atomic_store(&hot.forking, true);
+  for (int i = 0; i < SHARDS; i++) {
+    cx__lock_acquire(&shards[i].lock);
+    cx__lock_release(&shards[i].lock);
+  }
+  pthread_mutex_lock(&hist_mu);
+  pthread_mutex_unlock(&hist_mu);
+}
+
+static void fork_parent(void) {
+  atomic_store(&hot.forking, false);
+  pthread_mutex_unlock(&fork_gate);
+}
+
+/* A thread that held a lock an instant to check the gate is gone: every
+ * lock starts again unlocked. */
+static void fork_child(void) {
+  for (int i = 0; i < SHARDS; i++) atomic_store(&shards[i].lock, CX__LOCK_INIT);
+  pthread_mutex_init(&hist_mu, NULL);
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&stripes[i].mu, NULL);
+  atomic_store(&hot.forking, false);
+  pthread_mutex_init(&fork_gate, NULL);
+}
 
 static const cx__fork_hooks fork_hooks = {fork_prepare, fork_parent,
                                           fork_child};
 
-/* Registered when the library is loaded, before any op can hold the lock. */
+/* Registered when the library is loaded, before any op can hold a lock. */
 __attribute__((constructor)) static void register_fork_hooks(void) {
   cx__fork_register(&fork_hooks);
 }

@@ -200,10 +200,10 @@ static void test_find_explicit_id(void **state) {
   finish(op, -ECANCELED);
 }
 
-/* An explicit id (or one made before enter) is looked up before it is
- * added: a live duplicate keeps the first op findable (the second is
- * listed only), and a finished op with that id in the history gives way
- * to the live one.  A fresh random id skips that lookup. */
+/* Duplicate explicit ids: a lookup finds the oldest live op with the id
+ * (the others are listed), else the one that finished last; a live op
+ * before a finished one.  Ids made before enter, and those made by the
+ * first lookup, are found too. */
 static void test_find_explicit_duplicates(void **state) {
   (void)state;
   cx_op_options o = CX_OP_OPTIONS_INIT;
@@ -223,6 +223,9 @@ static void test_find_explicit_duplicates(void **state) {
   assert_true(list_has(&l, first) && list_has(&l, second));
   cx_op_list_free(&l);
   finish(second, 0);
+  f = cx_registry_find("nightly"); /* still the live one */
+  assert_ptr_equal(f, first);
+  cx_op_unref(f);
   finish(first, 0); /* into the history, findable there */
   f = cx_registry_find("nightly");
   assert_ptr_equal(f, first);
@@ -964,6 +967,132 @@ static void test_cancel_callback_may_query(void **state) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* threads: each thread registers in a shard of its own */
+
+typedef struct stepper {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int step; /* 1: register a1; 2: a1 done; 3: register a2; 4: a2 done;
+               5: exit both; 6: exited */
+  cx_op *a1, *a2;
+} stepper;
+
+static void stepper_wait(stepper *s, int step) {
+  pthread_mutex_lock(&s->mu);
+  while (s->step < step) pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void stepper_set(stepper *s, int step) {
+  pthread_mutex_lock(&s->mu);
+  s->step = step;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void *stepper_main(void *p) {
+  stepper *s = p;
+  stepper_wait(s, 1);
+  s->a1 = make_op("a1", NULL, true);
+  cx_op_enter(s->a1);
+  stepper_set(s, 2);
+  stepper_wait(s, 3);
+  s->a2 = make_op("a2", NULL, true);
+  cx_op_enter(s->a2);
+  stepper_set(s, 4);
+  stepper_wait(s, 5);
+  cx_op_exit(s->a2, 0);
+  cx_op_exit(s->a1, 0);
+  stepper_set(s, 6);
+  return NULL;
+}
+
+/* Ops registered on two threads are listed together, oldest first, and
+ * found by id; the history takes both threads' exits, newest first. */
+static void test_two_threads_interleaved(void **state) {
+  (void)state;
+  char buf[256];
+  stepper s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL,
+               NULL};
+  pthread_t th;
+  cx_op *m1, *f;
+  setup();
+  assert_int_equal(pthread_create(&th, NULL, stepper_main, &s), 0);
+  stepper_set(&s, 1);
+  stepper_wait(&s, 2);
+  m1 = reg_op("m1", NULL);
+  stepper_set(&s, 3);
+  stepper_wait(&s, 4);
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf), "a1,m1,a2");
+  f = cx_registry_find(cx_op_id(s.a2));
+  assert_ptr_equal(f, s.a2);
+  cx_op_unref(f);
+  assert_int_equal(live_count(), 3);
+  stepper_set(&s, 5);
+  stepper_wait(&s, 6);
+  finish(m1, 0);
+  assert_string_equal(cx_test_history_names(NULL, 0, buf, sizeof buf),
+                      "m1,a1,a2");
+  assert_string_equal(cx_test_live_names(NULL, buf, sizeof buf), "");
+  pthread_join(th, NULL);
+  cx_op_unref(s.a1);
+  cx_op_unref(s.a2);
+}
+
+typedef struct burst {
+  int thread;
+  int count;
+} burst;
+
+static void *burst_main(void *p) {
+  burst *b = p;
+  char name[32];
+  for (int i = 0; i < b->count; i++) {
+    snprintf(name, sizeof name, "t%d-%03d", b->thread, i);
+    cx_op *op = make_op(name, NULL, true);
+    cx_op_enter(op);
+    cx_op_exit(op, 0);
+    cx_op_unref(op);
+  }
+  return NULL;
+}
+
+/* Exits on several threads (each gathering its finished ops before they
+ * join the history) leave exactly the bound in the history, each
+ * thread's newest first, and every exit counted. */
+static void test_threads_history_bound(void **state) {
+  (void)state;
+  enum { THREADS = 3, EACH = 100, KEEP = 7 };
+  pthread_t th[THREADS];
+  burst b[THREADS];
+  cx_registry_stats st;
+  cx_op_list h = {0};
+  int last[THREADS];
+  setup();
+  cx_registry_set_history_size(KEEP);
+  for (int i = 0; i < THREADS; i++) {
+    b[i] = (burst){i, EACH};
+    assert_int_equal(pthread_create(&th[i], NULL, burst_main, &b[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.completed, THREADS * EACH);
+  assert_int_equal(st.history, KEEP);
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &h));
+  assert_int_equal(h.count, KEEP);
+  for (int i = 0; i < THREADS; i++) last[i] = EACH;
+  for (size_t i = 0; i < h.count; i++) {
+    int t = -1, n = -1;
+    assert_int_equal(sscanf(cx_op_name(h.ops[i]), "t%d-%d", &t, &n), 2);
+    assert_true(t >= 0 && t < THREADS);
+    assert_true(n < last[t]); /* newest first within a thread */
+    last[t] = n;
+  }
+  cx_op_list_free(&h);
+  cx_registry_set_history_size(1000);
+}
+
+/* ---------------------------------------------------------------------- */
 
 static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/register/option", test_register_option),
@@ -999,6 +1128,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/prune/count", test_prune_by_count),
     CX_TEST("/registry/prune/age", test_prune_by_age),
     CX_TEST("/registry/clear", test_clear),
+    CX_TEST("/registry/threads/interleaved", test_two_threads_interleaved),
+    CX_TEST("/registry/threads/history-bound", test_threads_history_bound),
 };
 
 CX_TEST_MAIN("registry", tests)
