@@ -299,7 +299,12 @@ bool cx__token_claim(cx_token *t, cx_reason reason, const char *message,
                      bool owned, cx_token *cause, bool preserve);
 /* Under ThreadSanitizer (which does not model atomic_thread_fence: GCC
  * warns) a cascade publishes each claim with a seq_cst store, as
- * cx__token_claim() does, instead of release stores and one fence. */
+ * cx__token_claim() does, instead of release stores and one fence.  So the
+ * batched-fence path is checked by reasoning (C11 7.17.3: a registrant's
+ * seq_cst `has` RMW that precedes the fence in S is seen by the load after
+ * it) and by plain and ASan runs on x86, whose stores are not reordered
+ * with later stores anyway: a weakly ordered machine (arm64) has not run
+ * it. */
 #if defined(__SANITIZE_THREAD__)
 #define CX__CASCADE_FENCE_PER_CLAIM 1
 #elif defined(__has_feature)
