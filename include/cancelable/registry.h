@@ -80,7 +80,13 @@ CX_EXPORT void cx_op_list_free(cx_op_list *list);
 CX_EXPORT void cx_registry_set_default(bool register_all);
 
 /* cx_registry_set_history_size: keep at most @count finished ops (the
- * oldest are dropped first; 0 keeps none).  Default 1000.
+ * oldest are dropped first; 0 keeps none).  Default 1000.  Queries, stats
+ * and lookups always see exactly the newest @count.  To keep exits cheap,
+ * finished ops join the history in small batches, one per shard of the
+ * registry (16; each thread uses one): until its batch joins, a shard may
+ * hold up to min(31, @count - 1) finished ops (their references, so their
+ * destroy notifies wait) beyond @count; any query, lookup, stats call or
+ * this call lets them go.
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT void cx_registry_set_history_size(size_t count);
 

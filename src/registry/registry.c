@@ -63,7 +63,8 @@ typedef struct shard {
   uint64_t cancelled;
   uint64_t failed;
   uint64_t by_reason[8];
-  int64_t completed_ns; /* guarded by mu: the COMPLETED ops' durations */
+  double completed_s; /* guarded by mu: the COMPLETED ops' durations, in
+                         seconds (a sum of ns would overflow: 292 years) */
 } shard;
 
 #define SHARD_INIT(i)                                \
@@ -408,7 +409,7 @@ static void count_locked(shard *s, cx_status status, int64_t ns,
                          cx_reason reason) {
   if (status == CX_STATUS_COMPLETED) {
     s->completed++;
-    s->completed_ns += ns;
+    s->completed_s += (double)ns / 1e9;
   } else if (status == CX_STATUS_CANCELLED) {
     s->cancelled++;
     if ((unsigned)reason < sizeof s->by_reason / sizeof s->by_reason[0])
@@ -428,18 +429,25 @@ static void op_unregistered(cx_op *op) {
   int64_t ns = op->end_mono - op->start_mono;
   cx_reason reason =
       status == CX_STATUS_CANCELLED ? cx_op_cancel_reason(op) : CX_REASON_NONE;
-  bool keep = atomic_load_explicit(&hot.history_max, memory_order_relaxed) > 0;
+  size_t max;
   cx__list_init(&dropped);
   gate_lock_shard(s);
+  /* Read under the shard's lock: cx_registry_set_history_size() stores
+   * the bound, then flushes every shard under its lock, so an op kept
+   * here on the old bound is flushed (and dropped) by it. */
+  max = atomic_load_explicit(&hot.history_max, memory_order_relaxed);
   if (op->reg_where == REG_LIVE) { /* not forgotten by cx_registry_clear() */
     cx__list_remove(&op->reg_node);
     s->live_count--;
     count_locked(s, status, ns, reason);
-    if (keep) {
+    if (max > 0) {
       cx_op_ref(op);                                /* the history's */
       cx__list_append(s->done.next, &op->reg_node); /* first */
       op->reg_where = REG_DONE;
-      if (++s->done_count >= FLUSH_BATCH) {
+      /* A shard gathers fewer than min(FLUSH_BATCH, bound) finished ops
+       * before they join the history: that many beyond the bound may
+       * stay referenced per shard until then (none with a bound of 1). */
+      if (++s->done_count >= FLUSH_BATCH || s->done_count >= max) {
         pthread_mutex_lock(&hist_mu);
         flush_locked(s, &dropped);
         pthread_mutex_unlock(&hist_mu);
@@ -728,7 +736,7 @@ long cx_registry_cancel_all(const cx_op_filter *filter, cx_reason reason,
 
 int cx_registry_get_stats(cx_registry_stats *out) {
   cx__list dropped, *node;
-  int64_t completed_ns = 0;
+  double completed_s = 0;
   if (out == NULL) return -EINVAL;
   memset(out, 0, sizeof *out);
   cx__list_init(&dropped);
@@ -746,13 +754,13 @@ int cx_registry_get_stats(cx_registry_stats *out) {
     out->cancelled += s->cancelled;
     out->failed += s->failed;
     for (int r = 0; r < 8; r++) out->cancelled_by_reason[r] += s->by_reason[r];
-    completed_ns += s->completed_ns;
+    completed_s += s->completed_s;
   }
   out->history = history_count;
   pthread_mutex_unlock(&hist_mu);
   unlock_shards();
   out->average_duration =
-      out->completed ? (double)completed_ns / 1e9 / (double)out->completed : 0;
+      out->completed ? completed_s / (double)out->completed : 0;
   release_all(&dropped);
   return 0;
 }
@@ -825,7 +833,7 @@ void cx_registry_clear(void) {
     s->live_count = s->done_count = 0;
     s->completed = s->cancelled = s->failed = 0;
     memset(s->by_reason, 0, sizeof s->by_reason);
-    s->completed_ns = 0;
+    s->completed_s = 0;
   }
   cx__list_move_all(&history, &all);
   history_count = 0;

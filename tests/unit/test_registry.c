@@ -803,6 +803,38 @@ static void test_history_size(void **state) {
                       "e3,e2,e1");
 }
 
+/* The op that falls out of a short history is released by the exit that
+ * pushes it out, with no query between (review: exits batch their ops per
+ * shard; a batch is never longer than the bound allows), and a history of
+ * 0 keeps no exited op alive. */
+static int released;
+static void count_release(void *p) {
+  (void)p;
+  released++;
+}
+
+static void test_history_releases_without_query(void **state) {
+  (void)state;
+  setup();
+  released = 0;
+  cx_registry_set_history_size(1);
+  for (int i = 0; i < 10; i++) {
+    cx_op *op = reg_op("short", NULL);
+    CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release));
+    finish(op, 0);
+    assert_int_equal(released, i); /* all but the newest */
+  }
+  cx_registry_set_history_size(0);
+  assert_int_equal(released, 10);
+  for (int i = 0; i < 3; i++) {
+    cx_op *op = reg_op("none", NULL);
+    CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release));
+    finish(op, 0);
+    assert_int_equal(released, 11 + i);
+  }
+  cx_registry_set_history_size(1000);
+}
+
 /* The default bound is 1000. */
 static void test_history_default_size(void **state) {
   (void)state;
@@ -1114,6 +1146,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/history/newest-first-limit",
             test_history_newest_first_limit),
     CX_TEST("/registry/history/size", test_history_size),
+    CX_TEST("/registry/history/releases-without-query",
+            test_history_releases_without_query),
     CX_TEST("/registry/history/default-size", test_history_default_size),
     CX_TEST("/registry/cancel/by-id", test_cancel_by_id),
     CX_TEST("/registry/cancel/by-id-cascades", test_cancel_by_id_cascades),
