@@ -254,16 +254,73 @@ static void settle_batch(cx_token **batch, size_t n) {
   }
 }
 
+/* Takes up to CASCADE_BATCH links from @node on into @links and asks for
+ * their targets' lines: a claim is a locked RMW, which no later load may
+ * pass, so a walk that claimed as it went would wait for each child's
+ * lines in turn.  Returns how many; *@node is where the next call starts. */
+static size_t gather_links(cx__hlist_node **node, cx__link **links) {
+  size_t m = 0;
+  for (; *node != NULL && m < CASCADE_BATCH; *node = (*node)->next) {
+    cx__link *link = cx__container_of(*node, cx__link, sibling);
+    links[m++] = link;
+    CX__PREFETCH_WRITE(link->target);
+  }
+  return m;
+}
+
+/* One cascade under way (cx__token_cascade), under its source's lock. */
+typedef struct cascade_walk {
+  cx_token *source; /* claimed and published: reason and time final */
+  cx_reason own;    /* its reason */
+  double time;      /* its cancel time */
+  cx_token *batch[CASCADE_BATCH]; /* claimed, `has` still to read */
+  size_t n;
+  uint32_t cause_refs; /* claims made: references owed to source */
+  bool unhelped;       /* a claimed target could not be helped */
+  cx_token *dead;      /* targets whose last reference was ours */
+} cascade_walk;
+
+/* Cascades to the target of @link. */
+static void cascade_to(cascade_walk *w, const cx__link *link) {
+  cx_token *target = link->target;
+  bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
+  /* A target whose count reached 0 is being freed: skip it. */
+  if (atomic_load_explicit(&target->refs, memory_order_relaxed) == 0) return;
+  if (cx__token_claim_cascaded(target, preserve ? w->own : CX_REASON_PARENT,
+                               w->source, preserve, w->time)) {
+    w->cause_refs++; /* ext->cause */
+    w->batch[w->n++] = target;
+    if (w->n == CASCADE_BATCH) {
+      settle_batch(w->batch, w->n);
+      w->n = 0;
+    }
+    return;
+  }
+  if (!(atomic_load(&target->has) & CX__HAS_CHILDREN) &&
+      atomic_load(&target->state) == CX__CANCELLED)
+    return; /* cancelled before, by someone else: nothing below it */
+  /* Claimed by another thread, whose cascade may not have run yet (or
+   * earlier by this one), or not yet published: before returning, wait
+   * until it reads as cancelled and claim its children too. */
+  if ((target = cx__token_try_ref(target)) == NULL) return;
+  if (cx__token_help_push(target)) return; /* with our reference */
+  w->unhelped = true;
+  if (atomic_fetch_sub(&target->refs, 1) == 1) {
+    /* We held the last reference: free it once unlocked (it is in no
+     * work list, so pending_next is ours). */
+    target->pending_next = w->dead;
+    w->dead = target;
+  }
+}
+
 void cx__token_cascade(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
-  cx_token *dead = NULL, *batch[CASCADE_BATCH];
-  cx__hlist_node *node, *after;
-  size_t n = 0;
-  uint32_t cause_refs = 0;
-  bool unhelped = false;
-  /* @t is claimed and published (its reason and time are final). */
-  cx_reason own = (cx_reason)t->reason;
-  double time = cx_token_cancel_time(t);
+  cascade_walk w = {.source = t};
+  cx__link *links[CASCADE_BATCH];
+  cx__hlist_node *node;
+  size_t m;
+  w.own = (cx_reason)t->reason;
+  w.time = cx_token_cancel_time(t);
   cx__lock_acquire(&ext->lock);
   node = ext->children.first;
   if (node == CHILDREN_TAKEN) node = NULL; /* an earlier cascade's */
@@ -273,50 +330,18 @@ void cx__token_cascade(cx_token *t) {
    * with nothing to finish is not touched once it is unlocked.  Nor is a
    * link written: the list is left as it was (CHILDREN_TAKEN), so a cascade
    * only reads the lines of the links. */
-  for (; node != NULL; node = after) {
-    cx__link *link = cx__container_of(node, cx__link, sibling);
-    cx_token *target = link->target;
-    bool preserve = (link->flags & CX_LINK_PRESERVE_REASON) != 0;
-    after = node->next;
-    /* A target whose count reached 0 is being freed: skip it. */
-    if (atomic_load_explicit(&target->refs, memory_order_relaxed) == 0)
-      continue;
-    if (cx__token_claim_cascaded(target, preserve ? own : CX_REASON_PARENT, t,
-                                 preserve, time)) {
-      cause_refs++; /* ext->cause */
-      batch[n++] = target;
-      if (n == CASCADE_BATCH) {
-        settle_batch(batch, n);
-        n = 0;
-      }
-      continue;
-    }
-    if (!(atomic_load(&target->has) & CX__HAS_CHILDREN) &&
-        atomic_load(&target->state) == CX__CANCELLED)
-      continue; /* cancelled before, by someone else: nothing below it */
-    /* Claimed by another thread, whose cascade may not have run yet (or
-     * earlier by this one), or not yet published: before returning, wait
-     * until it reads as cancelled and claim its children too. */
-    if ((target = cx__token_try_ref(target)) == NULL) continue;
-    if (cx__token_help_push(target)) continue; /* with our reference */
-    unhelped = true;
-    if (atomic_fetch_sub(&target->refs, 1) == 1) {
-      /* We held the last reference: free it once unlocked (it is in no
-       * work list, so pending_next is ours). */
-      target->pending_next = dead;
-      dead = target;
-    }
-  }
-  settle_batch(batch, n);
+  while ((m = gather_links(&node, links)) != 0)
+    for (size_t i = 0; i < m; i++) cascade_to(&w, links[i]);
+  settle_batch(w.batch, w.n);
   /* The causes' references, before anything can drop one (above). */
-  if (cause_refs != 0)
-    atomic_fetch_add_explicit(&t->refs, cause_refs, memory_order_relaxed);
+  if (w.cause_refs != 0)
+    atomic_fetch_add_explicit(&t->refs, w.cause_refs, memory_order_relaxed);
   cx__lock_release(&ext->lock);
-  if (unhelped) cx__token_log_unhelped();
-  while (dead != NULL) {
-    cx_token *next = dead->pending_next;
-    cx__token_destroy_dead(dead);
-    dead = next;
+  if (w.unhelped) cx__token_log_unhelped();
+  while (w.dead != NULL) {
+    cx_token *next = w.dead->pending_next;
+    cx__token_destroy_dead(w.dead);
+    w.dead = next;
   }
 }
 
