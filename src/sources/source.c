@@ -1,5 +1,7 @@
 /* src/sources/source.c - the source object: custom sources, start/stop with
  * the "no trigger after stop" rule, and the op's list of sources. */
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -9,6 +11,21 @@
 #include "runtime/list.h"
 #include "runtime/sync.h"
 #include "sources/sources.h"
+
+_Static_assert(sizeof(struct cx_source) % _Alignof(max_align_t) == 0,
+               "the state after a source is aligned for any type");
+
+/* Fills a zeroed @src. */
+static void source_init(cx_source *src, const cx_source_ops *ops,
+                        void *user_data, cx_reason reason) {
+  src->ops = *ops;
+  src->user_data = user_data;
+  src->reason = reason;
+  atomic_init(&src->state, CX__SRC_IDLE);
+  atomic_init(&src->triggered, false);
+  atomic_init(&src->inflight, 0);
+  atomic_init(&src->winner, NULL);
+}
 
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
                             cx_reason reason, const char *name,
@@ -22,13 +39,22 @@ cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
     cx__block_free(src, sizeof *src);
     return NULL;
   }
-  src->ops = *ops;
-  src->user_data = user_data;
-  src->reason = reason;
-  atomic_init(&src->state, CX__SRC_IDLE);
-  atomic_init(&src->triggered, false);
-  atomic_init(&src->inflight, 0);
-  atomic_init(&src->winner, NULL);
+  source_init(src, ops, user_data, reason);
+  return src;
+}
+
+cx_source *cx__source_alloc_with_state(const cx_source_ops *ops,
+                                       size_t state_size, cx_reason reason,
+                                       const char *name) {
+  size_t size = sizeof(cx_source) + state_size;
+  cx_source *src;
+  if (state_size > UINT16_MAX) return NULL;
+  src = cx__block_alloc(size);
+  if (src == NULL) return NULL;
+  memset(src, 0, size);
+  src->name = name;
+  src->state_size = (uint16_t)state_size;
+  source_init(src, ops, src + 1, reason);
   return src;
 }
 
@@ -48,7 +74,7 @@ void cx_source_free(cx_source *src) {
   if (src == NULL) return;
   if (src->ops.destroy != NULL) src->ops.destroy(src->user_data);
   if (src->name_owned) cx__free((char *)src->name);
-  cx__block_free(src, sizeof *src);
+  cx__block_free(src, sizeof *src + src->state_size);
 }
 
 int cx_source_set_name(cx_source *src, const char *name) {

@@ -32,6 +32,9 @@ struct cx_source {
   cx_reason reason;            /* immutable; NONE for composites */
   const char *name;            /* immutable (owned when name_owned) */
   bool name_owned;             /* immutable */
+  uint16_t state_size;         /* immutable: bytes of state after the
+                                  source in its block (user_data points at
+                                  them), 0 for a state of its own */
   cx_source *parent;           /* immutable once owned: composite or NULL */
   cx__list node;               /* in its owner's list; guarded by the owner */
   const cx__source_host *host; /* set before start: what it cancels */
@@ -50,6 +53,14 @@ struct cx_source {
  * when @copy_name, else it must be a static string. */
 cx_source *cx__source_alloc(const cx_source_ops *ops, void *user_data,
                             cx_reason reason, const char *name, bool copy_name);
+/* Allocates a source and @state_size (at most UINT16_MAX) zeroed bytes of
+ * state for it in one block, user_data pointing at the state: one
+ * allocation for a built-in source, freed with the source (its destroy
+ * frees what the state owns, not the state).  @name must be a static
+ * string.  NULL when out of memory. */
+cx_source *cx__source_alloc_with_state(const cx_source_ops *ops,
+                                       size_t state_size, cx_reason reason,
+                                       const char *name);
 /* Starts @src for @host; 0 or the start error. */
 int cx__source_start(cx_source *src, const cx__source_host *host);
 /* Stops @src: no trigger is delivered after it returns. */

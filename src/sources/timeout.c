@@ -2,7 +2,6 @@
  * service, armed at start (enter), disarmed at stop (exit). */
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
@@ -53,38 +52,37 @@ static int64_t deadline(const cx_source *src) {
   return atomic_load(&ts->deadline);
 }
 
+/* The state lies in the source's block: only what it owns is freed. */
 static void destroy(void *user_data) {
   cx__free(((timeout_state *)user_data)->cause);
-  cx__block_free(user_data, sizeof(timeout_state));
 }
 
 static const cx_source_ops timeout_ops = {sizeof(cx_source_ops), start, stop,
                                           destroy};
 
-/* A timeout source; @cause: (nullable) the message instead of the
- * generic one, copied. */
+/* A timeout source, with its state in its block; @cause: (nullable) the
+ * message instead of the generic one, copied. */
 static int make(double seconds, const char *cause, cx_source **out) {
   timeout_state *ts;
+  cx_source *src;
+  char *copy = NULL;
   int64_t ns;
   if (out == NULL || cx__duration_to_ns(seconds, &ns) != 0) return -EINVAL;
-  ts = cx__block_alloc(sizeof *ts);
-  if (ts == NULL) return -ENOMEM;
-  memset(ts, 0, sizeof *ts);
-  if (cause != NULL && (ts->cause = cx__strdup(cause)) == NULL) {
-    cx__block_free(ts, sizeof *ts);
+  if (cause != NULL && (copy = cx__strdup(cause)) == NULL) return -ENOMEM;
+  src = cx__source_alloc_with_state(&timeout_ops, sizeof *ts, CX_REASON_TIMEOUT,
+                                    "timeout");
+  if (src == NULL) {
+    cx__free(copy);
     return -ENOMEM;
   }
+  ts = src->user_data;
+  ts->source = src;
+  ts->cause = copy;
   ts->duration = ns;
   atomic_init(&ts->deadline, CX__NO_DEADLINE);
   cx__timer_init(&ts->timer, fire);
-  ts->source =
-      cx__source_alloc(&timeout_ops, ts, CX_REASON_TIMEOUT, "timeout", false);
-  if (ts->source == NULL) {
-    destroy(ts);
-    return -ENOMEM;
-  }
-  ts->source->deadline = deadline;
-  *out = ts->source;
+  src->deadline = deadline;
+  *out = src;
   return 0;
 }
 
