@@ -102,29 +102,27 @@ static void op_destroy(cx_op *op) {
   cx__free(atomic_load(&op->id));
   cx_token_unref(op->token);
   cx_op_unref(op->parent);
-  cx__block_free(op, sizeof *op);
-}
-
-/* Adds the timeout of cx_op_options to an op not shared yet (no lock). */
-static int add_own_timeout(cx_op *op, double seconds) {
-  cx_source *src;
-  int rc = cx_source_timeout(&src, seconds);
-  if (rc == 0) cx__sources_append(&op->sources, src);
-  return rc;
+  cx__block_free(op, cx__op_block_size(op));
 }
 
 int cx_op_create(cx_op **out, const cx_op_options *opts) {
   cx_op_options defaults = CX_OP_OPTIONS_INIT;
   cx_op *op;
+  int64_t timeout = 0;
+  bool own_timeout;
   int rc;
   if (out == NULL) return -EINVAL;
   *out = NULL;
   if (opts == NULL) opts = &defaults;
   rc = validate(opts);
+  own_timeout = opts->timeout > 0;
+  if (rc == 0 && own_timeout) rc = cx__duration_to_ns(opts->timeout, &timeout);
   if (rc != 0) return rc;
-  op = cx__block_alloc(sizeof *op);
+  /* The own timeout after the op, in its block. */
+  op = cx__block_alloc(sizeof *op + (own_timeout ? sizeof(cx__op_timeout) : 0));
   if (op == NULL) return -ENOMEM;
   memset(op, 0, sizeof *op);
+  if (own_timeout) cx__op_timeout_init(op, timeout);
   cx__list_init(&op->children);
   cx__list_init(&op->sibling);
   cx__list_init(&op->callbacks);
@@ -152,7 +150,6 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   if (rc == 0) rc = make_token(op, opts);
   op->host.token = op->token;
   op->host.id = host_id;
-  if (rc == 0 && opts->timeout > 0) rc = add_own_timeout(op, opts->timeout);
   if (rc != 0) {
     op_destroy(op);
     return rc;
@@ -366,10 +363,10 @@ int cx_op_enter(cx_op *op) {
   pthread_mutex_unlock(&s->mu);
 
   op->host.start_mono = now;
-  rc = cx__sources_start(&op->sources, &op->host);
+  rc = cx__op_sources_start(op, op);
   if (rc == 0 && op->inputs != NULL) {
     rc = cx__op_lend_inputs(op);
-    if (rc != 0) cx__sources_stop(&op->sources);
+    if (rc != 0) cx__op_sources_stop(op);
   }
   if (rc != 0) {
     pthread_mutex_lock(&s->mu);
@@ -381,7 +378,7 @@ int cx_op_enter(cx_op *op) {
   }
   /* The op's own; cx_op_deadline() adds the ancestors' as they are at
    * the time it is asked (they may move). */
-  deadline = cx__sources_deadline(&op->sources);
+  deadline = cx__op_sources_deadline(op, op);
   if (op->inputs != NULL) {
     int64_t inputs = cx__op_inputs_deadline(op);
     if (inputs < deadline) deadline = inputs;
@@ -407,7 +404,7 @@ static int op_exit_one(cx_op *op, int result) {
   if (!cx__current_is_top(&op->frame)) return -EPERM;
   op->exiting = true;
   cx__op_mover_close(op);
-  cx__sources_stop(&op->sources);
+  cx__op_sources_stop(op);
   cx__op_return_inputs(op);
   if (result == 0) {
     status = CX_STATUS_COMPLETED;

@@ -53,6 +53,13 @@ typedef struct cx__op_mover {
   pthread_cond_t cv;   /* with mu: signalled when cancelling ends */
 } cx__op_mover;
 
+/* An op's own timeout (op_timeout.c): after the op in its block when it
+ * has one (cx_op.has_own_timeout). */
+typedef struct cx__op_timeout {
+  cx__timer timer;  /* armed while the op's sources run */
+  int64_t duration; /* immutable: ns */
+} cx__op_timeout;
+
 /* The inputs of a combined op (op_sources.c), in one block. */
 typedef struct cx__op_inputs {
   size_t count;
@@ -104,7 +111,9 @@ struct cx_op {
                             the op, immutable after (owned); NULL for
                             other ops */
   const cx_op *lent_to;  /* guarded by stripe: the combined op running this
-                            PENDING op's sources, NULL when none */
+                            PENDING op's sources, NULL when none (the own
+                            timeout's fire reads it without the lock:
+                            op_timeout.c says why) */
   size_t child_count;    /* guarded by stripe: live children */
   /* Progress (src/progress, through the lifecycle events and its own
    * functions; the op layer never reads them). */
@@ -171,15 +180,39 @@ struct cx_op {
   _Atomic bool has_callbacks; /* (atomic) set under the stripe by every
                                  cx_op_on() that appends; never cleared */
   /* The registry's (in what was padding): */
-  uint8_t reg_shard; /* written by the entering thread at registration: the
-                        shard whose lists hold reg_node */
-  uint8_t reg_where; /* guarded by the lock of the list holding reg_node:
-                        which list that is (registry.c) */
-  bool reg_indexed;  /* guarded as reg_where: in the index by id */
+  uint8_t reg_shard;    /* written by the entering thread at registration: the
+                           shard whose lists hold reg_node */
+  uint8_t reg_where;    /* guarded by the lock of the list holding reg_node:
+                           which list that is (registry.c) */
+  bool reg_indexed;     /* guarded as reg_where: in the index by id */
+  bool has_own_timeout; /* immutable: own_timeout[0] follows */
+  /* The own timeout (cx_op_options.timeout), in the op's block only when
+   * it has one (op_timeout.c). */
+  cx__op_timeout own_timeout[];
 };
 
-_Static_assert(sizeof(struct cx_op) <= CX__BLOCK_CACHED_MAX,
-               "an op fits a cached block class (alloc.h)");
+_Static_assert(sizeof(struct cx_op) + sizeof(cx__op_timeout) <=
+                   CX__BLOCK_CACHED_MAX,
+               "an op with its own timeout fits a cached block class "
+               "(alloc.h)");
+
+/* The size of @op's block. */
+static inline size_t cx__op_block_size(const struct cx_op *op) {
+  return sizeof *op + (op->has_own_timeout ? sizeof(cx__op_timeout) : 0);
+}
+
+/* The own timeout and the sources (op_timeout.c). */
+/* Gives @op, new, its own timeout of @duration ns (its block has room). */
+void cx__op_timeout_init(cx_op *op, int64_t duration);
+/* Starts @op's own timeout and its sources for @runner (@op itself, or the
+ * combined op it is lent to), counting from @runner's start; on an error
+ * nothing is left started.  0 or the start error. */
+int cx__op_sources_start(cx_op *op, cx_op *runner);
+/* Stops what cx__op_sources_start() started: no trigger after it returns. */
+void cx__op_sources_stop(cx_op *op);
+/* The earliest deadline of @op's own timeout and sources run by @runner
+ * (CX__NO_DEADLINE: none). */
+int64_t cx__op_sources_deadline(const cx_op *op, const cx_op *runner);
 
 /* Hierarchy (op_tree.c). */
 void cx__op_tree_attach(cx_op *child);

@@ -127,7 +127,7 @@ static bool set_lent(cx_op *in, const cx_op *to, bool claim) {
 static int lend(cx_op *in, cx_op *to) {
   int rc;
   if (!set_lent(in, to, true)) return 0;
-  rc = cx__sources_start(&in->sources, &to->host);
+  rc = cx__op_sources_start(in, to);
   if (rc != 0) {
     set_lent(in, to, false);
     return rc;
@@ -142,7 +142,7 @@ static void give_back(cx_op *in, const cx_op *to) {
   if (!lent_to(in, to)) return;
   for (size_t i = 0; i < input_count(in); i++)
     give_back(in->inputs->ops[i], to);
-  cx__sources_stop(&in->sources);
+  cx__op_sources_stop(in);
   set_lent(in, to, false);
 }
 
@@ -163,7 +163,7 @@ void cx__op_return_inputs(cx_op *op) {
 static int64_t lent_deadline(const cx_op *in, const cx_op *to) {
   int64_t best;
   if (!lent_to(in, to)) return CX__NO_DEADLINE;
-  best = cx__sources_deadline(&in->sources);
+  best = cx__op_sources_deadline(in, to);
   for (size_t i = 0; i < input_count(in); i++) {
     int64_t d = lent_deadline(in->inputs->ops[i], to);
     if (d < best) best = d;

@@ -240,6 +240,55 @@ static void test_timeout_no_fire_after_exit(void **state) {
   virtual_off();
 }
 
+/* A source whose start fails. */
+static int refuse_start(cx_source *src, void *user_data) {
+  (void)src;
+  (void)user_data;
+  return -EIO;
+}
+static void no_stop(cx_source *src, void *user_data) {
+  (void)src;
+  (void)user_data;
+}
+
+/* The op's own timeout (a timer in the op's block since issue 19): an
+ * enter that fails on a later source leaves it unarmed, and a second enter
+ * arms it from that enter on, firing as a timeout source would. */
+static void test_timeout_own_after_failed_enter(void **state) {
+  (void)state;
+  static const cx_source_ops refusing = {sizeof(cx_source_ops), refuse_start,
+                                         no_stop, NULL};
+  cx_source *bad;
+  virtual_on();
+  cx_op *op = timed_op("retried", 2.0, NULL);
+  CX_ASSERT_OK(cx_source_new(&bad, &refusing, NULL, CX_REASON_MANUAL, "bad"));
+  CX_ASSERT_OK(cx_op_add_source(op, bad));
+  CX_ASSERT_ERR(-EIO, cx_op_enter(op));
+  CX_ASSERT_OK(cx_clock_advance(5.0)); /* nothing armed: nothing fires */
+  assert_false(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_status(op), CX_STATUS_PENDING);
+  assert_true(isinf(cx_op_deadline(op)));
+  cx_op_unref(op);
+
+  /* The same with a source that starts: the deadline counts from this
+   * enter, and the cancel reads as the timeout source's. */
+  op = timed_op("entered", 2.0, NULL);
+  CX_ASSERT_OK(cx_clock_advance(3.0));
+  double entered = cx_now();
+  CX_ASSERT_OK(cx_op_enter(op));
+  assert_true(fabs(cx_op_deadline(op) - (entered + 2.0)) < EPS);
+  CX_ASSERT_OK(cx_clock_advance(1.9));
+  assert_false(cx_op_is_cancelled(op));
+  CX_ASSERT_OK(cx_clock_advance(0.2));
+  assert_true(cx_op_is_cancelled(op));
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_TIMEOUT);
+  assert_string_equal(cx_op_cancel_message(op), "timed out after 2 s");
+  assert_string_equal(cx_op_cancel_source(op), "timeout");
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  cx_op_unref(op);
+  virtual_off();
+}
+
 static void test_timeout_freed_before_fire(void **state) {
   (void)state;
   virtual_on();
@@ -593,6 +642,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/timeout/earliest-wins", test_timeout_earliest_wins),
     CX_TEST("/timeout/options-plus-add", test_timeout_options_plus_add),
     CX_TEST("/timeout/no-fire-after-exit", test_timeout_no_fire_after_exit),
+    CX_TEST("/timeout/own/after-failed-enter",
+            test_timeout_own_after_failed_enter),
     CX_TEST("/timeout/freed-before-fire", test_timeout_freed_before_fire),
     CX_TEST("/timeout/manual-cancel-first", test_timeout_manual_cancel_first),
     CX_TEST("/timeout/wakes-waiter", test_timeout_wakes_waiter),
