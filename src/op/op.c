@@ -337,8 +337,16 @@ static void fire(cx_op *op, cx_op_event event) {
   }
 }
 
+/* Publishes @status of @op, under its stripe lock: every writer holds it,
+ * so a check and a store need no atomic read-modify-write, and readers
+ * without the lock pair with a release store (a plain store on x86, where
+ * a seq_cst one costs an xchg).  No reader orders another store against
+ * it (no Dekker pattern: cx_op_on() reads it under the lock). */
+static void set_status(cx_op *op, cx_status status) {
+  atomic_store_explicit(&op->status, (int)status, memory_order_release);
+}
+
 int cx_op_enter(cx_op *op) {
-  int expected = CX_STATUS_PENDING;
   int64_t now, deadline;
   cx__stripe *s;
   int rc;
@@ -352,12 +360,12 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_unlock(&s->mu);
     return -EBUSY;
   }
-  if (!atomic_compare_exchange_strong(
-          &op->status, &expected,
-          op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING)) {
+  if (atomic_load_explicit(&op->status, memory_order_relaxed) !=
+      CX_STATUS_PENDING) {
     pthread_mutex_unlock(&s->mu);
     return -EINVAL;
   }
+  set_status(op, op->is_shield ? CX_STATUS_SHIELDED : CX_STATUS_RUNNING);
   now = cx__now_ns();
   op->start_mono = now;
   pthread_mutex_unlock(&s->mu);
@@ -372,7 +380,7 @@ int cx_op_enter(cx_op *op) {
     pthread_mutex_lock(&s->mu);
     op->start_mono = 0;
     op->start_wall = 0; /* a start time asked for meanwhile is void */
-    atomic_store(&op->status, CX_STATUS_PENDING);
+    set_status(op, CX_STATUS_PENDING);
     pthread_mutex_unlock(&s->mu);
     return rc;
   }
@@ -384,7 +392,8 @@ int cx_op_enter(cx_op *op) {
     if (inputs < deadline) deadline = inputs;
   }
   op->sources_deadline = deadline;
-  atomic_store(&op->deadline, deadline);
+  /* A value for readers, in no handshake: release, as the status. */
+  atomic_store_explicit(&op->deadline, deadline, memory_order_release);
   /* From here on cx_op_set_deadline() may move them (never before: enter
    * would overwrite the mover's setting, or fail after it armed). */
   atomic_store_explicit(&op->deadline_ready, true, memory_order_release);
@@ -422,9 +431,9 @@ static int op_exit_one(cx_op *op, int result) {
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   op->end_mono = cx__now_ns();
-  atomic_store(&op->status, status);
+  set_status(op, status);
   pthread_mutex_unlock(&s->mu);
-  atomic_store(&op->deadline, CX__NO_DEADLINE);
+  atomic_store_explicit(&op->deadline, CX__NO_DEADLINE, memory_order_release);
   cx__current_pop(&op->frame);
   /* A finished child holds nothing of its parent's: leave its list and
    * its token's place in the lists of the tokens it follows. */

@@ -145,7 +145,8 @@ struct cx_op {
   cx__source_host host; /* what the sources cancel: set at enter */
 
   _Atomic uint32_t refs;            /* (atomic) */
-  _Atomic int status;               /* (atomic) cx_status */
+  _Atomic int status;               /* (atomic) cx_status: written under
+                                       stripe (op.c: set_status) */
   int error;                        /* written at exit, before status */
   cx_reason exit_reason;            /* written at exit, before status: set
                                        when the work returned -ECANCELED
