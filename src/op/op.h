@@ -126,10 +126,10 @@ struct cx_op {
    * without a lock. */
   cx_op *_Atomic progress_up;         /* (atomic) not owned: an ancestor */
   _Atomic uint64_t progress_up_epoch; /* (atomic) */
-  int64_t progress_interval;          /* guarded by stripe: ns, 0 = off */
-  int64_t progress_last;              /* guarded by stripe: last delivery */
-  char *withheld_message;             /* guarded by stripe (owned) */
-  cx_meta *withheld_meta;             /* guarded by stripe (owned) */
+  /* (atomic) set once under the stripe by the first
+   * cx_op_set_progress_interval() (owned): the throttle's state, which
+   * few ops need (progress.c) */
+  _Atomic(struct cx__progress_throttle *) throttle;
   /* (atomic) set once under the stripe, its fields guarded by the stripe
    * (owned): the last report, for readers (src/progress/last.c) */
   _Atomic(struct cx__progress_last *) last_report;
@@ -177,7 +177,6 @@ struct cx_op {
   _Atomic bool in_parent;     /* (atomic) written under the parent's stripe:
                                  in its children; false is final, so a reader
                                  that sees it needs no lock */
-  _Atomic bool has_withheld;  /* (atomic) written under the stripe */
   _Atomic bool has_callbacks; /* (atomic) set under the stripe by every
                                  cx_op_on() that appends; never cleared */
   /* The registry's (in what was padding): */

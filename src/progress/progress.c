@@ -24,6 +24,16 @@ typedef struct cx__progress_cb {
                                 delivery (fn and the rest are in it) */
 } cx__progress_cb;
 
+/* The throttle of an op's reports (cx_op_set_progress_interval()), made
+ * by the first call: its members are guarded by the op's stripe. */
+typedef struct cx__progress_throttle {
+  int64_t interval;          /* ns, 0 = off */
+  int64_t last;              /* the last delivery, cx__now_ns() clock */
+  char *withheld_message;    /* (owned) */
+  cx_meta *withheld_meta;    /* (owned) */
+  _Atomic bool has_withheld; /* (atomic) written under the stripe */
+} cx__progress_throttle;
+
 static int observe_ops(void);
 
 /* Grows each time an op gets its first progress callback: the ancestors a
@@ -83,6 +93,7 @@ int cx_op_on_progress_async(cx_op *op, cx_progress_fn fn, void *user_data,
 /* Frees the progress callbacks and the withheld report (at destroy). */
 static void progress_free(cx_op *op) {
   cx__progress_cb *cb = atomic_load(&op->progress_head);
+  cx__progress_throttle *throttle;
   while (cb != NULL) {
     cx__progress_cb *next = atomic_load(&cb->next);
     if (cb->async != NULL) /* delivers what it holds, then destroys */
@@ -93,20 +104,36 @@ static void progress_free(cx_op *op) {
     cx__op_watch_progress(-1);
     cb = next;
   }
-  cx__free(op->withheld_message);
-  cx_meta_free(op->withheld_meta);
+  throttle = atomic_load_explicit(&op->throttle, memory_order_relaxed);
+  if (throttle != NULL) {
+    cx__free(throttle->withheld_message);
+    cx_meta_free(throttle->withheld_meta);
+    cx__free(throttle);
+  }
   cx__progress_last_free(op);
 }
 
 int cx_op_set_progress_interval(cx_op *op, double seconds) {
+  cx__progress_throttle *fresh = NULL, *t;
   cx__stripe *s;
   int64_t ns;
   if (op == NULL || cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
   if (observe_ops() != 0) return -ENOMEM;
+  if (atomic_load_explicit(&op->throttle, memory_order_acquire) == NULL &&
+      (fresh = cx__calloc(1, sizeof *fresh)) == NULL)
+    return -ENOMEM;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  op->progress_interval = ns;
+  t = atomic_load_explicit(&op->throttle, memory_order_relaxed);
+  if (t == NULL) {
+    t = fresh;
+    fresh = NULL;
+    atomic_init(&t->has_withheld, false);
+    atomic_store_explicit(&op->throttle, t, memory_order_release);
+  }
+  t->interval = ns;
   pthread_mutex_unlock(&s->mu);
+  cx__free(fresh); /* another call made it first */
   return 0;
 }
 
@@ -238,15 +265,19 @@ static int fill(cx_op *op, const cx_meta *meta, cx_meta **copy) {
 /* Throttling: true when the report must be withheld (then it is stored). */
 static bool withhold(cx_op *op, const char *message, const cx_meta *meta,
                      int *rc) {
-  cx__stripe *s = cx__stripe_for(op);
+  cx__progress_throttle *t;
+  cx__stripe *s;
   int64_t now;
   bool hold = false;
   *rc = 0;
+  if (atomic_load_explicit(&op->throttle, memory_order_acquire) == NULL)
+    return false; /* never throttled */
+  s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  if (op->progress_interval > 0) {
+  t = atomic_load_explicit(&op->throttle, memory_order_relaxed);
+  if (t->interval > 0) {
     now = cx__now_ns();
-    if (op->progress_last != 0 &&
-        now - op->progress_last < op->progress_interval) {
+    if (t->last != 0 && now - t->last < t->interval) {
       char *m = cx__strdup(message);
       cx_meta *copy = cx_meta_copy(meta);
       hold = true;
@@ -255,15 +286,15 @@ static bool withhold(cx_op *op, const char *message, const cx_meta *meta,
         cx_meta_free(copy);
         *rc = -ENOMEM;
       } else {
-        cx__free(op->withheld_message);
-        cx_meta_free(op->withheld_meta);
-        op->withheld_message = m;
-        op->withheld_meta = copy;
-        op->has_withheld = true;
+        cx__free(t->withheld_message);
+        cx_meta_free(t->withheld_meta);
+        t->withheld_message = m;
+        t->withheld_meta = copy;
+        atomic_store(&t->has_withheld, true);
       }
     } else {
-      op->progress_last = now;
-      op->has_withheld = false;
+      t->last = now;
+      atomic_store(&t->has_withheld, false);
     }
   }
   pthread_mutex_unlock(&s->mu);
@@ -302,18 +333,20 @@ int cx_report_progress(cx_op *op, const char *message,
 
 /* Delivers the report withheld by throttling, if any (at exit). */
 static void progress_flush(cx_op *op) {
+  cx__progress_throttle *t =
+      atomic_load_explicit(&op->throttle, memory_order_acquire);
   cx__stripe *s;
   char *message = NULL;
   cx_meta *meta = NULL;
-  if (!atomic_load(&op->has_withheld)) return; /* nothing throttled */
+  if (t == NULL || !atomic_load(&t->has_withheld)) return; /* none held */
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  if (op->has_withheld) {
-    message = op->withheld_message;
-    meta = op->withheld_meta;
-    op->withheld_message = NULL;
-    op->withheld_meta = NULL;
-    op->has_withheld = false;
+  if (atomic_load(&t->has_withheld)) {
+    message = t->withheld_message;
+    meta = t->withheld_meta;
+    t->withheld_message = NULL;
+    t->withheld_meta = NULL;
+    atomic_store(&t->has_withheld, false);
   }
   pthread_mutex_unlock(&s->mu);
   if (message == NULL) return;
