@@ -12,6 +12,7 @@
 #include "op/op.h"
 #include "runtime/clock.h"
 #include "runtime/compiler.h"
+#include "runtime/list.h"
 
 static cx_op *op_of(cx__timer *timer) {
   return cx__container_of(cx__container_of(timer, cx__op_timeout, timer), cx_op,
@@ -45,25 +46,33 @@ static int64_t own_deadline(const cx_op *op, const cx_op *runner) {
                            op->own_timeout[0].duration);
 }
 
+/* The own timeout's timer (NULL: none). */
+static cx__timer *own_timer(cx_op *op) {
+  return op->has_own_timeout ? &op->own_timeout[0].timer : NULL;
+}
+
+/* Most ops have no source in the list: skip its calls. */
 int cx__op_sources_start(cx_op *op, cx_op *runner) {
+  cx__timer *own = own_timer(op);
   int rc;
-  if (op->has_own_timeout) {
-    rc = cx__timer_arm(&op->own_timeout[0].timer, own_deadline(op, runner));
-    if (rc != 0) return rc;
-  }
+  if (own != NULL && (rc = cx__timer_arm(own, own_deadline(op, runner))) != 0)
+    return rc;
+  if (cx__list_empty(&op->sources)) return 0;
   rc = cx__sources_start(&op->sources, &runner->host);
-  if (rc != 0 && op->has_own_timeout)
-    cx__timer_disarm(&op->own_timeout[0].timer);
+  if (rc != 0 && own != NULL) cx__timer_disarm(own);
   return rc;
 }
 
 void cx__op_sources_stop(cx_op *op) {
-  if (op->has_own_timeout) cx__timer_disarm(&op->own_timeout[0].timer);
-  cx__sources_stop(&op->sources);
+  cx__timer *own = own_timer(op);
+  if (own != NULL) cx__timer_disarm(own);
+  if (!cx__list_empty(&op->sources)) cx__sources_stop(&op->sources);
 }
 
 int64_t cx__op_sources_deadline(const cx_op *op, const cx_op *runner) {
-  int64_t best = cx__sources_deadline(&op->sources);
+  int64_t best = cx__list_empty(&op->sources)
+                     ? CX__NO_DEADLINE
+                     : cx__sources_deadline(&op->sources);
   if (op->has_own_timeout) {
     int64_t own = own_deadline(op, runner);
     if (own < best) best = own;
