@@ -67,9 +67,10 @@ typedef struct cx__op_inputs {
 } cx__op_inputs;
 
 /* An operation.  The members are grouped by size (pointers and 64-bit
- * values, lists, then 32-bit and 8-bit ones) so that the whole fits a
- * cached block class (alloc.h: at most 376 bytes, asserted below): an op
- * made and freed on one thread then costs no malloc() or free(). */
+ * values, lists, then 32-bit and 8-bit ones) so that the whole, with its
+ * own timeout when it has one, fits a cached block class (alloc.h: at most
+ * 376 bytes, asserted below): an op made and freed on one thread then
+ * costs no malloc() or free(). */
 struct cx_op {
   cx_token *token;                 /* immutable (owned ref) */
   cx_op *parent;                   /* immutable (owned ref) */

@@ -118,10 +118,14 @@ int cx_op_set_progress_interval(cx_op *op, double seconds) {
   cx__stripe *s;
   int64_t ns;
   if (op == NULL || cx__seconds_to_ns(seconds, &ns) != 0) return -EINVAL;
-  if (observe_ops() != 0) return -ENOMEM;
-  if (atomic_load_explicit(&op->throttle, memory_order_acquire) == NULL &&
-      (fresh = cx__calloc(1, sizeof *fresh)) == NULL)
+  if (atomic_load_explicit(&op->throttle, memory_order_acquire) == NULL) {
+    if (ns == 0) return 0; /* off, and never on */
+    if ((fresh = cx__calloc(1, sizeof *fresh)) == NULL) return -ENOMEM;
+  }
+  if (observe_ops() != 0) {
+    cx__free(fresh);
     return -ENOMEM;
+  }
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
   t = atomic_load_explicit(&op->throttle, memory_order_relaxed);

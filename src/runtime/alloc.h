@@ -40,7 +40,7 @@ static inline bool cx__alloc_failing(void) {
  * overflow is still reported, and LeakSanitizer sees every block. */
 enum {
   CX__BLOCK_GRAIN = 16,   /* bytes between size classes */
-  CX__BLOCK_CLASSES = 26, /* blocks up to 408 bytes are cached */
+  CX__BLOCK_CLASSES = 24, /* blocks up to 376 bytes are cached */
   CX__BLOCK_DEPTH = 64    /* cached blocks per class and thread */
 };
 /* The largest size cx__block_alloc() caches (the last class's). */
