@@ -13,14 +13,6 @@
 #define CX__LIKELY(x) (x)
 #endif
 
-/* Asks for the cache line at @p ahead of a write to it (a hint: no fault,
- * no effect on the result). */
-#if defined(__GNUC__) || defined(__clang__)
-#define CX__PREFETCH_WRITE(p) __builtin_prefetch((p), 1)
-#else
-#define CX__PREFETCH_WRITE(p) ((void)(p))
-#endif
-
 /* The object of type @type whose member @member is at @ptr (as the Linux
  * kernel's and libuv's container_of). */
 #define cx__container_of(ptr, type, member) \
