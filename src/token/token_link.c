@@ -320,12 +320,17 @@ static void cascade_to(cascade_walk *w, const cx__link *link) {
 
 void cx__token_cascade(cx_token *t) {
   cx__token_ext *ext = cx__token_ext_of(t); /* made before HAS_CHILDREN */
-  cascade_walk w = {.source = t};
+  cascade_walk w; /* not zeroed whole: a chain cascades once per level */
   cx__link *links[GATHER];
   cx__hlist_node *node;
   size_t m;
+  w.source = t;
   w.own = (cx_reason)t->reason;
   w.time = cx_token_cancel_time(t);
+  w.n = 0;
+  w.cause_refs = 0;
+  w.unhelped = false;
+  w.dead = NULL;
   cx__lock_acquire(&ext->lock);
   node = ext->children.first;
   if (node == CHILDREN_TAKEN) node = NULL; /* an earlier cascade's */
