@@ -270,8 +270,8 @@ static void test_timeout_own_after_failed_enter(void **state) {
   assert_true(isinf(cx_op_deadline(op)));
   cx_op_unref(op);
 
-  /* The same with a source that starts: the deadline counts from this
-   * enter, and the cancel reads as the timeout source's. */
+  /* An op with the own timeout only: the deadline counts from its enter,
+   * and the cancel reads as the timeout source's did. */
   op = timed_op("entered", 2.0, NULL);
   CX_ASSERT_OK(cx_clock_advance(3.0));
   double entered = cx_now();
