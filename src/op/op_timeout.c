@@ -7,7 +7,6 @@
  * TIMEOUT, message "timed out after N s", source name "timeout", counted
  * from the start of whoever runs it (the op, or the combined op it is lent
  * to). */
-#include <stdio.h>
 
 #include "op/op.h"
 #include "runtime/clock.h"
@@ -27,9 +26,8 @@ static cx_op *op_of(cx__timer *timer) {
 static void fire(cx__timer *timer) {
   cx_op *op = op_of(timer);
   const cx_op *runner = op->lent_to != NULL ? op->lent_to : op;
-  char secs[32], msg[64];
-  cx__format_seconds(op->own_timeout[0].duration, secs, sizeof secs);
-  snprintf(msg, sizeof msg, "timed out after %s s", secs);
+  char msg[64];
+  cx__format_timeout_message(op->own_timeout[0].duration, msg, sizeof msg);
   cx__token_cancel_from(runner->token, CX_REASON_TIMEOUT, msg, "timeout");
 }
 

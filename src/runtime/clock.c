@@ -165,19 +165,19 @@ int cx_clock_advance(double seconds) {
 
 /* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out:
  * cheaper than printf's %g on the timer thread. */
-void cx__format_seconds(int64_t ns, char *out, size_t len) {
+void cx__format_timeout_message(int64_t ns, char *out, size_t len) {
   int64_t ms = (ns + 500000) / 1000000;
   int frac = (int)(ms % 1000);
   if (ns < 1000000) {
-    snprintf(out, len, "%g", (double)ns / 1e9);
+    snprintf(out, len, "timed out after %g s", (double)ns / 1e9);
     return;
   }
   if (frac == 0) {
-    snprintf(out, len, "%lld", (long long)(ms / 1000));
+    snprintf(out, len, "timed out after %lld s", (long long)(ms / 1000));
     return;
   }
   while (frac % 10 == 0) frac /= 10;
-  snprintf(out, len, "%lld.%0*d", (long long)(ms / 1000),
+  snprintf(out, len, "timed out after %lld.%0*d s", (long long)(ms / 1000),
            ms % 100 == 0  ? 1
            : ms % 10 == 0 ? 2
                           : 3,

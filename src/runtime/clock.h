@@ -36,8 +36,11 @@ int cx__timeout_to_deadline(double timeout, int64_t *deadline);
 /* @now + @ns, or CX__NO_DEADLINE where that would overflow (durations go
  * up to 9.2e9 s). */
 int64_t cx__add_saturated(int64_t now, int64_t ns);
-/* Writes @ns as seconds with at most 3 decimals ("60", "0.25") into @out. */
-void cx__format_seconds(int64_t ns, char *out, size_t len);
+/* Writes the message of a timeout of @ns, "timed out after N s" with N in
+ * seconds to at most 3 decimals ("60", "0.25"; under 1 ms, %g), into @out
+ * (64 bytes hold any duration).  Every timeout (timed tokens, timeout
+ * sources, an op's own timeout) words its cancel with this. */
+void cx__format_timeout_message(int64_t ns, char *out, size_t len);
 /* ns -> struct timespec. */
 struct timespec cx__ns_to_timespec(int64_t ns);
 /* The CLOCK_REALTIME time at which the monotonic @deadline (ns, not

@@ -1,7 +1,6 @@
 /* src/sources/timeout.c - the timeout source: one timer of the timer
  * service, armed at start (enter), disarmed at stop (exit). */
 #include <stddef.h>
-#include <stdio.h>
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
@@ -20,13 +19,12 @@ typedef struct timeout_state {
 
 static void fire(cx__timer *t) {
   timeout_state *ts = cx__container_of(t, timeout_state, timer);
-  char secs[32], msg[64];
+  char msg[64];
   if (ts->cause != NULL) {
     cx__source_fire(ts->source, CX_REASON_TIMEOUT, ts->cause);
     return;
   }
-  cx__format_seconds(ts->duration, secs, sizeof secs);
-  snprintf(msg, sizeof msg, "timed out after %s s", secs);
+  cx__format_timeout_message(ts->duration, msg, sizeof msg);
   cx__source_fire(ts->source, CX_REASON_TIMEOUT, msg);
 }
 

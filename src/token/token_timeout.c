@@ -5,7 +5,6 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
-#include <string.h>
 
 #include "runtime/alloc.h"
 #include "runtime/clock.h"
@@ -45,18 +44,15 @@ static timed_token *timed_of(cx__timer *timer) {
  * alive until we are done. */
 static void fire(cx__timer *timer) {
   timed_token *tt = timed_of(timer);
-  char secs[32], msg[64];
+  char msg[64];
   if (cx__token_try_ref(&tt->token) == NULL) return;
   if (has_cause(tt)) {
     cx_token_cancel(&tt->token, CX_REASON_TIMEOUT, ((caused_token *)tt)->cause);
     cx_token_unref(&tt->token);
     return;
   }
-  cx__format_seconds((int64_t)((double)tt->timer.seconds * 1e9 + 0.5), secs,
-                     sizeof secs);
-  strcpy(msg, "timed out after ");
-  strcat(msg, secs);
-  strcat(msg, " s");
+  cx__format_timeout_message((int64_t)((double)tt->timer.seconds * 1e9 + 0.5),
+                             msg, sizeof msg);
   cx_token_cancel(&tt->token, CX_REASON_TIMEOUT, msg);
   cx_token_unref(&tt->token);
 }
