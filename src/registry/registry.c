@@ -36,6 +36,7 @@
 #include "runtime/fork.h"
 #include "runtime/list.h"
 #include "runtime/sync.h"
+#include "runtime/thread.h"
 
 enum {
   SHARDS = 16,      /* live lists; at most 256 (cx_op.reg_shard) */
@@ -77,10 +78,6 @@ static shard shards[SHARDS] = {
     SHARD_INIT(8),  SHARD_INIT(9),  SHARD_INIT(10), SHARD_INIT(11),
     SHARD_INIT(12), SHARD_INIT(13), SHARD_INIT(14), SHARD_INIT(15)};
 _Static_assert(SHARDS == 16 && SHARDS <= 256, "one SHARD_INIT per shard");
-
-/* The calling thread's shard, plus one (0: none given yet). */
-static _Thread_local unsigned char thread_shard;
-static _Atomic unsigned next_shard;
 
 static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
 static cx__list history = {&history, &history}; /* guarded by hist_mu:
@@ -373,14 +370,7 @@ static void watch_progress_once(void) {
 }
 
 static shard *calling_thread_shard(void) {
-  unsigned k = thread_shard;
-  if (k == 0) {
-    k = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
-            SHARDS +
-        1;
-    thread_shard = (unsigned char)k;
-  }
-  return &shards[k - 1];
+  return &shards[cx__thread_slot() % SHARDS];
 }
 
 /* Adds a just-entered op to the live list of the calling thread's shard. */

@@ -1,8 +1,9 @@
 /* src/runtime/thread.c - starting the library's service threads (timer,
  * signal dispatcher, deferred completion, condition workers): detached,
  * a small stack, and every signal blocked, so that handlers run on the
- * application's threads. */
+ * application's threads.  Also the threads' slots. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "runtime/thread.h"
@@ -31,4 +32,13 @@ int cx__thread_spawn(pthread_t *thread, void *(*main_fn)(void *), void *arg) {
 int cx__thread_spawn_joinable(pthread_t *thread, void *(*main_fn)(void *),
                               void *arg) {
   return spawn(thread, false, main_fn, arg);
+}
+
+unsigned cx__thread_slot(void) {
+  static _Atomic unsigned next;
+  static _Thread_local unsigned slot; /* plus one (0: none yet) */
+  if (slot == 0)
+    slot =
+        atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % 65536 + 1;
+  return slot - 1;
 }
