@@ -37,9 +37,9 @@ static bool wants_detached(const cx_op_options *o) {
 static int make_token(cx_op *op, const cx_op_options *o) {
   bool follow_parent = o->parent != NULL && !op->detached;
   int rc;
-  /* A child of the parent's token in one block (cx_token_new_child). */
+  /* A child of its hub's token in one block (cx_token_new_child). */
   if (follow_parent)
-    rc = cx_token_new_child(&op->token, o->parent->token, 0);
+    rc = cx_token_new_child(&op->token, cx__op_tree_parent_token(op), 0);
   else
     rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
   if (rc != 0) return rc;
@@ -100,8 +100,9 @@ static void op_destroy(cx_op *op) {
   cx__free(atomic_load(&op->lazy_message));
   if (op->name_owned) cx__free((char *)op->name);
   cx__free(atomic_load(&op->id));
+  cx__op_tree_free_hubs(op);
   cx_token_unref(op->token);
-  cx_op_unref(op->parent);
+  cx__op_tree_leave(op);
   cx__block_free(op, cx__op_block_size(op));
 }
 
@@ -123,7 +124,6 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   if (op == NULL) return -ENOMEM;
   memset(op, 0, sizeof *op);
   if (own_timeout) cx__op_timeout_init(op, timeout);
-  cx__list_init(&op->children);
   cx__list_init(&op->sibling);
   cx__list_init(&op->callbacks);
   cx__list_init(&op->sources);
@@ -135,13 +135,13 @@ int cx_op_create(cx_op **out, const cx_op_options *opts) {
   atomic_init(&op->deadline_ready, false);
   atomic_init(&op->has_callbacks, false);
   atomic_init(&op->lazy_message, NULL);
-  op->parent = cx_op_ref(opts->parent);
   op->register_asked = opts->register_op;
   op->detached = wants_detached(opts);
   atomic_init(&op->id, NULL);
   op->name_owned = opts->name != NULL;
   op->name = opts->name != NULL ? cx__strdup(opts->name) : "operation";
   rc = op->name == NULL ? -ENOMEM : 0;
+  if (rc == 0) rc = cx__op_tree_join(op, opts->parent);
   if (rc == 0 && opts->metadata != NULL) {
     op->meta = cx_meta_copy(opts->metadata);
     if (op->meta == NULL) rc = -ENOMEM;
@@ -203,7 +203,7 @@ void cx_op_unref(cx_op *op) {
   uint32_t old;
   if (op == NULL) return;
   old = atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel);
-  if (old == 2) { /* the enter's may be the one left */
+  if (old == 2 || old == 3) { /* the enter's (and a pin) may be left */
     /* This call holds no reference any more: another thread may free @op
      * now, unless it is this thread's innermost op by its own enter, whose
      * reference only this thread drops.  forgotten() checks that first,
@@ -382,6 +382,7 @@ int cx_op_enter(cx_op *op) {
     op->start_wall = 0; /* a start time asked for meanwhile is void */
     set_status(op, CX_STATUS_PENDING);
     pthread_mutex_unlock(&s->mu);
+    cx__op_tree_unpin(op); /* a hub made meanwhile, by another thread */
     return rc;
   }
   /* The op's own; cx_op_deadline() adds the ancestors' as they are at
@@ -433,6 +434,7 @@ static int op_exit_one(cx_op *op, int result) {
   op->end_mono = cx__now_ns();
   set_status(op, status);
   pthread_mutex_unlock(&s->mu);
+  cx__op_tree_unpin(op);
   atomic_store_explicit(&op->deadline, CX__NO_DEADLINE, memory_order_release);
   cx__current_pop(&op->frame);
   /* A finished child holds nothing of its parent's: leave its list and
@@ -449,13 +451,24 @@ static int op_exit_one(cx_op *op, int result) {
 }
 
 /* Whether @op, RUNNING, is the calling thread's innermost op by its own
- * enter with no reference left but that enter's: whoever entered it
+ * enter with no reference left but that enter's (and the pin of its
+ * children's hubs, op_tree.c, with no child alive): whoever entered it
  * released it without cx_op_exit(), and no one can exit it any more. */
 static bool forgotten(cx_op *op) {
-  return cx__current_is_top(&op->frame) && /* reads nothing of @op */
-         !op->exiting && /* this thread's own: an exit under way ends it */
-         atomic_load_explicit(&op->refs, memory_order_acquire) == 1 &&
-         atomic_load(&op->status) == CX_STATUS_RUNNING;
+  bool pinned;
+  if (!cx__current_is_top(&op->frame) || /* reads nothing of @op */
+      op->exiting) /* this thread's own: an exit under way ends it */
+    return false;
+  /* The pin first: once seen it stays (only this thread's exit drops
+   * it), and a pin made after the read is counted in refs, so that a
+   * race can hide a forgotten op but never make one up.  The pin stands
+   * for the live children, which each held a reference before hubs:
+   * while one lives, the op is not forgotten. */
+  pinned = cx__op_tree_pinned(op);
+  return atomic_load_explicit(&op->refs, memory_order_acquire) ==
+             (pinned ? 2u : 1u) &&
+         atomic_load(&op->status) == CX_STATUS_RUNNING &&
+         !(pinned && cx__op_tree_has_children(op));
 }
 
 /* Ends each forgotten op on top of the calling thread's stack, as by

@@ -60,6 +60,52 @@ typedef struct cx__op_timeout {
   int64_t duration; /* immutable: ns */
 } cx__op_timeout;
 
+/* A share of an op's children (op_tree.c): those made on the threads of
+ * one slot (cx__thread_slot() modulo CX__OP_HUBS), with a lock, a token (a
+ * child of the parent's, the parent of theirs) and a count.  Children made
+ * on two threads then write no cache line in common: neither a lock, nor
+ * the parent token's list of children, nor a count of references.
+ *
+ * Who keeps the parent alive for its children (they read its name, its
+ * token and its ancestors until they are freed) is counted as Linux's
+ * percpu_ref counts: while the parent runs, its hubs' table holds one
+ * reference (the pin), and each hub counts in `net` the children made on
+ * its threads minus those freed on them (a hub's net may go below 0; the
+ * sum over the hubs may not).  The parent's exit sums the nets into the
+ * table's `central` count, under a bias so that it cannot reach 0 before
+ * every hub is summed, and from then on children count there directly;
+ * the pin's reference is dropped by whoever takes `central` to 0.  A table
+ * made while the parent does not run counts centrally from the start,
+ * with no pin: `central` > 0 holds one reference. */
+#define CX__OP_HUBS 8
+typedef struct cx__op_hub {
+  cx__lock lock;     /* a word lock (runtime/sync.h): a stripe could be
+                        another hub's, or another thread's op's */
+  bool central;      /* guarded by lock: count in the table's `central` */
+  cx_token *token;   /* immutable (owned ref): a child of the parent's */
+  cx__list children; /* guarded by lock: their `sibling`s, oldest first */
+  size_t live;       /* guarded by lock: children listed */
+  int64_t net;       /* guarded by lock: children made here minus children
+                        freed here, while not central */
+  /* Padding: the fields above of two hubs allocated side by side never
+   * share a cache line (each block is at least 64 bytes past them). */
+  char pad[128 - 8 - sizeof(cx_token *) - sizeof(cx__list) - sizeof(size_t) -
+           sizeof(int64_t)];
+} cx__op_hub;
+
+_Static_assert(sizeof(cx__op_hub) == 128, "a hub is two cache lines");
+
+/* An op's hubs, made with its first child (owned by the op). */
+typedef struct cx__op_hubs {
+  cx__op_hub *_Atomic slot[CX__OP_HUBS]; /* (atomic) set once under the
+                                            op's stripe (owned) */
+  _Atomic int64_t central;   /* (atomic) children alive, once central */
+  _Atomic bool central_mode; /* (atomic) written under the op's stripe:
+                                new hubs count centrally (set at the
+                                exit, or from the start when made while
+                                the op did not run); false: pinned */
+} cx__op_hubs;
+
 /* The inputs of a combined op (op_sources.c), in one block. */
 typedef struct cx__op_inputs {
   size_t count;
@@ -73,7 +119,9 @@ typedef struct cx__op_inputs {
  * costs no malloc() or free(). */
 struct cx_op {
   cx_token *token;                 /* immutable (owned ref) */
-  cx_op *parent;                   /* immutable (owned ref) */
+  cx_op *parent;                   /* immutable: kept alive by its hubs
+                                      (in_hub) or referenced by the op
+                                      itself (a shield's) */
   const char *name;                /* immutable (owned when name_owned) */
   _Atomic(char *) id;              /* (atomic) explicit id, or made on first
                                       request; NULL while an own token's id
@@ -108,14 +156,15 @@ struct cx_op {
                                    callback while the op runs */
   /* Combined ops (op_sources.c): the inputs of cx_op_combine(), whose
    * sources a combined op runs from its enter to its exit. */
-  cx__op_inputs *inputs; /* written by cx_op_combine() before it returns
-                            the op, immutable after (owned); NULL for
-                            other ops */
-  const cx_op *lent_to;  /* guarded by stripe: the combined op running this
-                            PENDING op's sources, NULL when none (the own
-                            timeout's fire reads it without the lock:
-                            op_timeout.c says why) */
-  size_t child_count;    /* guarded by stripe: live children */
+  cx__op_inputs *inputs;     /* written by cx_op_combine() before it returns
+                                the op, immutable after (owned); NULL for
+                                other ops */
+  const cx_op *lent_to;      /* guarded by stripe: the combined op running this
+                                PENDING op's sources, NULL when none (the own
+                                timeout's fire reads it without the lock:
+                                op_timeout.c says why) */
+  cx__op_hubs *_Atomic hubs; /* (atomic) set once under the stripe by
+                                the first child (owned) */
   /* Progress (src/progress, through the lifecycle events and its own
    * functions; the op layer never reads them). */
   struct cx__progress_cb *_Atomic progress_head; /* (atomic) append-only */
@@ -140,9 +189,8 @@ struct cx_op {
   cx__list callbacks;   /* guarded by stripe: cx__status_cb.node;
                            appended while PENDING or running, never
                            removed before op_destroy */
-  cx__list sibling;     /* guarded by the parent's stripe: in its children,
-                           oldest first */
-  cx__list children;    /* guarded by stripe: their `sibling`s */
+  cx__list sibling;     /* guarded by the lock of the parent's hub
+                           hub_slot: in its children */
   cx__source_host host; /* what the sources cancel: set at enter */
 
   _Atomic uint32_t refs;            /* (atomic) */
@@ -175,9 +223,14 @@ struct cx_op {
   bool exiting; /* owned by the entering thread: op_exit_one() has begun
                    (forgotten() must not start a second exit while the
                    first one's callbacks drop references) */
-  _Atomic bool in_parent;     /* (atomic) written under the parent's stripe:
+  _Atomic bool in_parent;     /* (atomic) written under its hub's lock:
                                  in its children; false is final, so a reader
                                  that sees it needs no lock */
+  bool in_hub;                /* immutable after create: made in the
+                                 parent's hub hub_slot and counted by the
+                                 hubs, which keep the parent alive (see
+                                 cx__op_hub) */
+  uint8_t hub_slot;           /* immutable after create */
   _Atomic bool has_callbacks; /* (atomic) set under the stripe by every
                                  cx_op_on() that appends; never cleared */
   /* The registry's (in what was padding): */
@@ -216,8 +269,32 @@ void cx__op_sources_stop(cx_op *op);
 int64_t cx__op_sources_deadline(const cx_op *op, const cx_op *runner);
 
 /* Hierarchy (op_tree.c). */
+/* Makes @child, new, a child of @parent (nullable): counted in the hub of
+ * the calling thread's slot (made if need be), which then keeps @parent
+ * alive.  0 or -ENOMEM (then @child has no parent). */
+int cx__op_tree_join(cx_op *child, cx_op *parent);
+/* The token a child's token follows: its hub's (@child joined a hub). */
+cx_token *cx__op_tree_parent_token(const cx_op *child);
+/* Lists a joined @child among its parent's children (end of create). */
 void cx__op_tree_attach(cx_op *child);
+/* Takes @child out of that list (at its exit, or when freed). */
 void cx__op_tree_detach(cx_op *child);
+/* Ends @child's count (freed), in the calling thread's hub when it has
+ * one, else in @child's own: the last child of a parent counted centrally
+ * drops the reference on it.  Drops a shield's own reference instead. */
+void cx__op_tree_leave(cx_op *child);
+/* At @op's exit, once its final status is published, or when its enter
+ * failed (no lock held, and the caller holds a reference): its hubs' table
+ * counts centrally from now on, and its pin goes with the last child. */
+void cx__op_tree_unpin(cx_op *op);
+/* Whether @op's hubs hold the pin, a reference on @op (set by another
+ * thread's first child, cleared by @op's exit on its own thread). */
+bool cx__op_tree_pinned(const cx_op *op);
+/* Whether children of @op, pinned, are alive (the sum of its hubs'
+ * nets, a moment's view while other threads make and free them). */
+bool cx__op_tree_has_children(cx_op *op);
+/* Frees @op's hubs (op_destroy: no child is left). */
+void cx__op_tree_free_hubs(cx_op *op);
 /* The op's id, made on first request (NULL only when out of memory). */
 const char *cx__op_id(const cx_op *op);
 /* @op's start and end on the cx__now_ns() clock (0: not yet), read under

@@ -130,9 +130,8 @@ const char *cx_op_cancel_message(const cx_op *op) {
       return WORK_CANCELLED_MESSAGE;
     return NULL;
   }
-  if (op->parent == NULL ||
-      cx_token_cancel_reason(op->token) != CX_REASON_PARENT ||
-      cx__token_cause(op->token) != op->parent->token)
+  if (!op->in_hub || cx_token_cancel_reason(op->token) != CX_REASON_PARENT ||
+      cx__token_cause(op->token) != cx__op_tree_parent_token(op))
     return cx_token_cancel_message(op->token);
   lazy = atomic_load(&op->lazy_message);
   /* Logically const: the message is a cache made on the first request. */
