@@ -489,6 +489,10 @@ static void end_forgotten_on_top(void) {
   }
 }
 
+void cx__op_check_forgotten(cx_op *op) {
+  if (forgotten(op)) end_forgotten_on_top();
+}
+
 /* Ends @op and then what the exit uncovered: an op below it whose user
  * released it meanwhile (it could not be ended while not innermost). */
 static int op_exit(cx_op *op, int result) {

@@ -69,9 +69,10 @@ typedef struct cx__op_timeout {
  * Who keeps the parent alive for its children (they read its name, its
  * token and its ancestors until they are freed) is counted as Linux's
  * percpu_ref counts: while the parent runs, its hubs' table holds one
- * reference (the pin), and each hub counts in `net` the children made on
- * its threads minus those freed on them (a hub's net may go below 0; the
- * sum over the hubs may not).  The parent's exit sums the nets into the
+ * reference (the pin), and each hub counts the children made on its
+ * threads and those freed on them (a child is often freed on another
+ * thread than its maker's, so a hub may free more than it made; the sums
+ * over the hubs may not).  The parent's exit sums made - freed into the
  * table's `central` count, under a bias so that it cannot reach 0 before
  * every hub is summed, and from then on children count there directly;
  * the pin's reference is dropped by whoever takes `central` to 0.  A table
@@ -84,13 +85,13 @@ typedef struct cx__op_hub {
   bool central;      /* guarded by lock: count in the table's `central` */
   cx_token *token;   /* immutable (owned ref): a child of the parent's */
   cx__list children; /* guarded by lock: their `sibling`s, oldest first */
-  size_t live;       /* guarded by lock: children listed */
-  int64_t net;       /* guarded by lock: children made here minus children
-                        freed here, while not central */
+  uint64_t live;     /* guarded by lock: children listed */
+  uint64_t made;     /* guarded by lock: children made here and freed */
+  uint64_t freed;    /* here while not central; they only grow */
   /* Padding: the fields above of two hubs allocated side by side never
    * share a cache line (each block is at least 64 bytes past them). */
-  char pad[128 - 8 - sizeof(cx_token *) - sizeof(cx__list) - sizeof(size_t) -
-           sizeof(int64_t)];
+  char pad[128 - 8 - sizeof(cx_token *) - sizeof(cx__list) -
+           3 * sizeof(uint64_t)];
 } cx__op_hub;
 
 _Static_assert(sizeof(cx__op_hub) == 128, "a hub is two cache lines");
@@ -290,8 +291,8 @@ void cx__op_tree_unpin(cx_op *op);
 /* Whether @op's hubs hold the pin, a reference on @op (set by another
  * thread's first child, cleared by @op's exit on its own thread). */
 bool cx__op_tree_pinned(const cx_op *op);
-/* Whether children of @op, pinned, are alive (the sum of its hubs'
- * nets, a moment's view while other threads make and free them). */
+/* Whether children of @op, pinned, are alive: never false while one
+ * lives, possibly true when the last one is being freed meanwhile. */
 bool cx__op_tree_has_children(cx_op *op);
 /* Frees @op's hubs (op_destroy: no child is left). */
 void cx__op_tree_free_hubs(cx_op *op);
@@ -318,6 +319,10 @@ int64_t cx__op_inputs_deadline(const cx_op *op);
 void cx__op_return_inputs(cx_op *op);
 /* Drops the inputs' references (op_destroy). */
 void cx__op_free_inputs(cx_op *op);
+/* Ends @op as forgotten if it is: RUNNING, the calling thread's innermost
+ * op by its own enter, with no reference left but the enter's and its
+ * hubs' pin, and no child alive (op.c). */
+void cx__op_check_forgotten(cx_op *op);
 /* Ends a shield (op.c). */
 int cx__shield_exit(cx_op *shield, int result);
 

@@ -4,6 +4,7 @@
  * itself in O(1) when it exits or is freed), introspection, and
  * shields. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "op/op.h"
@@ -85,23 +86,29 @@ static cx__op_hub *hub_of(const cx_op *child) {
   return hub_at(child->parent, child->hub_slot);
 }
 
-/* Counts @delta (+1 made, -1 freed) children of @parent in @h: in its net
+/* Counts a child of @parent made (@made) or freed in @h: in its counts
  * while it counts locally, else in the table's central count, where the
  * first child takes a reference on @parent and the last drops it (the
- * caller of +1 holds one already). */
-static void count(cx_op *parent, cx__op_hub *h, int delta) {
+ * caller of a make holds one already).  Whether it counted locally. */
+static bool count(cx_op *parent, cx__op_hub *h, bool made) {
   cx__op_hubs *t = atomic_load_explicit(&parent->hubs, memory_order_acquire);
   bool local;
   cx__lock_acquire(&h->lock);
   local = !h->central;
-  if (local) h->net += delta;
+  if (local) {
+    if (made)
+      h->made++;
+    else
+      h->freed++;
+  }
   cx__lock_release(&h->lock);
-  if (local) return;
-  if (delta > 0) {
+  if (local) return true;
+  if (made) {
     if (atomic_fetch_add(&t->central, 1) == 0) cx_op_ref(parent);
   } else if (atomic_fetch_sub(&t->central, 1) == 1) {
     cx_op_unref(parent);
   }
+  return false;
 }
 
 int cx__op_tree_join(cx_op *child, cx_op *parent) {
@@ -111,7 +118,7 @@ int cx__op_tree_join(cx_op *child, cx_op *parent) {
   slot = cx__thread_slot() % CX__OP_HUBS;
   h = hub_get(parent, slot);
   if (h == NULL) return -ENOMEM;
-  count(parent, h, +1);
+  count(parent, h, true);
   child->parent = parent;
   child->hub_slot = (uint8_t)slot;
   child->in_hub = true;
@@ -150,15 +157,22 @@ void cx__op_tree_detach(cx_op *child) {
 }
 
 void cx__op_tree_leave(cx_op *child) {
+  cx_op *parent = child->parent;
   cx__op_hub *h;
   if (!child->in_hub) {
-    cx_op_unref(child->parent); /* a shield's, or none */
+    cx_op_unref(parent); /* a shield's, or none */
     return;
   }
   /* The freeing thread's own hub keeps the count on its cache line (the
    * registry's history frees other threads' children). */
-  h = hub_at(child->parent, cx__thread_slot() % CX__OP_HUBS);
-  count(child->parent, h != NULL ? h : hub_of(child), -1);
+  h = hub_at(parent, cx__thread_slot() % CX__OP_HUBS);
+  /* Counted centrally, the last child's unref of the parent checks for a
+   * forgotten exit (cx_op_unref); counted locally, the check is made here,
+   * as that unref made it before hubs.  The parent is this thread's
+   * innermost op by its own enter when the check runs: alive. */
+  if (count(parent, h != NULL ? h : hub_of(child), false) &&
+      cx__current_is_top(&parent->frame)) /* reads nothing of @parent */
+    cx__op_check_forgotten(parent);
 }
 
 /* A bias on the central count while the nets are summed into it. */
@@ -171,18 +185,21 @@ void cx__op_tree_unpin(cx_op *op) {
   if (t == NULL) return;
   s = cx__stripe_for(op);
   pthread_mutex_lock(&s->mu);
-  was_local =
-      !atomic_exchange_explicit(&t->central_mode, true, memory_order_relaxed);
-  /* (hubs made from now on count centrally) */
+  was_local = !atomic_load_explicit(&t->central_mode, memory_order_relaxed);
+  if (was_local) {
+    /* Nothing counts centrally while the table is pinned: the bias goes
+     * in before any hub made from now on (under this lock, central) can
+     * count there. */
+    atomic_store(&t->central, SUMMING_BIAS);
+    atomic_store_explicit(&t->central_mode, true, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&s->mu);
   if (!was_local) return;
-  atomic_store(&t->central, SUMMING_BIAS);
   for (unsigned i = 0; i < CX__OP_HUBS; i++) {
     cx__op_hub *h = atomic_load_explicit(&t->slot[i], memory_order_acquire);
     if (h == NULL) continue;
     cx__lock_acquire(&h->lock);
-    atomic_fetch_add(&t->central, h->net);
-    h->net = 0;
+    atomic_fetch_add(&t->central, (int64_t)(h->made - h->freed));
     h->central = true;
     cx__lock_release(&h->lock);
   }
@@ -198,16 +215,25 @@ bool cx__op_tree_pinned(const cx_op *op) {
          !atomic_load_explicit(&t->central_mode, memory_order_relaxed);
 }
 
-bool cx__op_tree_has_children(cx_op *op) {
-  int64_t alive = 0;
+/* The sum over @op's hubs of @field (guarded by each hub's lock). */
+static uint64_t sum_hubs(const cx_op *op, size_t field) {
+  uint64_t sum = 0;
   for (unsigned i = 0; i < CX__OP_HUBS; i++) {
     cx__op_hub *h = hub_at(op, i);
     if (h == NULL) continue;
     cx__lock_acquire(&h->lock);
-    alive += h->net;
+    sum += *(const uint64_t *)((const char *)h + field);
     cx__lock_release(&h->lock);
   }
-  return alive > 0;
+  return sum;
+}
+
+bool cx__op_tree_has_children(cx_op *op) {
+  /* Every freed count first, then every made count: both only grow, so
+   * the difference is at least the children alive between the two scans
+   * (a child made and freed during them cannot make it look empty). */
+  uint64_t freed = sum_hubs(op, offsetof(cx__op_hub, freed));
+  return sum_hubs(op, offsetof(cx__op_hub, made)) > freed;
 }
 
 void cx__op_tree_free_hubs(cx_op *op) {
@@ -223,18 +249,7 @@ void cx__op_tree_free_hubs(cx_op *op) {
 }
 
 size_t cx_op_child_count(const cx_op *op) {
-  size_t n = 0;
-  if (op == NULL ||
-      atomic_load_explicit(&op->hubs, memory_order_acquire) == NULL)
-    return 0;
-  for (unsigned i = 0; i < CX__OP_HUBS; i++) {
-    cx__op_hub *h = hub_at(op, i);
-    if (h == NULL) continue;
-    cx__lock_acquire(&h->lock);
-    n += h->live;
-    cx__lock_release(&h->lock);
-  }
-  return n;
+  return op != NULL ? (size_t)sum_hubs(op, offsetof(cx__op_hub, live)) : 0;
 }
 
 cx_op *cx_op_parent(const cx_op *op) { return op ? op->parent : NULL; }
