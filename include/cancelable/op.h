@@ -453,10 +453,14 @@ CX_EXPORT size_t cx_op_child_count(const cx_op *op);
 /* A visitor for cx_op_visit_children(); return non-zero to stop. */
 typedef int (*cx_op_visit_fn)(cx_op *child, void *user_data);
 
-/* cx_op_visit_children: call @fn for each live child of @op, oldest first.
- * The children are snapshotted (each referenced) under the op's lock and
- * visited without it, so @fn may call any function, including exiting or
- * freeing ops.
+/* cx_op_visit_children: call @fn for each live child of @op: oldest first
+ * among the children made on one thread; children made on different
+ * threads come grouped by the thread slot that made them (each thread
+ * slot keeps its children apart, so that threads making children of one
+ * parent share no lock), in no order between the groups.  The children are
+ * snapshotted (each referenced) one group at a time under that group's
+ * lock, and visited without it, so @fn may call any function, including
+ * exiting or freeing ops.
  * @op, @fn: (not nullable).  @user_data: (nullable).
  * Returns: 0 after visiting all, or the first non-zero value @fn returned.
  * Errors: -EINVAL NULL argument; -ENOMEM.
@@ -465,8 +469,8 @@ CX_EXPORT int cx_op_visit_children(cx_op *op, cx_op_visit_fn fn,
                                    void *user_data);
 
 /* cx_op_parent: the parent op.
- * Returns: (transfer none) valid while @op lives (it holds a reference on
- *   its parent); NULL without a parent or for NULL.
+ * Returns: (transfer none) valid while @op lives (a child keeps its parent
+ *   alive); NULL without a parent or for NULL.
  * Since: 0.1 */
 CX_EXPORT cx_op *cx_op_parent(const cx_op *op);
 
