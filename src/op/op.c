@@ -463,7 +463,10 @@ static bool forgotten(cx_op *op) {
    * it), and a pin made after the read is counted in refs, so that a
    * race can hide a forgotten op but never make one up.  The pin stands
    * for the live children, which each held a reference before hubs:
-   * while one lives, the op is not forgotten. */
+   * while one lives, the op is not forgotten.  (Best effort, as before:
+   * another thread that takes a reference through a live child and then
+   * frees that child between the reads of refs and of the children could
+   * fool one check; end_forgotten_on_top() checks again.) */
   pinned = cx__op_tree_pinned(op);
   return atomic_load_explicit(&op->refs, memory_order_acquire) ==
              (pinned ? 2u : 1u) &&
