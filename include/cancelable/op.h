@@ -30,7 +30,8 @@ typedef struct cx_op_options {
                               default a fresh UUID v4 */
   cx_op *parent;           /* (nullable) parent op: its cancellation cascades
                               to this one (reason PARENT) and its deadline
-                              bounds this one's; a reference is taken */
+                              bounds this one's; it is kept alive until
+                              this one is freed */
   cx_token *token;         /* (nullable) a token that cancels the op: the
                               op's own token follows it (a link that
                               preserves its reason and holds a reference
@@ -78,7 +79,8 @@ CX_EXPORT int cx_op_create(cx_op **out, const cx_op_options *opts);
  * @out: as for cx_op_create().
  * @parent: (nullable) the parent, as cx_op_options.parent: its
  *   cancellation cascades to the op (reason PARENT) and its deadline bounds
- *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   the op's; it is kept alive until the op is freed.  NULL: no parent
+ *   (not the current op:
  *   pass cx_current() for that).
  * @seconds: > 0 and at most 9.2e9 (about
  *   292 years); under 1 ns counts as 1 ns.
@@ -106,9 +108,8 @@ CX_EXPORT int cx_op_with_timeout(cx_op **out, cx_op *parent, double seconds,
  * pass cx_op_metadata(parent) in cx_op_options.metadata to carry it).
  * The same as cx_op_create() with @parent and cx_op_options.detached.
  * @out: as for cx_op_create().
- * @parent: (not nullable) a reference is taken (held until the op is
- *   freed, so the parent's context stays readable after it was freed by
- *   its owner).
+ * @parent: (not nullable) kept alive until the op is freed, so the
+ *   parent's context stays readable after it was freed by its owner.
  * @name: (nullable) the name.
  * Returns: 0.  Errors: -EINVAL NULL @out or @parent; -ENOMEM.  On error
  *   nothing is created and no reference is taken.
@@ -126,7 +127,8 @@ CX_EXPORT int cx_op_without_cancel(cx_op **out, cx_op *parent,
  * @out: as for cx_op_create().
  * @parent: (nullable) the parent, as cx_op_options.parent: its
  *   cancellation cascades to the op (reason PARENT) and its deadline bounds
- *   the op's; a reference is taken.  NULL: no parent (not the current op:
+ *   the op's; it is kept alive until the op is freed.  NULL: no parent
+ *   (not the current op:
  *   pass cx_current() for that).
  * @token: (not nullable) a reference is taken, held until the op is
  *   freed.
