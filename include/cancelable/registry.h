@@ -85,8 +85,15 @@ CX_EXPORT void cx_registry_set_default(bool register_all);
  * finished ops join the history in small batches, one per shard of the
  * registry (16; each thread uses one): until its batch joins, a shard may
  * hold up to min(31, @count - 1) finished ops (their references, so their
- * destroy notifies wait) beyond @count; any query, lookup, stats call or
- * this call lets them go.
+ * destroy notifies wait) beyond @count.  An op that falls out of the
+ * history while another thread's batch joins waits, with at most 127
+ * others of its shard, for the next batch of its own shard, so that the
+ * thread that made it frees it (its memory stays with that CPU).  Any
+ * query, lookup, stats call or this call lets all of them go.  Out of
+ * memory for the history's records, it keeps fewer ops (the oldest are
+ * released) and logs a warning (cx_log_set_handler()).
+ * Memory: the history's records take 24 bytes each, for the most ever
+ * kept at once (never given back).
  * Thread-safety: any thread.  Since: 0.1 */
 CX_EXPORT void cx_registry_set_history_size(size_t count);
 

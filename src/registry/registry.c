@@ -7,8 +7,10 @@
  * threads in turn (an op exits on the thread that entered it, so both
  * steps find the same shard, and two threads never meet).  At exit the op
  * moves to its shard's list of finished ops ("done"); every FLUSH_BATCH
- * of them, and before any query, they move into the history under its own
- * mutex, which then drops the oldest beyond the bound.  The index by id is
+ * of them, and before any query, they move into the history (a ring of
+ * records, history.c) under its own mutex, which then drops the oldest
+ * beyond the bound, setting aside those of other shards for their own
+ * threads to free (see handback).  The index by id is
  * made by the first lookup by id and kept from then on (a registration
  * then makes the op's id); ids are otherwise made when asked for.
  *
@@ -80,9 +82,21 @@ static shard shards[SHARDS] = {
 _Static_assert(SHARDS == 16 && SHARDS <= 256, "one SHARD_INIT per shard");
 
 static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
-static cx__list history = {&history, &history}; /* guarded by hist_mu:
-                                                   newest first (refs) */
-static size_t history_count;                    /* guarded by hist_mu */
+static cx__history history = CX__HISTORY_INIT; /* guarded by hist_mu */
+enum { HANDBACK = 4 * FLUSH_BATCH };
+/* Ops that fell out of the history while a thread of another shard
+ * flushed: set aside untouched (no line of theirs written) until a thread
+ * of their own shard flushes and frees them, so that an op's lines go
+ * back to the CPU that made it, not to the other one (X7 in
+ * docs/benchmarks.md).  A full one, and every query, frees its ops at
+ * once.  Guarded by hist_mu. */
+static struct {
+  cx_op *ops[HANDBACK];
+  size_t n;
+} handback[SHARDS];
+/* Set under hist_mu when the history could not grow and kept fewer ops
+ * than its bound; logged by the next release_all(), after the locks. */
+static _Atomic bool history_short;
 /* Settings that every registration or exit reads and almost nothing
  * writes, on a cache line of their own (not beside the history's, which
  * every flush writes). */
@@ -296,62 +310,119 @@ static cx_op *op_of(cx__list *node) {
  * destroy notifies, which must not run under a registry lock). */
 static void release_all(cx__list *dropped) {
   cx__list *node;
+  if (atomic_load_explicit(&history_short, memory_order_relaxed) &&
+      atomic_exchange(&history_short, false))
+    cx__log(CX_LOG_WARNING, NULL,
+            "registry: out of memory, the history kept fewer finished ops");
   while ((node = cx__list_first(dropped)) != NULL) {
     cx__list_remove(node);
     cx_op_unref(op_of(node));
   }
 }
 
-/* Removes @op from the history onto @dropped, _locked (hist_mu). */
+/* Puts @op, just taken out of the history, onto @dropped, _locked
+ * (hist_mu).  Its reg_where is never read again (only an exit reads it),
+ * and an op is only indexed while the index is on (index_build() turns
+ * it on first, cx_registry_clear() off last): the op's lines, which
+ * another CPU may hold, are written once, for @dropped's link. */
 static void drop_locked(cx_op *op, cx__list *dropped) {
-  cx__list_remove(&op->reg_node);
-  history_count--;
-  op->reg_where = REG_NONE;
-  index_remove_locked(op);
+  if (atomic_load_explicit(&hot.index_on, memory_order_relaxed))
+    index_remove_locked(op);
   cx__list_append(dropped, &op->reg_node);
 }
 
-/* Drops the oldest entries beyond the bound onto @dropped, _locked. */
-static void trim_locked(cx__list *dropped) {
+/* Moves the ops set aside for shard @i onto @dropped, _locked. */
+static void take_back_locked(unsigned i, cx__list *dropped) {
+  while (handback[i].n > 0)
+    drop_locked(handback[i].ops[--handback[i].n], dropped);
+}
+
+/* Sets aside @r's op, just taken out of the history, for a thread of its
+ * shard, _locked.  It leaves the index now (read only with the index on,
+ * rare), as a dropped op does. */
+static void hand_back_locked(cx__history_rec r, cx__list *dropped) {
+  if (handback[r.shard].n == HANDBACK) take_back_locked(r.shard, dropped);
+  if (atomic_load_explicit(&hot.index_on, memory_order_relaxed))
+    index_remove_locked(r.op);
+  handback[r.shard].ops[handback[r.shard].n++] = r.op;
+}
+
+/* Drops the oldest entries beyond the bound, _locked: onto @dropped, or
+ * set aside when another shard's than @me (-1: none) made them. */
+static void trim_locked(int me, cx__list *dropped) {
   size_t max = atomic_load_explicit(&hot.history_max, memory_order_relaxed);
-  while (history_count > max) drop_locked(op_of(history.prev), dropped);
+  while (history.count > max) {
+    cx__history_rec r = cx__history_pop_oldest(&history);
+    if (me >= 0 && (int)r.shard != me)
+      hand_back_locked(r, dropped);
+    else
+      drop_locked(r.op, dropped);
+  }
+}
+
+/* How many of @k more records the history can take: all of them, unless
+ * it cannot grow; then it drops its oldest to make room, _locked. */
+static size_t room_locked(size_t k, cx__list *dropped) {
+  size_t room;
+  if (cx__history_reserve(&history, k)) return k;
+  atomic_store(&history_short, true);
+  while (cx__history_room(&history) < k && history.count > 0)
+    drop_locked(cx__history_pop_oldest(&history).op, dropped);
+  room = cx__history_room(&history);
+  return room < k ? room : k;
 }
 
 /* Moves @s's finished ops into the history, then trims it; @s's lock and
  * the history's held.  Newest first by end time, but an op never passes
  * one of its own shard (exit order within a shard is kept whatever the
  * clock did).  The end times were written by the exiting threads before
- * they took @s's lock, and are never written again. */
-static void flush_locked(shard *s, cx__list *dropped) {
-  cx__list *at = history.next, *node;
-  if (s->done_count == 0) return;
-  while ((node = cx__list_first(&s->done)) != NULL) {
-    cx_op *op = op_of(node);
-    cx__list_remove(node);
-    while (at != &history && op_of(at)->end_mono > op->end_mono &&
-           op_of(at)->reg_shard != op->reg_shard)
-      at = at->next;
-    cx__list_append(at, node); /* just before @at */
-    op->reg_where = REG_HISTORY;
+ * they took @s's lock, and are never written again.  @own: the caller is
+ * a thread of @s, which sets aside the other shards' ops it trims and
+ * takes back its own (see handback). */
+static void flush_locked(shard *s, bool own, cx__list *dropped) {
+  int me = own ? (int)(s - shards) : -1;
+  cx__history_rec batch[FLUSH_BATCH];
+  while (s->done_count > 0) {
+    /* The oldest FLUSH_BATCH first (newer ones then merge above them),
+     * into @batch newest first. */
+    size_t k = s->done_count < FLUSH_BATCH ? s->done_count : FLUSH_BATCH;
+    size_t fit;
+    for (size_t j = k; j-- > 0;) {
+      cx_op *op = op_of(s->done.prev);
+      cx__list_remove(&op->reg_node);
+      op->reg_where = REG_HISTORY;
+      batch[j] = (cx__history_rec){op, op->end_mono, op->reg_shard};
+    }
+    s->done_count -= k;
+    fit = room_locked(k, dropped);
+    for (size_t j = fit; j < k; j++) drop_locked(batch[j].op, dropped);
+    cx__history_merge(&history, batch, fit);
+    trim_locked(me, dropped);
   }
-  history_count += s->done_count;
-  s->done_count = 0;
-  trim_locked(dropped);
+  if (own) take_back_locked((unsigned)me, dropped);
+}
+
+/* Frees every op set aside, _locked. */
+static void take_back_all_locked(cx__list *dropped) {
+  for (unsigned i = 0; i < SHARDS; i++) take_back_locked(i, dropped);
 }
 
 /* Moves every shard's finished ops into the history, so that it holds
- * exactly the newest ones. */
+ * exactly the newest ones, and lets go of those set aside. */
 static void sync_history(cx__list *dropped) {
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
     gate_lock_shard(s);
     if (s->done_count > 0) {
       pthread_mutex_lock(&hist_mu);
-      flush_locked(s, dropped);
+      flush_locked(s, false, dropped);
       pthread_mutex_unlock(&hist_mu);
     }
     cx__lock_release(&s->lock);
   }
+  gate_lock(&hist_mu);
+  take_back_all_locked(dropped);
+  pthread_mutex_unlock(&hist_mu);
 }
 
 static void unlock_shards(void) {
@@ -439,7 +510,7 @@ static void op_unregistered(cx_op *op) {
        * stay referenced per shard until then (none with a bound of 1). */
       if (++s->done_count >= FLUSH_BATCH || s->done_count >= max) {
         pthread_mutex_lock(&hist_mu);
-        flush_locked(s, &dropped);
+        flush_locked(s, true, &dropped);
         pthread_mutex_unlock(&hist_mu);
       }
     } else {
@@ -484,7 +555,7 @@ void cx_registry_set_history_size(size_t count) {
   atomic_store(&hot.history_max, count);
   sync_history(&dropped);
   gate_lock(&hist_mu);
-  trim_locked(&dropped);
+  trim_locked(-1, &dropped);
   pthread_mutex_unlock(&hist_mu);
   release_all(&dropped);
 }
@@ -512,8 +583,9 @@ static void index_build(void) {
     cx__lock_release(&s->lock);
   }
   gate_lock(&hist_mu);
-  cx__list_for_each(node, &history) {
-    if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
+  for (size_t i = 0; i < history.count; i++) {
+    cx_op *op = cx__history_op(&history, i);
+    if (!op->reg_indexed && !index_add_locked(op)) failed++;
   }
   pthread_mutex_unlock(&hist_mu);
   if (failed > 0) {
@@ -619,20 +691,18 @@ static int snapshot_live(const cx_op_filter *f, cx_op_list *out) {
  * newest first, at most @limit (0: all). */
 static int snapshot_history(const cx_op_filter *f, size_t limit,
                             cx_op_list *out) {
-  cx__list dropped, *node;
+  cx__list dropped;
   int rc = 0;
   cx__list_init(&dropped);
   sync_history(&dropped);
   gate_lock(&hist_mu);
-  if (history_count > 0 &&
-      (out->ops = cx__malloc(history_count * sizeof *out->ops)) == NULL)
+  if (history.count > 0 &&
+      (out->ops = cx__malloc(history.count * sizeof *out->ops)) == NULL)
     rc = -ENOMEM;
-  if (rc == 0) {
-    cx__list_for_each(node, &history) {
-      if (limit != 0 && out->count == limit) break;
-      if (cx__filter_match_early(f, op_of(node)))
-        out->ops[out->count++] = cx_op_ref(op_of(node));
-    }
+  for (size_t i = 0; rc == 0 && i < history.count; i++) {
+    cx_op *op = cx__history_op(&history, i);
+    if (limit != 0 && out->count == limit) break;
+    if (cx__filter_match_early(f, op)) out->ops[out->count++] = cx_op_ref(op);
   }
   pthread_mutex_unlock(&hist_mu);
   release_all(&dropped);
@@ -734,7 +804,7 @@ int cx_registry_get_stats(cx_registry_stats *out) {
   pthread_mutex_lock(&hist_mu);
   for (int i = 0; i < SHARDS; i++) {
     shard *s = &shards[i];
-    flush_locked(s, &dropped);
+    flush_locked(s, false, &dropped);
     out->live += s->live_count;
     cx__list_for_each(node, &s->live) {
       int status = atomic_load(&op_of(node)->status);
@@ -746,7 +816,8 @@ int cx_registry_get_stats(cx_registry_stats *out) {
     for (int r = 0; r < 8; r++) out->cancelled_by_reason[r] += s->by_reason[r];
     completed_s += s->completed_s;
   }
-  out->history = history_count;
+  take_back_all_locked(&dropped);
+  out->history = history.count;
   pthread_mutex_unlock(&hist_mu);
   unlock_shards();
   out->average_duration =
@@ -755,17 +826,32 @@ int cx_registry_get_stats(cx_registry_stats *out) {
   return 0;
 }
 
+/* What cx_registry_prune() drops, and where to. */
+typedef struct prune_ctx {
+  int64_t cutoff;
+  size_t max_count;
+  unsigned flags;
+  cx__list *dropped;
+} prune_ctx;
+
 /* Whether prune drops @op, at @rank from the newest (0 first). */
-static bool prunable(cx_op *op, size_t rank, int64_t cutoff, size_t max_count,
-                     unsigned flags) {
+static bool prunable(cx_op *op, size_t rank, const prune_ctx *p) {
   int64_t start, end;
-  if ((flags & CX_PRUNE_KEEP_FAILED) &&
+  if ((p->flags & CX_PRUNE_KEEP_FAILED) &&
       atomic_load(&op->status) == CX_STATUS_FAILED)
     return false;
-  if (max_count != 0 && rank >= max_count) return true;
-  if (cutoff == INT64_MIN) return false;
+  if (p->max_count != 0 && rank >= p->max_count) return true;
+  if (p->cutoff == INT64_MIN) return false;
   cx__op_mono_times(op, &start, &end);
-  return end < cutoff;
+  return end < p->cutoff;
+}
+
+/* cx__history_filter()'s callback for prune, _locked. */
+static bool prune_keep(cx_op *op, size_t rank, void *ctx) {
+  prune_ctx *p = ctx;
+  if (!prunable(op, rank, p)) return true;
+  drop_locked(op, p->dropped);
+  return false;
 }
 
 /* The end time before which entries are too old, or INT64_MIN for no age
@@ -779,25 +865,18 @@ static int64_t prune_cutoff(double max_age_seconds) {
 
 long cx_registry_prune(double max_age_seconds, size_t max_count,
                        unsigned flags) {
-  cx__list dropped, *node, *next;
-  size_t rank = 0;
-  long n = 0;
-  int64_t cutoff;
+  cx__list dropped;
+  prune_ctx p = {.max_count = max_count, .flags = flags, .dropped = &dropped};
+  long n;
   if (!(max_age_seconds >= 0)) return -EINVAL; /* negative or NaN */
   if ((flags & ~CX_PRUNE_KEEP_FAILED) != 0) return -EINVAL;
-  cutoff = prune_cutoff(max_age_seconds);
+  p.cutoff = prune_cutoff(max_age_seconds);
   cx__list_init(&dropped);
   sync_history(&dropped); /* what fell out already is not counted */
   release_all(&dropped);
   gate_lock(&hist_mu);
-  /* Newest first: @rank counts the entries before, dropped or not. */
-  for (node = history.next; node != &history; node = next, rank++) {
-    next = node->next;
-    if (prunable(op_of(node), rank, cutoff, max_count, flags)) {
-      drop_locked(op_of(node), &dropped);
-      n++;
-    }
-  }
+  /* Newest first: the rank counts the entries before, dropped or not. */
+  n = (long)cx__history_filter(&history, prune_keep, &p);
   pthread_mutex_unlock(&hist_mu);
   release_all(&dropped);
   return n;
@@ -825,8 +904,9 @@ void cx_registry_clear(void) {
     memset(s->by_reason, 0, sizeof s->by_reason);
     s->completed_s = 0;
   }
-  cx__list_move_all(&history, &all);
-  history_count = 0;
+  while (history.count > 0)
+    cx__list_append(&all, &cx__history_pop_oldest(&history).op->reg_node);
+  take_back_all_locked(&all);
   cx__list_for_each(node, &all) op_of(node)->reg_where = REG_NONE;
   pthread_mutex_unlock(&hist_mu);
   unlock_shards();

@@ -112,9 +112,60 @@ static void test_first_kept_report(void **state) {
   assert_true(failed >= 2); /* the record and its message buffer at least */
 }
 
+static int history_warnings;
+static void count_history_warning(cx_log_level level, const char *op_id,
+                                  const char *message, void *user_data) {
+  (void)op_id, (void)user_data;
+  if (level == CX_LOG_WARNING && strstr(message, "history kept fewer"))
+    history_warnings++;
+}
+
+static int released;
+static void count_release(void *p) {
+  (void)p;
+  released++;
+}
+
+static void finish_registered(int watched) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL;
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  if (watched) CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release));
+  CX_ASSERT_OK(cx_op_enter(op));
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+}
+
+/* The history's ring cannot grow: the finished ops that would not fit are
+ * released at once (not leaked, not kept), one warning says so, and the
+ * history takes ops again once memory is back. */
+static void test_history_cannot_grow(void **state) {
+  cx_registry_stats st;
+  (void)state;
+  cx_log_set_handler(count_history_warning, CX_LOG_DEBUG, NULL);
+  cx_registry_set_history_size(10);
+  for (int i = 0; i < 3; i++) finish_registered(1); /* not yet joined */
+  assert_int_equal(released, 0);
+  cx__alloc_fail_after(0, true);
+  CX_ASSERT_OK(cx_registry_get_stats(&st)); /* joins them: no ring */
+  cx__alloc_fail_after(-1, false);
+  assert_int_equal(st.history, 0);
+  assert_int_equal(st.completed, 3);
+  assert_int_equal(released, 3);
+  assert_int_equal(history_warnings, 1);
+  for (int i = 0; i < 2; i++) finish_registered(0);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, 2);
+  assert_int_equal(history_warnings, 1);
+  cx_log_set_handler(NULL, CX_LOG_DEBUG, NULL);
+  cx_registry_set_history_size(1000);
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/oom/json/complete-or-enomem", test_json_complete_or_enomem),
     CX_TEST("/oom/progress/first-kept-report", test_first_kept_report),
+    CX_TEST("/oom/registry/history-cannot-grow", test_history_cannot_grow),
 };
 
 CX_TEST_MAIN("oom", tests)

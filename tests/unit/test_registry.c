@@ -1124,6 +1124,68 @@ static void test_threads_history_bound(void **state) {
   cx_registry_set_history_size(1000);
 }
 
+static atomic_int released_elsewhere;
+static void count_release_elsewhere(void *p) {
+  (void)p;
+  atomic_fetch_add(&released_elsewhere, 1);
+}
+
+/* A thread that finishes @count watched ops, then, between the two waits
+ * at @gate, 32 more (one batch): its own shard's flush. */
+typedef struct elsewhere {
+  int count;
+  pthread_barrier_t gate;
+} elsewhere;
+
+static void *finish_elsewhere(void *p) {
+  elsewhere *e = p;
+  for (int i = 0; i < e->count; i++) {
+    cx_op *op = reg_op("elsewhere", NULL);
+    CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release_elsewhere));
+    finish(op, 0);
+  }
+  pthread_barrier_wait(&e->gate);
+  pthread_barrier_wait(&e->gate);
+  for (int i = 0; i < 32; i++) finish(reg_op("again", NULL), 0);
+  return NULL;
+}
+
+/* Ops another thread made, pushed out of the history by this thread's
+ * exits, are set aside for a thread of their own shard to free: at most
+ * 128 of them wait (plus the fewer than 32 their thread had not yet
+ * handed to the history), none is listed, and their thread's next batch
+ * frees them; a query also lets them go. */
+static void test_threads_hand_back(void **state) {
+  enum { KEEP = 300, MINE = 400, WAIT_MAX = 128 + 31 };
+  elsewhere e = {.count = KEEP};
+  pthread_t th;
+  cx_registry_stats st;
+  cx_op_list h = {0};
+  (void)state;
+  setup();
+  atomic_store(&released_elsewhere, 0);
+  cx_registry_set_history_size(KEEP);
+  assert_int_equal(pthread_barrier_init(&e.gate, NULL, 2), 0);
+  assert_int_equal(pthread_create(&th, NULL, finish_elsewhere, &e), 0);
+  pthread_barrier_wait(&e.gate);
+  assert_int_equal(atomic_load(&released_elsewhere), 0); /* all kept */
+  for (int i = 0; i < MINE; i++) finish(reg_op("mine", NULL), 0);
+  assert_true(atomic_load(&released_elsewhere) >= KEEP - WAIT_MAX);
+  pthread_barrier_wait(&e.gate); /* its next batch */
+  pthread_join(th, NULL);
+  assert_int_equal(atomic_load(&released_elsewhere), KEEP);
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &h));
+  assert_int_equal(h.count, KEEP);
+  for (size_t i = 0; i < h.count; i++)
+    assert_string_equal(cx_op_name(h.ops[i]), i < 32 ? "again" : "mine");
+  cx_op_list_free(&h);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, KEEP);
+  assert_int_equal(st.completed, KEEP + MINE + 32);
+  pthread_barrier_destroy(&e.gate);
+  cx_registry_set_history_size(1000);
+}
+
 /* ---------------------------------------------------------------------- */
 
 static const struct CMUnitTest tests[] = {
@@ -1164,6 +1226,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/clear", test_clear),
     CX_TEST("/registry/threads/interleaved", test_two_threads_interleaved),
     CX_TEST("/registry/threads/history-bound", test_threads_history_bound),
+    CX_TEST("/registry/threads/hand-back", test_threads_hand_back),
 };
 
 CX_TEST_MAIN("registry", tests)
