@@ -1186,6 +1186,66 @@ static void test_threads_hand_back(void **state) {
   cx_registry_set_history_size(1000);
 }
 
+typedef struct churn {
+  atomic_bool stop;
+  atomic_int running;
+} churn;
+
+static void *churn_ops(void *p) {
+  churn *c = p;
+  for (int i = 0; i < 3000; i++) {
+    cx_op *op = reg_op(i % 7 == 0 ? "seven" : "churn", NULL);
+    CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release_elsewhere));
+    finish(op, 0);
+  }
+  atomic_fetch_sub(&c->running, 1);
+  return NULL;
+}
+
+/* Four threads finish ops into a short history (each trimming, and
+ * setting aside, the others' ops) while a fifth queries it; a query made
+ * after they all ended has let every op go but the kept ones, and lists
+ * exactly the bound.  For the sanitizers. */
+static void test_threads_churn_with_queries(void **state) {
+  enum { THREADS = 4, KEEP = 50 };
+  churn c;
+  pthread_t th[THREADS];
+  cx_registry_stats st;
+  cx_op_list h = {0};
+  long queries = 0;
+  (void)state;
+  setup();
+  atomic_store(&released_elsewhere, 0);
+  atomic_init(&c.stop, false);
+  atomic_init(&c.running, THREADS);
+  cx_registry_set_history_size(KEEP);
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, churn_ops, &c), 0);
+  while (atomic_load(&c.running) > 0) {
+    cx_op_filter f = CX_OP_FILTER_INIT;
+    cx_op *found;
+    f.name = "seven";
+    CX_ASSERT_OK(cx_registry_history(&f, 5, &h));
+    assert_true(h.count <= 5);
+    if (h.count > 0) {
+      found = cx_registry_find(cx_op_id(h.ops[0]));
+      cx_op_unref(found); /* it may have fallen out meanwhile */
+    }
+    cx_op_list_free(&h);
+    CX_ASSERT_OK(cx_registry_get_stats(&st));
+    assert_true(st.history <= KEEP);
+    queries++;
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  CX_ASSERT_OK(cx_registry_history(NULL, 0, &h));
+  assert_int_equal(h.count, KEEP);
+  cx_op_list_free(&h);
+  assert_int_equal(atomic_load(&released_elsewhere), THREADS * 3000 - KEEP);
+  assert_true(queries > 0);
+  cx_registry_set_history_size(1000);
+  assert_int_equal(atomic_load(&released_elsewhere), THREADS * 3000 - KEEP);
+}
+
 /* ---------------------------------------------------------------------- */
 
 static const struct CMUnitTest tests[] = {
@@ -1227,6 +1287,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/threads/interleaved", test_two_threads_interleaved),
     CX_TEST("/registry/threads/history-bound", test_threads_history_bound),
     CX_TEST("/registry/threads/hand-back", test_threads_hand_back),
+    CX_TEST("/registry/threads/churn-with-queries",
+            test_threads_churn_with_queries),
 };
 
 CX_TEST_MAIN("registry", tests)
