@@ -19,6 +19,7 @@
 #include "registry/registry.h"
 #include "runtime/alloc.h"
 
+/* The ring's first capacity, in records (1.5 KB). */
 enum { MIN_CAPACITY = 64 };
 
 /* The record at logical index @i (0 the newest; from -cap to count); the

@@ -83,13 +83,16 @@ _Static_assert(SHARDS == 16 && SHARDS <= 256, "one SHARD_INIT per shard");
 
 static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
 static cx__history history = CX__HISTORY_INIT; /* guarded by hist_mu */
+/* Ops set aside per shard at most (then the trimming thread frees them). */
 enum { HANDBACK = 4 * FLUSH_BATCH };
 /* Ops that fell out of the history while a thread of another shard
- * flushed: set aside untouched (no line of theirs written) until a thread
- * of their own shard flushes and frees them, so that an op's lines go
- * back to the CPU that made it, not to the other one (X7 in
- * docs/benchmarks.md).  A full one, and every query, frees its ops at
- * once.  Guarded by hist_mu. */
+ * flushed: set aside (no line of theirs written, unless the index by id is
+ * on) until a thread of their own shard (the one that entered the op,
+ * unless more than SHARDS threads share the shards) flushes and frees
+ * them, so that an op's lines stay with that thread's CPU (X7 in
+ * docs/benchmarks.md).  A full array is freed by the trimming thread, and
+ * every sync_history() and stats call frees them all.  Guarded by
+ * hist_mu. */
 static struct {
   cx_op *ops[HANDBACK];
   size_t n;
@@ -322,8 +325,9 @@ static void release_all(cx__list *dropped) {
 
 /* Puts @op, just taken out of the history, onto @dropped, _locked
  * (hist_mu).  Its reg_where is never read again (only an exit reads it),
- * and an op is only indexed while the index is on (index_build() turns
- * it on first, cx_registry_clear() off last): the op's lines, which
+ * and an op is only indexed while the index is on (added under a lock
+ * that cx_registry_clear() holds when it empties the index and turns it
+ * off; see index_build()): with the index off, the op's lines, which
  * another CPU may hold, are written once, for @dropped's link. */
 static void drop_locked(cx_op *op, cx__list *dropped) {
   if (atomic_load_explicit(&hot.index_on, memory_order_relaxed))
@@ -338,8 +342,8 @@ static void take_back_locked(unsigned i, cx__list *dropped) {
 }
 
 /* Sets aside @r's op, just taken out of the history, for a thread of its
- * shard, _locked.  It leaves the index now (read only with the index on,
- * rare), as a dropped op does. */
+ * shard, _locked.  It leaves the index now, as a dropped op does (the op
+ * is only read and written when the index is on, which is rare). */
 static void hand_back_locked(cx__history_rec r, cx__list *dropped) {
   if (handback[r.shard].n == HANDBACK) take_back_locked(r.shard, dropped);
   if (atomic_load_explicit(&hot.index_on, memory_order_relaxed))
@@ -565,15 +569,23 @@ void cx_registry_set_history_size(size_t count) {
 /* Indexes every registered op not indexed yet (all of them, the first
  * time), shard by shard: registrations index their own op meanwhile.  An
  * op only ever moves from a shard to the history, so visiting the shards
- * first misses none. */
+ * first misses none.  An op is only ever indexed while the index is on,
+ * checked under a lock that cx_registry_clear() holds when it turns it
+ * off: a clear meanwhile stops the build (drop_locked() relies on it). */
 static void index_build(void) {
   cx__list *node;
   size_t failed = 0;
+  bool cleared = false;
   atomic_store(&hot.index_on, true);
   atomic_store(&index_missing, false);
-  for (int i = 0; i < SHARDS; i++) {
+  for (int i = 0; i < SHARDS && !cleared; i++) {
     shard *s = &shards[i];
     gate_lock_shard(s);
+    cleared = !atomic_load(&hot.index_on);
+    if (cleared) {
+      cx__lock_release(&s->lock);
+      break;
+    }
     cx__list_for_each(node, &s->live) {
       if (!op_of(node)->reg_indexed && !index_add_locked(op_of(node))) failed++;
     }
@@ -583,7 +595,8 @@ static void index_build(void) {
     cx__lock_release(&s->lock);
   }
   gate_lock(&hist_mu);
-  for (size_t i = 0; i < history.count; i++) {
+  cleared = cleared || !atomic_load(&hot.index_on);
+  for (size_t i = 0; !cleared && i < history.count; i++) {
     cx_op *op = cx__history_op(&history, i);
     if (!op->reg_indexed && !index_add_locked(op)) failed++;
   }

@@ -1,8 +1,9 @@
 /* tests/unit/test_oom.c - regressions found by the allocation-failure sweep
- * (scripts/alloc-sweep.sh): each makes the allocation that once went wrong
- * fail on purpose, through the hook, and checks that the call either
- * reports -ENOMEM or keeps its documented promise.  Linked against the
- * static library for the hook.
+ * (scripts/alloc-sweep.sh), and out-of-memory paths that keep a documented
+ * promise instead of failing (the registry's history): each makes the
+ * allocation fail on purpose, through the hook, and checks that the call
+ * either reports -ENOMEM or keeps its promise.  Linked against the static
+ * library for the hook.
  */
 #include "cx_test.h"
 
@@ -112,6 +113,7 @@ static void test_first_kept_report(void **state) {
   assert_true(failed >= 2); /* the record and its message buffer at least */
 }
 
+/* Warnings that the history kept fewer ops. */
 static int history_warnings;
 static void count_history_warning(cx_log_level level, const char *op_id,
                                   const char *message, void *user_data) {
@@ -120,12 +122,15 @@ static void count_history_warning(cx_log_level level, const char *op_id,
     history_warnings++;
 }
 
+/* Ops released (their partial result's destroy notify). */
 static int released;
 static void count_release(void *p) {
   (void)p;
   released++;
 }
 
+/* Creates, enters and exits a registered op, watched by count_release()
+ * when @watched. */
 static void finish_registered(int watched) {
   cx_op_options o = CX_OP_OPTIONS_INIT;
   cx_op *op = NULL;
@@ -138,11 +143,13 @@ static void finish_registered(int watched) {
 }
 
 /* The history's ring cannot grow: the finished ops that would not fit are
- * released at once (not leaked, not kept), one warning says so, and the
- * history takes ops again once memory is back. */
+ * released at once (not leaked, not kept), a warning says so, and the
+ * history takes ops again once memory is back.  With no ring yet, the
+ * batch goes; with a full one, its oldest make room for the batch. */
 static void test_history_cannot_grow(void **state) {
   cx_registry_stats st;
   (void)state;
+  released = 0;
   cx_log_set_handler(count_history_warning, CX_LOG_DEBUG, NULL);
   cx_registry_set_history_size(10);
   for (int i = 0; i < 3; i++) finish_registered(1); /* not yet joined */
@@ -156,8 +163,28 @@ static void test_history_cannot_grow(void **state) {
   assert_int_equal(history_warnings, 1);
   for (int i = 0; i < 2; i++) finish_registered(0);
   CX_ASSERT_OK(cx_registry_get_stats(&st));
-  assert_int_equal(st.history, 2);
+  assert_int_equal(st.history, 2); /* a ring of 64 now */
   assert_int_equal(history_warnings, 1);
+  /* Fill the ring (62 more, watched), then 3 more that need it to grow. */
+  cx_registry_set_history_size(100);
+  for (int i = 0; i < 62; i++) {
+    finish_registered(1);
+    if (i % 31 == 30) CX_ASSERT_OK(cx_registry_get_stats(&st));
+  }
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, 64);
+  for (int i = 0; i < 3; i++) finish_registered(0);
+  released = 0;
+  cx__alloc_fail_after(0, true);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  cx__alloc_fail_after(-1, false);
+  assert_int_equal(st.history, 64); /* the 2 oldest (unwatched) and 1 */
+  assert_int_equal(released, 1);    /* of the watched went */
+  assert_int_equal(history_warnings, 2);
+  finish_registered(0);
+  CX_ASSERT_OK(cx_registry_get_stats(&st));
+  assert_int_equal(st.history, 65); /* it grew */
+  assert_int_equal(history_warnings, 2);
   cx_log_set_handler(NULL, CX_LOG_DEBUG, NULL);
   cx_registry_set_history_size(1000);
 }

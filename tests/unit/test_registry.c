@@ -1124,6 +1124,7 @@ static void test_threads_history_bound(void **state) {
   cx_registry_set_history_size(1000);
 }
 
+/* Ops released (their partial result's destroy notify), on any thread. */
 static atomic_int released_elsewhere;
 static void count_release_elsewhere(void *p) {
   (void)p;
@@ -1150,18 +1151,21 @@ static void *finish_elsewhere(void *p) {
   return NULL;
 }
 
+/* What lets the set-aside ops go in hand_back(). */
+enum { BY_OWN_BATCH, BY_HISTORY_QUERY, BY_STATS };
+
 /* Ops another thread made, pushed out of the history by this thread's
- * exits, are set aside for a thread of their own shard to free: at most
- * 128 of them wait (plus the fewer than 32 their thread had not yet
- * handed to the history), none is listed, and their thread's next batch
- * frees them; a query also lets them go. */
-static void test_threads_hand_back(void **state) {
-  enum { KEEP = 300, MINE = 400, WAIT_MAX = 128 + 31 };
+ * exits, are set aside for a thread of their own shard to free: more than
+ * the fewer than 32 that their thread had not yet handed to the history
+ * wait, at most 128 beyond those, none is listed, and their thread's next
+ * batch (@by), a history query or a stats call frees them all. */
+static void hand_back(int by) {
+  enum { KEEP = 300, MINE = 400, UNJOINED = KEEP % 32 };
   elsewhere e = {.count = KEEP};
   pthread_t th;
   cx_registry_stats st;
   cx_op_list h = {0};
-  (void)state;
+  int waiting;
   setup();
   atomic_store(&released_elsewhere, 0);
   cx_registry_set_history_size(KEEP);
@@ -1170,7 +1174,17 @@ static void test_threads_hand_back(void **state) {
   pthread_barrier_wait(&e.gate);
   assert_int_equal(atomic_load(&released_elsewhere), 0); /* all kept */
   for (int i = 0; i < MINE; i++) finish(reg_op("mine", NULL), 0);
-  assert_true(atomic_load(&released_elsewhere) >= KEEP - WAIT_MAX);
+  waiting = KEEP - atomic_load(&released_elsewhere);
+  assert_true(waiting > UNJOINED);        /* some were set aside */
+  assert_true(waiting <= UNJOINED + 128); /* the bound */
+  if (by == BY_HISTORY_QUERY) {
+    CX_ASSERT_OK(cx_registry_history(NULL, 1, &h));
+    cx_op_list_free(&h);
+    assert_int_equal(atomic_load(&released_elsewhere), KEEP);
+  } else if (by == BY_STATS) {
+    CX_ASSERT_OK(cx_registry_get_stats(&st));
+    assert_int_equal(atomic_load(&released_elsewhere), KEEP);
+  }
   pthread_barrier_wait(&e.gate); /* its next batch */
   pthread_join(th, NULL);
   assert_int_equal(atomic_load(&released_elsewhere), KEEP);
@@ -1186,19 +1200,31 @@ static void test_threads_hand_back(void **state) {
   cx_registry_set_history_size(1000);
 }
 
-typedef struct churn {
-  atomic_bool stop;
-  atomic_int running;
-} churn;
+static void test_hand_back_own_batch(void **state) {
+  (void)state;
+  hand_back(BY_OWN_BATCH);
+}
 
+static void test_hand_back_history_query(void **state) {
+  (void)state;
+  hand_back(BY_HISTORY_QUERY);
+}
+
+static void test_hand_back_stats(void **state) {
+  (void)state;
+  hand_back(BY_STATS);
+}
+
+/* A thread that finishes 3000 watched ops, some named "seven", then says
+ * so through @running. */
 static void *churn_ops(void *p) {
-  churn *c = p;
+  atomic_int *running = p;
   for (int i = 0; i < 3000; i++) {
     cx_op *op = reg_op(i % 7 == 0 ? "seven" : "churn", NULL);
     CX_ASSERT_OK(cx_op_set_partial_result(op, NULL, count_release_elsewhere));
     finish(op, 0);
   }
-  atomic_fetch_sub(&c->running, 1);
+  atomic_fetch_sub(running, 1);
   return NULL;
 }
 
@@ -1208,7 +1234,7 @@ static void *churn_ops(void *p) {
  * exactly the bound.  For the sanitizers. */
 static void test_threads_churn_with_queries(void **state) {
   enum { THREADS = 4, KEEP = 50 };
-  churn c;
+  atomic_int running;
   pthread_t th[THREADS];
   cx_registry_stats st;
   cx_op_list h = {0};
@@ -1216,12 +1242,11 @@ static void test_threads_churn_with_queries(void **state) {
   (void)state;
   setup();
   atomic_store(&released_elsewhere, 0);
-  atomic_init(&c.stop, false);
-  atomic_init(&c.running, THREADS);
+  atomic_init(&running, THREADS);
   cx_registry_set_history_size(KEEP);
   for (int i = 0; i < THREADS; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, churn_ops, &c), 0);
-  while (atomic_load(&c.running) > 0) {
+    assert_int_equal(pthread_create(&th[i], NULL, churn_ops, &running), 0);
+  while (atomic_load(&running) > 0) {
     cx_op_filter f = CX_OP_FILTER_INIT;
     cx_op *found;
     f.name = "seven";
@@ -1244,6 +1269,57 @@ static void test_threads_churn_with_queries(void **state) {
   assert_true(queries > 0);
   cx_registry_set_history_size(1000);
   assert_int_equal(atomic_load(&released_elsewhere), THREADS * 3000 - KEEP);
+}
+
+/* Threads that clear the registry, look an id up (the first lookup builds
+ * the index by id) and finish registered ops into a short history, until
+ * @stop. */
+static void *keep_clearing(void *p) {
+  atomic_bool *stop = p;
+  while (!atomic_load(stop)) cx_registry_clear();
+  return NULL;
+}
+
+static void *keep_looking_up(void *p) {
+  atomic_bool *stop = p;
+  while (!atomic_load(stop)) cx_op_unref(cx_registry_find("nobody"));
+  return NULL;
+}
+
+static void *keep_finishing(void *p) {
+  atomic_bool *stop = p;
+  while (!atomic_load(stop)) finish(reg_op("busy", NULL), 0);
+  return NULL;
+}
+
+/* A clear while the first lookup builds the index: every op the build
+ * indexed leaves the index when it leaves the history (a review found ops
+ * indexed after the clear, freed while still in the index, then written
+ * through by the next clear: ASan's heap-use-after-free). */
+static void test_threads_clear_during_index_build(void **state) {
+  enum { FINISHERS = 3 };
+  atomic_bool stop;
+  pthread_t clearer, finder, fin[FINISHERS];
+  struct timespec run = {0, 500 * 1000000L};
+  (void)state;
+  setup();
+  atomic_init(&stop, false);
+  cx_registry_set_history_size(40);
+  assert_int_equal(pthread_create(&clearer, NULL, keep_clearing, &stop), 0);
+  assert_int_equal(pthread_create(&finder, NULL, keep_looking_up, &stop), 0);
+  for (int i = 0; i < FINISHERS; i++)
+    assert_int_equal(pthread_create(&fin[i], NULL, keep_finishing, &stop), 0);
+  nanosleep(&run, NULL);
+  atomic_store(&stop, true);
+  pthread_join(clearer, NULL);
+  pthread_join(finder, NULL);
+  for (int i = 0; i < FINISHERS; i++) pthread_join(fin[i], NULL);
+  cx_registry_clear();
+  assert_null(cx_registry_find("nobody"));
+  finish(reg_op("after", NULL), 0);
+  assert_int_equal(live_count(), 0);
+  cx_registry_clear();
+  cx_registry_set_history_size(1000);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1286,7 +1362,12 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/clear", test_clear),
     CX_TEST("/registry/threads/interleaved", test_two_threads_interleaved),
     CX_TEST("/registry/threads/history-bound", test_threads_history_bound),
-    CX_TEST("/registry/threads/hand-back", test_threads_hand_back),
+    CX_TEST("/registry/threads/hand-back/own-batch", test_hand_back_own_batch),
+    CX_TEST("/registry/threads/hand-back/history-query",
+            test_hand_back_history_query),
+    CX_TEST("/registry/threads/hand-back/stats", test_hand_back_stats),
+    CX_TEST("/registry/threads/clear-during-index-build",
+            test_threads_clear_during_index_build),
     CX_TEST("/registry/threads/churn-with-queries",
             test_threads_churn_with_queries),
 };
