@@ -86,17 +86,18 @@ CX_EXPORT void cx_registry_set_default(bool register_all);
  * registry (16; each thread uses one): until its batch joins, a shard may
  * hold up to min(31, @count - 1) finished ops (their references, so their
  * destroy notifies wait) beyond @count.  An op that falls out of the
- * history while a thread of another shard's batch joins waits, with at
- * most 127 others of its shard, for that shard's next batch, so that a
- * thread of its own shard frees it (its memory stays with that CPU); a
- * shard whose threads finish no more ops keeps them until a call below.
+ * history while a thread of another shard's batch joins waits for its own
+ * shard's next batch, so that a thread of that shard frees it (its memory
+ * stays with that CPU); when 128 of a shard wait, the trimming thread
+ * frees them instead.  A shard whose threads finish no more ops keeps
+ * them until a call below.
  * cx_registry_history(), cx_registry_find(), cx_registry_cancel(),
  * cx_registry_get_stats(), cx_registry_prune(), cx_registry_clear() and
  * this call let all of them go (the live queries, cx_registry_list(),
  * cx_registry_children() and cx_registry_cancel_all(), do not).  Out of
- * memory for the history's records, it keeps fewer ops (the oldest, or
- * with no room at all the ones just finished, are released) and logs a
- * warning each time (cx_log_set_handler()).
+ * memory for the history's records, it may keep fewer ops (the oldest,
+ * or with no room at all the ones just finished, are released); when it
+ * does, a warning is logged (cx_log_set_handler()).
  * Memory: the history's records take 24 bytes each, for up to the
  * largest @count set so far plus 32, rounded up to a power of two (48 KB
  * for the default 1000); never given back.

@@ -192,7 +192,9 @@ _Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
 /* hot.index_on: whether registrations index their op: set by the first
  * lookup by id, read under the shard's lock (a lookup sets it before it
  * indexes each shard under that lock, so every op is indexed by one or
- * the other). */
+ * the other); turned off by cx_registry_clear() under every lock, which
+ * stops a build under way (see index_build(), and drop_locked(), which
+ * relies on it). */
 /* Some op could not be indexed (out of memory): the next lookup tries
  * the ops not indexed again. */
 static _Atomic bool index_missing;
@@ -365,11 +367,12 @@ static void trim_locked(int me, cx__list *dropped) {
 }
 
 /* How many of @k more records the history can take: all of them, unless
- * it cannot grow; then it drops its oldest to make room, _locked. */
-static size_t room_locked(size_t k, cx__list *dropped) {
+ * it cannot grow; then it drops its oldest to make room and sets *@short_,
+ * _locked. */
+static size_t room_locked(size_t k, cx__list *dropped, bool *short_) {
   size_t room;
   if (cx__history_reserve(&history, k)) return k;
-  atomic_store(&history_short, true);
+  *short_ = true;
   while (cx__history_room(&history) < k && history.count > 0)
     drop_locked(cx__history_pop_oldest(&history).op, dropped);
   room = cx__history_room(&history);
@@ -391,6 +394,7 @@ static void flush_locked(shard *s, bool own, cx__list *dropped) {
      * into @batch newest first. */
     size_t k = s->done_count < FLUSH_BATCH ? s->done_count : FLUSH_BATCH;
     size_t fit;
+    bool short_ = false;
     for (size_t j = k; j-- > 0;) {
       cx_op *op = op_of(s->done.prev);
       cx__list_remove(&op->reg_node);
@@ -398,10 +402,15 @@ static void flush_locked(shard *s, bool own, cx__list *dropped) {
       batch[j] = (cx__history_rec){op, op->end_mono, op->reg_shard};
     }
     s->done_count -= k;
-    fit = room_locked(k, dropped);
+    fit = room_locked(k, dropped, &short_);
     for (size_t j = fit; j < k; j++) drop_locked(batch[j].op, dropped);
     cx__history_merge(&history, batch, fit);
     trim_locked(me, dropped);
+    /* The ring could not grow and the history now holds fewer than its
+     * bound (when the trim took as many anyway, nothing was lost). */
+    if (short_ && history.count < atomic_load_explicit(&hot.history_max,
+                                                       memory_order_relaxed))
+      atomic_store(&history_short, true);
   }
   if (own) take_back_locked((unsigned)me, dropped);
 }

@@ -1160,6 +1160,10 @@ enum { BY_OWN_BATCH, BY_HISTORY_QUERY, BY_STATS };
  * wait, at most 128 beyond those, none is listed, and their thread's next
  * batch (@by), a history query or a stats call frees them all. */
 static void hand_back(int by) {
+  /* This thread and the other must use different shards: threads take
+   * slots in turn, shard = slot % 16 (under ctest each test runs in a
+   * process of its own; run whole, the binary makes fewer than 15 threads
+   * before these tests). */
   enum { KEEP = 300, MINE = 400, UNJOINED = KEEP % 32 };
   elsewhere e = {.count = KEEP};
   pthread_t th;
