@@ -20,7 +20,8 @@
  * ops of one shard, so ops of one thread are listed exactly in the order
  * they registered and exited.
  *
- * Locks, outermost first: the fork gate, the shards' word locks
+ * Locks, outermost first: the index's build mutex (index_build_mu, a
+ * lookup's), the fork gate, the shards' word locks
  * (ascending), the history's mutex, the index stripes' (under which a
  * lookup takes only ops' stripes, to read their times).  User code (cancel
  * callbacks, destroy notifies, log handlers, predicates) never runs under any
@@ -198,6 +199,14 @@ _Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
 /* Some op could not be indexed (out of memory): the next lookup tries
  * the ops not indexed again. */
 static _Atomic bool index_missing;
+/* The index holds every registered op: set by a build that ended with the
+ * index still on (under the history's lock, which cx_registry_clear()
+ * holds when it clears both), so it implies index_on.  A lookup that
+ * finds it unset builds, or waits on index_build_mu for the build under
+ * way: seeing index_on is not enough, a build may not have reached the
+ * op's shard yet. */
+static _Atomic bool index_ready;
+static pthread_mutex_t index_build_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* FNV-1a, 64 bits. */
 static uint64_t hash_id(const char *id) {
@@ -585,6 +594,7 @@ static void index_build(void) {
   cx__list *node;
   size_t failed = 0;
   bool cleared = false;
+  atomic_store(&index_ready, false); /* before index_on: see lookup() */
   atomic_store(&hot.index_on, true);
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS && !cleared; i++) {
@@ -609,6 +619,7 @@ static void index_build(void) {
     cx_op *op = cx__history_op(&history, i);
     if (!op->reg_indexed && !index_add_locked(op)) failed++;
   }
+  if (!cleared) atomic_store(&index_ready, true);
   pthread_mutex_unlock(&hist_mu);
   if (failed > 0) {
     atomic_store(&index_missing, true);
@@ -631,15 +642,27 @@ static bool better(cx_op *a, cx_op *best) {
   return a_live ? as < bs : ae > be;
 }
 
+/* Whether the index holds every registered op (see index_ready).  A
+ * build stores index_ready false before index_on true, so a lookup that
+ * sees the index on sees it not ready until that build ends. */
+static bool index_whole(void) {
+  return atomic_load(&index_ready) && !atomic_load(&index_missing);
+}
+
 /* A reference to the registered op with @id (live only with @live_only),
- * or NULL. */
+ * or NULL.  One lookup at a time builds the index; the others wait for
+ * it. */
 static cx_op *lookup(const char *id, bool live_only) {
   cx__list dropped;
   uint64_t h = hash_id(id);
   stripe *st = stripe_of(h);
   cx_op *best = NULL;
   cx__list_init(&dropped);
-  if (!atomic_load(&hot.index_on) || atomic_load(&index_missing)) index_build();
+  if (!index_whole()) {
+    pthread_mutex_lock(&index_build_mu);
+    if (!index_whole()) index_build();
+    pthread_mutex_unlock(&index_build_mu);
+  }
   sync_history(&dropped); /* what fell out of the history is not found */
   pthread_mutex_lock(&st->mu);
   if (st->nbuckets != 0) {
@@ -910,6 +933,7 @@ void cx_registry_clear(void) {
   lock_shards();
   pthread_mutex_lock(&hist_mu);
   index_clear_locked();
+  atomic_store(&index_ready, false);
   atomic_store(&hot.index_on, false);
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS; i++) {
@@ -959,6 +983,9 @@ static void fork_child(void) {
   for (int i = 0; i < SHARDS; i++) atomic_store(&shards[i].lock, CX__LOCK_INIT);
   pthread_mutex_init(&hist_mu, NULL);
   for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&stripes[i].mu, NULL);
+  /* A build cut by the fork left index_ready unset: the next lookup
+   * builds again. */
+  pthread_mutex_init(&index_build_mu, NULL);
   atomic_store(&hot.forking, false);
   pthread_mutex_init(&fork_gate, NULL);
 }

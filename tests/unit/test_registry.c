@@ -1326,6 +1326,106 @@ static void test_threads_clear_during_index_build(void **state) {
   cx_registry_set_history_size(1000);
 }
 
+/* Makers that each register and finish PER / 2 ops (into the history),
+ * then register PER / 2 more and keep them running while the finders
+ * look up the first and the last (their ids in @id). */
+enum { LB_MAKERS = 4, LB_FINDERS = 3, LB_PER = 2000 };
+typedef struct {
+  pthread_barrier_t *made, *looked;
+  char id[2][64];
+} lb_maker;
+
+static void *lb_make(void *p) {
+  lb_maker *m = p;
+  cx_op *ops[LB_PER / 2];
+  for (int i = 0; i < LB_PER / 2; i++) {
+    cx_op *op = reg_op("lb", NULL);
+    if (i == 0) snprintf(m->id[0], sizeof m->id[0], "%s", cx_op_id(op));
+    finish(op, 0);
+  }
+  for (int i = 0; i < LB_PER / 2; i++) ops[i] = reg_op("lb", NULL);
+  snprintf(m->id[1], sizeof m->id[1], "%s", cx_op_id(ops[LB_PER / 2 - 1]));
+  pthread_barrier_wait(m->made);
+  pthread_barrier_wait(m->looked);
+  for (int i = LB_PER / 2 - 1; i >= 0; i--) finish(ops[i], 0);
+  return NULL;
+}
+
+typedef struct {
+  pthread_barrier_t *go;
+  atomic_bool *stop;
+  lb_maker *makers;
+  int index;
+  long looked, missed;
+} lb_finder;
+
+/* Looks every maker's op up, again and again until @stop (once at least). */
+static void *lb_find(void *p) {
+  lb_finder *f = p;
+  /* The first goes at once and builds the index (ms for 8 000 ops); the
+   * others come while it does. */
+  struct timespec from, now;
+  pthread_barrier_wait(f->go);
+  clock_gettime(CLOCK_MONOTONIC, &from); /* a spin: sleeps are ms here */
+  do clock_gettime(CLOCK_MONOTONIC, &now);
+  while ((now.tv_sec - from.tv_sec) * 1000000000L + now.tv_nsec - from.tv_nsec <
+         f->index * 300 * 1000L);
+  do {
+    for (int i = 0; i < 2 * LB_MAKERS; i++) {
+      cx_op *op = cx_registry_find(f->makers[i / 2].id[i % 2]);
+      if (op == NULL) f->missed++;
+      f->looked++;
+      cx_op_unref(op);
+    }
+  } while (!atomic_load(f->stop));
+  return NULL;
+}
+
+/* Lookups at once while the first of them builds the index by id: every
+ * one finds every live op (a review found that the others saw the index
+ * on and looked before the build had reached the op's shard: NULL, and
+ * -ENOENT from cx_registry_cancel(), for a live op). */
+static void test_threads_lookup_during_index_build(void **state) {
+  (void)state;
+  for (int round = 0; round < 10; round++) {
+    pthread_barrier_t made, looked, go;
+    pthread_t mt[LB_MAKERS], ft[LB_FINDERS];
+    lb_maker m[LB_MAKERS];
+    lb_finder f[LB_FINDERS];
+    atomic_bool stop;
+    struct timespec some = {0, 20 * 1000000L};
+    setup(); /* the index is off: the next lookup builds it */
+    cx_registry_set_history_size(LB_MAKERS * LB_PER);
+    atomic_init(&stop, false);
+    assert_int_equal(pthread_barrier_init(&made, NULL, LB_MAKERS + 1), 0);
+    assert_int_equal(pthread_barrier_init(&looked, NULL, LB_MAKERS + 1), 0);
+    assert_int_equal(pthread_barrier_init(&go, NULL, LB_FINDERS), 0);
+    for (int i = 0; i < LB_MAKERS; i++) {
+      m[i].made = &made;
+      m[i].looked = &looked;
+      assert_int_equal(pthread_create(&mt[i], NULL, lb_make, &m[i]), 0);
+    }
+    pthread_barrier_wait(&made);
+    for (int i = 0; i < LB_FINDERS; i++) {
+      f[i] = (lb_finder){.go = &go, .stop = &stop, .makers = m, .index = i};
+      assert_int_equal(pthread_create(&ft[i], NULL, lb_find, &f[i]), 0);
+    }
+    nanosleep(&some, NULL);
+    atomic_store(&stop, true);
+    for (int i = 0; i < LB_FINDERS; i++) pthread_join(ft[i], NULL);
+    pthread_barrier_wait(&looked);
+    for (int i = 0; i < LB_MAKERS; i++) pthread_join(mt[i], NULL);
+    for (int i = 0; i < LB_FINDERS; i++) {
+      assert_true(f[i].looked >= 2 * LB_MAKERS);
+      assert_int_equal(f[i].missed, 0);
+    }
+    pthread_barrier_destroy(&made);
+    pthread_barrier_destroy(&looked);
+    pthread_barrier_destroy(&go);
+  }
+  setup();
+}
+
 /* ---------------------------------------------------------------------- */
 
 static const struct CMUnitTest tests[] = {
@@ -1372,6 +1472,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/registry/threads/hand-back/stats", test_hand_back_stats),
     CX_TEST("/registry/threads/clear-during-index-build",
             test_threads_clear_during_index_build),
+    CX_TEST("/registry/threads/lookup-during-index-build",
+            test_threads_lookup_during_index_build),
     CX_TEST("/registry/threads/churn-with-queries",
             test_threads_churn_with_queries),
 };
