@@ -237,6 +237,20 @@ CX_EXPORT void cx_registry_clear(void);
 CX_EXPORT int cx_registry_to_json(const cx_op_filter *filter,
                                   bool include_history, char **out);
 
+/* cx_registry_stats_to_json: @stats as the JSON object that
+ * cx_registry_to_json() writes under "stats": {"live", "live_by_status":
+ * {STATUS:N...}, "completed", "cancelled", "failed", "cancelled_by_reason":
+ * {REASON:N...}, "average_duration", "history"} (status and reason names
+ * as cx_status_name() and cx_reason_name() give them; average_duration in
+ * seconds).  Field names are stable.
+ * @stats: (not nullable) as cx_registry_get_stats() filled it; read only.
+ * @out: (not nullable) receives a NUL-terminated string (transfer full:
+ *   free() it); NULL on error.
+ * Returns: 0.  Errors: -EINVAL a NULL argument; -ENOMEM.
+ * Thread-safety: any thread (it reads only @stats).  Since: 0.2 */
+CX_EXPORT int cx_registry_stats_to_json(const cx_registry_stats *stats,
+                                        char **out);
+
 /* cx_op_to_json: the JSON object of one op, as in cx_registry_to_json().
  * @op: (not nullable).  @out: (not nullable) (transfer full: free()).
  * Returns: 0.  Errors: -EINVAL; -ENOMEM.

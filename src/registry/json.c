@@ -105,8 +105,8 @@ static void write_list(cxu_json *j, const char *key, const cx_op_list *l) {
   cxu_json_array_end(j);
 }
 
+/* Writes @st as a JSON object (cx_registry_stats_to_json()). */
 static void write_stats(cxu_json *j, const cx_registry_stats *st) {
-  cxu_json_key(j, "stats");
   cxu_json_object_begin(j);
   cxu_json_key(j, "live");
   cxu_json_int(j, (int64_t)st->live);
@@ -153,6 +153,7 @@ int cx_registry_to_json(const cx_op_filter *filter, bool include_history,
     cxu_json_object_begin(&j);
     write_list(&j, "live", &live);
     write_list(&j, "history", &history);
+    cxu_json_key(&j, "stats");
     write_stats(&j, &st);
     cxu_json_object_end(&j);
     rc = finish(&j, out);
@@ -160,4 +161,13 @@ int cx_registry_to_json(const cx_op_filter *filter, bool include_history,
   cx_op_list_free(&live);
   cx_op_list_free(&history);
   return rc;
+}
+
+int cx_registry_stats_to_json(const cx_registry_stats *stats, char **out) {
+  cxu_json j;
+  if (out != NULL) *out = NULL;
+  if (stats == NULL || out == NULL) return -EINVAL;
+  cxu_json_init(&j);
+  write_stats(&j, stats);
+  return finish(&j, out);
 }

@@ -8,6 +8,7 @@
  * locale (a decimal comma, or U+066B, is not JSON).  Issue 15 part 3: a
  * progress report as JSON, the op's last report (throttled ones too) in
  * cx_op_to_json(), and in the registry's export with no callback. */
+#include <errno.h>
 #include <jansson.h>
 #include <locale.h>
 #include <math.h>
@@ -164,6 +165,49 @@ static void test_registry_json(void **state) {
   cx_op_unref(parent);
   cx_op_unref(done);
   cx_registry_clear();
+}
+
+/* cx_registry_stats_to_json(): every field of a given snapshot, under
+ * the names cx_registry_to_json() uses; bad input changes nothing. */
+static void test_registry_stats_json(void **state) {
+  (void)state;
+  cx_registry_stats st;
+  memset(&st, 0, sizeof st);
+  st.live = 3;
+  st.live_by_status[CX_STATUS_RUNNING] = 2;
+  st.live_by_status[CX_STATUS_PENDING] = 1;
+  st.completed = 10;
+  st.cancelled = 4;
+  st.failed = 1;
+  st.average_duration = 0.25;
+  st.history = 15;
+  st.cancelled_by_reason[CX_REASON_TIMEOUT] = 3;
+  st.cancelled_by_reason[CX_REASON_SIGNAL] = 1;
+  char *text = NULL;
+  CX_ASSERT_OK(cx_registry_stats_to_json(&st, &text));
+  json_t *j = parse(text);
+  assert_int_equal(json_integer_value(json_object_get(j, "live")), 3);
+  json_t *by_status = json_object_get(j, "live_by_status");
+  assert_int_equal(json_integer_value(json_object_get(by_status, "running")),
+                   2);
+  assert_int_equal(json_integer_value(json_object_get(by_status, "pending")),
+                   1);
+  assert_int_equal(json_integer_value(json_object_get(j, "completed")), 10);
+  assert_int_equal(json_integer_value(json_object_get(j, "cancelled")), 4);
+  assert_int_equal(json_integer_value(json_object_get(j, "failed")), 1);
+  assert_true(json_real_value(json_object_get(j, "average_duration")) == 0.25);
+  assert_int_equal(json_integer_value(json_object_get(j, "history")), 15);
+  json_t *by_reason = json_object_get(j, "cancelled_by_reason");
+  assert_int_equal(json_integer_value(json_object_get(by_reason, "timeout")),
+                   3);
+  assert_int_equal(json_integer_value(json_object_get(by_reason, "signal")), 1);
+  assert_int_equal(json_integer_value(json_object_get(by_reason, "manual")), 0);
+  json_decref(j);
+  free(text);
+  text = (char *)"untouched";
+  assert_int_equal(cx_registry_stats_to_json(NULL, &text), -EINVAL);
+  assert_null(text);
+  assert_int_equal(cx_registry_stats_to_json(&st, NULL), -EINVAL);
 }
 
 /* Overlong '/', a surrogate, a code point above U+10FFFF, a stray
@@ -425,6 +469,7 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/json/op/roundtrip", test_op_json_roundtrip),
     CX_TEST("/json/op/failed-and-bad-input", test_op_json_failed_and_bad_input),
     CX_TEST("/json/registry/snapshot", test_registry_json),
+    CX_TEST("/json/registry/stats", test_registry_stats_json),
     CX_TEST("/json/invalid-utf8", test_invalid_utf8_exports),
     CX_TEST("/json/numbers-any-locale", test_numbers_any_locale),
     CX_TEST("/json/progress/report", test_progress_report_json),

@@ -273,35 +273,10 @@ static enum MHD_Result get_op(struct MHD_Connection *c, const char *id) {
 
 static enum MHD_Result get_stats(struct MHD_Connection *c) {
   cx_registry_stats st;
-  cxu_json j;
+  char *json = NULL;
   cx_registry_get_stats(&st);
-  cxu_json_init(&j);
-  cxu_json_object_begin(&j);
-  cxu_json_key(&j, "live");
-  cxu_json_int(&j, (int64_t)st.live);
-  cxu_json_key(&j, "live_by_status");
-  cxu_json_object_begin(&j);
-  for (int i = CX_STATUS_PENDING; i <= CX_STATUS_SHIELDED; i++) {
-    cxu_json_key(&j, cx_status_name((cx_status)i));
-    cxu_json_int(&j, (int64_t)st.live_by_status[i]);
-  }
-  cxu_json_object_end(&j);
-  cxu_json_key(&j, "completed");
-  cxu_json_int(&j, (int64_t)st.completed);
-  cxu_json_key(&j, "cancelled");
-  cxu_json_int(&j, (int64_t)st.cancelled);
-  cxu_json_key(&j, "failed");
-  cxu_json_int(&j, (int64_t)st.failed);
-  cxu_json_key(&j, "average_duration");
-  cxu_json_double(&j, st.average_duration);
-  cxu_json_key(&j, "history");
-  cxu_json_int(&j, (int64_t)st.history);
-  cxu_json_object_end(&j);
-  if (cxu_json_error(&j) != 0) {
-    cxu_json_free(&j);
-    return reply(c, 503, NULL);
-  }
-  return reply(c, MHD_HTTP_OK, j.buf);
+  if (cx_registry_stats_to_json(&st, &json) != 0) return reply(c, 503, NULL);
+  return reply(c, MHD_HTTP_OK, json);
 }
 
 /* Appends printf-style text to *@buf (NULL after an allocation failure). */

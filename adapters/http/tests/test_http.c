@@ -201,6 +201,19 @@ static void test_read_endpoints(void **state) {
   assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
   assert_true(json_integer_value(json_object_get(j, "live")) >= 1);
   assert_true(json_is_object(json_object_get(j, "live_by_status")));
+  json_int_t manual = json_integer_value(
+      json_object_get(json_object_get(j, "cancelled_by_reason"), "manual"));
+  json_decref(j);
+  /* A cancelled op counts under its reason. */
+  cx_op *gone = registered_op("gone", root);
+  assert_true(cx_op_cancel(gone, CX_REASON_MANUAL, "enough"));
+  CX_ASSERT_OK(cx_op_exit(gone, -ECANCELED));
+  cx_op_unref(gone);
+  assert_int_equal(request(s, "GET", "/api/stats", NULL, NULL, &j), 200);
+  json_t *by = json_object_get(j, "cancelled_by_reason");
+  assert_int_equal(json_integer_value(json_object_get(by, "manual")),
+                   manual + 1);
+  assert_true(json_is_integer(json_object_get(by, "timeout")));
   json_decref(j);
   CX_ASSERT_OK(cx_op_exit(root, 0));
   cx_op_unref(job);

@@ -31,7 +31,8 @@
  *   GET  /api/history        the same with the history of finished ops
  *   GET  /api/ops/{id}       one op, live or in the history
  *                            (cx_op_to_json()), 404 if none
- *   GET  /api/stats          cx_registry_get_stats() as a JSON object
+ *   GET  /api/stats          cx_registry_get_stats() as JSON
+ *                            (cx_registry_stats_to_json())
  *   GET  /api/events         Server-Sent Events: every op's events
  *                            (cancelable/events.h) as JSON, the frame id
  *                            its seq; with Last-Event-ID, exactly the
