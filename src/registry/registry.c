@@ -196,15 +196,18 @@ _Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
  * the other); turned off by cx_registry_clear() under every lock, which
  * stops a build under way (see index_build(), and drop_locked(), which
  * relies on it). */
-/* Some op could not be indexed (out of memory): the next lookup tries
- * the ops not indexed again. */
+/* Some registration could not index its op (out of memory): the next
+ * lookup builds again, which indexes the ops not indexed yet. */
 static _Atomic bool index_missing;
-/* The index holds every registered op: set by a build that ended with the
- * index still on (under the history's lock, which cx_registry_clear()
- * holds when it clears both), so it implies index_on.  A lookup that
- * finds it unset builds, or waits on index_build_mu for the build under
- * way: seeing index_on is not enough, a build may not have reached the
- * op's shard yet. */
+/* The last build indexed every registered op: set by a build that ended
+ * with the index still on and nothing left out (under the history's lock,
+ * which cx_registry_clear() holds when it clears both), so it implies
+ * index_on.  The index holds every registered op when it is set and
+ * index_missing is not (index_whole()).  A lookup that finds it not whole
+ * builds, or waits on index_build_mu for the build under way: seeing
+ * index_on is not enough, a build may not have reached the op's shard yet.
+ * Only lookups take index_build_mu, with no other lock held, and run no
+ * user code under it (the build's warning is logged after it). */
 static _Atomic bool index_ready;
 static pthread_mutex_t index_build_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -585,16 +588,19 @@ void cx_registry_set_history_size(size_t count) {
 /* ---- the index: lookups */
 
 /* Indexes every registered op not indexed yet (all of them, the first
- * time), shard by shard: registrations index their own op meanwhile.  An
+ * time), shard by shard: registrations index their own op meanwhile.
+ * Returns: how many it could not index (out of memory; the next lookup
+ * builds again).  Called under index_build_mu.  An
  * op only ever moves from a shard to the history, so visiting the shards
  * first misses none.  An op is only ever indexed while the index is on,
  * checked under a lock that cx_registry_clear() holds when it turns it
  * off: a clear meanwhile stops the build (drop_locked() relies on it). */
-static void index_build(void) {
+static size_t index_build(void) {
   cx__list *node;
   size_t failed = 0;
   bool cleared = false;
-  atomic_store(&index_ready, false); /* before index_on: see lookup() */
+  /* Not ready before not missing: see index_whole(). */
+  atomic_store(&index_ready, false);
   atomic_store(&hot.index_on, true);
   atomic_store(&index_missing, false);
   for (int i = 0; i < SHARDS && !cleared; i++) {
@@ -619,13 +625,9 @@ static void index_build(void) {
     cx_op *op = cx__history_op(&history, i);
     if (!op->reg_indexed && !index_add_locked(op)) failed++;
   }
-  if (!cleared) atomic_store(&index_ready, true);
+  if (!cleared && failed == 0) atomic_store(&index_ready, true);
   pthread_mutex_unlock(&hist_mu);
-  if (failed > 0) {
-    atomic_store(&index_missing, true);
-    cx__log(CX_LOG_WARNING, NULL,
-            "registry: out of memory, %zu ops not findable by id yet", failed);
-  }
+  return failed;
 }
 
 /* Whether @a, a candidate for @id, is a better answer than @best: a live
@@ -642,11 +644,14 @@ static bool better(cx_op *a, cx_op *best) {
   return a_live ? as < bs : ae > be;
 }
 
-/* Whether the index holds every registered op (see index_ready).  A
- * build stores index_ready false before index_on true, so a lookup that
- * sees the index on sees it not ready until that build ends. */
+/* Whether the index holds every registered op (see index_ready).
+ * index_missing first: a build stores index_ready false before it stores
+ * index_missing false, so a lookup that sees that store sees the index not
+ * ready until the build ends (read in the other order, an old ready and a
+ * new not-missing would pass while the build runs). */
 static bool index_whole(void) {
-  return atomic_load(&index_ready) && !atomic_load(&index_missing);
+  if (atomic_load(&index_missing)) return false;
+  return atomic_load(&index_ready);
 }
 
 /* A reference to the registered op with @id (live only with @live_only),
@@ -659,9 +664,14 @@ static cx_op *lookup(const char *id, bool live_only) {
   cx_op *best = NULL;
   cx__list_init(&dropped);
   if (!index_whole()) {
+    size_t failed = 0;
     pthread_mutex_lock(&index_build_mu);
-    if (!index_whole()) index_build();
+    if (!index_whole()) failed = index_build();
     pthread_mutex_unlock(&index_build_mu);
+    if (failed > 0)
+      cx__log(CX_LOG_WARNING, NULL,
+              "registry: out of memory, %zu ops not findable by id yet",
+              failed);
   }
   sync_history(&dropped); /* what fell out of the history is not found */
   pthread_mutex_lock(&st->mu);

@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cancelable.h>
 
@@ -189,10 +191,56 @@ static void test_history_cannot_grow(void **state) {
   cx_registry_set_history_size(1000);
 }
 
+/* A log handler that looks the op @user_data names up by id, once (its
+ * own lookup may log again). */
+static cx_op *found_in_handler;
+static int lookups_in_handler;
+static void look_up_in_handler(cx_log_level level, const char *op_id,
+                               const char *message, void *user_data) {
+  (void)level, (void)op_id;
+  if (strstr(message, "not findable by id") == NULL || lookups_in_handler++)
+    return;
+  found_in_handler = cx_registry_find(user_data);
+}
+
+/* The index by id cannot index an op: the warning's handler may look ops
+ * up (the build's mutex is not held while it runs: a review found it
+ * deadlocked), and its lookup, memory being back, builds again and finds
+ * the op, as the outer one then does. */
+static void test_index_warning_handler_looks_up(void **state) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL, *found;
+  char id[64];
+  (void)state;
+  cx_registry_clear(); /* the index is off: the next lookup builds it */
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  CX_ASSERT_OK(cx_op_enter(op));
+  snprintf(id, sizeof id, "%s", cx_op_id(op));
+  found_in_handler = NULL;
+  lookups_in_handler = 0;
+  cx_log_set_handler(look_up_in_handler, CX_LOG_DEBUG, id);
+  alarm(60);                      /* a deadlock ends the test (SIGALRM) */
+  cx__alloc_fail_after(0, false); /* the build's first allocation */
+  found = cx_registry_find(id);
+  alarm(0);
+  cx_log_set_handler(NULL, CX_LOG_DEBUG, NULL);
+  assert_int_equal(lookups_in_handler, 1);
+  assert_ptr_equal(found_in_handler, op);
+  assert_ptr_equal(found, op);
+  cx_op_unref(found_in_handler);
+  cx_op_unref(found);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  cx_registry_clear();
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/oom/json/complete-or-enomem", test_json_complete_or_enomem),
     CX_TEST("/oom/progress/first-kept-report", test_first_kept_report),
     CX_TEST("/oom/registry/history-cannot-grow", test_history_cannot_grow),
+    CX_TEST("/oom/registry/index-warning-handler-looks-up",
+            test_index_warning_handler_looks_up),
 };
 
 CX_TEST_MAIN("oom", tests)
