@@ -1838,11 +1838,14 @@ t_tty_ctrl_z() {
   # 5 s: Ctrl-Z comes well before the timeout even on a loaded machine (a
   # timeout that fires as the job stops sends the group TERM, then CONT,
   # which un-stops part of it: a race of the test, not the case under test).
-  # The shell starts its sleep before it says ready: a Ctrl-Z typed while
-  # dash vforks and execs its last command once left that command running
-  # with the rest of the job stopped (CI, 2026-12-06), a race inside the
-  # command, not the tool's.  Should one of the group run on, the
-  # diagnostic prints its pending, blocked and ignored signal masks.
+  # The shell starts its sleep before it says ready: a Ctrl-Z that comes
+  # after dash blocks every signal and before it vforks its last command
+  # stays pending in dash alone (the child did not exist yet), so dash
+  # stops once the command has exec'd and the command runs on: seen once
+  # in CI (2026-12-06), a race inside the command, not the tool's (a
+  # review reproduced it with a stand-in shell).  Should one of the group
+  # run on, the diagnostic prints its pending, blocked and ignored signal
+  # masks (all empty in that case).
   for t in "\$C timeout 5" "\$C run -t 5 --"; do
     tty "send:$t sh -c 'sleep \$MARK & echo ready-\$((2+2)); wait'\n" \
       'expect:ready-4' 'send:\x1a' 'expect:Stopped' 'expect:PROMPT' \
