@@ -26,7 +26,10 @@ typedef enum cx_log_level {
 /* A log handler.  @op_id is the operation's id or NULL; @message is the text
  * without a trailing newline.  Both are valid only during the call.  Runs on
  * whichever thread logs, possibly several at once, possibly with no library
- * lock but inside a cancel; it must not block for long. */
+ * lock but inside a cancel; it must not block for long.  It may call the
+ * library, but a call it makes may log again and so call it again (a
+ * cx_registry_find() while memory stays short logs each time): a handler
+ * that calls the library guards against that re-entry itself. */
 typedef void (*cx_log_fn)(cx_log_level level, const char *op_id,
                           const char *message, void *user_data);
 

@@ -190,8 +190,9 @@ static stripe stripes[STRIPES] = {
     STRIPE_INIT(12), STRIPE_INIT(13), STRIPE_INIT(14), STRIPE_INIT(15)};
 _Static_assert(STRIPES == 16, "one STRIPE_INIT per stripe");
 
-/* hot.index_on: whether registrations index their op: set by the first
- * lookup by id, read under the shard's lock (a lookup sets it before it
+/* hot.index_on: whether registrations index their op: set by every
+ * build (the first lookup by id's, and those after a clear or an op left
+ * out), read under the shard's lock (a lookup sets it before it
  * indexes each shard under that lock, so every op is indexed by one or
  * the other); turned off by cx_registry_clear() under every lock, which
  * stops a build under way (see index_build(), and drop_locked(), which
@@ -480,10 +481,14 @@ static void op_registered(cx_op *op) {
   cx__list_append(&s->live, &op->reg_node);
   s->live_count++;
   op->reg_where = REG_LIVE;
-  if (atomic_load(&hot.index_on) && !index_add_locked(op)) unindexed = true;
+  if (atomic_load(&hot.index_on) && !index_add_locked(op)) {
+    /* Under the lock: a lookup that could list the op sees the index not
+     * whole (a build clears index_missing before it takes any shard's). */
+    atomic_store(&index_missing, true);
+    unindexed = true;
+  }
   cx__lock_release(&s->lock);
   if (unindexed) {
-    atomic_store(&index_missing, true);
     cx__log(CX_LOG_WARNING, atomic_load(&op->id),
             "registry: out of memory, listed but not findable by id yet");
   }
@@ -590,7 +595,8 @@ void cx_registry_set_history_size(size_t count) {
 /* Indexes every registered op not indexed yet (all of them, the first
  * time), shard by shard: registrations index their own op meanwhile.
  * Returns: how many it could not index (out of memory; the next lookup
- * builds again).  Called under index_build_mu.  An
+ * builds again), 0 when a clear stopped it.  Called under index_build_mu.
+ * An
  * op only ever moves from a shard to the history, so visiting the shards
  * first misses none.  An op is only ever indexed while the index is on,
  * checked under a lock that cx_registry_clear() holds when it turns it
@@ -627,7 +633,7 @@ static size_t index_build(void) {
   }
   if (!cleared && failed == 0) atomic_store(&index_ready, true);
   pthread_mutex_unlock(&hist_mu);
-  return failed;
+  return cleared ? 0 : failed; /* the ops it left out are gone after a clear */
 }
 
 /* Whether @a, a candidate for @id, is a better answer than @best: a live

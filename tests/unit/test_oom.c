@@ -235,10 +235,51 @@ static void test_index_warning_handler_looks_up(void **state) {
   cx_registry_clear();
 }
 
+/* Warnings that a registration could not index its op. */
+static int unindexed_warnings;
+static void count_unindexed(cx_log_level level, const char *op_id,
+                            const char *message, void *user_data) {
+  (void)level, (void)op_id, (void)user_data;
+  if (strstr(message, "listed but not findable") != NULL) unindexed_warnings++;
+}
+
+/* A registration that cannot index its op (the index being on): it is
+ * listed, a warning says so, and the next lookup, memory being back,
+ * builds again and finds it. */
+static void test_registration_cannot_index(void **state) {
+  cx_op_options o = CX_OP_OPTIONS_INIT;
+  cx_op *op = NULL, *found;
+  cx_op_list live = {0};
+  (void)state;
+  cx_registry_clear();
+  assert_null(cx_registry_find("nobody")); /* the index is on */
+  o.register_op = true;
+  CX_ASSERT_OK(cx_op_create(&op, &o));
+  (void)cx_op_id(op); /* made now: the index's node is what fails */
+  unindexed_warnings = 0;
+  cx_log_set_handler(count_unindexed, CX_LOG_DEBUG, NULL);
+  cx__alloc_fail_after(0, false);
+  CX_ASSERT_OK(cx_op_enter(op));
+  cx__alloc_fail_after(-1, false);
+  cx_log_set_handler(NULL, CX_LOG_DEBUG, NULL);
+  assert_int_equal(unindexed_warnings, 1);
+  CX_ASSERT_OK(cx_registry_list(NULL, &live));
+  assert_int_equal(live.count, 1);
+  cx_op_list_free(&live);
+  found = cx_registry_find(cx_op_id(op));
+  assert_ptr_equal(found, op);
+  cx_op_unref(found);
+  CX_ASSERT_OK(cx_op_exit(op, 0));
+  cx_op_unref(op);
+  cx_registry_clear();
+}
+
 static const struct CMUnitTest tests[] = {
     CX_TEST("/oom/json/complete-or-enomem", test_json_complete_or_enomem),
     CX_TEST("/oom/progress/first-kept-report", test_first_kept_report),
     CX_TEST("/oom/registry/history-cannot-grow", test_history_cannot_grow),
+    CX_TEST("/oom/registry/registration-cannot-index",
+            test_registration_cannot_index),
     CX_TEST("/oom/registry/index-warning-handler-looks-up",
             test_index_warning_handler_looks_up),
 };
