@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/plots.sh - cost against scale (issue 19, item 6): runs the scalable
-# scenarios of ../shared/bench/SCENARIOS.md at several sizes for every peer
+# scenarios of bench/SCENARIOS.md at several sizes for every peer
 # (ours, cxx, glib, go), takes the median over the passes, writes the data
 # files and draws one plot per axis with gnuplot (log-scale x, one line per
 # peer) into docs/bench/.  Not part of the test suite.

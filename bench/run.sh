@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh - builds libcancelable and the three benchmark binaries, runs
-# every scenario of ../shared/bench/SCENARIOS.md for every peer (ours, cxx,
+# every scenario of bench/SCENARIOS.md for every peer (ours, cxx,
 # glib, go) interleaved, and prints the median `peer scenario value unit`
 # lines on stdout followed by the table of ours / best peer against the
 # targets of issues 8 and 19, and the spread of the noisy keys.  Everything else (build output, remarks, NA reasons) goes to

@@ -1,5 +1,5 @@
 // bench/go/main.go - the Go `context` peer (Go 1.19, standard library only)
-// of the scenarios of ../shared/bench/SCENARIOS.md: `bench_go SCENARIO`
+// of the scenarios of bench/SCENARIOS.md: `bench_go SCENARIO`
 // prints `go KEY VALUE UNIT` lines on stdout and remarks on stderr, with the
 // harness rules of §2 (calibrated micro-benchmarks, round-based repetitions
 // with runtime.GC() at the end of each setup, the S9 protocol, the S10
