@@ -593,14 +593,14 @@ void cx_registry_set_history_size(size_t count) {
 /* ---- the index: lookups */
 
 /* Indexes every registered op not indexed yet (all of them, the first
- * time), shard by shard: registrations index their own op meanwhile.
- * Returns: how many it could not index (out of memory; the next lookup
- * builds again), 0 when a clear stopped it.  Called under index_build_mu.
- * An
+ * time), shard by shard: registrations index their own op meanwhile.  An
  * op only ever moves from a shard to the history, so visiting the shards
  * first misses none.  An op is only ever indexed while the index is on,
  * checked under a lock that cx_registry_clear() holds when it turns it
- * off: a clear meanwhile stops the build (drop_locked() relies on it). */
+ * off: a clear meanwhile stops the build (drop_locked() relies on it).
+ * Called under index_build_mu.
+ * Returns: how many it could not index (out of memory; the next lookup
+ * builds again), 0 when a clear stopped it. */
 static size_t index_build(void) {
   cx__list *node;
   size_t failed = 0;
