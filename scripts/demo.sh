@@ -12,7 +12,8 @@
 # stops the command's whole process group: the JSON report printed at the
 # end shows status "cancelled", reason "timeout", the command's fate and its
 # last progress.  On a terminal a live status line shows elapsed time, time
-# left and the last progress while it runs.
+# left and the last progress while it runs; elsewhere (a log, CI) a plain
+# line a second shows the same.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

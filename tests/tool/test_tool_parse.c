@@ -549,6 +549,17 @@ static void test_statusline_format(void **state) {
   assert_non_null(strstr(buf, " | ETA 1m15s]"));
   statusline_format(buf, sizeof buf, 10, op, &st);
   assert_int_equal(strlen(buf), 10);
+  /* Without percent or total: one blank between the parts. */
+  progress_state_init(&st, NULL);
+  st.current = 7;
+  snprintf(st.message, sizeof st.message, "items");
+  statusline_format(buf, sizeof buf, 200, op, &st);
+  assert_non_null(strstr(buf, "left] 7 items"));
+  assert_null(strstr(buf, "  "));
+  /* Nothing reported: no trailing blank. */
+  progress_state_init(&st, NULL);
+  statusline_format(buf, sizeof buf, 200, op, &st);
+  assert_int_equal(buf[strlen(buf) - 1], ']');
   CX_ASSERT_OK(cx_op_exit(op, 0));
   cx_op_unref(op);
 }

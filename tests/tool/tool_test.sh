@@ -1190,11 +1190,27 @@ t_run_progress_live() {
   [ "$draws" -ge 1 ] && [ "$draws" -le 20 ] || fail "$draws redraws"
 }
 
-# Not a terminal: --progress draws nothing.
+# Not a terminal: --progress writes plain lines, no escape sequence: one
+# when a report came since the last, at most one a second.
 t_run_progress_not_tty() {
-  "$C" run -p -- sh -c 'echo "50% x" >&$CANCELABLE_PROGRESS_FD' 2>"$ERR"
+  local cmd='for i in 1 2 3 4 5 6; do
+    echo "$i/6 step $i" >&$CANCELABLE_PROGRESS_FD; sleep 0.5; done'
+  "$C" run -p -t 60 -- sh -c "$cmd" 2>"$ERR"
   expect_status 0 $? "progress without a tty"
-  [ ! -s "$ERR" ] || fail "output on a non-terminal"
+  expect_in "cancelable run: progress [" "$ERR"
+  expect_in "s left | ETA " "$ERR"
+  expect_in "] [###" "$ERR"
+  expect_in "step 1" "$ERR"
+  ! grep -q $'\033\|\r' "$ERR" || fail "escape sequences on a non-terminal"
+  local lines
+  lines=$(grep -c "^cancelable run: progress \[" "$ERR")
+  # 6 reports over ~3 s: a line a second at most (the first at once).
+  ((lines >= 2 && lines <= 5)) || fail "$lines plain lines"
+  [ "$(wc -l <"$ERR")" -eq "$lines" ] || fail "other output: $(cat "$ERR")"
+  # No report: no line.
+  "$C" run -p -- sh -c 'sleep 1.5' 2>"$ERR"
+  expect_status 0 $? "progress without reports"
+  [ ! -s "$ERR" ] || fail "a line without a report: $(cat "$ERR")"
 }
 
 t_run_report_escaping() {

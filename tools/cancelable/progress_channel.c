@@ -95,6 +95,7 @@ static int on_progress(const char *op_id, const char *message,
   st->current = meta_int(metadata, CX_PROGRESS_CURRENT);
   st->total = meta_int(metadata, CX_PROGRESS_TOTAL);
   st->eta = meta_double(metadata, CX_PROGRESS_ETA);
+  st->reports++;
   source_set_progress(st->sources, st->percent, st->current);
   return 0;
 }

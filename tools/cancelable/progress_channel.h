@@ -32,6 +32,7 @@ typedef struct progress_state {
   int64_t total;       /* -1 when unknown */
   double eta;          /* seconds left by the reports' rate (the library's
                           "eta", with CURRENT/TOTAL); NaN when unknown */
+  uint64_t reports;    /* reports received so far */
   source_set *sources; /* (nullable) fed every report */
 } progress_state;
 

@@ -1,5 +1,6 @@
 /* tools/cancelable/statusline.c - draws the live `--progress` line on a
- * terminal: "[12.3s | 47s left | ETA 8.0s] [#####.....]  42% message". */
+ * terminal: "[12.3s | 47s left | ETA 8.0s] [#####.....]  42% message", or
+ * writes it as plain lines elsewhere. */
 #include "statusline.h"
 
 #include <math.h>
@@ -13,11 +14,13 @@
 
 #define BAR_WIDTH 20
 
-void statusline_init(statusline *s, int fd, bool want) {
+void statusline_init(statusline *s, int fd, bool want, const char *prog) {
   memset(s, 0, sizeof *s);
   s->fd = fd;
-  s->enabled = want && isatty(fd);
-  if (s->enabled) s->region = scrollregion_start(fd);
+  s->prog = prog;
+  s->enabled = want;
+  s->plain = want && !isatty(fd);
+  if (s->enabled && !s->plain) s->region = scrollregion_start(fd);
 }
 
 /* "12.3s", "4m05s", "2h03m", "3d04h". */
@@ -69,8 +72,10 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
              (long long)st->total);
   else if (st->current >= 0)
     snprintf(count, sizeof count, " %lld", (long long)st->current);
-  snprintf(buf, size, "[%s%s%s] %s%s%s %s", elapsed, left, eta, bar, pct, count,
-           st->message);
+  /* One blank between the parts that are there ("[1.0s]  1 x" had two). */
+  snprintf(buf, size, "[%s%s%s]%s%s%s%s%s%s", elapsed, left, eta,
+           bar[0] != '\0' ? " " : "", bar, pct, count,
+           st->message[0] != '\0' ? " " : "", st->message);
   if (strlen(buf) > limit) buf[cxu_utf8_cut(buf, limit)] = '\0';
   /* The message comes from the command: keep its control bytes (escape
    * sequences) off the terminal. */
@@ -84,10 +89,31 @@ static int terminal_width(int fd) {
   return 79;
 }
 
+/* A plain line when a report came since the last one, at most one every
+ * STATUSLINE_PLAIN_PERIOD seconds. */
+static void tick_plain(statusline *s, cx_op *op, const progress_state *st,
+                       double now) {
+  char line[1024], out[1100];
+  int n;
+  if (st->reports == s->reports_shown ||
+      (s->drawn && now - s->last_draw < STATUSLINE_PLAIN_PERIOD))
+    return;
+  statusline_format(line, sizeof line, 0, op, st);
+  n = snprintf(out, sizeof out, "%s: progress %s\n", s->prog, line);
+  (void)!write(s->fd, out, (size_t)n < sizeof out ? (size_t)n : sizeof out);
+  s->reports_shown = st->reports;
+  s->last_draw = now;
+  s->drawn = true;
+}
+
 void statusline_tick(statusline *s, cx_op *op, const progress_state *st) {
   char line[1024], out[1100];
   double now = cx_now();
   int n, row = s->region ? scrollregion_row() : 0;
+  if (s->plain) {
+    tick_plain(s, op, st, now);
+    return;
+  }
   if (!s->enabled || (s->drawn && now - s->last_draw < 1.0 / STATUSLINE_HZ))
     return;
   statusline_format(line, sizeof line, terminal_width(s->fd), op, st);
@@ -101,7 +127,9 @@ void statusline_tick(statusline *s, cx_op *op, const progress_state *st) {
 }
 
 void statusline_clear(statusline *s) {
-  if (!s->enabled || !s->drawn || (s->region && scrollregion_row() > 0)) return;
+  if (!s->enabled || s->plain || !s->drawn ||
+      (s->region && scrollregion_row() > 0))
+    return;
   (void)!write(s->fd, "\r\033[K", 4);
   s->drawn = false;
 }

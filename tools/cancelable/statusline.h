@@ -5,36 +5,48 @@
  * end.  It lives on the terminal's last row, below a scroll region that
  * holds the command's output (scrollregion.h); where the terminal's size
  * is unknown (or under 3 rows) it is drawn at the cursor instead and
- * cleared before the tool's own messages. */
+ * cleared before the tool's own messages.  Where the descriptor is not a
+ * terminal (a log, a pipe, CI) the same text is written as plain lines,
+ * "PROG: progress [...]", with no escape sequence: one when a report came
+ * since the last, at most one every STATUSLINE_PLAIN_PERIOD seconds (as
+ * docker's plain progress, or `dd status=progress` off a terminal). */
 #ifndef CANCELABLE_TOOL_STATUSLINE_H
 #define CANCELABLE_TOOL_STATUSLINE_H
 
 #include <cancelable.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "progress_channel.h"
 
 #define STATUSLINE_HZ 5
+#define STATUSLINE_PLAIN_PERIOD 1.0
 
 typedef struct statusline {
-  bool enabled; /* asked for and the descriptor is a terminal */
+  bool enabled;     /* asked for */
+  bool plain;       /* enabled and the descriptor is not a terminal: lines */
+  const char *prog; /* the plain lines' prefix (not owned) */
+  uint64_t reports_shown; /* progress_state.reports at the last plain line */
   int fd;
   double last_draw; /* cx_now() of the last redraw */
   bool drawn;       /* something is on the line */
   bool region;      /* scrollregion_start() succeeded */
 } statusline;
 
-/* statusline_init: enable the line on @fd when @want and @fd is a TTY,
- * and keep the terminal's last row for it (scrollregion_start()).  Main
- * thread; call statusline_end() before the tool exits. */
-void statusline_init(statusline *s, int fd, bool want);
+/* statusline_init: when @want, enable the line on @fd: on a terminal keep
+ * its last row for it (scrollregion_start()), elsewhere write plain lines
+ * prefixed with "@prog: progress " (@prog not copied: it must outlive
+ * @s).  Main thread; call statusline_end() before the tool exits. */
+void statusline_init(statusline *s, int fd, bool want, const char *prog);
 
 /* statusline_format: the text of the line for @op and @st, at most @width
  * columns (exposed for tests). */
 void statusline_format(char *buf, size_t size, int width, cx_op *op,
                        const progress_state *st);
 
-/* statusline_tick: redraw if the last redraw is old enough. */
+/* statusline_tick: redraw if the last redraw is old enough (plain lines:
+ * write one if a report came since the last and the last is at least
+ * STATUSLINE_PLAIN_PERIOD old). */
 void statusline_tick(statusline *s, cx_op *op, const progress_state *st);
 
 /* statusline_clear: before the tool writes a message: erase the line when

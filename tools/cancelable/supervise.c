@@ -313,7 +313,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   l.st = st;
   l.kill_at = INFINITY;
   sigemptyset(&res->passed_on);
-  statusline_init(&l.line, STDERR_FILENO, cfg->live);
+  statusline_init(&l.line, STDERR_FILENO, cfg->live, cfg->prog);
   rc = spawn(&l);
   if (rc != 0) {
     statusline_end(&l.line);
