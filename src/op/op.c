@@ -37,11 +37,13 @@ static bool wants_detached(const cx_op_options *o) {
 static int make_token(cx_op *op, const cx_op_options *o) {
   bool follow_parent = o->parent != NULL && !op->detached;
   int rc;
-  /* A child of its hub's token in one block (cx_token_new_child). */
+  /* A child of its hub's token in one block (cx_token_new_child); any
+   * other token with its ext made when first needed (most ops are never
+   * linked to, listened to or asked for an id: 112 bytes fewer). */
   if (follow_parent)
     rc = cx_token_new_child(&op->token, cx__op_tree_parent_token(op), 0);
   else
-    rc = (op->token = cx_token_new()) != NULL ? 0 : -ENOMEM;
+    rc = (op->token = cx__token_new_lazy()) != NULL ? 0 : -ENOMEM;
   if (rc != 0) return rc;
   /* One id for the op and its own token: logs about the token (a failing
    * callback) then name the op.  Without an explicit id the token's own

@@ -36,6 +36,12 @@ const char cx__msg_lost[] = "(message lost: out of memory)";
 
 cx_token *cx_token_new(void) { return cx__token_new_plain(); }
 
+cx_token *cx__token_new_lazy(void) {
+  cx_token *t = cx__block_alloc(sizeof *t);
+  if (t != NULL) cx__token_init(t, CX__KIND_LAZY, NULL);
+  return t;
+}
+
 cx__token_ext *cx__token_ext_make(cx_token *t) {
   cx__token_ext *ext = cx__block_alloc(sizeof *ext), *expected = NULL;
   if (ext == NULL) return NULL;
@@ -96,6 +102,10 @@ static void token_destroy(cx_token *t, cx__token_ext *ext) {
       break;
     case CX__KIND_PLAIN:
       cx__block_free(t, sizeof(cx__plain_token));
+      break;
+    case CX__KIND_LAZY:
+      if (ext != NULL) cx__block_free(ext, sizeof *ext);
+      cx__block_free(t, sizeof *t);
       break;
     default:
       if (ext != NULL) cx__block_free(ext, sizeof *ext);

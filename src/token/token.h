@@ -31,8 +31,9 @@ typedef struct cx__link cx__link;
  * every token needs: state, count, `has` bits, reason, and the work-list
  * link.  The rest (struct cx__token_ext: the lists, the message, cause and
  * time, the id, the pollable fd) sits in the same block for tokens made by
- * cx_token_new(), and is made on first need for timed tokens, so a timeout
- * that nobody links to, listens to or polls costs 56 bytes with its timer
+ * cx_token_new(), and is made on first need for timed tokens and an op's
+ * own (cx__token_new_lazy), so a timeout that nobody links to, listens to
+ * or polls costs 56 bytes with its timer
  * (Go's context.cancelCtx likewise makes its channel and children map
  * lazily).  Whoever sets a `has` bit has made the ext first, so a finisher
  * that sees a bit finds it. */
@@ -108,12 +109,15 @@ enum {
   CX__CLAIM_SOURCE = 1u << 5
 };
 
-/* cx_token.kind values. */
+/* cx_token.kind values.  The even kinds carry their ext inline, right
+ * after the token; the odd ones make it on first need
+ * (cx__token_ext_of() tests the low bit). */
 enum {
   CX__KIND_PLAIN = 0, /* cx_token_new(): the ext follows the token */
   CX__KIND_TIMED = 1, /* cx_token_with_timeout(): a timer follows it */
-  CX__KIND_CHILD = 2  /* cx_token_new_child(): the ext, then the link to
+  CX__KIND_CHILD = 2, /* cx_token_new_child(): the ext, then the link to
                          its parent (cx__child_token) */
+  CX__KIND_LAZY = 3   /* cx__token_new_lazy(): the hot part alone */
 };
 
 /* The fixed messages of a claim without ext (token.c). */
@@ -243,12 +247,17 @@ static inline cx_token *cx__token_new_plain(void) {
   cx__token_init(&p->token, CX__KIND_PLAIN, &p->ext);
   return &p->token;
 }
+/* A token as cx_token_new() makes, but of the hot part alone (32 bytes):
+ * its ext is made on first need, as a timed token's.  For tokens that
+ * are mostly never linked, listened to, polled or asked for an id (an
+ * op's own: issue 19, X4 and X8).  NULL when out of memory. */
+cx_token *cx__token_new_lazy(void);
 /* The token's ext, or NULL while it has none.  A token with a `has` bit
  * other than WAITERS, with links, or cancelled by a cascade has one. */
 static inline cx__token_ext *cx__token_ext_of(const cx_token *t) {
   /* A plain token's is at a fixed place: found with no dependent load
    * (the branch predicts well; the child-token benchmark measures it). */
-  if (CX__LIKELY(t->kind != CX__KIND_TIMED))
+  if (CX__LIKELY((t->kind & 1) == 0))
     return (cx__token_ext *)(uintptr_t)(t + 1);
   return atomic_load_explicit(&((cx_token *)t)->ext, memory_order_acquire);
 }

@@ -146,6 +146,37 @@ static void test_signal_safe_from_handler(void **state) {
   cx_token_unref(t);
 }
 
+/* An op's own token is made without its extension (message, time, lists:
+ * made on first need, issue 19): a cancel from a handler before anything
+ * made it still cancels the op, and the time is filled in by the helper
+ * thread. */
+static void test_signal_safe_op_token_without_ext(void **state) {
+  cx_op *op;
+  (void)state;
+  CX_ASSERT_OK(cx_signal_safe_prepare());
+  CX_ASSERT_OK(cx_op_create(&op, NULL));
+  CX_ASSERT_OK(cx_op_enter(op));
+  g_target = cx_op_token(op);
+  g_reason = CX_REASON_SIGNAL;
+  g_handled = 0;
+  install_handler();
+  assert_int_equal(raise(SIGUSR1), 0);
+  assert_int_equal(g_result, 1);
+  assert_true(cx_op_is_cancelled(op));
+  cx_test_quiesce();
+  assert_string_equal(cx_token_cancel_message(cx_op_token(op)),
+                      "cancelled from a signal handler");
+  assert_true(cx_token_cancel_time(cx_op_token(op)) > 0.0);
+  assert_non_null(cx_op_id(op)); /* the id is made after the cancel too */
+  assert_string_equal(cx_token_id(cx_op_token(op)), cx_op_id(op));
+  CX_ASSERT_OK(cx_op_exit(op, -ECANCELED));
+  assert_int_equal(cx_op_status(op), CX_STATUS_CANCELLED);
+  assert_int_equal(cx_op_cancel_reason(op), CX_REASON_SIGNAL);
+  restore_handler();
+  g_target = NULL;
+  cx_op_unref(op);
+}
+
 static void test_signal_safe_on_cancelled_token(void **state) {
   (void)state;
   CX_ASSERT_OK(cx_signal_safe_prepare());
@@ -400,6 +431,8 @@ static const struct CMUnitTest tests[] = {
     CX_TEST("/signal-safe/already-cancelled",
             test_signal_safe_on_cancelled_token),
     CX_TEST("/signal-safe/reason", test_signal_safe_reason),
+    CX_TEST("/signal-safe/op-token-without-ext",
+            test_signal_safe_op_token_without_ext),
     CX_TEST("/signal-safe/wakes-token-wait", test_signal_safe_wakes_token_wait),
     CX_TEST("/signal-safe/on-waiting-thread",
             test_signal_safe_on_waiting_thread),
