@@ -1213,6 +1213,43 @@ t_run_progress_not_tty() {
   [ ! -s "$ERR" ] || fail "a line without a report: $(cat "$ERR")"
 }
 
+# --progress into a pipe nobody reads: the lines wait (are skipped), the
+# tool's loop and the timeout do not.  The pipe is full before the tool
+# starts; a blocking write would hang the tool until the 30 s guard.
+t_run_progress_full_pipe() {
+  need_python
+  "$PY" -I -S - "$C" <<'PY' || fail "a full stderr pipe stopped the timeout"
+import fcntl, os, subprocess, sys, time
+c = sys.argv[1]
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
+try:
+    while True:
+        os.write(w, b"x" * 4096)
+except BlockingIOError:
+    pass
+fcntl.fcntl(w, fcntl.F_SETFL, 0)
+cmd = 'while :; do echo "1 step" >&$CANCELABLE_PROGRESS_FD; sleep 0.1; done'
+start = time.monotonic()
+p = subprocess.Popen([c, "run", "-p", "-t", "1", "--", "sh", "-c", cmd],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=w, start_new_session=True)
+os.close(w)
+try:
+    rc = p.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, 9)  # the tool and its command's group
+    p.wait()
+    sys.exit("the tool hung writing to the full pipe")
+elapsed = time.monotonic() - start
+os.close(r)
+if rc != 124:
+    sys.exit("status %d, not 124" % rc)
+if elapsed > 20:
+    sys.exit("took %.1f s" % elapsed)
+PY
+}
+
 t_run_report_escaping() {
   need_python
   "$PY" -I -S - "$C" "$TMP" <<'PY' || fail "arguments not preserved in the report"

@@ -4,6 +4,7 @@
 #include "statusline.h"
 
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -89,14 +90,24 @@ static int terminal_width(int fd) {
   return 79;
 }
 
+/* Whether a line can be written to @fd now without blocking: a pipe
+ * nobody reads (`| less` scrolled back) must not stop the tool's loop,
+ * and with it the timeout.  POLLOUT on a pipe means a free buffer, so a
+ * line under PIPE_BUF goes in whole. */
+static bool writable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
 /* A plain line when a report came since the last one, at most one every
- * STATUSLINE_PLAIN_PERIOD seconds. */
+ * STATUSLINE_PLAIN_PERIOD seconds (skipped while @fd cannot take it). */
 static void tick_plain(statusline *s, cx_op *op, const progress_state *st,
                        double now) {
   char line[1024], out[1100];
   int n;
   if (st->reports == s->reports_shown ||
-      (s->drawn && now - s->last_draw < STATUSLINE_PLAIN_PERIOD))
+      (s->drawn && now - s->last_draw < STATUSLINE_PLAIN_PERIOD) ||
+      !writable(s->fd))
     return;
   statusline_format(line, sizeof line, 0, op, st);
   n = snprintf(out, sizeof out, "%s: progress %s\n", s->prog, line);
