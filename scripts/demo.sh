@@ -4,8 +4,9 @@
 #
 # Usage: bash scripts/demo.sh [DIR] [TIMEOUT]   (default: /usr 3s)
 #
-# Installs missing dependencies (scripts/deps.sh), builds the library, the
-# `cancelable` tool and the examples in `build-release`, then runs
+# Installs missing build dependencies (scripts/deps.sh build: no test
+# tools), builds the library, the `cancelable` tool and the examples in
+# `build-release`, then runs
 #   cancelable run --progress --timeout TIMEOUT --report-file /dev/stdout
 # on a shell pipeline that hashes every regular file under DIR and reports
 # each file as a progress line.  /usr is large enough that the timeout
@@ -22,7 +23,7 @@ timeout=${2:-3s}
 build_dir="$root/build-release"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-bash "$root/scripts/deps.sh"
+bash "$root/scripts/deps.sh" build
 
 # Build quietly; show the build's output only when it fails.
 mkdir -p "$build_dir"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the build and test dependencies of libcancelable.
 #
-# Usage: bash scripts/deps.sh [fuzz]
-#   fuzz: also what scripts/fuzz.sh needs (clang's libFuzzer runtime).
+# Usage: bash scripts/deps.sh [build | fuzz]
+#   build: only what a build without the tests needs (the library, the
+#          tool, the adapters and the examples: scripts/demo.sh), not the
+#          test tools (cmocka, clang, a browser, nats-server, ...);
+#   fuzz:  also what scripts/fuzz.sh needs (clang's libFuzzer runtime).
 #
 # Checks each Debian package (dpkg -s) and installs only what is missing with
 # apt-get; runs `apt-get update` first only when something is missing.  Quiet
@@ -21,11 +24,20 @@ test_locales=(de_DE ps_AF)
 # libFuzzer (libclang_rt.fuzzer) for the default clang: Debian 12 ships it
 # in libclang-rt-14-dev, which libclang-rt-dev pulls in.
 fuzz_packages=(libclang-rt-dev)
+# A build with -DCX_BUILD_TESTS=OFF: the compiler, CMake, uthash, and the
+# libraries of the adapters (each built when pkg-config finds its library);
+# python3 for the examples' CMake (the echo server's client).
+build_packages=(cmake make gcc pkg-config uthash-dev binutils python3
+  libmicrohttpd-dev libuv1-dev libglib2.0-dev libnats-dev)
 
 case "${1:-}" in
   "") ;;
+  build)
+    packages=("${build_packages[@]}")
+    test_locales=()
+    ;;
   fuzz) packages+=("${fuzz_packages[@]}") ;;
-  *) echo "deps: unknown group '$1' (only 'fuzz')" >&2; exit 2 ;;
+  *) echo "deps: unknown group '$1' (only 'build' or 'fuzz')" >&2; exit 2 ;;
 esac
 
 missing=()
