@@ -205,8 +205,10 @@ CX_EXPORT const char *cx_token_cancel_message(const cx_token *token);
  * parent).
  * Returns: wall-clock seconds since the Unix epoch (CLOCK_REALTIME), or 0.0
  *   while live (or for NULL).  Also 0.0 for a while, or for good, in two
- *   corner cases of tokens made by cx_token_with_timeout() that had never
- *   been linked, listened to, polled or asked for their id: after
+ *   corner cases of tokens made by cx_token_with_timeout(), and of an
+ *   op's own token (cx_op_token() of an op without a parent, or detached
+ *   from it), that had never been linked, listened to, polled or asked
+ *   for their id: after
  *   cx_token_cancel_signal_safe() it reads 0.0 until the helper thread has
  *   taken over (the time then recorded is that moment, microseconds late;
  *   tokens it cascaded to report that time too), or for good if memory

@@ -67,8 +67,9 @@ CX_EXPORT int cx_sleep(cx_op *op, double seconds);
  * Errors: -ECANCELED (only when no entry of @fds is ready); -ETIMEDOUT;
  *   -EINVAL (NULL @fds with @nfds > 0; @nfds above the RLIMIT_NOFILE soft
  *   limit, or at it when an op's fd is polled too, which poll(2) would
- *   refuse: nothing is copied then; a bad @timeout); -EMFILE/-ENFILE
- *   the op's fd could not be created; other negative errno from poll(2).
+ *   refuse: nothing is copied then; a bad @timeout); -EMFILE/-ENFILE/
+ *   -ENOMEM the op's fd could not be created (as cx_token_fd()); other
+ *   negative errno from poll(2).
  *   EINTR is retried internally.
  * Since: 0.1 */
 CX_EXPORT int cx_poll(cx_op *op, struct pollfd *fds, nfds_t nfds,

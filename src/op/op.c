@@ -39,7 +39,8 @@ static int make_token(cx_op *op, const cx_op_options *o) {
   int rc;
   /* A child of its hub's token in one block (cx_token_new_child); any
    * other token with its ext made when first needed (most ops are never
-   * linked to, listened to or asked for an id: 112 bytes fewer). */
+   * linked to, listened to or asked for an id: the 96-byte ext, made on
+   * its own later, is a 104-byte block). */
   if (follow_parent)
     rc = cx_token_new_child(&op->token, cx__op_tree_parent_token(op), 0);
   else

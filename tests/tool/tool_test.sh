@@ -1204,9 +1204,17 @@ t_run_progress_not_tty() {
   ! grep -q $'\033\|\r' "$ERR" || fail "escape sequences on a non-terminal"
   local lines
   lines=$(grep -c "^cancelable run: progress \[" "$ERR")
-  # 6 reports over ~3 s: a line a second at most (the first at once).
-  ((lines >= 2 && lines <= 5)) || fail "$lines plain lines"
+  # 6 reports over ~3 s: a line a second at most (the first at once, the
+  # last report at the end), never more lines than reports.
+  ((lines >= 2 && lines <= 6)) || fail "$lines plain lines"
   [ "$(wc -l <"$ERR")" -eq "$lines" ] || fail "other output: $(cat "$ERR")"
+  tail -n 1 "$ERR" | grep -q " 6/6 step 6$" || fail "not ending on the last report"
+  # Reports faster than a line a second: the last one still ends the log.
+  "$C" run -p -- sh -c 'for i in 1 2 3 4; do
+    echo "$((i * 25))% step $i" >&$CANCELABLE_PROGRESS_FD; sleep 0.1; done' \
+    2>"$ERR"
+  expect_status 0 $? "fast progress without a tty"
+  tail -n 1 "$ERR" | grep -q "100.0% step 4$" || fail "last report lost: $(cat "$ERR")"
   # No report: no line.
   "$C" run -p -- sh -c 'sleep 1.5' 2>"$ERR"
   expect_status 0 $? "progress without reports"

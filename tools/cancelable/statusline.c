@@ -73,7 +73,8 @@ void statusline_format(char *buf, size_t size, int width, cx_op *op,
              (long long)st->total);
   else if (st->current >= 0)
     snprintf(count, sizeof count, " %lld", (long long)st->current);
-  /* One blank between the parts that are there ("[1.0s]  1 x" had two). */
+  /* One blank before each part that is there ("[1.0s]  1 x" had two; the
+   * percent keeps its width of 5, so "  5.0%" lines up). */
   snprintf(buf, size, "[%s%s%s]%s%s%s%s%s%s", elapsed, left, eta,
            bar[0] != '\0' ? " " : "", bar, pct, count,
            st->message[0] != '\0' ? " " : "", st->message);
@@ -99,22 +100,28 @@ static bool writable(int fd) {
   return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
 }
 
-/* A plain line when a report came since the last one, at most one every
- * STATUSLINE_PLAIN_PERIOD seconds (skipped while @fd cannot take it). */
-static void tick_plain(statusline *s, cx_op *op, const progress_state *st,
-                       double now) {
+/* Writes a plain line of @op and @st, if @fd can take it now. */
+static void write_plain(statusline *s, cx_op *op, const progress_state *st,
+                        double now) {
   char line[1024], out[1100];
   int n;
-  if (st->reports == s->reports_shown ||
-      (s->drawn && now - s->last_draw < STATUSLINE_PLAIN_PERIOD) ||
-      !writable(s->fd))
-    return;
+  if (!writable(s->fd)) return;
   statusline_format(line, sizeof line, 0, op, st);
   n = snprintf(out, sizeof out, "%s: progress %s\n", s->prog, line);
   (void)!write(s->fd, out, (size_t)n < sizeof out ? (size_t)n : sizeof out);
   s->reports_shown = st->reports;
   s->last_draw = now;
   s->drawn = true;
+}
+
+/* A plain line when a report came since the last one, at most one every
+ * STATUSLINE_PLAIN_PERIOD seconds (skipped while @fd cannot take it). */
+static void tick_plain(statusline *s, cx_op *op, const progress_state *st,
+                       double now) {
+  if (st->reports == s->reports_shown ||
+      (s->drawn && now - s->last_draw < STATUSLINE_PLAIN_PERIOD))
+    return;
+  write_plain(s, op, st, now);
 }
 
 void statusline_tick(statusline *s, cx_op *op, const progress_state *st) {
@@ -151,7 +158,10 @@ bool statusline_signal(statusline *s, int signo) {
   return true;
 }
 
-void statusline_end(statusline *s) {
+void statusline_end(statusline *s, cx_op *op, const progress_state *st) {
+  /* A log ends on the last report, not on one up to a second older. */
+  if (s->plain && st != NULL && st->reports != s->reports_shown)
+    write_plain(s, op, st, cx_now());
   if (s->region) {
     scrollregion_end(); /* clears the row */
     s->region = false;

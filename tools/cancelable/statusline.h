@@ -59,7 +59,8 @@ void statusline_clear(statusline *s);
 bool statusline_signal(statusline *s, int signo);
 
 /* statusline_end: erase the line and give the terminal its whole screen
- * back (scrollregion_end()); idempotent. */
-void statusline_end(statusline *s);
+ * back (scrollregion_end()); plain lines: write the last report if it
+ * was not written yet (@st nullable: none).  Idempotent. */
+void statusline_end(statusline *s, cx_op *op, const progress_state *st);
 
 #endif /* CANCELABLE_TOOL_STATUSLINE_H */

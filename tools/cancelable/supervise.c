@@ -316,7 +316,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
   statusline_init(&l.line, STDERR_FILENO, cfg->live, cfg->prog);
   rc = spawn(&l);
   if (rc != 0) {
-    statusline_end(&l.line);
+    statusline_end(&l.line, l.op, l.st);
     res->error = -rc;
     return rc;
   }
@@ -340,7 +340,7 @@ int supervise(cx_op *op, const supervise_config *cfg, progress_state *st,
     progress_reader_finish(&l.reader);
     close(l.reader.fd);
   }
-  statusline_end(&l.line);
+  statusline_end(&l.line, l.op, l.st);
   res->status = l.child.status;
   child_close(&l.child);
   return res->error != 0 ? -res->error : 0;
