@@ -151,7 +151,8 @@ static const char *canon(const char *text) {
 static void test_expr_leaves(void **state) {
   (void)state;
   assert_string_equal(canon("timeout:1.5m"), "timeout:90");
-  assert_string_equal(canon("after:2"), "timeout:2");
+  assert_string_equal(canon("after:2"), "after:2"); /* as written */
+  assert_string_equal(canon("AFTER:1m"), "after:60");
   assert_string_equal(canon("signal"), "signal:INT,TERM");
   assert_string_equal(canon("signal:hup,SIGUSR1,15"), "signal:HUP,USR1,TERM");
   assert_string_equal(canon("file:/tmp/x"), "file:\"/tmp/x\"");
@@ -188,7 +189,7 @@ static void test_expr_seed(void **state) {
   (void)state;
   assert_string_equal(
       canon("(timeout:300 OR signal:TERM) OR (after:60 AND count:1000)"),
-      "((timeout:300 OR signal:TERM) OR (timeout:60 AND count:1000))");
+      "((timeout:300 OR signal:TERM) OR (after:60 AND count:1000))");
   assert_string_equal(
       canon("(timeout:300 OR signal:TERM) OR (timeout:60 AND "
             "cond:'test -f done')"),

@@ -378,7 +378,8 @@ t_run_which_source() {
     -w "timeout:30 OR (after:0.3 AND file:$TMP/target)" -- sleep "$MARK"
   expect_status 124 $? "minimum time and target"
   expect_json "$REPORT" reason '"timeout"' \
-    cancel_source '"any_of/all_of/timeout:0.3"'
+    cancel_source '"any_of/all_of/after:0.3"' \
+    message '"all 2 sources triggered (the last: after:0.3) (the first: all_of/after:0.3)"'
   no_leftovers
 }
 

@@ -65,6 +65,12 @@ const char *expr_leaf_kind_name(leaf_kind kind) {
   return "unknown";
 }
 
+const char *expr_leaf_name(const expr_leaf *leaf) {
+  return leaf->kind == LEAF_TIMEOUT && leaf->after
+             ? "after"
+             : expr_leaf_kind_name(leaf->kind);
+}
+
 static void fail(parser *p, size_t start, size_t end, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -287,7 +293,7 @@ static void parse_disk(parser *p, const token *t, const char *arg,
 /* Interprets a word token "KIND[:ARG]" as a source. */
 static void parse_leaf_arg(parser *p, const token *t, const char *arg,
                            expr_leaf *leaf) {
-  const char *kind = expr_leaf_kind_name(leaf->kind);
+  const char *kind = expr_leaf_name(leaf);
   if (arg == NULL && leaf->kind != LEAF_SIGNAL) {
     fail(p, t->start, t->end, "'%s' needs an argument (%s:...)", kind, kind);
     return;
@@ -355,6 +361,7 @@ static expr_node *parse_leaf(parser *p) {
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !found; i++) {
     if (strcasecmp(kind, kinds[i].name) == 0) {
       n->leaf.kind = kinds[i].kind;
+      n->leaf.after = strcasecmp(kind, "after") == 0;
       found = true;
     }
   }
@@ -589,7 +596,7 @@ static void sb_quoted(sbuf *b, const char *s) {
 
 static void format_leaf(sbuf *b, const expr_leaf *l) {
   char name[16];
-  sb_str(b, expr_leaf_kind_name(l->kind));
+  sb_str(b, expr_leaf_name(l));
   sb_add(b, ":", 1);
   switch (l->kind) {
     case LEAF_SIGNAL:

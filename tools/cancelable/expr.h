@@ -37,6 +37,7 @@
 #ifndef CANCELABLE_TOOL_EXPR_H
 #define CANCELABLE_TOOL_EXPR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define EXPR_MAX_DEPTH 32
@@ -59,7 +60,10 @@ typedef enum leaf_kind {
 /* A parsed source: what it watches and its argument. */
 typedef struct expr_leaf {
   leaf_kind kind;
-  double value;                  /* seconds, percent or count */
+  bool after;   /* LEAF_TIMEOUT written "after:DUR" (a minimum time): kept so
+                   that the formatted expression and the report's
+                   cancel_source say "after", as the user wrote */
+  double value; /* seconds, percent or count */
   int signals[EXPR_MAX_SIGNALS]; /* LEAF_SIGNAL: the signals */
   size_t nsignals;
   char *text; /* (owned, nullable) file path, shell command or disk path */
@@ -106,5 +110,9 @@ char *expr_format(const expr_node *node);
 
 /* expr_leaf_kind_name: "timeout", "signal", ... */
 const char *expr_leaf_kind_name(leaf_kind kind);
+
+/* expr_leaf_name: the keyword of @leaf as written: its kind's name, or
+ * "after" for a timeout written so.  Returns: a static string. */
+const char *expr_leaf_name(const expr_leaf *leaf);
 
 #endif /* CANCELABLE_TOOL_EXPR_H */

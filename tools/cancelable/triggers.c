@@ -168,12 +168,12 @@ static void describe_error(const expr_leaf *leaf, int rc, char *err,
              cx_strerror(rc));
 }
 
-/* Names a timeout by its duration ("timeout:300"), so that the report's
- * cancel_source tells a hard timeout from a minimum time.  Out of memory
- * it keeps the default name. */
-static void name_timeout(cx_source *src, double seconds) {
+/* Names a timeout by the keyword written and its duration ("timeout:300",
+ * "after:60"), so that the report's cancel_source tells a hard timeout
+ * from a minimum time.  Out of memory it keeps the default name. */
+static void name_timeout(cx_source *src, const expr_leaf *leaf) {
   char name[48];
-  snprintf(name, sizeof name, "timeout:%g", seconds);
+  snprintf(name, sizeof name, "%s:%g", expr_leaf_name(leaf), leaf->value);
   (void)cx_source_set_name(src, name);
 }
 
@@ -184,7 +184,7 @@ int source_set_leaf(source_set *set, const expr_leaf *leaf, cx_source **out,
   switch (leaf->kind) {
     case LEAF_TIMEOUT:
       rc = cx_source_timeout(out, leaf->value);
-      if (rc == 0) name_timeout(*out, leaf->value);
+      if (rc == 0) name_timeout(*out, leaf);
       break;
     case LEAF_SIGNAL:
       rc = cx_source_signal(out, leaf->signals, leaf->nsignals);
